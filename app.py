@@ -1,0 +1,34 @@
+"""lab-pipelines: wiring only. Each handler is one call into ``chalicelib``.
+
+Nothing heavy is imported here (no OpenCV, NumPy or scikit-learn): every zip
+Lambda imports this module on a cold start.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Chalice, Response
+from chalice.app import S3Event
+
+from chalicelib.cells import intake
+from chalicelib.config import get_settings
+from chalicelib.http import map_errors
+
+app = Chalice(app_name="lab-pipelines")
+settings = get_settings()
+
+
+@app.middleware("http")
+def errors_as_responses(event: Any, get_response: Any) -> Response:
+    return map_errors(event, get_response)
+
+
+@app.on_s3_event(bucket=settings.images_bucket, events=["s3:ObjectCreated:*"])
+def on_image_uploaded(event: S3Event) -> None:
+    intake.on_image_uploaded(event.bucket, event.key)
+
+
+@app.route("/counts", methods=["GET"])
+def get_count() -> dict[str, Any]:
+    return intake.get_count((app.current_request.query_params or {}).get("key"))

@@ -1,0 +1,101 @@
+"""Image decoding, normalisation and annotation (OpenCV; no I/O beyond bytes).
+
+Everything here takes bytes or arrays and returns bytes or arrays, so the
+container function, the CLI and the tests share it.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from chalicelib.cells.counting import Counting
+from chalicelib.cells.pixels import to_uint8
+from chalicelib.cells.probe import ImageHeader, jpeg_is_complete, read_header
+from chalicelib.errors import CorruptInput, TooLarge
+
+OUTLINE_BGR = (0, 255, 0)
+TEXT_BGR = (0, 0, 255)
+
+
+def decode(data: bytes, max_pixels: int) -> tuple[np.ndarray, ImageHeader]:
+    """Decode PNG/JPEG/TIFF bytes, refusing bombs and broken files first.
+
+    Parameters
+    ----------
+    data : bytes
+        The encoded file.
+    max_pixels : int
+        Largest width × height accepted; checked from the header before decoding.
+
+    Returns
+    -------
+    image : (M, N) or (M, N, 3|4) ndarray of uint8 or uint16
+        As stored (``IMREAD_UNCHANGED``): channels in BGR(A) order.
+    header : ImageHeader
+    """
+    header = read_header(data)
+    if header.pixels > max_pixels:
+        raise TooLarge(
+            f"image is {header.width}x{header.height} = {header.pixels / 1e6:.1f} megapixels; "
+            f"the limit is {max_pixels / 1e6:.0f} megapixels"
+        )
+    if header.format == "jpeg" and not jpeg_is_complete(data):
+        raise CorruptInput("the JPEG is truncated (no end-of-image marker)")
+    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    if image is None or image.size == 0:
+        raise CorruptInput(f"the {header.format.upper()} file could not be decoded (corrupt or truncated)")
+    if image.shape[:2] != (header.height, header.width):
+        raise CorruptInput("the decoded size does not match the header")
+    if image.dtype not in (np.uint8, np.uint16):
+        image = to_uint8(image)
+    return image, header
+
+
+def to_gray(image: np.ndarray) -> np.ndarray:
+    """Single-channel view of a gray, BGR or BGRA image, dtype preserved."""
+    if image.ndim == 2:
+        return image
+    if image.shape[2] == 1:
+        return image[:, :, 0]
+    code = cv2.COLOR_BGRA2GRAY if image.shape[2] == 4 else cv2.COLOR_BGR2GRAY
+    return cv2.cvtColor(image, code)
+
+
+def to_bgr(image: np.ndarray) -> np.ndarray:
+    """A uint8 BGR copy of any image, for drawing on."""
+    image = to_uint8(image)
+    if image.ndim == 2 or image.shape[2] == 1:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    if image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    return image.copy()
+
+
+def annotate(image: np.ndarray, counting: Counting) -> np.ndarray:
+    """Outline each detected cell and write the count in the top-left corner."""
+    canvas = to_bgr(image)
+    thickness = max(1, round(max(canvas.shape[:2]) / 1000))
+    for cell in counting.cells:
+        radius = max(1, round(cell.radius))
+        cv2.circle(canvas, (round(cell.x), round(cell.y)), radius, OUTLINE_BGR, thickness + 1)
+    scale = max(0.6, max(canvas.shape[:2]) / 1200)
+    label = f"Count: {counting.count}"
+    origin = (round(10 * scale), round(35 * scale))
+    cv2.putText(canvas, label, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thickness + 3)
+    cv2.putText(canvas, label, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, TEXT_BGR, thickness + 1)
+    return canvas
+
+
+def encode_png(image: np.ndarray) -> bytes:
+    ok, buffer = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 3])
+    if not ok:  # pragma: no cover - OpenCV only fails here on invalid arrays
+        raise ValueError("could not encode the annotated image")
+    return buffer.tobytes()
+
+
+def encode_jpeg(image: np.ndarray, quality: int = 90) -> bytes:
+    ok, buffer = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:  # pragma: no cover
+        raise ValueError("could not encode the annotated image")
+    return buffer.tobytes()

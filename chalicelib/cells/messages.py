@@ -1,0 +1,80 @@
+"""What crosses a boundary in the cell-counting pipeline."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalicelib.errors import InvalidInput
+
+# Per-upload parameters travel as S3 object metadata: ``x-amz-meta-count-method``
+# chooses the method and ``x-amz-meta-count-<parameter>`` sets a parameter
+# (dashes for underscores), e.g. ``x-amz-meta-count-min-radius: 8``.
+METADATA_PREFIX = "count-"
+
+
+@dataclass(frozen=True)
+class CountRequest:
+    """One uploaded image to count: the payload of the counter function."""
+
+    bucket: str
+    key: str
+    etag: str = ""
+    size: int = 0
+    version_id: str | None = None
+    method: str | None = None
+    parameters: Mapping[str, str] = field(default_factory=dict)
+
+    def to_payload(self) -> dict[str, Any]:
+        return {"bucket": self.bucket, "key": self.key, "etag": self.etag, "size": self.size,
+                "version_id": self.version_id, "method": self.method,
+                "parameters": dict(self.parameters)}
+
+    @classmethod
+    def from_payload(cls, payload: Any) -> CountRequest:
+        if not isinstance(payload, Mapping):
+            raise InvalidInput("the count request must be a JSON object")
+        missing = [name for name in ("bucket", "key") if not payload.get(name)]
+        if missing:
+            raise InvalidInput(f"the count request lacks {', '.join(missing)}")
+        return cls(
+            bucket=str(payload["bucket"]), key=str(payload["key"]),
+            etag=str(payload.get("etag") or ""), size=int(payload.get("size") or 0),
+            version_id=payload.get("version_id"), method=payload.get("method"),
+            parameters={str(k): str(v) for k, v in (payload.get("parameters") or {}).items()},
+        )
+
+
+def parameters_from_metadata(metadata: Mapping[str, str]) -> tuple[str | None, dict[str, str]]:
+    """Split S3 user metadata into (method, parameters).
+
+    >>> parameters_from_metadata({"count-method": "hough", "count-min-radius": "8", "owner": "x"})
+    ('hough', {'min_radius': '8'})
+    """
+    method = None
+    parameters: dict[str, str] = {}
+    for name, value in metadata.items():
+        name = name.lower()
+        if not name.startswith(METADATA_PREFIX):
+            continue
+        parameter = name[len(METADATA_PREFIX):].replace("-", "_")
+        if parameter == "method":
+            method = value
+        else:
+            parameters[parameter] = value
+    return method, parameters
+
+
+@dataclass(frozen=True)
+class ResultKeys:
+    """Where the results of one image go in the results bucket."""
+
+    result: str
+    annotated: str
+    cells: str
+
+    @classmethod
+    def for_image(cls, key: str) -> ResultKeys:
+        prefix = f"counts/{key}/"
+        return cls(prefix + "result.json", prefix + "annotated.png", prefix + "cells.csv")

@@ -1,0 +1,127 @@
+"""Read an image's format and size from its header, without decoding it.
+
+Pure Python and cheap, so the decompression-bomb check runs before any pixel
+buffer is allocated, and the zip Lambda can use it without OpenCV.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from chalicelib.errors import CorruptInput, UnsupportedType
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+JPEG_MAGIC = b"\xff\xd8\xff"
+TIFF_MAGICS = (b"II*\x00", b"MM\x00*")
+BIGTIFF_MAGICS = (b"II+\x00", b"MM\x00+")
+# JPEG start-of-frame markers carry the size; C4, C8 and CC are other segments.
+_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+_TIFF_WIDTH, _TIFF_LENGTH = 256, 257
+
+EXTENSIONS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".tif": "tiff", ".tiff": "tiff"}
+
+
+@dataclass(frozen=True)
+class ImageHeader:
+    format: str  # "png" | "jpeg" | "tiff"
+    width: int
+    height: int
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
+
+
+def format_for_key(key: str) -> str:
+    """The image format a key's extension promises.
+
+    >>> format_for_key("plate1/A01.TIF")
+    'tiff'
+    """
+    dot = key.rfind(".")
+    extension = key[dot:].lower() if dot >= 0 else ""
+    if extension not in EXTENSIONS:
+        shown = extension or "(none)"
+        raise UnsupportedType(
+            f"unsupported file extension {shown}; expected one of {', '.join(sorted(EXTENSIONS))}"
+        )
+    return EXTENSIONS[extension]
+
+
+def read_header(data: bytes) -> ImageHeader:
+    """Format and size of a PNG, JPEG or TIFF held in ``data``.
+
+    Raises ``UnsupportedType`` for other content and ``CorruptInput`` when the
+    header is cut short or malformed.
+    """
+    if not data:
+        raise CorruptInput("the file is empty")
+    if data.startswith(PNG_MAGIC):
+        return _png(data)
+    if data.startswith(JPEG_MAGIC):
+        return _jpeg(data)
+    if data[:4] in TIFF_MAGICS:
+        return _tiff(data)
+    if data[:4] in BIGTIFF_MAGICS:
+        raise UnsupportedType("BigTIFF files are not supported; save as classic TIFF")
+    raise UnsupportedType("the file is not a PNG, JPEG or TIFF image")
+
+
+def jpeg_is_complete(data: bytes) -> bool:
+    """True when a JPEG ends with its end-of-image marker (trailing padding allowed)."""
+    return data.rstrip(b"\x00\r\n ").endswith(b"\xff\xd9")
+
+
+def _checked(fmt: str, width: int, height: int) -> ImageHeader:
+    if width <= 0 or height <= 0:
+        raise CorruptInput(f"the {fmt.upper()} header gives an empty size {width}x{height}")
+    return ImageHeader(fmt, width, height)
+
+
+def _png(data: bytes) -> ImageHeader:
+    if len(data) < 24 or data[12:16] != b"IHDR":
+        raise CorruptInput("the PNG header is truncated or malformed")
+    width, height = struct.unpack(">II", data[16:24])
+    return _checked("png", width, height)
+
+
+def _jpeg(data: bytes) -> ImageHeader:
+    pos = 2
+    while pos + 4 <= len(data):
+        if data[pos] != 0xFF:
+            raise CorruptInput("the JPEG header is malformed")
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker in (0x01, *range(0xD0, 0xD8)):  # markers without a length
+            pos += 2
+            continue
+        (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
+        if marker in _SOF_MARKERS:
+            if pos + 9 > len(data):
+                break
+            height, width = struct.unpack(">HH", data[pos + 5 : pos + 9])
+            return _checked("jpeg", width, height)
+        pos += 2 + length
+    raise CorruptInput("the JPEG is truncated before its frame header")
+
+
+def _tiff(data: bytes) -> ImageHeader:
+    order = "<" if data[:2] == b"II" else ">"
+    try:
+        (ifd,) = struct.unpack(order + "I", data[4:8])
+        (count,) = struct.unpack(order + "H", data[ifd : ifd + 2])
+        size: dict[int, int] = {}
+        for i in range(count):
+            entry = data[ifd + 2 + 12 * i : ifd + 14 + 12 * i]
+            tag, kind, _n = struct.unpack(order + "HHI", entry[:8])
+            if tag in (_TIFF_WIDTH, _TIFF_LENGTH):
+                fmt = order + ("H" if kind == 3 else "I")
+                size[tag] = struct.unpack(fmt, entry[8 : 8 + struct.calcsize(fmt)])[0]
+    except struct.error as exc:
+        raise CorruptInput("the TIFF header is truncated or malformed") from exc
+    if _TIFF_WIDTH not in size or _TIFF_LENGTH not in size:
+        raise CorruptInput("the TIFF header has no image width or length")
+    return _checked("tiff", size[_TIFF_WIDTH], size[_TIFF_LENGTH])

@@ -1,0 +1,116 @@
+"""Container side of cell counting: read the image from S3, count, write results.
+
+``handle_count_request`` is the entry point of the cell-counter container
+function (``containers/cell-counter``); locally the emulator calls it in-process.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import time
+from typing import Any
+
+from chalicelib import aws
+from chalicelib.cells import imaging
+from chalicelib.cells.counting import DEFAULT_METHOD, Counting, count_cells
+from chalicelib.cells.messages import CountRequest
+from chalicelib.cells.results import ResultStore
+from chalicelib.config import Settings, get_settings
+from chalicelib.errors import InvalidInput, TooLarge
+
+log = logging.getLogger(__name__)
+
+
+def count_image(
+    data: bytes, max_pixels: int, method: str | None = None, parameters: dict[str, Any] | None = None
+) -> tuple[Counting, Any, dict[str, float]]:
+    """Decode and count one encoded image; returns (counting, image, timings in ms)."""
+    started = time.perf_counter()
+    image, _header = imaging.decode(data, max_pixels)
+    decoded = time.perf_counter()
+    counting = count_cells(imaging.to_gray(image), method or DEFAULT_METHOD, **(parameters or {}))
+    counted = time.perf_counter()
+    timings = {"decode": (decoded - started) * 1e3, "count": (counted - decoded) * 1e3}
+    return counting, image, timings
+
+
+def result_document(
+    request: CountRequest, counting: Counting, image: Any, elapsed_ms: float, timings: dict[str, float]
+) -> dict[str, Any]:
+    height, width = image.shape[:2]
+    return {
+        "status": "ok", "bucket": request.bucket, "key": request.key, "etag": request.etag,
+        "count": counting.count, "method": counting.method, "parameters": dict(counting.parameters),
+        "cells": [cell.to_dict() for cell in counting.cells], "width": width, "height": height,
+        "elapsed_ms": round(elapsed_ms, 1),
+        "timings_ms": {name: round(value, 1) for name, value in timings.items()},
+    }
+
+
+def cells_table(counting: Counting) -> str:
+    """Per-cell CSV, one row per object (CellProfiler-style object table)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["object_number", "x", "y", "radius", "area"])
+    for number, cell in enumerate(counting.cells, start=1):
+        row = cell.to_dict()
+        writer.writerow([number, row["x"], row["y"], row["r"], row["area"]])
+    return out.getvalue()
+
+
+class CellCounter:
+    def __init__(self, settings: Settings, s3: Any) -> None:
+        self._settings = settings
+        self._s3 = s3
+        self.results = ResultStore(s3, settings.results_bucket)
+
+    def process(self, request: CountRequest) -> dict[str, Any]:
+        """Count one uploaded image and write its results; returns the result document.
+
+        Bad images give an error result (never retried). A request for an
+        older version of the object than the one now stored is skipped: the
+        event for the newer version counts it. AWS errors propagate (retried).
+        """
+        started = time.perf_counter()
+        existing = self.results.find(request.key)
+        if existing and existing.get("etag") == request.etag and existing.get("status") == "ok":
+            return existing  # duplicate event: already counted this exact object
+        try:
+            data = self._download(request)
+            if data is None:
+                return {"status": "skipped", "bucket": request.bucket, "key": request.key,
+                        "reason": "the object changed or was deleted since the event"}
+            downloaded = time.perf_counter()
+            counting, image, timings = count_image(
+                data, self._settings.max_image_pixels, request.method, dict(request.parameters))
+            annotated_at = time.perf_counter()
+            annotated = imaging.encode_png(imaging.annotate(image, counting))
+        except InvalidInput as error:
+            log.warning("could not count s3://%s/%s: %s", request.bucket, request.key, error)
+            return self.results.write_error(request, error)
+        finished = time.perf_counter()
+        timings = {"download": (downloaded - started) * 1e3, **timings,
+                   "annotate": (finished - annotated_at) * 1e3}
+        document = result_document(request, counting, image, (finished - started) * 1e3, timings)
+        self.results.write_success(request, document, annotated, cells_table(counting))
+        return document
+
+    def _download(self, request: CountRequest) -> bytes | None:
+        extra = {"IfMatch": f'"{request.etag}"'} if request.etag else {}
+        try:
+            obj = self._s3.get_object(Bucket=request.bucket, Key=request.key, **extra)
+        except Exception as exc:
+            if aws.error_code(exc) in ("PreconditionFailed", "412", "NoSuchKey", "404"):
+                return None
+            raise
+        if int(obj.get("ContentLength", 0)) > self._settings.max_image_bytes:
+            raise TooLarge(f"the object is larger than {self._settings.max_image_bytes} bytes")
+        return obj["Body"].read()
+
+
+def handle_count_request(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """Lambda entry point of the cell-counter container function."""
+    request = CountRequest.from_payload(event)
+    return CellCounter(get_settings(), aws.client("s3")).process(request)

@@ -1,0 +1,117 @@
+"""Every setting of the app, read once from the stage environment.
+
+Resource names come from the stage's ``environment_variables`` in
+``.chalice/config.json``. In a deployed Lambda those are real environment
+variables. Everywhere else (tests, the CLI, ``chalice deploy`` evaluating the
+decorators in ``app.py``) the same file is read for the stage named by
+``STAGE`` (default ``local``), so one file is the single source of truth and
+``import app`` is safe with nothing set.
+
+Precedence: process environment > ``.chalice/config.json`` stage > defaults.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from functools import lru_cache
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+CHALICE_CONFIG = PROJECT_DIR / ".chalice" / "config.json"
+DEFAULT_STAGE = "local"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resource names and limits; each field is read from the upper-cased env var."""
+
+    stage: str = DEFAULT_STAGE
+    # Cell counting
+    images_bucket: str = "lab-local-images"
+    results_bucket: str = "lab-local-results"
+    cell_counter_function: str = "lab-local-cell-counter"
+    cell_counter_failures_queue: str = "lab-local-cell-counter-failures"
+    max_image_bytes: int = 200 * 1024 * 1024
+    max_image_pixels: int = 100_000_000
+    # Prediction API
+    data_bucket: str = "lab-local-data"
+    # Cell Painting Batch
+    painting_queue: str = "lab-local-painting"
+    painting_dlq: str = "lab-local-painting-dlq"
+    batch_job_queue: str = "lab-local-cellprofiler"
+    batch_job_definition: str = "lab-local-cellprofiler"
+    # Queue workers
+    jobs_queue: str = "lab-local-jobs"
+    jobs_dlq: str = "lab-local-jobs-dlq"
+    job_results_queue: str = "lab-local-job-results"
+    # Face blurring
+    videos_bucket: str = "lab-local-videos"
+    blurred_videos_bucket: str = "lab-local-blurred-videos"
+    face_blur_state_machine: str = "lab-local-face-blur"
+    face_blur_function: str = "lab-local-face-blur"
+    # Queues: receives before a message moves to its dead-letter queue
+    max_receive_count: int = 3
+
+    @property
+    def queues_with_dlq(self) -> dict[str, str]:
+        """Work queue name -> its dead-letter queue name."""
+        return {
+            self.painting_queue: self.painting_dlq,
+            self.jobs_queue: self.jobs_dlq,
+        }
+
+    @property
+    def plain_queues(self) -> list[str]:
+        return [self.job_results_queue, self.cell_counter_failures_queue]
+
+    @property
+    def buckets(self) -> list[str]:
+        return [
+            self.images_bucket,
+            self.results_bucket,
+            self.data_bucket,
+            self.videos_bucket,
+            self.blurred_videos_bucket,
+        ]
+
+
+def env_name(field_name: str) -> str:
+    return field_name.upper()
+
+
+def stage_environment(stage: str, path: Path = CHALICE_CONFIG) -> dict[str, str]:
+    """The environment variables ``chalice`` would give functions of ``stage``."""
+    try:
+        document = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    merged = dict(document.get("environment_variables", {}))
+    stage_doc = document.get("stages", {}).get(stage, {})
+    merged.update(stage_doc.get("environment_variables", {}))
+    return merged
+
+
+def settings_from(environ: Mapping[str, str], file_env: Mapping[str, str]) -> Settings:
+    values: dict[str, object] = {}
+    for field in fields(Settings):
+        raw = environ.get(env_name(field.name), file_env.get(env_name(field.name)))
+        if raw is None:
+            continue
+        values[field.name] = int(raw) if field.type in (int, "int") else raw
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this process's stage, read once."""
+    stage = os.environ.get("STAGE", DEFAULT_STAGE)
+    return settings_from(os.environ, stage_environment(stage))
+
+
+def reload_settings() -> Settings:
+    """Forget the cached settings (after the environment changed) and read again."""
+    get_settings.cache_clear()
+    return get_settings()

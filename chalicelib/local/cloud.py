@@ -1,0 +1,160 @@
+"""``LocalCloud``: the whole app on a laptop, with no account and no Docker.
+
+Starts the emulator on loopback, points this process's AWS clients at it,
+creates every resource the stage names, starts the event pump and (optionally)
+serves the HTTP routes with ``chalice local``'s server. A context manager:
+leaving it stops everything and restores the environment.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import os
+import sys
+import threading
+from typing import Any
+
+from chalicelib import aws
+from chalicelib.config import CHALICE_CONFIG, PROJECT_DIR, Settings, reload_settings
+from chalicelib.functions import CONTAINER_FUNCTIONS
+from chalicelib.local.emulator import Emulator
+from chalicelib.local.functions import LocalFunction, LocalFunctions
+from chalicelib.local.pump import EventPump
+from chalicelib.local.resources import Provisioned, Provisioner
+
+log = logging.getLogger(__name__)
+
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
+}
+
+
+def load_app() -> Any:
+    """The Chalice app object of this project (``app.py``)."""
+    if str(PROJECT_DIR) not in sys.path:
+        sys.path.insert(0, str(PROJECT_DIR))
+    return importlib.import_module("app").app
+
+
+class LocalCloud:
+    def __init__(self, port: int = 0, http_port: int | None = None, stage: str = "local",
+                 retry_delay: float = 1.0, visibility_timeout: int = 30, workers: int = 2,
+                 app: Any = None) -> None:
+        self.stage = stage
+        self._port = port
+        self._http_port = http_port
+        self._retry_delay = retry_delay
+        self._visibility = visibility_timeout
+        self._workers = workers
+        self._app = app
+        self._saved_env: dict[str, str | None] = {}
+        self.emulator: Emulator | None = None
+        self.pump: EventPump | None = None
+        self.provisioned: Provisioned | None = None
+        self.settings: Settings | None = None
+        self._http: Any = None
+        self._http_thread: threading.Thread | None = None
+
+    # -- lifecycle ------------------------------------------------------------
+    def __enter__(self) -> LocalCloud:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        self._set_env({**FAKE_CREDENTIALS, "STAGE": self.stage})
+        settings = reload_settings()
+        self.settings = settings
+        functions = LocalFunctions(self._local_functions(settings), workers=self._workers,
+                                   retry_delay=self._retry_delay / 2)
+        self.emulator = Emulator(functions, port=self._port)
+        self.emulator.start()
+        endpoint = self.emulator.endpoint
+        self._set_env({"AWS_ENDPOINT_URL": endpoint, "MOTO_PORT": str(self.emulator.port)})
+        aws.reset()
+        app = self._app if self._app is not None else load_app()
+        self.provisioned = Provisioner(settings, aws.client("s3"), aws.client("sqs"),
+                                       self._visibility).provision(app.event_sources)
+        self.pump = EventPump(app, aws.client("sqs"), self.provisioned, self._retry_delay)
+        self.pump.start()
+        if self._http_port is not None:
+            self._serve_http(app, self._http_port)
+
+    def stop(self) -> None:
+        if self._http is not None:
+            self._http.shutdown()
+            self._http.server.server_close()
+            self._http = None
+        if self.pump is not None:
+            self.pump.stop()
+            self.pump = None
+        if self.emulator is not None:
+            self.emulator.stop()
+            self.emulator = None
+        self._restore_env()
+        aws.reset()
+        reload_settings()
+
+    # -- parts ----------------------------------------------------------------
+    @property
+    def endpoint(self) -> str:
+        assert self.emulator is not None, "start() first"
+        return self.emulator.endpoint
+
+    @property
+    def http_url(self) -> str | None:
+        if self._http is None:
+            return None
+        return f"http://127.0.0.1:{self._http.server.server_port}"
+
+    def _local_functions(self, settings: Settings) -> list[LocalFunction]:
+        functions = []
+        for definition in CONTAINER_FUNCTIONS:
+            failures = (getattr(settings, definition.async_failures_setting)
+                        if definition.async_failures_setting else None)
+            functions.append(LocalFunction(
+                name=getattr(settings, definition.name_setting), load=definition.load,
+                on_failure=self._failure_reporter(failures) if failures else None))
+        return functions
+
+    def _failure_reporter(self, queue: str) -> Any:
+        def report(record: dict[str, Any]) -> None:
+            assert self.provisioned is not None
+            aws.client("sqs").send_message(QueueUrl=self.provisioned.url(queue),
+                                           MessageBody=json.dumps(record, default=str))
+        return report
+
+    def _serve_http(self, app: Any, port: int) -> None:
+        from chalice.config import Config
+        from chalice.local import create_local_server
+
+        config = Config(chalice_stage=self.stage,
+                        config_from_disk=json.loads(CHALICE_CONFIG.read_text()),
+                        user_provided_params={"chalice_app": app,
+                                              "project_dir": str(PROJECT_DIR)})
+        self._http = create_local_server(app, config, "127.0.0.1", port)
+        self._http_thread = threading.Thread(target=self._http.server.serve_forever,
+                                             name="chalice-local", daemon=True)
+        self._http_thread.start()
+
+    def _set_env(self, values: dict[str, str]) -> None:
+        for name, value in values.items():
+            self._saved_env.setdefault(name, os.environ.get(name))
+            os.environ[name] = value
+
+    def _restore_env(self) -> None:
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_env.clear()

@@ -1,0 +1,78 @@
+"""Create, in the emulator, every resource the stage config names.
+
+Buckets; work queues with their dead-letter queues and redrive policies; plain
+queues; and, for each bucket an ``@app.on_s3_event`` watches, an SQS queue the
+bucket notifies (with its own dead-letter queue) for the event pump to drain.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalice.app import S3EventConfig
+
+from chalicelib.config import Settings
+
+
+@dataclass
+class Provisioned:
+    queue_urls: dict[str, str] = field(default_factory=dict)  # queue name -> URL
+    notification_queues: dict[str, str] = field(default_factory=dict)  # bucket -> queue URL
+
+    def url(self, queue: str) -> str:
+        return self.queue_urls[queue]
+
+
+def notification_queue_name(bucket: str) -> str:
+    return f"{bucket}-events"
+
+
+class Provisioner:
+    def __init__(self, settings: Settings, s3: Any, sqs: Any, visibility_timeout: int = 30):
+        self._settings = settings
+        self._s3 = s3
+        self._sqs = sqs
+        self._visibility = str(visibility_timeout)
+        self.provisioned = Provisioned()
+
+    def provision(self, event_sources: list[Any]) -> Provisioned:
+        for bucket in self._settings.buckets:
+            self._s3.create_bucket(Bucket=bucket)
+        for queue, dlq in self._settings.queues_with_dlq.items():
+            self.queue_with_dlq(queue, dlq)
+        for queue in self._settings.plain_queues:
+            self.queue(queue)
+        s3_sources = [s for s in event_sources if isinstance(s, S3EventConfig)]
+        for bucket in sorted({s.bucket for s in s3_sources}):
+            events = sorted({e for s in s3_sources if s.bucket == bucket for e in s.events})
+            self.notify_queue(bucket, events)
+        return self.provisioned
+
+    def queue(self, name: str, attributes: dict[str, str] | None = None) -> str:
+        attrs = {"VisibilityTimeout": self._visibility, **(attributes or {})}
+        url: str = self._sqs.create_queue(QueueName=name, Attributes=attrs)["QueueUrl"]
+        self.provisioned.queue_urls[name] = url
+        return url
+
+    def queue_arn(self, name: str) -> str:
+        url = self.provisioned.queue_urls[name]
+        attrs = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+        return str(attrs["Attributes"]["QueueArn"])
+
+    def queue_with_dlq(self, name: str, dlq: str) -> str:
+        self.queue(dlq, {"MessageRetentionPeriod": "1209600"})
+        redrive = {"deadLetterTargetArn": self.queue_arn(dlq),
+                   "maxReceiveCount": str(self._settings.max_receive_count)}
+        return self.queue(name, {"RedrivePolicy": json.dumps(redrive)})
+
+    def notify_queue(self, bucket: str, events: list[str]) -> None:
+        name = notification_queue_name(bucket)
+        self.queue_with_dlq(name, f"{name}-dlq")
+        self._s3.put_bucket_notification_configuration(
+            Bucket=bucket,
+            NotificationConfiguration={"QueueConfigurations": [
+                {"QueueArn": self.queue_arn(name), "Events": events}]},
+        )
+        self.provisioned.notification_queues[bucket] = self.provisioned.url(name)
