@@ -8,20 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice import Chalice, Response
+from chalice import Chalice
 from chalice.app import S3Event
 
 from chalicelib.cells import intake
 from chalicelib.config import get_settings
-from chalicelib.http import map_errors
+from chalicelib.http import api_errors
 
 app = Chalice(app_name="lab-pipelines")
 settings = get_settings()
-
-
-@app.middleware("http")
-def errors_as_responses(event: Any, get_response: Any) -> Response:
-    return map_errors(event, get_response)
 
 
 @app.on_s3_event(bucket=settings.images_bucket, events=["s3:ObjectCreated:*"])
@@ -30,5 +25,6 @@ def on_image_uploaded(event: S3Event) -> None:
 
 
 @app.route("/counts", methods=["GET"])
+@api_errors
 def get_count() -> dict[str, Any]:
     return intake.get_count((app.current_request.query_params or {}).get("key"))

@@ -7,8 +7,10 @@ boto3 is imported on first use, so ``import app`` stays fast on a cold start.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 _lock = threading.Lock()
@@ -41,6 +43,10 @@ def _create(service: str) -> Any:
 def reset() -> None:
     """Drop every cached client (after the endpoint or credentials changed)."""
     with _lock:
+        for created in _clients.values():
+            close = getattr(created, "close", None)
+            if close is not None:
+                close()  # release pooled connections now, not at garbage collection
         _clients.clear()
 
 
@@ -48,3 +54,25 @@ def error_code(exc: BaseException) -> str:
     """The AWS error code of a botocore ``ClientError``, or ``""``."""
     response = getattr(exc, "response", None) or {}
     return str(response.get("Error", {}).get("Code", ""))
+
+
+@contextlib.contextmanager
+def injected(**clients: Any) -> Iterator[None]:
+    """Serve the given clients (``s3=…``, ``lambda_=…``) instead of real ones.
+
+    For tests and tools that hand the app an in-memory fake: dependency
+    injection at the one door, rather than patching modules.
+    """
+    names = {name.rstrip("_"): value for name, value in clients.items()}
+    with _lock:
+        saved = {name: _clients.get(name) for name in names}
+        _clients.update(names)
+    try:
+        yield
+    finally:
+        with _lock:
+            for name, value in saved.items():
+                if value is None:
+                    _clients.pop(name, None)
+                else:
+                    _clients[name] = value

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from typing import Any
 
-from chalice import Response
+from chalice.app import Response
 
 from chalicelib.errors import InvalidInput, NotFound, TooLarge
 
@@ -28,13 +29,25 @@ def error_response(error: Exception) -> Response:
     reason = str(error) if status < 500 else "internal error"
     if status >= 500:
         log.exception("unhandled error in a route", exc_info=error)
-    return Response(body={"status": str(status), "reason": reason}, status_code=status,
-                    headers={"Content-Type": "application/json"})
+    return Response(
+        body={"status": str(status), "reason": reason},
+        status_code=status,
+        headers={"Content-Type": "application/json"},
+    )
 
 
-def map_errors(event: Any, get_response: Callable[[Any], Response]) -> Response:
-    """Chalice HTTP middleware: turn ``InvalidInput``/``NotFound`` into 4xx responses."""
-    try:
-        return get_response(event)
-    except (InvalidInput, NotFound) as error:
-        return error_response(error)
+def api_errors(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorate a Chalice view: ``InvalidInput``/``NotFound`` become 4xx JSON responses.
+
+    (Chalice catches view exceptions before HTTP middleware sees them, so the
+    mapping has to sit on the view itself.)
+    """
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return view(*args, **kwargs)
+        except (InvalidInput, NotFound) as error:
+            return error_response(error)
+
+    return wrapper

@@ -32,8 +32,12 @@ class Cell:
     area: float
 
     def to_dict(self) -> dict[str, float]:
-        return {"x": round(self.x, 2), "y": round(self.y, 2), "r": round(self.radius, 2),
-                "area": round(self.area, 1)}
+        return {
+            "x": round(self.x, 2),
+            "y": round(self.y, 2),
+            "r": round(self.radius, 2),
+            "area": round(self.area, 1),
+        }
 
 
 @dataclass(frozen=True)
@@ -83,13 +87,26 @@ def count_hough(
     """
     smoothed = cv2.GaussianBlur(to_uint8(gray), (blur, blur), 0)
     circles = cv2.HoughCircles(
-        smoothed, cv2.HOUGH_GRADIENT, dp=dp, minDist=min_dist, param1=param1,
-        param2=param2, minRadius=min_radius, maxRadius=max_radius,
+        smoothed,
+        cv2.HOUGH_GRADIENT,
+        dp=dp,
+        minDist=min_dist,
+        param1=param1,
+        param2=param2,
+        minRadius=min_radius,
+        maxRadius=max_radius,
     )
     found = () if circles is None else circles[0]
     cells = tuple(Cell(float(x), float(y), float(r), float(np.pi * r * r)) for x, y, r in found)
-    parameters = {"blur": blur, "dp": dp, "min_dist": min_dist, "param1": param1,
-                  "param2": param2, "min_radius": min_radius, "max_radius": max_radius}
+    parameters = {
+        "blur": blur,
+        "dp": dp,
+        "min_dist": min_dist,
+        "param1": param1,
+        "param2": param2,
+        "min_radius": min_radius,
+        "max_radius": max_radius,
+    }
     return Counting("hough", parameters, cells)
 
 

@@ -44,7 +44,9 @@ def decode(data: bytes, max_pixels: int) -> tuple[np.ndarray, ImageHeader]:
         raise CorruptInput("the JPEG is truncated (no end-of-image marker)")
     image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if image is None or image.size == 0:
-        raise CorruptInput(f"the {header.format.upper()} file could not be decoded (corrupt or truncated)")
+        raise CorruptInput(
+            f"the {header.format.upper()} file could not be decoded (corrupt or truncated)"
+        )
     if image.shape[:2] != (header.height, header.width):
         raise CorruptInput("the decoded size does not match the header")
     if image.dtype not in (np.uint8, np.uint16):

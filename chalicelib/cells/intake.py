@@ -43,9 +43,13 @@ class Intake:
             raise
         method, parameters = parameters_from_metadata(head.get("Metadata") or {})
         request = CountRequest(
-            bucket=bucket, key=key, etag=head.get("ETag", "").strip('"'),
-            size=int(head.get("ContentLength", 0)), version_id=head.get("VersionId"),
-            method=method, parameters=parameters,
+            bucket=bucket,
+            key=key,
+            etag=head.get("ETag", "").strip('"'),
+            size=int(head.get("ContentLength", 0)),
+            version_id=head.get("VersionId"),
+            method=method,
+            parameters=parameters,
         )
         try:
             self.check(request)

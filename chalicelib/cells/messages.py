@@ -27,9 +27,15 @@ class CountRequest:
     parameters: Mapping[str, str] = field(default_factory=dict)
 
     def to_payload(self) -> dict[str, Any]:
-        return {"bucket": self.bucket, "key": self.key, "etag": self.etag, "size": self.size,
-                "version_id": self.version_id, "method": self.method,
-                "parameters": dict(self.parameters)}
+        return {
+            "bucket": self.bucket,
+            "key": self.key,
+            "etag": self.etag,
+            "size": self.size,
+            "version_id": self.version_id,
+            "method": self.method,
+            "parameters": dict(self.parameters),
+        }
 
     @classmethod
     def from_payload(cls, payload: Any) -> CountRequest:
@@ -39,9 +45,12 @@ class CountRequest:
         if missing:
             raise InvalidInput(f"the count request lacks {', '.join(missing)}")
         return cls(
-            bucket=str(payload["bucket"]), key=str(payload["key"]),
-            etag=str(payload.get("etag") or ""), size=int(payload.get("size") or 0),
-            version_id=payload.get("version_id"), method=payload.get("method"),
+            bucket=str(payload["bucket"]),
+            key=str(payload["key"]),
+            etag=str(payload.get("etag") or ""),
+            size=int(payload.get("size") or 0),
+            version_id=payload.get("version_id"),
+            method=payload.get("method"),
             parameters={str(k): str(v) for k, v in (payload.get("parameters") or {}).items()},
         )
 
@@ -58,7 +67,7 @@ def parameters_from_metadata(metadata: Mapping[str, str]) -> tuple[str | None, d
         name = name.lower()
         if not name.startswith(METADATA_PREFIX):
             continue
-        parameter = name[len(METADATA_PREFIX):].replace("-", "_")
+        parameter = name[len(METADATA_PREFIX) :].replace("-", "_")
         if parameter == "method":
             method = value
         else:

@@ -17,4 +17,5 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     if hi <= lo:
         return np.zeros(image.shape, dtype=np.uint8)
     scaled = (image.astype(np.float32) - lo) * (255.0 / (hi - lo))
-    return np.clip(scaled + 0.5, 0, 255).astype(np.uint8)
+    stretched: np.ndarray = np.clip(scaled + 0.5, 0, 255).astype(np.uint8)
+    return stretched

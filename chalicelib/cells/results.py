@@ -23,7 +23,8 @@ class ResultStore:
             if error_code(exc) in ("NoSuchKey", "404"):
                 raise NotFound(f"no result for {key!r} yet") from exc
             raise
-        return json.loads(body["Body"].read())
+        document: dict[str, Any] = json.loads(body["Body"].read())
+        return document
 
     def find(self, key: str) -> dict[str, Any] | None:
         try:
@@ -33,7 +34,10 @@ class ResultStore:
 
     def write_error(self, request: CountRequest, error: InvalidInput) -> dict[str, Any]:
         document = {
-            "status": "error", "bucket": request.bucket, "key": request.key, "etag": request.etag,
+            "status": "error",
+            "bucket": request.bucket,
+            "key": request.key,
+            "etag": request.etag,
             "error": {"type": error.kind, "reason": str(error)},
         }
         self._put_json(request.key, document)
@@ -43,15 +47,19 @@ class ResultStore:
         self, request: CountRequest, document: dict[str, Any], annotated_png: bytes, cells_csv: str
     ) -> None:
         keys = ResultKeys.for_image(request.key)
-        self._s3.put_object(Bucket=self._bucket, Key=keys.annotated, Body=annotated_png,
-                            ContentType="image/png")
-        self._s3.put_object(Bucket=self._bucket, Key=keys.cells, Body=cells_csv.encode(),
-                            ContentType="text/csv")
+        self._s3.put_object(
+            Bucket=self._bucket, Key=keys.annotated, Body=annotated_png, ContentType="image/png"
+        )
+        self._s3.put_object(
+            Bucket=self._bucket, Key=keys.cells, Body=cells_csv.encode(), ContentType="text/csv"
+        )
         # The JSON goes last: its presence means the other files are complete.
         self._put_json(request.key, document)
 
     def _put_json(self, key: str, document: dict[str, Any]) -> None:
         self._s3.put_object(
-            Bucket=self._bucket, Key=ResultKeys.for_image(key).result,
-            Body=json.dumps(document, indent=1).encode(), ContentType="application/json",
+            Bucket=self._bucket,
+            Key=ResultKeys.for_image(key).result,
+            Body=json.dumps(document, indent=1).encode(),
+            ContentType="application/json",
         )

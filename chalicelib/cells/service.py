@@ -24,7 +24,10 @@ log = logging.getLogger(__name__)
 
 
 def count_image(
-    data: bytes, max_pixels: int, method: str | None = None, parameters: dict[str, Any] | None = None
+    data: bytes,
+    max_pixels: int,
+    method: str | None = None,
+    parameters: dict[str, Any] | None = None,
 ) -> tuple[Counting, Any, dict[str, float]]:
     """Decode and count one encoded image; returns (counting, image, timings in ms)."""
     started = time.perf_counter()
@@ -37,13 +40,24 @@ def count_image(
 
 
 def result_document(
-    request: CountRequest, counting: Counting, image: Any, elapsed_ms: float, timings: dict[str, float]
+    request: CountRequest,
+    counting: Counting,
+    image: Any,
+    elapsed_ms: float,
+    timings: dict[str, float],
 ) -> dict[str, Any]:
     height, width = image.shape[:2]
     return {
-        "status": "ok", "bucket": request.bucket, "key": request.key, "etag": request.etag,
-        "count": counting.count, "method": counting.method, "parameters": dict(counting.parameters),
-        "cells": [cell.to_dict() for cell in counting.cells], "width": width, "height": height,
+        "status": "ok",
+        "bucket": request.bucket,
+        "key": request.key,
+        "etag": request.etag,
+        "count": counting.count,
+        "method": counting.method,
+        "parameters": dict(counting.parameters),
+        "cells": [cell.to_dict() for cell in counting.cells],
+        "width": width,
+        "height": height,
         "elapsed_ms": round(elapsed_ms, 1),
         "timings_ms": {name: round(value, 1) for name, value in timings.items()},
     }
@@ -80,19 +94,27 @@ class CellCounter:
         try:
             data = self._download(request)
             if data is None:
-                return {"status": "skipped", "bucket": request.bucket, "key": request.key,
-                        "reason": "the object changed or was deleted since the event"}
+                return {
+                    "status": "skipped",
+                    "bucket": request.bucket,
+                    "key": request.key,
+                    "reason": "the object changed or was deleted since the event",
+                }
             downloaded = time.perf_counter()
             counting, image, timings = count_image(
-                data, self._settings.max_image_pixels, request.method, dict(request.parameters))
+                data, self._settings.max_image_pixels, request.method, dict(request.parameters)
+            )
             annotated_at = time.perf_counter()
             annotated = imaging.encode_png(imaging.annotate(image, counting))
         except InvalidInput as error:
             log.warning("could not count s3://%s/%s: %s", request.bucket, request.key, error)
             return self.results.write_error(request, error)
         finished = time.perf_counter()
-        timings = {"download": (downloaded - started) * 1e3, **timings,
-                   "annotate": (finished - annotated_at) * 1e3}
+        timings = {
+            "download": (downloaded - started) * 1e3,
+            **timings,
+            "annotate": (finished - annotated_at) * 1e3,
+        }
         document = result_document(request, counting, image, (finished - started) * 1e3, timings)
         self.results.write_success(request, document, annotated, cells_table(counting))
         return document
@@ -107,7 +129,8 @@ class CellCounter:
             raise
         if int(obj.get("ContentLength", 0)) > self._settings.max_image_bytes:
             raise TooLarge(f"the object is larger than {self._settings.max_image_bytes} bytes")
-        return obj["Body"].read()
+        data: bytes = obj["Body"].read()
+        return data
 
 
 def handle_count_request(event: dict[str, Any], context: Any = None) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import threading
 from typing import Any
 
 from chalicelib import aws
-from chalicelib.config import CHALICE_CONFIG, PROJECT_DIR, Settings, reload_settings
+from chalicelib.config import PROJECT_DIR, Settings, reload_settings
 from chalicelib.functions import CONTAINER_FUNCTIONS
 from chalicelib.local.emulator import Emulator
 from chalicelib.local.functions import LocalFunction, LocalFunctions
@@ -27,8 +27,11 @@ from chalicelib.local.resources import Provisioned, Provisioner
 log = logging.getLogger(__name__)
 
 FAKE_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
 }
 
 
@@ -40,9 +43,16 @@ def load_app() -> Any:
 
 
 class LocalCloud:
-    def __init__(self, port: int = 0, http_port: int | None = None, stage: str = "local",
-                 retry_delay: float = 1.0, visibility_timeout: int = 30, workers: int = 2,
-                 app: Any = None) -> None:
+    def __init__(
+        self,
+        port: int = 0,
+        http_port: int | None = None,
+        stage: str = "local",
+        retry_delay: float = 1.0,
+        visibility_timeout: int = 30,
+        workers: int = 2,
+        app: Any = None,
+    ) -> None:
         self.stage = stage
         self._port = port
         self._http_port = http_port
@@ -74,16 +84,20 @@ class LocalCloud:
         self._set_env({**FAKE_CREDENTIALS, "STAGE": self.stage})
         settings = reload_settings()
         self.settings = settings
-        functions = LocalFunctions(self._local_functions(settings), workers=self._workers,
-                                   retry_delay=self._retry_delay / 2)
+        functions = LocalFunctions(
+            self._local_functions(settings),
+            workers=self._workers,
+            retry_delay=self._retry_delay / 2,
+        )
         self.emulator = Emulator(functions, port=self._port)
         self.emulator.start()
         endpoint = self.emulator.endpoint
         self._set_env({"AWS_ENDPOINT_URL": endpoint, "MOTO_PORT": str(self.emulator.port)})
         aws.reset()
         app = self._app if self._app is not None else load_app()
-        self.provisioned = Provisioner(settings, aws.client("s3"), aws.client("sqs"),
-                                       self._visibility).provision(app.event_sources)
+        self.provisioned = Provisioner(
+            settings, aws.client("s3"), aws.client("sqs"), self._visibility
+        ).provision(app.event_sources)
         self.pump = EventPump(app, aws.client("sqs"), self.provisioned, self._retry_delay)
         self.pump.start()
         if self._http_port is not None:
@@ -119,31 +133,36 @@ class LocalCloud:
     def _local_functions(self, settings: Settings) -> list[LocalFunction]:
         functions = []
         for definition in CONTAINER_FUNCTIONS:
-            failures = (getattr(settings, definition.async_failures_setting)
-                        if definition.async_failures_setting else None)
-            functions.append(LocalFunction(
-                name=getattr(settings, definition.name_setting), load=definition.load,
-                on_failure=self._failure_reporter(failures) if failures else None))
+            failures = (
+                getattr(settings, definition.async_failures_setting)
+                if definition.async_failures_setting
+                else None
+            )
+            functions.append(
+                LocalFunction(
+                    name=getattr(settings, definition.name_setting),
+                    load=definition.load,
+                    on_failure=self._failure_reporter(failures) if failures else None,
+                )
+            )
         return functions
 
     def _failure_reporter(self, queue: str) -> Any:
         def report(record: dict[str, Any]) -> None:
             assert self.provisioned is not None
-            aws.client("sqs").send_message(QueueUrl=self.provisioned.url(queue),
-                                           MessageBody=json.dumps(record, default=str))
+            aws.client("sqs").send_message(
+                QueueUrl=self.provisioned.url(queue), MessageBody=json.dumps(record, default=str)
+            )
+
         return report
 
     def _serve_http(self, app: Any, port: int) -> None:
-        from chalice.config import Config
-        from chalice.local import create_local_server
+        from chalicelib.local.http import create_server
 
-        config = Config(chalice_stage=self.stage,
-                        config_from_disk=json.loads(CHALICE_CONFIG.read_text()),
-                        user_provided_params={"chalice_app": app,
-                                              "project_dir": str(PROJECT_DIR)})
-        self._http = create_local_server(app, config, "127.0.0.1", port)
-        self._http_thread = threading.Thread(target=self._http.server.serve_forever,
-                                             name="chalice-local", daemon=True)
+        self._http = create_server(app, self.stage, "127.0.0.1", port)
+        self._http_thread = threading.Thread(
+            target=self._http.server.serve_forever, name="chalice-local", daemon=True
+        )
         self._http_thread.start()
 
     def _set_env(self, values: dict[str, str]) -> None:

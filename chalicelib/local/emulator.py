@@ -53,13 +53,17 @@ class LambdaInvokeMiddleware:
         payload = environ["wsgi.input"].read(length) if length else b""
         if environ.get("HTTP_X_AMZ_INVOCATION_TYPE") == "Event":
             self._functions.invoke_async(name, payload)
-            start_response("202 Accepted", [("Content-Type", "application/json"),
-                                            ("Content-Length", "0")])
+            start_response(
+                "202 Accepted", [("Content-Type", "application/json"), ("Content-Length", "0")]
+            )
             return [b""]
         ok, result = self._functions.invoke(name, payload)
         body = json.dumps(result).encode()
-        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
-                   ("X-Amz-Executed-Version", "$LATEST")]
+        headers = [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(body))),
+            ("X-Amz-Executed-Version", "$LATEST"),
+        ]
         if not ok:
             headers.append(("X-Amz-Function-Error", "Unhandled"))
         start_response("200 OK", headers)
@@ -94,11 +98,22 @@ class Emulator:
 
         moto_app = DomainDispatcherApplication(create_backend_app)
         app = LambdaInvokeMiddleware(moto_app, self.functions)
-        self._server = make_server(self.host, self._requested_port, app, threaded=True,
-                                   request_handler=MotoRequestHandler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="emulator",
-                                        daemon=True)
+        self._server = make_server(
+            self.host, self._requested_port, app, threaded=True, request_handler=MotoRequestHandler
+        )
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="emulator", daemon=True
+        )
         self._thread.start()
+        self.reset()
+
+    def reset(self) -> None:
+        """Empty every moto backend: moto keeps state per process, not per server."""
+        import urllib.request
+
+        request = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(request, timeout=10):
+            pass
 
     def stop(self) -> None:
         if self._server is not None:

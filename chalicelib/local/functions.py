@@ -65,10 +65,11 @@ class LocalFunctions:
         try:
             event = json.loads(payload or b"{}")
             return True, self._handler(name)(event, LocalContext(name, str(uuid.uuid4())))
-        except Exception as exc:  # noqa: BLE001 - reported to the caller as Lambda does
+        except Exception as exc:
             log.exception("function %s failed", name)
             return False, {
-                "errorMessage": str(exc), "errorType": type(exc).__name__,
+                "errorMessage": str(exc),
+                "errorType": type(exc).__name__,
                 "stackTrace": traceback.format_exception(exc)[-5:],
             }
 
@@ -91,8 +92,11 @@ class LocalFunctions:
 
     def _report_failure(self, name: str, payload: bytes, error: Any) -> None:
         record = {
-            "requestContext": {"functionArn": name, "condition": "RetriesExhausted",
-                               "approximateInvokeCount": ASYNC_ATTEMPTS},
+            "requestContext": {
+                "functionArn": name,
+                "condition": "RetriesExhausted",
+                "approximateInvokeCount": ASYNC_ATTEMPTS,
+            },
             "requestPayload": json.loads(payload or b"{}"),
             "responsePayload": error,
         }

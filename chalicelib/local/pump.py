@@ -17,6 +17,7 @@ Handlers are discovered from the Chalice app object (``app.event_sources`` and
 from __future__ import annotations
 
 import fnmatch
+import functools
 import json
 import logging
 import threading
@@ -56,15 +57,24 @@ def queue_name(config: SQSEventConfig) -> str:
 def lambda_sqs_record(message: dict[str, Any], queue: str) -> dict[str, Any]:
     """An SQS message as received by boto3, shaped as Lambda's SQS event record."""
     attributes = {
-        name: {"stringValue": value.get("StringValue"), "binaryValue": value.get("BinaryValue"),
-               "stringListValues": [], "binaryListValues": [], "dataType": value["DataType"]}
+        name: {
+            "stringValue": value.get("StringValue"),
+            "binaryValue": value.get("BinaryValue"),
+            "stringListValues": [],
+            "binaryListValues": [],
+            "dataType": value["DataType"],
+        }
         for name, value in (message.get("MessageAttributes") or {}).items()
     }
     return {
-        "messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"],
-        "body": message["Body"], "attributes": message.get("Attributes", {}),
-        "messageAttributes": attributes, "md5OfBody": message.get("MD5OfBody", ""),
-        "eventSource": "aws:sqs", "eventSourceARN": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}",
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": message.get("Attributes", {}),
+        "messageAttributes": attributes,
+        "md5OfBody": message.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}",
         "awsRegion": REGION,
     }
 
@@ -86,8 +96,14 @@ def normalised_record(record: dict[str, Any]) -> dict[str, Any]:
 
 
 class EventPump:
-    def __init__(self, app: Any, sqs: Any, provisioned: Provisioned, retry_delay: float = 1.0,
-                 wait_seconds: int = 1) -> None:
+    def __init__(
+        self,
+        app: Any,
+        sqs: Any,
+        provisioned: Provisioned,
+        retry_delay: float = 1.0,
+        wait_seconds: int = 1,
+    ) -> None:
         self._app = app
         self._sqs = sqs
         self._provisioned = provisioned
@@ -108,25 +124,31 @@ class EventPump:
         for config in self._app.event_sources:
             if isinstance(config, SQSEventConfig):
                 name = queue_name(config)
-                sources.append(QueueSource(
-                    config.name, name, self._provisioned.url(name), config.batch_size,
-                    max(1, min(config.maximum_concurrency or 1, 4))))
+                sources.append(
+                    QueueSource(
+                        config.name,
+                        name,
+                        self._provisioned.url(name),
+                        config.batch_size,
+                        max(1, min(config.maximum_concurrency or 1, 4)),
+                    )
+                )
         return sources
 
     # -- running -------------------------------------------------------------
     def start(self) -> None:
         for source in self.queue_sources:
             for n in range(source.pollers):
-                self._spawn(f"sqs-{source.queue}-{n}", lambda s=source: self.drain_queue(s))
+                self._spawn(f"sqs-{source.queue}-{n}", functools.partial(self.drain_queue, source))
         for bucket in self.s3_sources:
-            self._spawn(f"s3-{bucket}", lambda b=bucket: self.drain_notifications(b))
+            self._spawn(f"s3-{bucket}", functools.partial(self.drain_notifications, bucket))
 
     def _spawn(self, name: str, step: Callable[[], int]) -> None:
         def loop() -> None:
             while not self._stop.is_set():
                 try:
                     step()
-                except Exception:  # noqa: BLE001 - a broken poll must not stop the pump
+                except Exception:
                     log.exception("event pump step %s failed", name)
                     self._stop.wait(1.0)
 
@@ -142,8 +164,11 @@ class EventPump:
     # -- one poll each ---------------------------------------------------------
     def _receive(self, url: str, count: int) -> list[dict[str, Any]]:
         response = self._sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=min(10, count), WaitTimeSeconds=self._wait,
-            MessageAttributeNames=["All"], AttributeNames=["All"],
+            QueueUrl=url,
+            MaxNumberOfMessages=min(10, count),
+            WaitTimeSeconds=self._wait,
+            MessageAttributeNames=["All"],
+            AttributeNames=["All"],
         )
         return list(response.get("Messages", []))
 
@@ -156,12 +181,19 @@ class EventPump:
         try:
             response = self._call(source.function, event)
         except Exception as exc:  # noqa: BLE001 - Lambda's view: the batch failed
-            log.warning("%s failed on %d message(s), left for retry: %s",
-                        source.function, len(messages), exc)
+            log.warning(
+                "%s failed on %d message(s), left for retry: %s",
+                source.function,
+                len(messages),
+                exc,
+            )
             self._retry_later(source.queue_url, messages)
             return len(messages)
-        failed = {f["itemIdentifier"] for f in (response or {}).get("batchItemFailures", [])} \
-            if isinstance(response, dict) else set()
+        failed = (
+            {f["itemIdentifier"] for f in (response or {}).get("batchItemFailures", [])}
+            if isinstance(response, dict)
+            else set()
+        )
         self._delete(source.queue_url, [m for m in messages if m["MessageId"] not in failed])
         self._retry_later(source.queue_url, [m for m in messages if m["MessageId"] in failed])
         return len(messages)
@@ -194,8 +226,10 @@ class EventPump:
 
     def _delete(self, url: str, messages: list[dict[str, Any]]) -> None:
         for start in range(0, len(messages), 10):
-            entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-                       for i, m in enumerate(messages[start:start + 10])]
+            entries = [
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                for i, m in enumerate(messages[start : start + 10])
+            ]
             # A handler may already have deleted some itself: those fail harmlessly.
             self._sqs.delete_message_batch(QueueUrl=url, Entries=entries)
 
@@ -204,7 +238,9 @@ class EventPump:
         for message in messages:
             try:
                 self._sqs.change_message_visibility(
-                    QueueUrl=url, ReceiptHandle=message["ReceiptHandle"],
-                    VisibilityTimeout=self._retry_delay)
-            except Exception:  # noqa: BLE001 - already deleted by the handler
+                    QueueUrl=url,
+                    ReceiptHandle=message["ReceiptHandle"],
+                    VisibilityTimeout=self._retry_delay,
+                )
+            except Exception:
                 log.debug("could not change visibility", exc_info=True)

@@ -63,8 +63,10 @@ class Provisioner:
 
     def queue_with_dlq(self, name: str, dlq: str) -> str:
         self.queue(dlq, {"MessageRetentionPeriod": "1209600"})
-        redrive = {"deadLetterTargetArn": self.queue_arn(dlq),
-                   "maxReceiveCount": str(self._settings.max_receive_count)}
+        redrive = {
+            "deadLetterTargetArn": self.queue_arn(dlq),
+            "maxReceiveCount": str(self._settings.max_receive_count),
+        }
         return self.queue(name, {"RedrivePolicy": json.dumps(redrive)})
 
     def notify_queue(self, bucket: str, events: list[str]) -> None:
@@ -72,7 +74,8 @@ class Provisioner:
         self.queue_with_dlq(name, f"{name}-dlq")
         self._s3.put_bucket_notification_configuration(
             Bucket=bucket,
-            NotificationConfiguration={"QueueConfigurations": [
-                {"QueueArn": self.queue_arn(name), "Events": events}]},
+            NotificationConfiguration={
+                "QueueConfigurations": [{"QueueArn": self.queue_arn(name), "Events": events}]
+            },
         )
         self.provisioned.notification_queues[bucket] = self.provisioned.url(name)

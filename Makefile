@@ -1,0 +1,48 @@
+# lab-pipelines: two commands on a fresh machine — `make demo` and `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt | cksum | cut -d' ' -f1)
+# This workplace's pip config lists mirrors that may be absent; hide that noise only.
+QUIET_PIP := grep -v "^WARNING: Location" || true
+
+.PHONY: help install demo test check local samples clean
+
+help:
+	@echo "make demo    - set up .venv, run the app on the local emulator, count the sample images"
+	@echo "make test    - set up .venv and run the whole test suite (unit, functional, integration)"
+	@echo "make check   - lint (ruff) and type-check (mypy) chalicelib"
+	@echo "make local   - run everything locally until Ctrl-C (emulator :4566, HTTP API :8000)"
+
+install: $(STAMP)
+
+$(STAMP): requirements-dev.txt requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "installing into $(VENV) (first run only)..."
+	@$(PY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt 2>&1 | $(QUIET_PIP)
+	@$(PY) -c "import chalice, moto, cv2, numpy, sklearn" # fail here, not later, if install broke
+	@rm -f $(VENV)/.installed-* && touch $@
+
+demo: install
+	@$(PY) -m chalicelib demo
+
+test: install
+	$(PY) -m pytest -q -p no:cacheprovider
+
+check: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy chalicelib
+
+local: install
+	$(PY) -m chalicelib local
+
+samples: install
+	$(PY) tools/make_samples.py
+
+clean:
+	rm -rf $(VENV) demo-output .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,108 @@
+"""``make demo``: upload the bundled sample images to the local cloud and print counts.
+
+Everything goes the way it would on AWS: upload to the images bucket, S3
+notification, the Chalice S3 handler, an async invoke of the cell-counter
+container function, results in the results bucket, read back through the
+``GET /counts`` HTTP route.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from chalicelib import aws
+from chalicelib.cells.messages import ResultKeys
+from chalicelib.local.cloud import LocalCloud
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".txt", ".bin"}
+
+
+def fetch_result(base_url: str, key: str) -> dict[str, Any] | None:
+    url = f"{base_url}/counts?key={urllib.parse.quote(key)}"
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return json.loads(response.read())  # type: ignore[no-any-return]
+    except urllib.error.HTTPError as error:
+        if error.code == 404:
+            return None
+        raise
+
+
+def wait_for_results(base_url: str, etags: dict[str, str], timeout: float) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    deadline = time.monotonic() + timeout
+    while len(results) < len(etags) and time.monotonic() < deadline:
+        for key, etag in etags.items():
+            if key not in results:
+                found = fetch_result(base_url, key)
+                if found is not None and found.get("etag") == etag:
+                    results[key] = found
+        time.sleep(0.2)
+    return results
+
+
+def run_demo(samples: Path, out: Path, timeout: float = 120.0) -> int:
+    files = sorted(p for p in samples.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    started = time.perf_counter()
+    with LocalCloud(http_port=0) as cloud:
+        assert cloud.settings is not None and cloud.http_url is not None
+        s3 = aws.client("s3")
+        print(
+            f"local cloud up in {time.perf_counter() - started:.1f} s at {cloud.endpoint}; "
+            f"uploading {len(files)} images to s3://{cloud.settings.images_bucket}/samples/"
+        )
+        etags = {}
+        for path in files:
+            key = f"samples/{path.name}"
+            put = s3.put_object(
+                Bucket=cloud.settings.images_bucket, Key=key, Body=path.read_bytes()
+            )
+            etags[key] = put["ETag"].strip('"')
+        results = wait_for_results(cloud.http_url, etags, timeout)
+        out.mkdir(parents=True, exist_ok=True)
+        rows = [
+            _row(key, results.get(key), cloud.settings.results_bucket, s3, out) for key in etags
+        ]
+    _print_table(rows)
+    missing = [key for key in etags if key not in results]
+    print(
+        f"\n{len(results)}/{len(etags)} results in {time.perf_counter() - started:.1f} s; "
+        f"annotated images copied to {out}/"
+    )
+    if missing:
+        print(f"no result within {timeout:.0f} s for: {', '.join(missing)}")
+        return 1
+    return 0
+
+
+def _row(key: str, result: dict[str, Any] | None, bucket: str, s3: Any, out: Path) -> list[str]:
+    name = key.rsplit("/", 1)[-1]
+    if result is None:
+        return [name, "missing", "", "", "no result (timed out)"]
+    if result["status"] != "ok":
+        return [name, "error", "", "", result["error"]["reason"]]
+    local = out / (Path(name).stem + ".annotated.png")
+    annotated = ResultKeys.for_image(key).annotated
+    local.write_bytes(s3.get_object(Bucket=bucket, Key=annotated)["Body"].read())
+    size = f"{result['width']}x{result['height']}"
+    return [
+        name,
+        "ok",
+        str(result["count"]),
+        f"{result['elapsed_ms']:.0f}",
+        f"{size}  s3://{bucket}/{annotated} -> {local}",
+    ]
+
+
+def _print_table(rows: list[list[str]]) -> None:
+    header = ["image", "status", "cells", "ms", "annotated image / reason"]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
+    for row in [header, *rows]:
+        cells = [row[i].ljust(widths[i]) if i != 2 else row[i].rjust(widths[i]) for i in range(4)]
+        print("  ".join([*cells, row[4]]))

@@ -1,0 +1,174 @@
+"""Cell counting through the app's handlers (chalice.test.Client) on in-memory AWS."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+
+from chalicelib.cells.intake import Intake
+from chalicelib.cells.messages import ResultKeys
+from chalicelib.cells.service import handle_count_request
+from chalicelib.config import Settings
+from tests.images import DISCS, discs, encode, png_header_only
+
+
+def upload(s3: Any, settings: Settings, key: str, body: bytes, **extra: Any) -> str:
+    put = s3.put_object(Bucket=settings.images_bucket, Key=key, Body=body, **extra)
+    return put["ETag"].strip('"')
+
+
+def result(s3: Any, settings: Settings, key: str) -> dict[str, Any]:
+    body = s3.get_object(Bucket=settings.results_bucket, Key=ResultKeys.for_image(key).result)
+    return json.loads(body["Body"].read())
+
+
+def fire_upload(client: Any, settings: Settings, key: str) -> None:
+    event = client.events.generate_s3_event(bucket=settings.images_bucket, key=key)
+    client.lambda_.invoke("on_image_uploaded", event)
+
+
+def test_upload_is_validated_and_sent_to_the_counter(client, s3, fake_lambda, settings) -> None:
+    etag = upload(s3, settings, "plate 1/a.png", encode(discs(), ".png"))
+    fire_upload(client, settings, "plate 1/a.png")
+    [invocation] = fake_lambda.invocations
+    assert invocation["FunctionName"] == settings.cell_counter_function
+    assert invocation["InvocationType"] == "Event"
+    assert invocation["Payload"]["key"] == "plate 1/a.png" and invocation["Payload"]["etag"] == etag
+
+
+def test_counter_writes_results_that_the_route_returns(client, s3, fake_lambda, settings) -> None:
+    upload(s3, settings, "a.png", encode(discs(), ".png"))
+    fire_upload(client, settings, "a.png")
+    document = handle_count_request(fake_lambda.invocations[0]["Payload"])
+    assert document["status"] == "ok" and document["count"] == len(DISCS)
+    response = client.http.get("/counts?key=a.png")
+    assert response.status_code == 200
+    body = json.loads(response.body)
+    assert body["count"] == len(DISCS) and (body["width"], body["height"]) == (180, 180)
+    assert {"bucket", "key", "etag", "method", "parameters", "cells", "elapsed_ms"} <= set(body)
+    assert set(body["cells"][0]) >= {"x", "y", "r"}
+    keys = ResultKeys.for_image("a.png")
+    assert (
+        s3.get_object(Bucket=settings.results_bucket, Key=keys.annotated)["ContentType"]
+        == "image/png"
+    )
+    csv = s3.get_object(Bucket=settings.results_bucket, Key=keys.cells)["Body"].read().decode()
+    assert len(csv.strip().splitlines()) == 1 + len(DISCS)
+
+
+@pytest.mark.parametrize(
+    "key, body, reason",
+    [
+        ("empty.png", b"", "empty"),
+        ("notes.txt", b"hello", "unsupported file extension .txt"),
+        ("noext", b"\x89PNG", "unsupported file extension (none)"),
+    ],
+)
+def test_intake_rejects_with_an_error_result(client, s3, fake_lambda, settings, key, body, reason):
+    upload(s3, settings, key, body)
+    fire_upload(client, settings, key)
+    assert fake_lambda.invocations == []
+    document = result(s3, settings, key)
+    assert document["status"] == "error" and reason in document["error"]["reason"]
+
+
+def test_oversized_object_is_rejected_before_download(s3, fake_lambda, settings) -> None:
+    upload(s3, settings, "big.png", encode(discs(), ".png"))
+    intake = Intake(Settings(max_image_bytes=100), s3, fake_lambda)
+    assert intake.accept(settings.images_bucket, "big.png") == "rejected"
+    assert result(s3, settings, "big.png")["error"]["type"] == "too_large"
+
+
+def test_object_deleted_before_the_event_is_handled(s3, fake_lambda, settings) -> None:
+    intake = Intake(settings, s3, fake_lambda)
+    assert intake.accept(settings.images_bucket, "gone.png") == "gone"
+    assert fake_lambda.invocations == []
+
+
+@pytest.mark.parametrize(
+    "key, body, kind, reason",
+    [
+        ("fake.png", b"this is not an image at all", "unsupported_type", "not a PNG, JPEG or TIFF"),
+        ("cut.jpg", encode(discs(), ".jpg")[:300], "corrupt_input", "truncated"),
+        ("bomb.png", png_header_only(20_000, 10_000), "too_large", "megapixels"),
+    ],
+)
+def test_counter_answers_bad_images_with_error_results(s3, settings, key, body, kind, reason):
+    etag = upload(s3, settings, key, body)
+    document = handle_count_request({"bucket": settings.images_bucket, "key": key, "etag": etag})
+    assert document["status"] == "error"
+    stored = result(s3, settings, key)
+    assert stored["error"]["type"] == kind and reason in stored["error"]["reason"]
+
+
+@pytest.mark.parametrize(
+    "ext, dtype, channels",
+    [
+        (".tif", np.uint16, 1),
+        (".png", np.uint16, 1),
+        (".jpg", np.uint8, 3),
+        (".png", np.uint8, 4),
+    ],
+)
+def test_counter_reads_every_supported_kind(s3, settings, ext, dtype, channels) -> None:
+    import cv2
+
+    image = discs(dtype=dtype)
+    if channels > 1:
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR if channels == 3 else cv2.COLOR_GRAY2BGRA)
+    etag = upload(s3, settings, f"img{ext}", encode(image, ext))
+    document = handle_count_request(
+        {"bucket": settings.images_bucket, "key": f"img{ext}", "etag": etag}
+    )
+    assert document["count"] == len(DISCS)
+
+
+def test_duplicate_event_does_not_count_twice(s3, settings) -> None:
+    etag = upload(s3, settings, "a.png", encode(discs(), ".png"))
+    payload = {"bucket": settings.images_bucket, "key": "a.png", "etag": etag}
+    first = handle_count_request(payload)
+    writes = len(s3.puts)
+    assert handle_count_request(payload)["count"] == first["count"]
+    assert len(s3.puts) == writes
+
+
+def test_event_for_an_overwritten_object_is_skipped(s3, settings) -> None:
+    old = upload(s3, settings, "a.png", encode(discs(), ".png"))
+    new = upload(s3, settings, "a.png", encode(discs(centres=((50, 50),)), ".png"))
+    assert (
+        handle_count_request({"bucket": settings.images_bucket, "key": "a.png", "etag": old})[
+            "status"
+        ]
+        == "skipped"
+    )
+    document = handle_count_request({"bucket": settings.images_bucket, "key": "a.png", "etag": new})
+    assert document["count"] == 1 and result(s3, settings, "a.png")["etag"] == new
+
+
+def test_per_upload_parameters_travel_as_metadata(client, s3, fake_lambda, settings) -> None:
+    upload(
+        s3,
+        settings,
+        "a.png",
+        encode(discs(), ".png"),
+        Metadata={"count-method": "hough", "count-min-radius": "20", "count-max-radius": "40"},
+    )
+    fire_upload(client, settings, "a.png")
+    document = handle_count_request(fake_lambda.invocations[0]["Payload"])
+    assert document["parameters"]["min_radius"] == 20 and document["count"] == 0
+
+
+def test_bad_parameters_give_an_error_result(client, s3, fake_lambda, settings) -> None:
+    upload(s3, settings, "a.png", encode(discs(), ".png"), Metadata={"count-method": "magic"})
+    fire_upload(client, settings, "a.png")
+    handle_count_request(fake_lambda.invocations[0]["Payload"])
+    assert "unknown counting method" in result(s3, settings, "a.png")["error"]["reason"]
+
+
+def test_route_errors_have_real_status_codes(client, s3) -> None:
+    missing = client.http.get("/counts")
+    assert missing.status_code == 400 and "key" in json.loads(missing.body)["reason"]
+    assert client.http.get("/counts?key=never.png").status_code == 404

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from chalicelib.cells import imaging
+from chalicelib.cells.counting import Cell, Counting
+from chalicelib.errors import CorruptInput, TooLarge, UnsupportedType
+from tests.images import discs, encode, png_header_only
+
+LIMIT = 100_000_000
+
+
+@pytest.mark.parametrize("ext", [".png", ".jpg", ".tif"])
+def test_decodes_gray(ext: str) -> None:
+    image, header = imaging.decode(encode(discs(), ext), LIMIT)
+    assert image.shape == (180, 180) and image.dtype == np.uint8
+    assert header.format in ("png", "jpeg", "tiff")
+
+
+@pytest.mark.parametrize("ext", [".png", ".tif"])
+def test_keeps_16_bit(ext: str) -> None:
+    image, _ = imaging.decode(encode(discs(dtype=np.uint16), ext), LIMIT)
+    assert image.dtype == np.uint16 and image.max() == 220 * 64
+
+
+def test_decodes_rgb_and_rgba() -> None:
+    bgr = cv2.cvtColor(discs(), cv2.COLOR_GRAY2BGR)
+    bgra = cv2.cvtColor(bgr, cv2.COLOR_BGR2BGRA)
+    assert imaging.decode(encode(bgr, ".jpg"), LIMIT)[0].shape == (180, 180, 3)
+    decoded = imaging.decode(encode(bgra, ".png"), LIMIT)[0]
+    assert decoded.shape == (180, 180, 4)
+    assert imaging.to_gray(decoded).shape == (180, 180)
+
+
+def test_refuses_decompression_bomb_before_decoding() -> None:
+    with pytest.raises(TooLarge, match="megapixels"):
+        imaging.decode(png_header_only(20_000, 20_000), LIMIT)
+
+
+def test_limit_is_configurable() -> None:
+    with pytest.raises(TooLarge):
+        imaging.decode(encode(discs(), ".png"), max_pixels=100)
+
+
+def test_truncated_jpeg_is_corrupt() -> None:
+    data = encode(discs(), ".jpg")
+    with pytest.raises(CorruptInput, match="truncated"):
+        imaging.decode(data[: len(data) // 2], LIMIT)
+
+
+def test_truncated_png_is_corrupt() -> None:
+    data = encode(np.random.default_rng(0).integers(0, 255, (200, 200), np.uint8), ".png")
+    with pytest.raises(CorruptInput):
+        imaging.decode(data[: len(data) // 2], LIMIT)
+
+
+def test_non_image_bytes_are_refused() -> None:
+    with pytest.raises(UnsupportedType):
+        imaging.decode(b"\x00" * 100, LIMIT)
+
+
+def test_annotation_draws_outlines_and_keeps_size() -> None:
+    image = discs(dtype=np.uint16)
+    counting = Counting("test", {}, (Cell(40, 40, 15, 700),))
+    canvas = imaging.annotate(image, counting)
+    assert canvas.shape == (180, 180, 3) and canvas.dtype == np.uint8
+    assert tuple(canvas[40, 40 + 16]) == imaging.OUTLINE_BGR  # on the circle's outline
+    assert (
+        cv2.imdecode(np.frombuffer(imaging.encode_png(canvas), np.uint8), 1).shape == canvas.shape
+    )
+
+
+def test_to_uint8_flat_image_is_black() -> None:
+    assert imaging.to_uint8(np.full((3, 3), 7, np.uint16)).max() == 0

@@ -1,0 +1,46 @@
+"""app.py stays light, and the container definitions agree with their Dockerfiles."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from chalicelib.functions import CONTAINER_FUNCTIONS
+from tests.conftest import ROOT
+
+
+def test_importing_app_loads_no_heavy_library() -> None:
+    code = (
+        "import sys, app; heavy = [m for m in ('cv2', 'numpy', 'sklearn', 'scipy', 'joblib') "
+        "if m in sys.modules]; print(heavy)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": ""},
+    )
+    assert out.stdout.strip() == "[]"
+
+
+def test_app_handlers_are_discoverable() -> None:
+    import app
+
+    names = {source.name for source in app.app.event_sources}
+    assert "on_image_uploaded" in names
+    assert all(name in app.app.handler_map for name in names)
+
+
+@pytest.mark.parametrize("function", CONTAINER_FUNCTIONS, ids=lambda f: f.directory)
+def test_dockerfile_runs_the_registered_handler(function) -> None:
+    dockerfile = (ROOT / "containers" / function.directory / "Dockerfile").read_text()
+    cmd = re.search(r"^CMD\s+(\[.*\])\s*$", dockerfile, re.MULTILINE)
+    assert cmd is not None and json.loads(cmd.group(1)) == [function.handler]
+    assert "public.ecr.aws/lambda/python" in dockerfile
+    assert callable(function.load())
