@@ -95,9 +95,9 @@ class LocalCloud:
         self._set_env({"AWS_ENDPOINT_URL": endpoint, "MOTO_PORT": str(self.emulator.port)})
         aws.reset()
         app = self._app if self._app is not None else load_app()
-        self.provisioned = Provisioner(
-            settings, aws.client("s3"), aws.client("sqs"), self._visibility
-        ).provision(app.event_sources)
+        self.provisioned = Provisioner(settings, aws.client, self._visibility).provision(
+            app.event_sources
+        )
         self.pump = EventPump(app, aws.client("sqs"), self.provisioned, self._retry_delay)
         self.pump.start()
         if self._http_port is not None:

@@ -1,13 +1,14 @@
 """Create, in the emulator, every resource the stage config names.
 
 Buckets; work queues with their dead-letter queues and redrive policies; plain
-queues; and, for each bucket an ``@app.on_s3_event`` watches, an SQS queue the
+queues; the Batch job queue and job definition; and, for each bucket an ``@app.on_s3_event`` watches, an SQS queue the
 bucket notifies (with its own dead-letter queue) for the event pump to drain.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,10 +31,14 @@ def notification_queue_name(bucket: str) -> str:
 
 
 class Provisioner:
-    def __init__(self, settings: Settings, s3: Any, sqs: Any, visibility_timeout: int = 30):
+    def __init__(
+        self, settings: Settings, clients: Callable[[str], Any], visibility_timeout: int = 30
+    ):
         self._settings = settings
-        self._s3 = s3
-        self._sqs = sqs
+        self._s3 = clients("s3")
+        self._sqs = clients("sqs")
+        self._batch = clients("batch")
+        self._iam = clients("iam")
         self._visibility = str(visibility_timeout)
         self.provisioned = Provisioned()
 
@@ -48,7 +53,41 @@ class Provisioner:
         for bucket in sorted({s.bucket for s in s3_sources}):
             events = sorted({e for s in s3_sources if s.bucket == bucket for e in s.events})
             self.notify_queue(bucket, events)
+        self.batch_queue()
         return self.provisioned
+
+    def batch_queue(self) -> None:
+        """An (unmanaged) compute environment, the job queue and the job definition.
+
+        The emulator only records Batch jobs; a local executor runs them.
+        """
+        name = self._settings.batch_job_queue
+        role = self._iam.create_role(
+            RoleName=f"{name}-batch-service", AssumeRolePolicyDocument="{}"
+        )["Role"]["Arn"]
+        environment = self._batch.create_compute_environment(
+            computeEnvironmentName=name, type="UNMANAGED", state="ENABLED", serviceRole=role
+        )
+        self._batch.create_job_queue(
+            jobQueueName=name,
+            state="ENABLED",
+            priority=1,
+            computeEnvironmentOrder=[
+                {"order": 1, "computeEnvironment": environment["computeEnvironmentArn"]}
+            ],
+        )
+        self._batch.register_job_definition(
+            jobDefinitionName=self._settings.batch_job_definition,
+            type="container",
+            containerProperties={
+                "image": "lab-pipelines/cellprofiler:local",
+                "command": ["run"],
+                "resourceRequirements": [
+                    {"type": "VCPU", "value": "1"},
+                    {"type": "MEMORY", "value": "2048"},
+                ],
+            },
+        )
 
     def queue(self, name: str, attributes: dict[str, str] | None = None) -> str:
         attrs = {"VisibilityTimeout": self._visibility, **(attributes or {})}

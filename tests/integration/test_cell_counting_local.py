@@ -73,3 +73,23 @@ def test_pump_keeps_serving_after_bad_uploads(cloud: LocalCloud) -> None:
     assert wait_for_result(cloud, "burst/good.tif", etag)["count"] == len(DISCS)
     for key, bad_etag in bad.items():
         assert wait_for_result(cloud, key, bad_etag)["status"] == "error"
+
+
+def test_every_named_resource_exists(cloud: LocalCloud) -> None:
+    settings = cloud.settings
+    assert settings is not None
+    buckets = {b["Name"] for b in aws.client("s3").list_buckets()["Buckets"]}
+    assert set(settings.buckets) <= buckets
+    sqs = aws.client("sqs")
+    for queue, dlq in settings.queues_with_dlq.items():
+        url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+        attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])
+        policy = json.loads(attrs["Attributes"]["RedrivePolicy"])
+        assert policy["deadLetterTargetArn"].endswith(f":{dlq}")
+        assert int(policy["maxReceiveCount"]) == settings.max_receive_count
+    for queue in settings.plain_queues:
+        assert sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+    batch = aws.client("batch")
+    assert batch.describe_job_queues(jobQueues=[settings.batch_job_queue])["jobQueues"]
+    definitions = batch.describe_job_definitions(jobDefinitionName=settings.batch_job_definition)
+    assert definitions["jobDefinitions"]
