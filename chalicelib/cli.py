@@ -40,7 +40,7 @@ def cmd_count(args: argparse.Namespace) -> int:
     )
     if args.annotate:
         annotated = imaging.annotate(image, counting)
-        Path(args.annotate).write_bytes(imaging.encode_png(annotated))
+        Path(args.annotate).write_bytes(imaging.encode(annotated, args.annotate))
     elapsed = (time.perf_counter() - started) * 1e3
     if args.json:
         request = CountRequest(bucket="", key=str(path))
@@ -87,6 +87,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(Path(args.samples), Path(args.out), timeout=args.timeout)
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    if args.pipeline == "count":
+        from chalicelib.bench import count
+
+        return count.run(Path(args.image) if args.image else None, as_json=args.json)
+    raise InvalidInput(f"no benchmark named {args.pipeline!r}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m chalicelib", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
@@ -95,7 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     count = commands.add_parser("count", help="count cells in a local image (no AWS)")
     count.add_argument("image")
     count.add_argument("--json", action="store_true", help="print the full JSON result")
-    count.add_argument("--annotate", metavar="OUT.png", help="write the annotated image here")
+    count.add_argument(
+        "--annotate", metavar="OUT.png", help="write the annotated image here (.png or .jpg)"
+    )
     count.add_argument("--method", default=None, help="counting method (default: the default)")
     count.add_argument(
         "--param",
@@ -116,6 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="demo-output", help="where annotated images are copied")
     demo.add_argument("--timeout", type=float, default=120.0)
     demo.set_defaults(run=cmd_demo)
+
+    bench = commands.add_parser("bench", help="print benchmark figures for a pipeline")
+    bench.add_argument("pipeline", choices=["count"])
+    bench.add_argument("--image", help="count: time this JPEG end to end (default: generated)")
+    bench.add_argument("--json", action="store_true", help="machine-readable output")
+    bench.set_defaults(run=cmd_bench)
     return parser
 
 

@@ -87,8 +87,8 @@ def _row(key: str, result: dict[str, Any] | None, bucket: str, s3: Any, out: Pat
         return [name, "missing", "", "", "no result (timed out)"]
     if result["status"] != "ok":
         return [name, "error", "", "", result["error"]["reason"]]
-    local = out / (Path(name).stem + ".annotated.png")
     annotated = ResultKeys.for_image(key).annotated
+    local = out / (Path(name).stem + ".annotated" + Path(annotated).suffix)
     local.write_bytes(s3.get_object(Bucket=bucket, Key=annotated)["Body"].read())
     size = f"{result['width']}x{result['height']}"
     return [
