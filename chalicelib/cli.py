@@ -35,8 +35,12 @@ def cmd_count(args: argparse.Namespace) -> int:
     path = Path(args.image)
     started = time.perf_counter()
     data = path.read_bytes()
+    parameters: dict[str, Any] = dict(_parameters(args.param))
+    for name in ("diameter", "threshold_offset", "mode"):
+        if getattr(args, name) is not None:
+            parameters[name] = getattr(args, name)
     counting, image, timings = count_image(
-        data, get_settings().max_image_pixels, args.method, _parameters(args.param)
+        data, get_settings().max_image_pixels, args.method, parameters
     )
     if args.annotate:
         annotated = imaging.annotate(image, counting)
@@ -112,8 +116,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="a method parameter, repeatable",
+        help="any other method parameter, repeatable",
     )
+    count.add_argument("--diameter", type=float, help="expected object diameter in pixels")
+    count.add_argument(
+        "--threshold-offset",
+        type=float,
+        help="stricter (>0) or more permissive (<0) threshold, -0.45..0.45",
+    )
+    count.add_argument("--mode", choices=["auto", "fluorescence", "brightfield"])
     count.set_defaults(run=cmd_count)
 
     local = commands.add_parser("local", help="run the whole app on the embedded emulator")
