@@ -91,11 +91,46 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(Path(args.samples), Path(args.out), timeout=args.timeout)
 
 
+def cmd_blur(args: argparse.Namespace) -> int:
+    from chalicelib.bench.progress import Bar
+    from chalicelib.config import get_settings
+    from chalicelib.faces import process
+    from chalicelib.faces.detection import HaarFaceDetector
+
+    source, target = Path(args.video), Path(args.out)
+    settings = get_settings()
+    started = time.perf_counter()
+    with Bar("detecting faces") as bar:
+        found = process.detect(
+            source,
+            HaarFaceDetector(),
+            sample_hz=args.sample_hz,
+            max_seconds=settings.max_video_seconds,
+            progress=bar.update,
+        )
+    with Bar("blurring") as bar:
+        done = process.blur(source, target, found.samples, found.info, progress=bar.update)
+    elapsed = time.perf_counter() - started
+    faces = max((len(s.boxes) for s in found.samples), default=0)
+    print(
+        f"{target}: {done.frames} frames {found.info.width}x{found.info.height} "
+        f"@ {found.info.fps:g} fps, {done.codec}; {done.boxes_blurred} face boxes blurred "
+        f"(up to {faces} per sample, {len(found.samples)} samples) in {elapsed:.1f} s "
+        f"= {done.frames / elapsed:.0f} fps "
+        f"({done.frames / found.info.fps / elapsed:.1f}x real time)"
+    )
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     if args.pipeline == "count":
         from chalicelib.bench import count
 
         return count.run(Path(args.image) if args.image else None, as_json=args.json)
+    if args.pipeline == "blur":
+        from chalicelib.bench import blur
+
+        return blur.run()
     raise InvalidInput(f"no benchmark named {args.pipeline!r}")
 
 
@@ -138,8 +173,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--timeout", type=float, default=120.0)
     demo.set_defaults(run=cmd_demo)
 
+    blur = commands.add_parser("blur", help="blur every face in a local video (no AWS)")
+    blur.add_argument("video")
+    blur.add_argument("out", help="output .mp4")
+    blur.add_argument("--sample-hz", type=float, default=5.0, help="face detections per second")
+    blur.set_defaults(run=cmd_blur)
+
     bench = commands.add_parser("bench", help="print benchmark figures for a pipeline")
-    bench.add_argument("pipeline", choices=["count"])
+    bench.add_argument("pipeline", choices=["count", "blur"])
     bench.add_argument("--image", help="count: time this JPEG end to end (default: generated)")
     bench.add_argument("--json", action="store_true", help="machine-readable output")
     bench.set_defaults(run=cmd_bench)
