@@ -195,6 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     if not args.verbose:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        # moto logs every failed Step Functions execution as an exception; ours record
+        # their own error results, so keep the console for what the user asked.
+        logging.getLogger("moto").setLevel(logging.CRITICAL)
     try:
         result: Any = args.run(args)
     except InvalidInput as error:

@@ -75,3 +75,19 @@ def test_odd_sizes_are_kept(tmp_path: Path) -> None:
         for _ in range(5):
             out.write(background(161, 121))
     assert (video.probe(source).width, video.probe(source).height) == (161, 121)
+
+
+def test_audio_track_is_kept(face_video, tmp_path: Path) -> None:
+    import subprocess
+
+    exe = video.ffmpeg_exe()
+    assert exe is not None
+    source = tmp_path / "with-audio.mp4"
+    subprocess.run([exe, "-y", "-loglevel", "error", "-i", str(face_video[0]), "-f", "lavfi",
+                    "-i", "sine=frequency=440:duration=3", "-c:v", "copy", "-c:a", "aac",
+                    "-shortest", str(source)], check=True)
+    found = process.detect(source, HaarFaceDetector())
+    out = tmp_path / "out.mp4"
+    process.blur(source, out, found.samples, found.info)
+    probe = subprocess.run([exe, "-hide_banner", "-i", str(out)], capture_output=True, text=True)
+    assert "Audio: aac" in probe.stderr and "Video: h264" in probe.stderr
