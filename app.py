@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice import Chalice
-from chalice.app import S3Event
+from chalice import Chalice, Response
+from chalice.app import S3Event, SQSEvent
 
 from chalicelib.cells import intake
 from chalicelib.config import get_settings
 from chalicelib.faces import workflow
 from chalicelib.http import api_errors
+from chalicelib.workers import api as jobs
 
 app = Chalice(app_name="lab-pipelines")
 settings = get_settings()
@@ -55,3 +56,25 @@ def get_face_detections(event: dict[str, Any], context: Any) -> dict[str, Any]:
 @app.lambda_function(name="record_face_blur_failure")
 def record_face_blur_failure(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return workflow.run_step("failure", event)
+
+
+# Queue workers: jobs from a chat bot (or POST /jobs) on the jobs queue.
+@app.on_sqs_message(
+    queue=settings.jobs_queue,
+    batch_size=settings.worker_batch_size,
+    maximum_concurrency=settings.worker_max_concurrency,
+)
+def on_job_messages(event: SQSEvent) -> None:
+    jobs.on_job_messages(event)
+
+
+@app.route("/jobs", methods=["POST"])
+@api_errors
+def submit_job() -> Response:
+    return Response(body=jobs.submit_job(app.current_request.json_body), status_code=202)
+
+
+@app.route("/jobs/{job_id}", methods=["GET"])
+@api_errors
+def get_job(job_id: str) -> dict[str, Any]:
+    return jobs.get_job(job_id)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -122,6 +123,35 @@ def cmd_blur(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_submit(args: argparse.Namespace) -> int:
+    import os
+
+    from chalicelib import aws
+    from chalicelib.config import get_settings
+    from chalicelib.workers.client import BotClient
+
+    if args.endpoint:
+        os.environ["AWS_ENDPOINT_URL"] = args.endpoint
+        for name, value in (
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_DEFAULT_REGION", "us-east-1"),
+        ):
+            os.environ.setdefault(name, value)
+        aws.reset()
+    client = BotClient(get_settings(), aws.client("sqs"))
+    job_id = client.send(f"{args.task} {args.input}", args.chat_id)
+    print(f"job {job_id} sent (chat_id {args.chat_id})", flush=True)
+    if not args.wait:
+        return 0
+    reply = client.wait(job_id, args.timeout)
+    if reply is None:
+        print(f"error: no reply within {args.timeout:.0f} s", file=sys.stderr)
+        return 1
+    print(json.dumps(reply, indent=1))
+    return 0 if reply.get("status") == "ok" else 1
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     if args.pipeline == "count":
         from chalicelib.bench import count
@@ -178,6 +208,19 @@ def build_parser() -> argparse.ArgumentParser:
     blur.add_argument("out", help="output .mp4")
     blur.add_argument("--sample-hz", type=float, default=5.0, help="face detections per second")
     blur.set_defaults(run=cmd_blur)
+
+    submit = commands.add_parser("submit", help="send a job to the workers as the chat bot does")
+    submit.add_argument("task", help="count-cells, predict or blur-faces (or count, blur)")
+    submit.add_argument("input", help="s3://bucket/key, or observations as JSON for predict")
+    submit.add_argument("--wait", action="store_true", help="wait for the reply and print it")
+    submit.add_argument("--chat-id", default="cli", help="the chat the reply is for")
+    submit.add_argument("--timeout", type=float, default=120.0)
+    submit.add_argument(
+        "--endpoint",
+        default=os.environ.get("AWS_ENDPOINT_URL"),
+        help="AWS endpoint (default: $AWS_ENDPOINT_URL; the local emulator prints it)",
+    )
+    submit.set_defaults(run=cmd_submit)
 
     bench = commands.add_parser("bench", help="print benchmark figures for a pipeline")
     bench.add_argument("pipeline", choices=["count", "blur"])

@@ -47,6 +47,8 @@ class Settings:
     jobs_queue: str = "lab-local-jobs"
     jobs_dlq: str = "lab-local-jobs-dlq"
     job_results_queue: str = "lab-local-job-results"
+    worker_batch_size: int = 5  # jobs per worker invocation
+    worker_max_concurrency: int = 2  # worker invocations at once (Lambda's SQS scaling cap)
     # Face blurring
     videos_bucket: str = "lab-local-videos"
     blurred_videos_bucket: str = "lab-local-blurred-videos"

@@ -17,7 +17,7 @@ from chalicelib import aws
 from chalicelib.config import Settings, get_settings
 from chalicelib.errors import InvalidInput
 from chalicelib.faces import process
-from chalicelib.faces.detection import HaarFaceDetector
+from chalicelib.faces.detection import HaarFaceDetector, blur_boxes
 from chalicelib.faces.messages import FaceBlurJob
 from chalicelib.faces.workflow import samples_from
 
@@ -99,6 +99,24 @@ class FaceBlurService:
         self._put_json(job.output_bucket, job.result_key, result)
         return {**job.to_state(), "result": {k: result[k] for k in ("output", "frames", "codec")}}
 
+    def blur_image(self, bucket: str, key: str) -> dict[str, Any]:
+        """Blur every face in one image; write it to the output bucket under the same key."""
+        from chalicelib.cells import imaging
+
+        body = self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        image, _header = imaging.decode(body, max_pixels=100_000_000)
+        frame = imaging.to_bgr(image)
+        faces = HaarFaceDetector(width=min(640, frame.shape[1])).detect(frame)
+        blur_boxes(frame, faces)
+        output = self._settings.blurred_videos_bucket
+        self._s3.put_object(
+            Bucket=output,
+            Key=key,
+            Body=imaging.encode(frame, key),
+            ContentType="image/jpeg" if key.lower().endswith((".jpg", ".jpeg")) else "image/png",
+        )
+        return {"faces": len(faces), "output": f"s3://{output}/{key}"}
+
     def _download(self, job: FaceBlurJob, folder: Path) -> Path:
         path = folder / ("source" + Path(job.key).suffix.lower())
         extra = {"VersionId": job.version_id} if job.version_id else None
@@ -115,11 +133,18 @@ class FaceBlurService:
 
 
 def handle_face_blur(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-    """Lambda entry point of the face-blur container function: ``action`` detect or blur."""
-    action = event.get("action", "blur") if isinstance(event, dict) else None
-    state = {k: v for k, v in event.items() if k != "action"}
-    job = FaceBlurJob.from_state(state)
+    """Lambda entry point of the face-blur container function.
+
+    ``action``: ``detect`` (our detector, as an asynchronous job), ``blur`` (the
+    workflow's task; the default) or ``blur_image`` (one image, for the workers).
+    """
+    if not isinstance(event, dict):
+        raise InvalidInput("the event must be a JSON object")
+    action = event.get("action", "blur")
     service = FaceBlurService(get_settings(), aws.client("s3"))
+    if action == "blur_image":
+        return service.blur_image(str(event["bucket"]), str(event["key"]))
+    job = FaceBlurJob.from_state({k: v for k, v in event.items() if k != "action"})
     if action == "detect":
         return service.detect(job)
     if action == "blur":

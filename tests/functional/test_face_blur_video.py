@@ -83,9 +83,27 @@ def test_audio_track_is_kept(face_video, tmp_path: Path) -> None:
     exe = video.ffmpeg_exe()
     assert exe is not None
     source = tmp_path / "with-audio.mp4"
-    subprocess.run([exe, "-y", "-loglevel", "error", "-i", str(face_video[0]), "-f", "lavfi",
-                    "-i", "sine=frequency=440:duration=3", "-c:v", "copy", "-c:a", "aac",
-                    "-shortest", str(source)], check=True)
+    subprocess.run(
+        [
+            exe,
+            "-y",
+            "-loglevel",
+            "error",
+            "-i",
+            str(face_video[0]),
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:duration=3",
+            "-c:v",
+            "copy",
+            "-c:a",
+            "aac",
+            "-shortest",
+            str(source),
+        ],
+        check=True,
+    )
     found = process.detect(source, HaarFaceDetector())
     out = tmp_path / "out.mp4"
     process.blur(source, out, found.samples, found.info)

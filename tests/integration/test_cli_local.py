@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -15,6 +16,48 @@ import pytest
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration
+
+
+def submit_count_cells(endpoint: str, env: dict[str, str]) -> None:
+    """The reference client, as a user runs it, against the running emulator."""
+    import boto3
+
+    from tests.images import DISCS, discs, encode
+
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    s3.put_object(Bucket="lab-local-data", Key="cli/cells.png", Body=encode(discs(), ".png"))
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "chalicelib",
+            "submit",
+            "count-cells",
+            "s3://lab-local-data/cli/cells.png",
+            "--wait",
+            "--chat-id",
+            "42",
+            "--endpoint",
+            endpoint,
+            "--timeout",
+            "30",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    reply = json.loads(done.stdout[done.stdout.index("{") :])
+    assert reply["status"] == "ok" and reply["result"]["count"] == len(DISCS)
+    assert reply["attributes"] == {"chat_id": "42"}
 
 
 def test_local_serves_and_stops_on_ctrl_c() -> None:
@@ -41,6 +84,9 @@ def test_local_serves_and_stops_on_ctrl_c() -> None:
             urllib.request.urlopen(f"{http.group(1)}/counts?key=nothing.png", timeout=5)
         assert missing.value.code == 404
         missing.value.close()
+        emulator = re.search(r"emulator\s+(http://\S+)", output)
+        assert emulator, output
+        submit_count_cells(emulator.group(1), env)
         process.send_signal(signal.SIGINT)
         rest, _ = process.communicate(timeout=20)
         assert process.returncode == 0, rest

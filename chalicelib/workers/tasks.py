@@ -1,0 +1,119 @@
+"""What each job task does. Heavy work goes to the container functions.
+
+A task returns its result (a JSON-able dict) or raises: ``InvalidInput`` for a
+job that can never succeed (answered with an error at once), anything else for
+a failure that a retry may fix.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from chalicelib.aws import error_code
+from chalicelib.cells.intake import Intake
+from chalicelib.cells.messages import CountRequest, ResultKeys
+from chalicelib.config import Settings
+from chalicelib.errors import InvalidInput
+from chalicelib.faces.messages import is_video_key
+from chalicelib.workers.messages import Job, s3_location
+
+Task = Callable[[Job], dict[str, Any]]
+
+
+class FunctionFailed(RuntimeError):
+    """A container function answered with an unhandled error (retried)."""
+
+
+class TaskRunner:
+    def __init__(
+        self,
+        settings: Settings,
+        s3: Any,
+        lambda_client: Any,
+        start_video: Callable[[str, str], str],
+        predict: Callable[[Any], dict[str, Any]] | None = None,
+    ) -> None:
+        self._settings = settings
+        self._s3 = s3
+        self._lambda = lambda_client
+        self._start_video = start_video
+        self._predict = predict
+        self.tasks: dict[str, Task] = {
+            "count-cells": self.count_cells,
+            "blur-faces": self.blur_faces,
+            "predict": self.predict,
+        }
+
+    def run(self, job: Job) -> dict[str, Any]:
+        return self.tasks[job.task](job)
+
+    def count_cells(self, job: Job) -> dict[str, Any]:
+        bucket, key = s3_location(job.input)
+        head = self._head(bucket, key)
+        params = {str(k): str(v) for k, v in job.params.items() if k != "method"}
+        request = CountRequest(
+            bucket,
+            key,
+            head["ETag"].strip('"'),
+            int(head["ContentLength"]),
+            head.get("VersionId"),
+            job.params.get("method"),
+            params,
+        )
+        Intake(self._settings, self._s3, self._lambda).check(request)
+        document = self._invoke(self._settings.cell_counter_function, request.to_payload())
+        if document.get("status") == "error":
+            raise InvalidInput(document["error"]["reason"])
+        keys = ResultKeys.for_image(key)
+        return {
+            "count": document.get("count"),
+            "method": document.get("method"),
+            "width": document.get("width"),
+            "height": document.get("height"),
+            "result": f"s3://{self._settings.results_bucket}/{keys.result}",
+            "annotated": f"s3://{self._settings.results_bucket}/{keys.annotated}",
+        }
+
+    def blur_faces(self, job: Job) -> dict[str, Any]:
+        bucket, key = s3_location(job.input)
+        self._head(bucket, key)
+        if is_video_key(key):  # videos go through the face-blur workflow
+            started = self._start_video(bucket, key)
+            return {
+                "workflow": started,
+                "output_bucket": self._settings.blurred_videos_bucket,
+                "note": "the blurred video and its JSON result appear when the workflow ends",
+            }
+        return self._invoke(
+            self._settings.face_blur_function,
+            {"action": "blur_image", "bucket": bucket, "key": key},
+        )
+
+    def predict(self, job: Job) -> dict[str, Any]:
+        if self._predict is None:
+            raise InvalidInput("the predict task is not available in this deployment")
+        return self._predict(job.input)
+
+    def _head(self, bucket: str, key: str) -> Mapping[str, Any]:
+        try:
+            head: Mapping[str, Any] = self._s3.head_object(Bucket=bucket, Key=key)
+        except Exception as exc:
+            if error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+                raise InvalidInput(f"s3://{bucket}/{key} does not exist") from exc
+            raise
+        return head
+
+    def _invoke(self, function: str, payload: dict[str, Any]) -> dict[str, Any]:
+        response = self._lambda.invoke(
+            FunctionName=function,
+            InvocationType="RequestResponse",
+            Payload=json.dumps(payload).encode(),
+        )
+        document = json.loads(response["Payload"].read() or b"{}")
+        if response.get("FunctionError"):
+            raise FunctionFailed(f"{function}: {document.get('errorMessage', document)}")
+        if not isinstance(document, dict):
+            raise FunctionFailed(f"{function} returned {document!r}")
+        return document

@@ -1,0 +1,134 @@
+"""The worker's per-record rules, with a scripted task runner, on in-memory AWS (moto)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from chalicelib.config import Settings
+from chalicelib.errors import InvalidInput
+from chalicelib.workers.results import JobResults
+from chalicelib.workers.service import JobWorker, QueueMessage, RetryLater
+
+SETTINGS = Settings()
+
+
+class ScriptedRunner:
+    """Runs jobs by input: 'ok' succeeds, 'bad' is invalid, 'down' fails (transient)."""
+
+    def __init__(self) -> None:
+        self.runs: list[str] = []
+
+    def run(self, job: Any) -> dict[str, Any]:
+        self.runs.append(job.job_id)
+        if job.input == "bad":
+            raise InvalidInput("bad input")
+        if job.input == "down":
+            raise ConnectionError("service unavailable")
+        return {"echo": job.input}
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        s3.create_bucket(Bucket=SETTINGS.results_bucket)
+        urls = {
+            q: sqs.create_queue(QueueName=q)["QueueUrl"]
+            for q in (SETTINGS.jobs_queue, SETTINGS.jobs_dlq, SETTINGS.job_results_queue)
+        }
+        runner = ScriptedRunner()
+        results = JobResults(s3, SETTINGS.results_bucket, sqs, SETTINGS.job_results_queue)
+        yield {
+            "s3": s3,
+            "sqs": sqs,
+            "urls": urls,
+            "runner": runner,
+            "results": results,
+            "worker": JobWorker(SETTINGS, sqs, results, runner),
+        }  # type: ignore[arg-type]
+
+
+def message(env: dict[str, Any], body: str, receives: int = 1) -> QueueMessage:
+    sent = env["sqs"].send_message(QueueUrl=env["urls"][SETTINGS.jobs_queue], MessageBody=body)
+    got = env["sqs"].receive_message(QueueUrl=env["urls"][SETTINGS.jobs_queue])["Messages"][0]
+    assert got["MessageId"] == sent["MessageId"]
+    return QueueMessage(
+        got["MessageId"],
+        got["ReceiptHandle"],
+        body,
+        receives,
+        {"chat_id": "1"},
+        SETTINGS.jobs_queue,
+    )
+
+
+def replies(env: dict[str, Any]) -> list[dict[str, Any]]:
+    got = env["sqs"].receive_message(
+        QueueUrl=env["urls"][SETTINGS.job_results_queue], MaxNumberOfMessages=10
+    )
+    return [json.loads(m["Body"]) for m in got.get("Messages", [])]
+
+
+def job(job_id: str, value: str) -> str:
+    return json.dumps({"job_id": job_id, "task": "predict", "input": value})
+
+
+def test_a_failing_record_does_not_rerun_the_others(aws_env) -> None:
+    batch = [
+        message(aws_env, job("a", "ok")),
+        message(aws_env, job("b", "down")),
+        message(aws_env, job("c", "bad")),
+    ]
+    with pytest.raises(RetryLater, match="1 job"):
+        aws_env["worker"].handle_batch(batch)
+    assert {r["job_id"]: r["status"] for r in replies(aws_env)} == {"a": "ok", "c": "error"}
+    # redelivered: only b runs again
+    aws_env["runner"].runs.clear()
+    with pytest.raises(RetryLater):
+        aws_env["worker"].handle_batch(batch)
+    assert aws_env["runner"].runs == ["b"]
+    assert aws_env["results"].read("b")["status"] == "retrying"
+
+
+def test_last_receive_goes_to_the_dead_letter_queue_with_the_reason(aws_env) -> None:
+    worker = aws_env["worker"]
+    last = message(aws_env, job("d", "down"), receives=SETTINGS.max_receive_count)
+    worker.handle_batch([last])  # nothing raised: it is dealt with
+    dead = aws_env["sqs"].receive_message(
+        QueueUrl=aws_env["urls"][SETTINGS.jobs_dlq], MessageAttributeNames=["All"]
+    )["Messages"][0]
+    attributes = {k: v["StringValue"] for k, v in dead["MessageAttributes"].items()}
+    assert attributes["error_reason"] == "service unavailable" and attributes["chat_id"] == "1"
+    assert [r["status"] for r in replies(aws_env)] == ["failed"]
+
+
+def test_malformed_is_answered_at_once_and_never_run(aws_env) -> None:
+    aws_env["worker"].handle_batch([message(aws_env, "{oops")])
+    [reply] = replies(aws_env)
+    assert reply["status"] == "error" and reply["error"]["type"] == "malformed_job"
+    assert aws_env["runner"].runs == []
+
+
+def test_duplicates_are_answered_once(aws_env) -> None:
+    worker = aws_env["worker"]
+    worker.handle_batch([message(aws_env, job("e", "ok"))])
+    worker.handle_batch([message(aws_env, job("e", "ok"))])
+    assert [r["job_id"] for r in replies(aws_env)] == ["e"]
+    assert aws_env["runner"].runs == ["e"]
+
+
+def test_a_job_running_elsewhere_is_left_for_later(aws_env) -> None:
+    assert aws_env["results"].claim("f", stale_after=900)
+    assert aws_env["worker"].handle(message(aws_env, job("f", "ok"))) is False
+    assert aws_env["runner"].runs == []
