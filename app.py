@@ -9,11 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from chalice import Chalice
-from chalice.app import S3Event
+from chalice.app import S3Event, SQSEvent
 
 from chalicelib.cells import intake
 from chalicelib.config import get_settings
 from chalicelib.http import api_errors
+from chalicelib.painting import service as painting
 
 app = Chalice(app_name="lab-pipelines")
 settings = get_settings()
@@ -28,3 +29,14 @@ def on_image_uploaded(event: S3Event) -> None:
 @api_errors
 def get_count() -> dict[str, Any]:
     return intake.get_count((app.current_request.query_params or {}).get("key"))
+
+
+@app.on_sqs_message(queue=settings.painting_queue, batch_size=10)
+def on_painting_message(event: SQSEvent) -> None:
+    painting.on_painting_messages(event)
+
+
+@app.route("/painting/jobs/{job_id}", methods=["GET"])
+@api_errors
+def get_painting_job(job_id: str) -> dict[str, Any]:
+    return painting.get_job(job_id)

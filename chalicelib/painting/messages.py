@@ -101,8 +101,8 @@ def parse_body(body: str) -> list[PaintingJob | InvalidJob]:
     >>> jobs = parse_body('[{"pipeline": "p", "input": "i", "output": "o"}, 7]')
     >>> [type(job).__name__ for job in jobs]
     ['PaintingJob', 'InvalidJob']
-    >>> print(parse_body("{oops")[0].reason)
-    the message is not JSON: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)
+    >>> parse_body("{oops")[0].reason.split(":")[0]
+    'the message is not JSON'
     """
     try:
         document = json.loads(body)
