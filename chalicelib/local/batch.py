@@ -16,7 +16,6 @@ Python when ``make cellprofiler`` has created it.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import fnmatch
 import io
@@ -144,7 +143,7 @@ class LocalBatch:
         self._jobs: dict[str, LocalJob] = {}
         self.submissions: list[dict[str, Any]] = []  # every SubmitJob request, in order
         self._closed = False
-        _quiet_moto_batch()
+        _hold_moto_batch(True)
 
     # -- the WSGI middleware --------------------------------------------------------
     def wrap(self, backend: WSGIApp) -> WSGIApp:
@@ -360,25 +359,29 @@ class LocalBatch:
         if stop is not None:
             stop()
         self._pool.shutdown(wait=True, cancel_futures=True)
+        _hold_moto_batch(False)
 
 
 HANDLED = ("/v1/submitjob", "/v1/describejobs")
 
 
-def _quiet_moto_batch() -> None:
-    """moto also tries to start each job in Docker and reports its failure: this runs them.
+def _hold_moto_batch(hold: bool) -> None:
+    """Keep moto's own Batch jobs in SUBMITTED, so moto never tries to run them in Docker.
 
-    Its Docker-host probe prints a warning once per process (a cached lookup):
-    make that lookup now, silently, and mute the per-job error of its runner.
+    moto advances a job's status as it is read; "manual" progression with a
+    huge tick count freezes it (this executor reports the real status instead).
     """
-    try:
-        from moto import settings as moto_settings
+    from moto.moto_api import state_manager
 
-        with contextlib.redirect_stdout(io.StringIO()):
-            moto_settings.moto_server_host()
-    except Exception:
-        log.debug("could not pre-empt moto's Docker probe", exc_info=True)
-    logging.getLogger("moto.batch.models").setLevel(logging.CRITICAL)
+    if hold:
+        state_manager.set_transition(
+            model_name=MOTO_JOB_MODEL, transition={"progression": "manual", "times": 10**9}
+        )
+    else:
+        state_manager.unset_transition(MOTO_JOB_MODEL)
+
+
+MOTO_JOB_MODEL = "batch::job"
 
 
 def _read_body(environ: dict[str, Any]) -> bytes:
