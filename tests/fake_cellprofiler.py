@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from chalicelib.painting import pipeline  # noqa: E402
+from chalicelib.painting import pipeline
 
 KNOWN = {
     "Images", "Metadata", "NamesAndTypes", "Groups", "CorrectIlluminationApply",
@@ -73,7 +73,9 @@ def main() -> int:
             text = "ImageNumber,ObjectNumber,Intensity\n" + "".join(r + "\n" for r in rows)
         (out / name).write_text(text)
     for n in range(args.f, last + 1):
-        print(f"Image # {n}, module ExportToSpreadsheet # {len(info.modules)}: CPU_time = 0.00 secs")
+        print(
+            f"Image # {n}, module ExportToSpreadsheet # {len(info.modules)}: CPU_time = 0.00 secs"
+        )
     return 0
 
 

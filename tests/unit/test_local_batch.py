@@ -56,7 +56,9 @@ def test_array_children_get_their_index_and_run_two_at_a_time(
 ) -> None:
     submit(batch, "run", arrayProperties={"size": 4}, containerOverrides={"command": ["run"]})
     assert batch.wait("run", 10) == "SUCCEEDED"
-    indexes = sorted(int(launch.environment["AWS_BATCH_JOB_ARRAY_INDEX"]) for launch in recorder.launches)
+    indexes = sorted(
+        int(launch.environment["AWS_BATCH_JOB_ARRAY_INDEX"]) for launch in recorder.launches
+    )
     assert indexes == [0, 1, 2, 3]
     assert recorder.peak == 2
     [described] = batch.describe(["run"])

@@ -168,9 +168,21 @@ def test_sharded_plan_is_an_array_job_with_a_dependent_merge() -> None:
     "record, message, now, failed, action",
     [
         (None, "m", 0, False, "claim"),
-        ({"state": "submitting", "message_id": "m", "claimed_at_epoch": 0}, "m", 5, False, "submit"),
+        (
+            {"state": "submitting", "message_id": "m", "claimed_at_epoch": 0},
+            "m",
+            5,
+            False,
+            "submit",
+        ),
         ({"state": "submitting", "message_id": "x", "claimed_at_epoch": 0}, "m", 5, False, "busy"),
-        ({"state": "submitting", "message_id": "x", "claimed_at_epoch": 0}, "m", 1e4, False, "submit"),
+        (
+            {"state": "submitting", "message_id": "x", "claimed_at_epoch": 0},
+            "m",
+            1e4,
+            False,
+            "submit",
+        ),
         ({"state": "submitted"}, "m", 0, False, "duplicate"),
         ({"state": "submitted"}, "m", 0, True, "resubmit"),
         ({"state": "succeeded"}, "m", 0, False, "done"),

@@ -72,9 +72,16 @@ def test_complex_rules_give_no_estimate() -> None:
 
 def test_real_example_pipelines(shared_data: Path) -> None:
     examples = shared_data / "cellprofiler-examples"
-    vitra = pipeline.inspect_pipeline((examples / "ExampleVitraImages/ExampleVitra.cppipe").read_text())
+    vitra = pipeline.inspect_pipeline(
+        (examples / "ExampleVitraImages/ExampleVitra.cppipe").read_text()
+    )
     assert pipeline.pipeline_problems(vitra) == []
-    assert pipeline.expected_outputs(vitra) == ["Cells.csv", "Cytoplasm.csv", "Image.csv", "Nuclei.csv"]
+    assert pipeline.expected_outputs(vitra) == [
+        "Cells.csv",
+        "Cytoplasm.csv",
+        "Image.csv",
+        "Nuclei.csv",
+    ]
     names = [p.name for p in (examples / "ExampleVitraImages/images").iterdir()]
     assert pipeline.estimate_image_sets(vitra, names) == 2
     jump = pipeline.inspect_pipeline((examples / "JUMP/JUMP_analysis_v3.cppipe").read_text())
