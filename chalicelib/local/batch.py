@@ -143,7 +143,7 @@ class LocalBatch:
         self._jobs: dict[str, LocalJob] = {}
         self.submissions: list[dict[str, Any]] = []  # every SubmitJob request, in order
         self._closed = False
-        _hold_moto_batch(True)
+        _hold_moto_batch()
 
     # -- the WSGI middleware --------------------------------------------------------
     def wrap(self, backend: WSGIApp) -> WSGIApp:
@@ -359,26 +359,24 @@ class LocalBatch:
         if stop is not None:
             stop()
         self._pool.shutdown(wait=True, cancel_futures=True)
-        _hold_moto_batch(False)
+        # The hold stays: releasing it would let moto's parked job threads try Docker.
 
 
 HANDLED = ("/v1/submitjob", "/v1/describejobs")
 
 
-def _hold_moto_batch(hold: bool) -> None:
+def _hold_moto_batch() -> None:
     """Keep moto's own Batch jobs in SUBMITTED, so moto never tries to run them in Docker.
 
     moto advances a job's status as it is read; "manual" progression with a
     huge tick count freezes it (this executor reports the real status instead).
+    The setting is moto's, per process, and stays for the process's lifetime.
     """
     from moto.moto_api import state_manager
 
-    if hold:
-        state_manager.set_transition(
-            model_name=MOTO_JOB_MODEL, transition={"progression": "manual", "times": 10**9}
-        )
-    else:
-        state_manager.unset_transition(MOTO_JOB_MODEL)
+    state_manager.set_transition(
+        model_name=MOTO_JOB_MODEL, transition={"progression": "manual", "times": 10**9}
+    )
 
 
 MOTO_JOB_MODEL = "batch::job"
