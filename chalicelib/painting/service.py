@@ -305,7 +305,7 @@ class PaintingService:
         if record is None:
             raise NotFound(f"no painting job {job_id}")
         status = {k: v for k, v in record.items() if k != "claimed_at_epoch"}
-        if record.get("state") == "submitted":
+        if record.get("batch"):
             status.update(self._progress(record))
         output = (
             (record.get("job") or {}).get("output") if record.get("state") != "rejected" else None
@@ -326,6 +326,8 @@ class PaintingService:
             batch["merge_status"] = merge.get("status")
         failed = [job for job in described.values() if job.get("status") == "FAILED"]
         progress: dict[str, Any] = {"batch": batch}
+        if record.get("state") != "submitted":
+            return progress  # the runner recorded the outcome
         if failed:
             progress.update(
                 state="failed", reason=failed[0].get("statusReason", "AWS Batch failed")
