@@ -87,6 +87,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(Path(args.samples), Path(args.out), timeout=args.timeout)
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from chalicelib.local.batch import CELLPROFILER_VENV, cellprofiler_installed
+    from chalicelib.painting.bench import bench_painting, report
+
+    command = args.cellprofiler or str(CELLPROFILER_VENV / "bin" / "cellprofiler")
+    if not args.cellprofiler and not cellprofiler_installed():
+        print("error: CellProfiler is not installed: run `make cellprofiler`", file=sys.stderr)
+        return 2
+    shards = [int(n) for n in args.shards.split(",")]
+    print(f"CellProfiler on {args.data} ({args.copies} cop{'y' if args.copies == 1 else 'ies'})")
+    print("\n".join(report(bench_painting(command, Path(args.data), shards, args.copies))))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m chalicelib", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
@@ -116,6 +130,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="demo-output", help="where annotated images are copied")
     demo.add_argument("--timeout", type=float, default=120.0)
     demo.set_defaults(run=cmd_demo)
+
+    bench = commands.add_parser("bench", help="benchmarks: `bench painting` (CellProfiler shards)")
+    bench.add_argument("target", choices=["painting"])
+    bench.add_argument(
+        "--data",
+        default=str(Path(__file__).resolve().parent.parent / "samples/painting/ExampleVitraImages"),
+        help="a folder with one .cppipe and images/ (.gz files are decompressed)",
+    )
+    bench.add_argument("--shards", default="1,2", help="shard counts to compare, e.g. 1,2,4")
+    bench.add_argument("--copies", type=int, default=1, help="repeat the wells (more image sets)")
+    bench.add_argument("--cellprofiler", default=None, help="the cellprofiler command to time")
+    bench.set_defaults(run=cmd_bench)
     return parser
 
 
