@@ -14,6 +14,7 @@ import gzip
 import re
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,11 +61,18 @@ def prepare(source: Path, workdir: Path, copies: int) -> tuple[Path, Path]:
         for copy in range(copies):
             target = name
             if copy and WELL.search(name):  # another plate row: a new image set
-                target = WELL.sub(lambda m, c=copy: f"-{chr(ord(m['row']) + c)}-{m['col']}-", name)
+                target = WELL.sub(_next_row(copy), name)
             elif copy:
                 continue  # illumination functions are shared by every image set
             (images / target).write_bytes(data)
     return pipelines[0], images
+
+
+def _next_row(offset: int) -> Callable[[re.Match[str]], str]:
+    def replace(match: re.Match[str]) -> str:
+        return f"-{chr(ord(match['row']) + offset)}-{match['col']}-"
+
+    return replace
 
 
 def trial(command: str, pipeline_path: Path, images: Path, image_sets: int, shards: int) -> Trial:
