@@ -72,6 +72,14 @@ def image_rows(s3: Any, bucket: str, output: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(body)))
 
 
+def _count(row: dict[str, str], column: str) -> str:
+    """CellProfiler writes counts as floats (``691.0``)."""
+    try:
+        return str(int(float(row.get(column, ""))))
+    except ValueError:
+        return row.get(column, "?")
+
+
 def painting_demo(cloud: Any, timeout: float = 300.0) -> tuple[int, list[str]]:
     """Run the seed's ExampleVitra message if CellProfiler is installed: (exit code, lines)."""
     if not cellprofiler_installed():
@@ -112,8 +120,8 @@ def run_painting_demo(cloud: Any, timeout: float = 300.0) -> tuple[int, list[str
     lines.append(f"job {job_id} succeeded in {elapsed:.1f} s (GET /painting/jobs/{job_id}):")
     for row in image_rows(s3, bucket, SEED_MESSAGE["output"]):
         lines.append(
-            f"  image set {row.get('ImageNumber')}: {row.get('Count_Nuclei')} nuclei, "
-            f"{row.get('Count_Cells')} cells ({row.get('FileName_OrigProtein', '')})"
+            f"  image set {row.get('ImageNumber')}: {_count(row, 'Count_Nuclei')} nuclei, "
+            f"{_count(row, 'Count_Cells')} cells ({row.get('FileName_OrigProtein', '')})"
         )
     files = [url.rsplit("/", 1)[-1] for url in status["results"]["files"]]
     lines += [f"  results in {status['results']['output']}: {', '.join(files)}"]

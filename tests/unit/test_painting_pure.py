@@ -134,3 +134,25 @@ def test_container_modules_import_under_python_38() -> None:
     )
     assert done.stdout.strip() == "ok", done.stderr
     assert sys.version_info >= (3, 11)
+
+
+def test_bench_prepares_more_image_sets_by_copying_wells(tmp_path: Path) -> None:
+    import gzip
+
+    from chalicelib.painting.bench import prepare
+
+    source = tmp_path / "source"
+    (source / "images").mkdir(parents=True)
+    (source / "p.cppipe").write_text(PIPELINE)
+    for name in image_names(1):  # Channel 1-01-A-01-00.tif, Channel 2-01-A-01-00.tif
+        (source / "images" / (name + ".gz")).write_bytes(gzip.compress(b"pixels"))
+    (source / "images" / "ILLUM.npy").write_bytes(b"shared")
+    pipeline_path, images = prepare(source, tmp_path / "work", copies=3)
+    names = sorted(p.name for p in images.iterdir())
+    assert pipeline_path.name == "p.cppipe" and "ILLUM.npy" in names
+    assert {n for n in names if n.startswith("Channel 1")} == {
+        "Channel 1-01-A-01-00.tif",
+        "Channel 1-01-B-01-00.tif",
+        "Channel 1-01-C-01-00.tif",
+    }
+    assert (images / "Channel 2-01-C-01-00.tif").read_bytes() == b"pixels"
