@@ -13,6 +13,7 @@ from chalice.app import S3Event, SQSEvent
 
 from chalicelib.cells import intake
 from chalicelib.config import get_settings
+from chalicelib.faces import workflow
 from chalicelib.http import api_errors
 from chalicelib.painting import service as painting
 
@@ -29,6 +30,32 @@ def on_image_uploaded(event: S3Event) -> None:
 @api_errors
 def get_count() -> dict[str, Any]:
     return intake.get_count((app.current_request.query_params or {}).get("key"))
+
+
+@app.on_s3_event(bucket=settings.videos_bucket, events=["s3:ObjectCreated:*"])
+def on_video_uploaded(event: S3Event) -> None:
+    workflow.on_video_uploaded(event.bucket, event.key)
+
+
+# Face-blur workflow steps (statemachines/face-blur.asl.json): state in, state out.
+@app.lambda_function(name="start_face_detection")
+def start_face_detection(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return workflow.run_step("start", event)
+
+
+@app.lambda_function(name="get_face_detection_status")
+def get_face_detection_status(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return workflow.run_step("status", event)
+
+
+@app.lambda_function(name="get_face_detections")
+def get_face_detections(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return workflow.run_step("faces", event)
+
+
+@app.lambda_function(name="record_face_blur_failure")
+def record_face_blur_failure(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return workflow.run_step("failure", event)
 
 
 @app.on_sqs_message(queue=settings.painting_queue, batch_size=10)

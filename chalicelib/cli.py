@@ -35,12 +35,16 @@ def cmd_count(args: argparse.Namespace) -> int:
     path = Path(args.image)
     started = time.perf_counter()
     data = path.read_bytes()
+    parameters: dict[str, Any] = dict(_parameters(args.param))
+    for name in ("diameter", "threshold_offset", "mode"):
+        if getattr(args, name) is not None:
+            parameters[name] = getattr(args, name)
     counting, image, timings = count_image(
-        data, get_settings().max_image_pixels, args.method, _parameters(args.param)
+        data, get_settings().max_image_pixels, args.method, parameters
     )
     if args.annotate:
         annotated = imaging.annotate(image, counting)
-        Path(args.annotate).write_bytes(imaging.encode_png(annotated))
+        Path(args.annotate).write_bytes(imaging.encode(annotated, args.annotate))
     elapsed = (time.perf_counter() - started) * 1e3
     if args.json:
         request = CountRequest(bucket="", key=str(path))
@@ -87,18 +91,52 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(Path(args.samples), Path(args.out), timeout=args.timeout)
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    from chalicelib.local.batch import CELLPROFILER_VENV, cellprofiler_installed
-    from chalicelib.painting.bench import bench_painting, report
+def cmd_blur(args: argparse.Namespace) -> int:
+    from chalicelib.bench.progress import Bar
+    from chalicelib.config import get_settings
+    from chalicelib.faces import process
+    from chalicelib.faces.detection import HaarFaceDetector
 
-    command = args.cellprofiler or str(CELLPROFILER_VENV / "bin" / "cellprofiler")
-    if not args.cellprofiler and not cellprofiler_installed():
-        print("error: CellProfiler is not installed: run `make cellprofiler`", file=sys.stderr)
-        return 2
-    shards = [int(n) for n in args.shards.split(",")]
-    print(f"CellProfiler on {args.data} ({args.copies} cop{'y' if args.copies == 1 else 'ies'})")
-    print("\n".join(report(bench_painting(command, Path(args.data), shards, args.copies))))
+    source, target = Path(args.video), Path(args.out)
+    settings = get_settings()
+    started = time.perf_counter()
+    with Bar("detecting faces") as bar:
+        found = process.detect(
+            source,
+            HaarFaceDetector(),
+            sample_hz=args.sample_hz,
+            max_seconds=settings.max_video_seconds,
+            progress=bar.update,
+        )
+    with Bar("blurring") as bar:
+        done = process.blur(source, target, found.samples, found.info, progress=bar.update)
+    elapsed = time.perf_counter() - started
+    faces = max((len(s.boxes) for s in found.samples), default=0)
+    print(
+        f"{target}: {done.frames} frames {found.info.width}x{found.info.height} "
+        f"@ {found.info.fps:g} fps, {done.codec}; {done.boxes_blurred} face boxes blurred "
+        f"(up to {faces} per sample, {len(found.samples)} samples) in {elapsed:.1f} s "
+        f"= {done.frames / elapsed:.0f} fps "
+        f"({done.frames / found.info.fps / elapsed:.1f}x real time)"
+    )
     return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    if args.pipeline == "count":
+        from chalicelib.bench import count
+
+        return count.run(Path(args.image) if args.image else None, as_json=args.json)
+    if args.pipeline == "blur":
+        from chalicelib.bench import blur
+
+        return blur.run()
+    if args.pipeline == "painting":
+        from chalicelib.bench import painting
+
+        shards = [int(n) for n in args.shards.split(",")]
+        return painting.run(Path(args.data), shards, args.copies, args.cellprofiler)
+    raise InvalidInput(f"no benchmark named {args.pipeline!r}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -109,15 +147,24 @@ def build_parser() -> argparse.ArgumentParser:
     count = commands.add_parser("count", help="count cells in a local image (no AWS)")
     count.add_argument("image")
     count.add_argument("--json", action="store_true", help="print the full JSON result")
-    count.add_argument("--annotate", metavar="OUT.png", help="write the annotated image here")
+    count.add_argument(
+        "--annotate", metavar="OUT.png", help="write the annotated image here (.png or .jpg)"
+    )
     count.add_argument("--method", default=None, help="counting method (default: the default)")
     count.add_argument(
         "--param",
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="a method parameter, repeatable",
+        help="any other method parameter, repeatable",
     )
+    count.add_argument("--diameter", type=float, help="expected object diameter in pixels")
+    count.add_argument(
+        "--threshold-offset",
+        type=float,
+        help="stricter (>0) or more permissive (<0) threshold, -0.45..0.45",
+    )
+    count.add_argument("--mode", choices=["auto", "fluorescence", "brightfield"])
     count.set_defaults(run=cmd_count)
 
     local = commands.add_parser("local", help="run the whole app on the embedded emulator")
@@ -131,16 +178,24 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--timeout", type=float, default=120.0)
     demo.set_defaults(run=cmd_demo)
 
-    bench = commands.add_parser("bench", help="benchmarks: `bench painting` (CellProfiler shards)")
-    bench.add_argument("target", choices=["painting"])
+    blur = commands.add_parser("blur", help="blur every face in a local video (no AWS)")
+    blur.add_argument("video")
+    blur.add_argument("out", help="output .mp4")
+    blur.add_argument("--sample-hz", type=float, default=5.0, help="face detections per second")
+    blur.set_defaults(run=cmd_blur)
+
+    bench = commands.add_parser("bench", help="print benchmark figures for a pipeline")
+    bench.add_argument("pipeline", choices=["count", "blur", "painting"])
+    bench.add_argument("--image", help="count: time this JPEG end to end (default: generated)")
+    bench.add_argument("--json", action="store_true", help="machine-readable output")
     bench.add_argument(
         "--data",
         default=str(Path(__file__).resolve().parent.parent / "samples/painting/ExampleVitraImages"),
-        help="a folder with one .cppipe and images/ (.gz files are decompressed)",
+        help="painting: a folder with one .cppipe and images/ (.gz files are decompressed)",
     )
-    bench.add_argument("--shards", default="1,2", help="shard counts to compare, e.g. 1,2,4")
-    bench.add_argument("--copies", type=int, default=1, help="repeat the wells (more image sets)")
-    bench.add_argument("--cellprofiler", default=None, help="the cellprofiler command to time")
+    bench.add_argument("--shards", default="1,2", help="painting: shard counts, e.g. 1,2,4")
+    bench.add_argument("--copies", type=int, default=1, help="painting: repeat the wells")
+    bench.add_argument("--cellprofiler", default=None, help="painting: the command to time")
     bench.set_defaults(run=cmd_bench)
     return parser
 
@@ -153,6 +208,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     if not args.verbose:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        # moto logs every failed Step Functions execution as an exception; ours record
+        # their own error results, so keep the console for what the user asked.
+        logging.getLogger("moto").setLevel(logging.CRITICAL)
     try:
         result: Any = args.run(args)
     except InvalidInput as error:

@@ -55,6 +55,10 @@ class Settings:
     blurred_videos_bucket: str = "lab-local-blurred-videos"
     face_blur_state_machine: str = "lab-local-face-blur"
     face_blur_function: str = "lab-local-face-blur"
+    face_detector: str = "opencv"  # "opencv" (ours, in the container) or "rekognition"
+    face_sample_hz: float = 5.0  # face detections per second of video (opencv)
+    face_poll_seconds: int = 1  # the workflow's wait between detection status checks
+    max_video_seconds: int = 600
     # Queues: receives before a message moves to its dead-letter queue
     max_receive_count: int = 3
 
@@ -116,8 +120,16 @@ def settings_from(environ: Mapping[str, str], file_env: Mapping[str, str]) -> Se
         raw = environ.get(env_name(field.name), file_env.get(env_name(field.name)))
         if raw is None:
             continue
-        values[field.name] = int(raw) if field.type in (int, "int") else raw
+        values[field.name] = _typed(field.type, raw)
     return Settings(**values)  # type: ignore[arg-type]
+
+
+def _typed(kind: object, raw: str) -> object:
+    if kind in (int, "int"):
+        return int(raw)
+    if kind in (float, "float"):
+        return float(raw)
+    return raw
 
 
 @lru_cache(maxsize=1)

@@ -35,6 +35,11 @@ CONTAINER_FUNCTIONS = (
         handler="chalicelib.cells.service.handle_count_request",
         async_failures_setting="cell_counter_failures_queue",
     ),
+    ContainerFunction(
+        directory="face-blur",
+        name_setting="face_blur_function",
+        handler="chalicelib.faces.service.handle_face_blur",
+    ),
 )
 
 

@@ -17,34 +17,54 @@ import cv2
 import numpy as np
 
 from chalicelib.cells.pixels import to_uint8
+from chalicelib.cells.segmentation import measure, segment
 from chalicelib.errors import InvalidInput
 
-DEFAULT_METHOD = "hough"
+DEFAULT_METHOD = "watershed"
+MODES = ("auto", "fluorescence", "brightfield")
 
 
 @dataclass(frozen=True)
 class Cell:
-    """One detected object: centre (x, y) in pixels, radius in pixels, area in pixels²."""
+    """One detected object, in original-image pixels.
+
+    ``radius`` is the circle's radius (Hough) or the equivalent radius of the
+    object's area (segmentation methods). Intensities are in the image's units.
+    """
 
     x: float
     y: float
     radius: float
     area: float
+    mean_intensity: float | None = None
+    integrated_intensity: float | None = None
+    bbox: tuple[int, int, int, int] | None = None  # x, y, width, height
 
-    def to_dict(self) -> dict[str, float]:
-        return {
+    def to_dict(self) -> dict[str, Any]:
+        row: dict[str, Any] = {
             "x": round(self.x, 2),
             "y": round(self.y, 2),
             "r": round(self.radius, 2),
             "area": round(self.area, 1),
         }
+        if self.mean_intensity is not None:
+            row["mean_intensity"] = round(self.mean_intensity, 3)
+            row["integrated_intensity"] = round(float(self.integrated_intensity or 0), 1)
+        if self.bbox is not None:
+            row["bbox"] = list(self.bbox)
+        return row
 
 
 @dataclass(frozen=True)
 class Counting:
+    """What a method found. ``labels``/``scale`` (segmentation methods only) let the
+    annotator draw each object's real outline; they are not part of the result."""
+
     method: str
     parameters: Mapping[str, Any]
     cells: tuple[Cell, ...] = field(default_factory=tuple)
+    labels: np.ndarray | None = field(default=None, repr=False, compare=False)
+    scale: float = 1.0
 
     @property
     def count(self) -> int:
@@ -110,7 +130,72 @@ def count_hough(
     return Counting("hough", parameters, cells)
 
 
-METHODS: dict[str, Callable[..., Counting]] = {"hough": count_hough}
+def count_watershed(
+    gray: np.ndarray,
+    *,
+    diameter: float = 0.0,
+    threshold_offset: float = 0.0,
+    mode: str = "auto",
+) -> Counting:
+    """Tuning-free counting: scale estimate, adaptive mask, split of touching objects.
+
+    Meant for fluorescent nuclei (any bit depth, uneven illumination, touching
+    nuclei) and, with ``mode="brightfield"`` or detected automatically, for
+    brightfield/phase-contrast cells. See ``chalicelib.cells.segmentation``.
+
+    Parameters
+    ----------
+    gray : (M, N) ndarray of uint8 or uint16
+    diameter : float
+        Expected object diameter in pixels; 0 (default) estimates it.
+    threshold_offset : float
+        Shifts the relative threshold (default 0.5 of each object's local
+        maximum): positive finds less, negative more. Range -0.45 to 0.45.
+    mode : {"auto", "fluorescence", "brightfield"}
+
+    Examples
+    --------
+    >>> img = np.zeros((120, 160), np.uint8)
+    >>> for x in (40, 80, 120):
+    ...     _ = cv2.circle(img, (x, 60), 12, 200, -1)
+    >>> count_watershed(img).count
+    3
+    """
+    if mode not in MODES:
+        raise InvalidInput(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if diameter < 0 or not -0.45 <= threshold_offset <= 0.45:
+        raise InvalidInput("diameter must be ≥ 0 and threshold_offset within -0.45..0.45")
+    found = segment(gray, diameter, threshold_offset, mode)
+    table = measure(found, gray)
+    diameters = table.equivalent_diameter
+    cells = tuple(
+        Cell(
+            float(table.x[i]),
+            float(table.y[i]),
+            float(diameters[i] / 2),
+            float(table.area[i]),
+            float(table.mean_intensity[i]),
+            float(table.integrated_intensity[i]),
+            _box(table.bbox[i]),
+        )
+        for i in range(found.count)
+    )
+    parameters = {
+        "diameter": diameter,
+        "threshold_offset": threshold_offset,
+        "mode": mode,
+        "detected_mode": found.mode,
+        "estimated_diameter": round(2 * found.radius, 1),
+    }
+    return Counting("watershed", parameters, cells, found.labels, found.scale)
+
+
+def _box(row: np.ndarray) -> tuple[int, int, int, int]:
+    x, y, width, height = (int(v) for v in row)
+    return x, y, width, height
+
+
+METHODS: dict[str, Callable[..., Counting]] = {"watershed": count_watershed, "hough": count_hough}
 
 
 def parameters_of(method: str) -> dict[str, Any]:
@@ -146,6 +231,8 @@ def _method(method: str) -> Callable[..., Counting]:
 
 
 def _coerce(name: str, value: Any, default: Any) -> Any:
+    if isinstance(default, str):
+        return str(value)
     kind = type(default) if default is not None else float
     try:
         number = float(value)

@@ -12,6 +12,7 @@ import numpy as np
 from chalicelib.cells.counting import Counting
 from chalicelib.cells.pixels import to_uint8
 from chalicelib.cells.probe import ImageHeader, jpeg_is_complete, read_header
+from chalicelib.cells.segmentation import outlines
 from chalicelib.errors import CorruptInput, TooLarge
 
 OUTLINE_BGR = (0, 255, 0)
@@ -75,12 +76,18 @@ def to_bgr(image: np.ndarray) -> np.ndarray:
 
 
 def annotate(image: np.ndarray, counting: Counting) -> np.ndarray:
-    """Outline each detected cell and write the count in the top-left corner."""
+    """Outline each detected object and write the count in the top-left corner.
+
+    Segmentation methods get each object's real outline; Hough gets its circles.
+    """
     canvas = to_bgr(image)
     thickness = max(1, round(max(canvas.shape[:2]) / 1000))
-    for cell in counting.cells:
-        radius = max(1, round(cell.radius))
-        cv2.circle(canvas, (round(cell.x), round(cell.y)), radius, OUTLINE_BGR, thickness + 1)
+    if counting.labels is not None:
+        _draw_outlines(canvas, counting.labels)
+    else:
+        for cell in counting.cells:
+            centre = (round(cell.x), round(cell.y))
+            cv2.circle(canvas, centre, max(1, round(cell.radius)), OUTLINE_BGR, thickness + 1)
     scale = max(0.6, max(canvas.shape[:2]) / 1200)
     label = f"Count: {counting.count}"
     origin = (round(10 * scale), round(35 * scale))
@@ -89,8 +96,23 @@ def annotate(image: np.ndarray, counting: Counting) -> np.ndarray:
     return canvas
 
 
+def _draw_outlines(canvas: np.ndarray, labels: np.ndarray) -> None:
+    edges: np.ndarray = outlines(labels).astype(np.uint8)
+    height, width = canvas.shape[:2]
+    if edges.shape != (height, width):
+        edges = cv2.resize(edges, (width, height), interpolation=cv2.INTER_NEAREST)
+    canvas[edges > 0] = OUTLINE_BGR
+
+
+def encode(image: np.ndarray, name: str) -> bytes:
+    """Encode as JPEG when ``name`` ends in .jpg/.jpeg, else as PNG."""
+    if name.lower().endswith((".jpg", ".jpeg")):
+        return encode_jpeg(image)
+    return encode_png(image)
+
+
 def encode_png(image: np.ndarray) -> bytes:
-    ok, buffer = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 3])
+    ok, buffer = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 1])
     if not ok:  # pragma: no cover - OpenCV only fails here on invalid arrays
         raise ValueError("could not encode the annotated image")
     return buffer.tobytes()

@@ -44,11 +44,11 @@ class ResultStore:
         return document
 
     def write_success(
-        self, request: CountRequest, document: dict[str, Any], annotated_png: bytes, cells_csv: str
+        self, request: CountRequest, document: dict[str, Any], annotated: bytes, cells_csv: str
     ) -> None:
         keys = ResultKeys.for_image(request.key)
         self._s3.put_object(
-            Bucket=self._bucket, Key=keys.annotated, Body=annotated_png, ContentType="image/png"
+            Bucket=self._bucket, Key=keys.annotated, Body=annotated, ContentType=keys.annotated_type
         )
         self._s3.put_object(
             Bucket=self._bucket, Key=keys.cells, Body=cells_csv.encode(), ContentType="text/csv"

@@ -15,7 +15,7 @@ from typing import Any
 from chalicelib import aws
 from chalicelib.cells import imaging
 from chalicelib.cells.counting import DEFAULT_METHOD, Counting, count_cells
-from chalicelib.cells.messages import CountRequest
+from chalicelib.cells.messages import CountRequest, ResultKeys
 from chalicelib.cells.results import ResultStore
 from chalicelib.config import Settings, get_settings
 from chalicelib.errors import InvalidInput, TooLarge
@@ -63,14 +63,48 @@ def result_document(
     }
 
 
+CELL_COLUMNS = (
+    "ObjectNumber",
+    "Location_Center_X",
+    "Location_Center_Y",
+    "AreaShape_Area",
+    "AreaShape_EquivalentDiameter",
+    "Intensity_MeanIntensity",
+    "Intensity_IntegratedIntensity",
+    "BoundingBox_MinX",
+    "BoundingBox_MinY",
+    "BoundingBox_Width",
+    "BoundingBox_Height",
+)
+
+
 def cells_table(counting: Counting) -> str:
-    """Per-cell CSV, one row per object (CellProfiler-style object table)."""
+    """Per-object CSV, one row per object, with CellProfiler-style column names.
+
+    Intensities are in the image's own units; Hough circles have no intensity or
+    bounding box columns filled.
+    """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["object_number", "x", "y", "radius", "area"])
+    writer.writerow(CELL_COLUMNS)
     for number, cell in enumerate(counting.cells, start=1):
-        row = cell.to_dict()
-        writer.writerow([number, row["x"], row["y"], row["r"], row["area"]])
+        bbox = list(cell.bbox) if cell.bbox else ["", "", "", ""]
+        intensity = (
+            [round(cell.mean_intensity, 3), round(float(cell.integrated_intensity or 0), 1)]
+            if cell.mean_intensity is not None
+            else ["", ""]
+        )
+        writer.writerow(
+            [
+                number,
+                round(cell.x, 2),
+                round(cell.y, 2),
+                round(cell.area, 1),
+                round(2 * cell.radius, 2),
+                *intensity,
+                *bbox,
+            ]
+        )
     return out.getvalue()
 
 
@@ -105,7 +139,8 @@ class CellCounter:
                 data, self._settings.max_image_pixels, request.method, dict(request.parameters)
             )
             annotated_at = time.perf_counter()
-            annotated = imaging.encode_png(imaging.annotate(image, counting))
+            annotated_name = ResultKeys.for_image(request.key).annotated
+            annotated = imaging.encode(imaging.annotate(image, counting), annotated_name)
         except InvalidInput as error:
             log.warning("could not count s3://%s/%s: %s", request.bucket, request.key, error)
             return self.results.write_error(request, error)

@@ -28,6 +28,10 @@ def nuclei(
     blur: float = 1.0,
     noise: float = 0.02,
     gradient: float = 0.0,
+    brightness_spread: float = 0.0,
+    elongation: float = 1.0,
+    texture: float = 0.0,
+    debris: int = 0,
     dtype: type = np.uint8,
     seed: int = 0,
 ) -> Synthetic:
@@ -47,6 +51,14 @@ def nuclei(
     blur, noise, gradient : float
         Gaussian blur sigma (px), noise sd (fraction of full scale), and the
         strength of a left-to-right illumination gradient (0 = flat).
+    brightness_spread : float
+        Log-normal sd of per-nucleus brightness (0.4: dim and bright side by side).
+    elongation : float
+        Largest ratio of a nucleus's long to short axis (1 = round).
+    texture : float
+        Strength of smooth intensity texture inside nuclei (chromatin).
+    debris : int
+        Small bright specks (1–2 px) that are not nuclei and must not be counted.
     dtype : uint8 or uint16
     seed : int
 
@@ -60,7 +72,54 @@ def nuclei(
     """
     rng = np.random.default_rng(seed)
     height, width = shape
+    centres, radii = _place(rng, count, shape, radius, overlap)
     canvas: np.ndarray = np.zeros(shape, np.float32)
+    grain = _texture(rng, shape, max(2.0, radius[0] / 3)) if texture else None
+    for (x, y), r in zip(centres, radii, strict=True):
+        stretch = float(rng.uniform(1.0, elongation))
+        axes = (max(2, round(r * np.sqrt(stretch))), max(2, round(r / np.sqrt(stretch))))
+        level = (
+            0.6 * float(np.exp(rng.normal(0, brightness_spread)))
+            if brightness_spread
+            else (float(rng.uniform(0.55, 0.95)))
+        )
+        blob = np.zeros(shape, np.float32)
+        cv2.ellipse(
+            blob,
+            (round(x), round(y)),
+            axes,
+            float(rng.uniform(0, 180)),
+            0,
+            360,
+            level,
+            -1,
+            cv2.LINE_AA,
+        )
+        canvas = np.maximum(canvas, blob)
+    if grain is not None:
+        canvas *= 1 + texture * grain
+    for _ in range(debris):
+        cx, cy = int(rng.integers(0, width)), int(rng.integers(0, height))
+        cv2.circle(canvas, (cx, cy), int(rng.integers(1, 3)), float(rng.uniform(0.5, 1.0)), -1)
+    if blur > 0:
+        canvas = cv2.GaussianBlur(canvas, (0, 0), blur)
+    if gradient:
+        ramp = np.linspace(1 - gradient, 1 + gradient, width, dtype=np.float32)[None, :]
+        canvas = canvas * ramp + 0.08 * gradient * ramp
+    canvas += rng.normal(0, noise, shape).astype(np.float32) + 0.05
+    top = np.iinfo(dtype).max
+    image: np.ndarray = np.clip(canvas * top * 0.8, 0, top).astype(dtype)
+    return Synthetic(image, np.array(centres, float).reshape(-1, 2), np.array(radii, float))
+
+
+def _place(
+    rng: np.random.Generator,
+    count: int,
+    shape: tuple[int, int],
+    radius: tuple[float, float],
+    overlap: float,
+) -> tuple[list[tuple[float, float]], list[float]]:
+    height, width = shape
     centres: list[tuple[float, float]] = []
     radii: list[float] = []
     attempts = 0
@@ -74,31 +133,40 @@ def nuclei(
         ):
             centres.append((x, y))
             radii.append(r)
-    for (x, y), r in zip(centres, radii, strict=True):
-        axes = (
-            max(2, round(r * rng.uniform(0.85, 1.0))),
-            max(2, round(r * rng.uniform(0.85, 1.0))),
-        )
-        brightness = float(rng.uniform(0.55, 0.95))
-        blob = np.zeros(shape, np.float32)
-        cv2.ellipse(
-            blob,
-            (round(x), round(y)),
-            axes,
-            float(rng.uniform(0, 180)),
-            0,
-            360,
-            brightness,
-            -1,
-            cv2.LINE_AA,
-        )
-        canvas = np.maximum(canvas, blob)
-    if blur > 0:
-        canvas = cv2.GaussianBlur(canvas, (0, 0), blur)
-    if gradient:
-        ramp = np.linspace(1 - gradient, 1 + gradient, width, dtype=np.float32)[None, :]
-        canvas = canvas * ramp + 0.08 * gradient * ramp
-    canvas += rng.normal(0, noise, shape).astype(np.float32) + 0.05
-    top = np.iinfo(dtype).max
-    image: np.ndarray = np.clip(canvas * top * 0.8, 0, top).astype(dtype)
-    return Synthetic(image, np.array(centres, float).reshape(-1, 2), np.array(radii, float))
+    return centres, radii
+
+
+def _texture(rng: np.random.Generator, shape: tuple[int, int], scale: float) -> np.ndarray:
+    noise = rng.normal(0, 1, shape).astype(np.float32)
+    field: np.ndarray = cv2.GaussianBlur(noise, (0, 0), scale)
+    return np.asarray(field / max(float(np.abs(field).max()), 1e-6))
+
+
+# The benchmark's synthetic sets: counts 1-300, 8 and 16 bit, touching nuclei,
+# dim next to bright, elongated, textured, uneven illumination, debris.
+BENCH_COUNTS = (1, 3, 10, 25, 50, 100, 150, 200, 300)
+
+
+def bench_sets() -> list[tuple[str, Synthetic]]:
+    sets: list[tuple[str, Synthetic]] = []
+    for count in BENCH_COUNTS:
+        shape = (512, 512) if count <= 100 else (1024, 1024)
+        for overlap, dtype in ((0.0, np.uint8), (0.25, np.uint16), (0.25, np.uint8)):
+            name = f"n={count} overlap={overlap} {np.dtype(dtype).name}"
+            image = nuclei(
+                count,
+                shape,
+                (7.0, 13.0),
+                overlap=overlap,
+                blur=1.2,
+                noise=0.03,
+                gradient=0.4,
+                brightness_spread=0.35,
+                elongation=1.6,
+                texture=0.3,
+                debris=max(1, count // 10),
+                dtype=dtype,
+                seed=count * 7 + len(sets),
+            )
+            sets.append((name, image))
+    return sets

@@ -8,6 +8,7 @@ leaving it stops everything and restores the environment.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import logging
@@ -41,6 +42,10 @@ def load_app() -> Any:
     if str(PROJECT_DIR) not in sys.path:
         sys.path.insert(0, str(PROJECT_DIR))
     return importlib.import_module("app").app
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 class LocalCloud:
@@ -88,8 +93,9 @@ class LocalCloud:
         self._set_env({**FAKE_CREDENTIALS, "STAGE": self.stage})
         settings = reload_settings()
         self.settings = settings
+        app = self._app if self._app is not None else load_app()
         functions = LocalFunctions(
-            self._local_functions(settings),
+            self._local_functions(settings) + self._app_functions(app),
             workers=self._workers,
             retry_delay=self._retry_delay / 2,
         )
@@ -102,10 +108,10 @@ class LocalCloud:
         endpoint = self.emulator.endpoint
         self._set_env({"AWS_ENDPOINT_URL": endpoint, "MOTO_PORT": str(self.emulator.port)})
         aws.reset()
-        app = self._app if self._app is not None else load_app()
-        self.provisioned = Provisioner(settings, aws.client, self._visibility).provision(
-            app.event_sources
-        )
+        provisioner = Provisioner(settings, aws.client, self._visibility)
+        self.provisioned = provisioner.provision(app.event_sources)
+        self.emulator.execute_state_machines()
+        provisioner.state_machine(settings.face_blur_state_machine, self._face_blur_definition(app))
         self.pump = EventPump(app, aws.client("sqs"), self.provisioned, self._retry_delay)
         self.pump.start()
         if self._http_port is not None:
@@ -157,6 +163,32 @@ class LocalCloud:
                 )
             )
         return functions
+
+    def deployed_name(self, app: Any, function: str) -> str:
+        """The name Chalice deploys an ``@app.lambda_function`` under."""
+        return f"{app.app_name}-{self.stage}-{function}"
+
+    def _app_functions(self, app: Any) -> list[LocalFunction]:
+        """Every ``@app.lambda_function``, discovered on the app object."""
+        return [
+            LocalFunction(name=self.deployed_name(app, f.name), load=functools.partial(_same, f))
+            for f in app.pure_lambda_functions
+        ]
+
+    def _face_blur_definition(self, app: Any) -> str:
+        from chalicelib.faces.workflow import (
+            CONTAINER_TASKS,
+            TASK_FUNCTIONS,
+            state_machine_definition,
+        )
+
+        assert self.settings is not None
+        prefix = f"arn:aws:lambda:{FAKE_CREDENTIALS['AWS_REGION']}:123456789012:function:"
+        arns = {var: prefix + self.deployed_name(app, name) for var, name in TASK_FUNCTIONS.items()}
+        arns |= {
+            var: prefix + getattr(self.settings, field) for var, field in CONTAINER_TASKS.items()
+        }
+        return state_machine_definition(arns)
 
     def _failure_reporter(self, queue: str) -> Any:
         def report(record: dict[str, Any]) -> None:

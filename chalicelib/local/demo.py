@@ -50,6 +50,8 @@ def wait_for_results(base_url: str, etags: dict[str, str], timeout: float) -> di
 
 def run_demo(samples: Path, out: Path, timeout: float = 120.0) -> int:
     files = sorted(p for p in samples.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    truth_file = samples / "truth.json"
+    truth = json.loads(truth_file.read_text()) if truth_file.exists() else {}
     started = time.perf_counter()
     with LocalCloud(http_port=0) as cloud:
         assert cloud.settings is not None and cloud.http_url is not None
@@ -68,7 +70,8 @@ def run_demo(samples: Path, out: Path, timeout: float = 120.0) -> int:
         results = wait_for_results(cloud.http_url, etags, timeout)
         out.mkdir(parents=True, exist_ok=True)
         rows = [
-            _row(key, results.get(key), cloud.settings.results_bucket, s3, out) for key in etags
+            _row(key, results.get(key), cloud.settings.results_bucket, s3, out, truth)
+            for key in etags
         ]
         counted = time.perf_counter()
         painting_code, painting_lines = painting_demo(cloud)  # the seed's ExampleVitra message
@@ -85,28 +88,34 @@ def run_demo(samples: Path, out: Path, timeout: float = 120.0) -> int:
     return painting_code
 
 
-def _row(key: str, result: dict[str, Any] | None, bucket: str, s3: Any, out: Path) -> list[str]:
+def _row(
+    key: str, result: dict[str, Any] | None, bucket: str, s3: Any, out: Path, truth: dict[str, int]
+) -> list[str]:
     name = key.rsplit("/", 1)[-1]
+    expected = str(truth.get(name, ""))
     if result is None:
-        return [name, "missing", "", "", "no result (timed out)"]
+        return [name, "missing", "", expected, "", "no result (timed out)"]
     if result["status"] != "ok":
-        return [name, "error", "", "", result["error"]["reason"]]
-    local = out / (Path(name).stem + ".annotated.png")
+        return [name, "error", "", expected, "", result["error"]["reason"]]
     annotated = ResultKeys.for_image(key).annotated
+    local = out / (Path(name).stem + ".annotated" + Path(annotated).suffix)
     local.write_bytes(s3.get_object(Bucket=bucket, Key=annotated)["Body"].read())
     size = f"{result['width']}x{result['height']}"
     return [
         name,
         "ok",
         str(result["count"]),
+        expected,
         f"{result['elapsed_ms']:.0f}",
-        f"{size}  s3://{bucket}/{annotated} -> {local}",
+        f"{size}  {result['method']}  s3://{bucket}/{annotated} -> {local}",
     ]
 
 
 def _print_table(rows: list[list[str]]) -> None:
-    header = ["image", "status", "cells", "ms", "annotated image / reason"]
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
+    header = ["image", "status", "cells", "truth", "ms", "size, method, annotated image / reason"]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(5)]
     for row in [header, *rows]:
-        cells = [row[i].ljust(widths[i]) if i != 2 else row[i].rjust(widths[i]) for i in range(4)]
-        print("  ".join([*cells, row[4]]))
+        cells = [
+            row[i].rjust(widths[i]) if i in (2, 3, 4) else row[i].ljust(widths[i]) for i in range(5)
+        ]
+        print("  ".join([*cells, row[5]]))

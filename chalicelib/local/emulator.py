@@ -116,6 +116,17 @@ class Emulator:
         self._thread.start()
         self.reset()
 
+    def execute_state_machines(self) -> None:
+        """Make moto run Step Functions executions (its Task states call back here)."""
+        import urllib.request
+
+        body = json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode()
+        request = urllib.request.Request(
+            f"{self.endpoint}/moto-api/config", data=body, method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+
     def reset(self) -> None:
         """Empty every moto backend: moto keeps state per process, not per server."""
         import urllib.request

@@ -40,6 +40,7 @@ class Provisioner:
         self._sqs = clients("sqs")
         self._batch = clients("batch")
         self._iam = clients("iam")
+        self._sfn = clients("stepfunctions")
         self._visibility = str(visibility_timeout)
         self.provisioned = Provisioned()
 
@@ -56,6 +57,12 @@ class Provisioner:
             self.notify_queue(bucket, events)
         self.batch_queue()
         return self.provisioned
+
+    def state_machine(self, name: str, definition: str) -> str:
+        """Create a state machine (moto executes it: see ``Emulator.execute_state_machines``)."""
+        role = f"arn:aws:iam::123456789012:role/{name}-states"
+        created = self._sfn.create_state_machine(name=name, definition=definition, roleArn=role)
+        return str(created["stateMachineArn"])
 
     def batch_queue(self) -> None:
         """An (unmanaged) compute environment, the job queue and the job definition.

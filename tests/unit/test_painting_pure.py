@@ -139,7 +139,7 @@ def test_container_modules_import_under_python_38() -> None:
 def test_bench_prepares_more_image_sets_by_copying_wells(tmp_path: Path) -> None:
     import gzip
 
-    from chalicelib.painting.bench import prepare
+    from chalicelib.bench.painting import prepare
 
     source = tmp_path / "source"
     (source / "images").mkdir(parents=True)

@@ -121,3 +121,20 @@ def report(trials: list[Trial]) -> list[str]:
             f"{t.overhead_s:>14.1f}  {base / t.wall_s:>7.2f}x"
         )
     return lines
+
+
+def run(
+    data: Path, shard_counts: list[int], copies: int = 1, cellprofiler: str | None = None
+) -> int:
+    """The CLI's ``bench painting``: print the table; 2 when CellProfiler is not installed."""
+    import sys
+
+    from chalicelib.local.batch import CELLPROFILER_VENV, cellprofiler_installed
+
+    if cellprofiler is None and not cellprofiler_installed():
+        print("error: CellProfiler is not installed: run `make cellprofiler`", file=sys.stderr)
+        return 2
+    command = cellprofiler or str(CELLPROFILER_VENV / "bin" / "cellprofiler")
+    print(f"CellProfiler on {data} ({copies} cop{'y' if copies == 1 else 'ies'})")
+    print("\n".join(report(bench_painting(command, data, shard_counts, copies))))
+    return 0

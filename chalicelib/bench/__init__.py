@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m chalicelib bench <pipeline>`` prints figures (not tests)."""

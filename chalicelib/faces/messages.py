@@ -1,0 +1,105 @@
+"""What crosses a boundary in the face-blurring pipeline: the workflow's state."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import PurePosixPath
+from typing import Any
+
+from chalicelib.errors import InvalidInput
+
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi")
+
+Box = tuple[float, float, float, float]  # left, top, width, height, relative to the frame
+
+
+@dataclass(frozen=True)
+class Sample:
+    t_ms: float
+    boxes: tuple[Box, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "t_ms": round(self.t_ms, 1),
+            "boxes": [[round(v, 5) for v in b] for b in self.boxes],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> Sample:
+        boxes = tuple(tuple(float(v) for v in box) for box in data["boxes"])  # type: ignore[attr-defined]
+        return cls(float(data["t_ms"]), boxes)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Detection:
+    job_id: str = ""
+    status: str = ""  # IN_PROGRESS | SUCCEEDED | FAILED
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class FaceBlurJob:
+    """The Step Functions state: small, only S3 keys, passed from task to task."""
+
+    bucket: str
+    key: str
+    etag: str
+    output_bucket: str
+    detector: str
+    poll_seconds: int
+    version_id: str | None = None
+    detection: Detection = field(default_factory=Detection)
+    detections_key: str | None = None
+    result: Mapping[str, Any] | None = None
+    error: Mapping[str, Any] | None = None
+
+    @property
+    def output_key(self) -> str:
+        """``a/b/clip.mov`` → ``a/b/clip.mp4`` (in the output bucket)."""
+        return str(PurePosixPath(self.key).with_suffix(".mp4"))
+
+    @property
+    def result_key(self) -> str:
+        """The JSON result (success or error) sits next to the output video."""
+        return str(PurePosixPath(self.key).with_suffix(".json"))
+
+    @property
+    def work_prefix(self) -> str:
+        return f"_work/{self.key}/{self.etag}/"
+
+    def with_detection(self, **changes: str) -> FaceBlurJob:
+        return replace(self, detection=replace(self.detection, **changes))
+
+    def to_state(self) -> dict[str, Any]:
+        state = asdict(self)
+        return {k: v for k, v in state.items() if v is not None}
+
+    @classmethod
+    def from_state(cls, state: Any) -> FaceBlurJob:
+        if not isinstance(state, Mapping):
+            raise InvalidInput("the workflow state must be a JSON object")
+        try:
+            values = dict(state)
+            values["detection"] = Detection(**(values.get("detection") or {}))
+            return cls(**values)
+        except TypeError as exc:
+            raise InvalidInput(f"malformed workflow state: {exc}") from exc
+
+
+def is_video_key(key: str) -> bool:
+    return PurePosixPath(key).suffix.lower() in VIDEO_EXTENSIONS
+
+
+def execution_name(bucket: str, key: str, version: str) -> str:
+    """A Step Functions execution name that is the same for the same object version,
+    so a duplicate S3 event cannot start a second run (≤ 80 chars of [A-Za-z0-9-_]).
+
+    >>> execution_name("b", "dir/My clip.mp4", "e1")[:12]
+    'My-clip-mp4-'
+    """
+    digest = hashlib.sha256(f"{bucket}/{key}#{version}".encode()).hexdigest()[:32]
+    readable = re.sub(r"[^A-Za-z0-9_-]+", "-", PurePosixPath(key).name)[:40].strip("-")
+    return f"{readable}-{digest}"
