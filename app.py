@@ -15,6 +15,7 @@ from chalicelib.cells import intake
 from chalicelib.config import get_settings
 from chalicelib.faces import workflow
 from chalicelib.http import api_errors
+from chalicelib.painting import service as painting
 from chalicelib.workers import api as jobs
 
 app = Chalice(app_name="lab-pipelines")
@@ -78,3 +79,14 @@ def submit_job() -> Response:
 @api_errors
 def get_job(job_id: str) -> dict[str, Any]:
     return jobs.get_job(job_id)
+
+
+@app.on_sqs_message(queue=settings.painting_queue, batch_size=10)
+def on_painting_message(event: SQSEvent) -> None:
+    painting.on_painting_messages(event)
+
+
+@app.route("/painting/jobs/{job_id}", methods=["GET"])
+@api_errors
+def get_painting_job(job_id: str) -> dict[str, Any]:
+    return painting.get_job(job_id)

@@ -161,6 +161,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from chalicelib.bench import blur
 
         return blur.run()
+    if args.pipeline == "painting":
+        from chalicelib.bench import painting
+
+        shards = [int(n) for n in args.shards.split(",")]
+        return painting.run(Path(args.data), shards, args.copies, args.cellprofiler)
     raise InvalidInput(f"no benchmark named {args.pipeline!r}")
 
 
@@ -223,9 +228,17 @@ def build_parser() -> argparse.ArgumentParser:
     submit.set_defaults(run=cmd_submit)
 
     bench = commands.add_parser("bench", help="print benchmark figures for a pipeline")
-    bench.add_argument("pipeline", choices=["count", "blur"])
+    bench.add_argument("pipeline", choices=["count", "blur", "painting"])
     bench.add_argument("--image", help="count: time this JPEG end to end (default: generated)")
     bench.add_argument("--json", action="store_true", help="machine-readable output")
+    bench.add_argument(
+        "--data",
+        default=str(Path(__file__).resolve().parent.parent / "samples/painting/ExampleVitraImages"),
+        help="painting: a folder with one .cppipe and images/ (.gz files are decompressed)",
+    )
+    bench.add_argument("--shards", default="1,2", help="painting: shard counts, e.g. 1,2,4")
+    bench.add_argument("--copies", type=int, default=1, help="painting: repeat the wells")
+    bench.add_argument("--cellprofiler", default=None, help="painting: the command to time")
     bench.set_defaults(run=cmd_bench)
     return parser
 

@@ -43,6 +43,9 @@ class Settings:
     painting_dlq: str = "lab-local-painting-dlq"
     batch_job_queue: str = "lab-local-cellprofiler"
     batch_job_definition: str = "lab-local-cellprofiler"
+    painting_job_queues: str = ""  # more job queues a message may name (comma-separated)
+    painting_job_definitions: str = ""  # more job definitions a message may name
+    painting_job_attempts: int = 2  # AWS Batch attempts per CellProfiler job
     # Queue workers
     jobs_queue: str = "lab-local-jobs"
     jobs_dlq: str = "lab-local-jobs-dlq"
@@ -70,6 +73,15 @@ class Settings:
         }
 
     @property
+    def allowed_job_queues(self) -> list[str]:
+        """Batch job queues a painting message may name: the default and the listed ones."""
+        return [self.batch_job_queue, *_names(self.painting_job_queues)]
+
+    @property
+    def allowed_job_definitions(self) -> list[str]:
+        return [self.batch_job_definition, *_names(self.painting_job_definitions)]
+
+    @property
     def plain_queues(self) -> list[str]:
         return [self.job_results_queue, self.cell_counter_failures_queue]
 
@@ -82,6 +94,10 @@ class Settings:
             self.videos_bucket,
             self.blurred_videos_bucket,
         ]
+
+
+def _names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
 
 
 def env_name(field_name: str) -> str:

@@ -20,6 +20,7 @@ from typing import Any
 from chalicelib import aws
 from chalicelib.config import PROJECT_DIR, Settings, reload_settings
 from chalicelib.functions import CONTAINER_FUNCTIONS
+from chalicelib.local.batch import LocalBatch, default_launcher, job_definition_reader
 from chalicelib.local.emulator import Emulator
 from chalicelib.local.functions import LocalFunction, LocalFunctions
 from chalicelib.local.pump import EventPump
@@ -57,6 +58,7 @@ class LocalCloud:
         visibility_timeout: int = 30,
         workers: int = 2,
         app: Any = None,
+        batch_launcher: Any = None,
     ) -> None:
         self.stage = stage
         self._port = port
@@ -65,6 +67,8 @@ class LocalCloud:
         self._visibility = visibility_timeout
         self._workers = workers
         self._app = app
+        self._batch_launcher = batch_launcher  # None: the job runner under CellProfiler's venv
+        self.batch: LocalBatch | None = None
         self._saved_env: dict[str, str | None] = {}
         self.emulator: Emulator | None = None
         self.pump: EventPump | None = None
@@ -95,7 +99,11 @@ class LocalCloud:
             workers=self._workers,
             retry_delay=self._retry_delay / 2,
         )
-        self.emulator = Emulator(functions, port=self._port)
+        self.batch = LocalBatch(
+            self._batch_launcher or default_launcher(),
+            job_definition_reader(lambda: aws.client("batch")),
+        )
+        self.emulator = Emulator(functions, port=self._port, wrappers=[self.batch.wrap])
         self.emulator.start()
         endpoint = self.emulator.endpoint
         self._set_env({"AWS_ENDPOINT_URL": endpoint, "MOTO_PORT": str(self.emulator.port)})
@@ -117,6 +125,9 @@ class LocalCloud:
         if self.pump is not None:
             self.pump.stop()
             self.pump = None
+        if self.batch is not None:
+            self.batch.shutdown()
+            self.batch = None
         if self.emulator is not None:
             self.emulator.stop()
             self.emulator = None

@@ -73,8 +73,15 @@ class LambdaInvokeMiddleware:
 class Emulator:
     """moto's server application behind our middleware, served on a thread."""
 
-    def __init__(self, functions: LocalFunctions, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        functions: LocalFunctions,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        wrappers: Iterable[Callable[[Any], Any]] = (),
+    ) -> None:
         self.functions = functions
+        self._wrappers = tuple(wrappers)  # more middleware around moto (the local Batch)
         self.host = host
         self._requested_port = port
         self._server: Any = None
@@ -96,7 +103,9 @@ class Emulator:
         )
         from werkzeug.serving import make_server
 
-        moto_app = DomainDispatcherApplication(create_backend_app)
+        moto_app: Any = DomainDispatcherApplication(create_backend_app)
+        for wrap in self._wrappers:
+            moto_app = wrap(moto_app)
         app = LambdaInvokeMiddleware(moto_app, self.functions)
         self._server = make_server(
             self.host, self._requested_port, app, threaded=True, request_handler=MotoRequestHandler

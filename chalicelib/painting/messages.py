@@ -1,0 +1,416 @@
+"""What crosses a boundary in the Cell Painting pipeline, and the pure rules on it.
+
+An SQS message body is one job or a list of jobs, in the seed's exact form::
+
+    {"pipeline": "examples/ExampleVitraImages/ExampleVitra.cppipe",
+     "input": "examples/ExampleVitraImages/images/",
+     "output": "examples/ExampleVitraImages/output0/",
+     "job_memory": "8192", "job_vcpu": "12",              # optional, strings or numbers
+     "job_definition": "...", "job_queue": "..."}        # optional, names or ARNs
+
+and, beyond the seed, optional ``shards`` (a Batch array job of that many
+CellProfiler ``-f/-l`` ranges), ``sets_per_shard`` (split by image-set count)
+and ``image_sets`` (the count, when the pipeline's rules are too complex to
+estimate it). Keys are in the data bucket.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from chalicelib.painting import layout
+
+REQUIRED = ("pipeline", "input", "output")
+OPTIONAL = ("job_memory", "job_vcpu", "job_definition", "job_queue")
+SHARDING = ("shards", "sets_per_shard", "image_sets")
+# AWS Batch limits on a container's resource requirements: at least 4 MiB of memory and
+# one whole vCPU on EC2; Fargate also takes 0.25 and 0.5 vCPU. The upper bounds are the
+# largest EC2 instance sizes (448 vCPUs, 24 TiB): above them a job can never be placed.
+# The compute environment's own instance types may allow less; Batch reports that itself.
+MIN_MEMORY_MIB = 4
+MAX_MEMORY_MIB = 24 * 1024 * 1024
+FRACTIONAL_VCPUS = (0.25, 0.5)
+MAX_VCPUS = 448
+
+
+@dataclass(frozen=True)
+class QueueMessage:
+    """One SQS record, parsed at the edge."""
+
+    message_id: str
+    receipt_handle: str
+    body: str
+
+    @classmethod
+    def from_records(cls, records: Iterable[Any]) -> list[QueueMessage]:
+        """From Chalice ``SQSRecord``s (``messageId`` is only in ``to_dict()``)."""
+        parsed = []
+        for record in records:
+            raw = record.to_dict() if hasattr(record, "to_dict") else record
+            parsed.append(cls(str(raw["messageId"]), str(raw["receiptHandle"]), str(raw["body"])))
+        return parsed
+
+
+@dataclass(frozen=True)
+class PaintingJob:
+    """One CellProfiler job, normalised: prefixes end in ``/``, numbers are numbers."""
+
+    pipeline: str
+    input: str
+    output: str
+    memory_mib: int | None = None
+    vcpus: float | None = None
+    job_definition: str | None = None
+    job_queue: str | None = None
+    shards: int | None = None
+    sets_per_shard: int | None = None
+    image_sets: int | None = None
+
+    def key(self, bucket: str) -> str:
+        return layout.job_key(bucket, self.pipeline, self.input, self.output)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: value for name, value in asdict(self).items() if value is not None}
+
+
+@dataclass(frozen=True)
+class InvalidJob:
+    """A job (or a whole message) that can never run, with the reason."""
+
+    index: int
+    reason: str
+    raw: Any = None
+
+    @property
+    def output(self) -> str | None:
+        """The output prefix, when the job named a usable one (for ``_status.json``)."""
+        if isinstance(self.raw, Mapping) and isinstance(self.raw.get("output"), str):
+            prefix = layout.normalise_prefix(self.raw["output"])
+            return prefix or None
+        return None
+
+
+def parse_body(body: str) -> list[PaintingJob | InvalidJob]:
+    """Every job in a message body, each parsed or rejected with a reason.
+
+    >>> jobs = parse_body('[{"pipeline": "p", "input": "i", "output": "o"}, 7]')
+    >>> [type(job).__name__ for job in jobs]
+    ['PaintingJob', 'InvalidJob']
+    >>> parse_body("{oops")[0].reason.split(":")[0]
+    'the message is not JSON'
+    """
+    try:
+        document = json.loads(body)
+    except ValueError as exc:
+        return [InvalidJob(0, f"the message is not JSON: {exc}", body[:1000])]
+    if isinstance(document, Mapping):
+        document = [document]
+    if not isinstance(document, list):
+        return [InvalidJob(0, "the message must be a job object or a list of jobs", document)]
+    if not document:
+        return [InvalidJob(0, "the message is an empty list of jobs", document)]
+    return [parse_job(index, raw) for index, raw in enumerate(document)]
+
+
+def parse_job(index: int, raw: Any) -> PaintingJob | InvalidJob:
+    if not isinstance(raw, Mapping):
+        return InvalidJob(index, f"job {index} is not a JSON object", raw)
+    problems = [
+        f"{name} is required (a non-empty string)" for name in REQUIRED if not _text(raw.get(name))
+    ]
+    unknown = sorted(set(raw) - set(REQUIRED) - set(OPTIONAL) - set(SHARDING))
+    if unknown:
+        problems.append(f"unknown keys: {', '.join(unknown)}")
+    try:
+        job = PaintingJob(
+            pipeline=str(raw.get("pipeline", "")).strip().lstrip("/"),
+            input=layout.normalise_prefix(str(raw.get("input", ""))),
+            output=layout.normalise_prefix(str(raw.get("output", ""))),
+            memory_mib=_number(raw, "job_memory", int),
+            vcpus=_number(raw, "job_vcpu", float),
+            job_definition=_optional_text(raw, "job_definition"),
+            job_queue=_optional_text(raw, "job_queue"),
+            shards=_number(raw, "shards", int),
+            sets_per_shard=_number(raw, "sets_per_shard", int),
+            image_sets=_number(raw, "image_sets", int),
+        )
+    except ValueError as exc:
+        problems.append(str(exc))
+    if problems:
+        return InvalidJob(index, "; ".join(problems), raw)
+    return job
+
+
+def _text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _optional_text(raw: Mapping[str, Any], name: str) -> str | None:
+    value = raw.get(name)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be a string")
+    return value.strip()
+
+
+def _number(raw: Mapping[str, Any], name: str, kind: type) -> Any:
+    """A number given as a number or a string (``"8192"``, ``8192``, ``"0.5"``); None if absent."""
+    value = raw.get(name)
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(number) or (kind is int and number != int(number)):
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    return kind(number)
+
+
+# -- pure validation ---------------------------------------------------------------
+def resource_problems(job: PaintingJob) -> list[str]:
+    """Memory and vCPU outside what AWS Batch can place.
+
+    >>> for problem in resource_problems(PaintingJob("p", "i/", "o/", memory_mib=2, vcpus=0.3)):
+    ...     print(problem)
+    job_memory 2 MiB is below the AWS Batch minimum of 4 MiB
+    job_vcpu 0.3 is not valid: use 0.25, 0.5 or a whole number from 1 to 448
+    """
+    problems = []
+    memory = job.memory_mib
+    if memory is not None and memory < MIN_MEMORY_MIB:
+        problems.append(f"job_memory {memory} MiB is below the AWS Batch minimum of 4 MiB")
+    elif memory is not None and memory > MAX_MEMORY_MIB:
+        problems.append(
+            f"job_memory {memory} MiB is above {MAX_MEMORY_MIB} MiB (no instance has it)"
+        )
+    if job.vcpus is not None and not _valid_vcpus(job.vcpus):
+        problems.append(
+            f"job_vcpu {job.vcpus:g} is not valid: "
+            f"use 0.25, 0.5 or a whole number from 1 to {MAX_VCPUS}"
+        )
+    return problems
+
+
+def _valid_vcpus(vcpus: float) -> bool:
+    return vcpus in FRACTIONAL_VCPUS or (vcpus == int(vcpus) and 1 <= vcpus <= MAX_VCPUS)
+
+
+def prefix_problems(job: PaintingJob) -> list[str]:
+    """Output must differ from the input and not sit inside it (results would become inputs).
+
+    >>> prefix_problems(PaintingJob("p", "images/", "images/"))
+    ['output must differ from input (both images/)']
+    >>> prefix_problems(PaintingJob("p", "images/", "images/out/"))
+    ['output images/out/ is inside the input images/ (results would be read as input)']
+    """
+    if job.output == job.input:
+        return [f"output must differ from input (both {job.input})"]
+    if job.output.startswith(job.input):
+        return [
+            f"output {job.output} is inside the input {job.input} (results would be read as input)"
+        ]
+    return []
+
+
+def resource_name(value: str) -> str:
+    """The name in a Batch queue or job-definition ARN (revision dropped).
+
+    >>> resource_name("arn:aws:batch:us-east-1:123456789012:job-definition/cellprofiler:3")
+    'cellprofiler'
+    >>> resource_name("lab-local-cellprofiler")
+    'lab-local-cellprofiler'
+    """
+    name = value.rsplit("/", 1)[-1] if value.startswith("arn:") else value
+    return name.split(":", 1)[0]
+
+
+def allow_list_problems(
+    job: PaintingJob, queues: Iterable[str], definitions: Iterable[str]
+) -> list[str]:
+    problems = []
+    if job.job_queue and resource_name(job.job_queue) not in set(queues):
+        problems.append(
+            f"job_queue {job.job_queue!r} is not allowed (allowed: {', '.join(sorted(queues))})"
+        )
+    if job.job_definition and resource_name(job.job_definition) not in set(definitions):
+        problems.append(
+            f"job_definition {job.job_definition!r} is not allowed "
+            f"(allowed: {', '.join(sorted(definitions))})"
+        )
+    return problems
+
+
+def plan_shards(job: PaintingJob, estimated_sets: int | None) -> tuple[int, int | None, str | None]:
+    """(shards, image_sets, problem): how many Batch array children the job gets.
+
+    >>> plan_shards(PaintingJob("p", "i/", "o/"), 2)
+    (1, 2, None)
+    >>> plan_shards(PaintingJob("p", "i/", "o/", shards=4), 2)
+    (2, 2, None)
+    >>> plan_shards(PaintingJob("p", "i/", "o/", sets_per_shard=10), 25)
+    (3, 25, None)
+    >>> print(plan_shards(PaintingJob("p", "i/", "o/", shards=2), None)[2])
+    shards needs the image-set count: give image_sets (the pipeline rules are too complex to count)
+    """
+    image_sets = job.image_sets or estimated_sets
+    wanted = job.shards or 1
+    if job.sets_per_shard is not None:
+        if job.sets_per_shard < 1:
+            return 1, image_sets, "sets_per_shard must be at least 1"
+        wanted = math.ceil(image_sets / job.sets_per_shard) if image_sets else 0
+    if wanted < 1 or (job.shards is not None and job.shards < 1):
+        return 1, image_sets, "shards must be at least 1"
+    if wanted > 1 and not image_sets:
+        return (
+            1,
+            image_sets,
+            (
+                "shards needs the image-set count: give image_sets "
+                "(the pipeline rules are too complex to count)"
+            ),
+        )
+    if wanted > layout.MAX_ARRAY_SIZE:
+        return 1, image_sets, f"at most {layout.MAX_ARRAY_SIZE} shards (an AWS Batch array job)"
+    return (min(wanted, image_sets) if image_sets else 1), image_sets, None
+
+
+def invalid_job_id(message_id: str, index: int) -> str:
+    """A stable id for a job that has no job key (a redelivery overwrites the same record)."""
+    return "invalid-" + hashlib.sha256(f"{message_id}/{index}".encode()).hexdigest()[:16]
+
+
+# -- AWS Batch requests ---------------------------------------------------------------
+@dataclass(frozen=True)
+class SubmitPlan:
+    """Everything needed to submit one painting job to AWS Batch."""
+
+    job_id: str
+    bucket: str
+    job: PaintingJob
+    job_queue: str
+    job_definition: str
+    shards: int
+    image_sets: int | None
+    attempt: int
+    attempts: int
+
+    @property
+    def job_name(self) -> str:
+        return f"cellprofiler-{self.job_id}-a{self.attempt}"
+
+    def environment(self) -> dict[str, str]:
+        return {
+            "PAINTING_JOB_ID": self.job_id,
+            "PAINTING_BUCKET": self.bucket,
+            "PIPELINE": self.job.pipeline,
+            "INPUT": self.job.input,
+            "OUTPUT": self.job.output,
+            "PAINTING_SHARDS": str(self.shards),
+            "PAINTING_IMAGE_SETS": str(self.image_sets or 0),
+            "PAINTING_ATTEMPTS": str(self.attempts),
+        }
+
+    def run_request(self) -> dict[str, Any]:
+        """``batch.submit_job`` arguments for the CellProfiler job (an array job if sharded)."""
+        overrides: dict[str, Any] = {
+            "command": ["run"],
+            "environment": [{"name": k, "value": v} for k, v in self.environment().items()],
+        }
+        resources = []
+        if self.job.vcpus is not None:
+            resources.append({"type": "VCPU", "value": f"{self.job.vcpus:g}"})
+        if self.job.memory_mib is not None:
+            resources.append({"type": "MEMORY", "value": str(self.job.memory_mib)})
+        if resources:
+            overrides["resourceRequirements"] = resources
+        request: dict[str, Any] = {
+            "jobName": self.job_name,
+            "jobQueue": self.job_queue,
+            "jobDefinition": self.job_definition,
+            "containerOverrides": overrides,
+            "retryStrategy": retry_strategy(self.attempts),
+            "tags": {"painting-job": self.job_id},
+        }
+        if self.shards > 1:
+            request["arrayProperties"] = {"size": self.shards}
+        return request
+
+    def merge_request(self, run_job_id: str) -> dict[str, Any]:
+        """The merge job: runs once every shard of ``run_job_id`` succeeded."""
+        return {
+            "jobName": self.job_name + "-merge",
+            "jobQueue": self.job_queue,
+            "jobDefinition": self.job_definition,
+            "dependsOn": [{"jobId": run_job_id}],
+            "containerOverrides": {
+                "command": ["merge"],
+                "environment": [{"name": k, "value": v} for k, v in self.environment().items()],
+                "resourceRequirements": [
+                    {"type": "VCPU", "value": "1"},
+                    {"type": "MEMORY", "value": "2048"},
+                ],
+            },
+            "retryStrategy": retry_strategy(self.attempts),
+            "tags": {"painting-job": self.job_id},
+        }
+
+
+def retry_strategy(attempts: int) -> dict[str, Any]:
+    """Retry infrastructure failures, not a wrong pipeline (the runner exits 3 for those)."""
+    return {
+        "attempts": max(1, min(10, attempts)),
+        "evaluateOnExit": [
+            {"onExitCode": str(layout.EXIT_FAILED), "action": "EXIT"},
+            {"onReason": "*", "action": "RETRY"},
+        ],
+    }
+
+
+# -- what to do with a job key already seen ---------------------------------------------
+ACTIVE = ("submitting", "submitted")
+
+
+def decide(
+    record: Mapping[str, Any] | None,
+    message_id: str,
+    now: float,
+    stale_after: float,
+    batch_failed: bool,
+) -> str:
+    """What a handler does with a job given its status record.
+
+    ``claim`` (new), ``submit`` (our own earlier claim, or a stale one), ``busy``
+    (another message is submitting it right now: retry later), ``duplicate``
+    (already submitted and alive), ``done`` (already succeeded: DCP's
+    check-if-done) or ``resubmit`` (failed or rejected before: run again; shards
+    already done are skipped by the runner).
+
+    >>> decide(None, "m1", 0, 900, False)
+    'claim'
+    >>> decide({"state": "submitted"}, "m2", 0, 900, False)
+    'duplicate'
+    >>> claimed = {"state": "submitting", "message_id": "m1", "claimed_at_epoch": 0}
+    >>> decide(claimed, "m2", 10, 900, False)
+    'busy'
+    """
+    if record is None:
+        return "claim"
+    state = record.get("state")
+    if state == "submitting":
+        mine = record.get("message_id") == message_id
+        stale = now - float(record.get("claimed_at_epoch", 0)) > stale_after
+        return "submit" if mine or stale else "busy"
+    if state == "submitted":
+        return "resubmit" if batch_failed else "duplicate"
+    if state == "succeeded":
+        return "done"
+    return "resubmit"
