@@ -37,7 +37,7 @@ class Intake:
         try:
             head = self._s3.head_object(Bucket=bucket, Key=key)
         except Exception as exc:
-            if aws.error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+            if aws.is_missing(exc):
                 log.info("s3://%s/%s was deleted before it could be counted", bucket, key)
                 return "gone"
             raise

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from chalicelib.aws import error_code
+from chalicelib.aws import get_json
 from chalicelib.cells.messages import CountRequest, ResultKeys
 from chalicelib.errors import InvalidInput, NotFound
 
@@ -17,14 +17,10 @@ class ResultStore:
 
     def read(self, key: str) -> dict[str, Any]:
         """The JSON result for image ``key``; ``NotFound`` if there is none yet."""
-        try:
-            body = self._s3.get_object(Bucket=self._bucket, Key=ResultKeys.for_image(key).result)
-        except Exception as exc:
-            if error_code(exc) in ("NoSuchKey", "404"):
-                raise NotFound(f"no result for {key!r} yet") from exc
-            raise
-        document: dict[str, Any] = json.loads(body["Body"].read())
-        return document
+        document = get_json(self._s3, self._bucket, ResultKeys.for_image(key).result)
+        if document is None:
+            raise NotFound(f"no result for {key!r} yet")
+        return dict(document)
 
     def find(self, key: str) -> dict[str, Any] | None:
         try:

@@ -76,7 +76,7 @@ class FaceBlurWorkflow:
         try:
             head = self._s3.head_object(Bucket=bucket, Key=key)
         except Exception as exc:
-            if aws.error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+            if aws.is_missing(exc):
                 return "gone"
             raise
         etag = head["ETag"].strip('"')
@@ -120,7 +120,7 @@ class FaceBlurWorkflow:
         if job.detector == "rekognition":
             status, reason = self._rekognition_faces().status(job.detection.job_id)
             return job.with_detection(status=status, reason=reason)
-        document = self._read_json(job.output_bucket, job.detection.job_id)
+        document = aws.get_json(self._s3, job.output_bucket, job.detection.job_id)
         if document is None:
             return job.with_detection(status="IN_PROGRESS")
         return job.with_detection(status=document["status"], reason=document.get("reason", ""))
@@ -175,16 +175,6 @@ class FaceBlurWorkflow:
             Body=json.dumps(document, indent=1).encode(),
             ContentType="application/json",
         )
-
-    def _read_json(self, bucket: str, key: str) -> dict[str, Any] | None:
-        try:
-            body = self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-        except Exception as exc:
-            if aws.error_code(exc) in ("NoSuchKey", "404"):
-                return None
-            raise
-        document: dict[str, Any] = json.loads(body)
-        return document
 
 
 def _job(

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from chalicelib.aws import error_code
+from chalicelib.aws import error_code, get_json
 
 TERMINAL = ("ok", "error", "failed")
 
@@ -34,14 +34,8 @@ class JobResults:
         return f"results/jobs/{job_id}.json"
 
     def read(self, job_id: str) -> dict[str, Any] | None:
-        try:
-            body = self._s3.get_object(Bucket=self._bucket, Key=self.key(job_id))["Body"].read()
-        except Exception as exc:
-            if error_code(exc) in ("NoSuchKey", "404"):
-                return None
-            raise
-        document: dict[str, Any] = json.loads(body)
-        return document
+        document = get_json(self._s3, self._bucket, self.key(job_id))
+        return None if document is None else dict(document)
 
     def write(self, document: Mapping[str, Any]) -> None:
         self._s3.put_object(

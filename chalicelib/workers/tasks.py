@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from chalicelib.aws import error_code
+from chalicelib.aws import is_missing
 from chalicelib.cells.intake import Intake
 from chalicelib.cells.messages import CountRequest, ResultKeys
 from chalicelib.config import Settings
@@ -100,7 +100,7 @@ class TaskRunner:
         try:
             head: Mapping[str, Any] = self._s3.head_object(Bucket=bucket, Key=key)
         except Exception as exc:
-            if error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+            if is_missing(exc):
                 raise InvalidInput(f"s3://{bucket}/{key} does not exist") from exc
             raise
         return head
