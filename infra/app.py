@@ -1,0 +1,54 @@
+"""The CDK app: ``cdk --app "python -m infra.app" -c stage=dev …`` or :func:`synth` in tests.
+
+Context:
+- ``stage`` (required by the CLI): ``dev`` or ``prod``.
+- ``rest_api_id`` (optional): the REST API ``chalice deploy`` created; with it the
+  app also defines the API-access stack (usage plan and key, or the IAM callers'
+  policy) that ``make deploy`` deploys after the Chalice app.
+
+Synthesizing needs neither Docker nor AWS credentials: container images are
+only recorded as assets here and built and pushed by ``cdk deploy``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import cx_api
+
+from infra.api_access import ApiAccessStack, protected_routes
+from infra.stack import PipelinesStack
+from infra.stages import stage as stage_named
+
+
+def build(app: cdk.App, stage_name: str, rest_api_id: str | None = None) -> list[cdk.Stack]:
+    stage = stage_named(stage_name)
+    tags = {"project": stage.app_name, "stage": stage.name}
+    stacks: list[cdk.Stack] = [PipelinesStack(app, stage, tags=tags)]
+    if rest_api_id and protected_routes():
+        stacks.append(ApiAccessStack(app, stage, rest_api_id, tags=tags))
+    return stacks
+
+
+def synth(
+    stage_names: list[str], outdir: Path, rest_api_id: str | None = None
+) -> cx_api.CloudAssembly:
+    """Every stack of ``stage_names`` into ``outdir`` (tests and ``make``)."""
+    app = cdk.App(outdir=str(outdir))
+    for name in stage_names:
+        build(app, name, rest_api_id)
+    return app.synth()
+
+
+def main() -> None:
+    app = cdk.App()
+    stage_name = app.node.try_get_context("stage")
+    if not stage_name:
+        raise SystemExit('give the stage: cdk … -c stage=dev (or use "make deploy STAGE=dev")')
+    build(app, str(stage_name), app.node.try_get_context("rest_api_id"))
+    app.synth()
+
+
+if __name__ == "__main__":
+    main()

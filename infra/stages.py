@@ -1,0 +1,152 @@
+"""What a deployable stage is made of, read from the one source of truth.
+
+Resource names, limits and the Chalice functions' memory and timeouts come from
+``.chalice/config.json`` (the same file the app and the local emulator read);
+the Chalice function names come from the app object itself. Only what Chalice
+has no place for lives here: the sizes of the container functions and of AWS
+Batch, and whether a stage keeps its data when it is destroyed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields
+from functools import cached_property
+from typing import Any
+
+from chalicelib.config import CHALICE_CONFIG, Settings, settings_from, stage_environment
+
+DEPLOYABLE_STAGES = ("dev", "prod")  # "local" is the embedded emulator
+CHALICE_DEFAULT_TIMEOUT = 60  # seconds, Chalice's default when the config names none
+CHALICE_DEFAULT_MEMORY = 128
+
+
+@dataclass(frozen=True)
+class FunctionSize:
+    memory_mb: int
+    timeout_s: int
+    ephemeral_mb: int = 512
+
+
+@dataclass(frozen=True)
+class InfraStage:
+    """The knobs of one stage that Chalice's config cannot hold."""
+
+    name: str
+    retain_data: bool  # buckets survive `make destroy` (their data is the lab's)
+    batch_max_vcpus: int  # the CellProfiler compute environment's ceiling (min is 0)
+    log_retention_days: int
+    # A 100-megapixel image peaks at ~1.3 GB decoded; 3 GB also buys CPU.
+    cell_counter: FunctionSize = field(default_factory=lambda: FunctionSize(3008, 120))
+    # BlurFaces' Task timeout in the ASL is 900 s; a 10-minute 1080p video needs ~2 GB of /tmp.
+    face_blur: FunctionSize = field(default_factory=lambda: FunctionSize(3008, 900, 4096))
+    batch_job_timeout_hours: int = 12  # a hung CellProfiler must not run (and bill) forever
+    runnable_timeout_minutes: int = 30  # a job no instance can ever fit is cancelled
+
+
+INFRA_STAGES = {
+    "dev": InfraStage("dev", retain_data=False, batch_max_vcpus=16, log_retention_days=14),
+    "prod": InfraStage("prod", retain_data=True, batch_max_vcpus=256, log_retention_days=90),
+}
+
+
+def chalice_document() -> dict[str, Any]:
+    return json.loads(CHALICE_CONFIG.read_text())  # type: ignore[no-any-return]
+
+
+def chalice_handlers() -> list[str]:
+    """Every Lambda function ``chalice deploy`` creates for app.py, by handler name."""
+    import app as chalice_app
+
+    application = chalice_app.app
+    names = ["api_handler"] if application.routes else []
+    names += [f.name for f in application.pure_lambda_functions]
+    names += [s.name for s in application.event_sources]
+    return names
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One deployable stage: settings, Chalice's view of it and the infra knobs."""
+
+    name: str
+
+    @cached_property
+    def settings(self) -> Settings:
+        return settings_from({}, stage_environment(self.name))
+
+    @cached_property
+    def infra(self) -> InfraStage:
+        return INFRA_STAGES[self.name]
+
+    @cached_property
+    def app_name(self) -> str:
+        return str(chalice_document()["app_name"])
+
+    @cached_property
+    def chalice(self) -> dict[str, Any]:
+        return dict(chalice_document()["stages"][self.name])
+
+    @cached_property
+    def handlers(self) -> list[str]:
+        return chalice_handlers()
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.app_name}-{self.name}"
+
+    @property
+    def stack_name(self) -> str:
+        return f"{self.prefix}-infra"
+
+    @property
+    def api_stack_name(self) -> str:
+        return f"{self.prefix}-api-access"
+
+    def function_name(self, handler: str) -> str:
+        """The deployed name Chalice gives a handler (the REST API's is the bare prefix)."""
+        return self.prefix if handler == "api_handler" else f"{self.prefix}-{handler}"
+
+    def _function_setting(self, handler: str, key: str, default: int) -> int:
+        document = chalice_document()
+        for scope in (
+            self.chalice.get("lambda_functions", {}).get(handler, {}),
+            self.chalice,
+            document.get("lambda_functions", {}).get(handler, {}),
+            document,
+        ):
+            if key in scope:
+                return int(scope[key])
+        return default
+
+    def timeout(self, handler: str) -> int:
+        return self._function_setting(handler, "lambda_timeout", CHALICE_DEFAULT_TIMEOUT)
+
+    def memory(self, handler: str) -> int:
+        return self._function_setting(handler, "lambda_memory_size", CHALICE_DEFAULT_MEMORY)
+
+    def queue_consumers(self) -> dict[str, str]:
+        """SQS queue name (this stage's) -> the handler consuming it.
+
+        The decorators bound the queue names of the stage app.py was imported
+        with; map each back to its settings field, then to this stage's name.
+        """
+        import app as chalice_app
+
+        bound = chalice_app.settings
+        field_of = {
+            getattr(bound, f.name): f.name
+            for f in fields(bound)
+            if f.name.endswith(("_queue", "_dlq"))
+        }
+        return {
+            getattr(self.settings, field_of[source.queue]): source.name
+            for source in chalice_app.app.event_sources
+            if getattr(source, "queue", None)
+        }
+
+
+def stage(name: str) -> Stage:
+    if name not in DEPLOYABLE_STAGES:
+        raise SystemExit(f"stage must be one of {', '.join(DEPLOYABLE_STAGES)}; got {name!r}")
+    return Stage(name)
