@@ -1,0 +1,265 @@
+"""The infrastructure synthesizes offline, lints clean and says what the app expects."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from cfnlint.api import lint
+
+from chalicelib.faces.workflow import CONTAINER_TASKS, STATE_MACHINE_FILE, TASK_FUNCTIONS
+from chalicelib.functions import CONTAINER_FUNCTIONS
+from chalicelib.painting.messages import PaintingJob, SubmitPlan, resource_problems
+from infra.iam_audit import render
+from infra.stack import expected_outputs
+from infra.stages import DEPLOYABLE_STAGES, Stage
+from tests.infra.conftest import Synthesized
+
+STAGES = pytest.mark.parametrize("stage", DEPLOYABLE_STAGES)
+LINT_REGIONS = ["us-east-1", "eu-west-1", "eu-central-1"]
+# Warnings we accept, each with its reason; any other warning fails like an error.
+ACCEPTED_WARNINGS = {
+    # CDK adds DependsOn on a function's role (and its default policy) although the
+    # function already references the role: redundant, harmless.
+    "W3005": "redundant DependsOn that aws-cdk-lib itself emits",
+}
+# Resource types that cost nothing while no request or job arrives (storage aside).
+IDLE_FREE_TYPES = {
+    "AWS::S3::Bucket",
+    "AWS::S3::BucketPolicy",
+    "AWS::SQS::Queue",
+    "AWS::SQS::QueuePolicy",
+    "AWS::IAM::Role",
+    "AWS::IAM::Policy",
+    "AWS::IAM::InstanceProfile",
+    "AWS::IAM::ManagedPolicy",
+    "AWS::Lambda::Function",
+    "AWS::Lambda::EventInvokeConfig",
+    "AWS::Logs::LogGroup",
+    "AWS::StepFunctions::StateMachine",
+    "AWS::Batch::ComputeEnvironment",  # checked below: minvCpus 0
+    "AWS::Batch::JobQueue",
+    "AWS::Batch::JobDefinition",
+    "AWS::EC2::VPC",
+    "AWS::EC2::Subnet",
+    "AWS::EC2::RouteTable",
+    "AWS::EC2::SubnetRouteTableAssociation",
+    "AWS::EC2::Route",
+    "AWS::EC2::InternetGateway",
+    "AWS::EC2::VPCGatewayAttachment",
+    "AWS::EC2::VPCEndpoint",  # checked below: Gateway type (S3), not Interface
+    "AWS::EC2::SecurityGroup",
+    "AWS::ApiGateway::UsagePlan",
+    "AWS::ApiGateway::UsagePlanKey",
+    "AWS::ApiGateway::ApiKey",
+    "AWS::CDK::Metadata",
+}
+
+
+def test_every_stage_synthesizes(synthesized: Synthesized) -> None:
+    expected = {Stage(s).stack_name for s in DEPLOYABLE_STAGES}
+    expected |= {Stage(s).api_stack_name for s in DEPLOYABLE_STAGES if _protected()}
+    assert set(synthesized.templates) == expected
+
+
+def _protected() -> bool:
+    from infra.api_access import protected_routes
+
+    return bool(protected_routes())
+
+
+def test_templates_pass_cfn_lint(synthesized: Synthesized) -> None:
+    problems = []
+    for name, template in synthesized.templates.items():
+        for match in lint(json.dumps(template), regions=LINT_REGIONS):
+            if match.rule.id not in ACCEPTED_WARNINGS:
+                problems.append(f"{name}: {match.rule.id} {match.message} ({match.path})")
+    assert problems == []
+
+
+def test_cfn_lint_would_catch_a_broken_template(synthesized: Synthesized) -> None:
+    template = json.loads(json.dumps(synthesized.infra("dev")))
+    queue = next(r for r in template["Resources"].values() if r["Type"] == "AWS::SQS::Queue")
+    queue["Properties"]["VisibilityTimeout"] = 99_999  # SQS allows at most 43,200 s
+    ids = {match.rule.id for match in lint(json.dumps(template), regions=["us-east-1"])}
+    assert any(rule.startswith("E") for rule in ids)
+
+
+@STAGES
+def test_nothing_costs_money_while_idle(synthesized: Synthesized, stage: str) -> None:
+    types = {r["Type"] for r in synthesized.infra(stage)["Resources"].values()}
+    assert types <= IDLE_FREE_TYPES, f"new resource types to judge: {types - IDLE_FREE_TYPES}"
+    for environment in synthesized.resources(stage, "AWS::Batch::ComputeEnvironment").values():
+        assert environment["ComputeResources"]["MinvCpus"] == 0
+    for endpoint in synthesized.resources(stage, "AWS::EC2::VPCEndpoint").values():
+        assert endpoint.get("VpcEndpointType", "Gateway") == "Gateway"
+
+
+@STAGES
+def test_container_functions_are_built_from_their_dockerfiles(
+    synthesized: Synthesized, stage: str
+) -> None:
+    settings = Stage(stage).settings
+    functions = synthesized.resources(stage, "AWS::Lambda::Function")
+    images = synthesized.assets[Stage(stage).stack_name]["dockerImages"]
+    by_name = {f["FunctionName"]: f for f in functions.values()}
+    for definition in CONTAINER_FUNCTIONS:
+        function = by_name[getattr(settings, definition.name_setting)]
+        assert function["PackageType"] == "Image"
+        image_hash = render(function["Code"]["ImageUri"]).rsplit(":", 1)[-1]
+        source = images[image_hash]["source"]
+        assert source["dockerFile"] == f"containers/{definition.directory}/Dockerfile"
+        assert source["platform"] == "linux/amd64"
+        assert function["Environment"]["Variables"]["STAGE"] == stage
+
+
+@STAGES
+def test_counter_failures_land_in_its_queue(synthesized: Synthesized, stage: str) -> None:
+    settings = Stage(stage).settings
+    queues = synthesized.resources(stage, "AWS::SQS::Queue")
+    configs = list(synthesized.resources(stage, "AWS::Lambda::EventInvokeConfig").values())
+    with_destination = [c for c in configs if "DestinationConfig" in c]
+    assert len(with_destination) == 1
+    target = with_destination[0]["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+    assert queues[target]["QueueName"] == settings.cell_counter_failures_queue
+    assert with_destination[0]["MaximumRetryAttempts"] == 2
+
+
+@STAGES
+def test_state_machine_is_the_asl_file(synthesized: Synthesized, stage: str) -> None:
+    target = Stage(stage)
+    (machine,) = synthesized.resources(stage, "AWS::StepFunctions::StateMachine").values()
+    assert machine["StateMachineName"] == target.settings.face_blur_state_machine
+    key = machine["DefinitionS3Location"]["Key"]
+    files = synthesized.assets[target.stack_name]["files"]
+    (asset,) = [a for h, a in files.items() if key.startswith(h)]
+    uploaded = (synthesized.outdir / asset["source"]["path"]).read_text()
+    assert uploaded == STATE_MACHINE_FILE.read_text()  # the same file, byte for byte
+    placeholders = set(re.findall(r"\$\{(\w+)\}", uploaded))
+    substitutions = machine["DefinitionSubstitutions"]
+    assert placeholders == set(substitutions) == set(TASK_FUNCTIONS) | set(CONTAINER_TASKS)
+    for placeholder, handler in TASK_FUNCTIONS.items():
+        assert render(substitutions[placeholder]).endswith(
+            ":function:" + target.function_name(handler)
+        )
+    for placeholder, setting in CONTAINER_TASKS.items():
+        assert render(substitutions[placeholder]).endswith(
+            ":function:" + getattr(target.settings, setting)
+        )
+
+
+@STAGES
+def test_buckets_are_private_encrypted_and_ssl_only(synthesized: Synthesized, stage: str) -> None:
+    settings = Stage(stage).settings
+    buckets = synthesized.resources(stage, "AWS::S3::Bucket")
+    assert sorted(b["BucketName"] for b in buckets.values()) == sorted(settings.buckets)
+    for bucket in buckets.values():
+        assert set(bucket["PublicAccessBlockConfiguration"].values()) == {True}
+        (rule,) = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    policies = synthesized.resources(stage, "AWS::S3::BucketPolicy").values()
+    ssl_only = {
+        policy["Bucket"]["Ref"]
+        for policy in policies
+        if any(_denies_plain_http(s) for s in policy["PolicyDocument"]["Statement"])
+    }
+    assert ssl_only == set(buckets)
+
+
+def _denies_plain_http(statement: dict[str, Any]) -> bool:
+    condition = statement.get("Condition", {}).get("Bool", {})
+    return statement["Effect"] == "Deny" and condition.get("aws:SecureTransport") == "false"
+
+
+@STAGES
+def test_data_is_retained_only_in_prod(synthesized: Synthesized, stage: str) -> None:
+    resources = synthesized.infra(stage)["Resources"].values()
+    policies = {r["DeletionPolicy"] for r in resources if r["Type"] == "AWS::S3::Bucket"}
+    assert policies == ({"Retain"} if stage == "prod" else {"Delete"})
+
+
+@STAGES
+def test_queues_redrive_to_their_dlq_after_max_receive_count(
+    synthesized: Synthesized, stage: str
+) -> None:
+    target = Stage(stage)
+    settings = target.settings
+    queues = synthesized.resources(stage, "AWS::SQS::Queue")
+    by_name = {q["QueueName"]: (logical_id, q) for logical_id, q in queues.items()}
+    expected = set(settings.queues_with_dlq) | set(settings.queues_with_dlq.values())
+    assert set(by_name) == expected | set(settings.plain_queues)
+    consumers = target.queue_consumers()
+    for name, dlq in settings.queues_with_dlq.items():
+        queue = by_name[name][1]
+        redrive = queue["RedrivePolicy"]
+        assert redrive["maxReceiveCount"] == settings.max_receive_count
+        assert redrive["deadLetterTargetArn"]["Fn::GetAtt"][0] == by_name[dlq][0]
+        # Lambda refuses an SQS trigger whose queue hides messages for less than its timeout.
+        assert queue["VisibilityTimeout"] >= target.timeout(consumers[name])
+    for queue in queues.values():
+        assert queue["SqsManagedSseEnabled"] is True
+
+
+@STAGES
+def test_batch_runs_cellprofiler_within_the_painting_limits(
+    synthesized: Synthesized, stage: str
+) -> None:
+    target = Stage(stage)
+    settings = target.settings
+    (queue,) = synthesized.resources(stage, "AWS::Batch::JobQueue").values()
+    (definition,) = synthesized.resources(stage, "AWS::Batch::JobDefinition").values()
+    (environment,) = synthesized.resources(stage, "AWS::Batch::ComputeEnvironment").values()
+    assert queue["JobQueueName"] == settings.batch_job_queue
+    assert definition["JobDefinitionName"] == settings.batch_job_definition
+    container = definition["ContainerProperties"]
+    assert container["Command"] == ["run"]
+    resources = {r["Type"]: r["Value"] for r in container["ResourceRequirements"]}
+    default = PaintingJob("p", "i/", "o/", memory_mib=int(resources["MEMORY"]))
+    assert resource_problems(default) == []
+    plan = SubmitPlan("cp-1", "b", default, "q", "d", 2, 4, 1, 2)
+    merge = {
+        r["type"]: r["value"]
+        for r in plan.merge_request("j")["containerOverrides"]["resourceRequirements"]
+    }
+    compute = environment["ComputeResources"]
+    assert compute["MinvCpus"] == 0
+    assert float(merge["VCPU"]) <= compute["MaxvCpus"]
+    assert float(resources["VCPU"]) <= compute["MaxvCpus"]
+    image_hash = render(container["Image"]).rsplit(":", 1)[-1]
+    image = synthesized.assets[target.stack_name]["dockerImages"][image_hash]["source"]
+    assert image["dockerFile"] == "containers/cellprofiler/Dockerfile"
+    reasons = {a["Reason"] for a in queue["JobStateTimeLimitActions"]}
+    assert "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT" in reasons
+
+
+@STAGES
+def test_no_nat_gateway_and_no_always_on_instances(synthesized: Synthesized, stage: str) -> None:
+    types = {r["Type"] for r in synthesized.infra(stage)["Resources"].values()}
+    assert not types & {"AWS::EC2::NatGateway", "AWS::EC2::Instance", "AWS::EC2::EIP"}
+
+
+@STAGES
+def test_outputs_name_what_the_chalice_config_names(synthesized: Synthesized, stage: str) -> None:
+    template = synthesized.infra(stage)
+    resources = template["Resources"]
+    for key, name in expected_outputs(Stage(stage).settings).items():
+        value = json.dumps(template["Outputs"][key]["Value"])
+        # A Ref, a GetAtt, or a name cut out of an ARN: the resource it points at.
+        reference = re.search(r'"(?:Ref|Fn::GetAtt)": \[?"(\w+)"', value)
+        assert reference, key
+        assert name in json.dumps(resources[reference.group(1)]["Properties"]), key
+
+
+@STAGES
+def test_chalice_functions_get_log_groups_with_retention(
+    synthesized: Synthesized, stage: str
+) -> None:
+    target = Stage(stage)
+    groups = {
+        g["LogGroupName"]: g for g in synthesized.resources(stage, "AWS::Logs::LogGroup").values()
+    }
+    for handler in target.handlers:
+        group = groups[f"/aws/lambda/{target.function_name(handler)}"]
+        assert group["RetentionInDays"] == target.infra.log_retention_days
