@@ -87,6 +87,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(Path(args.samples), Path(args.out), timeout=args.timeout)
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from chalicelib.predict.training import report, train
+
+    result = train()
+    print(report(result))
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from chalicelib.predict.bench import run_bench
+
+    return int(run_bench(requests=args.requests, seconds=args.seconds, package=not args.no_package))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m chalicelib", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
@@ -116,6 +130,16 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="demo-output", help="where annotated images are copied")
     demo.add_argument("--timeout", type=float, default=120.0)
     demo.set_defaults(run=cmd_demo)
+
+    train = commands.add_parser("train", help="train the breast-cancer model, write its artifacts")
+    train.set_defaults(run=cmd_train)
+
+    bench = commands.add_parser("bench", help="benchmark a pipeline")
+    bench.add_argument("pipeline", choices=["predict"])
+    bench.add_argument("--requests", type=int, default=2000, help="HTTP requests at most")
+    bench.add_argument("--seconds", type=float, default=5.0, help="HTTP seconds at most")
+    bench.add_argument("--no-package", action="store_true", help="skip `chalice package`")
+    bench.set_defaults(run=cmd_bench)
     return parser
 
 

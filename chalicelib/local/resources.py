@@ -1,8 +1,9 @@
 """Create, in the emulator, every resource the stage config names.
 
 Buckets; work queues with their dead-letter queues and redrive policies; plain
-queues; the Batch job queue and job definition; and, for each bucket an ``@app.on_s3_event`` watches, an SQS queue the
-bucket notifies (with its own dead-letter queue) for the event pump to drain.
+queues; the Batch job queue and job definition; and, for each bucket an
+``@app.on_s3_event`` watches, an SQS queue the bucket notifies (with its own
+dead-letter queue) for the event pump to drain.
 """
 
 from __future__ import annotations
