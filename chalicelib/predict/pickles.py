@@ -131,7 +131,15 @@ def _scalar(dtype: Any, data: Any) -> Any:
     return _decode(dtype, bytes(data), (), False).values[0]
 
 
+def _latin1(text: Any, encoding: Any = "latin1") -> bytes:
+    # protocols 0-2 spell bytes objects as _codecs.encode(text, "latin1")
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise CorruptInput("malformed bytes in a protocol 0-2 pickle")
+    return text.encode("latin1")
+
+
 _ALLOWED: dict[tuple[str, str], Any] = {
+    ("_codecs", "encode"): _latin1,
     ("numpy", "dtype"): _DType,
     ("numpy", "ndarray"): _NDArrayType,
     ("joblib.numpy_pickle", "NumpyArrayWrapper"): _JoblibArrayWrapper,
