@@ -31,7 +31,6 @@ from chalicelib.predict.messages import (
     predictions_document,
 )
 from chalicelib.predict.model import ModelFormatError, TreeEnsemble
-from chalicelib.predict.tables import predictions_csv, read_table
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +96,9 @@ class PredictionService:
             parse_json_body(raw_body, self._settings.max_predict_body_bytes)
         )
         self._check_trusted(request)
+        # only batches need the file formats (csv, pickle, compression): keep them off cold starts
+        from chalicelib.predict.tables import predictions_csv, read_table
+
         data = BatchStore(s3, self._settings.max_batch_bytes).read(request.bucket, request.key)
         table = read_table(
             data,
