@@ -62,6 +62,11 @@ def test_values_that_are_not_finite_numbers_name_the_field(value: Any) -> None:
         observation_values(observation(worstArea=value), FEATURES)
 
 
+def test_the_bad_field_is_named_even_when_an_equal_value_came_first() -> None:
+    with pytest.raises(InvalidInput, match=r"^'worstArea' must be a finite number, got true"):
+        observation_values(observation(worstRadius=1, worstArea=True), FEATURES)
+
+
 @pytest.mark.parametrize("value", [0, -3, 2.5e-300, 3.4e38])
 def test_numbers_in_float32_range_are_taken(value: float) -> None:
     assert observation_values(observation(worstArea=value), FEATURES)[3] == value
