@@ -65,7 +65,7 @@ class ArrayValue:
     # plain pickles of arrays: numpy's _reconstruct(...) then BUILD with this state
     def __setstate__(self, state: Any) -> None:
         _version, shape, dtype, fortran, data = _array_state(state)
-        decoded = _decode(dtype, bytes(data), shape, fortran)
+        decoded = _decode(dtype, _bytes(data), shape, fortran)
         self.shape, self.values = decoded.shape, decoded.values
 
 
@@ -124,11 +124,11 @@ def _reconstruct(cls: Any, shape: Any, typecode: Any) -> ArrayValue:
 
 
 def _frombuffer(buffer: Any, dtype: Any, shape: Any, order: Any) -> ArrayValue:
-    return _decode(dtype, bytes(buffer), tuple(shape), order == "F")
+    return _decode(dtype, _bytes(buffer), tuple(shape), order == "F")
 
 
 def _scalar(dtype: Any, data: Any) -> Any:
-    return _decode(dtype, bytes(data), (), False).values[0]
+    return _decode(dtype, _bytes(data), (), False).values[0]
 
 
 def _latin1(text: Any, encoding: Any = "latin1") -> bytes:
@@ -158,6 +158,7 @@ class _RestrictedUnpickler(pickle._Unpickler):
     def __init__(self, stream: io.BytesIO) -> None:
         super().__init__(stream)
         self._stream = stream
+        self._size = len(stream.getbuffer())
 
     def find_class(self, module: str, name: str) -> Any:
         allowed = _ALLOWED.get((module, name))
@@ -179,6 +180,17 @@ class _RestrictedUnpickler(pickle._Unpickler):
             self.stack[-1] = top.read_from(self._stream)  # type: ignore[attr-defined]
 
     dispatch[pickle.BUILD[0]] = load_build
+
+    def load_bytearray8(self) -> None:
+        # pickle allocates the declared size before reading: bound it by the file's size
+        (size,) = struct.unpack("<Q", self.read(8))  # type: ignore[attr-defined]
+        if size > self._size:
+            raise CorruptInput("a byte array in the file is longer than the file")
+        data = bytearray(size)
+        self.readinto(data)  # type: ignore[attr-defined]
+        self.append(data)  # type: ignore[attr-defined]
+
+    dispatch[pickle.BYTEARRAY8[0]] = load_bytearray8
 
 
 def load(data: bytes, limit: int) -> Any:
@@ -212,7 +224,7 @@ def load(data: bytes, limit: int) -> Any:
         raise
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as exc:
         raise CorruptInput(f"the file is not a readable joblib/pickle file ({exc})") from exc
-    except (AttributeError, IndexError, KeyError, struct.error) as exc:
+    except (AttributeError, IndexError, KeyError, OverflowError, struct.error) as exc:
         raise CorruptInput(f"the file is not a readable joblib/pickle file ({exc!r})") from exc
 
 
@@ -247,6 +259,12 @@ def _array_state(state: Any) -> tuple[Any, tuple[int, ...], _DType, bool, Any]:
         raise CorruptInput("malformed pickled array")
     version, shape, dtype, fortran, data = state
     return version, tuple(shape), dtype, bool(fortran), data
+
+
+def _bytes(data: Any) -> bytes:
+    if not isinstance(data, bytes | bytearray):  # bytes(an int) would allocate that many
+        raise CorruptInput("malformed array data")
+    return bytes(data)
 
 
 def _count(shape: tuple[int, ...]) -> int:

@@ -102,3 +102,17 @@ def test_decompression_is_bounded() -> None:
     assert len(bomb) < 5000
     with pytest.raises(TooLarge, match="expands to more than 100000 bytes"):
         pickles.load(bomb, limit=100_000)
+
+
+def test_declared_sizes_cannot_make_the_reader_allocate() -> None:
+    huge_bytearray = b"\x80\x05\x96" + (2**40).to_bytes(8, "little") + b"\x00."
+    with pytest.raises(CorruptInput, match="longer than the file"):
+        pickles.load(huge_bytearray, limit=10**6)
+    # an array whose "data" is the integer 2**30 (bytes(2**30) would allocate 1 GiB)
+    int_data = (
+        b"\x80\x02cnumpy._core.multiarray\n_reconstruct\ncnumpy\nndarray\n"
+        b"K\x00\x85C\x01b\x87R(K\x01K\x02\x85cnumpy\ndtype\nX\x02\x00\x00\x00f8\x89\x88\x87R"
+        b"\x89J\x00\x00\x00\x40tb."
+    )
+    with pytest.raises(CorruptInput, match="malformed array data"):
+        pickles.load(int_data, limit=10**6)
