@@ -265,19 +265,17 @@ def _check_tree(tree: Tree, n_features: int) -> None:
 
 
 def _tree(document: Mapping[str, Any]) -> Tree:
+    feature, left, right = (tuple(document[k]) for k in ("feature", "left", "right"))
+    for values in (feature, left, right):
+        if not all(type(v) is int for v in values):
+            raise ModelFormatError(f"node indices and features must be integers: {values!r:.80}")
     return Tree(
-        feature=tuple(_integer(v) for v in document["feature"]),
-        threshold=tuple(float(v) for v in document["threshold"]),
-        left=tuple(_integer(v) for v in document["left"]),
-        right=tuple(_integer(v) for v in document["right"]),
-        value=tuple(float(v) for v in document["value"]),
+        feature=feature,
+        threshold=tuple(map(float, document["threshold"])),
+        left=left,
+        right=right,
+        value=tuple(map(float, document["value"])),
     )
-
-
-def _integer(value: Any) -> int:
-    if type(value) is not int:
-        raise ModelFormatError(f"expected an integer, got {value!r}")
-    return value
 
 
 def _finite(value: Any) -> float:

@@ -18,7 +18,7 @@ from tests.predict_data import FEATURES
 
 @pytest.fixture(scope="module")
 def committed() -> TreeEnsemble:
-    return read_model().ensemble
+    return read_model(check_digest=True).ensemble
 
 
 def test_parity_with_scikit_learn_on_all_569_rows(committed: TreeEnsemble) -> None:
@@ -140,4 +140,4 @@ def test_tampered_model_file_is_refused(tmp_path: Any) -> None:
         (tmp_path / name).write_bytes((ARTIFACTS / name).read_bytes())
     (tmp_path / "model.json").write_bytes((ARTIFACTS / "model.json").read_bytes() + b" ")
     with pytest.raises(ModelFormatError, match="sha256"):
-        read_model(tmp_path)
+        read_model(tmp_path, check_digest=True)
