@@ -119,7 +119,7 @@ def _package(scratch: Path) -> tuple[Figure, Path]:
 # -- cold start ------------------------------------------------------------------------
 
 
-def _cold_start(unpacked: Path | None, runs: int = 7) -> list[Figure]:
+def _cold_start(unpacked: Path | None, runs: int = 15) -> list[Figure]:
     figures = [
         _cold_start_in(
             [sys.executable, "-c", COLD_START],
@@ -150,6 +150,8 @@ def _cold_start_in(
 ) -> Figure:
     totals, imports, loads, walls = [], [], [], []
     heavy: set[str] = set()
+    # one discarded run first: the file cache, not the code, makes the first one slow
+    subprocess.run(command, cwd=cwd, env=env, capture_output=True, check=True)
     for _ in range(runs):
         began = time.perf_counter()
         out = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=True)
