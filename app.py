@@ -14,12 +14,14 @@ from chalice.app import S3Event, SQSEvent
 from chalicelib.cells import intake
 from chalicelib.config import get_settings
 from chalicelib.faces import workflow
-from chalicelib.http import api_errors
+from chalicelib.http import api_errors, route_auth
 from chalicelib.painting import service as painting
+from chalicelib.predict import service as prediction
 from chalicelib.workers import api as jobs
 
 app = Chalice(app_name="lab-pipelines")
 settings = get_settings()
+auth = route_auth(settings.api_auth)  # every route: open locally; API key or IAM in dev/prod
 
 
 @app.on_s3_event(bucket=settings.images_bucket, events=["s3:ObjectCreated:*"])
@@ -27,7 +29,7 @@ def on_image_uploaded(event: S3Event) -> None:
     intake.on_image_uploaded(event.bucket, event.key)
 
 
-@app.route("/counts", methods=["GET"])
+@app.route("/counts", methods=["GET"], **auth)
 @api_errors
 def get_count() -> dict[str, Any]:
     return intake.get_count((app.current_request.query_params or {}).get("key"))
@@ -69,13 +71,13 @@ def on_job_messages(event: SQSEvent) -> None:
     jobs.on_job_messages(event)
 
 
-@app.route("/jobs", methods=["POST"])
+@app.route("/jobs", methods=["POST"], **auth)
 @api_errors
 def submit_job() -> Response:
     return Response(body=jobs.submit_job(app.current_request.json_body), status_code=202)
 
 
-@app.route("/jobs/{job_id}", methods=["GET"])
+@app.route("/jobs/{job_id}", methods=["GET"], **auth)
 @api_errors
 def get_job(job_id: str) -> dict[str, Any]:
     return jobs.get_job(job_id)
@@ -86,7 +88,25 @@ def on_painting_message(event: SQSEvent) -> None:
     painting.on_painting_messages(event)
 
 
-@app.route("/painting/jobs/{job_id}", methods=["GET"])
+@app.route("/painting/jobs/{job_id}", methods=["GET"], **auth)
 @api_errors
 def get_painting_job(job_id: str) -> dict[str, Any]:
     return painting.get_job(job_id)
+
+
+@app.route("/predict", methods=["POST"], content_types=prediction.BODY_TYPES, **auth)
+@api_errors(extra={"prediction": ""})
+def predict() -> dict[str, Any]:
+    return prediction.predict(app.current_request.raw_body)
+
+
+@app.route("/predict/batch", methods=["POST"], content_types=prediction.BODY_TYPES, **auth)
+@api_errors
+def predict_batch() -> dict[str, Any]:
+    return prediction.predict_batch(app.current_request.raw_body)
+
+
+@app.route("/model", methods=["GET"], **auth)
+@api_errors
+def get_model() -> dict[str, Any]:
+    return prediction.model_metadata()
