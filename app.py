@@ -11,13 +11,17 @@ from typing import Any
 from chalice import Chalice, Response
 from chalice.app import S3Event, SQSEvent
 
-from chalicelib.cells import intake
 from chalicelib.config import get_settings
-from chalicelib.faces import workflow
 from chalicelib.http import api_errors, route_auth
-from chalicelib.painting import service as painting
-from chalicelib.predict import service as prediction
-from chalicelib.workers import api as jobs
+from chalicelib.lazy import lazy
+from chalicelib.predict import BODY_TYPES
+
+# Each function imports only its own pipeline's code, on first use (cold starts).
+intake = lazy("chalicelib.cells.intake")
+workflow = lazy("chalicelib.faces.workflow")
+jobs = lazy("chalicelib.workers.api")
+painting = lazy("chalicelib.painting.service")
+prediction = lazy("chalicelib.predict.service")
 
 app = Chalice(app_name="lab-pipelines")
 settings = get_settings()
@@ -94,13 +98,13 @@ def get_painting_job(job_id: str) -> dict[str, Any]:
     return painting.get_job(job_id)
 
 
-@app.route("/predict", methods=["POST"], content_types=prediction.BODY_TYPES, **auth)
+@app.route("/predict", methods=["POST"], content_types=BODY_TYPES, **auth)
 @api_errors(extra={"prediction": ""})
 def predict() -> dict[str, Any]:
     return prediction.predict(app.current_request.raw_body)
 
 
-@app.route("/predict/batch", methods=["POST"], content_types=prediction.BODY_TYPES, **auth)
+@app.route("/predict/batch", methods=["POST"], content_types=BODY_TYPES, **auth)
 @api_errors
 def predict_batch() -> dict[str, Any]:
     return prediction.predict_batch(app.current_request.raw_body)

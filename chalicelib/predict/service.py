@@ -38,7 +38,6 @@ MODEL_FILE = "model.json"
 METADATA_FILE = "metadata.json"
 # Request bodies are JSON; also taken when a client forgets the header
 # (curl -d sends application/x-www-form-urlencoded) rather than answering 415.
-BODY_TYPES = ["application/json", "text/plain", "application/x-www-form-urlencoded"]
 
 
 @dataclass(frozen=True)
