@@ -11,15 +11,21 @@ from typing import Any
 from chalice import Chalice, Response
 from chalice.app import S3Event, SQSEvent
 
-from chalicelib.cells import intake
 from chalicelib.config import get_settings
-from chalicelib.faces import workflow
-from chalicelib.http import api_errors
-from chalicelib.painting import service as painting
-from chalicelib.workers import api as jobs
+from chalicelib.http import api_errors, route_auth
+from chalicelib.lazy import lazy
+from chalicelib.predict import BODY_TYPES
+
+# Each function imports only its own pipeline's code, on first use (cold starts).
+intake = lazy("chalicelib.cells.intake")
+workflow = lazy("chalicelib.faces.workflow")
+jobs = lazy("chalicelib.workers.api")
+painting = lazy("chalicelib.painting.service")
+prediction = lazy("chalicelib.predict.service")
 
 app = Chalice(app_name="lab-pipelines")
 settings = get_settings()
+auth = route_auth(settings.api_auth)  # every route: open locally; API key or IAM in dev/prod
 
 
 @app.on_s3_event(bucket=settings.images_bucket, events=["s3:ObjectCreated:*"])
@@ -27,7 +33,7 @@ def on_image_uploaded(event: S3Event) -> None:
     intake.on_image_uploaded(event.bucket, event.key)
 
 
-@app.route("/counts", methods=["GET"])
+@app.route("/counts", methods=["GET"], **auth)
 @api_errors
 def get_count() -> dict[str, Any]:
     return intake.get_count((app.current_request.query_params or {}).get("key"))
@@ -69,13 +75,13 @@ def on_job_messages(event: SQSEvent) -> None:
     jobs.on_job_messages(event)
 
 
-@app.route("/jobs", methods=["POST"])
+@app.route("/jobs", methods=["POST"], **auth)
 @api_errors
 def submit_job() -> Response:
     return Response(body=jobs.submit_job(app.current_request.json_body), status_code=202)
 
 
-@app.route("/jobs/{job_id}", methods=["GET"])
+@app.route("/jobs/{job_id}", methods=["GET"], **auth)
 @api_errors
 def get_job(job_id: str) -> dict[str, Any]:
     return jobs.get_job(job_id)
@@ -86,7 +92,25 @@ def on_painting_message(event: SQSEvent) -> None:
     painting.on_painting_messages(event)
 
 
-@app.route("/painting/jobs/{job_id}", methods=["GET"])
+@app.route("/painting/jobs/{job_id}", methods=["GET"], **auth)
 @api_errors
 def get_painting_job(job_id: str) -> dict[str, Any]:
     return painting.get_job(job_id)
+
+
+@app.route("/predict", methods=["POST"], content_types=BODY_TYPES, **auth)
+@api_errors(extra={"prediction": ""})
+def predict() -> dict[str, Any]:
+    return prediction.predict(app.current_request.raw_body)
+
+
+@app.route("/predict/batch", methods=["POST"], content_types=BODY_TYPES, **auth)
+@api_errors
+def predict_batch() -> dict[str, Any]:
+    return prediction.predict_batch(app.current_request.raw_body)
+
+
+@app.route("/model", methods=["GET"], **auth)
+@api_errors
+def get_model() -> dict[str, Any]:
+    return prediction.model_metadata()

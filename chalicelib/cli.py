@@ -161,12 +161,26 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from chalicelib.bench import blur
 
         return blur.run()
+    if args.pipeline == "predict":
+        from chalicelib.predict.bench import run_bench
+
+        return int(
+            run_bench(requests=args.requests, seconds=args.seconds, package=not args.no_package)
+        )
     if args.pipeline == "painting":
         from chalicelib.bench import painting
 
         shards = [int(n) for n in args.shards.split(",")]
         return painting.run(Path(args.data), shards, args.copies, args.cellprofiler)
     raise InvalidInput(f"no benchmark named {args.pipeline!r}")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from chalicelib.predict.training import report, train
+
+    result = train()
+    print(report(result))
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -208,6 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--timeout", type=float, default=120.0)
     demo.set_defaults(run=cmd_demo)
 
+    train = commands.add_parser("train", help="train the breast-cancer model, write its artifacts")
+    train.set_defaults(run=cmd_train)
+
     blur = commands.add_parser("blur", help="blur every face in a local video (no AWS)")
     blur.add_argument("video")
     blur.add_argument("out", help="output .mp4")
@@ -228,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     submit.set_defaults(run=cmd_submit)
 
     bench = commands.add_parser("bench", help="print benchmark figures for a pipeline")
-    bench.add_argument("pipeline", choices=["count", "blur", "painting"])
+    bench.add_argument("pipeline", choices=["count", "blur", "painting", "predict"])
     bench.add_argument("--image", help="count: time this JPEG end to end (default: generated)")
     bench.add_argument("--json", action="store_true", help="machine-readable output")
     bench.add_argument(
@@ -239,6 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--shards", default="1,2", help="painting: shard counts, e.g. 1,2,4")
     bench.add_argument("--copies", type=int, default=1, help="painting: repeat the wells")
     bench.add_argument("--cellprofiler", default=None, help="painting: the command to time")
+    bench.add_argument("--requests", type=int, default=2000, help="predict: HTTP requests at most")
+    bench.add_argument("--seconds", type=float, default=5.0, help="predict: HTTP seconds at most")
+    bench.add_argument("--no-package", action="store_true", help="predict: skip `chalice package`")
     bench.set_defaults(run=cmd_bench)
     return parser
 

@@ -38,6 +38,12 @@ class Settings:
     max_image_pixels: int = 100_000_000
     # Prediction API
     data_bucket: str = "lab-local-data"
+    # data_bucket is the trusted bucket: the only one /predict/batch reads joblib/pickle from
+    api_auth: str = "none"  # none | api_key | iam, bound to the routes at import
+    max_predict_body_bytes: int = 1024 * 1024
+    max_predict_rows: int = 1000
+    max_batch_bytes: int = 16 * 1024 * 1024
+    max_batch_rows: int = 100_000
     # Cell Painting Batch
     painting_queue: str = "lab-local-painting"
     painting_dlq: str = "lab-local-painting-dlq"

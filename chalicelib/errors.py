@@ -35,6 +35,12 @@ class CorruptInput(InvalidInput):
     kind = "corrupt_input"
 
 
+class Forbidden(InvalidInput):
+    """The caller may not do this (maps to HTTP 403), e.g. pickle from an untrusted bucket."""
+
+    kind = "forbidden"
+
+
 class NotFound(LabError):
     """A thing asked for does not exist (maps to HTTP 404)."""
 

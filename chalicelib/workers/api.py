@@ -38,7 +38,10 @@ def default_worker() -> JobWorker:
 
 
 def _predictor() -> Any:
-    return None
+    """The prediction service, fed the job's observations as the HTTP route is."""
+    from chalicelib.predict import service
+
+    return lambda observations: service.predict(json.dumps(observations))
 
 
 def on_job_messages(records: Iterable[Any]) -> None:

@@ -58,6 +58,31 @@ def submit_count_cells(endpoint: str, env: dict[str, str]) -> None:
     reply = json.loads(done.stdout[done.stdout.index("{") :])
     assert reply["status"] == "ok" and reply["result"]["count"] == len(DISCS)
     assert reply["attributes"] == {"chat_id": "42"}
+    from tests.predict_data import SEED_MALIGNANT
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "chalicelib",
+            "submit",
+            "predict",
+            json.dumps(SEED_MALIGNANT),
+            "--wait",
+            "--endpoint",
+            endpoint,
+            "--timeout",
+            "30",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    reply = json.loads(done.stdout[done.stdout.index("{") :])
+    assert reply["result"]["label"] == "malignant" and reply["result"]["prediction"] == 0
 
 
 def test_local_serves_and_stops_on_ctrl_c() -> None:

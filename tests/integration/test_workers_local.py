@@ -13,6 +13,7 @@ from chalicelib import aws
 from chalicelib.local.cloud import LocalCloud
 from tests.images import DISCS, discs, encode
 from tests.integration.conftest import eventually
+from tests.predict_data import SEED_BENIGN, SEED_MALIGNANT
 
 pytestmark = pytest.mark.integration
 
@@ -164,3 +165,21 @@ def test_http_jobs_routes(cloud: LocalCloud) -> None:
 
     assert eventually(finished)["result"]["count"] == len(DISCS)
     drain(cloud, settings.job_results_queue, until=1, timeout=5)
+
+
+def test_predict_jobs_in_both_forms(cloud: LocalCloud) -> None:
+    settings = cloud.settings
+    assert settings is not None
+    send(cloud, "predict " + json.dumps(SEED_MALIGNANT), "p1")
+    send(cloud, json.dumps({"task": "predict", "input": [SEED_BENIGN, SEED_MALIGNANT]}), "p2")
+    send(cloud, "predict " + json.dumps({"worstArea": 1.0}), "p3")
+    replies = {
+        r["attributes"]["chat_id"]: json.loads(r["body"])
+        for r in drain(cloud, settings.job_results_queue, until=3)
+    }
+    assert replies["p1"]["result"]["label"] == "malignant"
+    assert [p["label"] for p in replies["p2"]["result"]["predictions"]] == ["benign", "malignant"]
+    assert (
+        replies["p3"]["status"] == "error"
+        and "meanConcavePoints" in replies["p3"]["error"]["reason"]
+    )

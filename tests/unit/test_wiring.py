@@ -44,3 +44,28 @@ def test_dockerfile_runs_the_registered_handler(function) -> None:
     assert cmd is not None and json.loads(cmd.group(1)) == [function.handler]
     assert "public.ecr.aws/lambda/python" in dockerfile
     assert callable(function.load())
+
+
+def test_each_function_imports_only_its_own_pipeline() -> None:
+    code = (
+        "import sys, app; before = {m for m in sys.modules if m.startswith('chalicelib.')}; "
+        "app.prediction.model_metadata(); "
+        "after = {m for m in sys.modules if m.startswith('chalicelib.')}; "
+        "print(sorted(before)); print(sorted(after - before))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": ""},
+    )
+    before, added = (eval(line) for line in out.stdout.strip().splitlines())
+    assert not any(
+        m.startswith(
+            ("chalicelib.cells", "chalicelib.workers", "chalicelib.faces", "chalicelib.painting")
+        )
+        for m in before + added
+    )
+    assert "chalicelib.predict.service" in added
