@@ -26,18 +26,13 @@ THROTTLE_RATE = 50  # requests per second, steady
 THROTTLE_BURST = 100
 
 
-def protected_routes() -> list[tuple[str, str, str]]:
-    """(method, path, "api_key" | "iam") of every route that requires a caller identity."""
-    import app as chalice_app
-
-    found = []
-    for path, methods in chalice_app.app.routes.items():
-        for method, entry in methods.items():
-            if entry.api_key_required:
-                found.append((method, path, "api_key"))
-            elif entry.authorizer is not None:
-                found.append((method, path, "iam"))
-    return sorted(found)
+def protected_routes(stage: Stage) -> list[tuple[str, str, str]]:
+    """(method, path, "api_key" | "iam") of every route of ``stage`` that needs a caller."""
+    return sorted(
+        (route["method"], route["path"], route["auth"])
+        for route in stage.routes
+        if route["auth"] != "none"
+    )
 
 
 def invoke_arn_path(method: str, path: str) -> str:
@@ -54,7 +49,7 @@ class ApiAccessStack(cdk.Stack):
             **kwargs,
         )
         api_stage = str(stage.chalice.get("api_gateway_stage", "api"))
-        routes = protected_routes()
+        routes = protected_routes(stage)
         if any(kind == "api_key" for *_, kind in routes):
             self._usage_plan(stage, rest_api_id, api_stage)
         iam_routes = [(method, path) for method, path, kind in routes if kind == "iam"]
@@ -64,26 +59,24 @@ class ApiAccessStack(cdk.Stack):
             cdk.CfnOutput(self, "Note", value="no route of this stage requires a caller identity")
 
     def _usage_plan(self, stage: Stage, rest_api_id: str, api_stage: str) -> None:
-        api = apigateway.RestApi.from_rest_api_id(self, "Api", rest_api_id)
-        plan = apigateway.UsagePlan(
+        # L1 resources: the L2 usage plan wants a Stage construct, and this stage
+        # belongs to the API Chalice deployed, not to this stack.
+        plan = apigateway.CfnUsagePlan(
             self,
             "UsagePlan",
-            name=f"{stage.prefix}-usage-plan",
-            throttle=apigateway.ThrottleSettings(
+            usage_plan_name=f"{stage.prefix}-usage-plan",
+            throttle=apigateway.CfnUsagePlan.ThrottleSettingsProperty(
                 rate_limit=THROTTLE_RATE, burst_limit=THROTTLE_BURST
             ),
             api_stages=[
-                apigateway.UsagePlanPerApiStage(
-                    api=api,
-                    stage=apigateway.Stage.from_stage_attributes(
-                        self, "Stage", rest_api=api, stage_name=api_stage
-                    ),
-                )
+                apigateway.CfnUsagePlan.ApiStageProperty(api_id=rest_api_id, stage=api_stage)
             ],
         )
-        key = apigateway.ApiKey(self, "ApiKey", api_key_name=f"{stage.prefix}-api-key")
-        plan.add_api_key(key)
-        cdk.CfnOutput(self, "ApiKeyId", value=key.key_id)
+        key = apigateway.CfnApiKey(self, "ApiKey", name=f"{stage.prefix}-api-key", enabled=True)
+        apigateway.CfnUsagePlanKey(
+            self, "UsagePlanKey", key_id=key.ref, key_type="API_KEY", usage_plan_id=plan.ref
+        )
+        cdk.CfnOutput(self, "ApiKeyId", value=key.ref)
 
     def _callers_policy(
         self, stage: Stage, rest_api_id: str, api_stage: str, routes: list[tuple[str, str]]

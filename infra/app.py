@@ -26,7 +26,7 @@ def build(app: cdk.App, stage_name: str, rest_api_id: str | None = None) -> list
     stage = stage_named(stage_name)
     tags = {"project": stage.app_name, "stage": stage.name}
     stacks: list[cdk.Stack] = [PipelinesStack(app, stage, tags=tags)]
-    if rest_api_id and protected_routes():
+    if rest_api_id and protected_routes(stage):
         stacks.append(ApiAccessStack(app, stage, rest_api_id, tags=tags))
     return stacks
 

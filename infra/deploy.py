@@ -133,10 +133,8 @@ def chalice_deployed(target: Stage) -> dict[str, Any]:
     return {}
 
 
-def protects_routes() -> bool:
-    from infra.api_access import protected_routes
-
-    return bool(protected_routes())
+def protects_routes(target: Stage) -> bool:
+    return any(route["auth"] != "none" for route in target.routes)
 
 
 # -- deploy and destroy -----------------------------------------------------------------------
@@ -154,7 +152,7 @@ def deploy(runner: Runner, target: Stage) -> None:
     )
     check_outputs(runner, target)
     runner.chalice(target, "deploy", region)
-    if protects_routes():
+    if protects_routes(target):
         api_id = chalice_deployed(target).get("rest_api_id") or "<rest_api_id>"
         runner.cdk(
             target,
@@ -175,7 +173,7 @@ def deploy(runner: Runner, target: Stage) -> None:
 
 def destroy(runner: Runner, target: Stage, delete_data: bool) -> None:
     _account, region = preflight(runner, need_docker=False)
-    if protects_routes():
+    if protects_routes(target):
         api_id = chalice_deployed(target).get("rest_api_id") or "none"
         runner.cdk(target, "destroy", target.api_stack_name, "--force", rest_api_id=api_id)
     runner.chalice(target, "delete", region)

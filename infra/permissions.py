@@ -120,12 +120,15 @@ def input_buckets(settings: Settings) -> tuple[str, ...]:
 
 # -- the Chalice functions (zip) -----------------------------------------------------------
 def api_handler(s: Settings) -> list[Grant]:
-    """Every route: GET /counts, POST and GET /jobs, GET /painting/jobs/{id}."""
+    """Every route: /counts, /jobs, /painting/jobs/{id}, /predict, /predict/batch, /model."""
     return [
         *read("ReadResults", s.results_bucket),  # counts/…/result.json, results/jobs/…
-        write("WriteJobRecords", s.results_bucket),  # POST /jobs: the queued record
+        # POST /jobs: the queued record; POST /predict/batch: predictions/<key>.csv
+        write("WriteResults", s.results_bucket),
         send("EnqueueJobs", s.jobs_queue),
-        *read("ReadPaintingStatus", s.data_bucket),  # status records and outputs listing
+        # GET /painting/jobs: status records and outputs; POST /predict/batch reads its
+        # observations from the trusted data bucket only (any other bucket: 403 -> Forbidden).
+        *read("ReadData", s.data_bucket),
         Grant("DescribeBatchJobs", ("batch:DescribeJobs",), (ANY,)),
     ]
 

@@ -10,11 +10,20 @@ Batch, and whether a stage keeps its data when it is destroyed.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from dataclasses import dataclass, field, fields
 from functools import cached_property
 from typing import Any
 
-from chalicelib.config import CHALICE_CONFIG, Settings, settings_from, stage_environment
+from chalicelib.config import (
+    CHALICE_CONFIG,
+    PROJECT_DIR,
+    Settings,
+    settings_from,
+    stage_environment,
+)
 
 DEPLOYABLE_STAGES = ("dev", "prod")  # "local" is the embedded emulator
 CHALICE_DEFAULT_TIMEOUT = 60  # seconds, Chalice's default when the config names none
@@ -91,6 +100,10 @@ class Stage:
     def handlers(self) -> list[str]:
         return chalice_handlers()
 
+    @cached_property
+    def routes(self) -> list[dict[str, str]]:
+        return stage_routes(self.name)
+
     @property
     def prefix(self) -> str:
         return f"{self.app_name}-{self.name}"
@@ -144,6 +157,35 @@ class Stage:
             for source in chalice_app.app.event_sources
             if getattr(source, "queue", None)
         }
+
+
+ROUTES_SCRIPT = """
+import json, app
+routes = []
+for path, methods in app.app.routes.items():
+    for method, entry in methods.items():
+        kind = "api_key" if entry.api_key_required else "iam" if entry.authorizer else "none"
+        routes.append({"method": method, "path": path, "auth": kind})
+print(json.dumps(routes))
+"""
+
+
+def stage_routes(name: str) -> list[dict[str, str]]:
+    """Every route of app.py as ``STAGE=name`` binds it (method, path, auth).
+
+    The decorators read the stage's ``API_AUTH`` when app.py is imported, so the
+    answer for another stage than this process's needs a fresh interpreter.
+    """
+    done = subprocess.run(
+        [sys.executable, "-c", ROUTES_SCRIPT],
+        cwd=PROJECT_DIR,
+        env={**os.environ, "STAGE": name},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
 
 
 def stage(name: str) -> Stage:

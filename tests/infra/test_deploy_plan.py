@@ -39,7 +39,7 @@ def test_deploy_order(stage: str) -> None:
         position(lines, "checking", "outputs"),
         position(lines, "chalice deploy --stage " + stage, f"STAGE={stage}"),
     ]
-    if deploy.protects_routes():
+    if deploy.protects_routes(target):
         steps.append(position(lines, "cdk", "deploy", target.api_stack_name))
     assert steps == sorted(steps)
     assert all(f"stage={stage}" in line for line in lines if "aws-cdk@" in line)
@@ -52,7 +52,7 @@ def test_destroy_order(stage: str) -> None:
     chalice = position(lines, "chalice delete --stage " + stage)
     infra = position(lines, "cdk", "destroy", target.stack_name)
     assert chalice < infra
-    if deploy.protects_routes():
+    if deploy.protects_routes(target):
         assert position(lines, "cdk", "destroy", target.api_stack_name) < chalice
     emptied = [line for line in lines if line.startswith("emptying")]
     kept = [line for line in lines if line.startswith("kept")]

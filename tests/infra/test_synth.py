@@ -15,7 +15,7 @@ from chalicelib.painting.messages import PaintingJob, SubmitPlan, resource_probl
 from infra.iam_audit import render
 from infra.stack import expected_outputs
 from infra.stages import DEPLOYABLE_STAGES, Stage
-from tests.infra.conftest import Synthesized
+from tests.infra.conftest import API_ID, Synthesized
 
 STAGES = pytest.mark.parametrize("stage", DEPLOYABLE_STAGES)
 LINT_REGIONS = ["us-east-1", "eu-west-1", "eu-central-1"]
@@ -60,14 +60,8 @@ IDLE_FREE_TYPES = {
 
 def test_every_stage_synthesizes(synthesized: Synthesized) -> None:
     expected = {Stage(s).stack_name for s in DEPLOYABLE_STAGES}
-    expected |= {Stage(s).api_stack_name for s in DEPLOYABLE_STAGES if _protected()}
+    expected |= {Stage(s).api_stack_name for s in DEPLOYABLE_STAGES}  # both protect routes
     assert set(synthesized.templates) == expected
-
-
-def _protected() -> bool:
-    from infra.api_access import protected_routes
-
-    return bool(protected_routes())
 
 
 def test_templates_pass_cfn_lint(synthesized: Synthesized) -> None:
@@ -263,3 +257,37 @@ def test_chalice_functions_get_log_groups_with_retention(
     for handler in target.handlers:
         group = groups[f"/aws/lambda/{target.function_name(handler)}"]
         assert group["RetentionInDays"] == target.infra.log_retention_days
+
+
+@STAGES
+def test_no_route_is_open_in_a_deployed_stage(stage: str) -> None:
+    target = Stage(stage)
+    assert target.routes
+    assert {route["auth"] for route in target.routes} == {target.settings.api_auth}
+    assert target.settings.api_auth in ("api_key", "iam")
+
+
+def test_api_key_stage_gets_a_usage_plan_and_a_key(synthesized: Synthesized) -> None:
+    target = Stage("dev")
+    assert target.settings.api_auth == "api_key"
+    resources = synthesized.templates[target.api_stack_name]["Resources"].values()
+    by_type = {r["Type"]: r["Properties"] for r in resources}
+    (stage,) = by_type["AWS::ApiGateway::UsagePlan"]["ApiStages"]
+    assert stage == {"ApiId": API_ID, "Stage": target.chalice["api_gateway_stage"]}
+    assert by_type["AWS::ApiGateway::UsagePlan"]["Throttle"]["RateLimit"] > 0
+    assert by_type["AWS::ApiGateway::ApiKey"]["Name"] == f"{target.prefix}-api-key"
+    assert "AWS::ApiGateway::UsagePlanKey" in by_type
+
+
+def test_iam_stage_gets_a_callers_policy_for_exactly_its_routes(
+    synthesized: Synthesized,
+) -> None:
+    target = Stage("prod")
+    assert target.settings.api_auth == "iam"
+    resources = synthesized.templates[target.api_stack_name]["Resources"].values()
+    (policy,) = [r["Properties"] for r in resources if r["Type"] == "AWS::IAM::ManagedPolicy"]
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    assert statement["Action"] == "execute-api:Invoke"
+    arns = sorted(render(arn).split(f"{API_ID}/api/", 1)[1] for arn in statement["Resource"])
+    assert "POST/predict" in arns and "POST/predict/batch" in arns and "GET/jobs/*" in arns
+    assert len(arns) == len(target.routes)
