@@ -11,7 +11,8 @@ CELLPROFILER_VENV := .venv-cellprofiler
 # This workplace's pip config lists mirrors that may be absent; hide that noise only.
 QUIET_PIP := grep -v "^WARNING: Location" || true
 
-.PHONY: help install demo test check local samples clean cellprofiler cellprofiler-if-possible bench-painting
+.PHONY: help install demo test check local samples clean cellprofiler cellprofiler-if-possible bench-painting \
+	deploy destroy synth policies
 
 help:
 	@echo "make demo    - set up .venv, run the app on the local emulator, count the sample images"
@@ -19,6 +20,8 @@ help:
 	@echo "make check   - lint (ruff) and type-check (mypy) chalicelib"
 	@echo "make local   - run everything locally until Ctrl-C (emulator :4566, HTTP API :8000)"
 	@echo "make cellprofiler - install CellProfiler 4.2.8.1 into $(CELLPROFILER_VENV) (Python 3.9 + JDK)"
+	@echo "make deploy STAGE=dev|prod  - infra (CDK) + the Chalice app to AWS (README: Deploying to AWS)"
+	@echo "make destroy STAGE=dev|prod [DELETE_DATA=yes] - tear it down again"
 
 install: $(STAMP)
 
@@ -60,3 +63,26 @@ samples: install
 
 clean:
 	rm -rf $(VENV) $(CELLPROFILER_VENV) demo-output .pytest_cache .mypy_cache .ruff_cache
+
+# -- AWS (README: Deploying to AWS). Needs credentials, Docker and npx; make test never does.
+STAGE ?=
+DELETE_DATA ?=
+need-stage = @test -n "$(STAGE)" || { echo "give the stage: make $@ STAGE=dev (or prod)"; exit 2; }
+
+deploy: install
+	$(need-stage)
+	$(PY) -m infra.deploy deploy --stage $(STAGE)
+
+destroy: install
+	$(need-stage)
+	$(PY) -m infra.deploy destroy --stage $(STAGE) $(if $(filter yes,$(DELETE_DATA)),--delete-data)
+
+# The CloudFormation templates of a stage into infra/cdk.out (offline, no Docker).
+synth: install
+	$(need-stage)
+	CDK_OUTDIR=infra/cdk.out CDK_CONTEXT_JSON='{"stage": "$(STAGE)"}' $(PY) -m infra.app
+	@ls infra/cdk.out/*.template.json
+
+# Rewrite .chalice/policy-<stage>-<function>.json after changing names or AWS calls.
+policies: install
+	$(PY) -m infra.policies

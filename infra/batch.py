@@ -40,6 +40,20 @@ NEVER_PLACEABLE = (
 )
 
 
+RETENTION = {
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    90: logs.RetentionDays.THREE_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+}
+
+
+def log_retention(days: int) -> logs.RetentionDays:
+    if days not in RETENTION:
+        raise ValueError(f"log retention must be one of {sorted(RETENTION)} days, got {days}")
+    return RETENTION[days]
+
+
 class CellProfilerBatch(Construct):
     def __init__(
         self,
@@ -104,7 +118,7 @@ class CellProfilerBatch(Construct):
             self,
             "Logs",
             log_group_name=f"/aws/batch/{settings.batch_job_definition}",
-            retention=logs.RetentionDays.ONE_MONTH,
+            retention=log_retention(infra.log_retention_days),
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
         job_role = iam.Role(

@@ -164,10 +164,16 @@ def deploy(runner: Runner, target: Stage) -> None:
         )
     url = chalice_deployed(target).get("rest_api_url", "<the REST API URL>")
     runner.say(f"deployed {target.name}: {url}")
-    if getattr(target.settings, "api_auth", "none") == "api_key":
+    auth = target.settings.api_auth
+    if auth == "api_key":
         runner.say(
             f"API key: aws apigateway get-api-keys --name-query {target.prefix}-api-key "
             "--include-values --query 'items[0].value' --output text"
+        )
+    elif auth == "iam":
+        runner.say(
+            f"callers: attach the managed policy {target.prefix}-api-callers to the lab's users "
+            "or roles; requests must be SigV4-signed"
         )
 
 

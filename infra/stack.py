@@ -30,7 +30,7 @@ from chalicelib.config import PROJECT_DIR, Settings
 from chalicelib.faces.workflow import CONTAINER_TASKS, STATE_MACHINE_FILE, TASK_FUNCTIONS
 from chalicelib.functions import CONTAINER_FUNCTIONS, ContainerFunction
 from infra import permissions
-from infra.batch import CellProfilerBatch
+from infra.batch import CellProfilerBatch, log_retention
 from infra.stages import FunctionSize, Stage
 
 # Lambda retries a failed asynchronous invoke twice, then hands the event to the
@@ -142,7 +142,7 @@ class PipelinesStack(cdk.Stack):
             self,
             construct_id,
             log_group_name=name,
-            retention=_retention(self.stage.infra.log_retention_days),
+            retention=log_retention(self.stage.infra.log_retention_days),
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
 
@@ -354,17 +354,3 @@ def _construct_id(name: str, prefix: str, suffix: str) -> str:
 
 def _pascal(snake: str) -> str:
     return "".join(part.capitalize() for part in snake.split("_") if part)
-
-
-RETENTION = {
-    14: logs.RetentionDays.TWO_WEEKS,
-    30: logs.RetentionDays.ONE_MONTH,
-    90: logs.RetentionDays.THREE_MONTHS,
-    365: logs.RetentionDays.ONE_YEAR,
-}
-
-
-def _retention(days: int) -> logs.RetentionDays:
-    if days not in RETENTION:
-        raise ValueError(f"log retention must be one of {sorted(RETENTION)} days, got {days}")
-    return RETENTION[days]

@@ -247,16 +247,15 @@ def test_outputs_name_what_the_chalice_config_names(synthesized: Synthesized, st
 
 
 @STAGES
-def test_chalice_functions_get_log_groups_with_retention(
-    synthesized: Synthesized, stage: str
-) -> None:
+def test_every_log_group_has_the_stage_retention(synthesized: Synthesized, stage: str) -> None:
     target = Stage(stage)
     groups = {
         g["LogGroupName"]: g for g in synthesized.resources(stage, "AWS::Logs::LogGroup").values()
     }
     for handler in target.handlers:
-        group = groups[f"/aws/lambda/{target.function_name(handler)}"]
-        assert group["RetentionInDays"] == target.infra.log_retention_days
+        assert f"/aws/lambda/{target.function_name(handler)}" in groups
+    assert f"/aws/batch/{target.settings.batch_job_definition}" in groups
+    assert {g["RetentionInDays"] for g in groups.values()} == {target.infra.log_retention_days}
 
 
 @STAGES
