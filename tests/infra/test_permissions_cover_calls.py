@@ -1,0 +1,329 @@
+"""The least-privilege policies allow the AWS calls the code really makes.
+
+Each function's entry point runs with the ``dev`` stage's names against
+in-memory AWS (moto); every botocore call is recorded, turned into the IAM
+action and resource ARN AWS would authorise, and checked against that
+function's policy (the Chalice policy file, or the CDK role's grants). A
+policy missing a permission fails here instead of with AccessDenied in AWS.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import io
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from chalicelib import aws
+from chalicelib.config import Settings, reload_settings
+from chalicelib.faces.workflow import state_machine_definition
+from chalicelib.local.resources import Provisioner
+from infra import permissions, policies
+from infra.stages import Stage
+from tests.images import discs, encode
+from tests.painting import upload_dataset
+
+REGION, ACCOUNT = "us-east-1", "123456789012"
+PNG = encode(discs(), ".png")
+
+
+@dataclass
+class Recorder:
+    calls: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+
+    def __call__(self, model: Any, params: dict[str, Any], **_: Any) -> None:
+        self.calls.append((model.service_model.service_name, model.name, dict(params)))
+
+
+class RecordingLambda:
+    """Records invokes (as botocore calls would be) and answers like our container functions."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        self._recorder = recorder
+
+    def invoke(self, **kwargs: Any) -> dict[str, Any]:
+        self._recorder.calls.append(("lambda", "Invoke", kwargs))
+        answer = {"status": "ok", "count": 3, "method": "watershed", "width": 8, "height": 8}
+        return {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(answer).encode())}
+
+
+@pytest.fixture
+def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Settings, Recorder, Any]]:
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("STAGE", "dev")
+    settings = reload_settings()
+    recorder = Recorder()
+    aws.reset()
+    # moto records submitted Batch jobs without trying to run them in Docker
+    with mock_aws(config={"batch": {"use_docker": False}}):
+        clients = {
+            name: boto3.client(name, region_name=REGION)
+            for name in ("s3", "sqs", "stepfunctions", "batch", "iam")
+        }
+        provisioner = Provisioner(settings, clients.__getitem__)
+        provisioner.provision([])
+        definition = state_machine_definition(
+            {name: f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:x" for name in _placeholders()}
+        )
+        provisioner.state_machine(settings.face_blur_state_machine, definition)
+        for client in clients.values():
+            client.meta.events.register("before-parameter-build", recorder)
+        with aws.injected(lambda_=RecordingLambda(recorder), **clients):
+            yield settings, recorder, clients["s3"]
+    aws.reset()
+    monkeypatch.undo()
+    reload_settings()
+
+
+def _placeholders() -> list[str]:
+    from chalicelib.faces.workflow import CONTAINER_TASKS, TASK_FUNCTIONS
+
+    return [*TASK_FUNCTIONS, *CONTAINER_TASKS]
+
+
+# -- what AWS authorises for a call ----------------------------------------------------------
+def _s3(operation: str, params: dict[str, Any]) -> list[tuple[str, str]]:
+    bucket = f"arn:aws:s3:::{params.get('Bucket', '')}"
+    obj = f"{bucket}/{params.get('Key', '')}"
+    read = "s3:GetObjectVersion" if params.get("VersionId") else "s3:GetObject"
+    table = {
+        "HeadObject": [(read, obj)],
+        "GetObject": [(read, obj)],
+        "PutObject": [("s3:PutObject", obj)],
+        "CreateMultipartUpload": [("s3:PutObject", obj)],
+        "UploadPart": [("s3:PutObject", obj)],
+        "CompleteMultipartUpload": [("s3:PutObject", obj)],
+        "AbortMultipartUpload": [("s3:AbortMultipartUpload", obj)],
+        "DeleteObject": [("s3:DeleteObject", obj)],
+        "ListObjectsV2": [("s3:ListBucket", bucket)],
+        "ListObjects": [("s3:ListBucket", bucket)],
+    }
+    if operation == "CopyObject":
+        source = params["CopySource"]
+        source_key = f"{source['Bucket']}/{source['Key']}" if isinstance(source, dict) else source
+        return [("s3:GetObject", f"arn:aws:s3:::{source_key}"), ("s3:PutObject", obj)]
+    return table[operation]
+
+
+def required(service: str, operation: str, params: dict[str, Any]) -> list[tuple[str, str]]:
+    """(IAM action, resource ARN) pairs AWS checks for one API call."""
+    if service == "s3":
+        return _s3(operation, params)
+    if service == "sqs":
+        name = params.get("QueueName") or params["QueueUrl"].rsplit("/", 1)[-1]
+        return [(f"sqs:{operation}", f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}")]
+    if service == "lambda":
+        name = params["FunctionName"]
+        return [("lambda:InvokeFunction", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}")]
+    if service == "stepfunctions":
+        if operation == "StartExecution":
+            return [("states:StartExecution", params["stateMachineArn"])]
+        return [(f"states:{operation}", "*")]
+    if service == "batch" and operation == "SubmitJob":
+        arn = f"arn:aws:batch:{REGION}:{ACCOUNT}"
+        needed = [
+            ("batch:SubmitJob", f"{arn}:job-queue/{params['jobQueue']}"),
+            ("batch:SubmitJob", f"{arn}:job-definition/{params['jobDefinition']}"),
+        ]
+        return needed + ([("batch:TagResource", f"{arn}:job/new")] if params.get("tags") else [])
+    return [(f"{service}:{operation}", "*")]
+
+
+def allowed(policy: dict[str, Any], action: str, arn: str) -> bool:
+    """Does an Allow statement match the action and the resource (IAM's * and ? globs)?"""
+    for statement in policy["Statement"]:
+        actions = _as_list(statement["Action"])
+        resources = _as_list(statement["Resource"])
+        if (
+            statement["Effect"] == "Allow"
+            and any(fnmatch.fnmatchcase(action.lower(), a.lower()) for a in actions)
+            and any(fnmatch.fnmatchcase(arn, r) for r in resources)
+        ):
+            return True
+    return False
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def denied(recorder: Recorder, policy: dict[str, Any]) -> list[str]:
+    return [
+        f"{action} on {arn} ({service}.{operation})"
+        for service, operation, params in recorder.calls
+        for action, arn in required(service, operation, params)
+        if not allowed(policy, action, arn)
+    ]
+
+
+def chalice_policy(handler: str) -> dict[str, Any]:
+    return policies.function_policy(Stage("dev"), handler)
+
+
+def cdk_policy(grants: Callable[[Settings], list[permissions.Grant]], settings: Settings) -> Any:
+    return permissions.static_policy(grants(settings))
+
+
+def test_the_check_catches_a_missing_permission(cloud: tuple[Settings, Recorder, Any]) -> None:
+    settings, recorder, s3 = cloud
+    s3.put_object(Bucket=settings.data_bucket, Key="x", Body=b"1")  # not in the policy below
+    assert denied(recorder, chalice_policy("record_face_blur_failure")) == [
+        f"s3:PutObject on arn:aws:s3:::{settings.data_bucket}/x (s3.PutObject)"
+    ]
+
+
+# -- the functions, each through the call its Chalice handler makes ----------------------------
+def test_image_upload(cloud: tuple[Settings, Recorder, Any]) -> None:
+    from chalicelib.cells import intake
+
+    settings, recorder, s3 = cloud
+    s3.put_object(Bucket=settings.images_bucket, Key="a.png", Body=PNG)
+    s3.put_object(Bucket=settings.images_bucket, Key="empty.png", Body=b"")
+    recorder.calls.clear()
+    assert intake.on_image_uploaded(settings.images_bucket, "a.png") == "dispatched"
+    assert intake.on_image_uploaded(settings.images_bucket, "empty.png") == "rejected"
+    assert intake.on_image_uploaded(settings.images_bucket, "gone.png") == "gone"
+    assert denied(recorder, chalice_policy("on_image_uploaded")) == []
+
+
+def test_video_upload_and_workflow_steps(cloud: tuple[Settings, Recorder, Any]) -> None:
+    from chalicelib.faces import workflow
+
+    settings, recorder, s3 = cloud
+    s3.put_object(Bucket=settings.videos_bucket, Key="clip.mp4", Body=b"not really")
+    recorder.calls.clear()
+    assert workflow.on_video_uploaded(settings.videos_bucket, "clip.mp4") == "started"
+    assert workflow.on_video_uploaded(settings.videos_bucket, "notes.txt") == "rejected"
+    assert denied(recorder, chalice_policy("on_video_uploaded")) == []
+    job = workflow._job(settings, settings.videos_bucket, "clip.mp4", "etag").to_state()
+    for step, handler in [
+        ("start", "start_face_detection"),
+        ("status", "get_face_detection_status"),
+        ("faces", "get_face_detections"),
+        ("failure", "record_face_blur_failure"),
+    ]:
+        recorder.calls.clear()
+        job = workflow.run_step(step, job)
+        assert denied(recorder, chalice_policy(handler)) == [], step
+
+
+def test_every_route(cloud: tuple[Settings, Recorder, Any]) -> None:
+    from chalicelib.cells import intake
+    from chalicelib.errors import NotFound
+    from chalicelib.painting import service as painting
+    from chalicelib.predict import service as prediction
+    from chalicelib.workers import api as jobs
+
+    settings, recorder, s3 = cloud
+    s3.put_object(
+        Bucket=settings.data_bucket,
+        Key="obs.csv",
+        Body=b"meanConcavePoints,worstRadius,worstTexture,worstArea,worstConcavePoints\n"
+        b"0.05,15,25,700,0.1\n",
+    )
+    recorder.calls.clear()
+    with pytest.raises(NotFound):
+        intake.get_count("missing.png")
+    queued = jobs.submit_job({"task": "count-cells", "input": "s3://x/y.png"})
+    assert jobs.get_job(queued["job_id"])["status"] == "queued"
+    with pytest.raises(NotFound):
+        painting.get_job("cp-0123456789abcdef")
+    body = json.dumps({"bucket": settings.data_bucket, "key": "obs.csv"})
+    assert "rows" in json.dumps(prediction.predict_batch(body))
+    assert denied(recorder, chalice_policy("api_handler")) == []
+
+
+def _records(s3: Any, queue: str, *bodies: str) -> list[Any]:
+    """Real SQS records (valid receipt handles) as Chalice hands them over."""
+    sqs = aws.client("sqs")
+    url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+    for body in bodies:
+        sqs.send_message(QueueUrl=url, MessageBody=body)
+    received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"])
+    arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}"
+
+    class Record:
+        def __init__(self, message: dict[str, Any]) -> None:
+            self._raw = {
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"],
+                "attributes": message.get("Attributes", {}),
+                "messageAttributes": {},
+                "eventSourceARN": arn,
+            }
+
+        def to_dict(self) -> dict[str, Any]:
+            return self._raw
+
+    return [Record(m) for m in received["Messages"]]
+
+
+def test_job_worker(cloud: tuple[Settings, Recorder, Any]) -> None:
+    from chalicelib.workers import api as jobs
+
+    settings, recorder, s3 = cloud
+    s3.put_object(Bucket=settings.images_bucket, Key="a.png", Body=PNG)
+    s3.put_object(Bucket=settings.videos_bucket, Key="clip.mp4", Body=b"video")
+    records = _records(
+        s3,
+        settings.jobs_queue,
+        f"count s3://{settings.images_bucket}/a.png",
+        f"blur s3://{settings.videos_bucket}/clip.mp4",
+        f"count s3://{settings.data_bucket}/missing.png",
+        "predict "
+        + json.dumps(
+            {
+                "meanConcavePoints": 0.05,
+                "worstRadius": 15,
+                "worstTexture": 25,
+                "worstArea": 700,
+                "worstConcavePoints": 0.1,
+            }
+        ),
+    )
+    recorder.calls.clear()
+    jobs.on_job_messages(records)
+    assert denied(recorder, chalice_policy("on_job_messages")) == []
+
+
+def test_painting_handler(cloud: tuple[Settings, Recorder, Any]) -> None:
+    from chalicelib.painting import service as painting
+
+    settings, recorder, s3 = cloud
+    job = upload_dataset(s3, settings.data_bucket)
+    records = _records(s3, settings.painting_queue, json.dumps(job), "{not json")
+    recorder.calls.clear()
+    outcomes = painting.on_painting_messages(records)
+    assert sorted(o for found in outcomes.values() for o in found) == ["rejected", "submitted"]
+    assert denied(recorder, chalice_policy("on_painting_message")) == []
+
+
+def test_container_functions(cloud: tuple[Settings, Recorder, Any]) -> None:
+    from chalicelib.cells.service import handle_count_request
+    from chalicelib.faces.service import handle_face_blur
+
+    settings, recorder, s3 = cloud
+    head = s3.put_object(Bucket=settings.data_bucket, Key="a.png", Body=PNG)
+    recorder.calls.clear()
+    request = {
+        "bucket": settings.data_bucket,
+        "key": "a.png",
+        "etag": head["ETag"].strip('"'),
+        "size": 1,
+    }
+    assert handle_count_request(request)["status"] == "ok"
+    assert denied(recorder, cdk_policy(permissions.cell_counter, settings)) == []
+    recorder.calls.clear()
+    handle_face_blur({"action": "blur_image", "bucket": settings.data_bucket, "key": "a.png"})
+    assert denied(recorder, cdk_policy(permissions.face_blur, settings)) == []
