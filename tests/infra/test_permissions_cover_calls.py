@@ -327,3 +327,28 @@ def test_container_functions(cloud: tuple[Settings, Recorder, Any]) -> None:
     recorder.calls.clear()
     handle_face_blur({"action": "blur_image", "bucket": settings.data_bucket, "key": "a.png"})
     assert denied(recorder, cdk_policy(permissions.face_blur, settings)) == []
+
+
+def test_cellprofiler_job(cloud: tuple[Settings, Recorder, Any]) -> None:
+    """The Batch job runner (with the fake CellProfiler): shards, then the merge."""
+    from chalicelib.painting.runner import main
+    from tests.painting import FAKE_CELLPROFILER
+
+    settings, recorder, s3 = cloud
+    job = upload_dataset(s3, settings.data_bucket)
+    env = {
+        "PAINTING_JOB_ID": "cp-test",
+        "PAINTING_BUCKET": settings.data_bucket,
+        "PIPELINE": job["pipeline"],
+        "INPUT": job["input"],
+        "OUTPUT": job["output"],
+        "PAINTING_SHARDS": "2",
+        "PAINTING_IMAGE_SETS": "2",
+        "PAINTING_ATTEMPTS": "2",
+        "CELLPROFILER": str(FAKE_CELLPROFILER),
+    }
+    recorder.calls.clear()
+    for index in ("0", "1"):
+        assert main(["run"], {**env, "AWS_BATCH_JOB_ARRAY_INDEX": index}) == 0
+    assert main(["merge"], env) == 0
+    assert denied(recorder, cdk_policy(permissions.cellprofiler_job, settings)) == []
