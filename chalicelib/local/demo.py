@@ -20,6 +20,7 @@ from chalicelib import aws
 from chalicelib.cells.messages import ResultKeys
 from chalicelib.local.cloud import LocalCloud
 from chalicelib.local.painting import painting_demo
+from chalicelib.local.tour import faces_demo, workers_demo
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".txt", ".bin"}
 
@@ -75,17 +76,19 @@ def run_demo(samples: Path, out: Path, timeout: float = 120.0) -> int:
         ]
         counted = time.perf_counter()
         painting_code, painting_lines = painting_demo(cloud)  # the seed's ExampleVitra message
+        faces_code, faces_lines = faces_demo(cloud, out)
+        workers_code, workers_lines = workers_demo(cloud)
     _print_table(rows)
     missing = [key for key in etags if key not in results]
     print(
         f"\n{len(results)}/{len(etags)} results in {counted - started:.1f} s; "
         f"annotated images copied to {out}/"
     )
-    print("\n".join(painting_lines))
+    print("\n".join(painting_lines + faces_lines + workers_lines))
     if missing:
         print(f"no result within {timeout:.0f} s for: {', '.join(missing)}")
         return 1
-    return painting_code
+    return painting_code or faces_code or workers_code
 
 
 def _row(
