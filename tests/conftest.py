@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -17,3 +20,21 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip("../shared/data is not present on this machine")
     return SHARED_DATA
+
+
+def run_python(code: str, env: Mapping[str, str] | None = None) -> str:
+    """Run ``code`` in a fresh interpreter in the project folder; its stdout, stripped.
+
+    Without ``env``: this process's environment minus the stage settings.
+    """
+    if env is None:
+        env = {k: v for k, v in os.environ.items() if k not in ("STAGE", "API_AUTH")}
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=dict(env),
+    )
+    return out.stdout.strip()

@@ -23,6 +23,7 @@ def submit_count_cells(endpoint: str, env: dict[str, str]) -> None:
     import boto3
 
     from tests.images import DISCS, discs, encode
+    from tests.predict_data import SEED_MALIGNANT
 
     s3 = boto3.client(
         "s3",
@@ -32,42 +33,24 @@ def submit_count_cells(endpoint: str, env: dict[str, str]) -> None:
         aws_secret_access_key="testing",
     )
     s3.put_object(Bucket="lab-local-data", Key="cli/cells.png", Body=encode(discs(), ".png"))
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "chalicelib",
-            "submit",
-            "count-cells",
-            "s3://lab-local-data/cli/cells.png",
-            "--wait",
-            "--chat-id",
-            "42",
-            "--endpoint",
-            endpoint,
-            "--timeout",
-            "30",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    reply = submit(
+        env, endpoint, "count-cells", "s3://lab-local-data/cli/cells.png", "--chat-id", "42"
     )
-    assert done.returncode == 0, done.stdout + done.stderr
-    reply = json.loads(done.stdout[done.stdout.index("{") :])
     assert reply["status"] == "ok" and reply["result"]["count"] == len(DISCS)
     assert reply["attributes"] == {"chat_id": "42"}
-    from tests.predict_data import SEED_MALIGNANT
+    reply = submit(env, endpoint, "predict", json.dumps(SEED_MALIGNANT))
+    assert reply["result"]["label"] == "malignant" and reply["result"]["prediction"] == 0
 
+
+def submit(env: dict[str, str], endpoint: str, *args: str) -> dict:
+    """``python -m chalicelib submit … --wait`` as a user runs it; its reply."""
     done = subprocess.run(
         [
             sys.executable,
             "-m",
             "chalicelib",
             "submit",
-            "predict",
-            json.dumps(SEED_MALIGNANT),
+            *args,
             "--wait",
             "--endpoint",
             endpoint,
@@ -81,8 +64,7 @@ def submit_count_cells(endpoint: str, env: dict[str, str]) -> None:
         timeout=60,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    reply = json.loads(done.stdout[done.stdout.index("{") :])
-    assert reply["result"]["label"] == "malignant" and reply["result"]["prediction"] == 0
+    return dict(json.loads(done.stdout[done.stdout.index("{") :]))
 
 
 def test_local_serves_and_stops_on_ctrl_c() -> None:

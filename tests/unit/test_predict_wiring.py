@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
 from chalicelib.http import route_auth
-from tests.conftest import ROOT
+from tests.conftest import run_python as run_in_project
 from tests.predict_data import SEED_BENIGN
 
 ROUTES = [("/predict", "POST"), ("/predict/batch", "POST"), ("/model", "GET")]
@@ -18,15 +16,7 @@ ROUTES = [("/predict", "POST"), ("/predict/batch", "POST"), ("/model", "GET")]
 
 def run_python(code: str, **env: str) -> str:
     clean = {k: v for k, v in os.environ.items() if k not in ("STAGE", "API_AUTH")}
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**clean, **env},
-    )
-    return out.stdout.strip()
+    return run_in_project(code, {**clean, **env})
 
 
 @pytest.mark.parametrize(

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 
 import pytest
 
 from chalicelib.functions import CONTAINER_FUNCTIONS
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_python
 
 
 def test_importing_app_loads_no_heavy_library() -> None:
@@ -18,15 +16,7 @@ def test_importing_app_loads_no_heavy_library() -> None:
         "import sys, app; heavy = [m for m in ('cv2', 'numpy', 'sklearn', 'scipy', 'joblib') "
         "if m in sys.modules]; print(heavy)"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        env={"PATH": ""},
-    )
-    assert out.stdout.strip() == "[]"
+    assert run_python(code, {"PATH": ""}) == "[]"
 
 
 def test_app_handlers_are_discoverable() -> None:
@@ -51,17 +41,9 @@ def test_each_function_imports_only_its_own_pipeline() -> None:
         "import sys, app; before = {m for m in sys.modules if m.startswith('chalicelib.')}; "
         "app.prediction.model_metadata(); "
         "after = {m for m in sys.modules if m.startswith('chalicelib.')}; "
-        "print(sorted(before)); print(sorted(after - before))"
+        "import json; print(json.dumps([sorted(before), sorted(after - before)]))"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        env={"PATH": ""},
-    )
-    before, added = (eval(line) for line in out.stdout.strip().splitlines())
+    before, added = json.loads(run_python(code, {"PATH": ""}))
     assert not any(
         m.startswith(
             ("chalicelib.cells", "chalicelib.workers", "chalicelib.faces", "chalicelib.painting")
