@@ -51,6 +51,8 @@ def output_codec() -> str:
 
 def probe(path: Path) -> VideoInfo:
     """Size, frame rate and frame count from the container, without decoding frames."""
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {path}")
     capture = cv2.VideoCapture(str(path))
     try:
         if not capture.isOpened():
