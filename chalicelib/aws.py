@@ -97,3 +97,19 @@ def get_json(s3: Any, bucket: str, key: str) -> Any:
             return None
         raise
     return json.loads(body)
+
+
+def emulator_client(service: str, endpoint: str) -> Any:
+    """A client for the local emulator at ``endpoint`` (its fake credentials), uncached.
+
+    For tools and tests that talk to an emulator running in another process.
+    """
+    import boto3
+
+    return boto3.session.Session().client(
+        service,
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )

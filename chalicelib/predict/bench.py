@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chalicelib import aws
 from chalicelib.config import PROJECT_DIR, stage_environment
 from chalicelib.predict import service
 
@@ -276,15 +277,7 @@ def _keep_alive(base: str, requests: int, seconds: float) -> str:
 
 
 def _batch_route(base: str, endpoint: str) -> Figure:
-    import boto3
-
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    s3 = aws.emulator_client("s3", endpoint)
     bucket = stage_environment("local").get("DATA_BUCKET", "lab-local-data")
     rows = synthetic_rows(1000, seed=1)
     names = list(RANGES)

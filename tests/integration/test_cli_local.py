@@ -13,6 +13,7 @@ import urllib.request
 
 import pytest
 
+from chalicelib import aws
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration
@@ -20,18 +21,10 @@ pytestmark = pytest.mark.integration
 
 def submit_count_cells(endpoint: str, env: dict[str, str]) -> None:
     """The reference client, as a user runs it, against the running emulator."""
-    import boto3
-
     from tests.images import DISCS, discs, encode
     from tests.predict_data import SEED_MALIGNANT
 
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    s3 = aws.emulator_client("s3", endpoint)
     s3.put_object(Bucket="lab-local-data", Key="cli/cells.png", Body=encode(discs(), ".png"))
     reply = submit(
         env, endpoint, "count-cells", "s3://lab-local-data/cli/cells.png", "--chat-id", "42"
