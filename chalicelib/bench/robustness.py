@@ -96,13 +96,21 @@ def from_labels(name: str, image: np.ndarray, labels: np.ndarray, margin: float 
 
 
 def _as_float(image: np.ndarray) -> tuple[np.ndarray, float]:
-    top = float(np.iinfo(image.dtype).max) if image.dtype.kind == "u" else 1.0
-    return to_gray(image).astype(np.float32) / top, top
+    """Gray values over the image's own maximum (0..1), and that maximum.
+
+    Relative to the image, not to its dtype: a 16-bit image using 12 bits is
+    still transformed over its whole range.
+    """
+    gray = to_gray(image).astype(np.float32)
+    top = max(float(gray.max()), 1.0)
+    return gray / top, top
 
 
-def _back(values: np.ndarray, like: np.ndarray) -> np.ndarray:
-    top = float(np.iinfo(like.dtype).max) if like.dtype.kind == "u" else 1.0
-    return np.asarray(np.clip(values * top + 0.5, 0, top).astype(like.dtype))
+def _back(values: np.ndarray, like: np.ndarray, top: float | None = None) -> np.ndarray:
+    if top is None:
+        top = max(float(to_gray(like).max()), 1.0)
+    limit = float(np.iinfo(like.dtype).max) if like.dtype.kind == "u" else top
+    return np.asarray(np.clip(values * top + 0.5, 0, limit).astype(like.dtype))
 
 
 def gamma(case: Annotated, power: float) -> Annotated:
@@ -171,7 +179,7 @@ def invert(case: Annotated) -> Annotated:
 def to_16bit(case: Annotated) -> Annotated:
     """Stored in 16 bits using 12 of them (as many cameras do)."""
     values, _ = _as_float(case.image)
-    image = np.clip(values * 4095 + 0.5, 0, 65535).astype(np.uint16)
+    image = np.clip(values * 4095 + 0.5, 0, 4095).astype(np.uint16)
     return _replace(case, image, "16-bit (12 used)")
 
 
