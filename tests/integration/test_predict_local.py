@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from chalicelib import aws
-from chalicelib.local.cloud import LocalCloud
+from devtools.local.cloud import LocalCloud
 from tests.conftest import ROOT
 from tests.predict_data import SEED_BENIGN
 
@@ -131,12 +131,12 @@ def chalice_cli(cloud: LocalCloud) -> Iterator[str]:
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
-@pytest.mark.parametrize("server", ["python -m chalicelib local", "chalice local"])
+@pytest.mark.parametrize("server", ["lab local", "chalice local"])
 def test_readme_curl_examples(
     server: str, cloud: LocalCloud, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     http_url = (
-        cloud.http_url if server.startswith("python") else request.getfixturevalue("chalice_cli")
+        cloud.http_url if server.startswith("lab") else request.getfixturevalue("chalice_cli")
     )
     assert http_url is not None
     examples = readme_examples()

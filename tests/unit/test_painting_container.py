@@ -35,8 +35,8 @@ def test_image_has_every_module_the_runner_imports() -> None:
     copied = {
         p.removesuffix(".py").replace("/", ".") for p in re.findall(r"(chalicelib/\S+\.py)", text)
     }
-    needed = chalicelib_imports("chalicelib.painting.runner")
+    needed = chalicelib_imports("chalicelib.painting.container")
     assert needed <= copied, needed - copied
     assert "FROM cellprofiler/cellprofiler:" in text
     entry = (ROOT / "containers" / "cellprofiler" / "entrypoint.sh").read_text()
-    assert "-m chalicelib.painting.runner" in entry
+    assert "-m chalicelib.painting.container" in entry

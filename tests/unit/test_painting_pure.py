@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from chalicelib.painting import layout, merge, pipeline
-from chalicelib.painting.runner import Run, judge
+from chalicelib.painting.container import Run, judge
 from tests.conftest import ROOT
 from tests.painting import PARTLY_MALFORMED, PIPELINE, TRUNCATED, image_names
 
@@ -128,7 +128,7 @@ def test_container_modules_import_under_python_38() -> None:
     candidates = sorted(Path.home().glob(".pyenv/versions/3.8*/bin/python3.8"))
     if not candidates:
         pytest.skip("no Python 3.8 here")
-    code = "import chalicelib.painting.runner, chalicelib.painting.merge; print('ok')"
+    code = "import chalicelib.painting.container, chalicelib.painting.merge; print('ok')"
     done = subprocess.run(
         [str(candidates[-1]), "-c", code], cwd=ROOT, capture_output=True, text=True, check=False
     )
@@ -139,7 +139,7 @@ def test_container_modules_import_under_python_38() -> None:
 def test_bench_prepares_more_image_sets_by_copying_wells(tmp_path: Path) -> None:
     import gzip
 
-    from chalicelib.bench.painting import prepare
+    from devtools.bench.painting import prepare
 
     source = tmp_path / "source"
     (source / "images").mkdir(parents=True)
