@@ -93,10 +93,6 @@ class RunnerConfig:
     def range(self) -> tuple[int, int | None]:
         return layout.shard_range(self.index, self.shards, self.image_sets)
 
-    @property
-    def last_attempt(self) -> bool:
-        return self.attempt >= self.attempts
-
 
 @dataclass(frozen=True)
 class Run:

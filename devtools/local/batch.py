@@ -26,7 +26,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -348,10 +347,6 @@ class LocalBatch:
                 self._lock.wait(timeout=min(1.0, max(0.01, deadline - time.monotonic())))
             return self._status(job_id)
 
-    def idle(self) -> bool:
-        with self._lock:
-            return all(self._status(i) in TERMINAL for i in self._jobs)
-
     def shutdown(self) -> None:
         with self._lock:
             self._closed = True
@@ -496,6 +491,3 @@ def job_definition_reader(batch: Callable[[], Any]) -> Callable[[str], dict[str,
 
     return read
 
-
-def new_job_id() -> str:
-    return str(uuid.uuid4())

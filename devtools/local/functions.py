@@ -116,9 +116,5 @@ class LocalFunctions:
         with self._lock:
             self._pending.discard(future)
 
-    def idle(self) -> bool:
-        with self._lock:
-            return not self._pending
-
     def shutdown(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
