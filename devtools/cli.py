@@ -8,13 +8,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from chalicelib.errors import InvalidInput
+from chalicelib.errors import InvalidInput, NotFound
 
 
 def _parameters(pairs: list[str]) -> dict[str, str]:
@@ -124,21 +123,12 @@ def cmd_blur(args: argparse.Namespace) -> int:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    import os
-
     from chalicelib import aws
     from chalicelib.config import get_settings
     from devtools.bot import BotClient
+    from devtools.transfer import use_endpoint
 
-    if args.endpoint:
-        os.environ["AWS_ENDPOINT_URL"] = args.endpoint
-        for name, value in (
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-            ("AWS_DEFAULT_REGION", "us-east-1"),
-        ):
-            os.environ.setdefault(name, value)
-        aws.reset()
+    use_endpoint(args.endpoint)
     client = BotClient(get_settings(), aws.client("sqs"))
     job_id = client.send(f"{args.task} {args.input}", args.chat_id)
     print(f"job {job_id} sent (chat_id {args.chat_id})", flush=True)
@@ -150,6 +140,42 @@ def cmd_submit(args: argparse.Namespace) -> int:
         return 1
     print(json.dumps(reply, indent=1))
     return 0 if reply.get("status") == "ok" else 1
+
+
+def cmd_put(args: argparse.Namespace) -> int:
+    from devtools.transfer import put, use_endpoint
+
+    use_endpoint(args.endpoint)
+    metadata = {name.replace("_", "-"): value for name, value in _parameters(args.meta).items()}
+    for url in put(Path(args.source), args.target, metadata, gunzip=args.gunzip):
+        print(url)
+    return 0
+
+
+def cmd_get(args: argparse.Namespace) -> int:
+    from devtools.transfer import get, use_endpoint
+
+    use_endpoint(args.endpoint)
+    body = get(args.source, Path(args.out) if args.out else None, wait=args.wait)
+    if not args.out:
+        sys.stdout.buffer.write(body)
+    return 0
+
+
+def cmd_painting(args: argparse.Namespace) -> int:
+    from devtools.transfer import painting_job, send_painting, use_endpoint, wait_for_painting
+
+    use_endpoint(args.endpoint)
+    job_id = send_painting(painting_job(args.pipeline, args.input, args.output))
+    print(f"painting job {job_id} sent (GET {args.api}/painting/jobs/{job_id})", flush=True)
+    if not args.wait:
+        return 0
+    status = wait_for_painting(args.api, job_id, args.timeout)
+    if status is None:
+        print(f"error: no status within {args.timeout:.0f} s", file=sys.stderr)
+        return 1
+    print(json.dumps(status, indent=1))
+    return 0 if status.get("state") == "succeeded" else 1
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -183,7 +209,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _endpoint_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--endpoint",
+        default=None,
+        help="AWS endpoint (default: $AWS_ENDPOINT_URL, else the local cloud on :4566)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from devtools.transfer import api_url
+
     parser = argparse.ArgumentParser(prog="lab", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -237,12 +273,41 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--wait", action="store_true", help="wait for the reply and print it")
     submit.add_argument("--chat-id", default="cli", help="the chat the reply is for")
     submit.add_argument("--timeout", type=float, default=120.0)
-    submit.add_argument(
-        "--endpoint",
-        default=os.environ.get("AWS_ENDPOINT_URL"),
-        help="AWS endpoint (default: $AWS_ENDPOINT_URL; the local emulator prints it)",
-    )
+    _endpoint_option(submit)
     submit.set_defaults(run=cmd_submit)
+
+    put = commands.add_parser("put", help="upload a file or a folder to S3 (the local cloud)")
+    put.add_argument("source", help="a file or a folder")
+    put.add_argument("target", help="s3://bucket/key (or s3://bucket/prefix/ for a folder)")
+    put.add_argument(
+        "--meta",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="object metadata, e.g. count-diameter=15 (repeatable)",
+    )
+    put.add_argument("--gunzip", action="store_true", help="decompress .gz files on upload")
+    _endpoint_option(put)
+    put.set_defaults(run=cmd_put)
+
+    get = commands.add_parser("get", help="download an S3 object (to a file or stdout)")
+    get.add_argument("source", help="s3://bucket/key")
+    get.add_argument("out", nargs="?", help="file to write (default: stdout)")
+    get.add_argument("--wait", type=float, default=0.0, help="wait up to this many s for it")
+    _endpoint_option(get)
+    get.set_defaults(run=cmd_get)
+
+    painting = commands.add_parser("painting", help="send a Cell Painting job (seed form)")
+    painting.add_argument("pipeline", help="key of the .cppipe in the data bucket")
+    painting.add_argument("input", help="prefix of the images in the data bucket")
+    painting.add_argument("output", help="prefix for CellProfiler's results")
+    painting.add_argument("--wait", action="store_true", help="wait for the job and print it")
+    painting.add_argument("--timeout", type=float, default=600.0)
+    painting.add_argument(
+        "--api", default=api_url(), help="HTTP API (default: $LAB_API_URL, else :8000)"
+    )
+    _endpoint_option(painting)
+    painting.set_defaults(run=cmd_painting)
 
     bench = commands.add_parser("bench", help="print benchmark figures for a pipeline")
     bench.add_argument("pipeline", choices=["count", "blur", "painting", "predict"])
@@ -279,7 +344,14 @@ def main(argv: list[str] | None = None) -> int:
     except InvalidInput as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except FileNotFoundError as error:
+    except (FileNotFoundError, NotFound) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except Exception as error:
+        from botocore.exceptions import EndpointConnectionError
+
+        if not isinstance(error, EndpointConnectionError):
+            raise
+        print(f"error: {error} (is the local cloud running? `make local`)", file=sys.stderr)
+        return 1
     return int(result or 0)

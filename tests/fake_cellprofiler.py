@@ -93,9 +93,7 @@ def main() -> int:
             text = "ImageNumber,ObjectNumber,Intensity\n" + "".join(r + "\n" for r in rows)
         (out / name).write_text(text)
     for n in range(args.f, last + 1):
-        print(
-            f"Image # {n}, module ExportToSpreadsheet # {len(modules)}: CPU_time = 0.00 secs"
-        )
+        print(f"Image # {n}, module ExportToSpreadsheet # {len(modules)}: CPU_time = 0.00 secs")
     return 0
 
 

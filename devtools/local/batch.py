@@ -490,4 +490,3 @@ def job_definition_reader(batch: Callable[[], Any]) -> Callable[[str], dict[str,
         return dict(definitions[-1].get("containerProperties", {})) if definitions else {}
 
     return read
-

@@ -1,4 +1,4 @@
-"""The README's curl examples, run as written against the local cloud and `chalice local`."""
+"""The curl examples of docs/prediction-api.md, run against the local cloud and `chalice local`."""
 
 from __future__ import annotations
 
@@ -38,9 +38,8 @@ class Example:
 
 
 def readme_examples() -> list[Example]:
-    """Every ``$ command`` and the output shown under it, in the Prediction API section."""
-    text = (ROOT / "README.md").read_text()
-    section = text.split("## Prediction API", 1)[1].split("\n## ", 1)[0]
+    """Every ``$ command`` and the output shown under it, in the Prediction API's page."""
+    section = (ROOT / "docs" / "prediction-api.md").read_text()
     examples = []
     for block in re.findall(r"```\n(.*?)```", section, re.DOTALL):
         lines = block.splitlines()
