@@ -16,6 +16,7 @@ from chalicelib.cells.segmentation import outlines
 from chalicelib.errors import CorruptInput, TooLarge
 
 OUTLINE_BGR = (0, 255, 0)
+FLAGGED_BGR = (255, 0, 255)  # objects found but not counted (a fibre, a giant)
 TEXT_BGR = (0, 0, 255)
 
 
@@ -83,25 +84,32 @@ def annotate(image: np.ndarray, counting: Counting) -> np.ndarray:
     canvas = to_bgr(image)
     thickness = max(1, round(max(canvas.shape[:2]) / 1000))
     if counting.labels is not None:
-        _draw_outlines(canvas, counting.labels)
+        _draw_outlines(canvas, counting.labels, counting.count)
     else:
         for cell in counting.cells:
             centre = (round(cell.x), round(cell.y))
             cv2.circle(canvas, centre, max(1, round(cell.radius)), OUTLINE_BGR, thickness + 1)
     scale = max(0.6, max(canvas.shape[:2]) / 1200)
     label = f"Count: {counting.count}"
+    if counting.flagged:
+        label += f" (+{len(counting.flagged)} flagged)"
     origin = (round(10 * scale), round(35 * scale))
     cv2.putText(canvas, label, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thickness + 3)
     cv2.putText(canvas, label, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, TEXT_BGR, thickness + 1)
     return canvas
 
 
-def _draw_outlines(canvas: np.ndarray, labels: np.ndarray) -> None:
-    edges: np.ndarray = outlines(labels).astype(np.uint8)
+def _draw_outlines(canvas: np.ndarray, labels: np.ndarray, counted: int) -> None:
+    """Counted objects' outlines in green, flagged ones (labels above ``counted``) in magenta."""
     height, width = canvas.shape[:2]
-    if edges.shape != (height, width):
-        edges = cv2.resize(edges, (width, height), interpolation=cv2.INTER_NEAREST)
-    canvas[edges > 0] = OUTLINE_BGR
+    if labels.shape != (height, width):
+        labels = cv2.resize(labels, (width, height), interpolation=cv2.INTER_NEAREST)
+    edges = outlines(labels)
+    if max(height, width) > 1500:  # thicken: one-pixel lines vanish when a big image is viewed
+        edges = cv2.dilate(edges.astype(np.uint8), np.ones((2, 2), np.uint8)) > 0
+        edges &= labels > 0
+    canvas[edges & (labels <= counted)] = OUTLINE_BGR
+    canvas[edges & (labels > counted)] = FLAGGED_BGR
 
 
 def encode(image: np.ndarray, name: str) -> bytes:

@@ -129,8 +129,9 @@ def segment_nuclei(
     mask = fill_holes((smoothed > floor).astype(np.uint8), 2 * np.pi * r * r)
     markers = _markers(seeds, mask)
     labels = watershed(smoothed, markers, mask)
-    labels = _trim(labels, smoothed, background, threshold_offset)
-    labels, count, flagged = _size_control(labels, smoothed, r)
+    peak = _seed_peaks(markers, smoothed)
+    labels = _trim(labels, smoothed, peak, background, threshold_offset)
+    labels, count, flagged = _size_control(labels, smoothed, peak, r)
     soft = smoothed - np.float32(background + NOISE_SIGMAS * factor * noise)
     return Found(labels, count, flagged, soft, scale)
 
@@ -160,19 +161,28 @@ def _seeds(
     return np.asarray(np.round(centres[1:, ::-1]).astype(np.int64)) if count > 1 else np.zeros((0, 2), np.int64)
 
 
+def _seed_peaks(markers: np.ndarray, smoothed: np.ndarray) -> np.ndarray:
+    """Each object's peak height: the smoothed signal at its seed (a blob maximum)."""
+    rows, cols = np.nonzero(markers)
+    peak = np.zeros(int(markers.max()) + 1, np.float32)
+    peak[markers[rows, cols]] = smoothed[rows, cols]
+    return peak
+
+
 def _trim(
-    labels: np.ndarray, smoothed: np.ndarray, background: float, threshold_offset: float
+    labels: np.ndarray,
+    smoothed: np.ndarray,
+    peak: np.ndarray,
+    background: float,
+    threshold_offset: float,
 ) -> np.ndarray:
     """Keep each object's pixels above ``RELATIVE_THRESHOLD`` of its own peak.
 
     Per object, not per neighbourhood: a dim nucleus beside a bright one keeps
     its full extent.
     """
-    count = int(labels.max())
-    if count == 0:
+    if int(labels.max()) == 0:
         return labels
-    peak = np.full(count + 1, -np.inf, np.float32)
-    np.maximum.at(peak, labels.ravel(), smoothed.ravel())
     relative = min(0.9, max(0.1, RELATIVE_THRESHOLD + 0.25 * threshold_offset))
     level = np.float32(background) + np.float32(relative) * (peak - np.float32(background))
     level[0] = np.inf
@@ -194,7 +204,7 @@ def _markers(seeds: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def _size_control(
-    labels: np.ndarray, smoothed: np.ndarray, r: float
+    labels: np.ndarray, smoothed: np.ndarray, peak: np.ndarray, r: float
 ) -> tuple[np.ndarray, int, tuple[str, ...]]:
     """Join over-split nuclei, flag fibres and giants, drop debris.
 
@@ -208,7 +218,7 @@ def _size_control(
     sized = area >= MIN_AREA_FRACTION * nucleus
     typical = float(np.median(area[1:][sized[1:]])) if sized[1:].any() else nucleus
     typical = min(max(typical, 0.5 * nucleus), 2.0 * nucleus)
-    pairs = shallow_pairs(labels, smoothed, VALLEY_DEPTH)
+    pairs = shallow_pairs(labels, smoothed, VALLEY_DEPTH, peak)
     groups = merge_pairs(labels, pairs)  # every shallow-connected group as one
     fibre_groups, reasons = _fibres(groups, typical)
     in_fibre = np.isin(groups, fibre_groups) if fibre_groups else np.zeros(labels.shape, bool)

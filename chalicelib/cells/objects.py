@@ -136,7 +136,7 @@ def noise_map(image: np.ndarray, quantum: float = 0.0, tiles: int = 8) -> np.nda
     for i in range(rows):
         for j in range(cols):
             tile = high[i * height // rows : (i + 1) * height // rows, j * width // cols : (j + 1) * width // cols]
-            grid[i, j] = 1.4826 * float(np.median(subsample(tile, 4096))) / 6.0
+            grid[i, j] = 1.4826 * float(np.median(subsample(tile, 1024))) / 6.0
     floor = max(float(np.median(grid)) * 0.05, 0.5 * quantum, 1e-6)
     grid = cv2.GaussianBlur(np.maximum(grid, floor), (0, 0), 0.7) if min(rows, cols) > 2 else grid
     return np.asarray(cv2.resize(np.maximum(grid, floor), (width, height), interpolation=cv2.INTER_LINEAR))
@@ -157,7 +157,7 @@ def background_offset(image: np.ndarray, tiles: int = 8) -> np.ndarray:
     for i in range(rows):
         for j in range(cols):
             tile = image[i * height // rows : (i + 1) * height // rows, j * width // cols : (j + 1) * width // cols]
-            grid[i, j] = float(np.percentile(subsample(tile, 4096), 25)) + 0.674
+            grid[i, j] = float(np.percentile(subsample(tile, 1024), 25)) + 0.674
     if min(rows, cols) > 2:
         grid = cv2.GaussianBlur(grid, (0, 0), 0.7)
     return np.asarray(cv2.resize(grid, (width, height), interpolation=cv2.INTER_LINEAR))
@@ -288,7 +288,9 @@ def to_full_resolution(
     return np.asarray(out.astype(np.int32))
 
 
-def shallow_pairs(labels: np.ndarray, relief: np.ndarray, depth: float) -> np.ndarray:
+def shallow_pairs(
+    labels: np.ndarray, relief: np.ndarray, depth: float, peak: np.ndarray | None = None
+) -> np.ndarray:
     """Neighbouring objects not separated by a valley at least ``depth`` deep.
 
     The valley between two objects is measured at their saddle: the highest
@@ -306,6 +308,8 @@ def shallow_pairs(labels: np.ndarray, relief: np.ndarray, depth: float) -> np.nd
         Objects bright.
     depth : float
         Fraction of the lower peak.
+    peak : (n + 1,) ndarray, optional
+        Each object's peak height, when known (e.g. at its seed).
 
     Returns
     -------
@@ -315,8 +319,10 @@ def shallow_pairs(labels: np.ndarray, relief: np.ndarray, depth: float) -> np.nd
     count = int(labels.max())
     if count < 2:
         return np.zeros((0, 3))
-    peak = np.full(count + 1, -np.inf)
-    np.maximum.at(peak, labels.ravel(), relief.ravel())
+    if peak is None:
+        peak = np.full(count + 1, -np.inf)
+        inside = labels > 0
+        np.maximum.at(peak, labels[inside], relief[inside])
     pairs = _neighbour_pairs(labels, relief)
     key = np.concatenate([a * (count + 1) + b for a, b, _ in pairs])
     height = np.concatenate([h for _, _, h in pairs])
@@ -339,9 +345,9 @@ def merge_pairs(
 ) -> np.ndarray:
     """Join the objects of each pair (in order); with ``max_area``, only while the
     joined object stays that small. Returns labels renumbered 1..m."""
-    count = int(labels.max())
-    if count == 0 or len(pairs) == 0:
+    if len(pairs) == 0 or int(labels.max()) == 0:
         return labels
+    count = max(int(labels.max()), int(pairs[:, :2].max()))
     area = np.bincount(labels.ravel(), minlength=count + 1).astype(np.float64)
     parent = np.arange(count + 1)
     for a, b, _ in pairs:

@@ -7,7 +7,7 @@ of anything counts fragments. Instead:
 
 1. Contrast: the absolute deviation from a smooth (median) background, in
    units of the local noise, smoothed at a third of the cell radius.
-2. Footprint: contrast above ``FLOOR_SIGMAS``; closing at half a cell radius
+2. Footprint: contrast above ``FLOOR_FACTOR`` times the background's; closing at half a cell radius
    joins a cell's body, halo and granules into one region; enclosed holes are
    filled. An elongated cell is one connected region, so one cell.
 3. Specks: regions smaller than ``SPECK_AREA`` of a typical cell are not cells.
@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from chalicelib.cells.nuclei import Found, offset_factor
+from chalicelib.cells.scale import blob_scales
 from chalicelib.cells.objects import (
     disk,
     fill_holes,
@@ -33,11 +34,13 @@ from chalicelib.cells.objects import (
 )
 
 WORK_RADIUS = 6.0  # cell radius (px) at the working resolution
-FLOOR_SIGMAS = 6.0  # footprint: contrast this many noise sds above the background
+FLOOR_FACTOR = 3.0  # footprint: contrast this many times the background's
 SPECK_AREA = 0.3  # regions smaller than this many typical cells are not cells
 CLUMP_AREA = 1.6  # a region at least this many typical cells large is split
 MAX_SPLIT = 400  # at most this many cells from one region
 PREVIEW_PIXELS = 262_144
+MIN_BLOB_RADIUS = 8.0  # px: smaller contrast blobs are granules, specks, JPEG blocks
+BODY_TO_CELL = 2.0  # a cell's footprint radius over its strongest blob's
 
 
 def contrast(gray: np.ndarray, scale: float, r: float, intensity_range: tuple[float, float]) -> np.ndarray:
@@ -64,34 +67,33 @@ def contrast(gray: np.ndarray, scale: float, r: float, intensity_range: tuple[fl
     return np.asarray(cv2.GaussianBlur(deviation, (0, 0), max(0.7, r / 3)))
 
 
-def estimate_cell_radius(
-    gray: np.ndarray, intensity_range: tuple[float, float], rounds: int = 3
-) -> float | None:
-    """Typical cell radius (original px) from the footprint's regions, self-consistently.
+def footprint_floor(signal: np.ndarray) -> float:
+    """Contrast level above which a pixel belongs to a cell: ``FLOOR_FACTOR`` times the
+    10th percentile (the background's typical contrast: noise, JPEG blocks, uneven
+    light) — whatever units and noise the image has."""
+    sample = signal[:: max(1, signal.shape[0] // 256), :: max(1, signal.shape[1] // 256)]
+    return FLOOR_FACTOR * max(float(np.percentile(sample, 10)), 1e-6)
 
-    Blob filters answer with the size of a cell's granules and rings; the
-    footprint (contrast, closed at half a cell radius) answers with cells. The
-    radius it implies feeds the next round, from a guess of 8 preview pixels.
-    """
+
+def estimate_cell_radius(gray: np.ndarray, intensity_range: tuple[float, float]) -> float | None:
+    """Typical cell radius (original px): twice the most common blob radius of the
+    contrast, among blobs at least ``MIN_BLOB_RADIUS`` px (granules, specks and
+    JPEG blocks are smaller). A cell's body and halo together are about twice the
+    body's blob."""
+    lo, hi = intensity_range
     scale = min(1.0, float(np.sqrt(PREVIEW_PIXELS / gray.size)))
-    r = 8.0
-    signal = None
-    found = None
-    for _ in range(rounds):
-        if signal is None or found is not None:
-            signal = contrast(gray, scale, r, intensity_range)
-        mask = (signal > FLOOR_SIGMAS).astype(np.uint8)
-        mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, disk(0.5 * r))
-        n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-        areas = stats[1:, cv2.CC_STAT_AREA].astype(np.float64)
-        if areas.size == 0:
-            return None
-        found = float(np.sqrt(_typical_area(areas, r) / np.pi))
-        if abs(found - r) < 0.1 * r:
-            r = found
-            break
-        r = float(np.clip(found, 2.0, 64.0))
-    return r / scale
+    signal = contrast(gray, scale, max(1.0, MIN_BLOB_RADIUS * scale), (lo, hi))
+    radii, responses, _noise = blob_scales(signal)
+    large = radii >= MIN_BLOB_RADIUS * scale
+    if not large.any():
+        return None
+    radii, responses = radii[large], responses[large]
+    strong = responses >= 0.2 * float(np.percentile(responses, 90))
+    logs = np.log2(radii[strong])
+    bins = np.arange(-1.0, 9.0, 0.1)
+    counts, _ = np.histogram(logs, bins)
+    peak = int(np.argmax(cv2.GaussianBlur(counts.astype(np.float32)[None, :], (0, 0), 1.5)[0]))
+    return float(BODY_TO_CELL * 2.0 ** (bins[peak] + 0.05) / scale)
 
 
 def segment_cells(
@@ -121,7 +123,7 @@ def segment_cells(
     scale = min(1.0, WORK_RADIUS / radius)
     r = radius * scale
     signal = contrast(gray, scale, r, intensity_range)
-    floor = FLOOR_SIGMAS * offset_factor(threshold_offset)
+    floor = footprint_floor(signal) * offset_factor(threshold_offset)
     mask = (signal > floor).astype(np.uint8)
     mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, disk(0.5 * r))
     mask = fill_holes(mask, 4 * np.pi * r * r)
