@@ -131,3 +131,50 @@ def encode_jpeg(image: np.ndarray, quality: int = 90) -> bytes:
     if not ok:  # pragma: no cover
         raise ValueError("could not encode the annotated image")
     return buffer.tobytes()
+
+
+def contact_sheet(
+    panels: list[tuple[np.ndarray, str]], tile_width: int = 640, columns: int = 4
+) -> np.ndarray:
+    """Annotated images side by side, each with a caption (parameters and count).
+
+    Parameters
+    ----------
+    panels : list of ((M, N, 3) ndarray of uint8, str)
+        BGR images (e.g. from ``annotate``) and their captions.
+    tile_width : int
+        Each panel is scaled to this width (never enlarged).
+    columns : int
+        Panels per row.
+
+    Returns
+    -------
+    (H, W, 3) ndarray of uint8
+
+    >>> sheet = contact_sheet([(np.zeros((50, 100, 3), np.uint8), "a"), (np.zeros((50, 100, 3), np.uint8), "b")])
+    >>> sheet.shape
+    (88, 212, 3)
+    """
+    if not panels:
+        raise ValueError("a contact sheet needs at least one panel")
+    caption_height, gap = 30, 4
+    tiles = []
+    for image, caption in panels:
+        scale = min(1.0, tile_width / image.shape[1])
+        small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
+        tile = np.full((small.shape[0] + caption_height, small.shape[1], 3), 255, np.uint8)
+        tile[caption_height:] = small
+        cv2.putText(tile, caption, (4, 21), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
+        tiles.append(tile)
+    height = max(t.shape[0] for t in tiles)
+    width = max(t.shape[1] for t in tiles)
+    rows = [tiles[i : i + columns] for i in range(0, len(tiles), columns)]
+    ncols = min(columns, len(tiles))
+    sheet = np.full(
+        (len(rows) * (height + gap) + gap, ncols * (width + gap) + gap, 3), 255, np.uint8
+    )
+    for r, row in enumerate(rows):
+        for c, tile in enumerate(row):
+            y, x = gap + r * (height + gap), gap + c * (width + gap)
+            sheet[y : y + tile.shape[0], x : x + tile.shape[1]] = tile
+    return sheet

@@ -57,6 +57,7 @@ HUGE_AREA = 6.0  # a structure this many typical nuclei large is examined
 FIBRE_ELONGATION = 3.0  # ... and flagged when at least this elongated
 FIBRE_SOLIDITY = 0.6  # ... and this compact (a long, bent chain is not a fibre)
 LONE_GIANT_AREA = 5.0
+TYPICAL_FLOOR = 0.7  # a typical nucleus is at least this fraction of pi r^2 (r: the size used)
 MERGE_MAX_AREA = 1.6  # over-split pieces are joined while they stay this many nuclei large
 VALLEY_DEPTH = 0.03  # neighbours with a shallower valley between them are one object
 
@@ -217,7 +218,7 @@ def _size_control(
     area = np.bincount(labels.ravel(), minlength=count + 1).astype(np.float64)
     sized = area >= MIN_AREA_FRACTION * nucleus
     typical = float(np.median(area[1:][sized[1:]])) if sized[1:].any() else nucleus
-    typical = min(max(typical, 0.5 * nucleus), 2.0 * nucleus)
+    typical = min(max(typical, TYPICAL_FLOOR * nucleus), 2.0 * nucleus)
     pairs = shallow_pairs(labels, smoothed, VALLEY_DEPTH, peak)
     groups = merge_pairs(labels, pairs)  # every shallow-connected group as one
     fibre_groups, reasons = _fibres(groups, typical)

@@ -57,6 +57,7 @@ def normalised(gray: np.ndarray, scale: float, lo: float, hi: float, sign: int =
 
 
 BACKGROUND_RADII = 8.0
+BACKGROUND_MAX_FRACTION = 0.25
 
 
 def disk(radius: float) -> np.ndarray:
@@ -82,6 +83,7 @@ def smooth_background(
         image, (max(1, width // step), max(1, height // step)), interpolation=cv2.INTER_AREA
     )
     reach = max(min(small.shape) * fraction, BACKGROUND_RADII * object_radius / step)
+    reach = min(reach, BACKGROUND_MAX_FRACTION * min(small.shape))  # still follow the light
     k = max(3, int(reach) | 1)
     if low:
         base = cv2.morphologyEx(small, cv2.MORPH_OPEN, disk(k // 2))

@@ -83,7 +83,7 @@ def estimate_cell_radius(gray: np.ndarray, intensity_range: tuple[float, float])
     lo, hi = intensity_range
     scale = min(1.0, float(np.sqrt(PREVIEW_PIXELS / gray.size)))
     signal = contrast(gray, scale, max(1.0, MIN_BLOB_RADIUS * scale), (lo, hi))
-    radii, responses, _noise = blob_scales(signal)
+    radii, responses, _noise, _points = blob_scales(signal)
     large = radii >= MIN_BLOB_RADIUS * scale
     if not large.any():
         return None

@@ -32,7 +32,7 @@ MIN_FINE_BLOBS = 12  # that many strong blobs in the tiles make their size belie
 HISTOGRAM_BIN = 0.1  # log2 radius
 
 
-def blob_scales(signal: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+def blob_scales(signal: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
     """Characteristic radius and response of every scale-space maximum.
 
     A difference-of-Gaussians pyramid: per octave five Gaussian levels (sigma
@@ -51,9 +51,12 @@ def blob_scales(signal: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         each maximum with a positive response.
     noise : float
         Robust sd of the finest difference-of-Gaussians layer (pixel noise).
+    points : (K, 2) ndarray of float
+        x, y of each maximum in ``signal``'s pixels.
     """
     radii: list[np.ndarray] = []
     responses: list[np.ndarray] = []
+    points: list[np.ndarray] = []
     level = signal.astype(np.float32)
     factor = 1.0
     noise = 0.0
@@ -63,6 +66,7 @@ def blob_scales(signal: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
             noise = found[2]
         radii.append(found[0] * factor)
         responses.append(found[1])
+        points.append((found[3] + 0.5) * factor - 0.5)
         level = cv2.resize(
             cv2.GaussianBlur(level, (0, 0), 1.0),
             (level.shape[1] // 2, level.shape[0] // 2),
@@ -70,11 +74,11 @@ def blob_scales(signal: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         )
         factor *= 2.0
     if not radii:
-        return np.zeros(0), np.zeros(0), 0.0
-    return np.concatenate(radii), np.concatenate(responses), noise
+        return np.zeros(0), np.zeros(0), 0.0, np.zeros((0, 2))
+    return np.concatenate(radii), np.concatenate(responses), noise, np.concatenate(points)
 
 
-def _octave(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+def _octave(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
     sigmas = MIN_SIGMA * SCALE_STEP ** np.arange(LEVELS)
     blurred = [cv2.GaussianBlur(image, (0, 0), float(sigmas[0]))]
     for before, after in zip(sigmas[:-1], sigmas[1:], strict=True):
@@ -86,7 +90,7 @@ def _octave(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     centres = np.sqrt(sigmas[:-1] * sigmas[1:])
     kernel = np.ones((3, 3), np.uint8)
     spatial = np.stack([cv2.dilate(layer, kernel) for layer in stack])
-    radii, responses = [], []
+    radii, responses, points = [], [], []
     for k in range(1, LEVELS - 2):  # interior layers only
         peak = (
             (stack[k] >= spatial[k])
@@ -105,16 +109,40 @@ def _octave(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         shift = np.clip(shift, -0.5, 0.5)
         radii.append(centres[k] * SCALE_STEP**shift * np.sqrt(2.0))
         responses.append(here)
+        points.append(np.stack([cols, rows], axis=1).astype(np.float64))
     finest = stack[0][:: max(1, stack.shape[1] // 128), :: max(1, stack.shape[2] // 128)]
     noise = 1.4826 * float(np.median(np.abs(finest - np.median(finest))))
-    return np.concatenate(radii), np.concatenate(responses), noise
+    return np.concatenate(radii), np.concatenate(responses), noise, np.concatenate(points)
+
+
+def outermost(
+    radii: np.ndarray, responses: np.ndarray, points: np.ndarray, shape: tuple[int, ...]
+) -> np.ndarray:
+    """Which blobs are not inside a stronger, larger blob (texture within an object).
+
+    Blobs are taken strongest first; each accepted one paints its disc with its
+    radius, and a later (weaker) blob whose centre lies in a larger accepted
+    blob's disc is texture of that object, not an object.
+    """
+    covered = np.zeros(shape[:2], np.float32)
+    keep = np.zeros(radii.size, bool)
+    height, width = covered.shape
+    for i in np.argsort(-responses, kind="stable"):
+        x = min(max(int(round(points[i, 0])), 0), width - 1)
+        y = min(max(int(round(points[i, 1])), 0), height - 1)
+        if covered[y, x] > radii[i]:
+            continue
+        keep[i] = True
+        cv2.circle(covered, (x, y), max(1, int(0.8 * radii[i])), float(radii[i]), -1)
+    return keep
 
 
 def typical_radius(signal: np.ndarray) -> tuple[float, int] | None:
     """The most common radius (px) among the strong blobs of ``signal``, and their number.
 
-    The mode of the histogram of log radii of blobs well above the pixel noise:
-    many nuclei outvote a few large bright structures (a fibre, a clump).
+    The mode of the histogram of log radii of the blobs well above the pixel
+    noise that are not texture inside a larger, stronger blob: many nuclei
+    outvote a few large bright structures (a fibre, a clump).
     Returns ``None`` when there is no blob at all (a blank image).
 
     >>> img = np.zeros((128, 128), np.float32)
@@ -123,12 +151,14 @@ def typical_radius(signal: np.ndarray) -> tuple[float, int] | None:
     >>> 8.5 < typical_radius(img)[0] < 12.0
     True
     """
-    radii, responses, noise = blob_scales(signal)
+    radii, responses, noise, points = blob_scales(signal)
     if radii.size == 0:
         return None
     significant = responses > NOISE_SIGMAS * noise
     if not significant.any():
         return None
+    radii, responses, points = radii[significant], responses[significant], points[significant]
+    significant = outermost(radii, responses, points, signal.shape)
     top = float(np.percentile(responses[significant], 90))
     strong = significant & (responses >= STRONG_FRACTION * top)
     if not strong.any():

@@ -22,6 +22,8 @@ from chalicelib.cells.phase import estimate_cell_radius, segment_cells
 from chalicelib.cells.scale import Box, estimate_radius
 
 RADIUS_CHECK = 1.3  # re-run when the objects found are this far from the size assumed
+GIANT_ROUNDS = 4
+GIANT_SHARE = 0.1  # this many flagged giants per counted object: the size was misjudged
 OBJECT_TO_BLOB = 0.85  # measured object radius over the blob radius (at half maximum)
 
 
@@ -111,7 +113,19 @@ def _fluorescence(
     if radius is None:
         return _empty(gray, decision)
     found = segment_nuclei(gray, radius, decision.polarity, window, threshold_offset)
-    if diameter <= 0 and found.count >= 3:
+    rounds = 0
+    while (
+        diameter <= 0
+        and rounds < GIANT_ROUNDS
+        and len(found.flagged) >= max(3, GIANT_SHARE * found.count)
+    ):
+        # Many "giants": the size estimate caught the objects' texture (a coin's
+        # relief), not the objects. Their own size is the better estimate.
+        giants = _median_radius(found.labels, found.count + len(found.flagged), found.count)
+        radius = max(radius * 1.5, giants / found.scale / OBJECT_TO_BLOB)
+        found = segment_nuclei(gray, radius, decision.polarity, window, threshold_offset)
+        rounds += 1
+    if rounds == 0 and diameter <= 0 and found.count >= 3:
         # The blob estimate can be pulled by noise or gamma: check it against
         # the objects themselves and run once more if they disagree.
         measured = _median_radius(found.labels, found.count) / found.scale / OBJECT_TO_BLOB
@@ -137,8 +151,9 @@ def _phase(
     return Segmentation(labels, found.count, found.flagged, decision, radius, found.scale)
 
 
-def _median_radius(labels: np.ndarray, count: int) -> float:
-    area = np.bincount(labels.ravel(), minlength=count + 1)[1 : count + 1]
+def _median_radius(labels: np.ndarray, count: int, first: int = 0) -> float:
+    """Equivalent radius of the median object among labels first+1..count."""
+    area = np.bincount(labels.ravel(), minlength=count + 1)[first + 1 : count + 1]
     return float(np.sqrt(max(float(np.median(area)), 1.0) / np.pi))
 
 
