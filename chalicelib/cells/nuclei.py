@@ -132,8 +132,8 @@ def segment_nuclei(
     labels = watershed(smoothed, markers, mask)
     peak = _seed_peaks(markers, smoothed)
     labels = _trim(labels, smoothed, peak, background, threshold_offset)
+    soft = smoothed - _level_map(labels, peak, background, threshold_offset)
     labels, count, flagged = _size_control(labels, smoothed, peak, r)
-    soft = smoothed - np.float32(background + NOISE_SIGMAS * factor * noise)
     return Found(labels, count, flagged, soft, scale)
 
 
@@ -170,6 +170,24 @@ def _seed_peaks(markers: np.ndarray, smoothed: np.ndarray) -> np.ndarray:
     return peak
 
 
+def _relative(threshold_offset: float) -> float:
+    return min(0.9, max(0.1, RELATIVE_THRESHOLD + 0.25 * threshold_offset))
+
+
+def _level_map(
+    labels: np.ndarray, peak: np.ndarray, background: float, threshold_offset: float
+) -> np.ndarray:
+    """Per pixel, the trim level of the object there (or next to it): full-resolution
+    outlines are drawn where the interpolated signal crosses it."""
+    level = np.float32(background) + np.float32(_relative(threshold_offset)) * (
+        peak - np.float32(background)
+    )
+    level = np.concatenate([[np.float32(1e6)], level[1:]]).astype(np.float32)  # background: never inside
+    grown = cv2.dilate(labels.astype(np.float32), np.ones((3, 3), np.uint8)).astype(np.int32)
+    grown = np.where(labels > 0, labels, grown)
+    return np.asarray(level[np.minimum(grown, level.size - 1)])
+
+
 def _trim(
     labels: np.ndarray,
     smoothed: np.ndarray,
@@ -184,7 +202,7 @@ def _trim(
     """
     if int(labels.max()) == 0:
         return labels
-    relative = min(0.9, max(0.1, RELATIVE_THRESHOLD + 0.25 * threshold_offset))
+    relative = _relative(threshold_offset)
     level = np.float32(background) + np.float32(relative) * (peak - np.float32(background))
     level[0] = np.inf
     trimmed = labels.copy()

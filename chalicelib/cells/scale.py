@@ -22,7 +22,7 @@ SignalAt = Callable[[float, Box | None], np.ndarray]
 SCALE_STEP = float(np.sqrt(2.0))  # ratio of successive sigmas
 LEVELS = 5  # Gaussian levels per octave: sigma 1 to 4, interior DoG layers 1.68 and 2.38
 MIN_SIGMA = 1.0  # px at the resolution searched
-MIN_OCTAVE_SIDE = 24  # the pyramid stops when the image is this small
+MIN_OCTAVE_SIDE = 12  # the pyramid stops when the image is this small
 STRONG_FRACTION = 0.2  # blobs at least this fraction of the strongest ones vote
 NOISE_SIGMAS = 8.0  # ... and this many noise sds above zero
 MIN_RADIUS_PX = 2.5  # below this the search is repeated at a finer resolution
@@ -30,6 +30,7 @@ PREVIEW_PIXELS = 131_072
 REFINE_TILE = 256  # side of the full-resolution tiles searched for small objects
 MIN_FINE_BLOBS = 12  # that many strong blobs in the tiles make their size believable
 HISTOGRAM_BIN = 0.1  # log2 radius
+COVER = 1.25  # a blob covers this many radii: its rim and texture are not objects
 
 
 def blob_scales(signal: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
@@ -133,7 +134,7 @@ def outermost(
         if covered[y, x] > radii[i]:
             continue
         keep[i] = True
-        cv2.circle(covered, (x, y), max(1, int(0.8 * radii[i])), float(radii[i]), -1)
+        cv2.circle(covered, (x, y), max(1, int(COVER * radii[i])), float(radii[i]), -1)
     return keep
 
 
