@@ -191,29 +191,48 @@ def to_8bit_dim(case: Annotated) -> Annotated:
 
 
 def jpeg(case: Annotated, quality: int = 70) -> Annotated:
+    """Saved as an 8-bit JPEG (a 16-bit image is first stretched over its own range)."""
     image = case.image
     if image.dtype != np.uint8:
-        image = (image.astype(np.float32) / np.iinfo(image.dtype).max * 255).astype(np.uint8)
+        values, _ = _as_float(image)
+        image = np.clip(values * 255 + 0.5, 0, 255).astype(np.uint8)
     ok, buffer = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
     decoded = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED) if ok else image
     return _replace(case, np.asarray(decoded), f"JPEG q{quality}")
 
 
-def crops(case: Annotated, margin: float, fraction: float = 0.55) -> Iterator[Annotated]:
-    """The four corner crops of ``fraction`` of each side, truth as an edge range."""
+def object_radius(points: np.ndarray) -> float:
+    """Half the median nearest-neighbour distance of the points, 3..15 px: about an
+    object's radius in a crowded field, and an upper bound on it in a sparse one.
+
+    >>> object_radius(np.array([[0.0, 0.0], [10.0, 0.0], [20.0, 0.0]]))
+    5.0
+    """
+    if len(points) < 2:
+        return 3.0
+    d = np.hypot(points[:, None, 0] - points[None, :, 0], points[:, None, 1] - points[None, :, 1])
+    np.fill_diagonal(d, np.inf)
+    return float(np.clip(np.median(d.min(axis=1)) / 2, 3.0, 15.0))
+
+
+def crops(case: Annotated, fraction: float = 0.55) -> Iterator[Annotated]:
+    """The four corner crops of ``fraction`` of each side, truth as an edge range.
+
+    Low: the objects whose centre is at least an object radius inside the crop.
+    High: every object with a part inside, i.e. its centre less than a radius
+    outside (a nucleus cut by the new edge may or may not be counted).
+    """
+    reach = object_radius(case.points)
     height, width = case.image.shape[:2]
     h, w = round(height * fraction), round(width * fraction)
     for corner, (y0, x0) in enumerate(((0, 0), (0, width - w), (height - h, 0), (height - h, width - w))):
         image = case.image[y0 : y0 + h, x0 : x0 + w]
         shifted = case.points - np.array([x0, y0], float)
-        inside = (
-            (shifted[:, 0] > -0.5)
-            & (shifted[:, 1] > -0.5)
-            & (shifted[:, 0] < w - 0.5)
-            & (shifted[:, 1] < h - 0.5)
-        )
-        points = shifted[inside]
-        low, high = edge_range(points, image.shape, margin)
+        x, y = shifted[:, 0], shifted[:, 1]
+        touching = (x > -reach) & (y > -reach) & (x < w - 1 + reach) & (y < h - 1 + reach)
+        inside = (x >= reach) & (y >= reach) & (x <= w - 1 - reach) & (y <= h - 1 - reach)
+        points = shifted[(x > -0.5) & (y > -0.5) & (x < w - 0.5) & (y < h - 0.5)]
+        low, high = int(inside.sum()), int(touching.sum())
         yield Annotated(
             f"{case.name} crop {corner}", image, points, low, high, case.image_type, case.split
         )
@@ -256,5 +275,5 @@ TRANSFORMATIONS: dict[str, Callable[[Annotated], list[Annotated]]] = {
     "16-bit (12 used)": lambda c: [to_16bit(c)],
     "8-bit, 1/4 range": lambda c: [to_8bit_dim(c)],
     "JPEG q70": lambda c: [jpeg(c, 70)],
-    "crops": lambda c: list(crops(c, 4.0)),
+    "crops": lambda c: list(crops(c)),
 }
