@@ -172,10 +172,13 @@ def _split(regions: np.ndarray, stats: np.ndarray, cells: np.ndarray, relief: np
 def _kmeans_markers(inside: np.ndarray, k: int) -> np.ndarray:
     rows, cols = np.nonzero(inside)
     points = np.stack([cols, rows], axis=1).astype(np.float32)
-    step = max(1, len(points) // 4000)
-    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
+    step = max(1, len(points) // max(500, 8 * k))  # a subsample places the seeds as well
+    sample = points[::step]
+    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 8, 0.5)
     cv2.setRNGSeed(0)
-    _, _, centres = cv2.kmeans(points[::step], k, None, criteria, 2, cv2.KMEANS_PP_CENTERS)
+    start = cv2.KMEANS_PP_CENTERS if k <= 20 else cv2.KMEANS_RANDOM_CENTERS  # k-means++ is O(k²)
+    _, _, centres = cv2.kmeans(sample, k, None, criteria, 1, start)
+    points = sample
     markers = np.zeros(inside.shape, np.int32)
     for label, (cx, cy) in enumerate(centres, start=1):
         # the nearest pixel of the region to the centre (a clump need not be convex)
