@@ -55,7 +55,9 @@ def cmd_count(args: argparse.Namespace) -> int:
     if len(grid) > 1:
         return _count_sheet(args, path, data, grid)
     started = time.perf_counter()
-    counting, image, timings = count_image(data, get_settings().max_image_pixels, args.method, grid[0])
+    counting, image, timings = count_image(
+        data, get_settings().max_image_pixels, args.method, grid[0]
+    )
     if args.annotate:
         annotated = imaging.annotate(image, counting)
         Path(args.annotate).write_bytes(imaging.encode(annotated, args.annotate))
@@ -84,7 +86,9 @@ def cmd_count(args: argparse.Namespace) -> int:
     return 0
 
 
-def _count_sheet(args: argparse.Namespace, path: Path, data: bytes, grid: list[dict[str, str]]) -> int:
+def _count_sheet(
+    args: argparse.Namespace, path: Path, data: bytes, grid: list[dict[str, str]]
+) -> int:
     """Count once per parameter combination; one contact sheet of the overlays."""
     from chalicelib.cells import imaging
     from chalicelib.cells.container import count_image
@@ -92,7 +96,9 @@ def _count_sheet(args: argparse.Namespace, path: Path, data: bytes, grid: list[d
 
     panels = []
     for parameters in grid:
-        counting, image, _ = count_image(data, get_settings().max_image_pixels, args.method, parameters)
+        counting, image, _ = count_image(
+            data, get_settings().max_image_pixels, args.method, parameters
+        )
         label = ", ".join(f"{k}={v}" for k, v in parameters.items())
         print(f"{path.name}: {label}: {counting.count} cells")
         panels.append((imaging.annotate(image, counting), f"{label}: {counting.count}"))
@@ -286,10 +292,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     count.add_argument(
         "--threshold-offset",
-        help="-3..3: negative finds more (fainter) objects, positive fewer; a comma list tries each",
+        help="-3..3: negative finds more (fainter) objects, positive fewer; comma list: each",
     )
     count.add_argument(
-        "--image-type", help="auto (default), fluorescence or phase-contrast; a comma list tries each"
+        "--image-type",
+        help="auto (default), fluorescence or phase-contrast; a comma list tries each",
     )
     count.add_argument("--pixel-size", help="micrometres per pixel: the CSV gets µm columns too")
     count.add_argument(

@@ -199,7 +199,9 @@ def count_watershed(
     """
     kind = IMAGE_TYPE_ALIASES.get(image_type, image_type)
     if kind not in IMAGE_TYPES:
-        raise InvalidInput(f"image_type must be one of {', '.join(IMAGE_TYPES)}, got {image_type!r}")
+        raise InvalidInput(
+            f"image_type must be one of {', '.join(IMAGE_TYPES)}, got {image_type!r}"
+        )
     if 0 < diameter < 3:
         raise InvalidInput("diameter must be 0 (estimate) or at least 3 pixels")
     found = segment(gray, diameter, threshold_offset, kind)
@@ -216,9 +218,7 @@ def count_watershed(
     }
     counted = tuple(c for c in cells if c.flag is None)
     flagged = tuple(c for c in cells if c.flag is not None)
-    return Counting(
-        "watershed", parameters, counted, found.labels, flagged, quality, pixel_size
-    )
+    return Counting("watershed", parameters, counted, found.labels, flagged, quality, pixel_size)
 
 
 def _cells(table: Measurements, reasons: tuple[str, ...]) -> list[Cell]:

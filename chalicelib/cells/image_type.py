@@ -130,7 +130,7 @@ def _preview(gray: np.ndarray) -> np.ndarray:
     small = gray.astype(np.float32)
     if step > 1:
         size = (max(1, width // step), max(1, height // step))
-        small = cv2.resize(small, size, interpolation=cv2.INTER_AREA)
+        small = np.asarray(cv2.resize(small, size, interpolation=cv2.INTER_AREA))
     return np.asarray(cv2.GaussianBlur(small, (0, 0), 1.0))
 
 

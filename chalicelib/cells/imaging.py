@@ -151,8 +151,8 @@ def contact_sheet(
     -------
     (H, W, 3) ndarray of uint8
 
-    >>> sheet = contact_sheet([(np.zeros((50, 100, 3), np.uint8), "a"), (np.zeros((50, 100, 3), np.uint8), "b")])
-    >>> sheet.shape
+    >>> panel = np.zeros((50, 100, 3), np.uint8)
+    >>> contact_sheet([(panel, "a"), (panel, "b")]).shape
     (88, 212, 3)
     """
     if not panels:
@@ -161,10 +161,16 @@ def contact_sheet(
     tiles = []
     for image, caption in panels:
         scale = min(1.0, tile_width / image.shape[1])
-        small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
+        small = (
+            cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            if scale < 1
+            else image
+        )
         tile = np.full((small.shape[0] + caption_height, small.shape[1], 3), 255, np.uint8)
         tile[caption_height:] = small
-        cv2.putText(tile, caption, (4, 21), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
+        cv2.putText(
+            tile, caption, (4, 21), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 1, cv2.LINE_AA
+        )
         tiles.append(tile)
     height = max(t.shape[0] for t in tiles)
     width = max(t.shape[1] for t in tiles)

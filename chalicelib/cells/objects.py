@@ -57,6 +57,7 @@ def normalised(gray: np.ndarray, scale: float, lo: float, hi: float, sign: int =
 
 
 BACKGROUND_RADII = 8.0
+TILE_RADII = 4.0
 BACKGROUND_MAX_FRACTION = 0.25
 
 
@@ -83,7 +84,8 @@ def smooth_background(
         image, (max(1, width // step), max(1, height // step)), interpolation=cv2.INTER_AREA
     )
     reach = max(min(small.shape) * fraction, BACKGROUND_RADII * object_radius / step)
-    reach = min(reach, BACKGROUND_MAX_FRACTION * min(small.shape))  # still follow the light
+    # Still follow the light across the image, but never shrink below the objects.
+    reach = max(min(reach, BACKGROUND_MAX_FRACTION * min(small.shape)), 2.5 * object_radius / step)
     k = max(3, int(reach) | 1)
     if low:
         base = cv2.morphologyEx(small, cv2.MORPH_OPEN, disk(k // 2))
@@ -120,7 +122,9 @@ def pixel_noise(image: np.ndarray) -> float:
     return 1.4826 * float(np.median(np.abs(sample))) / 6.0
 
 
-def noise_map(image: np.ndarray, quantum: float = 0.0, tiles: int = 8) -> np.ndarray:
+def noise_map(
+    image: np.ndarray, quantum: float = 0.0, object_radius: float = 2.0, tiles: int = 8
+) -> np.ndarray:
     """Per-pixel noise sd, varying smoothly: ``pixel_noise`` per tile, interpolated.
 
     Illumination gradients, vignetting and gamma make the noise differ across
@@ -132,19 +136,25 @@ def noise_map(image: np.ndarray, quantum: float = 0.0, tiles: int = 8) -> np.nda
     height, width = image.shape
     kernel = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
     high = np.abs(cv2.filter2D(image.astype(np.float32), -1, kernel, borderType=cv2.BORDER_REFLECT))
-    rows = max(1, min(tiles, height // 16))
-    cols = max(1, min(tiles, width // 16))
+    side = max(16, int(TILE_RADII * object_radius))  # tiles far larger than an object
+    rows = max(1, min(tiles, height // side))
+    cols = max(1, min(tiles, width // side))
     grid = np.zeros((rows, cols), np.float32)
     for i in range(rows):
         for j in range(cols):
-            tile = high[i * height // rows : (i + 1) * height // rows, j * width // cols : (j + 1) * width // cols]
+            tile = high[
+                i * height // rows : (i + 1) * height // rows,
+                j * width // cols : (j + 1) * width // cols,
+            ]
             grid[i, j] = 1.4826 * float(np.median(subsample(tile, 1024))) / 6.0
     floor = max(float(np.median(grid)) * 0.05, 0.5 * quantum, 1e-6)
     grid = cv2.GaussianBlur(np.maximum(grid, floor), (0, 0), 0.7) if min(rows, cols) > 2 else grid
-    return np.asarray(cv2.resize(np.maximum(grid, floor), (width, height), interpolation=cv2.INTER_LINEAR))
+    return np.asarray(
+        cv2.resize(np.maximum(grid, floor), (width, height), interpolation=cv2.INTER_LINEAR)
+    )
 
 
-def background_offset(image: np.ndarray, tiles: int = 8) -> np.ndarray:
+def background_offset(image: np.ndarray, object_radius: float = 2.0, tiles: int = 8) -> np.ndarray:
     """Residual background level of an image in noise units, per tile, interpolated.
 
     The 25th percentile of each tile plus 0.674 (where the 25th percentile of
@@ -153,12 +163,16 @@ def background_offset(image: np.ndarray, tiles: int = 8) -> np.ndarray:
     sits under the noise.
     """
     height, width = image.shape
-    rows = max(1, min(tiles, height // 16))
-    cols = max(1, min(tiles, width // 16))
+    side = max(16, int(TILE_RADII * object_radius))  # tiles far larger than an object
+    rows = max(1, min(tiles, height // side))
+    cols = max(1, min(tiles, width // side))
     grid = np.zeros((rows, cols), np.float32)
     for i in range(rows):
         for j in range(cols):
-            tile = image[i * height // rows : (i + 1) * height // rows, j * width // cols : (j + 1) * width // cols]
+            tile = image[
+                i * height // rows : (i + 1) * height // rows,
+                j * width // cols : (j + 1) * width // cols,
+            ]
             grid[i, j] = float(np.percentile(subsample(tile, 1024), 25)) + 0.674
     if min(rows, cols) > 2:
         grid = cv2.GaussianBlur(grid, (0, 0), 0.7)
@@ -222,7 +236,7 @@ def watershed(landscape: np.ndarray, markers: np.ndarray, mask: np.ndarray) -> n
     bottom = float(landscape.min())
     u8 = np.clip((landscape - bottom) * (255.0 / max(top - bottom, 1e-9)), 0, 255).astype(np.uint8)
     # OpenCV marks the image's outermost pixels as watershed lines: pad by one.
-    u8 = cv2.copyMakeBorder(u8, 1, 1, 1, 1, cv2.BORDER_REPLICATE)
+    u8 = np.asarray(cv2.copyMakeBorder(u8, 1, 1, 1, 1, cv2.BORDER_REPLICATE))
     seeds = cv2.copyMakeBorder(markers.astype(np.int32), 1, 1, 1, 1, cv2.BORDER_REPLICATE)
     inside = cv2.copyMakeBorder(mask, 1, 1, 1, 1, cv2.BORDER_REPLICATE)
     background = int(seeds.max()) + 1
@@ -342,9 +356,7 @@ def shallow_pairs(
     return np.asarray(table[order])
 
 
-def merge_pairs(
-    labels: np.ndarray, pairs: np.ndarray, max_area: float | None = None
-) -> np.ndarray:
+def merge_pairs(labels: np.ndarray, pairs: np.ndarray, max_area: float | None = None) -> np.ndarray:
     """Join the objects of each pair (in order); with ``max_area``, only while the
     joined object stays that small. Returns labels renumbered 1..m."""
     if len(pairs) == 0 or int(labels.max()) == 0:
@@ -391,5 +403,7 @@ def _neighbour_pairs(
             else:
                 height = np.minimum(v1, v2)[meet]
             a, b = first[meet], second[meet]
-            found.append((np.minimum(a, b).astype(np.int64), np.maximum(a, b).astype(np.int64), height))
+            found.append(
+                (np.minimum(a, b).astype(np.int64), np.maximum(a, b).astype(np.int64), height)
+            )
     return found

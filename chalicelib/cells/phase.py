@@ -23,7 +23,6 @@ import cv2
 import numpy as np
 
 from chalicelib.cells.nuclei import Found, offset_factor
-from chalicelib.cells.scale import blob_scales
 from chalicelib.cells.objects import (
     disk,
     fill_holes,
@@ -32,6 +31,7 @@ from chalicelib.cells.objects import (
     smooth_background,
     watershed,
 )
+from chalicelib.cells.scale import blob_scales
 
 WORK_RADIUS = 6.0  # cell radius (px) at the working resolution
 FLOOR_FACTOR = 3.0  # footprint: contrast this many times the background's
@@ -43,7 +43,9 @@ MIN_BLOB_RADIUS = 8.0  # px: smaller contrast blobs are granules, specks, JPEG b
 BODY_TO_CELL = 2.0  # a cell's footprint radius over its strongest blob's
 
 
-def contrast(gray: np.ndarray, scale: float, r: float, intensity_range: tuple[float, float]) -> np.ndarray:
+def contrast(
+    gray: np.ndarray, scale: float, r: float, intensity_range: tuple[float, float]
+) -> np.ndarray:
     """Absolute deviation from the background in local-noise units, smoothed (working size).
 
     Parameters
@@ -63,7 +65,7 @@ def contrast(gray: np.ndarray, scale: float, r: float, intensity_range: tuple[fl
     image = normalised(gray, scale, lo, hi)
     deviation = np.abs(image - smooth_background(image, r, low=False))
     quantum = 1.0 / (hi - lo) if gray.dtype.kind in "ui" else 0.0
-    deviation /= noise_map(image, quantum)
+    deviation /= noise_map(image, quantum, r)
     return np.asarray(cv2.GaussianBlur(deviation, (0, 0), max(0.7, r / 3)))
 
 
@@ -125,9 +127,9 @@ def segment_cells(
     signal = contrast(gray, scale, r, intensity_range)
     floor = footprint_floor(signal) * offset_factor(threshold_offset)
     mask = (signal > floor).astype(np.uint8)
-    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, disk(0.5 * r))
+    mask = np.asarray(cv2.morphologyEx(mask, cv2.MORPH_CLOSE, disk(0.5 * r)))
     mask = fill_holes(mask, 4 * np.pi * r * r)
-    n, regions, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    _, regions, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     area = stats[:, cv2.CC_STAT_AREA].astype(np.float64)
     area[0] = 0
     typical = _typical_area(area[1:], r)
@@ -149,7 +151,9 @@ def _typical_area(areas: np.ndarray, r: float) -> float:
     return float(np.median(singles)) if singles.size else median
 
 
-def _split(regions: np.ndarray, stats: np.ndarray, cells: np.ndarray, relief: np.ndarray) -> np.ndarray:
+def _split(
+    regions: np.ndarray, stats: np.ndarray, cells: np.ndarray, relief: np.ndarray
+) -> np.ndarray:
     """Label image: region i becomes ``cells[i]`` objects (0: dropped)."""
     table = np.zeros(cells.size, np.int32)
     single = np.flatnonzero(cells == 1)
@@ -177,7 +181,8 @@ def _kmeans_markers(inside: np.ndarray, k: int) -> np.ndarray:
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 8, 0.5)
     cv2.setRNGSeed(0)
     start = cv2.KMEANS_PP_CENTERS if k <= 20 else cv2.KMEANS_RANDOM_CENTERS  # k-means++ is O(k²)
-    _, _, centres = cv2.kmeans(sample, k, None, criteria, 1, start)
+    labels = np.zeros((len(sample), 1), np.int32)
+    _, _, centres = cv2.kmeans(sample, k, labels, criteria, 1, start)
     points = sample
     markers = np.zeros(inside.shape, np.int32)
     for label, (cx, cy) in enumerate(centres, start=1):

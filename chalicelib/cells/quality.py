@@ -104,7 +104,9 @@ def assess(segmentation: Segmentation, gray: np.ndarray) -> Quality:
         blocking.append(f"the image looks out of focus (sharpness {sharpness:.2f})")
     flagged = len(segmentation.flagged)
     if flagged:
-        warnings.append(f"{flagged} object(s) flagged and not counted: " + "; ".join(segmentation.flagged))
+        warnings.append(
+            f"{flagged} object(s) flagged and not counted: " + "; ".join(segmentation.flagged)
+        )
         if flagged > FLAGGED_BLOCKING * max(1, segmentation.count + flagged):
             blocking.append("many objects were flagged: check the annotated image")
     if segmentation.image_type == PHASE_CONTRAST:

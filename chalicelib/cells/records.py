@@ -9,7 +9,7 @@ what ``GET /counts?key=`` returns); a chat-bot count never is.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.cells.messages import CountRequest, ResultKeys, check_run_id
@@ -51,7 +51,17 @@ class ResultStore:
             found.append(
                 {
                     name: document.get(name)
-                    for name in ("run", "origin", "bucket", "etag", "status", "method", "parameters", "count", "written")
+                    for name in (
+                        "run",
+                        "origin",
+                        "bucket",
+                        "etag",
+                        "status",
+                        "method",
+                        "parameters",
+                        "count",
+                        "written",
+                    )
                 }
             )
         return sorted(found, key=lambda r: str(r.get("written", "")))
@@ -96,5 +106,5 @@ class ResultStore:
             self._write_json(keys, document)
 
     def _write_json(self, keys: ResultKeys, document: dict[str, Any]) -> None:
-        written = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        written = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         self._bucket.write_json(keys.result, {**document, "written": written})

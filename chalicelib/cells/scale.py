@@ -11,6 +11,7 @@ only the blobs' profiles, not their extent, so the estimate moves little.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import cv2
@@ -68,10 +69,12 @@ def blob_scales(signal: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, np.n
         radii.append(found[0] * factor)
         responses.append(found[1])
         points.append((found[3] + 0.5) * factor - 0.5)
-        level = cv2.resize(
-            cv2.GaussianBlur(level, (0, 0), 1.0),
-            (level.shape[1] // 2, level.shape[0] // 2),
-            interpolation=cv2.INTER_AREA,
+        level = np.asarray(
+            cv2.resize(
+                cv2.GaussianBlur(level, (0, 0), 1.0),
+                (level.shape[1] // 2, level.shape[0] // 2),
+                interpolation=cv2.INTER_AREA,
+            )
         )
         factor *= 2.0
     if not radii:
@@ -82,12 +85,10 @@ def blob_scales(signal: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, np.n
 def _octave(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
     sigmas = MIN_SIGMA * SCALE_STEP ** np.arange(LEVELS)
     blurred = [cv2.GaussianBlur(image, (0, 0), float(sigmas[0]))]
-    for before, after in zip(sigmas[:-1], sigmas[1:], strict=True):
+    for before, after in itertools.pairwise(sigmas):
         step = float(np.sqrt(after**2 - before**2))  # blur the blurred: small kernels
         blurred.append(cv2.GaussianBlur(blurred[-1], (0, 0), step))
-    stack = np.stack(
-        [(blurred[i] - blurred[i + 1]) / (SCALE_STEP - 1) for i in range(LEVELS - 1)]
-    )
+    stack = np.stack([(blurred[i] - blurred[i + 1]) / (SCALE_STEP - 1) for i in range(LEVELS - 1)])
     centres = np.sqrt(sigmas[:-1] * sigmas[1:])
     kernel = np.ones((3, 3), np.uint8)
     spatial = np.stack([cv2.dilate(layer, kernel) for layer in stack])
@@ -129,8 +130,8 @@ def outermost(
     keep = np.zeros(radii.size, bool)
     height, width = covered.shape
     for i in np.argsort(-responses, kind="stable"):
-        x = min(max(int(round(points[i, 0])), 0), width - 1)
-        y = min(max(int(round(points[i, 1])), 0), height - 1)
+        x = min(max(round(float(points[i, 0])), 0), width - 1)
+        y = min(max(round(float(points[i, 1])), 0), height - 1)
         if covered[y, x] > radii[i]:
             continue
         keep[i] = True
@@ -204,8 +205,10 @@ def estimate_radius(signal_at: SignalAt, shape: tuple[int, int]) -> float | None
             fine.append(found[0])
             blobs += found[1]
     small = float(np.median(fine)) if fine else None
-    if small is not None and blobs >= MIN_FINE_BLOBS and (
-        coarse is None or small * scale < MIN_RADIUS_PX
+    if (
+        small is not None
+        and blobs >= MIN_FINE_BLOBS
+        and (coarse is None or small * scale < MIN_RADIUS_PX)
     ):
         return small
     return None if coarse is None else coarse[0] / scale

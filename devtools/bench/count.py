@@ -20,7 +20,6 @@ transformation. Speed: ms per megapixel on one core excluding decode; a
 from __future__ import annotations
 
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -96,8 +95,7 @@ def score(name: str, cases: list[Annotated], method: str = DEFAULT_METHOD) -> Ro
 
 def synthetic_cases() -> list[Annotated]:
     return [
-        Annotated(name, s.image, s.centres, s.count, s.count)
-        for name, s in synthetic.bench_sets()
+        Annotated(name, s.image, s.centres, s.count, s.count) for name, s in synthetic.bench_sets()
     ]
 
 
@@ -131,7 +129,9 @@ def robustness_suite(cases: list[Annotated], label: str) -> list[Row]:
             for changed in transform(case):
                 counting = _count(changed.image, row)
                 row.errors.append(changed.signed_error(counting.count))
-                row.details.append(f"{changed.name}: {counting.count} ({changed.low}-{changed.high})")
+                row.details.append(
+                    f"{changed.name}: {counting.count} ({changed.low}-{changed.high})"
+                )
         rows.append(row)
     return rows
 
@@ -139,7 +139,7 @@ def robustness_suite(cases: list[Annotated], label: str) -> list[Row]:
 def photos() -> list[str]:
     lines = []
     for path in sorted((SHARED / "phase-contrast").glob("*.JPG")):
-        gray = imaging.to_gray(cv2.imread(str(path), cv2.IMREAD_UNCHANGED))
+        gray = imaging.to_gray(np.asarray(cv2.imread(str(path), cv2.IMREAD_UNCHANGED)))
         started = time.perf_counter()
         counting = count_cells(gray)
         elapsed = (time.perf_counter() - started) * 1e3
@@ -214,9 +214,13 @@ def run(image: Path | None = None, as_json: bool = False, quick: bool = False) -
         print(
             json.dumps(
                 {
-                    "sets": {r.name: {"mean": r.mean, "max": r.worst, "counts": r.details} for r in sets},
+                    "sets": {
+                        r.name: {"mean": r.mean, "max": r.worst, "counts": r.details} for r in sets
+                    },
                     "robustness": {r.name: {"mean": r.mean, "max": r.worst} for r in suite},
-                    "robustness_heldout": {r.name: {"mean": r.mean, "max": r.worst} for r in suite_held},
+                    "robustness_heldout": {
+                        r.name: {"mean": r.mean, "max": r.worst} for r in suite_held
+                    },
                     "photos": photo_lines,
                     "ms_per_mp": seconds * 1e3 / megapixels,
                     "end_to_end_ms": e2e_ms,
@@ -226,8 +230,11 @@ def run(image: Path | None = None, as_json: bool = False, quick: bool = False) -
         )
         return 0
     print_report(sets, suite, suite_held, photo_lines)
-    print(f"\nspeed ({DEFAULT_METHOD}, 1 core, excluding decode): {seconds * 1e3 / megapixels:.1f} ms/MP "
-          f"over {megapixels:.1f} MP of the sets above   target <= 25 ms/MP")
+    print(
+        f"\nspeed ({DEFAULT_METHOD}, 1 core, excluding decode): "
+        f"{seconds * 1e3 / megapixels:.1f} ms/MP over {megapixels:.1f} MP of the sets above"
+        "   target <= 25 ms/MP"
+    )
     if not quick:
         print(
             f"end to end: {name} decode+count+annotate+encode {e2e_ms:.0f} ms "
@@ -237,22 +244,34 @@ def run(image: Path | None = None, as_json: bool = False, quick: bool = False) -
     return 0
 
 
-def print_report(sets: list[Row], suite: list[Row], held: list[Row], photo_lines: list[str]) -> None:
+def print_report(
+    sets: list[Row], suite: list[Row], held: list[Row], photo_lines: list[str]
+) -> None:
     print(f"\n{'set':<28}{'mean error':>12}{'worst':>10}{'ms/MP':>9}")
     for row in sets:
         speed = row.seconds * 1e3 / max(row.megapixels, 1e-9)
         print(f"{row.name:<28}{row.mean:>11.1f}%{row.worst:>9.0f}%{speed:>9.1f}")
-    print("targets: synthetic <= 2.5%; fluorescence vs manual <= 5%; phase contrast every region within ±20%")
+    print(
+        "targets: synthetic <= 2.5%; fluorescence vs manual <= 5%; "
+        "phase contrast every region within ±20%"
+    )
     for row in sets[1:]:
         print(f"\n{row.name}:")
         for line in row.details:
             print(f"  {line}")
-    print(f"\n{'robustness (real nuclei)':<28}{'tune+dsb mean':>14}{'worst':>8}{'held-out mean':>15}{'worst':>8}")
+    print(
+        f"\n{'robustness (real nuclei)':<28}{'tune+dsb mean':>14}{'worst':>8}"
+        f"{'held-out mean':>15}{'worst':>8}"
+    )
     for row, other in zip(suite, held, strict=True):
-        print(f"{row.name:<28}{row.mean:>13.1f}%{row.worst:>7.0f}%{other.mean:>14.1f}%{other.worst:>7.0f}%")
+        print(
+            f"{row.name:<28}{row.mean:>13.1f}%{row.worst:>7.0f}%{other.mean:>14.1f}%{other.worst:>7.0f}%"
+        )
     overall = float(np.mean([r.mean for r in suite]))
-    print(f"{'all transformations':<28}{overall:>13.1f}%{max(r.worst for r in suite):>7.0f}%"
-          f"{float(np.mean([r.mean for r in held])):>14.1f}%{max(r.worst for r in held):>7.0f}%")
+    print(
+        f"{'all transformations':<28}{overall:>13.1f}%{max(r.worst for r in suite):>7.0f}%"
+        f"{float(np.mean([r.mean for r in held])):>14.1f}%{max(r.worst for r in held):>7.0f}%"
+    )
     print("targets: mean <= 5%, no transformation > 15%")
     if photo_lines:
         print("\nfull phase-contrast photos (../shared/data, no truth):")

@@ -225,7 +225,9 @@ def crops(case: Annotated, fraction: float = 0.55) -> Iterator[Annotated]:
     reach = object_radius(case.points)
     height, width = case.image.shape[:2]
     h, w = round(height * fraction), round(width * fraction)
-    for corner, (y0, x0) in enumerate(((0, 0), (0, width - w), (height - h, 0), (height - h, width - w))):
+    for corner, (y0, x0) in enumerate(
+        ((0, 0), (0, width - w), (height - h, 0), (height - h, width - w))
+    ):
         image = case.image[y0 : y0 + h, x0 : x0 + w]
         shifted = case.points - np.array([x0, y0], float)
         x, y = shifted[:, 0], shifted[:, 1]

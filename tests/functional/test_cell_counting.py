@@ -218,9 +218,16 @@ def test_a_chat_bot_count_never_overwrites_an_uploads_result(
     mine = count_upload(client, s3, fake_lambda, settings, "shared.png")
     other_bucket = settings.images_bucket + "-other"
     s3.create_bucket(Bucket=other_bucket)
-    put = s3.put_object(Bucket=other_bucket, Key="shared.png", Body=encode(np.zeros((64, 64), np.uint8), ".png"))
+    put = s3.put_object(
+        Bucket=other_bucket, Key="shared.png", Body=encode(np.zeros((64, 64), np.uint8), ".png")
+    )
     bot = handle_count_request(
-        {"bucket": other_bucket, "key": "shared.png", "etag": put["ETag"].strip('"'), "origin": "bot"}
+        {
+            "bucket": other_bucket,
+            "key": "shared.png",
+            "etag": put["ETag"].strip('"'),
+            "origin": "bot",
+        }
     )
     assert bot["count"] == 0 and bot["origin"] == "bot" and bot["run"] != mine["run"]
     latest = json.loads(client.http.get("/counts?key=shared.png").body)
@@ -239,11 +246,21 @@ def test_result_has_qc_and_the_csv_marks_flagged_objects(client, s3, fake_lambda
     assert document["count"] == 3 and len(document["flagged"]) == 1
     qc = document["qc"]
     assert qc["image_type"] == "fluorescence" and qc["flagged_objects"] == 1
-    assert {"image_type_confidence", "diameter_px", "saturated_fraction", "focus", "warnings"} <= set(qc)
+    assert {
+        "image_type_confidence",
+        "diameter_px",
+        "saturated_fraction",
+        "focus",
+        "warnings",
+    } <= set(qc)
     assert isinstance(document["reliable"], bool)
-    csv_text = s3.get_object(
-        Bucket=settings.results_bucket, Key=ResultKeys.for_image("fibre.png").cells
-    )["Body"].read().decode()
+    csv_text = (
+        s3.get_object(Bucket=settings.results_bucket, Key=ResultKeys.for_image("fibre.png").cells)[
+            "Body"
+        ]
+        .read()
+        .decode()
+    )
     header, *rows = csv_text.strip().splitlines()
     assert header.startswith("ObjectNumber,Counted,Flag,")
     assert [row.split(",")[1] for row in rows] == ["1", "1", "1", "0"]

@@ -129,7 +129,9 @@ def test_watershed_runs_a_watershed_and_divides_touching_discs() -> None:
     image = np.zeros((80, 120), np.float32)
     cv2.circle(image, (42, 40), 18, 1.0, -1)
     cv2.circle(image, (76, 40), 18, 1.0, -1)
-    relief = cv2.GaussianBlur(cv2.distanceTransform((image > 0).astype(np.uint8), cv2.DIST_L2, 5), (0, 0), 1)
+    relief = cv2.GaussianBlur(
+        cv2.distanceTransform((image > 0).astype(np.uint8), cv2.DIST_L2, 5), (0, 0), 1
+    )
     markers = np.zeros(image.shape, np.int32)
     markers[40, 36], markers[40, 82] = 1, 2
     labels = watershed(relief, markers, (image > 0).astype(np.uint8))
@@ -141,7 +143,9 @@ def test_watershed_runs_a_watershed_and_divides_touching_discs() -> None:
 def test_a_valley_keeps_touching_nuclei_apart_and_a_plateau_joins_pieces() -> None:
     labels = np.zeros((20, 40), np.int32)
     labels[:, :20], labels[:, 20:] = 1, 2
-    valley = np.concatenate([np.linspace(1, 0.5, 20), np.linspace(0.5, 1, 20)])[None, :].repeat(20, 0)
+    valley = np.concatenate([np.linspace(1, 0.5, 20), np.linspace(0.5, 1, 20)])[None, :].repeat(
+        20, 0
+    )
     plateau = np.ones((20, 40), np.float32)
     assert len(shallow_pairs(labels, valley.astype(np.float32), 0.03)) == 0
     assert len(shallow_pairs(labels, plateau, 0.03)) == 1
