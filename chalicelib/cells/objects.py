@@ -5,6 +5,7 @@ Pure functions on arrays (OpenCV + NumPy); no I/O.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -122,48 +123,21 @@ def pixel_noise(image: np.ndarray) -> float:
     return 1.4826 * float(np.median(np.abs(sample))) / 6.0
 
 
-def noise_map(
-    image: np.ndarray, quantum: float = 0.0, object_radius: float = 2.0, tiles: int = 8
+def tile_map(
+    image: np.ndarray,
+    statistic: Callable[[np.ndarray], float],
+    object_radius: float = 2.0,
+    floor: float = -np.inf,
+    tiles: int = 8,
 ) -> np.ndarray:
-    """Per-pixel noise sd, varying smoothly: ``pixel_noise`` per tile, interpolated.
+    """``statistic`` of each tile (a subsample of it), at least ``floor``, smoothed,
+    interpolated to full size.
 
-    Illumination gradients, vignetting and gamma make the noise differ across
-    the image (it scales with the local brightness); thresholds in units of the
-    local noise stay right everywhere. ``quantum`` is the intensity step of
-    the stored values: the noise is never taken below half of it (a flat, dark,
-    8-bit background has no measurable noise, only steps of one count).
+    Tiles are at least ``TILE_RADII`` object radii wide, so no tile lies inside
+    one object; at most ``tiles`` per side.
     """
     height, width = image.shape
-    kernel = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
-    high = np.abs(cv2.filter2D(image.astype(np.float32), -1, kernel, borderType=cv2.BORDER_REFLECT))
-    side = max(16, int(TILE_RADII * object_radius))  # tiles far larger than an object
-    rows = max(1, min(tiles, height // side))
-    cols = max(1, min(tiles, width // side))
-    grid = np.zeros((rows, cols), np.float32)
-    for i in range(rows):
-        for j in range(cols):
-            tile = high[
-                i * height // rows : (i + 1) * height // rows,
-                j * width // cols : (j + 1) * width // cols,
-            ]
-            grid[i, j] = 1.4826 * float(np.median(subsample(tile, 1024))) / 6.0
-    floor = max(float(np.median(grid)) * 0.05, 0.5 * quantum, 1e-6)
-    grid = cv2.GaussianBlur(np.maximum(grid, floor), (0, 0), 0.7) if min(rows, cols) > 2 else grid
-    return np.asarray(
-        cv2.resize(np.maximum(grid, floor), (width, height), interpolation=cv2.INTER_LINEAR)
-    )
-
-
-def background_offset(image: np.ndarray, object_radius: float = 2.0, tiles: int = 8) -> np.ndarray:
-    """Residual background level of an image in noise units, per tile, interpolated.
-
-    The 25th percentile of each tile plus 0.674 (where the 25th percentile of
-    unit-sd noise lies): right wherever at least a quarter of a tile is
-    background, and unbiased by how far a morphological background estimate
-    sits under the noise.
-    """
-    height, width = image.shape
-    side = max(16, int(TILE_RADII * object_radius))  # tiles far larger than an object
+    side = max(16, int(TILE_RADII * object_radius))
     rows = max(1, min(tiles, height // side))
     cols = max(1, min(tiles, width // side))
     grid = np.zeros((rows, cols), np.float32)
@@ -173,10 +147,40 @@ def background_offset(image: np.ndarray, object_radius: float = 2.0, tiles: int 
                 i * height // rows : (i + 1) * height // rows,
                 j * width // cols : (j + 1) * width // cols,
             ]
-            grid[i, j] = float(np.percentile(subsample(tile, 1024), 25)) + 0.674
+            grid[i, j] = statistic(subsample(tile, 1024))
+    if np.isfinite(floor):
+        grid = np.maximum(grid, np.float32(max(floor, float(np.median(grid)) * 0.05)))
     if min(rows, cols) > 2:
         grid = cv2.GaussianBlur(grid, (0, 0), 0.7)
     return np.asarray(cv2.resize(grid, (width, height), interpolation=cv2.INTER_LINEAR))
+
+
+def noise_map(image: np.ndarray, quantum: float = 0.0, object_radius: float = 2.0) -> np.ndarray:
+    """Per-pixel noise sd, varying smoothly: ``pixel_noise`` per tile, interpolated.
+
+    Illumination gradients, vignetting and gamma make the noise differ across
+    the image (it scales with the local brightness); thresholds in units of the
+    local noise stay right everywhere. ``quantum`` is the intensity step of
+    the stored values: the noise is never taken below half of it (a flat, dark,
+    8-bit background has no measurable noise, only steps of one count).
+    """
+    kernel = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)  # gain 6 on white noise
+    high = np.abs(cv2.filter2D(image.astype(np.float32), -1, kernel, borderType=cv2.BORDER_REFLECT))
+    # Never below 5 % of the typical tile, half a quantum, or zero.
+    floor = max(0.5 * quantum, 1e-6)
+    noise = tile_map(high, lambda t: 1.4826 * float(np.median(t)) / 6.0, object_radius, floor)
+    return np.asarray(np.maximum(noise, np.float32(floor)))
+
+
+def background_offset(image: np.ndarray, object_radius: float = 2.0) -> np.ndarray:
+    """Residual background level of an image in noise units, per tile, interpolated.
+
+    The 25th percentile of each tile plus 0.674 (where the 25th percentile of
+    unit-sd noise lies): right wherever at least a quarter of a tile is
+    background, and unbiased by how far a morphological background estimate
+    sits under the noise.
+    """
+    return tile_map(image, lambda t: float(np.percentile(t, 25)) + 0.674, object_radius)
 
 
 def filter_gain(apply: object, size: int = 65) -> float:
