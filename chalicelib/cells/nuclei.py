@@ -71,7 +71,7 @@ class Found:
     labels: np.ndarray
     count: int
     flagged: tuple[str, ...]
-    soft: np.ndarray
+    soft: np.ndarray | None
     scale: float
 
 
@@ -123,13 +123,16 @@ def segment_nuclei(
     noise = filter_gain(lambda v: cv2.GaussianBlur(v, (0, 0), max(0.7, 0.2 * r)))
     factor = offset_factor(threshold_offset)
     seeds = _seeds(image, smoothed, r, background + SIGNAL_SIGMAS * factor * noise, factor)
+    del image  # large images: keep the peak memory down
     floor = background + NOISE_SIGMAS * factor * noise
     mask = fill_holes((smoothed > floor).astype(np.uint8), 2 * np.pi * r * r)
     markers = _markers(seeds, mask)
     labels = watershed(smoothed, markers, mask)
     peak = _seed_peaks(markers, smoothed)
+    del markers, mask
     labels = _trim(labels, smoothed, peak, background, threshold_offset)
-    soft = smoothed - _level_map(labels, peak, background, threshold_offset)
+    # Only needed to bring labels back to full size (and large at full size).
+    soft = smoothed - _level_map(labels, peak, background, threshold_offset) if scale < 1 else None
     labels, count, flagged = _size_control(labels, smoothed, peak, r)
     return Found(labels, count, flagged, soft, scale)
 
