@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from chalicelib.cells.objects import quantile
+
 FLUORESCENCE = "fluorescence"
 PHASE_CONTRAST = "phase-contrast"
 IMAGE_TYPES = (FLUORESCENCE, PHASE_CONTRAST)
@@ -137,7 +139,7 @@ def _preview(gray: np.ndarray) -> np.ndarray:
 def _mode_position(tile: np.ndarray) -> float | None:
     if tile.size < 64:
         return None
-    lo, hi = np.percentile(tile, (0.5, 99.5))
+    lo, hi = quantile(tile, 0.005), quantile(tile, 0.995)
     if hi <= lo:
         return None
     counts, _ = np.histogram(tile, 64, (float(lo), float(hi)))
