@@ -41,7 +41,8 @@ import os
 import sys
 import time
 import uuid
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, TextIO, TypeVar
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, TextIO, TypeVar
 
 NAMESPACE = "LabPipelines"
 HEADER = "X-Correlation-Id"
@@ -50,7 +51,7 @@ FIELD = "correlation_id"  # SQS attribute, payload / state / result field
 ENVIRONMENT = "CORRELATION_ID"  # Batch job environment
 
 # Metric name -> (unit, extra dimension or ""). The dashboard and alarms use these names.
-METRICS: Dict[str, "tuple[str, str]"] = {
+METRICS: dict[str, tuple[str, str]] = {
     "ImagesCounted": ("Count", ""),
     "CountLatency": ("Milliseconds", ""),
     "Failures": ("Count", "reason"),
@@ -63,10 +64,10 @@ METRICS: Dict[str, "tuple[str, str]"] = {
 _correlation: contextvars.ContextVar[str] = contextvars.ContextVar(FIELD, default="")
 _cold_start = True
 _configured = False
-_metric_sinks: List[List[Dict[str, Any]]] = []
+_metric_sinks: list[list[dict[str, Any]]] = []
 log = logging.getLogger(__name__)
 
-F = TypeVar("F", bound=Callable[..., Any])
+F = TypeVar("F", bound="Callable[..., Any]")
 
 
 # -- the correlation id ----------------------------------------------------------------------
@@ -86,7 +87,7 @@ def clean(value: Any) -> str:
 
 
 @contextlib.contextmanager
-def correlated(value: Optional[str] = None) -> Iterator[str]:
+def correlated(value: str | None = None) -> Iterator[str]:
     """Run a block under ``value`` (a new id when empty); every log line carries it."""
     chosen = clean(value) or new_id()
     token = _correlation.set(chosen)
@@ -96,12 +97,12 @@ def correlated(value: Optional[str] = None) -> Iterator[str]:
         _correlation.reset(token)
 
 
-def from_metadata(metadata: Optional[Mapping[str, Any]]) -> str:
+def from_metadata(metadata: Mapping[str, Any] | None) -> str:
     """The id an uploader put in the S3 object's user metadata ("" when none)."""
     return clean((metadata or {}).get(METADATA_KEY))
 
 
-def from_attributes(attributes: Optional[Mapping[str, Any]]) -> str:
+def from_attributes(attributes: Mapping[str, Any] | None) -> str:
     """The id in SQS message attributes, as Lambda delivers them or as plain strings."""
     value = (attributes or {}).get(FIELD)
     if isinstance(value, Mapping):
@@ -109,7 +110,7 @@ def from_attributes(attributes: Optional[Mapping[str, Any]]) -> str:
     return clean(value)
 
 
-def sqs_attribute(value: Optional[str] = None) -> Dict[str, Dict[str, str]]:
+def sqs_attribute(value: str | None = None) -> dict[str, dict[str, str]]:
     """``MessageAttributes`` entry carrying the id (the current one by default)."""
     return {FIELD: {"DataType": "String", "StringValue": value or correlation_id() or new_id()}}
 
@@ -126,7 +127,7 @@ class JsonFormatter(logging.Formatter):
         self.service = service
 
     def format(self, record: logging.LogRecord) -> str:
-        document: Dict[str, Any] = {
+        document: dict[str, Any] = {
             "level": record.levelname,
             "location": f"{record.module}.{record.funcName}:{record.lineno}",
             "message": record.getMessage(),
@@ -195,7 +196,7 @@ def shipped() -> bool:
 
 
 # -- metrics ---------------------------------------------------------------------------------
-def metric(name: str, value: float, dimension: str = "", out: Optional[TextIO] = None) -> None:
+def metric(name: str, value: float, dimension: str = "", out: TextIO | None = None) -> None:
     """Record one data point of a metric in :data:`METRICS` as an EMF line.
 
     ``dimension`` is the value of the metric's extra dimension (``reason`` of a
@@ -212,7 +213,7 @@ def metric(name: str, value: float, dimension: str = "", out: Optional[TextIO] =
         stream.flush()
 
 
-def emf_document(name: str, value: float, dimension: str = "") -> Dict[str, Any]:
+def emf_document(name: str, value: float, dimension: str = "") -> dict[str, Any]:
     if name not in METRICS:
         raise ValueError(f"unknown metric {name!r}; add it to METRICS")
     unit, extra = METRICS[name]
@@ -238,9 +239,9 @@ def emf_document(name: str, value: float, dimension: str = "") -> Dict[str, Any]
 
 
 @contextlib.contextmanager
-def captured_metrics() -> Iterator[List[Dict[str, Any]]]:
+def captured_metrics() -> Iterator[list[dict[str, Any]]]:
     """Every EMF document recorded in the block (tests, the smoke test's local run)."""
-    sink: List[Dict[str, Any]] = []
+    sink: list[dict[str, Any]] = []
     _metric_sinks.append(sink)
     try:
         yield sink
@@ -260,7 +261,7 @@ def span(name: str, **attributes: Any) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _backend_span(backend: str, name: str, attributes: Dict[str, Any]) -> Iterator[None]:
+def _backend_span(backend: str, name: str, attributes: dict[str, Any]) -> Iterator[None]:
     if backend == "otel":
         try:
             from opentelemetry import trace  # type: ignore[import-not-found]
@@ -285,7 +286,7 @@ def _backend_span(backend: str, name: str, attributes: Dict[str, Any]) -> Iterat
     yield
 
 
-def _scalars(attributes: Mapping[str, Any]) -> Dict[str, Any]:
+def _scalars(attributes: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in attributes.items() if isinstance(v, (str, int, float, bool))}
 
 

@@ -88,7 +88,7 @@ def error_rate(function: str, index: int = 0) -> cloudwatch.MathExpression:
 
 def app_metric(stage: Stage, name: str, statistic: str = "Sum") -> cloudwatch.IMetric:
     """One of our EMF metrics; those with an extra dimension as a SEARCH over its values."""
-    unit, extra = METRICS[name]
+    _unit, extra = METRICS[name]
     if not extra:
         return cloudwatch.Metric(
             namespace=NAMESPACE,
@@ -100,7 +100,7 @@ def app_metric(stage: Stage, name: str, statistic: str = "Sum") -> cloudwatch.IM
     schema = ",".join([NAMESPACE, *sorted([extra, "stage"])])
     return cloudwatch.MathExpression(
         expression=(
-            f"SEARCH('{{{schema}}} MetricName=\"{name}\" "
+            f'SEARCH(\'{{{schema}}} MetricName="{name}" '
             f"stage=\"{stage.name}\"', '{statistic}', 300)"
         ),
         using_metrics={},
