@@ -1,0 +1,57 @@
+"""``make smoke``'s run, against the local cloud: every pipeline once, one correlation id."""
+
+from __future__ import annotations
+
+import io
+import sys
+
+import pytest
+
+from chalicelib import aws
+from chalicelib.local.batch import ProcessLauncher
+from chalicelib.local.cloud import LocalCloud
+from infra.smoke import Api, Smoke, report
+from tests.painting import FAKE_CELLPROFILER
+
+pytestmark = pytest.mark.integration
+
+
+def test_the_smoke_passes_on_the_local_cloud() -> None:
+    launcher = ProcessLauncher(sys.executable, str(FAKE_CELLPROFILER))
+    with LocalCloud(port=0, http_port=0, retry_delay=0, batch_launcher=launcher) as cloud:
+        assert cloud.settings is not None and cloud.http_url is not None
+        smoke = Smoke(
+            cloud.settings,
+            aws.client,
+            Api(cloud.http_url),
+            timeout=90,
+            painting_timeout=90,
+            poll=0.2,
+        )
+        steps = smoke.run()
+    out = io.StringIO()
+    code = report(steps, smoke.correlation_id, "http://dashboard", out)
+    assert code == 0, out.getvalue()
+    assert [s.name for s in steps] == [
+        "count an uploaded image",
+        "blur faces in an uploaded video",
+        "Cell Painting message",
+        "chat job",
+        "POST /predict",
+    ]
+    assert "all passed" in out.getvalue() and "dashboard: http://dashboard" in out.getvalue()
+
+
+def test_a_failing_step_makes_the_smoke_fail() -> None:
+    launcher = ProcessLauncher(sys.executable, str(FAKE_CELLPROFILER))
+    with LocalCloud(port=0, http_port=0, retry_delay=0, batch_launcher=launcher) as cloud:
+        assert cloud.settings is not None and cloud.http_url is not None
+        aws.client("s3").delete_bucket(Bucket=cloud.settings.videos_bucket)  # an upload fails
+        smoke = Smoke(cloud.settings, aws.client, Api(cloud.http_url), timeout=5, poll=0.2)
+        smoke.painting_timeout = 5
+        steps = smoke.run()
+    out = io.StringIO()
+    assert report(steps, smoke.correlation_id, "d", out) == 1
+    failed = [s for s in steps if not s.ok]
+    assert "blur faces in an uploaded video" in [s.name for s in failed]
+    assert "FAILED:" in out.getvalue()
