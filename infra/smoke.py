@@ -260,9 +260,8 @@ def report(steps: list[Step], correlation_id: str, dashboard: str, out: Any = sy
     out.write(f"smoke run, correlation id {correlation_id}\n")
     for step in steps:
         mark = "ok  " if step.ok else "FAIL"
-        out.write(
-            f"{mark} {step.name} ({step.seconds:.1f} s){': ' + step.problem if step.problem else ''}\n"
-        )
+        problem = f": {step.problem}" if step.problem else ""
+        out.write(f"{mark} {step.name} ({step.seconds:.1f} s){problem}\n")
         out.write("     " + json.dumps(summary(step.result), default=str)[:600] + "\n")
     out.write(f"dashboard: {dashboard}\n")
     failed = [s.name for s in steps if not s.ok]
