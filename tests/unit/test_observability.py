@@ -1,0 +1,171 @@
+"""Correlation ids, JSON log lines and EMF metrics (``chalicelib/observability.py``)."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from chalicelib import observability
+from tests.conftest import ROOT
+
+CELLPROFILER_PYTHON = ROOT / ".venv-cellprofiler" / "bin" / "python"
+
+
+def test_a_block_gets_one_id_and_leaves_none_behind() -> None:
+    assert observability.correlation_id() == ""
+    with observability.correlated("abc-1") as outer:
+        assert outer == observability.correlation_id() == "abc-1"
+        with observability.correlated() as inner:
+            assert inner != outer and len(inner) == 36
+        assert observability.correlation_id() == "abc-1"
+    assert observability.correlation_id() == ""
+
+
+@pytest.mark.parametrize("bad", ["", "  ", "line\nbreak", None])
+def test_unusable_incoming_ids_are_replaced(bad: str | None) -> None:
+    with observability.correlated(bad) as chosen:
+        assert chosen and chosen.isprintable() and chosen.strip() == chosen
+
+
+def test_ids_come_from_s3_metadata_and_both_sqs_attribute_shapes() -> None:
+    assert observability.from_metadata({"correlation-id": "m-1"}) == "m-1"
+    assert observability.from_metadata(None) == ""
+    lambda_shape = {"correlation_id": {"stringValue": "q-1", "dataType": "String"}}
+    assert observability.from_attributes(lambda_shape) == "q-1"
+    assert observability.from_attributes({"correlation_id": "q-2"}) == "q-2"
+    sent = observability.sqs_attribute("q-3")
+    assert observability.from_attributes(sent) == "q-3"
+    assert observability.from_attributes({}) == ""
+
+
+def test_every_record_carries_the_id(caplog: pytest.LogCaptureFixture) -> None:
+    observability.setup("test")
+    with caplog.at_level(logging.INFO), observability.correlated("rec-1"):
+        logging.getLogger("chalicelib.anything").info("hello %s", "there")
+    (record,) = [r for r in caplog.records if r.getMessage() == "hello there"]
+    assert record.correlation_id == "rec-1"  # type: ignore[attr-defined]
+
+
+def test_a_json_line_has_powertools_field_names() -> None:
+    formatter = observability.JsonFormatter("cells")
+    logger = logging.getLogger("test.json")
+    record = logger.makeRecord("test.json", logging.WARNING, __file__, 7, "n=%d", (3,), None)
+    record.image = "a.png"
+    with observability.correlated("line-1"):
+        line = json.loads(formatter.format(record))
+    assert {"level", "location", "message", "timestamp", "service", "cold_start"} <= set(line)
+    assert line["level"] == "WARNING" and line["message"] == "n=3" and line["service"] == "cells"
+    assert line["correlation_id"] == "line-1" and line["image"] == "a.png"
+    assert line["timestamp"].endswith("Z")
+
+
+def test_an_exception_is_logged_with_its_name() -> None:
+    formatter = observability.JsonFormatter("x")
+    try:
+        raise ValueError("bad input")
+    except ValueError:
+        record = logging.getLogger("t").makeRecord(
+            "t", logging.ERROR, __file__, 1, "failed", (), sys.exc_info()
+        )
+    line = json.loads(formatter.format(record))
+    assert line["exception_name"] == "ValueError" and "bad input" in line["exception"]
+
+
+def test_a_metric_is_a_valid_emf_document() -> None:
+    out = io.StringIO()
+    with observability.correlated("m-2"), observability.captured_metrics() as captured:
+        observability.metric("Failures", 1, "cells:too_large", out=out)
+    (document,) = captured
+    assert json.loads(out.getvalue()) == document
+    (directive,) = document["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == observability.NAMESPACE
+    (dimensions,) = directive["Dimensions"]
+    assert set(dimensions) == {"stage", "reason"}
+    assert all(isinstance(document[d], str) for d in dimensions)  # EMF: dimension values
+    (definition,) = directive["Metrics"]
+    assert definition == {"Name": "Failures", "Unit": "Count"}
+    assert document["Failures"] == 1 and document["reason"] == "cells:too_large"
+    assert document["correlation_id"] == "m-2"
+
+
+def test_an_unknown_metric_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown metric"):
+        observability.emf_document("Typo", 1)
+
+
+def test_metrics_go_nowhere_unless_shipped_or_captured(capsys: pytest.CaptureFixture[str]) -> None:
+    assert not observability.shipped()
+    observability.metric("Predictions", 1)
+    assert capsys.readouterr().out == ""
+
+
+def test_a_failing_entry_point_is_logged_counted_and_reraised(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from chalicelib.errors import TooLarge
+
+    @observability.instrumented("cells")
+    def handler() -> None:
+        raise TooLarge("too big")
+
+    with (
+        caplog.at_level(logging.ERROR),
+        observability.correlated("f-1"),
+        observability.captured_metrics() as captured,
+        pytest.raises(TooLarge),
+    ):
+        handler()
+    assert [d["reason"] for d in captured] == ["cells:too_large"]
+    (record,) = [r for r in caplog.records if "cells failed" in r.getMessage()]
+    assert record.correlation_id == "f-1"  # type: ignore[attr-defined]
+
+
+def test_spans_without_a_tracer_installed_still_run_the_block(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ran = []
+    for backend in ("none", "otel", "xray"):
+        monkeypatch.setenv("TRACING", backend)
+        with observability.span("step", key="k"):
+            ran.append(backend)
+    assert ran == ["none", "otel", "xray"]
+
+
+def test_the_module_is_standard_library_only_and_imports_under_python_3_9() -> None:
+    """The Batch runner imports it under CellProfiler's Python with only boto3 installed."""
+    code = (
+        "import sys, json; sys.path.insert(0, '.');"
+        "before = set(sys.modules); import chalicelib.observability;"
+        "new = {m.split('.')[0] for m in set(sys.modules) - before};"
+        "print(json.dumps(sorted(new - set(sys.stdlib_module_names))))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert json.loads(done.stdout) == ["chalicelib"]
+    if not CELLPROFILER_PYTHON.exists():
+        pytest.skip(".venv-cellprofiler (Python 3.9) is not installed here")
+    env = {"PATH": os.environ.get("PATH", ""), "STAGE": "local"}
+    script = (
+        "import io, sys; sys.path.insert(0, '.');"
+        "from chalicelib import observability as o;"
+        "out = io.StringIO();"
+        "exec('with o.correlated(\"py39\"):\\n o.setup(\"b\"); o.metric(\"Jobs\", 1, \"ok\", out=out)');"
+        "print(out.getvalue())"
+    )
+    done = subprocess.run(
+        [str(Path(CELLPROFILER_PYTHON)), "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(done.stdout)["correlation_id"] == "py39"
