@@ -169,3 +169,13 @@ def test_the_module_is_standard_library_only_and_imports_under_python_3_9() -> N
         check=True,
     )
     assert json.loads(done.stdout)["correlation_id"] == "py39"
+
+
+def test_new_ids_are_version_4_uuids() -> None:
+    import uuid
+
+    ids = {observability.new_id() for _ in range(100)}
+    assert len(ids) == 100
+    for value in ids:
+        parsed = uuid.UUID(value)
+        assert parsed.version == 4 and str(parsed) == value
