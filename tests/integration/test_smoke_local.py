@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import io
 import sys
+from typing import Any
 
 import pytest
 
 from chalicelib import aws
-from chalicelib.local.batch import ProcessLauncher
-from chalicelib.local.cloud import LocalCloud
-from infra.smoke import Api, Smoke, report
-from tests.painting import FAKE_CELLPROFILER
+from devtools.local.batch import ProcessLauncher
+from devtools.local.cloud import LocalCloud
+from devtools.smoke import Api, Smoke, report
+from tests.painting import FAKE_CELLPROFILER, upload_dataset
+
+
+# The fake CellProfiler runs the tests' small pipeline, not ExampleVitra's real one.
+def fake_plate(s3: Any, bucket: str, prefix: str) -> dict[str, str]:
+    return upload_dataset(s3, bucket, prefix)
+
 
 pytestmark = pytest.mark.integration
 
@@ -27,6 +34,7 @@ def test_the_smoke_passes_on_the_local_cloud() -> None:
             timeout=90,
             painting_timeout=90,
             poll=0.2,
+            painting_dataset=fake_plate,
         )
         steps = smoke.run()
     out = io.StringIO()
@@ -48,6 +56,7 @@ def test_a_failing_step_makes_the_smoke_fail() -> None:
         assert cloud.settings is not None and cloud.http_url is not None
         aws.client("s3").delete_bucket(Bucket=cloud.settings.videos_bucket)  # an upload fails
         smoke = Smoke(cloud.settings, aws.client, Api(cloud.http_url), timeout=5, poll=0.2)
+        smoke.painting_dataset = fake_plate
         smoke.painting_timeout = 5
         steps = smoke.run()
     out = io.StringIO()

@@ -2,8 +2,8 @@
 
 1. uploads a sample image (``samples/coins.png``) to the images bucket and waits for
    its count through ``GET /counts``;
-2. uploads a short generated video with a face to the videos bucket and waits for
-   the face-blur result JSON next to the blurred video;
+2. uploads the sample video with a face (``samples/face.mp4``) to the videos bucket
+   and waits for the face-blur result JSON next to the blurred video;
 3. uploads the bundled ExampleVitra pipeline and images to the data bucket, sends a
    painting message and waits for ``GET /painting/jobs/{id}`` to finish;
 4. sends a chat job (the bot's plain text ``count s3://…``) and waits for its reply on
@@ -21,19 +21,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from chalicelib import observability
 from chalicelib.config import PROJECT_DIR, Settings
 
 SAMPLE_IMAGE = PROJECT_DIR / "samples" / "coins.png"
+SAMPLE_VIDEO = PROJECT_DIR / "samples" / "face.mp4"
 PREDICT_ROW = {
     "meanConcavePoints": 0.07951,
     "worstRadius": 24.86,
@@ -100,6 +99,10 @@ class Smoke:
     painting_timeout: float = 1800.0  # Batch starts an instance first: minutes
     poll: float = 2.0
     run_id: str = field(default_factory=lambda: time.strftime("%Y%m%dT%H%M%S"))
+    # (s3, bucket, prefix) -> the painting message's pipeline/input/output keys
+    painting_dataset: Callable[[Any, str, str], dict[str, str]] = field(
+        default_factory=lambda: upload_example_plate
+    )
     steps: list[Step] = field(default_factory=list)
 
     @property
@@ -151,13 +154,9 @@ class Smoke:
 
     def upload_video(self) -> Callable[[], tuple[bool, Any]]:
         from chalicelib.faces.messages import FaceBlurJob
-        from chalicelib.faces.samples import moving_face
 
-        key = self.prefix + "face.mp4"
-        with tempfile.TemporaryDirectory(prefix="smoke-") as folder:
-            path = Path(folder) / "face.mp4"
-            moving_face(path, frames=20)
-            self._put(self.settings.videos_bucket, key, path.read_bytes())
+        key = self.prefix + SAMPLE_VIDEO.name
+        self._put(self.settings.videos_bucket, key, SAMPLE_VIDEO.read_bytes())
         result_key = FaceBlurJob("", key, "", "", "", 0).result_key  # next to the output video
         bucket = self.settings.blurred_videos_bucket
 
@@ -168,17 +167,10 @@ class Smoke:
         return wait
 
     def send_painting(self) -> Callable[[], tuple[bool, Any]]:
-        from chalicelib.local.painting import SAMPLE, upload_example
         from chalicelib.painting import layout
 
-        prefix = self.prefix + "painting/"
         bucket = self.settings.data_bucket
-        upload_example(self.clients("s3"), bucket, SAMPLE, prefix)
-        message = {
-            "pipeline": prefix + "ExampleVitra.cppipe",
-            "input": prefix + "images/",
-            "output": prefix + "output/",
-        }
+        message = self.painting_dataset(self.clients("s3"), bucket, self.prefix + "painting/")
         self._send(self.settings.painting_queue, json.dumps(message))
         job_id = layout.job_key(bucket, message["pipeline"], message["input"], message["output"])
 
@@ -193,7 +185,7 @@ class Smoke:
         return wait
 
     def send_chat_job(self) -> Callable[[], tuple[bool, Any]]:
-        from chalicelib.workers.client import BotClient
+        from devtools.bot import BotClient
 
         image = self.prefix + "chat-" + SAMPLE_IMAGE.name
         self._put(self.settings.data_bucket, image, SAMPLE_IMAGE.read_bytes(), metadata=False)
@@ -242,9 +234,9 @@ class Smoke:
         return body
 
     def _s3_json(self, bucket: str, key: str) -> Any:
-        from chalicelib import aws
+        from chalicelib.storage import Bucket
 
-        return aws.get_json(self.clients("s3"), bucket, key)
+        return Bucket(self.clients("s3"), bucket).read_json(key)
 
     def _until(self, probe: Callable[[], Any], timeout: float | None = None) -> Any:
         deadline = time.monotonic() + (timeout or self.timeout)
@@ -253,6 +245,18 @@ class Smoke:
             if value or time.monotonic() > deadline:
                 return value
             time.sleep(self.poll)
+
+
+def upload_example_plate(s3: Any, bucket: str, prefix: str) -> dict[str, str]:
+    """The bundled ExampleVitra pipeline and two image sets, as a painting message's keys."""
+    from devtools.local.painting import SAMPLE, upload_example
+
+    upload_example(s3, bucket, SAMPLE, prefix)
+    return {
+        "pipeline": prefix + "ExampleVitra.cppipe",
+        "input": prefix + "images/",
+        "output": prefix + "output/",
+    }
 
 
 def report(steps: list[Step], correlation_id: str, dashboard: str, out: Any = sys.stdout) -> int:
@@ -326,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     from infra import deploy
     from infra.stages import stage
 
-    parser = argparse.ArgumentParser(prog="python -m infra.smoke", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m devtools.smoke", description=__doc__)
     parser.add_argument("--stage", required=True)
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per result")
     args = parser.parse_args(argv)
