@@ -114,6 +114,22 @@ def from_attributes(attributes: Mapping[str, Any] | None) -> str:
     return clean(value)
 
 
+def stamped(document: Any) -> Any:
+    """A JSON document with the current id as ``correlation_id`` (unless it names one)."""
+    current = correlation_id()
+    if current and isinstance(document, dict) and FIELD not in document:
+        return {**document, FIELD: current}
+    return document
+
+
+def object_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
+    """S3 user metadata for an object we write: the caller's, plus the current id."""
+    out = dict(metadata or {})
+    if correlation_id():
+        out.setdefault(METADATA_KEY, correlation_id())
+    return out
+
+
 def sqs_attribute(value: str | None = None) -> dict[str, dict[str, str]]:
     """``MessageAttributes`` entry carrying the id (the current one by default)."""
     return {FIELD: {"DataType": "String", "StringValue": value or correlation_id() or new_id()}}
@@ -296,11 +312,12 @@ def _scalars(attributes: Mapping[str, Any]) -> dict[str, Any]:
 
 # -- handlers --------------------------------------------------------------------------------
 def instrumented(pipeline: str) -> Callable[[F], F]:
-    """Decorate an entry point: JSON logs set up, cold start marked, failures counted.
+    """Decorate an entry point outside Chalice (a container function, the Batch runner).
 
-    The id is bound by the entry point itself (:func:`correlated`), where it knows
-    the event; an exception is logged with the id, counted as a ``Failures`` data
-    point (``reason`` = the error's ``kind`` or class name) and re-raised.
+    JSON logs set up; the id bound from the event's ``correlation_id`` (a Lambda
+    payload or Step Functions state), else ``CORRELATION_ID`` (a Batch job's
+    environment), else a new one; an exception is logged with the id, counted as a
+    ``Failures`` data point (``reason`` = ``<pipeline>:<error kind>``) and re-raised.
     """
 
     def decorate(function: F) -> F:
@@ -308,16 +325,77 @@ def instrumented(pipeline: str) -> Callable[[F], F]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             global _cold_start
             setup(pipeline)
-            try:
-                return function(*args, **kwargs)
-            except Exception as error:
-                reason = str(getattr(error, "kind", type(error).__name__))
-                log.exception("%s failed: %s", pipeline, error, extra={"pipeline": pipeline})
-                metric("Failures", 1, f"{pipeline}:{reason}")
-                raise
-            finally:
-                _cold_start = False
+            event = args[0] if args else None
+            incoming = event.get(FIELD) if isinstance(event, Mapping) else None
+            with correlated(incoming or os.environ.get(ENVIRONMENT)):
+                try:
+                    return function(*args, **kwargs)
+                except Exception as error:
+                    reason = str(getattr(error, "kind", type(error).__name__))
+                    log.exception("%s failed: %s", pipeline, error, extra={"pipeline": pipeline})
+                    metric("Failures", 1, f"{pipeline}:{reason}")
+                    raise
+                finally:
+                    _cold_start = False
 
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+def adopt(value: str | None) -> str:
+    """Make ``value`` (when usable) the id of the rest of this invocation; the id in force.
+
+    For an entry point that learns the real id after it started, e.g. from the
+    uploaded object's metadata; the enclosing :func:`correlated` scope (the
+    middleware's) restores the previous id when the invocation ends.
+    """
+    chosen = clean(value)
+    if chosen:
+        _correlation.set(chosen)
+    return correlation_id()
+
+
+def event_correlation_id(event: Any) -> str:
+    """The id an incoming Chalice event carries, "" when it has none of its own.
+
+    HTTP: the ``X-Correlation-Id`` header, else API Gateway's request id. A
+    ``lambda_function`` (a Step Functions task): the state's ``correlation_id``.
+    S3 and SQS events: "" (the object's metadata and each message's attributes
+    are read where they are parsed).
+    """
+    headers = getattr(event, "headers", None)
+    if headers is not None:
+        context = getattr(event, "context", None) or {}
+        return clean(headers.get(HEADER.lower()) or headers.get(HEADER)) or clean(
+            context.get("requestId")
+        )
+    to_dict = getattr(event, "to_dict", None)
+    payload = to_dict() if callable(to_dict) else None
+    if isinstance(payload, Mapping) and "Records" not in payload:
+        return clean(payload.get(FIELD))
+    return ""
+
+
+def chalice_middleware(event: Any, get_response: Callable[[Any], Any]) -> Any:
+    """Chalice middleware for every handler: logs set up, an id bound, failures counted.
+
+    Registered once in ``app.py`` (``app.register_middleware(…, "all")``). An HTTP
+    response carries the id back in ``X-Correlation-Id``.
+    """
+    global _cold_start
+    setup()
+    with correlated(event_correlation_id(event)) as chosen:
+        try:
+            response = get_response(event)
+        except Exception as error:
+            reason = str(getattr(error, "kind", type(error).__name__))
+            log.exception("handler failed: %s", error)
+            metric("Failures", 1, f"{type(event).__name__}:{reason}")
+            raise
+        finally:
+            _cold_start = False
+        response_headers = getattr(response, "headers", None)
+        if isinstance(response_headers, dict):
+            response_headers[HEADER] = correlation_id() or chosen
+        return response
