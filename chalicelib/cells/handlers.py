@@ -62,6 +62,7 @@ class Intake:
             InvocationType="Event",
             Payload=json.dumps(observability.stamped(request.to_payload())).encode(),
         )
+        log.info("counting s3://%s/%s", bucket, key)
         return "dispatched"
 
     def check(self, request: CountRequest) -> None:

@@ -90,6 +90,7 @@ class FaceBlurWorkflow:
         except self._sfn.exceptions.ExecutionAlreadyExists:
             log.info("duplicate event for s3://%s/%s: execution %s exists", bucket, key, name)
             return "duplicate"
+        log.info("face blurring s3://%s/%s: execution %s", bucket, key, name)
         return "started"
 
     def state_machine_arn(self) -> str:
