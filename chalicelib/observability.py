@@ -224,10 +224,14 @@ def metric(name: str, value: float, dimension: str = "", out: TextIO | None = No
     is extracted from the function's log group), to :func:`captured_metrics`
     sinks, and nowhere else.
     """
+    stream = out or (sys.stdout if shipped() else None)
+    if stream is None and not _metric_sinks:
+        if name not in METRICS:
+            raise ValueError(f"unknown metric {name!r}; add it to METRICS")
+        return  # nowhere to go (tests, the CLI, benchmarks): skip building the line
     document = emf_document(name, value, dimension)
     for sink in _metric_sinks:
         sink.append(document)
-    stream = out or (sys.stdout if shipped() else None)
     if stream is not None:
         stream.write(json.dumps(document) + "\n")
         stream.flush()
