@@ -40,16 +40,23 @@ def queue_logical_ids(synthesized: Synthesized, stage: str) -> dict[str, str]:
 
 
 # -- alarms and dashboard -----------------------------------------------------------------------
+def queue_alarms(synthesized: Synthesized, stage: str, names: list[str]) -> dict[str, Any]:
+    """Queue name -> the one alarm watching it."""
+    ids = queue_logical_ids(synthesized, stage)
+    alarms = list(alarms_by_name(synthesized, stage).values())
+    found = {}
+    for name in names:
+        (found[name],) = [a for a in alarms if _watches(a, ids[name])]
+    return found
+
+
 @STAGES
 def test_every_dead_letter_queue_alarms_on_its_first_message(
     synthesized: Synthesized, stage: str
 ) -> None:
-    target = Stage(stage)
-    ids = queue_logical_ids(synthesized, stage)
-    alarms = list(alarms_by_name(synthesized, stage).values())
-    assert dead_letter_queues(target.settings)
-    for name in dead_letter_queues(target.settings):
-        (alarm,) = [a for a in alarms if _watches(a, ids[name])]
+    names = dead_letter_queues(Stage(stage).settings)
+    assert names
+    for name, alarm in queue_alarms(synthesized, stage, names).items():
         assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
         assert alarm["Threshold"] == 0
         assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
@@ -61,12 +68,9 @@ def test_every_work_queue_alarms_on_its_oldest_message(
     synthesized: Synthesized, stage: str
 ) -> None:
     target = Stage(stage)
-    ids = queue_logical_ids(synthesized, stage)
-    alarms = list(alarms_by_name(synthesized, stage).values())
-    consumed = set(target.queue_consumers())
-    assert set(work_queues(target.settings)) == consumed  # every queue a function consumes
-    for name in work_queues(target.settings):
-        (alarm,) = [a for a in alarms if _watches(a, ids[name])]
+    names = work_queues(target.settings)
+    assert set(names) == set(target.queue_consumers())  # every queue a function consumes
+    for alarm in queue_alarms(synthesized, stage, names).values():
         assert alarm["MetricName"] == "ApproximateAgeOfOldestMessage"
         assert alarm["Threshold"] == target.infra.queue_age_alarm_minutes * 60
 

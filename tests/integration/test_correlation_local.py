@@ -42,6 +42,16 @@ def records_with(caplog: pytest.LogCaptureFixture, correlation_id: str) -> dict[
     return found
 
 
+def upload(s3: Any, bucket: str, key: str, sample: str, correlation_id: str) -> None:
+    """Put ``samples/<sample>`` at ``key`` with the id in its metadata, as an uploader would."""
+    s3.put_object(
+        Bucket=bucket,
+        Key=key,
+        Body=(PROJECT_DIR / "samples" / sample).read_bytes(),
+        Metadata={observability.METADATA_KEY: correlation_id},
+    )
+
+
 def test_an_upload_keeps_its_id_through_handler_container_and_result(
     cloud: LocalCloud, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -50,12 +60,7 @@ def test_an_upload_keeps_its_id_through_handler_container_and_result(
     cid = "upload-" + observability.new_id()
     key = "correlation/coins.png"
     with caplog.at_level(logging.INFO), observability.captured_metrics() as metrics:
-        s3.put_object(
-            Bucket=cloud.settings.images_bucket,
-            Key=key,
-            Body=(PROJECT_DIR / "samples" / "coins.png").read_bytes(),
-            Metadata={observability.METADATA_KEY: cid},
-        )
+        upload(s3, cloud.settings.images_bucket, key, "coins.png", cid)
         result_key = ResultKeys.for_image(key).result
         result = eventually(lambda: read_json(s3, cloud.settings.results_bucket, result_key), 60)
     assert result["status"] == "ok" and result["correlation_id"] == cid
@@ -81,12 +86,7 @@ def test_a_video_keeps_its_id_through_the_workflow(
     s3 = aws.client("s3")
     cid = "video-" + observability.new_id()
     with caplog.at_level(logging.INFO):
-        s3.put_object(
-            Bucket=cloud.settings.videos_bucket,
-            Key="correlation/face.mp4",
-            Body=(PROJECT_DIR / "samples" / "face.mp4").read_bytes(),
-            Metadata={observability.METADATA_KEY: cid},
-        )
+        upload(s3, cloud.settings.videos_bucket, "correlation/face.mp4", "face.mp4", cid)
         result = eventually(
             lambda: read_json(s3, cloud.settings.blurred_videos_bucket, "correlation/face.json"), 90
         )
