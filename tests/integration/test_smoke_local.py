@@ -11,7 +11,7 @@ import pytest
 from chalicelib import aws
 from devtools.local.batch import ProcessLauncher
 from devtools.local.cloud import LocalCloud
-from devtools.smoke import Api, Smoke, report
+from devtools.smoke import Api, Smoke, Step, report
 from tests.painting import FAKE_CELLPROFILER, upload_dataset
 
 
@@ -50,17 +50,21 @@ def test_the_smoke_passes_on_the_local_cloud() -> None:
     assert "all passed" in out.getvalue() and "dashboard: http://dashboard" in out.getvalue()
 
 
-def test_a_failing_step_makes_the_smoke_fail() -> None:
-    launcher = ProcessLauncher(sys.executable, str(FAKE_CELLPROFILER))
-    with LocalCloud(port=0, http_port=0, retry_delay=0, batch_launcher=launcher) as cloud:
-        assert cloud.settings is not None and cloud.http_url is not None
-        aws.client("s3").delete_bucket(Bucket=cloud.settings.videos_bucket)  # an upload fails
-        smoke = Smoke(cloud.settings, aws.client, Api(cloud.http_url), timeout=5, poll=0.2)
-        smoke.painting_dataset = fake_plate
-        smoke.painting_timeout = 5
-        steps = smoke.run()
+def test_a_failing_or_silent_step_makes_the_smoke_fail() -> None:
+    """Without a second cloud: the verdict of each kind of step outcome, and the exit code."""
+    smoke = Smoke.__new__(Smoke)  # only _finish is used: no cloud, no clients
+    failed, silent, broken, passed = Step("a"), Step("b"), Step("c"), Step("d")
+    smoke._finish(failed, lambda: (False, {"status": "error"}), 0.0)
+    smoke._finish(silent, lambda: (False, None), 0.0)
+    smoke._finish(broken, _raises, 0.0)
+    smoke._finish(passed, lambda: (True, {"status": "ok"}), 0.0)
+    assert (failed.problem, silent.problem) == ("failed", "timed out")
+    assert broken.problem == "RuntimeError: no such bucket" and passed.problem == ""
     out = io.StringIO()
-    assert report(steps, smoke.correlation_id, "d", out) == 1
-    failed = [s for s in steps if not s.ok]
-    assert "blur faces in an uploaded video" in [s.name for s in failed]
-    assert "FAILED:" in out.getvalue()
+    assert report([failed, silent, broken, passed], "cid", "d", out) == 1
+    assert "FAILED: a, b, c" in out.getvalue()
+    assert report([passed], "cid", "d", io.StringIO()) == 0
+
+
+def _raises() -> tuple[bool, Any]:
+    raise RuntimeError("no such bucket")
