@@ -284,18 +284,41 @@ def span(name: str, **attributes: Any) -> Iterator[None]:
     log.debug("%s took %.1f ms", name, (time.perf_counter() - started) * 1e3)
 
 
+_tracers: list[Any] = []
+
+
+@contextlib.contextmanager
+def traced_by(tracer: Any) -> Iterator[None]:
+    """Use ``tracer`` (an OpenTelemetry ``Tracer``) for ``TRACING=otel`` spans in the block.
+
+    Without one, the OpenTelemetry API's global tracer provider is asked (an SDK or
+    the ADOT layer configures it); tests hand in their own.
+    """
+    _tracers.append(tracer)
+    try:
+        yield
+    finally:
+        _tracers.remove(tracer)
+
+
+def _otel_tracer() -> Any:
+    if _tracers:
+        return _tracers[-1]
+    try:
+        from opentelemetry import trace  # type: ignore[import-not-found]
+    except ImportError:
+        log.warning("TRACING=otel but opentelemetry-api is not installed: not traced")
+        return None
+    return trace.get_tracer("lab-pipelines")
+
+
 @contextlib.contextmanager
 def _backend_span(backend: str, name: str, attributes: dict[str, Any]) -> Iterator[None]:
-    if backend == "otel":
-        try:
-            from opentelemetry import trace  # type: ignore[import-not-found]
-        except ImportError:
-            log.warning("TRACING=otel but opentelemetry-api is not installed: not traced")
-        else:
-            tracer = trace.get_tracer("lab-pipelines")
-            with tracer.start_as_current_span(name, attributes=_scalars(attributes)):
-                yield
-            return
+    tracer = _otel_tracer() if backend == "otel" else None
+    if tracer is not None:
+        with tracer.start_as_current_span(name, attributes=_scalars(attributes)):
+            yield
+        return
     if backend == "xray":
         try:
             from aws_xray_sdk.core import xray_recorder  # type: ignore[import-not-found]
@@ -333,7 +356,8 @@ def instrumented(pipeline: str) -> Callable[[F], F]:
             incoming = event.get(FIELD) if isinstance(event, Mapping) else None
             with correlated(incoming or os.environ.get(ENVIRONMENT)):
                 try:
-                    return function(*args, **kwargs)
+                    with span(f"{pipeline}.{function.__name__}"):
+                        return function(*args, **kwargs)
                 except Exception as error:
                     reason = str(getattr(error, "kind", type(error).__name__))
                     log.exception("%s failed: %s", pipeline, error, extra={"pipeline": pipeline})
@@ -391,7 +415,8 @@ def chalice_middleware(event: Any, get_response: Callable[[Any], Any]) -> Any:
     setup()
     with correlated(event_correlation_id(event)) as chosen:
         try:
-            response = get_response(event)
+            with span(type(event).__name__):
+                response = get_response(event)
         except Exception as error:
             reason = str(getattr(error, "kind", type(error).__name__))
             log.exception("handler failed: %s", error)

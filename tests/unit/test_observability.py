@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -203,3 +204,29 @@ def test_the_chalice_middleware_binds_answers_and_counts() -> None:
             client.lambda_.invoke("broken", {})
     assert seen == ["http-1", "state-1"]
     assert [d["reason"] for d in captured] == ["LambdaFunctionEvent:ValueError"]
+
+
+def test_entry_points_open_a_span_with_the_opentelemetry_tracer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """TRACING=otel: each entry point is a span of the tracer in force."""
+    opened: list[tuple[str, dict[str, object]]] = []
+
+    class Tracer:  # the part of opentelemetry.trace.Tracer the module uses
+        def start_as_current_span(
+            self, name: str, attributes: dict[str, object]
+        ) -> contextlib.AbstractContextManager[None]:
+            opened.append((name, attributes))
+            return contextlib.nullcontext()
+
+    @observability.instrumented("cells")
+    def handle(event: dict[str, str], context: object = None) -> str:
+        return "done"
+
+    monkeypatch.setenv("TRACING", "otel")
+    with observability.traced_by(Tracer()):
+        assert handle({"correlation_id": "t-1"}) == "done"
+    assert opened == [("cells.handle", {"correlation_id": "t-1"})]
+    monkeypatch.setenv("TRACING", "none")
+    handle({})
+    assert len(opened) == 1
