@@ -411,7 +411,8 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None) ->
     from chalicelib import aws
 
     observability.setup("painting")  # JSON lines in a Batch job (AWS_BATCH_JOB_ID is set)
-    with observability.correlated(environ.get(observability.ENVIRONMENT)):
+    correlation_id = environ.get(observability.ENVIRONMENT)
+    with observability.correlated(correlation_id), observability.span(f"painting.{command}"):
         return COMMANDS[command](config, Bucket(aws.client("s3"), config.bucket))
 
 
