@@ -153,8 +153,8 @@ class CellCounter:
             "annotate": (finished - annotated_at) * 1e3,
         }
         document = result_document(request, counting, image, (finished - started) * 1e3, timings)
-        self.results.write_success(request, document, annotated, cells_table(counting))
         log.info("counted %d objects in s3://%s/%s", counting.count, request.bucket, request.key)
+        self.results.write_success(request, document, annotated, cells_table(counting))
         observability.metric("ImagesCounted", 1)
         observability.metric("CountLatency", document["elapsed_ms"])
         return document

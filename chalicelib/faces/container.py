@@ -100,10 +100,10 @@ class FaceBlurService:
             "elapsed_ms": round((time.perf_counter() - started) * 1e3, 1),
             "timings_ms": done.timings.as_ms(),
         }
+        log.info("blurred %d frames of s3://%s/%s", done.frames, job.bucket, job.key)
         self._put_json(job.output_bucket, job.result_key, result)
         if info.fps:
             observability.metric("VideoSecondsBlurred", round(done.frames / info.fps, 3))
-        log.info("blurred %d frames of s3://%s/%s", done.frames, job.bucket, job.key)
         return {**job.to_state(), "result": {k: result[k] for k in ("output", "frames", "codec")}}
 
     def blur_image(self, bucket: str, key: str) -> dict[str, Any]:

@@ -63,6 +63,10 @@ def test_an_upload_keeps_its_id_through_handler_container_and_result(
         upload(s3, cloud.settings.images_bucket, key, "coins.png", cid)
         result_key = ResultKeys.for_image(key).result
         result = eventually(lambda: read_json(s3, cloud.settings.results_bucket, result_key), 60)
+        # the counter records its metrics just after the result: wait for them, not for less
+        counted = eventually(
+            lambda: [m for m in metrics if "ImagesCounted" in m and m["correlation_id"] == cid]
+        )
     assert result["status"] == "ok" and result["correlation_id"] == cid
     logged = records_with(caplog, cid)
     assert "chalicelib.cells.handlers" in logged, logged  # the S3-triggered zip function
@@ -71,7 +75,6 @@ def test_an_upload_keeps_its_id_through_handler_container_and_result(
         next(r for r in caplog.records if getattr(r, "correlation_id", "") == cid)
     ))  # fmt: skip
     assert line["correlation_id"] == cid
-    counted = [m for m in metrics if "ImagesCounted" in m and m["correlation_id"] == cid]
     assert len(counted) == 1
     annotated = s3.head_object(
         Bucket=cloud.settings.results_bucket, Key=ResultKeys.for_image(key).annotated
