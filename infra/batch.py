@@ -52,6 +52,16 @@ RETENTION = {
 }
 
 
+def log_removal(stage: Stage) -> cdk.RemovalPolicy:
+    """Log groups of a stage that keeps its data outlive the stack, like its buckets.
+
+    A prod redeploy after ``make destroy`` then adopts them (``--import-existing-resources``)
+    together with any group Lambda re-created for a function invoked during the teardown,
+    instead of failing to create a group that exists; their retention still expires them.
+    """
+    return cdk.RemovalPolicy.RETAIN if stage.infra.retain_data else cdk.RemovalPolicy.DESTROY
+
+
 def log_retention(days: int) -> logs.RetentionDays:
     if days not in RETENTION:
         raise ValueError(f"log retention must be one of {sorted(RETENTION)} days, got {days}")
@@ -135,7 +145,7 @@ class CellProfilerBatch(Construct):
             "Logs",
             log_group_name=f"/aws/batch/{settings.batch_job_definition}",
             retention=log_retention(infra.log_retention_days),
-            removal_policy=cdk.RemovalPolicy.DESTROY,
+            removal_policy=log_removal(stage),
         )
         job_role = iam.Role(
             self,

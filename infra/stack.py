@@ -30,7 +30,7 @@ from chalicelib.config import PROJECT_DIR, Settings
 from chalicelib.faces.handlers import CONTAINER_TASKS, STATE_MACHINE_FILE, TASK_FUNCTIONS
 from chalicelib.functions import CONTAINER_FUNCTIONS, ContainerFunction
 from infra import permissions
-from infra.batch import CellProfilerBatch, log_retention
+from infra.batch import CellProfilerBatch, log_removal, log_retention
 from infra.monitoring import Monitoring
 from infra.stages import FunctionSize, Stage
 
@@ -145,7 +145,7 @@ class PipelinesStack(cdk.Stack):
             construct_id,
             log_group_name=name,
             retention=log_retention(self.stage.infra.log_retention_days),
-            removal_policy=cdk.RemovalPolicy.DESTROY,
+            removal_policy=log_removal(self.stage),
         )
 
     def _chalice_log_groups(self) -> dict[str, logs.LogGroup]:

@@ -279,6 +279,14 @@ def test_prod_redeploy_over_retained_buckets_adopts_them(synthesized: Synthesize
     assert sorted(b["Properties"]["BucketName"] for b in buckets) == sorted(names)
     for bucket in buckets:
         assert bucket["DeletionPolicy"] == bucket["UpdateReplacePolicy"] == "Retain"
+    # Log groups too: one Lambda re-created during the teardown must not block the deploy.
+    for stage, policy in (("prod", "Retain"), ("dev", "Delete")):
+        groups = [
+            r
+            for r in synthesized.infra(stage)["Resources"].values()
+            if r["Type"] == "AWS::Logs::LogGroup"
+        ]
+        assert {g["DeletionPolicy"] for g in groups} == {policy}
     lines = dry_run({"AWS_REGION": "eu-west-1"}, "deploy", "--stage", "prod")
     (infra_step,) = [s for s in lines if "deploy " + target.stack_name in s]
     assert "--import-existing-resources" in infra_step
