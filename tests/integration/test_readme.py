@@ -173,7 +173,7 @@ def test_every_readme_command(local_cloud: tuple[str, str], tmp_path: Path) -> N
             f"README line {command.line}: {line}\nexpected:\n{command.expected}\n"
             f"got:\n{done.stdout}"
         )
-    assert (tmp_path / "coins.annotated.png").stat().st_size > 1000
+    assert (tmp_path / "nuclei.annotated.png").stat().st_size > 1000
     assert (tmp_path / "face.blurred.mp4").stat().st_size > 1000
     assert (tmp_path / "A01.annotated.png").stat().st_size > 1000
 
