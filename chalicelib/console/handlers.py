@@ -164,6 +164,8 @@ class Console:
         return {
             "stage": s.stage,
             "images_bucket": s.images_bucket,
+            "videos_bucket": s.videos_bucket,
+            "xlsx_type": XLSX_TYPE,
             "methods": list(COUNT_METHODS),
             "modes": list(MODES),
             "max_image_bytes": s.max_image_bytes,
@@ -556,3 +558,74 @@ def plate_map(status: Mapping[str, Any]) -> dict[str, Any]:
     rows, columns = plates.plate_format(parsed)
     return {"format": [rows, columns], "row_names": [plates.row_name(r) for r in range(rows)],
             "wells": wells, "other": other, "totals": totals}  # fmt: skip
+
+
+# -- the route bodies of app.py: one call each ---------------------------------------------
+def default_console() -> Console:
+    from chalicelib import aws
+    from chalicelib.config import get_settings
+
+    return Console(get_settings(), aws.client)
+
+
+def config() -> dict[str, Any]:
+    return default_console().config()
+
+
+def list_images(query: Mapping[str, str] | None) -> dict[str, Any]:
+    return default_console().list_images(query or {})
+
+
+def image(query: Mapping[str, str] | None) -> dict[str, Any]:
+    return default_console().image(query or {})
+
+
+def upload_forms(body: Any) -> dict[str, Any]:
+    return default_console().upload_forms(body)
+
+
+def recount(body: Any) -> dict[str, Any]:
+    return default_console().recount(body)
+
+
+def summary(query: Mapping[str, str] | None) -> dict[str, Any]:
+    return default_console().summary(query or {})
+
+
+def summary_file(query: Mapping[str, str] | None) -> Any:
+    from chalicelib.console.pages import file_response
+
+    return file_response(*default_console().summary_file(query or {}))
+
+
+def painting_jobs(query: Mapping[str, str] | None) -> dict[str, Any]:
+    return default_console().painting_jobs(query or {})
+
+
+def painting_job(job_id: str) -> dict[str, Any]:
+    from chalicelib.painting import service
+
+    return default_console().painting_job(job_id, service.get_job(job_id))
+
+
+def retry_painting_job(job_id: str) -> dict[str, Any]:
+    """Re-submit a painting job's failed groups (the pipeline's own retry, issue 15)."""
+    from chalicelib.painting import service
+
+    retry = getattr(service, "retry_job", None)
+    if retry is None:
+        raise NotFound("this version of the painting pipeline cannot retry single groups")
+    answer: dict[str, Any] = retry(job_id)
+    return answer
+
+
+def videos(query: Mapping[str, str] | None) -> dict[str, Any]:
+    return default_console().videos(query or {})
+
+
+def video(query: Mapping[str, str] | None) -> dict[str, Any]:
+    return default_console().video(query or {})
+
+
+def jobs(query: Mapping[str, str] | None) -> dict[str, Any]:
+    return default_console().jobs(query or {})
