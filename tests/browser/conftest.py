@@ -1,0 +1,113 @@
+"""Headless Chromium driving the console page, served by the app on the embedded emulator.
+
+Chromium and its driver come from Debian (``make chromium``, run by ``make test``).
+Where they cannot be installed the tests skip with that reason; under ``CI=true``
+they fail instead. Screenshots go to ``test-artifacts/browser/`` (not committed).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.integration
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
+SCREENSHOTS = ROOT / "test-artifacts" / "browser"
+FLAGS = (
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-dev-shm-usage", "--window-size=1366,900", "--lang=en-GB",
+)  # fmt: skip
+
+
+def _unavailable() -> str | None:
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "selenium is not installed (pip install -r requirements-dev.txt)"
+    for path in (CHROMIUM, CHROMEDRIVER):
+        if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+            return f"{path} is missing: run `make chromium` (Debian's chromium, chromium-driver)"
+    return None
+
+
+@pytest.fixture(scope="session")
+def downloads() -> Iterator[Path]:
+    folder = Path(tempfile.mkdtemp(prefix="console-downloads-"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def driver(downloads: Path) -> Iterator[Any]:
+    reason = _unavailable()
+    if reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"browser tests must run in CI: {reason}")
+        pytest.skip(reason)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="chromium-profile-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (*FLAGS, f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    options.add_experimental_option(
+        "prefs",
+        {"download.default_directory": str(downloads), "download.prompt_for_download": False},
+    )
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    browser.set_script_timeout(30)
+    try:
+        yield browser
+    finally:
+        browser.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def cloud() -> Iterator[Any]:
+    from chalicelib.local.batch import ProcessLauncher
+    from chalicelib.local.cloud import LocalCloud
+    from tests.painting import FAKE_CELLPROFILER
+
+    launcher = ProcessLauncher(sys.executable, str(FAKE_CELLPROFILER))
+    with LocalCloud(port=0, http_port=0, retry_delay=0, batch_launcher=launcher) as running:
+        yield running
+
+
+def wait_for(probe: Callable[[], Any], timeout: float = 30.0, what: str = "the page") -> Any:
+    """Poll ``probe`` until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = probe()
+            if value:
+                return value
+        except Exception as exc:  # noqa: BLE001 - the DOM changes under us while polling
+            last = exc
+        time.sleep(0.2)
+    raise AssertionError(f"{what}: nothing after {timeout} s (last error: {last})")
+
+
+def screenshot(browser: Any, name: str) -> Path:
+    """Save the window as ``test-artifacts/browser/<name>.png``."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    browser.save_screenshot(str(path))
+    return path
