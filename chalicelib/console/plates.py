@@ -73,6 +73,8 @@ def well_of(name: str) -> Well | None:
     ['B03', 'B03', 'B03', 'B03']
     >>> [well_of(n) for n in ("DATA01.tif", "coins.png", "img_s1_w1.tif", "A00.tif", "A49.tif")]
     [None, None, None, None, None]
+    >>> well_of("P7_A01_s1.png").name, well_of("P7_B3.png").name
+    ('A01', 'P07')
     """
     base = name.rsplit("/", 1)[-1]
     found = _ROW_COL.search(base)
@@ -80,11 +82,13 @@ def well_of(name: str) -> Well | None:
         row, column = int(found[1]), int(found[2])
         if 1 <= row <= 32 and 1 <= column <= 48:
             return Well(row - 1, column)
-    for match in _LETTER.finditer(base):
-        row, column = _row_index(match[1]), int(match[2])
-        if 1 <= column <= 48 and row < 32:
-            return Well(row, column)
-    return None
+    # Zero-padded forms (A01) are more specific than short ones (P7 may be a plate name).
+    candidates = [
+        (len(match[2]) != 2, Well(_row_index(match[1]), int(match[2])))
+        for match in _LETTER.finditer(base)
+        if 1 <= int(match[2]) <= 48 and _row_index(match[1]) < 32
+    ]
+    return min(candidates, key=lambda c: c[0])[1] if candidates else None
 
 
 def plate_format(wells: Iterable[Well]) -> tuple[int, int]:

@@ -111,3 +111,15 @@ def screenshot(browser: Any, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     browser.save_screenshot(str(path))
     return path
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: Any, call: Any) -> Iterator[None]:
+    """On a failure, keep what the browser showed (and its console) beside the screenshots."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    browser = getattr(item, "funcargs", {}).get("driver")
+    if report.when == "call" and report.failed and browser is not None:
+        path = screenshot(browser, f"FAILED-{item.name}")
+        logs = "\n".join(str(entry) for entry in browser.get_log("browser"))
+        path.with_suffix(".log").write_text(f"{browser.current_url}\n{logs}\n")

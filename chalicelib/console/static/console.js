@@ -24,6 +24,9 @@
     }
     return el;
   }
+  // replaceChildren, skipping empty parts and flattening lists as h() does
+  const put = (el, ...children) => el.replaceChildren(...children.flat(Infinity)
+    .filter((c) => c !== null && c !== undefined && c !== false));
   const fmt = (v, digits) => (v === null || v === undefined || v === "" ? "–" :
     typeof v === "number" && digits !== undefined ? v.toFixed(digits) : String(v));
   const badge = (status) => h("span", { class: "badge s-" + String(status).replace(/\s+/g, "-") }, status);
@@ -187,7 +190,7 @@
         { title: "Method", cell: (r) => fmt(r.method) },
         { title: "Uploaded", cell: (r) => when(r.uploaded) },
       ];
-      listBox.replaceChildren(
+      put(listBox, 
         h("p", { class: "small" }, states, h("span", { class: "muted" }, ` · listed in ${listing.elapsed_ms} ms`)),
         listing.items.length ? table(columns, listing.items, (r) => ({ "data-key": r.key, "data-status": r.status }))
           : h("p", { class: "muted" }, "No images here yet: drop some above."),
@@ -200,7 +203,7 @@
       return h("img", { class: "thumb", src: cached, alt: "", loading: "lazy" });
     }
 
-    main.replaceChildren(
+    put(main, 
       h("h1", {}, "Images"),
       h("div", { class: "card" },
         h("form", { class: "inline", onsubmit: (e) => e.preventDefault() },
@@ -232,7 +235,7 @@
     const data = await api("console/api/image?" + qs({ key: q.key, result: q.result }));
     const doc = data.document;
     if (!doc) {
-      main.replaceChildren(h("h1", {}, data.key), h("p", {}, badge("counting"), " waiting for the result…"));
+      put(main, h("h1", {}, data.key), h("p", {}, badge("counting"), " waiting for the result…"));
       every(1500, () => route());
       return;
     }
@@ -284,14 +287,14 @@
         { title: "area", num: true, cell: (c) => fmt(c.area, 0) }, { title: "diameter", num: true, cell: (c) => fmt(c.r * 2, 1) },
         { title: "mean intensity", num: true, cell: (c) => fmt(c.mean_intensity, 2) },
       ];
-      cellBox.replaceChildren(h("div", { class: "scroll" }, table(cols, shown.map((c, i) => Object.assign({ n: start + i + 1 }, c)), (c) => ({
+      put(cellBox, h("div", { class: "scroll" }, table(cols, shown.map((c, i) => Object.assign({ n: start + i + 1 }, c)), (c) => ({
         onmouseenter: () => { mark.setAttribute("cx", c.x); mark.setAttribute("cy", c.y); mark.setAttribute("r", Math.max(c.r * 1.4, 4)); },
         onmouseleave: () => mark.setAttribute("r", "0") }))),
       pager({ page: cellPage, pages: Math.max(1, Math.ceil(cells.length / per)), total: cells.length }, (p) => { cellPage = p; renderCells(); }));
     }
     renderCells();
     const qc = doc.qc || {};
-    main.replaceChildren(
+    put(main, 
       h("p", { class: "small" }, h("a", { href: "#/images" }, "‹ Images")),
       h("h1", {}, data.key),
       h("div", { class: "row" },
@@ -342,7 +345,7 @@
   async function viewFolders(q) {
     const prefix = h("input", { class: "wide", name: "prefix", placeholder: "e.g. plate1/ (empty: everything)", value: q.prefix || "" });
     const out = h("div", { id: "summary" });
-    main.replaceChildren(h("h1", {}, "Folders & plates"),
+    put(main, h("h1", {}, "Folders & plates"),
       h("div", { class: "card" }, h("form", { class: "inline", onsubmit: (e) => { e.preventDefault(); go("#/folders?" + qs({ prefix: prefix.value, t: Date.now() })); } },
         h("label", {}, "Folder or prefix", prefix), h("button", { type: "submit" }, "Summarise"))), out);
     const data = await api("console/api/summary?" + qs({ prefix: q.prefix || "" }));
@@ -382,15 +385,15 @@
     const imageBox = h("div", {});
     const renderImages = () => {
       const per = 100, listing = { page: imagePage, pages: Math.max(1, Math.ceil(data.images.length / per)), total: data.images.length };
-      imageBox.replaceChildren(h("div", { class: "scroll" }, table(imageCols, data.images.slice((imagePage - 1) * per, imagePage * per))),
+      put(imageBox, h("div", { class: "scroll" }, table(imageCols, data.images.slice((imagePage - 1) * per, imagePage * per))),
         pager(listing, (p) => { imagePage = p; renderImages(); }));
     };
     renderImages();
-    out.replaceChildren(
+    put(out, 
       h("p", { class: "small muted" }, `${data.images.length} images, ${data.wells.length} wells under “${data.prefix || "(everything)"}” · summarised in ${data.elapsed_ms} ms`),
       exports, ...plates,
-      data.wells.length ? [h("h2", {}, "Per well"), h("div", { class: "scroll", id: "wells" }, table(wellCols, data.wells))]
-        : h("p", { class: "muted" }, "No well names (A01, r01c01, …) in these file names: per-image counts only."),
+      ...(data.wells.length ? [h("h2", {}, "Per well"), h("div", { class: "scroll", id: "wells" }, table(wellCols, data.wells))]
+        : [h("p", { class: "muted" }, "No well names (A01, r01c01, …) in these file names: per-image counts only.")]),
       h("h2", {}, "Per image"), imageBox);
   }
 
@@ -403,10 +406,11 @@
       { title: "Output", cell: (j) => fmt(j.output) }, { title: "Updated", cell: (j) => fmt(j.updated) },
       { title: "Reason", cell: (j) => fmt(j.reason) },
     ];
-    main.replaceChildren(h("h1", {}, "Cell Painting jobs"),
+    put(main, h("h1", {}, "Cell Painting jobs"),
       h("p", { class: "small muted" }, "Jobs arrive as messages on the painting queue (see the README); each runs CellProfiler on AWS Batch."),
       listing.items.length ? table(cols, listing.items) : h("p", { class: "muted" }, "No painting jobs yet."),
       pager(listing, (p) => go("#/painting?" + qs({ page: p }))));
+    every(4000, () => route());
   }
 
   const PLATE_COLOURS = { succeeded: "#3a9d5d", failed: "#d0453b", dead: "#7d1f1a", running: "#3b78c9", pending: "#c9ced6", submitted: "#9db8e0" };
@@ -432,7 +436,7 @@
       h("div", { class: "legend" }, Object.entries(map.totals || {}).map(([s, n]) => h("span", {}, badge(s), ` ${n}`)))) : null;
     const others = (map.other || []).length ? h("div", { class: "card" }, h("h2", { style: "margin-top:0" }, "Groups"),
       table([{ title: "Group", cell: (g) => g.name }, { title: "State", cell: (g) => badge(g.state) }, { title: "Reason", cell: (g) => fmt(g.reason) }], map.other)) : null;
-    main.replaceChildren(
+    put(main, 
       h("p", { class: "small" }, h("a", { href: "#/painting" }, "‹ Cell Painting jobs")),
       h("h1", {}, id),
       h("div", { class: "card" }, h("dl", { class: "kv", id: "job" },
@@ -459,7 +463,7 @@
       { title: "Face boxes blurred", num: true, cell: (v) => fmt(v.faces) }, { title: "Uploaded", cell: (v) => when(v.uploaded) },
       { title: "Reason", cell: (v) => fmt(v.reason) },
     ];
-    main.replaceChildren(h("h1", {}, "Videos"),
+    put(main, h("h1", {}, "Videos"),
       h("p", { class: "small muted" }, `Upload videos to s3://${(S.config || {}).videos_bucket || "the videos bucket"}/; each runs through the face-blur workflow.`),
       listing.items.length ? table(cols, listing.items) : h("p", { class: "muted" }, "No videos yet."),
       pager(listing, (p) => go("#/videos?" + qs({ page: p }))));
@@ -474,7 +478,7 @@
       video.addEventListener("error", () => video.replaceWith(h("p", { class: "warn" }, "This browser cannot play this file; ", h("a", { href: src }, "download it"), ".")));
       return video;
     };
-    main.replaceChildren(
+    put(main, 
       h("p", { class: "small" }, h("a", { href: "#/videos" }, "‹ Videos")),
       h("h1", {}, v.key),
       h("div", { class: "card" }, h("dl", { class: "kv" },
@@ -515,7 +519,7 @@
       { title: "Status", cell: (j) => badge(j.status || "unknown") }, { title: "Result", cell: summary },
       { title: "Chat", cell: (j) => fmt((j.attributes || {}).chat_id) }, { title: "Updated", cell: (j) => when(j.updated) },
     ];
-    main.replaceChildren(h("h1", {}, "Chat jobs"),
+    put(main, h("h1", {}, "Chat jobs"),
       h("div", { class: "card" }, h("form", { class: "inline", onsubmit: submit }, h("label", {}, "Task", task), h("label", {}, "Input", input), h("button", { type: "submit" }, "Send job"))),
       listing.items.length ? table(cols, listing.items) : h("p", { class: "muted" }, "No jobs yet."),
       pager(listing, (p) => go("#/jobs?" + qs({ page: p }))));
@@ -533,10 +537,10 @@
       const body = Object.fromEntries(features.map((f) => [f, Number(inputs[f].value)]));
       try {
         const r = await api("console/api/predict", { method: "POST", body });
-        answer.replaceChildren(h("strong", {}, r.label || String(r.prediction)), ` — probability ${fmt(r.probability, 3)} (prediction ${r.prediction})`);
+        put(answer, h("strong", {}, r.label || String(r.prediction)), ` — probability ${fmt(r.probability, 3)} (prediction ${r.prediction})`);
       } catch (err) { showError(err); }
     }
-    main.replaceChildren(h("h1", {}, "Prediction"),
+    put(main, h("h1", {}, "Prediction"),
       h("div", { class: "card" },
         h("p", { class: "small muted" }, `Model: ${model.name || model.model || "breast-cancer classifier"}${model.trained_at ? " · trained " + model.trained_at : ""}`),
         h("form", { class: "inline", onsubmit: submit }, features.map((f) => h("label", {}, f, inputs[f])), h("button", { type: "submit" }, "Predict")),
@@ -584,7 +588,7 @@
       if (S.auth.mode === "cognito") {
         const token = sessionStorage.getItem(TOKEN);
         if (!token || !tokenFresh(token)) { signIn(); return; }
-        document.getElementById("who").replaceChildren("signed in · ", h("a", { href: S.auth.logout_url + "&logout_uri=" + encodeURIComponent(location.origin + location.pathname), onclick: () => sessionStorage.removeItem(TOKEN) }, "sign out"));
+        put(document.getElementById("who"), "signed in · ", h("a", { href: S.auth.logout_url + "&logout_uri=" + encodeURIComponent(location.origin + location.pathname), onclick: () => sessionStorage.removeItem(TOKEN) }, "sign out"));
       }
       S.config = await api("console/api/config");
       document.getElementById("who").prepend(`stage ${S.config.stage} `);
