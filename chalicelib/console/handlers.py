@@ -37,6 +37,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm")
 COUNT_METHODS = ("watershed", "hough")  # offered by the page; the counter has the last word
 MODES = ("auto", "fluorescence", "brightfield")
+CSV_TYPE = "text/csv; charset=utf-8"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _JOB_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
@@ -318,8 +319,8 @@ class Console:
             "elapsed_ms": round((time.perf_counter() - started) * 1e3, 1),
         }
 
-    def summary_file(self, query: Mapping[str, str]) -> tuple[bytes, str, str]:
-        """The summary as a file: (body, content type, file name); CSV of a table or XLSX."""
+    def summary_file(self, query: Mapping[str, str]) -> tuple[bytes | str, str, str]:
+        """The summary as a file: (body, content type, file name); CSV (text) or XLSX (bytes)."""
         found = self.summary(query)
         name = (found["prefix"].strip("/").replace("/", "_") or "all") + "-counts"
         kind = query.get("format") or "csv"
@@ -340,9 +341,17 @@ class Console:
             raise InvalidInput("format must be csv or xlsx")
         table = query.get("table") or "wells"
         if table == "images":
-            return _csv(found["images"], plates.IMAGE_COLUMNS), "text/csv", name + "-images.csv"
+            return (
+                _csv(found["images"], plates.IMAGE_COLUMNS),
+                "text/csv; charset=utf-8",
+                name + "-images.csv",
+            )
         if table == "wells":
-            return _csv(found["wells"], plates.WELL_COLUMNS), "text/csv", name + "-wells.csv"
+            return (
+                _csv(found["wells"], plates.WELL_COLUMNS),
+                "text/csv; charset=utf-8",
+                name + "-wells.csv",
+            )
         raise InvalidInput("table must be images or wells")
 
     # -- Cell Painting ------------------------------------------------------------------
@@ -476,8 +485,8 @@ def _named(keys: list[str], suffix: str) -> str | None:
     return next((k for k in keys if k.endswith(suffix)), None)
 
 
-def _csv(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> bytes:
-    return plates.to_csv(rows, columns).encode()
+def _csv(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
+    return plates.to_csv(rows, columns)
 
 
 def _job_row(item: dict[str, Any], record: dict[str, Any] | None) -> dict[str, Any]:

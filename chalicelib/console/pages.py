@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -49,10 +50,10 @@ def content_security_policy() -> str:
     )
 
 
-def static_file(name: str, headers: dict[str, str] | None = None) -> Response:
+def static_file(name: str, headers: Mapping[str, str] | None = None) -> Response:
     """A static file (``index.html`` for the page); 304 when the browser has it already."""
     text, content_type, etag = _read(name)
-    common = {
+    common: dict[str, str | list[str]] = {
         "Cache-Control": "no-cache",
         "ETag": etag,
         "X-Content-Type-Options": "nosniff",
@@ -71,7 +72,7 @@ def page_weight() -> dict[str, int]:
     return {p.name: p.stat().st_size for p in sorted(STATIC.iterdir()) if p.suffix in TYPES}
 
 
-def file_response(body: bytes, content_type: str, name: str) -> Any:
+def file_response(body: bytes | str, content_type: str, name: str) -> Any:
     """A download: the body with its type and a file name."""
     return Response(
         body=body,
@@ -100,7 +101,7 @@ def auth_settings() -> dict[str, Any]:
     }
 
 
-def asset(name: str, headers: dict[str, str] | None = None) -> Response:
+def asset(name: str, headers: Mapping[str, str] | None = None) -> Response:
     """``GET /console/{name}``: a static file, or ``auth.json`` (how to sign in)."""
     if name == "auth.json":
         return Response(
