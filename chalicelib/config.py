@@ -69,6 +69,9 @@ class Settings:
     max_video_seconds: int = 600
     # Queues: receives before a message moves to its dead-letter queue
     max_receive_count: int = 3
+    # The lab console (the web page at /): how lab members sign in
+    console_auth: str = "none"  # none | cognito, bound to the console's routes at import
+    cognito_user_pool_arn: str = ""  # given by `make deploy` from the stack (chalice deploy)
 
     @property
     def queues_with_dlq(self) -> dict[str, str]:

@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import Any
 
+from chalice.app import Response
+
 from chalicelib.config import Settings
 from chalicelib.console import plates, xlsx
 from chalicelib.console.results import (
@@ -28,6 +30,7 @@ from chalicelib.console.results import (
     latest_by_image,
 )
 from chalicelib.errors import InvalidInput, NotFound
+from chalicelib.storage import Bucket
 
 URL_SECONDS = 3600  # presigned links live an hour; the page refreshes them with each listing
 UPLOAD_SECONDS = 900
@@ -292,14 +295,10 @@ class Console:
         return {"key": key, "status": "counting", "method": method, "parameters": parameters}
 
     def _head(self, bucket: str, key: str) -> dict[str, Any]:
-        from chalicelib import aws
-
-        try:
-            return dict(self._s3.head_object(Bucket=bucket, Key=key))
-        except Exception as exc:
-            if aws.is_missing(exc):
-                raise NotFound(f"no object {key!r} in {bucket}") from exc
-            raise
+        head = Bucket(self._s3, bucket).head(key)
+        if head is None:
+            raise NotFound(f"no object {key!r} in {bucket}")
+        return head
 
     # -- folders and plates -------------------------------------------------------------
     def summary(self, query: Mapping[str, str]) -> dict[str, Any]:
@@ -404,12 +403,8 @@ class Console:
         if not key:
             raise InvalidInput("pass the video key as ?key=<key>")
         head = self._head(self._settings.videos_bucket, key)
-        from chalicelib import aws
-
-        result = aws.get_json(
-            self._s3,
-            self._settings.blurred_videos_bucket,
-            str(PurePosixPath(key).with_suffix(".json")),
+        result = Bucket(self._s3, self._settings.blurred_videos_bucket).read_json(
+            str(PurePosixPath(key).with_suffix(".json"))
         )
         answer: dict[str, Any] = {
             "key": key,
@@ -466,10 +461,10 @@ class Console:
         items: list[dict[str, Any]],
         shape: Callable[[dict[str, Any], dict[str, Any] | None], dict[str, Any]],
     ) -> list[dict[str, Any]]:
-        from chalicelib import aws
+        store = Bucket(self._s3, bucket)
 
         def read(item: dict[str, Any]) -> dict[str, Any]:
-            return shape(item, aws.get_json(self._s3, bucket, item["Key"]))
+            return shape(item, store.read_json(item["Key"]))
 
         if not items:
             return []
@@ -601,7 +596,7 @@ def summary(query: Mapping[str, str] | None) -> dict[str, Any]:
     return default_console().summary(query or {})
 
 
-def summary_file(query: Mapping[str, str] | None) -> Any:
+def summary_file(query: Mapping[str, str] | None) -> Response:
     from chalicelib.console.pages import file_response
 
     return file_response(*default_console().summary_file(query or {}))
@@ -612,16 +607,16 @@ def painting_jobs(query: Mapping[str, str] | None) -> dict[str, Any]:
 
 
 def painting_job(job_id: str) -> dict[str, Any]:
-    from chalicelib.painting import service
+    from chalicelib.painting import handlers
 
-    return default_console().painting_job(job_id, service.get_job(job_id))
+    return default_console().painting_job(job_id, handlers.get_job(job_id))
 
 
 def retry_painting_job(job_id: str) -> dict[str, Any]:
     """Re-submit a painting job's failed groups (the pipeline's own retry, issue 15)."""
-    from chalicelib.painting import service
+    from chalicelib.painting import handlers
 
-    retry = getattr(service, "retry_job", None)
+    retry = getattr(handlers, "retry_job", None)
     if retry is None:
         raise NotFound("this version of the painting pipeline cannot retry single groups")
     answer: dict[str, Any] = retry(job_id)

@@ -8,6 +8,7 @@ Security Policy allows only this origin and S3 (presigned links, uploads).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Mapping
 from functools import lru_cache
@@ -72,7 +73,7 @@ def page_weight() -> dict[str, int]:
     return {p.name: p.stat().st_size for p in sorted(STATIC.iterdir()) if p.suffix in TYPES}
 
 
-def file_response(body: bytes | str, content_type: str, name: str) -> Any:
+def file_response(body: bytes | str, content_type: str, name: str) -> Response:
     """A download: the body with its type and a file name."""
     return Response(
         body=body,
@@ -84,16 +85,23 @@ def file_response(body: bytes | str, content_type: str, name: str) -> Any:
     )
 
 
-def auth_settings() -> dict[str, Any]:
-    """How the page signs in: ``none`` locally; ``cognito`` with the hosted UI's URLs."""
-    from chalicelib.config import get_settings
+SIGN_IN_FILE = Path(__file__).resolve().parent / "signin.json"  # written by `make deploy`
 
-    settings = get_settings()
-    mode = getattr(settings, "console_auth", "none")
+
+def auth_settings(mode: str, sign_in_file: Path = SIGN_IN_FILE) -> dict[str, Any]:
+    """How the page signs in: ``none`` locally; ``cognito`` with the hosted UI's URLs.
+
+    ``make deploy`` writes the user pool's domain and app client id (outputs of
+    the infrastructure stack) to ``signin.json`` before ``chalice deploy`` packages
+    this folder, so the function needs no Cognito permissions to answer.
+    """
     if mode != "cognito":
         return {"mode": "none"}
-    domain = settings.cognito_domain.rstrip("/")  # type: ignore[attr-defined]
-    client = settings.cognito_client_id  # type: ignore[attr-defined]
+    try:
+        found = json.loads(sign_in_file.read_text())
+    except FileNotFoundError as exc:
+        raise NotFound("the console's sign-in settings were not deployed (make deploy)") from exc
+    domain, client = str(found["domain"]).rstrip("/"), str(found["client_id"])
     return {
         "mode": "cognito",
         "login_url": f"{domain}/login?response_type=token&client_id={client}&scope=openid+email",
@@ -104,7 +112,8 @@ def auth_settings() -> dict[str, Any]:
 def asset(name: str, headers: Mapping[str, str] | None = None) -> Response:
     """``GET /console/{name}``: a static file, or ``auth.json`` (how to sign in)."""
     if name == "auth.json":
-        return Response(
-            body=auth_settings(), status_code=200, headers={"Cache-Control": "no-store"}
-        )
+        from chalicelib.config import get_settings
+
+        answer = auth_settings(get_settings().console_auth)
+        return Response(body=answer, status_code=200, headers={"Cache-Control": "no-store"})
     return static_file(name, headers)

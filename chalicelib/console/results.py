@@ -25,13 +25,14 @@ from typing import Any
 
 from chalicelib.cells.messages import ResultKeys
 from chalicelib.errors import InvalidInput
+from chalicelib.storage import Bucket
 
 log = logging.getLogger(__name__)
 
 INDEX_PREFIX = "console/index/"
 RESULT_NAME = "result.json"
 READERS = 16  # parallel GETs for results not in the index yet
-INDEX_VERSION = 1
+INDEX_VERSION = 2
 
 
 def check_prefix(prefix: str | None) -> str:
@@ -111,12 +112,7 @@ class ResultIndex:
 
     def list_objects(self, bucket: str, prefix: str) -> list[dict[str, Any]]:
         """Every object under ``prefix`` (``Key``, ``ETag``, ``LastModified``, ``Size``)."""
-        found: list[dict[str, Any]] = []
-        for page in self._s3.get_paginator("list_objects_v2").paginate(
-            Bucket=bucket, Prefix=prefix
-        ):
-            found.extend(page.get("Contents", []))
-        return found
+        return Bucket(self._s3, bucket).list(prefix)
 
     def summaries(self, prefix: str) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
         """Every result under the image prefix: (summaries, files beside each result).
@@ -160,22 +156,19 @@ class ResultIndex:
                 document = json.loads(body)
             except ValueError:
                 document = {"status": "error", "error": {"reason": "unreadable result document"}}
-            return item, summarise(document, item["Key"], _iso(item.get("LastModified")))
+            summary = summarise(document, item["Key"], _iso(item.get("LastModified")))
+            summary["version"] = str(item.get("ETag", "")).strip('"')  # changes on a recount
+            return item, summary
 
         with ThreadPoolExecutor(max_workers=min(self._readers, len(listed))) as pool:
             return list(pool.map(read, listed))
 
     def _read_index(self, key: str) -> dict[str, dict[str, Any]]:
         try:
-            body = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
-            document = json.loads(body)
-        except Exception as exc:
-            from chalicelib import aws
-
-            if aws.is_missing(exc) or isinstance(exc, ValueError):
-                return {}
-            raise
-        if document.get("version") != INDEX_VERSION:
+            document = Bucket(self._s3, self._bucket).read_json(key)
+        except ValueError:  # a damaged index is rebuilt
+            return {}
+        if not document or document.get("version") != INDEX_VERSION:
             return {}
         return dict(document.get("entries") or {})
 

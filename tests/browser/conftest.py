@@ -81,8 +81,8 @@ def driver(downloads: Path) -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def cloud() -> Iterator[Any]:
-    from chalicelib.local.batch import ProcessLauncher
-    from chalicelib.local.cloud import LocalCloud
+    from devtools.local.batch import ProcessLauncher
+    from devtools.local.cloud import LocalCloud
     from tests.painting import FAKE_CELLPROFILER
 
     launcher = ProcessLauncher(sys.executable, str(FAKE_CELLPROFILER))

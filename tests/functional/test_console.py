@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from chalicelib.cells.container import CellCounter
 from chalicelib.cells.messages import CountRequest
-from chalicelib.cells.service import CellCounter
 from chalicelib.config import Settings
 from tests.images import discs, encode
 

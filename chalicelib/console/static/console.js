@@ -264,13 +264,13 @@
     const recountNote = h("span", { class: "small muted", id: "recount-note" });
     async function doRecount(e) {
       e.preventDefault(); clearError();
-      const before = versions.map((v) => v.result + v.updated).join();
+      const before = versions.map((v) => v.result + v.version).join();
       try {
         await api("console/api/recount", { method: "POST", body: Object.assign({ key: data.key }, params(recount.fields)) });
         recountNote.textContent = "counting again…";
         const poll = async () => {
           const now = await api("console/api/image?" + qs({ key: data.key }));
-          if ((now.versions || []).map((v) => v.result + v.updated).join() !== before) go("#/image?" + qs({ key: data.key, result: now.versions[0].result, t: Date.now() }));
+          if ((now.versions || []).map((v) => v.result + v.version).join() !== before) go("#/image?" + qs({ key: data.key, result: now.versions[0].result, t: Date.now() }));
         };
         every(1000, () => poll().catch(showError));
       } catch (err) { showError(err); }
