@@ -252,6 +252,7 @@ class PipelinesStack(cdk.Stack):
             "queue": ("sqs", "", name, cdk.ArnFormat.NO_RESOURCE_NAME),
             "function": ("lambda", "function", name, cdk.ArnFormat.COLON_RESOURCE_NAME),
             "state_machine": ("states", "stateMachine", name, cdk.ArnFormat.COLON_RESOURCE_NAME),
+            "executions": ("states", "execution", f"{name}:*", cdk.ArnFormat.COLON_RESOURCE_NAME),
             "job_queue": ("batch", "job-queue", name, cdk.ArnFormat.SLASH_RESOURCE_NAME),
             "job_definition": ("batch", "job-definition", name, cdk.ArnFormat.SLASH_RESOURCE_NAME),
             "batch_jobs": ("batch", "job", "*", cdk.ArnFormat.SLASH_RESOURCE_NAME),
