@@ -70,7 +70,8 @@ def s3_results(uri: str) -> tuple[list[dict[str, Any]], str]:
 
     bucket, _, prefix = uri.removeprefix("s3://").partition("/")
     prefix = check_prefix(prefix)
-    index = ResultIndex(aws.client("s3"), get_settings().results_bucket)
+    settings = get_settings()
+    index = ResultIndex(aws.client("s3"), settings.results_bucket, settings.images_bucket)
     summaries, _files = index.summaries(prefix)
     newest = [versions[0] for versions in latest_by_image(summaries).values()]
     found = [s for s in newest if s.get("bucket") in (None, bucket)]

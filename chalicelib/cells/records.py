@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.cells.messages import CountRequest, ResultKeys
+from chalicelib.console import journal
 from chalicelib.errors import InvalidInput, NotFound
 from chalicelib.storage import Bucket
 
@@ -44,7 +45,12 @@ class ResultStore:
         self._bucket.put_bytes(keys.annotated, annotated, keys.annotated_type)
         self._bucket.put_text(keys.cells, cells_csv, "text/csv")
         # The JSON goes last: its presence means the other files are complete.
-        self._put_json(request.key, document)
+        self._put_json(request.key, document, [keys.annotated, keys.cells])
 
-    def _put_json(self, key: str, document: dict[str, Any]) -> None:
-        self._bucket.write_json(ResultKeys.for_image(key).result, document)
+    def _put_json(self, key: str, document: dict[str, Any], files: list[str] | None = None) -> None:
+        result = ResultKeys.for_image(key).result
+        self._bucket.write_json(result, document)
+        entry = journal.result_entry(
+            str(document.get("bucket", "")), key, result, files or [], str(document.get("status"))
+        )
+        journal.record(self._bucket, entry)  # the console's listing learns of it

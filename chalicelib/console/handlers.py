@@ -162,6 +162,12 @@ class Console:
         )
         return url
 
+    def _index(self) -> ResultIndex:
+        """The results index (uploads to the images bucket included)."""
+        return ResultIndex(
+            self._s3, self._settings.results_bucket, uploads_bucket=self._settings.images_bucket
+        )
+
     # -- what the page needs to know ----------------------------------------------------
     def config(self) -> dict[str, Any]:
         s = self._settings
@@ -185,12 +191,11 @@ class Console:
         sort = query.get("sort") or "newest"
         if sort not in SORTS:
             raise InvalidInput(f"sort must be one of {', '.join(SORTS)}")
-        index = ResultIndex(self._s3, self._settings.results_bucket)
-        summaries, files = index.summaries(prefix)
-        uploads = index.list_objects(self._settings.images_bucket, prefix)
+        found = self._index().snapshot(prefix)
+        files = found.files
         rows = image_states(
-            [u for u in uploads if u["Key"].lower().endswith(IMAGE_SUFFIXES)],
-            latest_by_image(summaries),
+            [u for u in found.uploads if u["Key"].lower().endswith(IMAGE_SUFFIXES)],
+            latest_by_image(found.summaries),
             self._settings.images_bucket,
             datetime.now(UTC),
         )
@@ -213,9 +218,8 @@ class Console:
         key = query.get("key") or ""
         if not key:
             raise InvalidInput("pass the image key as ?key=<key>")
-        index = ResultIndex(self._s3, self._settings.results_bucket)
         folder = key.rsplit("/", 1)[0] + "/" if "/" in key else ""
-        summaries, files = index.summaries(folder)
+        summaries, files = self._index().summaries(folder)
         versions = latest_by_image(summaries).get(key, [])
         wanted = query.get("result") or (versions[0]["result"] if versions else "")
         chosen = next((v for v in versions if v["result"] == wanted), None)
@@ -305,7 +309,7 @@ class Console:
         """``GET /console/api/summary?prefix=``: per image, per well, plate grids."""
         started = time.perf_counter()
         prefix = check_prefix(query.get("prefix"))
-        summaries, _ = ResultIndex(self._s3, self._settings.results_bucket).summaries(prefix)
+        summaries, _ = self._index().summaries(prefix)
         newest = [versions[0] for versions in latest_by_image(summaries).values()]
         newest = [s for s in newest if s.get("bucket") in (None, self._settings.images_bucket)]
         images = plates.image_rows(newest, prefix)

@@ -48,7 +48,8 @@ def seed_results(cloud: Any, prefix: str, count: int) -> None:
     """``count`` uploads under ``prefix`` with real result documents of the counter."""
     from chalicelib import aws
     from chalicelib.cells.container import CellCounter
-    from chalicelib.cells.messages import CountRequest, ResultKeys
+    from chalicelib.cells.messages import CountRequest
+    from devtools.local.persist import notifications_paused
     from devtools.synthetic.cells import nuclei
 
     s3, settings = aws.client("s3"), cloud.settings
@@ -64,18 +65,46 @@ def seed_results(cloud: Any, prefix: str, count: int) -> None:
             CountRequest(settings.images_bucket, key, etag.strip('"'))
         )
         templates.append((png.tobytes(), document))
-    for n in range(count):
-        well, site = WELLS[n % len(WELLS)], n // len(WELLS) + 1
-        key = f"{prefix}P1_{well}_s{site}.png"
-        body, document = templates[n % len(templates)]
-        etag = s3.put_object(Bucket=settings.images_bucket, Key=key, Body=body)["ETag"]
-        copy = {**document, "key": key, "etag": etag.strip('"'), "cells": document["cells"]}
-        s3.put_object(
-            Bucket=settings.results_bucket,
-            Key=ResultKeys.for_image(key).result,
-            Body=json.dumps(copy).encode(),
-            ContentType="application/json",
-        )
+    with notifications_paused(s3, settings.images_bucket):  # copies, not uploads to count
+        for n in range(count):
+            _seed_one(s3, settings, prefix, n, templates[n % len(templates)])
+
+
+def _seed_one(
+    s3: Any, settings: Any, prefix: str, n: int, template: tuple[bytes, dict[str, Any]]
+) -> None:
+    from chalicelib.cells.messages import ResultKeys
+
+    well, site = WELLS[n % len(WELLS)], n // len(WELLS) + 1
+    key = f"{prefix}P1_{well}_s{site}.png"
+    body, document = template
+    etag = s3.put_object(Bucket=settings.images_bucket, Key=key, Body=body)["ETag"]
+    copy = {**document, "key": key, "etag": etag.strip('"')}
+    s3.put_object(
+        Bucket=settings.results_bucket,
+        Key=ResultKeys.for_image(key).result,
+        Body=json.dumps(copy).encode(),
+        ContentType="application/json",
+    )
+
+
+def _new_results(cloud: Any, prefix: str, count: int) -> int:
+    """``count`` more results written the way the counter writes them (journal included)."""
+    from chalicelib import aws
+    from chalicelib.cells.container import CellCounter
+    from chalicelib.cells.messages import CountRequest
+    from devtools.local.persist import notifications_paused
+
+    s3, settings = aws.client("s3"), cloud.settings
+    body = (PROJECT_DIR / "samples" / "coins.png").read_bytes()
+    with notifications_paused(s3, settings.images_bucket):
+        for n in range(count):
+            key = f"{prefix}P2_A{n + 1:02d}_s1.png"
+            etag = s3.put_object(Bucket=settings.images_bucket, Key=key, Body=body)["ETag"]
+            CellCounter(settings, s3).process(
+                CountRequest(settings.images_bucket, key, etag.strip('"'))
+            )
+    return count
 
 
 def listing_figures(prefix: str = "bench-plate/", count: int = RESULTS) -> list[str]:
@@ -89,6 +118,9 @@ def listing_figures(prefix: str = "bench-plate/", count: int = RESULTS) -> list[
         url = f"{cloud.http_url}/console/api/images?prefix={prefix}&per_page=50"
         cold, cold_wall = _get(url)
         warm = [_get(url) for _ in range(5)]
+        fresh = _new_results(cloud, prefix, 10)
+        changed, changed_wall = _get(url)
+        assert changed["total"] == count + fresh, changed["total"]
         summary_url = f"{cloud.http_url}/console/api/summary?prefix={prefix}"
         summary = [_get(summary_url) for _ in range(3)]
         assert cold["total"] == count, cold["total"]
@@ -98,6 +130,8 @@ def listing_figures(prefix: str = "bench-plate/", count: int = RESULTS) -> list[
             "  warm: server median "
             f"{statistics.median(b['elapsed_ms'] for b, _ in warm):.0f} ms, wall median "
             f"{statistics.median(w for _, w in warm):.0f} ms",
+            f"  after {fresh} new results (read from the journal): server "
+            f"{changed['elapsed_ms']:.0f} ms, wall {changed_wall:.0f} ms",
             f"GET /console/api/summary ({len(summary[0][0]['wells'])} wells): server median "
             f"{statistics.median(b['elapsed_ms'] for b, _ in summary):.0f} ms",
         ]

@@ -14,10 +14,11 @@ switched off, so restored uploads are not counted again.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,20 @@ def _local_path(folder: Path, bucket: str, key: str) -> Path:
     if not path.is_relative_to((folder / bucket).resolve()) or key.endswith("/"):
         raise ValueError(f"object key {key!r} cannot be kept as a file")
     return path
+
+
+@contextlib.contextmanager
+def notifications_paused(s3: Any, bucket: str) -> Iterator[None]:
+    """Objects written inside fire no S3 events (restored, not new, uploads)."""
+    notifications = s3.get_bucket_notification_configuration(Bucket=bucket)
+    notifications.pop("ResponseMetadata", None)
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={})
+    try:
+        yield
+    finally:
+        s3.put_bucket_notification_configuration(
+            Bucket=bucket, NotificationConfiguration=notifications
+        )
 
 
 class BucketMirror:
@@ -51,19 +66,9 @@ class BucketMirror:
         restored = 0
         for bucket in self._buckets:
             manifest = self._manifest(bucket)
-            if not manifest:
-                continue
-            notifications = self._s3.get_bucket_notification_configuration(Bucket=bucket)
-            notifications.pop("ResponseMetadata", None)
-            self._s3.put_bucket_notification_configuration(
-                Bucket=bucket, NotificationConfiguration={}
-            )
-            try:
-                restored += self._restore_bucket(bucket, manifest)
-            finally:
-                self._s3.put_bucket_notification_configuration(
-                    Bucket=bucket, NotificationConfiguration=notifications
-                )
+            if manifest:
+                with notifications_paused(self._s3, bucket):
+                    restored += self._restore_bucket(bucket, manifest)
         return restored
 
     def _restore_bucket(self, bucket: str, manifest: dict[str, dict[str, Any]]) -> int:

@@ -153,3 +153,37 @@ def test_bad_pages_are_client_errors(client, s3) -> None:
     for query in ("per_page=0", "page=x", "sort=size", "prefix=%01"):
         answer = get(client, f"/console/api/images?{query}")
         assert answer.status_code == 400, query
+
+
+def test_the_index_follows_the_journal_and_rebuilds_to_see_deletions(s3, settings) -> None:
+    import time
+
+    from chalicelib.console.results import INDEX_PREFIX, ResultIndex
+
+    offset = [0.0]
+    index = ResultIndex(
+        s3,
+        settings.results_bucket,
+        settings.images_bucket,
+        clock=lambda: time.time() + offset[0],
+        rebuild_s=300,
+    )
+
+    def keys() -> list[str]:
+        return sorted(s["key"] for s in index.snapshot("j/").summaries)
+
+    count(s3, settings, "j/A01.png", 2)
+    assert keys() == ["j/A01.png"]
+    [built] = [o["Key"] for o in s3.list_objects_v2(Bucket=settings.results_bucket,
+                                                     Prefix=INDEX_PREFIX)["Contents"]]  # fmt: skip
+    first = json.loads(s3.get_object(Bucket=settings.results_bucket, Key=built)["Body"].read())
+    count(s3, settings, "j/A02.png", 3)  # its journal entry, not a listing, brings it in
+    assert keys() == ["j/A01.png", "j/A02.png"]
+    now = json.loads(s3.get_object(Bucket=settings.results_bucket, Key=built)["Body"].read())
+    assert now["built"] == first["built"] and now["results"].keys() > first["results"].keys()
+    for key in ("j/A01.png", "counts/j/A01.png/result.json"):
+        bucket = settings.images_bucket if key.startswith("j/") else settings.results_bucket
+        s3.delete_object(Bucket=bucket, Key=key)
+    assert keys() == ["j/A01.png", "j/A02.png"]  # deletions are not journalled...
+    offset[0] = 301
+    assert keys() == ["j/A02.png"]  # ...the next rebuild sees them
