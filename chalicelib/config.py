@@ -72,6 +72,7 @@ class Settings:
     # The lab console (the web page at /): how lab members sign in
     console_auth: str = "none"  # none | cognito, bound to the console's routes at import
     cognito_user_pool_arn: str = ""  # given by `make deploy` from the stack (chalice deploy)
+    console_signin_parameter: str = "/lab-local/console-signin"  # SSM: hosted UI domain, client
 
     @property
     def queues_with_dlq(self) -> dict[str, str]:

@@ -5,6 +5,8 @@ Context:
 - ``rest_api_id`` (optional): the REST API ``chalice deploy`` created; with it the
   app also defines the API-access stack (usage plan and key, or the IAM callers'
   policy) that ``make deploy`` deploys after the Chalice app.
+- ``console_pool_id``, ``console_domain`` (optional, from the first stack's outputs):
+  the API-access stack then also makes the console's Cognito app client.
 
 Synthesizing needs neither Docker nor AWS credentials: container images are
 only recorded as assets here and built and pushed by ``cdk deploy``.
@@ -22,22 +24,32 @@ from infra.stack import PipelinesStack
 from infra.stages import stage as stage_named
 
 
-def build(app: cdk.App, stage_name: str, rest_api_id: str | None = None) -> list[cdk.Stack]:
+def build(
+    app: cdk.App,
+    stage_name: str,
+    rest_api_id: str | None = None,
+    console: tuple[str, str] | None = None,
+) -> list[cdk.Stack]:
+    """The stage's stacks; ``console`` is (user pool id, sign-in domain) from the first."""
     stage = stage_named(stage_name)
     tags = {"project": stage.app_name, "stage": stage.name}
     stacks: list[cdk.Stack] = [PipelinesStack(app, stage, tags=tags)]
-    if rest_api_id and protected_routes(stage):
-        stacks.append(ApiAccessStack(app, stage, rest_api_id, tags=tags))
+    if rest_api_id and (protected_routes(stage) or console):
+        pool_id, domain = console or (None, None)
+        stacks.append(ApiAccessStack(app, stage, rest_api_id, pool_id, domain, tags=tags))
     return stacks
 
 
 def synth(
-    stage_names: list[str], outdir: Path, rest_api_id: str | None = None
+    stage_names: list[str],
+    outdir: Path,
+    rest_api_id: str | None = None,
+    console: tuple[str, str] | None = None,
 ) -> cx_api.CloudAssembly:
     """Every stack of ``stage_names`` into ``outdir`` (tests and ``make``)."""
     app = cdk.App(outdir=str(outdir))
     for name in stage_names:
-        build(app, name, rest_api_id)
+        build(app, name, rest_api_id, console)
     return app.synth()
 
 
@@ -46,7 +58,9 @@ def main() -> None:
     stage_name = app.node.try_get_context("stage")
     if not stage_name:
         raise SystemExit('give the stage: cdk … -c stage=dev (or use "make deploy STAGE=dev")')
-    build(app, str(stage_name), app.node.try_get_context("rest_api_id"))
+    pool, domain = (app.node.try_get_context(k) for k in ("console_pool_id", "console_domain"))
+    console = (str(pool), str(domain)) if pool and domain else None
+    build(app, str(stage_name), app.node.try_get_context("rest_api_id"), console)
     app.synth()
 
 

@@ -39,8 +39,8 @@ RESOURCELESS_ACTIONS = {
 class Resource:
     """A resource of ours, by kind and name (``any`` only for resource-less actions)."""
 
-    kind: str  # objects | bucket | queue | function | state_machine | executions | job_queue
-    #            | job_definition | batch_jobs | log_group | any
+    kind: str  # objects | bucket | queue | function | state_machine | executions | parameter
+    #            | job_queue | job_definition | batch_jobs | log_group | any
     name: str = ""
 
 
@@ -143,6 +143,12 @@ def api_handler(s: Settings) -> list[Grant]:
             "ReadFaceBlurRuns",
             ("states:DescribeExecution", "states:GetExecutionHistory"),
             (Resource("executions", s.face_blur_state_machine),),
+        ),
+        # GET /console/auth.json: the hosted sign-in page's domain and the app client id
+        Grant(
+            "ReadConsoleSignIn",
+            ("ssm:GetParameter",),
+            (Resource("parameter", s.console_signin_parameter),),
         ),
     ]
 
@@ -269,6 +275,7 @@ STATIC_ARNS = {
     "function": ("arn:aws:lambda:*:*:function:{name}",),
     "state_machine": ("arn:aws:states:*:*:stateMachine:{name}",),
     "executions": ("arn:aws:states:*:*:execution:{name}:*",),
+    "parameter": ("arn:aws:ssm:*:*:parameter{name}",),  # SSM names start with "/"
     "job_queue": ("arn:aws:batch:*:*:job-queue/{name}",),
     # SubmitJob names a definition by name (latest revision) or name:revision.
     "job_definition": (

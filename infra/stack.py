@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import fields
 
 import aws_cdk as cdk
+from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -82,7 +83,37 @@ class PipelinesStack(cdk.Stack):
             job_grants=permissions.cellprofiler_job(self.settings),
             render=self.arns,
         )
+        self.console_users = (
+            self._console_users() if self.settings.console_auth == "cognito" else None
+        )
         self._outputs()
+
+    # -- the lab console's sign-in ----------------------------------------------------------
+    def _console_users(self) -> cognito.UserPool:
+        """Lab members sign in to the console here; accounts are made by an admin only.
+
+        The console's app client (its callback is the API's URL, known only after
+        ``chalice deploy``) is in the API-access stack.
+        """
+        retain = self.stage.infra.retain_data
+        pool = cognito.UserPool(
+            self,
+            "ConsoleUsers",
+            user_pool_name=f"{self.stage.prefix}-console-users",
+            self_sign_up_enabled=False,
+            sign_in_aliases=cognito.SignInAliases(email=True),
+            auto_verify=cognito.AutoVerifiedAttrs(email=True),
+            account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
+            password_policy=cognito.PasswordPolicy(min_length=12),
+            removal_policy=cdk.RemovalPolicy.RETAIN if retain else cdk.RemovalPolicy.DESTROY,
+        )
+        pool.add_domain(
+            "ConsoleSignIn",
+            cognito_domain=cognito.CognitoDomainOptions(
+                domain_prefix=f"{self.stage.prefix}-{cdk.Aws.ACCOUNT_ID}"
+            ),
+        )
+        return pool
 
     # -- data -------------------------------------------------------------------------------
     def _bucket(self, name: str) -> s3.Bucket:
@@ -248,6 +279,9 @@ class PipelinesStack(cdk.Stack):
             return [bucket + "/*" if kind == "objects" else bucket]
         if kind == "any":
             return ["*"]
+        if kind == "parameter":  # SSM parameter names start with "/": no separator added
+            return [self.format_arn(service="ssm", resource="parameter" + name,
+                                    arn_format=cdk.ArnFormat.NO_RESOURCE_NAME)]  # fmt: skip
         patterns = {
             "queue": ("sqs", "", name, cdk.ArnFormat.NO_RESOURCE_NAME),
             "function": ("lambda", "function", name, cdk.ArnFormat.COLON_RESOURCE_NAME),
@@ -313,6 +347,13 @@ class PipelinesStack(cdk.Stack):
         outputs["FaceBlurStateMachineArn"] = self.state_machine.state_machine_arn
         outputs["BatchJobQueueName"] = self.batch.job_queue.job_queue_name
         outputs["BatchJobDefinitionName"] = self.batch.job_definition.job_definition_name
+        if self.console_users is not None:
+            outputs["ConsoleUserPoolArn"] = self.console_users.user_pool_arn
+            outputs["ConsoleUserPoolId"] = self.console_users.user_pool_id
+            outputs["ConsoleSignInDomain"] = (
+                f"https://{self.stage.prefix}-{cdk.Aws.ACCOUNT_ID}.auth.{cdk.Aws.REGION}"
+                ".amazoncognito.com"
+            )
         for key, value in outputs.items():
             cdk.CfnOutput(self, key, value=value)
 

@@ -85,22 +85,16 @@ def file_response(body: bytes | str, content_type: str, name: str) -> Response:
     )
 
 
-SIGN_IN_FILE = Path(__file__).resolve().parent / "signin.json"  # written by `make deploy`
-
-
-def auth_settings(mode: str, sign_in_file: Path = SIGN_IN_FILE) -> dict[str, Any]:
+def auth_settings(mode: str, parameter: str) -> dict[str, Any]:
     """How the page signs in: ``none`` locally; ``cognito`` with the hosted UI's URLs.
 
-    ``make deploy`` writes the user pool's domain and app client id (outputs of
-    the infrastructure stack) to ``signin.json`` before ``chalice deploy`` packages
-    this folder, so the function needs no Cognito permissions to answer.
+    ``make deploy`` stores the user pool's sign-in domain and the console's app
+    client id (created once the API's URL is known) in the SSM parameter
+    ``CONSOLE_SIGNIN_PARAMETER``; it is read once per process.
     """
     if mode != "cognito":
         return {"mode": "none"}
-    try:
-        found = json.loads(sign_in_file.read_text())
-    except FileNotFoundError as exc:
-        raise NotFound("the console's sign-in settings were not deployed (make deploy)") from exc
+    found = _sign_in(parameter)
     domain, client = str(found["domain"]).rstrip("/"), str(found["client_id"])
     return {
         "mode": "cognito",
@@ -109,11 +103,25 @@ def auth_settings(mode: str, sign_in_file: Path = SIGN_IN_FILE) -> dict[str, Any
     }
 
 
+@lru_cache(maxsize=4)
+def _sign_in(parameter: str) -> dict[str, Any]:
+    from chalicelib import aws
+
+    try:
+        value = aws.client("ssm").get_parameter(Name=parameter)["Parameter"]["Value"]
+    except Exception as exc:
+        if aws.error_code(exc) == "ParameterNotFound":
+            raise NotFound(f"the console's sign-in settings ({parameter}) are missing") from exc
+        raise
+    return dict(json.loads(value))
+
+
 def asset(name: str, headers: Mapping[str, str] | None = None) -> Response:
     """``GET /console/{name}``: a static file, or ``auth.json`` (how to sign in)."""
     if name == "auth.json":
         from chalicelib.config import get_settings
 
-        answer = auth_settings(get_settings().console_auth)
+        settings = get_settings()
+        answer = auth_settings(settings.console_auth, settings.console_signin_parameter)
         return Response(body=answer, status_code=200, headers={"Cache-Control": "no-store"})
     return static_file(name, headers)

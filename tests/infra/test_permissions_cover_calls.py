@@ -135,6 +135,8 @@ def required(service: str, operation: str, params: dict[str, Any]) -> list[tuple
         if "executionArn" in params:
             return [(f"states:{operation}", params["executionArn"])]
         return [(f"states:{operation}", "*")]
+    if service == "ssm":
+        return [(f"ssm:{operation}", f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{params['Name']}")]
     if service == "batch" and operation == "SubmitJob":
         arn = f"arn:aws:batch:{REGION}:{ACCOUNT}"
         needed = [
@@ -253,6 +255,7 @@ def test_every_console_route(cloud: tuple[Settings, Recorder, Any]) -> None:
     """The lab console's routes run in the same function, with the same policy."""
     from chalicelib.cells.container import handle_count_request
     from chalicelib.console import handlers as console
+    from chalicelib.console import pages
     from chalicelib.faces import handlers as workflow
 
     settings, recorder, s3 = cloud
@@ -276,6 +279,20 @@ def test_every_console_route(cloud: tuple[Settings, Recorder, Any]) -> None:
     assert console.videos({})["items"][0]["key"] == "clip.mp4"
     assert console.video({"key": "clip.mp4"})["workflow"]["states"]
     assert console.jobs({})["total"] == 0
+    assert denied(recorder, chalice_policy("api_handler")) == []
+    ssm = boto3.client("ssm", region_name=REGION)
+    signin = {"domain": "https://x.auth.us-east-1.amazoncognito.com", "client_id": "abc"}
+    ssm.put_parameter(
+        Name=settings.console_signin_parameter, Value=json.dumps(signin), Type="String"
+    )
+    recorder.calls.clear()
+    ssm.meta.events.register("before-parameter-build", recorder)
+    with aws.injected(ssm=ssm):
+        found = pages.auth_settings("cognito", settings.console_signin_parameter)
+    assert (
+        found["login_url"].startswith(signin["domain"] + "/login?")
+        and "client_id=abc" in found["login_url"]
+    )
     assert denied(recorder, chalice_policy("api_handler")) == []
 
 
