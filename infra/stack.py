@@ -131,7 +131,24 @@ class PipelinesStack(cdk.Stack):
             lifecycle_rules=[
                 s3.LifecycleRule(abort_incomplete_multipart_upload_after=cdk.Duration.days(7))
             ],
+            cors=self._upload_cors() if name == self.settings.images_bucket else None,
         )
+
+    @staticmethod
+    def _upload_cors() -> list[s3.CorsRule]:
+        """The console uploads straight from the browser with presigned POSTs.
+
+        A cross-origin form POST reaches S3 with or without CORS; the rule only lets the
+        page read the answer. What may be uploaded is decided by the signed policy.
+        """
+        return [
+            s3.CorsRule(
+                allowed_methods=[s3.HttpMethods.POST],
+                allowed_origins=["*"],
+                allowed_headers=["*"],
+                max_age=3000,
+            )
+        ]
 
     def _queues(self) -> dict[str, sqs.Queue]:
         settings = self.settings

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -60,10 +61,21 @@ def submit(env: dict[str, str], endpoint: str, *args: str) -> dict:
     return dict(json.loads(done.stdout[done.stdout.index("{") :]))
 
 
-def test_local_serves_and_stops_on_ctrl_c() -> None:
+def test_local_serves_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "devtools", "local", "--port", "0", "--http-port", "0"],
+        [
+            sys.executable,
+            "-m",
+            "devtools",
+            "local",
+            "--port",
+            "0",
+            "--http-port",
+            "0",
+            "--state-dir",
+            str(tmp_path / "kept"),
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -102,8 +104,20 @@ def test_matching_rules() -> None:
 def local_cloud() -> Iterator[tuple[str, str]]:
     """``lab local`` as the README starts it (``make local``), on free ports."""
     env = {k: v for k, v in os.environ.items() if k not in ("STAGE", "AWS_ENDPOINT_URL")}
+    state = tempfile.mkdtemp(prefix="readme-local-")  # not the developer's .local-cloud/
     process = subprocess.Popen(
-        [sys.executable, "-m", "devtools", "local", "--port", "0", "--http-port", "0"],
+        [
+            sys.executable,
+            "-m",
+            "devtools",
+            "local",
+            "--port",
+            "0",
+            "--http-port",
+            "0",
+            "--state-dir",
+            state,
+        ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -130,6 +144,7 @@ def local_cloud() -> Iterator[tuple[str, str]]:
         process.wait(timeout=30)
         drain.join(timeout=5)
         process.stdout.close()
+        shutil.rmtree(state, ignore_errors=True)
 
 
 def cellprofiler_here() -> bool:
