@@ -360,13 +360,7 @@ class Console:
     # -- Cell Painting ------------------------------------------------------------------
     def painting_jobs(self, query: Mapping[str, str]) -> dict[str, Any]:
         """``GET /console/api/painting``: status records, the newest first."""
-        page, per_page = _page(query, default=20)
-        index = ResultIndex(self._s3, self._settings.data_bucket)
-        records = index.list_objects(self._settings.data_bucket, "painting-jobs/")
-        records.sort(key=lambda o: o.get("LastModified") or 0, reverse=True)
-        listed = paginate(records, page, per_page)
-        listed["items"] = self._read_json(self._settings.data_bucket, listed["items"], _job_row)
-        return listed
+        return self._records(self._settings.data_bucket, "painting-jobs/", query, _job_row)
 
     def painting_job(self, job_id: str, status: Mapping[str, Any]) -> dict[str, Any]:
         """A painting job's status (from the pipeline's own route) with links to its outputs."""
@@ -383,10 +377,9 @@ class Console:
         """``GET /console/api/videos``: uploads with their blur results and workflow state."""
         prefix = check_prefix(query.get("prefix"))
         page, per_page = _page(query, default=20)
-        index = ResultIndex(self._s3, self._settings.blurred_videos_bucket)
         uploads = [
             o
-            for o in index.list_objects(self._settings.videos_bucket, prefix)
+            for o in Bucket(self._s3, self._settings.videos_bucket).list(prefix)
             if o["Key"].lower().endswith(VIDEO_SUFFIXES)
         ]
         uploads.sort(key=lambda o: o.get("LastModified") or 0, reverse=True)
@@ -450,15 +443,24 @@ class Console:
     # -- chat jobs ----------------------------------------------------------------------
     def jobs(self, query: Mapping[str, str]) -> dict[str, Any]:
         """``GET /console/api/jobs``: the queue workers' job records, the newest first."""
-        page, per_page = _page(query, default=20)
-        index = ResultIndex(self._s3, self._settings.results_bucket)
-        records = index.list_objects(self._settings.results_bucket, "results/jobs/")
-        records.sort(key=lambda o: o.get("LastModified") or 0, reverse=True)
-        listed = paginate(records, page, per_page)
-        listed["items"] = self._read_json(self._settings.results_bucket, listed["items"], _job_doc)
-        return listed
+        return self._records(self._settings.results_bucket, "results/jobs/", query, _job_doc)
 
     # -- helpers --------------------------------------------------------------------------
+    def _records(
+        self,
+        bucket: str,
+        prefix: str,
+        query: Mapping[str, str],
+        shape: Callable[[dict[str, Any], dict[str, Any] | None], dict[str, Any]],
+    ) -> dict[str, Any]:
+        """A page of the JSON records under ``prefix``, the newest first, each shaped."""
+        page, per_page = _page(query, default=20)
+        records = Bucket(self._s3, bucket).list(prefix)
+        records.sort(key=lambda o: o.get("LastModified") or 0, reverse=True)
+        listed = paginate(records, page, per_page)
+        listed["items"] = self._read_json(bucket, listed["items"], shape)
+        return listed
+
     def _read_json(
         self,
         bucket: str,

@@ -14,11 +14,8 @@
 from __future__ import annotations
 
 import json
-import os
-import re
+import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -140,51 +137,24 @@ def listing_figures(prefix: str = "bench-plate/", count: int = RESULTS) -> list[
 
 def first_count_in_browser(timeout: float = 120.0) -> list[str]:
     """``lab local`` from the start to the first image counted through the page."""
-    from tests.browser.conftest import CHROMEDRIVER, CHROMIUM, FLAGS  # the tests' browser setup
+    from devtools.browser import chromium, unavailable
+    from devtools.local.process import start_local
 
-    if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
-        return [f"first count through the page: skipped ({CHROMIUM} missing; make chromium)"]
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
+    reason = unavailable()
+    if reason:
+        return [f"first count through the page: skipped ({reason})"]
     from selenium.webdriver.common.by import By
 
     state = tempfile.mkdtemp(prefix="lab-local-state-")
     started = time.perf_counter()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "devtools",
-            "local",
-            "--port",
-            "0",
-            "--http-port",
-            "0",
-            "--state-dir",
-            state,
-        ],
-        cwd=PROJECT_DIR,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    process, addresses, _lines = start_local(state)
     try:
-        assert process.stdout is not None
-        url = None
-        for line in process.stdout:
-            found = re.search(r"console\s+(http://\S+)", line)
-            url = found[1] if found else url
-            if line.startswith("ready"):
-                break
         ready = time.perf_counter() - started
-        if url is None:
+        if "console" not in addresses:
             return ["first count through the page: `lab local` printed no console URL"]
-        options = webdriver.ChromeOptions()
-        options.binary_location = CHROMIUM
-        for flag in (*FLAGS, f"--user-data-dir={tempfile.mkdtemp()}"):
-            options.add_argument(flag)
-        browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+        browser = chromium()
         try:
-            browser.get(url)
+            browser.get(addresses["console"] + "/")
             deadline = time.monotonic() + timeout
             while not browser.find_elements(By.CSS_SELECTOR, "input[type=file]"):
                 time.sleep(0.1)
@@ -200,7 +170,8 @@ def first_count_in_browser(timeout: float = 120.0) -> list[str]:
             browser.quit()
     finally:
         process.terminate()
-        process.wait(timeout=60)
+        process.communicate(timeout=60)
+        shutil.rmtree(state, ignore_errors=True)
     return [
         "from `lab local` to the first counted image through the page:",
         f"  ready after {ready:.1f} s, page open after {opened:.1f} s, "

@@ -22,25 +22,7 @@ from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
 SCREENSHOTS = ROOT / "test-artifacts" / "browser"
-FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-dev-shm-usage", "--window-size=1366,900", "--lang=en-GB",
-)  # fmt: skip
-
-
-def _unavailable() -> str | None:
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        return "selenium is not installed (pip install -r requirements-dev.txt)"
-    for path in (CHROMIUM, CHROMEDRIVER):
-        if not (os.path.isfile(path) and os.access(path, os.X_OK)):
-            return f"{path} is missing: run `make chromium` (Debian's chromium, chromium-driver)"
-    return None
 
 
 @pytest.fixture(scope="session")
@@ -52,25 +34,15 @@ def downloads() -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def driver(downloads: Path) -> Iterator[Any]:
-    reason = _unavailable()
+    from devtools.browser import chromium, unavailable
+
+    reason = unavailable()
     if reason:
         if os.environ.get("CI") == "true":
             pytest.fail(f"browser tests must run in CI: {reason}")
         pytest.skip(reason)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tempfile.mkdtemp(prefix="chromium-profile-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (*FLAGS, f"--user-data-dir={profile}"):
-        options.add_argument(flag)
-    options.add_experimental_option(
-        "prefs",
-        {"download.default_directory": str(downloads), "download.prompt_for_download": False},
-    )
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    profile = Path(tempfile.mkdtemp(prefix="chromium-profile-"))
+    browser = chromium(profile, downloads)
     browser.set_script_timeout(30)
     try:
         yield browser
