@@ -71,7 +71,7 @@ class Settings:
     max_receive_count: int = 3
     # The lab console (the web page at /): how lab members sign in
     console_auth: str = "none"  # none | cognito, bound to the console's routes at import
-    cognito_user_pool_arn: str = ""  # given by `make deploy` from the stack (chalice deploy)
+    cognito_user_pool_arn: str = ""  # `make deploy` sets it from the stack for chalice deploy
     console_signin_parameter: str = "/lab-local/console-signin"  # SSM: hosted UI domain, client
 
     @property
