@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalice.app import Chalice, Request, Response, S3Event, SQSEvent
 
+from chalicelib import observability
 from chalicelib.config import get_settings
 from chalicelib.http import api_errors, console_auth, current_request, route_auth
 from chalicelib.lazy import lazy
@@ -35,6 +36,7 @@ else:  # each function imports only its own pipeline's code, on first use (cold 
     pages = lazy("chalicelib.console.pages")
 
 app = Chalice(app_name="lab-pipelines")
+app.register_middleware(observability.chalice_middleware, "all")  # JSON logs, correlation id
 settings = get_settings()
 auth = route_auth(settings.api_auth)  # machine routes: open locally; API key or IAM in dev/prod
 page_auth = console_auth(settings)  # the console's routes: open locally; Cognito in dev/prod
@@ -62,7 +64,7 @@ def on_image_uploaded(event: S3Event) -> None:
 @app.route("/counts", methods=["GET"], **auth)
 @api_errors
 def get_count() -> dict[str, Any]:
-    return intake.get_count(query_param("key"))
+    return intake.get_count(query_param("key"), query_param("run"), query_param("runs"))
 
 
 @app.on_s3_event(bucket=settings.videos_bucket, events=["s3:ObjectCreated:*"])

@@ -66,15 +66,15 @@ def s3_results(uri: str) -> tuple[list[dict[str, Any]], str]:
     """The newest result of every image under ``s3://bucket/prefix``; (summaries, prefix)."""
     from chalicelib import aws
     from chalicelib.config import get_settings
-    from chalicelib.console.results import ResultIndex, check_prefix, latest_by_image
+    from chalicelib.console.results import ResultIndex, check_prefix, current, latest_by_image
 
     bucket, _, prefix = uri.removeprefix("s3://").partition("/")
     prefix = check_prefix(prefix)
     settings = get_settings()
     index = ResultIndex(aws.client("s3"), settings.results_bucket, settings.images_bucket)
     summaries, _files = index.summaries(prefix)
-    newest = [versions[0] for versions in latest_by_image(summaries).values()]
-    found = [s for s in newest if s.get("bucket") in (None, bucket)]
+    newest = [current(versions, bucket) for versions in latest_by_image(summaries).values()]
+    found = [version for version in newest if version is not None]
     if not found:
         raise InvalidInput(f"no results for images under {uri} (count them first)")
     return found, prefix

@@ -5,6 +5,8 @@ Context:
 - ``rest_api_id`` (optional): the REST API ``chalice deploy`` created; with it the
   app also defines the API-access stack (usage plan and key, or the IAM callers'
   policy) that ``make deploy`` deploys after the Chalice app.
+- ``account`` and ``region``: ``make deploy`` passes the ones it resolved once, so
+  every stack names its account and region explicitly (never the CLI's own guess).
 - ``console_pool_id``, ``console_domain`` (optional, from the first stack's outputs):
   the API-access stack then also makes the console's Cognito app client.
 
@@ -14,6 +16,7 @@ only recorded as assets here and built and pushed by ``cdk deploy``.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -29,15 +32,27 @@ def build(
     stage_name: str,
     rest_api_id: str | None = None,
     console: tuple[str, str] | None = None,
+    env: cdk.Environment | None = None,
 ) -> list[cdk.Stack]:
     """The stage's stacks; ``console`` is (user pool id, sign-in domain) from the first."""
     stage = stage_named(stage_name)
     tags = {"project": stage.app_name, "stage": stage.name}
-    stacks: list[cdk.Stack] = [PipelinesStack(app, stage, tags=tags)]
+    stacks: list[cdk.Stack] = [PipelinesStack(app, stage, tags=tags, env=env)]
     if rest_api_id and (protected_routes(stage) or console):
         pool_id, domain = console or (None, None)
-        stacks.append(ApiAccessStack(app, stage, rest_api_id, pool_id, domain, tags=tags))
+        stacks.append(ApiAccessStack(app, stage, rest_api_id, pool_id, domain, tags=tags, env=env))
     return stacks
+
+
+def environment(account: object, region: object) -> cdk.Environment | None:
+    """The stacks' explicit account and region; None (environment-agnostic) for offline synths."""
+    if not account and not region:
+        return None
+    if not re.fullmatch(r"\d{12}", str(account or "")) or not re.fullmatch(
+        r"[a-z]{2}(-[a-z]+)+-\d", str(region or "")
+    ):
+        raise SystemExit(f"give a 12-digit account and a region; got {account!r}, {region!r}")
+    return cdk.Environment(account=str(account), region=str(region))
 
 
 def synth(
@@ -58,9 +73,11 @@ def main() -> None:
     stage_name = app.node.try_get_context("stage")
     if not stage_name:
         raise SystemExit('give the stage: cdk … -c stage=dev (or use "make deploy STAGE=dev")')
-    pool, domain = (app.node.try_get_context(k) for k in ("console_pool_id", "console_domain"))
+    context = app.node.try_get_context
+    env = environment(context("account"), context("region"))
+    pool, domain = (context(k) for k in ("console_pool_id", "console_domain"))
     console = (str(pool), str(domain)) if pool and domain else None
-    build(app, str(stage_name), app.node.try_get_context("rest_api_id"), console)
+    build(app, str(stage_name), context("rest_api_id"), console, env)
     app.synth()
 
 

@@ -26,6 +26,7 @@ from chalicelib.console.results import (
     SORTS,
     ResultIndex,
     check_prefix,
+    current,
     image_states,
     latest_by_image,
 )
@@ -310,8 +311,9 @@ class Console:
         started = time.perf_counter()
         prefix = check_prefix(query.get("prefix"))
         summaries, _ = self._index().summaries(prefix)
-        newest = [versions[0] for versions in latest_by_image(summaries).values()]
-        newest = [s for s in newest if s.get("bucket") in (None, self._settings.images_bucket)]
+        bucket = self._settings.images_bucket
+        found = [current(versions, bucket) for versions in latest_by_image(summaries).values()]
+        newest = [version for version in found if version is not None]
         images = plates.image_rows(newest, prefix)
         wells = plates.well_rows(images)
         return {

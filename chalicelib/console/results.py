@@ -99,7 +99,9 @@ def summarise(document: Mapping[str, Any], result_key: str, modified: str) -> di
         "width": document.get("width"),
         "height": document.get("height"),
         "result": result_key,
-        "updated": modified,
+        "run": document.get("run"),
+        "origin": document.get("origin"),
+        "updated": str(document.get("written") or modified),
     }
 
 
@@ -306,17 +308,44 @@ class ResultIndex:
 
 
 def latest_by_image(summaries: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """Image key → its results, the newest first (other parameter sets are older versions).
+    """Image key → its results (runs: other parameters, origins, buckets), the newest first.
 
-    >>> latest_by_image([{"key": "a", "updated": "1"}, {"key": "a", "updated": "2"}])["a"][0]
-    {'key': 'a', 'updated': '2'}
+    An upload's newest result is kept twice by the counter (its run, and the copy that
+    ``GET /counts`` returns); the run's own copy is the one listed.
+
+    >>> found = latest_by_image([{"key": "a", "updated": "1", "run": "r1", "result": "a/x"},
+    ...                          {"key": "a", "updated": "1", "run": "r1", "result": "a/runs/r1/x"},
+    ...                          {"key": "a", "updated": "2", "run": "r2", "result": "a/runs/r2"}])
+    >>> [v["result"] for v in found["a"]]
+    ['a/runs/r2', 'a/runs/r1/x']
     """
-    grouped: dict[str, list[dict[str, Any]]] = {}
+    grouped: dict[str, dict[Any, dict[str, Any]]] = {}
     for summary in summaries:
-        grouped.setdefault(summary["key"], []).append(summary)
-    for versions in grouped.values():
-        versions.sort(key=lambda s: str(s.get("updated", "")), reverse=True)
-    return grouped
+        runs = grouped.setdefault(summary["key"], {})
+        run = summary.get("run") or summary.get("result")
+        kept = runs.get(run)
+        if kept is None or "/runs/" in str(summary.get("result", "")):
+            runs[run] = summary
+    return {
+        key: sorted(runs.values(), key=lambda s: str(s.get("updated", "")), reverse=True)
+        for key, runs in grouped.items()
+    }
+
+
+def current(versions: list[dict[str, Any]], bucket: str, etag: str = "") -> dict[str, Any] | None:
+    """The result a listing shows for an upload: the newest upload count of these bytes.
+
+    Counts from other buckets, or by a chat-bot job, are versions but not the upload's.
+    """
+    for version in versions:
+        if version.get("bucket") not in (None, bucket) or version.get("origin") not in (
+            None,
+            "upload",
+        ):
+            continue
+        if not etag or not version.get("etag") or version["etag"] == etag:
+            return version
+    return None
 
 
 def image_states(
@@ -336,11 +365,11 @@ def image_states(
     for upload in uploads:
         key = upload["Key"]
         etag = str(upload.get("ETag", "")).strip('"')
-        versions = [v for v in results.get(key, []) if v.get("bucket") in (None, bucket)]
-        current = next((v for v in versions if not v.get("etag") or v["etag"] == etag), None)
+        versions = results.get(key, [])
+        shown = current(versions, bucket, etag)
         modified = _datetime(upload.get("LastModified"))
-        row: dict[str, Any] = dict(current) if current else {"key": key, "status": "counting"}
-        if current is None:
+        row: dict[str, Any] = dict(shown) if shown else {"key": key, "status": "counting"}
+        if shown is None:
             age = (now - modified).total_seconds() if isinstance(modified, datetime) else 0.0
             if age > patience_s:
                 row["status"] = "no result"

@@ -66,12 +66,13 @@ class Source:
     suffix: str
     line: Formatter
     skip: str = "\0"  # keys containing this are not results (e.g. ``_work/``)
+    need: str = ""  # keys must contain this (a count's run, not the upload's copy of it)
 
 
 def sources(settings: Any) -> list[Source]:
     """Where each pipeline's finished results appear."""
     return [
-        Source(settings.results_bucket, "counts/", "/result.json", count_line),
+        Source(settings.results_bucket, "counts/", "/result.json", count_line, need="/runs/"),
         Source(settings.blurred_videos_bucket, "", ".json", video_line, skip="_work/"),
         Source(settings.data_bucket, "painting-jobs/", ".json", painting_line),
         Source(settings.results_bucket, "results/jobs/", ".json", job_line),
@@ -116,7 +117,7 @@ class ResultWatcher:
         for page in paginator.paginate(Bucket=source.bucket, Prefix=source.prefix):
             for item in page.get("Contents", []):
                 key = item["Key"]
-                if key.endswith(source.suffix) and source.skip not in key:
+                if key.endswith(source.suffix) and source.skip not in key and source.need in key:
                     found.append((key, str(item.get("ETag", ""))))
         return found
 

@@ -124,8 +124,33 @@ def test_uploads_join_their_newest_result() -> None:
     now = datetime(2026, 1, 1, tzinfo=UTC)
     results = latest_by_image(
         [
-            {"key": "a.png", "etag": "e1", "status": "ok", "updated": "1", "bucket": "img"},
-            {"key": "a.png", "etag": "e1", "status": "ok", "updated": "2", "bucket": "img"},
+            {
+                "key": "a.png",
+                "etag": "e1",
+                "status": "ok",
+                "updated": "1",
+                "bucket": "img",
+                "run": "r1",
+                "result": "counts/a.png/runs/r1/result.json",
+            },
+            {
+                "key": "a.png",
+                "etag": "e1",
+                "status": "ok",
+                "updated": "2",
+                "bucket": "img",
+                "run": "r2",
+                "result": "counts/a.png/runs/r2/result.json",
+            },
+            {
+                "key": "a.png",
+                "etag": "e1",
+                "status": "ok",
+                "updated": "2",
+                "bucket": "img",
+                "run": "r2",
+                "result": "counts/a.png/result.json",
+            },  # the upload's copy of r2
             {"key": "b.png", "etag": "old", "status": "ok", "updated": "1", "bucket": "img"},
             {"key": "gone.png", "etag": "x", "status": "ok", "updated": "1", "bucket": "img"},
             {"key": "c.png", "etag": "e3", "status": "ok", "updated": "1", "bucket": "chat"},
@@ -138,6 +163,7 @@ def test_uploads_join_their_newest_result() -> None:
     ]
     rows = {r["key"]: r for r in image_states(uploads, results, "img", now)}
     assert rows["a.png"]["updated"] == "2" and rows["a.png"]["versions"] == 2
+    assert rows["a.png"]["result"] == "counts/a.png/runs/r2/result.json"
     assert rows["b.png"]["status"] == "counting"  # new bytes, the old result does not count
     assert rows["c.png"]["status"] == "no result"  # another bucket's result is not this upload's
     assert rows["gone.png"]["uploaded"] is None
