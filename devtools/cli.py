@@ -33,7 +33,7 @@ def cmd_count_summary(args: argparse.Namespace) -> int:
     from devtools.summary import summarise
 
     parameters: dict[str, Any] = dict(_parameters(args.param))
-    for name in ("diameter", "threshold_offset", "mode"):
+    for name in ("diameter", "threshold_offset", "image_type", "pixel_size"):
         if getattr(args, name) is not None:
             parameters[name] = getattr(args, name)
     summary = Path(args.summary) if args.summary else None

@@ -40,7 +40,7 @@ MAX_PER_PAGE = 500
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm")
 COUNT_METHODS = ("watershed", "hough")  # offered by the page; the counter has the last word
-MODES = ("auto", "fluorescence", "brightfield")
+IMAGE_TYPES = ("auto", "fluorescence", "phase-contrast")  # chalicelib.cells.counting's
 CSV_TYPE = "text/csv; charset=utf-8"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
@@ -88,7 +88,7 @@ def count_parameters(body: Mapping[str, Any]) -> tuple[str | None, dict[str, str
     if method is not None and not _NAME.match(method):
         raise InvalidInput(f"the method must be a name like {', '.join(COUNT_METHODS)}")
     given = dict(body.get("parameters") or {})
-    for name in ("diameter", "threshold_offset", "mode"):
+    for name in ("diameter", "threshold_offset", "image_type"):
         if body.get(name) not in (None, ""):
             given[name] = body[name]
     parameters: dict[str, str] = {}
@@ -113,8 +113,8 @@ def _check_numbers(parameters: Mapping[str, str]) -> None:
             raise InvalidInput(f"{name} must be a number, got {parameters[name]!r}") from exc
         if not low <= value <= high:
             raise InvalidInput(f"{name} must be between {low:g} and {high:g}, got {value:g}")
-    if "mode" in parameters and parameters["mode"] not in MODES:
-        raise InvalidInput(f"mode must be one of {', '.join(MODES)}")
+    if "image_type" in parameters and parameters["image_type"] not in IMAGE_TYPES:
+        raise InvalidInput(f"image_type must be one of {', '.join(IMAGE_TYPES)}")
 
 
 def upload_key(prefix: str, name: str) -> str:
@@ -178,7 +178,7 @@ class Console:
             "videos_bucket": s.videos_bucket,
             "xlsx_type": XLSX_TYPE,
             "methods": list(COUNT_METHODS),
-            "modes": list(MODES),
+            "image_types": list(IMAGE_TYPES),
             "max_image_bytes": s.max_image_bytes,
             "image_suffixes": list(IMAGE_SUFFIXES),
         }

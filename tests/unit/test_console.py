@@ -82,16 +82,16 @@ def test_xlsx_needs_a_sheet() -> None:
 
 
 def test_count_parameters_are_checked() -> None:
-    assert count_parameters({"method": "hough", "diameter": 12, "mode": "brightfield"}) == (
+    assert count_parameters({"method": "hough", "diameter": 12, "image_type": "fluorescence"}) == (
         "hough",
-        {"diameter": "12", "mode": "brightfield"},
+        {"diameter": "12", "image_type": "fluorescence"},
     )
     for bad in (
         {"method": "rm -rf"},
         {"diameter": "big"},
         {"diameter": "0"},
         {"threshold_offset": "0.9"},
-        {"mode": "dark"},
+        {"image_type": "dark"},
         {"parameters": {"Bad-Name": "1"}},
         {"parameters": {"x": "9" * 65}},
     ):

@@ -109,22 +109,22 @@
     return out;
   }
 
-  // The counting parameters form: method, diameter, threshold offset, mode.
+  // The counting parameters form: method, diameter, threshold offset, image type.
   function countFields(defaults) {
     const d = defaults || {};
     const methods = (S.config && S.config.methods) || [];
-    const modes = (S.config && S.config.modes) || [];
+    const types = (S.config && S.config.image_types) || [];
     const fields = {
       method: h("select", { name: "method" }, h("option", { value: "" }, "default"),
         methods.map((m) => h("option", { value: m, selected: d.method === m }, m))),
       diameter: h("input", { name: "diameter", type: "number", min: "1", max: "2000", step: "any", placeholder: "auto", value: d.diameter || "" }),
       threshold_offset: h("input", { name: "threshold_offset", type: "number", min: "-0.45", max: "0.45", step: "0.05", placeholder: "0", value: d.threshold_offset || "" }),
-      mode: h("select", { name: "mode" }, h("option", { value: "" }, "default"),
-        modes.map((m) => h("option", { value: m, selected: d.mode === m }, m))),
+      image_type: h("select", { name: "image_type" }, h("option", { value: "" }, "default"),
+        types.map((m) => h("option", { value: m, selected: d.image_type === m }, m.replace("_", " ")))),
     };
     const labels = [
       h("label", {}, "Method", fields.method), h("label", {}, "Diameter (px)", fields.diameter),
-      h("label", {}, "Threshold offset", fields.threshold_offset), h("label", {}, "Mode", fields.mode),
+      h("label", {}, "Threshold offset", fields.threshold_offset), h("label", {}, "Image type", fields.image_type),
     ];
     return { fields, labels };
   }
@@ -313,6 +313,7 @@
               qc.image_type ? [h("dt", {}, "Image type"), h("dd", {}, `${qc.image_type} (${fmt(qc.image_type_confidence, 2)})`)] : null,
               doc.reliable === undefined ? null : [h("dt", {}, "Reliable"), h("dd", {}, doc.reliable ? "yes" : h("span", { class: "warn" }, "no"))],
               (qc.warnings || []).length ? [h("dt", {}, "Warnings"), h("dd", { class: "warn" }, qc.warnings.join("; "))] : null,
+              (doc.flagged || []).length ? [h("dt", {}, "Flagged"), h("dd", { class: "warn" }, `${doc.flagged.length} object(s) not counted (drawn in another colour)`)] : null,
               h("dt", {}, "Counted"), h("dd", {}, when(data.updated), doc.elapsed_ms ? ` in ${Math.round(doc.elapsed_ms)} ms` : "")),
             picker ? h("p", {}, h("label", {}, `Results of this image (${versions.length})`, picker)) : null,
             h("p", {}, data.cells_csv ? h("a", { href: data.cells_csv, id: "cells-csv", download: "" }, "Download the per-cell CSV") : null)),
