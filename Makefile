@@ -12,13 +12,15 @@ CELLPROFILER_VENV := .venv-cellprofiler
 QUIET_PIP := grep -v "^WARNING: Location" || true
 
 .PHONY: help install demo test check local samples clean cellprofiler cellprofiler-if-possible bench-painting \
+	chromium chromium-if-possible \
 	deploy destroy synth policies smoke
 
 help:
 	@echo "make demo    - set up .venv, run the app on the local emulator, count the sample images"
 	@echo "make test    - set up .venv and run the whole test suite (unit, functional, integration)"
 	@echo "make check   - lint (ruff) and type-check (mypy strict) app.py, chalicelib, devtools, infra, tools"
-	@echo "make local   - run everything locally until Ctrl-C (emulator :4566, HTTP API :8000)"
+	@echo "make local   - run everything locally until Ctrl-C: the lab console at http://127.0.0.1:8000/"
+	@echo "               (emulator :4566; results kept in .local-cloud/ across restarts)"
 	@echo "make cellprofiler - install CellProfiler 4.2.8.1 into $(CELLPROFILER_VENV) (Python 3.9 + JDK)"
 	@echo "make deploy STAGE=dev|prod  - infra (CDK) + the Chalice app to AWS (README: Deploying to AWS)"
 	@echo "make destroy STAGE=dev|prod [DELETE_DATA=yes] - tear it down again"
@@ -47,10 +49,19 @@ cellprofiler:
 cellprofiler-if-possible:
 	@tools/install_cellprofiler.sh $(CELLPROFILER_VENV) --optional
 
+# Headless Chromium for the browser tests (tests/browser): Debian's chromium + chromium-driver,
+# apt-installed when root and missing. `make test` goes on without it (those tests then skip
+# with the reason) except under CI=true, where it must install.
+chromium:
+	@tools/install_chromium.sh
+
+chromium-if-possible:
+	@tools/install_chromium.sh $(if $(filter true,$(CI)),,--optional)
+
 bench-painting: install cellprofiler
 	$(PY) -m devtools bench painting
 
-test: install cellprofiler-if-possible
+test: install cellprofiler-if-possible chromium-if-possible
 	$(PY) -m pytest -q -p no:cacheprovider
 
 check: install

@@ -12,12 +12,16 @@ from chalice.app import Chalice, Request, Response, S3Event, SQSEvent
 
 from chalicelib import observability
 from chalicelib.config import get_settings
-from chalicelib.http import api_errors, current_request, route_auth
+from chalicelib.http import api_errors, console_auth, current_request, route_auth
 from chalicelib.lazy import lazy
 from chalicelib.predict import BODY_TYPES
 
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
 if TYPE_CHECKING:  # the real modules, so mypy checks every call below
     from chalicelib.cells import handlers as intake
+    from chalicelib.console import handlers as console
+    from chalicelib.console import pages
     from chalicelib.faces import handlers as workflow
     from chalicelib.painting import handlers as painting
     from chalicelib.predict import handlers as prediction
@@ -28,15 +32,23 @@ else:  # each function imports only its own pipeline's code, on first use (cold 
     jobs = lazy("chalicelib.workers.handlers")
     painting = lazy("chalicelib.painting.handlers")
     prediction = lazy("chalicelib.predict.handlers")
+    console = lazy("chalicelib.console.handlers")
+    pages = lazy("chalicelib.console.pages")
 
 app = Chalice(app_name="lab-pipelines")
 app.register_middleware(observability.chalice_middleware, "all")  # JSON logs, correlation id
 settings = get_settings()
-auth = route_auth(settings.api_auth)  # every route: open locally; API key or IAM in dev/prod
+auth = route_auth(settings.api_auth)  # machine routes: open locally; API key or IAM in dev/prod
+page_auth = console_auth(settings)  # the console's routes: open locally; Cognito in dev/prod
+app.api.binary_types.append(XLSX_TYPE)  # the plate summary's Excel export
 
 
 def request() -> Request:
     return current_request(app)
+
+
+def query() -> dict[str, str]:
+    return dict(request().query_params or {})
 
 
 def query_param(name: str) -> str | None:
@@ -130,3 +142,113 @@ def predict_batch() -> dict[str, Any]:
 @api_errors
 def get_model() -> dict[str, Any]:
     return prediction.model_metadata()
+
+
+# The lab console: the page itself is open (it signs lab members in); the routes it
+# calls carry page_auth. Machine clients keep the routes above.
+@app.route("/", methods=["GET"])
+@api_errors
+def console_page() -> Response:
+    return pages.static_file("index.html", request().headers)
+
+
+@app.route("/console/{name}", methods=["GET"])
+@api_errors
+def console_file(name: str) -> Response:
+    return pages.asset(name, request().headers)
+
+
+@app.route("/console/api/config", methods=["GET"], **page_auth)
+@api_errors
+def console_config() -> dict[str, Any]:
+    return console.config()
+
+
+@app.route("/console/api/images", methods=["GET"], **page_auth)
+@api_errors
+def console_images() -> dict[str, Any]:
+    return console.list_images(query())
+
+
+@app.route("/console/api/image", methods=["GET"], **page_auth)
+@api_errors
+def console_image() -> dict[str, Any]:
+    return console.image(query())
+
+
+@app.route("/console/api/uploads", methods=["POST"], **page_auth)
+@api_errors
+def console_uploads() -> dict[str, Any]:
+    return console.upload_forms(request().json_body)
+
+
+@app.route("/console/api/recount", methods=["POST"], **page_auth)
+@api_errors
+def console_recount() -> Response:
+    return Response(body=console.recount(request().json_body), status_code=202)
+
+
+@app.route("/console/api/summary", methods=["GET"], **page_auth)
+@api_errors
+def console_summary() -> dict[str, Any]:
+    return console.summary(query())
+
+
+@app.route("/console/api/summary/export", methods=["GET"], **page_auth)
+@api_errors
+def console_summary_export() -> Response:
+    return console.summary_file(query())
+
+
+@app.route("/console/api/painting", methods=["GET"], **page_auth)
+@api_errors
+def console_painting_jobs() -> dict[str, Any]:
+    return console.painting_jobs(query())
+
+
+@app.route("/console/api/painting/{job_id}", methods=["GET"], **page_auth)
+@api_errors
+def console_painting_job(job_id: str) -> dict[str, Any]:
+    return console.painting_job(job_id)
+
+
+@app.route("/console/api/painting/{job_id}/retry", methods=["POST"], **page_auth)
+@api_errors
+def console_painting_retry(job_id: str) -> dict[str, Any]:
+    return console.retry_painting_job(job_id)
+
+
+@app.route("/console/api/videos", methods=["GET"], **page_auth)
+@api_errors
+def console_videos() -> dict[str, Any]:
+    return console.videos(query())
+
+
+@app.route("/console/api/video", methods=["GET"], **page_auth)
+@api_errors
+def console_video() -> dict[str, Any]:
+    return console.video(query())
+
+
+@app.route("/console/api/jobs", methods=["GET"], **page_auth)
+@api_errors
+def console_jobs() -> dict[str, Any]:
+    return console.jobs(query())
+
+
+@app.route("/console/api/jobs", methods=["POST"], **page_auth)
+@api_errors
+def console_submit_job() -> Response:
+    return Response(body=jobs.submit_job(request().json_body), status_code=202)
+
+
+@app.route("/console/api/model", methods=["GET"], **page_auth)
+@api_errors
+def console_model() -> dict[str, Any]:
+    return prediction.model_metadata()
+
+
+@app.route("/console/api/predict", methods=["POST"], content_types=BODY_TYPES, **page_auth)
+@api_errors
+def console_predict() -> dict[str, Any]:
+    return prediction.predict(request().raw_body)

@@ -76,6 +76,10 @@ class Settings:
     max_video_seconds: int = 600
     # Queues: receives before a message moves to its dead-letter queue
     max_receive_count: int = 3
+    # The lab console (the web page at /): how lab members sign in
+    console_auth: str = "none"  # none | cognito, bound to the console's routes at import
+    cognito_user_pool_arn: str = ""  # `make deploy` sets it from the stack for chalice deploy
+    console_signin_parameter: str = "/lab-local/console-signin"  # SSM: hosted UI domain, client
 
     @property
     def queues_with_dlq(self) -> dict[str, str]:

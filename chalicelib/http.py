@@ -9,6 +9,7 @@ from typing import Any, ParamSpec, TypeVar, overload
 
 from chalice.app import Chalice, Request, Response
 
+from chalicelib.config import Settings
 from chalicelib.errors import Forbidden, InvalidInput, NotFound, TooLarge
 
 log = logging.getLogger(__name__)
@@ -103,3 +104,26 @@ def route_auth(mode: str) -> dict[str, Any]:
 
         return {"authorizer": IAMAuthorizer()}
     raise ValueError(f"API_AUTH must be one of {', '.join(AUTH_MODES)}; got {mode!r}")
+
+
+CONSOLE_AUTH_MODES = ("none", "cognito")
+
+
+def console_auth(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments for the console's routes (``CONSOLE_AUTH``).
+
+    ``none``: open (the local stage). ``cognito``: API Gateway accepts only an
+    ID token of the stage's Cognito user pool (lab members sign in on the page);
+    the pool's ARN comes from the infrastructure stack at ``chalice deploy``.
+    """
+    if settings.console_auth == "none":
+        return {}
+    if settings.console_auth != "cognito":
+        raise ValueError(
+            f"CONSOLE_AUTH must be one of {', '.join(CONSOLE_AUTH_MODES)}; "
+            f"got {settings.console_auth!r}"
+        )
+    from chalice.app import CognitoUserPoolAuthorizer
+
+    arns = [settings.cognito_user_pool_arn] if settings.cognito_user_pool_arn else []
+    return {"authorizer": CognitoUserPoolAuthorizer("LabMembers", provider_arns=arns)}

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from chalicelib.config import PROJECT_DIR
 from chalicelib.errors import InvalidInput, NotFound
 
 
@@ -24,6 +25,23 @@ def _parameters(pairs: list[str]) -> dict[str, str]:
             raise InvalidInput(f"--param takes NAME=VALUE, got {pair!r}")
         parameters[name.strip().replace("-", "_")] = value.strip()
     return parameters
+
+
+def cmd_count_summary(args: argparse.Namespace) -> int:
+    """``lab count FOLDER_OR_S3_PREFIX --summary out.csv [--heatmap out.png]``."""
+    from devtools.bench.progress import Bar
+    from devtools.summary import summarise
+
+    parameters: dict[str, Any] = dict(_parameters(args.param))
+    for name in ("diameter", "threshold_offset", "image_type", "pixel_size"):
+        if getattr(args, name) is not None:
+            parameters[name] = getattr(args, name)
+    summary = Path(args.summary) if args.summary else None
+    heatmap = Path(args.heatmap) if args.heatmap else None
+    with Bar("counting") as bar:
+        lines = summarise(args.image, summary, heatmap, args.method, parameters, bar.update)
+    print("\n".join(lines))
+    return 0
 
 
 def parameter_grid(values: dict[str, str]) -> list[dict[str, str]]:
@@ -40,6 +58,10 @@ def parameter_grid(values: dict[str, str]) -> list[dict[str, str]]:
 
 
 def cmd_count(args: argparse.Namespace) -> int:
+    from devtools.summary import is_target_folder
+
+    if args.summary or args.heatmap or is_target_folder(args.image):
+        return cmd_count_summary(args)
     from chalicelib.cells import imaging
     from chalicelib.cells.container import count_image, result_document
     from chalicelib.cells.messages import CountRequest
@@ -112,24 +134,39 @@ def cmd_local(args: argparse.Namespace) -> int:
     import signal
     import threading
 
+    from chalicelib import aws
     from devtools.local.cloud import LocalCloud
+    from devtools.local.watch import ResultWatcher, sources
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with LocalCloud(port=args.port, http_port=args.http_port) as cloud:
+    state = Path(args.state_dir) if args.state_dir else None
+    with LocalCloud(port=args.port, http_port=args.http_port, state_dir=state) as cloud:
+        assert cloud.settings is not None
+        print(f"console    {cloud.http_url}/   (the lab console: open it in a browser)")
         print(f"emulator   {cloud.endpoint}   (export AWS_ENDPOINT_URL={cloud.endpoint})")
         print(f"HTTP API   {cloud.http_url}")
-        assert cloud.settings is not None
+        if state is not None:
+            print(
+                f"kept in    {state}/ ({cloud.restored} objects restored; "
+                "--state-dir '' keeps none)"
+            )
         print(
-            f"upload images to s3://{cloud.settings.images_bucket}/ ; "
-            f"results appear in s3://{cloud.settings.results_bucket}/counts/"
+            f"upload images on the page or to s3://{cloud.settings.images_bucket}/ ; "
+            "each finished result is printed below"
         )
+        watcher = ResultWatcher(
+            aws.client("s3"), sources(cloud.settings), lambda line: print(line, flush=True)
+        )
+        watcher.prime()
+        watcher.start()
         print("ready; Ctrl-C stops", flush=True)
         try:
             while not stop.wait(0.5):
                 pass
         except KeyboardInterrupt:
             pass
+        watcher.stop()
         print("stopping", flush=True)
     return 0
 
@@ -247,6 +284,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         shards = [int(n) for n in args.shards.split(",")]
         return painting.run(Path(args.data), shards, args.copies, args.cellprofiler)
+    if args.pipeline == "console":
+        from devtools.bench import console
+
+        return console.run(browser=args.browser)
     raise InvalidInput(f"no benchmark named {args.pipeline!r}")
 
 
@@ -273,8 +314,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    count = commands.add_parser("count", help="count cells in a local image (no AWS)")
-    count.add_argument("image")
+    count = commands.add_parser(
+        "count", help="count cells in a local image or folder (no AWS), or summarise s3://…"
+    )
+    count.add_argument("image", help="an image, a folder of images, or s3://bucket/prefix")
+    count.add_argument(
+        "--summary",
+        metavar="OUT.csv",
+        help="folder/plate summary: per image (and OUT-wells.csv per well); .xlsx for both",
+    )
+    count.add_argument("--heatmap", metavar="OUT.png", help="plate heatmap of mean counts per well")
     count.add_argument("--json", action="store_true", help="print the full JSON result")
     count.add_argument(
         "--annotate", metavar="OUT.png", help="write the annotated image here (.png or .jpg)"
@@ -309,6 +358,11 @@ def build_parser() -> argparse.ArgumentParser:
     local = commands.add_parser("local", help="run the whole app on the embedded emulator")
     local.add_argument("--port", type=int, default=4566, help="emulator port (0: any free)")
     local.add_argument("--http-port", type=int, default=8000, help="HTTP API port (0: any free)")
+    local.add_argument(
+        "--state-dir",
+        default=str(PROJECT_DIR / ".local-cloud"),
+        help="keep the buckets here across restarts ('' keeps nothing)",
+    )
     local.set_defaults(run=cmd_local)
 
     demo = commands.add_parser("demo", help="upload the sample images locally and print counts")
@@ -369,7 +423,10 @@ def build_parser() -> argparse.ArgumentParser:
     painting.set_defaults(run=cmd_painting)
 
     bench = commands.add_parser("bench", help="print benchmark figures for a pipeline")
-    bench.add_argument("pipeline", choices=["count", "blur", "painting", "predict"])
+    bench.add_argument("pipeline", choices=["count", "blur", "painting", "predict", "console"])
+    bench.add_argument(
+        "--browser", action="store_true", help="console: time lab local to a count via the page"
+    )
     bench.add_argument("--image", help="count: time this JPEG end to end (default: generated)")
     bench.add_argument("--json", action="store_true", help="machine-readable output")
     bench.add_argument(

@@ -17,7 +17,9 @@ from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from infra.stages import Stage
@@ -27,11 +29,14 @@ THROTTLE_BURST = 100
 
 
 def protected_routes(stage: Stage) -> list[tuple[str, str, str]]:
-    """(method, path, "api_key" | "iam") of every route of ``stage`` that needs a caller."""
+    """(method, path, "api_key" | "iam") of every route of ``stage`` that needs a caller.
+
+    (The console's routes need a signed-in lab member instead: ``"cognito"``.)
+    """
     return sorted(
         (route["method"], route["path"], route["auth"])
         for route in stage.routes
-        if route["auth"] != "none"
+        if route["auth"] in ("api_key", "iam")
     )
 
 
@@ -41,7 +46,15 @@ def invoke_arn_path(method: str, path: str) -> str:
 
 
 class ApiAccessStack(cdk.Stack):
-    def __init__(self, scope: Construct, stage: Stage, rest_api_id: str, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        stage: Stage,
+        rest_api_id: str,
+        console_user_pool_id: str | None = None,
+        console_signin_domain: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(
             scope,
             stage.api_stack_name,
@@ -55,8 +68,42 @@ class ApiAccessStack(cdk.Stack):
         iam_routes = [(method, path) for method, path, kind in routes if kind == "iam"]
         if iam_routes:
             self._callers_policy(stage, rest_api_id, api_stage, iam_routes)
+        if console_user_pool_id and console_signin_domain:
+            self._console_client(stage, rest_api_id, api_stage, console_user_pool_id,
+                                 console_signin_domain)  # fmt: skip
         if not routes:
             cdk.CfnOutput(self, "Note", value="no route of this stage requires a caller identity")
+
+    def _console_client(
+        self, stage: Stage, rest_api_id: str, api_stage: str, pool_id: str, domain: str
+    ) -> None:
+        """The console's app client (hosted sign-in returns to the page) and where the page
+        finds it: the SSM parameter ``CONSOLE_SIGNIN_PARAMETER`` the API function reads."""
+        page = f"https://{rest_api_id}.execute-api.{self.region}.{self.url_suffix}/{api_stage}/"
+        pool = cognito.UserPool.from_user_pool_id(self, "ConsoleUsers", pool_id)
+        client = pool.add_client(
+            "Console",
+            user_pool_client_name=f"{stage.prefix}-console",
+            generate_secret=False,
+            o_auth=cognito.OAuthSettings(
+                flows=cognito.OAuthFlows(implicit_code_grant=True),
+                scopes=[cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL],
+                callback_urls=[page],
+                logout_urls=[page],
+            ),
+            id_token_validity=cdk.Duration.hours(8),
+            prevent_user_existence_errors=True,
+        )
+        ssm.StringParameter(
+            self,
+            "ConsoleSignIn",
+            parameter_name=stage.settings.console_signin_parameter,
+            string_value=cdk.Fn.to_json_string(
+                {"domain": domain, "client_id": client.user_pool_client_id}
+            ),
+            description="The lab console's hosted sign-in: domain and app client id",
+        )
+        cdk.CfnOutput(self, "ConsoleUrl", value=page)
 
     def _usage_plan(self, stage: Stage, rest_api_id: str, api_stage: str) -> None:
         # L1 resources: the L2 usage plan wants a Stage construct, and this stage

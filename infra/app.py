@@ -7,6 +7,8 @@ Context:
   policy) that ``make deploy`` deploys after the Chalice app.
 - ``account`` and ``region``: ``make deploy`` passes the ones it resolved once, so
   every stack names its account and region explicitly (never the CLI's own guess).
+- ``console_pool_id``, ``console_domain`` (optional, from the first stack's outputs):
+  the API-access stack then also makes the console's Cognito app client.
 
 Synthesizing needs neither Docker nor AWS credentials: container images are
 only recorded as assets here and built and pushed by ``cdk deploy``.
@@ -29,13 +31,16 @@ def build(
     app: cdk.App,
     stage_name: str,
     rest_api_id: str | None = None,
+    console: tuple[str, str] | None = None,
     env: cdk.Environment | None = None,
 ) -> list[cdk.Stack]:
+    """The stage's stacks; ``console`` is (user pool id, sign-in domain) from the first."""
     stage = stage_named(stage_name)
     tags = {"project": stage.app_name, "stage": stage.name}
     stacks: list[cdk.Stack] = [PipelinesStack(app, stage, tags=tags, env=env)]
-    if rest_api_id and protected_routes(stage):
-        stacks.append(ApiAccessStack(app, stage, rest_api_id, tags=tags, env=env))
+    if rest_api_id and (protected_routes(stage) or console):
+        pool_id, domain = console or (None, None)
+        stacks.append(ApiAccessStack(app, stage, rest_api_id, pool_id, domain, tags=tags, env=env))
     return stacks
 
 
@@ -51,12 +56,15 @@ def environment(account: object, region: object) -> cdk.Environment | None:
 
 
 def synth(
-    stage_names: list[str], outdir: Path, rest_api_id: str | None = None
+    stage_names: list[str],
+    outdir: Path,
+    rest_api_id: str | None = None,
+    console: tuple[str, str] | None = None,
 ) -> cx_api.CloudAssembly:
     """Every stack of ``stage_names`` into ``outdir`` (tests and ``make``)."""
     app = cdk.App(outdir=str(outdir))
     for name in stage_names:
-        build(app, name, rest_api_id)
+        build(app, name, rest_api_id, console)
     return app.synth()
 
 
@@ -67,7 +75,9 @@ def main() -> None:
         raise SystemExit('give the stage: cdk … -c stage=dev (or use "make deploy STAGE=dev")')
     context = app.node.try_get_context
     env = environment(context("account"), context("region"))
-    build(app, str(stage_name), context("rest_api_id"), env)
+    pool, domain = (context(k) for k in ("console_pool_id", "console_domain"))
+    console = (str(pool), str(domain)) if pool and domain else None
+    build(app, str(stage_name), context("rest_api_id"), console, env)
     app.synth()
 
 

@@ -97,22 +97,30 @@ class Runner:
         subprocess.run(argv, cwd=PROJECT_DIR, env={**os.environ, **(env or {})}, check=True)
 
     # -- commands ---------------------------------------------------------------------------
-    def cdk(self, target: Stage, *arguments: str, rest_api_id: str | None = None) -> None:
+    def cdk(
+        self,
+        target: Stage,
+        *arguments: str,
+        rest_api_id: str | None = None,
+        extra: Mapping[str, str] | None = None,
+    ) -> None:
         context = ["-c", f"stage={target.name}"]
         context += ["-c", f"account={self.account}", "-c", f"region={self.region}"]
         if rest_api_id:
             context += ["-c", f"rest_api_id={rest_api_id}"]
+        for key, value in (extra or {}).items():
+            context += ["-c", f"{key}={value}"]
         app = ["--app", f"{self.python} -m infra.app", "--output", CDK_OUT]
         self.run(["npx", "--yes", CDK_CLI, *arguments, *app, *context], env=self.aws_env)
 
-    def chalice(self, target: Stage, command: str) -> None:
+    def chalice(self, target: Stage, command: str, env: Mapping[str, str] | None = None) -> None:
         chalice = str(Path(self.python).with_name("chalice"))
         if not self.dry_run:
             clean_app_tree(PROJECT_DIR)  # no stale bytecode in the zip
         # STAGE makes app.py's decorators bind this stage's bucket and queue names.
         self.run(
             [chalice, command, "--stage", target.name],
-            env={"STAGE": target.name, **self.aws_env},
+            env={"STAGE": target.name, **self.aws_env, **(env or {})},
         )
 
 
@@ -293,6 +301,17 @@ def check_outputs(runner: Runner, target: Stage) -> None:
         raise SystemExit("the stack does not match the stage config:\n  " + "\n  ".join(problems))
 
 
+def console_outputs(runner: Runner, target: Stage) -> dict[str, str]:
+    """The console's user pool (ARN, id) and sign-in domain from the stack, when it signs in."""
+    if target.settings.console_auth != "cognito":
+        return {}
+    keys = ("ConsoleUserPoolArn", "ConsoleUserPoolId", "ConsoleSignInDomain")
+    if runner.dry_run:
+        return {key: f"<{key}>" for key in keys}
+    outputs = json.loads(outputs_file(target).read_text())[target.stack_name]
+    return {key: str(outputs[key]) for key in keys}
+
+
 def chalice_deployed(target: Stage) -> dict[str, Any]:
     """The REST API id and URL ``chalice deploy`` recorded in .chalice/deployed/<stage>.json."""
     path = PROJECT_DIR / ".chalice" / "deployed" / f"{target.name}.json"
@@ -325,10 +344,13 @@ def deploy(runner: Runner, target: Stage) -> None:
         str(outputs_file(target).relative_to(PROJECT_DIR)),
     )
     check_outputs(runner, target)
+    console = console_outputs(runner, target)
+    # the console's routes get a Cognito authorizer on this stack's user pool
+    pool_arn = {"COGNITO_USER_POOL_ARN": console["ConsoleUserPoolArn"]} if console else {}
     fetch_state(runner, target)
-    runner.chalice(target, "deploy")
+    runner.chalice(target, "deploy", env=pool_arn)
     store_state(runner, target)
-    if protects_routes(target):
+    if protects_routes(target) or console:
         api_id = chalice_deployed(target).get("rest_api_id") or "<rest_api_id>"
         runner.cdk(
             target,
@@ -337,12 +359,23 @@ def deploy(runner: Runner, target: Stage) -> None:
             "--require-approval",
             "never",
             rest_api_id=api_id,
+            extra={
+                "console_pool_id": console["ConsoleUserPoolId"],
+                "console_domain": console["ConsoleSignInDomain"],
+            }
+            if console
+            else None,
         )
     url = chalice_deployed(target).get("rest_api_url", "<the REST API URL>")
     runner.say(f"deployed {target.name}: {url}")
     runner.say(f"dashboard: {dashboard_url(target, region)}")
     if not target.settings.alarm_email:
         runner.say("no ALARM_EMAIL in the stage config: alarms reach the SNS topic only")
+    if console:
+        runner.say(
+            f"lab console: {url} ; add lab members with aws cognito-idp admin-create-user "
+            f"--user-pool-id {console['ConsoleUserPoolId']} --username <email>"
+        )
     auth = target.settings.api_auth
     if auth == "api_key":
         runner.say(

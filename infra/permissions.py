@@ -39,8 +39,8 @@ RESOURCELESS_ACTIONS = {
 class Resource:
     """A resource of ours, by kind and name (``any`` only for resource-less actions)."""
 
-    kind: str  # objects | bucket | queue | function | state_machine | job_queue
-    #            | job_definition | batch_jobs | log_group | any
+    kind: str  # objects | bucket | queue | function | state_machine | executions | parameter
+    #            | job_queue | job_definition | batch_jobs | log_group | any
     name: str = ""
 
 
@@ -120,16 +120,36 @@ def input_buckets(settings: Settings) -> tuple[str, ...]:
 
 # -- the Chalice functions (zip) -----------------------------------------------------------
 def api_handler(s: Settings) -> list[Grant]:
-    """Every route: /counts, /jobs, /painting/jobs/{id}, /predict, /predict/batch, /model."""
+    """Every route: /counts, /jobs, /painting/jobs/{id}, /predict, /predict/batch, /model,
+    and the lab console's /console/api/… (one function serves them all)."""
     return [
         *read("ReadResults", s.results_bucket),  # counts/…/result.json, results/jobs/…
-        # POST /jobs: the queued record; POST /predict/batch: predictions/<key>.csv
+        # POST /jobs: the queued record; POST /predict/batch: predictions/<key>.csv;
+        # the console's listing index (console/index/…)
         write("WriteResults", s.results_bucket),
         send("EnqueueJobs", s.jobs_queue),
         # GET /painting/jobs: status records and outputs; POST /predict/batch reads its
         # observations from the trusted data bucket only (any other bucket: 403 -> Forbidden).
         *read("ReadData", s.data_bucket),
         Grant("DescribeBatchJobs", ("batch:DescribeJobs",), (ANY,)),
+        # The console: lists uploads and videos and signs links to them (a presigned URL
+        # carries this role's permission), signs upload forms for the images bucket,
+        # recounts a stored image, and reads the face-blur workflow's state.
+        *read("ReadUploads", s.images_bucket, s.videos_bucket, s.blurred_videos_bucket),
+        write("SignUploads", s.images_bucket),
+        invoke("Recount", s.cell_counter_function),
+        Grant("FindStateMachine", ("states:ListStateMachines",), (ANY,)),
+        Grant(
+            "ReadFaceBlurRuns",
+            ("states:DescribeExecution", "states:GetExecutionHistory"),
+            (Resource("executions", s.face_blur_state_machine),),
+        ),
+        # GET /console/auth.json: the hosted sign-in page's domain and the app client id
+        Grant(
+            "ReadConsoleSignIn",
+            ("ssm:GetParameter",),
+            (Resource("parameter", s.console_signin_parameter),),
+        ),
     ]
 
 
@@ -255,6 +275,8 @@ STATIC_ARNS = {
     "queue": ("arn:aws:sqs:*:*:{name}",),
     "function": ("arn:aws:lambda:*:*:function:{name}",),
     "state_machine": ("arn:aws:states:*:*:stateMachine:{name}",),
+    "executions": ("arn:aws:states:*:*:execution:{name}:*",),
+    "parameter": ("arn:aws:ssm:*:*:parameter{name}",),  # SSM names start with "/"
     "job_queue": ("arn:aws:batch:*:*:job-queue/{name}",),
     # SubmitJob names a definition by name (latest revision) or name:revision.
     "job_definition": (

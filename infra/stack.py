@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import fields
 
 import aws_cdk as cdk
+from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -84,7 +85,37 @@ class PipelinesStack(cdk.Stack):
             render=self.arns,
         )
         self.monitoring = Monitoring(self, "Monitoring", stage=stage, pipelines=self)
+        self.console_users = (
+            self._console_users() if self.settings.console_auth == "cognito" else None
+        )
         self._outputs()
+
+    # -- the lab console's sign-in ----------------------------------------------------------
+    def _console_users(self) -> cognito.UserPool:
+        """Lab members sign in to the console here; accounts are made by an admin only.
+
+        The console's app client (its callback is the API's URL, known only after
+        ``chalice deploy``) is in the API-access stack.
+        """
+        retain = self.stage.infra.retain_data
+        pool = cognito.UserPool(
+            self,
+            "ConsoleUsers",
+            user_pool_name=f"{self.stage.prefix}-console-users",
+            self_sign_up_enabled=False,
+            sign_in_aliases=cognito.SignInAliases(email=True),
+            auto_verify=cognito.AutoVerifiedAttrs(email=True),
+            account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
+            password_policy=cognito.PasswordPolicy(min_length=12),
+            removal_policy=cdk.RemovalPolicy.RETAIN if retain else cdk.RemovalPolicy.DESTROY,
+        )
+        pool.add_domain(
+            "ConsoleSignIn",
+            cognito_domain=cognito.CognitoDomainOptions(
+                domain_prefix=f"{self.stage.prefix}-{cdk.Aws.ACCOUNT_ID}"
+            ),
+        )
+        return pool
 
     # -- data -------------------------------------------------------------------------------
     def _bucket(self, name: str) -> s3.Bucket:
@@ -102,7 +133,24 @@ class PipelinesStack(cdk.Stack):
             lifecycle_rules=[
                 s3.LifecycleRule(abort_incomplete_multipart_upload_after=cdk.Duration.days(7))
             ],
+            cors=self._upload_cors() if name == self.settings.images_bucket else None,
         )
+
+    @staticmethod
+    def _upload_cors() -> list[s3.CorsRule]:
+        """The console uploads straight from the browser with presigned POSTs.
+
+        A cross-origin form POST reaches S3 with or without CORS; the rule only lets the
+        page read the answer. What may be uploaded is decided by the signed policy.
+        """
+        return [
+            s3.CorsRule(
+                allowed_methods=[s3.HttpMethods.POST],
+                allowed_origins=["*"],
+                allowed_headers=["*"],
+                max_age=3000,
+            )
+        ]
 
     def _queues(self) -> dict[str, sqs.Queue]:
         settings = self.settings
@@ -251,10 +299,14 @@ class PipelinesStack(cdk.Stack):
             return [bucket + "/*" if kind == "objects" else bucket]
         if kind == "any":
             return ["*"]
+        if kind == "parameter":  # SSM parameter names start with "/": no separator added
+            return [self.format_arn(service="ssm", resource="parameter" + name,
+                                    arn_format=cdk.ArnFormat.NO_RESOURCE_NAME)]  # fmt: skip
         patterns = {
             "queue": ("sqs", "", name, cdk.ArnFormat.NO_RESOURCE_NAME),
             "function": ("lambda", "function", name, cdk.ArnFormat.COLON_RESOURCE_NAME),
             "state_machine": ("states", "stateMachine", name, cdk.ArnFormat.COLON_RESOURCE_NAME),
+            "executions": ("states", "execution", f"{name}:*", cdk.ArnFormat.COLON_RESOURCE_NAME),
             "job_queue": ("batch", "job-queue", name, cdk.ArnFormat.SLASH_RESOURCE_NAME),
             "job_definition": ("batch", "job-definition", name, cdk.ArnFormat.SLASH_RESOURCE_NAME),
             "batch_jobs": ("batch", "job", "*", cdk.ArnFormat.SLASH_RESOURCE_NAME),
@@ -317,6 +369,13 @@ class PipelinesStack(cdk.Stack):
         outputs["BatchJobDefinitionName"] = self.batch.job_definition.job_definition_name
         outputs["DashboardUrl"] = self.monitoring.dashboard_url
         outputs["AlarmTopicArn"] = self.monitoring.topic.topic_arn
+        if self.console_users is not None:
+            outputs["ConsoleUserPoolArn"] = self.console_users.user_pool_arn
+            outputs["ConsoleUserPoolId"] = self.console_users.user_pool_id
+            outputs["ConsoleSignInDomain"] = (
+                f"https://{self.stage.prefix}-{cdk.Aws.ACCOUNT_ID}.auth.{cdk.Aws.REGION}"
+                ".amazoncognito.com"
+            )
         for key, value in outputs.items():
             cdk.CfnOutput(self, key, value=value)
 

@@ -192,7 +192,9 @@ import json, app
 routes = []
 for path, methods in app.app.routes.items():
     for method, entry in methods.items():
-        kind = "api_key" if entry.api_key_required else "iam" if entry.authorizer else "none"
+        authorizer = type(entry.authorizer).__name__ if entry.authorizer else ""
+        kind = ("api_key" if entry.api_key_required else "cognito" if "Cognito" in authorizer
+                else "iam" if authorizer else "none")
         routes.append({"method": method, "path": path, "auth": kind})
 print(json.dumps(routes))
 """

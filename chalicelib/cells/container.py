@@ -124,6 +124,32 @@ def cells_table(counting: Counting) -> str:
     return out.getvalue()
 
 
+def already_counted(existing: dict[str, Any], request: CountRequest) -> bool:
+    """Is ``existing`` the result of this very request (same bytes, method and parameters)?
+
+    A recount of the same bytes with other parameters is new work, not a duplicate.
+
+    >>> done = {"status": "ok", "etag": "e", "method": "watershed", "parameters": {"diameter": 0}}
+    >>> already_counted(done, CountRequest("b", "k", etag="e"))
+    True
+    >>> already_counted(done, CountRequest("b", "k", etag="e", parameters={"diameter": "25"}))
+    False
+    """
+    if existing.get("status") != "ok" or existing.get("etag") != request.etag:
+        return False
+    if request.method and request.method != existing.get("method"):
+        return False
+    counted = existing.get("parameters") or {}
+    return all(_same_value(counted.get(name), value) for name, value in request.parameters.items())
+
+
+def _same_value(counted: Any, requested: str) -> bool:
+    try:
+        return float(counted) == float(requested)
+    except (TypeError, ValueError):
+        return str(counted) == requested
+
+
 class CellCounter:
     def __init__(self, settings: Settings, s3: Any) -> None:
         self._settings = settings

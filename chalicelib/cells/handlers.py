@@ -15,6 +15,7 @@ from chalicelib.cells.messages import CountRequest, parameters_from_metadata
 from chalicelib.cells.probe import format_for_key
 from chalicelib.cells.records import ResultStore
 from chalicelib.config import Settings, get_settings
+from chalicelib.console import journal
 from chalicelib.errors import EmptyInput, InvalidInput, TooLarge
 from chalicelib.storage import Bucket
 
@@ -40,6 +41,8 @@ class Intake:
             log.info("s3://%s/%s was deleted before it could be counted", bucket, key)
             return "gone"
         observability.adopt(observability.from_metadata(head.get("Metadata")))
+        store = Bucket(self._s3, self._settings.results_bucket)
+        journal.record(store, journal.upload_entry(bucket, key, head))  # for the console's list
         method, parameters = parameters_from_metadata(head.get("Metadata") or {})
         request = CountRequest(
             bucket=bucket,

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.cells.messages import CountRequest, ResultKeys, check_run_id
+from chalicelib.console import journal
 from chalicelib.errors import InvalidInput, NotFound
 from chalicelib.storage import Bucket
 
@@ -108,3 +109,11 @@ class ResultStore:
     def _write_json(self, keys: ResultKeys, document: dict[str, Any]) -> None:
         written = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         self._bucket.write_json(keys.result, {**document, "written": written})
+        entry = journal.result_entry(
+            str(document.get("bucket", "")),
+            str(document.get("key", "")),
+            keys.result,
+            [keys.annotated, keys.cells] if document.get("status") == "ok" else [],
+            str(document.get("status")),
+        )
+        journal.record(self._bucket, entry)  # the console's listing learns of it

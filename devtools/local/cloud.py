@@ -15,6 +15,7 @@ import logging
 import os
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 from chalicelib import aws
@@ -23,6 +24,7 @@ from chalicelib.functions import CONTAINER_FUNCTIONS
 from devtools.local.batch import LocalBatch, default_launcher, job_definition_reader
 from devtools.local.emulator import Emulator
 from devtools.local.functions import LocalFunction, LocalFunctions
+from devtools.local.persist import BucketMirror
 from devtools.local.pump import EventPump
 from devtools.local.resources import Provisioned, Provisioner
 
@@ -59,6 +61,7 @@ class LocalCloud:
         workers: int = 2,
         app: Any = None,
         batch_launcher: Any = None,
+        state_dir: Path | None = None,
     ) -> None:
         self.stage = stage
         self._port = port
@@ -68,6 +71,9 @@ class LocalCloud:
         self._workers = workers
         self._app = app
         self._batch_launcher = batch_launcher  # None: the job runner under CellProfiler's venv
+        self._state_dir = state_dir  # None: the buckets live in memory only
+        self.mirror: BucketMirror | None = None
+        self.restored = 0
         self.batch: LocalBatch | None = None
         self._saved_env: dict[str, str | None] = {}
         self.emulator: Emulator | None = None
@@ -112,6 +118,10 @@ class LocalCloud:
         self.provisioned = provisioner.provision(app.event_sources)
         self.emulator.execute_state_machines()
         provisioner.state_machine(settings.face_blur_state_machine, self._face_blur_definition(app))
+        if self._state_dir is not None:
+            self.mirror = BucketMirror(aws.client("s3"), settings.buckets, self._state_dir)
+            self.restored = self.mirror.restore()
+            self.mirror.start()
         self.pump = EventPump(app, aws.client("sqs"), self.provisioned, self._retry_delay)
         self.pump.start()
         if self._http_port is not None:
@@ -125,6 +135,9 @@ class LocalCloud:
         if self.pump is not None:
             self.pump.stop()
             self.pump = None
+        if self.mirror is not None:
+            self.mirror.stop()  # the last sync: results written until now are kept
+            self.mirror = None
         if self.batch is not None:
             self.batch.shutdown()
             self.batch = None

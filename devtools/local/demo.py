@@ -88,7 +88,7 @@ def run_demo(samples: Path, out: Path, timeout: float = 120.0) -> int:
     missing = [key for key in etags if key not in results]
     print(
         f"\n{len(results)}/{len(etags)} results in {counted - started:.1f} s; "
-        f"annotated images copied to {out}/"
+        f"annotated images, result JSON and per-cell CSVs copied to {out}/"
     )
     print("\n".join(painting_lines + faces_lines + workers_lines))
     if missing:
@@ -106,9 +106,14 @@ def _row(
         return [name, "missing", "", expected, "", "no result (timed out)"]
     if result["status"] != "ok":
         return [name, "error", "", expected, "", result["error"]["reason"]]
-    annotated = ResultKeys.for_image(key).annotated
+    keys = ResultKeys.for_image(key)
+    annotated = keys.annotated
     local = out / (Path(name).stem + ".annotated" + Path(annotated).suffix)
     local.write_bytes(s3.get_object(Bucket=bucket, Key=annotated)["Body"].read())
+    # the result and the per-cell table too: the local cloud's s3:// links end with the demo
+    (out / (Path(name).stem + ".result.json")).write_text(json.dumps(result, indent=1))
+    cells = s3.get_object(Bucket=bucket, Key=keys.cells)["Body"].read()
+    (out / (Path(name).stem + ".cells.csv")).write_bytes(cells)
     size = f"{result['width']}x{result['height']}"
     return [
         name,

@@ -27,6 +27,20 @@ class Provisioned:
         return self.queue_urls[queue]
 
 
+# The console uploads straight from the browser with presigned POSTs (as on AWS).
+UPLOAD_CORS = {
+    "CORSRules": [
+        {
+            "AllowedMethods": ["POST"],
+            "AllowedOrigins": ["*"],
+            "AllowedHeaders": ["*"],
+            "ExposeHeaders": ["ETag", "Location"],
+            "MaxAgeSeconds": 3000,
+        }
+    ]
+}
+
+
 def notification_queue_name(bucket: str) -> str:
     return f"{bucket}-events"
 
@@ -47,6 +61,7 @@ class Provisioner:
     def provision(self, event_sources: list[Any]) -> Provisioned:
         for bucket in self._settings.buckets:
             self._s3.create_bucket(Bucket=bucket)
+        self._s3.put_bucket_cors(Bucket=self._settings.images_bucket, CORSConfiguration=UPLOAD_CORS)
         for queue, dlq in self._settings.queues_with_dlq.items():
             self.queue_with_dlq(queue, dlq)
         for queue in self._settings.plain_queues:

@@ -21,6 +21,8 @@ from infra.stages import DEPLOYABLE_STAGES, Stage
 from tests.conftest import ROOT
 
 API_ID = "a1b2c3d4e5"  # stands for the REST API id chalice deploy reports
+# stand for the console's user pool and sign-in domain from the first stack's outputs
+CONSOLE = ("us-east-1_AbCdEfGhI", "https://lab-pipelines-dev-123.auth.us-east-1.amazoncognito.com")
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     from infra.app import synth
 
     outdir = tmp_path_factory.mktemp("cdk.out")
-    assembly = synth(list(DEPLOYABLE_STAGES), outdir, rest_api_id=API_ID)
+    assembly = synth(list(DEPLOYABLE_STAGES), outdir, rest_api_id=API_ID, console=CONSOLE)
     templates = {stack.stack_name: stack.template for stack in assembly.stacks}
     assets = {name: json.loads((outdir / f"{name}.assets.json").read_text()) for name in templates}
     return Synthesized(outdir, templates, assets)

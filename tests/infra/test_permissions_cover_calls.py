@@ -107,6 +107,10 @@ def _s3(operation: str, params: dict[str, Any]) -> list[tuple[str, str]]:
         "DeleteObject": [("s3:DeleteObject", obj)],
         "ListObjectsV2": [("s3:ListBucket", bucket)],
         "ListObjects": [("s3:ListBucket", bucket)],
+        # botocore signs a presigned POST through the CreateBucket model (no key yet);
+        # what the form lets a browser do is PutObject into that bucket. (No function
+        # creates buckets.)
+        "CreateBucket": [("s3:PutObject", f"{bucket}/uploaded-by-a-form.png")],
     }
     if operation == "CopyObject":
         source = params["CopySource"]
@@ -128,7 +132,11 @@ def required(service: str, operation: str, params: dict[str, Any]) -> list[tuple
     if service == "stepfunctions":
         if operation == "StartExecution":
             return [("states:StartExecution", params["stateMachineArn"])]
+        if "executionArn" in params:
+            return [(f"states:{operation}", params["executionArn"])]
         return [(f"states:{operation}", "*")]
+    if service == "ssm":
+        return [(f"ssm:{operation}", f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{params['Name']}")]
     if service == "batch" and operation == "SubmitJob":
         arn = f"arn:aws:batch:{REGION}:{ACCOUNT}"
         needed = [
@@ -240,6 +248,51 @@ def test_every_route(cloud: tuple[Settings, Recorder, Any]) -> None:
         painting.get_job("cp-0123456789abcdef")
     body = json.dumps({"bucket": settings.data_bucket, "key": "obs.csv"})
     assert "rows" in json.dumps(prediction.predict_batch(body))
+    assert denied(recorder, chalice_policy("api_handler")) == []
+
+
+def test_every_console_route(cloud: tuple[Settings, Recorder, Any]) -> None:
+    """The lab console's routes run in the same function, with the same policy."""
+    from chalicelib.cells.container import handle_count_request
+    from chalicelib.console import handlers as console
+    from chalicelib.console import pages
+    from chalicelib.faces import handlers as workflow
+
+    settings, recorder, s3 = cloud
+    head = s3.put_object(Bucket=settings.images_bucket, Key="p/A01.png", Body=PNG)
+    request = {
+        "bucket": settings.images_bucket,
+        "key": "p/A01.png",
+        "etag": head["ETag"].strip('"'),
+    }
+    handle_count_request(request)
+    s3.put_object(Bucket=settings.videos_bucket, Key="clip.mp4", Body=b"not really")
+    workflow.on_video_uploaded(settings.videos_bucket, "clip.mp4")
+    upload_dataset(s3, settings.data_bucket)
+    recorder.calls.clear()
+    assert console.list_images({"prefix": "p/"})["items"][0]["status"] == "ok"
+    assert console.image({"key": "p/A01.png"})["document"]["status"] == "ok"
+    assert console.upload_forms({"prefix": "p", "files": ["B01.png"], "diameter": "9"})["forms"]
+    assert console.recount({"key": "p/A01.png", "method": "hough"})["status"] == "counting"
+    assert console.summary_file({"prefix": "p/", "format": "xlsx"}).status_code == 200
+    assert console.painting_jobs({})["total"] == 0
+    assert console.videos({})["items"][0]["key"] == "clip.mp4"
+    assert console.video({"key": "clip.mp4"})["workflow"]["states"]
+    assert console.jobs({})["total"] == 0
+    assert denied(recorder, chalice_policy("api_handler")) == []
+    ssm = boto3.client("ssm", region_name=REGION)
+    signin = {"domain": "https://x.auth.us-east-1.amazoncognito.com", "client_id": "abc"}
+    ssm.put_parameter(
+        Name=settings.console_signin_parameter, Value=json.dumps(signin), Type="String"
+    )
+    recorder.calls.clear()
+    ssm.meta.events.register("before-parameter-build", recorder)
+    with aws.injected(ssm=ssm):
+        found = pages.auth_settings("cognito", settings.console_signin_parameter)
+    assert (
+        found["login_url"].startswith(signin["domain"] + "/login?")
+        and "client_id=abc" in found["login_url"]
+    )
     assert denied(recorder, chalice_policy("api_handler")) == []
 
 

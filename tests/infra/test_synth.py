@@ -52,6 +52,8 @@ IDLE_FREE_TYPES = {
     "AWS::EC2::VPCGatewayAttachment",
     "AWS::EC2::VPCEndpoint",  # checked below: Gateway type (S3), not Interface
     "AWS::EC2::SecurityGroup",
+    "AWS::Cognito::UserPool",  # the console's lab members: free up to 10,000 monthly users
+    "AWS::Cognito::UserPoolDomain",
     "AWS::ApiGateway::UsagePlan",
     "AWS::ApiGateway::UsagePlanKey",
     "AWS::ApiGateway::ApiKey",
@@ -280,12 +282,41 @@ def test_every_log_group_has_the_stage_retention(synthesized: Synthesized, stage
     assert {g["RetentionInDays"] for g in groups.values()} == {target.infra.log_retention_days}
 
 
+PAGE_FILES = {("GET", "/"), ("GET", "/console/{name}")}  # the console's HTML, CSS, JS
+
+
 @STAGES
 def test_no_route_is_open_in_a_deployed_stage(stage: str) -> None:
+    """Machine routes need the stage's API auth, the console's data a signed-in lab member;
+    only the page's own static files are open (it signs lab members in)."""
     target = Stage(stage)
     assert target.routes
-    assert {route["auth"] for route in target.routes} == {target.settings.api_auth}
+    kinds = {(r["method"], r["path"]): r["auth"] for r in target.routes}
+    assert {key for key, kind in kinds.items() if kind == "none"} == PAGE_FILES
+    console = {k for k in kinds if k[1].startswith("/console/api/")}
+    assert console and {kinds[k] for k in console} == {"cognito"}
+    machine = set(kinds) - PAGE_FILES - console
+    assert {kinds[k] for k in machine} == {target.settings.api_auth}
     assert target.settings.api_auth in ("api_key", "iam")
+
+
+@STAGES
+def test_console_users_sign_in_through_the_stage_user_pool(
+    synthesized: Synthesized, stage: str
+) -> None:
+    target = Stage(stage)
+    (pool,) = synthesized.resources(stage, "AWS::Cognito::UserPool").values()
+    assert pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
+    assert synthesized.resources(stage, "AWS::Cognito::UserPoolDomain")
+    outputs = synthesized.infra(stage)["Outputs"]
+    assert {"ConsoleUserPoolArn", "ConsoleUserPoolId", "ConsoleSignInDomain"} <= set(outputs)
+    api = synthesized.templates[target.api_stack_name]["Resources"].values()
+    by_type = {r["Type"]: r["Properties"] for r in api}
+    client = by_type["AWS::Cognito::UserPoolClient"]
+    page = render(client["CallbackURLs"][0])
+    assert page.startswith(f"https://{API_ID}.execute-api.") and page.endswith("/api/")
+    assert client["AllowedOAuthFlows"] == ["implicit"] and not client.get("GenerateSecret")
+    assert by_type["AWS::SSM::Parameter"]["Name"] == target.settings.console_signin_parameter
 
 
 def test_api_key_stage_gets_a_usage_plan_and_a_key(synthesized: Synthesized) -> None:
@@ -311,4 +342,4 @@ def test_iam_stage_gets_a_callers_policy_for_exactly_its_routes(
     assert statement["Action"] == "execute-api:Invoke"
     arns = sorted(render(arn).split(f"{API_ID}/api/", 1)[1] for arn in statement["Resource"])
     assert "POST/predict" in arns and "POST/predict/batch" in arns and "GET/jobs/*" in arns
-    assert len(arns) == len(target.routes)
+    assert len(arns) == len([r for r in target.routes if r["auth"] == "iam"])

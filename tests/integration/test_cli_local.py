@@ -10,10 +10,12 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
 from chalicelib import aws
+from devtools.local.process import start_local
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration
@@ -60,23 +62,10 @@ def submit(env: dict[str, str], endpoint: str, *args: str) -> dict:
     return dict(json.loads(done.stdout[done.stdout.index("{") :]))
 
 
-def test_local_serves_and_stops_on_ctrl_c() -> None:
+def test_local_serves_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "devtools", "local", "--port", "0", "--http-port", "0"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process, _addresses, lines = start_local(str(tmp_path / "kept"), env)
     try:
-        lines = []
-        assert process.stdout is not None
-        for line in process.stdout:
-            lines.append(line)
-            if line.startswith("ready"):
-                break
         output = "".join(lines)
         http = re.search(r"HTTP API\s+(http://\S+)", output)
         assert http, output

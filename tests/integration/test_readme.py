@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
-import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from devtools.local.process import start_local
 from tests.conftest import ROOT
 
 README = ROOT / "README.md"
@@ -102,23 +104,9 @@ def test_matching_rules() -> None:
 def local_cloud() -> Iterator[tuple[str, str]]:
     """``lab local`` as the README starts it (``make local``), on free ports."""
     env = {k: v for k, v in os.environ.items() if k not in ("STAGE", "AWS_ENDPOINT_URL")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "devtools", "local", "--port", "0", "--http-port", "0"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
-    assert process.stdout is not None
-    endpoint = http = ""
-    for line in process.stdout:
-        if line.startswith("emulator"):
-            endpoint = line.split()[1]
-        if line.startswith("HTTP API"):
-            http = line.split()[2]
-        if line.startswith("ready"):
-            break
+    state = tempfile.mkdtemp(prefix="readme-local-")  # not the developer's .local-cloud/
+    process, addresses, _lines = start_local(state, env)
+    endpoint, http = addresses.get("emulator", ""), addresses.get("http", "")
     # Keep reading what it prints, so a full pipe never blocks it.
     drain = threading.Thread(target=lambda: [None for _ in process.stdout or ()], daemon=True)
     drain.start()
@@ -130,6 +118,7 @@ def local_cloud() -> Iterator[tuple[str, str]]:
         process.wait(timeout=30)
         drain.join(timeout=5)
         process.stdout.close()
+        shutil.rmtree(state, ignore_errors=True)
 
 
 def cellprofiler_here() -> bool:
