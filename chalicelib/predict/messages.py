@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib import jsonsafe
 from chalicelib.errors import InvalidInput, TooLarge, UnsupportedType
 from chalicelib.predict.model import FLOAT32_MAX, Prediction
 
@@ -51,8 +52,8 @@ def parse_json_body(raw: bytes | str | None, limit: int) -> Any:
     if len(raw) > limit:
         raise TooLarge(f"the body is {len(raw)} bytes; the limit is {limit} bytes")
     try:
-        return json.loads(raw)
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError and bad UTF-8 are ValueErrors
+        return jsonsafe.loads(raw)
+    except ValueError as exc:  # malformed, nested too deep, not UTF-8
         raise InvalidInput(f"the body is not valid JSON ({_short(exc)})") from exc
 
 

@@ -13,12 +13,12 @@ of the same message is recognised as the same job.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from chalicelib import jsonsafe
 from chalicelib.errors import InvalidInput
 
 TASKS = ("count-cells", "predict", "blur-faces")
@@ -79,8 +79,8 @@ def parse_job(body: str, message_id: str, attributes: Mapping[str, str] | None =
 
 def _json_document(text: str) -> dict[str, Any]:
     try:
-        document = json.loads(text)
-    except ValueError as exc:
+        document = jsonsafe.loads(text)
+    except ValueError as exc:  # malformed or nested too deep
         raise MalformedJob(f"the message is not valid JSON: {exc}") from exc
     if not isinstance(document, dict):
         raise MalformedJob("a JSON job must be an object")
@@ -100,7 +100,7 @@ def _plain_text(text: str) -> dict[str, Any]:
     value: Any = rest
     if rest.startswith(("{", "[")):
         try:
-            value = json.loads(rest)
+            value = jsonsafe.loads(rest)
         except ValueError as exc:
             raise MalformedJob(f"the input is not valid JSON: {exc}") from exc
     return {"task": word.lower(), "input": value}
