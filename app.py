@@ -92,7 +92,7 @@ def on_job_messages(event: SQSEvent) -> None:
 @app.route("/jobs", methods=["POST"], **auth)
 @api_errors
 def submit_job() -> Response:
-    return Response(body=jobs.submit_job(request().json_body), status_code=202)
+    return Response(body=jobs.submit_job(request().raw_body), status_code=202)
 
 
 @app.route("/jobs/{job_id}", methods=["GET"], **auth)
