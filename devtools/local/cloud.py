@@ -22,7 +22,8 @@ from chalicelib.config import PROJECT_DIR, Settings, reload_settings
 from chalicelib.functions import CONTAINER_FUNCTIONS
 from devtools.local.batch import LocalBatch, default_launcher, job_definition_reader
 from devtools.local.emulator import Emulator
-from devtools.local.functions import LocalFunction, LocalFunctions
+from devtools.local.faults import FaultInjector, SqsRequestChecks
+from devtools.local.functions import AWS_ASYNC_RETRY_DELAYS, LocalFunction, LocalFunctions
 from devtools.local.pump import EventPump
 from devtools.local.resources import Provisioned, Provisioner
 
@@ -54,7 +55,7 @@ class LocalCloud:
         port: int = 0,
         http_port: int | None = None,
         stage: str = "local",
-        retry_delay: float = 1.0,
+        retry_delay: float | None = None,
         visibility_timeout: int = 30,
         workers: int = 2,
         app: Any = None,
@@ -67,6 +68,7 @@ class LocalCloud:
         self._visibility = visibility_timeout
         self._workers = workers
         self._app = app
+        self.faults: FaultInjector | None = None
         self._batch_launcher = batch_launcher  # None: the job runner under CellProfiler's venv
         self.batch: LocalBatch | None = None
         self._saved_env: dict[str, str | None] = {}
@@ -94,16 +96,25 @@ class LocalCloud:
         settings = reload_settings()
         self.settings = settings
         app = self._app if self._app is not None else load_app()
+        # As in AWS unless told otherwise: a failed queue message comes back after the
+        # queue's visibility timeout, a failed async invoke after ~1 and ~2 minutes.
+        # A retry_delay (the fast tests) shortens both.
+        delays = (
+            AWS_ASYNC_RETRY_DELAYS
+            if self._retry_delay is None
+            else (self._retry_delay / 2, self._retry_delay)
+        )
         functions = LocalFunctions(
             self._local_functions(settings) + self._app_functions(app),
             workers=self._workers,
-            retry_delay=self._retry_delay / 2,
+            retry_delays=delays,
         )
         self.batch = LocalBatch(
             self._batch_launcher or default_launcher(),
             job_definition_reader(lambda: aws.client("batch")),
         )
-        self.emulator = Emulator(functions, port=self._port, wrappers=[self.batch.wrap])
+        wrappers = [self.batch.wrap, SqsRequestChecks, self._faulty]
+        self.emulator = Emulator(functions, port=self._port, wrappers=wrappers)
         self.emulator.start()
         endpoint = self.emulator.endpoint
         self._set_env({"AWS_ENDPOINT_URL": endpoint, "MOTO_PORT": str(self.emulator.port)})
@@ -136,6 +147,10 @@ class LocalCloud:
         reload_settings()
 
     # -- parts ----------------------------------------------------------------
+    def _faulty(self, backend: Any) -> FaultInjector:
+        self.faults = FaultInjector(backend)
+        return self.faults
+
     @property
     def endpoint(self) -> str:
         assert self.emulator is not None, "start() first"
