@@ -57,6 +57,7 @@ class LocalCloud:
         stage: str = "local",
         retry_delay: float | None = None,
         visibility_timeout: int = 30,
+        async_retry_delays: tuple[float, float] | None = None,
         workers: int = 2,
         app: Any = None,
         batch_launcher: Any = None,
@@ -66,6 +67,7 @@ class LocalCloud:
         self._http_port = http_port
         self._retry_delay = retry_delay
         self._visibility = visibility_timeout
+        self._async_delays = async_retry_delays
         self._workers = workers
         self._app = app
         self.faults: FaultInjector | None = None
@@ -99,7 +101,7 @@ class LocalCloud:
         # As in AWS unless told otherwise: a failed queue message comes back after the
         # queue's visibility timeout, a failed async invoke after ~1 and ~2 minutes.
         # A retry_delay (the fast tests) shortens both.
-        delays = (
+        delays = self._async_delays or (
             AWS_ASYNC_RETRY_DELAYS
             if self._retry_delay is None
             else (self._retry_delay / 2, self._retry_delay)
