@@ -6,12 +6,13 @@ Lambda imports this module on a cold start.
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
 from chalice.app import Chalice, Request, Response, S3Event, SQSEvent
 
 from chalicelib.config import get_settings
-from chalicelib.http import api_errors, current_request, route_auth
+from chalicelib.http import api_errors, current_request, route_auth, tune_local_server
 from chalicelib.lazy import lazy
 from chalicelib.predict import BODY_TYPES
 
@@ -27,6 +28,9 @@ else:  # each function imports only its own pipeline's code, on first use (cold 
     jobs = lazy("chalicelib.workers.handlers")
     painting = lazy("chalicelib.painting.handlers")
     prediction = lazy("chalicelib.predict.handlers")
+
+if "chalice.local" in sys.modules:  # served by `chalice local` (its CLI imported it first)
+    tune_local_server(sys.modules["chalice.local"])
 
 app = Chalice(app_name="lab-pipelines")
 settings = get_settings()
