@@ -8,6 +8,7 @@ import io
 import json
 import lzma
 import pickle
+import struct
 from typing import Any
 
 import pytest
@@ -56,8 +57,30 @@ def huge_int_pickle() -> bytes:
 
 
 def deep_list_pickle(depth: int = 100_000) -> bytes:
-    # MARK/EMPTY_LIST ... APPEND, built opcode by opcode (pickle.dumps itself would recurse)
-    return b"\x80\x04" + b"]" * depth + b"a" * (depth - 1) + b"."
+    """[[1.0, 1.0, 1.0, 1.0, [[[...]]]]]: a row whose last value nests ``depth`` lists.
+
+    Built opcode by opcode (``pickle.dumps`` itself would recurse): EMPTY_LIST ``]``,
+    BINFLOAT ``G``, APPEND ``a``.
+    """
+    one = b"G" + struct.pack(">d", 1.0) + b"a"
+    nested = b"]" * depth + b"a" * (depth - 1)
+    return b"\x80\x04" + b"]" + b"]" + one * 4 + nested + b"a" + b"a" + b"."
+
+
+def at_stack_depth(frames: int, call: Any) -> Any:
+    """``call()`` with ``frames`` more frames on the stack (a server has more than a test)."""
+    return call() if frames <= 0 else at_stack_depth(frames - 1, call)
+
+
+def test_a_deep_value_never_overflows_an_error_message() -> None:
+    # /predict with a value nested ~966 deep answered 500 under `lab local`: the value
+    # parsed (just under the recursion limit) and then the error text's json.dumps of it
+    # overflowed the deeper stack of the HTTP server.
+    from chalicelib.predict.messages import PredictRequest
+
+    document = {**SEED_BENIGN, "worstArea": json.loads(nested(900))}
+    with pytest.raises(InvalidInput, match="worstArea"):
+        at_stack_depth(90, lambda: PredictRequest.from_document(document, FEATURES, 10))
 
 
 BAD_FILES = {
