@@ -124,7 +124,8 @@ def _read_csv(lines: Iterator[str], features: Sequence[str], max_rows: int) -> T
         header = [name.strip() for name in next(reader, [])]
         columns = _csv_columns(header, features)
         id_column = header.index(ID) if ID in header else None
-        rows, ids = [], []
+        rows: list[tuple[float, ...]] = []
+        ids: list[str] = []
         for cells in reader:
             if not cells or cells == [""]:
                 continue

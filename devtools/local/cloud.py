@@ -15,6 +15,7 @@ import logging
 import os
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from chalicelib import aws
@@ -115,7 +116,7 @@ class LocalCloud:
             self._batch_launcher or default_launcher(),
             job_definition_reader(lambda: aws.client("batch")),
         )
-        wrappers = [self.batch.wrap, SqsRequestChecks, self._faulty]
+        wrappers: list[Callable[[Any], Any]] = [self.batch.wrap, SqsRequestChecks, self._faulty]
         self.emulator = Emulator(functions, port=self._port, wrappers=wrappers)
         self.emulator.start()
         endpoint = self.emulator.endpoint

@@ -47,7 +47,9 @@ def service_of(environ: dict[str, Any]) -> str:
     return scope.group(1) if scope else ""
 
 
-def _error(start_response: Any, status: str, body: bytes, headers: list[tuple[str, str]]) -> Any:
+def _error(
+    start_response: Any, status: str, body: bytes, headers: list[tuple[str, str]]
+) -> Iterable[bytes]:
     start_response(status, [("Content-Length", str(len(body))), *headers])
     return [body]
 
