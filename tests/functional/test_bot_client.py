@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from chalicelib.config import Settings
 from devtools.bot import BotClient
@@ -21,17 +19,12 @@ SETTINGS = Settings()
 
 
 @pytest.fixture
-def sqs(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        client = boto3.client("sqs", region_name="us-east-1")
-        client.create_queue(
-            QueueName=SETTINGS.job_results_queue, Attributes={"VisibilityTimeout": "30"}
-        )
-        yield client
+def sqs(moto: None) -> Any:
+    client = boto3.client("sqs", region_name="us-east-1")
+    client.create_queue(
+        QueueName=SETTINGS.job_results_queue, Attributes={"VisibilityTimeout": "30"}
+    )
+    return client
 
 
 def reply(sqs: Any, job_id: str) -> None:
