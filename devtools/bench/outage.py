@@ -238,7 +238,7 @@ class _Scenario:
     def duplicated_counts(self) -> int:
         versions: Counter[str] = Counter()
         pages = self.s3.get_paginator("list_object_versions").paginate(
-            Bucket=self.settings.results_bucket, Prefix="counts/outage/"
+            Bucket=self.settings.results_bucket, Prefix="counts/outage/img-"
         )
         for page in pages:
             for version in page.get("Versions", []):
