@@ -177,11 +177,32 @@ class _Scenario:
             time.sleep(pause)
 
     def wait(self, deadline: float) -> None:
+        """Until every item is done, or each one not done waits in a dead-letter queue."""
+        total = len(self.keys) + len(self.job_ids)
         while time.monotonic() < deadline:
             self._collect()
-            if len(self.counted) == len(self.keys) and len(self.replies) == len(self.job_ids):
+            done = len(self.counted) + len(self.replies)
+            if done == total or done + self._parked() >= total:
                 return
             time.sleep(0.5)
+
+    def _parked(self) -> int:
+        """Messages waiting in the dead-letter and on-failure queues (retries spent)."""
+        from devtools.local.resources import notification_queue_name
+
+        queues = (
+            f"{notification_queue_name(self.settings.images_bucket)}-dlq",
+            self.settings.jobs_dlq,
+            self.settings.cell_counter_failures_queue,
+        )
+        parked = 0
+        for queue in queues:
+            attributes = self.sqs.get_queue_attributes(
+                QueueUrl=self.cloud.provisioned.url(queue),
+                AttributeNames=["ApproximateNumberOfMessages"],
+            )["Attributes"]
+            parked += int(attributes["ApproximateNumberOfMessages"])
+        return parked
 
     def _collect(self) -> None:
         for key in self.keys:

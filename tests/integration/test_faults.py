@@ -30,11 +30,11 @@ pytestmark = pytest.mark.integration
 def test_a_short_outage_costs_nothing(service: str) -> None:
     # outage 6 s < (MAX_RECEIVE_COUNT - 1) x visibility timeout 8 s: no manual step
     report = run_outage(
-        service, 6, images=20, jobs=6, visibility_timeout=8, async_retry_delays=(8, 16)
+        service, 6, images=12, jobs=4, visibility_timeout=8, async_retry_delays=(8, 16)
     )
     assert report.refused_requests > 0  # the outage happened
-    assert report.counted_without_manual_step == 20, report.summary()
-    assert report.answered_without_manual_step == 6, report.summary()
+    assert report.counted_without_manual_step == 12, report.summary()
+    assert report.answered_without_manual_step == 4, report.summary()
     assert report.lost == 0 and report.missing == []
     assert report.duplicated_counts == 0 and report.duplicated_replies == 0, report.summary()
 
