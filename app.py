@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalice.app import Chalice, Request, Response, S3Event, SQSEvent
 
+from chalicelib import observability
 from chalicelib.config import get_settings
 from chalicelib.http import api_errors, current_request, route_auth, tune_local_server
 from chalicelib.lazy import lazy
@@ -33,6 +34,7 @@ if "chalice.local" in sys.modules:  # served by `chalice local` (its CLI importe
     tune_local_server(sys.modules["chalice.local"])
 
 app = Chalice(app_name="lab-pipelines")
+app.register_middleware(observability.chalice_middleware, "all")  # JSON logs, correlation id
 settings = get_settings()
 auth = route_auth(settings.api_auth)  # every route: open locally; API key or IAM in dev/prod
 
