@@ -6,13 +6,20 @@ Lambda imports this module on a cold start.
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
 from chalice.app import Chalice, Request, Response, S3Event, SQSEvent
 
 from chalicelib import observability
 from chalicelib.config import get_settings
-from chalicelib.http import api_errors, console_auth, current_request, route_auth
+from chalicelib.http import (
+    api_errors,
+    console_auth,
+    current_request,
+    route_auth,
+    tune_local_server,
+)
 from chalicelib.lazy import lazy
 from chalicelib.predict import BODY_TYPES
 
@@ -34,6 +41,9 @@ else:  # each function imports only its own pipeline's code, on first use (cold 
     prediction = lazy("chalicelib.predict.handlers")
     console = lazy("chalicelib.console.handlers")
     pages = lazy("chalicelib.console.pages")
+
+if "chalice.local" in sys.modules:  # served by `chalice local` (its CLI imported it first)
+    tune_local_server(sys.modules["chalice.local"])
 
 app = Chalice(app_name="lab-pipelines")
 app.register_middleware(observability.chalice_middleware, "all")  # JSON logs, correlation id
@@ -106,7 +116,7 @@ def on_job_messages(event: SQSEvent) -> None:
 @app.route("/jobs", methods=["POST"], **auth)
 @api_errors
 def submit_job() -> Response:
-    return Response(body=jobs.submit_job(request().json_body), status_code=202)
+    return Response(body=jobs.submit_job(request().raw_body), status_code=202)
 
 
 @app.route("/jobs/{job_id}", methods=["GET"], **auth)

@@ -41,6 +41,8 @@ class Settings:
     results_bucket: str = "lab-local-results"
     cell_counter_function: str = "lab-local-cell-counter"
     cell_counter_failures_queue: str = "lab-local-cell-counter-failures"
+    # S3-triggered handlers (in AWS: async invokes by S3): events that fail every retry
+    upload_failures_queue: str = "lab-local-upload-failures"
     max_image_bytes: int = 200 * 1024 * 1024
     max_image_pixels: int = 100_000_000
     # Prediction API
@@ -100,7 +102,11 @@ class Settings:
 
     @property
     def plain_queues(self) -> list[str]:
-        return [self.job_results_queue, self.cell_counter_failures_queue]
+        return [
+            self.job_results_queue,
+            self.cell_counter_failures_queue,
+            self.upload_failures_queue,
+        ]
 
     @property
     def buckets(self) -> list[str]:

@@ -14,6 +14,9 @@ from chalicelib.errors import Forbidden, InvalidInput, NotFound, TooLarge
 
 log = logging.getLogger(__name__)
 
+# Connections a local HTTP server queues before accepting (socketserver's default is 5).
+LOCAL_BACKLOG = 128
+
 # Values of the API_AUTH setting and what they ask of API Gateway.
 AUTH_MODES = ("none", "api_key", "iam")
 
@@ -78,6 +81,20 @@ def api_errors(
         return wrapper
 
     return decorate(view) if view is not None else decorate
+
+
+def tune_local_server(local: Any) -> None:
+    """Make ``chalice local`` (the module ``chalice.local``, passed in) fast on keep-alive.
+
+    chalice's handler writes headers and body in two ``send()`` calls; with Nagle's
+    algorithm on, the body waits for the client's delayed ACK (~40 ms per request
+    on a keep-alive connection, ~23 req/s). Its request handler has the switch;
+    its server's listen backlog is socketserver's 5 (connect stalls under load).
+    Only class attributes change: nothing runs differently in AWS, where
+    ``chalice.local`` is not even packaged.
+    """
+    local.ChaliceRequestHandler.disable_nagle_algorithm = True
+    local.ThreadedHTTPServer.request_queue_size = LOCAL_BACKLOG
 
 
 def current_request(app: Chalice) -> Request:

@@ -104,11 +104,20 @@ class Bucket:
             key, to_json(document), "application/json", create_only=create_only, if_match=if_match
         )
 
-    def claim(self, key: str, document: Any, *, stale_after: float, clock: Any = time.time) -> bool:
+    def claim(
+        self,
+        key: str,
+        document: Any,
+        *,
+        stale_after: float,
+        clock: Any = time.time,
+        over: Any = None,
+    ) -> bool:
         """Create ``key`` unless a claim younger than ``stale_after`` seconds holds it.
 
-        True when this caller now holds the claim. A stale claim (its holder died)
-        is taken over with ``If-Match`` on its ETag, so two takers cannot both win.
+        True when this caller now holds the claim. A stale claim (its holder died),
+        or one ``over(held_document)`` says is finished with, is taken over with
+        ``If-Match`` on its ETag, so two takers cannot both win.
         """
         body = {"claimed_at": clock(), **(document or {})}
         try:
@@ -117,7 +126,10 @@ class Bucket:
         except Conflict:
             pass
         held = self.read_record(key)
-        if held is not None and clock() - float(held.document.get("claimed_at", 0)) < stale_after:
+        fresh = (
+            held is not None and clock() - float(held.document.get("claimed_at", 0)) < stale_after
+        )
+        if fresh and not (over is not None and held is not None and over(held.document)):
             return False
         try:
             self.write_json(key, body, if_match=held.etag if held else "")

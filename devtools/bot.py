@@ -3,7 +3,11 @@
 It sends the user's text as the message body with a ``chat_id`` attribute, and
 waits on the results queue for the reply to that message (the job id of a
 plain-text job is its SQS message id). Replies meant for other jobs are put
-back for their own consumers.
+back for their own consumers — every one of them, including those received in
+the same batch after this job's own: a reply left received but not put back
+stays invisible for the queue's visibility timeout (30 s), and with 20 clients
+waiting at once a reply could sit out several such timeouts (1 of 20 concurrent
+``lab submit --wait`` got no reply within 90 s).
 """
 
 from __future__ import annotations
@@ -44,14 +48,34 @@ class BotClient:
                 WaitTimeSeconds=wait,
                 MessageAttributeNames=["All"],
             )
+            found: dict[str, Any] | None = None
+            others = []
             for message in response.get("Messages", []):
-                reply = json.loads(message["Body"])
-                if reply.get("job_id") == job_id:
+                reply = _reply(message)
+                if found is None and reply is not None and reply.get("job_id") == job_id:
                     self._sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
                     attributes = message.get("MessageAttributes", {})
                     reply["attributes"] = {k: v.get("StringValue") for k, v in attributes.items()}
-                    return dict(reply)
-                self._sqs.change_message_visibility(  # not ours: let its consumer have it
-                    QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
-                )
+                    found = dict(reply)
+                else:
+                    others.append(message)
+            self._put_back(url, others)  # not ours: let their consumers have them now
+            if found is not None:
+                return found
         return None
+
+    def _put_back(self, url: str, messages: list[dict[str, Any]]) -> None:
+        for start in range(0, len(messages), 10):
+            entries = [
+                {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                for n, m in enumerate(messages[start : start + 10])
+            ]
+            self._sqs.change_message_visibility_batch(QueueUrl=url, Entries=entries)
+
+
+def _reply(message: dict[str, Any]) -> dict[str, Any] | None:
+    try:
+        reply = json.loads(message["Body"])
+    except ValueError:
+        return None  # not a reply of ours: someone else's message
+    return reply if isinstance(reply, dict) else None

@@ -68,6 +68,8 @@ def cmd_count(args: argparse.Namespace) -> int:
     from chalicelib.config import get_settings
 
     path = Path(args.image)
+    if path.is_dir():
+        raise InvalidInput(f"{path} is a folder; give one image file (PNG, JPEG or TIFF)")
     data = path.read_bytes()
     given: dict[str, str] = dict(_parameters(args.param))
     for name in ("diameter", "threshold_offset", "image_type", "pixel_size"):
@@ -168,6 +170,20 @@ def cmd_local(args: argparse.Namespace) -> int:
             pass
         watcher.stop()
         print("stopping", flush=True)
+    return 0
+
+
+def cmd_redrive(args: argparse.Namespace) -> int:
+    from chalicelib import aws
+    from devtools.local.redrive import redrive
+    from devtools.transfer import use_endpoint
+
+    use_endpoint(args.endpoint)
+    try:
+        done = redrive(aws.client("sqs"), args.queue)
+    except LookupError as error:
+        raise InvalidInput(str(error)) from None
+    print(f"{done.moved} message(s) moved from {done.dead_letters} back to {done.source}")
     return 0
 
 
@@ -288,6 +304,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from devtools.bench import console
 
         return console.run(browser=args.browser)
+    if args.pipeline == "outage":
+        from devtools.bench.outage import print_outage
+
+        return print_outage(
+            [float(s) for s in args.outage.split(",")],
+            args.service.split(","),
+            images=args.images,
+            jobs=args.jobs,
+            visibility=args.visibility_timeout,
+            as_json=args.json,
+        )
     raise InvalidInput(f"no benchmark named {args.pipeline!r}")
 
 
@@ -389,6 +416,16 @@ def build_parser() -> argparse.ArgumentParser:
     _endpoint_option(submit)
     submit.set_defaults(run=cmd_submit)
 
+    redrive = commands.add_parser(
+        "redrive", help="move a dead-letter queue's messages back to their queue (after a fix)"
+    )
+    redrive.add_argument(
+        "queue",
+        help="the queue or its dead-letter queue, e.g. lab-local-jobs, lab-local-images-events",
+    )
+    _endpoint_option(redrive)
+    redrive.set_defaults(run=cmd_redrive)
+
     put = commands.add_parser("put", help="upload a file or a folder to S3 (the local cloud)")
     put.add_argument("source", help="a file or a folder")
     put.add_argument("target", help="s3://bucket/key (or s3://bucket/prefix/ for a folder)")
@@ -423,7 +460,9 @@ def build_parser() -> argparse.ArgumentParser:
     painting.set_defaults(run=cmd_painting)
 
     bench = commands.add_parser("bench", help="print benchmark figures for a pipeline")
-    bench.add_argument("pipeline", choices=["count", "blur", "painting", "predict", "console"])
+    bench.add_argument(
+        "pipeline", choices=["count", "blur", "painting", "predict", "console", "outage"]
+    )
     bench.add_argument(
         "--browser", action="store_true", help="console: time lab local to a count via the page"
     )
@@ -440,6 +479,13 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--requests", type=int, default=2000, help="predict: HTTP requests at most")
     bench.add_argument("--seconds", type=float, default=5.0, help="predict: HTTP seconds at most")
     bench.add_argument("--no-package", action="store_true", help="predict: skip `chalice package`")
+    bench.add_argument("--outage", default="20,60", help="outage: seconds of 503s, e.g. 20,60")
+    bench.add_argument("--service", default="s3,sqs", help="outage: the services that go down")
+    bench.add_argument("--images", type=int, default=60, help="outage: images uploaded meanwhile")
+    bench.add_argument("--jobs", type=int, default=10, help="outage: jobs sent meanwhile")
+    bench.add_argument(
+        "--visibility-timeout", type=int, default=30, help="outage: the queues' timeout (s)"
+    )
     bench.set_defaults(run=cmd_bench)
     return parser
 
@@ -462,6 +508,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except (FileNotFoundError, NotFound) as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except (IsADirectoryError, PermissionError) as error:
+        print(f"error: {error.strerror}: {error.filename}", file=sys.stderr)
         return 2
     except Exception as error:
         from botocore.exceptions import EndpointConnectionError

@@ -1,4 +1,12 @@
-"""Who may call the REST API that ``chalice deploy`` created: deployed after it.
+"""What needs the functions ``chalice deploy`` created: deployed after it.
+
+Where failed uploads go: S3 invokes ``on_image_uploaded``/``on_video_uploaded``
+asynchronously; Lambda retries a failing event twice and then, without a
+destination, drops it. An event-invoke config on each of Chalice's S3-triggered
+functions (found by the name Chalice gives them) sends such an event, with its
+error, to the stage's upload-failures queue, from where it can be sent again.
+
+Who may call the REST API:
 
 Chalice marks routes ``api_key_required`` or gives them an IAM authorizer
 (``API_AUTH`` per stage) but creates no API key, usage plan or caller policy;
@@ -19,6 +27,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
@@ -26,6 +35,9 @@ from infra.stages import Stage
 
 THROTTLE_RATE = 50  # requests per second, steady
 THROTTLE_BURST = 100
+# Lambda's own defaults for async invokes, made explicit: 2 retries, events kept 6 h.
+ASYNC_RETRIES = 2
+ASYNC_MAX_AGE_S = 6 * 3600
 
 
 def protected_routes(stage: Stage) -> list[tuple[str, str, str]]:
@@ -73,6 +85,26 @@ class ApiAccessStack(cdk.Stack):
                                  console_signin_domain)  # fmt: skip
         if not routes:
             cdk.CfnOutput(self, "Note", value="no route of this stage requires a caller identity")
+        self._upload_failure_destinations(stage)
+
+    def _upload_failure_destinations(self, stage: Stage) -> None:
+        queue_arn = self.format_arn(
+            service="sqs",
+            resource=stage.settings.upload_failures_queue,
+            arn_format=cdk.ArnFormat.NO_RESOURCE_NAME,
+        )
+        for handler in stage.s3_handlers:
+            lambda_.CfnEventInvokeConfig(
+                self,
+                "".join(part.title() for part in handler.split("_")) + "OnFailure",
+                function_name=stage.function_name(handler),
+                qualifier="$LATEST",
+                maximum_retry_attempts=ASYNC_RETRIES,
+                maximum_event_age_in_seconds=ASYNC_MAX_AGE_S,
+                destination_config=lambda_.CfnEventInvokeConfig.DestinationConfigProperty(
+                    on_failure=lambda_.CfnEventInvokeConfig.OnFailureProperty(destination=queue_arn)
+                ),
+            )
 
     def _console_client(
         self, stage: Stage, rest_api_id: str, api_stage: str, pool_id: str, domain: str

@@ -158,6 +158,9 @@ def on_image_uploaded(s: Settings) -> list[Grant]:
         *read("HeadUploads", s.images_bucket),
         write("WriteErrorResults", s.results_bucket),
         invoke("StartCounter", s.cell_counter_function),
+        # Lambda sends an event that failed every retry to the on-failure destination
+        # with the function's own role (infra/api_access.py attaches the destination).
+        send("UploadFailures", s.upload_failures_queue),
     ]
 
 
@@ -166,6 +169,7 @@ def on_video_uploaded(s: Settings) -> list[Grant]:
         *read("HeadUploads", s.videos_bucket),
         write("WriteErrorResults", s.blurred_videos_bucket),
         *start_workflow(s),
+        send("UploadFailures", s.upload_failures_queue),
     ]
 
 

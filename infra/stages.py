@@ -127,6 +127,15 @@ class Stage:
         return chalice_handlers()
 
     @cached_property
+    def s3_handlers(self) -> list[str]:
+        """The handlers S3 invokes (``@app.on_s3_event``): asynchronous, retried by Lambda."""
+        from chalice.app import S3EventConfig
+
+        import app as chalice_app
+
+        return [s.name for s in chalice_app.app.event_sources if isinstance(s, S3EventConfig)]
+
+    @cached_property
     def routes(self) -> list[dict[str, str]]:
         return stage_routes(self.name)
 

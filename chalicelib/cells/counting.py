@@ -25,6 +25,17 @@ from chalicelib.errors import InvalidInput
 DEFAULT_METHOD = "watershed"
 IMAGE_TYPES = ("auto", FLUORESCENCE, PHASE_CONTRAST)
 IMAGE_TYPE_ALIASES = {"brightfield": PHASE_CONTRAST, "phase": PHASE_CONTRAST}
+# Hough's cost grows with the square of the largest radius (each candidate centre scans
+# the edge points within it): 30 px takes ~0.05 s on 0.5 MP, 100 px up to ~30 s on a
+# noisy one, 100,000 px (clamped by OpenCV to the image) minutes. Larger objects: shrink
+# the image first.
+MAX_HOUGH_RADIUS = 100
+HOUGH_RANGES = {  # name: (lowest, highest) accepted
+    "dp": (1.0, 4.0),
+    "param1": (1.0, 1000.0),
+    "param2": (1.0, 1000.0),
+}
+
 # Allowed ranges of the numeric parameters (inclusive); 0 means "estimate" for diameter.
 RANGES: dict[str, dict[str, tuple[float, float]]] = {
     "watershed": {
@@ -32,14 +43,12 @@ RANGES: dict[str, dict[str, tuple[float, float]]] = {
         "threshold_offset": (-3.0, 3.0),
         "pixel_size": (0.0, 1000.0),
     },
-    "hough": {
-        "blur": (1, 99),
-        "dp": (0.5, 10.0),
+    "hough": {  # check_hough also bounds the radii and min_dist by the image's size
+        **HOUGH_RANGES,
+        "blur": (1, 31),
         "min_dist": (1.0, 10000.0),
-        "param1": (1.0, 1000.0),
-        "param2": (1.0, 1000.0),
-        "min_radius": (0, 5000),
-        "max_radius": (0, 5000),
+        "min_radius": (0, MAX_HOUGH_RADIUS),
+        "max_radius": (1, MAX_HOUGH_RADIUS),
     },
 }
 
@@ -135,17 +144,21 @@ def count_hough(
     >>> count_hough(img).count
     1
     """
+    check_hough(gray.shape, blur, dp, min_dist, param1, param2, min_radius, max_radius)
     smoothed = cv2.GaussianBlur(to_uint8(gray), (blur, blur), 0)
-    circles = cv2.HoughCircles(
-        smoothed,
-        cv2.HOUGH_GRADIENT,
-        dp=dp,
-        minDist=min_dist,
-        param1=param1,
-        param2=param2,
-        minRadius=min_radius,
-        maxRadius=max_radius,
-    )
+    try:
+        circles = cv2.HoughCircles(
+            smoothed,
+            cv2.HOUGH_GRADIENT,
+            dp=dp,
+            minDist=min_dist,
+            param1=param1,
+            param2=param2,
+            minRadius=min_radius,
+            maxRadius=max_radius,
+        )
+    except cv2.error as exc:  # a parameter OpenCV refuses: the caller's input, never retried
+        raise InvalidInput(f"the Hough parameters were refused by OpenCV ({exc.err})") from exc
     found = () if circles is None else circles[0]
     cells = tuple(Cell(float(x), float(y), float(r), float(np.pi * r * r)) for x, y, r in found)
     parameters = {
@@ -158,6 +171,40 @@ def count_hough(
         "max_radius": max_radius,
     }
     return Counting("hough", parameters, cells)
+
+
+def check_hough(
+    shape: tuple[int, ...],
+    blur: int,
+    dp: float,
+    min_dist: float,
+    param1: float,
+    param2: float,
+    min_radius: int,
+    max_radius: int,
+) -> None:
+    """Refuse Hough parameters OpenCV rejects or that would cost unbounded CPU.
+
+    >>> check_hough((100, 100), 4, 1, 20, 50, 30, 5, 30)
+    Traceback (most recent call last):
+    ...
+    chalicelib.errors.InvalidInput: blur must be an odd number from 1 to 31, got 4
+    """
+    if not (1 <= blur <= 31 and blur % 2 == 1):
+        raise InvalidInput(f"blur must be an odd number from 1 to 31, got {blur}")
+    for name, value in (("dp", dp), ("param1", param1), ("param2", param2)):
+        low, high = HOUGH_RANGES[name]
+        if not low <= value <= high:
+            raise InvalidInput(f"{name} must be from {low:g} to {high:g}, got {value:g}")
+    size = max(shape[:2])
+    if not 1 <= min_dist <= size:
+        raise InvalidInput(f"min_dist must be from 1 to the image's size, got {min_dist:g}")
+    largest = min(MAX_HOUGH_RADIUS, size)
+    if not 0 <= min_radius <= max_radius <= largest or max_radius < 1:
+        raise InvalidInput(
+            f"radii must satisfy 0 <= min_radius <= max_radius <= {largest} (at most "
+            f"{MAX_HOUGH_RADIUS} px and the image's size); got {min_radius}..{max_radius}"
+        )
 
 
 def count_watershed(

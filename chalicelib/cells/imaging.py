@@ -6,6 +6,11 @@ container function, the CLI and the tests share it.
 
 from __future__ import annotations
 
+import os
+import sys
+import tempfile
+import threading
+
 import cv2
 import numpy as np
 
@@ -14,6 +19,11 @@ from chalicelib.cells.pixels import to_uint8
 from chalicelib.cells.probe import ImageHeader, jpeg_is_complete, read_header
 from chalicelib.cells.segmentation import outlines
 from chalicelib.errors import CorruptInput, TooLarge
+
+# libjpeg reports data it had to make up as warnings on stderr and still returns an
+# image (a JPEG cut in half and closed with FF D9 decodes, its lower half flat gray).
+JPEG_DAMAGE_WARNINGS = ("Corrupt JPEG data", "Premature end of JPEG file")
+_stderr_lock = threading.Lock()
 
 OUTLINE_BGR = (0, 255, 0)
 FLAGGED_BGR = (255, 0, 255)  # objects found but not counted (a fibre, a giant)
@@ -44,7 +54,13 @@ def decode(data: bytes, max_pixels: int) -> tuple[np.ndarray, ImageHeader]:
         )
     if header.format == "jpeg" and not jpeg_is_complete(data):
         raise CorruptInput("the JPEG is truncated (no end-of-image marker)")
-    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    if header.format == "jpeg":
+        image, warnings = _decode_with_warnings(data)
+        damage = [line for line in warnings if line.startswith(JPEG_DAMAGE_WARNINGS)]
+        if damage:
+            raise CorruptInput(f"the JPEG is truncated or corrupt ({damage[0].strip()[:120]})")
+    else:
+        image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if image is None or image.size == 0:
         raise CorruptInput(
             f"the {header.format.upper()} file could not be decoded (corrupt or truncated)"
@@ -54,6 +70,29 @@ def decode(data: bytes, max_pixels: int) -> tuple[np.ndarray, ImageHeader]:
     if image.dtype not in (np.uint8, np.uint16):
         image = to_uint8(image)
     return image, header
+
+
+def _decode_with_warnings(data: bytes) -> tuple[np.ndarray | None, list[str]]:
+    """``cv2.imdecode`` with what the decoder printed on stderr (fd 2) meanwhile.
+
+    OpenCV offers no hook for libjpeg's warnings, so fd 2 points at a file for the
+    call; other output caught in that window is written back to stderr.
+    """
+    with _stderr_lock, tempfile.TemporaryFile() as sink:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(sink.fileno(), 2)
+        try:
+            image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        sink.seek(0)
+        lines = sink.read().decode("utf-8", errors="replace").splitlines(keepends=True)
+    others = [line for line in lines if not line.startswith(JPEG_DAMAGE_WARNINGS)]
+    if others:
+        sys.stderr.write("".join(others))
+    return image, lines
 
 
 def to_gray(image: np.ndarray) -> np.ndarray:

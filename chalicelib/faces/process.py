@@ -80,15 +80,22 @@ def detect(
     """Faces on every ``fps / sample_hz``-th frame, and on the last frame.
 
     Raises ``CorruptInput`` for a video without frames or cut short (far fewer
-    frames than its container promises).
+    frames than its container promises), and ``TooLarge`` as soon as decoding
+    passes ``max_seconds``: a header can understate the length.
     """
     info = check_video(path, max_seconds)
+    frame_limit = int(max_seconds * info.fps) + 1
     every = max(1, round(info.fps / sample_hz))
     samples: list[Sample] = []
     timings = Timings()
     count, last = 0, None
     clock = time.perf_counter()
     for index, frame in enumerate(video.frames(path)):
+        if index >= frame_limit:
+            raise TooLarge(
+                f"the video runs past the limit of {max_seconds:.0f} s "
+                f"(its header claims {info.duration_s:.0f} s)"
+            )
         now = time.perf_counter()
         timings.decode += now - clock
         count, last = index + 1, frame

@@ -179,24 +179,57 @@ def cellprofiler_version(command: str) -> str:
 
 
 # -- inputs and outputs ----------------------------------------------------------------
+class UnsafeKey(ValueError):
+    """An object key that would name a file outside the job's work directory."""
+
+
+def local_path(root: Path, relative: str) -> Path:
+    """``root / relative`` for a path taken from an object key, refused if it leaves ``root``.
+
+    Keys are not paths: ``a/../../x``, ``/etc/x`` (a doubled slash after the prefix),
+    ``a\\..\\x`` or ``a/./b`` would name another file, or another directory, on disk.
+    Every such key raises ``UnsafeKey``; the result is also checked after resolving
+    symbolic links.
+
+    >>> local_path(Path("/w"), "images/a.tif").as_posix()
+    '/w/images/a.tif'
+    >>> local_path(Path("/w"), "images//etc/x")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    chalicelib.painting.container.UnsafeKey: the object key part 'images//etc/x' is not a ...
+    """
+    parts = relative.split("/")
+    if any(part in ("", ".", "..") or "\\" in part or "\0" in part for part in parts):
+        raise UnsafeKey(
+            f"the object key part {relative[:200]!r} is not a plain relative path "
+            "(empty, '.', '..' or backslash parts); refused"
+        )
+    path = root.joinpath(*parts)
+    base = os.path.realpath(root)
+    if os.path.commonpath([base, os.path.realpath(path)]) != base:
+        raise UnsafeKey(f"the object key part {relative[:200]!r} leads outside the work directory")
+    return path
+
+
 def fetch_inputs(
     config: RunnerConfig, store: Bucket, workdir: Path
 ) -> tuple[Path, Path, list[dict[str, Any]]]:
     """(pipeline file, input directory, inputs listed for the manifest)."""
     if config.mount:
         root = Path(config.mount)
-        input_dir = root / config.input
+        input_dir = local_path(root, config.input.rstrip("/"))
         inputs = [
             {"path": str(p.relative_to(root)), "size": p.stat().st_size}
             for p in sorted(input_dir.rglob("*"))
             if p.is_file()
         ]
-        return root / config.pipeline, input_dir, inputs
-    pipeline_path = workdir / "pipeline" / Path(config.pipeline).name
+        return local_path(root, config.pipeline), input_dir, inputs
+    pipeline_path = local_path(workdir / "pipeline", config.pipeline.rsplit("/", 1)[-1])
     store.download(config.pipeline, pipeline_path)
     input_dir = workdir / "input"
     objects = [o for o in store.list(config.input) if not o["Key"].endswith("/")]
-    targets = [(o["Key"], input_dir / o["Key"][len(config.input) :]) for o in objects]
+    # every target is checked before anything is written
+    targets = [(o["Key"], local_path(input_dir, o["Key"][len(config.input) :])) for o in objects]
     _parallel(lambda pair: store.download(pair[0], pair[1]), targets)
     input_dir.mkdir(parents=True, exist_ok=True)
     inputs = [{"key": o["Key"], "size": o["Size"], "etag": o.get("ETag", "")} for o in objects]
@@ -250,7 +283,12 @@ def run_shard(config: RunnerConfig, store: Bucket) -> int:
     started_at, started = now_iso(), time.perf_counter()
     workdir = Path(tempfile.mkdtemp(prefix="painting-"))
     try:
-        pipeline_path, input_dir, inputs = fetch_inputs(config, store, workdir)
+        try:
+            pipeline_path, input_dir, inputs = fetch_inputs(config, store, workdir)
+        except UnsafeKey as error:  # the data is wrong: fail the job (exit 3), no retry
+            log.error("job %s refused: %s", config.job_id, error)
+            update_status(store, config, FAILED, str(error))
+            return layout.EXIT_FAILED
         fetched = time.perf_counter()
         expected = pipeline.expected_outputs(
             pipeline.inspect_pipeline(pipeline_path.read_text(errors="replace"))

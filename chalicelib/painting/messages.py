@@ -17,12 +17,12 @@ estimate it). Keys are in the data bucket.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from chalicelib import jsonsafe
 from chalicelib.painting import layout
 
 REQUIRED = ("pipeline", "input", "output")
@@ -36,6 +36,9 @@ MIN_MEMORY_MIB = 4
 MAX_MEMORY_MIB = 24 * 1024 * 1024
 FRACTIONAL_VCPUS = (0.25, 0.5)
 MAX_VCPUS = 448
+# Jobs one message may carry: each is checked against S3 and submitted to Batch within
+# the handler's 120 s timeout (2,200 jobs took 90 s locally); send more as more messages.
+MAX_JOBS_PER_MESSAGE = 100
 
 
 @dataclass(frozen=True)
@@ -87,8 +90,8 @@ def parse_body(body: str) -> list[PaintingJob | InvalidJob]:
     'the message is not JSON'
     """
     try:
-        document = json.loads(body)
-    except ValueError as exc:
+        document = jsonsafe.loads(body)
+    except ValueError as exc:  # malformed, or nested too deep to be a job
         return [InvalidJob(0, f"the message is not JSON: {exc}", body[:1000])]
     if isinstance(document, Mapping):
         document = [document]
@@ -96,6 +99,15 @@ def parse_body(body: str) -> list[PaintingJob | InvalidJob]:
         return [InvalidJob(0, "the message must be a job object or a list of jobs", document)]
     if not document:
         return [InvalidJob(0, "the message is an empty list of jobs", document)]
+    if len(document) > MAX_JOBS_PER_MESSAGE:
+        return [
+            InvalidJob(
+                0,
+                f"the message holds {len(document)} jobs; the limit is {MAX_JOBS_PER_MESSAGE} "
+                "per message (send the rest as more messages)",
+                f"a list of {len(document)} jobs",
+            )
+        ]
     return [parse_job(index, raw) for index, raw in enumerate(document)]
 
 
@@ -104,6 +116,11 @@ def parse_job(index: int, raw: Any) -> PaintingJob | InvalidJob:
         return InvalidJob(index, f"job {index} is not a JSON object", raw)
     problems = [
         f"{name} is required (a non-empty string)" for name in REQUIRED if not _text(raw.get(name))
+    ]
+    problems += [
+        f"{name} must name a folder, not the bucket root"
+        for name in ("input", "output")
+        if _text(raw.get(name)) and not layout.normalise_prefix(str(raw[name]))
     ]
     unknown = sorted(set(raw) - set(REQUIRED) - set(OPTIONAL) - set(SHARDING))
     if unknown:

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib import jsonsafe
 from chalicelib.errors import InvalidInput, TooLarge, UnsupportedType
 from chalicelib.predict.model import FLOAT32_MAX, Prediction
 
@@ -21,8 +22,9 @@ _NUMBER_TYPES = (int, float)  # exactly these: bool is an int subclass and is re
 # S3 bucket names: 3-63 characters of lowercase letters, digits, dots and dashes.
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 OUTPUT_PREFIX, OUTPUT_SUFFIX = "predictions/", ".csv"
-# S3 keys are at most 1024 bytes, and the output key adds a prefix and a suffix.
-MAX_KEY_BYTES = 1024 - len(OUTPUT_PREFIX) - len(OUTPUT_SUFFIX)
+# S3 keys are at most 1024 bytes, and the output key adds a prefix, the source bucket
+# (two files of one name in two buckets must not overwrite each other) and a suffix.
+MAX_KEY_BYTES = 1024 - len(OUTPUT_PREFIX) - len(OUTPUT_SUFFIX) - 64
 # Batch formats by the key's extension.
 BATCH_FORMATS = {
     ".csv": "csv",
@@ -51,17 +53,20 @@ def parse_json_body(raw: bytes | str | None, limit: int) -> Any:
     if len(raw) > limit:
         raise TooLarge(f"the body is {len(raw)} bytes; the limit is {limit} bytes")
     try:
-        return json.loads(raw)
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError and bad UTF-8 are ValueErrors
+        return jsonsafe.loads(raw)
+    except ValueError as exc:  # malformed, nested too deep, not UTF-8
         raise InvalidInput(f"the body is not valid JSON ({_short(exc)})") from exc
 
 
-def observation_values(observation: Any, features: Sequence[str]) -> tuple[float, ...]:
+def observation_values(
+    observation: Any, features: Sequence[str], echo: bool = True
+) -> tuple[float, ...]:
     """The values of one observation (a JSON object) in the model's feature order.
 
     Key order does not matter; a missing or unknown key, or a value that is not
     a finite number within float32 range (strings, booleans, null, NaN, ±inf),
-    raises ``InvalidInput`` naming the field.
+    raises ``InvalidInput`` naming the field. ``echo=False`` (files the API reads
+    from S3) keeps the file's content (values, unknown keys) out of the reason.
 
     >>> observation_values({"b": 2, "a": 1.5}, ["a", "b"])
     (1.5, 2)
@@ -76,17 +81,17 @@ def observation_values(observation: Any, features: Sequence[str]) -> tuple[float
     try:
         values = tuple([observation[name] for name in features])
     except KeyError:
-        raise InvalidInput(_fields_reason(observation, features)) from None
+        raise InvalidInput(_fields_reason(observation, features, echo)) from None
     if len(observation) != len(features):
-        raise InvalidInput(_fields_reason(observation, features))
+        raise InvalidInput(_fields_reason(observation, features, echo))
     for value in values:
         if type(value) not in _NUMBER_TYPES or not -FLOAT32_MAX <= value <= FLOAT32_MAX:
             name = next(n for n, v in zip(features, values, strict=True) if v is value)
-            raise InvalidInput(_value_reason(name, value))
+            raise InvalidInput(_value_reason(name, value, echo))
     return values
 
 
-def row_values(row: Any, features: Sequence[str]) -> tuple[float, ...]:
+def row_values(row: Any, features: Sequence[str], echo: bool = True) -> tuple[float, ...]:
     """The values of one positional row (a list, in the model's feature order), checked.
 
     >>> row_values([1, 2.5], ["a", "b"])
@@ -102,11 +107,11 @@ def row_values(row: Any, features: Sequence[str]) -> tuple[float, ...]:
         )
     for name, value in zip(features, row, strict=True):
         if type(value) not in _NUMBER_TYPES or not -FLOAT32_MAX <= value <= FLOAT32_MAX:
-            raise InvalidInput(_value_reason(name, value))
+            raise InvalidInput(_value_reason(name, value, echo))
     return tuple(row)
 
 
-def number_from_text(name: str, text: str) -> float:
+def number_from_text(name: str, text: str, echo: bool = True) -> float:
     """A value from a text cell (CSV): a plain decimal number, finite, within float32 range.
 
     >>> number_from_text("a", " 1.5e2 ")
@@ -118,10 +123,10 @@ def number_from_text(name: str, text: str) -> float:
     """
     cell = text.strip()
     if not _DECIMAL.match(cell):
-        raise InvalidInput(_value_reason(name, cell))
+        raise InvalidInput(_value_reason(name, cell, echo))
     value = float(cell)
     if not -FLOAT32_MAX <= value <= FLOAT32_MAX:
-        raise InvalidInput(_value_reason(name, value))
+        raise InvalidInput(_value_reason(name, value, echo))
     return value
 
 
@@ -205,8 +210,8 @@ class BatchRequest:
 
     @property
     def output_key(self) -> str:
-        """Where the predictions go in the results bucket."""
-        return f"{OUTPUT_PREFIX}{self.key}{OUTPUT_SUFFIX}"
+        """Where the predictions go in the results bucket: ``predictions/<bucket>/<key>.csv``."""
+        return f"{OUTPUT_PREFIX}{self.bucket}/{self.key}{OUTPUT_SUFFIX}"
 
 
 def batch_format(key: str) -> str:
@@ -250,18 +255,24 @@ class BatchResult:
         }
 
 
-def _fields_reason(observation: Mapping[str, Any], features: Sequence[str]) -> str:
+def _fields_reason(
+    observation: Mapping[str, Any], features: Sequence[str], echo: bool = True
+) -> str:
     missing = [name for name in features if name not in observation]
     unknown = [str(name) for name in observation if name not in features]
     details = []
     if missing:
         details.append(f"missing: {', '.join(missing)}")
-    if unknown:
+    if unknown and echo:
         details.append(f"unknown: {', '.join(unknown)[:200]}")
+    elif unknown:
+        details.append(f"{len(unknown)} unknown key(s)")
     return f"{required_fields_reason(features)} ({'; '.join(details)})"
 
 
-def _value_reason(name: str, value: Any) -> str:
+def _value_reason(name: str, value: Any, echo: bool = True) -> str:
+    if not echo:
+        return f"'{name}' must be a finite number within float32 range (|value| <= 3.403e+38)"
     if type(value) is int or (type(value) is float and math.isfinite(value)):
         return (
             f"'{name}' is out of range: {_short_json(value)} "
@@ -278,10 +289,15 @@ def _utf8_length(text: str) -> int:
 
 
 def _short_json(value: Any) -> str:
+    """A short JSON preview of ``value`` that never fails (huge integers, deep lists)."""
+    if type(value) is int and value.bit_length() > 128:
+        return f"an integer of {value.bit_length()} bits"
+    if isinstance(value, list | tuple | dict):
+        return f"a JSON {_kind(value)}"  # a preview of a container could recurse without end
     try:
         text = json.dumps(value, allow_nan=True)
-    except (TypeError, ValueError):
-        text = repr(value)
+    except (TypeError, ValueError, RecursionError):
+        text = f"a {type(value).__name__}"
     return text if len(text) <= 40 else text[:37] + "..."
 
 

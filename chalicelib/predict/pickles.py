@@ -13,6 +13,12 @@ array bytes with ``struct``. Anything else in the file is refused with
   and dicts of numbers and strings;
 - ``pickle.dump`` files (protocols 0-5) of the same.
 
+What a file may make this reader allocate is bounded: at most ``max_values``
+numbers in arrays and items in containers (counted with repetition: a list that
+refers to another list a million times counts a million times), containers at
+most ``MAX_DEPTH`` deep, and no array dimension beyond ``max_values`` (an array
+of shape (10**12, 0) holds nothing and would still make 10**12 empty rows).
+
 The service still accepts these formats only from the trusted data bucket:
 this reader is a second line of defence, not a reason to trust the input.
 """
@@ -20,9 +26,11 @@ this reader is a second line of defence, not a reason to trust the input.
 from __future__ import annotations
 
 import io
+import lzma
 import math
 import pickle
 import struct
+import threading
 import zlib
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -44,6 +52,10 @@ _STRUCT_CODES = {
     "u1": "B",
 }
 _BYTE_ORDERS = {"<": "<", ">": ">", "=": "=", "|": "<"}
+# Rows of observations nest a few levels at most (a dict of column lists, a list of rows).
+MAX_DEPTH = 8
+MAX_VALUES = 2_000_000  # the default budget of numbers/items per file
+_budget = threading.local()  # values left for the load running on this thread
 
 
 class ArrayValue:
@@ -60,6 +72,8 @@ class ArrayValue:
         if len(self.shape) != 2:
             raise UnsupportedType(f"expected a 2-D array of observations, got shape {self.shape}")
         rows, columns = self.shape
+        if columns == 0:
+            raise CorruptInput(f"an array of shape {self.shape} holds no observations")
         return [self.values[r * columns : (r + 1) * columns] for r in range(rows)]
 
     # plain pickles of arrays: numpy's _reconstruct(...) then BUILD with this state
@@ -193,7 +207,7 @@ class _RestrictedUnpickler(pickle._Unpickler):
     dispatch[pickle.BYTEARRAY8[0]] = load_bytearray8
 
 
-def load(data: bytes, limit: int) -> Any:
+def load(data: bytes, limit: int, max_values: int = MAX_VALUES) -> Any:
     """The object in a joblib or pickle file, read without running code from it.
 
     Parameters
@@ -202,6 +216,8 @@ def load(data: bytes, limit: int) -> Any:
         The file's content (possibly compressed, as ``joblib.dump(compress=…)`` writes).
     limit : int
         The most bytes a compressed file may expand to (``TooLarge`` beyond).
+    max_values : int
+        The most numbers and container items the file may hold (``TooLarge`` beyond).
 
     Returns
     -------
@@ -218,10 +234,15 @@ def load(data: bytes, limit: int) -> Any:
     chalicelib.errors.UnsupportedType: the file refers to builtins.print; only NumPy arrays ...
     """
     stream = io.BytesIO(_decompressed(data, limit))
+    _budget.left = max_values
     try:
-        return _RestrictedUnpickler(stream).load()
+        found = _RestrictedUnpickler(stream).load()
+        _check_size(found, max_values)
+        return found
     except (UnsupportedType, CorruptInput, TooLarge):
         raise
+    except (MemoryError, RecursionError) as exc:
+        raise TooLarge("the file holds more than this reader may allocate") from exc
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as exc:
         raise CorruptInput(f"the file is not a readable joblib/pickle file ({exc})") from exc
     except (AttributeError, IndexError, KeyError, OverflowError, struct.error) as exc:
@@ -238,8 +259,6 @@ def _decompressed(data: bytes, limit: int) -> bytes:
 
         decompressor = bz2.BZ2Decompressor()
     elif data[:5] == b"\xfd7zXZ" or data[:3] == b"]\x00\x00":
-        import lzma
-
         decompressor = lzma.LZMADecompressor()  # FORMAT_AUTO: .xz or .lzma
     elif data[:4] == b'\x04"M\x18':
         raise UnsupportedType("lz4-compressed joblib files are not read; use zlib, gzip or xz")
@@ -247,7 +266,7 @@ def _decompressed(data: bytes, limit: int) -> bytes:
         return data
     try:
         content: bytes = decompressor.decompress(data, limit + 1)
-    except (zlib.error, OSError, EOFError, ValueError) as exc:
+    except (zlib.error, lzma.LZMAError, OSError, EOFError, ValueError) as exc:
         raise CorruptInput(f"the compressed file is corrupt ({exc})") from exc
     if len(content) > limit:
         raise TooLarge(f"the file expands to more than {limit} bytes")
@@ -268,9 +287,39 @@ def _bytes(data: Any) -> bytes:
 
 
 def _count(shape: tuple[int, ...]) -> int:
-    if not all(type(n) is int and n >= 0 for n in shape):
-        raise CorruptInput(f"malformed array shape {shape!r}")
-    return math.prod(shape)
+    """The values of an array of ``shape``, taken from this load's budget."""
+    left = getattr(_budget, "left", MAX_VALUES)
+    if not all(type(n) is int and 0 <= n <= max(left, 1) for n in shape):
+        raise CorruptInput(f"malformed or oversized array shape {shape!r}")
+    count = math.prod(shape)
+    if count > left:
+        raise TooLarge(f"the file holds more numbers than the limit ({count} in one array)")
+    _budget.left = left - count
+    return count
+
+
+def _check_size(found: Any, max_values: int) -> None:
+    """Refuse containers nested deeper than ``MAX_DEPTH`` or holding over ``max_values`` items.
+
+    Iterative (no recursion) and stops as soon as a bound is passed, so a file of
+    references that repeat one list many times costs no more than the bound.
+    """
+    items = 0
+    stack = [(found, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children: Any = value.values()
+        elif isinstance(value, list | tuple):
+            children = value
+        else:
+            continue
+        if depth > MAX_DEPTH:
+            raise UnsupportedType(f"the file nests lists or dicts deeper than {MAX_DEPTH}")
+        items += len(children)
+        if items > max_values:
+            raise TooLarge(f"the file holds more than {max_values} values (the limit)")
+        stack.extend((child, depth + 1) for child in children)
 
 
 def _decode(dtype: Any, data: bytes, shape: tuple[int, ...], fortran: bool) -> ArrayValue:

@@ -8,6 +8,11 @@ Formats (chosen by the key's extension, see ``messages.BATCH_FORMATS``):
 ``jsonl``
     One JSON object per line, as ``POST /predict`` takes it, optionally with an
     ``"id"``; blank lines are skipped.
+Text files are read as a stream and reading stops at the first row beyond the
+limit, so a file of any size costs at most ``max_rows`` parsed rows of memory.
+Error reasons name lines and fields but never repeat the file's content: the
+API may read files its caller cannot.
+
 ``joblib`` / ``pickle``
     What the seed's batch Lambda read: ``joblib.dump(X)`` of an (N, F) array in
     the model's feature order (or one row of F), or plain lists of rows, a list
@@ -20,11 +25,11 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib import jsonsafe
 from chalicelib.errors import InvalidInput, TooLarge
 from chalicelib.predict import pickles
 from chalicelib.predict.messages import (
@@ -36,6 +41,8 @@ from chalicelib.predict.messages import (
 from chalicelib.predict.model import Prediction
 
 ID = "id"
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -58,14 +65,16 @@ def read_table(
     ((1.0, 2.0), (3.0, 4.0))
     """
     if file_format in PICKLE_FORMATS:
-        table = _from_object(pickles.load(data, max_bytes), features)
+        values = (max_rows + 1) * (len(features) + 1)  # room for an id column
+        table = _from_object(pickles.load(data, max_bytes, max_values=values), features)
     else:
-        text = _text(data)
-        table = _read_csv(text, features) if file_format == "csv" else _read_jsonl(text, features)
+        lines = _lines(data)
+        read = _read_csv if file_format == "csv" else _read_jsonl
+        table = read(lines, features, max_rows)
     if not table.rows:
         raise InvalidInput("the file holds no observations")
     if len(table.rows) > max_rows:
-        raise TooLarge(f"the file holds {len(table.rows)} observations; the limit is {max_rows}")
+        raise TooLarge(f"the file holds more than {max_rows} observations (the limit)")
     return table
 
 
@@ -84,32 +93,44 @@ def predictions_csv(
     id_columns = [ID] if table.ids is not None else []
     writer.writerow(["row", *id_columns, *features, "prediction", "label", "probability"])
     for index, (row, prediction) in enumerate(zip(table.rows, predictions, strict=True)):
-        ident = [table.ids[index]] if table.ids is not None else []
+        ident = [defused(table.ids[index])] if table.ids is not None else []
         writer.writerow(
             [index + 1, *ident, *row, prediction.value, prediction.label, prediction.probability]
         )
     return out.getvalue().encode()
 
 
-def _text(data: bytes) -> str:
+def defused(cell: str) -> str:
+    """A text cell a spreadsheet shows as text: formula starts get a leading ``'``.
+
+    >>> defused("=1+1"), defused("A-1")
+    ("'=1+1", 'A-1')
+    """
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+
+
+def _lines(data: bytes) -> Iterator[str]:
+    """The file's text lines, decoded as they are read (no second copy of the file)."""
+    stream = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="")
     try:
-        return data.decode("utf-8-sig")
+        yield from stream
     except UnicodeDecodeError as exc:
-        raise InvalidInput(
-            f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})"
-        ) from exc
+        raise InvalidInput(f"the file is not UTF-8 text ({exc.reason})") from exc
 
 
-def _read_csv(text: str, features: Sequence[str]) -> Table:
-    reader = csv.reader(io.StringIO(text))
+def _read_csv(lines: Iterator[str], features: Sequence[str], max_rows: int) -> Table:
+    reader = csv.reader(lines)
     try:
         header = [name.strip() for name in next(reader, [])]
         columns = _csv_columns(header, features)
         id_column = header.index(ID) if ID in header else None
-        rows, ids = [], []
+        rows: list[tuple[float, ...]] = []
+        ids: list[str] = []
         for cells in reader:
             if not cells or cells == [""]:
                 continue
+            if len(rows) == max_rows:
+                raise TooLarge(f"the file holds more than {max_rows} observations (the limit)")
             if len(cells) != len(header):
                 raise InvalidInput(
                     f"line {reader.line_num}: {len(cells)} cells; the header has {len(header)}"
@@ -124,10 +145,11 @@ def _read_csv(text: str, features: Sequence[str]) -> Table:
 
 def _csv_columns(header: list[str], features: Sequence[str]) -> list[int]:
     missing = [name for name in features if name not in header]
-    unknown = [name for name in header if name not in features and name != ID]
+    unknown = [n for n, name in enumerate(header, 1) if name not in features and name != ID]
     if missing or unknown or len(set(header)) != len(header):
         details = [f"missing: {', '.join(missing)}"] if missing else []
-        details += [f"unknown: {', '.join(unknown)[:200]}"] if unknown else []
+        positions = ", ".join(str(n) for n in unknown[:20])
+        details += [f"unknown column(s) at position {positions}"] if unknown else []
         raise InvalidInput(
             f"the CSV header must name each of: {', '.join(features)}, and optionally {ID}"
             + (f" ({'; '.join(details)})" if details else " (a column is repeated)")
@@ -140,22 +162,25 @@ def _csv_row(
 ) -> tuple[float, ...]:
     try:
         return tuple(
-            number_from_text(name, cells[column])
+            number_from_text(name, cells[column], echo=False)
             for name, column in zip(features, columns, strict=True)
         )
     except InvalidInput as error:
         raise InvalidInput(f"line {line}: {error}") from None
 
 
-def _read_jsonl(text: str, features: Sequence[str]) -> Table:
-    rows, ids = [], []
-    for number, line in enumerate(text.splitlines(), start=1):
+def _read_jsonl(lines: Iterator[str], features: Sequence[str], max_rows: int) -> Table:
+    rows: list[tuple[float, ...]] = []
+    ids: list[Any] = []
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
+        if len(rows) == max_rows:
+            raise TooLarge(f"the file holds more than {max_rows} observations (the limit)")
         try:
-            document = json.loads(line)
-        except (ValueError, RecursionError) as exc:
-            raise InvalidInput(f"line {number}: not valid JSON ({exc})") from exc
+            document = jsonsafe.loads(line)
+        except ValueError as exc:  # malformed or too deep: the reason says where, not what
+            raise InvalidInput(f"line {number}: not valid JSON ({str(exc)[:100]})") from exc
         row, ident = _with_id(document, features, f"line {number}")
         rows.append(row)
         ids.append(ident)
@@ -168,7 +193,7 @@ def _with_id(document: Any, features: Sequence[str], where: str) -> tuple[tuple[
         document = dict(document)
         ident = document.pop(ID)
     try:
-        return observation_values(document, features), ident
+        return observation_values(document, features, echo=False), ident
     except InvalidInput as error:
         raise InvalidInput(f"{where}: {error}") from None
 

@@ -7,11 +7,11 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from chalicelib import aws, observability
+from chalicelib import aws, jsonsafe, observability
 from chalicelib.config import get_settings
 from chalicelib.errors import InvalidInput, NotFound
 from chalicelib.queues import QueueMessage
-from chalicelib.workers.messages import MalformedJob, parse_job
+from chalicelib.workers.messages import MalformedJob, message_attributes, parse_job
 from chalicelib.workers.records import JobResults
 from chalicelib.workers.tasks import TaskRunner
 from chalicelib.workers.worker import JobWorker
@@ -51,14 +51,16 @@ def on_job_messages(records: Iterable[Any]) -> None:
     default_worker().handle_batch(QueueMessage.from_records(records))
 
 
-def submit_job(body: Any) -> dict[str, str]:
+def submit_job(raw_body: bytes | str | None) -> dict[str, str]:
     """``POST /jobs``: validate, enqueue, and answer with the job id (HTTP 202)."""
+    try:
+        body = jsonsafe.loads(raw_body or b"")
+    except ValueError as exc:  # malformed or nested too deep: the caller's mistake
+        raise InvalidInput(f"the body is not valid JSON ({str(exc)[:100]})") from exc
     if not isinstance(body, dict):
         raise InvalidInput("the body must be a JSON object {task, input, params?, job_id?}")
-    attributes = body.pop("attributes", None) or {}
-    if not isinstance(attributes, dict) or len(attributes) > 6:
-        raise InvalidInput("attributes must be an object of at most 6 strings")
-    job = parse_job(json.dumps(body), str(uuid.uuid4()), {k: str(v) for k, v in attributes.items()})
+    attributes = message_attributes(body.pop("attributes", None))  # SQS's rules, before sending
+    job = parse_job(json.dumps(body), str(uuid.uuid4()), attributes)
     settings = get_settings()
     sqs = aws.client("sqs")
     url = sqs.get_queue_url(QueueName=settings.jobs_queue)["QueueUrl"]

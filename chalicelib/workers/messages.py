@@ -13,12 +13,12 @@ of the same message is recognised as the same job.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from chalicelib import jsonsafe
 from chalicelib.errors import InvalidInput
 
 TASKS = ("count-cells", "predict", "blur-faces")
@@ -34,6 +34,12 @@ ALIASES = {
 }
 JOB_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 MAX_BODY_BYTES = 256 * 1024
+# SQS message attributes: names of these characters, not starting with AWS. or Amazon.,
+# no leading, trailing or doubled period; values of XML characters, not empty.
+MAX_ATTRIBUTES = 6  # of SQS's 10: the dead-letter path adds 4 that say why
+_ATTRIBUTE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,256}$")
+_RESERVED_PREFIXES = ("aws.", "amazon.")
+_NOT_XML = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 class MalformedJob(InvalidInput):
@@ -79,8 +85,8 @@ def parse_job(body: str, message_id: str, attributes: Mapping[str, str] | None =
 
 def _json_document(text: str) -> dict[str, Any]:
     try:
-        document = json.loads(text)
-    except ValueError as exc:
+        document = jsonsafe.loads(text)
+    except ValueError as exc:  # malformed or nested too deep
         raise MalformedJob(f"the message is not valid JSON: {exc}") from exc
     if not isinstance(document, dict):
         raise MalformedJob("a JSON job must be an object")
@@ -100,7 +106,7 @@ def _plain_text(text: str) -> dict[str, Any]:
     value: Any = rest
     if rest.startswith(("{", "[")):
         try:
-            value = json.loads(rest)
+            value = jsonsafe.loads(rest)
         except ValueError as exc:
             raise MalformedJob(f"the input is not valid JSON: {exc}") from exc
     return {"task": word.lower(), "input": value}
@@ -122,6 +128,46 @@ def _job(document: Mapping[str, Any], message_id: str, attributes: dict[str, str
     if not isinstance(params, dict):
         raise MalformedJob("params must be an object")
     return Job(job_id, task, document["input"], params, attributes)
+
+
+def attribute_problem(name: str, value: str | None) -> str | None:
+    """Why SQS would refuse a message attribute, or None.
+
+    >>> attribute_problem("chat_id", "42") is None
+    True
+    >>> attribute_problem("a b", "x")
+    "attribute name 'a b' is not allowed: use 1-256 of A-Z a-z 0-9 _ - ."
+    """
+    if (
+        not _ATTRIBUTE_NAME.match(name)
+        or name.lower().startswith(_RESERVED_PREFIXES)
+        or name.startswith(".")
+        or name.endswith(".")
+        or ".." in name
+    ):
+        return f"attribute name {name[:64]!r} is not allowed: use 1-256 of A-Z a-z 0-9 _ - ."
+    if not value:
+        return f"attribute {name!r} has an empty value"
+    if _NOT_XML.search(value):
+        return f"attribute {name!r} holds characters SQS does not allow"
+    return None
+
+
+def message_attributes(raw: Any) -> dict[str, str]:
+    """The ``attributes`` of a ``POST /jobs`` body, checked as SQS will check them."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or len(raw) > MAX_ATTRIBUTES:
+        raise InvalidInput(f"attributes must be an object of at most {MAX_ATTRIBUTES} strings")
+    attributes = {}
+    for name, value in raw.items():
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            raise InvalidInput(f"attribute {str(name)[:64]!r} must be a string or a number")
+        problem = attribute_problem(str(name), str(value))
+        if problem:
+            raise InvalidInput(problem)
+        attributes[str(name)] = str(value)
+    return attributes
 
 
 def s3_location(value: Any) -> tuple[str, str]:

@@ -38,16 +38,27 @@ class JobResults:
     def write(self, document: Mapping[str, Any]) -> None:
         self._bucket.write_json(self.key(str(document["job_id"])), document)
 
-    def claim(self, job_id: str, stale_after: float) -> bool:
+    def claim(
+        self, job_id: str, stale_after: float, message_id: str = "", receive: int = 0
+    ) -> bool:
         """Take the job for this delivery; False while another delivery runs it.
 
-        A claim older than ``stale_after`` seconds (its worker died) is taken over.
+        A claim older than ``stale_after`` seconds (its worker died) is taken over,
+        and so is one left by an earlier receive of the same message: SQS delivers a
+        message again only when the earlier delivery is over (its visibility timeout
+        passed), e.g. a worker that could not release its claim during an S3 outage.
         """
+
+        def over(held: Mapping[str, Any]) -> bool:
+            earlier = int(held.get("receive", 0) or 0)
+            return bool(message_id) and held.get("message_id") == message_id and earlier < receive
+
         return self._bucket.claim(
             f"results/claims/{job_id}",
-            {"job_id": job_id},
+            {"job_id": job_id, "message_id": message_id, "receive": receive},
             stale_after=stale_after,
             clock=self._clock,
+            over=over,
         )
 
     def release(self, job_id: str) -> None:

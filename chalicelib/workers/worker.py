@@ -56,7 +56,8 @@ class JobWorker:
             job = parse_job(message.body, message.message_id, message.attributes)
         except MalformedJob as error:
             self._finish(
-                Job(message.message_id, "unknown", message.body, {}, message.attributes),
+                # the body (up to 256 KiB) is no input: a reply holding it could not be sent
+                Job(message.message_id, "unknown", message.body[:1000], {}, message.attributes),
                 "error",
                 error=error,
                 elapsed=0.0,
@@ -66,7 +67,9 @@ class JobWorker:
         finished = existing is not None and existing.get("status") in TERMINAL
         if finished and existing and existing.get("replied"):
             return True  # a duplicate delivery: one result, not two
-        if not self._results.claim(job.job_id, self._stale):
+        if not self._results.claim(
+            job.job_id, self._stale, message.message_id, message.receive_count
+        ):
             return False  # another delivery is running (or answering) it now
         if finished and existing:
             self._reply(existing, job)  # its worker stopped between result and reply

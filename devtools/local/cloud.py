@@ -15,6 +15,7 @@ import logging
 import os
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,8 @@ from chalicelib.config import PROJECT_DIR, Settings, reload_settings
 from chalicelib.functions import CONTAINER_FUNCTIONS
 from devtools.local.batch import LocalBatch, default_launcher, job_definition_reader
 from devtools.local.emulator import Emulator
-from devtools.local.functions import LocalFunction, LocalFunctions
+from devtools.local.faults import FaultInjector, SqsRequestChecks
+from devtools.local.functions import AWS_ASYNC_RETRY_DELAYS, LocalFunction, LocalFunctions
 from devtools.local.persist import BucketMirror
 from devtools.local.pump import EventPump
 from devtools.local.resources import Provisioned, Provisioner
@@ -56,8 +58,9 @@ class LocalCloud:
         port: int = 0,
         http_port: int | None = None,
         stage: str = "local",
-        retry_delay: float = 1.0,
+        retry_delay: float | None = None,
         visibility_timeout: int = 30,
+        async_retry_delays: tuple[float, float] | None = None,
         workers: int = 2,
         app: Any = None,
         batch_launcher: Any = None,
@@ -68,8 +71,10 @@ class LocalCloud:
         self._http_port = http_port
         self._retry_delay = retry_delay
         self._visibility = visibility_timeout
+        self._async_delays = async_retry_delays
         self._workers = workers
         self._app = app
+        self.faults: FaultInjector | None = None
         self._batch_launcher = batch_launcher  # None: the job runner under CellProfiler's venv
         self._state_dir = state_dir  # None: the buckets live in memory only
         self.mirror: BucketMirror | None = None
@@ -100,16 +105,25 @@ class LocalCloud:
         settings = reload_settings()
         self.settings = settings
         app = self._app if self._app is not None else load_app()
+        # As in AWS unless told otherwise: a failed queue message comes back after the
+        # queue's visibility timeout, a failed async invoke after ~1 and ~2 minutes.
+        # A retry_delay (the fast tests) shortens both.
+        delays = self._async_delays or (
+            AWS_ASYNC_RETRY_DELAYS
+            if self._retry_delay is None
+            else (self._retry_delay / 2, self._retry_delay)
+        )
         functions = LocalFunctions(
             self._local_functions(settings) + self._app_functions(app),
             workers=self._workers,
-            retry_delay=self._retry_delay / 2,
+            retry_delays=delays,
         )
         self.batch = LocalBatch(
             self._batch_launcher or default_launcher(),
             job_definition_reader(lambda: aws.client("batch")),
         )
-        self.emulator = Emulator(functions, port=self._port, wrappers=[self.batch.wrap])
+        wrappers: list[Callable[[Any], Any]] = [self.batch.wrap, SqsRequestChecks, self._faulty]
+        self.emulator = Emulator(functions, port=self._port, wrappers=wrappers)
         self.emulator.start()
         endpoint = self.emulator.endpoint
         self._set_env({"AWS_ENDPOINT_URL": endpoint, "MOTO_PORT": str(self.emulator.port)})
@@ -149,6 +163,10 @@ class LocalCloud:
         reload_settings()
 
     # -- parts ----------------------------------------------------------------
+    def _faulty(self, backend: Any) -> FaultInjector:
+        self.faults = FaultInjector(backend)
+        return self.faults
+
     @property
     def endpoint(self) -> str:
         assert self.emulator is not None, "start() first"

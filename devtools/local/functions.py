@@ -3,7 +3,9 @@
 ``RequestResponse`` invokes run at once and return the handler's result (or
 Lambda's error shape). ``Event`` invokes are queued and run on a small thread
 pool; a failing event is retried twice, as Lambda retries asynchronous
-invocations, and then sent with its reason to the function's on-failure queue.
+invocations (about 1 and 2 minutes later: ``AWS_ASYNC_RETRY_DELAYS``; a timer
+re-queues it, so a waiting retry holds no worker), and then sent with its
+reason to the function's on-failure queue.
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from threading import current_thread as current
 from typing import Any
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Any, Any], Any]
 ASYNC_ATTEMPTS = 3  # Lambda: the first try and two retries
+AWS_ASYNC_RETRY_DELAYS = (60.0, 120.0)  # Lambda waits ~1 min, then ~2 min, between them
 
 
 @dataclass
@@ -49,13 +53,20 @@ class LocalFunction:
 
 
 class LocalFunctions:
-    def __init__(self, functions: list[LocalFunction], workers: int = 2, retry_delay: float = 0.5):
+    def __init__(
+        self,
+        functions: list[LocalFunction],
+        workers: int = 2,
+        retry_delays: tuple[float, ...] = AWS_ASYNC_RETRY_DELAYS,
+    ):
         self._functions = {f.name: f for f in functions}
         self._handlers: dict[str, Handler] = {}
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lambda")
-        self._retry_delay = retry_delay
+        self._retry_delays = retry_delays
         self._pending: set[Future[None]] = set()
+        self._timers: set[threading.Timer] = set()
+        self._closed = False
 
     def __contains__(self, name: str) -> bool:
         return name in self._functions
@@ -73,22 +84,40 @@ class LocalFunctions:
                 "stackTrace": traceback.format_exception(exc)[-5:],
             }
 
-    def invoke_async(self, name: str, payload: bytes) -> None:
-        future = self._pool.submit(self._run_async, name, payload)
+    def invoke_async(self, name: str, payload: bytes, attempt: int = 1) -> None:
         with self._lock:
+            if self._closed:
+                return
+            future = self._pool.submit(self._run_async, name, payload, attempt)
             self._pending.add(future)
         future.add_done_callback(self._forget)
 
-    def _run_async(self, name: str, payload: bytes) -> None:
-        error: Any = None
-        for attempt in range(1, ASYNC_ATTEMPTS + 1):
-            ok, result = self.invoke(name, payload)
-            if ok:
+    def _run_async(self, name: str, payload: bytes, attempt: int) -> None:
+        ok, result = self.invoke(name, payload)
+        if ok:
+            return
+        if attempt >= ASYNC_ATTEMPTS:
+            self._report_failure(name, payload, result)
+            return
+        delay = self._retry_delays[min(attempt, len(self._retry_delays)) - 1]
+        timer = threading.Timer(delay, self._retry, (name, payload, attempt + 1))
+        timer.daemon = True
+        with self._lock:
+            if self._closed:
                 return
-            error = result
-            if attempt < ASYNC_ATTEMPTS:
-                time.sleep(self._retry_delay * attempt)
-        self._report_failure(name, payload, error)
+            self._timers.add(timer)
+        timer.start()
+
+    def _retry(self, name: str, payload: bytes, attempt: int) -> None:
+        with self._lock:
+            self._timers = {t for t in self._timers if t.is_alive() and t is not current()}
+        self.invoke_async(name, payload, attempt)
+
+    @property
+    def waiting(self) -> int:
+        """Asynchronous invokes running, queued or waiting for a retry."""
+        with self._lock:
+            return len(self._pending) + sum(1 for t in self._timers if t.is_alive())
 
     def _report_failure(self, name: str, payload: bytes, error: Any) -> None:
         record = {
@@ -117,4 +146,9 @@ class LocalFunctions:
             self._pending.discard(future)
 
     def shutdown(self) -> None:
+        with self._lock:
+            self._closed = True
+            timers, self._timers = self._timers, set()
+        for timer in timers:
+            timer.cancel()
         self._pool.shutdown(wait=True, cancel_futures=True)

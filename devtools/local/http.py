@@ -7,9 +7,10 @@ import logging
 from typing import Any
 
 from chalice.config import Config
-from chalice.local import ChaliceRequestHandler, LocalChalice, LocalDevServer
+from chalice.local import ChaliceRequestHandler, LocalChalice, LocalDevServer, ThreadedHTTPServer
 
 from chalicelib.config import CHALICE_CONFIG, PROJECT_DIR
+from chalicelib.http import LOCAL_BACKLOG
 
 log = logging.getLogger("devtools.local.http")
 
@@ -23,6 +24,24 @@ class FastRequestHandler(ChaliceRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         log.info("%s %s", self.address_string(), format % args)
 
+    def _send_http_response_with_body(
+        self, code: int, headers: dict[str, Any], body: str | bytes
+    ) -> None:
+        if self.command != "HEAD":
+            super()._send_http_response_with_body(code, headers, body)
+            return
+        # HEAD: the headers GET would send, and no body (a body here would be read
+        # by a keep-alive client as the start of its next response).
+        data = body if isinstance(body, bytes) else body.encode("utf-8")
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Content-Type", headers.pop("Content-Type", "application/json"))
+        self._send_headers(headers)
+
+
+class BackloggedServer(ThreadedHTTPServer):
+    request_queue_size = LOCAL_BACKLOG  # socketserver's 5 stalls connects under 32 clients
+
 
 def create_server(app: Any, stage: str, host: str = "127.0.0.1", port: int = 0) -> LocalDevServer:
     """A ``chalice local`` server for ``app`` (port 0: any free port); call ``serve_forever``."""
@@ -35,4 +54,6 @@ def create_server(app: Any, stage: str, host: str = "127.0.0.1", port: int = 0) 
         # What chalice.local.create_local_server does: thread-local current_request.
         local_class = type("LocalApp", (LocalChalice, app.__class__), {})
         app.__class__ = local_class
-    return LocalDevServer(app, config, host, port, handler_cls=FastRequestHandler)
+    return LocalDevServer(
+        app, config, host, port, handler_cls=FastRequestHandler, server_cls=BackloggedServer
+    )

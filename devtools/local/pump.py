@@ -6,8 +6,11 @@ Handlers are discovered from the Chalice app object (``app.event_sources`` and
 - SQS: each ``@app.on_sqs_message`` queue is long-polled and its handler called
   with batches of the declared size, as Lambda's event source mapping does. A
   batch that returns normally is deleted (except the ``batchItemFailures`` it
-  reports); one that raises is left for SQS to deliver again, so the redrive
-  policy moves it to the dead-letter queue after N receives.
+  reports); one that raises is left for SQS to deliver again after the queue's
+  visibility timeout, as Lambda leaves it, so N receives take (N-1) visibility
+  timeouts of real time before the redrive policy moves it to the dead-letter
+  queue (an outage shorter than that costs nothing). ``retry_delay`` shortens
+  the wait for tests.
 - S3: each watched bucket notifies an SQS queue; the pump turns every record of
   every notification into the S3 event a Lambda would receive (one record per
   invocation), skipping ``s3:TestEvent`` and honouring event-name, prefix and
@@ -23,6 +26,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote_plus, unquote_plus
@@ -101,16 +105,19 @@ class EventPump:
         app: Any,
         sqs: Any,
         provisioned: Provisioned,
-        retry_delay: float = 1.0,
+        retry_delay: float | None = None,
         wait_seconds: int = 1,
     ) -> None:
         self._app = app
         self._sqs = sqs
         self._provisioned = provisioned
-        self._retry_delay = int(max(0, retry_delay))
+        # None: as Lambda's event source mapping, leave a failed message alone; it comes
+        # back after the queue's visibility timeout, so receives are spaced in real time.
+        self._retry_delay = None if retry_delay is None else int(max(0, retry_delay))
         self._wait = wait_seconds
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._events = ThreadPoolExecutor(max_workers=10, thread_name_prefix="s3-event")
         self.queue_sources = self._discover_queues()
         self.s3_sources: dict[str, list[S3EventConfig]] = {}
         for source in app.event_sources:
@@ -148,8 +155,8 @@ class EventPump:
             while not self._stop.is_set():
                 try:
                     step()
-                except Exception:
-                    log.exception("event pump step %s failed", name)
+                except Exception as exc:  # noqa: BLE001 - e.g. SQS unavailable: poll again
+                    log.warning("event pump step %s failed: %s", name, exc)
                     self._stop.wait(1.0)
 
         thread = threading.Thread(target=loop, name=name, daemon=True)
@@ -160,6 +167,7 @@ class EventPump:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=self._wait + 10)
+        self._events.shutdown(wait=True, cancel_futures=True)
 
     # -- one poll each ---------------------------------------------------------
     def _receive(self, url: str, count: int) -> list[dict[str, Any]]:
@@ -202,14 +210,19 @@ class EventPump:
         """Receive S3 notifications for ``bucket`` and fire the matching handlers."""
         url = self._provisioned.notification_queues[bucket]
         messages = self._receive(url, 10)
-        for message in messages:
+
+        def dispatch(message: dict[str, Any]) -> None:
             try:
                 self._dispatch_notification(bucket, json.loads(message["Body"]))
             except Exception as exc:  # noqa: BLE001 - as S3 would, retry the event
                 log.warning("S3 event handler failed, notification left for retry: %s", exc)
                 self._retry_later(url, [message])
-                continue
+                return
             self._delete(url, [message])
+
+        # S3 invokes a function once per event, concurrently: one slow or failing
+        # event (an SDK retrying through an outage) must not hold up the others.
+        list(self._events.map(dispatch, messages))
         return len(messages)
 
     def _dispatch_notification(self, bucket: str, body: dict[str, Any]) -> None:
@@ -234,7 +247,9 @@ class EventPump:
             self._sqs.delete_message_batch(QueueUrl=url, Entries=entries)
 
     def _retry_later(self, url: str, messages: list[dict[str, Any]]) -> None:
-        """Make failed messages visible again after ``retry_delay`` (locally, not minutes)."""
+        """Failed messages: back after the visibility timeout, or ``retry_delay`` if set."""
+        if self._retry_delay is None:
+            return
         for message in messages:
             try:
                 self._sqs.change_message_visibility(

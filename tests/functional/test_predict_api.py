@@ -131,10 +131,10 @@ def test_batch_csv_from_any_readable_bucket(
     assert status == 200, body
     assert body["output"] == {
         "bucket": settings.results_bucket,
-        "key": "predictions/obs/run 1.csv.csv",
+        "key": f"predictions/{settings.images_bucket}/obs/run 1.csv.csv",
     }
     assert body["rows"] == 40 and sum(body["counts"].values()) == 40
-    out = read_output(s3, settings, "predictions/obs/run 1.csv.csv")
+    out = read_output(s3, settings, f"predictions/{settings.images_bucket}/obs/run 1.csv.csv")
     _, direct = post(client, "/predict", [dict(zip(FEATURES, r, strict=True)) for r in table])
     assert [int(r["prediction"]) for r in out] == [p["prediction"] for p in direct["predictions"]]
     assert [float(r["probability"]) for r in out] == [
@@ -149,7 +149,7 @@ def test_batch_json_lines(client: Client, s3: CountingS3, settings: Settings) ->
         client, "/predict/batch", {"bucket": settings.data_bucket, "key": "obs.jsonl"}
     )
     assert status == 200 and body["counts"] == {"benign": 3}
-    out = read_output(s3, settings, "predictions/obs.jsonl.csv")
+    out = read_output(s3, settings, f"predictions/{settings.data_bucket}/obs.jsonl.csv")
     assert [r["id"] for r in out] == ["p0", "p1", "p2"]
 
 
@@ -214,5 +214,5 @@ def test_batch_size_and_row_limits(s3: CountingS3, settings: Settings) -> None:
     with pytest.raises(service.TooLarge, match=r"is \d+ bytes; the limit is 100 bytes"):
         small.predict_batch(request, s3)
     few = PredictionService(replace(settings, max_batch_rows=10), served_model())
-    with pytest.raises(service.TooLarge, match="50 observations; the limit is 10"):
+    with pytest.raises(service.TooLarge, match="more than 10 observations"):
         few.predict_batch(request, s3)

@@ -133,3 +133,37 @@ def test_a_job_running_elsewhere_is_left_for_later(aws_env) -> None:
     assert aws_env["results"].claim("f", stale_after=900)
     assert aws_env["worker"].handle(message(aws_env, job("f", "ok"))) is False
     assert aws_env["runner"].runs == []
+
+
+# -- issue 13 ------------------------------------------------------------------------------
+def test_a_deeply_nested_job_is_answered_and_its_batch_mates_run(aws_env) -> None:
+    deep = '{"task":"predict","input":' + "[" * 20000 + "]" * 20000 + "}"
+    batch = [message(aws_env, deep)] + [message(aws_env, job(f"ok{i}", "ok")) for i in range(4)]
+    aws_env["worker"].handle_batch(batch)  # nothing to retry: all five are done with
+    answered = {r.get("job_id"): r for r in replies(aws_env)}
+    assert len(answered) == 5
+    (error,) = [r for r in answered.values() if r["status"] == "error"]
+    assert error["error"]["type"] == "malformed_job" and "nested" in error["error"]["reason"]
+    assert sorted(aws_env["runner"].runs) == [f"ok{i}" for i in range(4)]
+
+
+def test_a_claim_left_by_an_earlier_receive_of_the_message_is_taken_over(aws_env) -> None:
+    # An S3 outage: the worker could not release its claim when the job failed; SQS
+    # delivers the message again later, and that delivery must run the job (not wait 900 s).
+    first = message(aws_env, job("g", "ok"))
+    assert aws_env["results"].claim("g", 900, first.message_id, 1)
+    again = QueueMessage(
+        first.message_id, first.receipt_handle, first.body, 2, first.attributes, first.queue
+    )
+    assert aws_env["worker"].handle(again) is True
+    assert aws_env["runner"].runs == ["g"]
+    # a different message for the same job id still waits for the running one
+    assert aws_env["results"].claim("h", 900, "m-1", 1)
+    assert not aws_env["results"].claim("h", 900, "m-2", 1)
+
+
+def test_a_malformed_body_is_not_echoed_whole_into_the_reply(aws_env) -> None:
+    aws_env["worker"].handle_batch([message(aws_env, "{" + "x" * 200_000)])
+    [reply] = replies(aws_env)
+    assert reply["status"] == "error"
+    assert len(json.dumps(reply)) < 5000

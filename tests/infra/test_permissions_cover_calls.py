@@ -242,7 +242,7 @@ def test_every_route(cloud: tuple[Settings, Recorder, Any]) -> None:
     recorder.calls.clear()
     with pytest.raises(NotFound):
         intake.get_count("missing.png")
-    queued = jobs.submit_job({"task": "count-cells", "input": "s3://x/y.png"})
+    queued = jobs.submit_job(json.dumps({"task": "count-cells", "input": "s3://x/y.png"}))
     assert jobs.get_job(queued["job_id"])["status"] == "queued"
     with pytest.raises(NotFound):
         painting.get_job("cp-0123456789abcdef")

@@ -343,3 +343,25 @@ def test_iam_stage_gets_a_callers_policy_for_exactly_its_routes(
     arns = sorted(render(arn).split(f"{API_ID}/api/", 1)[1] for arn in statement["Resource"])
     assert "POST/predict" in arns and "POST/predict/batch" in arns and "GET/jobs/*" in arns
     assert len(arns) == len([r for r in target.routes if r["auth"] == "iam"])
+
+
+@STAGES
+def test_s3_triggered_functions_send_failed_events_to_a_queue(
+    synthesized: Synthesized, stage: str
+) -> None:
+    # issue 13: an upload that keeps failing used to vanish after Lambda's two retries
+    target = Stage(stage)
+    assert target.s3_handlers == ["on_image_uploaded", "on_video_uploaded"]
+    resources = synthesized.templates[target.api_stack_name]["Resources"].values()
+    configs = [r["Properties"] for r in resources if r["Type"] == "AWS::Lambda::EventInvokeConfig"]
+    assert sorted(c["FunctionName"] for c in configs) == [
+        target.function_name(h) for h in target.s3_handlers
+    ]
+    queue = target.settings.upload_failures_queue
+    assert queue in {
+        q["QueueName"] for q in synthesized.resources(stage, "AWS::SQS::Queue").values()
+    }
+    for config in configs:
+        assert config["Qualifier"] == "$LATEST" and config["MaximumRetryAttempts"] == 2
+        destination = render(config["DestinationConfig"]["OnFailure"]["Destination"])
+        assert destination.startswith("arn:") and destination.endswith(f":{queue}")

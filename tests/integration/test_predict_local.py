@@ -167,7 +167,8 @@ def test_batch_of_the_seeds_joblib_format(cloud: LocalCloud) -> None:
         summary = json.loads(answer.read())
     assert summary["rows"] == 3 and summary["counts"] == {"benign": 3}
     out = aws.client("s3").get_object(
-        Bucket=cloud.settings.results_bucket, Key="predictions/X_test.joblib.csv"
+        Bucket=cloud.settings.results_bucket,
+        Key=f"predictions/{cloud.settings.data_bucket}/X_test.joblib.csv",
     )
     assert out["Body"].read().decode().count("\n") == 4
 

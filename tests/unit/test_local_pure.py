@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import pytest
 from chalice.app import S3EventConfig
@@ -106,7 +107,9 @@ def test_failing_async_invoke_is_retried_then_reported_with_its_reason() -> None
         reported.append(record)
         done.set()
 
-    functions = LocalFunctions([LocalFunction("f", lambda: handler, on_failure)], retry_delay=0.01)
+    functions = LocalFunctions(
+        [LocalFunction("f", lambda: handler, on_failure)], retry_delays=(0.01, 0.02)
+    )
     functions.invoke_async("f", json.dumps({"n": 1}).encode())
     assert done.wait(5)
     functions.shutdown()
@@ -126,8 +129,11 @@ def test_async_invoke_that_recovers_is_not_reported() -> None:
                 on_failure=lambda r: pytest.fail("reported"),
             )
         ],
-        retry_delay=0.01,
+        retry_delays=(0.01, 0.02),
     )
     functions.invoke_async("f", b"{}")
+    deadline = time.monotonic() + 5
+    while functions.waiting and time.monotonic() < deadline:
+        time.sleep(0.01)
     functions.shutdown()
     assert len(attempts) == 2

@@ -123,7 +123,7 @@ def test_request_shapes(document: Any, error: type[Exception], reason: str) -> N
 def test_batch_request() -> None:
     request = BatchRequest.from_document({"bucket": "lab-local-data", "key": "runs/a b.CSV"})
     assert request.format == "csv"
-    assert request.output_key == "predictions/runs/a b.CSV.csv"
+    assert request.output_key == "predictions/lab-local-data/runs/a b.CSV.csv"
 
 
 @pytest.mark.parametrize(

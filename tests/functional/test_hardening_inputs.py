@@ -1,0 +1,73 @@
+"""Bad media (issue 13): a video whose header understates its length, a JPEG cut in half
+and closed with FF D9, a folder given to ``lab count``."""
+
+from __future__ import annotations
+
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from chalicelib.cells import imaging
+from chalicelib.errors import CorruptInput, TooLarge
+from chalicelib.faces import process
+from tests.conftest import ROOT
+from tests.images import discs, encode
+
+
+class NoFaces:
+    def detect(self, frame: np.ndarray) -> tuple[()]:
+        return ()
+
+
+def avi(path: Path, frames: int, claimed: int | None = None) -> Path:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
+    for i in range(frames):
+        writer.write(np.full((48, 64, 3), i % 250, np.uint8))
+    writer.release()
+    if claimed is not None:  # patch the main header's and the stream header's frame counts
+        data = bytearray(path.read_bytes())
+        struct.pack_into("<I", data, data.find(b"avih") + 8 + 16, claimed)
+        struct.pack_into("<I", data, data.find(b"strh") + 8 + 32, claimed)
+        path.write_bytes(bytes(data))
+    return path
+
+
+def test_a_video_whose_header_understates_its_length_stops_at_the_limit(tmp_path: Path) -> None:
+    patched = avi(tmp_path / "long.avi", frames=60, claimed=5)  # 6 s, header says 0.5 s
+    with pytest.raises(TooLarge, match="runs past the limit of 2 s"):
+        process.detect(patched, NoFaces(), max_seconds=2)
+    honest = avi(tmp_path / "short.avi", frames=15)
+    assert process.detect(honest, NoFaces(), max_seconds=2).frames == 15
+
+
+def test_half_a_jpeg_closed_with_an_end_marker_is_corrupt() -> None:
+    photo = encode(discs((256, 256)), ".jpg")
+    half = photo[: len(photo) // 2] + b"\xff\xd9"
+    with pytest.raises(CorruptInput, match="truncated or corrupt"):
+        imaging.decode(half, 10**8)
+    image, _ = imaging.decode(photo, 10**8)  # the whole file still decodes
+    assert image.shape[:2] == (256, 256)
+
+
+def test_the_real_truncated_sample_is_refused() -> None:
+    data = (ROOT / "samples" / "phase-contrast.jpg").read_bytes()
+    with pytest.raises(CorruptInput):
+        imaging.decode(data[: len(data) // 2] + b"\xff\xd9", 10**8)
+
+
+def test_lab_count_on_a_folder_is_a_clear_error(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "devtools", "count", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert "is a folder" in done.stderr

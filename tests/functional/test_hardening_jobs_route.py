@@ -1,0 +1,71 @@
+"""POST /jobs (issue 13): deep nesting and attribute names SQS refuses are a 400, and nothing
+reaches the queue."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from chalice.test import Client
+
+from chalicelib import aws
+from chalicelib.config import Settings
+from tests.functional.conftest import CountingS3
+
+
+@pytest.fixture
+def jobs_url(s3: CountingS3, settings: Settings) -> str:
+    sqs = aws.client("sqs")
+    sqs.create_queue(QueueName=settings.job_results_queue)
+    return str(sqs.create_queue(QueueName=settings.jobs_queue)["QueueUrl"])
+
+
+def post(client: Client, body: str) -> tuple[int, Any]:
+    response = client.http.post(
+        "/jobs", headers={"Content-Type": "application/json"}, body=body.encode()
+    )
+    return response.status_code, json.loads(response.body)
+
+
+def queued(jobs_url: str) -> int:
+    attributes = aws.client("sqs").get_queue_attributes(
+        QueueUrl=jobs_url, AttributeNames=["ApproximateNumberOfMessages"]
+    )
+    return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+
+
+@pytest.mark.parametrize("depth", [968, 1000, 30_000])
+def test_deep_nesting_is_a_400(client: Client, jobs_url: str, depth: int) -> None:
+    body = '{"task": "predict", "input": ' + "[" * depth + "1" + "]" * depth + "}"
+    status, answer = post(client, body)
+    assert status == 400, answer
+    assert queued(jobs_url) == 0
+
+
+@pytest.mark.parametrize(
+    "attributes",
+    [
+        {"a b": "x"},
+        {"": "x"},
+        {"AWS.trace": "x"},
+        {".x": "x"},
+        {"x..y": "x"},
+        {"ok": ""},
+        {"ok": "\u0001"},
+    ],
+)
+def test_attributes_sqs_refuses_are_a_400_before_sending(
+    client: Client, jobs_url: str, attributes: dict[str, str]
+) -> None:
+    body = {"task": "count", "input": "s3://lab-local-images/a.png", "attributes": attributes}
+    status, answer = post(client, json.dumps(body))
+    assert status == 400, answer
+    assert queued(jobs_url) == 0
+
+
+def test_good_attributes_are_sent(client: Client, jobs_url: str) -> None:
+    body = {"task": "count", "input": "s3://lab-local-images/a.png", "attributes": {"chat_id": 7}}
+    status, answer = post(client, json.dumps(body))
+    assert status == 202, answer
+    assert queued(jobs_url) == 1
