@@ -97,6 +97,16 @@ def tune_local_server(local: Any) -> None:
     local.ThreadedHTTPServer.request_queue_size = LOCAL_BACKLOG
 
 
+def parse_json_body(raw_body: bytes | str | None) -> Any:
+    """A request body as JSON, nesting bounded; ``InvalidInput`` (HTTP 400) when it is not."""
+    from chalicelib import jsonsafe
+
+    try:
+        return jsonsafe.loads(raw_body or b"")
+    except ValueError as exc:
+        raise InvalidInput(f"the body is not valid JSON ({str(exc)[:100]})") from exc
+
+
 def current_request(app: Chalice) -> Request:
     """The request a view is answering (Chalice sets it before calling the view)."""
     request = app.current_request
