@@ -401,3 +401,25 @@ def group_downloads(group: Group, input_prefix: str) -> list[tuple[str, str]]:
         relative = key[len(input_prefix) :] if key.startswith(input_prefix) else "_elsewhere/" + key
         found.append((key, relative))
     return found
+
+
+def group_arguments(
+    group: Group, group_by: Sequence[str], grouping: Sequence[str], data_file: str | None = None
+) -> list[str]:
+    """CellProfiler's options for one group: ``-g`` when the pipeline groups by exactly
+    ``group_by`` (CellProfiler refuses other names), ``--data-file`` for LoadData.
+
+    The group's own images (or LoadData rows) are all the run sees either way.
+
+    >>> g = Group((("Metadata_Well", "A01"),), ())
+    >>> group_arguments(g, ["Metadata_Well"], ["Metadata_Well"], "/w/load_data.csv")
+    ['-g', 'Metadata_Well=A01', '--data-file', '/w/load_data.csv']
+    >>> group_arguments(g, ["Metadata_Well"], [])
+    []
+    """
+    arguments: list[str] = []
+    if group.key and list(grouping) == list(group_by):
+        arguments += ["-g", group.name]
+    if data_file:
+        arguments += ["--data-file", data_file]
+    return arguments

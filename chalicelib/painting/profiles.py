@@ -112,12 +112,18 @@ def features(frame: pd.DataFrame) -> list[str]:
 
 
 class ParquetAppender:
-    """One Parquet file written a row group at a time; the first group sets the schema."""
+    """A Parquet dataset (a folder ``<name>.parquet/`` of parts), one part per group.
+
+    One part per group keeps memory to one group: a single Parquet file holds
+    the metadata of every row group in memory until it is closed, which grows
+    with the plate. pandas, pyarrow, DuckDB, CytoTable and pycytominer read the
+    folder as one table. Every part has the first part's schema.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._writer: pq.ParquetWriter | None = None
         self._schema: pa.Schema | None = None
+        self.parts = 0
         self.rows = 0
 
     def append(self, frame: pd.DataFrame) -> None:
@@ -125,17 +131,17 @@ class ParquetAppender:
         import pyarrow.parquet as pq
 
         table = pa.Table.from_pandas(frame, preserve_index=False)
-        if self._writer is None:
+        if self._schema is None:
             self._schema = table.schema
-            self._writer = pq.ParquetWriter(str(self.path), self._schema)
+            self.path.mkdir(parents=True, exist_ok=True)
         else:
             table = _conform(table, self._schema)
-        self._writer.write_table(table)
+        self.parts += 1
+        pq.write_table(table, str(self.path / f"part-{self.parts:05d}.parquet"))
         self.rows += table.num_rows
 
     def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
+        """Nothing is held open (kept for symmetry with the CSV writers)."""
 
 
 def _conform(table: pa.Table, schema: Any) -> pa.Table:
@@ -159,7 +165,7 @@ class PlateWriter:
     last_group_of_well: Mapping[str, int]  # well -> index of its last group
     appenders: dict[str, ParquetAppender] = field(default_factory=dict)
     pending: dict[str, list[pd.DataFrame]] = field(default_factory=dict)
-    wells: list[pd.DataFrame] = field(default_factory=list)
+    wells: list[dict[str, Any]] = field(default_factory=list)  # one profile row per well
     cells_per_well: dict[str, int] = field(default_factory=dict)
 
     def _append(self, name: str, frame: pd.DataFrame) -> None:
@@ -189,7 +195,7 @@ class PlateWriter:
         for well in done:
             frame = pd.concat(self.pending.pop(well), ignore_index=True)
             self.cells_per_well[well] = len(frame)
-            self.wells.append(aggregate_well(frame))
+            self.wells.extend(aggregate_well(frame).to_dict("records"))
 
     def close(self) -> dict[str, int]:
         self._flush(1 << 30)
@@ -258,14 +264,14 @@ class Profiles:
     controls: str  # the samples normalised to
 
 
-def build_profiles(wells: Sequence[pd.DataFrame], platemap: pd.DataFrame | None) -> Profiles:
+def build_profiles(wells: Sequence[Mapping[str, Any]], platemap: pd.DataFrame | None) -> Profiles:
     """Annotate, normalise (to negative controls if named) and feature-select well profiles."""
     import pandas as pd
 
     _numpy_typing()
     from pycytominer import annotate, feature_select, normalize
 
-    profiles = pd.concat(list(wells), ignore_index=True).sort_values(STRATA, ignore_index=True)
+    profiles = pd.DataFrame.from_records(list(wells)).sort_values(STRATA, ignore_index=True)
     names = [c for c in profiles.columns if c.startswith(tables.COMPARTMENTS)]
     meta = [c for c in profiles.columns if c not in names]
     samples = "all"
