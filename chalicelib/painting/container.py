@@ -405,10 +405,16 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None) ->
         )
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    config = RunnerConfig.from_environ(os.environ if env is None else env)
+    environ = os.environ if env is None else env
+    config = RunnerConfig.from_environ(environ)
     from chalicelib import aws
 
-    return COMMANDS[command](config, Bucket(aws.client("s3"), config.bucket))
+    store = Bucket(aws.client("s3"), config.bucket)
+    if environ.get("PAINTING_PLAN"):  # a plate job: one metadata group per child
+        from chalicelib.painting import plate_container
+
+        return plate_container.COMMANDS[command](config, store, environ)
+    return COMMANDS[command](config, store)
 
 
 if __name__ == "__main__":

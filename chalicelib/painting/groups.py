@@ -7,7 +7,7 @@ a live Batch job wins over an older failed manifest (a retry is under way);
 a Batch job that FAILED without a manifest of this attempt is ``dead``: Batch
 gave up on it (out of memory, the instance went away, attempts exhausted).
 
-Python 3.8/3.9-compatible (the Batch container imports it).
+Python 3.8-compatible (the Batch container imports it).
 """
 
 from __future__ import annotations

@@ -423,3 +423,52 @@ def group_arguments(
     if data_file:
         arguments += ["--data-file", data_file]
     return arguments
+
+
+# -- the plan the Batch children read ----------------------------------------------------
+def plate_name(group: Group) -> str:
+    """The plate a group belongs to (``Metadata_Plate``), ``plate`` when no name says."""
+    return FOLDER_SAFE.sub("_", group.value("Metadata_Plate")) or "plate"
+
+
+def plan_document(found: Plate) -> dict[str, object]:
+    """The plate as JSON: what each Batch child needs to run its group."""
+    return {
+        **found.summary(),
+        "header": list(found.header),
+        "groups": [
+            {
+                "name": group.name,
+                "folder": group.folder,
+                "plate": plate_name(group),
+                "wells": group.wells,
+                "key": [list(pair) for pair in group.key],
+                "sites": [
+                    {
+                        "metadata": [list(pair) for pair in site.metadata],
+                        "files": [list(pair) for pair in site.files],
+                        "row": [list(pair) for pair in site.row],
+                    }
+                    for site in group.sites
+                ],
+            }
+            for group in found.groups
+        ],
+    }
+
+
+def group_from_document(document: Mapping[str, object]) -> Group:
+    """One group of ``plan_document`` back as a ``Group``."""
+    sites = document.get("sites") or []
+    key = document.get("key") or []
+    return Group(
+        tuple((str(k), str(v)) for k, v in key),  # type: ignore[attr-defined]
+        tuple(
+            Site(
+                tuple((str(k), str(v)) for k, v in site["metadata"]),
+                tuple((str(k), str(v)) for k, v in site["files"]),
+                tuple((str(k), str(v)) for k, v in site.get("row", [])),
+            )
+            for site in sites  # type: ignore[attr-defined]
+        ),
+    )

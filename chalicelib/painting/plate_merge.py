@@ -15,7 +15,9 @@ hold one group, whatever the size of the plate:
   platemap, normalised to its negative controls and feature-selected;
 - ``cells_per_well.png`` is the plate heatmap of the cell count per well.
 
-Python 3.9 (the CellProfiler virtualenv and image).
+Python 3.8-compatible: the Batch image runs it with the official CellProfiler image's
+Python 3.8 (pycytominer 1.2, pandas 2.0, pyarrow 17: the newest releases for 3.8);
+locally it runs in the CellProfiler virtualenv (Python 3.9, the same pins).
 """
 
 from __future__ import annotations

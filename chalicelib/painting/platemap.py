@@ -7,7 +7,7 @@ standard format (96, 384, 1536 wells) that holds every well named. Row letters
 and column numbers are drawn with a 3×5 pixel font, so the picture reads
 without a plotting library: the zip Lambda and the Batch image both make it.
 
-Python 3.8/3.9-compatible (the Batch container imports it).
+Python 3.8-compatible (the Batch container imports it).
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ import re
 import struct
 import zlib
 from collections.abc import Mapping, Sequence
+from typing import Tuple
 
-RGB = tuple[int, int, int]
+RGB = Tuple[int, int, int]  # noqa: UP006 - evaluated at run time under Python 3.8
 WELL = re.compile(r"^(?P<row>[A-Z]{1,2})(?P<col>[0-9]{1,2})$")
 FORMATS = ((8, 12), (16, 24), (32, 48))
 STATE_COLOURS: dict[str, RGB] = {

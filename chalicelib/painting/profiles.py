@@ -10,7 +10,9 @@ become that well's profile (the median of each feature, pycytominer's
 ``aggregate``). ``finish`` annotates the well profiles with the platemap,
 normalises them to the negative controls and selects features.
 
-Python 3.9 (the CellProfiler virtualenv and image). pandas, pyarrow and
+Python 3.8-compatible: the Batch image runs it with the official CellProfiler image's
+Python 3.8 (pycytominer 1.2, pandas 2.0, pyarrow 17: the newest releases for 3.8);
+locally it runs in the CellProfiler virtualenv (Python 3.9, the same pins). pandas, pyarrow and
 pycytominer are imported where they are used, so the zip side can import this
 module's names without them.
 """

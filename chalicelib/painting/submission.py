@@ -132,3 +132,97 @@ def retry_strategy(attempts: int) -> dict[str, Any]:
             {"onReason": "*", "action": "RETRY"},
         ],
     }
+
+
+# -- plate jobs: one array child per metadata group ------------------------------------
+MERGE_BASE_MIB = 2048  # Python, pandas, pyarrow, pycytominer and the CSV buffers
+MERGE_PER_SITE_MIB = 128  # one site's tables, as frames and joined (JUMP-sized: ~1,000 cells)
+MERGE_MAX_MIB = 30 * 1024
+
+
+def merge_memory_mib(largest_group_sites: int) -> int:
+    """Memory for a plate merge: it holds one group at a time, so the largest group sizes it.
+
+    >>> merge_memory_mib(2), merge_memory_mib(9), merge_memory_mib(10_000)
+    (2304, 3200, 30720)
+    """
+    return min(MERGE_MAX_MIB, MERGE_BASE_MIB + MERGE_PER_SITE_MIB * max(1, largest_group_sites))
+
+
+@dataclass(frozen=True)
+class PlateSubmission:
+    """The groups of a plate job sent to AWS Batch at once (all of them, or a retry's)."""
+
+    job_id: str
+    bucket: str
+    job: PaintingJob
+    job_queue: str
+    job_definition: str
+    indices: tuple[int, ...]  # positions in the plan's groups
+    submission: int  # 1 for the first, +1 for each retry or resend
+    attempts: int
+    merge_memory_mib: int
+
+    @property
+    def job_name(self) -> str:
+        return f"cellprofiler-{self.job_id}-s{self.submission}"
+
+    def environment(self) -> dict[str, str]:
+        return {
+            "PAINTING_JOB_ID": self.job_id,
+            "PAINTING_BUCKET": self.bucket,
+            "PIPELINE": self.job.pipeline,
+            "INPUT": self.job.input,
+            "OUTPUT": self.job.output,
+            "PAINTING_ATTEMPTS": str(self.attempts),
+            "PAINTING_PLAN": layout.plan_key(self.job.output),
+            "PAINTING_GROUPS": layout.encode_indices(list(self.indices)),
+            "PAINTING_SUBMISSION": str(self.submission),
+            "PAINTING_PLATEMAP": self.job.platemap or "",
+        }
+
+    def run_request(self) -> dict[str, Any]:
+        """One child per group (an array job; a single job for one group)."""
+        overrides: dict[str, Any] = {
+            "command": ["run"],
+            "environment": [{"name": k, "value": v} for k, v in self.environment().items()],
+        }
+        resources = []
+        if self.job.vcpus is not None:
+            resources.append({"type": "VCPU", "value": f"{self.job.vcpus:g}"})
+        if self.job.memory_mib is not None:
+            resources.append({"type": "MEMORY", "value": str(self.job.memory_mib)})
+        if resources:
+            overrides["resourceRequirements"] = resources
+        request: dict[str, Any] = {
+            "jobName": self.job_name,
+            "jobQueue": self.job_queue,
+            "jobDefinition": self.job_definition,
+            "containerOverrides": overrides,
+            "retryStrategy": retry_strategy(self.attempts),
+            "tags": {"painting-job": self.job_id},
+        }
+        if len(self.indices) > 1:
+            request["arrayProperties"] = {"size": len(self.indices)}
+        return request
+
+    def merge_request(self, run_job_id: str | None) -> dict[str, Any]:
+        """The plate merge, after every group of this submission succeeded."""
+        request: dict[str, Any] = {
+            "jobName": self.job_name + "-merge",
+            "jobQueue": self.job_queue,
+            "jobDefinition": self.job_definition,
+            "containerOverrides": {
+                "command": ["merge"],
+                "environment": [{"name": k, "value": v} for k, v in self.environment().items()],
+                "resourceRequirements": [
+                    {"type": "VCPU", "value": "1"},
+                    {"type": "MEMORY", "value": str(self.merge_memory_mib)},
+                ],
+            },
+            "retryStrategy": retry_strategy(self.attempts),
+            "tags": {"painting-job": self.job_id},
+        }
+        if run_job_id:
+            request["dependsOn"] = [{"jobId": run_job_id}]
+        return request

@@ -13,7 +13,7 @@ is prefixed with its compartment (``Nuclei_AreaShape_Area``,
 ``Metadata_ObjectNumber``, ``Metadata_Cytoplasm_Parent_Cells``; the image's
 ``Metadata_Plate``/``Metadata_Well`` keep their names.
 
-Python 3.8/3.9-compatible (the Batch container imports it).
+Python 3.8-compatible (the Batch container imports it).
 """
 
 from __future__ import annotations
