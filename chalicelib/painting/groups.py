@@ -102,7 +102,8 @@ def totals(states: Mapping[str, GroupState]) -> dict[str, int]:
 def to_retry(states: Mapping[str, GroupState]) -> list[str]:
     """The groups a retry submits: failed and dead ones, nothing else.
 
-    >>> to_retry({"a": GroupState("succeeded"), "b": GroupState("failed"), "c": GroupState("running")})
+    >>> to_retry({"a": GroupState("succeeded"), "b": GroupState("failed"),
+    ...           "c": GroupState("running")})
     ['b']
     """
     return sorted(name for name, found in states.items() if found.state in RETRYABLE)

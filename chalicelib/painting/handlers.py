@@ -23,7 +23,7 @@ from typing import Any
 from chalicelib import aws
 from chalicelib.config import Settings, get_settings
 from chalicelib.errors import Conflict, InvalidInput, NotFound, TransientError
-from chalicelib.painting import layout, pipeline, plate_jobs
+from chalicelib.painting import groups, layout, pipeline, plate_jobs
 from chalicelib.painting.messages import (
     InvalidJob,
     PaintingJob,
@@ -197,7 +197,7 @@ class PaintingService:
         states = self.plates.states(job.output, previous)
         indices = self.plates.retry_indices(previous, states)
         if not indices:
-            counts = ", ".join(f"{k} {v}" for k, v in plate_jobs.groups.totals(states).items() if v)
+            counts = ", ".join(f"{k} {v}" for k, v in groups.totals(states).items() if v)
             raise InvalidInput(f"nothing to retry: no group of {job_id} failed or died ({counts})")
         plan = self.plates.read_plan(job)
         if plan is None:

@@ -170,13 +170,13 @@ def _optional_text(raw: Mapping[str, Any], name: str) -> str | None:
 
 
 def _names(raw: Mapping[str, Any], name: str) -> tuple[str, ...] | None:
-    """Metadata names as a list or a comma-separated string: ``["Plate", "Well"]``, ``"Plate,Well"``."""
+    """Metadata names, as a list (``["Plate", "Well"]``) or comma-separated (``"Plate,Well"``)."""
     value = raw.get(name)
     if value is None:
         return None
     items = value.split(",") if isinstance(value, str) else value
     if not isinstance(items, list) or not all(isinstance(i, str) and i.strip() for i in items):
-        raise ValueError(f"{name} must be a list of metadata names, e.g. [\"Metadata_Well\"]")
+        raise ValueError(f'{name} must be a list of metadata names, e.g. ["Metadata_Well"]')
     if len(items) > MAX_GROUP_NAMES:
         raise ValueError(f"{name} takes at most {MAX_GROUP_NAMES} names")
     names = tuple(i.strip() for i in items)

@@ -72,7 +72,7 @@ class Group:
     @property
     def folder(self) -> str:
         """A key-safe folder name: ``Plate-P1_Well-A01``."""
-        parts = [f"{name[len('Metadata_'):]}-{value}" for name, value in self.key]
+        parts = [f"{name[len('Metadata_') :]}-{value}" for name, value in self.key]
         return FOLDER_SAFE.sub("_", "_".join(parts)) or "all"
 
     @property
@@ -176,7 +176,9 @@ def parse_load_data(
         )
         sites.append(Site(metadata, tuple(files), tuple((k, row.get(k) or "") for k in header)))
     if missing:
-        problems.insert(0, _listed(f"{len(missing)} files named in the LoadData CSV do not exist", missing))
+        problems.insert(
+            0, _listed(f"{len(missing)} files named in the LoadData CSV do not exist", missing)
+        )
     if not sites:
         problems.append("the LoadData CSV has no rows")
     return sites, header, problems
@@ -208,8 +210,10 @@ def rewrite_load_data(
     """The CSV for one group: its rows only, ``PathName_`` set to where each file now is.
 
     >>> site = Site((("Metadata_Well", "A01"),), (("DNA", "in/a.tif"),),
-    ...             (("Metadata_Well", "A01"), ("FileName_DNA", "a.tif"), ("PathName_DNA", "/mnt/x")))
-    >>> rewrite_load_data(["Metadata_Well", "FileName_DNA", "PathName_DNA"], [site], {"in/a.tif": "/tmp/in"})
+    ...             (("Metadata_Well", "A01"), ("FileName_DNA", "a.tif"),
+    ...              ("PathName_DNA", "/mnt/x")))
+    >>> header = ["Metadata_Well", "FileName_DNA", "PathName_DNA"]
+    >>> rewrite_load_data(header, [site], {"in/a.tif": "/tmp/in"})
     'Metadata_Well,FileName_DNA,PathName_DNA\\nA01,a.tif,/tmp/in\\n'
     """
     out = io.StringIO()
@@ -236,7 +240,10 @@ def compile_regex(pattern: str) -> tuple[re.Pattern[str] | None, str | None]:
         return None, "metadata_regex has no named groups, e.g. (?P<Well>[A-P][0-9]{2})"
     if channel_group(compiled) is None:
         names = ", ".join(compiled.groupindex)
-        return None, f"metadata_regex has no channel group (named Channel or ChannelNumber; has {names})"
+        return (
+            None,
+            f"metadata_regex has no channel group (named Channel or ChannelNumber; has {names})",
+        )
     return compiled, None
 
 
@@ -273,12 +280,16 @@ def parse_file_names(
             if len(found) > 1:
                 duplicates.append(f"{_site_label(metadata)} channel {chan}: {', '.join(found[:3])}")
         sites.append(Site(metadata, tuple(sorted((c, f[0]) for c, f in files.items()))))
-    problems = [_listed(f"{len(duplicates)} channels of a site have several files", duplicates)] if duplicates else []
+    problems = (
+        [_listed(f"{len(duplicates)} channels of a site have several files", duplicates)]
+        if duplicates
+        else []
+    )
     return sites, problems, unmatched
 
 
 def _site_label(metadata: Iterable[tuple[str, str]]) -> str:
-    return " ".join(f"{name[len('Metadata_'):]}={value}" for name, value in metadata)
+    return " ".join(f"{name[len('Metadata_') :]}={value}" for name, value in metadata)
 
 
 # -- the pipeline's own metadata ------------------------------------------------------
@@ -304,7 +315,9 @@ def pipeline_grouping(info: pipeline.PipelineInfo) -> tuple[str, ...]:
     """
     for module in info.enabled("Groups"):
         if module.value("Do you want to group your images?") == "Yes":
-            return tuple(metadata_name(v) for v in module.values("Metadata category") if v != "None")
+            return tuple(
+                metadata_name(v) for v in module.values("Metadata category") if v != "None"
+            )
     for module in info.enabled("LoadData"):
         if module.value("Group images by metadata?") == "Yes":
             tags = module.value("Select metadata tags for grouping")
@@ -371,11 +384,17 @@ def plan_plate(
         sites, problems, unmatched = parse_file_names(keys, input_prefix, compiled)
         channels = tuple(sorted({channel for site in sites for channel, _ in site.files}))
         if not sites:
-            problems.append(f"no image under the input prefix matches metadata_regex ({unmatched} images do not)")
+            problems.append(
+                "no image under the input prefix matches metadata_regex "
+                f"({unmatched} images do not)"
+            )
     names = sorted({name for site in sites for name, _ in site.metadata})
     unknown = [name for name in group_by if sites and name not in names]
     if unknown:
-        problems.append(f"group_by names no metadata of the images: {', '.join(unknown)} (have: {', '.join(names)})")
+        problems.append(
+            f"group_by names no metadata of the images: {', '.join(unknown)} "
+            f"(have: {', '.join(names)})"
+        )
     lacking = incomplete_sites(sites, channels)
     if lacking:
         problems.append(_listed(f"{len(lacking)} of {len(sites)} sites lack a channel", lacking))

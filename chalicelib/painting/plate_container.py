@@ -66,10 +66,16 @@ def run_group(config: container.RunnerConfig, store: Bucket, env: Mapping[str, s
             attempt=config.attempt, batch_job_id=config.batch_job_id, started_at=started_at,
             finished_at=now_iso(),
         )  # fmt: skip
-        manifest["outputs"] = [] if manifest["reason"] else container.upload_outputs(
-            store, workdir / "output", tuple(manifest["produced"]), prefix
+        manifest["outputs"] = (
+            []
+            if manifest["reason"]
+            else container.upload_outputs(
+                store, workdir / "output", tuple(manifest["produced"]), prefix
+            )
         )
-        log_key = layout.group_log_key(config.output, document["folder"], submission, config.attempt)
+        log_key = layout.group_log_key(
+            config.output, document["folder"], submission, config.attempt
+        )
         store.put_text(log_key, (workdir / "cellprofiler.log").read_text(errors="replace"))
         manifest["log"] = log_key
         manifest["durations_s"]["total"] = round(time.perf_counter() - started, 3)
@@ -102,7 +108,9 @@ def _run(
     if plan.get("source") == "load_data":
         folders = {key: str((input_dir / rel).parent) for key, rel in downloads}
         data_file = workdir / "load_data.csv"
-        data_file.write_text(plate.rewrite_load_data(plan.get("header") or [], group.sites, folders))
+        data_file.write_text(
+            plate.rewrite_load_data(plan.get("header") or [], group.sites, folders)
+        )
     fetched = time.perf_counter()
     info = pipeline.inspect_pipeline(pipeline_path.read_text(errors="replace"))
     expected = pipeline.expected_outputs(info)
@@ -114,11 +122,15 @@ def _run(
                  "-o", str(workdir / "output"), *extra]  # fmt: skip
     run = container.run_cellprofiler(arguments, workdir / "output", workdir / "cellprofiler.log")
     reason = container.judge(run, expected)
-    tables = sorted(name for name in run.outputs if name.lower().endswith(".csv") and "/" not in name)
+    tables = sorted(
+        name for name in run.outputs if name.lower().endswith(".csv") and "/" not in name
+    )
     counts = {name: _rows(workdir / "output" / name) for name in tables}
     image_sets = counts.get("Image.csv", 0)
     if reason is None and image_sets != len(group.sites):
-        reason = f"CellProfiler made {image_sets} image sets of the group's {len(group.sites)} sites"
+        reason = (
+            f"CellProfiler made {image_sets} image sets of the group's {len(group.sites)} sites"
+        )
     return {
         "kind": "group",
         "status": "failed" if reason else "succeeded",
@@ -138,7 +150,10 @@ def _run(
         "cellprofiler_version": container.cellprofiler_version(config.cellprofiler),
         "command": arguments[1:],
         "exit_code": run.exit_code,
-        "durations_s": {"fetch": round(fetched - started, 3), "cellprofiler": round(run.seconds, 3)},
+        "durations_s": {
+            "fetch": round(fetched - started, 3),
+            "cellprofiler": round(run.seconds, 3),
+        },
         "log_tail": run.log_tail,
     }
 
@@ -161,7 +176,7 @@ def merge_plate_job(config: container.RunnerConfig, store: Bucket, env: Mapping[
         for g in plan["groups"]
     ]
     unfinished = [
-        g["name"] for g, m in zip(plan["groups"], manifests)
+        g["name"] for g, m in zip(plan["groups"], manifests)  # noqa: B905 - Python 3.8 (the Batch image) has no strict=
         if not m or m.get("status") != "succeeded" or m.get("job_id") != config.job_id
     ]  # fmt: skip
     if unfinished:
@@ -199,7 +214,7 @@ def _plates(
     planned: list[Mapping[str, Any]], manifests: list[Any]
 ) -> dict[str, list[tuple[Mapping[str, Any], Mapping[str, Any]]]]:
     found: dict[str, list[tuple[Mapping[str, Any], Mapping[str, Any]]]] = {}
-    for group, manifest in zip(planned, manifests):
+    for group, manifest in zip(planned, manifests):  # noqa: B905 - Python 3.8 (the Batch image) has no strict=
         found.setdefault(str(group["plate"]), []).append((group, manifest))
     return found
 
@@ -213,7 +228,9 @@ def _merge_one_plate(
     platemap_csv: Path | None,
 ) -> plate_merge.PlateMerge:
     outputs = [
-        plate_merge.GroupOutput(g["name"], tuple(g["wells"]), int(m["image_sets"]), tuple(m["tables"]))
+        plate_merge.GroupOutput(
+            g["name"], tuple(g["wells"]), int(m["image_sets"]), tuple(m["tables"])
+        )
         for g, m in members
     ]
     prefixes = {g["name"]: layout.group_prefix(config.output, g["folder"]) for g, _ in members}

@@ -59,7 +59,9 @@ class PlateJobs:
         if job.load_data:
             text = self._read_load_data(job.load_data, problems)
         elif info is not None and plate.uses_load_data(info):
-            problems.append("the pipeline loads its images with LoadData: give load_data (the CSV's key)")
+            problems.append(
+                "the pipeline loads its images with LoadData: give load_data (the CSV's key)"
+            )
         regex = job.metadata_regex or (plate.pipeline_regex(info) if info else None)
         if text is None and not job.load_data and regex is None:
             problems.append(
@@ -77,7 +79,9 @@ class PlateJobs:
         )  # fmt: skip
         problems += found.problems
         if len(found.groups) > layout.MAX_ARRAY_SIZE:
-            problems.append(f"{len(found.groups)} groups: at most {layout.MAX_ARRAY_SIZE} (one Batch array)")
+            problems.append(
+                f"{len(found.groups)} groups: at most {layout.MAX_ARRAY_SIZE} (one Batch array)"
+            )
         return found, problems
 
     def _read_load_data(self, key: str, problems: list[str]) -> str | None:
@@ -167,10 +171,11 @@ class PlateJobs:
         described = self._describe_children(entries)
         return {
             name: groups.group_state(
-                manifest, described.get(_child_id(entries[name]) or ""),
+                manifest,
+                described.get(_child_id(entries[name]) or ""),
                 int(entries[name].get("submission") or 0),
-            )  # fmt: skip
-            for name, manifest in zip(names, manifests)
+            )
+            for name, manifest in zip(names, manifests, strict=True)
         }
 
     def _describe_children(self, entries: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
@@ -181,7 +186,9 @@ class PlateJobs:
             found.update({job["jobId"]: job for job in answer.get("jobs", [])})
         return found
 
-    def retry_indices(self, part: Mapping[str, Any], states: Mapping[str, groups.GroupState]) -> list[int]:
+    def retry_indices(
+        self, part: Mapping[str, Any], states: Mapping[str, groups.GroupState]
+    ) -> list[int]:
         entries: Mapping[str, Mapping[str, Any]] = part.get("groups") or {}
         return sorted(int(entries[name]["index"]) for name in groups.to_retry(states))
 
@@ -197,7 +204,9 @@ class PlateJobs:
         """``groups``, ``totals``, ``estimated_finish`` and the plate maps, for the status."""
         states = self.states(output, part)
         totals = groups.totals(states)
-        finish = groups.estimate_finish(states, self._clock(), started, groups.parallelism(states.values()))
+        finish = groups.estimate_finish(
+            states, self._clock(), started, groups.parallelism(states.values())
+        )
         maps = self.draw_maps(output, part, states)
         return {
             "groups": {name: state.to_dict() for name, state in states.items()},
@@ -234,7 +243,9 @@ def _entries(
     found = []
     for index, group in enumerate(planned):
         entry = dict(before.get(group["name"]) or {})
-        entry.update(index=index, folder=group["folder"], plate=group["plate"], wells=group["wells"])
+        entry.update(
+            index=index, folder=group["folder"], plate=group["plate"], wells=group["wells"]
+        )
         found.append((group, entry))
     return found
 
@@ -256,8 +267,15 @@ def plate_failure(states: Mapping[str, groups.GroupState]) -> str | None:
     """Why the plate cannot finish as it is, once no group is left running; else ``None``."""
     if any(s.state in ("pending", "running") for s in states.values()):
         return None
-    bad = [f"{name} ({s.state}: {s.reason})" for name, s in sorted(states.items()) if s.state in groups.RETRYABLE]
+    bad = [
+        f"{name} ({s.state}: {s.reason})"
+        for name, s in sorted(states.items())
+        if s.state in groups.RETRYABLE
+    ]
     if not bad:
         return None
     shown = "; ".join(bad[:5]) + (f"; and {len(bad) - 5} more" if len(bad) > 5 else "")
-    return f"{len(bad)} of {len(states)} groups failed or died (POST .../retry runs only them): {shown}"
+    return (
+        f"{len(bad)} of {len(states)} groups failed or died "
+        f"(POST .../retry runs only them): {shown}"
+    )

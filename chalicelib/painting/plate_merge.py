@@ -66,7 +66,8 @@ class PlateMerge:
 def last_group_of_well(groups: Sequence[GroupOutput]) -> dict[str, int]:
     """Well -> index of the last group holding it (its profile can be made after that one).
 
-    >>> last_group_of_well([GroupOutput("a", ("A01",), 1, ()), GroupOutput("b", ("A01", "A02"), 1, ())])
+    >>> last_group_of_well([GroupOutput("a", ("A01",), 1, ()),
+    ...                     GroupOutput("b", ("A01", "A02"), 1, ())])
     {'A01': 1, 'A02': 1}
     """
     found: dict[str, int] = {}
@@ -112,7 +113,9 @@ def merge_plate(
             try:
                 for name in group.tables:
                     if name in per_image:
-                        counts[name] += _append_rows(folder / name, columns[name], place, writers[name])
+                        counts[name] += _append_rows(
+                            folder / name, columns[name], place, writers[name]
+                        )
                     elif not (out / name).exists():
                         shutil.copyfile(folder / name, out / name)
                 writer.add(index, _frames(folder, group, columns, place))
@@ -127,7 +130,7 @@ def merge_plate(
     if writer.wells:
         platemap_frame = profiles.read_platemap(platemap_csv) if platemap_csv else None
         built = profiles.build_profiles(writer.wells, platemap_frame)
-        for stem, frame in zip(PROFILE_FILES, (built.profiles, built.normalized, built.selected)):
+        for stem, frame in zip(PROFILE_FILES, (built.profiles, built.normalized, built.selected)):  # noqa: B905 - Python 3.8 (the Batch image) has no strict=
             files += [path.name for path in profiles.write_frame(frame, out, stem)]
         controls = built.controls
     (out / HEATMAP).write_bytes(platemap.heatmap(dict(writer.cells_per_well)))

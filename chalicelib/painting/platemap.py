@@ -16,7 +16,7 @@ import re
 import struct
 import zlib
 from collections.abc import Mapping, Sequence
-from typing import Tuple
+from typing import Tuple  # noqa: UP035 - a run-time alias under Python 3.8
 
 RGB = Tuple[int, int, int]  # noqa: UP006 - evaluated at run time under Python 3.8
 WELL = re.compile(r"^(?P<row>[A-Z]{1,2})(?P<col>[0-9]{1,2})$")
@@ -137,7 +137,7 @@ def draw_plate(colours: Mapping[str, RGB], footer: Sequence[tuple[str, RGB]] = (
             x, y = MARGIN + position[1] * CELL, MARGIN + position[0] * CELL
             canvas.fill(x + 1, y + 1, CELL - 2, CELL - 2, colour)
     top = MARGIN + rows * CELL + 6
-    for (label, colour), (x, y) in zip(footer, places):
+    for (label, colour), (x, y) in zip(footer, places):  # noqa: B905 - Python 3.8 (the Batch image) has no strict=
         canvas.fill(x, top + y, 7, 7, colour)
         canvas.text(x + 10, top + y + 1, label)
     return canvas
@@ -187,5 +187,9 @@ def heatmap(values: Mapping[str, float]) -> bytes:
     low, high = min(values.values()), max(values.values())
     span = (high - low) or 1.0
     colours = {well: ramp((value - low) / span) for well, value in values.items()}
-    legend = [(f"{low:g}", ramp(0.0)), (f"{(low + high) / 2:g}", ramp(0.5)), (f"{high:g}", ramp(1.0))]
+    legend = [
+        (f"{low:g}", ramp(0.0)),
+        (f"{(low + high) / 2:g}", ramp(0.5)),
+        (f"{high:g}", ramp(1.0)),
+    ]
     return draw_plate(colours, legend).png()

@@ -30,7 +30,6 @@ from chalicelib.painting import tables
 if TYPE_CHECKING:  # imported where used: this module must import without them (doctests)
     import pandas as pd
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
 log = logging.getLogger(__name__)
 
@@ -238,7 +237,9 @@ def read_platemap(path: Path) -> pd.DataFrame:
             f"it has {', '.join(frame.columns)}"
         )
     frame = frame.rename(columns={well: "Metadata_Well"})
-    return frame.rename(columns={c: c if c.startswith("Metadata_") else f"Metadata_{c}" for c in frame.columns})
+    return frame.rename(
+        columns={c: c if c.startswith("Metadata_") else f"Metadata_{c}" for c in frame.columns}
+    )
 
 
 def negative_controls(platemap: pd.DataFrame) -> str | None:

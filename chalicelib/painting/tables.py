@@ -141,9 +141,12 @@ def table_name(file_name: str) -> str:
 def cytotable_name(table: str, column: str) -> str:
     """A column's name in CytoTable's Parquet (its ``cellprofiler_csv`` preset rules).
 
-    >>> [cytotable_name("Cytoplasm", c) for c in ("ImageNumber", "ObjectNumber", "Parent_Cells",
-    ...  "AreaShape_Area")]
-    ['Metadata_ImageNumber', 'Metadata_ObjectNumber', 'Metadata_Cytoplasm_Parent_Cells', 'Cytoplasm_AreaShape_Area']
+    >>> for column in ("ImageNumber", "ObjectNumber", "Parent_Cells", "AreaShape_Area"):
+    ...     print(cytotable_name("Cytoplasm", column))
+    Metadata_ImageNumber
+    Metadata_ObjectNumber
+    Metadata_Cytoplasm_Parent_Cells
+    Cytoplasm_AreaShape_Area
     >>> [cytotable_name("Image", c) for c in ("Metadata_Well", "Metadata_Site", "Count_Cells")]
     ['Metadata_Well', 'Image_Metadata_Site', 'Image_Count_Cells']
     """

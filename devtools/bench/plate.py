@@ -2,6 +2,8 @@
 
 What a Batch array child does, measured on this machine with real CellProfiler:
 
+0. **Unsplit**: the whole plate as one CellProfiler run, the reference: the merged
+   per-group tables must hold the same per-object rows (times and paths aside).
 1. **Per site**: a group (one well) run alone: wall time per site, CellProfiler's
    own module time per site, and the start-up every run pays (Java, the pipeline).
 2. **Speed-up**: ``workers`` groups one after another, then ``workers`` other
@@ -36,7 +38,9 @@ from typing import Any
 from chalicelib.painting import pipeline, plate
 from devtools.synthetic.plate import REGEX, write_plate
 
-PIPELINE = Path(__file__).resolve().parents[2] / "samples" / "painting" / "plate" / "PlateAnalysis.cppipe"
+PIPELINE = (
+    Path(__file__).resolve().parents[2] / "samples" / "painting" / "plate" / "PlateAnalysis.cppipe"
+)
 PRICE_PER_HOUR = 0.17  # c5.xlarge on-demand, us-east-1, Linux
 VCPUS_PER_INSTANCE = 4
 INSTANCE = "c5.xlarge"
@@ -73,7 +77,11 @@ def module_seconds(log_text: str) -> float:
 
 
 def run_group(
-    command: str, group: plate.Group, images: Path, scratch: Path, grouping: Sequence[str],
+    command: str,
+    group: plate.Group,
+    images: Path,
+    scratch: Path,
+    grouping: Sequence[str],
     group_by: Sequence[str],
 ) -> GroupRun:
     """CellProfiler on the group's own images only, as a Batch child runs it."""
@@ -82,18 +90,34 @@ def run_group(
     inputs.mkdir(parents=True)
     for key in group.keys:
         os.link(images / key, inputs / key)
-    arguments = [command, "-c", "-r", "-p", str(PIPELINE), "-i", str(inputs), "-o",
-                 str(folder / "output"), *plate.group_arguments(group, group_by, grouping)]  # fmt: skip
+    arguments = [
+        command,
+        "-c",
+        "-r",
+        "-p",
+        str(PIPELINE),
+        "-i",
+        str(inputs),
+        "-o",
+        str(folder / "output"),
+        *plate.group_arguments(group, group_by, grouping),
+    ]
     started = time.perf_counter()
     done = subprocess.run(arguments, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - started
     log = done.stdout + done.stderr
-    if done.returncode != 0 or pipeline.load_failure(log) or not (folder / "output" / "Image.csv").exists():
+    if (
+        done.returncode != 0
+        or pipeline.load_failure(log)
+        or not (folder / "output" / "Image.csv").exists()
+    ):
         raise RuntimeError(f"CellProfiler failed on {group.name}: {log[-2000:]}")
     return GroupRun(group.name, len(group.sites), wall, module_seconds(log), folder / "output")
 
 
-def run_many(command: str, groups: Sequence[plate.Group], workers: int, **kw: Any) -> tuple[float, list[GroupRun]]:
+def run_many(
+    command: str, groups: Sequence[plate.Group], workers: int, **kw: Any
+) -> tuple[float, list[GroupRun]]:
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=workers) as pool:
         runs = list(pool.map(lambda g: run_group(command, g, **kw), groups))
@@ -104,8 +128,12 @@ def replicate(runs: Sequence[GroupRun], copies: int, target: Path) -> list[dict[
     """The group outputs ``copies`` times, each copy on other wells (Image.csv relabelled)."""
     from devtools.synthetic.plate import well_names
 
-    wells = well_names(len(runs) * copies, columns=24) if len(runs) * copies > 32 else well_names(len(runs) * copies)
-    described = []
+    wells = (
+        well_names(len(runs) * copies, columns=24)
+        if len(runs) * copies > 32
+        else well_names(len(runs) * copies)
+    )
+    described: list[dict[str, Any]] = []
     for copy in range(copies):
         for index, run in enumerate(runs):
             well = wells[copy * len(runs) + index]
@@ -116,10 +144,18 @@ def replicate(runs: Sequence[GroupRun], copies: int, target: Path) -> list[dict[
                     _relabel(table, folder / table.name, well)
                 else:
                     shutil.copyfile(table, folder / table.name)
-            image_sets = sum(1 for _ in open(run.output / "Image.csv")) - 1
-            described.append({"name": f"{copy}-{run.group}", "wells": [well], "image_sets": image_sets,
-                              "tables": sorted(p.name for p in folder.glob("*.csv")), "folder": str(folder)})
-    described.sort(key=lambda g: g["wells"][0])
+            with open(run.output / "Image.csv") as image:
+                image_sets = sum(1 for _ in image) - 1
+            described.append(
+                {
+                    "name": f"{copy}-{run.group}",
+                    "wells": [well],
+                    "image_sets": image_sets,
+                    "tables": sorted(p.name for p in folder.glob("*.csv")),
+                    "folder": str(folder),
+                }
+            )
+    described.sort(key=lambda g: str(g["wells"][0]))
     return described
 
 
@@ -138,7 +174,8 @@ import json, resource, sys, time
 from pathlib import Path
 from chalicelib.painting import plate_merge as pm
 spec = json.loads(Path(sys.argv[1]).read_text())
-groups = [pm.GroupOutput(g["name"], tuple(g["wells"]), g["image_sets"], tuple(g["tables"])) for g in spec["groups"]]
+groups = [pm.GroupOutput(g["name"], tuple(g["wells"]), g["image_sets"], tuple(g["tables"]))
+          for g in spec["groups"]]
 folders = {g["name"]: Path(g["folder"]) for g in spec["groups"]}
 started = time.perf_counter()
 result = pm.merge_plate("SYN0001", groups, lambda g, t: pm.read_header(folders[g.name] / t),
@@ -150,12 +187,20 @@ print(json.dumps({"seconds": time.perf_counter() - started,
 """
 
 
-def time_merge(python: str, groups: list[dict[str, Any]], out: Path, platemap_csv: Path) -> dict[str, float]:
+def time_merge(
+    python: str, groups: list[dict[str, Any]], out: Path, platemap_csv: Path
+) -> dict[str, float]:
     spec = out.parent / f"{out.name}.json"
     spec.write_text(json.dumps({"groups": groups, "out": str(out), "platemap": str(platemap_csv)}))
     root = Path(__file__).resolve().parents[2]
-    done = subprocess.run([python, "-c", MERGE_SCRIPT, str(spec)], capture_output=True, text=True,
-                          cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, check=False)  # fmt: skip
+    done = subprocess.run(
+        [python, "-c", MERGE_SCRIPT, str(spec)],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        check=False,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"the merge failed: {done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
@@ -170,9 +215,11 @@ def projection(per_site_s: float, startup_s: float, merge_s: float) -> list[str]
     waves = math.ceil(groups / FLEET_VCPUS)
     wall_s = waves * group_s + merge_s
     return [
-        f"  {groups} groups x ({startup_s:.1f} s start-up + {TARGET_SITES} sites x {per_site_s:.2f} s) "
+        f"  {groups} groups x ({startup_s:.1f} s start-up + "
+        f"{TARGET_SITES} sites x {per_site_s:.2f} s) "
         f"= {group_s:.0f} s per group; {vcpu_hours:.2f} vCPU-hours",
-        f"  cost: {vcpu_hours:.2f} vCPU-h x ${PRICE_PER_HOUR} / {VCPUS_PER_INSTANCE} vCPU ({INSTANCE} "
+        f"  cost: {vcpu_hours:.2f} vCPU-h x ${PRICE_PER_HOUR} / {VCPUS_PER_INSTANCE} vCPU "
+        f"({INSTANCE} "
         f"on-demand) = ${cost:.2f}",
         f"  wall on {FLEET_VCPUS} vCPUs: {waves} wave(s) x {group_s:.0f} s + merge {merge_s:.0f} s "
         f"= {wall_s / 60:.1f} min",
@@ -185,13 +232,22 @@ def bench_plate(command: str, python: str, wells: int, sites: int, workers: int)
         write_plate(root / "plate", wells, sites)
         images = root / "plate" / "images"
         info = pipeline.inspect_pipeline(PIPELINE.read_text())
-        planned = plate.plan_plate(keys=sorted(p.name for p in images.iterdir()), input_prefix="",
-                                   group_by=["Plate", "Well"], regex=REGEX)  # fmt: skip
+        planned = plate.plan_plate(
+            keys=sorted(p.name for p in images.iterdir()),
+            input_prefix="",
+            group_by=["Plate", "Well"],
+            regex=REGEX,
+        )
         if planned.problems:
             raise RuntimeError("; ".join(planned.problems))
-        kw = {"images": images, "scratch": root / "runs", "grouping": plate.pipeline_grouping(info),
-              "group_by": planned.group_by}  # fmt: skip
+        kw = {
+            "images": images,
+            "scratch": root / "runs",
+            "grouping": plate.pipeline_grouping(info),
+            "group_by": planned.group_by,
+        }
         groups = list(planned.groups)
+        unsplit_s, reference = _unsplit(command, images, root / "unsplit")
         first = groups[:workers]
         serial_s, serial = run_many(command, first, 1, **kw)
         second = groups[workers : 2 * workers]
@@ -212,7 +268,8 @@ def bench_plate(command: str, python: str, wells: int, sites: int, workers: int)
             f"{workers} worker(s), CellProfiler {command}",
             f"per site: {per_site_wall:.2f} s wall ({per_site_module:.2f} s in modules); "
             f"start-up per run {startup:.1f} s",
-            f"{len(first)} groups one after another: {serial_s:.1f} s; {len(second)} groups at once: "
+            f"{len(first)} groups one after another: {serial_s:.1f} s; "
+            f"{len(second)} groups at once: "
             f"{parallel_s:.1f} s; speed-up {serial_s / parallel_s:.2f}x",
             "merge (CSV + Parquet + profiles + heatmap), fresh process each:",
             "  groups  cells  wall s  peak MiB",
@@ -220,11 +277,64 @@ def bench_plate(command: str, python: str, wells: int, sites: int, workers: int)
         per_group_merge = 0.0
         for copies in (1, 4, 16):
             described = replicate(runs, copies, root / f"copies{copies}")
-            figures = time_merge(python, described, root / f"merged{copies}", root / "plate" / "platemap.csv")
+            figures = time_merge(
+                python, described, root / f"merged{copies}", root / "plate" / "platemap.csv"
+            )
             per_group_merge = figures["seconds"] / len(described)
-            lines.append(f"  {len(described):>6}  {figures['cells']:>5}  {figures['seconds']:>6.1f}  "
-                         f"{figures['peak_mib']:>8.0f}")  # fmt: skip
-        lines.append(f"projection, {TARGET_WELLS} wells x {TARGET_SITES} sites on AWS Batch "
-                     f"(measured per-site and start-up times):")  # fmt: skip
+            lines.append(
+                f"  {len(described):>6}  {figures['cells']:>5}  {figures['seconds']:>6.1f}  "
+                f"{figures['peak_mib']:>8.0f}"
+            )
+        lines.append(
+            f"the plate as one CellProfiler run: {unsplit_s:.1f} s; the merged groups "
+            f"against it: {_compare(reference, root / 'merged1')}"
+        )
+        lines.append(
+            f"projection, {TARGET_WELLS} wells x {TARGET_SITES} sites on AWS Batch "
+            f"(measured per-site and start-up times):"
+        )
         lines += projection(per_site_module, startup, per_group_merge * TARGET_WELLS)
         return lines
+
+
+def _unsplit(command: str, images: Path, out: Path) -> tuple[float, Path]:
+    arguments = [command, "-c", "-r", "-p", str(PIPELINE), "-i", str(images), "-o", str(out)]
+    started = time.perf_counter()
+    done = subprocess.run(arguments, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"CellProfiler failed on the whole plate: {done.stdout[-2000:]}")
+    return time.perf_counter() - started, out
+
+
+def _compare(reference: Path, merged: Path) -> str:
+    """``identical`` when every per-object row and value agrees (times and paths aside)."""
+    from chalicelib.painting import tables
+
+    differences = []
+    for name in ("Image.csv", "Nuclei.csv", "Cells.csv", "Cytoplasm.csv"):
+        with open(reference / name, newline="") as a, open(merged / name, newline="") as b:
+            left, right = list(csv.DictReader(a)), list(csv.DictReader(b))
+        columns = tables.comparable_columns(left[0]) if left else []
+        changed = sum(
+            1 for x, y in zip(left, right, strict=False) for c in columns if x[c] != y.get(c)
+        )
+        if len(left) != len(right) or changed:
+            differences.append(f"{name}: {len(left)} vs {len(right)} rows, {changed} values differ")
+    return "identical per-object results" if not differences else "; ".join(differences)
+
+
+def run(spec: str, workers: int = 0, cellprofiler: str | None = None) -> int:
+    """The CLI's ``bench painting --plate WELLSxSITES``; 2 when CellProfiler is not installed."""
+    import sys
+
+    from devtools.local.batch import CELLPROFILER_VENV, cellprofiler_installed
+
+    if cellprofiler is None and not cellprofiler_installed():
+        print("error: CellProfiler is not installed: run `make cellprofiler`", file=sys.stderr)
+        return 2
+    wells, sites = parse_plate(spec)
+    command = cellprofiler or str(CELLPROFILER_VENV / "bin" / "cellprofiler")
+    python = str(CELLPROFILER_VENV / "bin" / "python")
+    for line in bench_plate(command, python, wells, sites, workers or os.cpu_count() or 1):
+        print(line, flush=True)
+    return 0

@@ -89,7 +89,9 @@ def draw_field(seed: int, kind: str, size: int = 256) -> dict[int, np.ndarray]:
     return images
 
 
-def _spread(rng: np.random.Generator, count: int, size: int, min_distance: float) -> list[tuple[float, float]]:
+def _spread(
+    rng: np.random.Generator, count: int, size: int, min_distance: float
+) -> list[tuple[float, float]]:
     """Up to ``count`` centres at least ``min_distance`` apart and clear of the border."""
     margin = min_distance / 2
     centres: list[tuple[float, float]] = []
@@ -120,7 +122,9 @@ def write_plate(
     kinds = {well: treatment(index) for index, well in enumerate(names)}
     written = fields(plate, wells, sites)
     for field in written:
-        seed = int(hashlib.sha256(f"{field.plate}/{field.well}/{field.site}".encode()).hexdigest()[:8], 16)
+        seed = int(
+            hashlib.sha256(f"{field.plate}/{field.well}/{field.site}".encode()).hexdigest()[:8], 16
+        )
         for channel, image in draw_field(seed, kinds[field.well], size).items():
             tifffile.imwrite(images / field.file_name(channel), image)
     write_platemap(folder / "platemap.csv", kinds)
@@ -136,7 +140,7 @@ def write_platemap(path: Path, kinds: dict[str, str]) -> None:
 
 
 def write_load_data(path: Path, written: list[Field], path_name: str) -> None:
-    """CellProfiler LoadData CSV: one row per site, ``FileName_<Ch>``/``PathName_<Ch>`` per channel."""
+    """A CellProfiler LoadData CSV: a row per site, ``FileName_``/``PathName_`` per channel."""
     header = ["Metadata_Plate", "Metadata_Well", "Metadata_Site"]
     for name in CHANNELS.values():
         header += [f"FileName_Orig{name}", f"PathName_Orig{name}"]

@@ -145,7 +145,9 @@ def test_plate_by_well_groups_retry_only_the_failed_group(cloud: LocalCloud) -> 
     assert [r["Metadata_Well"] for r in image] == [w for w in WELLS for _ in (1, 2)]
     nuclei = rows(cloud, plate + "Nuclei.csv")
     assert len(nuclei) == sum(int(float(r["Count_Nuclei"])) for r in image)
-    keys = {o["Key"][len(plate) :] for o in s3.list_objects_v2(Bucket=bucket, Prefix=plate)["Contents"]}
+    keys = {
+        o["Key"][len(plate) :] for o in s3.list_objects_v2(Bucket=bucket, Prefix=plate)["Contents"]
+    }
     for name in ("Image", "Nuclei", "Cells", "Cytoplasm", "single_cells"):
         assert f"{name}.parquet/part-00004.parquet" in keys, keys
     profiles = rows(cloud, plate + "profiles.csv")
@@ -181,8 +183,9 @@ def test_invalid_plate_submits_nothing_and_names_the_missing_file(cloud: LocalCl
     before = len(cloud.batch.submissions)
     send(cloud, body)
     rejected = wait_for(cloud, job_id(cloud, body), ("rejected",), timeout=30)
-    assert "1 files named in the LoadData CSV do not exist: SYN0001_A02_s2_w3_GONE.tif" in (
-        rejected["reason"]
+    assert (
+        "1 files named in the LoadData CSV do not exist: SYN0001_A02_s2_w3_GONE.tif"
+        in (rejected["reason"])
     )
     assert len(cloud.batch.submissions) == before
 

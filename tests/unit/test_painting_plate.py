@@ -56,9 +56,7 @@ def test_a_missing_channel_is_named() -> None:
     lacking = Field("SYN0001", "B01", 2).file_name(3)
     keys = [k for k in plate_keys() if not k.endswith(lacking)]
     found = plate.plan_plate(keys=keys, input_prefix=PREFIX, group_by=["Well"], regex=REGEX)
-    assert found.problems == (
-        "1 of 8 sites lack a channel: Plate=SYN0001 Well=B01 Site=2 lacks 3",
-    )
+    assert found.problems == ("1 of 8 sites lack a channel: Plate=SYN0001 Well=B01 Site=2 lacks 3",)
 
 
 @pytest.mark.parametrize(

@@ -63,7 +63,9 @@ print(json.dumps({
 def python39() -> Path:
     if not PYTHON.exists():
         pytest.skip("no .venv-cellprofiler here: run `make cellprofiler`")
-    probe = subprocess.run([str(PYTHON), "-c", "import numpy.typing, pycytominer, pyarrow"], capture_output=True)
+    probe = subprocess.run(
+        [str(PYTHON), "-c", "import numpy.typing, pycytominer, pyarrow"], capture_output=True
+    )
     if probe.returncode != 0:
         pytest.skip("the CellProfiler virtualenv lacks pycytominer: run `make cellprofiler`")
     return PYTHON
