@@ -3,22 +3,31 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from chalice.test import Client
 
+from chalicelib import aws
 from chalicelib.config import Settings
 from chalicelib.painting import layout
 from chalicelib.painting.messages import PaintingJob, parse_job
 from chalicelib.storage import Bucket
 from devtools.synthetic.plate import fields
-from tests.functional.test_painting import FakeBatch, batch, records, send  # noqa: F401
+from tests.functional.test_painting import FakeBatch, FakeSqs, records, send
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "painting" / "plate"
 PREFIX = "plates/SYN0001/"
 NAMES = [f"Metadata_Plate=SYN0001,Metadata_Well={w}" for w in ("A01", "A02", "B01", "B02")]
+
+
+@pytest.fixture
+def batch(s3: Any) -> Iterator[FakeBatch]:
+    fake = FakeBatch()
+    with aws.injected(batch=fake, sqs=FakeSqs()):
+        yield fake
 
 
 @pytest.fixture
