@@ -80,47 +80,60 @@ class SubmitPlan:
 
     def run_request(self) -> dict[str, Any]:
         """``batch.submit_job`` arguments for the CellProfiler job (an array job if sharded)."""
-        overrides: dict[str, Any] = {
-            "command": ["run"],
-            "environment": [{"name": k, "value": v} for k, v in self.environment().items()],
-        }
-        resources = []
-        if self.job.vcpus is not None:
-            resources.append({"type": "VCPU", "value": f"{self.job.vcpus:g}"})
-        if self.job.memory_mib is not None:
-            resources.append({"type": "MEMORY", "value": str(self.job.memory_mib)})
-        if resources:
-            overrides["resourceRequirements"] = resources
-        request: dict[str, Any] = {
-            "jobName": self.job_name,
-            "jobQueue": self.job_queue,
-            "jobDefinition": self.job_definition,
-            "containerOverrides": overrides,
-            "retryStrategy": retry_strategy(self.attempts),
-            "tags": {"painting-job": self.job_id},
-        }
-        if self.shards > 1:
-            request["arrayProperties"] = {"size": self.shards}
-        return request
+        return job_request(self, "run", self.environment(), job_resources(self.job), self.shards)
 
     def merge_request(self, run_job_id: str) -> dict[str, Any]:
         """The merge job: runs once every shard of ``run_job_id`` succeeded."""
-        return {
-            "jobName": self.job_name + "-merge",
-            "jobQueue": self.job_queue,
-            "jobDefinition": self.job_definition,
-            "dependsOn": [{"jobId": run_job_id}],
-            "containerOverrides": {
-                "command": ["merge"],
-                "environment": [{"name": k, "value": v} for k, v in self.environment().items()],
-                "resourceRequirements": [
-                    {"type": "VCPU", "value": "1"},
-                    {"type": "MEMORY", "value": "2048"},
-                ],
-            },
-            "retryStrategy": retry_strategy(self.attempts),
-            "tags": {"painting-job": self.job_id},
-        }
+        return merge_request(self, self.environment(), run_job_id, 2048)
+
+
+def job_resources(job: PaintingJob) -> list[dict[str, str]]:
+    """The job's ``job_vcpu``/``job_memory`` overrides as Batch resource requirements."""
+    resources = []
+    if job.vcpus is not None:
+        resources.append({"type": "VCPU", "value": f"{job.vcpus:g}"})
+    if job.memory_mib is not None:
+        resources.append({"type": "MEMORY", "value": str(job.memory_mib)})
+    return resources
+
+
+def job_request(
+    plan: Any,
+    command: str,
+    environment: dict[str, str],
+    resources: list[dict[str, str]],
+    children: int,
+) -> dict[str, Any]:
+    """``batch.submit_job`` arguments: an array job when ``children`` > 1."""
+    overrides: dict[str, Any] = {
+        "command": [command],
+        "environment": [{"name": k, "value": v} for k, v in environment.items()],
+    }
+    if resources:
+        overrides["resourceRequirements"] = resources
+    request: dict[str, Any] = {
+        "jobName": plan.job_name,
+        "jobQueue": plan.job_queue,
+        "jobDefinition": plan.job_definition,
+        "containerOverrides": overrides,
+        "retryStrategy": retry_strategy(plan.attempts),
+        "tags": {"painting-job": plan.job_id},
+    }
+    if children > 1:
+        request["arrayProperties"] = {"size": children}
+    return request
+
+
+def merge_request(
+    plan: Any, environment: dict[str, str], run_job_id: str | None, memory_mib: int
+) -> dict[str, Any]:
+    """The merge job (1 vCPU, ``memory_mib``), after ``run_job_id`` when there is one."""
+    resources = [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": str(memory_mib)}]
+    request = job_request(plan, "merge", environment, resources, 1)
+    request["jobName"] = plan.job_name + "-merge"
+    if run_job_id:
+        request["dependsOn"] = [{"jobId": run_job_id}]
+    return request
 
 
 def retry_strategy(attempts: int) -> dict[str, Any]:
@@ -183,46 +196,9 @@ class PlateSubmission:
 
     def run_request(self) -> dict[str, Any]:
         """One child per group (an array job; a single job for one group)."""
-        overrides: dict[str, Any] = {
-            "command": ["run"],
-            "environment": [{"name": k, "value": v} for k, v in self.environment().items()],
-        }
-        resources = []
-        if self.job.vcpus is not None:
-            resources.append({"type": "VCPU", "value": f"{self.job.vcpus:g}"})
-        if self.job.memory_mib is not None:
-            resources.append({"type": "MEMORY", "value": str(self.job.memory_mib)})
-        if resources:
-            overrides["resourceRequirements"] = resources
-        request: dict[str, Any] = {
-            "jobName": self.job_name,
-            "jobQueue": self.job_queue,
-            "jobDefinition": self.job_definition,
-            "containerOverrides": overrides,
-            "retryStrategy": retry_strategy(self.attempts),
-            "tags": {"painting-job": self.job_id},
-        }
-        if len(self.indices) > 1:
-            request["arrayProperties"] = {"size": len(self.indices)}
-        return request
+        resources = job_resources(self.job)
+        return job_request(self, "run", self.environment(), resources, len(self.indices))
 
     def merge_request(self, run_job_id: str | None) -> dict[str, Any]:
         """The plate merge, after every group of this submission succeeded."""
-        request: dict[str, Any] = {
-            "jobName": self.job_name + "-merge",
-            "jobQueue": self.job_queue,
-            "jobDefinition": self.job_definition,
-            "containerOverrides": {
-                "command": ["merge"],
-                "environment": [{"name": k, "value": v} for k, v in self.environment().items()],
-                "resourceRequirements": [
-                    {"type": "VCPU", "value": "1"},
-                    {"type": "MEMORY", "value": str(self.merge_memory_mib)},
-                ],
-            },
-            "retryStrategy": retry_strategy(self.attempts),
-            "tags": {"painting-job": self.job_id},
-        }
-        if run_job_id:
-            request["dependsOn"] = [{"jobId": run_job_id}]
-        return request
+        return merge_request(self, self.environment(), run_job_id, self.merge_memory_mib)

@@ -117,11 +117,20 @@ def run_group(
 
 def run_many(
     command: str, groups: Sequence[plate.Group], workers: int, **kw: Any
-) -> tuple[float, list[GroupRun]]:
+) -> tuple[float, list[GroupRun], float]:
+    """(wall s, runs, CPU s of the CellProfiler processes) of ``groups`` on ``workers`` threads."""
+    cpu = _children_cpu()
     started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         runs = list(pool.map(lambda g: run_group(command, g, **kw), groups))
-    return time.perf_counter() - started, runs
+    return time.perf_counter() - started, runs, _children_cpu() - cpu
+
+
+def _children_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def replicate(runs: Sequence[GroupRun], copies: int, target: Path) -> list[dict[str, Any]]:
@@ -249,28 +258,29 @@ def bench_plate(command: str, python: str, wells: int, sites: int, workers: int)
         groups = list(planned.groups)
         unsplit_s, reference = _unsplit(command, images, root / "unsplit")
         first = groups[:workers]
-        serial_s, serial = run_many(command, first, 1, **kw)
+        serial_s, serial, serial_cpu = run_many(command, first, 1, **kw)
         second = groups[workers : 2 * workers]
         if len(second) < len(first):
             kw["scratch"] = root / "again"
             second = first
-        parallel_s, parallel = run_many(command, second, workers, **kw)
+        parallel_s, parallel, parallel_cpu = run_many(command, second, workers, **kw)
         rest = [g for g in groups if g not in first and g not in second]
-        _, others = run_many(command, rest, workers, **{**kw, "scratch": root / "rest"})
+        _, others, _ = run_many(command, rest, workers, **{**kw, "scratch": root / "rest"})
         done = {r.group: r for r in [*serial, *parallel, *others]}
         runs = [done[g.name] for g in groups]
         sites_serial = sum(r.sites for r in serial)
         per_site_wall = serial_s / sites_serial
         per_site_module = sum(r.module_s for r in serial) / sites_serial
         startup = sum(r.wall_s - r.module_s for r in serial) / len(serial)
+        load = os.getloadavg()[0]
         lines = [
             f"plate {wells} wells x {sites} sites x 3 channels ({len(groups)} well groups), "
-            f"{workers} worker(s), CellProfiler {command}",
+            f"{workers} worker(s), {os.cpu_count()} cores, load average {load:.1f} at the end",
             f"per site: {per_site_wall:.2f} s wall ({per_site_module:.2f} s in modules); "
             f"start-up per run {startup:.1f} s",
-            f"{len(first)} groups one after another: {serial_s:.1f} s; "
-            f"{len(second)} groups at once: "
-            f"{parallel_s:.1f} s; speed-up {serial_s / parallel_s:.2f}x",
+            f"{len(first)} groups one after another: {serial_s:.1f} s ({serial_cpu:.1f} CPU s); "
+            f"{len(second)} groups at once: {parallel_s:.1f} s ({parallel_cpu:.1f} CPU s); "
+            f"speed-up {serial_s / parallel_s:.2f}x",
             "merge (CSV + Parquet + profiles + heatmap), fresh process each:",
             "  groups  cells  wall s  peak MiB",
         ]
