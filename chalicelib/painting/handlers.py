@@ -289,7 +289,7 @@ class PaintingService:
             problems.append(f"the input prefix {where} has no images ({len(names)} other files)")
         problems += self._output_problems(job, job_id)
         if job.is_plate:
-            found, plate_problems = self.plates.plan(job, info)
+            found, plate_problems = self.plates.plan(job, info, [job.input + n for n in names])
             problems += plate_problems
             return Checked(tuple(problems), 1, found.sites if found else None, found)
         estimate = pipeline.estimate_image_sets(info, names) if info else None
@@ -418,11 +418,12 @@ class PaintingService:
         started = _epoch(record.submitted_at) or self._clock()
         report = self.plates.report(output, part, started)
         states = report.pop("_states")
-        if status.get("state") in (SUBMITTED, "running", "failed") and record.state == SUBMITTED:
+        if record.state == SUBMITTED:
             failure = plate_jobs.plate_failure(states)
+            merge = (status.get("batch") or {}).get("merge_status")
             if failure:
                 report.update(state="failed", reason=failure)
-            elif report["totals"]["succeeded"] == report["totals"]["total"]:
+            elif report["totals"]["succeeded"] == report["totals"]["total"] and merge != "FAILED":
                 report.update(state="running", reason=None)  # the merge is under way
         return report
 

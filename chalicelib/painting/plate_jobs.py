@@ -51,7 +51,7 @@ class PlateJobs:
 
     # -- before submitting -------------------------------------------------------------
     def plan(
-        self, job: PaintingJob, info: pipeline.PipelineInfo | None
+        self, job: PaintingJob, info: pipeline.PipelineInfo | None, keys: list[str]
     ) -> tuple[plate.Plate | None, list[str]]:
         """The plate's groups and every problem with it (nothing is submitted if any)."""
         problems: list[str] = []
@@ -72,7 +72,6 @@ class PlateJobs:
             problems.append(f"the platemap {self.store.url(job.platemap)} does not exist")
         if problems:
             return None, problems
-        keys = [o["Key"] for o in self.store.list(job.input) if not o["Key"].endswith("/")]
         found = plate.plan_plate(
             keys=keys, input_prefix=job.input, group_by=job.group_by or (), load_data=text,
             regex=regex, bucket=self.store.bucket,
@@ -140,6 +139,7 @@ class PlateJobs:
             )
         log.info("plate job %s: submission %d, %d group(s)", job_id, submission, len(indices))
         return {
+            "job_id": job_id,
             "plan": layout.plan_key(job.output),
             "summary": {k: v for k, v in found.items() if k not in ("groups", "header")},
             "submissions": submission,
@@ -157,7 +157,9 @@ class PlateJobs:
 
     # -- states --------------------------------------------------------------------------
     def states(self, output: str, part: Mapping[str, Any]) -> dict[str, groups.GroupState]:
+        """Each group's state; manifests written by another job (same output) do not count."""
         entries: Mapping[str, Mapping[str, Any]] = part.get("groups") or {}
+        job_id = str(part.get("job_id") or "")
         names = list(entries)
         with ThreadPoolExecutor(READERS) as pool:
             manifests = list(
@@ -168,6 +170,7 @@ class PlateJobs:
                     names,
                 )
             )
+        manifests = [m if m and m.get("job_id") == job_id else None for m in manifests]
         described = self._describe_children(entries)
         return {
             name: groups.group_state(
