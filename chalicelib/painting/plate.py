@@ -395,6 +395,10 @@ def plan_plate(
             f"group_by names no metadata of the images: {', '.join(unknown)} "
             f"(have: {', '.join(names)})"
         )
+    unnamable = sorted({f"{n}={v}" for s in sites for n, v in s.metadata if n in group_by
+                        and ("," in v or "=" in v)})  # fmt: skip
+    if unnamable:
+        problems.append(_listed("metadata values with , or = cannot name a group", unnamable))
     lacking = incomplete_sites(sites, channels)
     if lacking:
         problems.append(_listed(f"{len(lacking)} of {len(sites)} sites lack a channel", lacking))

@@ -191,7 +191,7 @@ class PlateSubmission:
             "PAINTING_PLAN": layout.plan_key(self.job.output),
             "PAINTING_GROUPS": layout.encode_indices(list(self.indices)),
             "PAINTING_SUBMISSION": str(self.submission),
-            "PAINTING_PLATEMAP": self.job.platemap or "",
+            **({"PAINTING_PLATEMAP": self.job.platemap} if self.job.platemap else {}),
         }
 
     def run_request(self) -> dict[str, Any]:

@@ -170,6 +170,7 @@ def test_status_retry_and_resend(
     running = client.http.get(f"/painting/jobs/{job_id}").json_body
     assert running["groups"][NAMES[2]]["state"] == "pending"  # the new submission is queued
     assert running["state"] == "submitted"
+    assert running["estimated_finish"]  # 1 group left, 20 s per group so far
 
     again = client.http.post(f"/painting/jobs/{job_id}/retry")
     assert again.status_code == 400 and "nothing to retry" in again.json_body["reason"]

@@ -73,6 +73,16 @@ def test_bad_regex(regex: str, problem: str) -> None:
     assert found.groups == () and problem in found.problems[0]
 
 
+def test_group_values_must_be_nameable_by_dash_g() -> None:
+    keys = [k.replace("SYN0001_", "SYN,0001_") for k in plate_keys()]
+    regex = REGEX.replace("[^_]+", ".+?")
+    found = plate.plan_plate(keys=keys, input_prefix=PREFIX, group_by=["Plate"], regex=regex)
+    assert (
+        "metadata values with , or = cannot name a group: Metadata_Plate=SYN,0001"
+        in (found.problems[0])
+    )
+
+
 def test_unknown_group_name() -> None:
     found = plate.plan_plate(keys=plate_keys(), input_prefix=PREFIX, group_by=["Row"], regex=REGEX)
     assert found.groups == ()
