@@ -166,9 +166,10 @@ class PaintingService:
         previous = (record.extra.get("plate") if record else None) or None
         found = self.plates.write_plan(job, checked.plate)
         indices = list(range(len(found["groups"])))
-        if previous:
+        if previous:  # a resend: the groups that succeeded stay done (check-if-done)
             states = self.plates.states(job.output, previous)
-            indices = self.plates.unfinished_indices(previous, states)
+            done = {name for name, state in states.items() if state.state == "succeeded"}
+            indices = [i for i, g in enumerate(found["groups"]) if g["name"] not in done]
         try:
             part = self.plates.submit(
                 job, job_id, found, indices, previous, self._settings, adopt=action == "submit"

@@ -195,13 +195,6 @@ class PlateJobs:
         entries: Mapping[str, Mapping[str, Any]] = part.get("groups") or {}
         return sorted(int(entries[name]["index"]) for name in groups.to_retry(states))
 
-    def unfinished_indices(
-        self, part: Mapping[str, Any], states: Mapping[str, groups.GroupState]
-    ) -> list[int]:
-        """Every group that has not succeeded (a resent plate runs these, DCP's check-if-done)."""
-        entries: Mapping[str, Mapping[str, Any]] = part.get("groups") or {}
-        return sorted(int(e["index"]) for n, e in entries.items() if states[n].state != "succeeded")
-
     # -- the status route ---------------------------------------------------------------
     def report(self, output: str, part: Mapping[str, Any], started: float) -> dict[str, Any]:
         """``groups``, ``totals``, ``estimated_finish`` and the plate maps, for the status."""
