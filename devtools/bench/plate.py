@@ -46,6 +46,7 @@ VCPUS_PER_INSTANCE = 4
 INSTANCE = "c5.xlarge"
 TARGET_WELLS, TARGET_SITES = 384, 9
 FLEET_VCPUS = 256  # the compute environment's maxvCpus assumed for the projection
+JUMP_SITE_S = 78.0  # JUMP_analysis_v3.cppipe per site (docs/cell-painting.md)
 MODULE_TIME = r"Image # (?P<image>\d+), module .*?Wall_time = (?P<wall>[\d.]+) secs"
 
 
@@ -304,6 +305,11 @@ def bench_plate(command: str, python: str, wells: int, sites: int, workers: int)
             f"(measured per-site and start-up times):"
         )
         lines += projection(per_site_module, startup, per_group_merge * TARGET_WELLS)
+        lines.append(
+            f"the same for the JUMP analysis pipeline ({JUMP_SITE_S:.0f} s per 1080x1080 "
+            "8-channel site, measured once with CellProfiler 4.2.8.1 on this machine):"
+        )
+        lines += projection(JUMP_SITE_S, startup, per_group_merge * TARGET_WELLS)
         return lines
 
 
