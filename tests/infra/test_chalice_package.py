@@ -78,6 +78,7 @@ def test_the_zip_holds_only_what_runs_in_aws(terraform: dict[str, dict[str, Any]
     ours = [n for n in names if n == "app.py" or n.startswith("chalicelib/")]
     assert ours, names[:20]
     assert not [n for n in names if n.startswith(LAPTOP_ONLY)]
+    assert not [n for n in names if n.endswith(".pyc") or "__pycache__" in n]
     stems = {Path(n).stem for n in ours} | {part for n in ours for part in Path(n).parts[:-1]}
     assert not stems & set(LAPTOP_ONLY_MODULES), sorted(stems & set(LAPTOP_ONLY_MODULES))
 

@@ -124,7 +124,7 @@ def test_the_runner_runs_under_the_batch_images_python(tmp_path: Path) -> None:
     pipeline_file = tmp_path / "p.cppipe"
     pipeline_file.write_text(PIPELINE)
     done = subprocess.run(
-        [batch_python(), "-c", UNDER_BATCH_PYTHON, str(pipeline_file)],
+        [batch_python(), "-B", "-c", UNDER_BATCH_PYTHON, str(pipeline_file)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -136,7 +136,7 @@ def test_the_runner_runs_under_the_batch_images_python(tmp_path: Path) -> None:
     assert seen.pop("python") == list(BATCH_PYTHON)
     # The same calls in this interpreter give the same answers.
     here = subprocess.run(
-        [sys.executable, "-c", UNDER_BATCH_PYTHON, str(pipeline_file)],
+        [sys.executable, "-B", "-c", UNDER_BATCH_PYTHON, str(pipeline_file)],
         cwd=ROOT,
         capture_output=True,
         text=True,
