@@ -68,14 +68,9 @@ class SubmitPlan:
 
     def environment(self) -> dict[str, str]:
         return {
-            "PAINTING_JOB_ID": self.job_id,
-            "PAINTING_BUCKET": self.bucket,
-            "PIPELINE": self.job.pipeline,
-            "INPUT": self.job.input,
-            "OUTPUT": self.job.output,
+            **job_environment(self),
             "PAINTING_SHARDS": str(self.shards),
             "PAINTING_IMAGE_SETS": str(self.image_sets or 0),
-            "PAINTING_ATTEMPTS": str(self.attempts),
         }
 
     def run_request(self) -> dict[str, Any]:
@@ -85,6 +80,18 @@ class SubmitPlan:
     def merge_request(self, run_job_id: str) -> dict[str, Any]:
         """The merge job: runs once every shard of ``run_job_id`` succeeded."""
         return merge_request(self, self.environment(), run_job_id, 2048)
+
+
+def job_environment(plan: Any) -> dict[str, str]:
+    """What every container of a job is told: which job, where its files are."""
+    return {
+        "PAINTING_JOB_ID": plan.job_id,
+        "PAINTING_BUCKET": plan.bucket,
+        "PIPELINE": plan.job.pipeline,
+        "INPUT": plan.job.input,
+        "OUTPUT": plan.job.output,
+        "PAINTING_ATTEMPTS": str(plan.attempts),
+    }
 
 
 def job_resources(job: PaintingJob) -> list[dict[str, str]]:
@@ -182,12 +189,7 @@ class PlateSubmission:
 
     def environment(self) -> dict[str, str]:
         return {
-            "PAINTING_JOB_ID": self.job_id,
-            "PAINTING_BUCKET": self.bucket,
-            "PIPELINE": self.job.pipeline,
-            "INPUT": self.job.input,
-            "OUTPUT": self.job.output,
-            "PAINTING_ATTEMPTS": str(self.attempts),
+            **job_environment(self),
             "PAINTING_PLAN": layout.plan_key(self.job.output),
             "PAINTING_GROUPS": layout.encode_indices(list(self.indices)),
             "PAINTING_SUBMISSION": str(self.submission),
