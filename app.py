@@ -50,7 +50,7 @@ def on_image_uploaded(event: S3Event) -> None:
 @app.route("/counts", methods=["GET"], **auth)
 @api_errors
 def get_count() -> dict[str, Any]:
-    return intake.get_count(query_param("key"))
+    return intake.get_count(query_param("key"), query_param("run"), query_param("runs"))
 
 
 @app.on_s3_event(bucket=settings.videos_bucket, events=["s3:ObjectCreated:*"])

@@ -81,9 +81,15 @@ def on_image_uploaded(bucket: str, key: str) -> str:
     return default_intake().accept(bucket, key)
 
 
-def get_count(key: str | None) -> dict[str, Any]:
-    """The JSON result for an image key (the ``GET /counts?key=`` route)."""
+def get_count(key: str | None, run: str | None = None, runs: str | None = None) -> dict[str, Any]:
+    """The ``GET /counts?key=`` route: the latest upload's result for an image key.
+
+    ``&run=<id>`` returns one earlier count (another method, other parameters,
+    another bucket, a chat-bot job); ``&runs=1`` lists every run of the key.
+    """
     if not key:
         raise InvalidInput("pass the image key as ?key=<key>")
-    settings = get_settings()
-    return ResultStore(aws.client("s3"), settings.results_bucket).read(key)
+    store = ResultStore(aws.client("s3"), get_settings().results_bucket)
+    if runs:
+        return {"key": key, "runs": store.runs(key)}
+    return store.read(key, run)

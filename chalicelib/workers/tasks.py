@@ -61,14 +61,17 @@ class TaskRunner:
             head.get("VersionId"),
             job.params.get("method"),
             params,
+            origin="bot",  # kept as its own run: never overwrites an upload's result
         )
         Intake(self._settings, self._s3, self._lambda).check(request)
         document = self._invoke(self._settings.cell_counter_function, request.to_payload())
         if document.get("status") == "error":
             raise InvalidInput(document["error"]["reason"])
-        keys = ResultKeys.for_image(key)
+        keys = ResultKeys.for_run(key, request.run)
         return {
             "count": document.get("count"),
+            "reliable": document.get("reliable"),
+            "run": request.run,
             "method": document.get("method"),
             "width": document.get("width"),
             "height": document.get("height"),
