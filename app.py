@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalice.app import Chalice, Request, Response, S3Event, SQSEvent
 
+from chalicelib import observability
 from chalicelib.config import get_settings
 from chalicelib.http import api_errors, current_request, route_auth
 from chalicelib.lazy import lazy
@@ -29,6 +30,7 @@ else:  # each function imports only its own pipeline's code, on first use (cold 
     prediction = lazy("chalicelib.predict.handlers")
 
 app = Chalice(app_name="lab-pipelines")
+app.register_middleware(observability.chalice_middleware, "all")  # JSON logs, correlation id
 settings = get_settings()
 auth = route_auth(settings.api_auth)  # every route: open locally; API key or IAM in dev/prod
 

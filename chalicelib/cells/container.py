@@ -12,7 +12,7 @@ import logging
 import time
 from typing import Any
 
-from chalicelib import aws
+from chalicelib import aws, observability
 from chalicelib.cells import imaging
 from chalicelib.cells.counting import DEFAULT_METHOD, Counting, count_cells
 from chalicelib.cells.messages import CountRequest, ResultKeys
@@ -159,6 +159,7 @@ class CellCounter:
             annotated = imaging.encode(imaging.annotate(image, counting), annotated_name)
         except InvalidInput as error:
             log.warning("could not count s3://%s/%s: %s", request.bucket, request.key, error)
+            observability.metric("Failures", 1, f"cells:{error.kind}")
             return self.results.write_error(request, error)
         finished = time.perf_counter()
         timings = {
@@ -167,7 +168,10 @@ class CellCounter:
             "annotate": (finished - annotated_at) * 1e3,
         }
         document = result_document(request, counting, image, (finished - started) * 1e3, timings)
+        log.info("counted %d objects in s3://%s/%s", counting.count, request.bucket, request.key)
         self.results.write_success(request, document, annotated, cells_table(counting))
+        observability.metric("ImagesCounted", 1)
+        observability.metric("CountLatency", document["elapsed_ms"])
         return document
 
     def _download(self, request: CountRequest) -> bytes | None:
@@ -183,6 +187,7 @@ class CellCounter:
         return data
 
 
+@observability.instrumented("cells")
 def handle_count_request(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """Lambda entry point of the cell-counter container function."""
     request = CountRequest.from_payload(event)

@@ -10,7 +10,7 @@ import json
 import logging
 from typing import Any
 
-from chalicelib import aws
+from chalicelib import aws, observability
 from chalicelib.cells.messages import CountRequest, parameters_from_metadata
 from chalicelib.cells.probe import format_for_key
 from chalicelib.cells.records import ResultStore
@@ -39,6 +39,7 @@ class Intake:
         if head is None:
             log.info("s3://%s/%s was deleted before it could be counted", bucket, key)
             return "gone"
+        observability.adopt(observability.from_metadata(head.get("Metadata")))
         method, parameters = parameters_from_metadata(head.get("Metadata") or {})
         request = CountRequest(
             bucket=bucket,
@@ -53,13 +54,15 @@ class Intake:
             self.check(request)
         except InvalidInput as error:
             log.warning("rejected s3://%s/%s: %s", bucket, key, error)
+            observability.metric("Failures", 1, f"cells:{error.kind}")
             self.results.write_error(request, error)
             return "rejected"
         self._lambda.invoke(
             FunctionName=self._settings.cell_counter_function,
             InvocationType="Event",
-            Payload=json.dumps(request.to_payload()).encode(),
+            Payload=json.dumps(observability.stamped(request.to_payload())).encode(),
         )
+        log.info("counting s3://%s/%s", bucket, key)
         return "dispatched"
 
     def check(self, request: CountRequest) -> None:

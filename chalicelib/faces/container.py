@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from chalicelib import aws
+from chalicelib import aws, observability
 from chalicelib.config import Settings, get_settings
 from chalicelib.errors import InvalidInput
 from chalicelib.faces import process
@@ -77,7 +77,10 @@ class FaceBlurService:
                 str(target),
                 job.output_bucket,
                 job.output_key,
-                ExtraArgs={"ContentType": "video/mp4"},
+                ExtraArgs={
+                    "ContentType": "video/mp4",
+                    "Metadata": observability.object_metadata(None),
+                },
             )
         result = {
             "status": "ok",
@@ -97,7 +100,10 @@ class FaceBlurService:
             "elapsed_ms": round((time.perf_counter() - started) * 1e3, 1),
             "timings_ms": done.timings.as_ms(),
         }
+        log.info("blurred %d frames of s3://%s/%s", done.frames, job.bucket, job.key)
         self._put_json(job.output_bucket, job.result_key, result)
+        if info.fps:
+            observability.metric("VideoSecondsBlurred", round(done.frames / info.fps, 3))
         return {**job.to_state(), "result": {k: result[k] for k in ("output", "frames", "codec")}}
 
     def blur_image(self, bucket: str, key: str) -> dict[str, Any]:
@@ -127,6 +133,7 @@ class FaceBlurService:
         Bucket(self._s3, bucket).write_json(key, document)
 
 
+@observability.instrumented("faces")
 def handle_face_blur(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """Lambda entry point of the face-blur container function.
 

@@ -55,6 +55,7 @@ class FaceBlurJob:
     detections_key: str | None = None
     result: Mapping[str, Any] | None = None
     error: Mapping[str, Any] | None = None
+    correlation_id: str = ""  # chalicelib/observability.py: follows the video to its result
 
     @property
     def output_key(self) -> str:

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chalicelib import observability
 from chalicelib.painting import layout, merge, pipeline
 from chalicelib.painting.records import FAILED, SUCCEEDED, JobRecord
 from chalicelib.storage import Bucket, now_iso
@@ -409,12 +410,15 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None) ->
     config = RunnerConfig.from_environ(environ)
     from chalicelib import aws
 
+    observability.setup("painting")  # JSON lines in a Batch job (AWS_BATCH_JOB_ID is set)
+    correlation_id = environ.get(observability.ENVIRONMENT)
     store = Bucket(aws.client("s3"), config.bucket)
-    if environ.get("PAINTING_PLAN"):  # a plate job: one metadata group per child
-        from chalicelib.painting import plate_container
+    with observability.correlated(correlation_id), observability.span(f"painting.{command}"):
+        if environ.get("PAINTING_PLAN"):  # a plate job: one metadata group per child
+            from chalicelib.painting import plate_container
 
-        return plate_container.COMMANDS[command](config, store, environ)
-    return COMMANDS[command](config, store)
+            return plate_container.COMMANDS[command](config, store, environ)
+        return COMMANDS[command](config, store)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib import observability
 from chalicelib.painting import layout
 from chalicelib.painting.messages import PaintingJob
 
@@ -91,6 +92,12 @@ def job_environment(plan: Any) -> dict[str, str]:
         "INPUT": plan.job.input,
         "OUTPUT": plan.job.output,
         "PAINTING_ATTEMPTS": str(plan.attempts),
+        # the job logs and its records under the message's correlation id
+        **(
+            {observability.ENVIRONMENT: observability.correlation_id()}
+            if observability.correlation_id()
+            else {}
+        ),
     }
 
 

@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from chalicelib import observability
 from chalicelib.cells.handlers import Intake
 from chalicelib.cells.messages import CountRequest, ResultKeys
 from chalicelib.config import Settings
@@ -107,7 +108,7 @@ class TaskRunner:
         response = self._lambda.invoke(
             FunctionName=function,
             InvocationType="RequestResponse",
-            Payload=json.dumps(payload).encode(),
+            Payload=json.dumps(observability.stamped(payload)).encode(),
         )
         document = json.loads(response["Payload"].read() or b"{}")
         if response.get("FunctionError"):
