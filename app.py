@@ -142,6 +142,12 @@ def get_painting_job(job_id: str) -> dict[str, Any]:
     return painting.get_job(job_id)
 
 
+@app.route("/painting/jobs/{job_id}/retry", methods=["POST"], **auth)
+@api_errors
+def retry_painting_job(job_id: str) -> Response:
+    return Response(body=painting.retry_job(job_id), status_code=202)
+
+
 @app.route("/predict", methods=["POST"], content_types=BODY_TYPES, **auth)
 @api_errors(extra={"prediction": ""})
 def predict() -> dict[str, Any]:

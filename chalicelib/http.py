@@ -10,7 +10,7 @@ from typing import Any, ParamSpec, TypeVar, overload
 from chalice.app import Chalice, Request, Response
 
 from chalicelib.config import Settings
-from chalicelib.errors import Forbidden, InvalidInput, NotFound, TooLarge
+from chalicelib.errors import Conflict, Forbidden, InvalidInput, NotFound, TooLarge
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,8 @@ def status_for(error: Exception) -> int:
         return 400
     if isinstance(error, NotFound):
         return 404
+    if isinstance(error, Conflict):
+        return 409
     return 500
 
 
@@ -62,7 +64,7 @@ def api_errors(
 def api_errors(
     view: Callable[P, R] | None = None, *, extra: Mapping[str, Any] | None = None
 ) -> Any:
-    """Decorate a Chalice view: ``InvalidInput``/``NotFound`` become 4xx JSON responses.
+    """Decorate a Chalice view: ``InvalidInput``/``NotFound``/``Conflict`` become 4xx JSON.
 
     Use bare (``@api_errors``) or with fields every error body carries as well
     (``@api_errors(extra={"prediction": ""})``, the seed's error body).
@@ -75,7 +77,7 @@ def api_errors(
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | Response:
             try:
                 return view(*args, **kwargs)
-            except (InvalidInput, NotFound) as error:
+            except (InvalidInput, NotFound, Conflict) as error:
                 return error_response(error, extra)
 
         return wrapper

@@ -295,6 +295,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return int(
             run_bench(requests=args.requests, seconds=args.seconds, package=not args.no_package)
         )
+    if args.pipeline == "painting" and args.plate:
+        from devtools.bench import plate
+
+        return plate.run(args.plate, args.workers, args.cellprofiler)
     if args.pipeline == "painting":
         from devtools.bench import painting
 
@@ -476,6 +480,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--shards", default="1,2", help="painting: shard counts, e.g. 1,2,4")
     bench.add_argument("--copies", type=int, default=1, help="painting: repeat the wells")
     bench.add_argument("--cellprofiler", default=None, help="painting: the command to time")
+    bench.add_argument(
+        "--plate", default=None, help="painting: a generated plate by well groups, e.g. 4x2"
+    )
+    bench.add_argument("--workers", type=int, default=0, help="painting --plate: groups at once")
     bench.add_argument("--requests", type=int, default=2000, help="predict: HTTP requests at most")
     bench.add_argument("--seconds", type=float, default=5.0, help="predict: HTTP seconds at most")
     bench.add_argument("--no-package", action="store_true", help="predict: skip `chalice package`")

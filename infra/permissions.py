@@ -150,6 +150,21 @@ def api_handler(s: Settings) -> list[Grant]:
             ("ssm:GetParameter",),
             (Resource("parameter", s.console_signin_parameter),),
         ),
+        # GET /painting/jobs/{id} redraws a plate job's plate maps; POST .../retry rewrites
+        # its status record and submits the failed groups again.
+        write("WritePaintingRecords", s.data_bucket),
+        *submit_cellprofiler(s),
+    ]
+
+
+def submit_cellprofiler(s: Settings) -> list[Grant]:
+    """SubmitJob on the allowed CellProfiler queues and job definitions (and its tags)."""
+    queues = [Resource("job_queue", name) for name in s.allowed_job_queues]
+    definitions = [Resource("job_definition", name) for name in s.allowed_job_definitions]
+    return [
+        Grant("SubmitCellProfiler", ("batch:SubmitJob",), (*queues, *definitions)),
+        # SubmitJob with tags also authorises TagResource on the job it creates.
+        Grant("TagSubmittedJobs", ("batch:TagResource",), (Resource("batch_jobs"),)),
     ]
 
 
@@ -218,15 +233,11 @@ def on_job_messages(s: Settings) -> list[Grant]:
 
 
 def on_painting_message(s: Settings) -> list[Grant]:
-    queues = [Resource("job_queue", name) for name in s.allowed_job_queues]
-    definitions = [Resource("job_definition", name) for name in s.allowed_job_definitions]
     return [
         poll("ConsumePaintingJobs", s.painting_queue),
         *read("ReadPaintingData", s.data_bucket),
         write("WriteStatusRecords", s.data_bucket),
-        Grant("SubmitCellProfiler", ("batch:SubmitJob",), (*queues, *definitions)),
-        # SubmitJob with tags also authorises TagResource on the job it creates.
-        Grant("TagSubmittedJobs", ("batch:TagResource",), (Resource("batch_jobs"),)),
+        *submit_cellprofiler(s),
         Grant("FindBatchJobs", ("batch:ListJobs", "batch:DescribeJobs"), (ANY,)),
     ]
 

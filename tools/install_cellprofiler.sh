@@ -69,7 +69,7 @@ pip install --no-build-isolation "python-javabridge==4.0.4"
 pip install -r "$HERE/requirements-cellprofiler.txt"
 pip install --no-deps "cellprofiler-core==$CELLPROFILER_VERSION" "cellprofiler==$CELLPROFILER_VERSION"
 # Fail here, not in a test, if the install is broken.
-"$VENV/bin/python" -c "import cellprofiler, cellprofiler_core, javabridge, bioformats, boto3"
+"$VENV/bin/python" -c "import cellprofiler, cellprofiler_core, javabridge, bioformats, boto3, numpy.typing, pycytominer, pyarrow"
 test -x "$VENV/bin/cellprofiler"
 touch "$stamp"
 echo "CellProfiler $CELLPROFILER_VERSION installed in $(( $(date +%s) - started )) s: $VENV/bin/cellprofiler"

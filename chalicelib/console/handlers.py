@@ -624,11 +624,7 @@ def retry_painting_job(job_id: str) -> dict[str, Any]:
     """Re-submit a painting job's failed groups (the pipeline's own retry, issue 15)."""
     from chalicelib.painting import handlers
 
-    retry = getattr(handlers, "retry_job", None)
-    if retry is None:
-        raise NotFound("this version of the painting pipeline cannot retry single groups")
-    answer: dict[str, Any] = retry(job_id)
-    return answer
+    return handlers.retry_job(job_id)
 
 
 def videos(query: Mapping[str, str] | None) -> dict[str, Any]:

@@ -450,8 +450,13 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None) ->
 
     observability.setup("painting")  # JSON lines in a Batch job (AWS_BATCH_JOB_ID is set)
     correlation_id = environ.get(observability.ENVIRONMENT)
+    store = Bucket(aws.client("s3"), config.bucket)
     with observability.correlated(correlation_id), observability.span(f"painting.{command}"):
-        return COMMANDS[command](config, Bucket(aws.client("s3"), config.bucket))
+        if environ.get("PAINTING_PLAN"):  # a plate job: one metadata group per child
+            from chalicelib.painting import plate_container
+
+            return plate_container.COMMANDS[command](config, store, environ)
+        return COMMANDS[command](config, store)
 
 
 if __name__ == "__main__":

@@ -6,11 +6,14 @@ is claimed with a conditional write before submitting) or recorded as rejected
 with its reason. Transient AWS errors delete the messages that were fully
 handled and raise, so only the others come back, and after ``max_receive_count``
 receives they land in the dead-letter queue. ``get_job`` answers
-``GET /painting/jobs/{id}``.
+``GET /painting/jobs/{id}``; ``retry_job`` answers ``POST /painting/jobs/{id}/retry``.
+A plate job (``group_by``, ``load_data``, ``metadata_regex``, ``platemap``) is
+planned, submitted and reported by group through ``plate_jobs.PlateJobs``.
 """
 
 from __future__ import annotations
 
+import calendar
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -20,7 +23,7 @@ from typing import Any
 from chalicelib import aws, observability
 from chalicelib.config import Settings, get_settings
 from chalicelib.errors import Conflict, InvalidInput, NotFound, TransientError
-from chalicelib.painting import layout, pipeline
+from chalicelib.painting import groups, layout, pipeline, plate_jobs
 from chalicelib.painting.messages import (
     InvalidJob,
     PaintingJob,
@@ -54,6 +57,7 @@ class Checked:
     problems: tuple[str, ...]
     shards: int = 1
     image_sets: int | None = None
+    plate: Any = None  # plate.Plate, for a plate job
 
 
 class PaintingService:
@@ -70,6 +74,7 @@ class PaintingService:
         self._sqs = sqs
         self._clock = clock
         self.store = Bucket(s3, settings.data_bucket)
+        self.plates = plate_jobs.PlateJobs(self.store, batch, self._call, self._find, clock)
 
     # -- the SQS handler ------------------------------------------------------------------
     def handle(self, messages: list[QueueMessage]) -> dict[str, list[str]]:
@@ -129,6 +134,8 @@ class PaintingService:
         attempt = (record.attempt if record else 0) + (0 if action == "submit" else 1)
         claim = base.with_(attempt=attempt, claimed_at_epoch=self._clock(), updated_at=now_iso())
         self._write_conditionally(layout.status_key(job_id), claim, etag, record is None)
+        if checked.plate is not None:
+            return self._submit_plate(job, job_id, checked, claim, record, action, base)
         plan = self._plan(job, job_id, checked, attempt)
         try:
             batch = self._submit(plan, adopt=action == "submit")
@@ -144,6 +151,79 @@ class PaintingService:
         self._record(submitted, job.output)
         log.info("job %s submitted as %s (%d shard(s))", job_id, batch["job_id"], plan.shards)
         return "resubmitted" if attempt > 1 else "submitted"
+
+    def _submit_plate(
+        self,
+        job: PaintingJob,
+        job_id: str,
+        checked: Checked,
+        claim: JobRecord,
+        record: JobRecord | None,
+        action: str,
+        base: JobRecord,
+    ) -> str:
+        """Every group not yet succeeded (all, the first time) and the merge."""
+        previous = (record.extra.get("plate") if record else None) or None
+        found = self.plates.write_plan(job, checked.plate)
+        indices = list(range(len(found["groups"])))
+        if previous:  # a resend: the groups that succeeded stay done (check-if-done)
+            states = self.plates.states(job.output, previous)
+            done = {name for name, state in states.items() if state.state == "succeeded"}
+            indices = [i for i, g in enumerate(found["groups"]) if g["name"] not in done]
+        try:
+            part = self.plates.submit(
+                job, job_id, found, indices, previous, self._settings, adopt=action == "submit"
+            )
+        except InvalidInput as error:
+            return self._reject(base, str(error), job.output, "", None, overwrite=True)
+        submitted = claim.with_(
+            state=SUBMITTED, batch=part.pop("batch"), plate=part, submitted_at=now_iso(),
+            reason=None,
+        )  # fmt: skip
+        self._record(submitted, job.output)
+        return "resubmitted" if claim.attempt > 1 else "submitted"
+
+    def retry(self, job_id: str) -> dict[str, Any]:
+        """Submit the failed and dead groups of a plate job again (and its merge)."""
+        found = self.store.read_record(layout.status_key(self._job_id(job_id)))
+        if found is None:
+            raise NotFound(f"no painting job {job_id}")
+        record = JobRecord.from_dict(found.document)
+        previous = record.extra.get("plate")
+        if not previous or not isinstance(record.job, Mapping):
+            raise InvalidInput(
+                f"job {job_id} is not a plate job (no group_by): resend its message instead"
+            )
+        job = PaintingJob(**_job_fields(record.job))
+        states = self.plates.states(job.output, previous)
+        indices = self.plates.retry_indices(previous, states)
+        if not indices:
+            counts = ", ".join(f"{k} {v}" for k, v in groups.totals(states).items() if v)
+            raise InvalidInput(f"nothing to retry: no group of {job_id} failed or died ({counts})")
+        plan = self.plates.read_plan(job)
+        if plan is None:
+            raise NotFound(f"the plan of {job_id} is gone: resend its message")
+        part = self.plates.submit(job, job_id, plan, indices, previous, self._settings, False)
+        retried = [plan["groups"][i]["name"] for i in indices]
+        updated = record.with_(
+            state=SUBMITTED, batch=part.pop("batch"), plate=part, attempt=record.attempt + 1,
+            reason=None, updated_at=now_iso(), submitted_at=now_iso(),
+        )  # fmt: skip
+        try:
+            self.store.write_json(
+                layout.status_key(record.job_id), updated.to_dict(), if_match=found.etag
+            )
+        except Conflict as exc:
+            raise Conflict(f"job {job_id} changed while retrying: look again") from exc
+        self.store.write_json(job.output + layout.OUTPUT_STATUS, updated.to_dict())
+        log.info("plate job %s: retried %d group(s): %s", job_id, len(retried), retried)
+        return {"job_id": record.job_id, "retried": retried, "batch": updated.batch}
+
+    @staticmethod
+    def _job_id(job_id: str) -> str:
+        if not job_id or "/" in job_id:
+            raise InvalidInput("give a painting job id, e.g. cp-0123456789abcdef")
+        return job_id
 
     def reject_unparsed(self, message_id: str, invalid: InvalidJob) -> str:
         record = JobRecord(
@@ -210,6 +290,10 @@ class PaintingService:
             where = self.store.url(job.input)
             problems.append(f"the input prefix {where} has no images ({len(names)} other files)")
         problems += self._output_problems(job, job_id)
+        if job.is_plate:
+            found, plate_problems = self.plates.plan(job, info, [job.input + n for n in names])
+            problems += plate_problems
+            return Checked(tuple(problems), 1, found.sites if found else None, found)
         estimate = pipeline.estimate_image_sets(info, names) if info else None
         shards, image_sets, shard_problem = plan_shards(job, estimate)
         if shard_problem:
@@ -292,9 +376,7 @@ class PaintingService:
     # -- status ---------------------------------------------------------------------------
     def job_status(self, job_id: str) -> dict[str, Any]:
         """The job's record, with Batch's view and the outputs so far."""
-        if not job_id or "/" in job_id:
-            raise InvalidInput("give a painting job id, e.g. cp-0123456789abcdef")
-        document = self.store.read_json(layout.status_key(job_id))
+        document = self.store.read_json(layout.status_key(self._job_id(job_id)))
         if document is None:
             raise NotFound(f"no painting job {job_id}")
         record = JobRecord.from_dict(document)
@@ -302,6 +384,8 @@ class PaintingService:
         if record.batch:
             status.update(self._progress(record))
         job = record.job if isinstance(record.job, Mapping) else {}
+        if isinstance(record.extra.get("plate"), Mapping) and isinstance(job.get("output"), str):
+            status.update(self._plate_progress(record, job["output"], status))
         output = job.get("output") if record.state != REJECTED else None
         if isinstance(output, str):
             status["results"] = self._results(output)
@@ -328,6 +412,23 @@ class PaintingService:
         else:
             progress["state"] = "running" if run.get("status") == "RUNNING" else "submitted"
         return progress
+
+    def _plate_progress(
+        self, record: JobRecord, output: str, status: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Groups, totals, estimated finish, plate maps; a plate that cannot finish is failed."""
+        part = record.extra["plate"]
+        started = _epoch(record.submitted_at) or self._clock()
+        report = self.plates.report(output, part, started)
+        states = report.pop("_states")
+        if record.state == SUBMITTED:
+            failure = plate_jobs.plate_failure(states)
+            merge = (status.get("batch") or {}).get("merge_status")
+            if failure:
+                report.update(state="failed", reason=failure)
+            elif report["totals"]["succeeded"] == report["totals"]["total"] and merge != "FAILED":
+                report.update(state="running", reason=None)  # the merge is under way
+        return report
 
     def _results(self, output: str) -> dict[str, Any]:
         keys = [o["Key"] for o in self.store.list(output)]
@@ -367,3 +468,22 @@ def on_painting_messages(records: Any) -> dict[str, list[str]]:
 def get_job(job_id: str) -> dict[str, Any]:
     """``GET /painting/jobs/{id}``."""
     return default_service().job_status(job_id)
+
+
+def retry_job(job_id: str) -> dict[str, Any]:
+    """``POST /painting/jobs/{id}/retry``: only the failed and dead groups run again."""
+    return default_service().retry(job_id)
+
+
+def _job_fields(job: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored ``PaintingJob.to_dict()`` back as constructor arguments."""
+    fields = {k: v for k, v in job.items() if k in PaintingJob.__dataclass_fields__}
+    if isinstance(fields.get("group_by"), list):
+        fields["group_by"] = tuple(fields["group_by"])
+    return fields
+
+
+def _epoch(stamp: str | None) -> float | None:
+    if not stamp:
+        return None
+    return calendar.timegm(time.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ"))

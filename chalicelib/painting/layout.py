@@ -39,7 +39,9 @@ def normalise_prefix(prefix: str) -> str:
     return stripped + "/" if stripped else ""
 
 
-def job_key(bucket: str, pipeline: str, input_prefix: str, output_prefix: str) -> str:
+def job_key(
+    bucket: str, pipeline: str, input_prefix: str, output_prefix: str, extra: str = ""
+) -> str:
     """The deterministic id of a job: the same work always gets the same id.
 
     Resource overrides are left out on purpose: resending a failed job with more
@@ -50,9 +52,8 @@ def job_key(bucket: str, pipeline: str, input_prefix: str, output_prefix: str) -
     >>> job_key("b", "p.cppipe", "in/", "out/").startswith("cp-")
     True
     """
-    text = "\n".join(
-        [bucket, pipeline, normalise_prefix(input_prefix), normalise_prefix(output_prefix)]
-    )
+    parts = [bucket, pipeline, normalise_prefix(input_prefix), normalise_prefix(output_prefix)]
+    text = "\n".join(parts + ([extra] if extra else []))
     return "cp-" + hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -130,3 +131,59 @@ def range_arguments(shard: tuple[int, int | None]) -> list[str]:
     if last is not None:
         arguments += ["-l", str(last)]
     return arguments
+
+
+# -- plate jobs (split by metadata groups) ---------------------------------------------
+PLAN = "_plate/plan.json"
+GROUPS_DIR = "_groups/"
+PLATES_DIR = "plates/"
+PLATE_MAP = "plate_map.png"
+
+
+def plan_key(output: str) -> str:
+    """The plate's groups, written by the handler and read by every Batch child."""
+    return output + PLAN
+
+
+def group_prefix(output: str, folder: str) -> str:
+    """Where one group's outputs and manifest go: ``<output>_groups/Plate-P1_Well-A01/``."""
+    return output + GROUPS_DIR + folder + "/"
+
+
+def group_log_key(output: str, folder: str, submission: int, attempt: int) -> str:
+    return f"{output}{LOGS_DIR}{folder}-s{submission}-attempt{attempt}.log"
+
+
+def plate_prefix(output: str, plate: str) -> str:
+    """Where one plate's merged tables, Parquet, profiles and heatmap go."""
+    return output + PLATES_DIR + plate + "/"
+
+
+def encode_indices(indices: list[int]) -> str:
+    """Group indices as ranges, short enough for a Batch environment variable.
+
+    >>> encode_indices([0, 1, 2, 3, 7, 9, 10])
+    '0-3,7,9-10'
+    """
+    parts: list[str] = []
+    for index in sorted(set(indices)):
+        if parts and "-" in parts[-1] and int(parts[-1].split("-")[1]) == index - 1:
+            parts[-1] = f"{parts[-1].split('-')[0]}-{index}"
+        elif parts and "-" not in parts[-1] and int(parts[-1]) == index - 1:
+            parts[-1] = f"{parts[-1]}-{index}"
+        else:
+            parts.append(str(index))
+    return ",".join(parts)
+
+
+def decode_indices(text: str) -> list[int]:
+    """The inverse of ``encode_indices``.
+
+    >>> decode_indices("0-3,7,9-10")
+    [0, 1, 2, 3, 7, 9, 10]
+    """
+    found: list[int] = []
+    for part in filter(None, text.split(",")):
+        first, _, last = part.partition("-")
+        found.extend(range(int(first), int(last or first) + 1))
+    return found

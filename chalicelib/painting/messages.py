@@ -12,11 +12,18 @@ and, beyond the seed, optional ``shards`` (a Batch array job of that many
 CellProfiler ``-f/-l`` ranges), ``sets_per_shard`` (split by image-set count)
 and ``image_sets`` (the count, when the pipeline's rules are too complex to
 estimate it). Keys are in the data bucket.
+
+A **plate job** adds any of ``group_by`` (metadata names, e.g.
+``["Metadata_Plate", "Metadata_Well"]``: one Batch array child per group),
+``load_data`` (a LoadData CSV's key), ``metadata_regex`` (file-name metadata
+with Python named groups) and ``platemap`` (a platemap CSV's key, for per-well
+profiles normalised to its negative controls); see ``plate.py``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
@@ -28,6 +35,8 @@ from chalicelib.painting import layout
 REQUIRED = ("pipeline", "input", "output")
 OPTIONAL = ("job_memory", "job_vcpu", "job_definition", "job_queue")
 SHARDING = ("shards", "sets_per_shard", "image_sets")
+PLATE = ("group_by", "load_data", "metadata_regex", "platemap")
+MAX_GROUP_NAMES = 8
 # AWS Batch limits on a container's resource requirements: at least 4 MiB of memory and
 # one whole vCPU on EC2; Fargate also takes 0.25 and 0.5 vCPU. The upper bounds are the
 # largest EC2 instance sizes (448 vCPUs, 24 TiB): above them a job can never be placed.
@@ -55,9 +64,21 @@ class PaintingJob:
     shards: int | None = None
     sets_per_shard: int | None = None
     image_sets: int | None = None
+    group_by: tuple[str, ...] | None = None
+    load_data: str | None = None
+    metadata_regex: str | None = None
+    platemap: str | None = None
+
+    @property
+    def is_plate(self) -> bool:
+        """Split by metadata groups (any plate key given) rather than by ``-f/-l`` ranges."""
+        return any(getattr(self, name) is not None for name in PLATE)
 
     def key(self, bucket: str) -> str:
-        return layout.job_key(bucket, self.pipeline, self.input, self.output)
+        """The job id; a plate job's also depends on how it is grouped and read."""
+        plate = {name: getattr(self, name) for name in PLATE if getattr(self, name) is not None}
+        extra = json.dumps(plate, sort_keys=True) if plate else ""
+        return layout.job_key(bucket, self.pipeline, self.input, self.output, extra)
 
     def to_dict(self) -> dict[str, Any]:
         return {name: value for name, value in asdict(self).items() if value is not None}
@@ -122,7 +143,7 @@ def parse_job(index: int, raw: Any) -> PaintingJob | InvalidJob:
         for name in ("input", "output")
         if _text(raw.get(name)) and not layout.normalise_prefix(str(raw[name]))
     ]
-    unknown = sorted(set(raw) - set(REQUIRED) - set(OPTIONAL) - set(SHARDING))
+    unknown = sorted(set(raw) - set(REQUIRED) - set(OPTIONAL) - set(SHARDING) - set(PLATE))
     if unknown:
         problems.append(f"unknown keys: {', '.join(unknown)}")
     try:
@@ -137,7 +158,15 @@ def parse_job(index: int, raw: Any) -> PaintingJob | InvalidJob:
             shards=_number(raw, "shards", int),
             sets_per_shard=_number(raw, "sets_per_shard", int),
             image_sets=_number(raw, "image_sets", int),
+            group_by=_names(raw, "group_by"),
+            load_data=_key(raw, "load_data"),
+            metadata_regex=_optional_text(raw, "metadata_regex"),
+            platemap=_key(raw, "platemap"),
         )
+        if job.is_plate and (job.shards or job.sets_per_shard):
+            problems.append("a plate job is split by group_by: leave out shards/sets_per_shard")
+        if job.load_data and job.metadata_regex:
+            problems.append("give load_data or metadata_regex, not both")
     except ValueError as exc:
         problems.append(str(exc))
     if problems:
@@ -156,6 +185,27 @@ def _optional_text(raw: Mapping[str, Any], name: str) -> str | None:
     if not isinstance(value, str):
         raise ValueError(f"{name} must be a string")
     return value.strip()
+
+
+def _names(raw: Mapping[str, Any], name: str) -> tuple[str, ...] | None:
+    """Metadata names, as a list (``["Plate", "Well"]``) or comma-separated (``"Plate,Well"``)."""
+    value = raw.get(name)
+    if value is None:
+        return None
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(i, str) and i.strip() for i in items):
+        raise ValueError(f'{name} must be a list of metadata names, e.g. ["Metadata_Well"]')
+    if len(items) > MAX_GROUP_NAMES:
+        raise ValueError(f"{name} takes at most {MAX_GROUP_NAMES} names")
+    names = tuple(i.strip() for i in items)
+    if any(not n.replace("_", "").isalnum() for n in names):
+        raise ValueError(f"{name}: metadata names are letters, digits and _ ({', '.join(names)})")
+    return names
+
+
+def _key(raw: Mapping[str, Any], name: str) -> str | None:
+    value = _optional_text(raw, name)
+    return value.lstrip("/") if value else None
 
 
 def _number(raw: Mapping[str, Any], name: str, kind: type) -> Any:

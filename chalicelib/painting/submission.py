@@ -69,65 +69,85 @@ class SubmitPlan:
 
     def environment(self) -> dict[str, str]:
         return {
-            "PAINTING_JOB_ID": self.job_id,
-            "PAINTING_BUCKET": self.bucket,
-            "PIPELINE": self.job.pipeline,
-            "INPUT": self.job.input,
-            "OUTPUT": self.job.output,
+            **job_environment(self),
             "PAINTING_SHARDS": str(self.shards),
             "PAINTING_IMAGE_SETS": str(self.image_sets or 0),
-            "PAINTING_ATTEMPTS": str(self.attempts),
-            # the job logs and its records under the message's correlation id
-            **(
-                {observability.ENVIRONMENT: observability.correlation_id()}
-                if observability.correlation_id()
-                else {}
-            ),
         }
 
     def run_request(self) -> dict[str, Any]:
         """``batch.submit_job`` arguments for the CellProfiler job (an array job if sharded)."""
-        overrides: dict[str, Any] = {
-            "command": ["run"],
-            "environment": [{"name": k, "value": v} for k, v in self.environment().items()],
-        }
-        resources = []
-        if self.job.vcpus is not None:
-            resources.append({"type": "VCPU", "value": f"{self.job.vcpus:g}"})
-        if self.job.memory_mib is not None:
-            resources.append({"type": "MEMORY", "value": str(self.job.memory_mib)})
-        if resources:
-            overrides["resourceRequirements"] = resources
-        request: dict[str, Any] = {
-            "jobName": self.job_name,
-            "jobQueue": self.job_queue,
-            "jobDefinition": self.job_definition,
-            "containerOverrides": overrides,
-            "retryStrategy": retry_strategy(self.attempts),
-            "tags": {"painting-job": self.job_id},
-        }
-        if self.shards > 1:
-            request["arrayProperties"] = {"size": self.shards}
-        return request
+        return job_request(self, "run", self.environment(), job_resources(self.job), self.shards)
 
     def merge_request(self, run_job_id: str) -> dict[str, Any]:
         """The merge job: runs once every shard of ``run_job_id`` succeeded."""
-        return {
-            "jobName": self.job_name + "-merge",
-            "jobQueue": self.job_queue,
-            "jobDefinition": self.job_definition,
-            "dependsOn": [{"jobId": run_job_id}],
-            "containerOverrides": {
-                "command": ["merge"],
-                "environment": [{"name": k, "value": v} for k, v in self.environment().items()],
-                "resourceRequirements": [
-                    {"type": "VCPU", "value": "1"},
-                    {"type": "MEMORY", "value": "2048"},
-                ],
-            },
-            "retryStrategy": retry_strategy(self.attempts),
-            "tags": {"painting-job": self.job_id},
-        }
+        return merge_request(self, self.environment(), run_job_id, 2048)
+
+
+def job_environment(plan: Any) -> dict[str, str]:
+    """What every container of a job is told: which job, where its files are."""
+    return {
+        "PAINTING_JOB_ID": plan.job_id,
+        "PAINTING_BUCKET": plan.bucket,
+        "PIPELINE": plan.job.pipeline,
+        "INPUT": plan.job.input,
+        "OUTPUT": plan.job.output,
+        "PAINTING_ATTEMPTS": str(plan.attempts),
+        # the job logs and its records under the message's correlation id
+        **(
+            {observability.ENVIRONMENT: observability.correlation_id()}
+            if observability.correlation_id()
+            else {}
+        ),
+    }
+
+
+def job_resources(job: PaintingJob) -> list[dict[str, str]]:
+    """The job's ``job_vcpu``/``job_memory`` overrides as Batch resource requirements."""
+    resources = []
+    if job.vcpus is not None:
+        resources.append({"type": "VCPU", "value": f"{job.vcpus:g}"})
+    if job.memory_mib is not None:
+        resources.append({"type": "MEMORY", "value": str(job.memory_mib)})
+    return resources
+
+
+def job_request(
+    plan: Any,
+    command: str,
+    environment: dict[str, str],
+    resources: list[dict[str, str]],
+    children: int,
+) -> dict[str, Any]:
+    """``batch.submit_job`` arguments: an array job when ``children`` > 1."""
+    overrides: dict[str, Any] = {
+        "command": [command],
+        "environment": [{"name": k, "value": v} for k, v in environment.items()],
+    }
+    if resources:
+        overrides["resourceRequirements"] = resources
+    request: dict[str, Any] = {
+        "jobName": plan.job_name,
+        "jobQueue": plan.job_queue,
+        "jobDefinition": plan.job_definition,
+        "containerOverrides": overrides,
+        "retryStrategy": retry_strategy(plan.attempts),
+        "tags": {"painting-job": plan.job_id},
+    }
+    if children > 1:
+        request["arrayProperties"] = {"size": children}
+    return request
+
+
+def merge_request(
+    plan: Any, environment: dict[str, str], run_job_id: str | None, memory_mib: int
+) -> dict[str, Any]:
+    """The merge job (1 vCPU, ``memory_mib``), after ``run_job_id`` when there is one."""
+    resources = [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": str(memory_mib)}]
+    request = job_request(plan, "merge", environment, resources, 1)
+    request["jobName"] = plan.job_name + "-merge"
+    if run_job_id:
+        request["dependsOn"] = [{"jobId": run_job_id}]
+    return request
 
 
 def retry_strategy(attempts: int) -> dict[str, Any]:
@@ -139,3 +159,55 @@ def retry_strategy(attempts: int) -> dict[str, Any]:
             {"onReason": "*", "action": "RETRY"},
         ],
     }
+
+
+# -- plate jobs: one array child per metadata group ------------------------------------
+MERGE_BASE_MIB = 2048  # Python, pandas, pyarrow, pycytominer and the CSV buffers
+MERGE_PER_SITE_MIB = 128  # one site's tables, as frames and joined (JUMP-sized: ~1,000 cells)
+MERGE_MAX_MIB = 30 * 1024
+
+
+def merge_memory_mib(largest_group_sites: int) -> int:
+    """Memory for a plate merge: it holds one group at a time, so the largest group sizes it.
+
+    >>> merge_memory_mib(2), merge_memory_mib(9), merge_memory_mib(10_000)
+    (2304, 3200, 30720)
+    """
+    return min(MERGE_MAX_MIB, MERGE_BASE_MIB + MERGE_PER_SITE_MIB * max(1, largest_group_sites))
+
+
+@dataclass(frozen=True)
+class PlateSubmission:
+    """The groups of a plate job sent to AWS Batch at once (all of them, or a retry's)."""
+
+    job_id: str
+    bucket: str
+    job: PaintingJob
+    job_queue: str
+    job_definition: str
+    indices: tuple[int, ...]  # positions in the plan's groups
+    submission: int  # 1 for the first, +1 for each retry or resend
+    attempts: int
+    merge_memory_mib: int
+
+    @property
+    def job_name(self) -> str:
+        return f"cellprofiler-{self.job_id}-s{self.submission}"
+
+    def environment(self) -> dict[str, str]:
+        return {
+            **job_environment(self),
+            "PAINTING_PLAN": layout.plan_key(self.job.output),
+            "PAINTING_GROUPS": layout.encode_indices(list(self.indices)),
+            "PAINTING_SUBMISSION": str(self.submission),
+            **({"PAINTING_PLATEMAP": self.job.platemap} if self.job.platemap else {}),
+        }
+
+    def run_request(self) -> dict[str, Any]:
+        """One child per group (an array job; a single job for one group)."""
+        resources = job_resources(self.job)
+        return job_request(self, "run", self.environment(), resources, len(self.indices))
+
+    def merge_request(self, run_job_id: str | None) -> dict[str, Any]:
+        """The plate merge, after every group of this submission succeeded."""
+        return merge_request(self, self.environment(), run_job_id, self.merge_memory_mib)

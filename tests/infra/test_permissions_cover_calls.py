@@ -362,6 +362,35 @@ def test_painting_handler(cloud: tuple[Settings, Recorder, Any]) -> None:
     assert denied(recorder, chalice_policy("on_painting_message")) == []
 
 
+def test_plate_jobs(cloud: tuple[Settings, Recorder, Any]) -> None:
+    """A plate job: submitted by the SQS handler; reported and retried by the API handler."""
+    from chalicelib.painting import handlers as painting
+    from chalicelib.painting import layout
+    from chalicelib.painting.messages import parse_job
+    from devtools.synthetic.plate import REGEX, fields
+
+    settings, recorder, s3 = cloud
+    job = upload_dataset(s3, settings.data_bucket, "plates/p2/")
+    for site in fields("P2", 2, 1):
+        for channel in (1, 2):
+            key = job["input"] + site.file_name(channel)
+            s3.put_object(Bucket=settings.data_bucket, Key=key, Body=b"II*\x00")
+    plate_job = {**job, "group_by": ["Well"], "metadata_regex": REGEX}
+    records = _records(s3, settings.painting_queue, json.dumps(plate_job))
+    recorder.calls.clear()
+    assert list(painting.on_painting_messages(records).values()) == [["submitted"]]
+    assert denied(recorder, chalice_policy("on_painting_message")) == []
+    job_id = parse_job(0, plate_job).key(settings.data_bucket)  # type: ignore[union-attr]
+    folder = layout.group_prefix(job["output"], "Well-A01")
+    manifest = {"job_id": job_id, "status": "failed", "reason": "x", "submission": 1}
+    s3.put_object(Bucket=settings.data_bucket, Key=folder + layout.MANIFEST,
+                  Body=json.dumps(manifest).encode())  # fmt: skip
+    recorder.calls.clear()
+    assert "Well=A01" in json.dumps(painting.get_job(job_id)["groups"])
+    painting.retry_job(job_id)
+    assert denied(recorder, chalice_policy("api_handler")) == []
+
+
 def test_container_functions(cloud: tuple[Settings, Recorder, Any]) -> None:
     from chalicelib.cells.container import handle_count_request
     from chalicelib.faces.container import handle_face_blur
