@@ -100,6 +100,8 @@ def assess(segmentation: Segmentation, gray: np.ndarray) -> Quality:
         blocking.append(
             f"objects are only ~{2 * segmentation.radius:.1f} px across: too small to separate"
         )
+    if segmentation.scale_note:
+        blocking.append(segmentation.scale_note)
     if segmentation.count and sharpness < FOCUS_WARNING:
         blocking.append(f"the image looks out of focus (sharpness {sharpness:.2f})")
     flagged = len(segmentation.flagged)
