@@ -222,7 +222,7 @@ def footprint_radius(signal: np.ndarray) -> tuple[float, int] | None:
     if count <= 1:
         return None
     inscribed = np.zeros(count, np.float32)
-    np.maximum.at(inscribed, labels.ravel(), distance.ravel())
+    np.maximum.at(inscribed, np.asarray(labels, np.int64).ravel(), distance.ravel())
     radii = inscribed[1:][inscribed[1:] >= MASK_MIN_RADIUS]
     if radii.size < MASK_MIN_OBJECTS:
         return None
