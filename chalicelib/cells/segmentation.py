@@ -229,7 +229,9 @@ def _bounding_boxes(ids: np.ndarray, rows: np.ndarray, cols: np.ndarray, count: 
     box = np.zeros((count, 4), np.int64)
     if ids.size == 0:
         return box
-    order = np.argsort(ids, kind="stable")
+    # A stable sort of 16-bit keys is a radix sort: linear, several times faster.
+    keys = ids.astype(np.uint16) if count < 2**16 else ids
+    order = np.argsort(keys, kind="stable")
     sorted_ids = ids[order]
     starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])
     present = sorted_ids[starts] - 1
