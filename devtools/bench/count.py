@@ -101,7 +101,7 @@ def coins() -> list[Annotated]:
     """scikit-image's 24 coins (≈ 40 px across, with relief) at 0.5×, 1×, 2× and 3×."""
     from skimage import data
 
-    image = np.asarray(data.coins())
+    image = np.asarray(data.coins())  # type: ignore[no-untyped-call]
     found = []
     for factor in (0.5, 1.0, 2.0, 3.0):
         method = cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR
