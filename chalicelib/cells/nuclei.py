@@ -43,14 +43,14 @@ from chalicelib.cells.objects import (
     watershed,
 )
 
-WORK_RADIUS = 6.0  # nucleus radius (px) at the working resolution
+WORK_RADIUS = 5.0  # nucleus radius (px) at the working resolution
 SEED_SPACING = 0.6  # seeds closer than this many radii are one nucleus
 SEED_SIGMAS = 6.0  # a seed's blob response is this many noise sds above zero
 SIGNAL_SIGMAS = 4.0  # ... and its smoothed intensity this many above the background
 NOISE_SIGMAS = 3.0  # the mask is at least this many noise sds above the background
 RELATIVE_THRESHOLD = 0.5  # mask at this fraction of each nucleus's local maximum
 MIN_AREA_FRACTION = 0.2  # debris: smaller than this fraction of a typical nucleus
-HUGE_AREA = 6.0  # a structure this many typical nuclei large is examined
+HUGE_AREA = 3.0  # a structure this many typical nuclei large is examined
 FIBRE_ELONGATION = 3.0  # ... and flagged when at least this elongated
 FIBRE_SOLIDITY = 0.6  # ... and this compact (a long, bent chain is not a fibre)
 LONE_GIANT_AREA = 5.0

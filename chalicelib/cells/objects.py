@@ -386,8 +386,12 @@ def merge_pairs(labels: np.ndarray, pairs: np.ndarray, max_area: float | None = 
         keep, gone = min(ra, rb), max(ra, rb)
         parent[gone] = keep
         area[keep] += area[gone]
-    roots = np.array([_root(parent, i) for i in range(count + 1)])
-    _, renumbered = np.unique(roots, return_inverse=True)
+    while True:  # pointer jumping: every label to its root, without a Python loop
+        jumped = parent[parent]
+        if np.array_equal(jumped, parent):
+            break
+        parent = jumped
+    _, renumbered = np.unique(parent, return_inverse=True)
     return np.asarray(renumbered.astype(np.int32)[labels])
 
 

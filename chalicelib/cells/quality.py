@@ -79,6 +79,20 @@ def focus(gray: np.ndarray, radius: float) -> float:
     return round(high / low, 3) if low > 0 else 0.0
 
 
+def _size_and_focus(segmentation: Segmentation, sharpness: float) -> list[str]:
+    """Reasons not to trust a count that come from the objects' size and sharpness."""
+    found = []
+    if 0 < segmentation.radius < MIN_RADIUS:
+        found.append(
+            f"objects are only ~{2 * segmentation.radius:.1f} px across: too small to separate"
+        )
+    if segmentation.scale_note:
+        found.append(segmentation.scale_note)
+    if segmentation.count and sharpness < FOCUS_WARNING:
+        found.append(f"the image looks out of focus (sharpness {sharpness:.2f})")
+    return found
+
+
 def assess(segmentation: Segmentation, gray: np.ndarray) -> Quality:
     """QC block and reliability verdict for a segmentation of ``gray``."""
     decision = segmentation.decision
@@ -96,12 +110,7 @@ def assess(segmentation: Segmentation, gray: np.ndarray) -> Quality:
     if saturated >= SATURATION_WARNING:
         message = f"{100 * saturated:.1f}% of pixels are saturated"
         (blocking if saturated >= SATURATION_BLOCKING else warnings).append(message)
-    if 0 < segmentation.radius < MIN_RADIUS:
-        blocking.append(
-            f"objects are only ~{2 * segmentation.radius:.1f} px across: too small to separate"
-        )
-    if segmentation.count and sharpness < FOCUS_WARNING:
-        blocking.append(f"the image looks out of focus (sharpness {sharpness:.2f})")
+    blocking += _size_and_focus(segmentation, sharpness)
     flagged = len(segmentation.flagged)
     if flagged:
         warnings.append(

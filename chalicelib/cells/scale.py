@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -32,6 +33,11 @@ REFINE_TILE = 256  # side of the full-resolution tiles searched for small object
 MIN_FINE_BLOBS = 12  # that many strong blobs in the tiles make their size believable
 HISTOGRAM_BIN = 0.1  # log2 radius
 COVER = 1.25  # a blob covers this many radii: its rim and texture are not objects
+MASK_MIN_RADIUS = 1.5  # px: thresholded components thinner than this are noise
+MASK_MIN_OBJECTS = 3  # the footprint estimate needs this many components
+TEXTURE_RATIO = 1.6  # footprint this many blob radii wide: the blobs were texture inside objects
+CLUSTER_RATIO = 1.25  # blobs this many footprints wide: the sizes disagree, no clear scale
+BACKGROUND_FRACTION = 0.25  # of the image side: the opening that removes the background
 
 
 def blob_scales(signal: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
@@ -175,8 +181,103 @@ def typical_radius(signal: np.ndarray) -> tuple[float, int] | None:
     return float(2.0**centre), int(strong.sum())
 
 
+def footprint_radius(signal: np.ndarray) -> tuple[float, int] | None:
+    """Median inscribed radius (px) of the thresholded objects of ``signal``, and their number.
+
+    The background (an opening a quarter of the image wide) is removed, the
+    rest thresholded by Otsu's method and holes filled; each connected
+    component's largest distance to the background is the radius of the
+    largest disc that fits inside it. Texture inside an object (a coin's
+    relief, a nucleus's chromatin) does not change its footprint, and
+    touching round objects keep their own inscribed radius, so this is a
+    check on the blob search at any object size. ``None`` with fewer than
+    ``MASK_MIN_OBJECTS`` components.
+
+    >>> img = np.zeros((200, 200), np.float32)
+    >>> for x in (40, 100, 160):
+    ...     _ = cv2.circle(img, (x, 100), 20, 1.0, -1)
+    ...     _ = cv2.circle(img, (x, 100), 4, 0.3, -1)  # texture
+    >>> 18 < footprint_radius(img)[0] < 22
+    True
+    """
+    height, width = signal.shape
+    step = max(1, max(height, width) // 128)
+    small = cv2.resize(
+        signal, (max(1, width // step), max(1, height // step)), interpolation=cv2.INTER_AREA
+    )
+    k = max(3, int(BACKGROUND_FRACTION * min(small.shape)) | 1)
+    base = cv2.morphologyEx(small, cv2.MORPH_OPEN, np.ones((k, k), np.uint8))  # separable: fast
+    base = cv2.resize(cv2.GaussianBlur(base, (0, 0), k / 2), (width, height))
+    lifted = np.maximum(cv2.GaussianBlur(signal - base, (0, 0), 1.0), 0)
+    top = float(lifted.max())
+    if top <= 0:
+        return None
+    u8 = cv2.convertScaleAbs(lifted, alpha=255.0 / top)
+    _, mask = cv2.threshold(u8, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    padded = cv2.copyMakeBorder(mask, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+    cv2.floodFill(padded, None, (0, 0), 2)
+    mask[padded[1:-1, 1:-1] == 0] = 1  # holes
+    distance = cv2.distanceTransform(mask, cv2.DIST_L2, 5)
+    count, labels = cv2.connectedComponents(mask, connectivity=8)
+    if count <= 1:
+        return None
+    inscribed = np.zeros(count, np.float32)
+    np.maximum.at(inscribed, np.asarray(labels, np.int64).ravel(), distance.ravel())
+    radii = inscribed[1:][inscribed[1:] >= MASK_MIN_RADIUS]
+    if radii.size < MASK_MIN_OBJECTS:
+        return None
+    return float(np.median(radii)), int(radii.size)
+
+
+@dataclass(frozen=True)
+class Scale:
+    """The object size decided, and how sure it is.
+
+    ``radius`` in original pixels; ``blob`` and ``footprint`` the two estimates
+    (original pixels, ``None`` when unavailable); ``ambiguous`` says why the
+    size is in doubt (``None`` when both agree or the footprint is unavailable).
+    """
+
+    radius: float
+    blob: float | None
+    footprint: float | None
+    ambiguous: str | None = None
+
+
+def estimate_scale(signal_at: SignalAt, shape: tuple[int, int]) -> Scale | None:
+    """Typical object radius: the blob search, checked against the objects' footprint.
+
+    The blob search (``estimate_radius``) sees the strongest scale; inside
+    large textured objects that is their texture. The footprint
+    (``footprint_radius``, on the preview) sees whole objects. When the
+    footprint is ``TEXTURE_RATIO`` times wider the blobs were texture and the
+    footprint is used; when the blobs are ``CLUSTER_RATIO`` times wider than
+    the footprint, the two disagree and the size is reported as ambiguous.
+    """
+    height, width = shape
+    preview = min(1.0, float(np.sqrt(PREVIEW_PIXELS / max(1, height * width))))
+    blob = estimate_radius(signal_at, shape)
+    found = footprint_radius(signal_at(preview, None))
+    # Only where the objects are resolved on the preview (a few px): smaller
+    # objects merge into clusters there.
+    footprint = found[0] / preview if found is not None and found[0] >= 2.0 else None
+    if blob is None:
+        return None if footprint is None else Scale(footprint, None, footprint)
+    if footprint is None:
+        return Scale(blob, blob, None)
+    if footprint > TEXTURE_RATIO * blob:
+        return Scale(footprint, blob, footprint)
+    if blob > CLUSTER_RATIO * footprint:
+        note = (
+            f"object size ambiguous: blobs {2 * blob:.0f} px, thresholded objects "
+            f"{2 * footprint:.0f} px across; set the diameter"
+        )
+        return Scale(blob, blob, footprint, note)
+    return Scale(blob, blob, footprint)
+
+
 def estimate_radius(signal_at: SignalAt, shape: tuple[int, int]) -> float | None:
-    """Typical object radius in original pixels, searched coarse to fine.
+    """Typical object radius in original pixels, searched coarse to fine (blobs only).
 
     Parameters
     ----------

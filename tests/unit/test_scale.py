@@ -1,0 +1,88 @@
+"""Object size: right at any size, not fooled by texture; ambiguity reported; coins counted."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from skimage import data
+
+from chalicelib.cells.counting import count_cells
+from chalicelib.cells.objects import resized
+from chalicelib.cells.scale import Box, Scale, estimate_scale, footprint_radius
+from tests.conftest import ROOT
+
+
+def textured_discs(diameter: float, seed: int = 0) -> np.ndarray:
+    """Discs on a grid (some touching), each with bright relief spots a tenth of its size."""
+    rng = np.random.default_rng(seed)
+    radius = diameter / 2
+    pitch = int(diameter * 1.6)
+    side = max(160, 6 * pitch)
+    image = np.full((side, side), 0.1, np.float32)
+    for y in range(pitch // 2, side - pitch // 2, pitch):
+        for x in range(pitch // 2, side - pitch // 2, pitch):
+            cx, cy = x + rng.uniform(-0.2, 0.2) * radius, y + rng.uniform(-0.2, 0.2) * radius
+            cv2.circle(image, (round(cx), round(cy)), round(radius), 0.5, -1)
+            for _ in range(8):  # relief: small bright spots inside the disc
+                angle, distance = rng.uniform(0, 2 * np.pi), rng.uniform(0, 0.7) * radius
+                spot = (round(cx + distance * np.cos(angle)), round(cy + distance * np.sin(angle)))
+                cv2.circle(image, spot, max(1, round(radius / 8)), 0.9, -1)
+    image = cv2.GaussianBlur(image, (0, 0), 1.0)
+    return image + rng.normal(0, 0.01, image.shape).astype(np.float32)
+
+
+def scale_of(signal: np.ndarray) -> Scale | None:
+    def signal_at(scale: float, box: Box | None) -> np.ndarray:
+        part = signal if box is None else signal[box[1] : box[1] + box[3], box[0] : box[0] + box[2]]
+        return np.asarray(resized(part, scale))
+
+    return estimate_scale(signal_at, (signal.shape[0], signal.shape[1]))
+
+
+@pytest.mark.parametrize("diameter", [8, 16, 32, 64, 100])
+def test_size_is_the_objects_not_their_texture(diameter: int) -> None:
+    found = scale_of(textured_discs(diameter))
+    assert found is not None
+    assert 0.75 * diameter / 2 <= found.radius <= 1.3 * diameter / 2, found
+    assert found.ambiguous is None
+
+
+def test_footprint_is_the_inscribed_radius_of_touching_discs() -> None:
+    image = np.zeros((120, 300), np.float32)
+    for x in (30, 66, 102, 170, 206, 270):  # touching groups and a lone disc
+        cv2.circle(image, (x, 60), 18, 1.0, -1)
+    found = footprint_radius(image)
+    assert found is not None
+    assert 16 <= found[0] <= 20
+    assert footprint_radius(np.zeros((50, 50), np.float32)) is None
+
+
+def test_blobs_wider_than_the_objects_make_the_size_ambiguous() -> None:
+    # Pairs of small discs 2 px apart: the blob search sees pairs, the footprint single discs.
+    image = np.zeros((256, 256), np.float32)
+    for y in range(24, 240, 40):
+        for x in range(24, 240, 40):
+            cv2.ellipse(image, (x, y), (14, 5), 0, 0, 360, 1.0, -1)
+    found = scale_of(cv2.GaussianBlur(image, (0, 0), 1.0))
+    assert found is not None
+    assert found.ambiguous is not None and "ambiguous" in found.ambiguous
+    counted = count_cells((255 * cv2.GaussianBlur(image, (0, 0), 1.0)).astype(np.uint8))
+    assert counted.quality is not None and not counted.quality.reliable
+
+
+@pytest.mark.parametrize("factor", [0.5, 1.0, 2.0])
+def test_the_default_counts_coins_at_any_scale(factor: float) -> None:
+    coins = data.coins()  # 24 coins, about 40 px across, with relief
+    image = cv2.resize(coins, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+    counted = count_cells(image)
+    assert counted.quality is not None and counted.quality.reliable
+    assert abs(counted.count - 24) <= 2.4, counted.count
+    assert 0.75 * 40 * factor <= counted.parameters["estimated_diameter"] <= 1.3 * 40 * factor
+
+
+def test_the_dsb_image_is_counted_right_or_not_called_reliable() -> None:
+    image = cv2.imread(str(ROOT / "bench" / "data" / "dsb2018-img2d.tif"), cv2.IMREAD_UNCHANGED)
+    counted = count_cells(np.asarray(image))  # 125 nuclei, hand-segmented
+    assert counted.quality is not None
+    assert abs(counted.count - 125) <= 12.5 or not counted.quality.reliable
