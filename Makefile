@@ -6,7 +6,7 @@ SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
 CELLPROFILER_VENV := .venv-cellprofiler
 # This workplace's pip config lists mirrors that may be absent; hide that noise only.
 QUIET_PIP := grep -v "^WARNING: Location" || true
@@ -17,7 +17,7 @@ QUIET_PIP := grep -v "^WARNING: Location" || true
 help:
 	@echo "make demo    - set up .venv, run the app on the local emulator, count the sample images"
 	@echo "make test    - set up .venv and run the whole test suite (unit, functional, integration)"
-	@echo "make check   - lint (ruff) and type-check (mypy) chalicelib"
+	@echo "make check   - lint (ruff) and type-check (mypy strict) app.py, chalicelib, devtools, infra, tools"
 	@echo "make local   - run everything locally until Ctrl-C (emulator :4566, HTTP API :8000)"
 	@echo "make cellprofiler - install CellProfiler 4.2.8.1 into $(CELLPROFILER_VENV) (Python 3.9 + JDK)"
 	@echo "make deploy STAGE=dev|prod  - infra (CDK) + the Chalice app to AWS (README: Deploying to AWS)"
@@ -25,15 +25,17 @@ help:
 
 install: $(STAMP)
 
-$(STAMP): requirements-dev.txt requirements.txt
+$(STAMP): requirements-dev.txt requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo "installing into $(VENV) (first run only)..."
 	@$(PY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt 2>&1 | $(QUIET_PIP)
+	@$(PY) -m pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e . 2>&1 | $(QUIET_PIP)
 	@$(PY) -c "import chalice, moto, cv2, numpy, sklearn" # fail here, not later, if install broke
+	@test -x $(VENV)/bin/lab
 	@rm -f $(VENV)/.installed-* && touch $@
 
 demo: install cellprofiler-if-possible
-	@$(PY) -m chalicelib demo
+	@$(PY) -m devtools demo
 
 # CellProfiler's own virtualenv (Python 3.9); a no-op once installed. `make test` tries it
 # and goes on without it when Python 3.9 or a JDK is missing (those tests then skip; under
@@ -45,7 +47,7 @@ cellprofiler-if-possible:
 	@tools/install_cellprofiler.sh $(CELLPROFILER_VENV) --optional
 
 bench-painting: install cellprofiler
-	$(PY) -m chalicelib bench painting
+	$(PY) -m devtools bench painting
 
 test: install cellprofiler-if-possible
 	$(PY) -m pytest -q -p no:cacheprovider
@@ -53,10 +55,10 @@ test: install cellprofiler-if-possible
 check: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy chalicelib
+	$(VENV)/bin/mypy app.py chalicelib devtools infra tools
 
 local: install
-	$(PY) -m chalicelib local
+	$(PY) -m devtools local
 
 samples: install
 	$(PY) tools/make_samples.py

@@ -6,26 +6,40 @@ Lambda imports this module on a cold start.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from chalice import Chalice, Response
-from chalice.app import S3Event, SQSEvent
+from chalice.app import Chalice, Request, Response, S3Event, SQSEvent
 
 from chalicelib.config import get_settings
-from chalicelib.http import api_errors, route_auth
+from chalicelib.http import api_errors, current_request, route_auth
 from chalicelib.lazy import lazy
 from chalicelib.predict import BODY_TYPES
 
-# Each function imports only its own pipeline's code, on first use (cold starts).
-intake = lazy("chalicelib.cells.intake")
-workflow = lazy("chalicelib.faces.workflow")
-jobs = lazy("chalicelib.workers.api")
-painting = lazy("chalicelib.painting.service")
-prediction = lazy("chalicelib.predict.service")
+if TYPE_CHECKING:  # the real modules, so mypy checks every call below
+    from chalicelib.cells import handlers as intake
+    from chalicelib.faces import handlers as workflow
+    from chalicelib.painting import handlers as painting
+    from chalicelib.predict import handlers as prediction
+    from chalicelib.workers import handlers as jobs
+else:  # each function imports only its own pipeline's code, on first use (cold starts)
+    intake = lazy("chalicelib.cells.handlers")
+    workflow = lazy("chalicelib.faces.handlers")
+    jobs = lazy("chalicelib.workers.handlers")
+    painting = lazy("chalicelib.painting.handlers")
+    prediction = lazy("chalicelib.predict.handlers")
 
 app = Chalice(app_name="lab-pipelines")
 settings = get_settings()
 auth = route_auth(settings.api_auth)  # every route: open locally; API key or IAM in dev/prod
+
+
+def request() -> Request:
+    return current_request(app)
+
+
+def query_param(name: str) -> str | None:
+    params = request().query_params
+    return params.get(name) if params else None
 
 
 @app.on_s3_event(bucket=settings.images_bucket, events=["s3:ObjectCreated:*"])
@@ -36,7 +50,7 @@ def on_image_uploaded(event: S3Event) -> None:
 @app.route("/counts", methods=["GET"], **auth)
 @api_errors
 def get_count() -> dict[str, Any]:
-    return intake.get_count((app.current_request.query_params or {}).get("key"))
+    return intake.get_count(query_param("key"))
 
 
 @app.on_s3_event(bucket=settings.videos_bucket, events=["s3:ObjectCreated:*"])
@@ -78,7 +92,7 @@ def on_job_messages(event: SQSEvent) -> None:
 @app.route("/jobs", methods=["POST"], **auth)
 @api_errors
 def submit_job() -> Response:
-    return Response(body=jobs.submit_job(app.current_request.json_body), status_code=202)
+    return Response(body=jobs.submit_job(request().json_body), status_code=202)
 
 
 @app.route("/jobs/{job_id}", methods=["GET"], **auth)
@@ -101,13 +115,13 @@ def get_painting_job(job_id: str) -> dict[str, Any]:
 @app.route("/predict", methods=["POST"], content_types=BODY_TYPES, **auth)
 @api_errors(extra={"prediction": ""})
 def predict() -> dict[str, Any]:
-    return prediction.predict(app.current_request.raw_body)
+    return prediction.predict(request().raw_body)
 
 
 @app.route("/predict/batch", methods=["POST"], content_types=BODY_TYPES, **auth)
 @api_errors
 def predict_batch() -> dict[str, Any]:
-    return prediction.predict_batch(app.current_request.raw_body)
+    return prediction.predict_batch(request().raw_body)
 
 
 @app.route("/model", methods=["GET"], **auth)

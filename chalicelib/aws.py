@@ -78,27 +78,6 @@ def injected(**clients: Any) -> Iterator[None]:
                     _clients[name] = value
 
 
-MISSING_CODES = ("404", "NoSuchKey", "NotFound")
-
-
-def is_missing(exc: BaseException) -> bool:
-    """Did an S3 call fail because the object is not there?"""
-    return error_code(exc) in MISSING_CODES
-
-
-def get_json(s3: Any, bucket: str, key: str) -> Any:
-    """The JSON document at ``s3://bucket/key``, or None when there is none."""
-    import json
-
-    try:
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    except Exception as exc:
-        if is_missing(exc):
-            return None
-        raise
-    return json.loads(body)
-
-
 def emulator_client(service: str, endpoint: str) -> Any:
     """A client for the local emulator at ``endpoint`` (its fake credentials), uncached.
 

@@ -8,6 +8,8 @@ when retries run out, lands in a dead-letter queue with its reason.
 
 from __future__ import annotations
 
+# Python 3.8-compatible: the CellProfiler Batch container imports it.
+
 
 class LabError(Exception):
     """Base of every error this project raises on purpose."""
@@ -43,6 +45,10 @@ class Forbidden(InvalidInput):
 
 class NotFound(LabError):
     """A thing asked for does not exist (maps to HTTP 404)."""
+
+
+class Conflict(LabError):
+    """A conditional write lost: someone else changed the thing first (HTTP 409)."""
 
 
 class TransientError(LabError):

@@ -32,13 +32,13 @@ CONTAINER_FUNCTIONS = (
     ContainerFunction(
         directory="cell-counter",
         name_setting="cell_counter_function",
-        handler="chalicelib.cells.service.handle_count_request",
+        handler="chalicelib.cells.container.handle_count_request",
         async_failures_setting="cell_counter_failures_queue",
     ),
     ContainerFunction(
         directory="face-blur",
         name_setting="face_blur_function",
-        handler="chalicelib.faces.service.handle_face_blur",
+        handler="chalicelib.faces.container.handle_face_blur",
     ),
 )
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, ParamSpec, TypeVar, overload
 
-from chalice.app import Response
+from chalice.app import Chalice, Request, Response
 
 from chalicelib.errors import Forbidden, InvalidInput, NotFound, TooLarge
 
@@ -41,8 +41,22 @@ def error_response(error: Exception, extra: Mapping[str, Any] | None = None) -> 
     )
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@overload
+def api_errors(view: Callable[P, R]) -> Callable[P, R | Response]: ...
+
+
+@overload
 def api_errors(
-    view: Callable[..., Any] | None = None, *, extra: Mapping[str, Any] | None = None
+    *, extra: Mapping[str, Any] | None = None
+) -> Callable[[Callable[P, R]], Callable[P, R | Response]]: ...
+
+
+def api_errors(
+    view: Callable[P, R] | None = None, *, extra: Mapping[str, Any] | None = None
 ) -> Any:
     """Decorate a Chalice view: ``InvalidInput``/``NotFound`` become 4xx JSON responses.
 
@@ -52,9 +66,9 @@ def api_errors(
     mapping has to sit on the view itself.)
     """
 
-    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+    def decorate(view: Callable[P, R]) -> Callable[P, R | Response]:
         @functools.wraps(view)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | Response:
             try:
                 return view(*args, **kwargs)
             except (InvalidInput, NotFound) as error:
@@ -63,6 +77,14 @@ def api_errors(
         return wrapper
 
     return decorate(view) if view is not None else decorate
+
+
+def current_request(app: Chalice) -> Request:
+    """The request a view is answering (Chalice sets it before calling the view)."""
+    request = app.current_request
+    if request is None:
+        raise RuntimeError("no current request: called outside a Chalice view")
+    return request
 
 
 def route_auth(mode: str) -> dict[str, Any]:

@@ -32,5 +32,5 @@ class LazyModule:
 
 
 def lazy(name: str) -> Any:
-    """``lazy("chalicelib.cells.intake")``: the module, imported when first used."""
+    """``lazy("chalicelib.cells.handlers")``: the module, imported when first used."""
     return LazyModule(name)

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.config import PROJECT_DIR
+from infra.package import clean_app_tree
 from infra.stages import Stage, stage
 
 CDK_CLI = "aws-cdk@2.1148.1"  # the CDK CLI, fetched by npx at deploy time only
@@ -65,6 +66,8 @@ class Runner:
 
     def chalice(self, target: Stage, command: str, region: str) -> None:
         chalice = str(Path(self.python).with_name("chalice"))
+        if not self.dry_run:
+            clean_app_tree(PROJECT_DIR)  # no stale bytecode in the zip
         # STAGE makes app.py's decorators bind this stage's bucket and queue names.
         self.run(
             [chalice, command, "--stage", target.name],

@@ -27,7 +27,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from chalicelib.config import PROJECT_DIR, Settings
-from chalicelib.faces.workflow import CONTAINER_TASKS, STATE_MACHINE_FILE, TASK_FUNCTIONS
+from chalicelib.faces.handlers import CONTAINER_TASKS, STATE_MACHINE_FILE, TASK_FUNCTIONS
 from chalicelib.functions import CONTAINER_FUNCTIONS, ContainerFunction
 from infra import permissions
 from infra.batch import CellProfilerBatch, log_retention

@@ -144,6 +144,8 @@ class Stage:
         The decorators bound the queue names of the stage app.py was imported
         with; map each back to its settings field, then to this stage's name.
         """
+        from chalice.app import SQSEventConfig
+
         import app as chalice_app
 
         bound = chalice_app.settings
@@ -155,7 +157,7 @@ class Stage:
         return {
             getattr(self.settings, field_of[source.queue]): source.name
             for source in chalice_app.app.event_sources
-            if getattr(source, "queue", None)
+            if isinstance(source, SQSEventConfig)
         }
 
 

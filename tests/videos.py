@@ -1,6 +1,6 @@
-"""Test videos: see ``chalicelib.faces.samples``."""
+"""Test videos: see ``devtools.synthetic.faces``."""
 
-from chalicelib.faces.samples import (  # noqa: F401
+from devtools.synthetic.faces import (  # noqa: F401
     FACE_IN_PATCH,
     moving_face,
     psnr,

@@ -23,10 +23,9 @@ SHARDS_DIR = "_shards/"
 LOGS_DIR = "_logs/"
 MAX_ARRAY_SIZE = 10_000  # AWS Batch array jobs: 2..10,000 children
 
-# Exit codes of the job runner. Batch retries 1 (infrastructure) but not 3 (the
-# pipeline or the data are wrong: another attempt would fail the same way).
+# Exit codes of the job runner. Batch retries any other non-zero exit (infrastructure)
+# but not 3 (the pipeline or the data are wrong: another attempt would fail the same way).
 EXIT_OK = 0
-EXIT_RETRY = 1
 EXIT_FAILED = 3
 
 

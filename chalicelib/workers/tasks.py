@@ -11,12 +11,12 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from chalicelib.aws import is_missing
-from chalicelib.cells.intake import Intake
+from chalicelib.cells.handlers import Intake
 from chalicelib.cells.messages import CountRequest, ResultKeys
 from chalicelib.config import Settings
 from chalicelib.errors import InvalidInput
 from chalicelib.faces.messages import is_video_key
+from chalicelib.storage import Bucket
 from chalicelib.workers.messages import Job, s3_location
 
 Task = Callable[[Job], dict[str, Any]]
@@ -33,7 +33,7 @@ class TaskRunner:
         s3: Any,
         lambda_client: Any,
         start_video: Callable[[str, str], str],
-        predict: Callable[[Any], dict[str, Any]] | None = None,
+        predict: Callable[[Any], dict[str, Any]],
     ) -> None:
         self._settings = settings
         self._s3 = s3
@@ -92,17 +92,12 @@ class TaskRunner:
         )
 
     def predict(self, job: Job) -> dict[str, Any]:
-        if self._predict is None:
-            raise InvalidInput("the predict task is not available in this deployment")
         return self._predict(job.input)
 
     def _head(self, bucket: str, key: str) -> Mapping[str, Any]:
-        try:
-            head: Mapping[str, Any] = self._s3.head_object(Bucket=bucket, Key=key)
-        except Exception as exc:
-            if is_missing(exc):
-                raise InvalidInput(f"s3://{bucket}/{key} does not exist") from exc
-            raise
+        head = Bucket(self._s3, bucket).head(key)
+        if head is None:
+            raise InvalidInput(f"s3://{bucket}/{key} does not exist")
         return head
 
     def _invoke(self, function: str, payload: dict[str, Any]) -> dict[str, Any]:

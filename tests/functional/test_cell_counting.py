@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from chalicelib.cells.intake import Intake
+from chalicelib.cells.container import handle_count_request
+from chalicelib.cells.handlers import Intake
 from chalicelib.cells.messages import ResultKeys
-from chalicelib.cells.service import handle_count_request
 from chalicelib.config import Settings
 from tests.images import DISCS, discs, encode, png_header_only
 

@@ -10,7 +10,7 @@ import pytest
 from chalicelib.errors import CorruptInput, TooLarge, UnsupportedType
 from chalicelib.faces import process, video
 from chalicelib.faces.detection import HaarFaceDetector
-from chalicelib.faces.samples import background, moving_face, psnr, sharpness
+from devtools.synthetic.faces import background, moving_face, psnr, sharpness
 
 
 @pytest.fixture(scope="module")

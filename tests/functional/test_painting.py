@@ -11,24 +11,33 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
-from botocore.exceptions import ClientError
 from chalice.test import Client
 
 from chalicelib import aws
 from chalicelib.config import Settings
 from chalicelib.errors import TransientError
 from chalicelib.painting import layout
-from chalicelib.painting.messages import QueueMessage
-from chalicelib.painting.runner import RunnerConfig, main
-from chalicelib.painting.service import PaintingService
-from chalicelib.painting.store import Store
+from chalicelib.painting.container import RunnerConfig, main
+from chalicelib.painting.handlers import PaintingService
+from chalicelib.queues import QueueMessage
+from chalicelib.storage import Bucket as Store
 from tests.functional.conftest import CountingS3
 from tests.painting import FAKE_CELLPROFILER, PARTLY_MALFORMED, TRUNCATED, upload_dataset
+
+# The real client's modeled exceptions (ClientException, ...), as boto3 raises them.
+BATCH_EXCEPTIONS = (
+    boto3.session.Session()
+    .client("batch", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    .exceptions
+)
 
 
 class FakeBatch:
     """Records submissions; can fail the next calls with an AWS error code."""
+
+    exceptions = BATCH_EXCEPTIONS
 
     def __init__(self) -> None:
         self.submitted: list[dict[str, Any]] = []
@@ -38,7 +47,8 @@ class FakeBatch:
     def submit_job(self, **request: Any) -> dict[str, Any]:
         if self.fail_with:
             code = self.fail_with.pop(0)
-            raise ClientError({"Error": {"Code": code, "Message": code}}, "SubmitJob")
+            error = self.exceptions.from_code(code)
+            raise error({"Error": {"Code": code, "Message": code}}, "SubmitJob")
         job_id = f"job-{len(self.submitted) + 1}"
         self.submitted.append({**request, "jobId": job_id})
         self.statuses[job_id] = "SUBMITTED"

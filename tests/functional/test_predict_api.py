@@ -13,8 +13,8 @@ import pytest
 from chalice.test import Client
 
 from chalicelib.config import Settings
-from chalicelib.predict import service
-from chalicelib.predict.service import ARTIFACTS, PredictionService, served_model
+from chalicelib.predict import handlers as service
+from chalicelib.predict.handlers import ARTIFACTS, PredictionService, served_model
 from tests.functional.conftest import CountingS3
 from tests.predict_data import FEATURES, REQUIRED, SEED_BENIGN, SEED_MALIGNANT, observation, rows
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from infra.package import clean_app_tree
 from infra.stages import DEPLOYABLE_STAGES, Stage
 from tests.conftest import ROOT
 
@@ -52,6 +53,7 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
 
 def chalice_package(stage: str, outdir: Path) -> subprocess.CompletedProcess[str]:
     """``chalice package --pkg-format terraform`` as make deploy's users would run it."""
+    clean_app_tree(ROOT)  # as make deploy does
     env = {**os.environ, "STAGE": stage, "AWS_DEFAULT_REGION": "us-east-1"}
     env.pop("AWS_ENDPOINT_URL", None)
     chalice = Path(sys.executable).with_name("chalice")

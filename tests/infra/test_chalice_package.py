@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 import zipfile
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from infra.stages import DEPLOYABLE_STAGES, Stage
+from tests.conftest import ROOT
 from tests.infra.conftest import Synthesized
 
 MAX_ZIP_BYTES = 5 * 1024 * 1024  # the zip functions carry no NumPy/OpenCV (containers do)
@@ -62,3 +65,33 @@ def test_triggers_bind_resources_the_stack_creates(
         handler = mapping["function_name"].split(".")[1]
         # Lambda refuses the trigger when the queue's visibility is below the timeout.
         assert queues[queue_name]["VisibilityTimeout"] >= functions[handler]["timeout"]
+
+
+# Laptop-only code lives in devtools/, which Chalice never packages; these modules
+# were once in chalicelib and must not come back.
+LAPTOP_ONLY = ("devtools/", "tests/", "tools/", "bench/", "samples/", "models/")
+LAPTOP_ONLY_MODULES = ("local", "bench", "cli", "training", "synthetic", "samples", "client")
+
+
+def test_the_zip_holds_only_what_runs_in_aws(terraform: dict[str, dict[str, Any]]) -> None:
+    names = zipfile.ZipFile(terraform["dev"]["zip"]).namelist()
+    ours = [n for n in names if n == "app.py" or n.startswith("chalicelib/")]
+    assert ours, names[:20]
+    assert not [n for n in names if n.startswith(LAPTOP_ONLY)]
+    assert not [n for n in names if n.endswith(".pyc") or "__pycache__" in n]
+    stems = {Path(n).stem for n in ours} | {part for n in ours for part in Path(n).parts[:-1]}
+    assert not stems & set(LAPTOP_ONLY_MODULES), sorted(stems & set(LAPTOP_ONLY_MODULES))
+
+
+def test_nothing_in_chalicelib_imports_laptop_code() -> None:
+    for path in (ROOT / "chalicelib").rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                modules = [node.module or ""]
+            elif isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            else:
+                continue
+            bad = [m for m in modules if m.split(".")[0] in ("devtools", "tests", "tools")]
+            assert not bad, f"{path.relative_to(ROOT)} imports {bad}"

@@ -22,8 +22,8 @@ from moto import mock_aws
 
 from chalicelib import aws
 from chalicelib.config import Settings, reload_settings
-from chalicelib.faces.workflow import state_machine_definition
-from chalicelib.local.resources import Provisioner
+from chalicelib.faces.handlers import state_machine_definition
+from devtools.local.resources import Provisioner
 from infra import permissions, policies
 from infra.stages import Stage
 from tests.images import discs, encode
@@ -86,7 +86,7 @@ def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Settings, Recorder,
 
 
 def _placeholders() -> list[str]:
-    from chalicelib.faces.workflow import CONTAINER_TASKS, TASK_FUNCTIONS
+    from chalicelib.faces.handlers import CONTAINER_TASKS, TASK_FUNCTIONS
 
     return [*TASK_FUNCTIONS, *CONTAINER_TASKS]
 
@@ -184,7 +184,7 @@ def test_the_check_catches_a_missing_permission(cloud: tuple[Settings, Recorder,
 
 # -- the functions, each through the call its Chalice handler makes ----------------------------
 def test_image_upload(cloud: tuple[Settings, Recorder, Any]) -> None:
-    from chalicelib.cells import intake
+    from chalicelib.cells import handlers as intake
 
     settings, recorder, s3 = cloud
     s3.put_object(Bucket=settings.images_bucket, Key="a.png", Body=PNG)
@@ -197,7 +197,7 @@ def test_image_upload(cloud: tuple[Settings, Recorder, Any]) -> None:
 
 
 def test_video_upload_and_workflow_steps(cloud: tuple[Settings, Recorder, Any]) -> None:
-    from chalicelib.faces import workflow
+    from chalicelib.faces import handlers as workflow
 
     settings, recorder, s3 = cloud
     s3.put_object(Bucket=settings.videos_bucket, Key="clip.mp4", Body=b"not really")
@@ -218,11 +218,11 @@ def test_video_upload_and_workflow_steps(cloud: tuple[Settings, Recorder, Any]) 
 
 
 def test_every_route(cloud: tuple[Settings, Recorder, Any]) -> None:
-    from chalicelib.cells import intake
+    from chalicelib.cells import handlers as intake
     from chalicelib.errors import NotFound
-    from chalicelib.painting import service as painting
-    from chalicelib.predict import service as prediction
-    from chalicelib.workers import api as jobs
+    from chalicelib.painting import handlers as painting
+    from chalicelib.predict import handlers as prediction
+    from chalicelib.workers import handlers as jobs
 
     settings, recorder, s3 = cloud
     s3.put_object(
@@ -270,7 +270,7 @@ def _records(s3: Any, queue: str, *bodies: str) -> list[Any]:
 
 
 def test_job_worker(cloud: tuple[Settings, Recorder, Any]) -> None:
-    from chalicelib.workers import api as jobs
+    from chalicelib.workers import handlers as jobs
 
     settings, recorder, s3 = cloud
     s3.put_object(Bucket=settings.images_bucket, Key="a.png", Body=PNG)
@@ -298,7 +298,7 @@ def test_job_worker(cloud: tuple[Settings, Recorder, Any]) -> None:
 
 
 def test_painting_handler(cloud: tuple[Settings, Recorder, Any]) -> None:
-    from chalicelib.painting import service as painting
+    from chalicelib.painting import handlers as painting
 
     settings, recorder, s3 = cloud
     job = upload_dataset(s3, settings.data_bucket)
@@ -310,8 +310,8 @@ def test_painting_handler(cloud: tuple[Settings, Recorder, Any]) -> None:
 
 
 def test_container_functions(cloud: tuple[Settings, Recorder, Any]) -> None:
-    from chalicelib.cells.service import handle_count_request
-    from chalicelib.faces.service import handle_face_blur
+    from chalicelib.cells.container import handle_count_request
+    from chalicelib.faces.container import handle_face_blur
 
     settings, recorder, s3 = cloud
     head = s3.put_object(Bucket=settings.data_bucket, Key="a.png", Body=PNG)
@@ -331,7 +331,7 @@ def test_container_functions(cloud: tuple[Settings, Recorder, Any]) -> None:
 
 def test_cellprofiler_job(cloud: tuple[Settings, Recorder, Any]) -> None:
     """The Batch job runner (with the fake CellProfiler): shards, then the merge."""
-    from chalicelib.painting.runner import main
+    from chalicelib.painting.container import main
     from tests.painting import FAKE_CELLPROFILER
 
     settings, recorder, s3 = cloud

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from cfnlint.api import lint
 
-from chalicelib.faces.workflow import CONTAINER_TASKS, STATE_MACHINE_FILE, TASK_FUNCTIONS
+from chalicelib.faces.handlers import CONTAINER_TASKS, STATE_MACHINE_FILE, TASK_FUNCTIONS
 from chalicelib.functions import CONTAINER_FUNCTIONS
-from chalicelib.painting.messages import PaintingJob, SubmitPlan, resource_problems
+from chalicelib.painting.messages import PaintingJob, resource_problems
+from chalicelib.painting.submission import SubmitPlan
 from infra.iam_audit import render
 from infra.stack import expected_outputs
 from infra.stages import DEPLOYABLE_STAGES, Stage

@@ -10,7 +10,7 @@ import pytest
 
 from chalicelib import aws
 from chalicelib.cells.messages import ResultKeys
-from chalicelib.local.cloud import LocalCloud
+from devtools.local.cloud import LocalCloud
 from tests.images import DISCS, discs, encode, png_header_only
 from tests.integration.conftest import eventually, read_json
 

@@ -1,4 +1,4 @@
-"""`python -m chalicelib local` starts, serves, and stops cleanly on Ctrl-C."""
+"""`lab local` starts, serves, and stops cleanly on Ctrl-C."""
 
 from __future__ import annotations
 
@@ -36,12 +36,12 @@ def submit_count_cells(endpoint: str, env: dict[str, str]) -> None:
 
 
 def submit(env: dict[str, str], endpoint: str, *args: str) -> dict:
-    """``python -m chalicelib submit … --wait`` as a user runs it; its reply."""
+    """``lab submit … --wait`` as a user runs it; its reply."""
     done = subprocess.run(
         [
             sys.executable,
             "-m",
-            "chalicelib",
+            "devtools",
             "submit",
             *args,
             "--wait",
@@ -63,7 +63,7 @@ def submit(env: dict[str, str], endpoint: str, *args: str) -> dict:
 def test_local_serves_and_stops_on_ctrl_c() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "chalicelib", "local", "--port", "0", "--http-port", "0"],
+        [sys.executable, "-m", "devtools", "local", "--port", "0", "--http-port", "0"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

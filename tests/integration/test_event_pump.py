@@ -13,7 +13,7 @@ from chalice import Chalice
 
 from chalicelib import aws
 from chalicelib.config import get_settings
-from chalicelib.local.cloud import LocalCloud
+from devtools.local.cloud import LocalCloud
 from tests.integration.conftest import eventually
 
 pytestmark = pytest.mark.integration

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from chalicelib import aws
-from chalicelib.faces import video, workflow
-from chalicelib.faces.samples import moving_face
-from chalicelib.local.cloud import LocalCloud
+from chalicelib.faces import handlers as workflow
+from chalicelib.faces import video
+from devtools.local.cloud import LocalCloud
+from devtools.synthetic.faces import moving_face
 from tests.integration.conftest import eventually, read_json
 
 pytestmark = pytest.mark.integration

@@ -23,10 +23,10 @@ from typing import Any
 import pytest
 
 from chalicelib import aws
-from chalicelib.local.batch import cellprofiler_installed
-from chalicelib.local.cloud import LocalCloud
-from chalicelib.local.painting import PREFIX, upload_example
 from chalicelib.painting import layout
+from devtools.local.batch import cellprofiler_installed
+from devtools.local.cloud import LocalCloud
+from devtools.local.painting import PREFIX, upload_example
 from tests.integration.test_painting_local import finished, key_of, send
 from tests.painting import event
 

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 
 from chalicelib import aws
-from chalicelib.local.batch import ProcessLauncher
-from chalicelib.local.cloud import LocalCloud
 from chalicelib.painting import layout
+from devtools.local.batch import ProcessLauncher
+from devtools.local.cloud import LocalCloud
 from tests.integration.conftest import eventually, read_json
 from tests.painting import FAKE_CELLPROFILER, PARTLY_MALFORMED, upload_dataset
 

@@ -1,4 +1,4 @@
-"""The README's curl examples, run as written against the local cloud and `chalice local`."""
+"""The curl examples of docs/prediction-api.md, run against the local cloud and `chalice local`."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from chalicelib import aws
-from chalicelib.local.cloud import LocalCloud
+from devtools.local.cloud import LocalCloud
 from tests.conftest import ROOT
 from tests.predict_data import SEED_BENIGN
 
@@ -38,9 +38,8 @@ class Example:
 
 
 def readme_examples() -> list[Example]:
-    """Every ``$ command`` and the output shown under it, in the Prediction API section."""
-    text = (ROOT / "README.md").read_text()
-    section = text.split("## Prediction API", 1)[1].split("\n## ", 1)[0]
+    """Every ``$ command`` and the output shown under it, in the Prediction API's page."""
+    section = (ROOT / "docs" / "prediction-api.md").read_text()
     examples = []
     for block in re.findall(r"```\n(.*?)```", section, re.DOTALL):
         lines = block.splitlines()
@@ -131,12 +130,12 @@ def chalice_cli(cloud: LocalCloud) -> Iterator[str]:
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
-@pytest.mark.parametrize("server", ["python -m chalicelib local", "chalice local"])
+@pytest.mark.parametrize("server", ["lab local", "chalice local"])
 def test_readme_curl_examples(
     server: str, cloud: LocalCloud, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     http_url = (
-        cloud.http_url if server.startswith("python") else request.getfixturevalue("chalice_cli")
+        cloud.http_url if server.startswith("lab") else request.getfixturevalue("chalice_cli")
     )
     assert http_url is not None
     examples = readme_examples()

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from chalicelib import aws
-from chalicelib.local.cloud import LocalCloud
+from devtools.local.cloud import LocalCloud
 from tests.images import DISCS, discs, encode
 from tests.integration.conftest import eventually
 from tests.predict_data import SEED_BENIGN, SEED_MALIGNANT

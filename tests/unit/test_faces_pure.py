@@ -9,14 +9,14 @@ import pytest
 from botocore.stub import Stubber
 
 from chalicelib.faces.detection import blur_boxes, boxes_for, to_pixels
-from chalicelib.faces.messages import FaceBlurJob, Sample, execution_name, is_video_key
-from chalicelib.faces.rekognition import RekognitionFaces
-from chalicelib.faces.workflow import (
+from chalicelib.faces.handlers import (
     CONTAINER_TASKS,
     STATE_MACHINE_FILE,
     TASK_FUNCTIONS,
     state_machine_definition,
 )
+from chalicelib.faces.messages import FaceBlurJob, Sample, execution_name, is_video_key
+from chalicelib.faces.rekognition import RekognitionFaces
 
 SAMPLES = [
     Sample(0, ((0.1, 0.1, 0.2, 0.2),)),

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from chalicelib.local.batch import Exit, Launch, LocalBatch, container_settings
+from devtools.local.batch import Exit, Launch, LocalBatch, container_settings
 
 
 class Recorder:

@@ -8,9 +8,9 @@ import threading
 import pytest
 from chalice.app import S3EventConfig
 
-from chalicelib.local.emulator import function_name
-from chalicelib.local.functions import ASYNC_ATTEMPTS, LocalFunction, LocalFunctions
-from chalicelib.local.pump import lambda_sqs_record, matches, normalised_record
+from devtools.local.emulator import function_name
+from devtools.local.functions import ASYNC_ATTEMPTS, LocalFunction, LocalFunctions
+from devtools.local.pump import lambda_sqs_record, matches, normalised_record
 
 
 def s3_record(key: str, event: str = "ObjectCreated:Put") -> dict:

@@ -10,15 +10,14 @@ from chalicelib.painting import layout
 from chalicelib.painting.messages import (
     InvalidJob,
     PaintingJob,
-    QueueMessage,
-    SubmitPlan,
     allow_list_problems,
-    decide,
     parse_body,
-    plan_shards,
     prefix_problems,
     resource_problems,
 )
+from chalicelib.painting.records import JobRecord, decide
+from chalicelib.painting.submission import SubmitPlan, plan_shards
+from chalicelib.queues import QueueMessage
 from tests.painting import event
 
 
@@ -191,7 +190,21 @@ def test_sharded_plan_is_an_array_job_with_a_dependent_merge() -> None:
     ],
 )
 def test_decide(record: dict | None, message: str, now: float, failed: bool, action: str) -> None:
-    assert decide(record, message, now, 900, failed) == action
+    parsed = JobRecord.from_dict({"job_id": "cp-1", **record}) if record else None
+    assert decide(parsed, message, now, 900, failed) == action
+
+
+def test_a_record_round_trips_and_keeps_the_runners_fields() -> None:
+    document = {"job_id": "cp-1", "state": "succeeded", "attempt": 2, "manifest": "o/m.json"}
+    record = JobRecord.from_dict(document)
+    assert record.extra == {"manifest": "o/m.json"}
+    assert record.to_dict() == document
+    assert record.with_(state="failed", reason="r").to_dict()["reason"] == "r"
+
+
+def test_an_unknown_state_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown painting job state"):
+        JobRecord("cp-1", "done")
 
 
 def test_queue_messages_from_chalice_records() -> None:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from chalicelib.painting import layout, merge, pipeline
-from chalicelib.painting.runner import Run, judge
-from tests.conftest import ROOT
+from chalicelib.painting.container import Run, judge
 from tests.painting import PARTLY_MALFORMED, PIPELINE, TRUNCATED, image_names
 
 
@@ -123,23 +120,10 @@ def test_image_number_gaps() -> None:
     assert merge.image_number_gaps((1, 3), expected=4) == [2, 4]
 
 
-def test_container_modules_import_under_python_38() -> None:
-    """The official CellProfiler 4.2 image runs the job runner with Python 3.8."""
-    candidates = sorted(Path.home().glob(".pyenv/versions/3.8*/bin/python3.8"))
-    if not candidates:
-        pytest.skip("no Python 3.8 here")
-    code = "import chalicelib.painting.runner, chalicelib.painting.merge; print('ok')"
-    done = subprocess.run(
-        [str(candidates[-1]), "-c", code], cwd=ROOT, capture_output=True, text=True, check=False
-    )
-    assert done.stdout.strip() == "ok", done.stderr
-    assert sys.version_info >= (3, 11)
-
-
 def test_bench_prepares_more_image_sets_by_copying_wells(tmp_path: Path) -> None:
     import gzip
 
-    from chalicelib.bench.painting import prepare
+    from devtools.bench.painting import prepare
 
     source = tmp_path / "source"
     (source / "images").mkdir(parents=True)

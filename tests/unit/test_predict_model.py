@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from chalicelib.predict.handlers import ARTIFACTS, read_model
 from chalicelib.predict.model import ModelFormatError, Tree, TreeEnsemble, expit
-from chalicelib.predict.service import ARTIFACTS, read_model
 from tests.conftest import ROOT
 from tests.predict_data import FEATURES
 
@@ -23,7 +23,7 @@ def committed() -> TreeEnsemble:
 
 def test_parity_with_scikit_learn_on_all_569_rows(committed: TreeEnsemble) -> None:
     joblib = pytest.importorskip("joblib")
-    from chalicelib.predict.training import load_dataset
+    from devtools.training import load_dataset
 
     classifier = joblib.load(ROOT / "models" / "breast-cancer.joblib")
     data = load_dataset()

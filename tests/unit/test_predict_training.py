@@ -1,4 +1,4 @@
-"""`python -m chalicelib train` is reproducible and the committed artifacts are its output."""
+"""`lab train` is reproducible and the committed artifacts are its output."""
 
 from __future__ import annotations
 
@@ -8,17 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.predict.service import ARTIFACTS, read_model
+from chalicelib.predict.handlers import ARTIFACTS, read_model
 from tests.conftest import ROOT
 
 pytest.importorskip("sklearn")
 
-# A fresh process, as `python -m chalicelib train` runs (pickle bytes depend on what the
+# A fresh process, as `lab train` runs (pickle bytes depend on what the
 # process loaded before, so an in-process rerun is not byte-comparable for the joblib file).
 TRAIN = """
 import sys
 from pathlib import Path
-from chalicelib.predict.training import report, train
+from devtools.training import report, train
 out = Path(sys.argv[1])
 print(report(train(out / "artifacts", out / "models" / "breast-cancer.joblib", out)))
 """
@@ -44,7 +44,7 @@ def test_training_reproduces_the_committed_artifacts(tmp_path: Path) -> None:
     }
     for name, path in fresh.items():
         assert path.read_bytes() == committed[name].read_bytes(), (
-            f"{name} differs from a fresh training run: run `python -m chalicelib train`"
+            f"{name} differs from a fresh training run: run `lab train`"
         )
     assert read_model(tmp_path / "artifacts").ensemble == read_model().ensemble
     assert "accuracy 0.9" in done.stdout and "predictions equal True" in done.stdout

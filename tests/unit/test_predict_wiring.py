@@ -42,7 +42,7 @@ def test_unknown_auth_mode_fails_at_import() -> None:
 def test_serving_a_prediction_loads_no_heavy_library() -> None:
     code = (
         "import sys, json, app\n"
-        "from chalicelib.predict import service\n"
+        "from chalicelib.predict import handlers as service\n"
         f"answer = service.predict({json.dumps(SEED_BENIGN)!r}.encode())\n"
         "heavy = [m for m in ('numpy', 'sklearn', 'scipy', 'joblib', 'boto3', 'botocore')"
         " if m in sys.modules]\n"

@@ -6,10 +6,10 @@ import cv2
 import numpy as np
 import pytest
 
-from chalicelib.cells import synthetic
 from chalicelib.cells.counting import count_cells
 from chalicelib.cells.segmentation import looks_like_brightfield, measure, normalise, segment
 from chalicelib.errors import InvalidInput
+from devtools.synthetic import cells as synthetic
 from tests.conftest import ROOT
 from tests.images import DISCS, discs
 

@@ -50,4 +50,4 @@ def test_each_function_imports_only_its_own_pipeline() -> None:
         )
         for m in before + added
     )
-    assert "chalicelib.predict.service" in added
+    assert "chalicelib.predict.handlers" in added

@@ -5,8 +5,8 @@ import json
 import pytest
 
 from chalicelib.errors import InvalidInput
+from chalicelib.queues import QueueMessage
 from chalicelib.workers.messages import MalformedJob, parse_job, s3_location
-from chalicelib.workers.service import QueueMessage
 
 
 @pytest.mark.parametrize(

@@ -1,1 +1,0 @@
-"""Benchmarks: ``python -m chalicelib bench <pipeline>`` prints figures (not tests)."""

@@ -1,0 +1,174 @@
+"""Container side of cell counting: read the image from S3, count, write results.
+
+``handle_count_request`` is the entry point of the cell-counter container
+function (``containers/cell-counter``); locally the emulator calls it in-process.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import time
+from typing import Any
+
+from chalicelib import aws
+from chalicelib.cells import imaging
+from chalicelib.cells.counting import DEFAULT_METHOD, Counting, count_cells
+from chalicelib.cells.messages import CountRequest, ResultKeys
+from chalicelib.cells.records import ResultStore
+from chalicelib.config import Settings, get_settings
+from chalicelib.errors import Conflict, InvalidInput, NotFound, TooLarge
+from chalicelib.storage import translated
+
+log = logging.getLogger(__name__)
+
+
+def count_image(
+    data: bytes,
+    max_pixels: int,
+    method: str | None = None,
+    parameters: dict[str, Any] | None = None,
+) -> tuple[Counting, Any, dict[str, float]]:
+    """Decode and count one encoded image; returns (counting, image, timings in ms)."""
+    started = time.perf_counter()
+    image, _header = imaging.decode(data, max_pixels)
+    decoded = time.perf_counter()
+    counting = count_cells(imaging.to_gray(image), method or DEFAULT_METHOD, **(parameters or {}))
+    counted = time.perf_counter()
+    timings = {"decode": (decoded - started) * 1e3, "count": (counted - decoded) * 1e3}
+    return counting, image, timings
+
+
+def result_document(
+    request: CountRequest,
+    counting: Counting,
+    image: Any,
+    elapsed_ms: float,
+    timings: dict[str, float],
+) -> dict[str, Any]:
+    height, width = image.shape[:2]
+    return {
+        "status": "ok",
+        "bucket": request.bucket,
+        "key": request.key,
+        "etag": request.etag,
+        "count": counting.count,
+        "method": counting.method,
+        "parameters": dict(counting.parameters),
+        "cells": [cell.to_dict() for cell in counting.cells],
+        "width": width,
+        "height": height,
+        "elapsed_ms": round(elapsed_ms, 1),
+        "timings_ms": {name: round(value, 1) for name, value in timings.items()},
+    }
+
+
+CELL_COLUMNS = (
+    "ObjectNumber",
+    "Location_Center_X",
+    "Location_Center_Y",
+    "AreaShape_Area",
+    "AreaShape_EquivalentDiameter",
+    "Intensity_MeanIntensity",
+    "Intensity_IntegratedIntensity",
+    "BoundingBox_MinX",
+    "BoundingBox_MinY",
+    "BoundingBox_Width",
+    "BoundingBox_Height",
+)
+
+
+def cells_table(counting: Counting) -> str:
+    """Per-object CSV, one row per object, with CellProfiler-style column names.
+
+    Intensities are in the image's own units; Hough circles have no intensity or
+    bounding box columns filled.
+    """
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CELL_COLUMNS)
+    for number, cell in enumerate(counting.cells, start=1):
+        bbox = list(cell.bbox) if cell.bbox else ["", "", "", ""]
+        intensity = (
+            [round(cell.mean_intensity, 3), round(float(cell.integrated_intensity or 0), 1)]
+            if cell.mean_intensity is not None
+            else ["", ""]
+        )
+        writer.writerow(
+            [
+                number,
+                round(cell.x, 2),
+                round(cell.y, 2),
+                round(cell.area, 1),
+                round(2 * cell.radius, 2),
+                *intensity,
+                *bbox,
+            ]
+        )
+    return out.getvalue()
+
+
+class CellCounter:
+    def __init__(self, settings: Settings, s3: Any) -> None:
+        self._settings = settings
+        self._s3 = s3
+        self.results = ResultStore(s3, settings.results_bucket)
+
+    def process(self, request: CountRequest) -> dict[str, Any]:
+        """Count one uploaded image and write its results; returns the result document.
+
+        Bad images give an error result (never retried). A request for an
+        older version of the object than the one now stored is skipped: the
+        event for the newer version counts it. AWS errors propagate (retried).
+        """
+        started = time.perf_counter()
+        existing = self.results.find(request.key)
+        if existing and existing.get("etag") == request.etag and existing.get("status") == "ok":
+            return existing  # duplicate event: already counted this exact object
+        try:
+            data = self._download(request)
+            if data is None:
+                return {
+                    "status": "skipped",
+                    "bucket": request.bucket,
+                    "key": request.key,
+                    "reason": "the object changed or was deleted since the event",
+                }
+            downloaded = time.perf_counter()
+            counting, image, timings = count_image(
+                data, self._settings.max_image_pixels, request.method, dict(request.parameters)
+            )
+            annotated_at = time.perf_counter()
+            annotated_name = ResultKeys.for_image(request.key).annotated
+            annotated = imaging.encode(imaging.annotate(image, counting), annotated_name)
+        except InvalidInput as error:
+            log.warning("could not count s3://%s/%s: %s", request.bucket, request.key, error)
+            return self.results.write_error(request, error)
+        finished = time.perf_counter()
+        timings = {
+            "download": (downloaded - started) * 1e3,
+            **timings,
+            "annotate": (finished - annotated_at) * 1e3,
+        }
+        document = result_document(request, counting, image, (finished - started) * 1e3, timings)
+        self.results.write_success(request, document, annotated, cells_table(counting))
+        return document
+
+    def _download(self, request: CountRequest) -> bytes | None:
+        extra = {"IfMatch": f'"{request.etag}"'} if request.etag else {}
+        try:
+            with translated(f"s3://{request.bucket}/{request.key} (ETag {request.etag})"):
+                obj = self._s3.get_object(Bucket=request.bucket, Key=request.key, **extra)
+        except (NotFound, Conflict):
+            return None  # deleted or overwritten since the event: the newer event counts it
+        if int(obj.get("ContentLength", 0)) > self._settings.max_image_bytes:
+            raise TooLarge(f"the object is larger than {self._settings.max_image_bytes} bytes")
+        data: bytes = obj["Body"].read()
+        return data
+
+
+def handle_count_request(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """Lambda entry point of the cell-counter container function."""
+    request = CountRequest.from_payload(event)
+    return CellCounter(get_settings(), aws.client("s3")).process(request)

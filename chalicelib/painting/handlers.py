@@ -1,0 +1,367 @@
+"""The Cell Painting steps on the zip-Lambda side: accept job messages, submit, report.
+
+``on_painting_messages`` is the ``@app.on_sqs_message`` handler: every job of
+every message is validated and either submitted to AWS Batch (once: the job key
+is claimed with a conditional write before submitting) or recorded as rejected
+with its reason. Transient AWS errors delete the messages that were fully
+handled and raise, so only the others come back, and after ``max_receive_count``
+receives they land in the dead-letter queue. ``get_job`` answers
+``GET /painting/jobs/{id}``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib import aws
+from chalicelib.config import Settings, get_settings
+from chalicelib.errors import Conflict, InvalidInput, NotFound, TransientError
+from chalicelib.painting import layout, pipeline
+from chalicelib.painting.messages import (
+    InvalidJob,
+    PaintingJob,
+    allow_list_problems,
+    invalid_job_id,
+    parse_body,
+    prefix_problems,
+    resource_problems,
+)
+from chalicelib.painting.records import (
+    ACTIVE,
+    REJECTED,
+    SUBMITTED,
+    SUBMITTING,
+    JobRecord,
+    decide,
+)
+from chalicelib.painting.submission import SubmitPlan, plan_shards
+from chalicelib.queues import Deleter, QueueMessage, process_batch
+from chalicelib.storage import Bucket, now_iso
+
+log = logging.getLogger(__name__)
+MAX_PIPELINE_BYTES = 5 * 1024 * 1024
+CLAIM_STALE_SECONDS = 900.0  # a claim this old without a submission is taken over
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A job after validation against S3: problems, or how to shard it."""
+
+    problems: tuple[str, ...]
+    shards: int = 1
+    image_sets: int | None = None
+
+
+class PaintingService:
+    def __init__(
+        self,
+        settings: Settings,
+        s3: Any,
+        batch: Any,
+        sqs: Any = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._settings = settings
+        self._batch = batch
+        self._sqs = sqs
+        self._clock = clock
+        self.store = Bucket(s3, settings.data_bucket)
+
+    # -- the SQS handler ------------------------------------------------------------------
+    def handle(self, messages: list[QueueMessage]) -> dict[str, list[str]]:
+        """Accept every message; message id -> the outcome of each of its jobs."""
+        outcomes: dict[str, list[str]] = {}
+
+        def accept(message: QueueMessage) -> bool:
+            outcomes[message.message_id] = self.accept_message(message)
+            return True
+
+        process_batch(messages, accept, self._delete, "painting message")
+        return outcomes
+
+    def accept_message(self, message: QueueMessage) -> list[str]:
+        outcomes = []
+        for index, job in enumerate(parse_body(message.body)):
+            if isinstance(job, InvalidJob):
+                outcomes.append(self.reject_unparsed(message.message_id, job))
+            else:
+                outcomes.append(self.accept_job(job, message.message_id, index))
+        log.info("painting message %s: %s", message.message_id, ", ".join(outcomes))
+        return outcomes
+
+    def _delete(self, message: QueueMessage) -> None:
+        if self._sqs is not None:
+            Deleter(self._sqs, self._settings.painting_queue)(message)
+
+    # -- one job --------------------------------------------------------------------------
+    def accept_job(self, job: PaintingJob, message_id: str, index: int) -> str:
+        """``submitted``, ``resubmitted``, ``duplicate``, ``done`` or ``rejected``."""
+        job_id = job.key(self._settings.data_bucket)
+        found = self.store.read_record(layout.status_key(job_id))
+        record = JobRecord.from_dict(found.document) if found else None
+        etag = found.etag if found else ""
+        action = decide(
+            record, message_id, self._clock(), CLAIM_STALE_SECONDS, self._batch_failed(record)
+        )
+        if action == "resubmit" and record and record.message_id == message_id:
+            action = "done"  # a redelivery of the message that already ran this job
+        if action == "busy":
+            raise TransientError(f"job {job_id} is being submitted by another message")
+        if action in ("duplicate", "done"):
+            log.info("job %s (%s): %s, not submitted again", job_id, job.output, action)
+            return action
+        checked = self.check(job, job_id)
+        base = JobRecord(
+            job_id=job_id,
+            state=SUBMITTING,
+            job=job.to_dict(),
+            bucket=self._settings.data_bucket,
+            message_id=message_id,
+            message_index=index,
+            output=self.store.url(job.output),
+        )
+        if checked.problems:
+            return self._reject(base, "; ".join(checked.problems), job.output, etag, record)
+        attempt = (record.attempt if record else 0) + (0 if action == "submit" else 1)
+        claim = base.with_(attempt=attempt, claimed_at_epoch=self._clock(), updated_at=now_iso())
+        self._write_conditionally(layout.status_key(job_id), claim, etag, record is None)
+        plan = self._plan(job, job_id, checked, attempt)
+        try:
+            batch = self._submit(plan, adopt=action == "submit")
+        except InvalidInput as error:
+            return self._reject(base, str(error), job.output, "", None, overwrite=True)
+        submitted = claim.with_(
+            state=SUBMITTED,
+            batch=batch,
+            shards=plan.shards,
+            image_sets=plan.image_sets,
+            submitted_at=now_iso(),
+        )
+        self._record(submitted, job.output)
+        log.info("job %s submitted as %s (%d shard(s))", job_id, batch["job_id"], plan.shards)
+        return "resubmitted" if attempt > 1 else "submitted"
+
+    def reject_unparsed(self, message_id: str, invalid: InvalidJob) -> str:
+        record = JobRecord(
+            job_id=invalid_job_id(message_id, invalid.index),
+            state=REJECTED,
+            message_id=message_id,
+            message_index=invalid.index,
+            job=invalid.raw,
+        )
+        output = invalid.output
+        other = self.store.read_json(output + layout.OUTPUT_STATUS) if output else None
+        mirror = output if output and not (other and other.get("state") in ACTIVE) else None
+        return self._reject(record, invalid.reason, mirror, "", None, overwrite=True)
+
+    def _reject(
+        self,
+        base: JobRecord,
+        reason: str,
+        output: str | None,
+        etag: str,
+        record: JobRecord | None,
+        overwrite: bool = False,
+    ) -> str:
+        log.warning("painting job %s rejected: %s", base.job_id, reason)
+        rejected = base.with_(state=REJECTED, reason=reason, updated_at=now_iso())
+        key = layout.status_key(base.job_id)
+        if overwrite:
+            self.store.write_json(key, rejected.to_dict())
+        else:
+            self._write_conditionally(key, rejected, etag, record is None)
+        if output and not reason.startswith(OUTPUT_IN_USE):
+            self.store.write_json(output + layout.OUTPUT_STATUS, rejected.to_dict())
+        return "rejected"
+
+    def _write_conditionally(self, key: str, record: JobRecord, etag: str, create: bool) -> None:
+        try:
+            self.store.write_json(
+                key, record.to_dict(), create_only=create, if_match="" if create else etag
+            )
+        except Conflict as exc:
+            raise TransientError(f"{key} changed while this message was handled") from exc
+
+    def _record(self, record: JobRecord, output: str) -> None:
+        self.store.write_json(layout.status_key(record.job_id), record.to_dict())
+        self.store.write_json(output + layout.OUTPUT_STATUS, record.to_dict())
+
+    # -- validation -----------------------------------------------------------------------
+    def check(self, job: PaintingJob, job_id: str) -> Checked:
+        """Everything that can be known before submitting, as human-readable problems."""
+        settings = self._settings
+        problems = resource_problems(job) + prefix_problems(job)
+        problems += allow_list_problems(
+            job, settings.allowed_job_queues, settings.allowed_job_definitions
+        )
+        info, pipeline_problems = self._read_pipeline(job.pipeline)
+        problems += pipeline_problems
+        names = [
+            obj["Key"][len(job.input) :]
+            for obj in self.store.list(job.input)
+            if not obj["Key"].endswith("/")
+        ]
+        if not any(pipeline.is_image(name) for name in names):
+            where = self.store.url(job.input)
+            problems.append(f"the input prefix {where} has no images ({len(names)} other files)")
+        problems += self._output_problems(job, job_id)
+        estimate = pipeline.estimate_image_sets(info, names) if info else None
+        shards, image_sets, shard_problem = plan_shards(job, estimate)
+        if shard_problem:
+            problems.append(shard_problem)
+        return Checked(tuple(problems), shards, image_sets)
+
+    def _read_pipeline(self, key: str) -> tuple[pipeline.PipelineInfo | None, list[str]]:
+        head = self.store.head(key)
+        if head is None:
+            return None, [f"the pipeline {self.store.url(key)} does not exist"]
+        if int(head.get("ContentLength", 0)) > MAX_PIPELINE_BYTES:
+            return None, [f"the pipeline {self.store.url(key)} is over 5 MiB: not a .cppipe?"]
+        info = pipeline.inspect_pipeline(self.store.read_text(key))
+        return info, [f"{key}: {problem}" for problem in pipeline.pipeline_problems(info)]
+
+    def _output_problems(self, job: PaintingJob, job_id: str) -> list[str]:
+        other = self.store.read_json(job.output + layout.OUTPUT_STATUS)
+        if other and other.get("job_id") != job_id and other.get("state") in ACTIVE:
+            return [f"{OUTPUT_IN_USE} {other.get('job_id')} ({other.get('state')})"]
+        return []
+
+    # -- AWS Batch ------------------------------------------------------------------------
+    def _plan(self, job: PaintingJob, job_id: str, checked: Checked, attempt: int) -> SubmitPlan:
+        settings = self._settings
+        return SubmitPlan(
+            job_id=job_id,
+            bucket=settings.data_bucket,
+            job=job,
+            job_queue=job.job_queue or settings.batch_job_queue,
+            job_definition=job.job_definition or settings.batch_job_definition,
+            shards=checked.shards,
+            image_sets=checked.image_sets,
+            attempt=max(1, attempt),
+            attempts=settings.painting_job_attempts,
+        )
+
+    def _submit(self, plan: SubmitPlan, adopt: bool) -> dict[str, Any]:
+        """Submit the CellProfiler job (and its merge job when sharded); their ids."""
+        request = plan.run_request()
+        run_id = (self._find(plan.job_queue, request["jobName"]) if adopt else None) or self._call(
+            request
+        )
+        batch: dict[str, Any] = {"job_id": run_id, "job_name": request["jobName"]}
+        if plan.shards > 1:
+            merge = plan.merge_request(run_id)
+            merge_id = (self._find(plan.job_queue, merge["jobName"]) if adopt else None) or (
+                self._call(merge)
+            )
+            batch["merge_job_id"] = merge_id
+        return batch
+
+    def _call(self, request: dict[str, Any]) -> str:
+        try:
+            return str(self._batch.submit_job(**request)["jobId"])
+        except self._batch.exceptions.ClientException as exc:
+            raise InvalidInput(f"AWS Batch refused the job: {exc}") from exc
+
+    def _find(self, queue: str, name: str) -> str | None:
+        """A job already submitted under ``name`` (an earlier attempt of this message)."""
+        found = self._batch.list_jobs(
+            jobQueue=queue, filters=[{"name": "JOB_NAME", "values": [name]}]
+        )
+        jobs = [j for j in found.get("jobSummaryList", []) if j.get("jobName") == name]
+        return str(jobs[0]["jobId"]) if jobs else None
+
+    def _batch_failed(self, record: JobRecord | None) -> bool:
+        """Did Batch fail the job without the runner recording it (e.g. out of memory)?"""
+        if not record or record.state != SUBMITTED:
+            return False
+        return any(job.get("status") == "FAILED" for job in self._describe(record))
+
+    def _describe(self, record: JobRecord) -> list[dict[str, Any]]:
+        batch = record.batch or {}
+        ids = [batch[k] for k in ("job_id", "merge_job_id") if batch.get(k)]
+        if not ids:
+            return []
+        return list(self._batch.describe_jobs(jobs=ids).get("jobs", []))
+
+    # -- status ---------------------------------------------------------------------------
+    def job_status(self, job_id: str) -> dict[str, Any]:
+        """The job's record, with Batch's view and the outputs so far."""
+        if not job_id or "/" in job_id:
+            raise InvalidInput("give a painting job id, e.g. cp-0123456789abcdef")
+        document = self.store.read_json(layout.status_key(job_id))
+        if document is None:
+            raise NotFound(f"no painting job {job_id}")
+        record = JobRecord.from_dict(document)
+        status = {k: v for k, v in record.to_dict().items() if k != "claimed_at_epoch"}
+        if record.batch:
+            status.update(self._progress(record))
+        job = record.job if isinstance(record.job, Mapping) else {}
+        output = job.get("output") if record.state != REJECTED else None
+        if isinstance(output, str):
+            status["results"] = self._results(output)
+        return status
+
+    def _progress(self, record: JobRecord) -> dict[str, Any]:
+        described = {job["jobId"]: job for job in self._describe(record)}
+        batch = dict(record.batch or {})
+        run = described.get(batch.get("job_id", ""), {})
+        batch["status"] = run.get("status")
+        if run.get("arrayProperties"):
+            batch["array"] = run["arrayProperties"].get("statusSummary", {})
+        merge = described.get(batch.get("merge_job_id", ""), {})
+        if merge:
+            batch["merge_status"] = merge.get("status")
+        failed = [job for job in described.values() if job.get("status") == "FAILED"]
+        progress: dict[str, Any] = {"batch": batch}
+        if record.state != SUBMITTED:
+            return progress  # the runner recorded the outcome
+        if failed:
+            progress.update(
+                state="failed", reason=failed[0].get("statusReason", "AWS Batch failed")
+            )
+        else:
+            progress["state"] = "running" if run.get("status") == "RUNNING" else "submitted"
+        return progress
+
+    def _results(self, output: str) -> dict[str, Any]:
+        keys = [o["Key"] for o in self.store.list(output)]
+        shard_manifests = [
+            k
+            for k in keys
+            if k.startswith(output + layout.SHARDS_DIR) and k.endswith(layout.MANIFEST)
+        ]
+        files = [
+            self.store.url(k)
+            for k in keys
+            if not k[len(output) :].startswith((layout.SHARDS_DIR, layout.LOGS_DIR))
+            and k[len(output) :] not in (layout.OUTPUT_STATUS, layout.MANIFEST)
+        ]
+        return {
+            "output": self.store.url(output),
+            "manifest": self.store.url(output + layout.MANIFEST)
+            if output + layout.MANIFEST in keys
+            else None,
+            "files": files,
+            "shards_finished": len(shard_manifests),
+        }
+
+
+OUTPUT_IN_USE = "the output prefix is in use by job"
+
+
+def default_service() -> PaintingService:
+    return PaintingService(get_settings(), aws.client("s3"), aws.client("batch"), aws.client("sqs"))
+
+
+def on_painting_messages(records: Any) -> dict[str, list[str]]:
+    """The ``@app.on_sqs_message`` handler's body: parse at the edge, then accept."""
+    return default_service().handle(QueueMessage.from_records(records))
+
+
+def get_job(job_id: str) -> dict[str, Any]:
+    """``GET /painting/jobs/{id}``."""
+    return default_service().job_status(job_id)

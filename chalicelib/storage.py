@@ -1,0 +1,197 @@
+"""S3 as the pipelines use it: JSON records with their ETag, conditional writes and claims.
+
+One adapter for every pipeline. It takes its client in the constructor, hides
+pagination, and turns botocore's ``ClientError`` codes into this project's
+errors once (``NotFound``, ``Conflict``, ``Forbidden``), so no caller compares
+error-code strings. Conditional writes (``If-None-Match: *`` / ``If-Match``)
+let a handler claim a key exactly once across concurrent deliveries.
+
+Python 3.8-compatible: the CellProfiler Batch container imports it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chalicelib.aws import error_code
+from chalicelib.errors import Conflict, Forbidden, NotFound
+
+MISSING_CODES = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchBucket"})
+CONFLICT_CODES = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict", "409"})
+FORBIDDEN_CODES = frozenset({"403", "AccessDenied", "AllAccessDisabled"})
+
+
+def classify(exc: BaseException, what: str) -> Exception | None:
+    """Our error for an S3 failure about ``what``, or None when it is not one we name."""
+    code = error_code(exc)
+    if code in MISSING_CODES:
+        return NotFound(f"{what} does not exist")
+    if code in CONFLICT_CODES:
+        return Conflict(f"{what} was changed by someone else")
+    if code in FORBIDDEN_CODES:
+        return Forbidden(f"{what} cannot be read with this function's permissions")
+    return None
+
+
+@contextlib.contextmanager
+def translated(what: str) -> Iterator[None]:
+    """Raise ``NotFound``/``Conflict``/``Forbidden`` for S3 errors about ``what``."""
+    try:
+        yield
+    except Exception as exc:
+        ours = classify(exc, what)
+        if ours is None:
+            raise
+        raise ours from exc
+
+
+def now_iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def to_json(document: Any) -> bytes:
+    return json.dumps(document, indent=1, sort_keys=True, default=str).encode()
+
+
+@dataclass(frozen=True)
+class Record:
+    """A JSON document as read, with the ETag that a conditional write must match."""
+
+    document: dict[str, Any]
+    etag: str
+
+
+class Bucket:
+    """One S3 bucket: JSON records, objects, listings and transfers."""
+
+    def __init__(self, s3: Any, bucket: str) -> None:
+        self.s3 = s3
+        self.bucket = bucket
+
+    def url(self, key: str) -> str:
+        return f"s3://{self.bucket}/{key}"
+
+    # -- records ------------------------------------------------------------------------
+    def read_record(self, key: str) -> Record | None:
+        """The JSON document at ``key`` with its ETag, or None when there is none."""
+        try:
+            with translated(self.url(key)):
+                response = self.s3.get_object(Bucket=self.bucket, Key=key)
+        except NotFound:
+            return None
+        return Record(dict(json.loads(response["Body"].read())), str(response.get("ETag", "")))
+
+    def read_json(self, key: str) -> dict[str, Any] | None:
+        found = self.read_record(key)
+        return found.document if found else None
+
+    def write_json(
+        self, key: str, document: Any, *, create_only: bool = False, if_match: str = ""
+    ) -> None:
+        """Write a JSON document; ``create_only``/``if_match`` make it conditional.
+
+        A conditional write that loses raises ``Conflict``.
+        """
+        self.put_bytes(
+            key, to_json(document), "application/json", create_only=create_only, if_match=if_match
+        )
+
+    def claim(self, key: str, document: Any, *, stale_after: float, clock: Any = time.time) -> bool:
+        """Create ``key`` unless a claim younger than ``stale_after`` seconds holds it.
+
+        True when this caller now holds the claim. A stale claim (its holder died)
+        is taken over with ``If-Match`` on its ETag, so two takers cannot both win.
+        """
+        body = {"claimed_at": clock(), **(document or {})}
+        try:
+            self.write_json(key, body, create_only=True)
+            return True
+        except Conflict:
+            pass
+        held = self.read_record(key)
+        if held is not None and clock() - float(held.document.get("claimed_at", 0)) < stale_after:
+            return False
+        try:
+            self.write_json(key, body, if_match=held.etag if held else "")
+            return True
+        except Conflict:
+            return False
+
+    def release(self, key: str) -> None:
+        self.delete(key)
+
+    # -- objects ------------------------------------------------------------------------
+    def head(self, key: str) -> dict[str, Any] | None:
+        """The object's metadata (``ContentLength``, ``ETag``, ``Metadata``…), None if absent."""
+        try:
+            with translated(self.url(key)):
+                return dict(self.s3.head_object(Bucket=self.bucket, Key=key))
+        except NotFound:
+            return None
+
+    def get_bytes(self, key: str, limit: int = 0) -> bytes:
+        """The object's bytes (the first ``limit`` only, when given); ``NotFound`` if absent."""
+        extra = {"Range": f"bytes=0-{limit - 1}"} if limit else {}
+        with translated(self.url(key)):
+            return bytes(self.s3.get_object(Bucket=self.bucket, Key=key, **extra)["Body"].read())
+
+    def read_text(self, key: str, limit: int = 0) -> str:
+        return self.get_bytes(key, limit).decode("utf-8", errors="replace")
+
+    def put_bytes(
+        self,
+        key: str,
+        body: bytes,
+        content_type: str = "application/octet-stream",
+        *,
+        create_only: bool = False,
+        if_match: str = "",
+        metadata: dict[str, str] | None = None,
+    ) -> None:
+        extra: dict[str, Any] = {}
+        if create_only:
+            extra["IfNoneMatch"] = "*"
+        elif if_match:
+            extra["IfMatch"] = if_match
+        if metadata:
+            extra["Metadata"] = metadata
+        with translated(self.url(key)):
+            self.s3.put_object(
+                Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, **extra
+            )
+
+    def put_text(self, key: str, text: str, content_type: str = "text/plain") -> None:
+        self.put_bytes(key, text.encode(), content_type)
+
+    def delete(self, key: str) -> None:
+        with translated(self.url(key)):
+            self.s3.delete_object(Bucket=self.bucket, Key=key)
+
+    def list(self, prefix: str) -> list[dict[str, Any]]:
+        """Every object under ``prefix`` as ``{"Key", "Size", "ETag"}``, all pages."""
+        paginator = self.s3.get_paginator("list_objects_v2")
+        found: list[dict[str, Any]] = []
+        with translated(self.url(prefix)):
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+                found.extend(page.get("Contents", []))
+        return found
+
+    def download(self, key: str, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with translated(self.url(key)):
+            self.s3.download_file(self.bucket, key, str(path))
+
+    def upload(self, path: Path, key: str) -> None:
+        self.s3.upload_file(str(path), self.bucket, key)
+
+    def copy(self, source: str, key: str) -> None:
+        with translated(self.url(source)):
+            self.s3.copy_object(
+                Bucket=self.bucket, Key=key, CopySource={"Bucket": self.bucket, "Key": source}
+            )

@@ -1,0 +1,91 @@
+"""Entry points of the queue workers: the SQS handler and the ``/jobs`` routes."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from chalicelib import aws
+from chalicelib.config import get_settings
+from chalicelib.errors import InvalidInput, NotFound
+from chalicelib.queues import QueueMessage
+from chalicelib.workers.messages import MalformedJob, parse_job
+from chalicelib.workers.records import JobResults
+from chalicelib.workers.tasks import TaskRunner
+from chalicelib.workers.worker import JobWorker
+
+
+def results_store() -> JobResults:
+    settings = get_settings()
+    return JobResults(
+        aws.client("s3"), settings.results_bucket, aws.client("sqs"), settings.job_results_queue
+    )
+
+
+def default_worker() -> JobWorker:
+    from chalicelib.faces import handlers as workflow
+
+    settings = get_settings()
+    runner = TaskRunner(
+        settings,
+        aws.client("s3"),
+        aws.client("lambda"),
+        start_video=workflow.on_video_uploaded,
+        predict=_predictor(),
+    )
+    return JobWorker(settings, aws.client("sqs"), results_store(), runner)
+
+
+def _predictor() -> Any:
+    """The prediction service, fed the job's observations as the HTTP route is."""
+    from chalicelib.predict import handlers as service
+
+    return lambda observations: service.predict(json.dumps(observations))
+
+
+def on_job_messages(records: Iterable[Any]) -> None:
+    """The ``@app.on_sqs_message`` handler body: Chalice SQS records in."""
+    default_worker().handle_batch(QueueMessage.from_records(records))
+
+
+def submit_job(body: Any) -> dict[str, str]:
+    """``POST /jobs``: validate, enqueue, and answer with the job id (HTTP 202)."""
+    if not isinstance(body, dict):
+        raise InvalidInput("the body must be a JSON object {task, input, params?, job_id?}")
+    attributes = body.pop("attributes", None) or {}
+    if not isinstance(attributes, dict) or len(attributes) > 6:
+        raise InvalidInput("attributes must be an object of at most 6 strings")
+    job = parse_job(json.dumps(body), str(uuid.uuid4()), {k: str(v) for k, v in attributes.items()})
+    settings = get_settings()
+    sqs = aws.client("sqs")
+    url = sqs.get_queue_url(QueueName=settings.jobs_queue)["QueueUrl"]
+    document = {
+        "job_id": job.job_id,
+        "task": job.task,
+        "input": job.input,
+        "params": dict(job.params),
+    }
+    sqs.send_message(
+        QueueUrl=url,
+        MessageBody=json.dumps(document),
+        MessageAttributes={
+            k: {"DataType": "String", "StringValue": v} for k, v in job.attributes.items()
+        },
+    )
+    results = results_store()
+    if results.read(job.job_id) is None:
+        results.write({**document, "status": "queued", "attributes": dict(job.attributes)})
+    return {"job_id": job.job_id, "status": "queued"}
+
+
+def get_job(job_id: str) -> dict[str, Any]:
+    """``GET /jobs/{job_id}``: the job's status and result."""
+    document = results_store().read(job_id)
+    if document is None:
+        raise NotFound(f"no job {job_id!r}")
+    return document
+
+
+__all__ = ["MalformedJob", "get_job", "on_job_messages", "submit_job"]

@@ -1,0 +1,73 @@
+"""Job results: ``results/jobs/<job_id>.json`` in the results bucket, replies on the results
+queue, a claim per job so two deliveries of one message do not run it twice."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from chalicelib.storage import Bucket
+
+TERMINAL = ("ok", "error", "failed")
+
+
+class JobResults:
+    def __init__(
+        self,
+        s3: Any,
+        bucket: str,
+        sqs: Any,
+        results_queue: str,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._bucket = Bucket(s3, bucket)
+        self._sqs = sqs
+        self._queue = results_queue
+        self._queue_url: str | None = None
+        self._clock = clock
+
+    @staticmethod
+    def key(job_id: str) -> str:
+        return f"results/jobs/{job_id}.json"
+
+    def read(self, job_id: str) -> dict[str, Any] | None:
+        return self._bucket.read_json(self.key(job_id))
+
+    def write(self, document: Mapping[str, Any]) -> None:
+        self._bucket.write_json(self.key(str(document["job_id"])), document)
+
+    def claim(self, job_id: str, stale_after: float) -> bool:
+        """Take the job for this delivery; False while another delivery runs it.
+
+        A claim older than ``stale_after`` seconds (its worker died) is taken over.
+        """
+        return self._bucket.claim(
+            f"results/claims/{job_id}",
+            {"job_id": job_id},
+            stale_after=stale_after,
+            clock=self._clock,
+        )
+
+    def release(self, job_id: str) -> None:
+        self._bucket.release(f"results/claims/{job_id}")
+
+    def reply(self, document: Mapping[str, Any], attributes: Mapping[str, str]) -> None:
+        """Send the result to the results queue, with the job's message attributes."""
+        body = {
+            k: document[k] for k in ("job_id", "task", "status", "result", "error") if k in document
+        }
+        self._sqs.send_message(
+            QueueUrl=self.queue_url(),
+            MessageBody=json.dumps(body, default=str),
+            MessageAttributes={
+                name: {"DataType": "String", "StringValue": str(value)}
+                for name, value in attributes.items()
+            },
+        )
+
+    def queue_url(self) -> str:
+        if self._queue_url is None:
+            self._queue_url = str(self._sqs.get_queue_url(QueueName=self._queue)["QueueUrl"])
+        return self._queue_url

@@ -1,0 +1,161 @@
+"""The queue worker: every record of a batch on its own.
+
+- A body that cannot be parsed is answered at once with an error result and
+  deleted: it can never succeed, so it is not retried.
+- A job already finished (a duplicate delivery) is deleted without a second result.
+- A finished job (ok, or an error of its input) writes ``results/jobs/<id>.json``,
+  replies on the results queue with the message's attributes, and is deleted.
+- A failing job is left on the queue (SQS delivers it again) with its last error
+  recorded; on its last allowed receive it is moved to the dead-letter queue with
+  the reason as message attributes, and answered as failed.
+
+Successful records are deleted by the worker itself, and the handler raises if
+any record is to be retried, so a failing record never makes the others run
+again (Chalice cannot configure ``ReportBatchItemFailures``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from chalicelib.config import Settings
+from chalicelib.errors import InvalidInput
+from chalicelib.queues import Deleter, QueueMessage, process_batch
+from chalicelib.workers.messages import Job, MalformedJob, parse_job
+from chalicelib.workers.records import TERMINAL, JobResults
+from chalicelib.workers.tasks import TaskRunner
+
+log = logging.getLogger(__name__)
+
+
+class JobWorker:
+    def __init__(
+        self,
+        settings: Settings,
+        sqs: Any,
+        results: JobResults,
+        runner: TaskRunner,
+        stale_claim_seconds: float = 900.0,
+    ) -> None:
+        self._settings = settings
+        self._sqs = sqs
+        self._results = results
+        self._runner = runner
+        self._stale = stale_claim_seconds
+        self._queues = Deleter(sqs, settings.jobs_queue)
+
+    def handle_batch(self, messages: list[QueueMessage]) -> None:
+        process_batch(messages, self.handle, self._queues, "job")
+
+    def handle(self, message: QueueMessage) -> bool:
+        """Process one message; True when it is done with (delete it)."""
+        try:
+            job = parse_job(message.body, message.message_id, message.attributes)
+        except MalformedJob as error:
+            self._finish(
+                Job(message.message_id, "unknown", message.body, {}, message.attributes),
+                "error",
+                error=error,
+                elapsed=0.0,
+            )
+            return True
+        existing = self._results.read(job.job_id)
+        finished = existing is not None and existing.get("status") in TERMINAL
+        if finished and existing and existing.get("replied"):
+            return True  # a duplicate delivery: one result, not two
+        if not self._results.claim(job.job_id, self._stale):
+            return False  # another delivery is running (or answering) it now
+        if finished and existing:
+            self._reply(existing, job)  # its worker stopped between result and reply
+            return True
+        return self._run(job, message)
+
+    def _run(self, job: Job, message: QueueMessage) -> bool:
+        started = time.perf_counter()
+        try:
+            result = self._runner.run(job)
+        except InvalidInput as error:
+            self._finish(job, "error", error=error, elapsed=time.perf_counter() - started)
+            return True
+        except Exception as error:  # noqa: BLE001 - recorded, retried, then dead-lettered
+            self._results.release(job.job_id)
+            log.warning("job %s failed (receive %d): %s", job.job_id, message.receive_count, error)
+            if message.receive_count >= self._settings.max_receive_count:
+                self._dead_letter(message, job, error)
+                self._finish(
+                    job,
+                    "failed",
+                    error=error,
+                    elapsed=time.perf_counter() - started,
+                    attempts=message.receive_count,
+                )
+                return True
+            self._results.write(
+                {**self._document(job, "retrying", error=error), "attempts": message.receive_count}
+            )
+            return False
+        self._finish(job, "ok", result=result, elapsed=time.perf_counter() - started)
+        return True
+
+    def _finish(
+        self,
+        job: Job,
+        status: str,
+        *,
+        result: Any = None,
+        error: BaseException | None = None,
+        elapsed: float,
+        attempts: int = 1,
+    ) -> None:
+        document = {
+            **self._document(job, status, result, error),
+            "timings_ms": {"run": round(elapsed * 1e3, 1)},
+            "attempts": attempts,
+            "replied": False,
+        }
+        self._results.write(document)
+        self._reply(document, job)
+
+    def _reply(self, document: dict[str, Any], job: Job) -> None:
+        self._results.reply(document, job.attributes)
+        self._results.write({**document, "replied": True})
+
+    def _document(
+        self, job: Job, status: str, result: Any = None, error: BaseException | None = None
+    ) -> dict[str, Any]:
+        document: dict[str, Any] = {
+            "job_id": job.job_id,
+            "task": job.task,
+            "status": status,
+            "input": job.input,
+            "params": dict(job.params),
+            "attributes": dict(job.attributes),
+            "finished_at": time.time(),
+        }
+        if result is not None:
+            document["result"] = result
+        if error is not None:
+            kind = getattr(error, "kind", type(error).__name__)
+            document["error"] = {"type": kind, "reason": str(error)}
+        return document
+
+    def _dead_letter(self, message: QueueMessage, job: Job, error: BaseException) -> None:
+        """Move the message to the dead-letter queue with why, keeping its attributes."""
+        # SQS allows 10 attributes: keep up to 6 of the job's, add the 4 that say why.
+        kept = list(message.attributes.items())[:6]
+        attributes = {name: {"DataType": "String", "StringValue": value} for name, value in kept}
+        attributes.update(
+            {
+                "job_id": {"DataType": "String", "StringValue": job.job_id},
+                "error_type": {"DataType": "String", "StringValue": type(error).__name__},
+                "error_reason": {"DataType": "String", "StringValue": str(error)[:1000] or "-"},
+                "receive_count": {"DataType": "Number", "StringValue": str(message.receive_count)},
+            }
+        )
+        self._sqs.send_message(
+            QueueUrl=self._queues.url(self._settings.jobs_dlq),
+            MessageBody=message.body,
+            MessageAttributes=attributes,
+        )

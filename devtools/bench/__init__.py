@@ -1,0 +1,1 @@
+"""Benchmarks: ``lab bench <pipeline>`` prints figures (not tests)."""

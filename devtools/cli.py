@@ -1,0 +1,357 @@
+"""``lab``: the project's command line.
+
+Commands import what they need when they run, so ``local`` never loads OpenCV.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from chalicelib.errors import InvalidInput, NotFound
+
+
+def _parameters(pairs: list[str]) -> dict[str, str]:
+    parameters = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise InvalidInput(f"--param takes NAME=VALUE, got {pair!r}")
+        parameters[name.strip().replace("-", "_")] = value.strip()
+    return parameters
+
+
+def cmd_count(args: argparse.Namespace) -> int:
+    from chalicelib.cells import imaging
+    from chalicelib.cells.container import count_image, result_document
+    from chalicelib.cells.messages import CountRequest
+    from chalicelib.config import get_settings
+
+    path = Path(args.image)
+    started = time.perf_counter()
+    data = path.read_bytes()
+    parameters: dict[str, Any] = dict(_parameters(args.param))
+    for name in ("diameter", "threshold_offset", "mode"):
+        if getattr(args, name) is not None:
+            parameters[name] = getattr(args, name)
+    counting, image, timings = count_image(
+        data, get_settings().max_image_pixels, args.method, parameters
+    )
+    if args.annotate:
+        annotated = imaging.annotate(image, counting)
+        Path(args.annotate).write_bytes(imaging.encode(annotated, args.annotate))
+    elapsed = (time.perf_counter() - started) * 1e3
+    if args.json:
+        request = CountRequest(bucket="", key=str(path))
+        print(json.dumps(result_document(request, counting, image, elapsed, timings), indent=1))
+    else:
+        height, width = image.shape[:2]
+        print(
+            f"{path.name}: {counting.count} cells ({counting.method}, {width}x{height}) "
+            f"in {elapsed:.0f} ms (decode {timings['decode']:.0f} ms, "
+            f"count {timings['count']:.0f} ms)"
+        )
+    return 0
+
+
+def cmd_local(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from devtools.local.cloud import LocalCloud
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with LocalCloud(port=args.port, http_port=args.http_port) as cloud:
+        print(f"emulator   {cloud.endpoint}   (export AWS_ENDPOINT_URL={cloud.endpoint})")
+        print(f"HTTP API   {cloud.http_url}")
+        assert cloud.settings is not None
+        print(
+            f"upload images to s3://{cloud.settings.images_bucket}/ ; "
+            f"results appear in s3://{cloud.settings.results_bucket}/counts/"
+        )
+        print("ready; Ctrl-C stops", flush=True)
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+        print("stopping", flush=True)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from devtools.local.demo import run_demo
+
+    return run_demo(Path(args.samples), Path(args.out), timeout=args.timeout)
+
+
+def cmd_blur(args: argparse.Namespace) -> int:
+    from chalicelib.config import get_settings
+    from chalicelib.faces import process
+    from chalicelib.faces.detection import HaarFaceDetector
+    from devtools.bench.progress import Bar
+
+    source, target = Path(args.video), Path(args.out)
+    settings = get_settings()
+    started = time.perf_counter()
+    with Bar("detecting faces") as bar:
+        found = process.detect(
+            source,
+            HaarFaceDetector(),
+            sample_hz=args.sample_hz,
+            max_seconds=settings.max_video_seconds,
+            progress=bar.update,
+        )
+    with Bar("blurring") as bar:
+        done = process.blur(source, target, found.samples, found.info, progress=bar.update)
+    elapsed = time.perf_counter() - started
+    faces = max((len(s.boxes) for s in found.samples), default=0)
+    print(
+        f"{target}: {done.frames} frames {found.info.width}x{found.info.height} "
+        f"@ {found.info.fps:g} fps, {done.codec}; {done.boxes_blurred} face boxes blurred "
+        f"(up to {faces} per sample, {len(found.samples)} samples) in {elapsed:.1f} s "
+        f"= {done.frames / elapsed:.0f} fps "
+        f"({done.frames / found.info.fps / elapsed:.1f}x real time)"
+    )
+    return 0
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from chalicelib import aws
+    from chalicelib.config import get_settings
+    from devtools.bot import BotClient
+    from devtools.transfer import use_endpoint
+
+    use_endpoint(args.endpoint)
+    client = BotClient(get_settings(), aws.client("sqs"))
+    job_id = client.send(f"{args.task} {args.input}", args.chat_id)
+    print(f"job {job_id} sent (chat_id {args.chat_id})", flush=True)
+    if not args.wait:
+        return 0
+    reply = client.wait(job_id, args.timeout)
+    if reply is None:
+        print(f"error: no reply within {args.timeout:.0f} s", file=sys.stderr)
+        return 1
+    print(json.dumps(reply, indent=1))
+    return 0 if reply.get("status") == "ok" else 1
+
+
+def cmd_put(args: argparse.Namespace) -> int:
+    from devtools.transfer import put, use_endpoint
+
+    use_endpoint(args.endpoint)
+    metadata = {name.replace("_", "-"): value for name, value in _parameters(args.meta).items()}
+    for url in put(Path(args.source), args.target, metadata, gunzip=args.gunzip):
+        print(url)
+    return 0
+
+
+def cmd_get(args: argparse.Namespace) -> int:
+    from devtools.transfer import get, use_endpoint
+
+    use_endpoint(args.endpoint)
+    body = get(args.source, Path(args.out) if args.out else None, wait=args.wait)
+    if not args.out:
+        sys.stdout.buffer.write(body)
+    return 0
+
+
+def cmd_painting(args: argparse.Namespace) -> int:
+    from devtools.transfer import painting_job, send_painting, use_endpoint, wait_for_painting
+
+    use_endpoint(args.endpoint)
+    job_id = send_painting(painting_job(args.pipeline, args.input, args.output))
+    print(f"painting job {job_id} sent (GET {args.api}/painting/jobs/{job_id})", flush=True)
+    if not args.wait:
+        return 0
+    status = wait_for_painting(args.api, job_id, args.timeout)
+    if status is None:
+        print(f"error: no status within {args.timeout:.0f} s", file=sys.stderr)
+        return 1
+    print(json.dumps(status, indent=1))
+    return 0 if status.get("state") == "succeeded" else 1
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    if args.pipeline == "count":
+        from devtools.bench import count
+
+        return count.run(Path(args.image) if args.image else None, as_json=args.json)
+    if args.pipeline == "blur":
+        from devtools.bench import blur
+
+        return blur.run()
+    if args.pipeline == "predict":
+        from devtools.bench.predict import run_bench
+
+        return int(
+            run_bench(requests=args.requests, seconds=args.seconds, package=not args.no_package)
+        )
+    if args.pipeline == "painting":
+        from devtools.bench import painting
+
+        shards = [int(n) for n in args.shards.split(",")]
+        return painting.run(Path(args.data), shards, args.copies, args.cellprofiler)
+    raise InvalidInput(f"no benchmark named {args.pipeline!r}")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from devtools.training import report, train
+
+    result = train()
+    print(report(result))
+    return 0
+
+
+def _endpoint_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--endpoint",
+        default=None,
+        help="AWS endpoint (default: $AWS_ENDPOINT_URL, else the local cloud on :4566)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from devtools.transfer import api_url
+
+    parser = argparse.ArgumentParser(prog="lab", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    count = commands.add_parser("count", help="count cells in a local image (no AWS)")
+    count.add_argument("image")
+    count.add_argument("--json", action="store_true", help="print the full JSON result")
+    count.add_argument(
+        "--annotate", metavar="OUT.png", help="write the annotated image here (.png or .jpg)"
+    )
+    count.add_argument("--method", default=None, help="counting method (default: the default)")
+    count.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="any other method parameter, repeatable",
+    )
+    count.add_argument("--diameter", type=float, help="expected object diameter in pixels")
+    count.add_argument(
+        "--threshold-offset",
+        type=float,
+        help="stricter (>0) or more permissive (<0) threshold, -0.45..0.45",
+    )
+    count.add_argument("--mode", choices=["auto", "fluorescence", "brightfield"])
+    count.set_defaults(run=cmd_count)
+
+    local = commands.add_parser("local", help="run the whole app on the embedded emulator")
+    local.add_argument("--port", type=int, default=4566, help="emulator port (0: any free)")
+    local.add_argument("--http-port", type=int, default=8000, help="HTTP API port (0: any free)")
+    local.set_defaults(run=cmd_local)
+
+    demo = commands.add_parser("demo", help="upload the sample images locally and print counts")
+    demo.add_argument("--samples", default=str(Path(__file__).resolve().parent.parent / "samples"))
+    demo.add_argument("--out", default="demo-output", help="where annotated images are copied")
+    demo.add_argument("--timeout", type=float, default=120.0)
+    demo.set_defaults(run=cmd_demo)
+
+    train = commands.add_parser("train", help="train the breast-cancer model, write its artifacts")
+    train.set_defaults(run=cmd_train)
+
+    blur = commands.add_parser("blur", help="blur every face in a local video (no AWS)")
+    blur.add_argument("video")
+    blur.add_argument("out", help="output .mp4")
+    blur.add_argument("--sample-hz", type=float, default=5.0, help="face detections per second")
+    blur.set_defaults(run=cmd_blur)
+
+    submit = commands.add_parser("submit", help="send a job to the workers as the chat bot does")
+    submit.add_argument("task", help="count-cells, predict or blur-faces (or count, blur)")
+    submit.add_argument("input", help="s3://bucket/key, or observations as JSON for predict")
+    submit.add_argument("--wait", action="store_true", help="wait for the reply and print it")
+    submit.add_argument("--chat-id", default="cli", help="the chat the reply is for")
+    submit.add_argument("--timeout", type=float, default=120.0)
+    _endpoint_option(submit)
+    submit.set_defaults(run=cmd_submit)
+
+    put = commands.add_parser("put", help="upload a file or a folder to S3 (the local cloud)")
+    put.add_argument("source", help="a file or a folder")
+    put.add_argument("target", help="s3://bucket/key (or s3://bucket/prefix/ for a folder)")
+    put.add_argument(
+        "--meta",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="object metadata, e.g. count-diameter=15 (repeatable)",
+    )
+    put.add_argument("--gunzip", action="store_true", help="decompress .gz files on upload")
+    _endpoint_option(put)
+    put.set_defaults(run=cmd_put)
+
+    get = commands.add_parser("get", help="download an S3 object (to a file or stdout)")
+    get.add_argument("source", help="s3://bucket/key")
+    get.add_argument("out", nargs="?", help="file to write (default: stdout)")
+    get.add_argument("--wait", type=float, default=0.0, help="wait up to this many s for it")
+    _endpoint_option(get)
+    get.set_defaults(run=cmd_get)
+
+    painting = commands.add_parser("painting", help="send a Cell Painting job (seed form)")
+    painting.add_argument("pipeline", help="key of the .cppipe in the data bucket")
+    painting.add_argument("input", help="prefix of the images in the data bucket")
+    painting.add_argument("output", help="prefix for CellProfiler's results")
+    painting.add_argument("--wait", action="store_true", help="wait for the job and print it")
+    painting.add_argument("--timeout", type=float, default=600.0)
+    painting.add_argument(
+        "--api", default=api_url(), help="HTTP API (default: $LAB_API_URL, else :8000)"
+    )
+    _endpoint_option(painting)
+    painting.set_defaults(run=cmd_painting)
+
+    bench = commands.add_parser("bench", help="print benchmark figures for a pipeline")
+    bench.add_argument("pipeline", choices=["count", "blur", "painting", "predict"])
+    bench.add_argument("--image", help="count: time this JPEG end to end (default: generated)")
+    bench.add_argument("--json", action="store_true", help="machine-readable output")
+    bench.add_argument(
+        "--data",
+        default=str(Path(__file__).resolve().parent.parent / "samples/painting/ExampleVitraImages"),
+        help="painting: a folder with one .cppipe and images/ (.gz files are decompressed)",
+    )
+    bench.add_argument("--shards", default="1,2", help="painting: shard counts, e.g. 1,2,4")
+    bench.add_argument("--copies", type=int, default=1, help="painting: repeat the wells")
+    bench.add_argument("--cellprofiler", default=None, help="painting: the command to time")
+    bench.add_argument("--requests", type=int, default=2000, help="predict: HTTP requests at most")
+    bench.add_argument("--seconds", type=float, default=5.0, help="predict: HTTP seconds at most")
+    bench.add_argument("--no-package", action="store_true", help="predict: skip `chalice package`")
+    bench.set_defaults(run=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if not args.verbose:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        # moto logs every failed Step Functions execution as an exception; ours record
+        # their own error results, so keep the console for what the user asked.
+        logging.getLogger("moto").setLevel(logging.CRITICAL)
+    try:
+        result: Any = args.run(args)
+    except InvalidInput as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except (FileNotFoundError, NotFound) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except Exception as error:
+        from botocore.exceptions import EndpointConnectionError
+
+        if not isinstance(error, EndpointConnectionError):
+            raise
+        print(f"error: {error} (is the local cloud running? `make local`)", file=sys.stderr)
+        return 1
+    return int(result or 0)
