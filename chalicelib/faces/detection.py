@@ -122,7 +122,8 @@ CASCADE_FILES = {
     "frontal": "haarcascade_frontalface_alt2.xml",  # 20×20 window: finds 20 px faces at 1:1
     "profile": "haarcascade_profileface.xml",  # faces turned to one side; mirrored for the other
 }
-VIEWS = ("frontal", "profile", "profile-mirrored")
+VIEWS = ("frontal", "profile", "profile-mirrored", "tilted")
+TILTS = (-25.0, 25.0)  # the frontal cascade also runs on copies turned upright by these
 
 
 def _cascade(name: str) -> cv2.CascadeClassifier:
@@ -167,52 +168,87 @@ class MultiViewDetector:
         self.views = views
         self.min_face = min_face
         self._window = 20
-        self._upscale = max(1.0, self._window / min_face)
         self._scale_factor = scale_factor
         self._min_neighbors = min_neighbors
 
-    def detect_regions(self, grey: np.ndarray, regions: Sequence[PixelRect]) -> list[PixelRect]:
+    def detect_regions(
+        self,
+        grey: np.ndarray,
+        regions: Sequence[PixelRect],
+        smallest: Sequence[int] | None = None,
+        upright_only: Sequence[bool] | None = None,
+    ) -> list[PixelRect]:
         """Faces inside each region of a grey frame, as pixel rectangles of the frame.
 
         Parameters
         ----------
         grey : (M, N) ndarray of uint8
         regions : sequence of (x, y, width, height)
+        smallest : the smallest face to find in each region (default ``min_face``);
+            a region is searched at the scale that makes that face the cascades'
+            20 px window, so a large region meant for large faces costs little.
+        upright_only : per region, skip the ``tilted`` view (a cheaper search).
         """
         found: list[PixelRect] = []
-        for x, y, w, h in regions:
-            if w < self.min_face or h < self.min_face:
+        for number, (x, y, w, h) in enumerate(regions):
+            least = max(self.min_face, smallest[number]) if smallest else self.min_face
+            if w < least or h < least:
                 continue
+            scale = self._window / least
             crop = grey[y : y + h, x : x + w]
-            if self._upscale > 1.0:
-                crop = cv2.resize(crop, None, fx=self._upscale, fy=self._upscale)
-            for fx, fy, fw, fh in self._detect_views(crop):
+            if scale != 1.0:
+                interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+                crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=interpolation)
+            tilted = not (upright_only and upright_only[number])
+            for fx, fy, fw, fh in self._detect_views(crop, tilted):
                 found.append(
                     (
-                        x + round(fx / self._upscale),
-                        y + round(fy / self._upscale),
-                        round(fw / self._upscale),
-                        round(fh / self._upscale),
+                        x + round(fx / scale),
+                        y + round(fy / scale),
+                        round(fw / scale),
+                        round(fh / scale),
                     )
                 )
         return merge_rects(found)
 
-    def _detect_views(self, crop: np.ndarray) -> list[PixelRect]:
+    def _detect_views(self, crop: np.ndarray, tilted: bool = True) -> list[PixelRect]:
         found: list[PixelRect] = []
-        size = (self._window, self._window)
         for view in self.views:
+            if view == "tilted":
+                if not tilted:
+                    continue
+                for angle in TILTS:
+                    found += self._detect_turned(crop, angle)
+                continue
             cascade = self._cascades["frontal" if view == "frontal" else "profile"]
             image = cv2.flip(crop, 1) if view == "profile-mirrored" else crop
-            rects = cascade.detectMultiScale(
-                image,
-                scaleFactor=self._scale_factor,
-                minNeighbors=self._min_neighbors,
-                minSize=size,
-            )
             width = crop.shape[1]
-            for rx, ry, rw, rh in rects:
+            for rx, ry, rw, rh in self._run(cascade, image):
                 left = width - rx - rw if view == "profile-mirrored" else rx
                 found.append((int(left), int(ry), int(rw), int(rh)))
+        return found
+
+    def _run(self, cascade: cv2.CascadeClassifier, image: np.ndarray) -> Sequence[PixelRect]:
+        size = (self._window, self._window)
+        return cascade.detectMultiScale(  # type: ignore[no-any-return,return-value]
+            image,
+            scaleFactor=self._scale_factor,
+            minNeighbors=self._min_neighbors,
+            minSize=size,
+        )
+
+    def _detect_turned(self, crop: np.ndarray, angle: float) -> list[PixelRect]:
+        """Frontal faces tilted by about ``angle`` degrees: the crop is turned upright first."""
+        height, width = crop.shape
+        centre = (width / 2, height / 2)
+        turn = cv2.getRotationMatrix2D(centre, -angle, 1.0)
+        turned = cv2.warpAffine(crop, turn, (width, height), borderMode=cv2.BORDER_REPLICATE)
+        back = cv2.invertAffineTransform(turn)
+        found = []
+        for rx, ry, rw, rh in self._run(self._cascades["frontal"], turned):
+            cx, cy = back @ np.array([rx + rw / 2, ry + rh / 2, 1.0])
+            side = max(rw, rh) * (abs(np.cos(np.radians(angle))) + abs(np.sin(np.radians(angle))))
+            found.append((int(cx - side / 2), int(cy - side / 2), int(side), int(side)))
         return found
 
     def detect(self, frame: np.ndarray) -> tuple[Box, ...]:

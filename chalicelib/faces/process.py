@@ -18,7 +18,7 @@ import numpy as np
 
 from chalicelib.errors import CorruptInput, TooLarge
 from chalicelib.faces import video
-from chalicelib.faces.detection import blur_boxes, blur_rects, blur_whole, boxes_for
+from chalicelib.faces.detection import blur_boxes, blur_rects, blur_whole, boxes_for, to_pixels
 from chalicelib.faces.messages import Box, Sample
 from chalicelib.faces.review import ReviewSheet
 from chalicelib.faces.tracking import (
@@ -282,3 +282,52 @@ class _Output:
             self.timings.blur += blurred - started
             self.timings.encode += time.perf_counter() - blurred
             self.written += 1
+
+
+def blur_samples(
+    source: Path,
+    target: Path,
+    samples: list[Sample],
+    info: video.VideoInfo,
+    segment: Segment,
+    review_tiles: int = 4,
+) -> Anonymised:
+    """One segment blurred with detections made elsewhere (Rekognition's samples):
+    each frame gets the boxes of the samples around it, as ``blur`` does."""
+    ordered = sorted(samples, key=lambda s: s.t_ms)
+    stats = CoverageStats()
+    timings = Timings()
+    sheet = ReviewSheet(segment.count, info.fps, tiles=review_tiles) if review_tiles else None
+    blurred = 0
+    with video.VideoWriter(target, info.width, info.height, info.fps) as out:
+        frames = video.frames(source, segment.start, segment.count)
+        for position, frame in enumerate(frames):
+            started = time.perf_counter()
+            boxes = boxes_for(ordered, (segment.start + position) * 1000.0 / info.fps)
+            blurred += blur_boxes(frame, boxes)
+            if sheet is not None and sheet.wants(position):
+                sheet.offer(position, frame, _pixel_rects(boxes, info), False)
+            stats.frames += 1
+            stats.frames_with_boxes += bool(boxes)
+            stats.max_faces = max(stats.max_faces, len(boxes))
+            done = time.perf_counter()
+            out.write(frame)
+            timings.blur += done - started
+            timings.encode += time.perf_counter() - done
+    return Anonymised(
+        frames=out.frames,
+        rects_blurred=blurred,
+        codec=out.codec,
+        strict=False,
+        stats=stats,
+        timings=timings,
+        review_png=sheet.png() if sheet is not None else None,
+    )
+
+
+def _pixel_rects(boxes: tuple[Box, ...], info: video.VideoInfo) -> list[tuple[int, int, int, int]]:
+    rects = []
+    for box in boxes:
+        x0, y0, x1, y1 = to_pixels(box, info.width, info.height)
+        rects.append((x0, y0, x1 - x0, y1 - y0))
+    return rects

@@ -63,15 +63,16 @@ class ReviewSheet:
 
     def png(self) -> bytes:
         """The sheet: tiles in rows of ``columns`` (black where a row is short)."""
-        if not self._tiles:
-            tiles = [np.zeros((10, self.tile_width, 3), np.uint8)]
-        else:
-            tiles = self._tiles
+        tiles = self._tiles or [np.zeros((10, self.tile_width, 3), np.uint8)]
         height = max(t.shape[0] for t in tiles)
-        padded = [cv2.copyMakeBorder(t, 0, height - t.shape[0], 0, 0, cv2.BORDER_CONSTANT) for t in tiles]
+        padded = [
+            cv2.copyMakeBorder(t, 0, height - t.shape[0], 0, 0, cv2.BORDER_CONSTANT) for t in tiles
+        ]
         while len(padded) % self.columns:
             padded.append(np.zeros_like(padded[0]))
-        rows = [np.hstack(padded[i : i + self.columns]) for i in range(0, len(padded), self.columns)]
+        rows = [
+            np.hstack(padded[i : i + self.columns]) for i in range(0, len(padded), self.columns)
+        ]
         ok, encoded = cv2.imencode(".png", np.vstack(rows))
         if not ok:
             raise RuntimeError("could not encode the review sheet")

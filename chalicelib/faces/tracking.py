@@ -36,6 +36,7 @@ import cv2
 import numpy as np
 
 PixelRect = tuple[int, int, int, int]  # x, y, width, height
+ScanItem = tuple[PixelRect, int]  # a region and the smallest face to look for in it
 
 
 class RegionDetector(Protocol):
@@ -43,20 +44,24 @@ class RegionDetector(Protocol):
     min_face: int
 
     def detect_regions(
-        self, grey: np.ndarray, regions: Sequence[PixelRect]
+        self,
+        grey: np.ndarray,
+        regions: Sequence[PixelRect],
+        smallest: Sequence[int] | None = None,
+        upright_only: Sequence[bool] | None = None,
     ) -> list[PixelRect]: ...
 
 
 @dataclass(frozen=True)
 class CoverageSettings:
-    detect_every: int = 3  # frames between detection passes
+    detect_every: int = 4  # frames between detection passes
     hold_s: float = 1.0  # a lost face stays blurred this long
     back_s: float = 0.5  # a new face is blurred this long before its first detection
     pad: float = 0.35  # of the face's size, on each side
     motion_pad: float = 1.5  # times the face's speed (px/frame), on each side
     drift_pad: float = 0.5  # per frame since the last detection, times the speed
     motion_threshold: int = 14  # grey levels, on the small copy
-    tile: int = 320  # rolling-scan tile side (full resolution), before overlap
+    tile: int = 160  # rolling-scan tile side at full resolution, before overlap
     whole_frame_above: float = 1.0  # strict: blur all when a held box covers this much
     strict: bool = False
 
@@ -150,8 +155,12 @@ class FaceCoverage:
         self._index = 0
         self._grey: np.ndarray | None = None
         self._small_ref: np.ndarray | None = None  # small copy at the last detection pass
-        self._tiles = _tiles(self._width, self._height, self.settings.tile, overlap=72)
-        self._next_tile = 0
+        self._plan = _scan_plan(self._width, self._height, self.settings.tile, detector.min_face)
+        self._next_item = 0
+        # The first search of the whole frame is spread over the passes the back-fill
+        # reaches from frame 0, so no frame waits for all of it.
+        self._spread = max(1, self._back // self.settings.detect_every - 1)
+        self._pending: deque[ScanItem] = deque()
 
     # -- the stream ---------------------------------------------------------------
     def push(self, frame: np.ndarray) -> list[Covered]:
@@ -188,22 +197,42 @@ class FaceCoverage:
     def _detection_pass(self, grey: np.ndarray, index: int, refresh: bool = False) -> None:
         small = cv2.resize(grey, None, fx=self._scale, fy=self._scale, interpolation=cv2.INTER_AREA)
         moving, cut = self._motion(small)
-        full = index == 0 or cut
-        if full:
-            regions = [(0, 0, self._width, self._height)]
+        if cut:  # a new scene: search all of it, over the next passes
+            self._pending = deque(self._plan)
             self.stats.full_scans += 1
-        else:
-            regions = moving + self._around_tracks() + self._rolling_tile()
-            regions = _merge_regions(regions, self._width, self._height)
+        near = self._around_tracks()
+        moving = [item for item in moving if not _mostly_inside(item[0], [r for r, _ in near])]
+        scan = self._clamp(self._scan_items())
+        items = self._clamp(moving + near) + scan
+        regions = [item[0] for item in items]
+        upright = [False] * (len(items) - len(scan)) + [True] * len(scan)
         self.stats.detection_passes += 1
-        self.stats.searched_pixels += sum(w * h for _x, _y, w, h in regions)
-        found = self._detector.detect_regions(grey, regions)
-        if not full:
-            found += self._large_faces(grey)
+        self.stats.searched_pixels += sum(
+            round(w * h * (self._detector.min_face / least) ** 2) for (_x, _y, w, h), least in items
+        )
+        found = self._detector.detect_regions(grey, regions, [item[1] for item in items], upright)
         self._associate(found, grey, index, refresh)
         self._small_ref = small
 
-    def _motion(self, small: np.ndarray) -> tuple[list[PixelRect], bool]:
+    def _clamp(self, items: list[ScanItem]) -> list[ScanItem]:
+        kept = []
+        for (x, y, w, h), least in items:
+            x0, y0 = max(0, x), max(0, y)
+            x1, y1 = min(self._width, x + w), min(self._height, y + h)
+            if x1 - x0 >= least and y1 - y0 >= least:
+                kept.append(((x0, y0, x1 - x0, y1 - y0), least))
+        return kept
+
+    def _scan_items(self) -> list[ScanItem]:
+        """This pass's share of the search of the whole frame (all scales)."""
+        if self._pending:
+            share = math.ceil(len(self._plan) / self._spread)
+            return [self._pending.popleft() for _ in range(min(share, len(self._pending)))]
+        item = self._plan[self._next_item % len(self._plan)]
+        self._next_item += 1
+        return [item]
+
+    def _motion(self, small: np.ndarray) -> tuple[list[ScanItem], bool]:
         """Regions that moved since the last pass (camera motion removed), and whether
         the picture changed so much that it is a new scene."""
         if self._small_ref is None:
@@ -211,7 +240,7 @@ class FaceCoverage:
         before = self._small_ref.astype(np.float32)
         now = small.astype(np.float32)
         (dx, dy), _response = cv2.phaseCorrelate(before, now)
-        shift = np.float32([[1, 0, dx], [0, 1, dy]])
+        shift = np.array([[1, 0, dx], [0, 1, dy]], np.float32)
         aligned = cv2.warpAffine(before, shift, (small.shape[1], small.shape[0]))
         diff = cv2.absdiff(aligned, now)
         border = math.ceil(max(abs(dx), abs(dy))) + 1  # the edges the shift uncovered
@@ -219,45 +248,29 @@ class FaceCoverage:
         mask = (diff > self.settings.motion_threshold).astype(np.uint8)
         if mask.mean() > 0.5:
             return [], True
-        mask = cv2.dilate(mask, np.ones((5, 5), np.uint8))
+        mask = np.asarray(cv2.dilate(mask, np.ones((5, 5), np.uint8)), np.uint8)
         count, _labels, boxes, _centres = cv2.connectedComponentsWithStats(mask)
-        regions = []
+        items = []
         for x, y, w, h, _area in boxes[1:count]:
             grow = 0.35 * max(w, h) / self._scale + 24
-            regions.append(
-                _rect_from(
-                    x / self._scale - grow,
-                    y / self._scale - grow,
-                    (x + w) / self._scale + grow,
-                    (y + h) / self._scale + grow,
-                )
+            rect = _rect_from(
+                x / self._scale - grow,
+                y / self._scale - grow,
+                (x + w) / self._scale + grow,
+                (y + h) / self._scale + grow,
             )
-        return regions, False
+            # A face is at least an eighth of the moving region it makes.
+            items.append((rect, round(min(rect[2], rect[3]) / 8)))
+        return items, False
 
-    def _around_tracks(self) -> list[PixelRect]:
-        regions = []
+    def _around_tracks(self) -> list[ScanItem]:
+        items = []
         for track in self._tracks:
             x, y, w, h = track.box
             grow = max(w, h) * 0.75 + np.abs(track.velocity).max() * self.settings.detect_every
-            regions.append(_rect_from(x - grow, y - grow, x + w + grow, y + h + grow))
-        return regions
-
-    def _rolling_tile(self) -> list[PixelRect]:
-        tile = self._tiles[self._next_tile % len(self._tiles)]
-        self._next_tile += 1
-        return [tile]
-
-    def _large_faces(self, grey: np.ndarray) -> list[PixelRect]:
-        """The whole frame at a size where faces of ``4 * min_face`` px and up are found."""
-        factor = 0.25 if self._width > 1000 else 0.5
-        small = cv2.resize(grey, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
-        height, width = small.shape
-        self.stats.searched_pixels += width * height
-        found = self._detector.detect_regions(small, [(0, 0, width, height)])
-        return [
-            (round(x / factor), round(y / factor), round(w / factor), round(h / factor))
-            for x, y, w, h in found
-        ]
+            rect = _rect_from(x - grow, y - grow, x + w + grow, y + h + grow)
+            items.append((rect, round(0.6 * min(w, h))))
+        return items
 
     def _associate(
         self, found: list[PixelRect], grey: np.ndarray, index: int, refresh: bool
@@ -270,7 +283,9 @@ class FaceCoverage:
             unmatched.remove(best)
             detected = np.array(best, np.float64)
             if not refresh and index > track.last_seen:
-                centre_then = track.boxes[track.last_seen][:2] + track.boxes[track.last_seen][2:] / 2
+                centre_then = (
+                    track.boxes[track.last_seen][:2] + track.boxes[track.last_seen][2:] / 2
+                )
                 centre_now = detected[:2] + detected[2:] / 2
                 measured = (centre_now - centre_then) / (index - track.last_seen)
                 track.velocity = 0.5 * track.velocity + 0.5 * measured
@@ -358,43 +373,41 @@ def _rect_from(x0: float, y0: float, x1: float, y1: float) -> PixelRect:
     return (left, top, math.ceil(x1) - left, math.ceil(y1) - top)
 
 
-def _merge_regions(regions: list[PixelRect], width: int, height: int) -> list[PixelRect]:
-    """Clamp to the frame and merge overlapping regions (each pixel searched once)."""
-    clamped = []
-    for x, y, w, h in regions:
-        x0, y0, x1, y1 = max(0, x), max(0, y), min(width, x + w), min(height, y + h)
-        if x1 > x0 and y1 > y0:
-            clamped.append([x0, y0, x1, y1])
-    merged = True
-    while merged:
-        merged = False
-        for i in range(len(clamped)):
-            for j in range(i + 1, len(clamped)):
-                a, b = clamped[i], clamped[j]
-                if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
-                    clamped[i] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]
-                    del clamped[j]
-                    merged = True
-                    break
-            if merged:
-                break
-    return [(x0, y0, x1 - x0, y1 - y0) for x0, y0, x1, y1 in clamped]
+def _mostly_inside(rect: PixelRect, others: list[PixelRect], share: float = 0.7) -> bool:
+    """Whether ``share`` of ``rect`` lies inside one of ``others`` (motion a track explains)."""
+    x, y, w, h = rect
+    for ox, oy, ow, oh in others:
+        ix = min(x + w, ox + ow) - max(x, ox)
+        iy = min(y + h, oy + oh) - max(y, oy)
+        if ix > 0 and iy > 0 and ix * iy >= share * w * h:
+            return True
+    return False
 
 
-def _tiles(width: int, height: int, tile: int, overlap: int) -> list[PixelRect]:
-    """A grid of ``tile``-sized regions covering the frame, each grown by ``overlap``."""
-    tiles = []
-    for y in range(0, height, tile):
-        for x in range(0, width, tile):
-            tiles.append(
-                _rect_from(
+def _scan_plan(width: int, height: int, tile: int, min_face: int) -> list[ScanItem]:
+    """The whole frame as tiles at every scale of a pyramid (factor 2.4 between levels).
+
+    Each level looks for faces from its ``smallest`` up to the next level's;
+    its tiles are ``tile`` px at the level's own scale (so each costs about the
+    same) and overlap by the largest face of the level, so a face crossing a
+    tile edge is whole in some tile.
+    """
+    items: list[ScanItem] = []
+    smallest = float(min_face)
+    while smallest <= min(width, height):
+        factor = smallest / min_face
+        side, overlap = round(tile * factor), round(smallest * 2.4)
+        for y in range(0, height, side):
+            for x in range(0, width, side):
+                rect = _rect_from(
                     max(0, x - overlap),
                     max(0, y - overlap),
-                    min(width, x + tile + overlap),
-                    min(height, y + tile + overlap),
+                    min(width, x + side + overlap),
+                    min(height, y + side + overlap),
                 )
-            )
-    return tiles
+                items.append((rect, round(smallest)))
+        smallest *= 2.4
+    return items
 
 
 def _best_match(box: np.ndarray, found: list[PixelRect]) -> PixelRect | None:
@@ -412,7 +425,7 @@ def _best_match(box: np.ndarray, found: list[PixelRect]) -> PixelRect | None:
 def _features(grey: np.ndarray, box: np.ndarray) -> np.ndarray:
     """Points to follow inside ``box``: corners, or a grid where there are few."""
     height, width = grey.shape
-    x, y, w, h = (int(round(v)) for v in box)
+    x, y, w, h = (round(float(v)) for v in box)
     x0, y0, x1, y1 = max(0, x), max(0, y), min(width, x + w), min(height, y + h)
     if x1 - x0 < 4 or y1 - y0 < 4:
         return np.empty((0, 1, 2), np.float32)
@@ -420,9 +433,12 @@ def _features(grey: np.ndarray, box: np.ndarray) -> np.ndarray:
         grey[y0:y1, x0:x1], maxCorners=24, qualityLevel=0.02, minDistance=max(2, w // 10)
     )
     if corners is None or len(corners) < 6:
-        gx, gy = np.meshgrid(np.linspace(0.2, 0.8, 4) * (x1 - x0), np.linspace(0.2, 0.8, 4) * (y1 - y0))
+        gx, gy = np.meshgrid(
+            np.linspace(0.2, 0.8, 4) * (x1 - x0), np.linspace(0.2, 0.8, 4) * (y1 - y0)
+        )
         corners = np.stack([gx.ravel(), gy.ravel()], axis=1)[:, None, :]
-    return (np.asarray(corners, np.float32) + np.float32([x0, y0])).reshape(-1, 1, 2)
+    shifted = np.asarray(corners, np.float32) + np.array([x0, y0], np.float32)
+    return np.asarray(shifted.reshape(-1, 1, 2), np.float32)
 
 
 def _flow(before: np.ndarray, now: np.ndarray, track: _Track) -> np.ndarray | None:
@@ -437,8 +453,8 @@ def _flow(before: np.ndarray, now: np.ndarray, track: _Track) -> np.ndarray | No
     x1, y1 = min(width, int(x + w + reach)), min(height, int(y + h + reach))
     if x1 - x0 < 8 or y1 - y0 < 8:
         return None
-    offset = np.float32([x0, y0])
-    moved, status, _error = cv2.calcOpticalFlowPyrLK(
+    offset = np.array([x0, y0], np.float32)
+    moved, status, _error = cv2.calcOpticalFlowPyrLK(  # type: ignore[call-overload]
         before[y0:y1, x0:x1],
         now[y0:y1, x0:x1],
         points - offset,

@@ -255,7 +255,16 @@ def _ffmpeg_command(
     command += ["-s", f"{width}x{height}", "-r", f"{fps:.6f}", "-i", "-"]
     if audio_from is not None:
         command += ["-i", str(audio_from), "-map", "0:v:0", "-map", "1:a:0?", "-c:a", "aac"]
-    command += ["-c:v", "libx264", "-preset", preset or encoder_preset(width, height), "-crf", "18", "-pix_fmt", pix_fmt]
+    command += [
+        "-c:v",
+        "libx264",
+        "-preset",
+        preset or encoder_preset(width, height),
+        "-crf",
+        "18",
+        "-pix_fmt",
+        pix_fmt,
+    ]
     if threads:
         command += ["-threads", str(threads)]
     return [*command, "-movflags", "+faststart", str(path)]
