@@ -109,7 +109,7 @@ def _frame_range(path: Path, start: int, count: int | None) -> Iterator[np.ndarr
     command += ["-i", str(path), "-map", "0:v:0"]
     if count is not None:
         command += ["-frames:v", str(count)]
-    command += ["-f", "rawvideo", "-pix_fmt", "bgr24", "-vsync", "passthrough", "-"]
+    command += ["-f", "rawvideo", "-pix_fmt", "bgr24", "-fps_mode", "passthrough", "-"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     size = info.width * info.height * 3
     assert process.stdout is not None

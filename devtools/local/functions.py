@@ -56,12 +56,16 @@ class LocalFunctions:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lambda")
         self._retry_delay = retry_delay
         self._pending: set[Future[None]] = set()
+        self._running = 0  # synchronous invokes in progress (a Step Functions task's, say)
+        self._done = threading.Condition(self._lock)
 
     def __contains__(self, name: str) -> bool:
         return name in self._functions
 
     def invoke(self, name: str, payload: bytes) -> tuple[bool, Any]:
         """Run ``name`` synchronously: (ok, result or Lambda's error document)."""
+        with self._lock:
+            self._running += 1
         try:
             event = json.loads(payload or b"{}")
             return True, self._handler(name)(event, LocalContext(name, str(uuid.uuid4())))
@@ -72,6 +76,10 @@ class LocalFunctions:
                 "errorType": type(exc).__name__,
                 "stackTrace": traceback.format_exception(exc)[-5:],
             }
+        finally:
+            with self._lock:
+                self._running -= 1
+                self._done.notify_all()
 
     def invoke_async(self, name: str, payload: bytes) -> None:
         future = self._pool.submit(self._run_async, name, payload)
@@ -116,5 +124,11 @@ class LocalFunctions:
         with self._lock:
             self._pending.discard(future)
 
-    def shutdown(self) -> None:
+    def shutdown(self, drain_seconds: float = 120.0) -> None:
+        """Stop taking work; let invocations in progress end, as Lambda would let them run
+        to their own timeout after the caller (a timed-out task) has gone."""
         self._pool.shutdown(wait=True, cancel_futures=True)
+        deadline = time.monotonic() + drain_seconds
+        with self._lock:
+            while self._running and time.monotonic() < deadline:
+                self._done.wait(timeout=max(0.0, deadline - time.monotonic()))

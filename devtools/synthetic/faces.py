@@ -460,3 +460,17 @@ def _random_actor(rng: np.random.Generator, size: tuple[int, int]) -> Actor:
     start = (float(rng.uniform(-face, width + face)), float(rng.uniform(face, height - face)))
     tilt = float(rng.choice([0.0, 0.0, rng.uniform(-25, 25)]))
     return Actor(source, face, start, (speed * math.cos(angle), speed * math.sin(angle)), tilt)
+
+
+def with_tone(source: Path, target: Path, frequency: float = 440.0) -> None:
+    """``source`` with a sine tone as its audio track, as long as the video (for drift checks)."""
+    import subprocess
+
+    exe = video.ffmpeg_exe()
+    if exe is None:
+        raise RuntimeError("needs ffmpeg (imageio-ffmpeg)")
+    duration = video.probe(source).duration_s
+    command = [exe, "-y", "-loglevel", "error", "-nostdin", "-i", str(source)]
+    command += ["-f", "lavfi", "-i", f"sine=frequency={frequency}:duration={duration:.3f}"]
+    command += ["-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "aac", str(target)]
+    subprocess.run(command, check=True, capture_output=True)
