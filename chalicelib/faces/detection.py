@@ -212,20 +212,20 @@ class MultiViewDetector:
         return merge_rects(found)
 
     def _detect_views(self, crop: np.ndarray, tilted: bool = True) -> list[PixelRect]:
+        """Every upright view; the tilted view only where no upright face was found."""
         found: list[PixelRect] = []
+        width = crop.shape[1]
         for view in self.views:
             if view == "tilted":
-                if not tilted:
-                    continue
-                for angle in TILTS:
-                    found += self._detect_turned(crop, angle)
                 continue
             cascade = self._cascades["frontal" if view == "frontal" else "profile"]
             image = cv2.flip(crop, 1) if view == "profile-mirrored" else crop
-            width = crop.shape[1]
             for rx, ry, rw, rh in self._run(cascade, image):
                 left = width - rx - rw if view == "profile-mirrored" else rx
                 found.append((int(left), int(ry), int(rw), int(rh)))
+        if tilted and not found and "tilted" in self.views:
+            for angle in TILTS:
+                found += self._detect_turned(crop, angle)
         return found
 
     def _run(self, cascade: cv2.CascadeClassifier, image: np.ndarray) -> Sequence[PixelRect]:

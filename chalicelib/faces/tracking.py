@@ -61,7 +61,8 @@ class CoverageSettings:
     motion_pad: float = 1.5  # times the face's speed (px/frame), on each side
     drift_pad: float = 0.5  # per frame since the last detection, times the speed
     motion_threshold: int = 14  # grey levels, on the small copy
-    tile: int = 160  # rolling-scan tile side at full resolution, before overlap
+    tile: int = 320  # rolling-scan tile side at full resolution, before overlap
+    scan_every: int = 3  # passes between two tiles of the rolling scan (after the first)
     whole_frame_above: float = 1.0  # strict: blur all when a held box covers this much
     strict: bool = False
 
@@ -148,7 +149,8 @@ class FaceCoverage:
         self._hold = max(1, round(self.settings.hold_s * fps))
         self._back = max(1, round(self.settings.back_s * fps))
         self.lookahead = self._back + self.settings.detect_every + 3
-        self._scale = 160 / max(self._width, self._height)  # the small copy for motion
+        # The small copy for motion: the smallest face still spans 4 of its pixels.
+        self._scale = min(1.0, max(160 / max(self._width, self._height), 4 / detector.min_face))
         self._tracks: list[_Track] = []
         self._finished: list[_Track] = []
         self._buffer: deque[tuple[int, np.ndarray]] = deque()
@@ -157,6 +159,7 @@ class FaceCoverage:
         self._small_ref: np.ndarray | None = None  # small copy at the last detection pass
         self._plan = _scan_plan(self._width, self._height, self.settings.tile, detector.min_face)
         self._next_item = 0
+        self._passes_since_tile = 0
         # The first search of the whole frame is spread over the passes the back-fill
         # reaches from frame 0, so no frame waits for all of it.
         self._spread = max(1, self._back // self.settings.detect_every - 1)
@@ -196,6 +199,7 @@ class FaceCoverage:
     # -- detection ------------------------------------------------------------------
     def _detection_pass(self, grey: np.ndarray, index: int, refresh: bool = False) -> None:
         small = cv2.resize(grey, None, fx=self._scale, fy=self._scale, interpolation=cv2.INTER_AREA)
+        small = cv2.GaussianBlur(small, (3, 3), 0)  # texture aliasing is not motion
         moving, cut = self._motion(small)
         if cut:  # a new scene: search all of it, over the next passes
             self._pending = deque(self._plan)
@@ -228,6 +232,10 @@ class FaceCoverage:
         if self._pending:
             share = math.ceil(len(self._plan) / self._spread)
             return [self._pending.popleft() for _ in range(min(share, len(self._pending)))]
+        self._passes_since_tile += 1
+        if self._passes_since_tile < self.settings.scan_every:
+            return []
+        self._passes_since_tile = 0
         item = self._plan[self._next_item % len(self._plan)]
         self._next_item += 1
         return [item]
@@ -240,14 +248,17 @@ class FaceCoverage:
         before = self._small_ref.astype(np.float32)
         now = small.astype(np.float32)
         (dx, dy), _response = cv2.phaseCorrelate(before, now)
-        shift = np.array([[1, 0, dx], [0, 1, dy]], np.float32)
-        aligned = cv2.warpAffine(before, shift, (small.shape[1], small.shape[0]))
-        diff = cv2.absdiff(aligned, now)
+        if abs(dx) >= 0.5 or abs(dy) >= 0.5:  # the camera moved: compare like with like
+            shift = np.array([[1, 0, dx], [0, 1, dy]], np.float32)
+            before = np.asarray(
+                cv2.warpAffine(before, shift, (small.shape[1], small.shape[0])), np.float32
+            )
+        diff = cv2.absdiff(before, now)
         border = math.ceil(max(abs(dx), abs(dy))) + 1  # the edges the shift uncovered
         diff[:border], diff[-border:], diff[:, :border], diff[:, -border:] = 0, 0, 0, 0
-        mask = (diff > self.settings.motion_threshold).astype(np.uint8)
-        if mask.mean() > 0.5:
+        if float(diff.mean()) > 40:  # most of the picture is new: a cut
             return [], True
+        mask = (diff > self.settings.motion_threshold).astype(np.uint8)
         mask = np.asarray(cv2.dilate(mask, np.ones((5, 5), np.uint8)), np.uint8)
         count, _labels, boxes, _centres = cv2.connectedComponentsWithStats(mask)
         items = []
@@ -267,9 +278,9 @@ class FaceCoverage:
         items = []
         for track in self._tracks:
             x, y, w, h = track.box
-            grow = max(w, h) * 0.75 + np.abs(track.velocity).max() * self.settings.detect_every
+            grow = max(w, h) * 0.4 + np.abs(track.velocity).max() * self.settings.detect_every
             rect = _rect_from(x - grow, y - grow, x + w + grow, y + h + grow)
-            items.append((rect, round(0.6 * min(w, h))))
+            items.append((rect, round(0.5 * min(w, h))))
         return items
 
     def _associate(
