@@ -158,7 +158,6 @@ def start_face_detection(s: Settings) -> list[Grant]:
             ("s3:GetObject", "s3:GetObjectVersion"),
             (objects(s.videos_bucket),),
         ),
-        invoke("StartOpenCvDetector", s.face_blur_function),
     ]
 
 
@@ -235,6 +234,8 @@ def face_blur(s: Settings) -> list[Grant]:
         *read("ReadInputs", *input_buckets(s), versions=True),
         *read("ReadDetections", s.blurred_videos_bucket),
         write("WriteOutputs", s.blurred_videos_bucket, multipart=True),
+        # JoinSegments removes the segment files (_work/...) once the video is joined.
+        Grant("DeleteSegments", ("s3:DeleteObject",), (objects(s.blurred_videos_bucket),)),
     ]
 
 

@@ -158,7 +158,7 @@ class MultiViewDetector:
         self,
         min_face: int = 20,
         views: tuple[str, ...] = VIEWS,
-        scale_factor: float = 1.15,
+        scale_factor: float = 1.2,
         min_neighbors: int = 3,
     ) -> None:
         unknown = set(views) - set(VIEWS)
@@ -309,9 +309,9 @@ def blur_rects(frame: np.ndarray, rects: Sequence[tuple[int, int, int, int]]) ->
         if x1 - x0 < 2 or y1 - y0 < 2:
             continue
         region = frame[y0:y1, x0:x1]
-        small = cv2.resize(
-            region, (max(1, (x1 - x0) // 12), max(1, (y1 - y0) // 12)), interpolation=cv2.INTER_AREA
-        )
+        # At most 10 samples across, however large: a big face stays unrecognisable.
+        across = (max(1, min(10, (x1 - x0) // 12)), max(1, min(10, (y1 - y0) // 12)))
+        small = cv2.resize(region, across, interpolation=cv2.INTER_AREA)
         small = cv2.GaussianBlur(small, (3, 3), 0)
         frame[y0:y1, x0:x1] = cv2.resize(small, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
         done += 1

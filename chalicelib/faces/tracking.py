@@ -57,9 +57,9 @@ class CoverageSettings:
     detect_every: int = 4  # frames between detection passes
     hold_s: float = 1.0  # a lost face stays blurred this long
     back_s: float = 0.5  # a new face is blurred this long before its first detection
-    pad: float = 0.35  # of the face's size, on each side
-    motion_pad: float = 1.5  # times the face's speed (px/frame), on each side
-    drift_pad: float = 0.5  # per frame since the last detection, times the speed
+    pad: float = 0.15  # of the face's size, on each side
+    motion_pad: float = 1.0  # times the face's speed (px/frame), on each side
+    drift_pad: float = 0.25  # per frame since the last detection, times the speed
     motion_threshold: int = 14  # grey levels, on the small copy
     tile: int = 320  # rolling-scan tile side at full resolution, before overlap
     scan_every: int = 3  # passes between two tiles of the rolling scan (after the first)
@@ -263,7 +263,7 @@ class FaceCoverage:
         count, _labels, boxes, _centres = cv2.connectedComponentsWithStats(mask)
         items = []
         for x, y, w, h, _area in boxes[1:count]:
-            grow = 0.35 * max(w, h) / self._scale + 24
+            grow = 0.25 * max(w, h) / self._scale + 8
             rect = _rect_from(
                 x / self._scale - grow,
                 y / self._scale - grow,

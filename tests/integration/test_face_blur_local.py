@@ -119,7 +119,7 @@ def test_a_segment_that_runs_past_its_timeout_ends_the_run_with_an_error(
     """A hung or slow detector: the Task's TimeoutSecondsPath fails it; RecordFailure runs."""
     assert cloud.settings is not None
     source = tmp_path / "long.mp4"
-    moving_face(source, frames=12, size=(1920, 1080), fps=10.0)  # 2 segments of > 1 s of work
+    moving_face(source, frames=12, size=(1280, 720), fps=10.0)  # 2 segments of > 1 s of work
     aws.client("s3").upload_file(str(source), cloud.settings.videos_bucket, "slow/long.mp4")
     head = aws.client("s3").head_object(Bucket=cloud.settings.videos_bucket, Key="slow/long.mp4")
     job = FaceBlurJob(
