@@ -185,7 +185,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.pipeline == "blur":
         from devtools.bench import blur
 
-        return blur.run(held_out=args.held_out, strict=args.strict, only=args.case)
+        return blur.run(held_out=args.held_out, strict=args.strict, only=args.case, seed=args.seed)
     if args.pipeline == "predict":
         from devtools.bench.predict import run_bench
 
@@ -320,6 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--held-out", action="store_true", help="blur: the held-out cases (never tuned on)"
     )
     bench.add_argument("--strict", action="store_true", help="blur: strict mode")
+    bench.add_argument("--seed", type=int, default=2026, help="blur: seed of the held-out cases")
     bench.add_argument("--case", action="append", help="blur: only this case (repeatable)")
     bench.add_argument(
         "--data",

@@ -199,8 +199,10 @@ class MultiViewDetector:
             if scale != 1.0:
                 interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
                 crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=interpolation)
-            tilted = not (upright_only and upright_only[number])
-            for fx, fy, fw, fh in self._detect_views(crop, tilted):
+            # Where something moved or a face was, a weaker vote suffices (and the
+            # tilted view is tried); the rolling scan of still regions asks for more.
+            thorough = not (upright_only and upright_only[number])
+            for fx, fy, fw, fh in self._detect_views(crop, thorough):
                 found.append(
                     (
                         x + round(fx / scale),
@@ -211,33 +213,36 @@ class MultiViewDetector:
                 )
         return merge_rects(found)
 
-    def _detect_views(self, crop: np.ndarray, tilted: bool = True) -> list[PixelRect]:
+    def _detect_views(self, crop: np.ndarray, thorough: bool = True) -> list[PixelRect]:
         """Every upright view; the tilted view only where no upright face was found."""
         found: list[PixelRect] = []
         width = crop.shape[1]
+        votes = max(1, self._min_neighbors - 1) if thorough else self._min_neighbors
         for view in self.views:
             if view == "tilted":
                 continue
             cascade = self._cascades["frontal" if view == "frontal" else "profile"]
             image = cv2.flip(crop, 1) if view == "profile-mirrored" else crop
-            for rx, ry, rw, rh in self._run(cascade, image):
+            for rx, ry, rw, rh in self._run(cascade, image, votes):
                 left = width - rx - rw if view == "profile-mirrored" else rx
                 found.append((int(left), int(ry), int(rw), int(rh)))
-        if tilted and not found and "tilted" in self.views:
+        if thorough and not found and "tilted" in self.views:
             for angle in TILTS:
-                found += self._detect_turned(crop, angle)
+                found += self._detect_turned(crop, angle, votes)
         return found
 
-    def _run(self, cascade: cv2.CascadeClassifier, image: np.ndarray) -> Sequence[PixelRect]:
+    def _run(
+        self, cascade: cv2.CascadeClassifier, image: np.ndarray, votes: int
+    ) -> Sequence[PixelRect]:
         size = (self._window, self._window)
         return cascade.detectMultiScale(  # type: ignore[no-any-return,return-value]
             image,
             scaleFactor=self._scale_factor,
-            minNeighbors=self._min_neighbors,
+            minNeighbors=votes,
             minSize=size,
         )
 
-    def _detect_turned(self, crop: np.ndarray, angle: float) -> list[PixelRect]:
+    def _detect_turned(self, crop: np.ndarray, angle: float, votes: int) -> list[PixelRect]:
         """Frontal faces tilted by about ``angle`` degrees: the crop is turned upright first."""
         height, width = crop.shape
         centre = (width / 2, height / 2)
@@ -245,7 +250,7 @@ class MultiViewDetector:
         turned = cv2.warpAffine(crop, turn, (width, height), borderMode=cv2.BORDER_REPLICATE)
         back = cv2.invertAffineTransform(turn)
         found = []
-        for rx, ry, rw, rh in self._run(self._cascades["frontal"], turned):
+        for rx, ry, rw, rh in self._run(self._cascades["frontal"], turned, votes):
             cx, cy = back @ np.array([rx + rw / 2, ry + rh / 2, 1.0])
             side = max(rw, rh) * (abs(np.cos(np.radians(angle))) + abs(np.sin(np.radians(angle))))
             found.append((int(cx - side / 2), int(cy - side / 2), int(side), int(side)))

@@ -56,10 +56,11 @@ class RegionDetector(Protocol):
 class CoverageSettings:
     detect_every: int = 4  # frames between detection passes
     hold_s: float = 1.0  # a lost face stays blurred this long
-    back_s: float = 0.5  # a new face is blurred this long before its first detection
+    back_s: float = 1.0  # a new face is blurred this long before its first detection
     pad: float = 0.15  # of the face's size, on each side
     motion_pad: float = 1.0  # times the face's speed (px/frame), on each side
     drift_pad: float = 0.25  # per frame since the last detection, times the speed
+    flow_hold_s: float = 4.0  # while optical flow still follows it, a face is held this long
     motion_threshold: int = 14  # grey levels, on the small copy
     tile: int = 320  # rolling-scan tile side at full resolution, before overlap
     scan_every: int = 3  # passes between two tiles of the rolling scan (after the first)
@@ -73,7 +74,7 @@ class CoverageSettings:
         return cls(
             detect_every=2,
             hold_s=2.0,
-            back_s=1.0,
+            back_s=1.5,
             pad=0.6,
             motion_pad=2.5,
             drift_pad=1.0,
@@ -121,6 +122,7 @@ class _Track:
     boxes: dict[int, np.ndarray] = field(default_factory=dict)
     seen: dict[int, int] = field(default_factory=dict)  # frame -> last detection at or before
     points: np.ndarray | None = None
+    followed: int = 0  # last frame the optical flow followed it
     end: int | None = None  # last frame covered, once the face is given up
 
 
@@ -160,9 +162,10 @@ class FaceCoverage:
         self._plan = _scan_plan(self._width, self._height, self.settings.tile, detector.min_face)
         self._next_item = 0
         self._passes_since_tile = 0
-        # The first search of the whole frame is spread over the passes the back-fill
-        # reaches from frame 0, so no frame waits for all of it.
-        self._spread = max(1, self._back // self.settings.detect_every - 1)
+        # The first frame and cuts are searched whole at once: a face may leave the
+        # picture before a search spread over several passes would reach it.
+        self._spread = 1
+        self._flow_hold = max(self._hold, round(self.settings.flow_hold_s * fps))
         self._pending: deque[ScanItem] = deque()
 
     # -- the stream ---------------------------------------------------------------
@@ -247,18 +250,21 @@ class FaceCoverage:
             return [], True
         before = self._small_ref.astype(np.float32)
         now = small.astype(np.float32)
-        (dx, dy), _response = cv2.phaseCorrelate(before, now)
-        if abs(dx) >= 0.5 or abs(dy) >= 0.5:  # the camera moved: compare like with like
+        threshold = self.settings.motion_threshold
+        mask = (cv2.absdiff(before, now) > threshold).astype(np.uint8)
+        if mask.mean() > 0.3:  # much changed: the camera moved, or a new scene
+            # Phase correlation finds the camera's shift; only used when much changed,
+            # since on a plain background it would lock onto the one moving object.
+            (dx, dy), _response = cv2.phaseCorrelate(before, now)
             shift = np.array([[1, 0, dx], [0, 1, dy]], np.float32)
-            before = np.asarray(
-                cv2.warpAffine(before, shift, (small.shape[1], small.shape[0])), np.float32
-            )
-        diff = cv2.absdiff(before, now)
-        border = math.ceil(max(abs(dx), abs(dy))) + 1  # the edges the shift uncovered
-        diff[:border], diff[-border:], diff[:, :border], diff[:, -border:] = 0, 0, 0, 0
-        if float(diff.mean()) > 40:  # most of the picture is new: a cut
-            return [], True
-        mask = (diff > self.settings.motion_threshold).astype(np.uint8)
+            size = (small.shape[1], small.shape[0])
+            aligned = np.asarray(cv2.warpAffine(before, shift, size), np.float32)
+            diff = cv2.absdiff(aligned, now)
+            border = math.ceil(max(abs(dx), abs(dy))) + 1  # the edges the shift uncovered
+            diff[:border], diff[-border:], diff[:, :border], diff[:, -border:] = 0, 0, 0, 0
+            if float(diff.mean()) > 40:  # most of the picture is new: a cut
+                return [], True
+            mask = (diff > threshold).astype(np.uint8)
         mask = np.asarray(cv2.dilate(mask, np.ones((5, 5), np.uint8)), np.uint8)
         count, _labels, boxes, _centres = cv2.connectedComponentsWithStats(mask)
         items = []
@@ -318,6 +324,7 @@ class FaceCoverage:
                 moved = track.velocity
             else:
                 track.velocity = 0.6 * track.velocity + 0.4 * moved
+                track.followed = index
             track.box = track.box + np.array([moved[0], moved[1], 0, 0])
 
     def _retire(self, index: int) -> None:
@@ -325,7 +332,9 @@ class FaceCoverage:
         for track in self._tracks:
             x, y, w, h = track.box
             gone = x > self._width or y > self._height or x + w < 0 or y + h < 0
-            if index - track.last_seen > self._hold or gone:
+            unseen = index - track.last_seen
+            lost = index - max(track.followed, track.last_seen) > self.settings.detect_every
+            if gone or unseen > self._flow_hold or (unseen > self._hold and lost):
                 track.end = index
                 self._finished.append(track)
             else:
@@ -367,7 +376,8 @@ class FaceCoverage:
         else:
             return None
         x, y, w, h = box
-        grow = settings.pad * max(w, h) + speed * (settings.motion_pad + settings.drift_pad * since)
+        drift = settings.drift_pad * min(since, self._hold)
+        grow = settings.pad * max(w, h) + speed * (settings.motion_pad + drift)
         rect = _rect_from(x - grow, y - grow, x + w + grow, y + h + grow)
         x0, y0 = max(0, rect[0]), max(0, rect[1])
         x1, y1 = min(self._width, rect[0] + rect[2]), min(self._height, rect[1] + rect[3])

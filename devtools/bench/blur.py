@@ -82,23 +82,26 @@ def run_case(case: Case, folder: Path, strict: bool) -> Row:
     )
 
 
-def run(held_out: bool = False, strict: bool = False, only: list[str] | None = None) -> int:
+def run(
+    held_out: bool = False, strict: bool = False, only: list[str] | None = None, seed: int = 2026
+) -> int:
     cv2.setNumThreads(1)
-    cases = held_out_cases() if held_out else DEV_CASES
+    cases = held_out_cases(seed) if held_out else DEV_CASES
     if only:
-        cases = tuple(c for c in (*DEV_CASES, *held_out_cases()) if c.name in only)
+        cases = tuple(c for c in (*DEV_CASES, *held_out_cases(seed)) if c.name in only)
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         for case in progress(cases, "bench blur"):
             rows.append(run_case(case, Path(folder), strict))
-    print_table(rows, held_out=held_out, strict=strict)
+    print_table(rows, held_out=held_out, strict=strict, seed=seed)
     return 0
 
 
-def print_table(rows: list[Row], held_out: bool, strict: bool) -> None:
+def print_table(rows: list[Row], held_out: bool, strict: bool, seed: int) -> None:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(
-        f"\n{'held-out' if held_out else 'dev'} cases, {'strict' if strict else 'default'} mode; "
+        f"\n{f'held-out (seed {seed})' if held_out else 'dev'} cases, "
+        f"{'strict' if strict else 'default'} mode; "
         f"frames/s on one core (load average {load:.1f} when done)"
     )
     header = (
