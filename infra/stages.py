@@ -48,7 +48,8 @@ class InfraStage:
     # A 100-megapixel image peaks at ~1.3 GB decoded; 3 GB also buys CPU.
     cell_counter: FunctionSize = field(default_factory=lambda: FunctionSize(3008, 120))
     # BlurFaces' Task timeout in the ASL is 900 s; a 10-minute 1080p video needs ~2 GB of /tmp.
-    face_blur: FunctionSize = field(default_factory=lambda: FunctionSize(3008, 900, 4096))
+    # Face blurring joins a long video: the source, its segments and the output on disk.
+    face_blur: FunctionSize = field(default_factory=lambda: FunctionSize(3008, 900, 10240))
     batch_job_timeout_hours: int = 12  # a hung CellProfiler must not run (and bill) forever
     runnable_timeout_minutes: int = 30  # a job no instance can ever fit is cancelled
 
