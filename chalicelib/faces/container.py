@@ -199,11 +199,13 @@ class FaceBlurService:
 def segment_frames(settings: Settings, info: video.VideoInfo) -> int:
     """Frames per segment: ``FACE_SEGMENT_SECONDS`` when set, else as many as one core
     blurs in ``FACE_SEGMENT_BUDGET_SECONDS`` at the measured ``FACE_PIXEL_RATE``
-    (pixels per second, end to end) — well inside Lambda's 900 s."""
+    (pixels per second, end to end), context frames included — well inside Lambda's 900 s."""
     if settings.face_segment_seconds > 0:
         return max(1, round(settings.face_segment_seconds * info.fps))
     per_frame = info.width * info.height
-    return max(1, int(settings.face_pixel_rate * settings.face_segment_budget_seconds / per_frame))
+    budget = int(settings.face_pixel_rate * settings.face_segment_budget_seconds / per_frame)
+    context = 2 * math.ceil(CONTEXT_SECONDS * info.fps)  # read and tracked, not written
+    return max(1, budget - context)
 
 
 def stack_sheets(sheets: list[bytes]) -> bytes:

@@ -8,6 +8,7 @@ frame showing the square has a blurred rectangle covering it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 import numpy as np
@@ -162,3 +163,24 @@ def test_segment_task_round_trips() -> None:
     assert again == task and again.part_key.endswith("part-0002.mp4")
     with pytest.raises(Exception, match="segment"):
         SegmentTask.from_state({"job": job.to_state()})
+
+
+def test_a_ten_minute_1080p_video_is_planned_within_lambda_limits() -> None:
+    from chalicelib.config import Settings
+    from chalicelib.faces.container import CONTEXT_SECONDS, segment_frames
+    from chalicelib.faces.video import VideoInfo
+
+    settings = Settings()
+    info = VideoInfo(1920, 1080, 30.0, 10 * 60 * 30)
+    per = segment_frames(settings, info)
+    segments = plan_segments(info.frames, per)
+    context = 2 * CONTEXT_SECONDS * info.fps  # frames read but not written
+    seconds = max(c + context for _s, c in segments) * 1920 * 1080 / settings.face_pixel_rate
+    assert seconds <= 1.01 * settings.face_segment_budget_seconds
+    assert settings.face_segment_budget_seconds < settings.face_segment_timeout_seconds < 900
+    # The Map's items (and as many results) stay well below Step Functions' 256 KB of state.
+    from chalicelib.faces.messages import FaceBlurJob
+
+    job = FaceBlurJob("b" * 63, "k" * 200, "e" * 32, "o" * 63, "opencv", 1)
+    items = [SegmentTask(job, i, s, c, 45, 600).to_state() for i, (s, c) in enumerate(segments)]
+    assert 2 * len(json.dumps(items)) < 200_000
