@@ -12,7 +12,7 @@ CELLPROFILER_VENV := .venv-cellprofiler
 QUIET_PIP := grep -v "^WARNING: Location" || true
 
 .PHONY: help install demo test check local samples clean cellprofiler cellprofiler-if-possible bench-painting \
-	deploy destroy synth policies
+	deploy destroy synth policies smoke
 
 help:
 	@echo "make demo    - set up .venv, run the app on the local emulator, count the sample images"
@@ -22,6 +22,7 @@ help:
 	@echo "make cellprofiler - install CellProfiler 4.2.8.1 into $(CELLPROFILER_VENV) (Python 3.9 + JDK)"
 	@echo "make deploy STAGE=dev|prod  - infra (CDK) + the Chalice app to AWS (README: Deploying to AWS)"
 	@echo "make destroy STAGE=dev|prod [DELETE_DATA=yes] - tear it down again"
+	@echo "make smoke STAGE=dev|prod   - after a deploy: one of every pipeline end to end (docs/operations.md)"
 
 install: $(STAMP)
 
@@ -78,6 +79,11 @@ deploy: install
 destroy: install
 	$(need-stage)
 	$(PY) -m infra.deploy destroy --stage $(STAGE) $(if $(filter yes,$(DELETE_DATA)),--delete-data)
+
+# After a deploy: an image, a video, a painting message, a chat job and /predict, end to end.
+smoke: install
+	$(need-stage)
+	$(PY) -m devtools.smoke --stage $(STAGE)
 
 # The CloudFormation templates of a stage into infra/cdk.out (offline, no Docker).
 synth: install

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalice.app import Chalice, Request, Response, S3Event, SQSEvent
 
+from chalicelib import observability
 from chalicelib.config import get_settings
 from chalicelib.http import api_errors, current_request, route_auth
 from chalicelib.lazy import lazy
@@ -29,6 +30,7 @@ else:  # each function imports only its own pipeline's code, on first use (cold 
     prediction = lazy("chalicelib.predict.handlers")
 
 app = Chalice(app_name="lab-pipelines")
+app.register_middleware(observability.chalice_middleware, "all")  # JSON logs, correlation id
 settings = get_settings()
 auth = route_auth(settings.api_auth)  # every route: open locally; API key or IAM in dev/prod
 
@@ -50,7 +52,7 @@ def on_image_uploaded(event: S3Event) -> None:
 @app.route("/counts", methods=["GET"], **auth)
 @api_errors
 def get_count() -> dict[str, Any]:
-    return intake.get_count(query_param("key"))
+    return intake.get_count(query_param("key"), query_param("run"), query_param("runs"))
 
 
 @app.on_s3_event(bucket=settings.videos_bucket, events=["s3:ObjectCreated:*"])

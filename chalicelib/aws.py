@@ -15,6 +15,9 @@ from typing import Any
 
 _lock = threading.Lock()
 _clients: dict[str, Any] = {}
+_injected: set[str] = set()
+# A synchronous caller waits this much longer than its callee may run.
+INVOKE_GRACE_S = 10.0
 
 
 def client(service: str) -> Any:
@@ -28,15 +31,48 @@ def client(service: str) -> Any:
         return _clients[service]
 
 
-def _create(service: str) -> Any:
+def invoker(callee_timeout_s: float) -> Any:
+    """A Lambda client for *synchronous* invokes of a function that may run ``callee_timeout_s``.
+
+    botocore's defaults (60 s read timeout, retried) would give up on a counter that
+    runs 120 s and start it again, doubling the work; this client waits the callee's
+    whole timeout plus a grace and makes exactly one attempt. An injected ``lambda``
+    client (tests) is served as is.
+    """
+    with _lock:
+        if "lambda" in _injected:
+            return _clients["lambda"]
+    key = f"lambda#sync{int(callee_timeout_s)}"
+    cached = _clients.get(key)
+    if cached is not None:
+        return cached
+    with _lock:
+        if key not in _clients:
+            _clients[key] = _create(
+                "lambda",
+                read_timeout=int(callee_timeout_s + INVOKE_GRACE_S),
+                retries={"mode": "standard", "total_max_attempts": 1},
+            )
+        return _clients[key]
+
+
+def region() -> str:
+    """This process's region: ``AWS_REGION`` (Lambda sets it), then ``AWS_DEFAULT_REGION``."""
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+def _create(service: str, **options: Any) -> Any:
     import boto3
     from botocore.config import Config
 
     endpoint = os.environ.get("AWS_ENDPOINT_URL") or None
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-    config = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=32)
+    settings: dict[str, Any] = {
+        "retries": {"mode": "standard", "max_attempts": 5},
+        "max_pool_connections": 32,
+        **options,
+    }
     return boto3.session.Session().client(
-        service, endpoint_url=endpoint, region_name=region, config=config
+        service, endpoint_url=endpoint, region_name=region(), config=Config(**settings)
     )
 
 
@@ -66,11 +102,15 @@ def injected(**clients: Any) -> Iterator[None]:
     names = {name.rstrip("_"): value for name, value in clients.items()}
     with _lock:
         saved = {name: _clients.get(name) for name in names}
+        was_injected = set(_injected)
         _clients.update(names)
+        _injected.update(names)
     try:
         yield
     finally:
         with _lock:
+            _injected.clear()
+            _injected.update(was_injected)
             for name, value in saved.items():
                 if value is None:
                     _clients.pop(name, None)

@@ -29,6 +29,13 @@ class Settings:
     """Resource names and limits; each field is read from the upper-cased env var."""
 
     stage: str = DEFAULT_STAGE
+    # Operations (chalicelib/observability.py, infra/monitoring.py)
+    bucket_suffix: str = ""  # appended as "-<suffix>" to every bucket name (names are global)
+    alarm_email: str = ""  # infra only: the alarm topic's e-mail subscription
+    log_level: str = "INFO"
+    tracing: str = "none"  # none | xray | otel (observability.span)
+    cell_counter_timeout: int = 120  # seconds; the container function's timeout (infra)
+    face_blur_timeout: int = 900  # ditto; synchronous callers wait a little longer, never retry
     # Cell counting
     images_bucket: str = "lab-local-images"
     results_bucket: str = "lab-local-results"
@@ -107,6 +114,9 @@ class Settings:
         ]
 
 
+BUCKET_FIELDS = tuple(f.name for f in fields(Settings) if f.name.endswith("_bucket"))
+
+
 def _names(text: str) -> list[str]:
     return [name.strip() for name in text.split(",") if name.strip()]
 
@@ -134,6 +144,11 @@ def settings_from(environ: Mapping[str, str], file_env: Mapping[str, str]) -> Se
         if raw is None:
             continue
         values[field.name] = _typed(field.type, raw)
+    suffix = str(values.get("bucket_suffix", "")).strip("-")
+    if suffix:
+        for name in BUCKET_FIELDS:
+            base = str(values.get(name, getattr(Settings, name)))
+            values[name] = f"{base}-{suffix}"
     return Settings(**values)  # type: ignore[arg-type]
 
 

@@ -21,6 +21,7 @@ class ContainerFunction:
     directory: str  # containers/<directory>/Dockerfile
     name_setting: str  # Settings field with the deployed function name
     handler: str  # dotted path: package.module.function
+    timeout_setting: str  # Settings field with its timeout (synchronous callers wait longer)
     async_failures_setting: str | None = None  # queue receiving failed async events
 
     def load(self) -> Callable[[dict[str, Any], Any], Any]:
@@ -33,12 +34,14 @@ CONTAINER_FUNCTIONS = (
         directory="cell-counter",
         name_setting="cell_counter_function",
         handler="chalicelib.cells.container.handle_count_request",
+        timeout_setting="cell_counter_timeout",
         async_failures_setting="cell_counter_failures_queue",
     ),
     ContainerFunction(
         directory="face-blur",
         name_setting="face_blur_function",
         handler="chalicelib.faces.container.handle_face_blur",
+        timeout_setting="face_blur_timeout",
     ),
 )
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from chalicelib import observability
 from chalicelib.errors import TransientError
 
 log = logging.getLogger(__name__)
@@ -96,7 +97,11 @@ def process_batch(
     retry: list[tuple[QueueMessage, str]] = []
     for message in messages:
         try:
-            finished = process(message)
+            # each message's own id: its correlation_id attribute, else its message id
+            with observability.correlated(
+                observability.from_attributes(message.attributes) or message.message_id
+            ):
+                finished = process(message)
         except Exception as exc:  # noqa: BLE001 - any failure: retried, then dead-lettered
             log.warning("%s %s will be retried: %s", what, message.message_id, exc)
             retry.append((message, f"{type(exc).__name__}: {exc}"))

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chalicelib import observability
 from chalicelib.aws import error_code
 from chalicelib.errors import Conflict, Forbidden, NotFound
 
@@ -98,6 +99,7 @@ class Bucket:
 
         A conditional write that loses raises ``Conflict``.
         """
+        document = observability.stamped(document)  # the work's correlation id, when any
         self.put_bytes(
             key, to_json(document), "application/json", create_only=create_only, if_match=if_match
         )
@@ -159,6 +161,7 @@ class Bucket:
             extra["IfNoneMatch"] = "*"
         elif if_match:
             extra["IfMatch"] = if_match
+        metadata = observability.object_metadata(metadata)
         if metadata:
             extra["Metadata"] = metadata
         with translated(self.url(key)):

@@ -26,6 +26,19 @@ def _parameters(pairs: list[str]) -> dict[str, str]:
     return parameters
 
 
+def parameter_grid(values: dict[str, str]) -> list[dict[str, str]]:
+    """Every combination of comma-separated parameter values, in order.
+
+    >>> parameter_grid({"diameter": "10,15", "image_type": "auto"})
+    [{'diameter': '10', 'image_type': 'auto'}, {'diameter': '15', 'image_type': 'auto'}]
+    """
+    import itertools
+
+    names = list(values)
+    choices = [[v.strip() for v in values[name].split(",") if v.strip()] for name in names]
+    return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*choices)]
+
+
 def cmd_count(args: argparse.Namespace) -> int:
     from chalicelib.cells import imaging
     from chalicelib.cells.container import count_image, result_document
@@ -33,14 +46,17 @@ def cmd_count(args: argparse.Namespace) -> int:
     from chalicelib.config import get_settings
 
     path = Path(args.image)
-    started = time.perf_counter()
     data = path.read_bytes()
-    parameters: dict[str, Any] = dict(_parameters(args.param))
-    for name in ("diameter", "threshold_offset", "mode"):
+    given: dict[str, str] = dict(_parameters(args.param))
+    for name in ("diameter", "threshold_offset", "image_type", "pixel_size"):
         if getattr(args, name) is not None:
-            parameters[name] = getattr(args, name)
+            given[name] = str(getattr(args, name))
+    grid = parameter_grid(given)
+    if len(grid) > 1:
+        return _count_sheet(args, path, data, grid)
+    started = time.perf_counter()
     counting, image, timings = count_image(
-        data, get_settings().max_image_pixels, args.method, parameters
+        data, get_settings().max_image_pixels, args.method, grid[0]
     )
     if args.annotate:
         annotated = imaging.annotate(image, counting)
@@ -56,6 +72,39 @@ def cmd_count(args: argparse.Namespace) -> int:
             f"in {elapsed:.0f} ms (decode {timings['decode']:.0f} ms, "
             f"count {timings['count']:.0f} ms)"
         )
+        if counting.quality is not None:
+            verdict = "reliable" if counting.quality.reliable else "NOT reliable"
+            qc = counting.quality.qc
+            # Diagnostics on stderr: stdout stays one line per image for scripts.
+            print(
+                f"  {qc['image_type']} (confidence {qc['image_type_confidence']}), "
+                f"diameter {qc['diameter_px']} px, {qc['flagged_objects']} flagged; {verdict}",
+                file=sys.stderr,
+            )
+            for warning in qc["warnings"]:
+                print(f"  warning: {warning}", file=sys.stderr)
+    return 0
+
+
+def _count_sheet(
+    args: argparse.Namespace, path: Path, data: bytes, grid: list[dict[str, str]]
+) -> int:
+    """Count once per parameter combination; one contact sheet of the overlays."""
+    from chalicelib.cells import imaging
+    from chalicelib.cells.container import count_image
+    from chalicelib.config import get_settings
+
+    panels = []
+    for parameters in grid:
+        counting, image, _ = count_image(
+            data, get_settings().max_image_pixels, args.method, parameters
+        )
+        label = ", ".join(f"{k}={v}" for k, v in parameters.items())
+        print(f"{path.name}: {label}: {counting.count} cells")
+        panels.append((imaging.annotate(image, counting), f"{label}: {counting.count}"))
+    out = Path(args.sheet or args.annotate or f"{path.stem}.sheet.png")
+    out.write_bytes(imaging.encode(imaging.contact_sheet(panels), out.name))
+    print(f"contact sheet: {out}")
     return 0
 
 
@@ -235,15 +284,25 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="any other method parameter, repeatable",
+        help="any other method parameter, repeatable; VALUE may be a comma list",
     )
-    count.add_argument("--diameter", type=float, help="expected object diameter in pixels")
+    count.add_argument(
+        "--diameter", help="expected object diameter in pixels (0: estimate); 10,15,20 tries each"
+    )
     count.add_argument(
         "--threshold-offset",
-        type=float,
-        help="stricter (>0) or more permissive (<0) threshold, -0.45..0.45",
+        help="-3..3: negative finds more (fainter) objects, positive fewer; comma list: each",
     )
-    count.add_argument("--mode", choices=["auto", "fluorescence", "brightfield"])
+    count.add_argument(
+        "--image-type",
+        help="auto (default), fluorescence or phase-contrast; a comma list tries each",
+    )
+    count.add_argument("--pixel-size", help="micrometres per pixel: the CSV gets µm columns too")
+    count.add_argument(
+        "--sheet",
+        metavar="OUT.png",
+        help="with comma lists: write the overlays side by side here (default IMAGE.sheet.png)",
+    )
     count.set_defaults(run=cmd_count)
 
     local = commands.add_parser("local", help="run the whole app on the embedded emulator")

@@ -130,6 +130,8 @@ def send_painting(job: dict[str, str]) -> str:
 
 def wait_for_painting(api: str, job_id: str, timeout: float) -> dict[str, Any] | None:
     """``GET /painting/jobs/{id}`` until the job ends (or ``timeout`` seconds pass)."""
+    from chalicelib.painting.records import FAILED, REJECTED, SUCCEEDED
+
     deadline = time.monotonic() + timeout
     status: dict[str, Any] | None = None
     while time.monotonic() < deadline:
@@ -139,7 +141,7 @@ def wait_for_painting(api: str, job_id: str, timeout: float) -> dict[str, Any] |
         except urllib.error.HTTPError as error:
             if error.code != 404:
                 raise
-        if status and status.get("state") in ("succeeded", "failed", "rejected"):
+        if status and status.get("state") in (SUCCEEDED, FAILED, REJECTED):
             return status
         time.sleep(0.5)
     return status

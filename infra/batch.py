@@ -34,9 +34,13 @@ DEFAULT_VCPUS = 1
 DEFAULT_MEMORY_MIB = 2048
 # Largest sizes: c6i.32xlarge 128 vCPU, r6i.32xlarge 1,024 GiB.
 INSTANCE_CLASSES = (ec2.InstanceClass.C6I, ec2.InstanceClass.M6I, ec2.InstanceClass.R6I)
+# Reasons a RUNNABLE job is cancelled for after ``runnable_timeout_minutes`` (and the
+# alarm in infra/monitoring.py fires): no instance can ever fit it, or EC2 gives no
+# capacity (an instance quota reached shows up here too).
 NEVER_PLACEABLE = (
     batch.JobStateTimeLimitActionsReason.COMPUTE_ENVIRONMENT_MAX_RESOURCE,
     batch.JobStateTimeLimitActionsReason.JOB_RESOURCE_REQUIREMENT,
+    batch.JobStateTimeLimitActionsReason.INSUFFICIENT_INSTANCE_CAPACITY,
 )
 
 
@@ -46,6 +50,16 @@ RETENTION = {
     90: logs.RetentionDays.THREE_MONTHS,
     365: logs.RetentionDays.ONE_YEAR,
 }
+
+
+def log_removal(stage: Stage) -> cdk.RemovalPolicy:
+    """Log groups of a stage that keeps its data outlive the stack, like its buckets.
+
+    A prod redeploy after ``make destroy`` then adopts them (``--import-existing-resources``)
+    together with any group Lambda re-created for a function invoked during the teardown,
+    instead of failing to create a group that exists; their retention still expires them.
+    """
+    return cdk.RemovalPolicy.RETAIN if stage.infra.retain_data else cdk.RemovalPolicy.DESTROY
 
 
 def log_retention(days: int) -> logs.RetentionDays:
@@ -83,10 +97,22 @@ class CellProfilerBatch(Construct):
                 "S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3)
             },
         )
+        # IMDSv2 only, hop limit 1: a container (one network hop further than the
+        # instance) cannot reach the instance's metadata and borrow its role; jobs get
+        # their own credentials from the ECS task-role endpoint instead.
+        self.launch_template = ec2.LaunchTemplate(
+            self,
+            "Instances",
+            launch_template_name=f"{stage.prefix}-cellprofiler",
+            require_imdsv2=True,
+            http_put_response_hop_limit=1,
+            http_tokens=ec2.LaunchTemplateHttpTokens.REQUIRED,
+        )
         self.compute_environment = batch.ManagedEc2EcsComputeEnvironment(
             self,
             "Compute",
             vpc=self.vpc,
+            launch_template=self.launch_template,
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
             minv_cpus=0,
             maxv_cpus=infra.batch_max_vcpus,
@@ -119,7 +145,7 @@ class CellProfilerBatch(Construct):
             "Logs",
             log_group_name=f"/aws/batch/{settings.batch_job_definition}",
             retention=log_retention(infra.log_retention_days),
-            removal_policy=cdk.RemovalPolicy.DESTROY,
+            removal_policy=log_removal(stage),
         )
         job_role = iam.Role(
             self,

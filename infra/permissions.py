@@ -152,11 +152,12 @@ def on_video_uploaded(s: Settings) -> list[Grant]:
 def start_face_detection(s: Settings) -> list[Grant]:
     return [
         Grant("StartRekognition", ("rekognition:StartFaceDetection",), (ANY,)),
-        # Rekognition Video reads the video with the caller's permissions.
+        # Rekognition Video reads the video with the caller's permissions: uploads, and
+        # worker ``blur-faces`` jobs naming a video in any input bucket.
         Grant(
             "RekognitionReadsVideo",
             ("s3:GetObject", "s3:GetObjectVersion"),
-            (objects(s.videos_bucket),),
+            tuple(objects(b) for b in input_buckets(s)),
         ),
     ]
 

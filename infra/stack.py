@@ -30,7 +30,8 @@ from chalicelib.config import PROJECT_DIR, Settings
 from chalicelib.faces.handlers import CONTAINER_TASKS, STATE_MACHINE_FILE, TASK_FUNCTIONS
 from chalicelib.functions import CONTAINER_FUNCTIONS, ContainerFunction
 from infra import permissions
-from infra.batch import CellProfilerBatch, log_retention
+from infra.batch import CellProfilerBatch, log_removal, log_retention
+from infra.monitoring import Monitoring
 from infra.stages import FunctionSize, Stage
 
 # Lambda retries a failed asynchronous invoke twice, then hands the event to the
@@ -82,6 +83,7 @@ class PipelinesStack(cdk.Stack):
             job_grants=permissions.cellprofiler_job(self.settings),
             render=self.arns,
         )
+        self.monitoring = Monitoring(self, "Monitoring", stage=stage, pipelines=self)
         self._outputs()
 
     # -- data -------------------------------------------------------------------------------
@@ -143,7 +145,7 @@ class PipelinesStack(cdk.Stack):
             construct_id,
             log_group_name=name,
             retention=log_retention(self.stage.infra.log_retention_days),
-            removal_policy=cdk.RemovalPolicy.DESTROY,
+            removal_policy=log_removal(self.stage),
         )
 
     def _chalice_log_groups(self) -> dict[str, logs.LogGroup]:
@@ -179,8 +181,9 @@ class PipelinesStack(cdk.Stack):
             code=image_code(definition.directory),
             architecture=lambda_.Architecture.X86_64,
             memory_size=size.memory_mb,
-            timeout=cdk.Duration.seconds(size.timeout_s),
+            timeout=cdk.Duration.seconds(getattr(self.settings, definition.timeout_setting)),
             ephemeral_storage_size=cdk.Size.mebibytes(size.ephemeral_mb),
+            reserved_concurrent_executions=size.reserved_concurrency,
             role=role,
             environment=self.function_environment(),
             log_group=self._log_group(key + "Logs", f"/aws/lambda/{name}"),
@@ -312,6 +315,8 @@ class PipelinesStack(cdk.Stack):
         outputs["FaceBlurStateMachineArn"] = self.state_machine.state_machine_arn
         outputs["BatchJobQueueName"] = self.batch.job_queue.job_queue_name
         outputs["BatchJobDefinitionName"] = self.batch.job_definition.job_definition_name
+        outputs["DashboardUrl"] = self.monitoring.dashboard_url
+        outputs["AlarmTopicArn"] = self.monitoring.topic.topic_arn
         for key, value in outputs.items():
             cdk.CfnOutput(self, key, value=value)
 

@@ -32,9 +32,13 @@ CHALICE_DEFAULT_MEMORY = 128
 
 @dataclass(frozen=True)
 class FunctionSize:
+    """A container function's size; its timeout is a stage setting the callers read too."""
+
     memory_mb: int
-    timeout_s: int
     ephemeral_mb: int = 512
+    # Reserved concurrency: the most copies that can run (and bill) at once; a runaway
+    # upload loop or a flood of jobs queues instead of scaling to the account limit.
+    reserved_concurrency: int | None = None
 
 
 @dataclass(frozen=True)
@@ -46,18 +50,39 @@ class InfraStage:
     batch_max_vcpus: int  # the CellProfiler compute environment's ceiling (min is 0)
     log_retention_days: int
     # A 100-megapixel image peaks at ~1.3 GB decoded; 3 GB also buys CPU.
-    cell_counter: FunctionSize = field(default_factory=lambda: FunctionSize(3008, 120))
-    # BlurFaces' Task timeout in the ASL is 900 s; a 10-minute 1080p video needs ~2 GB of /tmp.
-    # Face blurring joins a long video: the source, its segments and the output on disk.
-    face_blur: FunctionSize = field(default_factory=lambda: FunctionSize(3008, 900, 10240))
+    cell_counter: FunctionSize = field(default_factory=lambda: FunctionSize(3008))
+    # JoinSegments holds the source, its segments and the output of a long video on disk.
+    face_blur: FunctionSize = field(default_factory=lambda: FunctionSize(3008, 10240))
     batch_job_timeout_hours: int = 12  # a hung CellProfiler must not run (and bill) forever
     runnable_timeout_minutes: int = 30  # a job no instance can ever fit is cancelled
+    # Alarms (infra/monitoring.py)
+    queue_age_alarm_minutes: int = 30  # oldest message on a work queue
+    error_rate_alarm_percent: float = 5.0  # a function's errors / invocations over 5 minutes
 
 
 INFRA_STAGES = {
-    "dev": InfraStage("dev", retain_data=False, batch_max_vcpus=16, log_retention_days=14),
-    "prod": InfraStage("prod", retain_data=True, batch_max_vcpus=256, log_retention_days=90),
+    "dev": InfraStage(
+        "dev",
+        retain_data=False,
+        batch_max_vcpus=16,
+        log_retention_days=14,
+        cell_counter=FunctionSize(3008, reserved_concurrency=10),
+        face_blur=FunctionSize(3008, 4096, reserved_concurrency=5),
+    ),
+    "prod": InfraStage(
+        "prod",
+        retain_data=True,
+        batch_max_vcpus=256,
+        log_retention_days=90,
+        cell_counter=FunctionSize(3008, reserved_concurrency=50),
+        face_blur=FunctionSize(3008, 4096, reserved_concurrency=10),
+    ),
 }
+# The zip functions' runtime: Chalice picks it from the deploying Python (3.11).
+# AWS's runtime deprecation schedule: python3.11 is deprecated on 2027-06-30
+# (creating functions blocked 2027-07-31, updating 2027-08-31).
+LAMBDA_RUNTIME = "python3.11"
+LAMBDA_RUNTIME_DEPRECATION = "2027-06-30"
 
 
 def chalice_document() -> dict[str, Any]:

@@ -12,7 +12,7 @@ import logging
 import time
 from typing import Any
 
-from chalicelib import aws
+from chalicelib import aws, observability
 from chalicelib.cells import imaging
 from chalicelib.cells.counting import DEFAULT_METHOD, Counting, count_cells
 from chalicelib.cells.messages import CountRequest, ResultKeys
@@ -53,10 +53,14 @@ def result_document(
         "bucket": request.bucket,
         "key": request.key,
         "etag": request.etag,
+        "run": request.run,
+        "origin": request.origin,
         "count": counting.count,
         "method": counting.method,
         "parameters": dict(counting.parameters),
+        **(counting.quality.to_dict() if counting.quality else {}),
         "cells": [cell.to_dict() for cell in counting.cells],
+        "flagged": [cell.to_dict() for cell in counting.flagged],
         "width": width,
         "height": height,
         "elapsed_ms": round(elapsed_ms, 1),
@@ -66,46 +70,57 @@ def result_document(
 
 CELL_COLUMNS = (
     "ObjectNumber",
-    "Location_Center_X",
-    "Location_Center_Y",
-    "AreaShape_Area",
-    "AreaShape_EquivalentDiameter",
-    "Intensity_MeanIntensity",
-    "Intensity_IntegratedIntensity",
-    "BoundingBox_MinX",
-    "BoundingBox_MinY",
-    "BoundingBox_Width",
-    "BoundingBox_Height",
+    "Counted",
+    "Flag",
+    "Center_X_px",
+    "Center_Y_px",
+    "Area_px",
+    "EquivalentDiameter_px",
+    "MeanIntensity",
+    "IntegratedIntensity",
+    "BoundingBox_MinX_px",
+    "BoundingBox_MinY_px",
+    "BoundingBox_Width_px",
+    "BoundingBox_Height_px",
 )
+MICRON_COLUMNS = ("Area_um2", "EquivalentDiameter_um")
 
 
 def cells_table(counting: Counting) -> str:
-    """Per-object CSV, one row per object, with CellProfiler-style column names.
+    """Per-object CSV: counted objects, then flagged ones (``Counted`` 0 and a ``Flag`` reason).
 
-    Intensities are in the image's own units; Hough circles have no intensity or
-    bounding box columns filled.
+    Every value is measured on the image at its own resolution; intensities in
+    the image's own units. With a pixel size (µm per pixel) the area and
+    diameter are also given in µm. Hough circles have no intensity or bounding
+    box columns filled.
     """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CELL_COLUMNS)
-    for number, cell in enumerate(counting.cells, start=1):
+    microns = counting.pixel_size > 0
+    writer.writerow(CELL_COLUMNS + (MICRON_COLUMNS if microns else ()))
+    rows = [(cell, True) for cell in counting.cells] + [(cell, False) for cell in counting.flagged]
+    for number, (cell, counted) in enumerate(rows, start=1):
         bbox = list(cell.bbox) if cell.bbox else ["", "", "", ""]
         intensity = (
             [round(cell.mean_intensity, 3), round(float(cell.integrated_intensity or 0), 1)]
             if cell.mean_intensity is not None
             else ["", ""]
         )
-        writer.writerow(
-            [
-                number,
-                round(cell.x, 2),
-                round(cell.y, 2),
-                round(cell.area, 1),
-                round(2 * cell.radius, 2),
-                *intensity,
-                *bbox,
-            ]
-        )
+        row = [
+            number,
+            int(counted),
+            cell.flag or "",
+            round(cell.x, 2),
+            round(cell.y, 2),
+            round(cell.area, 1),
+            round(2 * cell.radius, 2),
+            *intensity,
+            *bbox,
+        ]
+        if microns:
+            size = counting.pixel_size
+            row += [round(cell.area * size * size, 3), round(2 * cell.radius * size, 3)]
+        writer.writerow(row)
     return out.getvalue()
 
 
@@ -123,9 +138,9 @@ class CellCounter:
         event for the newer version counts it. AWS errors propagate (retried).
         """
         started = time.perf_counter()
-        existing = self.results.find(request.key)
+        existing = self.results.find_run(request)
         if existing and existing.get("etag") == request.etag and existing.get("status") == "ok":
-            return existing  # duplicate event: already counted this exact object
+            return existing  # duplicate event: this object already counted with these parameters
         try:
             data = self._download(request)
             if data is None:
@@ -144,6 +159,7 @@ class CellCounter:
             annotated = imaging.encode(imaging.annotate(image, counting), annotated_name)
         except InvalidInput as error:
             log.warning("could not count s3://%s/%s: %s", request.bucket, request.key, error)
+            observability.metric("Failures", 1, f"cells:{error.kind}")
             return self.results.write_error(request, error)
         finished = time.perf_counter()
         timings = {
@@ -152,7 +168,10 @@ class CellCounter:
             "annotate": (finished - annotated_at) * 1e3,
         }
         document = result_document(request, counting, image, (finished - started) * 1e3, timings)
+        log.info("counted %d objects in s3://%s/%s", counting.count, request.bucket, request.key)
         self.results.write_success(request, document, annotated, cells_table(counting))
+        observability.metric("ImagesCounted", 1)
+        observability.metric("CountLatency", document["elapsed_ms"])
         return document
 
     def _download(self, request: CountRequest) -> bytes | None:
@@ -168,6 +187,7 @@ class CellCounter:
         return data
 
 
+@observability.instrumented("cells")
 def handle_count_request(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """Lambda entry point of the cell-counter container function."""
     request = CountRequest.from_payload(event)

@@ -16,12 +16,32 @@ from typing import Any
 import cv2
 import numpy as np
 
+from chalicelib.cells.image_type import FLUORESCENCE, PHASE_CONTRAST
 from chalicelib.cells.pixels import to_uint8
-from chalicelib.cells.segmentation import measure, segment
+from chalicelib.cells.quality import Quality, assess
+from chalicelib.cells.segmentation import Measurements, measure, segment
 from chalicelib.errors import InvalidInput
 
 DEFAULT_METHOD = "watershed"
-MODES = ("auto", "fluorescence", "brightfield")
+IMAGE_TYPES = ("auto", FLUORESCENCE, PHASE_CONTRAST)
+IMAGE_TYPE_ALIASES = {"brightfield": PHASE_CONTRAST, "phase": PHASE_CONTRAST}
+# Allowed ranges of the numeric parameters (inclusive); 0 means "estimate" for diameter.
+RANGES: dict[str, dict[str, tuple[float, float]]] = {
+    "watershed": {
+        "diameter": (0.0, 2000.0),
+        "threshold_offset": (-3.0, 3.0),
+        "pixel_size": (0.0, 1000.0),
+    },
+    "hough": {
+        "blur": (1, 99),
+        "dp": (0.5, 10.0),
+        "min_dist": (1.0, 10000.0),
+        "param1": (1.0, 1000.0),
+        "param2": (1.0, 1000.0),
+        "min_radius": (0, 5000),
+        "max_radius": (0, 5000),
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -39,6 +59,7 @@ class Cell:
     mean_intensity: float | None = None
     integrated_intensity: float | None = None
     bbox: tuple[int, int, int, int] | None = None  # x, y, width, height
+    flag: str | None = None  # why the object is flagged and not counted
 
     def to_dict(self) -> dict[str, Any]:
         row: dict[str, Any] = {
@@ -52,19 +73,28 @@ class Cell:
             row["integrated_intensity"] = round(float(self.integrated_intensity or 0), 1)
         if self.bbox is not None:
             row["bbox"] = list(self.bbox)
+        if self.flag is not None:
+            row["flagged"] = self.flag
         return row
 
 
 @dataclass(frozen=True)
 class Counting:
-    """What a method found. ``labels``/``scale`` (segmentation methods only) let the
-    annotator draw each object's real outline; they are not part of the result."""
+    """What a method found.
+
+    ``cells`` are the counted objects; ``flagged`` the objects found but not
+    counted (a fibre, a giant), each with its reason. ``labels`` (segmentation
+    methods only, full resolution: counted objects first, then flagged ones)
+    lets the annotator draw real outlines; ``quality`` is the QC verdict.
+    """
 
     method: str
     parameters: Mapping[str, Any]
     cells: tuple[Cell, ...] = field(default_factory=tuple)
     labels: np.ndarray | None = field(default=None, repr=False, compare=False)
-    scale: float = 1.0
+    flagged: tuple[Cell, ...] = field(default_factory=tuple)
+    quality: Quality | None = None
+    pixel_size: float = 0.0  # µm per pixel, 0 when not given
 
     @property
     def count(self) -> int:
@@ -135,13 +165,16 @@ def count_watershed(
     *,
     diameter: float = 0.0,
     threshold_offset: float = 0.0,
-    mode: str = "auto",
+    image_type: str = "auto",
+    pixel_size: float = 0.0,
 ) -> Counting:
-    """Tuning-free counting: scale estimate, adaptive mask, split of touching objects.
+    """Count nuclei or cells: image-type decision, scale estimate, marker-controlled watershed.
 
-    Meant for fluorescent nuclei (any bit depth, uneven illumination, touching
-    nuclei) and, with ``mode="brightfield"`` or detected automatically, for
-    brightfield/phase-contrast cells. See ``chalicelib.cells.segmentation``.
+    Fluorescent nuclei: blob seeds at the estimated size, ``cv2.watershed`` on
+    the smoothed intensity, over-split pieces joined, fibres and giants
+    flagged. Phase contrast / brightfield: contrast footprint, specks dropped,
+    clumps split into as many cells as their area holds (``cv2.watershed`` from
+    k-means seeds). See ``chalicelib.cells.segmentation``.
 
     Parameters
     ----------
@@ -149,9 +182,12 @@ def count_watershed(
     diameter : float
         Expected object diameter in pixels; 0 (default) estimates it.
     threshold_offset : float
-        Shifts the relative threshold (default 0.5 of each object's local
-        maximum): positive finds less, negative more. Range -0.45 to 0.45.
-    mode : {"auto", "fluorescence", "brightfield"}
+        -3..3. Scales every detection threshold by ``2 ** offset``: negative
+        finds more (fainter) objects, positive fewer.
+    image_type : {"auto", "fluorescence", "phase-contrast"}
+        ``brightfield`` and ``phase`` are accepted for phase contrast.
+    pixel_size : float
+        Micrometres per pixel; when given, the CSV also has areas and diameters in µm.
 
     Examples
     --------
@@ -161,14 +197,34 @@ def count_watershed(
     >>> count_watershed(img).count
     3
     """
-    if mode not in MODES:
-        raise InvalidInput(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-    if diameter < 0 or not -0.45 <= threshold_offset <= 0.45:
-        raise InvalidInput("diameter must be ≥ 0 and threshold_offset within -0.45..0.45")
-    found = segment(gray, diameter, threshold_offset, mode)
+    kind = IMAGE_TYPE_ALIASES.get(image_type, image_type)
+    if kind not in IMAGE_TYPES:
+        raise InvalidInput(
+            f"image_type must be one of {', '.join(IMAGE_TYPES)}, got {image_type!r}"
+        )
+    if 0 < diameter < 3:
+        raise InvalidInput("diameter must be 0 (estimate) or at least 3 pixels")
+    found = segment(gray, diameter, threshold_offset, kind)
     table = measure(found, gray)
+    cells = _cells(table, found.flagged)
+    quality = assess(found, gray)
+    parameters = {
+        "diameter": diameter,
+        "threshold_offset": threshold_offset,
+        "image_type": kind,
+        "pixel_size": pixel_size,
+        "detected_image_type": found.image_type,
+        "estimated_diameter": round(2 * found.radius, 1),
+    }
+    counted = tuple(c for c in cells if c.flag is None)
+    flagged = tuple(c for c in cells if c.flag is not None)
+    return Counting("watershed", parameters, counted, found.labels, flagged, quality, pixel_size)
+
+
+def _cells(table: Measurements, reasons: tuple[str, ...]) -> list[Cell]:
     diameters = table.equivalent_diameter
-    cells = tuple(
+    count = len(table.x) - len(reasons)
+    return [
         Cell(
             float(table.x[i]),
             float(table.y[i]),
@@ -177,17 +233,10 @@ def count_watershed(
             float(table.mean_intensity[i]),
             float(table.integrated_intensity[i]),
             _box(table.bbox[i]),
+            reasons[i - count] if i >= count else None,
         )
-        for i in range(found.count)
-    )
-    parameters = {
-        "diameter": diameter,
-        "threshold_offset": threshold_offset,
-        "mode": mode,
-        "detected_mode": found.mode,
-        "estimated_diameter": round(2 * found.radius, 1),
-    }
-    return Counting("watershed", parameters, cells, found.labels, found.scale)
+        for i in range(len(table.x))
+    ]
 
 
 def _box(row: np.ndarray) -> tuple[int, int, int, int]:
@@ -218,7 +267,18 @@ def count_cells(gray: np.ndarray, method: str = DEFAULT_METHOD, **parameters: An
             f"allowed: {', '.join(sorted(allowed))}"
         )
     typed = {name: _coerce(name, value, allowed[name]) for name, value in parameters.items()}
+    for name, value in typed.items():
+        _check_range(method, name, value)
     return _method(method)(gray, **typed)
+
+
+def _check_range(method: str, name: str, value: Any) -> None:
+    limits = RANGES.get(method, {}).get(name)
+    if limits is None or isinstance(value, str):
+        return
+    low, high = limits
+    if not low <= value <= high:
+        raise InvalidInput(f"parameter {name} must be within {low:g}..{high:g}, got {value:g}")
 
 
 def _method(method: str) -> Callable[..., Counting]:

@@ -10,7 +10,7 @@ import json
 import logging
 from typing import Any
 
-from chalicelib import aws
+from chalicelib import aws, observability
 from chalicelib.cells.messages import CountRequest, parameters_from_metadata
 from chalicelib.cells.probe import format_for_key
 from chalicelib.cells.records import ResultStore
@@ -39,6 +39,7 @@ class Intake:
         if head is None:
             log.info("s3://%s/%s was deleted before it could be counted", bucket, key)
             return "gone"
+        observability.adopt(observability.from_metadata(head.get("Metadata")))
         method, parameters = parameters_from_metadata(head.get("Metadata") or {})
         request = CountRequest(
             bucket=bucket,
@@ -53,13 +54,15 @@ class Intake:
             self.check(request)
         except InvalidInput as error:
             log.warning("rejected s3://%s/%s: %s", bucket, key, error)
+            observability.metric("Failures", 1, f"cells:{error.kind}")
             self.results.write_error(request, error)
             return "rejected"
         self._lambda.invoke(
             FunctionName=self._settings.cell_counter_function,
             InvocationType="Event",
-            Payload=json.dumps(request.to_payload()).encode(),
+            Payload=json.dumps(observability.stamped(request.to_payload())).encode(),
         )
+        log.info("counting s3://%s/%s", bucket, key)
         return "dispatched"
 
     def check(self, request: CountRequest) -> None:
@@ -81,9 +84,15 @@ def on_image_uploaded(bucket: str, key: str) -> str:
     return default_intake().accept(bucket, key)
 
 
-def get_count(key: str | None) -> dict[str, Any]:
-    """The JSON result for an image key (the ``GET /counts?key=`` route)."""
+def get_count(key: str | None, run: str | None = None, runs: str | None = None) -> dict[str, Any]:
+    """The ``GET /counts?key=`` route: the latest upload's result for an image key.
+
+    ``&run=<id>`` returns one earlier count (another method, other parameters,
+    another bucket, a chat-bot job); ``&runs=1`` lists every run of the key.
+    """
     if not key:
         raise InvalidInput("pass the image key as ?key=<key>")
-    settings = get_settings()
-    return ResultStore(aws.client("s3"), settings.results_bucket).read(key)
+    store = ResultStore(aws.client("s3"), get_settings().results_bucket)
+    if runs:
+        return {"key": key, "runs": store.runs(key)}
+    return store.read(key, run)

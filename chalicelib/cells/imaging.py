@@ -16,6 +16,7 @@ from chalicelib.cells.segmentation import outlines
 from chalicelib.errors import CorruptInput, TooLarge
 
 OUTLINE_BGR = (0, 255, 0)
+FLAGGED_BGR = (255, 0, 255)  # objects found but not counted (a fibre, a giant)
 TEXT_BGR = (0, 0, 255)
 
 
@@ -83,25 +84,32 @@ def annotate(image: np.ndarray, counting: Counting) -> np.ndarray:
     canvas = to_bgr(image)
     thickness = max(1, round(max(canvas.shape[:2]) / 1000))
     if counting.labels is not None:
-        _draw_outlines(canvas, counting.labels)
+        _draw_outlines(canvas, counting.labels, counting.count)
     else:
         for cell in counting.cells:
             centre = (round(cell.x), round(cell.y))
             cv2.circle(canvas, centre, max(1, round(cell.radius)), OUTLINE_BGR, thickness + 1)
     scale = max(0.6, max(canvas.shape[:2]) / 1200)
     label = f"Count: {counting.count}"
+    if counting.flagged:
+        label += f" (+{len(counting.flagged)} flagged)"
     origin = (round(10 * scale), round(35 * scale))
     cv2.putText(canvas, label, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thickness + 3)
     cv2.putText(canvas, label, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, TEXT_BGR, thickness + 1)
     return canvas
 
 
-def _draw_outlines(canvas: np.ndarray, labels: np.ndarray) -> None:
-    edges: np.ndarray = outlines(labels).astype(np.uint8)
+def _draw_outlines(canvas: np.ndarray, labels: np.ndarray, counted: int) -> None:
+    """Counted objects' outlines in green, flagged ones (labels above ``counted``) in magenta."""
     height, width = canvas.shape[:2]
-    if edges.shape != (height, width):
-        edges = cv2.resize(edges, (width, height), interpolation=cv2.INTER_NEAREST)
-    canvas[edges > 0] = OUTLINE_BGR
+    if labels.shape != (height, width):
+        labels = cv2.resize(labels, (width, height), interpolation=cv2.INTER_NEAREST)
+    edges = outlines(labels)
+    if max(height, width) > 1500:  # thicken: one-pixel lines vanish when a big image is viewed
+        edges = cv2.dilate(edges.astype(np.uint8), np.ones((2, 2), np.uint8)) > 0
+        edges &= labels > 0
+    canvas[edges & (labels <= counted)] = OUTLINE_BGR
+    canvas[edges & (labels > counted)] = FLAGGED_BGR
 
 
 def encode(image: np.ndarray, name: str) -> bytes:
@@ -123,3 +131,56 @@ def encode_jpeg(image: np.ndarray, quality: int = 90) -> bytes:
     if not ok:  # pragma: no cover
         raise ValueError("could not encode the annotated image")
     return buffer.tobytes()
+
+
+def contact_sheet(
+    panels: list[tuple[np.ndarray, str]], tile_width: int = 640, columns: int = 4
+) -> np.ndarray:
+    """Annotated images side by side, each with a caption (parameters and count).
+
+    Parameters
+    ----------
+    panels : list of ((M, N, 3) ndarray of uint8, str)
+        BGR images (e.g. from ``annotate``) and their captions.
+    tile_width : int
+        Each panel is scaled to this width (never enlarged).
+    columns : int
+        Panels per row.
+
+    Returns
+    -------
+    (H, W, 3) ndarray of uint8
+
+    >>> panel = np.zeros((50, 100, 3), np.uint8)
+    >>> contact_sheet([(panel, "a"), (panel, "b")]).shape
+    (88, 212, 3)
+    """
+    if not panels:
+        raise ValueError("a contact sheet needs at least one panel")
+    caption_height, gap = 30, 4
+    tiles = []
+    for image, caption in panels:
+        scale = min(1.0, tile_width / image.shape[1])
+        small = (
+            cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            if scale < 1
+            else image
+        )
+        tile = np.full((small.shape[0] + caption_height, small.shape[1], 3), 255, np.uint8)
+        tile[caption_height:] = small
+        cv2.putText(
+            tile, caption, (4, 21), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 1, cv2.LINE_AA
+        )
+        tiles.append(tile)
+    height = max(t.shape[0] for t in tiles)
+    width = max(t.shape[1] for t in tiles)
+    rows = [tiles[i : i + columns] for i in range(0, len(tiles), columns)]
+    ncols = min(columns, len(tiles))
+    sheet = np.full(
+        (len(rows) * (height + gap) + gap, ncols * (width + gap) + gap, 3), 255, np.uint8
+    )
+    for r, row in enumerate(rows):
+        for c, tile in enumerate(row):
+            y, x = gap + r * (height + gap), gap + c * (width + gap)
+            sheet[y : y + tile.shape[0], x : x + tile.shape[1]] = tile
+    return sheet

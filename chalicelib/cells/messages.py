@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,6 +15,8 @@ from chalicelib.errors import InvalidInput
 # chooses the method and ``x-amz-meta-count-<parameter>`` sets a parameter
 # (dashes for underscores), e.g. ``x-amz-meta-count-min-radius: 8``.
 METADATA_PREFIX = "count-"
+ORIGINS = ("upload", "bot")  # an upload to the images bucket, or a chat-bot job
+RUN_ID = re.compile(r"^[a-z0-9-]{1,64}$")
 
 
 @dataclass(frozen=True)
@@ -25,6 +30,19 @@ class CountRequest:
     version_id: str | None = None
     method: str | None = None
     parameters: Mapping[str, str] = field(default_factory=dict)
+    origin: str = "upload"
+
+    @property
+    def run(self) -> str:
+        """Which count of this image this is: source bucket, origin, method and parameters.
+
+        Results are kept per run, so new parameters (or another bucket, or a
+        chat-bot job) never overwrite an earlier count.
+
+        >>> CountRequest("b", "k.png", parameters={"diameter": "15"}).run
+        'default-d836c02c0272'
+        """
+        return run_id(self.bucket, self.origin, self.method, self.parameters)
 
     def to_payload(self) -> dict[str, Any]:
         return {
@@ -35,6 +53,7 @@ class CountRequest:
             "version_id": self.version_id,
             "method": self.method,
             "parameters": dict(self.parameters),
+            "origin": self.origin,
         }
 
     @classmethod
@@ -52,7 +71,30 @@ class CountRequest:
             version_id=payload.get("version_id"),
             method=payload.get("method"),
             parameters={str(k): str(v) for k, v in (payload.get("parameters") or {}).items()},
+            origin=_origin(payload.get("origin") or "upload"),
         )
+
+
+def _origin(value: Any) -> str:
+    if value not in ORIGINS:
+        raise InvalidInput(f"origin must be one of {', '.join(ORIGINS)}, got {value!r}")
+    return str(value)
+
+
+def run_id(bucket: str, origin: str, method: str | None, parameters: Mapping[str, str]) -> str:
+    """A short, stable name for one (bucket, origin, method, parameters) combination."""
+    canonical = json.dumps(
+        [bucket, origin, method or "", sorted((str(k), str(v)) for k, v in parameters.items())]
+    )
+    digest = hashlib.sha256(canonical.encode()).hexdigest()[:12]
+    return f"{(method or 'default').lower()[:20]}-{digest}"
+
+
+def check_run_id(run: str) -> str:
+    """``run`` if it looks like a run id (query input), else ``InvalidInput``."""
+    if not RUN_ID.match(run):
+        raise InvalidInput(f"not a run id: {run!r}")
+    return run
 
 
 def parameters_from_metadata(metadata: Mapping[str, str]) -> tuple[str | None, dict[str, str]]:
@@ -92,7 +134,24 @@ class ResultKeys:
 
     @classmethod
     def for_image(cls, key: str) -> ResultKeys:
-        prefix = f"counts/{key}/"
+        """The latest upload's results (what ``GET /counts?key=`` returns)."""
+        return cls._under(f"counts/{key}/", key)
+
+    @classmethod
+    def for_run(cls, key: str, run: str) -> ResultKeys:
+        """One run's results, kept whatever is counted later.
+
+        >>> ResultKeys.for_run("a.tif", "watershed-0123").result
+        'counts/a.tif/runs/watershed-0123/result.json'
+        """
+        return cls._under(f"counts/{key}/runs/{run}/", key)
+
+    @staticmethod
+    def runs_prefix(key: str) -> str:
+        return f"counts/{key}/runs/"
+
+    @classmethod
+    def _under(cls, prefix: str, key: str) -> ResultKeys:
         jpeg = key.lower().endswith((".jpg", ".jpeg"))
         annotated = prefix + ("annotated.jpg" if jpeg else "annotated.png")
         return cls(prefix + "result.json", annotated, prefix + "cells.csv")

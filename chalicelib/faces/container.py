@@ -24,7 +24,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from chalicelib import aws
+from chalicelib import aws, observability
 from chalicelib.config import Settings, get_settings
 from chalicelib.errors import InvalidInput
 from chalicelib.faces import process, video
@@ -128,7 +128,15 @@ class FaceBlurService:
                 files.append(path)
             target = Path(folder) / "blurred.mp4"
             video.join(files, target, audio_from=source)
-            bucket.upload(target, job.output_key)
+            self._s3.upload_file(
+                str(target),
+                job.output_bucket,
+                job.output_key,
+                ExtraArgs={
+                    "ContentType": "video/mp4",
+                    "Metadata": observability.object_metadata(None),
+                },
+            )
             sheets = [bucket.get_bytes(str(p["review_key"])) for p in parts if p.get("review_key")]
             if sheets:
                 bucket.put_bytes(job.review_key, stack_sheets(sheets), "image/png")
@@ -136,6 +144,9 @@ class FaceBlurService:
         bucket.write_json(job.result_key, result)
         for part in parts:
             bucket.delete(str(part["key"]))
+        log.info("blurred %d frames of s3://%s/%s", result["frames"], job.bucket, job.key)
+        if info.fps:
+            observability.metric("VideoSecondsBlurred", round(result["frames"] / info.fps, 3))
         return {
             **job.without_lists(),
             "result": {k: result[k] for k in ("output", "frames", "segments", "review")},
@@ -223,6 +234,7 @@ def stack_sheets(sheets: list[bytes]) -> bytes:
     return bytes(encoded.tobytes())
 
 
+@observability.instrumented("faces")
 def handle_face_blur(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """Lambda entry point of the face-blur container function.
 

@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from chalicelib import aws
+from chalicelib import aws, observability
 from chalicelib.config import PROJECT_DIR, Settings, get_settings
 from chalicelib.errors import InvalidInput
 from chalicelib.faces.messages import FaceBlurJob, Sample, execution_name, is_video_key
@@ -80,6 +80,7 @@ class FaceBlurWorkflow:
         head = Bucket(self._s3, bucket).head(key)
         if head is None:
             return "gone"
+        observability.adopt(observability.from_metadata(head.get("Metadata")))
         etag = head["ETag"].strip('"')
         job = _job(self._settings, bucket, key, etag, head.get("VersionId"))
         job = replace(job, strict=job.strict or wants_strict(head.get("Metadata") or {}))
@@ -93,6 +94,7 @@ class FaceBlurWorkflow:
         except self._sfn.exceptions.ExecutionAlreadyExists:
             log.info("duplicate event for s3://%s/%s: execution %s exists", bucket, key, name)
             return "duplicate"
+        log.info("face blurring s3://%s/%s: execution %s", bucket, key, name)
         return "started"
 
     def state_machine_arn(self) -> str:
@@ -133,6 +135,7 @@ class FaceBlurWorkflow:
         error = dict(job.error or {})
         reason = error.get("Cause") or job.detection.reason or "face detection failed"
         kind = error.get("Error") or "DetectionFailed"
+        observability.metric("Failures", 1, f"faces:{kind}")
         reason = _error_message(reason)
         self._write_result(
             job,
@@ -167,6 +170,7 @@ def _job(
         poll_seconds=settings.face_poll_seconds,
         strict=settings.face_strict == "on",
         timeout_seconds=settings.face_segment_timeout_seconds,
+        correlation_id=observability.correlation_id(),
     )
 
 

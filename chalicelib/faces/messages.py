@@ -59,6 +59,7 @@ class FaceBlurJob:
     parts: list[Mapping[str, Any]] | None = None  # the Map's results, one per segment
     result: Mapping[str, Any] | None = None
     error: Mapping[str, Any] | None = None
+    correlation_id: str = ""  # chalicelib/observability.py: follows the video to its result
 
     @property
     def output_key(self) -> str:

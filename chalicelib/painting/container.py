@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chalicelib import observability
 from chalicelib.painting import layout, merge, pipeline
 from chalicelib.painting.records import FAILED, SUCCEEDED, JobRecord
 from chalicelib.storage import Bucket, now_iso
@@ -405,10 +406,14 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None) ->
         )
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    config = RunnerConfig.from_environ(os.environ if env is None else env)
+    environ = os.environ if env is None else env
+    config = RunnerConfig.from_environ(environ)
     from chalicelib import aws
 
-    return COMMANDS[command](config, Bucket(aws.client("s3"), config.bucket))
+    observability.setup("painting")  # JSON lines in a Batch job (AWS_BATCH_JOB_ID is set)
+    correlation_id = environ.get(observability.ENVIRONMENT)
+    with observability.correlated(correlation_id), observability.span(f"painting.{command}"):
+        return COMMANDS[command](config, Bucket(aws.client("s3"), config.bucket))
 
 
 if __name__ == "__main__":

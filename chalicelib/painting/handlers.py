@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib import aws
+from chalicelib import aws, observability
 from chalicelib.config import Settings, get_settings
 from chalicelib.errors import Conflict, InvalidInput, NotFound, TransientError
 from chalicelib.painting import layout, pipeline
@@ -168,6 +168,7 @@ class PaintingService:
         overwrite: bool = False,
     ) -> str:
         log.warning("painting job %s rejected: %s", base.job_id, reason)
+        observability.metric("Failures", 1, "painting:rejected")
         rejected = base.with_(state=REJECTED, reason=reason, updated_at=now_iso())
         key = layout.status_key(base.job_id)
         if overwrite:
@@ -252,6 +253,7 @@ class PaintingService:
             request
         )
         batch: dict[str, Any] = {"job_id": run_id, "job_name": request["jobName"]}
+        observability.metric("PaintingGroups", plan.shards)
         if plan.shards > 1:
             merge = plan.merge_request(run_id)
             merge_id = (self._find(plan.job_queue, merge["jobName"]) if adopt else None) or (

@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib import observability
 from chalicelib.painting import layout
 from chalicelib.painting.messages import PaintingJob
 
@@ -76,6 +77,12 @@ class SubmitPlan:
             "PAINTING_SHARDS": str(self.shards),
             "PAINTING_IMAGE_SETS": str(self.image_sets or 0),
             "PAINTING_ATTEMPTS": str(self.attempts),
+            # the job logs and its records under the message's correlation id
+            **(
+                {observability.ENVIRONMENT: observability.correlation_id()}
+                if observability.correlation_id()
+                else {}
+            ),
         }
 
     def run_request(self) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chalicelib import aws
+from chalicelib import aws, observability
 from chalicelib.config import Settings, get_settings
 from chalicelib.errors import Forbidden, TooLarge
 from chalicelib.predict.messages import (
@@ -92,6 +92,7 @@ class PredictionService:
             document, self._features, self._settings.max_predict_rows
         )
         predictions = self._model.ensemble.predict(request.rows)
+        observability.metric("Predictions", len(predictions))
         if request.single:
             return prediction_document(predictions[0])
         return predictions_document(predictions)
@@ -129,6 +130,7 @@ class PredictionService:
             elapsed_ms=(time.perf_counter() - started) * 1e3,
         )
         log.info("predicted %d rows of s3://%s/%s", result.rows, request.bucket, request.key)
+        observability.metric("Predictions", result.rows)
         return result.to_document()
 
     def metadata(self) -> dict[str, Any]:

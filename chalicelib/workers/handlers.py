@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from chalicelib import aws
+from chalicelib import aws, observability
 from chalicelib.config import get_settings
 from chalicelib.errors import InvalidInput, NotFound
 from chalicelib.queues import QueueMessage
@@ -31,7 +31,8 @@ def default_worker() -> JobWorker:
     runner = TaskRunner(
         settings,
         aws.client("s3"),
-        aws.client("lambda"),
+        # synchronous calls: wait the longest callee's timeout, one attempt (no doubled work)
+        aws.invoker(max(settings.cell_counter_timeout, settings.face_blur_timeout)),
         start_video=workflow.on_video_uploaded,
         predict=_predictor(),
     )
@@ -71,7 +72,8 @@ def submit_job(body: Any) -> dict[str, str]:
         QueueUrl=url,
         MessageBody=json.dumps(document),
         MessageAttributes={
-            k: {"DataType": "String", "StringValue": v} for k, v in job.attributes.items()
+            **observability.sqs_attribute(),
+            **{k: {"DataType": "String", "StringValue": v} for k, v in job.attributes.items()},
         },
     )
     results = results_store()

@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from chalicelib import observability
 from chalicelib.cells.handlers import Intake
 from chalicelib.cells.messages import CountRequest, ResultKeys
 from chalicelib.config import Settings
@@ -61,14 +62,17 @@ class TaskRunner:
             head.get("VersionId"),
             job.params.get("method"),
             params,
+            origin="bot",  # kept as its own run: never overwrites an upload's result
         )
         Intake(self._settings, self._s3, self._lambda).check(request)
         document = self._invoke(self._settings.cell_counter_function, request.to_payload())
         if document.get("status") == "error":
             raise InvalidInput(document["error"]["reason"])
-        keys = ResultKeys.for_image(key)
+        keys = ResultKeys.for_run(key, request.run)
         return {
             "count": document.get("count"),
+            "reliable": document.get("reliable"),
+            "run": request.run,
             "method": document.get("method"),
             "width": document.get("width"),
             "height": document.get("height"),
@@ -104,7 +108,7 @@ class TaskRunner:
         response = self._lambda.invoke(
             FunctionName=function,
             InvocationType="RequestResponse",
-            Payload=json.dumps(payload).encode(),
+            Payload=json.dumps(observability.stamped(payload)).encode(),
         )
         document = json.loads(response["Payload"].read() or b"{}")
         if response.get("FunctionError"):

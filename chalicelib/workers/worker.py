@@ -20,6 +20,7 @@ import logging
 import time
 from typing import Any
 
+from chalicelib import observability
 from chalicelib.config import Settings
 from chalicelib.errors import InvalidInput
 from chalicelib.queues import Deleter, QueueMessage, process_batch
@@ -95,6 +96,7 @@ class JobWorker:
             self._results.write(
                 {**self._document(job, "retrying", error=error), "attempts": message.receive_count}
             )
+            observability.metric("Jobs", 1, "retrying")
             return False
         self._finish(job, "ok", result=result, elapsed=time.perf_counter() - started)
         return True
@@ -109,12 +111,15 @@ class JobWorker:
         elapsed: float,
         attempts: int = 1,
     ) -> None:
-        document = {
-            **self._document(job, status, result, error),
-            "timings_ms": {"run": round(elapsed * 1e3, 1)},
-            "attempts": attempts,
-            "replied": False,
-        }
+        document = observability.stamped(
+            {
+                **self._document(job, status, result, error),
+                "timings_ms": {"run": round(elapsed * 1e3, 1)},
+                "attempts": attempts,
+                "replied": False,
+            }
+        )
+        observability.metric("Jobs", 1, status)
         self._results.write(document)
         self._reply(document, job)
 

@@ -1,92 +1,165 @@
-"""``lab bench count``: accuracy and speed of every counting method.
+"""``lab bench count``: accuracy, robustness, speed and memory of cell counting.
 
-Accuracy: mean absolute percentage error (MAPE) of the count on the synthetic
-sets (``synthetic.bench_sets``: counts 1-300, 8/16-bit, touching, dim, debris),
-on scikit-image's ``coins`` (24), and on the real annotated nuclei image shipped
-in ``bench/data`` (a 2018 Data Science Bowl image from StarDist's wheel, 125
-nuclei). Speed: ms per megapixel on one core (``cv2.setNumThreads(1)``),
-excluding decode. Then, for the default method: a 3840×2160 JPEG end to end
-(decode, count, annotate, encode) and the peak memory of a 50-megapixel image.
+Accuracy (count error against truth; a crop's truth is a range when objects
+are cut by its edge):
+
+- ``synthetic``: generated nuclei with known counts (``synthetic.bench_sets``);
+- ``dsb2018``: the real annotated Data Science Bowl image in ``bench/data`` (125);
+- ``fluorescence`` / ``phase contrast``: hand-annotated regions of real images
+  (``bench/data/annotated``, see its README), the ``tune`` crops and the
+  ``heldout`` crops reported apart (no constant was chosen on them);
+- ``photos``: the six full phase-contrast photos in ``../shared/data`` when
+  present: which image type each is taken for, and its count (no truth).
+
+Robustness: every transformation in ``robustness.TRANSFORMATIONS`` applied to
+the real annotated fluorescence images (tune crops and the DSB image), error per
+transformation. Speed: ms per megapixel on one core excluding decode; a
+3840×2160 JPEG end to end; peak memory of a 50-megapixel 16-bit image.
 """
 
 from __future__ import annotations
 
 import json
-import resource
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
 from chalicelib.cells import imaging
-from chalicelib.cells.counting import DEFAULT_METHOD, METHODS, count_cells
+from chalicelib.cells.counting import DEFAULT_METHOD, count_cells
 from chalicelib.config import PROJECT_DIR
+from devtools.bench import robustness
 from devtools.bench.progress import progress
+from devtools.bench.robustness import Annotated
 from devtools.synthetic import cells as synthetic
 
-REAL_IMAGE = PROJECT_DIR / "bench" / "data" / "dsb2018-img2d.tif"
-REAL_LABELS = PROJECT_DIR / "bench" / "data" / "dsb2018-mask2d.tif"
+DATA = PROJECT_DIR / "bench" / "data"
+ANNOTATED = DATA / "annotated"
+# ../shared/data beside the repository (or beside the folder of a git worktree).
+SHARED = next(
+    (
+        base / "shared" / "data"
+        for base in (PROJECT_DIR.parent, PROJECT_DIR.parent.parent)
+        if (base / "shared" / "data").is_dir()
+    ),
+    PROJECT_DIR.parent / "shared" / "data",
+)
 
 
-@dataclass(frozen=True)
-class Case:
+@dataclass
+class Row:
+    """Errors (relative, signed) and counts of one set or transformation."""
+
     name: str
-    image: np.ndarray
-    truth: int
+    errors: list[float] = field(default_factory=list)
+    details: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    megapixels: float = 0.0
+
+    @property
+    def mean(self) -> float:
+        return 100 * float(np.mean(np.abs(self.errors))) if self.errors else float("nan")
+
+    @property
+    def worst(self) -> float:
+        return 100 * float(np.max(np.abs(self.errors))) if self.errors else float("nan")
 
 
-@dataclass(frozen=True)
-class Score:
-    mape: float
-    counts: list[int]
-    seconds: float
-    megapixels: float
+def _count(image: np.ndarray, row: Row, method: str = DEFAULT_METHOD) -> Any:
+    gray = imaging.to_gray(image)
+    started = time.perf_counter()
+    counting = count_cells(gray, method)
+    row.seconds += time.perf_counter() - started
+    row.megapixels += gray.size / 1e6
+    return counting
 
 
-def cases() -> dict[str, list[Case]]:
-    from skimage import data
+def score(name: str, cases: list[Annotated], method: str = DEFAULT_METHOD) -> Row:
+    row = Row(name)
+    for case in progress(cases, name[:28]):
+        counting = _count(case.image, row, method)
+        row.errors.append(case.signed_error(counting.count))
+        truth = f"{case.low}-{case.high}" if case.low != case.high else f"{case.high}"
+        row.details.append(
+            f"{case.name:<28} manual {truth:>7}  found {counting.count:4d}  "
+            f"({100 * case.signed_error(counting.count):+.0f}%)  "
+            f"{counting.parameters.get('detected_image_type', '')}"
+        )
+    return row
 
-    groups = {
-        "synthetic": [Case(name, s.image, s.count) for name, s in synthetic.bench_sets()],
-        "coins": [Case("coins", np.asarray(data.coins()), 24)],  # type: ignore[no-untyped-call]
-    }
-    if REAL_IMAGE.exists():
-        labels = np.asarray(cv2.imread(str(REAL_LABELS), cv2.IMREAD_UNCHANGED))
-        truth = int(len(np.unique(labels)) - 1)
-        image = np.asarray(cv2.imread(str(REAL_IMAGE), cv2.IMREAD_UNCHANGED))
-        groups["real"] = [Case("dsb2018", image, truth)]
-    return groups
+
+def synthetic_cases() -> list[Annotated]:
+    return [
+        Annotated(name, s.image, s.centres, s.count, s.count) for name, s in synthetic.bench_sets()
+    ]
 
 
-def score(method: str, group: list[Case], label: str) -> Score:
-    errors, counts, seconds, pixels = [], [], 0.0, 0
-    for case in progress(group, label):
+def dsb() -> list[Annotated]:
+    image = np.asarray(cv2.imread(str(DATA / "dsb2018-img2d.tif"), cv2.IMREAD_UNCHANGED))
+    labels = np.asarray(cv2.imread(str(DATA / "dsb2018-mask2d.tif"), cv2.IMREAD_UNCHANGED))
+    return [robustness.from_labels("dsb2018", image, labels)]
+
+
+def accuracy() -> list[Row]:
+    annotated = robustness.load_annotated(ANNOTATED)
+
+    def pick(kind: str, split: str) -> list[Annotated]:
+        return [c for c in annotated if c.image_type == kind and c.split == split]
+
+    return [
+        score("synthetic", synthetic_cases()),
+        score("dsb2018", dsb()),
+        score("fluorescence (tune)", pick("fluorescence", "tune")),
+        score("fluorescence (held out)", pick("fluorescence", "heldout")),
+        score("phase contrast (tune)", pick("phase-contrast", "tune")),
+        score("phase contrast (held out)", pick("phase-contrast", "heldout")),
+    ]
+
+
+def robustness_suite(cases: list[Annotated], label: str) -> list[Row]:
+    rows = []
+    for name, transform in progress(list(robustness.TRANSFORMATIONS.items()), label):
+        row = Row(name)
+        for case in cases:
+            for changed in transform(case):
+                counting = _count(changed.image, row)
+                row.errors.append(changed.signed_error(counting.count))
+                row.details.append(
+                    f"{changed.name}: {counting.count} ({changed.low}-{changed.high})"
+                )
+        rows.append(row)
+    return rows
+
+
+def photos() -> list[str]:
+    lines = []
+    for path in sorted((SHARED / "phase-contrast").glob("*.JPG")):
+        gray = imaging.to_gray(np.asarray(cv2.imread(str(path), cv2.IMREAD_UNCHANGED)))
         started = time.perf_counter()
-        found = count_cells(case.image, method).count
-        seconds += time.perf_counter() - started
-        pixels += case.image.size
-        counts.append(found)
-        errors.append(abs(found - case.truth) / case.truth)
-    return Score(100 * float(np.mean(errors)), counts, seconds, pixels / 1e6)
+        counting = count_cells(gray)
+        elapsed = (time.perf_counter() - started) * 1e3
+        qc = counting.quality.qc if counting.quality else {}
+        lines.append(
+            f"{path.name}: taken for {qc.get('image_type')} "
+            f"(confidence {qc.get('image_type_confidence')}), {counting.count} cells, "
+            f"diameter {qc.get('diameter_px')} px, count {elapsed:.0f} ms"
+        )
+    return lines
 
 
 def end_to_end_jpeg(path: Path | None) -> tuple[str, float, int]:
     """Decode + count + annotate + encode one 3840×2160 JPEG; best of three."""
     if path is None:
+        real = SHARED / "phase-contrast" / "IMG00197.JPG"
+        path = real if real.exists() else None
+    if path is None:
         scene = synthetic.nuclei(
-            2500,
-            (2160, 3840),
-            (9.0, 16.0),
-            overlap=0.2,
-            blur=1.5,
-            noise=0.03,
-            gradient=0.3,
-            brightness_spread=0.3,
-            seed=5,
+            2500, (2160, 3840), (9.0, 16.0), overlap=0.2, blur=1.5, noise=0.03, seed=5
         )
         data = imaging.encode_jpeg(scene.image, 92)
         name = "synthetic 3840x2160 JPEG"
@@ -107,67 +180,100 @@ def end_to_end_jpeg(path: Path | None) -> tuple[str, float, int]:
 def peak_memory_50mp() -> float:
     """Peak RSS (GB) of a fresh process counting a 50-megapixel 16-bit image."""
     code = (
-        "import resource, numpy as np\n"
+        "import resource, numpy as np, cv2\n"
+        "cv2.setNumThreads(1)\n"
         "from devtools.synthetic import cells as synthetic\n"
         "from chalicelib.cells.counting import count_cells\n"
         "tile = synthetic.nuclei(300, (1024, 1024), (5.0, 9.0), overlap=0.2,\n"
         "                        dtype=np.uint16).image\n"
         "image = np.tile(tile, (7, 7))\n"
-        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
         "n = count_cells(image).count\n"
-        "print(n, image.size, before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        "print(n, image.size, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=PROJECT_DIR, capture_output=True, text=True, check=True
     ).stdout.split()
-    return int(out[3]) / 1024**2
+    return int(out[2]) / 1024**2
 
 
-def run(image: Path | None = None, as_json: bool = False) -> int:
+def run(image: Path | None = None, as_json: bool = False, quick: bool = False) -> int:
     cv2.setNumThreads(1)
-    groups = cases()
-    rows = {}
-    for method in METHODS:
-        rows[method] = {
-            name: score(method, group, f"{method}: {name}") for name, group in groups.items()
-        }
-    name, e2e_ms, e2e_count = end_to_end_jpeg(image)
-    memory = peak_memory_50mp()
-    truths = {name: [c.truth for c in group] for name, group in groups.items()}
+    sets = accuracy()
+    annotated = robustness.load_annotated(ANNOTATED)
+    tune = [c for c in annotated if c.image_type == "fluorescence" and c.split == "tune"]
+    held = [c for c in annotated if c.image_type == "fluorescence" and c.split == "heldout"]
+    suite = robustness_suite(tune + dsb(), "robustness (tune + dsb)")
+    suite_held = robustness_suite(held, "robustness (held out)")
+    photo_lines = photos()
+    name, e2e_ms, e2e_count = ("skipped", 0.0, 0) if quick else end_to_end_jpeg(image)
+    memory = 0.0 if quick else peak_memory_50mp()
+    speed_rows = sets[:2] + sets[2:]
+    seconds = sum(r.seconds for r in speed_rows)
+    megapixels = sum(r.megapixels for r in speed_rows)
     if as_json:
         print(
             json.dumps(
                 {
-                    "methods": {m: {g: s.__dict__ for g, s in r.items()} for m, r in rows.items()},
-                    "truth": truths,
+                    "sets": {
+                        r.name: {"mean": r.mean, "max": r.worst, "counts": r.details} for r in sets
+                    },
+                    "robustness": {r.name: {"mean": r.mean, "max": r.worst} for r in suite},
+                    "robustness_heldout": {
+                        r.name: {"mean": r.mean, "max": r.worst} for r in suite_held
+                    },
+                    "photos": photo_lines,
+                    "ms_per_mp": seconds * 1e3 / megapixels,
                     "end_to_end_ms": e2e_ms,
                     "peak_memory_gb_50mp": memory,
                 }
             )
         )
         return 0
-    print_table(rows, truths)
+    print_report(sets, suite, suite_held, photo_lines)
     print(
-        f"\nend to end ({DEFAULT_METHOD}, 1 core): {name}: decode+count+annotate+encode "
-        f"{e2e_ms:.0f} ms ({e2e_count} objects)   target < 500 ms"
+        f"\nspeed ({DEFAULT_METHOD}, 1 core, excluding decode): "
+        f"{seconds * 1e3 / megapixels:.1f} ms/MP over {megapixels:.1f} MP of the sets above"
+        "   target <= 25 ms/MP"
     )
-    print(f"peak memory, 50-megapixel 16-bit image: {memory:.2f} GB   target <= 1.5 GB")
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"(max RSS of this benchmark process: {own:.0f} MB)")
+    if not quick:
+        print(
+            f"end to end: {name} decode+count+annotate+encode {e2e_ms:.0f} ms "
+            f"({e2e_count} objects)   target <= 500 ms"
+        )
+        print(f"peak memory, 50-megapixel 16-bit image: {memory:.2f} GB   target <= 1.5 GB")
     return 0
 
 
-def print_table(rows: dict[str, dict[str, Score]], truths: dict[str, list[int]]) -> None:
-    groups = list(truths)
-    header = ["method"] + [f"{g} MAPE" for g in groups] + ["ms/MP (1 core)"]
-    print("\n" + "  ".join(f"{h:>16}" for h in header))
-    for method, scores in rows.items():
-        seconds = sum(s.seconds for s in scores.values())
-        speed = seconds * 1e3 / sum(s.megapixels for s in scores.values())
-        cells = [f"{scores[g].mape:15.1f}%" for g in groups]
-        print("  ".join([f"{method:>16}", *cells, f"{speed:16.1f}"]))
-    for g in groups:
-        if len(truths[g]) == 1:
-            found = ", ".join(f"{m} {rows[m][g].counts[0]}" for m in rows)
-            print(f"  {g}: truth {truths[g][0]}; found {found}")
-    print("targets: synthetic <= 2.5%, real nuclei <= 5%, <= 25 ms/MP excluding decode")
+def print_report(
+    sets: list[Row], suite: list[Row], held: list[Row], photo_lines: list[str]
+) -> None:
+    print(f"\n{'set':<28}{'mean error':>12}{'worst':>10}{'ms/MP':>9}")
+    for row in sets:
+        speed = row.seconds * 1e3 / max(row.megapixels, 1e-9)
+        print(f"{row.name:<28}{row.mean:>11.1f}%{row.worst:>9.0f}%{speed:>9.1f}")
+    print(
+        "targets: synthetic <= 2.5%; fluorescence vs manual <= 5%; "
+        "phase contrast every region within ±20%"
+    )
+    for row in sets[1:]:
+        print(f"\n{row.name}:")
+        for line in row.details:
+            print(f"  {line}")
+    print(
+        f"\n{'robustness (real nuclei)':<28}{'tune+dsb mean':>14}{'worst':>8}"
+        f"{'held-out mean':>15}{'worst':>8}"
+    )
+    for row, other in zip(suite, held, strict=True):
+        print(
+            f"{row.name:<28}{row.mean:>13.1f}%{row.worst:>7.0f}%{other.mean:>14.1f}%{other.worst:>7.0f}%"
+        )
+    overall = float(np.mean([r.mean for r in suite]))
+    print(
+        f"{'all transformations':<28}{overall:>13.1f}%{max(r.worst for r in suite):>7.0f}%"
+        f"{float(np.mean([r.mean for r in held])):>14.1f}%{max(r.worst for r in held):>7.0f}%"
+    )
+    print("targets: mean <= 5%, no transformation > 15%")
+    if photo_lines:
+        print("\nfull phase-contrast photos (../shared/data, no truth):")
+        for line in photo_lines:
+            print(f"  {line}")

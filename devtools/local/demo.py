@@ -53,6 +53,9 @@ def run_demo(samples: Path, out: Path, timeout: float = 120.0) -> int:
     files = sorted(p for p in samples.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     truth_file = samples / "truth.json"
     truth = json.loads(truth_file.read_text()) if truth_file.exists() else {}
+    # Per-image upload metadata (e.g. coins are counted with the Hough method).
+    metadata_file = samples / "metadata.json"
+    metadata = json.loads(metadata_file.read_text()) if metadata_file.exists() else {}
     started = time.perf_counter()
     with LocalCloud(http_port=0) as cloud:
         assert cloud.settings is not None and cloud.http_url is not None
@@ -65,7 +68,10 @@ def run_demo(samples: Path, out: Path, timeout: float = 120.0) -> int:
         for path in files:
             key = f"samples/{path.name}"
             put = s3.put_object(
-                Bucket=cloud.settings.images_bucket, Key=key, Body=path.read_bytes()
+                Bucket=cloud.settings.images_bucket,
+                Key=key,
+                Body=path.read_bytes(),
+                Metadata=metadata.get(path.name, {}),
             )
             etags[key] = put["ETag"].strip('"')
         results = wait_for_results(cloud.http_url, etags, timeout)

@@ -13,8 +13,6 @@ import gzip
 import io
 import json
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ from chalicelib import aws
 from chalicelib.config import PROJECT_DIR
 from chalicelib.painting import layout
 from devtools.local.batch import cellprofiler_installed
+from devtools.transfer import wait_for_painting
 
 SAMPLE = PROJECT_DIR / "samples" / "painting" / "ExampleVitraImages"
 PREFIX = "examples/ExampleVitraImages/"
@@ -30,7 +29,6 @@ SEED_MESSAGE = {
     "input": PREFIX + "images/",
     "output": PREFIX + "output0/",
 }
-TERMINAL = ("succeeded", "failed", "rejected")
 
 
 def upload_example(s3: Any, bucket: str, source: Path = SAMPLE, prefix: str = PREFIX) -> int:
@@ -44,27 +42,6 @@ def upload_example(s3: Any, bucket: str, source: Path = SAMPLE, prefix: str = PR
         s3.put_object(Bucket=bucket, Key=key, Body=body)
         count += 1
     return count
-
-
-def fetch_job(base_url: str, job_id: str) -> dict[str, Any] | None:
-    try:
-        with urllib.request.urlopen(f"{base_url}/painting/jobs/{job_id}", timeout=10) as response:
-            return json.loads(response.read())  # type: ignore[no-any-return]
-    except urllib.error.HTTPError as error:
-        if error.code == 404:
-            return None
-        raise
-
-
-def wait_for_job(base_url: str, job_id: str, timeout: float) -> dict[str, Any] | None:
-    deadline = time.monotonic() + timeout
-    status = None
-    while time.monotonic() < deadline:
-        status = fetch_job(base_url, job_id)
-        if status and status.get("state") in TERMINAL:
-            return status
-        time.sleep(0.5)
-    return status
 
 
 def image_rows(s3: Any, bucket: str, output: str) -> list[dict[str, str]]:
@@ -111,7 +88,7 @@ def run_painting_demo(cloud: Any, timeout: float = 300.0) -> tuple[int, list[str
         QueueUrl=cloud.provisioned.url(settings.painting_queue),
         MessageBody=json.dumps(SEED_MESSAGE),
     )
-    status = wait_for_job(cloud.http_url, job_id, timeout)
+    status = wait_for_painting(cloud.http_url, job_id, timeout)
     elapsed = time.perf_counter() - started
     if not status or status.get("state") != "succeeded":
         state = (status or {}).get("state", "no status")

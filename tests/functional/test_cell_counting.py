@@ -172,3 +172,96 @@ def test_route_errors_have_real_status_codes(client, s3) -> None:
     missing = client.http.get("/counts")
     assert missing.status_code == 400 and "key" in json.loads(missing.body)["reason"]
     assert client.http.get("/counts?key=never.png").status_code == 404
+
+
+def count_upload(client: Any, s3: Any, fake_lambda: Any, settings: Settings, key: str) -> dict:
+    fire_upload(client, settings, key)
+    return handle_count_request(fake_lambda.invocations[-1]["Payload"])
+
+
+def test_new_parameters_count_again_and_older_runs_stay_readable(
+    client, s3, fake_lambda, settings
+) -> None:
+    body = encode(discs(), ".png")
+    upload(s3, settings, "p.png", body)
+    first = count_upload(client, s3, fake_lambda, settings, "p.png")
+    assert first["count"] == len(DISCS)
+    upload(s3, settings, "p.png", body, Metadata={"count-method": "hough", "count-param2": "1000"})
+    second = count_upload(client, s3, fake_lambda, settings, "p.png")
+    assert second["run"] != first["run"] and second["method"] == "hough" and second["count"] == 0
+    latest = json.loads(client.http.get("/counts?key=p.png").body)
+    assert latest["run"] == second["run"] and latest["count"] == 0
+    older = json.loads(client.http.get(f"/counts?key=p.png&run={first['run']}").body)
+    assert older["count"] == len(DISCS) and older["method"] == "watershed"
+    runs = json.loads(client.http.get("/counts?key=p.png&runs=1").body)["runs"]
+    assert [r["run"] for r in runs] == [first["run"], second["run"]]
+    assert client.http.get("/counts?key=p.png&run=../x").status_code == 400
+    assert client.http.get("/counts?key=p.png&run=watershed-000000000000").status_code == 404
+
+
+def test_the_same_object_and_parameters_are_counted_once(client, s3, fake_lambda, settings) -> None:
+    upload(s3, settings, "once.png", encode(discs(), ".png"))
+    first = count_upload(client, s3, fake_lambda, settings, "once.png")
+    again = handle_count_request(fake_lambda.invocations[-1]["Payload"])
+    assert again["written"] == first_written(s3, settings, "once.png", first["run"])
+
+
+def first_written(s3: Any, settings: Settings, key: str, run: str) -> str:
+    body = s3.get_object(Bucket=settings.results_bucket, Key=ResultKeys.for_run(key, run).result)
+    return str(json.loads(body["Body"].read())["written"])
+
+
+def test_a_chat_bot_count_never_overwrites_an_uploads_result(
+    client, s3, fake_lambda, settings
+) -> None:
+    upload(s3, settings, "shared.png", encode(discs(), ".png"))
+    mine = count_upload(client, s3, fake_lambda, settings, "shared.png")
+    other_bucket = settings.images_bucket + "-other"
+    s3.create_bucket(Bucket=other_bucket)
+    put = s3.put_object(
+        Bucket=other_bucket, Key="shared.png", Body=encode(np.zeros((64, 64), np.uint8), ".png")
+    )
+    bot = handle_count_request(
+        {
+            "bucket": other_bucket,
+            "key": "shared.png",
+            "etag": put["ETag"].strip('"'),
+            "origin": "bot",
+        }
+    )
+    assert bot["count"] == 0 and bot["origin"] == "bot" and bot["run"] != mine["run"]
+    latest = json.loads(client.http.get("/counts?key=shared.png").body)
+    assert latest["run"] == mine["run"] and latest["count"] == len(DISCS)
+    kept = json.loads(client.http.get(f"/counts?key=shared.png&run={bot['run']}").body)
+    assert kept["bucket"] == other_bucket and kept["count"] == 0
+
+
+def test_result_has_qc_and_the_csv_marks_flagged_objects(client, s3, fake_lambda, settings) -> None:
+    image = discs(shape=(200, 260), centres=((30, 40), (30, 160), (230, 170)), radius=8)
+    import cv2
+
+    cv2.line(image, (70, 40), (220, 130), 255, 14)
+    upload(s3, settings, "fibre.png", encode(image, ".png"), Metadata={"count-diameter": "16"})
+    document = count_upload(client, s3, fake_lambda, settings, "fibre.png")
+    assert document["count"] == 3 and len(document["flagged"]) == 1
+    qc = document["qc"]
+    assert qc["image_type"] == "fluorescence" and qc["flagged_objects"] == 1
+    assert {
+        "image_type_confidence",
+        "diameter_px",
+        "saturated_fraction",
+        "focus",
+        "warnings",
+    } <= set(qc)
+    assert isinstance(document["reliable"], bool)
+    csv_text = (
+        s3.get_object(Bucket=settings.results_bucket, Key=ResultKeys.for_image("fibre.png").cells)[
+            "Body"
+        ]
+        .read()
+        .decode()
+    )
+    header, *rows = csv_text.strip().splitlines()
+    assert header.startswith("ObjectNumber,Counted,Flag,")
+    assert [row.split(",")[1] for row in rows] == ["1", "1", "1", "0"]
+    assert "long" in rows[-1]

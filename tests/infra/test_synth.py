@@ -56,7 +56,15 @@ IDLE_FREE_TYPES = {
     "AWS::ApiGateway::UsagePlanKey",
     "AWS::ApiGateway::ApiKey",
     "AWS::CDK::Metadata",
+    "AWS::EC2::LaunchTemplate",
+    "AWS::SNS::Topic",  # pay per message sent
+    "AWS::SNS::TopicPolicy",
+    "AWS::Events::Rule",  # AWS service events: free
 }
+# What costs a fixed amount per month whether anything runs or not (us-east-1 prices):
+# a standard alarm $0.10 per metric it evaluates, a dashboard $3.00 (docs/deploying.md).
+IDLE_MONTHLY_USD = {"AWS::CloudWatch::Alarm": 0.10, "AWS::CloudWatch::Dashboard": 3.00}
+IDLE_BUDGET_USD = 10.0
 
 
 def test_every_stage_synthesizes(synthesized: Synthesized) -> None:
@@ -85,11 +93,24 @@ def test_cfn_lint_would_catch_a_broken_template(synthesized: Synthesized) -> Non
 @STAGES
 def test_nothing_costs_money_while_idle(synthesized: Synthesized, stage: str) -> None:
     types = {r["Type"] for r in synthesized.infra(stage)["Resources"].values()}
-    assert types <= IDLE_FREE_TYPES, f"new resource types to judge: {types - IDLE_FREE_TYPES}"
+    judged = IDLE_FREE_TYPES | set(IDLE_MONTHLY_USD)
+    assert types <= judged, f"new resource types to judge: {types - judged}"
+    assert idle_monthly_usd(synthesized.infra(stage)) <= IDLE_BUDGET_USD
     for environment in synthesized.resources(stage, "AWS::Batch::ComputeEnvironment").values():
         assert environment["ComputeResources"]["MinvCpus"] == 0
     for endpoint in synthesized.resources(stage, "AWS::EC2::VPCEndpoint").values():
         assert endpoint.get("VpcEndpointType", "Gateway") == "Gateway"
+
+
+def idle_monthly_usd(template: dict[str, Any]) -> float:
+    """The fixed monthly cost of the template's alarms (per metric) and dashboards."""
+    total = 0.0
+    for resource in template["Resources"].values():
+        price = IDLE_MONTHLY_USD.get(resource["Type"], 0.0)
+        metrics = resource["Properties"].get("Metrics")
+        count = sum(1 for m in metrics if "MetricStat" in m) if metrics else 1
+        total += price * count
+    return round(total, 2)
 
 
 @STAGES

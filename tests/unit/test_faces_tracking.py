@@ -177,7 +177,8 @@ def test_a_ten_minute_1080p_video_is_planned_within_lambda_limits() -> None:
     context = 2 * CONTEXT_SECONDS * info.fps  # frames read but not written
     seconds = max(c + context for _s, c in segments) * 1920 * 1080 / settings.face_pixel_rate
     assert seconds <= 1.01 * settings.face_segment_budget_seconds
-    assert settings.face_segment_budget_seconds < settings.face_segment_timeout_seconds < 900
+    timeouts = (settings.face_segment_timeout_seconds, settings.face_blur_timeout)
+    assert settings.face_segment_budget_seconds < timeouts[0] < timeouts[1] <= 900
     # The Map's items (and as many results) stay well below Step Functions' 256 KB of state.
     from chalicelib.faces.messages import FaceBlurJob
 

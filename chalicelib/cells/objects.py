@@ -1,0 +1,424 @@
+"""Shared pieces of the segmentation methods: normalising, resizing, labels, shapes.
+
+Pure functions on arrays (OpenCV + NumPy); no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+def subsample(image: np.ndarray, size: int = 65536) -> np.ndarray:
+    """A regular grid of about ``size`` pixels: enough for percentiles, cheap."""
+    step = max(1, int(np.sqrt(image.size / size)))
+    return image[::step, ::step]
+
+
+def intensity_range(gray: np.ndarray) -> tuple[float, float]:
+    """The 0.5th and 99.9th percentiles of ``gray``, from a subsample.
+
+    >>> intensity_range(np.arange(1000, dtype=np.uint16).reshape(10, 100))
+    (4.0, 998.0)
+    """
+    sample = subsample(gray)
+    if sample.dtype.kind == "u":
+        cumulative = np.cumsum(np.bincount(sample.ravel()))
+        lo, hi = np.searchsorted(cumulative, [0.005 * sample.size, 0.999 * sample.size])
+    else:
+        lo, hi = np.percentile(sample, (0.5, 99.9))
+    return float(lo), float(hi) if hi > lo else float(lo) + 1.0
+
+
+def resized(image: np.ndarray, scale: float) -> np.ndarray:
+    """``image`` shrunk by ``scale`` (area averaging), or itself when ``scale`` is 1."""
+    if scale >= 1.0:
+        return image
+    height, width = image.shape[:2]
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    method = cv2.INTER_AREA if scale < 0.5 else cv2.INTER_LINEAR
+    return cv2.resize(image, size, interpolation=method)
+
+
+def normalised(gray: np.ndarray, scale: float, lo: float, hi: float, sign: int = 1) -> np.ndarray:
+    """float32 ``gray`` resized by ``scale``, ``lo``..``hi`` mapped to 0..1 (or 1..0 for sign -1).
+
+    >>> normalised(np.array([[0, 50, 100]], np.uint8), 1.0, 0, 100).round(2).tolist()
+    [[0.0, 0.5, 1.0]]
+    """
+    out = resized(gray, scale).astype(np.float32)
+    out -= np.float32(lo)
+    out *= np.float32(1.0 / (hi - lo))
+    if sign < 0:
+        np.subtract(np.float32(1.0), out, out=out)
+    return out
+
+
+BACKGROUND_RADII = 8.0
+TILE_RADII = 4.0
+BACKGROUND_MAX_FRACTION = 0.25
+
+
+def disk(radius: float) -> np.ndarray:
+    r = max(1, round(radius))
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+
+
+def smooth_background(
+    image: np.ndarray, object_radius: float, fraction: float = 0.1, low: bool = True
+) -> np.ndarray:
+    """Slowly varying background under (``low``) or around the objects.
+
+    The kernel is at least ``BACKGROUND_RADII`` object radii wide, so a cluster
+    of objects is not taken for background.
+
+    ``low``: a morphological opening far larger than any object (fluorescence,
+    bright objects on a dark field). Otherwise a median (phase contrast, objects
+    both darker and brighter). Computed on a ~128 px thumbnail, scaled back up.
+    """
+    height, width = image.shape
+    step = max(1, max(height, width) // 128)
+    small = cv2.resize(
+        image, (max(1, width // step), max(1, height // step)), interpolation=cv2.INTER_AREA
+    )
+    reach = max(min(small.shape) * fraction, BACKGROUND_RADII * object_radius / step)
+    # Still follow the light across the image, but never shrink below the objects.
+    reach = max(min(reach, BACKGROUND_MAX_FRACTION * min(small.shape)), 2.5 * object_radius / step)
+    k = max(3, int(reach) | 1)
+    if low:
+        base = cv2.morphologyEx(small, cv2.MORPH_OPEN, disk(k // 2))
+    else:
+        lo, hi = float(small.min()), float(small.max())
+        u8 = np.clip((small - lo) * (255.0 / max(hi - lo, 1e-9)), 0, 255).astype(np.uint8)
+        base = cv2.medianBlur(u8, min(k, 255)).astype(np.float32) * ((hi - lo) / 255.0) + lo
+    blurred = cv2.GaussianBlur(base, (0, 0), k / 2)
+    return np.asarray(cv2.resize(blurred, (width, height), interpolation=cv2.INTER_LINEAR))
+
+
+def robust_level(values: np.ndarray, below: float | None = None) -> tuple[float, float]:
+    """Median and robust sd (1.4826 MAD) of a subsample of ``values`` (under ``below``)."""
+    sample = subsample(values, 16384).ravel()
+    if below is not None:
+        kept = sample[sample < below]
+        sample = kept if kept.size >= 16 else sample
+    median = float(np.median(sample))
+    return median, 1.4826 * float(np.median(np.abs(sample - median)))
+
+
+def pixel_noise(image: np.ndarray) -> float:
+    """Robust sd of the per-pixel noise: MAD of a 3x3 high-pass, scaled to white noise.
+
+    Object texture and edges are a minority of pixels, so the median ignores them.
+
+    >>> noise = np.random.default_rng(0).normal(0, 2.0, (256, 256)).astype(np.float32)
+    >>> 1.8 < pixel_noise(noise) < 2.2
+    True
+    """
+    kernel = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)  # gain 6 on white noise
+    high = cv2.filter2D(image.astype(np.float32), -1, kernel, borderType=cv2.BORDER_REFLECT)
+    sample = subsample(high, 65536)
+    return 1.4826 * float(np.median(np.abs(sample))) / 6.0
+
+
+def quantile(values: np.ndarray, q: float) -> float:
+    """The ``q`` quantile (nearest rank) of ``values``: a partition, not a sort.
+
+    >>> quantile(np.arange(101.0), 0.25)
+    25.0
+    """
+    flat = values.ravel()
+    k = min(flat.size - 1, max(0, round(q * (flat.size - 1))))
+    return float(np.partition(flat, k)[k])
+
+
+def tile_map(
+    image: np.ndarray,
+    statistic: Callable[[np.ndarray], float],
+    object_radius: float = 2.0,
+    floor: float = -np.inf,
+    tiles: int = 8,
+) -> np.ndarray:
+    """``statistic`` of each tile (a subsample of it), at least ``floor``, smoothed,
+    interpolated to full size.
+
+    Tiles are at least ``TILE_RADII`` object radii wide, so no tile lies inside
+    one object; at most ``tiles`` per side.
+    """
+    height, width = image.shape
+    side = max(16, int(TILE_RADII * object_radius))
+    rows = max(1, min(tiles, height // side))
+    cols = max(1, min(tiles, width // side))
+    grid = np.zeros((rows, cols), np.float32)
+    for i in range(rows):
+        for j in range(cols):
+            tile = image[
+                i * height // rows : (i + 1) * height // rows,
+                j * width // cols : (j + 1) * width // cols,
+            ]
+            grid[i, j] = statistic(subsample(tile, 1024))
+    if np.isfinite(floor):
+        grid = np.maximum(grid, np.float32(max(floor, float(np.median(grid)) * 0.05)))
+    if min(rows, cols) > 2:
+        grid = cv2.GaussianBlur(grid, (0, 0), 0.7)
+    return np.asarray(cv2.resize(grid, (width, height), interpolation=cv2.INTER_LINEAR))
+
+
+def noise_map(image: np.ndarray, quantum: float = 0.0, object_radius: float = 2.0) -> np.ndarray:
+    """Per-pixel noise sd, varying smoothly: ``pixel_noise`` per tile, interpolated.
+
+    Illumination gradients, vignetting and gamma make the noise differ across
+    the image (it scales with the local brightness); thresholds in units of the
+    local noise stay right everywhere. ``quantum`` is the intensity step of
+    the stored values: the noise is never taken below half of it (a flat, dark,
+    8-bit background has no measurable noise, only steps of one count).
+    """
+    kernel = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)  # gain 6 on white noise
+    high = np.abs(cv2.filter2D(image.astype(np.float32), -1, kernel, borderType=cv2.BORDER_REFLECT))
+    # Never below 5 % of the typical tile, half a quantum, or zero.
+    floor = max(0.5 * quantum, 1e-6)
+    noise = tile_map(high, lambda t: 1.4826 * quantile(t, 0.5) / 6.0, object_radius, floor)
+    return np.asarray(np.maximum(noise, np.float32(floor)))
+
+
+def background_offset(image: np.ndarray, object_radius: float = 2.0) -> np.ndarray:
+    """Residual background level of an image in noise units, per tile, interpolated.
+
+    The 25th percentile of each tile plus 0.674 (where the 25th percentile of
+    unit-sd noise lies): right wherever at least a quarter of a tile is
+    background, and unbiased by how far a morphological background estimate
+    sits under the noise.
+    """
+    return tile_map(image, lambda t: quantile(t, 0.25) + 0.674, object_radius)
+
+
+def filter_gain(apply: object, size: int = 65) -> float:
+    """L2 norm of a linear filter's impulse response: white-noise sd out / sd in."""
+    impulse = np.zeros((size, size), np.float32)
+    impulse[size // 2, size // 2] = 1.0
+    response = apply(impulse)  # type: ignore[operator]
+    return float(np.sqrt(np.sum(np.square(response))))
+
+
+def otsu_level(signal: np.ndarray) -> float:
+    """Otsu's threshold of a non-negative float image (on a subsample)."""
+    sample = subsample(signal, 65536)
+    top = float(sample.max())
+    if top <= 0:
+        return 0.0
+    u8 = cv2.convertScaleAbs(np.ascontiguousarray(sample), alpha=255.0 / top)
+    level, _ = cv2.threshold(u8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    return float(level) / 255.0 * top
+
+
+def fill_holes(mask: np.ndarray, max_area: float) -> np.ndarray:
+    """Fill enclosed background regions smaller than ``max_area``."""
+    padded = cv2.copyMakeBorder(mask, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+    cv2.floodFill(padded, None, (0, 0), 2)
+    holes = (padded[1:-1, 1:-1] == 0).astype(np.uint8)
+    count, labels = cv2.connectedComponents(holes, connectivity=4)
+    if count <= 1:
+        return mask
+    areas = np.bincount(labels.ravel(), minlength=count)
+    small = areas < max_area
+    small[0] = False
+    filled = mask.copy()
+    filled[small[labels]] = 1
+    return filled
+
+
+def watershed(landscape: np.ndarray, markers: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Marker-controlled watershed (``cv2.watershed``, Meyer's flooding) inside ``mask``.
+
+    Parameters
+    ----------
+    landscape : (M, N) ndarray of float32
+        Relief to flood: object interiors smooth, boundaries steep.
+    markers : (M, N) ndarray of int32
+        1..n seeds, 0 unknown.
+    mask : (M, N) ndarray of uint8
+        Pixels that may belong to an object; everything else is background.
+
+    Returns
+    -------
+    (M, N) ndarray of int32
+        Each mask pixel labelled with the seed whose basin it falls in; 0 outside
+        the mask and on watershed lines.
+    """
+    top = float(landscape.max())
+    bottom = float(landscape.min())
+    u8 = np.clip((landscape - bottom) * (255.0 / max(top - bottom, 1e-9)), 0, 255).astype(np.uint8)
+    # OpenCV marks the image's outermost pixels as watershed lines: pad by one.
+    u8 = np.asarray(cv2.copyMakeBorder(u8, 1, 1, 1, 1, cv2.BORDER_REPLICATE))
+    seeds = cv2.copyMakeBorder(markers.astype(np.int32), 1, 1, 1, 1, cv2.BORDER_REPLICATE)
+    inside = cv2.copyMakeBorder(mask, 1, 1, 1, 1, cv2.BORDER_REPLICATE)
+    background = int(seeds.max()) + 1
+    seeds[(inside == 0) & (seeds == 0)] = background
+    cv2.watershed(cv2.merge([u8, u8, u8]), seeds)
+    seeds[(seeds == background) | (seeds < 0) | (inside == 0)] = 0
+    return np.ascontiguousarray(seeds[1:-1, 1:-1])
+
+
+@dataclass(frozen=True)
+class Shapes:
+    """Per-component shape of a label image (index 0 unused)."""
+
+    area: np.ndarray
+    elongation: np.ndarray  # long side / short side of the minimum-area rectangle
+    solidity: np.ndarray  # area / convex hull area
+
+
+def shapes(labels: np.ndarray, count: int, only: np.ndarray | None = None) -> Shapes:
+    """Area, elongation and solidity of labels 1..count (``only``: those to measure)."""
+    area = np.bincount(labels.ravel(), minlength=count + 1)[: count + 1].astype(np.float64)
+    elongation = np.ones(count + 1)
+    solidity = np.ones(count + 1)
+    wanted = np.arange(1, count + 1) if only is None else only
+    for label in wanted:
+        ys, xs = np.nonzero(labels == label)
+        if xs.size < 5:
+            continue
+        points = np.stack([xs, ys], axis=1).astype(np.int32)
+        (_, _), (w, h), _ = cv2.minAreaRect(points)
+        elongation[label] = max(w, h) / max(1.0, min(w, h))
+        hull = cv2.convexHull(points)
+        solidity[label] = min(1.0, area[label] / max(1.0, cv2.contourArea(hull) + 0.5 * len(hull)))
+    return Shapes(area, elongation, solidity)
+
+
+def relabel(labels: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """Labels with only ``keep[label]`` objects, renumbered 1..n in order."""
+    table = np.zeros(keep.size, np.int32)
+    table[keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
+    table[0] = 0
+    return np.asarray(table[labels])
+
+
+def to_full_resolution(
+    labels: np.ndarray, soft: np.ndarray | None, shape: tuple[int, int]
+) -> np.ndarray:
+    """Labels at the original size: outer edges from ``soft`` > 0 interpolated bilinearly.
+
+    The label of each pixel comes from the nearest working pixel; whether it is
+    inside an object at all comes from the smooth ``soft`` map (signal minus its
+    threshold) interpolated to full resolution, so outlines follow the objects
+    instead of the working grid.
+    """
+    height, width = shape
+    if labels.shape == (height, width):
+        return labels
+    nearest = cv2.resize(labels, (width, height), interpolation=cv2.INTER_NEAREST)
+    if soft is None:
+        return np.asarray(nearest)
+    grown = cv2.dilate(labels.astype(np.float32), np.ones((3, 3), np.uint8)).astype(np.int32)
+    grown_full = cv2.resize(grown, (width, height), interpolation=cv2.INTER_NEAREST)
+    inside = cv2.resize(soft, (width, height), interpolation=cv2.INTER_LINEAR) > 0
+    out = np.where(inside, np.where(nearest > 0, nearest, grown_full), 0)
+    return np.asarray(out.astype(np.int32))
+
+
+def shallow_pairs(
+    labels: np.ndarray, relief: np.ndarray, depth: float, peak: np.ndarray | None = None
+) -> np.ndarray:
+    """Neighbouring objects not separated by a valley at least ``depth`` deep.
+
+    The valley between two objects is measured at their saddle: the highest
+    point of ``relief`` where they meet (touching, or across a one-pixel
+    watershed line). A pair is shallow when the lower of the two peaks rises
+    less than ``depth`` (a fraction of that peak) above the saddle: two seeds in
+    one long nucleus, or pieces of a fibre; touching nuclei with a dip between
+    them are not.
+
+    Parameters
+    ----------
+    labels : (M, N) ndarray of int32
+        0 background (and watershed lines), 1..n objects.
+    relief : (M, N) ndarray of float32
+        Objects bright.
+    depth : float
+        Fraction of the lower peak.
+    peak : (n + 1,) ndarray, optional
+        Each object's peak height, when known (e.g. at its seed).
+
+    Returns
+    -------
+    (K, 3) ndarray of float64
+        label a, label b (a < b) and the valley's relative depth, shallowest first.
+    """
+    count = int(labels.max())
+    if count < 2:
+        return np.zeros((0, 3))
+    if peak is None:
+        peak = np.full(count + 1, -np.inf)
+        inside = labels > 0
+        np.maximum.at(peak, labels[inside], relief[inside])
+    pairs = _neighbour_pairs(labels, relief)
+    key = np.concatenate([a * (count + 1) + b for a, b, _ in pairs])
+    height = np.concatenate([h for _, _, h in pairs])
+    if key.size == 0:
+        return np.zeros((0, 3))
+    unique, inverse = np.unique(key, return_inverse=True)
+    saddle = np.full(unique.size, -np.inf)
+    np.maximum.at(saddle, inverse, height)
+    first, second = np.divmod(unique, count + 1)
+    lower = np.minimum(peak[first], peak[second])
+    relative = (lower - saddle) / np.maximum(lower, 1e-9)
+    shallow = relative < depth
+    order = np.argsort(relative[shallow], kind="stable")
+    table = np.stack([first[shallow], second[shallow], relative[shallow]], axis=1)
+    return np.asarray(table[order])
+
+
+def merge_pairs(labels: np.ndarray, pairs: np.ndarray, max_area: float | None = None) -> np.ndarray:
+    """Join the objects of each pair (in order); with ``max_area``, only while the
+    joined object stays that small. Returns labels renumbered 1..m."""
+    if len(pairs) == 0 or int(labels.max()) == 0:
+        return labels
+    count = max(int(labels.max()), int(pairs[:, :2].max()))
+    area = np.bincount(labels.ravel(), minlength=count + 1).astype(np.float64)
+    parent = np.arange(count + 1)
+    for a, b, _ in pairs:
+        ra, rb = _root(parent, int(a)), _root(parent, int(b))
+        if ra == rb or (max_area is not None and area[ra] + area[rb] > max_area):
+            continue
+        keep, gone = min(ra, rb), max(ra, rb)
+        parent[gone] = keep
+        area[keep] += area[gone]
+    roots = np.array([_root(parent, i) for i in range(count + 1)])
+    _, renumbered = np.unique(roots, return_inverse=True)
+    return np.asarray(renumbered.astype(np.int32)[labels])
+
+
+def _root(parent: np.ndarray, i: int) -> int:
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = int(parent[i])
+    return i
+
+
+def _neighbour_pairs(
+    labels: np.ndarray, relief: np.ndarray
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(label a < label b, crossing height) for touching pixels and across 1-px lines."""
+    found = []
+    for axis in (0, 1):
+        for gap in (1, 2):
+            first = labels[:-gap, :] if axis == 0 else labels[:, :-gap]
+            second = labels[gap:, :] if axis == 0 else labels[:, gap:]
+            v1 = relief[:-gap, :] if axis == 0 else relief[:, :-gap]
+            v2 = relief[gap:, :] if axis == 0 else relief[:, gap:]
+            meet = (first > 0) & (second > 0) & (first != second)
+            if gap == 2:
+                middle = labels[1:-1, :] if axis == 0 else labels[:, 1:-1]
+                meet &= middle == 0
+                vm = relief[1:-1, :] if axis == 0 else relief[:, 1:-1]
+                height = np.minimum(np.minimum(v1, v2), vm)[meet]
+            else:
+                height = np.minimum(v1, v2)[meet]
+            a, b = first[meet], second[meet]
+            found.append(
+                (np.minimum(a, b).astype(np.int64), np.maximum(a, b).astype(np.int64), height)
+            )
+    return found
