@@ -188,3 +188,16 @@ def test_strict_mode_blurs_more_and_says_so(small_case, tmp_path) -> None:
     a = score(source, tmp_path / "a.mp4", truth)
     b = score(source, tmp_path / "b.mp4", truth)
     assert b.exposed == [] and b.background_psnr <= a.background_psnr
+
+
+def test_a_segment_is_blurred_with_detections_made_elsewhere(face_video, tmp_path) -> None:
+    """The Rekognition path: samples from the whole video, one segment blurred with them."""
+    source, faces = face_video
+    found = process.detect(source, HaarFaceDetector(), sample_hz=3.0)
+    info = video.probe(source)
+    out = tmp_path / "part.mp4"
+    done = process.blur_samples(source, out, found.samples, info, process.Segment(20, 15))
+    assert done.frames == 15 and done.rects_blurred >= 15 and done.review_png
+    original = list(video.frames(source))[20:35]
+    for (x0, y0, x1, y1), a, b in zip(faces[20:35], original, video.frames(out), strict=True):
+        assert sharpness(b[y0:y1, x0:x1]) < 0.1 * sharpness(a[y0:y1, x0:x1])
