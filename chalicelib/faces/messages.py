@@ -150,6 +150,7 @@ class SegmentTask:
             "count": self.count,
             "context": self.context,
             "timeout_seconds": self.timeout_seconds,
+            "correlation_id": self.job.correlation_id,  # read by the function's logging
         }
 
     @classmethod
