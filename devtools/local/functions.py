@@ -124,11 +124,13 @@ class LocalFunctions:
         with self._lock:
             self._pending.discard(future)
 
-    def shutdown(self, drain_seconds: float = 120.0) -> None:
-        """Stop taking work; let invocations in progress end, as Lambda would let them run
-        to their own timeout after the caller (a timed-out task) has gone."""
-        self._pool.shutdown(wait=True, cancel_futures=True)
-        deadline = time.monotonic() + drain_seconds
+    def drain(self, seconds: float = 15.0) -> None:
+        """Wait (at most ``seconds``) for synchronous invocations in progress to end, as
+        Lambda lets a function run on after its caller (a timed-out task) has gone."""
+        deadline = time.monotonic() + seconds
         with self._lock:
             while self._running and time.monotonic() < deadline:
                 self._done.wait(timeout=max(0.0, deadline - time.monotonic()))
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
