@@ -75,6 +75,11 @@ class Settings:
     face_detector: str = "opencv"  # "opencv" (ours, in the container) or "rekognition"
     face_sample_hz: float = 5.0  # face detections per second of video (opencv)
     face_poll_seconds: int = 1  # the workflow's wait between detection status checks
+    face_strict: str = "off"  # "on": over-blur when unsure (also per upload: metadata)
+    face_segment_seconds: float = 0.0  # > 0: fixed segment length; 0: from the rate below
+    face_pixel_rate: float = 3_000_000.0  # pixels/s one core blurs end to end (lab bench blur)
+    face_segment_budget_seconds: int = 240  # a segment is planned to take this long
+    face_segment_timeout_seconds: int = 600  # a segment task running longer fails the run
     max_video_seconds: int = 600
     # Queues: receives before a message moves to its dead-letter queue
     max_receive_count: int = 3

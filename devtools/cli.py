@@ -196,30 +196,29 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_blur(args: argparse.Namespace) -> int:
     from chalicelib.config import get_settings
     from chalicelib.faces import process
-    from chalicelib.faces.detection import HaarFaceDetector
+    from chalicelib.faces.detection import MultiViewDetector
+    from chalicelib.faces.tracking import CoverageSettings
     from devtools.bench.progress import Bar
 
     source, target = Path(args.video), Path(args.out)
-    settings = get_settings()
+    info = process.check_video(source, get_settings().max_video_seconds)
+    coverage = CoverageSettings.for_mode(args.strict)
     started = time.perf_counter()
-    with Bar("detecting faces") as bar:
-        found = process.detect(
-            source,
-            HaarFaceDetector(),
-            sample_hz=args.sample_hz,
-            max_seconds=settings.max_video_seconds,
-            progress=bar.update,
+    with Bar("blurring faces") as bar:
+        done = process.anonymise(
+            source, target, MultiViewDetector(), info, settings=coverage, progress=bar.update
         )
-    with Bar("blurring") as bar:
-        done = process.blur(source, target, found.samples, found.info, progress=bar.update)
     elapsed = time.perf_counter() - started
-    faces = max((len(s.boxes) for s in found.samples), default=0)
+    sheet = target.with_suffix(".review.png")
+    if done.review_png:
+        sheet.write_bytes(done.review_png)
+    whole = f", {done.stats.frames_fully_blurred} blurred whole" if args.strict else ""
     print(
-        f"{target}: {done.frames} frames {found.info.width}x{found.info.height} "
-        f"@ {found.info.fps:g} fps, {done.codec}; {done.boxes_blurred} face boxes blurred "
-        f"(up to {faces} per sample, {len(found.samples)} samples) in {elapsed:.1f} s "
-        f"= {done.frames / elapsed:.0f} fps "
-        f"({done.frames / found.info.fps / elapsed:.1f}x real time)"
+        f"{target}: {done.frames} frames {info.width}x{info.height} "
+        f"@ {info.fps:g} fps, {done.codec}; {done.rects_blurred} face boxes blurred "
+        f"(up to {done.stats.max_faces} per frame, {done.stats.tracks} faces tracked{whole}) "
+        f"in {elapsed:.1f} s = {done.frames / elapsed:.0f} fps "
+        f"({done.frames / info.fps / elapsed:.1f}x real time); review sheet {sheet}"
     )
     return 0
 
@@ -288,7 +287,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.pipeline == "blur":
         from devtools.bench import blur
 
-        return blur.run()
+        return blur.run(held_out=args.held_out, strict=args.strict, only=args.case, seed=args.seed)
     if args.pipeline == "predict":
         from devtools.bench.predict import run_bench
 
@@ -408,7 +407,11 @@ def build_parser() -> argparse.ArgumentParser:
     blur = commands.add_parser("blur", help="blur every face in a local video (no AWS)")
     blur.add_argument("video")
     blur.add_argument("out", help="output .mp4")
-    blur.add_argument("--sample-hz", type=float, default=5.0, help="face detections per second")
+    blur.add_argument(
+        "--strict",
+        action="store_true",
+        help="over-blur when unsure: hold faces longer, pad more, blur whole frames if needed",
+    )
     blur.set_defaults(run=cmd_blur)
 
     submit = commands.add_parser("submit", help="send a job to the workers as the chat bot does")
@@ -472,6 +475,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--image", help="count: time this JPEG end to end (default: generated)")
     bench.add_argument("--json", action="store_true", help="machine-readable output")
+    bench.add_argument(
+        "--held-out", action="store_true", help="blur: the held-out cases (never tuned on)"
+    )
+    bench.add_argument("--strict", action="store_true", help="blur: strict mode")
+    bench.add_argument("--seed", type=int, default=2026, help="blur: seed of the held-out cases")
+    bench.add_argument("--case", action="append", help="blur: only this case (repeatable)")
     bench.add_argument(
         "--data",
         default=str(Path(__file__).resolve().parent.parent / "samples/painting/ExampleVitraImages"),

@@ -198,7 +198,6 @@ def start_face_detection(s: Settings) -> list[Grant]:
             ("s3:GetObject", "s3:GetObjectVersion"),
             tuple(objects(b) for b in input_buckets(s)),
         ),
-        invoke("StartOpenCvDetector", s.face_blur_function),
     ]
 
 
@@ -271,6 +270,8 @@ def face_blur(s: Settings) -> list[Grant]:
         *read("ReadInputs", *input_buckets(s), versions=True),
         *read("ReadDetections", s.blurred_videos_bucket),
         write("WriteOutputs", s.blurred_videos_bucket, multipart=True),
+        # JoinSegments removes the segment files (_work/...) once the video is joined.
+        Grant("DeleteSegments", ("s3:DeleteObject",), (objects(s.blurred_videos_bucket),)),
     ]
 
 

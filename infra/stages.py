@@ -51,8 +51,8 @@ class InfraStage:
     log_retention_days: int
     # A 100-megapixel image peaks at ~1.3 GB decoded; 3 GB also buys CPU.
     cell_counter: FunctionSize = field(default_factory=lambda: FunctionSize(3008))
-    # BlurFaces' Task timeout in the ASL is 900 s; a 10-minute 1080p video needs ~2 GB of /tmp.
-    face_blur: FunctionSize = field(default_factory=lambda: FunctionSize(3008, 4096))
+    # JoinSegments holds the source, its segments and the output of a long video on disk.
+    face_blur: FunctionSize = field(default_factory=lambda: FunctionSize(3008, 10240))
     batch_job_timeout_hours: int = 12  # a hung CellProfiler must not run (and bill) forever
     runnable_timeout_minutes: int = 30  # a job no instance can ever fit is cancelled
     # Alarms (infra/monitoring.py)

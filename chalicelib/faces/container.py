@@ -1,28 +1,43 @@
-"""Container side of face blurring: detect (our OpenCV job) and blur, on S3 objects.
+"""Container side of face blurring: plan segments, blur one segment, join them; on S3 objects.
 
 ``handle_face_blur`` is the entry point of the face-blur container function
-(``containers/face-blur``); locally the emulator calls it in-process.
+(``containers/face-blur``); locally the emulator calls it in-process. The
+workflow (``statemachines/face-blur.asl.json``) calls it three ways:
+
+- ``plan``: probe the video, refuse what must not be done, split it into
+  segments that one invocation blurs well within Lambda's limits;
+- ``segment`` (the Map state's items): detect, track and blur one segment, with
+  context frames either side so tracking and holding see across the cut;
+- ``join``: concatenate the segments without re-encoding, lay the source's audio
+  over them in one piece, write the video, its review sheet and result JSON.
 """
 
 from __future__ import annotations
 
-import json
 import logging
+import math
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+import cv2
+import numpy as np
+
 from chalicelib import aws, observability
 from chalicelib.config import Settings, get_settings
 from chalicelib.errors import InvalidInput
-from chalicelib.faces import process
-from chalicelib.faces.detection import HaarFaceDetector, blur_boxes
+from chalicelib.faces import process, video
+from chalicelib.faces.detection import HaarFaceDetector, MultiViewDetector, blur_boxes
 from chalicelib.faces.handlers import samples_from
-from chalicelib.faces.messages import FaceBlurJob
+from chalicelib.faces.messages import FaceBlurJob, SegmentTask, plan_segments
+from chalicelib.faces.tracking import CoverageSettings
 from chalicelib.storage import Bucket
 
 log = logging.getLogger(__name__)
+
+# Tracking and holding need this much video either side of a segment (seconds).
+CONTEXT_SECONDS = 1.5
 
 
 class FaceBlurService:
@@ -30,49 +45,89 @@ class FaceBlurService:
         self._settings = settings
         self._s3 = s3
 
-    def detect(self, job: FaceBlurJob) -> dict[str, Any]:
-        """Run our detector as an asynchronous job; its status document is its result.
-
-        Failures are recorded in the document (the workflow polls it and records
-        the error result), so a detection never leaves the workflow waiting.
-        """
-        key = job.work_prefix + "detections.json"
-        try:
-            with tempfile.TemporaryDirectory() as folder:
-                source = self._download(job, Path(folder))
-                found = process.detect(
-                    source,
-                    HaarFaceDetector(),
-                    sample_hz=self._settings.face_sample_hz,
-                    max_seconds=self._settings.max_video_seconds,
-                )
-            document: dict[str, Any] = {
-                "status": "SUCCEEDED",
-                "detector": "opencv",
-                "frames": found.frames,
-                "fps": found.info.fps,
-                "samples": [s.to_dict() for s in found.samples],
-            }
-        except InvalidInput as error:
-            document = {"status": "FAILED", "reason": str(error)}
-        except Exception as error:
-            log.exception("face detection failed for s3://%s/%s", job.bucket, job.key)
-            document = {"status": "FAILED", "reason": f"internal error: {error}"}
-        self._put_json(job.output_bucket, key, document)
-        return document
-
-    def blur(self, job: FaceBlurJob) -> dict[str, Any]:
-        """Blur every detected face; write the video and its result JSON. Returns the state."""
-        started = time.perf_counter()
-        detections = json.loads(
-            self._s3.get_object(Bucket=job.output_bucket, Key=job.detections_key)["Body"].read()
-        )
-        samples = samples_from(detections)
+    # -- plan -------------------------------------------------------------------------
+    def plan(self, job: FaceBlurJob) -> dict[str, Any]:
+        """The state with ``segments``: the Map's items."""
         with tempfile.TemporaryDirectory() as folder:
             source = self._download(job, Path(folder))
             info = process.check_video(source, self._settings.max_video_seconds)
+        per_segment = segment_frames(self._settings, info)
+        context = math.ceil(CONTEXT_SECONDS * info.fps)
+        items = [
+            SegmentTask(job, number, start, count, context, job.timeout_seconds).to_state()
+            for number, (start, count) in enumerate(plan_segments(info.frames, per_segment))
+        ]
+        if not items:
+            raise InvalidInput("the video has no frames")
+        return {**job.to_state(), "segments": items}
+
+    # -- one segment ------------------------------------------------------------------
+    def segment(self, task: SegmentTask) -> dict[str, Any]:
+        """Blur one segment; upload it and its review sheet; return a short summary."""
+        job = task.job
+        strict = CoverageSettings.for_mode(job.strict)
+        with tempfile.TemporaryDirectory() as folder:
+            source = self._download(job, Path(folder))
+            info = video.probe(source)
+            target = Path(folder) / "part.mp4"
+            part = process.Segment(task.start, task.count, task.context)
+            if job.detector == "rekognition":
+                done = self._blur_samples(job, source, target, info, part)
+            else:
+                done = process.anonymise(
+                    source, target, MultiViewDetector(), info, settings=strict, segment=part
+                )
+            if done.frames != task.count:
+                raise RuntimeError(
+                    f"segment {task.index}: {done.frames} frames written, {task.count} expected"
+                )
+            bucket = Bucket(self._s3, job.output_bucket)
+            bucket.upload(target, task.part_key)
+            if done.review_png:
+                bucket.put_bytes(task.review_key, done.review_png, "image/png")
+        return {
+            "index": task.index,
+            "key": task.part_key,
+            "review_key": task.review_key if done.review_png else None,
+            "frames": done.frames,
+            "rects_blurred": done.rects_blurred,
+            "frames_fully_blurred": done.stats.frames_fully_blurred,
+            "tracks": done.stats.tracks,
+            "max_faces": done.stats.max_faces,
+            "timings_ms": done.timings.as_ms(),
+        }
+
+    def _blur_samples(
+        self,
+        job: FaceBlurJob,
+        source: Path,
+        target: Path,
+        info: video.VideoInfo,
+        part: process.Segment,
+    ) -> process.Anonymised:
+        if not job.detections_key:
+            raise InvalidInput("no detections for a rekognition segment")
+        detections = Bucket(self._s3, job.output_bucket).read_json(job.detections_key) or {}
+        return process.blur_samples(source, target, samples_from(detections), info, part)
+
+    # -- join -------------------------------------------------------------------------
+    def join(self, job: FaceBlurJob) -> dict[str, Any]:
+        """Join the segments in order; write the video, review sheet and result JSON."""
+        started = time.perf_counter()
+        parts = sorted(job.parts or [], key=lambda p: int(p["index"]))
+        if not parts or len(parts) != len(job.segments or []):
+            raise InvalidInput("the segments are missing or incomplete")
+        bucket = Bucket(self._s3, job.output_bucket)
+        with tempfile.TemporaryDirectory() as folder:
+            source = self._download(job, Path(folder))
+            info = video.probe(source)
+            files = []
+            for part in parts:
+                path = Path(folder) / f"part-{int(part['index']):04d}.mp4"
+                bucket.download(str(part["key"]), path)
+                files.append(path)
             target = Path(folder) / "blurred.mp4"
-            done = process.blur(source, target, samples, info)
+            video.join(files, target, audio_from=source)
             self._s3.upload_file(
                 str(target),
                 job.output_bucket,
@@ -82,29 +137,48 @@ class FaceBlurService:
                     "Metadata": observability.object_metadata(None),
                 },
             )
-        result = {
+            sheets = [bucket.get_bytes(str(p["review_key"])) for p in parts if p.get("review_key")]
+            if sheets:
+                bucket.put_bytes(job.review_key, stack_sheets(sheets), "image/png")
+        result = self._result(job, info, parts, time.perf_counter() - started)
+        bucket.write_json(job.result_key, result)
+        for part in parts:
+            bucket.delete(str(part["key"]))
+        log.info("blurred %d frames of s3://%s/%s", result["frames"], job.bucket, job.key)
+        if info.fps:
+            observability.metric("VideoSecondsBlurred", round(result["frames"] / info.fps, 3))
+        return {
+            **job.without_lists(),
+            "result": {k: result[k] for k in ("output", "frames", "segments", "review")},
+        }
+
+    def _result(
+        self, job: FaceBlurJob, info: video.VideoInfo, parts: list[Any], join_s: float
+    ) -> dict[str, Any]:
+        def total(name: str) -> int:
+            return sum(int(p[name]) for p in parts)
+
+        return {
             "status": "ok",
             "bucket": job.bucket,
             "key": job.key,
             "etag": job.etag,
             "output": {"bucket": job.output_bucket, "key": job.output_key},
+            "review": {"bucket": job.output_bucket, "key": job.review_key},
             "detector": job.detector,
-            "frames": done.frames,
+            "strict": job.strict,
+            "frames": total("frames"),
             "width": info.width,
             "height": info.height,
             "fps": info.fps,
-            "codec": done.codec,
-            "faces_max_per_sample": max((len(s.boxes) for s in samples), default=0),
-            "face_boxes_blurred": done.boxes_blurred,
-            "samples": len(samples),
-            "elapsed_ms": round((time.perf_counter() - started) * 1e3, 1),
-            "timings_ms": done.timings.as_ms(),
+            "codec": video.output_codec(),
+            "segments": len(parts),
+            "face_boxes_blurred": total("rects_blurred"),
+            "frames_fully_blurred": total("frames_fully_blurred"),
+            "faces_max_per_frame": max(int(p["max_faces"]) for p in parts),
+            "segment_timings_ms": [p["timings_ms"] for p in parts],
+            "join_ms": round(join_s * 1e3, 1),
         }
-        log.info("blurred %d frames of s3://%s/%s", done.frames, job.bucket, job.key)
-        self._put_json(job.output_bucket, job.result_key, result)
-        if info.fps:
-            observability.metric("VideoSecondsBlurred", round(done.frames / info.fps, 3))
-        return {**job.to_state(), "result": {k: result[k] for k in ("output", "frames", "codec")}}
 
     def blur_image(self, bucket: str, key: str) -> dict[str, Any]:
         """Blur every face in one image; write it to the output bucket under the same key."""
@@ -133,22 +207,49 @@ class FaceBlurService:
         Bucket(self._s3, bucket).write_json(key, document)
 
 
+def segment_frames(settings: Settings, info: video.VideoInfo) -> int:
+    """Frames per segment: ``FACE_SEGMENT_SECONDS`` when set, else as many as one core
+    blurs in ``FACE_SEGMENT_BUDGET_SECONDS`` at the measured ``FACE_PIXEL_RATE``
+    (pixels per second, end to end), context frames included — well inside Lambda's 900 s."""
+    if settings.face_segment_seconds > 0:
+        return max(1, round(settings.face_segment_seconds * info.fps))
+    per_frame = info.width * info.height
+    budget = int(settings.face_pixel_rate * settings.face_segment_budget_seconds / per_frame)
+    context = 2 * math.ceil(CONTEXT_SECONDS * info.fps)  # read and tracked, not written
+    return max(1, budget - context)
+
+
+def stack_sheets(sheets: list[bytes]) -> bytes:
+    """One PNG of the segments' review sheets, one under the other."""
+    images = [
+        np.asarray(cv2.imdecode(np.frombuffer(s, np.uint8), cv2.IMREAD_COLOR)) for s in sheets
+    ]
+    width = max(i.shape[1] for i in images)
+    padded = [
+        cv2.copyMakeBorder(i, 0, 2, 0, width - i.shape[1], cv2.BORDER_CONSTANT) for i in images
+    ]
+    ok, encoded = cv2.imencode(".png", np.vstack(padded))
+    if not ok:
+        raise RuntimeError("could not encode the review sheet")
+    return bytes(encoded.tobytes())
+
+
 @observability.instrumented("faces")
 def handle_face_blur(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """Lambda entry point of the face-blur container function.
 
-    ``action``: ``detect`` (our detector, as an asynchronous job), ``blur`` (the
-    workflow's task; the default) or ``blur_image`` (one image, for the workers).
+    ``action``: ``plan`` and ``join`` (state in ``state``), ``segment`` (a Map
+    item) or ``blur_image`` (one image, for the workers).
     """
     if not isinstance(event, dict):
         raise InvalidInput("the event must be a JSON object")
-    action = event.get("action", "blur")
+    action = event.get("action")
     service = FaceBlurService(get_settings(), aws.client("s3"))
     if action == "blur_image":
         return service.blur_image(str(event["bucket"]), str(event["key"]))
-    job = FaceBlurJob.from_state({k: v for k, v in event.items() if k != "action"})
-    if action == "detect":
-        return service.detect(job)
-    if action == "blur":
-        return service.blur(job)
+    if action == "segment":
+        return service.segment(SegmentTask.from_state(event))
+    if action in ("plan", "join"):
+        job = FaceBlurJob.from_state(event.get("state"))
+        return service.plan(job) if action == "plan" else service.join(job)
     raise InvalidInput(f"unknown action {action!r}")

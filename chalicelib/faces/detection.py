@@ -112,3 +112,218 @@ def blur_boxes(frame: np.ndarray, boxes: Sequence[Box], pad: float = 0.25) -> in
         frame[y0:y1, x0:x1] = cv2.resize(small, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
         done += 1
     return done
+
+
+# -- multi-view detection at the scale faces need -------------------------------------
+
+PixelRect = tuple[int, int, int, int]  # x, y, width, height in pixels
+
+CASCADE_FILES = {
+    "frontal": "haarcascade_frontalface_alt2.xml",  # 20×20 window: finds 20 px faces at 1:1
+    "profile": "haarcascade_profileface.xml",  # faces turned to one side; mirrored for the other
+}
+VIEWS = ("frontal", "profile", "profile-mirrored", "tilted")
+TILTS = (-25.0, 25.0)  # the frontal cascade also runs on copies turned upright by these
+
+
+def _cascade(name: str) -> cv2.CascadeClassifier:
+    path = cv2.data.haarcascades + CASCADE_FILES[name]  # type: ignore[attr-defined]
+    cascade = cv2.CascadeClassifier(path)
+    if cascade.empty():
+        raise RuntimeError(f"could not load the Haar cascade from {path}")
+    return cascade
+
+
+class MultiViewDetector:
+    """Frontal, profile and mirrored-profile Haar cascades, in regions of a frame.
+
+    A face of ``min_face`` pixels in the source must be found, so regions are
+    searched at full resolution (upscaled by ``upscale`` when ``min_face`` is
+    below the cascades' 20 px window); the cost is kept down by searching only
+    the regions that need it (see ``tracking.FaceCoverage``), not by shrinking.
+
+    Parameters
+    ----------
+    min_face : int
+        Smallest face width to find, in source pixels.
+    views : tuple of str
+        Any of ``frontal``, ``profile``, ``profile-mirrored``.
+    scale_factor, min_neighbors :
+        Passed to ``detectMultiScale``.
+    """
+
+    name = "opencv"
+
+    def __init__(
+        self,
+        min_face: int = 20,
+        views: tuple[str, ...] = VIEWS,
+        scale_factor: float = 1.2,
+        min_neighbors: int = 3,
+    ) -> None:
+        unknown = set(views) - set(VIEWS)
+        if unknown:
+            raise ValueError(f"unknown views: {sorted(unknown)}")
+        self._cascades = {name: _cascade(name) for name in CASCADE_FILES}
+        self.views = views
+        self.min_face = min_face
+        self._window = 20
+        self._scale_factor = scale_factor
+        self._min_neighbors = min_neighbors
+
+    def detect_regions(
+        self,
+        grey: np.ndarray,
+        regions: Sequence[PixelRect],
+        smallest: Sequence[int] | None = None,
+        upright_only: Sequence[bool] | None = None,
+    ) -> list[PixelRect]:
+        """Faces inside each region of a grey frame, as pixel rectangles of the frame.
+
+        Parameters
+        ----------
+        grey : (M, N) ndarray of uint8
+        regions : sequence of (x, y, width, height)
+        smallest : the smallest face to find in each region (default ``min_face``);
+            a region is searched at the scale that makes that face the cascades'
+            20 px window, so a large region meant for large faces costs little.
+        upright_only : per region, skip the ``tilted`` view (a cheaper search).
+        """
+        found: list[PixelRect] = []
+        for number, (x, y, w, h) in enumerate(regions):
+            least = max(self.min_face, smallest[number]) if smallest else self.min_face
+            if w < least or h < least:
+                continue
+            scale = self._window / least
+            crop = grey[y : y + h, x : x + w]
+            if scale != 1.0:
+                interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+                crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=interpolation)
+            # Where something moved or a face was, a weaker vote suffices (and the
+            # tilted view is tried); the rolling scan of still regions asks for more.
+            thorough = not (upright_only and upright_only[number])
+            for fx, fy, fw, fh in self._detect_views(crop, thorough):
+                found.append(
+                    (
+                        x + round(fx / scale),
+                        y + round(fy / scale),
+                        round(fw / scale),
+                        round(fh / scale),
+                    )
+                )
+        return merge_rects(found)
+
+    def _detect_views(self, crop: np.ndarray, thorough: bool = True) -> list[PixelRect]:
+        """Every upright view; the tilted view only where no upright face was found."""
+        found: list[PixelRect] = []
+        width = crop.shape[1]
+        votes = max(1, self._min_neighbors - 1) if thorough else self._min_neighbors
+        for view in self.views:
+            if view == "tilted":
+                continue
+            cascade = self._cascades["frontal" if view == "frontal" else "profile"]
+            image = cv2.flip(crop, 1) if view == "profile-mirrored" else crop
+            for rx, ry, rw, rh in self._run(cascade, image, votes):
+                left = width - rx - rw if view == "profile-mirrored" else rx
+                found.append((int(left), int(ry), int(rw), int(rh)))
+        if thorough and not found and "tilted" in self.views:
+            for angle in TILTS:
+                found += self._detect_turned(crop, angle, votes)
+        return found
+
+    def _run(
+        self, cascade: cv2.CascadeClassifier, image: np.ndarray, votes: int
+    ) -> Sequence[PixelRect]:
+        size = (self._window, self._window)
+        return cascade.detectMultiScale(  # type: ignore[no-any-return,return-value]
+            image,
+            scaleFactor=self._scale_factor,
+            minNeighbors=votes,
+            minSize=size,
+        )
+
+    def _detect_turned(self, crop: np.ndarray, angle: float, votes: int) -> list[PixelRect]:
+        """Frontal faces tilted by about ``angle`` degrees: the crop is turned upright first."""
+        height, width = crop.shape
+        centre = (width / 2, height / 2)
+        turn = cv2.getRotationMatrix2D(centre, -angle, 1.0)
+        turned = cv2.warpAffine(crop, turn, (width, height), borderMode=cv2.BORDER_REPLICATE)
+        back = cv2.invertAffineTransform(turn)
+        found = []
+        for rx, ry, rw, rh in self._run(self._cascades["frontal"], turned, votes):
+            cx, cy = back @ np.array([rx + rw / 2, ry + rh / 2, 1.0])
+            side = max(rw, rh) * (abs(np.cos(np.radians(angle))) + abs(np.sin(np.radians(angle))))
+            found.append((int(cx - side / 2), int(cy - side / 2), int(side), int(side)))
+        return found
+
+    def detect(self, frame: np.ndarray) -> tuple[Box, ...]:
+        """Faces anywhere in one BGR or grey frame, as relative boxes (the whole frame searched)."""
+        grey = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+        height, width = grey.shape
+        rects = self.detect_regions(grey, [(0, 0, width, height)])
+        return tuple((x / width, y / height, w / width, h / height) for x, y, w, h in rects)
+
+
+def merge_rects(rects: Sequence[PixelRect], overlap: float = 0.3) -> list[PixelRect]:
+    """Rectangles overlapping by more than ``overlap`` of the smaller one, merged into their union.
+
+    >>> merge_rects([(0, 0, 10, 10), (2, 2, 10, 10), (50, 50, 5, 5)])
+    [(0, 0, 12, 12), (50, 50, 5, 5)]
+    """
+    merged = [list(r) for r in rects]
+    changed = True
+    while changed:
+        changed = False
+        for i in range(len(merged)):
+            for j in range(i + 1, len(merged)):
+                if _overlap(merged[i], merged[j]) > overlap:
+                    a, b = merged[i], merged[j]
+                    x0, y0 = min(a[0], b[0]), min(a[1], b[1])
+                    x1, y1 = max(a[0] + a[2], b[0] + b[2]), max(a[1] + a[3], b[1] + b[3])
+                    merged[i] = [x0, y0, x1 - x0, y1 - y0]
+                    del merged[j]
+                    changed = True
+                    break
+            if changed:
+                break
+    return [(r[0], r[1], r[2], r[3]) for r in merged]
+
+
+def _overlap(a: Sequence[int], b: Sequence[int]) -> float:
+    ix = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    iy = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    if ix <= 0 or iy <= 0:
+        return 0.0
+    return ix * iy / max(1, min(a[2] * a[3], b[2] * b[3]))
+
+
+def blur_rects(frame: np.ndarray, rects: Sequence[tuple[int, int, int, int]]) -> int:
+    """Blur pixel rectangles (x, y, width, height) of ``frame`` in place; returns how many.
+
+    The same strong blur as ``blur_boxes``: each region shrunk about twelvefold
+    and scaled back, so nothing recognisable survives whatever its size.
+
+    >>> frame = np.tile(np.arange(64, dtype=np.uint8) * 4, (64, 1))[..., None].repeat(3, 2)
+    >>> blur_rects(frame, [(8, 8, 24, 24), (70, 70, 5, 5)])
+    1
+    """
+    height, width = frame.shape[:2]
+    done = 0
+    for x, y, w, h in rects:
+        x0, y0, x1, y1 = max(0, x), max(0, y), min(width, x + w), min(height, y + h)
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            continue
+        region = frame[y0:y1, x0:x1]
+        # At most 10 samples across, however large: a big face stays unrecognisable.
+        across = (max(1, min(10, (x1 - x0) // 12)), max(1, min(10, (y1 - y0) // 12)))
+        small = cv2.resize(region, across, interpolation=cv2.INTER_AREA)
+        small = cv2.GaussianBlur(small, (3, 3), 0)
+        frame[y0:y1, x0:x1] = cv2.resize(small, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+        done += 1
+    return done
+
+
+def blur_whole(frame: np.ndarray) -> None:
+    """Blur all of ``frame`` in place (strict mode, when no box can be trusted)."""
+    height, width = frame.shape[:2]
+    blur_rects(frame, [(0, 0, width, height)])

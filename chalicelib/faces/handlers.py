@@ -1,14 +1,17 @@
 """Zip-Lambda side of face blurring: start the workflow and its light task steps.
 
-No OpenCV here. The OpenCV detector and the blurring run in the face-blur
-container function; the detector is chosen per stage (``FACE_DETECTOR``).
-Every step takes the workflow state and returns it updated.
+No OpenCV here. Detection with OpenCV, tracking, blurring and joining run in
+the face-blur container function (the workflow's PlanSegments, BlurSegments and
+JoinSegments states). These steps drive Amazon Rekognition when the stage's
+``FACE_DETECTOR`` is ``rekognition``, and record failures. Every step takes the
+workflow state and returns it updated.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +83,7 @@ class FaceBlurWorkflow:
         observability.adopt(observability.from_metadata(head.get("Metadata")))
         etag = head["ETag"].strip('"')
         job = _job(self._settings, bucket, key, etag, head.get("VersionId"))
+        job = replace(job, strict=job.strict or wants_strict(head.get("Metadata") or {}))
         name = execution_name(bucket, key, head.get("VersionId") or etag)
         try:
             self._sfn.start_execution(
@@ -103,32 +107,19 @@ class FaceBlurWorkflow:
 
     # -- the task steps -----------------------------------------------------------------
     def start_detection(self, job: FaceBlurJob) -> FaceBlurJob:
-        if job.detector == "rekognition":
-            job_id = self._rekognition_faces().start(job.bucket, job.key, job.version_id)
-            return job.with_detection(job_id=job_id, status="IN_PROGRESS")
-        # Ours: the container function runs as an asynchronous job, like Rekognition.
-        self._lambda.invoke(
-            FunctionName=self._settings.face_blur_function,
-            InvocationType="Event",
-            Payload=json.dumps({"action": "detect", **job.to_state()}).encode(),
-        )
-        return job.with_detection(job_id=job.work_prefix + "detections.json", status="IN_PROGRESS")
+        """Rekognition only: OpenCV detection runs inside each segment task."""
+        _require_rekognition(job)
+        job_id = self._rekognition_faces().start(job.bucket, job.key, job.version_id)
+        return job.with_detection(job_id=job_id, status="IN_PROGRESS")
 
     def detection_status(self, job: FaceBlurJob) -> FaceBlurJob:
-        if job.detector == "rekognition":
-            status, reason = self._rekognition_faces().status(job.detection.job_id)
-            return job.with_detection(status=status, reason=reason)
-        document = Bucket(self._s3, job.output_bucket).read_json(job.detection.job_id)
-        if document is None:
-            return job.with_detection(status="IN_PROGRESS")
-        return job.with_detection(status=document["status"], reason=document.get("reason", ""))
+        _require_rekognition(job)
+        status, reason = self._rekognition_faces().status(job.detection.job_id)
+        return job.with_detection(status=status, reason=reason)
 
     def face_detections(self, job: FaceBlurJob) -> FaceBlurJob:
-        """Make sure the detections are in S3 as JSON; pass on only their key."""
-        if job.detector != "rekognition":
-            return FaceBlurJob.from_state(
-                {**job.to_state(), "detections_key": job.detection.job_id}
-            )
+        """Write Rekognition's detections to S3 as JSON; pass on only their key."""
+        _require_rekognition(job)
         samples = self._rekognition_faces().samples(job.detection.job_id)
         key = job.work_prefix + "detections.json"
         document = {
@@ -177,8 +168,24 @@ def _job(
         output_bucket=settings.blurred_videos_bucket,
         detector=settings.face_detector,
         poll_seconds=settings.face_poll_seconds,
+        strict=settings.face_strict == "on",
+        timeout_seconds=settings.face_segment_timeout_seconds,
         correlation_id=observability.correlation_id(),
     )
+
+
+def wants_strict(metadata: dict[str, str]) -> bool:
+    """Per upload: S3 user metadata ``face-strict: on`` (``x-amz-meta-face-strict``).
+
+    >>> wants_strict({"face-strict": "On"}), wants_strict({})
+    (True, False)
+    """
+    return metadata.get("face-strict", "").strip().lower() in ("on", "true", "yes", "1")
+
+
+def _require_rekognition(job: FaceBlurJob) -> None:
+    if job.detector != "rekognition":
+        raise InvalidInput(f"the {job.detector!r} detector runs in the segment tasks")
 
 
 def _error_message(cause: str) -> str:

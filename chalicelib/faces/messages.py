@@ -53,6 +53,10 @@ class FaceBlurJob:
     version_id: str | None = None
     detection: Detection = field(default_factory=Detection)
     detections_key: str | None = None
+    strict: bool = False  # over-blur when unsure (per stage, or per upload: metadata)
+    timeout_seconds: int = 600  # a segment task that runs longer is failed (ASL path)
+    segments: list[Mapping[str, Any]] | None = None  # Map items: ``SegmentTask`` states
+    parts: list[Mapping[str, Any]] | None = None  # the Map's results, one per segment
     result: Mapping[str, Any] | None = None
     error: Mapping[str, Any] | None = None
     correlation_id: str = ""  # chalicelib/observability.py: follows the video to its result
@@ -68,8 +72,20 @@ class FaceBlurJob:
         return str(PurePosixPath(self.key).with_suffix(".json"))
 
     @property
+    def review_key(self) -> str:
+        """The review sheet (PNG contact sheet) sits next to the output video."""
+        return str(PurePosixPath(self.key).with_suffix(".review.png"))
+
+    @property
     def work_prefix(self) -> str:
         return f"_work/{self.key}/{self.etag}/"
+
+    def without_lists(self) -> dict[str, Any]:
+        """The state minus the Map's items and results (what one segment task needs)."""
+        state = self.to_state()
+        state.pop("segments", None)
+        state.pop("parts", None)
+        return state
 
     def with_detection(self, **changes: str) -> FaceBlurJob:
         return replace(self, detection=replace(self.detection, **changes))
@@ -104,3 +120,72 @@ def execution_name(bucket: str, key: str, version: str) -> str:
     digest = hashlib.sha256(f"{bucket}/{key}#{version}".encode()).hexdigest()[:32]
     readable = re.sub(r"[^A-Za-z0-9_-]+", "-", PurePosixPath(key).name)[:40].strip("-")
     return f"{readable}-{digest}"
+
+
+@dataclass(frozen=True)
+class SegmentTask:
+    """One item of the workflow's Map state: blur frames ``start`` .. ``start + count``."""
+
+    job: FaceBlurJob
+    index: int
+    start: int
+    count: int
+    context: int  # frames read on each side for tracking, not written
+    timeout_seconds: int
+
+    @property
+    def part_key(self) -> str:
+        return f"{self.job.work_prefix}part-{self.index:04d}.mp4"
+
+    @property
+    def review_key(self) -> str:
+        return f"{self.job.work_prefix}part-{self.index:04d}.review.png"
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "action": "segment",
+            "job": self.job.without_lists(),
+            "index": self.index,
+            "start": self.start,
+            "count": self.count,
+            "context": self.context,
+            "timeout_seconds": self.timeout_seconds,
+            "correlation_id": self.job.correlation_id,  # read by the function's logging
+        }
+
+    @classmethod
+    def from_state(cls, state: Any) -> SegmentTask:
+        if not isinstance(state, Mapping) or not isinstance(state.get("job"), Mapping):
+            raise InvalidInput("a segment task must be a JSON object with a job")
+        try:
+            return cls(
+                job=FaceBlurJob.from_state(state["job"]),
+                index=int(state["index"]),
+                start=int(state["start"]),
+                count=int(state["count"]),
+                context=int(state.get("context", 0)),
+                timeout_seconds=int(state.get("timeout_seconds", 600)),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidInput(f"malformed segment task: {exc}") from exc
+
+
+def plan_segments(frames: int, per_segment: int) -> list[tuple[int, int]]:
+    """(start, count) of consecutive segments covering ``frames``, none over ``per_segment``,
+    all about the same length.
+
+    >>> plan_segments(10, 4)
+    [(0, 4), (4, 3), (7, 3)]
+    >>> plan_segments(0, 4)
+    []
+    """
+    if frames <= 0:
+        return []
+    count = -(-frames // max(1, per_segment))
+    base, extra = divmod(frames, count)
+    segments, start = [], 0
+    for number in range(count):
+        length = base + (1 if number < extra else 0)
+        segments.append((start, length))
+        start += length
+    return segments

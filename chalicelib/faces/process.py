@@ -9,7 +9,7 @@ Rekognition's (an AWS job) while blurring is always ours.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -18,8 +18,16 @@ import numpy as np
 
 from chalicelib.errors import CorruptInput, TooLarge
 from chalicelib.faces import video
-from chalicelib.faces.detection import blur_boxes, boxes_for
+from chalicelib.faces.detection import blur_boxes, blur_rects, blur_whole, boxes_for, to_pixels
 from chalicelib.faces.messages import Box, Sample
+from chalicelib.faces.review import ReviewSheet
+from chalicelib.faces.tracking import (
+    CoverageSettings,
+    CoverageStats,
+    Covered,
+    FaceCoverage,
+    RegionDetector,
+)
 
 Progress = Callable[[int, int], None]  # (frames done, frames expected)
 
@@ -35,7 +43,7 @@ class Timings:
     """Seconds spent per stage (for the benchmark and the result document)."""
 
     decode: float = 0.0
-    detect: float = 0.0
+    detect: float = 0.0  # detection and tracking
     blur: float = 0.0
     encode: float = 0.0
 
@@ -146,3 +154,187 @@ def blur(
         target.unlink(missing_ok=True)
         raise CorruptInput("the video has no frames")
     return Blurred(out.frames, blurred, out.codec, timings)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Frames ``start`` to ``start + count`` of a video; ``context`` frames either side
+    are read too (tracking and holding see across the cut) but not written."""
+
+    start: int
+    count: int
+    context: int = 0
+
+
+@dataclass(frozen=True)
+class Anonymised:
+    frames: int
+    rects_blurred: int
+    codec: str
+    strict: bool
+    stats: CoverageStats
+    timings: Timings
+    review_png: bytes | None = None
+
+
+def anonymise(
+    source: Path,
+    target: Path,
+    detector: RegionDetector,
+    info: video.VideoInfo,
+    *,
+    settings: CoverageSettings | None = None,
+    segment: Segment | None = None,
+    audio: bool = True,
+    review_tiles: int = 12,
+    threads: int | None = None,
+    progress: Progress | None = None,
+) -> Anonymised:
+    """Detect, track and blur every face of ``source`` (or of one segment) in one pass.
+
+    Frames are decoded once; ``FaceCoverage`` hands each back a fixed number of
+    frames later with the rectangles to blur, and it is written to ``target``
+    (H.264; the source's audio is copied when ``audio`` and no segment is given).
+    Returns counts, timings per stage, the coverage statistics and (when
+    ``review_tiles``) the review sheet as PNG bytes.
+    """
+    settings = settings or CoverageSettings()
+    first, count, before = _frame_range(segment, info)
+    coverage = FaceCoverage(detector, (info.width, info.height), info.fps, settings)
+    expected = info.frames if segment is None else count
+    sheet = ReviewSheet(expected, info.fps, tiles=review_tiles) if review_tiles else None
+    timings = Timings()
+    state = _Output(first=before, count=count, sheet=sheet, timings=timings)
+    writer = video.VideoWriter(
+        target,
+        info.width,
+        info.height,
+        info.fps,
+        audio_from=source if audio and segment is None else None,
+        threads=threads,
+    )
+    with writer as out:
+        state.out = out
+        clock = time.perf_counter()
+        for frame in _source_frames(source, segment, first - before, count + before):
+            decoded = time.perf_counter()
+            ready = coverage.push(frame)
+            timings.decode += decoded - clock
+            timings.detect += time.perf_counter() - decoded
+            state.write(ready)
+            clock = time.perf_counter()
+            if progress is not None:
+                progress(state.written, expected)
+        started = time.perf_counter()
+        ready = coverage.finish()
+        timings.detect += time.perf_counter() - started
+        state.write(ready)
+    if state.written == 0:
+        target.unlink(missing_ok=True)
+        raise CorruptInput("the video has no frames")
+    return Anonymised(
+        frames=state.written,
+        rects_blurred=state.rects,
+        codec=out.codec,
+        strict=settings.strict,
+        stats=coverage.stats,
+        timings=timings,
+        review_png=sheet.png() if sheet is not None else None,
+    )
+
+
+def _frame_range(segment: Segment | None, info: video.VideoInfo) -> tuple[int, int, int]:
+    """(first frame written, frames written, context frames read before it)."""
+    if segment is None:
+        return 0, 1 << 62, 0
+    before = min(segment.context, segment.start)
+    return segment.start, segment.count, before
+
+
+def _source_frames(
+    source: Path, segment: Segment | None, start: int, count: int
+) -> Iterator[np.ndarray]:
+    if segment is None:  # the whole file, however many frames its container claims
+        return video.frames(source)
+    return video.frames(source, start, count + segment.context)
+
+
+@dataclass
+class _Output:
+    """Writes the frames of the range (dropping context frames), blurred, timed."""
+
+    first: int  # index, in the decoded stream, of the first frame to write
+    count: int
+    sheet: ReviewSheet | None
+    timings: Timings
+    out: video.VideoWriter | None = None
+    written: int = 0
+    rects: int = 0
+
+    def write(self, ready: list[Covered]) -> None:
+        assert self.out is not None
+        for covered in ready:
+            position = covered.index - self.first
+            if position < 0 or position >= self.count:
+                continue
+            started = time.perf_counter()
+            if covered.whole:
+                blur_whole(covered.frame)
+            else:
+                self.rects += blur_rects(covered.frame, covered.rects)
+            if self.sheet is not None:
+                self.sheet.offer(position, covered.frame, covered.rects, covered.whole)
+            blurred = time.perf_counter()
+            self.out.write(covered.frame)
+            self.timings.blur += blurred - started
+            self.timings.encode += time.perf_counter() - blurred
+            self.written += 1
+
+
+def blur_samples(
+    source: Path,
+    target: Path,
+    samples: list[Sample],
+    info: video.VideoInfo,
+    segment: Segment,
+    review_tiles: int = 4,
+) -> Anonymised:
+    """One segment blurred with detections made elsewhere (Rekognition's samples):
+    each frame gets the boxes of the samples around it, as ``blur`` does."""
+    ordered = sorted(samples, key=lambda s: s.t_ms)
+    stats = CoverageStats()
+    timings = Timings()
+    sheet = ReviewSheet(segment.count, info.fps, tiles=review_tiles) if review_tiles else None
+    blurred = 0
+    with video.VideoWriter(target, info.width, info.height, info.fps) as out:
+        frames = video.frames(source, segment.start, segment.count)
+        for position, frame in enumerate(frames):
+            started = time.perf_counter()
+            boxes = boxes_for(ordered, (segment.start + position) * 1000.0 / info.fps)
+            blurred += blur_boxes(frame, boxes)
+            if sheet is not None and sheet.wants(position):
+                sheet.offer(position, frame, _pixel_rects(boxes, info), False)
+            stats.frames += 1
+            stats.frames_with_boxes += bool(boxes)
+            stats.max_faces = max(stats.max_faces, len(boxes))
+            done = time.perf_counter()
+            out.write(frame)
+            timings.blur += done - started
+            timings.encode += time.perf_counter() - done
+    return Anonymised(
+        frames=out.frames,
+        rects_blurred=blurred,
+        codec=out.codec,
+        strict=False,
+        stats=stats,
+        timings=timings,
+        review_png=sheet.png() if sheet is not None else None,
+    )
+
+
+def _pixel_rects(boxes: tuple[Box, ...], info: video.VideoInfo) -> list[tuple[int, int, int, int]]:
+    rects = []
+    for box in boxes:
+        x0, y0, x1, y1 = to_pixels(box, info.width, info.height)
+        rects.append((x0, y0, x1 - x0, y1 - y0))
+    return rects

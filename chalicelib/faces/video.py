@@ -72,8 +72,16 @@ def probe(path: Path) -> VideoInfo:
     return info
 
 
-def frames(path: Path) -> Iterator[np.ndarray]:
-    """Every frame, BGR uint8, in order."""
+def frames(path: Path, start: int = 0, count: int | None = None) -> Iterator[np.ndarray]:
+    """Every frame, BGR uint8, in order; or ``count`` frames from frame ``start``.
+
+    A range is read by ffmpeg with an accurate input seek (it decodes from the
+    keyframe before ``start`` and drops what comes before it), so consecutive
+    ranges hold every frame exactly once.
+    """
+    if start > 0 or count is not None:
+        yield from _frame_range(path, start, count)
+        return
     capture = cv2.VideoCapture(str(path))
     try:
         while True:
@@ -83,6 +91,74 @@ def frames(path: Path) -> Iterator[np.ndarray]:
             yield frame
     finally:
         capture.release()
+
+
+def _frame_range(path: Path, start: int, count: int | None) -> Iterator[np.ndarray]:
+    info = probe(path)
+    exe = ffmpeg_exe()
+    if exe is None:  # OpenCV: decode and drop (slow, but exact)
+        for index, frame in enumerate(frames(path)):
+            if index >= start + (count if count is not None else 1 << 62):
+                return
+            if index >= start:
+                yield frame
+        return
+    command = [exe, "-loglevel", "error", "-nostdin"]
+    if start > 0:  # half a frame early: the frame at ``start`` is the first kept
+        command += ["-ss", f"{(start - 0.5) / info.fps:.6f}"]
+    command += ["-i", str(path), "-map", "0:v:0"]
+    if count is not None:
+        command += ["-frames:v", str(count)]
+    command += ["-f", "rawvideo", "-pix_fmt", "bgr24", "-fps_mode", "passthrough", "-"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    size = info.width * info.height * 3
+    assert process.stdout is not None
+    try:
+        while True:
+            data = process.stdout.read(size)
+            if len(data) < size:
+                break
+            yield np.frombuffer(data, np.uint8).reshape(info.height, info.width, 3).copy()
+    finally:
+        process.kill()
+        process.communicate()
+
+
+def join(parts: list[Path], target: Path, audio_from: Path | None = None) -> None:
+    """Concatenate H.264 ``parts`` (same size and rate) into ``target`` without re-encoding
+    the video, with the audio of ``audio_from`` laid over it in one piece (no drift)."""
+    exe = ffmpeg_exe()
+    if exe is None:
+        raise RuntimeError("joining segments needs ffmpeg (imageio-ffmpeg)")
+    listing = target.with_suffix(".parts.txt")
+    listing.write_text("".join(f"file '{p.resolve()}'\n" for p in parts))
+    command = [exe, "-y", "-loglevel", "error", "-nostdin", "-f", "concat", "-safe", "0"]
+    command += ["-i", str(listing)]
+    if audio_from is not None:
+        command += ["-i", str(audio_from), "-map", "0:v:0", "-map", "1:a:0?", "-c:a", "aac"]
+    command += ["-c:v", "copy", "-movflags", "+faststart", str(target)]
+    try:
+        done = subprocess.run(command, capture_output=True, check=False)
+    finally:
+        listing.unlink(missing_ok=True)
+    if done.returncode != 0:
+        message = done.stderr.decode(errors="replace").strip()[-500:]
+        raise RuntimeError(f"ffmpeg failed to join the segments: {message}")
+
+
+def audio_duration(path: Path) -> float | None:
+    """Seconds of the first audio stream (None without audio), as ffmpeg decodes it."""
+    exe = ffmpeg_exe()
+    if exe is None:
+        return None
+    command = [exe, "-nostdin", "-i", str(path), "-map", "0:a:0", "-f", "null", "-"]
+    done = subprocess.run(command, capture_output=True, check=False)
+    text = done.stderr.decode(errors="replace")
+    if done.returncode != 0 or "time=" not in text:
+        return None
+    stamp = text.rsplit("time=", 1)[1].split()[0]
+    hours, minutes, seconds = stamp.split(":")
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
 
 
 class VideoWriter:
@@ -100,6 +176,7 @@ class VideoWriter:
         fps: float,
         audio_from: Path | None = None,
         threads: int | None = None,
+        preset: str | None = None,
     ) -> None:
         self.path = path
         self.frames = 0
@@ -110,7 +187,7 @@ class VideoWriter:
         self._cv: cv2.VideoWriter | None = None
         if exe:
             self._process = subprocess.Popen(
-                _ffmpeg_command(exe, path, width, height, fps, audio_from, threads),
+                _ffmpeg_command(exe, path, width, height, fps, audio_from, threads, preset),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
@@ -156,6 +233,12 @@ class VideoWriter:
             self.path.unlink(missing_ok=True)
 
 
+def encoder_preset(width: int, height: int) -> str:
+    """x264's ``veryfast`` up to 720p; ``ultrafast`` above, where encoding would
+    otherwise take most of one core's time (the quality setting, CRF 18, is kept)."""
+    return "veryfast" if width * height <= 1280 * 720 else "ultrafast"
+
+
 def _ffmpeg_command(
     exe: str,
     path: Path,
@@ -164,6 +247,7 @@ def _ffmpeg_command(
     fps: float,
     audio_from: Path | None,
     threads: int | None = None,
+    preset: str | None = None,
 ) -> list[str]:
     # yuv420p needs even sizes; yuv444p keeps an odd size exactly.
     pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
@@ -171,7 +255,16 @@ def _ffmpeg_command(
     command += ["-s", f"{width}x{height}", "-r", f"{fps:.6f}", "-i", "-"]
     if audio_from is not None:
         command += ["-i", str(audio_from), "-map", "0:v:0", "-map", "1:a:0?", "-c:a", "aac"]
-    command += ["-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", pix_fmt]
+    command += [
+        "-c:v",
+        "libx264",
+        "-preset",
+        preset or encoder_preset(width, height),
+        "-crf",
+        "18",
+        "-pix_fmt",
+        pix_fmt,
+    ]
     if threads:
         command += ["-threads", str(threads)]
     return [*command, "-movflags", "+faststart", str(path)]

@@ -136,6 +136,8 @@ class Emulator:
             pass
 
     def stop(self) -> None:
+        # Invocations in progress still talk to the emulator: let them end first.
+        self.functions.drain()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

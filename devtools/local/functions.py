@@ -67,12 +67,16 @@ class LocalFunctions:
         self._pending: set[Future[None]] = set()
         self._timers: set[threading.Timer] = set()
         self._closed = False
+        self._running = 0  # synchronous invokes in progress (a Step Functions task's, say)
+        self._done = threading.Condition(self._lock)
 
     def __contains__(self, name: str) -> bool:
         return name in self._functions
 
     def invoke(self, name: str, payload: bytes) -> tuple[bool, Any]:
         """Run ``name`` synchronously: (ok, result or Lambda's error document)."""
+        with self._lock:
+            self._running += 1
         try:
             event = json.loads(payload or b"{}")
             return True, self._handler(name)(event, LocalContext(name, str(uuid.uuid4())))
@@ -83,6 +87,10 @@ class LocalFunctions:
                 "errorType": type(exc).__name__,
                 "stackTrace": traceback.format_exception(exc)[-5:],
             }
+        finally:
+            with self._lock:
+                self._running -= 1
+                self._done.notify_all()
 
     def invoke_async(self, name: str, payload: bytes, attempt: int = 1) -> None:
         with self._lock:
@@ -144,6 +152,14 @@ class LocalFunctions:
     def _forget(self, future: Future[None]) -> None:
         with self._lock:
             self._pending.discard(future)
+
+    def drain(self, seconds: float = 15.0) -> None:
+        """Wait (at most ``seconds``) for synchronous invocations in progress to end, as
+        Lambda lets a function run on after its caller (a timed-out task) has gone."""
+        deadline = time.monotonic() + seconds
+        with self._lock:
+            while self._running and time.monotonic() < deadline:
+                self._done.wait(timeout=max(0.0, deadline - time.monotonic()))
 
     def shutdown(self) -> None:
         with self._lock:

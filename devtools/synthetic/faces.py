@@ -1,10 +1,32 @@
-"""Generated videos with a known face: scikit-image's astronaut moving across a sharp grid.
+"""Generated face videos with ground truth, for tests and the benchmark.
 
-For tests and the benchmark (scikit-image is a development dependency).
+``moving_face``: one astronaut face sliding across a sharp grid (small and quick, for tests).
+
+The test set (``DEV_CASES``, ``held_out_cases``, ``write``, ``score``):
+
+Every face comes from an image shipped inside a registry package (scikit-image's
+wheel): the astronaut (frontal, colour), the cameraman (profile; mirrored for
+the other side) and the ``lfw_subset`` face patches (100 people, 25×25 grey).
+Faces are scaled to 20–300 px, tilted by rotation, moved up to 30 px per frame,
+made to enter and leave the frame and to cross each other, at 640×480 and
+1920×1080. For each frame the ground truth is every face's box in pixels.
+
+A frame *exposes* a face when the face region of the output keeps at least
+``EXPOSED_SHARPNESS`` of the sharpness it has in the source (the mean squared image
+gradient, ``gradient_energy``). The background PSNR is measured
+outside the ground-truth boxes grown by ``BACKGROUND_PAD`` of their size.
+
+Cases are split in two: ``DEV_CASES`` (used while choosing the method's
+parameters) and ``HELD_OUT_CASES`` (other people — lfw patches 50–99 —, other
+backgrounds, motions and sizes, drawn from a seed; never used for tuning).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import cv2
@@ -75,3 +97,380 @@ def sharpness(image: np.ndarray) -> float:
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
     return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
+EXPOSED_SHARPNESS = 0.10  # a face region keeping >= 10% of its gradient energy is exposed
+VISIBLE_FRACTION = 0.25  # a face counts once this much of its box is inside the frame
+BACKGROUND_PAD = 0.5  # background = outside the ground-truth boxes grown by this on each side
+
+PixelBox = tuple[int, int, int, int]  # x0, y0, x1, y1
+
+
+@dataclass(frozen=True)
+class FaceSource:
+    """A head-and-shoulders patch (BGR) and where the face is inside it."""
+
+    patch: np.ndarray
+    face: PixelBox  # x0, y0, x1, y1 inside ``patch``
+
+
+@cache
+def _skimage(name: str) -> np.ndarray:
+    from skimage import data
+
+    image = np.asarray(getattr(data, name)())
+    if image.ndim == 2:
+        return np.asarray(cv2.cvtColor(image, cv2.COLOR_GRAY2BGR))
+    return np.asarray(cv2.cvtColor(image[..., :3], cv2.COLOR_RGB2BGR))
+
+
+@cache
+def _lfw() -> np.ndarray:
+    from skimage import data
+
+    faces = np.asarray(data.lfw_subset())[:100]  # type: ignore[no-untyped-call]
+    # (the first 100 are faces, the rest are not)
+    return np.clip(faces * 255 + 0.5, 0, 255).astype(np.uint8)
+
+
+def face_source(name: str) -> FaceSource:
+    """``astronaut``, ``camera`` (profile), ``camera-mirrored``, or ``lfw-N`` (N < 100)."""
+    if name == "astronaut":
+        image = _skimage("astronaut")
+        return FaceSource(image[10:260, 110:340].copy(), (62, 50, 166, 162))
+    if name in ("camera", "camera-mirrored"):
+        patch = _skimage("camera")[40:260, 110:320].copy()
+        face = (62, 48, 148, 160)
+        if name == "camera-mirrored":
+            width = patch.shape[1]
+            return FaceSource(
+                cv2.flip(patch, 1), (width - face[2], face[1], width - face[0], face[3])
+            )
+        return FaceSource(patch, face)
+    if name.startswith("lfw-"):
+        grey = _lfw()[int(name[4:])]
+        # The patches are tight crops: give them a margin of their own border so a
+        # detector sees a little context, as in a real frame.
+        patch = cv2.copyMakeBorder(grey, 6, 6, 6, 6, cv2.BORDER_REPLICATE)
+        return FaceSource(cv2.cvtColor(patch, cv2.COLOR_GRAY2BGR), (6, 6, 31, 31))
+    raise ValueError(f"unknown face source {name!r}")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """One face: its source, size (face width, px), tilt (degrees) and path."""
+
+    source: str
+    width: int
+    start: tuple[float, float]  # face centre at frame 0, pixels (may be outside the frame)
+    velocity: tuple[float, float] = (0.0, 0.0)  # pixels per frame
+    tilt: float = 0.0
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    size: tuple[int, int]
+    actors: tuple[Actor, ...]
+    background: str = "rocket"
+    frames: int = 90
+    fps: float = 30.0
+    pan: float = 0.0  # background pixels per frame (a moving camera)
+    notes: str = ""
+
+
+@dataclass
+class _Sprite:
+    image: np.ndarray  # BGR, rotated and scaled
+    alpha: np.ndarray  # float32 0..1, same size
+    face: np.ndarray  # (4, 2) corners of the face box inside ``image``
+    centre: tuple[float, float]  # face centre inside ``image``
+
+
+def _sprite(actor: Actor) -> _Sprite:
+    source = face_source(actor.source)
+    x0, y0, x1, y1 = source.face
+    scale = actor.width / (x1 - x0)
+    height, width = source.patch.shape[:2]
+    size = (max(2, round(width * scale)), max(2, round(height * scale)))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    image = cv2.resize(source.patch, size, interpolation=interpolation)
+    # An elliptical, feathered cut-out: a head over the background, not a pasted rectangle.
+    alpha = np.zeros(image.shape[:2], np.float32)
+    cv2.ellipse(
+        alpha,
+        (size[0] // 2, size[1] // 2),
+        (max(1, size[0] // 2 - 1), max(1, size[1] // 2 - 1)),
+        0,
+        0,
+        360,
+        1.0,
+        -1,
+    )
+    feather = max(1, round(min(size) * 0.04)) * 2 + 1
+    alpha = cv2.GaussianBlur(alpha, (feather, feather), 0)
+    corners = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float64) * scale
+    centre = ((x0 + x1) / 2 * scale, (y0 + y1) / 2 * scale)
+    if actor.tilt:
+        diagonal = math.ceil(math.hypot(*size))
+        pad_x, pad_y = (diagonal - size[0]) // 2 + 1, (diagonal - size[1]) // 2 + 1
+        image = cv2.copyMakeBorder(image, pad_y, pad_y, pad_x, pad_x, cv2.BORDER_REPLICATE)
+        alpha = cv2.copyMakeBorder(alpha, pad_y, pad_y, pad_x, pad_x, cv2.BORDER_CONSTANT, value=0)
+        centre = (centre[0] + pad_x, centre[1] + pad_y)
+        corners = corners + np.array([pad_x, pad_y])
+        turn = cv2.getRotationMatrix2D(centre, actor.tilt, 1.0)
+        shape = (image.shape[1], image.shape[0])
+        image = cv2.warpAffine(image, turn, shape, flags=cv2.INTER_LINEAR)
+        alpha = cv2.warpAffine(alpha, turn, shape, flags=cv2.INTER_LINEAR)
+        corners = np.hstack([corners, np.ones((4, 1))]) @ turn.T
+    return _Sprite(image, alpha, corners, centre)
+
+
+def _paste(frame: np.ndarray, sprite: _Sprite, left: int, top: int) -> None:
+    height, width = frame.shape[:2]
+    sh, sw = sprite.image.shape[:2]
+    x0, y0 = max(0, left), max(0, top)
+    x1, y1 = min(width, left + sw), min(height, top + sh)
+    if x1 <= x0 or y1 <= y0:
+        return
+    part = sprite.image[y0 - top : y1 - top, x0 - left : x1 - left].astype(np.float32)
+    alpha = sprite.alpha[y0 - top : y1 - top, x0 - left : x1 - left, None]
+    under = frame[y0:y1, x0:x1].astype(np.float32)
+    frame[y0:y1, x0:x1] = (part * alpha + under * (1 - alpha) + 0.5).astype(np.uint8)
+
+
+def scenery(name: str, size: tuple[int, int], pan: float, index: int) -> np.ndarray:
+    """A real photograph (scikit-image), covering the frame; ``grid`` for a synthetic one."""
+    width, height = size
+    if name == "grid":
+        frame = np.full((height, width, 3), 30, np.uint8)
+        shift = round(pan * index)
+        for y in range(0, height, 16):
+            cv2.line(frame, (0, y), (width, y), (60, 160, 60), 1)
+        for x in range(-(shift % 16), width, 16):
+            cv2.line(frame, (x, 0), (x, height), (160, 60, 60), 1)
+        return frame
+    image = _cover(name, width + math.ceil(abs(pan) * 400), height)
+    shift = round(abs(pan) * index) % max(1, image.shape[1] - width + 1)
+    return np.ascontiguousarray(image[:, shift : shift + width])
+
+
+@cache
+def _cover(name: str, width: int, height: int) -> np.ndarray:
+    image = _skimage(name)
+    scale = max(width / image.shape[1], height / image.shape[0])
+    resized = cv2.resize(
+        image,
+        (math.ceil(image.shape[1] * scale), math.ceil(image.shape[0] * scale)),
+        interpolation=cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA,
+    )
+    return np.ascontiguousarray(resized[:height, :width])
+
+
+@dataclass
+class Rendered:
+    """Ground truth of a written case: per frame, every visible face box (x0, y0, x1, y1)."""
+
+    case: Case
+    boxes: list[list[PixelBox]] = field(default_factory=list)
+
+
+def render(case: Case) -> Iterator[tuple[np.ndarray, list[PixelBox]]]:
+    """Frames of ``case`` (BGR uint8) with their face boxes (clipped; only visible faces)."""
+    sprites = [_sprite(actor) for actor in case.actors]
+    width, height = case.size
+    for index in range(case.frames):
+        frame = scenery(case.background, case.size, case.pan, index).copy()
+        boxes: list[PixelBox] = []
+        for actor, sprite in zip(case.actors, sprites, strict=True):
+            cx = actor.start[0] + actor.velocity[0] * index
+            cy = actor.start[1] + actor.velocity[1] * index
+            left, top = round(cx - sprite.centre[0]), round(cy - sprite.centre[1])
+            _paste(frame, sprite, left, top)
+            corners = sprite.face + np.array([left, top])
+            x0, y0 = corners.min(axis=0)
+            x1, y1 = corners.max(axis=0)
+            box = (int(x0), int(y0), math.ceil(x1), math.ceil(y1))
+            if visible_fraction(box, width, height) >= VISIBLE_FRACTION:
+                boxes.append(_clip(box, width, height))
+        yield frame, boxes
+
+
+def write(case: Case, path: Path, threads: int | None = None) -> Rendered:
+    """Encode ``case`` to ``path`` (H.264); return its ground truth."""
+    rendered = Rendered(case)
+    width, height = case.size
+    with video.VideoWriter(path, width, height, case.fps, threads=threads) as out:
+        for frame, boxes in render(case):
+            out.write(frame)
+            rendered.boxes.append(boxes)
+    return rendered
+
+
+def visible_fraction(box: PixelBox, width: int, height: int) -> float:
+    x0, y0, x1, y1 = box
+    area = max(1, (x1 - x0) * (y1 - y0))
+    cx0, cy0, cx1, cy1 = _clip(box, width, height)
+    return max(0, cx1 - cx0) * max(0, cy1 - cy0) / area
+
+
+def _clip(box: PixelBox, width: int, height: int) -> PixelBox:
+    x0, y0, x1, y1 = box
+    return max(0, x0), max(0, y0), min(width, x1), min(height, y1)
+
+
+# -- measuring an output against its source ------------------------------------------
+
+
+def gradient_energy(image: np.ndarray) -> float:
+    """Mean squared gradient (Sobel) of a grey or BGR region: falls as it is blurred.
+
+    >>> flat = np.zeros((8, 8), np.uint8)
+    >>> gradient_energy(flat)
+    0.0
+    """
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+    grey = grey.astype(np.float32)
+    gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3)
+    inner = (gx * gx + gy * gy)[1:-1, 1:-1]  # borders see outside the region
+    return float(inner.mean()) if inner.size else 0.0
+
+
+def kept_sharpness(source: np.ndarray, output: np.ndarray, box: PixelBox) -> float:
+    """Fraction of the source's face-region sharpness still in the output (1: untouched)."""
+    x0, y0, x1, y1 = box
+    before = gradient_energy(source[y0:y1, x0:x1])
+    if before <= 1e-6:
+        return 0.0
+    return gradient_energy(output[y0:y1, x0:x1]) / before
+
+
+def background_mask(shape: tuple[int, int], boxes: list[PixelBox]) -> np.ndarray:
+    """True outside every ground-truth box grown by ``BACKGROUND_PAD`` of its size."""
+    height, width = shape
+    mask = np.ones((height, width), bool)
+    for x0, y0, x1, y1 in boxes:
+        px, py = round((x1 - x0) * BACKGROUND_PAD), round((y1 - y0) * BACKGROUND_PAD)
+        mask[max(0, y0 - py) : y1 + py, max(0, x0 - px) : x1 + px] = False
+    return mask
+
+
+@dataclass
+class Score:
+    """Exposed frames and background fidelity of one output against its source."""
+
+    frames: int = 0
+    face_frames: int = 0
+    exposed: list[int] = field(default_factory=list)  # frame indices
+    worst_kept: float = 0.0  # the highest kept-sharpness fraction of any face
+    squared_error: float = 0.0
+    background_pixels: int = 0
+
+    @property
+    def background_psnr(self) -> float:
+        if self.background_pixels == 0 or self.squared_error == 0:
+            return float("inf")
+        mse = self.squared_error / (self.background_pixels * 3)
+        return float(10 * np.log10(255.0**2 / mse))
+
+
+def score(source: Path, output: Path, truth: Rendered) -> Score:
+    """Compare ``output`` frame by frame with ``source`` (both decoded) and the ground truth."""
+    result = Score()
+    pairs = zip(video.frames(source), video.frames(output), truth.boxes, strict=False)
+    for index, (before, after, boxes) in enumerate(pairs):
+        result.frames += 1
+        result.face_frames += bool(boxes)
+        kept = [kept_sharpness(before, after, box) for box in boxes]
+        if kept:
+            result.worst_kept = max(result.worst_kept, *kept)
+        if any(k >= EXPOSED_SHARPNESS for k in kept):
+            result.exposed.append(index)
+        mask = background_mask(before.shape[:2], boxes)
+        diff = before[mask].astype(np.float64) - after[mask].astype(np.float64)
+        result.squared_error += float(np.sum(diff * diff))
+        result.background_pixels += int(mask.sum())
+    return result
+
+
+# -- the cases -----------------------------------------------------------------------
+
+VGA = (640, 480)
+HD = (1920, 1080)
+
+DEV_CASES = (
+    Case("frontal-24-vga", VGA, (Actor("astronaut", 24, (100, 240), (4, 0)),), "rocket"),
+    Case("frontal-45-vga", VGA, (Actor("astronaut", 45, (40, 200), (6, 1)),), "grid"),
+    Case("frontal-56-hd", HD, (Actor("astronaut", 56, (200, 500), (12, 0)),), "rocket"),
+    Case("frontal-300-hd", HD, (Actor("astronaut", 300, (500, 540), (5, 0)),), "coffee"),
+    Case("profile-60-vga", VGA, (Actor("camera", 60, (500, 240), (-8, 0)),), "brick"),
+    Case("profile-mirrored-40-hd", HD, (Actor("camera-mirrored", 40, (300, 300), (10, 3)),)),
+    Case("tilted-25-vga", VGA, (Actor("astronaut", 70, (320, 240), (3, 2), tilt=25),), "grass"),
+    Case(
+        "enter-leave-30px-vga",
+        VGA,
+        (Actor("astronaut", 50, (-40, 240), (30, 0)),),
+        "rocket",
+        frames=30,
+        notes="enters at the left, leaves at the right, 30 px/frame",
+    ),
+    Case(
+        "crossing-vga",
+        VGA,
+        (
+            Actor("astronaut", 60, (60, 240), (6, 0)),
+            Actor("camera", 60, (580, 250), (-6, 0)),
+        ),
+        "coffee",
+    ),
+    Case("small-20-hd", HD, (Actor("lfw-3", 20, (900, 500), (2, 1)),), "grass"),
+    Case("lfw-40-tilted-vga", VGA, (Actor("lfw-7", 40, (200, 200), (5, 3), tilt=-15),), "brick"),
+)
+
+
+def held_out_cases(seed: int = 2026, count: int = 8) -> tuple[Case, ...]:
+    """Cases drawn from ``seed``: other people (lfw 50–99), backgrounds, paths and sizes."""
+    rng = np.random.default_rng(seed)
+    backgrounds = ("hubble_deep_field", "chelsea", "retina", "immunohistochemistry", "grid")
+    cases = []
+    for number in range(count):
+        size = HD if number % 2 else VGA
+        actors = tuple(_random_actor(rng, size) for _ in range(1 + int(rng.integers(0, 3))))
+        background_name = str(backgrounds[number % len(backgrounds)])
+        pan = float(rng.choice([0.0, 0.0, 1.5]))
+        cases.append(
+            Case(f"held-out-{seed}-{number}", size, actors, background_name, frames=60, pan=pan)
+        )
+    return tuple(cases)
+
+
+def _random_actor(rng: np.random.Generator, size: tuple[int, int]) -> Actor:
+    width, height = size
+    source = str(
+        rng.choice(
+            ["astronaut", "camera", "camera-mirrored", *(f"lfw-{i}" for i in range(50, 100))],
+            p=[0.15, 0.15, 0.15, *([0.55 / 50] * 50)],
+        )
+    )
+    largest = 300 if size == HD else 200
+    face = int(rng.integers(20, largest if not source.startswith("lfw") else 80))
+    speed = float(rng.uniform(0, 30))
+    angle = float(rng.uniform(0, 2 * math.pi))
+    start = (float(rng.uniform(-face, width + face)), float(rng.uniform(face, height - face)))
+    tilt = float(rng.choice([0.0, 0.0, rng.uniform(-25, 25)]))
+    return Actor(source, face, start, (speed * math.cos(angle), speed * math.sin(angle)), tilt)
+
+
+def with_tone(source: Path, target: Path, frequency: float = 440.0) -> None:
+    """``source`` with a sine tone as its audio track, as long as the video (for drift checks)."""
+    import subprocess
+
+    exe = video.ffmpeg_exe()
+    if exe is None:
+        raise RuntimeError("needs ffmpeg (imageio-ffmpeg)")
+    duration = video.probe(source).duration_s
+    command = [exe, "-y", "-loglevel", "error", "-nostdin", "-i", str(source)]
+    command += ["-f", "lavfi", "-i", f"sine=frequency={frequency}:duration={duration:.3f}"]
+    command += ["-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "aac", str(target)]
+    subprocess.run(command, check=True, capture_output=True)

@@ -9,8 +9,19 @@ import pytest
 
 from chalicelib.errors import CorruptInput, TooLarge, UnsupportedType
 from chalicelib.faces import process, video
-from chalicelib.faces.detection import HaarFaceDetector
-from devtools.synthetic.faces import background, moving_face, psnr, sharpness
+from chalicelib.faces.detection import HaarFaceDetector, MultiViewDetector
+from chalicelib.faces.tracking import CoverageSettings
+from devtools.synthetic.faces import (
+    Actor,
+    Case,
+    Rendered,
+    background,
+    moving_face,
+    psnr,
+    score,
+    sharpness,
+    write,
+)
 
 
 @pytest.fixture(scope="module")
@@ -109,3 +120,84 @@ def test_audio_track_is_kept(face_video, tmp_path: Path) -> None:
     process.blur(source, out, found.samples, found.info)
     probe = subprocess.run([exe, "-hide_banner", "-i", str(out)], capture_output=True, text=True)
     assert "Audio: aac" in probe.stderr and "Video: h264" in probe.stderr
+
+
+# -- one pass: detect, track, blur (the workflow's segment task) ------------------------
+
+SMALL_CASE = Case(
+    "test-crossing",
+    (320, 240),
+    (
+        Actor("astronaut", 40, (-10, 100), (12, 0)),  # enters from the left, fast
+        Actor("camera-mirrored", 44, (300, 150), (-5, 0)),  # mirrored profile
+    ),
+    "brick",
+    frames=30,
+)
+
+
+@pytest.fixture(scope="module")
+def small_case(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Rendered]:
+    path = tmp_path_factory.mktemp("case") / "case.mp4"
+    return path, write(SMALL_CASE, path)
+
+
+def test_no_face_frame_is_left_sharp_and_the_background_is_kept(small_case, tmp_path) -> None:
+    source, truth = small_case
+    out = tmp_path / "out.mp4"
+    info = video.probe(source)
+    done = process.anonymise(source, out, MultiViewDetector(), info)
+    assert done.frames == 30 and done.stats.tracks >= 2 and not done.strict
+    scored = score(source, out, truth)
+    assert scored.face_frames == 30 and scored.exposed == []
+    # Two fast faces padded for their motion cover much of a 320x240 frame of bricks.
+    assert scored.background_psnr >= 22
+    assert done.review_png is not None and done.review_png[:4] == b"\x89PNG"
+
+
+def test_segments_joined_equal_one_pass_without_a_seam(small_case, tmp_path) -> None:
+    source, truth = small_case
+    info = video.probe(source)
+    parts = []
+    for number, (start, count) in enumerate([(0, 12), (12, 9), (21, 9)]):
+        part = tmp_path / f"part-{number}.mp4"
+        segment = process.Segment(start, count, context=15)
+        done = process.anonymise(source, part, MultiViewDetector(), info, segment=segment)
+        assert done.frames == count
+        parts.append(part)
+    joined = tmp_path / "joined.mp4"
+    video.join(parts, joined, audio_from=source)
+    assert video.probe(joined).frames == 30
+    scored = score(source, joined, truth)
+    assert scored.exposed == [] and scored.frames == 30
+    assert scored.background_psnr >= 22
+
+
+def test_strict_mode_blurs_more_and_says_so(small_case, tmp_path) -> None:
+    source, truth = small_case
+    info = video.probe(source)
+    relaxed = process.anonymise(source, tmp_path / "a.mp4", MultiViewDetector(), info)
+    strict = process.anonymise(
+        source,
+        tmp_path / "b.mp4",
+        MultiViewDetector(),
+        info,
+        settings=CoverageSettings.for_mode(True),
+    )
+    assert strict.strict and not relaxed.strict
+    a = score(source, tmp_path / "a.mp4", truth)
+    b = score(source, tmp_path / "b.mp4", truth)
+    assert b.exposed == [] and b.background_psnr <= a.background_psnr
+
+
+def test_a_segment_is_blurred_with_detections_made_elsewhere(face_video, tmp_path) -> None:
+    """The Rekognition path: samples from the whole video, one segment blurred with them."""
+    source, faces = face_video
+    found = process.detect(source, HaarFaceDetector(), sample_hz=3.0)
+    info = video.probe(source)
+    out = tmp_path / "part.mp4"
+    done = process.blur_samples(source, out, found.samples, info, process.Segment(20, 15))
+    assert done.frames == 15 and done.rects_blurred >= 15 and done.review_png
+    original = list(video.frames(source))[20:35]
+    for (x0, y0, x1, y1), a, b in zip(faces[20:35], original, video.frames(out), strict=True):
+        assert sharpness(b[y0:y1, x0:x1]) < 0.1 * sharpness(a[y0:y1, x0:x1])

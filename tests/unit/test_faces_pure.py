@@ -82,12 +82,22 @@ def test_state_machine_has_the_workflow_shape() -> None:
     choice = states["DetectionDone?"]
     assert {c["Next"] for c in choice["Choices"]} == {"GetFaceDetections", "RecordFailure"}
     assert choice["Default"] == "WaitForDetection"
+    assert states["WhichDetector?"]["Default"] == "PlanSegments"
+    # Segments are blurred by a Map state; each item's task has a timeout from the state.
+    blur = states["BlurSegments"]
+    assert blur["Type"] == "Map" and blur["ItemsPath"] == "$.segments"
+    inner = blur["ItemProcessor"]["States"]["BlurSegment"]
+    assert inner["Resource"] == "arn:fn:face_blur_function"
+    assert inner["TimeoutSecondsPath"] == "$.timeout_seconds"
+    assert blur["Catch"][0]["Next"] == "RecordFailure"
+    assert states["PlanSegments"]["Next"] == "BlurSegments"
+    assert states["BlurSegments"]["Next"] == "JoinSegments"
     for name, state in states.items():
         if state["Type"] == "Task":
             assert any("Lambda.ServiceException" in r["ErrorEquals"] for r in state["Retry"])
+            assert 0 < state["TimeoutSeconds"] <= 900  # nothing waits for an hour
             if name != "RecordFailure":
                 assert state["Catch"][0]["Next"] == "RecordFailure"
-    assert states["BlurFaces"]["Resource"] == "arn:fn:face_blur_function"
 
 
 def test_unresolved_placeholders_are_refused() -> None:

@@ -1,0 +1,503 @@
+"""Which pixels of each frame to blur: detection where it is needed, tracking in between.
+
+``FaceCoverage`` consumes frames in order and hands them back, a fixed number of
+frames later (the *lookahead*), with the rectangles to blur. In between:
+
+- **Detection, where it is needed.** Every ``detect_every``-th frame the detector
+  searches (a) the regions that moved since the last search, after the camera's
+  own motion is removed (phase correlation on a small copy), (b) around every
+  tracked face, and (c) one tile of a rolling scan of the whole frame at full
+  resolution plus a half-size copy of the whole frame for large faces, so a face
+  that never moves is still found. The first frame and scene cuts are searched
+  whole.
+- **Tracking.** Every frame, each face's box follows sparse optical flow
+  (pyramidal Lucas–Kanade) of points inside it; when the flow fails the box moves
+  by the face's measured velocity.
+- **Holding.** A face no longer detected keeps its (tracked) box for ``hold_s``;
+  a newly found face is also blurred ``back_s`` *before* it was first detected,
+  moved back along its measured velocity (this is what the lookahead is for:
+  it covers a face entering the frame before the detector could see it).
+- **Padding.** Boxes grow by ``pad`` of the face's size plus ``motion_pad`` times
+  its speed (px/frame), and the longer a face goes undetected, the more.
+- **Strict mode** holds twice as long, pads more, detects more often, and blurs
+  the whole frame when a held face's padded box covers more than
+  ``whole_frame_above`` of it (coverage too uncertain to trust a box).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+PixelRect = tuple[int, int, int, int]  # x, y, width, height
+ScanItem = tuple[PixelRect, int]  # a region and the smallest face to look for in it
+
+
+class RegionDetector(Protocol):
+    name: str
+    min_face: int
+
+    def detect_regions(
+        self,
+        grey: np.ndarray,
+        regions: Sequence[PixelRect],
+        smallest: Sequence[int] | None = None,
+        upright_only: Sequence[bool] | None = None,
+    ) -> list[PixelRect]: ...
+
+
+@dataclass(frozen=True)
+class CoverageSettings:
+    detect_every: int = 4  # frames between detection passes
+    hold_s: float = 1.0  # a lost face stays blurred this long
+    back_s: float = 1.0  # a new face is blurred this long before its first detection
+    pad: float = 0.15  # of the face's size, on each side
+    motion_pad: float = 1.0  # times the face's speed (px/frame), on each side
+    drift_pad: float = 0.25  # per frame since the last detection, times the speed
+    flow_hold_s: float = 4.0  # while optical flow still follows it, a face is held this long
+    motion_threshold: int = 14  # grey levels, on the small copy
+    tile: int = 320  # rolling-scan tile side at full resolution, before overlap
+    scan_every: int = 3  # passes between two tiles of the rolling scan (after the first)
+    whole_frame_above: float = 1.0  # strict: blur all when a held box covers this much
+    strict: bool = False
+
+    @classmethod
+    def for_mode(cls, strict: bool) -> CoverageSettings:
+        if not strict:
+            return cls()
+        return cls(
+            detect_every=2,
+            hold_s=2.0,
+            back_s=1.5,
+            pad=0.6,
+            motion_pad=2.5,
+            drift_pad=1.0,
+            motion_threshold=10,
+            whole_frame_above=0.3,
+            strict=True,
+        )
+
+
+@dataclass
+class Covered:
+    """One frame handed back: its index, pixels, and what to blur."""
+
+    index: int
+    frame: np.ndarray
+    rects: list[PixelRect]
+    whole: bool = False
+
+
+@dataclass
+class CoverageStats:
+    frames: int = 0
+    detection_passes: int = 0
+    full_scans: int = 0
+    searched_pixels: int = 0  # summed over detection passes
+    tracks: int = 0
+    frames_fully_blurred: int = 0
+    frames_with_boxes: int = 0
+    max_faces: int = 0
+
+    def searched_fraction(self, width: int, height: int) -> float:
+        """Pixels searched per detection pass, as a fraction of one frame."""
+        if self.detection_passes == 0:
+            return 0.0
+        return self.searched_pixels / (self.detection_passes * width * height)
+
+
+@dataclass
+class _Track:
+    ident: int
+    born: int
+    last_seen: int
+    box: np.ndarray  # x, y, w, h (float)
+    velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))
+    boxes: dict[int, np.ndarray] = field(default_factory=dict)
+    seen: dict[int, int] = field(default_factory=dict)  # frame -> last detection at or before
+    points: np.ndarray | None = None
+    followed: int = 0  # last frame the optical flow followed it
+    end: int | None = None  # last frame covered, once the face is given up
+
+
+class FaceCoverage:
+    """Streaming face coverage for one video (or one segment of it).
+
+    Parameters
+    ----------
+    detector : a ``RegionDetector`` (``detection.MultiViewDetector``)
+    size : (width, height) of the frames
+    fps : frames per second (turns ``hold_s``/``back_s`` into frames)
+    settings : CoverageSettings
+    """
+
+    def __init__(
+        self,
+        detector: RegionDetector,
+        size: tuple[int, int],
+        fps: float,
+        settings: CoverageSettings | None = None,
+    ) -> None:
+        self.settings = settings or CoverageSettings()
+        self.stats = CoverageStats()
+        self._detector = detector
+        self._width, self._height = size
+        self._hold = max(1, round(self.settings.hold_s * fps))
+        self._back = max(1, round(self.settings.back_s * fps))
+        self.lookahead = self._back + self.settings.detect_every + 3
+        # The small copy for motion: the smallest face still spans 4 of its pixels.
+        self._scale = min(1.0, max(160 / max(self._width, self._height), 4 / detector.min_face))
+        self._tracks: list[_Track] = []
+        self._finished: list[_Track] = []
+        self._buffer: deque[tuple[int, np.ndarray]] = deque()
+        self._index = 0
+        self._grey: np.ndarray | None = None
+        self._small_ref: np.ndarray | None = None  # small copy at the last detection pass
+        self._plan = _scan_plan(self._width, self._height, self.settings.tile, detector.min_face)
+        self._next_item = 0
+        self._passes_since_tile = 0
+        # The first frame and cuts are searched whole at once: a face may leave the
+        # picture before a search spread over several passes would reach it.
+        self._spread = 1
+        self._flow_hold = max(self._hold, round(self.settings.flow_hold_s * fps))
+        self._pending: deque[ScanItem] = deque()
+
+    # -- the stream ---------------------------------------------------------------
+    def push(self, frame: np.ndarray) -> list[Covered]:
+        """Take the next frame; return the frames now decided (oldest first)."""
+        index = self._index
+        grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
+        if self._grey is not None:
+            self._follow(self._grey, grey, index)
+        if index % self.settings.detect_every == 0:
+            self._detection_pass(grey, index)
+        for track in self._tracks:
+            track.boxes[index] = track.box.copy()
+            track.seen[index] = track.last_seen
+        self._retire(index)
+        self._grey = grey
+        self._buffer.append((index, frame))
+        self._index += 1
+        self.stats.frames += 1
+        ready = []
+        while self._buffer and self._buffer[0][0] <= index - self.lookahead:
+            ready.append(self._decide(*self._buffer.popleft()))
+        return ready
+
+    def finish(self) -> list[Covered]:
+        """The frames still held back (call once, after the last ``push``)."""
+        if self._grey is not None and (self._index - 1) % self.settings.detect_every != 0:
+            self._detection_pass(self._grey, self._index - 1, refresh=True)
+        ready = []
+        while self._buffer:
+            ready.append(self._decide(*self._buffer.popleft()))
+        return ready
+
+    # -- detection ------------------------------------------------------------------
+    def _detection_pass(self, grey: np.ndarray, index: int, refresh: bool = False) -> None:
+        small = cv2.resize(grey, None, fx=self._scale, fy=self._scale, interpolation=cv2.INTER_AREA)
+        small = cv2.GaussianBlur(small, (3, 3), 0)  # texture aliasing is not motion
+        moving, cut = self._motion(small)
+        if cut:  # a new scene: search all of it, over the next passes
+            self._pending = deque(self._plan)
+            self.stats.full_scans += 1
+        near = self._around_tracks()
+        moving = [item for item in moving if not _mostly_inside(item[0], [r for r, _ in near])]
+        scan = self._clamp(self._scan_items())
+        items = self._clamp(moving + near) + scan
+        regions = [item[0] for item in items]
+        upright = [False] * (len(items) - len(scan)) + [True] * len(scan)
+        self.stats.detection_passes += 1
+        self.stats.searched_pixels += sum(
+            round(w * h * (self._detector.min_face / least) ** 2) for (_x, _y, w, h), least in items
+        )
+        found = self._detector.detect_regions(grey, regions, [item[1] for item in items], upright)
+        self._associate(found, grey, index, refresh)
+        self._small_ref = small
+
+    def _clamp(self, items: list[ScanItem]) -> list[ScanItem]:
+        kept = []
+        for (x, y, w, h), least in items:
+            x0, y0 = max(0, x), max(0, y)
+            x1, y1 = min(self._width, x + w), min(self._height, y + h)
+            if x1 - x0 >= least and y1 - y0 >= least:
+                kept.append(((x0, y0, x1 - x0, y1 - y0), least))
+        return kept
+
+    def _scan_items(self) -> list[ScanItem]:
+        """This pass's share of the search of the whole frame (all scales)."""
+        if self._pending:
+            share = math.ceil(len(self._plan) / self._spread)
+            return [self._pending.popleft() for _ in range(min(share, len(self._pending)))]
+        self._passes_since_tile += 1
+        if self._passes_since_tile < self.settings.scan_every:
+            return []
+        self._passes_since_tile = 0
+        item = self._plan[self._next_item % len(self._plan)]
+        self._next_item += 1
+        return [item]
+
+    def _motion(self, small: np.ndarray) -> tuple[list[ScanItem], bool]:
+        """Regions that moved since the last pass (camera motion removed), and whether
+        the picture changed so much that it is a new scene."""
+        if self._small_ref is None:
+            return [], True
+        before = self._small_ref.astype(np.float32)
+        now = small.astype(np.float32)
+        threshold = self.settings.motion_threshold
+        mask = (cv2.absdiff(before, now) > threshold).astype(np.uint8)
+        if mask.mean() > 0.3:  # much changed: the camera moved, or a new scene
+            # Phase correlation finds the camera's shift; only used when much changed,
+            # since on a plain background it would lock onto the one moving object.
+            (dx, dy), _response = cv2.phaseCorrelate(before, now)
+            shift = np.array([[1, 0, dx], [0, 1, dy]], np.float32)
+            size = (small.shape[1], small.shape[0])
+            aligned = np.asarray(cv2.warpAffine(before, shift, size), np.float32)
+            diff = cv2.absdiff(aligned, now)
+            border = math.ceil(max(abs(dx), abs(dy))) + 1  # the edges the shift uncovered
+            diff[:border], diff[-border:], diff[:, :border], diff[:, -border:] = 0, 0, 0, 0
+            if float(diff.mean()) > 40:  # most of the picture is new: a cut
+                return [], True
+            mask = (diff > threshold).astype(np.uint8)
+        mask = np.asarray(cv2.dilate(mask, np.ones((5, 5), np.uint8)), np.uint8)
+        count, _labels, boxes, _centres = cv2.connectedComponentsWithStats(mask)
+        items = []
+        for x, y, w, h, _area in boxes[1:count]:
+            grow = 0.25 * max(w, h) / self._scale + 8
+            rect = _rect_from(
+                x / self._scale - grow,
+                y / self._scale - grow,
+                (x + w) / self._scale + grow,
+                (y + h) / self._scale + grow,
+            )
+            # A face is at least an eighth of the moving region it makes.
+            items.append((rect, round(min(rect[2], rect[3]) / 8)))
+        return items, False
+
+    def _around_tracks(self) -> list[ScanItem]:
+        items = []
+        for track in self._tracks:
+            x, y, w, h = track.box
+            grow = max(w, h) * 0.4 + np.abs(track.velocity).max() * self.settings.detect_every
+            rect = _rect_from(x - grow, y - grow, x + w + grow, y + h + grow)
+            items.append((rect, round(0.5 * min(w, h))))
+        return items
+
+    def _associate(
+        self, found: list[PixelRect], grey: np.ndarray, index: int, refresh: bool
+    ) -> None:
+        unmatched = list(found)
+        for track in self._tracks:
+            best = _best_match(track.box, unmatched)
+            if best is None:
+                continue
+            unmatched.remove(best)
+            detected = np.array(best, np.float64)
+            if not refresh and index > track.last_seen:
+                centre_then = (
+                    track.boxes[track.last_seen][:2] + track.boxes[track.last_seen][2:] / 2
+                )
+                centre_now = detected[:2] + detected[2:] / 2
+                measured = (centre_now - centre_then) / (index - track.last_seen)
+                track.velocity = 0.5 * track.velocity + 0.5 * measured
+            track.box = detected
+            track.last_seen = index
+            track.points = _features(grey, track.box)
+        for rect in unmatched:
+            box = np.array(rect, np.float64)
+            track = _Track(len(self._tracks) + len(self._finished), index, index, box)
+            track.points = _features(grey, box)
+            self._tracks.append(track)
+            self.stats.tracks += 1
+
+    # -- tracking -------------------------------------------------------------------
+    def _follow(self, before: np.ndarray, now: np.ndarray, index: int) -> None:
+        for track in self._tracks:
+            moved = _flow(before, now, track)
+            if moved is None:
+                moved = track.velocity
+            else:
+                track.velocity = 0.6 * track.velocity + 0.4 * moved
+                track.followed = index
+            track.box = track.box + np.array([moved[0], moved[1], 0, 0])
+
+    def _retire(self, index: int) -> None:
+        keep = []
+        for track in self._tracks:
+            x, y, w, h = track.box
+            gone = x > self._width or y > self._height or x + w < 0 or y + h < 0
+            unseen = index - track.last_seen
+            lost = index - max(track.followed, track.last_seen) > self.settings.detect_every
+            if gone or unseen > self._flow_hold or (unseen > self._hold and lost):
+                track.end = index
+                self._finished.append(track)
+            else:
+                keep.append(track)
+        self._tracks = keep
+        # Finished tracks are needed only until their frames have left the buffer.
+        oldest = self._buffer[0][0] if self._buffer else index
+        self._finished = [t for t in self._finished if t.end is not None and t.end >= oldest]
+
+    # -- what to blur -----------------------------------------------------------------
+    def _decide(self, index: int, frame: np.ndarray) -> Covered:
+        rects: list[PixelRect] = []
+        whole = False
+        frame_area = self._width * self._height
+        for track in self._tracks + self._finished:
+            rect = self._rect_at(track, index)
+            if rect is None:
+                continue
+            rects.append(rect)
+            if rect[2] * rect[3] > self.settings.whole_frame_above * frame_area:
+                whole = True
+        covered = Covered(index, frame, rects, whole)
+        self.stats.frames_with_boxes += bool(rects)
+        self.stats.frames_fully_blurred += whole
+        self.stats.max_faces = max(self.stats.max_faces, len(rects))
+        return covered
+
+    def _rect_at(self, track: _Track, index: int) -> PixelRect | None:
+        settings = self.settings
+        if index in track.boxes:
+            box = track.boxes[index]
+            since = index - track.seen[index]
+            speed = float(np.abs(track.velocity).max())
+        elif track.born - self._back <= index < track.born:
+            velocity = _early_velocity(track)
+            since = track.born - index
+            box = track.boxes[track.born] - np.array([*(velocity * since), 0, 0])
+            speed = float(np.abs(velocity).max())
+        else:
+            return None
+        x, y, w, h = box
+        drift = settings.drift_pad * min(since, self._hold)
+        grow = settings.pad * max(w, h) + speed * (settings.motion_pad + drift)
+        rect = _rect_from(x - grow, y - grow, x + w + grow, y + h + grow)
+        x0, y0 = max(0, rect[0]), max(0, rect[1])
+        x1, y1 = min(self._width, rect[0] + rect[2]), min(self._height, rect[1] + rect[3])
+        if x1 <= x0 or y1 <= y0:
+            return None
+        return (x0, y0, x1 - x0, y1 - y0)
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+def _rect_from(x0: float, y0: float, x1: float, y1: float) -> PixelRect:
+    left, top = math.floor(x0), math.floor(y0)
+    return (left, top, math.ceil(x1) - left, math.ceil(y1) - top)
+
+
+def _mostly_inside(rect: PixelRect, others: list[PixelRect], share: float = 0.7) -> bool:
+    """Whether ``share`` of ``rect`` lies inside one of ``others`` (motion a track explains)."""
+    x, y, w, h = rect
+    for ox, oy, ow, oh in others:
+        ix = min(x + w, ox + ow) - max(x, ox)
+        iy = min(y + h, oy + oh) - max(y, oy)
+        if ix > 0 and iy > 0 and ix * iy >= share * w * h:
+            return True
+    return False
+
+
+def _scan_plan(width: int, height: int, tile: int, min_face: int) -> list[ScanItem]:
+    """The whole frame as tiles at every scale of a pyramid (factor 2.4 between levels).
+
+    Each level looks for faces from its ``smallest`` up to the next level's;
+    its tiles are ``tile`` px at the level's own scale (so each costs about the
+    same) and overlap by the largest face of the level, so a face crossing a
+    tile edge is whole in some tile.
+    """
+    items: list[ScanItem] = []
+    smallest = float(min_face)
+    while smallest <= min(width, height):
+        factor = smallest / min_face
+        side, overlap = round(tile * factor), round(smallest * 2.4)
+        for y in range(0, height, side):
+            for x in range(0, width, side):
+                rect = _rect_from(
+                    max(0, x - overlap),
+                    max(0, y - overlap),
+                    min(width, x + side + overlap),
+                    min(height, y + side + overlap),
+                )
+                items.append((rect, round(smallest)))
+        smallest *= 2.4
+    return items
+
+
+def _best_match(box: np.ndarray, found: list[PixelRect]) -> PixelRect | None:
+    x, y, w, h = box
+    centre = np.array([x + w / 2, y + h / 2])
+    best, best_distance = None, math.inf
+    for rect in found:
+        rx, ry, rw, rh = rect
+        distance = float(np.hypot(*(centre - (rx + rw / 2, ry + rh / 2))))
+        if distance < 0.75 * max(w, h, rw, rh) and distance < best_distance:
+            best, best_distance = rect, distance
+    return best
+
+
+def _features(grey: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """Points to follow inside ``box``: corners, or a grid where there are few."""
+    height, width = grey.shape
+    x, y, w, h = (round(float(v)) for v in box)
+    x0, y0, x1, y1 = max(0, x), max(0, y), min(width, x + w), min(height, y + h)
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return np.empty((0, 1, 2), np.float32)
+    corners = cv2.goodFeaturesToTrack(
+        grey[y0:y1, x0:x1], maxCorners=24, qualityLevel=0.02, minDistance=max(2, w // 10)
+    )
+    if corners is None or len(corners) < 6:
+        gx, gy = np.meshgrid(
+            np.linspace(0.2, 0.8, 4) * (x1 - x0), np.linspace(0.2, 0.8, 4) * (y1 - y0)
+        )
+        corners = np.stack([gx.ravel(), gy.ravel()], axis=1)[:, None, :]
+    shifted = np.asarray(corners, np.float32) + np.array([x0, y0], np.float32)
+    return np.asarray(shifted.reshape(-1, 1, 2), np.float32)
+
+
+def _flow(before: np.ndarray, now: np.ndarray, track: _Track) -> np.ndarray | None:
+    """Median displacement of the track's points from ``before`` to ``now``, or None."""
+    points = track.points
+    if points is None or len(points) < 3:
+        return None
+    height, width = now.shape
+    x, y, w, h = track.box
+    reach = max(w, h) + float(np.abs(track.velocity).max()) * 2 + 32
+    x0, y0 = max(0, int(x - reach)), max(0, int(y - reach))
+    x1, y1 = min(width, int(x + w + reach)), min(height, int(y + h + reach))
+    if x1 - x0 < 8 or y1 - y0 < 8:
+        return None
+    offset = np.array([x0, y0], np.float32)
+    moved, status, _error = cv2.calcOpticalFlowPyrLK(  # type: ignore[call-overload]
+        before[y0:y1, x0:x1],
+        now[y0:y1, x0:x1],
+        points - offset,
+        None,
+        winSize=(15, 15),
+        maxLevel=3,
+    )
+    if moved is None:
+        return None
+    ok = status.ravel() == 1
+    if ok.sum() < 3:
+        track.points = None
+        return None
+    shift = np.median((moved[ok] - (points[ok] - offset)).reshape(-1, 2), axis=0)
+    track.points = (moved[ok] + offset).reshape(-1, 1, 2)
+    return np.asarray(shift, np.float64)
+
+
+def _early_velocity(track: _Track) -> np.ndarray:
+    """The face's velocity over its first tracked frames (to move it back in time)."""
+    later = [i for i in sorted(track.boxes) if i > track.born][:6]
+    if not later:
+        return track.velocity
+    last = later[-1]
+    return np.asarray((track.boxes[last][:2] - track.boxes[track.born][:2]) / (last - track.born))

@@ -1,0 +1,187 @@
+"""The tracker's coverage logic, with a detector double that sees a textured square.
+
+The double answers like a detector: it reports the square only when the square
+lies wholly inside a searched region and inside the frame, and only on the
+passes it is told to (to simulate misses). Assertions are properties: every
+frame showing the square has a blurred rectangle covering it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from chalicelib.faces.messages import SegmentTask, plan_segments
+from chalicelib.faces.tracking import CoverageSettings, FaceCoverage, _scan_plan
+
+SIZE = (200, 150)
+SIDE = 24
+
+
+class SquareSeer:
+    name = "square"
+    min_face = 20
+
+    def __init__(self, positions: dict[int, tuple[int, int]], blind: set[int]) -> None:
+        self.positions = positions
+        self.blind = blind  # frame indices on which nothing is found
+        self.frame = 0
+        self.searched: list[list[tuple[int, int, int, int]]] = []
+
+    def detect_regions(
+        self,
+        grey: np.ndarray,
+        regions: Sequence[tuple[int, int, int, int]],
+        smallest: Sequence[int] | None = None,
+        upright_only: Sequence[bool] | None = None,
+    ) -> list[tuple[int, int, int, int]]:
+        self.searched.append(list(regions))
+        if self.frame in self.blind or self.frame not in self.positions:
+            return []
+        x, y = self.positions[self.frame]
+        if x < 0 or y < 0 or x + SIDE > SIZE[0] or y + SIDE > SIZE[1]:
+            return []
+        inside = any(
+            rx <= x and ry <= y and x + SIDE <= rx + rw and y + SIDE <= ry + rh
+            for rx, ry, rw, rh in regions
+        )
+        return [(x, y, SIDE, SIDE)] if inside else []
+
+
+def square_frames(positions: dict[int, tuple[int, int]], count: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(1)
+    texture = rng.integers(0, 255, (SIDE, SIDE), np.uint8)
+    frames = []
+    for index in range(count):
+        frame = np.full((SIZE[1], SIZE[0]), 90, np.uint8)
+        if index in positions:
+            x, y = positions[index]
+            x0, y0 = max(0, x), max(0, y)
+            x1, y1 = min(SIZE[0], x + SIDE), min(SIZE[1], y + SIDE)
+            if x1 > x0 and y1 > y0:
+                frame[y0:y1, x0:x1] = texture[y0 - y : y1 - y, x0 - x : x1 - x]
+        frames.append(np.dstack([frame] * 3))
+    return frames
+
+
+def run(
+    positions: dict[int, tuple[int, int]],
+    count: int,
+    blind: set[int],
+    settings: CoverageSettings,
+) -> list:
+    seer = SquareSeer(positions, blind)
+    coverage = FaceCoverage(seer, SIZE, 30.0, settings)
+    out = []
+    for index, frame in enumerate(square_frames(positions, count)):
+        seer.frame = index
+        out += coverage.push(frame)
+    out += coverage.finish()
+    assert [c.index for c in out] == list(range(count))
+    return out
+
+
+def covers(rects: list[tuple[int, int, int, int]], x: int, y: int) -> bool:
+    x0, y0 = max(0, x), max(0, y)
+    x1, y1 = min(SIZE[0], x + SIDE), min(SIZE[1], y + SIDE)
+    if x1 <= x0 or y1 <= y0:
+        return True  # not in the frame: nothing to cover
+    return any(
+        rx <= x0 and ry <= y0 and x1 <= rx + rw and y1 <= ry + rh for rx, ry, rw, rh in rects
+    )
+
+
+@pytest.mark.parametrize("speed", [3, 12, 30])
+def test_a_face_crossing_the_frame_is_covered_from_entering_to_leaving(speed: int) -> None:
+    count = (SIZE[0] + 2 * SIDE) // speed + 2
+    positions = {i: (-SIDE + 1 + i * speed, 60) for i in range(count)}
+    covered = run(positions, count, blind=set(), settings=CoverageSettings())
+    for c in covered:
+        assert covers(c.rects, *positions[c.index]), (c.index, positions[c.index], c.rects)
+
+
+def test_missed_detections_between_hits_are_bridged_by_tracking() -> None:
+    positions = {i: (20 + 4 * i, 50 + i) for i in range(40)}
+    blind = set(range(5, 30))  # the detector fails for most of a second
+    covered = run(positions, 40, blind, CoverageSettings())
+    assert all(covers(c.rects, *positions[c.index]) for c in covered)
+
+
+def test_a_face_no_longer_seen_is_held_then_let_go() -> None:
+    positions = {i: (80, 60) for i in range(10)}  # shown for 10 frames, then gone
+    settings = CoverageSettings(hold_s=0.5)
+    covered = run(positions, 60, blind=set(), settings=settings)
+    boxed = [c.index for c in covered if c.rects]
+    assert boxed[0] == 0 and 10 + 15 - 4 <= boxed[-1] <= 10 + 15 + 4
+    assert not covered[-1].rects
+
+
+def test_nothing_to_blur_without_faces() -> None:
+    covered = run({}, 20, blind=set(), settings=CoverageSettings())
+    assert not any(c.rects or c.whole for c in covered)
+
+
+def test_strict_mode_blurs_whole_frames_when_a_held_box_grows_too_large() -> None:
+    positions = {i: (20 + 6 * i, 60) for i in range(8)}  # fast, then lost
+    strict = run(positions, 50, blind=set(), settings=CoverageSettings.for_mode(True))
+    relaxed = run(positions, 50, blind=set(), settings=CoverageSettings())
+    assert any(c.whole for c in strict) and not any(c.whole for c in relaxed)
+    assert sum(bool(c.rects) for c in strict) > sum(bool(c.rects) for c in relaxed)
+
+
+@pytest.mark.parametrize("size", [(640, 480), (1920, 1080), (333, 101)])
+def test_the_scan_plan_covers_every_pixel_at_the_finest_scale(size: tuple[int, int]) -> None:
+    width, height = size
+    seen = np.zeros((height, width), bool)
+    plan = _scan_plan(width, height, 320, 20)
+    for (x, y, w, h), smallest in plan:
+        if smallest == 20:
+            seen[y : y + h, x : x + w] = True
+    assert seen.all()
+    assert {s for _r, s in plan} >= {20, 48}
+
+
+def test_segments_cover_every_frame_once() -> None:
+    for frames, per in [(1, 5), (18000, 9000), (18001, 9000), (7, 3)]:
+        segments = plan_segments(frames, per)
+        assert sum(c for _s, c in segments) == frames
+        assert all(c <= per for _s, c in segments)
+        assert [s for s, _c in segments] == [
+            sum(c for _s, c in segments[:i]) for i in range(len(segments))
+        ]
+
+
+def test_segment_task_round_trips() -> None:
+    from chalicelib.faces.messages import FaceBlurJob
+
+    job = FaceBlurJob("in", "a/b.mp4", "e", "out", "opencv", 1, strict=True)
+    task = SegmentTask(job, 2, 100, 50, 45, 600)
+    again = SegmentTask.from_state(task.to_state())
+    assert again == task and again.part_key.endswith("part-0002.mp4")
+    with pytest.raises(Exception, match="segment"):
+        SegmentTask.from_state({"job": job.to_state()})
+
+
+def test_a_ten_minute_1080p_video_is_planned_within_lambda_limits() -> None:
+    from chalicelib.config import Settings
+    from chalicelib.faces.container import CONTEXT_SECONDS, segment_frames
+    from chalicelib.faces.video import VideoInfo
+
+    settings = Settings()
+    info = VideoInfo(1920, 1080, 30.0, 10 * 60 * 30)
+    per = segment_frames(settings, info)
+    segments = plan_segments(info.frames, per)
+    context = 2 * CONTEXT_SECONDS * info.fps  # frames read but not written
+    seconds = max(c + context for _s, c in segments) * 1920 * 1080 / settings.face_pixel_rate
+    assert seconds <= 1.01 * settings.face_segment_budget_seconds
+    timeouts = (settings.face_segment_timeout_seconds, settings.face_blur_timeout)
+    assert settings.face_segment_budget_seconds < timeouts[0] < timeouts[1] <= 900
+    # The Map's items (and as many results) stay well below Step Functions' 256 KB of state.
+    from chalicelib.faces.messages import FaceBlurJob
+
+    job = FaceBlurJob("b" * 63, "k" * 200, "e" * 32, "o" * 63, "opencv", 1)
+    items = [SegmentTask(job, i, s, c, 45, 600).to_state() for i, (s, c) in enumerate(segments)]
+    assert 2 * len(json.dumps(items)) < 200_000
