@@ -62,7 +62,8 @@ bench-painting: install cellprofiler
 	$(PY) -m devtools bench painting
 
 test: install cellprofiler-if-possible chromium-if-possible
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider -m "not faults"
+	$(PY) -m pytest -q -p no:cacheprovider -m faults tests/integration/test_faults.py
 
 check: install
 	$(VENV)/bin/ruff check .

@@ -23,7 +23,9 @@ from devtools.local.cloud import LocalCloud
 from devtools.local.redrive import redrive
 from tests.integration.conftest import eventually
 
-pytestmark = pytest.mark.integration
+# Timing-sensitive (outages of seconds against visibility timeouts): `make test` runs this tier
+# in its own process after the rest, so no earlier test's threads share its clock.
+pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 
 @pytest.mark.parametrize("service", ["s3", "sqs"])
