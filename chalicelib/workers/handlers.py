@@ -7,9 +7,10 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from chalicelib import aws, jsonsafe, observability
+from chalicelib import aws, observability
 from chalicelib.config import get_settings
 from chalicelib.errors import InvalidInput, NotFound
+from chalicelib.http import parse_json_body
 from chalicelib.queues import QueueMessage
 from chalicelib.workers.messages import MalformedJob, message_attributes, parse_job
 from chalicelib.workers.records import JobResults
@@ -53,10 +54,7 @@ def on_job_messages(records: Iterable[Any]) -> None:
 
 def submit_job(raw_body: bytes | str | None) -> dict[str, str]:
     """``POST /jobs``: validate, enqueue, and answer with the job id (HTTP 202)."""
-    try:
-        body = jsonsafe.loads(raw_body or b"")
-    except ValueError as exc:  # malformed or nested too deep: the caller's mistake
-        raise InvalidInput(f"the body is not valid JSON ({str(exc)[:100]})") from exc
+    body = parse_json_body(raw_body)  # malformed or nested too deep: a 400
     if not isinstance(body, dict):
         raise InvalidInput("the body must be a JSON object {task, input, params?, job_id?}")
     attributes = message_attributes(body.pop("attributes", None))  # SQS's rules, before sending
