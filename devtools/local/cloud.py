@@ -52,7 +52,18 @@ def _same(value: Any) -> Any:
     return value
 
 
+class AlreadyRunning(RuntimeError):
+    """A second local cloud in one process: moto keeps its state per process, not per server."""
+
+
+_running_lock = threading.Lock()
+_running: list[LocalCloud] = []
+
+
 class LocalCloud:
+    """At most one runs per process: two would share moto's queues and buckets, and each
+    one's event pump would take the other's messages (and a start resets the other)."""
+
     def __init__(
         self,
         port: int = 0,
@@ -92,6 +103,8 @@ class LocalCloud:
     def __enter__(self) -> LocalCloud:
         try:
             self.start()
+        except AlreadyRunning:
+            raise  # nothing of ours was started; the running one is left alone
         except BaseException:
             self.stop()
             raise
@@ -101,6 +114,15 @@ class LocalCloud:
         self.stop()
 
     def start(self) -> None:
+        with _running_lock:
+            if _running and _running[0] is not self:
+                raise AlreadyRunning(
+                    "a local cloud is already running in this process (on "
+                    f"{_running[0].endpoint_or_none()}); stop it first: moto keeps one "
+                    "state per process, so two would share and reset each other's queues"
+                )
+            if not _running:
+                _running.append(self)
         self._set_env({**FAKE_CREDENTIALS, "STAGE": self.stage})
         settings = reload_settings()
         self.settings = settings
@@ -161,11 +183,17 @@ class LocalCloud:
         self._restore_env()
         aws.reset()
         reload_settings()
+        with _running_lock:
+            if self in _running:
+                _running.remove(self)
 
     # -- parts ----------------------------------------------------------------
     def _faulty(self, backend: Any) -> FaultInjector:
         self.faults = FaultInjector(backend)
         return self.faults
+
+    def endpoint_or_none(self) -> str | None:
+        return None if self.emulator is None else self.emulator.endpoint
 
     @property
     def endpoint(self) -> str:

@@ -51,7 +51,9 @@ def driver(downloads: Path) -> Iterator[Any]:
         shutil.rmtree(profile, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
+# Package scope: one local cloud per process (moto's state is global), so this one
+# must stop before the integration tests start theirs.
+@pytest.fixture(scope="package")
 def cloud() -> Iterator[Any]:
     from devtools.local.batch import ProcessLauncher
     from devtools.local.cloud import LocalCloud

@@ -13,7 +13,7 @@ from chalice import Chalice
 
 from chalicelib import aws
 from chalicelib.config import get_settings
-from devtools.local.cloud import LocalCloud
+from devtools.local.cloud import AlreadyRunning, LocalCloud
 from tests.integration.conftest import eventually
 
 pytestmark = pytest.mark.integration
@@ -99,3 +99,14 @@ def test_s3_events_honour_filters_and_decode_keys(cloud: LocalCloud) -> None:
     aws.client("sqs").send_message(
         QueueUrl=queue_url(cloud, f"{settings.data_bucket}-events"), MessageBody=body
     )
+
+
+def test_a_second_local_cloud_in_the_process_is_refused(cloud: LocalCloud) -> None:
+    # moto keeps one state per process: a second cloud would reset this one's queues
+    # and its pump would take this one's messages (a CI failure once).
+    second = LocalCloud(port=0, app=app, retry_delay=0)
+    with pytest.raises(AlreadyRunning, match="already running"):
+        second.start()
+    sqs = aws.client("sqs")
+    sqs.send_message(QueueUrl=queue_url(cloud, settings.jobs_queue), MessageBody="after-refusal")
+    eventually(lambda: seen["after-refusal"] == 1)
