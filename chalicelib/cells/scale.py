@@ -31,6 +31,7 @@ MIN_RADIUS_PX = 2.5  # below this the search is repeated at a finer resolution
 PREVIEW_PIXELS = 131_072
 REFINE_TILE = 256  # side of the full-resolution tiles searched for small objects
 MIN_FINE_BLOBS = 12  # that many strong blobs in the tiles make their size believable
+FINE_CHECK_RADIUS = 3.0  # preview blobs this large (px) are objects, not clusters of small ones
 HISTOGRAM_BIN = 0.1  # log2 radius
 COVER = 1.25  # a blob covers this many radii: its rim and texture are not objects
 MASK_MIN_RADIUS = 1.5  # px: thresholded components thinner than this are noise
@@ -40,7 +41,9 @@ CLUSTER_RATIO = 1.25  # blobs this many footprints wide: the sizes disagree, no 
 BACKGROUND_FRACTION = 0.25  # of the image side: the opening that removes the background
 
 
-def blob_scales(signal: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
+def blob_scales(
+    signal: np.ndarray, min_sigmas: float = 0.0
+) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
     """Characteristic radius and response of every scale-space maximum.
 
     A difference-of-Gaussians pyramid: per octave five Gaussian levels (sigma
@@ -51,6 +54,9 @@ def blob_scales(signal: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, np.n
     ----------
     signal : (M, N) ndarray of float32
         Objects bright.
+    min_sigmas : float
+        Only maxima with a response above this many noise sds (of the finest
+        layer) are returned; 0 returns every positive one.
 
     Returns
     -------
@@ -69,7 +75,7 @@ def blob_scales(signal: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, np.n
     factor = 1.0
     noise = 0.0
     while min(level.shape) >= MIN_OCTAVE_SIDE:
-        found = _octave(level)
+        found = _octave(level, None if factor == 1.0 else min_sigmas * noise, min_sigmas)
         if factor == 1.0:
             noise = found[2]
         radii.append(found[0] * factor)
@@ -88,39 +94,64 @@ def blob_scales(signal: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, np.n
     return np.concatenate(radii), np.concatenate(responses), noise, np.concatenate(points)
 
 
-def _octave(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
+def _octave(
+    image: np.ndarray, floor: float | None, min_sigmas: float
+) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
+    """Scale-space maxima of one octave above ``floor`` (None: ``min_sigmas`` of its own noise).
+
+    Only the two layers searched are dilated in full; the 3x3 maxima of the
+    outer layers are read at the (few) candidates only.
+    """
     sigmas = MIN_SIGMA * SCALE_STEP ** np.arange(LEVELS)
-    blurred = [cv2.GaussianBlur(image, (0, 0), float(sigmas[0]))]
+    blurred = cv2.GaussianBlur(image, (0, 0), float(sigmas[0]))
+    stack = []
     for before, after in itertools.pairwise(sigmas):
         step = float(np.sqrt(after**2 - before**2))  # blur the blurred: small kernels
-        blurred.append(cv2.GaussianBlur(blurred[-1], (0, 0), step))
-    stack = np.stack([(blurred[i] - blurred[i + 1]) / (SCALE_STEP - 1) for i in range(LEVELS - 1)])
+        finer = blurred
+        blurred = cv2.GaussianBlur(blurred, (0, 0), step)
+        layer = finer - blurred
+        layer *= np.float32(1.0 / (SCALE_STEP - 1))
+        stack.append(layer)
+    step = max(1, stack[0].shape[0] // 128), max(1, stack[0].shape[1] // 128)
+    finest = stack[0][:: step[0], :: step[1]]
+    noise = 1.4826 * float(np.median(np.abs(finest - np.median(finest))))
+    low = max(0.0, min_sigmas * noise if floor is None else floor)
     centres = np.sqrt(sigmas[:-1] * sigmas[1:])
     kernel = np.ones((3, 3), np.uint8)
-    spatial = np.stack([cv2.dilate(layer, kernel) for layer in stack])
+    spatial = {k: cv2.dilate(stack[k], kernel) for k in range(1, LEVELS - 2)}
     radii, responses, points = [], [], []
     for k in range(1, LEVELS - 2):  # interior layers only
-        peak = (
-            (stack[k] >= spatial[k])
-            & (stack[k] >= spatial[k - 1])
-            & (stack[k] >= spatial[k + 1])
-            & (stack[k] > 0)
+        rows, cols = np.nonzero((stack[k] >= spatial[k]) & (stack[k] > low))
+        here = stack[k][rows, cols]
+        keep = (here >= _max3x3(stack, spatial, k - 1, rows, cols)) & (
+            here >= _max3x3(stack, spatial, k + 1, rows, cols)
         )
-        rows, cols = np.nonzero(peak)
-        below, here, above = (
-            stack[k - 1][rows, cols],
-            stack[k][rows, cols],
-            stack[k + 1][rows, cols],
-        )
+        rows, cols, here = rows[keep], cols[keep], here[keep]
+        below, above = stack[k - 1][rows, cols], stack[k + 1][rows, cols]
         curvature = below - 2 * here + above
         shift = np.where(curvature < 0, 0.5 * (below - above) / np.minimum(curvature, -1e-12), 0.0)
         shift = np.clip(shift, -0.5, 0.5)
         radii.append(centres[k] * SCALE_STEP**shift * np.sqrt(2.0))
         responses.append(here)
         points.append(np.stack([cols, rows], axis=1).astype(np.float64))
-    finest = stack[0][:: max(1, stack.shape[1] // 128), :: max(1, stack.shape[2] // 128)]
-    noise = 1.4826 * float(np.median(np.abs(finest - np.median(finest))))
     return np.concatenate(radii), np.concatenate(responses), noise, np.concatenate(points)
+
+
+def _max3x3(
+    stack: list[np.ndarray], spatial: dict[int, np.ndarray], k: int, rows: np.ndarray, cols: np.ndarray
+) -> np.ndarray:
+    """The 3x3 maximum of layer ``k`` at (rows, cols): the dilated layer when there is one."""
+    if k in spatial:
+        return np.asarray(spatial[k][rows, cols])
+    layer = stack[k]
+    height, width = layer.shape
+    best = layer[rows, cols]
+    for dy in (-1, 0, 1):
+        r = np.clip(rows + dy, 0, height - 1)
+        for dx in (-1, 0, 1):
+            if dy or dx:
+                best = np.maximum(best, layer[r, np.clip(cols + dx, 0, width - 1)])
+    return np.asarray(best)
 
 
 def outermost(
@@ -159,7 +190,7 @@ def typical_radius(signal: np.ndarray) -> tuple[float, int] | None:
     >>> 8.5 < typical_radius(img)[0] < 12.0
     True
     """
-    radii, responses, noise, points = blob_scales(signal)
+    radii, responses, noise, points = blob_scales(signal, NOISE_SIGMAS)
     if radii.size == 0:
         return None
     significant = responses > NOISE_SIGMAS * noise
@@ -256,8 +287,9 @@ def estimate_scale(signal_at: SignalAt, shape: tuple[int, int]) -> Scale | None:
     """
     height, width = shape
     preview = min(1.0, float(np.sqrt(PREVIEW_PIXELS / max(1, height * width))))
-    blob = estimate_radius(signal_at, shape)
-    found = footprint_radius(signal_at(preview, None))
+    small = signal_at(preview, None)
+    blob = estimate_radius(signal_at, shape, small)
+    found = footprint_radius(small)
     # Only where the objects are resolved on the preview (a few px): smaller
     # objects merge into clusters there.
     footprint = found[0] / preview if found is not None and found[0] >= 2.0 else None
@@ -276,8 +308,15 @@ def estimate_scale(signal_at: SignalAt, shape: tuple[int, int]) -> Scale | None:
     return Scale(blob, blob, footprint)
 
 
-def estimate_radius(signal_at: SignalAt, shape: tuple[int, int]) -> float | None:
+def estimate_radius(
+    signal_at: SignalAt, shape: tuple[int, int], preview: np.ndarray | None = None
+) -> float | None:
     """Typical object radius in original pixels, searched coarse to fine (blobs only).
+
+    The whole image is searched on a preview of about ``PREVIEW_PIXELS``; when
+    the blobs found there are under ``FINE_CHECK_RADIUS`` preview px (or there
+    are none), objects too small for the preview may hide behind them, and a
+    few full-resolution tiles are searched too.
 
     Parameters
     ----------
@@ -287,12 +326,16 @@ def estimate_radius(signal_at: SignalAt, shape: tuple[int, int]) -> float | None
         when ``box`` is None.
     shape : (M, N)
         The original image's size.
+    preview : (m, n) ndarray of float32, optional
+        ``signal_at(scale, None)`` at the preview's scale, when already made.
     """
     height, width = shape
     scale = min(1.0, float(np.sqrt(PREVIEW_PIXELS / max(1, height * width))))
-    coarse = typical_radius(signal_at(scale, None))
+    coarse = typical_radius(signal_at(scale, None) if preview is None else preview)
     if scale >= 1.0:
         return None if coarse is None else coarse[0]
+    if coarse is not None and coarse[0] >= FINE_CHECK_RADIUS:
+        return coarse[0] / scale
     # Objects too small for the preview are invisible there (it may see their
     # clusters instead): look at a few tiles at full resolution too.
     side = min(REFINE_TILE, height, width)
