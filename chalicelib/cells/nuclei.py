@@ -33,7 +33,9 @@ from chalicelib.cells.objects import (
     disk,
     fill_holes,
     filter_gain,
+    grow_labels,
     merge_pairs,
+    merge_table,
     noise_map,
     normalised,
     relabel,
@@ -155,15 +157,38 @@ def _seeds(
         & (blob > SEED_SIGMAS * factor * max(blob_noise, 1e-5))
         & (smoothed > floor)
     )
-    count, plateaus, _stats, centres = cv2.connectedComponentsWithStats(
+    return _peak_centres(peaks)
+
+
+def _peak_centres(peaks: np.ndarray) -> np.ndarray:
+    """(K, 2) row, col of each 8-connected group of ``peaks`` (its rounded centroid).
+
+    Maxima are single pixels unless the signal is flat on top (clipped): only
+    then are the groups labelled.
+
+    >>> peaks = np.zeros((5, 6), bool); peaks[1, 1] = peaks[3, 3] = peaks[3, 4] = True
+    >>> _peak_centres(peaks).tolist()
+    [[1, 1], [3, 4]]
+    """
+    width = peaks.shape[1]
+    index = np.flatnonzero(peaks)
+    rows, cols = np.divmod(index, width)
+    touching = np.zeros(0, np.int64)
+    for step in (1, width - 1, width, width + 1):
+        neighbour = np.isin(index + step, index, assume_unique=True)
+        if step == 1:
+            neighbour &= cols < width - 1
+        elif step == width - 1:
+            neighbour &= cols > 0
+        elif step == width + 1:
+            neighbour &= cols < width - 1
+        touching = np.append(touching, index[neighbour])
+    if touching.size == 0:
+        return np.stack([rows, cols], axis=1).astype(np.int64)
+    count, _labels, _stats, centres = cv2.connectedComponentsWithStats(
         peaks.astype(np.uint8), connectivity=8
     )
-    del plateaus
-    return (
-        np.asarray(np.round(centres[1:, ::-1]).astype(np.int64))
-        if count > 1
-        else np.zeros((0, 2), np.int64)
-    )
+    return np.asarray(np.round(centres[1:, ::-1]).astype(np.int64))
 
 
 def _seed_peaks(markers: np.ndarray, smoothed: np.ndarray) -> np.ndarray:
@@ -189,9 +214,8 @@ def _level_map(
     level = np.concatenate([[np.float32(1e6)], level[1:]]).astype(
         np.float32
     )  # background: never inside
-    grown = cv2.dilate(labels.astype(np.float32), np.ones((3, 3), np.uint8)).astype(np.int32)
-    grown = np.where(labels > 0, labels, grown)
-    return np.asarray(level[np.minimum(grown, level.size - 1)])
+    grown = grow_labels(labels)
+    return np.asarray(np.take(level, grown, mode="clip"))
 
 
 def _trim(
@@ -212,7 +236,7 @@ def _trim(
     level = np.float32(background) + np.float32(relative) * (peak - np.float32(background))
     level[0] = np.inf
     trimmed = labels.copy()
-    trimmed[smoothed < level[labels]] = 0
+    trimmed[smoothed < np.take(level, labels)] = 0
     return trimmed
 
 
@@ -244,10 +268,17 @@ def _size_control(
     typical = float(np.median(area[1:][sized[1:]])) if sized[1:].any() else nucleus
     typical = min(max(typical, TYPICAL_FLOOR * nucleus), 2.0 * nucleus)
     pairs = shallow_pairs(labels, smoothed, VALLEY_DEPTH, peak)
-    groups = merge_pairs(labels, pairs)  # every shallow-connected group as one
+    # Every shallow-connected group as one: drawn only when one is large enough to be a fibre.
+    table = merge_table(pairs, area)
+    group_area = np.bincount(table, weights=area)
+    groups = np.take(table, labels) if (group_area[1:] > HUGE_AREA * typical).any() else labels
     fibre_groups, reasons = _fibres(groups, typical)
-    in_fibre = np.isin(groups, fibre_groups) if fibre_groups else np.zeros(labels.shape, bool)
-    joined = merge_pairs(np.where(in_fibre, 0, labels), pairs, MERGE_MAX_AREA * typical)
+    if fibre_groups:
+        in_fibre = np.isin(groups, fibre_groups)
+        joined = merge_pairs(np.where(in_fibre, 0, labels), pairs, MERGE_MAX_AREA * typical)
+    else:
+        table = merge_table(pairs, area, MERGE_MAX_AREA * typical)
+        joined = np.take(table, labels)
     area = np.bincount(joined.ravel()).astype(np.float64)
     keep = area >= MIN_AREA_FRACTION * nucleus
     keep[0] = False
@@ -274,8 +305,7 @@ def _fibres(groups: np.ndarray, typical: float) -> tuple[list[int], list[str]]:
     if big.size == 0:
         return [], []
     # Watershed lines and trimmed rims leave gaps inside a group: close them first.
-    closed = cv2.dilate(groups.astype(np.float32), np.ones((3, 3), np.uint8)).astype(np.int32)
-    closed = np.where(groups > 0, groups, closed)
+    closed = grow_labels(groups)
     shape = shapes(closed, count, only=big)
     found, reasons = [], []
     for group in big:
