@@ -75,6 +75,7 @@ class Found:
     flagged: tuple[str, ...]
     soft: np.ndarray | None
     scale: float
+    giants: int = 0  # the last ``giants`` flagged objects are lone giants (not fibres)
 
 
 def offset_factor(threshold_offset: float) -> float:
@@ -135,8 +136,8 @@ def segment_nuclei(
     labels = _trim(labels, smoothed, peak, background, threshold_offset)
     # Only needed to bring labels back to full size (and large at full size).
     soft = smoothed - _level_map(labels, peak, background, threshold_offset) if scale < 1 else None
-    labels, count, flagged = _size_control(labels, smoothed, peak, r)
-    return Found(labels, count, flagged, soft, scale)
+    labels, count, flagged, giants = _size_control(labels, smoothed, peak, r)
+    return Found(labels, count, flagged, soft, scale, giants)
 
 
 def _seeds(
@@ -254,14 +255,15 @@ def _markers(seeds: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 def _size_control(
     labels: np.ndarray, smoothed: np.ndarray, peak: np.ndarray, r: float
-) -> tuple[np.ndarray, int, tuple[str, ...]]:
+) -> tuple[np.ndarray, int, tuple[str, ...], int]:
     """Join over-split nuclei, flag fibres and giants, drop debris.
 
-    Returns labels with counted objects 1..n and flagged ones after them.
+    Returns labels with counted objects 1..n and flagged ones after them
+    (fibres, then giants), the reasons, and the number of giants.
     """
     count = int(labels.max())
     if count == 0:
-        return labels, 0, ()
+        return labels, 0, (), 0
     nucleus = np.pi * r * r
     area = np.bincount(labels.ravel(), minlength=count + 1).astype(np.float64)
     sized = area >= MIN_AREA_FRACTION * nucleus
@@ -293,7 +295,7 @@ def _size_control(
     for giant in giants:
         out[joined == giant] = n + 1 + len(flagged)
         flagged.append(f"{area[giant] / typical:.0f} times the typical nucleus area")
-    return np.asarray(out), n, tuple(flagged)
+    return np.asarray(out), n, tuple(flagged), int(giants.size)
 
 
 def _fibres(groups: np.ndarray, typical: float) -> tuple[list[int], list[str]]:

@@ -200,7 +200,7 @@ def tile_quantile(
     return np.asarray(cv2.resize(grid, (width, height), interpolation=cv2.INTER_LINEAR))
 
 
-def _tile_samples(length: int, tiles: int, per_tile: int = 32) -> np.ndarray:
+def _tile_samples(length: int, tiles: int, per_tile: int = 1 << 20) -> np.ndarray:
     """(tiles, n) indices: n evenly spread positions inside each of ``tiles`` equal parts."""
     starts = np.arange(tiles) * length // tiles
     sizes = np.diff(np.append(starts, length))

@@ -126,11 +126,13 @@ def _fluorescence(
     while (
         diameter <= 0
         and rounds < GIANT_ROUNDS
-        and len(found.flagged) >= max(3, GIANT_SHARE * found.count)
+        and found.giants >= max(3, GIANT_SHARE * found.count)
     ):
-        # Many "giants": the size estimate caught the objects' texture (a coin's
+        # Many giants: the size estimate caught the objects' texture (a coin's
         # relief), not the objects. Their own size is the better estimate.
-        giants = _median_radius(found.labels, found.count + len(found.flagged), found.count)
+        # (Fibres are flagged too, but say nothing about the nuclei's size.)
+        total = found.count + len(found.flagged)
+        giants = _median_radius(found.labels, total, total - found.giants)
         radius = max(radius * 1.5, giants / found.scale / OBJECT_TO_BLOB)
         found = segment_nuclei(gray, radius, decision.polarity, window, threshold_offset)
         rounds += 1
