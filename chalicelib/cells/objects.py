@@ -271,7 +271,7 @@ def fill_holes(mask: np.ndarray, max_area: float) -> np.ndarray:
     count, labels = cv2.connectedComponents(holes, connectivity=4)  # no stats: 3x faster
     if count <= 1:
         return mask
-    inside = np.flatnonzero(holes)  # holes are few: look only at them
+    inside = np.flatnonzero(holes.view(bool))  # holes are few: look only at them
     which = labels.ravel()[inside]
     small = np.bincount(which, minlength=count) < max_area
     small[0] = False
@@ -332,7 +332,7 @@ def shapes(labels: np.ndarray, count: int, only: np.ndarray | None = None) -> Sh
     solidity = np.ones(count + 1)
     wanted = np.arange(1, count + 1) if only is None else only
     for label in wanted:
-        ys, xs = np.nonzero(labels == label)
+        ys, xs = np.divmod(np.flatnonzero(labels == label), labels.shape[1])
         if xs.size < 5:
             continue
         points = np.stack([xs, ys], axis=1).astype(np.int32)

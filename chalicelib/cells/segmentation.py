@@ -213,7 +213,7 @@ def measure(segmentation: Segmentation, gray: np.ndarray) -> Measurements:
     labels = segmentation.labels
     total = segmentation.count + len(segmentation.flagged)
     flat = labels.ravel()
-    inside = np.flatnonzero(flat)
+    inside = np.flatnonzero(flat != 0)  # on a boolean array: several times faster
     ids = flat[inside]
     rows, cols = np.divmod(inside, labels.shape[1])
     pixels = np.maximum(np.bincount(ids, minlength=total + 1)[1 : total + 1].astype(np.float64), 1)
