@@ -172,40 +172,43 @@ def tile_quantile(
     object_radius: float = 2.0,
     floor: float = -np.inf,
     tiles: int = 8,
+    gain: float = 1.0,
+    offset: float = 0.0,
 ) -> np.ndarray:
-    """``tile_map`` of the ``q`` quantile, all tiles at once (one partition of a stacked sample).
-
-    Each tile is sampled on a regular grid of about 32 x 32 pixels.
+    """``tile_map`` of ``gain`` times the ``q`` quantile plus ``offset``: the same
+    values, with one partition per tile shape instead of one per tile.
 
     >>> ramp = np.tile(np.arange(256, dtype=np.float32), (256, 1))
-    >>> grid = tile_quantile(ramp, 0.5, tiles=2)
-    >>> bool(grid[0, 0] < grid[0, -1])
+    >>> same = tile_map(ramp, lambda t: quantile(t, 0.25) + 1.0)
+    >>> bool(np.array_equal(tile_quantile(ramp, 0.25, offset=1.0), same))
     True
     """
     height, width = image.shape
     side = max(16, int(TILE_RADII * object_radius))
     rows = max(1, min(tiles, height // side))
     cols = max(1, min(tiles, width // side))
-    ys = _tile_samples(height, rows)
-    xs = _tile_samples(width, cols)
-    sample = image[np.ix_(ys.ravel(), xs.ravel())]
-    stacked = sample.reshape(rows, ys.shape[1], cols, xs.shape[1]).transpose(0, 2, 1, 3)
-    stacked = stacked.reshape(rows, cols, -1)
-    k = min(stacked.shape[2] - 1, max(0, round(q * (stacked.shape[2] - 1))))
-    grid = np.ascontiguousarray(np.partition(stacked, k, axis=2)[:, :, k], np.float32)
+    top = np.arange(rows + 1) * height // rows
+    left = np.arange(cols + 1) * width // cols
+    grid = np.zeros((rows, cols), np.float32)
+    for tile_height in np.unique(np.diff(top)).tolist():
+        for tile_width in np.unique(np.diff(left)).tolist():
+            ii = np.flatnonzero(np.diff(top) == tile_height)
+            jj = np.flatnonzero(np.diff(left) == tile_width)
+            # As ``subsample(tile, 1024)``: every step-th row and column of the tile.
+            step = max(1, int(np.sqrt(tile_height * tile_width / 1024)))
+            ys = top[ii][:, None] + np.arange(0, tile_height, step)[None, :]
+            xs = left[jj][:, None] + np.arange(0, tile_width, step)[None, :]
+            sample = image[np.ix_(ys.ravel(), xs.ravel())]
+            sample = sample.reshape(ii.size, ys.shape[1], jj.size, xs.shape[1])
+            sample = sample.transpose(0, 2, 1, 3).reshape(ii.size, jj.size, -1)
+            k = min(sample.shape[2] - 1, max(0, round(q * (sample.shape[2] - 1))))
+            values = np.partition(sample, k, axis=2)[:, :, k].astype(np.float64)
+            grid[np.ix_(ii, jj)] = gain * values + offset
     if np.isfinite(floor):
         grid = np.maximum(grid, np.float32(max(floor, float(np.median(grid)) * 0.05)))
     if min(rows, cols) > 2:
         grid = cv2.GaussianBlur(grid, (0, 0), 0.7)
     return np.asarray(cv2.resize(grid, (width, height), interpolation=cv2.INTER_LINEAR))
-
-
-def _tile_samples(length: int, tiles: int, per_tile: int = 1 << 20) -> np.ndarray:
-    """(tiles, n) indices: n evenly spread positions inside each of ``tiles`` equal parts."""
-    starts = np.arange(tiles) * length // tiles
-    sizes = np.diff(np.append(starts, length))
-    n = int(min(per_tile, sizes.min()))
-    return np.asarray(starts[:, None] + (np.arange(n)[None, :] * sizes[:, None]) // n)
 
 
 def noise_map(image: np.ndarray, quantum: float = 0.0, object_radius: float = 2.0) -> np.ndarray:
@@ -218,11 +221,10 @@ def noise_map(image: np.ndarray, quantum: float = 0.0, object_radius: float = 2.
     8-bit background has no measurable noise, only steps of one count).
     """
     kernel = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)  # gain 6 on white noise
-    kernel *= np.float32(1.4826 / 6.0)  # median of |white noise| to its sd
     high = np.abs(cv2.filter2D(image.astype(np.float32), -1, kernel, borderType=cv2.BORDER_REFLECT))
     # Never below 5 % of the typical tile, half a quantum, or zero.
     floor = max(0.5 * quantum, 1e-6)
-    noise = tile_quantile(high, 0.5, object_radius, floor)
+    noise = tile_quantile(high, 0.5, object_radius, floor, gain=1.4826 / 6.0)
     return np.asarray(np.maximum(noise, np.float32(floor)))
 
 
@@ -234,9 +236,7 @@ def background_offset(image: np.ndarray, object_radius: float = 2.0) -> np.ndarr
     background, and unbiased by how far a morphological background estimate
     sits under the noise.
     """
-    offset = tile_quantile(image, 0.25, object_radius)
-    offset += np.float32(0.674)
-    return offset
+    return tile_quantile(image, 0.25, object_radius, offset=0.674)
 
 
 def filter_gain(apply: object, size: int = 65) -> float:
