@@ -186,7 +186,7 @@ def _peak_centres(peaks: np.ndarray) -> np.ndarray:
         touching = np.append(touching, index[neighbour])
     if touching.size == 0:
         return np.stack([rows, cols], axis=1).astype(np.int64)
-    count, _labels, _stats, centres = cv2.connectedComponentsWithStats(
+    _count, _labels, _stats, centres = cv2.connectedComponentsWithStats(
         peaks.astype(np.uint8), connectivity=8
     )
     return np.asarray(np.round(centres[1:, ::-1]).astype(np.int64))

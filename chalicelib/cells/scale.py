@@ -230,7 +230,7 @@ def typical_radius(signal: np.ndarray) -> tuple[float, int] | None:
     >>> 8.5 < typical_radius(img)[0] < 12.0
     True
     """
-    radii, responses, noise, points = blob_scales(signal, NOISE_SIGMAS)
+    radii, responses, _noise, points = blob_scales(signal, NOISE_SIGMAS)
     if radii.size == 0:
         return None
     significant = outermost(radii, responses, points, signal.shape)
@@ -290,9 +290,12 @@ def footprint_radius(signal: np.ndarray) -> tuple[float, int] | None:
         return None
     # A component's deepest point is a 3x3 maximum of the distance (components
     # never touch, not even diagonally): only those few pixels are compared.
-    peaks = np.flatnonzero((distance >= cv2.dilate(distance, np.ones((3, 3), np.uint8))) & (distance >= MASK_MIN_RADIUS))
+    peaks = np.flatnonzero(
+        (distance >= cv2.dilate(distance, np.ones((3, 3), np.uint8)))
+        & (distance >= MASK_MIN_RADIUS)
+    )
     inscribed = np.zeros(count, np.float32)
-    np.maximum.at(inscribed, labels.ravel()[peaks], distance.ravel()[peaks])
+    np.maximum.at(inscribed, np.asarray(labels, np.int64).ravel()[peaks], distance.ravel()[peaks])
     radii = inscribed[1:][inscribed[1:] >= MASK_MIN_RADIUS]
     if radii.size < MASK_MIN_OBJECTS:
         return None
