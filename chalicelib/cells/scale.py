@@ -295,7 +295,8 @@ def footprint_radius(signal: np.ndarray) -> tuple[float, int] | None:
         & (distance >= MASK_MIN_RADIUS)
     )
     inscribed = np.zeros(count, np.float32)
-    np.maximum.at(inscribed, np.asarray(labels, np.int64).ravel()[peaks], distance.ravel()[peaks])
+    which = np.asarray(labels).ravel()[peaks].astype(np.int64)
+    np.maximum.at(inscribed, which, distance.ravel()[peaks])
     radii = inscribed[1:][inscribed[1:] >= MASK_MIN_RADIUS]
     if radii.size < MASK_MIN_OBJECTS:
         return None
