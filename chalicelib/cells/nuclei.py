@@ -34,7 +34,6 @@ from chalicelib.cells.objects import (
     fill_holes,
     filter_gain,
     grow_labels,
-    merge_pairs,
     merge_table,
     noise_map,
     normalised,
@@ -270,32 +269,36 @@ def _size_control(
     typical = float(np.median(area[1:][sized[1:]])) if sized[1:].any() else nucleus
     typical = min(max(typical, TYPICAL_FLOOR * nucleus), 2.0 * nucleus)
     pairs = shallow_pairs(labels, smoothed, VALLEY_DEPTH, peak)
-    # Every shallow-connected group as one: drawn only when one is large enough to be a fibre.
-    table = merge_table(pairs, area)
-    group_area = np.bincount(table, weights=area)
-    groups = np.take(table, labels) if (group_area[1:] > HUGE_AREA * typical).any() else labels
-    fibre_groups, reasons = _fibres(groups, typical)
-    if fibre_groups:
-        in_fibre = np.isin(groups, fibre_groups)
-        joined = merge_pairs(np.where(in_fibre, 0, labels), pairs, MERGE_MAX_AREA * typical)
-    else:
-        table = merge_table(pairs, area, MERGE_MAX_AREA * typical)
-        joined = np.take(table, labels)
-    area = np.bincount(joined.ravel()).astype(np.float64)
-    keep = area >= MIN_AREA_FRACTION * nucleus
+    # Everything below is a table over the labels (label -> new label); the
+    # label image is drawn once at the end.
+    group_of = merge_table(pairs, area)  # every shallow-connected group as one
+    group_area = np.bincount(group_of, weights=area)
+    fibre_groups: list[int] = []
+    reasons: list[str] = []
+    if (group_area[1:] > HUGE_AREA * typical).any():  # only then can a group be a fibre
+        fibre_groups, reasons = _fibres(np.take(group_of, labels), typical)
+    in_fibre = np.isin(group_of, fibre_groups)
+    in_fibre[0] = False
+    kept_area = np.where(in_fibre, 0.0, area)  # fibres' pixels are not nuclei
+    joined_of = merge_table(pairs, kept_area, MERGE_MAX_AREA * typical)
+    joined_of[in_fibre] = 0
+    joined_area = np.bincount(joined_of, weights=kept_area)
+    keep = joined_area >= MIN_AREA_FRACTION * nucleus
     keep[0] = False
-    giants = np.flatnonzero(keep & (area > LONE_GIANT_AREA * typical))
+    giants = np.flatnonzero(keep & (joined_area > LONE_GIANT_AREA * typical))
     keep[giants] = False
-    out = relabel(joined, keep)
+    renumber = np.zeros(keep.size, np.int32)
+    renumber[keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
+    final = renumber[joined_of]
     n = int(keep.sum())
     flagged: list[str] = []
     for group, reason in zip(fibre_groups, reasons, strict=True):
-        out[groups == group] = n + 1 + len(flagged)
+        final[group_of == group] = n + 1 + len(flagged)
         flagged.append(reason)
     for giant in giants:
-        out[joined == giant] = n + 1 + len(flagged)
-        flagged.append(f"{area[giant] / typical:.0f} times the typical nucleus area")
-    return np.asarray(out), n, tuple(flagged), int(giants.size)
+        final[joined_of == giant] = n + 1 + len(flagged)
+        flagged.append(f"{joined_area[giant] / typical:.0f} times the typical nucleus area")
+    return np.asarray(np.take(final, labels)), n, tuple(flagged), int(giants.size)
 
 
 def _fibres(groups: np.ndarray, typical: float) -> tuple[list[int], list[str]]:
