@@ -245,10 +245,17 @@ def _bounding_boxes(ids: np.ndarray, rows: np.ndarray, cols: np.ndarray, count: 
 
 
 def outlines(labels: np.ndarray) -> np.ndarray:
-    """Boolean mask of object boundary pixels (where a label meets another label or 0)."""
+    """Boolean mask of object boundary pixels (where a label meets another label or 0).
+
+    >>> outlines(np.array([[0, 1, 1, 1], [0, 1, 1, 2]], np.int32)).astype(int).tolist()
+    [[0, 1, 1, 1], [0, 1, 1, 1]]
+    """
+    across = labels[:, 1:] != labels[:, :-1]  # each comparison serves both pixels
+    down = labels[1:, :] != labels[:-1, :]
     edge = np.zeros(labels.shape, bool)
-    edge[:, 1:] |= labels[:, 1:] != labels[:, :-1]
-    edge[:, :-1] |= labels[:, :-1] != labels[:, 1:]
-    edge[1:, :] |= labels[1:, :] != labels[:-1, :]
-    edge[:-1, :] |= labels[:-1, :] != labels[1:, :]
-    return edge & (labels > 0)
+    edge[:, 1:] |= across
+    edge[:, :-1] |= across
+    edge[1:, :] |= down
+    edge[:-1, :] |= down
+    edge &= labels > 0
+    return edge
