@@ -248,7 +248,7 @@ def outlines(labels: np.ndarray) -> np.ndarray:
     """Boolean mask of object boundary pixels (where a label meets another label or 0).
 
     >>> outlines(np.array([[0, 1, 1, 1], [0, 1, 1, 2]], np.int32)).astype(int).tolist()
-    [[0, 1, 1, 1], [0, 1, 1, 1]]
+    [[0, 1, 0, 1], [0, 1, 1, 1]]
     """
     across = labels[:, 1:] != labels[:, :-1]  # each comparison serves both pixels
     down = labels[1:, :] != labels[:-1, :]
