@@ -92,6 +92,7 @@ def segment_nuclei(
     polarity: int,
     intensity_range: tuple[float, float],
     threshold_offset: float = 0.0,
+    seed_radius: float | None = None,
 ) -> Found:
     """Segment nuclei of typical ``radius`` (original px) in a fluorescence image.
 
@@ -107,6 +108,9 @@ def segment_nuclei(
     threshold_offset : float
         Scales every threshold by ``2 ** offset``: negative finds more (dimmer)
         objects, positive fewer.
+    seed_radius : float, optional
+        A smaller radius (original px) for the seeds' blob filter and spacing,
+        when the nuclei are thinner than their typical size (elongated).
 
     Returns
     -------
@@ -124,7 +128,8 @@ def segment_nuclei(
     background = 0.0
     noise = filter_gain(lambda v: cv2.GaussianBlur(v, (0, 0), max(0.7, 0.2 * r)))
     factor = offset_factor(threshold_offset)
-    seeds = _seeds(image, smoothed, r, background + SIGNAL_SIGMAS * factor * noise, factor)
+    r_seed = r if seed_radius is None else min(r, seed_radius * scale)
+    seeds = _seeds(image, smoothed, r_seed, background + SIGNAL_SIGMAS * factor * noise, factor)
     del image  # large images: keep the peak memory down
     floor = background + NOISE_SIGMAS * factor * noise
     mask = fill_holes((smoothed > floor).astype(np.uint8), 2 * np.pi * r * r)

@@ -114,6 +114,7 @@ def _fluorescence(
         return normalised(part, scale, lo, hi, decision.polarity)
 
     note = None
+    seed = None
     if diameter > 0:
         radius = diameter / 2
     else:
@@ -121,7 +122,13 @@ def _fluorescence(
         if estimate is None:
             return _empty(gray, decision)
         radius, note = estimate.radius, estimate.ambiguous
-    found = segment_nuclei(gray, radius, decision.polarity, window, threshold_offset)
+        if estimate.ambiguous and estimate.footprint:
+            # Blobs wider than the thresholded objects' inscribed radius: elongated or
+            # overlapping nuclei. Seeds at the thinner size part them (pieces of one
+            # nucleus, with no valley between, are joined again); the rest keeps the
+            # blob size (areas, working resolution).
+            seed = estimate.footprint
+    found = segment_nuclei(gray, radius, decision.polarity, window, threshold_offset, seed)
     rounds = 0
     while (
         diameter <= 0
@@ -142,7 +149,7 @@ def _fluorescence(
         measured = _median_radius(found.labels, found.count) / found.scale / OBJECT_TO_BLOB
         if max(measured / radius, radius / measured) > RADIUS_CHECK:
             radius = measured
-            found = segment_nuclei(gray, radius, decision.polarity, window, threshold_offset)
+            found = segment_nuclei(gray, radius, decision.polarity, window, threshold_offset, seed)
     if note is None and diameter <= 0 and found.count >= 3:
         measured = _median_radius(found.labels, found.count) / found.scale / OBJECT_TO_BLOB
         if max(measured / radius, radius / measured) > AGREEMENT:
