@@ -170,11 +170,12 @@ def test_elongated_nuclei_side_by_side_are_parted() -> None:
         ((255, 200), 31, np.float32),
         ((20, 12), 12, np.float32),
         ((1, 60), 9, np.float32),
+        ((5, 40), 12, np.float32),
         ((90, 70), 20, np.uint8),
         ((64, 64), 3, np.float32),
     ],
 )
-def test_disc_opening_as_rectangles_equals_opencvs(
+def test_disc_opening_row_by_row_equals_opencvs(
     shape: tuple[int, int], radius: int, dtype: type
 ) -> None:
     rng = np.random.default_rng(radius)
