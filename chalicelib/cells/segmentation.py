@@ -16,7 +16,7 @@ import numpy as np
 
 from chalicelib.cells import image_type as kinds
 from chalicelib.cells.image_type import TypeDecision
-from chalicelib.cells.nuclei import segment_nuclei
+from chalicelib.cells.nuclei import Found, segment_nuclei
 from chalicelib.cells.objects import intensity_range, normalised, to_full_resolution
 from chalicelib.cells.phase import estimate_cell_radius, segment_cells
 from chalicelib.cells.scale import Box, estimate_scale
@@ -143,6 +143,7 @@ def _fluorescence(
         radius = max(radius * 1.5, giants / found.scale / OBJECT_TO_BLOB)
         found = segment_nuclei(gray, radius, decision.polarity, window, threshold_offset)
         rounds += 1
+    measured = None  # of the objects in ``found``
     if rounds == 0 and diameter <= 0 and found.count >= 3:
         # The blob estimate can be pulled by noise or gamma: check it against
         # the objects themselves and run once more if they disagree.
@@ -150,15 +151,26 @@ def _fluorescence(
         if max(measured / radius, radius / measured) > RADIUS_CHECK:
             radius = measured
             found = segment_nuclei(gray, radius, decision.polarity, window, threshold_offset, seed)
-    if note is None and diameter <= 0 and found.count >= 3:
-        measured = _median_radius(found.labels, found.count) / found.scale / OBJECT_TO_BLOB
-        if max(measured / radius, radius / measured) > AGREEMENT:
-            note = (
-                f"objects found ({2 * measured:.0f} px) far from the size estimated "
-                f"({2 * radius:.0f} px): set the diameter"
-            )
+            measured = None
+    if note is None and diameter <= 0:
+        note = _disagreement(found, radius, measured)
     labels = to_full_resolution(found.labels, found.soft, gray.shape)
     return Segmentation(labels, found.count, found.flagged, decision, radius, found.scale, note)
+
+
+def _disagreement(found: Found, radius: float, measured: float | None) -> str | None:
+    """Why the size is in doubt when the objects found are far from the size used
+    (``measured``: their radius when already known)."""
+    if found.count < 3:
+        return None
+    if measured is None:
+        measured = _median_radius(found.labels, found.count) / found.scale / OBJECT_TO_BLOB
+    if max(measured / radius, radius / measured) <= AGREEMENT:
+        return None
+    return (
+        f"objects found ({2 * measured:.0f} px) far from the size estimated "
+        f"({2 * radius:.0f} px): set the diameter"
+    )
 
 
 def _phase(

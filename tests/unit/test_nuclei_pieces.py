@@ -11,9 +11,11 @@ from chalicelib.cells.counting import count_cells
 from chalicelib.cells.nuclei import _peak_centres
 from chalicelib.cells.objects import (
     _neighbour_pairs,
+    disk,
     grow_labels,
     merge_pairs,
     merge_table,
+    open_disk,
     quantile,
     tile_map,
     tile_quantile,
@@ -158,3 +160,30 @@ def test_elongated_nuclei_side_by_side_are_parted() -> None:
     counted = count_cells(np.clip(image * 200 + 10, 0, 255).astype(np.uint8))
     assert counted.count >= 45  # the pairs were one object each before (30)
     assert counted.quality is not None and not counted.quality.reliable  # still says so
+
+
+@pytest.mark.parametrize(
+    ("shape", "radius", "dtype"),
+    [
+        ((40, 50), 8, np.float32),
+        ((128, 96), 16, np.float32),
+        ((255, 200), 31, np.float32),
+        ((20, 12), 12, np.float32),
+        ((1, 60), 9, np.float32),
+        ((5, 40), 12, np.float32),
+        ((90, 70), 20, np.uint8),
+        ((64, 64), 3, np.float32),
+    ],
+)
+def test_disc_opening_row_by_row_equals_opencvs(
+    shape: tuple[int, int], radius: int, dtype: type
+) -> None:
+    rng = np.random.default_rng(radius)
+    image = cv2.GaussianBlur(rng.random(shape).astype(np.float32), (0, 0), 1.5)
+    image[rng.random(shape) < 0.02] = 5.0  # isolated peaks: the opening must remove them
+    if dtype is np.uint8:
+        image = (image * 40).astype(np.uint8)
+    expected = cv2.morphologyEx(image, cv2.MORPH_OPEN, disk(radius))
+    found = open_disk(image, radius)
+    assert found.dtype == expected.dtype
+    assert np.array_equal(found, expected)
