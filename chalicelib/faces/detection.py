@@ -189,7 +189,25 @@ class MultiViewDetector:
             20 px window, so a large region meant for large faces costs little.
         upright_only : per region, skip the ``tilted`` view (a cheaper search).
         """
-        found: list[PixelRect] = []
+        return [rect for rect, _view in self.search(grey, regions, smallest, upright_only)]
+
+    def search(
+        self,
+        grey: np.ndarray,
+        regions: Sequence[PixelRect],
+        smallest: Sequence[int] | None = None,
+        upright_only: Sequence[bool] | None = None,
+        prefer: Sequence[str | None] | None = None,
+        largest: Sequence[int | None] | None = None,
+    ) -> list[tuple[PixelRect, str]]:
+        """``detect_regions``, each face labelled with the view that found it.
+
+        ``prefer``: per region, a view to try first, stopping at the first view
+        that finds a face (a region around one tracked face: usually one cascade
+        instead of three to five). ``largest``: per region, the largest face to
+        look for (stops the cascade's pyramid early).
+        """
+        found: list[tuple[PixelRect, str]] = []
         for number, (x, y, w, h) in enumerate(regions):
             least = max(self.min_face, smallest[number]) if smallest else self.min_face
             if w < least or h < least:
@@ -202,44 +220,58 @@ class MultiViewDetector:
             # Where something moved or a face was, a weaker vote suffices (and the
             # tilted view is tried); the rolling scan of still regions asks for more.
             thorough = not (upright_only and upright_only[number])
-            for fx, fy, fw, fh in self._detect_views(crop, thorough):
-                found.append(
-                    (
-                        x + round(fx / scale),
-                        y + round(fy / scale),
-                        round(fw / scale),
-                        round(fh / scale),
-                    )
+            first = prefer[number] if prefer else None
+            most = largest[number] if largest else None
+            biggest = round(most * scale) if most else 0
+            for (fx, fy, fw, fh), view in self._detect_views(crop, thorough, first, biggest):
+                rect = (
+                    x + round(fx / scale),
+                    y + round(fy / scale),
+                    round(fw / scale),
+                    round(fh / scale),
                 )
-        return merge_rects(found)
+                found.append((rect, view))
+        return merge_labelled(found)
 
-    def _detect_views(self, crop: np.ndarray, thorough: bool = True) -> list[PixelRect]:
-        """Every upright view; the tilted view only where no upright face was found."""
-        found: list[PixelRect] = []
+    def _detect_views(
+        self, crop: np.ndarray, thorough: bool = True, first: str | None = None, biggest: int = 0
+    ) -> list[tuple[PixelRect, str]]:
+        """Every upright view; the tilted view only where no upright face was found.
+
+        With ``first``, that view is tried first and the search stops at the first
+        view that finds anything.
+        """
+        found: list[tuple[PixelRect, str]] = []
         width = crop.shape[1]
         votes = max(1, self._min_neighbors - 1) if thorough else self._min_neighbors
-        for view in self.views:
-            if view == "tilted":
-                continue
+        order = [v for v in self.views if v != "tilted"]
+        if first in order:
+            order.remove(first)
+            order.insert(0, first)
+        for view in order:
             cascade = self._cascades["frontal" if view == "frontal" else "profile"]
             image = cv2.flip(crop, 1) if view == "profile-mirrored" else crop
-            for rx, ry, rw, rh in self._run(cascade, image, votes):
+            for rx, ry, rw, rh in self._run(cascade, image, votes, biggest):
                 left = width - rx - rw if view == "profile-mirrored" else rx
-                found.append((int(left), int(ry), int(rw), int(rh)))
+                found.append(((int(left), int(ry), int(rw), int(rh)), view))
+            if found and first is not None:
+                return found
         if thorough and not found and "tilted" in self.views:
             for angle in TILTS:
-                found += self._detect_turned(crop, angle, votes)
+                found += [(r, "tilted") for r in self._detect_turned(crop, angle, votes)]
         return found
 
     def _run(
-        self, cascade: cv2.CascadeClassifier, image: np.ndarray, votes: int
+        self, cascade: cv2.CascadeClassifier, image: np.ndarray, votes: int, biggest: int = 0
     ) -> Sequence[PixelRect]:
         size = (self._window, self._window)
+        most = (biggest, biggest) if biggest > self._window else (0, 0)
         return cascade.detectMultiScale(  # type: ignore[no-any-return,return-value]
             image,
             scaleFactor=self._scale_factor,
             minNeighbors=votes,
             minSize=size,
+            maxSize=most,
         )
 
     def _detect_turned(self, crop: np.ndarray, angle: float, votes: int) -> list[PixelRect]:
@@ -264,29 +296,40 @@ class MultiViewDetector:
         return tuple((x / width, y / height, w / width, h / height) for x, y, w, h in rects)
 
 
+def merge_labelled(
+    found: Sequence[tuple[PixelRect, str]], overlap: float = 0.3
+) -> list[tuple[PixelRect, str]]:
+    """``merge_rects`` for labelled rectangles: a merged one keeps the label of its first.
+
+    >>> merge_labelled([((0, 0, 10, 10), "frontal"), ((2, 2, 10, 10), "profile")])
+    [((0, 0, 12, 12), 'frontal')]
+    """
+    merged = [(list(rect), view) for rect, view in found]
+    changed = True
+    while changed:
+        changed = False
+        for i in range(len(merged)):
+            for j in range(i + 1, len(merged)):
+                a, b = merged[i][0], merged[j][0]
+                if _overlap(a, b) > overlap:
+                    x0, y0 = min(a[0], b[0]), min(a[1], b[1])
+                    x1, y1 = max(a[0] + a[2], b[0] + b[2]), max(a[1] + a[3], b[1] + b[3])
+                    merged[i] = ([x0, y0, x1 - x0, y1 - y0], merged[i][1])
+                    del merged[j]
+                    changed = True
+                    break
+            if changed:
+                break
+    return [((r[0], r[1], r[2], r[3]), view) for r, view in merged]
+
+
 def merge_rects(rects: Sequence[PixelRect], overlap: float = 0.3) -> list[PixelRect]:
     """Rectangles overlapping by more than ``overlap`` of the smaller one, merged into their union.
 
     >>> merge_rects([(0, 0, 10, 10), (2, 2, 10, 10), (50, 50, 5, 5)])
     [(0, 0, 12, 12), (50, 50, 5, 5)]
     """
-    merged = [list(r) for r in rects]
-    changed = True
-    while changed:
-        changed = False
-        for i in range(len(merged)):
-            for j in range(i + 1, len(merged)):
-                if _overlap(merged[i], merged[j]) > overlap:
-                    a, b = merged[i], merged[j]
-                    x0, y0 = min(a[0], b[0]), min(a[1], b[1])
-                    x1, y1 = max(a[0] + a[2], b[0] + b[2]), max(a[1] + a[3], b[1] + b[3])
-                    merged[i] = [x0, y0, x1 - x0, y1 - y0]
-                    del merged[j]
-                    changed = True
-                    break
-            if changed:
-                break
-    return [(r[0], r[1], r[2], r[3]) for r in merged]
+    return [rect for rect, _ in merge_labelled([(rect, "") for rect in rects], overlap)]
 
 
 def _overlap(a: Sequence[int], b: Sequence[int]) -> float:

@@ -27,6 +27,7 @@ frames later (the *lookahead*), with the rectangles to blur. In between:
 from __future__ import annotations
 
 import math
+import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -43,13 +44,15 @@ class RegionDetector(Protocol):
     name: str
     min_face: int
 
-    def detect_regions(
+    def search(
         self,
         grey: np.ndarray,
         regions: Sequence[PixelRect],
         smallest: Sequence[int] | None = None,
         upright_only: Sequence[bool] | None = None,
-    ) -> list[PixelRect]: ...
+        prefer: Sequence[str | None] | None = None,
+        largest: Sequence[int | None] | None = None,
+    ) -> list[tuple[PixelRect, str]]: ...
 
 
 @dataclass(frozen=True)
@@ -62,8 +65,12 @@ class CoverageSettings:
     drift_pad: float = 0.25  # per frame since the last detection, times the speed
     flow_hold_s: float = 4.0  # while optical flow still follows it, a face is held this long
     motion_threshold: int = 14  # grey levels, on the small copy
-    tile: int = 320  # rolling-scan tile side at full resolution, before overlap
-    scan_every: int = 3  # passes between two tiles of the rolling scan (after the first)
+    explained_every: int = 3  # passes between searches of motion overlapping a tracked face
+    tile: int = 160  # rolling-scan tile side at full resolution, before overlap
+    # The rolling scan searches this many pixels per frame (at the finest scale,
+    # i.e. scaled by (min_face / smallest face of the tile)²; ~2 µs each for the
+    # three upright views): it bounds the cost of finding still faces.
+    scan_pixels: int = 3000
     whole_frame_above: float = 1.0  # strict: blur all when a held box covers this much
     strict: bool = False
 
@@ -104,6 +111,7 @@ class CoverageStats:
     frames_fully_blurred: int = 0
     frames_with_boxes: int = 0
     max_faces: int = 0
+    detect_cpu_s: float = 0.0  # CPU seconds in the detector (the rest of ``push`` tracks)
 
     def searched_fraction(self, width: int, height: int) -> float:
         """Pixels searched per detection pass, as a fraction of one frame."""
@@ -122,6 +130,7 @@ class _Track:
     boxes: dict[int, np.ndarray] = field(default_factory=dict)
     seen: dict[int, int] = field(default_factory=dict)  # frame -> last detection at or before
     points: np.ndarray | None = None
+    view: str | None = None  # the view that last found it (tried first next time)
     followed: int = 0  # last frame the optical flow followed it
     end: int | None = None  # last frame covered, once the face is given up
 
@@ -159,12 +168,15 @@ class FaceCoverage:
         self._index = 0
         self._grey: np.ndarray | None = None
         self._small_ref: np.ndarray | None = None  # small copy at the last detection pass
+        # The rolling scan goes tile by tile; a whole search (the first frame, cuts)
+        # takes each level of the pyramid in one piece (no overlap to pay for).
         self._plan = _scan_plan(self._width, self._height, self.settings.tile, detector.min_face)
+        self._whole = _scan_plan(
+            self._width, self._height, max(self._width, self._height), detector.min_face
+        )
         self._next_item = 0
-        self._passes_since_tile = 0
-        # The first frame and cuts are searched whole at once: a face may leave the
-        # picture before a search spread over several passes would reach it.
-        self._spread = 1
+        self._scan_credit = 0.0
+        self._passes = 0
         self._flow_hold = max(self._hold, round(self.settings.flow_hold_s * fps))
         self._pending: deque[ScanItem] = deque()
 
@@ -205,19 +217,37 @@ class FaceCoverage:
         small = cv2.GaussianBlur(small, (3, 3), 0)  # texture aliasing is not motion
         moving, cut = self._motion(small)
         if cut:  # a new scene: search all of it, over the next passes
-            self._pending = deque(self._plan)
+            self._pending = deque(self._whole)
             self.stats.full_scans += 1
         near = self._around_tracks()
-        moving = [item for item in moving if not _mostly_inside(item[0], [r for r, _ in near])]
+        near_rects = [r for r, _least, _view in near]
+        moving = [item for item in moving if not _mostly_inside(item[0], near_rects)]
+        # Motion that overlaps a tracked face is mostly that face (and the body
+        # around it): searched only every ``explained_every``-th pass; motion
+        # elsewhere, where a new face may be, every pass.
+        self._passes += 1
+        if self._passes % self.settings.explained_every:
+            moving = [item for item in moving if not _mostly_inside(item[0], near_rects, 0.3)]
         scan = self._clamp(self._scan_items())
-        items = self._clamp(moving + near) + scan
-        regions = [item[0] for item in items]
-        upright = [False] * (len(items) - len(scan)) + [True] * len(scan)
+        # (region, smallest face), the view to try first (stopping at the first hit),
+        # upright views only, the largest face to look for.
+        searches: list[tuple[ScanItem, str | None, bool, int | None]] = []
+        searches += [(item, None, False, None) for item in self._clamp(moving)]
+        for rect, least, view in near:  # around a tracked face: its own view first
+            searches += [(item, view, False, None) for item in self._clamp([(rect, least)])]
+        searches += [(item, None, True, math.ceil(item[1] * LEVEL_SPAN)) for item in scan]
         self.stats.detection_passes += 1
-        self.stats.searched_pixels += sum(
-            round(w * h * (self._detector.min_face / least) ** 2) for (_x, _y, w, h), least in items
+        self.stats.searched_pixels += sum(_cost(s[0], self._detector.min_face) for s in searches)
+        started = time.process_time()
+        found = self._detector.search(
+            grey,
+            [item[0][0] for item in searches],
+            [item[0][1] for item in searches],
+            [item[2] for item in searches],
+            [item[1] for item in searches],
+            [item[3] for item in searches],
         )
-        found = self._detector.detect_regions(grey, regions, [item[1] for item in items], upright)
+        self.stats.detect_cpu_s += time.process_time() - started
         self._associate(found, grey, index, refresh)
         self._small_ref = small
 
@@ -231,17 +261,25 @@ class FaceCoverage:
         return kept
 
     def _scan_items(self) -> list[ScanItem]:
-        """This pass's share of the search of the whole frame (all scales)."""
-        if self._pending:
-            share = math.ceil(len(self._plan) / self._spread)
-            return [self._pending.popleft() for _ in range(min(share, len(self._pending)))]
-        self._passes_since_tile += 1
-        if self._passes_since_tile < self.settings.scan_every:
-            return []
-        self._passes_since_tile = 0
-        item = self._plan[self._next_item % len(self._plan)]
-        self._next_item += 1
-        return [item]
+        """This pass's share of the search of the whole frame (all scales).
+
+        After a cut (and at the start) the whole plan at once; otherwise the next
+        tiles of the rolling scan, as many as ``scan_pixels`` per frame pays for.
+        """
+        if self._pending:  # at once: a face may leave before a spread-out search finds it
+            items = list(self._pending)
+            self._pending.clear()
+            return items
+        self._scan_credit += self.settings.scan_pixels * self.settings.detect_every
+        items = []
+        while True:
+            item = self._plan[self._next_item % len(self._plan)]
+            cost = _cost(item, self._detector.min_face)
+            if cost > self._scan_credit:
+                return items
+            self._scan_credit -= cost
+            self._next_item += 1
+            items.append(item)
 
     def _motion(self, small: np.ndarray) -> tuple[list[ScanItem], bool]:
         """Regions that moved since the last pass (camera motion removed), and whether
@@ -280,24 +318,26 @@ class FaceCoverage:
             items.append((rect, round(min(rect[2], rect[3]) / 8)))
         return items, False
 
-    def _around_tracks(self) -> list[ScanItem]:
+    def _around_tracks(self) -> list[tuple[PixelRect, int, str | None]]:
         items = []
         for track in self._tracks:
             x, y, w, h = track.box
             grow = max(w, h) * 0.4 + np.abs(track.velocity).max() * self.settings.detect_every
             rect = _rect_from(x - grow, y - grow, x + w + grow, y + h + grow)
-            items.append((rect, round(0.5 * min(w, h))))
+            items.append((rect, round(0.5 * min(w, h)), track.view))
         return items
 
     def _associate(
-        self, found: list[PixelRect], grey: np.ndarray, index: int, refresh: bool
+        self, labelled: list[tuple[PixelRect, str]], grey: np.ndarray, index: int, refresh: bool
     ) -> None:
-        unmatched = list(found)
+        views = dict(labelled)
+        unmatched = [rect for rect, _view in labelled]
         for track in self._tracks:
             best = _best_match(track.box, unmatched)
             if best is None:
                 continue
             unmatched.remove(best)
+            track.view = views[best]
             detected = np.array(best, np.float64)
             if not refresh and index > track.last_seen:
                 centre_then = (
@@ -312,6 +352,7 @@ class FaceCoverage:
         for rect in unmatched:
             box = np.array(rect, np.float64)
             track = _Track(len(self._tracks) + len(self._finished), index, index, box)
+            track.view = views[rect]
             track.points = _features(grey, box)
             self._tracks.append(track)
             self.stats.tracks += 1
@@ -405,19 +446,23 @@ def _mostly_inside(rect: PixelRect, others: list[PixelRect], share: float = 0.7)
     return False
 
 
+LEVEL_SPAN = 2.4 * 1.2  # largest / smallest face a level of the scan looks for
+
+
 def _scan_plan(width: int, height: int, tile: int, min_face: int) -> list[ScanItem]:
     """The whole frame as tiles at every scale of a pyramid (factor 2.4 between levels).
 
-    Each level looks for faces from its ``smallest`` up to the next level's;
-    its tiles are ``tile`` px at the level's own scale (so each costs about the
-    same) and overlap by the largest face of the level, so a face crossing a
-    tile edge is whole in some tile.
+    Each level looks for faces from its ``smallest`` up to ``LEVEL_SPAN`` times
+    that (a little past the next level's smallest); its tiles are ``tile`` px at
+    the level's own scale (so each costs about the same) and overlap by half the
+    largest face of the level on each side, so a face crossing a tile edge is whole in
+    some tile.
     """
     items: list[ScanItem] = []
     smallest = float(min_face)
     while smallest <= min(width, height):
         factor = smallest / min_face
-        side, overlap = round(tile * factor), round(smallest * 2.4)
+        side, overlap = round(tile * factor), math.ceil(smallest * LEVEL_SPAN / 2)
         for y in range(0, height, side):
             for x in range(0, width, side):
                 rect = _rect_from(
@@ -429,6 +474,12 @@ def _scan_plan(width: int, height: int, tile: int, min_face: int) -> list[ScanIt
                 items.append((rect, round(smallest)))
         smallest *= 2.4
     return items
+
+
+def _cost(item: ScanItem, min_face: int) -> int:
+    """Pixels a search of ``item`` costs, counted at the finest scale."""
+    (_x, _y, w, h), least = item
+    return round(w * h * (min_face / least) ** 2)
 
 
 def _best_match(box: np.ndarray, found: list[PixelRect]) -> PixelRect | None:

@@ -31,13 +31,15 @@ class SquareSeer:
         self.frame = 0
         self.searched: list[list[tuple[int, int, int, int]]] = []
 
-    def detect_regions(
+    def search(
         self,
         grey: np.ndarray,
         regions: Sequence[tuple[int, int, int, int]],
         smallest: Sequence[int] | None = None,
         upright_only: Sequence[bool] | None = None,
-    ) -> list[tuple[int, int, int, int]]:
+        prefer: Sequence[str | None] | None = None,
+        largest: Sequence[int | None] | None = None,
+    ) -> list[tuple[tuple[int, int, int, int], str]]:
         self.searched.append(list(regions))
         if self.frame in self.blind or self.frame not in self.positions:
             return []
@@ -48,7 +50,7 @@ class SquareSeer:
             rx <= x and ry <= y and x + SIDE <= rx + rw and y + SIDE <= ry + rh
             for rx, ry, rw, rh in regions
         )
-        return [(x, y, SIDE, SIDE)] if inside else []
+        return [((x, y, SIDE, SIDE), "frontal")] if inside else []
 
 
 def square_frames(positions: dict[int, tuple[int, int]], count: int) -> list[np.ndarray]:
