@@ -61,10 +61,13 @@ class CoverageSettings:
     hold_s: float = 1.0  # a lost face stays blurred this long
     back_s: float = 1.0  # a new face is blurred this long before its first detection
     pad: float = 0.15  # of the face's size, on each side
+    tilted_pad: float = 0.1  # more, for faces found by the tilted view
     motion_pad: float = 1.0  # times the face's speed (px/frame), on each side
     drift_pad: float = 0.25  # per frame since the last detection, times the speed
     flow_hold_s: float = 4.0  # while optical flow still follows it, a face is held this long
     motion_threshold: int = 14  # grey levels, on the small copy
+    shrink: float = 0.85  # a re-detected box shrinks to no less than this share at once
+    motion_share: float = 12.0  # smallest face searched in a moving region: its side / this
     explained_every: int = 3  # passes between searches of motion overlapping a tracked face
     tile: int = 160  # rolling-scan tile side at full resolution, before overlap
     # The rolling scan searches this many pixels per frame (at the finest scale,
@@ -112,6 +115,7 @@ class CoverageStats:
     frames_with_boxes: int = 0
     max_faces: int = 0
     detect_cpu_s: float = 0.0  # CPU seconds in the detector (the rest of ``push`` tracks)
+    whole_search_cpu_s: float = 0.0  # of which in passes searching the whole frame (start, cuts)
 
     def searched_fraction(self, width: int, height: int) -> float:
         """Pixels searched per detection pass, as a fraction of one frame."""
@@ -228,6 +232,7 @@ class FaceCoverage:
         self._passes += 1
         if self._passes % self.settings.explained_every:
             moving = [item for item in moving if not _mostly_inside(item[0], near_rects, 0.3)]
+        whole = bool(self._pending)
         scan = self._clamp(self._scan_items())
         # (region, smallest face), the view to try first (stopping at the first hit),
         # upright views only, the largest face to look for.
@@ -247,7 +252,10 @@ class FaceCoverage:
             [item[1] for item in searches],
             [item[3] for item in searches],
         )
-        self.stats.detect_cpu_s += time.process_time() - started
+        spent = time.process_time() - started
+        self.stats.detect_cpu_s += spent
+        if whole:  # (with this pass's other searches, a small share)
+            self.stats.whole_search_cpu_s += spent
         self._associate(found, grey, index, refresh)
         self._small_ref = small
 
@@ -314,8 +322,10 @@ class FaceCoverage:
                 (x + w) / self._scale + grow,
                 (y + h) / self._scale + grow,
             )
-            # A face is at least an eighth of the moving region it makes.
-            items.append((rect, round(min(rect[2], rect[3]) / 8)))
+            # A face is at least an eighth of the moving region it makes; searched
+            # for from two thirds of that (a face at the cascade's smallest window
+            # is found less reliably, and a fast face's region is long).
+            items.append((rect, round(min(rect[2], rect[3]) / self.settings.motion_share)))
         return items, False
 
     def _around_tracks(self) -> list[tuple[PixelRect, int, str | None]]:
@@ -346,7 +356,7 @@ class FaceCoverage:
                 centre_now = detected[:2] + detected[2:] / 2
                 measured = (centre_now - centre_then) / (index - track.last_seen)
                 track.velocity = 0.5 * track.velocity + 0.5 * measured
-            track.box = detected
+            track.box = steady_size(track.box, detected, self.settings.shrink)
             track.last_seen = index
             track.points = _features(grey, track.box)
         for rect in unmatched:
@@ -418,7 +428,9 @@ class FaceCoverage:
             return None
         x, y, w, h = box
         drift = settings.drift_pad * min(since, self._hold)
-        grow = settings.pad * max(w, h) + speed * (settings.motion_pad + drift)
+        # A box found on a turned copy is mapped back by its centre: less precise.
+        pad = settings.pad + (settings.tilted_pad if track.view == "tilted" else 0.0)
+        grow = pad * max(w, h) + speed * (settings.motion_pad + drift)
         rect = _rect_from(x - grow, y - grow, x + w + grow, y + h + grow)
         x0, y0 = max(0, rect[0]), max(0, rect[1])
         x1, y1 = min(self._width, rect[0] + rect[2]), min(self._height, rect[1] + rect[3])
@@ -474,6 +486,21 @@ def _scan_plan(width: int, height: int, tile: int, min_face: int) -> list[ScanIt
                 items.append((rect, round(smallest)))
         smallest *= 2.4
     return items
+
+
+def steady_size(before: np.ndarray, detected: np.ndarray, shrink: float) -> np.ndarray:
+    """The detected box (x, y, w, h), not smaller than ``shrink`` times the box before.
+
+    A detector's boxes jitter in size by ~10 % from frame to frame; a box that
+    suddenly shrank would uncover the edge of the face. The centre is the
+    detection's.
+
+    >>> steady_size(np.array([0, 0, 100, 100.0]), np.array([20, 20, 60, 60.0]), 0.85).tolist()
+    [7.5, 7.5, 85.0, 85.0]
+    """
+    side = np.maximum(detected[2:], shrink * before[2:])
+    centre = detected[:2] + detected[2:] / 2
+    return np.concatenate([centre - side / 2, side])
 
 
 def _cost(item: ScanItem, min_face: int) -> int:
