@@ -67,7 +67,7 @@ class CoverageSettings:
     flow_hold_s: float = 4.0  # while optical flow still follows it, a face is held this long
     motion_threshold: int = 14  # grey levels, on the small copy
     shrink: float = 0.85  # a re-detected box shrinks to no less than this share at once
-    motion_share: float = 12.0  # smallest face searched in a moving region: its side / this
+    motion_share: float = 8.0  # smallest face searched in a moving region: its side / this
     explained_every: int = 3  # passes between searches of motion overlapping a tracked face
     tile: int = 160  # rolling-scan tile side at full resolution, before overlap
     # The rolling scan searches this many pixels per frame (at the finest scale,
@@ -322,9 +322,7 @@ class FaceCoverage:
                 (x + w) / self._scale + grow,
                 (y + h) / self._scale + grow,
             )
-            # A face is at least an eighth of the moving region it makes; searched
-            # for from two thirds of that (a face at the cascade's smallest window
-            # is found less reliably, and a fast face's region is long).
+            # A face is at least an eighth of the moving region it makes.
             items.append((rect, round(min(rect[2], rect[3]) / self.settings.motion_share)))
         return items, False
 
@@ -385,7 +383,12 @@ class FaceCoverage:
             gone = x > self._width or y > self._height or x + w < 0 or y + h < 0
             unseen = index - track.last_seen
             lost = index - max(track.followed, track.last_seen) > self.settings.detect_every
-            if gone or unseen > self._flow_hold or (unseen > self._hold and lost):
+            stale = unseen > self.settings.detect_every
+            duplicate = stale and any(
+                other is not track and other.last_seen == index and same_face(track.box, other.box)
+                for other in self._tracks
+            )
+            if gone or duplicate or unseen > self._flow_hold or (unseen > self._hold and lost):
                 track.end = index
                 self._finished.append(track)
             else:
@@ -486,6 +489,23 @@ def _scan_plan(width: int, height: int, tile: int, min_face: int) -> list[ScanIt
                 items.append((rect, round(smallest)))
         smallest *= 2.4
     return items
+
+
+def same_face(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two boxes (x, y, w, h) are on one face: centres within half the smaller
+    box's side of each other, sizes within a factor of two.
+
+    (A track that lost its face to another one follows it as a duplicate; it is
+    retired when the other was just detected and it was not.)
+
+    >>> same_face(np.array([0, 0, 40, 40.0]), np.array([10, 5, 50, 50.0]))
+    True
+    >>> same_face(np.array([0, 0, 40, 40.0]), np.array([30, 0, 40, 40.0]))
+    False
+    """
+    ca, cb = a[:2] + a[2:] / 2, b[:2] + b[2:] / 2
+    small, large = min(a[2], b[2]), max(a[2], b[2])
+    return bool(np.abs(ca - cb).max() < 0.5 * small and large <= 2 * small)
 
 
 def steady_size(before: np.ndarray, detected: np.ndarray, shrink: float) -> np.ndarray:
