@@ -344,26 +344,59 @@ def blur_rects(frame: np.ndarray, rects: Sequence[tuple[int, int, int, int]]) ->
     """Blur pixel rectangles (x, y, width, height) of ``frame`` in place; returns how many.
 
     The same strong blur as ``blur_boxes``: each region shrunk about twelvefold
-    and scaled back, so nothing recognisable survives whatever its size.
+    (to at most 10 samples across) and scaled back, so nothing recognisable
+    survives whatever its size. Overlapping rectangles are blurred as one (their
+    bounding box, blurred once, is pasted where any of them is): blurred one by
+    one, the edge of one would cut a step through a face under another.
 
     >>> frame = np.tile(np.arange(64, dtype=np.uint8) * 4, (64, 1))[..., None].repeat(3, 2)
     >>> blur_rects(frame, [(8, 8, 24, 24), (70, 70, 5, 5)])
     1
     """
     height, width = frame.shape[:2]
-    done = 0
+    clipped = []
     for x, y, w, h in rects:
         x0, y0, x1, y1 = max(0, x), max(0, y), min(width, x + w), min(height, y + h)
-        if x1 - x0 < 2 or y1 - y0 < 2:
-            continue
+        if x1 - x0 >= 2 and y1 - y0 >= 2:
+            clipped.append((x0, y0, x1, y1))
+    for group in overlapping_groups(clipped):
+        x0, y0 = min(r[0] for r in group), min(r[1] for r in group)
+        x1, y1 = max(r[2] for r in group), max(r[3] for r in group)
         region = frame[y0:y1, x0:x1]
-        # At most 10 samples across, however large: a big face stays unrecognisable.
         across = (max(1, min(10, (x1 - x0) // 12)), max(1, min(10, (y1 - y0) // 12)))
         small = cv2.resize(region, across, interpolation=cv2.INTER_AREA)
         small = cv2.GaussianBlur(small, (3, 3), 0)
-        frame[y0:y1, x0:x1] = cv2.resize(small, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
-        done += 1
-    return done
+        blurred = cv2.resize(small, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+        if len(group) == 1:
+            frame[y0:y1, x0:x1] = blurred
+            continue
+        inside = np.zeros((y1 - y0, x1 - x0), bool)
+        for rx0, ry0, rx1, ry1 in group:
+            inside[ry0 - y0 : ry1 - y0, rx0 - x0 : rx1 - x0] = True
+        region[inside] = blurred[inside]
+    return len(clipped)
+
+
+def overlapping_groups(
+    rects: Sequence[tuple[int, int, int, int]],
+) -> list[list[tuple[int, int, int, int]]]:
+    """Rectangles (x0, y0, x1, y1) in groups that overlap, directly or through others.
+
+    >>> overlapping_groups([(0, 0, 10, 10), (20, 20, 30, 30), (5, 5, 22, 22)])
+    [[(0, 0, 10, 10), (5, 5, 22, 22), (20, 20, 30, 30)]]
+    >>> len(overlapping_groups([(0, 0, 10, 10), (10, 0, 20, 10)]))  # touching is not overlapping
+    2
+    """
+    groups: list[list[tuple[int, int, int, int]]] = []
+    for rect in rects:
+        joined = [g for g in groups if any(_touch(rect, other) for other in g)]
+        merged = [item for g in joined for item in g] + [rect]
+        groups = [g for g in groups if g not in joined] + [sorted(merged)]
+    return groups
+
+
+def _touch(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def blur_whole(frame: np.ndarray) -> None:

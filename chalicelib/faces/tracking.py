@@ -137,6 +137,7 @@ class _Track:
     points: np.ndarray | None = None
     view: str | None = None  # the view that last found it (tried first next time)
     followed: int = 0  # last frame the optical flow followed it
+    steps: int = 0  # frames the optical flow followed it
     end: int | None = None  # last frame covered, once the face is given up
 
 
@@ -211,6 +212,9 @@ class FaceCoverage:
         """The frames still held back (call once, after the last ``push``)."""
         if self._grey is not None and (self._index - 1) % self.settings.detect_every != 0:
             self._detection_pass(self._grey, self._index - 1, refresh=True)
+            for track in self._tracks:  # a face found only now is blurred from here back
+                track.boxes.setdefault(self._index - 1, track.box.copy())
+                track.seen.setdefault(self._index - 1, track.last_seen)
         ready = []
         while self._buffer:
             ready.append(self._decide(*self._buffer.popleft()))
@@ -370,11 +374,16 @@ class FaceCoverage:
     def _follow(self, before: np.ndarray, now: np.ndarray, index: int) -> None:
         for track in self._tracks:
             moved = _flow(before, now, track)
+            settled = track.steps >= 8  # its velocity is known by now (0.6⁸ ≈ 2 % left)
+            if moved is not None and settled and not plausible(moved, track.velocity):
+                track.points = None  # locked onto something else: coast until re-detected
+                moved = None
             if moved is None:
                 moved = track.velocity
             else:
                 track.velocity = 0.6 * track.velocity + 0.4 * moved
                 track.followed = index
+                track.steps += 1
             track.box = track.box + np.array([moved[0], moved[1], 0, 0])
 
     def _retire(self, index: int) -> None:
@@ -508,6 +517,27 @@ def view_pad(view: str | None, settings: CoverageSettings) -> float:
     return 0.0
 
 
+def plausible(moved: np.ndarray, velocity: np.ndarray) -> bool:
+    """Whether a face moving at ``velocity`` px per frame can have moved by ``moved``.
+
+    A fast face whose flow suddenly says "still" (or jumps elsewhere) has had
+    its points locked onto the background or onto a face it passes; the track
+    then coasts at its velocity. A slow face, or a new track (velocity 0), may
+    do anything.
+
+    >>> plausible(np.array([18.0, 1]), np.array([19.0, 0]))
+    True
+    >>> plausible(np.zeros(2), np.array([19.0, 0]))
+    False
+    >>> plausible(np.array([12.0, 0]), np.zeros(2))
+    True
+    """
+    speed = float(np.abs(velocity).max())
+    if speed < 6.0:
+        return True
+    return float(np.abs(moved - velocity).max()) <= 0.5 * speed + 2.0
+
+
 def same_face(a: np.ndarray, b: np.ndarray) -> bool:
     """Whether two boxes (x, y, w, h) are on one face: centres within half the smaller
     box's side of each other, sizes within a factor of two.
@@ -553,7 +583,9 @@ def _best_match(box: np.ndarray, found: list[PixelRect]) -> PixelRect | None:
     for rect in found:
         rx, ry, rw, rh = rect
         distance = float(np.hypot(*(centre - (rx + rw / 2, ry + rh / 2))))
-        if distance < 0.75 * max(w, h, rw, rh) and distance < best_distance:
+        # A face of another size nearby is another face (one passing in front).
+        similar = max(w, rw) <= 2.5 * min(w, rw)
+        if similar and distance < 0.75 * max(w, h, rw, rh) and distance < best_distance:
             best, best_distance = rect, distance
     return best
 
