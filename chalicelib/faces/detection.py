@@ -373,7 +373,7 @@ def blur_rects(frame: np.ndarray, rects: Sequence[tuple[int, int, int, int]]) ->
         inside = np.zeros((y1 - y0, x1 - x0), bool)
         for rx0, ry0, rx1, ry1 in group:
             inside[ry0 - y0 : ry1 - y0, rx0 - x0 : rx1 - x0] = True
-        region[inside] = blurred[inside]
+        np.copyto(region, blurred, where=inside[..., None])
     return len(clipped)
 
 

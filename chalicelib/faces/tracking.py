@@ -69,6 +69,7 @@ class CoverageSettings:
     motion_threshold: int = 14  # grey levels, on the small copy
     shrink: float = 0.85  # a re-detected box shrinks to no less than this share at once
     motion_share: float = 8.0  # smallest face searched in a moving region: its side / this
+    scattered_blobs: int = 12  # more moving blobs than this: try removing a camera pan
     explained_every: int = 3  # passes between searches of motion overlapping a tracked face
     tile: int = 160  # rolling-scan tile side at full resolution, before overlap
     # The rolling scan searches this many pixels per frame (at the finest scale,
@@ -303,7 +304,11 @@ class FaceCoverage:
         now = small.astype(np.float32)
         threshold = self.settings.motion_threshold
         mask = (cv2.absdiff(before, now) > threshold).astype(np.uint8)
-        if mask.mean() > 0.3:  # much changed: the camera moved, or a new scene
+        scattered = False
+        if mask.mean() <= 0.3:  # many small changes all over: a sparse scene panned
+            count = cv2.connectedComponents(cv2.dilate(mask, np.ones((5, 5), np.uint8)))[0] - 1
+            scattered = count > self.settings.scattered_blobs
+        if mask.mean() > 0.3 or scattered:  # much changed: the camera moved, or a new scene
             # Phase correlation finds the camera's shift; only used when much changed,
             # since on a plain background it would lock onto the one moving object.
             (dx, dy), _response = cv2.phaseCorrelate(before, now)
@@ -315,7 +320,11 @@ class FaceCoverage:
             diff[:border], diff[-border:], diff[:, :border], diff[:, -border:] = 0, 0, 0, 0
             if float(diff.mean()) > 40:  # most of the picture is new: a cut
                 return [], True
-            mask = (diff > threshold).astype(np.uint8)
+            aligned_mask = (diff > threshold).astype(np.uint8)
+            # Scattered changes: the shift is kept only if it explains most of them
+            # (else they are many things moving, each searched).
+            if not scattered or aligned_mask.sum() < 0.5 * mask.sum():
+                mask = aligned_mask
         mask = np.asarray(cv2.dilate(mask, np.ones((5, 5), np.uint8)), np.uint8)
         count, _labels, boxes, _centres = cv2.connectedComponentsWithStats(mask)
         items = []

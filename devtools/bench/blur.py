@@ -125,8 +125,7 @@ def print_table(rows: list[Row], held_out: bool, strict: bool, seed: int) -> Non
         print(
             f"{r.case.name:26} {width:>4}x{height:<4} {r.exposed:>4}/{r.face_frames:<4} "
             f"{r.worst_kept:6.2f} {r.psnr:8.1f} {stages} {r.realtime:6.2f} {r.steady:6.2f} "
-            f"{r.wall_realtime:6.2f}"
-            + (f"  ({r.whole} frames blurred whole)" if r.whole else "")
+            f"{r.wall_realtime:6.2f}" + (f"  ({r.whole} frames blurred whole)" if r.whole else "")
         )
     exposed = sum(r.exposed for r in rows)
     leaking = sum(1 for r in rows if r.exposed)

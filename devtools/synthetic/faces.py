@@ -294,7 +294,7 @@ def render(case: Case) -> Iterator[tuple[np.ndarray, list[PixelBox]]]:
             x1, y1 = corners.max(axis=0)
             placed.append((sprite, left, top, (int(x0), int(y0), math.ceil(x1), math.ceil(y1))))
         boxes: list[PixelBox] = []
-        for number, (_sprite_, _left, _top, box) in enumerate(placed):
+        for number, (*_where, box) in enumerate(placed):
             if visible_fraction(box, width, height) < VISIBLE_FRACTION:
                 continue
             clipped = _clip(box, width, height)

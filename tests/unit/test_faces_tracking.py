@@ -224,7 +224,7 @@ def test_the_rolling_scan_visits_every_tile_within_its_pixel_budget() -> None:
     # no pass searches more than the budget of the frames since the last, plus one tile
     biggest = max(w * h * (20 / s) ** 2 for (_x, _y, w, h), s in plan)
     for regions in seer.searched[1:]:
-        spent = sum(w * h * (20 / s) ** 2 for (_x, _y, w, h), s in plan if (_x, _y, w, h) in regions)
+        spent = sum(w * h * (20 / s) ** 2 for (x, y, w, h), s in plan if (x, y, w, h) in regions)
         assert spent <= settings.scan_pixels * settings.detect_every + biggest
 
 
@@ -249,6 +249,7 @@ def test_a_redetected_box_does_not_shrink_at_once() -> None:
 
     before = np.array([10, 10, 100, 100.0])
     smaller = steady_size(before, np.array([40, 40, 40, 40.0]), 0.85)
-    assert smaller[2] == pytest.approx(85) and smaller[:2] + smaller[2:] / 2 == pytest.approx([60, 60])
+    assert smaller[2] == pytest.approx(85)
+    assert smaller[:2] + smaller[2:] / 2 == pytest.approx([60, 60])
     larger = steady_size(before, np.array([0, 0, 130, 120.0]), 0.85)
     assert larger.tolist() == [0, 0, 130, 120]
