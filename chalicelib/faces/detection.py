@@ -9,6 +9,7 @@ the samples before and after it, padded: no face is exposed between samples.
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Sequence
 
 import cv2
@@ -279,7 +280,11 @@ class MultiViewDetector:
         height, width = crop.shape
         centre = (width / 2, height / 2)
         turn = cv2.getRotationMatrix2D(centre, -angle, 1.0)
-        turned = cv2.warpAffine(crop, turn, (width, height), borderMode=cv2.BORDER_REPLICATE)
+        # On a canvas large enough for the turned crop: a face near a corner stays whole.
+        cos, sin = abs(turn[0, 0]), abs(turn[0, 1])
+        size = (math.ceil(width * cos + height * sin), math.ceil(width * sin + height * cos))
+        turn[:, 2] += (size[0] - width) / 2, (size[1] - height) / 2
+        turned = cv2.warpAffine(crop, turn, size, borderMode=cv2.BORDER_REPLICATE)
         back = cv2.invertAffineTransform(turn)
         found = []
         for rx, ry, rw, rh in self._run(self._cascades["frontal"], turned, votes):

@@ -62,7 +62,6 @@ class CoverageSettings:
     back_s: float = 1.0  # a new face is blurred this long before its first detection
     pad: float = 0.15  # of the face's size, on each side
     tilted_pad: float = 0.1  # more, for faces found by the tilted view
-    profile_pad: float = -0.1  # less, for faces found by the profile views
     motion_pad: float = 1.0  # times the face's speed (px/frame), on each side
     drift_pad: float = 0.25  # per frame since the last detection, times the speed
     flow_hold_s: float = 4.0  # while optical flow still follows it, a face is held this long
@@ -513,17 +512,13 @@ def view_pad(view: str | None, settings: CoverageSettings) -> float:
     """Extra pad (share of the box) for a face found by ``view``.
 
     A box found on a turned copy is mapped back by its centre: less precise,
-    padded more. The profile cascade's boxes take in the whole side of the head
-    (about 1.5 times the face's width): padded less.
+    padded more. (Padding profile boxes less — they take in the whole side of
+    the head — left a face's edge sharp where the first detection was frontal.)
 
     >>> view_pad("tilted", CoverageSettings()), view_pad("frontal", CoverageSettings())
     (0.1, 0.0)
     """
-    if view == "tilted":
-        return settings.tilted_pad
-    if view in ("profile", "profile-mirrored"):
-        return settings.profile_pad
-    return 0.0
+    return settings.tilted_pad if view == "tilted" else 0.0
 
 
 def plausible(moved: np.ndarray, velocity: np.ndarray) -> bool:
