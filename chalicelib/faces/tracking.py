@@ -90,6 +90,8 @@ class CoverageSettings:
             motion_pad=2.5,
             drift_pad=1.0,
             motion_threshold=10,
+            explained_every=1,  # every moving region searched at every pass
+            scan_pixels=6000,  # still faces found twice as fast
             whole_frame_above=0.3,
             strict=True,
         )
