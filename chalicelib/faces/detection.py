@@ -9,6 +9,7 @@ the samples before and after it, padded: no face is exposed between samples.
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Sequence
 
 import cv2
@@ -189,7 +190,25 @@ class MultiViewDetector:
             20 px window, so a large region meant for large faces costs little.
         upright_only : per region, skip the ``tilted`` view (a cheaper search).
         """
-        found: list[PixelRect] = []
+        return [rect for rect, _view in self.search(grey, regions, smallest, upright_only)]
+
+    def search(
+        self,
+        grey: np.ndarray,
+        regions: Sequence[PixelRect],
+        smallest: Sequence[int] | None = None,
+        upright_only: Sequence[bool] | None = None,
+        prefer: Sequence[str | None] | None = None,
+        largest: Sequence[int | None] | None = None,
+    ) -> list[tuple[PixelRect, str]]:
+        """``detect_regions``, each face labelled with the view that found it.
+
+        ``prefer``: per region, a view to try first, stopping at the first view
+        that finds a face (a region around one tracked face: usually one cascade
+        instead of three to five). ``largest``: per region, the largest face to
+        look for (stops the cascade's pyramid early).
+        """
+        found: list[tuple[PixelRect, str]] = []
         for number, (x, y, w, h) in enumerate(regions):
             least = max(self.min_face, smallest[number]) if smallest else self.min_face
             if w < least or h < least:
@@ -202,44 +221,58 @@ class MultiViewDetector:
             # Where something moved or a face was, a weaker vote suffices (and the
             # tilted view is tried); the rolling scan of still regions asks for more.
             thorough = not (upright_only and upright_only[number])
-            for fx, fy, fw, fh in self._detect_views(crop, thorough):
-                found.append(
-                    (
-                        x + round(fx / scale),
-                        y + round(fy / scale),
-                        round(fw / scale),
-                        round(fh / scale),
-                    )
+            first = prefer[number] if prefer else None
+            most = largest[number] if largest else None
+            biggest = round(most * scale) if most else 0
+            for (fx, fy, fw, fh), view in self._detect_views(crop, thorough, first, biggest):
+                rect = (
+                    x + round(fx / scale),
+                    y + round(fy / scale),
+                    round(fw / scale),
+                    round(fh / scale),
                 )
-        return merge_rects(found)
+                found.append((rect, view))
+        return merge_labelled(found)
 
-    def _detect_views(self, crop: np.ndarray, thorough: bool = True) -> list[PixelRect]:
-        """Every upright view; the tilted view only where no upright face was found."""
-        found: list[PixelRect] = []
+    def _detect_views(
+        self, crop: np.ndarray, thorough: bool = True, first: str | None = None, biggest: int = 0
+    ) -> list[tuple[PixelRect, str]]:
+        """Every upright view; the tilted view only where no upright face was found.
+
+        With ``first``, that view is tried first and the search stops at the first
+        view that finds anything.
+        """
+        found: list[tuple[PixelRect, str]] = []
         width = crop.shape[1]
         votes = max(1, self._min_neighbors - 1) if thorough else self._min_neighbors
-        for view in self.views:
-            if view == "tilted":
-                continue
+        order = [v for v in self.views if v != "tilted"]
+        if first in order:
+            order.remove(first)
+            order.insert(0, first)
+        for view in order:
             cascade = self._cascades["frontal" if view == "frontal" else "profile"]
             image = cv2.flip(crop, 1) if view == "profile-mirrored" else crop
-            for rx, ry, rw, rh in self._run(cascade, image, votes):
+            for rx, ry, rw, rh in self._run(cascade, image, votes, biggest):
                 left = width - rx - rw if view == "profile-mirrored" else rx
-                found.append((int(left), int(ry), int(rw), int(rh)))
+                found.append(((int(left), int(ry), int(rw), int(rh)), view))
+            if found and first is not None:
+                return found
         if thorough and not found and "tilted" in self.views:
             for angle in TILTS:
-                found += self._detect_turned(crop, angle, votes)
+                found += [(r, "tilted") for r in self._detect_turned(crop, angle, votes)]
         return found
 
     def _run(
-        self, cascade: cv2.CascadeClassifier, image: np.ndarray, votes: int
+        self, cascade: cv2.CascadeClassifier, image: np.ndarray, votes: int, biggest: int = 0
     ) -> Sequence[PixelRect]:
         size = (self._window, self._window)
+        most = (biggest, biggest) if biggest > self._window else (0, 0)
         return cascade.detectMultiScale(  # type: ignore[no-any-return,return-value]
             image,
             scaleFactor=self._scale_factor,
             minNeighbors=votes,
             minSize=size,
+            maxSize=most,
         )
 
     def _detect_turned(self, crop: np.ndarray, angle: float, votes: int) -> list[PixelRect]:
@@ -247,7 +280,11 @@ class MultiViewDetector:
         height, width = crop.shape
         centre = (width / 2, height / 2)
         turn = cv2.getRotationMatrix2D(centre, -angle, 1.0)
-        turned = cv2.warpAffine(crop, turn, (width, height), borderMode=cv2.BORDER_REPLICATE)
+        # On a canvas large enough for the turned crop: a face near a corner stays whole.
+        cos, sin = abs(turn[0, 0]), abs(turn[0, 1])
+        size = (math.ceil(width * cos + height * sin), math.ceil(width * sin + height * cos))
+        turn[:, 2] += (size[0] - width) / 2, (size[1] - height) / 2
+        turned = cv2.warpAffine(crop, turn, size, borderMode=cv2.BORDER_REPLICATE)
         back = cv2.invertAffineTransform(turn)
         found = []
         for rx, ry, rw, rh in self._run(self._cascades["frontal"], turned, votes):
@@ -264,29 +301,40 @@ class MultiViewDetector:
         return tuple((x / width, y / height, w / width, h / height) for x, y, w, h in rects)
 
 
+def merge_labelled(
+    found: Sequence[tuple[PixelRect, str]], overlap: float = 0.3
+) -> list[tuple[PixelRect, str]]:
+    """``merge_rects`` for labelled rectangles: a merged one keeps the label of its first.
+
+    >>> merge_labelled([((0, 0, 10, 10), "frontal"), ((2, 2, 10, 10), "profile")])
+    [((0, 0, 12, 12), 'frontal')]
+    """
+    merged = [(list(rect), view) for rect, view in found]
+    changed = True
+    while changed:
+        changed = False
+        for i in range(len(merged)):
+            for j in range(i + 1, len(merged)):
+                a, b = merged[i][0], merged[j][0]
+                if _overlap(a, b) > overlap:
+                    x0, y0 = min(a[0], b[0]), min(a[1], b[1])
+                    x1, y1 = max(a[0] + a[2], b[0] + b[2]), max(a[1] + a[3], b[1] + b[3])
+                    merged[i] = ([x0, y0, x1 - x0, y1 - y0], merged[i][1])
+                    del merged[j]
+                    changed = True
+                    break
+            if changed:
+                break
+    return [((r[0], r[1], r[2], r[3]), view) for r, view in merged]
+
+
 def merge_rects(rects: Sequence[PixelRect], overlap: float = 0.3) -> list[PixelRect]:
     """Rectangles overlapping by more than ``overlap`` of the smaller one, merged into their union.
 
     >>> merge_rects([(0, 0, 10, 10), (2, 2, 10, 10), (50, 50, 5, 5)])
     [(0, 0, 12, 12), (50, 50, 5, 5)]
     """
-    merged = [list(r) for r in rects]
-    changed = True
-    while changed:
-        changed = False
-        for i in range(len(merged)):
-            for j in range(i + 1, len(merged)):
-                if _overlap(merged[i], merged[j]) > overlap:
-                    a, b = merged[i], merged[j]
-                    x0, y0 = min(a[0], b[0]), min(a[1], b[1])
-                    x1, y1 = max(a[0] + a[2], b[0] + b[2]), max(a[1] + a[3], b[1] + b[3])
-                    merged[i] = [x0, y0, x1 - x0, y1 - y0]
-                    del merged[j]
-                    changed = True
-                    break
-            if changed:
-                break
-    return [(r[0], r[1], r[2], r[3]) for r in merged]
+    return [rect for rect, _ in merge_labelled([(rect, "") for rect in rects], overlap)]
 
 
 def _overlap(a: Sequence[int], b: Sequence[int]) -> float:
@@ -301,26 +349,59 @@ def blur_rects(frame: np.ndarray, rects: Sequence[tuple[int, int, int, int]]) ->
     """Blur pixel rectangles (x, y, width, height) of ``frame`` in place; returns how many.
 
     The same strong blur as ``blur_boxes``: each region shrunk about twelvefold
-    and scaled back, so nothing recognisable survives whatever its size.
+    (to at most 10 samples across) and scaled back, so nothing recognisable
+    survives whatever its size. Overlapping rectangles are blurred as one (their
+    bounding box, blurred once, is pasted where any of them is): blurred one by
+    one, the edge of one would cut a step through a face under another.
 
     >>> frame = np.tile(np.arange(64, dtype=np.uint8) * 4, (64, 1))[..., None].repeat(3, 2)
     >>> blur_rects(frame, [(8, 8, 24, 24), (70, 70, 5, 5)])
     1
     """
     height, width = frame.shape[:2]
-    done = 0
+    clipped = []
     for x, y, w, h in rects:
         x0, y0, x1, y1 = max(0, x), max(0, y), min(width, x + w), min(height, y + h)
-        if x1 - x0 < 2 or y1 - y0 < 2:
-            continue
+        if x1 - x0 >= 2 and y1 - y0 >= 2:
+            clipped.append((x0, y0, x1, y1))
+    for group in overlapping_groups(clipped):
+        x0, y0 = min(r[0] for r in group), min(r[1] for r in group)
+        x1, y1 = max(r[2] for r in group), max(r[3] for r in group)
         region = frame[y0:y1, x0:x1]
-        # At most 10 samples across, however large: a big face stays unrecognisable.
         across = (max(1, min(10, (x1 - x0) // 12)), max(1, min(10, (y1 - y0) // 12)))
         small = cv2.resize(region, across, interpolation=cv2.INTER_AREA)
         small = cv2.GaussianBlur(small, (3, 3), 0)
-        frame[y0:y1, x0:x1] = cv2.resize(small, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
-        done += 1
-    return done
+        blurred = cv2.resize(small, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+        if len(group) == 1:
+            frame[y0:y1, x0:x1] = blurred
+            continue
+        inside = np.zeros((y1 - y0, x1 - x0), bool)
+        for rx0, ry0, rx1, ry1 in group:
+            inside[ry0 - y0 : ry1 - y0, rx0 - x0 : rx1 - x0] = True
+        np.copyto(region, blurred, where=inside[..., None])
+    return len(clipped)
+
+
+def overlapping_groups(
+    rects: Sequence[tuple[int, int, int, int]],
+) -> list[list[tuple[int, int, int, int]]]:
+    """Rectangles (x0, y0, x1, y1) in groups that overlap, directly or through others.
+
+    >>> overlapping_groups([(0, 0, 10, 10), (20, 20, 30, 30), (5, 5, 22, 22)])
+    [[(0, 0, 10, 10), (5, 5, 22, 22), (20, 20, 30, 30)]]
+    >>> len(overlapping_groups([(0, 0, 10, 10), (10, 0, 20, 10)]))  # touching is not overlapping
+    2
+    """
+    groups: list[list[tuple[int, int, int, int]]] = []
+    for rect in rects:
+        joined = [g for g in groups if any(_touch(rect, other) for other in g)]
+        merged = [item for g in joined for item in g] + [rect]
+        groups = [g for g in groups if g not in joined] + [sorted(merged)]
+    return groups
+
+
+def _touch(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def blur_whole(frame: np.ndarray) -> None:

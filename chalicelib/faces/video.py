@@ -165,7 +165,10 @@ class VideoWriter:
     """Write BGR frames to ``path`` at ``fps``; a context manager.
 
     With ffmpeg: H.264 (yuv420p, or yuv444p for odd sizes so the size is kept),
-    audio copied from ``audio_from`` when it has an audio track.
+    audio copied from ``audio_from`` when it has an audio track. For even sizes
+    the frames are converted to YUV 4:2:0 here (OpenCV, BT.601) and piped as
+    such: half the bytes through the pipe and no conversion inside ffmpeg, which
+    cost ffmpeg about 40 % of its time at 1080p (``lab bench blur`` measures it).
     """
 
     def __init__(
@@ -181,6 +184,7 @@ class VideoWriter:
         self.path = path
         self.frames = 0
         self._size = (width, height)
+        self._yuv = width % 2 == 0 and height % 2 == 0
         exe = ffmpeg_exe()
         self.codec = "h264" if exe else "mp4v"
         self._process: subprocess.Popen[bytes] | None = None
@@ -200,6 +204,8 @@ class VideoWriter:
         self.frames += 1
         if self._process is not None:
             assert self._process.stdin is not None
+            if self._yuv:
+                frame = cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420)
             self._process.stdin.write(np.ascontiguousarray(frame).data)
         elif self._cv is not None:
             self._cv.write(frame)
@@ -251,7 +257,8 @@ def _ffmpeg_command(
 ) -> list[str]:
     # yuv420p needs even sizes; yuv444p keeps an odd size exactly.
     pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
-    command = [exe, "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "bgr24"]
+    piped = "yuv420p" if pix_fmt == "yuv420p" else "bgr24"  # what ``VideoWriter.write`` sends
+    command = [exe, "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", piped]
     command += ["-s", f"{width}x{height}", "-r", f"{fps:.6f}", "-i", "-"]
     if audio_from is not None:
         command += ["-i", str(audio_from), "-map", "0:v:0", "-map", "1:a:0?", "-c:a", "aac"]

@@ -102,6 +102,7 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 EXPOSED_SHARPNESS = 0.10  # a face region keeping >= 10% of its gradient energy is exposed
 VISIBLE_FRACTION = 0.25  # a face counts once this much of its box is inside the frame
 BACKGROUND_PAD = 0.5  # background = outside the ground-truth boxes grown by this on each side
+HIDDEN_FRACTION = 0.75  # a face with more of its box behind another head is not in the frame
 
 PixelBox = tuple[int, int, int, int]  # x0, y0, x1, y1
 
@@ -276,12 +277,13 @@ class Rendered:
 
 
 def render(case: Case) -> Iterator[tuple[np.ndarray, list[PixelBox]]]:
-    """Frames of ``case`` (BGR uint8) with their face boxes (clipped; only visible faces)."""
+    """Frames of ``case`` (BGR uint8) with their face boxes (clipped; only visible faces:
+    inside the frame, and not hidden behind a head pasted over it)."""
     sprites = [_sprite(actor) for actor in case.actors]
     width, height = case.size
     for index in range(case.frames):
         frame = scenery(case.background, case.size, case.pan, index).copy()
-        boxes: list[PixelBox] = []
+        placed: list[tuple[_Sprite, int, int, PixelBox]] = []
         for actor, sprite in zip(case.actors, sprites, strict=True):
             cx = actor.start[0] + actor.velocity[0] * index
             cy = actor.start[1] + actor.velocity[1] * index
@@ -290,10 +292,32 @@ def render(case: Case) -> Iterator[tuple[np.ndarray, list[PixelBox]]]:
             corners = sprite.face + np.array([left, top])
             x0, y0 = corners.min(axis=0)
             x1, y1 = corners.max(axis=0)
-            box = (int(x0), int(y0), math.ceil(x1), math.ceil(y1))
-            if visible_fraction(box, width, height) >= VISIBLE_FRACTION:
-                boxes.append(_clip(box, width, height))
+            placed.append((sprite, left, top, (int(x0), int(y0), math.ceil(x1), math.ceil(y1))))
+        boxes: list[PixelBox] = []
+        for number, (*_where, box) in enumerate(placed):
+            if visible_fraction(box, width, height) < VISIBLE_FRACTION:
+                continue
+            clipped = _clip(box, width, height)
+            if hidden_fraction(clipped, placed[number + 1 :]) <= HIDDEN_FRACTION:
+                boxes.append(clipped)
         yield frame, boxes
+
+
+def hidden_fraction(box: PixelBox, above: list[tuple[_Sprite, int, int, PixelBox]]) -> float:
+    """Share of ``box`` (x0, y0, x1, y1) covered (alpha > 0.5) by the sprites pasted over it."""
+    x0, y0, x1, y1 = box
+    if x1 <= x0 or y1 <= y0 or not above:
+        return 0.0
+    covered = np.zeros((y1 - y0, x1 - x0), bool)
+    for sprite, left, top, _box in above:
+        sh, sw = sprite.alpha.shape
+        ax0, ay0 = max(x0, left), max(y0, top)
+        ax1, ay1 = min(x1, left + sw), min(y1, top + sh)
+        if ax1 <= ax0 or ay1 <= ay0:
+            continue
+        alpha = sprite.alpha[ay0 - top : ay1 - top, ax0 - left : ax1 - left]
+        covered[ay0 - y0 : ay1 - y0, ax0 - x0 : ax1 - x0] |= alpha > 0.5
+    return float(covered.mean())
 
 
 def write(case: Case, path: Path, threads: int | None = None) -> Rendered:

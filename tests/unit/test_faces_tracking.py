@@ -31,13 +31,15 @@ class SquareSeer:
         self.frame = 0
         self.searched: list[list[tuple[int, int, int, int]]] = []
 
-    def detect_regions(
+    def search(
         self,
         grey: np.ndarray,
         regions: Sequence[tuple[int, int, int, int]],
         smallest: Sequence[int] | None = None,
         upright_only: Sequence[bool] | None = None,
-    ) -> list[tuple[int, int, int, int]]:
+        prefer: Sequence[str | None] | None = None,
+        largest: Sequence[int | None] | None = None,
+    ) -> list[tuple[tuple[int, int, int, int], str]]:
         self.searched.append(list(regions))
         if self.frame in self.blind or self.frame not in self.positions:
             return []
@@ -48,7 +50,7 @@ class SquareSeer:
             rx <= x and ry <= y and x + SIDE <= rx + rw and y + SIDE <= ry + rh
             for rx, ry, rw, rh in regions
         )
-        return [(x, y, SIDE, SIDE)] if inside else []
+        return [((x, y, SIDE, SIDE), "frontal")] if inside else []
 
 
 def square_frames(positions: dict[int, tuple[int, int]], count: int) -> list[np.ndarray]:
@@ -185,3 +187,69 @@ def test_a_ten_minute_1080p_video_is_planned_within_lambda_limits() -> None:
     job = FaceBlurJob("b" * 63, "k" * 200, "e" * 32, "o" * 63, "opencv", 1)
     items = [SegmentTask(job, i, s, c, 45, 600).to_state() for i, (s, c) in enumerate(segments)]
     assert 2 * len(json.dumps(items)) < 200_000
+
+
+@pytest.mark.parametrize("size", [(640, 480), (1920, 1080), (333, 101)])
+def test_every_face_a_level_looks_for_fits_whole_in_one_of_its_tiles(size: tuple[int, int]) -> None:
+    from chalicelib.faces.tracking import LEVEL_SPAN
+
+    width, height = size
+    plan = _scan_plan(width, height, 160, 20)
+    rng = np.random.default_rng(3)
+    for smallest in sorted({s for _r, s in plan}):
+        tiles = [r for r, s in plan if s == smallest]
+        largest = min(width, height, int(smallest * LEVEL_SPAN))
+        for _ in range(300):
+            side = int(rng.integers(smallest, largest + 1))
+            x, y = int(rng.integers(0, width - side + 1)), int(rng.integers(0, height - side + 1))
+            assert any(
+                tx <= x and ty <= y and x + side <= tx + tw and y + side <= ty + th
+                for tx, ty, tw, th in tiles
+            ), (smallest, side, x, y)
+
+
+def test_the_rolling_scan_visits_every_tile_within_its_pixel_budget() -> None:
+    settings = CoverageSettings(scan_pixels=3000)
+    seer = SquareSeer({}, blind=set())
+    coverage = FaceCoverage(seer, (640, 480), 30.0, settings)
+    plan = _scan_plan(640, 480, settings.tile, 20)
+    cost = sum(w * h * (20 / s) ** 2 for (_x, _y, w, h), s in plan)
+    frames = int(cost / settings.scan_pixels) + 2 * len(plan) * settings.detect_every + 8
+    blank = np.full((480, 640), 90, np.uint8)
+    for _ in range(frames):
+        coverage.push(blank)
+    searched = [set(map(tuple, regions)) for regions in seer.searched[1:]]  # after the first
+    visited = set().union(*searched)
+    assert {r for r, _s in plan} <= visited
+    # no pass searches more than the budget of the frames since the last, plus one tile
+    biggest = max(w * h * (20 / s) ** 2 for (_x, _y, w, h), s in plan)
+    for regions in seer.searched[1:]:
+        spent = sum(w * h * (20 / s) ** 2 for (x, y, w, h), s in plan if (x, y, w, h) in regions)
+        assert spent <= settings.scan_pixels * settings.detect_every + biggest
+
+
+def test_the_first_frame_is_searched_whole_at_every_level_at_once() -> None:
+    seer = SquareSeer({}, blind=set())
+    coverage = FaceCoverage(seer, (640, 480), 30.0, CoverageSettings())
+    coverage.push(np.full((480, 640), 90, np.uint8))
+    first = seer.searched[0]
+    assert (0, 0, 640, 480) in first  # the finest level in one piece, no tiles
+
+
+def test_a_duplicate_track_that_lost_its_face_is_retired() -> None:
+    from chalicelib.faces.tracking import same_face
+
+    assert same_face(np.array([100, 100, 60, 60.0]), np.array([110, 95, 64, 64.0]))
+    assert not same_face(np.array([100, 100, 60, 60.0]), np.array([100, 100, 150, 150.0]))
+    assert not same_face(np.array([100, 100, 60, 60.0]), np.array([140, 100, 60, 60.0]))
+
+
+def test_a_redetected_box_does_not_shrink_at_once() -> None:
+    from chalicelib.faces.tracking import steady_size
+
+    before = np.array([10, 10, 100, 100.0])
+    smaller = steady_size(before, np.array([40, 40, 40, 40.0]), 0.85)
+    assert smaller[2] == pytest.approx(85)
+    assert smaller[:2] + smaller[2:] / 2 == pytest.approx([60, 60])
+    larger = steady_size(before, np.array([0, 0, 130, 120.0]), 0.85)
+    assert larger.tolist() == [0, 0, 130, 120]
