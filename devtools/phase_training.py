@@ -114,6 +114,16 @@ def fit(crops: list[Crop]) -> HistGradientBoostingRegressor:
     return HistGradientBoostingRegressor(**HYPERPARAMETERS).fit(table, target)
 
 
+def annotations_digest(crops: list[Crop]) -> str:
+    """sha256 of what the model learns from: the crops' names, pixels and points."""
+    digest = hashlib.sha256()
+    for crop in crops:
+        digest.update(crop.name.encode())
+        digest.update(np.ascontiguousarray(crop.gray).tobytes())
+        digest.update(np.ascontiguousarray(crop.points, np.float64).tobytes())
+    return digest.hexdigest()
+
+
 def export(regressor: HistGradientBoostingRegressor, crops: list[Crop]) -> dict[str, Any]:
     """The fitted trees as the JSON document ``phase.model_from_document`` reads."""
     trees = []
@@ -139,7 +149,6 @@ def export(regressor: HistGradientBoostingRegressor, crops: list[Crop]) -> dict[
         tree["left"] += list(range(start, width))
         tree["right"] += list(range(start, width))
         tree["value"] += [0.0] * extra
-    points = (ANNOTATED / "points.json").read_bytes()
     return {
         "format": phase.FORMAT,
         "work_scale": WORK_SCALE,
@@ -149,7 +158,7 @@ def export(regressor: HistGradientBoostingRegressor, crops: list[Crop]) -> dict[
         "density_unit": DENSITY_UNIT,
         "baseline": float(np.asarray(regressor._baseline_prediction).ravel()[0]),
         "trained_on": [c.name for c in crops],
-        "annotations_sha256": hashlib.sha256(points).hexdigest(),
+        "annotations_sha256": annotations_digest(crops),
         "hyperparameters": HYPERPARAMETERS,
         "versions": {"scikit-learn": sklearn.__version__, "python": platform.python_version()},
         "trees": trees,

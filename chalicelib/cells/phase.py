@@ -20,7 +20,7 @@ fragments, thresholding merges clumps. Instead:
    their shape (a spindle cell is one unit spread along its body, a packed
    clump of round cells is as many units as cells).
 4. Regions: pixels where the density is above ``REGION_LEVEL``; a region holds
-   ``round(mass)`` cells (a speck or a halo carries less than half a cell and is
+   ``round(mass)`` cells (a speck or a halo carries less than ``MIN_CELL_MASS`` and is
    dropped) and is split into that many objects by a marker-controlled
    watershed (``cv2.watershed``) on the density from its highest maxima.
 """
