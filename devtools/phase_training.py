@@ -91,7 +91,7 @@ def target_density(shape: tuple[int, int], points: np.ndarray, scale: float) -> 
     inside (mass beyond the border is lost, as a cell cut by the edge is partly outside)."""
     impulses = np.zeros(shape, np.float32)
     for x, y in points * scale:
-        col, row = int(round(x)), int(round(y))
+        col, row = round(float(x)), round(float(y))
         if 0 <= row < shape[0] and 0 <= col < shape[1]:
             impulses[row, col] += 1.0
     return np.asarray(
@@ -219,5 +219,7 @@ def report(result: TrainingResult) -> str:
             truth = f"{low}-{high}" if low != high else f"{high}"
             miss = max(0, low - found, found - high) / ((low + high) / 2)
             sign = "-" if found < low else "+"
-            lines.append(f"  {name:<14} manual {truth:>7}  found {found:4d}  ({sign}{100 * miss:.0f}%)")
+            lines.append(
+                f"  {name:<14} manual {truth:>7}  found {found:4d}  ({sign}{100 * miss:.0f}%)"
+            )
     return "\n".join(lines)

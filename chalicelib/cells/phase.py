@@ -154,9 +154,12 @@ def contrast(gray: np.ndarray, scale: float) -> np.ndarray:
     image = gray.astype(np.float32)
     if scale < 1.0:
         size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
-        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        image = np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA), np.float32)
     height, width = image.shape
-    tiny_size = (max(1, round(width * BACKGROUND_SHRINK)), max(1, round(height * BACKGROUND_SHRINK)))
+    tiny_size = (
+        max(1, round(width * BACKGROUND_SHRINK)),
+        max(1, round(height * BACKGROUND_SHRINK)),
+    )
     tiny = cv2.resize(image, tiny_size, interpolation=cv2.INTER_AREA)
     top = max(float(tiny.max()), 1e-6)
     # medianBlur needs uint8 for large kernels: the background at 1/255 of the top is plenty.
@@ -341,7 +344,11 @@ def _seeds(cells: np.ndarray, regions: np.ndarray, wanted: np.ndarray) -> np.nda
 
 
 def _flood(
-    cells: np.ndarray, markers: np.ndarray, regions: np.ndarray, stats: np.ndarray, wanted: np.ndarray
+    cells: np.ndarray,
+    markers: np.ndarray,
+    regions: np.ndarray,
+    stats: np.ndarray,
+    wanted: np.ndarray,
 ) -> np.ndarray:
     """Watershed of the density from the seeds, inside the regions that hold cells."""
     inside = (wanted[regions] > 0).astype(np.uint8)
