@@ -46,6 +46,7 @@ FEATURES_PER_SCALE = 8
 BACKGROUND_SHRINK = 0.25  # the background is a median of a quarter-size copy
 BACKGROUND_KERNEL = 15  # px at that size: ~6 typical cells
 TYPICAL_CONTRAST = 0.02  # the median absolute contrast is brought to this
+TYPICAL_SCALE = 8.0  # px (working): the typical contrast is measured above this scale
 MIN_TYPICAL = 0.004  # a flatter image is not amplified further (noise is not made into cells)
 GATE_SCALE = 2  # the background gate reads the absolute contrast at sigmas[2] (3 px)
 GRID_STEP = 3  # the trees are evaluated on every 3rd working pixel (the density is smooth)
@@ -170,7 +171,10 @@ def contrast(gray: np.ndarray, scale: float) -> np.ndarray:
     background = coded if kernel < 3 else cv2.medianBlur(coded, kernel)
     smooth = cv2.resize(background.astype(np.float32) * (top / 255.0), (width, height))
     relative = image / np.maximum(smooth, top / 255.0) - 1.0
-    typical = float(np.median(np.abs(relative[:: max(1, height // 256), :: max(1, width // 256)])))
+    # What the median background leaves of uneven light (vignetting, gradients) is smooth:
+    # the typical contrast is measured on what varies within a few cells.
+    local = relative - cv2.GaussianBlur(relative, (0, 0), TYPICAL_SCALE)
+    typical = float(np.median(np.abs(local[:: max(1, height // 256), :: max(1, width // 256)])))
     return np.asarray(relative * (TYPICAL_CONTRAST / max(typical, MIN_TYPICAL)), np.float32)
 
 
@@ -273,9 +277,9 @@ def density(gray: np.ndarray, scale: float, model: DensityModel) -> np.ndarray:
         coarse[keep] = predict(model, np.ascontiguousarray(table[:, keep]))
     else:
         coarse[:] = predict(model, table)
-    coarse = (coarse / np.float32(model.density_unit)).reshape(grid_shape)
+    grid = np.asarray(coarse / np.float32(model.density_unit), np.float32).reshape(grid_shape)
     height, width = signal.shape
-    fine = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_LINEAR)
+    fine = cv2.resize(grid, (width, height), interpolation=cv2.INTER_LINEAR)
     return np.asarray(np.maximum(fine, 0), np.float32)
 
 
