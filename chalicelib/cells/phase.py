@@ -9,8 +9,9 @@ than the background (a dark body, a bright halo, a ring), and its parts
 fragments, thresholding merges clumps. Instead:
 
 1. Contrast: the image over its smooth (median) background, minus one,
-   scaled so that its median absolute value is the same in every image, at a
-   working resolution where a typical cell is about 10 px across.
+   scaled so that the median absolute value of its fine variation (finer
+   than ``TYPICAL_SCALE``) is the same in every image, at a working
+   resolution where a typical cell is about 10 px across.
 2. Features per pixel (ilastik-style, at five scales): smoothed contrast and
    absolute contrast, local standard deviation, gradient magnitude, Hessian
    trace and eigenvalues, Laplacian of the absolute contrast.
@@ -46,7 +47,7 @@ FEATURES_PER_SCALE = 8
 BACKGROUND_SHRINK = 0.25  # the background is a median of a quarter-size copy
 BACKGROUND_KERNEL = 15  # px at that size: ~6 typical cells
 TYPICAL_CONTRAST = 0.02  # the median absolute contrast is brought to this
-TYPICAL_SCALE = 8.0  # px (working): the typical contrast is measured above this scale
+TYPICAL_SCALE = 8.0  # px (working): the typical contrast is that of variation finer than this
 MIN_TYPICAL = 0.004  # a flatter image is not amplified further (noise is not made into cells)
 GATE_SCALE = 2  # the background gate reads the absolute contrast at sigmas[2] (3 px)
 GRID_STEP = 3  # the trees are evaluated on every 3rd working pixel (the density is smooth)
@@ -149,9 +150,9 @@ def contrast(gray: np.ndarray, scale: float) -> np.ndarray:
     -------
     (m, n) ndarray of float32
         0 on the background, negative where darker, positive where brighter,
-        in units that bring the image's median absolute contrast to
-        ``TYPICAL_CONTRAST``: independent of the exposure, the bit depth and
-        the microscope's contrast setting.
+        in units that bring the median absolute value of its variation finer
+        than ``TYPICAL_SCALE`` to ``TYPICAL_CONTRAST``: independent of the
+        exposure, the bit depth and the microscope's contrast setting.
     """
     image = gray
     if scale < 1.0:  # averaging in the image's own type (8/16 bit) is exact enough, and cheaper

@@ -14,8 +14,9 @@ are cut by its edge):
 Robustness: every transformation in ``robustness.TRANSFORMATIONS`` applied to
 the real annotated fluorescence images (tune crops and the DSB image), error per
 transformation; the same transformations on the phase-contrast crops (tune and
-held out apart; rescaled crops counted with the diameter scaled alike). Speed: ms per megapixel on one core excluding decode; a
-3840×2160 JPEG end to end; peak memory of a 50-megapixel 16-bit image.
+held out apart; rescaled crops counted with the diameter scaled alike). Speed:
+ms per megapixel on one core excluding decode; a 3840×2160 JPEG end to end;
+peak memory of a 50-megapixel 16-bit image.
 """
 
 from __future__ import annotations
