@@ -24,6 +24,9 @@ fragments, thresholding merges clumps. Instead:
    ``round(mass)`` cells (a speck or a halo carries less than ``MIN_CELL_MASS`` and is
    dropped) and is split into that many objects by a marker-controlled
    watershed (``cv2.watershed``) on the density from its highest maxima.
+5. Outlines: each cell then takes the contrasted pixels next to it (``GROW``
+   px at most), and the full-resolution outline follows the smoothed
+   contrast: a cell is outlined with its body and halo, not its density.
 """
 
 from __future__ import annotations
@@ -53,6 +56,9 @@ GATE_SCALE = 2  # the background gate reads the absolute contrast at sigmas[2] (
 GRID_STEP = 3  # the trees are evaluated on every 3rd working pixel (the density is smooth)
 REGION_LEVEL = 0.05  # a region: density above this fraction of one cell's peak density
 MIN_CELL_MASS = 0.4  # a region carrying less is not a cell (speck, halo, debris)
+OUTLINE_SIGMA = 1.0  # px (working): a cell's outline: where its |contrast| smoothed at this
+OUTLINE_LEVEL = 3 * TYPICAL_CONTRAST  # ... is above this
+GROW = 8  # px (working): how far a cell extends beyond its density over its contrast
 PEAK_DISTANCE = 2  # px at the working size between two seeds of one region
 
 
@@ -269,7 +275,11 @@ def density(gray: np.ndarray, scale: float, model: DensityModel) -> np.ndarray:
     they are 0. On the training photos they are 35-50 % of the pixels and
     carry under 1 % of the density the trees give them.
     """
-    signal = contrast(gray, scale)
+    return density_of(contrast(gray, scale), model)
+
+
+def density_of(signal: np.ndarray, model: DensityModel) -> np.ndarray:
+    """``density`` from the working-size ``contrast``."""
     table = features(signal, model.sigmas, GRID_STEP)
     grid_shape = signal[::GRID_STEP, ::GRID_STEP].shape
     coarse = np.zeros(table.shape[1], np.float32)
@@ -329,21 +339,28 @@ def segment_cells(
     del intensity_range
     model = model or default_model()
     scale = min(1.0, model.work_scale * (model.cell_diameter / 2) / radius)
-    cells = density(gray, scale, model)
-    level = np.float32(REGION_LEVEL * model.peak)
-    mask = (cells > level).astype(np.uint8)
-    labels = _regions_to_cells(cells, mask, MIN_CELL_MASS * offset_factor(threshold_offset))
-    return Found(labels, int(labels.max()), (), cells - level, scale)
+    signal = contrast(gray, scale)
+    cells = density_of(signal, model)
+    above = cells - np.float32(REGION_LEVEL * model.peak)
+    outline = cv2.GaussianBlur(np.abs(signal), (0, 0), OUTLINE_SIGMA) - np.float32(OUTLINE_LEVEL)
+    min_mass = MIN_CELL_MASS * offset_factor(threshold_offset)
+    labels = _regions_to_cells(cells, (above > 0).astype(np.uint8), min_mass, outline > 0)
+    # Full-resolution outlines: inside a cell where its contrast or its density is high.
+    return Found(labels, int(labels.max()), (), np.maximum(outline, above), scale)
 
 
-def _regions_to_cells(cells: np.ndarray, mask: np.ndarray, min_mass: float) -> np.ndarray:
-    """Label image: each region split into ``round(mass)`` cells (0 cells: dropped)."""
+def _regions_to_cells(
+    cells: np.ndarray, mask: np.ndarray, min_mass: float, footprint: np.ndarray
+) -> np.ndarray:
+    """Label image: each region split into ``round(mass)`` cells (0 cells: dropped); each
+    cell takes the contrasted pixels (``footprint``) it reaches first, so its outline is the
+    cell's, not its density's."""
     count, regions, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     mass = np.bincount(regions.ravel(), cells.ravel(), count)
     mass[0] = 0
     wanted = np.where(mass >= min_mass, np.maximum(1, np.floor(mass + 0.5)), 0).astype(np.int64)
     markers = _seeds(cells, regions, wanted)
-    return _flood(cells, markers, regions, stats, wanted)
+    return _grow(_flood(cells, markers, regions, stats, wanted), footprint)
 
 
 def _seeds(cells: np.ndarray, regions: np.ndarray, wanted: np.ndarray) -> np.ndarray:
@@ -387,6 +404,22 @@ def _flood(
     flooded = watershed(-cells, markers, inside)
     _, consecutive = np.unique(flooded, return_inverse=True)  # labels 1..n without gaps
     return np.asarray(consecutive.reshape(flooded.shape).astype(np.int32))
+
+
+def _grow(labels: np.ndarray, footprint: np.ndarray) -> np.ndarray:
+    """Each cell extended over the contrasted pixels next to it, ``GROW`` px at most (a
+    spindle's density sits at its middle; its outline is its body's)."""
+    grown = labels.astype(np.float32)  # exact for labels below 2**24
+    free = footprint & (labels == 0)
+    cross = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+    for _ in range(GROW):
+        spread = cv2.dilate(grown, cross)
+        reached = free & (spread > 0)
+        if not reached.any():
+            break
+        grown[reached] = spread[reached]
+        free &= ~reached
+    return np.asarray(grown.astype(np.int32))
 
 
 def _kmeans_markers(inside: np.ndarray, k: int) -> np.ndarray:
