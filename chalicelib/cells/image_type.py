@@ -34,7 +34,7 @@ BRIGHT_BOUNDARY = 0.90
 CONFIDENCE_SPAN = 0.12  # this far from a boundary, the decision is certain
 LOW_CONFIDENCE = 0.75
 TILES = 3
-EMPTY_TILE = 0.25  # a tile whose range is under this share of the image's holds no objects
+FAINT_TILE = 0.25  # a tile whose range is under this share of the image's is faint
 PREVIEW_SIDE = 512
 
 
@@ -68,9 +68,10 @@ class TypeDecision:
 def background_position(gray: np.ndarray, tiles: int = TILES) -> float:
     """Median over tiles of the histogram mode's position in the tile's 0.5-99.5 % range.
 
-    Tiles with no objects (noise only: a range under ``EMPTY_TILE`` of the
-    image's 0.5-99.9 % range) are left out: a sparse fluorescence image is mostly
-    such tiles, and noise alone puts the mode mid-range, where phase contrast is.
+    A faint tile (a range under ``FAINT_TILE`` of the image's 0.5-99.9 % range)
+    whose mode sits mid-range is noise alone, which says nothing of the image
+    type: it is left out (unless every tile is such). A sparse fluorescence image
+    is mostly such tiles, and was taken for phase contrast.
 
     Parameters
     ----------
@@ -89,18 +90,23 @@ def background_position(gray: np.ndarray, tiles: int = TILES) -> float:
     """
     preview = _preview(gray)
     height, width = preview.shape
-    spread = quantile(preview, 0.999) - quantile(preview, 0.005)
-    positions = []
+    faint = FAINT_TILE * (quantile(preview, 0.999) - quantile(preview, 0.005))
+    positions: list[float] = []
+    noise: list[float] = []
     for i in range(tiles):
         for j in range(tiles):
             tile = preview[
                 i * height // tiles : (i + 1) * height // tiles,
                 j * width // tiles : (j + 1) * width // tiles,
             ]
-            position = _mode_position(tile, EMPTY_TILE * spread)
-            if position is not None:
-                positions.append(position)
-    return float(np.median(positions)) if positions else 0.0
+            found = _mode_position(tile)
+            if found is None:
+                continue
+            position, spread = found
+            mid_range = DARK_BOUNDARY <= position <= BRIGHT_BOUNDARY
+            (noise if spread < faint and mid_range else positions).append(position)
+    chosen = positions or noise
+    return float(np.median(chosen)) if chosen else 0.0
 
 
 def classify(gray: np.ndarray) -> TypeDecision:
@@ -142,15 +148,13 @@ def _preview(gray: np.ndarray) -> np.ndarray:
     return np.asarray(cv2.GaussianBlur(small, (0, 0), 1.0))
 
 
-def _mode_position(tile: np.ndarray, least_range: float = 0.0) -> float | None:
-    """The mode's place in the tile's range; ``None`` for a tile without objects (its
-    range under ``least_range``: noise alone, whose mode sits mid-range whatever the
-    image type)."""
+def _mode_position(tile: np.ndarray) -> tuple[float, float] | None:
+    """The mode's place in the tile's 0.5-99.5 % range, and that range."""
     if tile.size < 64:
         return None
     lo, hi = quantile(tile, 0.005), quantile(tile, 0.995)
-    if hi <= lo or hi - lo < least_range:
+    if hi <= lo:
         return None
     counts, _ = np.histogram(tile, 64, (float(lo), float(hi)))
     smooth = cv2.GaussianBlur(counts.astype(np.float32)[None, :], (0, 0), 1.5)[0]
-    return (float(np.argmax(smooth)) + 0.5) / 64
+    return (float(np.argmax(smooth)) + 0.5) / 64, hi - lo
