@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 from sklearn.ensemble import HistGradientBoostingRegressor
 
-from chalicelib.cells import phase
+from chalicelib.cells import image_type, phase
 from chalicelib.cells.counting import count_cells
 from chalicelib.cells.imaging import to_gray
 from devtools import phase_training
 from devtools.bench import robustness
+from devtools.synthetic import cells as synthetic
 from tests.conftest import ROOT
 
 ANNOTATED = ROOT / "bench" / "data" / "annotated"
@@ -103,6 +104,24 @@ def test_annotated_phase_contrast_within_twenty_percent(name: str) -> None:
     [case] = [c for c in robustness.load_annotated(ANNOTATED) if c.name == name]
     assert case.split == "tune"  # tests never look at the held-out crops
     assert case.error(count(to_gray(case.image))) <= 0.2
+
+
+@pytest.mark.parametrize("count", [1, 3])
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_a_sparse_fluorescence_image_is_not_taken_for_phase_contrast(
+    count: int, dtype: type
+) -> None:
+    """Mostly noise: its tiles' modes sit mid-range, where phase contrast is."""
+    scene = synthetic.nuclei(count, (384, 384), noise=0.03, gradient=0.4, dtype=dtype, seed=2)
+    decision = image_type.classify(scene.image)
+    assert decision.image_type == image_type.FLUORESCENCE and not decision.uncertain
+    assert count_cells(scene.image).count == count
+
+
+def test_the_phase_photos_stay_phase_contrast_with_faint_empty_areas() -> None:
+    [case] = [c for c in robustness.load_annotated(ANNOTATED) if c.name == "pc250_sparse"]
+    decision = image_type.classify(to_gray(case.image))
+    assert decision.image_type == image_type.PHASE_CONTRAST and not decision.uncertain
 
 
 def test_trees_walk_to_the_right_leaf() -> None:
