@@ -95,7 +95,8 @@ def test_a_count_is_reliable_only_with_a_confirmed_cell_size() -> None:
     confirmed = count_cells(image, image_type="phase-contrast", diameter=40).quality
     assert guessed is not None and not guessed.reliable
     assert any("size" in reason for reason in guessed.reasons)
-    assert confirmed is not None and confirmed.reliable, confirmed.reasons
+    assert confirmed is not None
+    assert confirmed.reliable, confirmed.reasons
 
 
 @pytest.mark.parametrize("name", ["pc226", "pc250_clump"])
