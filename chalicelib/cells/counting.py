@@ -270,26 +270,27 @@ def count_watershed(
 
 
 def _cells(table: Measurements, reasons: tuple[str, ...]) -> list[Cell]:
-    diameters = table.equivalent_diameter
     count = len(table.x) - len(reasons)
+    columns = zip(
+        table.x.tolist(),  # Python floats at once: no per-element NumPy scalars
+        table.y.tolist(),
+        (table.equivalent_diameter / 2).tolist(),
+        table.area.tolist(),
+        table.mean_intensity.tolist(),
+        table.integrated_intensity.tolist(),
+        table.bbox.tolist(),
+        strict=True,
+    )
     return [
         Cell(
-            float(table.x[i]),
-            float(table.y[i]),
-            float(diameters[i] / 2),
-            float(table.area[i]),
-            float(table.mean_intensity[i]),
-            float(table.integrated_intensity[i]),
-            _box(table.bbox[i]),
-            reasons[i - count] if i >= count else None,
+            x, y, r, area, mean, total, (box[0], box[1], box[2], box[3]), _reason(i, count, reasons)
         )
-        for i in range(len(table.x))
+        for i, (x, y, r, area, mean, total, box) in enumerate(columns)
     ]
 
 
-def _box(row: np.ndarray) -> tuple[int, int, int, int]:
-    x, y, width, height = (int(v) for v in row)
-    return x, y, width, height
+def _reason(i: int, count: int, reasons: tuple[str, ...]) -> str | None:
+    return reasons[i - count] if i >= count else None
 
 
 METHODS: dict[str, Callable[..., Counting]] = {"watershed": count_watershed, "hough": count_hough}

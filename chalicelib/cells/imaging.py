@@ -145,10 +145,14 @@ def _draw_outlines(canvas: np.ndarray, labels: np.ndarray, counted: int) -> None
         labels = cv2.resize(labels, (width, height), interpolation=cv2.INTER_NEAREST)
     edges = outlines(labels)
     if max(height, width) > 1500:  # thicken: one-pixel lines vanish when a big image is viewed
-        edges = cv2.dilate(edges.astype(np.uint8), np.ones((2, 2), np.uint8)) > 0
+        edges = cv2.dilate(edges.view(np.uint8), np.ones((2, 2), np.uint8)) > 0
         edges &= labels > 0
-    canvas[edges & (labels <= counted)] = OUTLINE_BGR
-    canvas[edges & (labels > counted)] = FLAGGED_BGR
+    # Outlines are a few % of the pixels: colour them by index, not by full-image masks.
+    index = np.flatnonzero(edges)
+    which = labels.ravel()[index]
+    pixels = canvas.reshape(-1, 3)
+    pixels[index[which <= counted]] = OUTLINE_BGR
+    pixels[index[which > counted]] = FLAGGED_BGR
 
 
 def encode(image: np.ndarray, name: str) -> bytes:

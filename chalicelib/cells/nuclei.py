@@ -33,7 +33,8 @@ from chalicelib.cells.objects import (
     disk,
     fill_holes,
     filter_gain,
-    merge_pairs,
+    grow_labels,
+    merge_table,
     noise_map,
     normalised,
     relabel,
@@ -73,6 +74,7 @@ class Found:
     flagged: tuple[str, ...]
     soft: np.ndarray | None
     scale: float
+    giants: int = 0  # the last ``giants`` flagged objects are lone giants (not fibres)
 
 
 def offset_factor(threshold_offset: float) -> float:
@@ -90,6 +92,7 @@ def segment_nuclei(
     polarity: int,
     intensity_range: tuple[float, float],
     threshold_offset: float = 0.0,
+    seed_radius: float | None = None,
 ) -> Found:
     """Segment nuclei of typical ``radius`` (original px) in a fluorescence image.
 
@@ -105,6 +108,9 @@ def segment_nuclei(
     threshold_offset : float
         Scales every threshold by ``2 ** offset``: negative finds more (dimmer)
         objects, positive fewer.
+    seed_radius : float, optional
+        A smaller radius (original px) for the seeds' blob filter and spacing,
+        when the nuclei are thinner than their typical size (elongated).
 
     Returns
     -------
@@ -122,7 +128,8 @@ def segment_nuclei(
     background = 0.0
     noise = filter_gain(lambda v: cv2.GaussianBlur(v, (0, 0), max(0.7, 0.2 * r)))
     factor = offset_factor(threshold_offset)
-    seeds = _seeds(image, smoothed, r, background + SIGNAL_SIGMAS * factor * noise, factor)
+    r_seed = r if seed_radius is None else min(r, seed_radius * scale)
+    seeds = _seeds(image, smoothed, r_seed, background + SIGNAL_SIGMAS * factor * noise, factor)
     del image  # large images: keep the peak memory down
     floor = background + NOISE_SIGMAS * factor * noise
     mask = fill_holes((smoothed > floor).astype(np.uint8), 2 * np.pi * r * r)
@@ -133,8 +140,8 @@ def segment_nuclei(
     labels = _trim(labels, smoothed, peak, background, threshold_offset)
     # Only needed to bring labels back to full size (and large at full size).
     soft = smoothed - _level_map(labels, peak, background, threshold_offset) if scale < 1 else None
-    labels, count, flagged = _size_control(labels, smoothed, peak, r)
-    return Found(labels, count, flagged, soft, scale)
+    labels, count, flagged, giants = _size_control(labels, smoothed, peak, r)
+    return Found(labels, count, flagged, soft, scale, giants)
 
 
 def _seeds(
@@ -155,20 +162,43 @@ def _seeds(
         & (blob > SEED_SIGMAS * factor * max(blob_noise, 1e-5))
         & (smoothed > floor)
     )
-    count, plateaus, _stats, centres = cv2.connectedComponentsWithStats(
+    return _peak_centres(peaks)
+
+
+def _peak_centres(peaks: np.ndarray) -> np.ndarray:
+    """(K, 2) row, col of each 8-connected group of ``peaks`` (its rounded centroid).
+
+    Maxima are single pixels unless the signal is flat on top (clipped): only
+    then are the groups labelled.
+
+    >>> peaks = np.zeros((5, 6), bool); peaks[1, 1] = peaks[3, 3] = peaks[3, 4] = True
+    >>> _peak_centres(peaks).tolist()
+    [[1, 1], [3, 4]]
+    """
+    width = peaks.shape[1]
+    index = np.flatnonzero(peaks)
+    rows, cols = np.divmod(index, width)
+    touching = np.zeros(0, np.int64)
+    for step in (1, width - 1, width, width + 1):
+        neighbour = np.isin(index + step, index, assume_unique=True)
+        if step == 1:
+            neighbour &= cols < width - 1
+        elif step == width - 1:
+            neighbour &= cols > 0
+        elif step == width + 1:
+            neighbour &= cols < width - 1
+        touching = np.append(touching, index[neighbour])
+    if touching.size == 0:
+        return np.stack([rows, cols], axis=1).astype(np.int64)
+    _count, _labels, _stats, centres = cv2.connectedComponentsWithStats(
         peaks.astype(np.uint8), connectivity=8
     )
-    del plateaus
-    return (
-        np.asarray(np.round(centres[1:, ::-1]).astype(np.int64))
-        if count > 1
-        else np.zeros((0, 2), np.int64)
-    )
+    return np.asarray(np.round(centres[1:, ::-1]).astype(np.int64))
 
 
 def _seed_peaks(markers: np.ndarray, smoothed: np.ndarray) -> np.ndarray:
     """Each object's peak height: the smoothed signal at its seed (a blob maximum)."""
-    rows, cols = np.nonzero(markers)
+    rows, cols = np.divmod(np.flatnonzero(markers != 0), markers.shape[1])  # bool: fast
     peak = np.zeros(int(markers.max()) + 1, np.float32)
     peak[markers[rows, cols]] = smoothed[rows, cols]
     return peak
@@ -189,9 +219,8 @@ def _level_map(
     level = np.concatenate([[np.float32(1e6)], level[1:]]).astype(
         np.float32
     )  # background: never inside
-    grown = cv2.dilate(labels.astype(np.float32), np.ones((3, 3), np.uint8)).astype(np.int32)
-    grown = np.where(labels > 0, labels, grown)
-    return np.asarray(level[np.minimum(grown, level.size - 1)])
+    grown = grow_labels(labels)
+    return np.asarray(np.take(level, grown, mode="clip"))
 
 
 def _trim(
@@ -212,7 +241,7 @@ def _trim(
     level = np.float32(background) + np.float32(relative) * (peak - np.float32(background))
     level[0] = np.inf
     trimmed = labels.copy()
-    trimmed[smoothed < level[labels]] = 0
+    trimmed[smoothed < np.take(level, labels)] = 0
     return trimmed
 
 
@@ -230,39 +259,51 @@ def _markers(seeds: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 def _size_control(
     labels: np.ndarray, smoothed: np.ndarray, peak: np.ndarray, r: float
-) -> tuple[np.ndarray, int, tuple[str, ...]]:
+) -> tuple[np.ndarray, int, tuple[str, ...], int]:
     """Join over-split nuclei, flag fibres and giants, drop debris.
 
-    Returns labels with counted objects 1..n and flagged ones after them.
+    Returns labels with counted objects 1..n and flagged ones after them
+    (fibres, then giants), the reasons, and the number of giants.
     """
     count = int(labels.max())
     if count == 0:
-        return labels, 0, ()
+        return labels, 0, (), 0
     nucleus = np.pi * r * r
     area = np.bincount(labels.ravel(), minlength=count + 1).astype(np.float64)
     sized = area >= MIN_AREA_FRACTION * nucleus
     typical = float(np.median(area[1:][sized[1:]])) if sized[1:].any() else nucleus
     typical = min(max(typical, TYPICAL_FLOOR * nucleus), 2.0 * nucleus)
     pairs = shallow_pairs(labels, smoothed, VALLEY_DEPTH, peak)
-    groups = merge_pairs(labels, pairs)  # every shallow-connected group as one
-    fibre_groups, reasons = _fibres(groups, typical)
-    in_fibre = np.isin(groups, fibre_groups) if fibre_groups else np.zeros(labels.shape, bool)
-    joined = merge_pairs(np.where(in_fibre, 0, labels), pairs, MERGE_MAX_AREA * typical)
-    area = np.bincount(joined.ravel()).astype(np.float64)
-    keep = area >= MIN_AREA_FRACTION * nucleus
+    # Everything below is a table over the labels (label -> new label); the
+    # label image is drawn once at the end.
+    group_of = merge_table(pairs, area)  # every shallow-connected group as one
+    group_area = np.bincount(group_of, weights=area)
+    fibre_groups: list[int] = []
+    reasons: list[str] = []
+    if (group_area[1:] > HUGE_AREA * typical).any():  # only then can a group be a fibre
+        fibre_groups, reasons = _fibres(np.take(group_of, labels), typical)
+    in_fibre = np.isin(group_of, fibre_groups)
+    in_fibre[0] = False
+    kept_area = np.where(in_fibre, 0.0, area)  # fibres' pixels are not nuclei
+    joined_of = merge_table(pairs, kept_area, MERGE_MAX_AREA * typical)
+    joined_of[in_fibre] = 0
+    joined_area = np.bincount(joined_of, weights=kept_area)
+    keep = joined_area >= MIN_AREA_FRACTION * nucleus
     keep[0] = False
-    giants = np.flatnonzero(keep & (area > LONE_GIANT_AREA * typical))
+    giants = np.flatnonzero(keep & (joined_area > LONE_GIANT_AREA * typical))
     keep[giants] = False
-    out = relabel(joined, keep)
+    renumber = np.zeros(keep.size, np.int32)
+    renumber[keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
+    final = renumber[joined_of]
     n = int(keep.sum())
     flagged: list[str] = []
     for group, reason in zip(fibre_groups, reasons, strict=True):
-        out[groups == group] = n + 1 + len(flagged)
+        final[group_of == group] = n + 1 + len(flagged)
         flagged.append(reason)
     for giant in giants:
-        out[joined == giant] = n + 1 + len(flagged)
-        flagged.append(f"{area[giant] / typical:.0f} times the typical nucleus area")
-    return np.asarray(out), n, tuple(flagged)
+        final[joined_of == giant] = n + 1 + len(flagged)
+        flagged.append(f"{joined_area[giant] / typical:.0f} times the typical nucleus area")
+    return np.asarray(np.take(final, labels)), n, tuple(flagged), int(giants.size)
 
 
 def _fibres(groups: np.ndarray, typical: float) -> tuple[list[int], list[str]]:
@@ -274,8 +315,7 @@ def _fibres(groups: np.ndarray, typical: float) -> tuple[list[int], list[str]]:
     if big.size == 0:
         return [], []
     # Watershed lines and trimmed rims leave gaps inside a group: close them first.
-    closed = cv2.dilate(groups.astype(np.float32), np.ones((3, 3), np.uint8)).astype(np.int32)
-    closed = np.where(groups > 0, groups, closed)
+    closed = grow_labels(groups)
     shape = shapes(closed, count, only=big)
     found, reasons = [], []
     for group in big:

@@ -16,7 +16,7 @@ import numpy as np
 
 from chalicelib.cells import image_type as kinds
 from chalicelib.cells.image_type import TypeDecision
-from chalicelib.cells.nuclei import segment_nuclei
+from chalicelib.cells.nuclei import Found, segment_nuclei
 from chalicelib.cells.objects import intensity_range, normalised, to_full_resolution
 from chalicelib.cells.phase import estimate_cell_radius, segment_cells
 from chalicelib.cells.scale import Box, estimate_scale
@@ -114,6 +114,7 @@ def _fluorescence(
         return normalised(part, scale, lo, hi, decision.polarity)
 
     note = None
+    seed = None
     if diameter > 0:
         radius = diameter / 2
     else:
@@ -121,35 +122,55 @@ def _fluorescence(
         if estimate is None:
             return _empty(gray, decision)
         radius, note = estimate.radius, estimate.ambiguous
-    found = segment_nuclei(gray, radius, decision.polarity, window, threshold_offset)
+        if estimate.ambiguous and estimate.footprint:
+            # Blobs wider than the thresholded objects' inscribed radius: elongated or
+            # overlapping nuclei. Seeds at the thinner size part them (pieces of one
+            # nucleus, with no valley between, are joined again); the rest keeps the
+            # blob size (areas, working resolution).
+            seed = estimate.footprint
+    found = segment_nuclei(gray, radius, decision.polarity, window, threshold_offset, seed)
     rounds = 0
     while (
         diameter <= 0
         and rounds < GIANT_ROUNDS
-        and len(found.flagged) >= max(3, GIANT_SHARE * found.count)
+        and found.giants >= max(3, GIANT_SHARE * found.count)
     ):
-        # Many "giants": the size estimate caught the objects' texture (a coin's
+        # Many giants: the size estimate caught the objects' texture (a coin's
         # relief), not the objects. Their own size is the better estimate.
-        giants = _median_radius(found.labels, found.count + len(found.flagged), found.count)
+        # (Fibres are flagged too, but say nothing about the nuclei's size.)
+        total = found.count + len(found.flagged)
+        giants = _median_radius(found.labels, total, total - found.giants)
         radius = max(radius * 1.5, giants / found.scale / OBJECT_TO_BLOB)
         found = segment_nuclei(gray, radius, decision.polarity, window, threshold_offset)
         rounds += 1
+    measured = None  # of the objects in ``found``
     if rounds == 0 and diameter <= 0 and found.count >= 3:
         # The blob estimate can be pulled by noise or gamma: check it against
         # the objects themselves and run once more if they disagree.
         measured = _median_radius(found.labels, found.count) / found.scale / OBJECT_TO_BLOB
         if max(measured / radius, radius / measured) > RADIUS_CHECK:
             radius = measured
-            found = segment_nuclei(gray, radius, decision.polarity, window, threshold_offset)
-    if note is None and diameter <= 0 and found.count >= 3:
-        measured = _median_radius(found.labels, found.count) / found.scale / OBJECT_TO_BLOB
-        if max(measured / radius, radius / measured) > AGREEMENT:
-            note = (
-                f"objects found ({2 * measured:.0f} px) far from the size estimated "
-                f"({2 * radius:.0f} px): set the diameter"
-            )
+            found = segment_nuclei(gray, radius, decision.polarity, window, threshold_offset, seed)
+            measured = None
+    if note is None and diameter <= 0:
+        note = _disagreement(found, radius, measured)
     labels = to_full_resolution(found.labels, found.soft, gray.shape)
     return Segmentation(labels, found.count, found.flagged, decision, radius, found.scale, note)
+
+
+def _disagreement(found: Found, radius: float, measured: float | None) -> str | None:
+    """Why the size is in doubt when the objects found are far from the size used
+    (``measured``: their radius when already known)."""
+    if found.count < 3:
+        return None
+    if measured is None:
+        measured = _median_radius(found.labels, found.count) / found.scale / OBJECT_TO_BLOB
+    if max(measured / radius, radius / measured) <= AGREEMENT:
+        return None
+    return (
+        f"objects found ({2 * measured:.0f} px) far from the size estimated "
+        f"({2 * radius:.0f} px): set the diameter"
+    )
 
 
 def _phase(
@@ -211,7 +232,7 @@ def measure(segmentation: Segmentation, gray: np.ndarray) -> Measurements:
     labels = segmentation.labels
     total = segmentation.count + len(segmentation.flagged)
     flat = labels.ravel()
-    inside = np.flatnonzero(flat)
+    inside = np.flatnonzero(flat != 0)  # on a boolean array: several times faster
     ids = flat[inside]
     rows, cols = np.divmod(inside, labels.shape[1])
     pixels = np.maximum(np.bincount(ids, minlength=total + 1)[1 : total + 1].astype(np.float64), 1)
@@ -243,10 +264,17 @@ def _bounding_boxes(ids: np.ndarray, rows: np.ndarray, cols: np.ndarray, count: 
 
 
 def outlines(labels: np.ndarray) -> np.ndarray:
-    """Boolean mask of object boundary pixels (where a label meets another label or 0)."""
+    """Boolean mask of object boundary pixels (where a label meets another label or 0).
+
+    >>> outlines(np.array([[0, 1, 1, 1], [0, 1, 1, 2]], np.int32)).astype(int).tolist()
+    [[0, 1, 0, 1], [0, 1, 1, 1]]
+    """
+    across = labels[:, 1:] != labels[:, :-1]  # each comparison serves both pixels
+    down = labels[1:, :] != labels[:-1, :]
     edge = np.zeros(labels.shape, bool)
-    edge[:, 1:] |= labels[:, 1:] != labels[:, :-1]
-    edge[:, :-1] |= labels[:, :-1] != labels[:, 1:]
-    edge[1:, :] |= labels[1:, :] != labels[:-1, :]
-    edge[:-1, :] |= labels[:-1, :] != labels[1:, :]
-    return edge & (labels > 0)
+    edge[:, 1:] |= across
+    edge[:, :-1] |= across
+    edge[1:, :] |= down
+    edge[:-1, :] |= down
+    edge &= labels > 0
+    return edge

@@ -193,8 +193,8 @@ def photos() -> list[str]:
     return lines
 
 
-def end_to_end_jpeg(path: Path | None) -> tuple[str, float, int]:
-    """Decode + count + annotate + encode one 3840×2160 JPEG; best of three."""
+def end_to_end_jpeg(path: Path | None) -> tuple[str, float, float, int]:
+    """Decode + count + annotate + encode one 3840×2160 JPEG; best of three (wall, CPU ms)."""
     if path is None:
         real = SHARED / "phase-contrast" / "IMG00197.JPG"
         path = real if real.exists() else None
@@ -207,15 +207,16 @@ def end_to_end_jpeg(path: Path | None) -> tuple[str, float, int]:
     else:
         data = path.read_bytes()
         name = path.name
-    best, count = float("inf"), 0
+    best, best_cpu, count = float("inf"), float("inf"), 0
     for _ in range(3):
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         image, _ = imaging.decode(data, 100_000_000)
         counting = count_cells(imaging.to_gray(image))
         imaging.encode_jpeg(imaging.annotate(image, counting))
         best = min(best, time.perf_counter() - started)
+        best_cpu = min(best_cpu, time.process_time() - cpu)
         count = counting.count
-    return name, best * 1e3, count
+    return name, best * 1e3, best_cpu * 1e3, count
 
 
 def peak_memory_50mp() -> float:
@@ -249,7 +250,9 @@ def run(image: Path | None = None, as_json: bool = False, quick: bool = False) -
     phase_tune = phase_robustness([c for c in phase_cases if c.split == "tune"], "phase (tune)")
     phase_held = phase_robustness([c for c in phase_cases if c.split == "heldout"], "phase (held)")
     photo_lines = photos()
-    name, e2e_ms, e2e_count = ("skipped", 0.0, 0) if quick else end_to_end_jpeg(image)
+    name, e2e_ms, e2e_cpu_ms, e2e_count = (
+        ("skipped", 0.0, 0.0, 0) if quick else end_to_end_jpeg(image)
+    )
     memory = 0.0 if quick else peak_memory_50mp()
     speed_rows = [r for r in sets if not r.name.startswith("coins")]  # comparable with before
     seconds = sum(r.seconds for r in speed_rows)
@@ -276,6 +279,7 @@ def run(image: Path | None = None, as_json: bool = False, quick: bool = False) -
                     "ms_per_mp": seconds * 1e3 / megapixels,
                     "cpu_ms_per_mp": cpu_seconds * 1e3 / megapixels,
                     "end_to_end_ms": e2e_ms,
+                    "end_to_end_cpu_ms": e2e_cpu_ms,
                     "peak_memory_gb_50mp": memory,
                 }
             )
@@ -292,8 +296,8 @@ def run(image: Path | None = None, as_json: bool = False, quick: bool = False) -
     )
     if not quick:
         print(
-            f"end to end: {name} decode+count+annotate+encode {e2e_ms:.0f} ms "
-            f"({e2e_count} objects)   target <= 500 ms"
+            f"end to end: {name} decode+count+annotate+encode {e2e_ms:.0f} ms wall, "
+            f"{e2e_cpu_ms:.0f} ms CPU ({e2e_count} objects)   target <= 500 ms"
         )
         print(f"peak memory, 50-megapixel 16-bit image: {memory:.2f} GB   target <= 1.5 GB")
     return 0
@@ -316,10 +320,11 @@ def print_table(title: str, tune: list[Row], held: list[Row]) -> None:
 def print_report(
     sets: list[Row], suite: list[Row], held: list[Row], photo_lines: list[str]
 ) -> None:
-    print(f"\n{'set':<28}{'mean error':>12}{'worst':>10}{'ms/MP':>9}")
+    print(f"\n{'set':<28}{'mean error':>12}{'worst':>10}{'ms/MP':>9}{'CPU ms/MP':>11}")
     for row in sets:
         speed = row.seconds * 1e3 / max(row.megapixels, 1e-9)
-        print(f"{row.name:<28}{row.mean:>11.1f}%{row.worst:>9.0f}%{speed:>9.1f}")
+        cpu = row.cpu_seconds * 1e3 / max(row.megapixels, 1e-9)
+        print(f"{row.name:<28}{row.mean:>11.1f}%{row.worst:>9.0f}%{speed:>9.1f}{cpu:>11.1f}")
     print(
         "targets: synthetic <= 2.5%; fluorescence vs manual <= 5%; "
         "phase contrast every region within ±20%"

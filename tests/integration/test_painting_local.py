@@ -118,24 +118,3 @@ def test_errors_are_recorded_with_reasons(cloud: LocalCloud) -> None:
 
     assert eventually(malformed)[0]["state"] == "rejected"
     assert job_status(cloud, "cp-unknown") is None
-
-
-def test_transient_failures_go_to_the_dead_letter_queue_after_n_receives() -> None:
-    """S3 failing (here: the data bucket is gone) is retried, then dead-lettered, never lost."""
-    launcher = ProcessLauncher(sys.executable, str(FAKE_CELLPROFILER))
-    with LocalCloud(port=0, retry_delay=0, batch_launcher=launcher) as cloud:
-        assert cloud.settings is not None and cloud.provisioned is not None
-        aws.client("s3").delete_bucket(Bucket=cloud.settings.data_bucket)
-        body = json.dumps({"pipeline": "p.cppipe", "input": "in/", "output": "out/"})
-        send(cloud, body)
-        dlq = cloud.provisioned.url(cloud.settings.painting_dlq)
-
-        def dead_letters() -> list[dict[str, Any]]:
-            answer = aws.client("sqs").receive_message(
-                QueueUrl=dlq, WaitTimeSeconds=1, AttributeNames=["ApproximateReceiveCount"]
-            )
-            return list(answer.get("Messages", []))
-
-        [message] = eventually(dead_letters, timeout=30)
-        assert message["Body"] == body
-        assert cloud.batch is not None and cloud.batch.submissions == []

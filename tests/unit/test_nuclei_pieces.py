@@ -1,0 +1,189 @@
+"""The fluorescence path's pieces: same answers as the plain versions, and the size
+estimate and giant check under noise and fibres (generated images only)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from chalicelib.cells.counting import count_cells
+from chalicelib.cells.nuclei import _peak_centres
+from chalicelib.cells.objects import (
+    _neighbour_pairs,
+    disk,
+    grow_labels,
+    merge_pairs,
+    merge_table,
+    open_disk,
+    quantile,
+    tile_map,
+    tile_quantile,
+    to_full_resolution,
+)
+from chalicelib.cells.scale import typical_radius, white_noise_ratios
+
+
+def random_labels(seed: int, shape: tuple[int, int] = (60, 70)) -> np.ndarray:
+    """Overlapping rectangles with holes: touching objects and one-pixel gaps."""
+    rng = np.random.default_rng(seed)
+    labels = np.zeros(shape, np.int32)
+    for label in range(1, 25):
+        y, x = int(rng.integers(0, shape[0])), int(rng.integers(0, shape[1]))
+        labels[max(0, y - 5) : y + 5, max(0, x - 6) : x + 6] = label
+    labels[rng.random(shape) < 0.1] = 0
+    return labels
+
+
+@pytest.mark.parametrize("shape", [(182, 182), (143, 150), (97, 300), (40, 40), (700, 1000)])
+@pytest.mark.parametrize("radius", [2.0, 5.0, 7.0])
+def test_tile_quantiles_equal_the_per_tile_quantiles(shape: tuple[int, int], radius: float) -> None:
+    image = np.random.default_rng(1).normal(0, 1, shape).astype(np.float32)
+    for q in (0.25, 0.5):
+        expected = tile_map(image, lambda t, q=q: 2.0 * quantile(t, q) + 0.5, radius, floor=0.01)
+        found = tile_quantile(image, q, radius, floor=0.01, gain=2.0, offset=0.5)
+        assert np.array_equal(found, expected)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_neighbour_pairs_are_every_touching_or_one_gap_pair(seed: int) -> None:
+    labels = random_labels(seed)
+    relief = np.random.default_rng(seed).random(labels.shape).astype(np.float32)
+    expected = set()
+    height, width = labels.shape
+    for y in range(height):
+        for x in range(width):
+            for dy, dx in ((1, 0), (0, 1), (2, 0), (0, 2)):
+                if y + dy >= height or x + dx >= width:
+                    continue
+                a, b = int(labels[y, x]), int(labels[y + dy, x + dx])
+                middle = labels[y + dy // 2, x + dx // 2] if 2 in (dy, dx) else 0
+                if a and b and a != b and middle == 0:
+                    crossing = min(relief[y, x], relief[y + dy, x + dx])
+                    if 2 in (dy, dx):
+                        crossing = min(crossing, relief[y + dy // 2, x + dx // 2])
+                    expected.add((min(a, b), max(a, b), float(crossing)))
+    found = {
+        (int(a), int(b), float(h))
+        for first, second, height_ in _neighbour_pairs(labels, relief)
+        for a, b, h in zip(first, second, height_, strict=True)
+    }
+    assert found == expected
+
+
+def test_merge_table_joins_pairs_while_the_join_stays_small() -> None:
+    labels = np.array([[1, 1, 2, 0, 3, 3, 3, 4]], np.int32)
+    pairs = np.array([[1.0, 2.0, 0.0], [3.0, 4.0, 0.0], [2.0, 3.0, 0.0]])
+    assert merge_pairs(labels, pairs).tolist() == [[1, 1, 1, 0, 1, 1, 1, 1]]
+    # At most 4 pixels per object: 1+2 (3 px) and 3+4 (4 px) join, the two groups do not.
+    assert merge_pairs(labels, pairs, max_area=4).tolist() == [[1, 1, 1, 0, 2, 2, 2, 2]]
+    area = np.bincount(labels.ravel())
+    assert np.take(merge_table(pairs, area, 4), labels).tolist() == [[1, 1, 1, 0, 2, 2, 2, 2]]
+
+
+def test_flat_topped_maxima_give_one_seed_each() -> None:
+    peaks = np.zeros((20, 20), bool)
+    peaks[3, 3] = True  # a single-pixel maximum
+    peaks[10:12, 10:13] = True  # a clipped, flat top: one seed at its centre
+    peaks[17, 0] = peaks[16, 19] = True  # not neighbours across the row wrap
+    centres = sorted(map(tuple, _peak_centres(peaks).tolist()))
+    assert centres == [(3, 3), (10, 11), (16, 19), (17, 0)]
+
+
+def test_labels_brought_to_full_size_follow_the_smooth_edge() -> None:
+    small = np.zeros((40, 40), np.int32)
+    cv2.circle(small, (20, 20), 8, 1, -1)
+    cv2.circle(small, (31, 20), 3, 2, -1)
+    grown = grow_labels(small)
+    assert grown[20, 29] == 2 and grown[20, 12] == 1 and grown[0, 0] == 0
+    yy, xx = np.mgrid[0:40, 0:40].astype(np.float32)
+    soft = 9.0 - np.hypot(yy - 20, xx - 20)  # a disc of radius 9 px
+    full = to_full_resolution(small, soft, (160, 160))
+    area = float((full > 0).sum()) / 16  # in working pixels
+    assert abs(area - np.pi * 9**2) < 0.1 * np.pi * 9**2
+
+
+def test_coarse_layers_carry_less_white_noise() -> None:
+    ratios = white_noise_ratios()
+    assert ratios[0, 0] == 1.0
+    assert np.all(np.diff(ratios[:, 0]) < 0)  # each octave quieter than the last
+    assert np.all(np.diff(ratios[0]) < 0)  # and each layer than the finer one
+
+
+@pytest.mark.parametrize("noise", [0.15, 0.25, 0.35])
+def test_nucleus_size_is_found_under_heavy_pixel_noise(noise: float) -> None:
+    rng = np.random.default_rng(3)
+    image = np.zeros((256, 256), np.float32)
+    for y in range(20, 256, 36):
+        for x in range(20, 256, 36):
+            centre = (x + int(rng.integers(-4, 5)), y + int(rng.integers(-4, 5)))
+            cv2.circle(image, centre, 7, 1.0, -1)
+    image = cv2.GaussianBlur(image, (0, 0), 1.0)
+    image += rng.normal(0, noise, image.shape).astype(np.float32)
+    found = typical_radius(image)
+    assert found is not None
+    assert 0.75 * 7 <= found[0] <= 1.3 * 7
+
+
+def test_fibres_do_not_make_the_nuclei_look_like_texture() -> None:
+    # 25 nuclei and three long fibres: the fibres are flagged, the nuclei's size kept.
+    rng = np.random.default_rng(5)
+    image = np.zeros((256, 256), np.float32)
+    for y in range(80, 180, 20):
+        for x in range(80, 180, 20):
+            centre = (x + int(rng.integers(-2, 3)), y + int(rng.integers(-2, 3)))
+            cv2.circle(image, centre, 6, float(rng.uniform(0.5, 1.0)), -1)
+    for start, end in (((10, 20), (246, 24)), ((10, 236), (246, 230)), ((20, 40), (24, 216))):
+        cv2.line(image, start, end, 0.9, 5)
+    image = cv2.GaussianBlur(image, (0, 0), 1.0)
+    image += rng.normal(0, 0.02, image.shape).astype(np.float32)
+    counted = count_cells(np.clip(image * 200 + 10, 0, 255).astype(np.uint8))
+    assert counted.count == 25
+    assert len(counted.flagged) == 3
+    assert 10 <= counted.parameters["estimated_diameter"] <= 16
+
+
+def test_elongated_nuclei_side_by_side_are_parted() -> None:
+    # 30 pairs of elongated nuclei (26 x 12 px) touching along their long sides: the blob
+    # search sees the pairs (ambiguous size); seeds at the objects' inscribed radius part them.
+    rng = np.random.default_rng(2)
+    image = np.zeros((320, 320), np.float32)
+    for y in range(30, 300, 45):
+        for x in range(30, 300, 60):
+            angle, brightness = float(rng.uniform(0, 180)), float(rng.uniform(0.5, 1.0))
+            dx, dy = 7 * np.cos(np.radians(angle + 90)), 7 * np.sin(np.radians(angle + 90))
+            for side, level in ((-1, 0.9), (1, 1.0)):
+                centre = (int(x + side * dx), int(y + side * dy))
+                cv2.ellipse(image, centre, (13, 6), angle, 0, 360, brightness * level, -1)
+    image = cv2.GaussianBlur(image, (0, 0), 1.5)
+    image += rng.normal(0, 0.01, image.shape).astype(np.float32)
+    counted = count_cells(np.clip(image * 200 + 10, 0, 255).astype(np.uint8))
+    assert counted.count >= 45  # the pairs were one object each before (30)
+    assert counted.quality is not None and not counted.quality.reliable  # still says so
+
+
+@pytest.mark.parametrize(
+    ("shape", "radius", "dtype"),
+    [
+        ((40, 50), 8, np.float32),
+        ((128, 96), 16, np.float32),
+        ((255, 200), 31, np.float32),
+        ((20, 12), 12, np.float32),
+        ((1, 60), 9, np.float32),
+        ((5, 40), 12, np.float32),
+        ((90, 70), 20, np.uint8),
+        ((64, 64), 3, np.float32),
+    ],
+)
+def test_disc_opening_row_by_row_equals_opencvs(
+    shape: tuple[int, int], radius: int, dtype: type
+) -> None:
+    rng = np.random.default_rng(radius)
+    image = cv2.GaussianBlur(rng.random(shape).astype(np.float32), (0, 0), 1.5)
+    image[rng.random(shape) < 0.02] = 5.0  # isolated peaks: the opening must remove them
+    if dtype is np.uint8:
+        image = (image * 40).astype(np.uint8)
+    expected = cv2.morphologyEx(image, cv2.MORPH_OPEN, disk(radius))
+    found = open_disk(image, radius)
+    assert found.dtype == expected.dtype
+    assert np.array_equal(found, expected)
