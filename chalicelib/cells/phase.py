@@ -211,29 +211,36 @@ def features(signal: np.ndarray, sigmas: tuple[float, ...], step: int = 1) -> np
     magnitude = np.abs(signal)
     square = signal * signal
     for i, s in enumerate(sigmas):
-        for j, plane in enumerate(_scale_features(signal, magnitude, square, s)):
-            out[FEATURES_PER_SCALE * i + j] = plane[::step, ::step].ravel()
+        for j, plane in enumerate(_scale_features(signal, magnitude, square, s, step)):
+            out[FEATURES_PER_SCALE * i + j] = plane.ravel()
     return out
 
 
 def _scale_features(
-    signal: np.ndarray, magnitude: np.ndarray, square: np.ndarray, s: float
+    signal: np.ndarray, magnitude: np.ndarray, square: np.ndarray, s: float, step: int
 ) -> list[np.ndarray]:
-    smooth = cv2.GaussianBlur(signal, (0, 0), s)
-    smooth_abs = cv2.GaussianBlur(magnitude, (0, 0), s)
-    variance = cv2.GaussianBlur(square, (0, 0), s) - smooth * smooth
-    gx = cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=3) / 8
-    gy = cv2.Sobel(smooth, cv2.CV_32F, 0, 1, ksize=3) / 8
+    """The 8 features at scale ``s`` on the grid: filters on the whole image, the
+    pointwise arithmetic on the grid only (the same numbers, a ninth of the work)."""
+
+    def on_grid(plane: np.ndarray) -> np.ndarray:
+        return plane[::step, ::step]
+
+    full = cv2.GaussianBlur(signal, (0, 0), s)
+    smooth = on_grid(full)
+    smooth_abs_full = cv2.GaussianBlur(magnitude, (0, 0), s)
+    variance = on_grid(cv2.GaussianBlur(square, (0, 0), s)) - smooth * smooth
+    gx = on_grid(cv2.Sobel(full, cv2.CV_32F, 1, 0, ksize=3)) / 8
+    gy = on_grid(cv2.Sobel(full, cv2.CV_32F, 0, 1, ksize=3)) / 8
     norm = np.float32(s * s / 4)
-    hxx = cv2.Sobel(smooth, cv2.CV_32F, 2, 0, ksize=3) * norm
-    hyy = cv2.Sobel(smooth, cv2.CV_32F, 0, 2, ksize=3) * norm
-    hxy = cv2.Sobel(smooth, cv2.CV_32F, 1, 1, ksize=3) * norm
+    hxx = on_grid(cv2.Sobel(full, cv2.CV_32F, 2, 0, ksize=3)) * norm
+    hyy = on_grid(cv2.Sobel(full, cv2.CV_32F, 0, 2, ksize=3)) * norm
+    hxy = on_grid(cv2.Sobel(full, cv2.CV_32F, 1, 1, ksize=3)) * norm
     trace = hxx + hyy
     spread = np.sqrt((hxx - hyy) ** 2 + 4 * hxy * hxy)
-    laplacian = cv2.Laplacian(smooth_abs, cv2.CV_32F, ksize=3) * np.float32(s * s)
+    laplacian = on_grid(cv2.Laplacian(smooth_abs_full, cv2.CV_32F, ksize=3)) * np.float32(s * s)
     return [
         smooth,
-        smooth_abs,
+        on_grid(smooth_abs_full),
         np.sqrt(np.maximum(variance, 0)),
         np.sqrt(gx * gx + gy * gy) * np.float32(s),
         trace,
@@ -402,8 +409,11 @@ def _flood(
         window[extra > 0] = extra[extra > 0] + next_label - 1
         next_label += int(extra.max())
     flooded = watershed(-cells, markers, inside)
-    _, consecutive = np.unique(flooded, return_inverse=True)  # labels 1..n without gaps
-    return np.asarray(consecutive.reshape(flooded.shape).astype(np.int32))
+    present = np.zeros(int(flooded.max()) + 1, bool)  # labels 1..n without gaps (no sort)
+    present[flooded.ravel()] = True
+    present[0] = False
+    table = np.cumsum(present, dtype=np.int32) * present
+    return np.asarray(table[flooded], np.int32)
 
 
 def _grow(labels: np.ndarray, footprint: np.ndarray) -> np.ndarray:
