@@ -322,6 +322,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    if args.model == "phase-cells":
+        from devtools import phase_training
+
+        print(phase_training.report(phase_training.train(cross_validation=not args.no_cv)))
+        return 0
     from devtools.training import report, train
 
     result = train()
@@ -401,7 +406,19 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--timeout", type=float, default=120.0)
     demo.set_defaults(run=cmd_demo)
 
-    train = commands.add_parser("train", help="train the breast-cancer model, write its artifacts")
+    train = commands.add_parser(
+        "train", help="train a model from the repository's data, write its artifacts"
+    )
+    train.add_argument(
+        "model",
+        nargs="?",
+        default="breast-cancer",
+        choices=["breast-cancer", "phase-cells"],
+        help="breast-cancer (the Prediction API) or phase-cells (phase-contrast cell density)",
+    )
+    train.add_argument(
+        "--no-cv", action="store_true", help="phase-cells: skip the leave-one-crop-out counts"
+    )
     train.set_defaults(run=cmd_train)
 
     blur = commands.add_parser("blur", help="blur every face in a local video (no AWS)")

@@ -219,9 +219,10 @@ def count_watershed(
 
     Fluorescent nuclei: blob seeds at the estimated size, ``cv2.watershed`` on
     the smoothed intensity, over-split pieces joined, fibres and giants
-    flagged. Phase contrast / brightfield: contrast footprint, specks dropped,
-    clumps split into as many cells as their area holds (``cv2.watershed`` from
-    k-means seeds). See ``chalicelib.cells.segmentation``.
+    flagged. Phase contrast / brightfield: a learned cell-density map (trees
+    trained on the project's annotated photos), each region counted as the
+    cells its density adds up to and split by ``cv2.watershed`` of the density
+    (``chalicelib.cells.phase``). See ``chalicelib.cells.segmentation``.
 
     Parameters
     ----------
@@ -254,7 +255,7 @@ def count_watershed(
     found = segment(gray, diameter, threshold_offset, kind)
     table = measure(found, gray)
     cells = _cells(table, found.flagged)
-    quality = assess(found, gray)
+    quality = assess(found, gray, diameter_given=diameter > 0)
     parameters = {
         "diameter": diameter,
         "threshold_offset": threshold_offset,

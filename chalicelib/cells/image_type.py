@@ -34,6 +34,7 @@ BRIGHT_BOUNDARY = 0.90
 CONFIDENCE_SPAN = 0.12  # this far from a boundary, the decision is certain
 LOW_CONFIDENCE = 0.75
 TILES = 3
+FAINT_TILE = 0.25  # a tile whose range is under this share of the image's is faint
 PREVIEW_SIDE = 512
 
 
@@ -67,6 +68,11 @@ class TypeDecision:
 def background_position(gray: np.ndarray, tiles: int = TILES) -> float:
     """Median over tiles of the histogram mode's position in the tile's 0.5-99.5 % range.
 
+    A faint tile (a range under ``FAINT_TILE`` of the image's 0.5-99.9 % range)
+    whose mode sits mid-range is noise alone, which says nothing of the image
+    type: it is left out (unless every tile is such). A sparse fluorescence image
+    is mostly such tiles, and was taken for phase contrast.
+
     Parameters
     ----------
     gray : (M, N) ndarray of uint8, uint16 or float
@@ -84,17 +90,23 @@ def background_position(gray: np.ndarray, tiles: int = TILES) -> float:
     """
     preview = _preview(gray)
     height, width = preview.shape
-    positions = []
+    faint = FAINT_TILE * (quantile(preview, 0.999) - quantile(preview, 0.005))
+    positions: list[float] = []
+    noise: list[float] = []
     for i in range(tiles):
         for j in range(tiles):
             tile = preview[
                 i * height // tiles : (i + 1) * height // tiles,
                 j * width // tiles : (j + 1) * width // tiles,
             ]
-            position = _mode_position(tile)
-            if position is not None:
-                positions.append(position)
-    return float(np.median(positions)) if positions else 0.0
+            found = _mode_position(tile)
+            if found is None:
+                continue
+            position, spread = found
+            mid_range = DARK_BOUNDARY <= position <= BRIGHT_BOUNDARY
+            (noise if spread < faint and mid_range else positions).append(position)
+    chosen = positions or noise
+    return float(np.median(chosen)) if chosen else 0.0
 
 
 def classify(gray: np.ndarray) -> TypeDecision:
@@ -136,7 +148,8 @@ def _preview(gray: np.ndarray) -> np.ndarray:
     return np.asarray(cv2.GaussianBlur(small, (0, 0), 1.0))
 
 
-def _mode_position(tile: np.ndarray) -> float | None:
+def _mode_position(tile: np.ndarray) -> tuple[float, float] | None:
+    """The mode's place in the tile's 0.5-99.5 % range, and that range."""
     if tile.size < 64:
         return None
     lo, hi = quantile(tile, 0.005), quantile(tile, 0.995)
@@ -144,4 +157,4 @@ def _mode_position(tile: np.ndarray) -> float | None:
         return None
     counts, _ = np.histogram(tile, 64, (float(lo), float(hi)))
     smooth = cv2.GaussianBlur(counts.astype(np.float32)[None, :], (0, 0), 1.5)[0]
-    return (float(np.argmax(smooth)) + 0.5) / 64
+    return (float(np.argmax(smooth)) + 0.5) / 64, hi - lo

@@ -1,101 +1,316 @@
-"""Phase-contrast / brightfield cells: contrast footprint, specks dropped, clumps split by area.
+"""Phase-contrast / brightfield cells: a learned cell-density map, counted region by region.
 
-Pure functions on arrays (OpenCV + NumPy). In phase contrast a cell is darker
-*and* brighter than the background (a dark body, a bright halo, a ring), and
-its parts (nucleus, granules, processes) are contrasted too: counting maxima
-of anything counts fragments. Instead:
+Pure functions on arrays (OpenCV + NumPy); the model is data read from
+``models/phase_density.json`` (written by ``lab train phase-cells`` from the
+project's own hand-annotated crops, see ``devtools/phase_training.py``; no
+pickle, nothing downloaded). In phase contrast a cell is darker *and* brighter
+than the background (a dark body, a bright halo, a ring), and its parts
+(nucleus, granules, processes) are contrasted too: counting blobs counts
+fragments, thresholding merges clumps. Instead:
 
-1. Contrast: the absolute deviation from a smooth (median) background, in
-   units of the local noise, smoothed at a third of the cell radius.
-2. Footprint: contrast above ``FLOOR_FACTOR`` times the background's; closing at half a cell radius
-   joins a cell's body, halo and granules into one region; enclosed holes are
-   filled. An elongated cell is one connected region, so one cell.
-3. Specks: regions smaller than ``SPECK_AREA`` of a typical cell are not cells.
-4. Clumps: the typical cell area is the median area of the regions; a region
-   ``k`` times larger (k ≥ 2, rounded) holds ``k`` cells and is split into ``k``
-   by a marker-controlled watershed (``cv2.watershed``) from ``k`` seeds placed
-   by k-means on its pixels.
+1. Contrast: the image over its smooth (median) background, minus one,
+   scaled so that the median absolute value of its fine variation (finer
+   than ``TYPICAL_SCALE``) is the same in every image, at a working
+   resolution where a typical cell is about 10 px across.
+2. Features per pixel (ilastik-style, at five scales): smoothed contrast and
+   absolute contrast, local standard deviation, gradient magnitude, Hessian
+   trace and eigenvalues, Laplacian of the absolute contrast.
+3. Density: gradient-boosted regression trees map the features to a cell
+   density (cells per pixel), trained so that each annotated cell contributes
+   a unit Gaussian: the density integrates to the number of cells, whatever
+   their shape (a spindle cell is one unit spread along its body, a packed
+   clump of round cells is as many units as cells).
+4. Regions: pixels where the density is above ``REGION_LEVEL``; a region holds
+   ``round(mass)`` cells (a speck or a halo carries less than ``MIN_CELL_MASS`` and is
+   dropped) and is split into that many objects by a marker-controlled
+   watershed (``cv2.watershed``) on the density from its highest maxima.
+5. Outlines: each cell then takes the contrasted pixels next to it (``GROW``
+   px at most), and the full-resolution outline follows the smoothed
+   contrast: a cell is outlined with its body and halo, not its density.
 """
 
 from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
 from chalicelib.cells.nuclei import Found, offset_factor
-from chalicelib.cells.objects import (
-    disk,
-    fill_holes,
-    noise_map,
-    normalised,
-    smooth_background,
-    watershed,
-)
-from chalicelib.cells.scale import blob_scales
+from chalicelib.cells.objects import watershed
+from chalicelib.errors import LabError
 
-WORK_RADIUS = 6.0  # cell radius (px) at the working resolution
-FLOOR_FACTOR = 3.0  # footprint: contrast this many times the background's
-SPECK_AREA = 0.3  # regions smaller than this many typical cells are not cells
-CLUMP_AREA = 1.6  # a region at least this many typical cells large is split
-MAX_SPLIT = 400  # at most this many cells from one region
-PREVIEW_PIXELS = 262_144
-MIN_BLOB_RADIUS = 8.0  # px: smaller contrast blobs are granules, specks, JPEG blocks
-BODY_TO_CELL = 2.0  # a cell's footprint radius over its strongest blob's
+MODEL_FILE = Path(__file__).resolve().parent / "models" / "phase_density.json"
+FORMAT = "phase-cell-density/1"
+FEATURES_PER_SCALE = 8
+BACKGROUND_SHRINK = 0.25  # the background is a median of a quarter-size copy
+BACKGROUND_KERNEL = 15  # px at that size: ~6 typical cells
+TYPICAL_CONTRAST = 0.02  # the median absolute contrast is brought to this
+TYPICAL_SCALE = 8.0  # px (working): the typical contrast is that of variation finer than this
+MIN_TYPICAL = 0.004  # a flatter image is not amplified further (noise is not made into cells)
+GATE_SCALE = 2  # the background gate reads the absolute contrast at sigmas[2] (3 px)
+GRID_STEP = 3  # the trees are evaluated on every 3rd working pixel (the density is smooth)
+REGION_LEVEL = 0.05  # a region: density above this fraction of one cell's peak density
+MIN_CELL_MASS = 0.4  # a region carrying less is not a cell (speck, halo, debris)
+OUTLINE_SIGMA = 1.0  # px (working): a cell's outline: where its |contrast| smoothed at this
+OUTLINE_LEVEL = 3 * TYPICAL_CONTRAST  # ... is above this
+GROW = 8  # px (working): how far a cell extends beyond its density over its contrast
+PEAK_DISTANCE = 2  # px at the working size between two seeds of one region
 
 
-def contrast(
-    gray: np.ndarray, scale: float, r: float, intensity_range: tuple[float, float]
-) -> np.ndarray:
-    """Absolute deviation from the background in local-noise units, smoothed (working size).
+class ModelFormatError(LabError):
+    """The density model file is missing or not a valid model (a deployment error)."""
+
+
+@dataclass(frozen=True)
+class DensityModel:
+    """Regression trees as padded node arrays: tree ``t``'s node ``i``.
+
+    A leaf points to itself (``left == right == i``), so every tree is walked
+    ``depth`` steps. A pixel goes left when ``features[feature] <= threshold``.
+    """
+
+    work_scale: float  # working size / original size for cells of ``cell_diameter``
+    cell_diameter: float  # px (original): typical cell in the training photos
+    sigmas: tuple[float, ...]  # feature scales, working px
+    target_sigma: float  # px (working): each cell's unit Gaussian in training
+    baseline: float
+    feature: np.ndarray  # (T, N) int32
+    threshold: np.ndarray  # (T, N) float32
+    left: np.ndarray  # (T, N) int32
+    right: np.ndarray  # (T, N) int32
+    value: np.ndarray  # (T, N) float32
+    density_unit: float  # the densities are stored times this
+
+    @property
+    def peak(self) -> float:
+        """Peak density (cells per working pixel) of one isolated cell."""
+        return 1.0 / (2 * np.pi * self.target_sigma**2)
+
+
+def model_from_document(document: dict[str, Any]) -> DensityModel:
+    """Validate and convert the JSON document written by training."""
+    if document.get("format") != FORMAT:
+        raise ModelFormatError(f"not a {FORMAT} document")
+    try:
+        trees = document["trees"]
+        arrays = {
+            key: np.array([tree[key] for tree in trees], dtype)
+            for key, dtype in (
+                ("feature", np.int32),
+                ("threshold", np.float32),
+                ("left", np.int32),
+                ("right", np.int32),
+                ("value", np.float32),
+            )
+        }
+        sigmas = tuple(float(s) for s in document["sigmas"])
+        model = DensityModel(
+            float(document["work_scale"]),
+            float(document["cell_diameter"]),
+            sigmas,
+            float(document["target_sigma"]),
+            float(document["baseline"]),
+            density_unit=float(document["density_unit"]),
+            **arrays,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelFormatError(f"invalid phase-contrast model: {exc}") from exc
+    nodes = model.feature.shape[1] if model.feature.ndim == 2 else 0
+    if (
+        nodes == 0
+        or any(a.shape != model.feature.shape for a in arrays.values())
+        or model.feature.min() < 0
+        or model.feature.max() >= FEATURES_PER_SCALE * len(sigmas)
+        or min(model.left.min(), model.right.min()) < 0
+        or max(model.left.max(), model.right.max()) >= nodes
+    ):
+        raise ModelFormatError("invalid phase-contrast model: node arrays out of range")
+    return model
+
+
+@lru_cache(maxsize=1)
+def default_model() -> DensityModel:
+    """The model shipped in ``models/phase_density.json`` (read once)."""
+    try:
+        document = json.loads(MODEL_FILE.read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelFormatError(f"cannot read {MODEL_FILE.name}: {exc}") from exc
+    return model_from_document(document)
+
+
+def contrast(gray: np.ndarray, scale: float) -> np.ndarray:
+    """The image over its smooth background, minus one, at ``scale`` (float32).
 
     Parameters
     ----------
     gray : (M, N) ndarray of uint8 or uint16
     scale : float
-        Working resolution / original (≤ 1).
-    r : float
-        Cell radius at the working resolution, px.
-    intensity_range : (lo, hi)
+        Working size / original size (≤ 1).
 
     Returns
     -------
     (m, n) ndarray of float32
+        0 on the background, negative where darker, positive where brighter,
+        in units that bring the median absolute value of its variation finer
+        than ``TYPICAL_SCALE`` to ``TYPICAL_CONTRAST``: independent of the
+        exposure, the bit depth and the microscope's contrast setting.
     """
-    lo, hi = intensity_range
-    image = normalised(gray, scale, lo, hi)
-    deviation = np.abs(image - smooth_background(image, r, low=False))
-    quantum = 1.0 / (hi - lo) if gray.dtype.kind in "ui" else 0.0
-    deviation /= noise_map(image, quantum, r)
-    return np.asarray(cv2.GaussianBlur(deviation, (0, 0), max(0.7, r / 3)))
+    image = gray
+    if scale < 1.0:  # averaging in the image's own type (8/16 bit) is exact enough, and cheaper
+        size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
+        image = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+    image = image.astype(np.float32)
+    height, width = image.shape
+    tiny_size = (
+        max(1, round(width * BACKGROUND_SHRINK)),
+        max(1, round(height * BACKGROUND_SHRINK)),
+    )
+    tiny = cv2.resize(image, tiny_size, interpolation=cv2.INTER_AREA)
+    top = max(float(tiny.max()), 1e-6)
+    # medianBlur needs uint8 for large kernels: the background at 1/255 of the top is plenty.
+    coded = np.clip(tiny * (255.0 / top), 0, 255).astype(np.uint8)
+    kernel = min(BACKGROUND_KERNEL, 2 * (min(tiny_size) // 2) - 1) if min(tiny_size) > 2 else 1
+    background = coded if kernel < 3 else cv2.medianBlur(coded, kernel)
+    smooth = cv2.resize(background.astype(np.float32) * (top / 255.0), (width, height))
+    relative = image / np.maximum(smooth, top / 255.0) - 1.0
+    # What the median background leaves of uneven light (vignetting, gradients) is smooth:
+    # the typical contrast is measured on what varies within a few cells.
+    local = relative - cv2.GaussianBlur(relative, (0, 0), TYPICAL_SCALE)
+    typical = float(np.median(np.abs(local[:: max(1, height // 256), :: max(1, width // 256)])))
+    return np.asarray(relative * (TYPICAL_CONTRAST / max(typical, MIN_TYPICAL)), np.float32)
 
 
-def footprint_floor(signal: np.ndarray) -> float:
-    """Contrast level above which a pixel belongs to a cell: ``FLOOR_FACTOR`` times the
-    10th percentile (the background's typical contrast: noise, JPEG blocks, uneven
-    light) — whatever units and noise the image has."""
-    sample = signal[:: max(1, signal.shape[0] // 256), :: max(1, signal.shape[1] // 256)]
-    return FLOOR_FACTOR * max(float(np.percentile(sample, 10)), 1e-6)
+def features(signal: np.ndarray, sigmas: tuple[float, ...], step: int = 1) -> np.ndarray:
+    """Per-pixel features of the contrast on the grid ``[::step, ::step]``.
+
+    Parameters
+    ----------
+    signal : (m, n) ndarray of float32
+        ``contrast`` at the working size.
+    sigmas : tuple of float
+        Gaussian scales, working px.
+    step : int
+        Keep every ``step``-th pixel in both directions.
+
+    Returns
+    -------
+    (F, P) ndarray of float32
+        ``F = 8 * len(sigmas)`` features of the ``P`` grid pixels (row-major):
+        per scale the smoothed contrast, smoothed absolute contrast, local
+        standard deviation, gradient magnitude, Hessian trace, larger and
+        smaller Hessian eigenvalue, Laplacian of the absolute contrast (scale
+        normalised).
+    """
+    grid = signal[::step, ::step]
+    out = np.empty((FEATURES_PER_SCALE * len(sigmas), grid.size), np.float32)
+    magnitude = np.abs(signal)
+    square = signal * signal
+    for i, s in enumerate(sigmas):
+        for j, plane in enumerate(_scale_features(signal, magnitude, square, s, step)):
+            out[FEATURES_PER_SCALE * i + j] = plane.ravel()
+    return out
+
+
+def _scale_features(
+    signal: np.ndarray, magnitude: np.ndarray, square: np.ndarray, s: float, step: int
+) -> list[np.ndarray]:
+    """The 8 features at scale ``s`` on the grid: filters on the whole image, the
+    pointwise arithmetic on the grid only (the same numbers, a ninth of the work)."""
+
+    def on_grid(plane: np.ndarray) -> np.ndarray:
+        return plane[::step, ::step]
+
+    full = cv2.GaussianBlur(signal, (0, 0), s)
+    smooth = on_grid(full)
+    smooth_abs_full = cv2.GaussianBlur(magnitude, (0, 0), s)
+    variance = on_grid(cv2.GaussianBlur(square, (0, 0), s)) - smooth * smooth
+    gx = on_grid(cv2.Sobel(full, cv2.CV_32F, 1, 0, ksize=3)) / 8
+    gy = on_grid(cv2.Sobel(full, cv2.CV_32F, 0, 1, ksize=3)) / 8
+    norm = np.float32(s * s / 4)
+    hxx = on_grid(cv2.Sobel(full, cv2.CV_32F, 2, 0, ksize=3)) * norm
+    hyy = on_grid(cv2.Sobel(full, cv2.CV_32F, 0, 2, ksize=3)) * norm
+    hxy = on_grid(cv2.Sobel(full, cv2.CV_32F, 1, 1, ksize=3)) * norm
+    trace = hxx + hyy
+    spread = np.sqrt((hxx - hyy) ** 2 + 4 * hxy * hxy)
+    laplacian = on_grid(cv2.Laplacian(smooth_abs_full, cv2.CV_32F, ksize=3)) * np.float32(s * s)
+    return [
+        smooth,
+        on_grid(smooth_abs_full),
+        np.sqrt(np.maximum(variance, 0)),
+        np.sqrt(gx * gx + gy * gy) * np.float32(s),
+        trace,
+        0.5 * (trace + spread),
+        0.5 * (trace - spread),
+        laplacian,
+    ]
+
+
+def predict(model: DensityModel, table: np.ndarray) -> np.ndarray:
+    """The trees' summed output for each column of ``table`` (F, P) -> (P,) float64.
+
+    Each tree partitions the pixel indices node by node (one comparison of a
+    contiguous feature row per internal node), so the cost is about
+    ``depth × P`` per tree, with no per-pixel Python.
+    """
+    out = np.full(table.shape[1], model.baseline, np.float64)
+    everyone = np.arange(table.shape[1], dtype=np.int32)
+    for t in range(model.feature.shape[0]):
+        feature, threshold = model.feature[t], model.threshold[t]
+        left, right, value = model.left[t], model.right[t], model.value[t]
+        stack = [(0, everyone)]
+        while stack:
+            node, index = stack.pop()
+            if left[node] == node or index.size == 0:
+                out[index] += value[node]
+                continue
+            goes_left = table[feature[node]].take(index) <= threshold[node]
+            stack.append((int(left[node]), index[goes_left]))
+            stack.append((int(right[node]), index[~goes_left]))
+    return out
+
+
+def density(gray: np.ndarray, scale: float, model: DensityModel) -> np.ndarray:
+    """Cells per working pixel (float32, ≥ 0) at ``scale``: sums to the cell count.
+
+    Background pixels (absolute contrast smoothed at ``sigmas[GATE_SCALE]``
+    below the image's median, ``TYPICAL_CONTRAST``) are not given to the trees:
+    they are 0. On the training photos they are 35-50 % of the pixels and
+    carry under 1 % of the density the trees give them.
+    """
+    return density_of(contrast(gray, scale), model)
+
+
+def density_of(signal: np.ndarray, model: DensityModel) -> np.ndarray:
+    """``density`` from the working-size ``contrast``."""
+    table = features(signal, model.sigmas, GRID_STEP)
+    grid_shape = signal[::GRID_STEP, ::GRID_STEP].shape
+    coarse = np.zeros(table.shape[1], np.float32)
+    if len(model.sigmas) > GATE_SCALE:
+        keep = np.flatnonzero(table[FEATURES_PER_SCALE * GATE_SCALE + 1] >= TYPICAL_CONTRAST)
+        coarse[keep] = predict(model, np.ascontiguousarray(table[:, keep]))
+    else:
+        coarse[:] = predict(model, table)
+    grid = np.asarray(coarse / np.float32(model.density_unit), np.float32).reshape(grid_shape)
+    height, width = signal.shape
+    fine = cv2.resize(grid, (width, height), interpolation=cv2.INTER_LINEAR)
+    return np.asarray(np.maximum(fine, 0), np.float32)
 
 
 def estimate_cell_radius(gray: np.ndarray, intensity_range: tuple[float, float]) -> float | None:
-    """Typical cell radius (original px): twice the most common blob radius of the
-    contrast, among blobs at least ``MIN_BLOB_RADIUS`` px (granules, specks and
-    JPEG blocks are smaller). A cell's body and halo together are about twice the
-    body's blob."""
-    lo, hi = intensity_range
-    scale = min(1.0, float(np.sqrt(PREVIEW_PIXELS / gray.size)))
-    signal = contrast(gray, scale, max(1.0, MIN_BLOB_RADIUS * scale), (lo, hi))
-    radii, responses, _noise, _points = blob_scales(signal)
-    large = radii >= MIN_BLOB_RADIUS * scale
-    if not large.any():
-        return None
-    radii, responses = radii[large], responses[large]
-    strong = responses >= 0.2 * float(np.percentile(responses, 90))
-    logs = np.log2(radii[strong])
-    bins = np.arange(-1.0, 9.0, 0.1)
-    counts, _ = np.histogram(logs, bins)
-    peak = int(np.argmax(cv2.GaussianBlur(counts.astype(np.float32)[None, :], (0, 0), 1.5)[0]))
-    return float(BODY_TO_CELL * 2.0 ** (bins[peak] + 0.05) / scale)
+    """Typical cell radius (original px) the model works at: that of its training photos.
+
+    The model was trained at one magnification; for cells of another size pass
+    the diameter (``segment_cells`` then rescales the image to the model's size).
+    ``None`` for an image too small to hold a cell.
+    """
+    del intensity_range  # the contrast is relative to the background: no window needed
+    radius = default_model().cell_diameter / 2
+    return radius if min(gray.shape[:2]) >= radius else None
 
 
 def segment_cells(
@@ -103,6 +318,7 @@ def segment_cells(
     radius: float,
     intensity_range: tuple[float, float],
     threshold_offset: float = 0.0,
+    model: DensityModel | None = None,
 ) -> Found:
     """Segment cells of typical ``radius`` (original px) in a phase-contrast image.
 
@@ -110,83 +326,125 @@ def segment_cells(
     ----------
     gray : (M, N) ndarray of uint8 or uint16
     radius : float
-        Typical cell radius (original px), e.g. from ``scale.estimate_radius``
-        on the contrast.
+        Typical cell radius (original px): ``estimate_cell_radius``, or half
+        the diameter the caller gave.
     intensity_range : (lo, hi)
+        Unused (the contrast is relative to the background); kept for the
+        common signature of the segmenters.
     threshold_offset : float
-        Scales the footprint threshold by ``2 ** offset``: negative takes in
-        fainter cells (more), positive fewer.
+        Scales the least density mass a region needs to count as a cell by
+        ``2 ** offset``: negative takes in fainter, smaller cells (more),
+        positive fewer.
+    model : DensityModel, optional
+        The shipped model by default.
 
     Returns
     -------
     Found
         ``labels`` at the working resolution, all counted (no flags).
     """
-    scale = min(1.0, WORK_RADIUS / radius)
-    r = radius * scale
-    signal = contrast(gray, scale, r, intensity_range)
-    floor = footprint_floor(signal) * offset_factor(threshold_offset)
-    mask = (signal > floor).astype(np.uint8)
-    mask = np.asarray(cv2.morphologyEx(mask, cv2.MORPH_CLOSE, disk(0.5 * r)))
-    mask = fill_holes(mask, 4 * np.pi * r * r)
-    _, regions, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    area = stats[:, cv2.CC_STAT_AREA].astype(np.float64)
-    area[0] = 0
-    typical = _typical_area(area[1:], r)
-    cells = np.where(area >= SPECK_AREA * typical, np.maximum(1, np.round(area / typical)), 0)
-    cells[(area < CLUMP_AREA * typical) & (cells > 0)] = 1
-    cells[0] = 0
-    labels = _split(regions, stats, cells.astype(np.int64), signal)
-    soft = signal - np.float32(floor)
-    return Found(labels, int(labels.max()), (), soft, scale)
+    del intensity_range
+    model = model or default_model()
+    scale = min(1.0, model.work_scale * (model.cell_diameter / 2) / radius)
+    signal = contrast(gray, scale)
+    cells = density_of(signal, model)
+    above = cells - np.float32(REGION_LEVEL * model.peak)
+    outline = cv2.GaussianBlur(np.abs(signal), (0, 0), OUTLINE_SIGMA) - np.float32(OUTLINE_LEVEL)
+    min_mass = MIN_CELL_MASS * offset_factor(threshold_offset)
+    labels = _regions_to_cells(cells, (above > 0).astype(np.uint8), min_mass, outline > 0)
+    # Full-resolution outlines: inside a cell where its contrast or its density is high.
+    return Found(labels, int(labels.max()), (), np.maximum(outline, above), scale)
 
 
-def _typical_area(areas: np.ndarray, r: float) -> float:
-    """Median area of the regions that are not specks (at least a quarter cell)."""
-    real = areas[areas >= 0.25 * np.pi * r * r]
-    if real.size == 0:
-        return float(np.pi * r * r)
-    median = float(np.median(real))
-    singles = real[(real >= 0.5 * median) & (real <= 2.0 * median)]
-    return float(np.median(singles)) if singles.size else median
-
-
-def _split(
-    regions: np.ndarray, stats: np.ndarray, cells: np.ndarray, relief: np.ndarray
+def _regions_to_cells(
+    cells: np.ndarray, mask: np.ndarray, min_mass: float, footprint: np.ndarray
 ) -> np.ndarray:
-    """Label image: region i becomes ``cells[i]`` objects (0: dropped)."""
-    table = np.zeros(cells.size, np.int32)
-    single = np.flatnonzero(cells == 1)
-    table[single] = np.arange(1, single.size + 1, dtype=np.int32)
-    labels = table[regions]
-    next_label = single.size + 1
-    for region in np.flatnonzero(cells > 1):
-        k = int(min(cells[region], MAX_SPLIT))
+    """Label image: each region split into ``round(mass)`` cells (0 cells: dropped); each
+    cell takes the contrasted pixels (``footprint``) it reaches first, so its outline is the
+    cell's, not its density's."""
+    count, regions, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    mass = np.bincount(regions.ravel(), cells.ravel(), count)
+    mass[0] = 0
+    wanted = np.where(mass >= min_mass, np.maximum(1, np.floor(mass + 0.5)), 0).astype(np.int64)
+    markers = _seeds(cells, regions, wanted)
+    return _grow(_flood(cells, markers, regions, stats, wanted), footprint)
+
+
+def _seeds(cells: np.ndarray, regions: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Seed labels: in each region, its ``wanted`` highest local maxima of the density."""
+    size = 2 * PEAK_DISTANCE + 1
+    peaks = (cells >= cv2.dilate(cells, np.ones((size, size), np.uint8))) & (regions > 0)
+    rows, cols = np.nonzero(peaks)
+    owner = regions[rows, cols]
+    order = np.lexsort((-cells[rows, cols], owner))  # by region, highest first
+    rows, cols, owner = rows[order], cols[order], owner[order]
+    starts = np.searchsorted(owner, owner, side="left")
+    rank = np.arange(owner.size) - starts
+    keep = rank < wanted[owner]
+    markers = np.zeros(cells.shape, np.int32)
+    markers[rows[keep], cols[keep]] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
+    return markers
+
+
+def _flood(
+    cells: np.ndarray,
+    markers: np.ndarray,
+    regions: np.ndarray,
+    stats: np.ndarray,
+    wanted: np.ndarray,
+) -> np.ndarray:
+    """Watershed of the density from the seeds, inside the regions that hold cells."""
+    inside = (wanted[regions] > 0).astype(np.uint8)
+    if not inside.any():
+        return np.zeros(cells.shape, np.int32)
+    seeded = np.bincount(regions[markers > 0], minlength=wanted.size)
+    short = np.flatnonzero((wanted > 0) & (seeded < wanted))
+    next_label = int(markers.max()) + 1
+    for region in short:  # fewer maxima than cells (a flat clump): k-means seeds
         x, y, w, h = (int(v) for v in stats[region, :4])
-        inside = regions[y : y + h, x : x + w] == region
-        markers = _kmeans_markers(inside, k)
-        local = watershed(-relief[y : y + h, x : x + w], markers, inside.astype(np.uint8))
-        target = labels[y : y + h, x : x + w]
-        target[local > 0] = local[local > 0] + next_label - 1
-        next_label += int(local.max())
-    _, consecutive = np.unique(labels, return_inverse=True)  # seeds that coincided leave gaps
-    return np.asarray(consecutive.reshape(labels.shape).astype(np.int32))
+        window = markers[y : y + h, x : x + w]
+        own = regions[y : y + h, x : x + w] == region
+        window[own] = 0
+        extra = _kmeans_markers(own, int(wanted[region]))
+        window[extra > 0] = extra[extra > 0] + next_label - 1
+        next_label += int(extra.max())
+    flooded = watershed(-cells, markers, inside)
+    present = np.zeros(int(flooded.max()) + 1, bool)  # labels 1..n without gaps (no sort)
+    present[flooded.ravel()] = True
+    present[0] = False
+    table = np.cumsum(present, dtype=np.int32) * present
+    return np.asarray(table[flooded], np.int32)
+
+
+def _grow(labels: np.ndarray, footprint: np.ndarray) -> np.ndarray:
+    """Each cell extended over the contrasted pixels next to it, ``GROW`` px at most (a
+    spindle's density sits at its middle; its outline is its body's)."""
+    grown = labels.astype(np.float32)  # exact for labels below 2**24
+    free = footprint & (labels == 0)
+    cross = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+    for _ in range(GROW):
+        spread = cv2.dilate(grown, cross)
+        reached = free & (spread > 0)
+        if not reached.any():
+            break
+        grown[reached] = spread[reached]
+        free &= ~reached
+    return np.asarray(grown.astype(np.int32))
 
 
 def _kmeans_markers(inside: np.ndarray, k: int) -> np.ndarray:
+    """``k`` seeds spread over a region: k-means of its pixel positions."""
     rows, cols = np.nonzero(inside)
     points = np.stack([cols, rows], axis=1).astype(np.float32)
-    step = max(1, len(points) // max(500, 8 * k))  # a subsample places the seeds as well
-    sample = points[::step]
+    k = min(k, len(points))
+    markers = np.zeros(inside.shape, np.int32)
+    if k <= 0:
+        return markers
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 8, 0.5)
     cv2.setRNGSeed(0)
-    start = cv2.KMEANS_PP_CENTERS if k <= 20 else cv2.KMEANS_RANDOM_CENTERS  # k-means++ is O(k²)
-    labels = np.zeros((len(sample), 1), np.int32)
-    _, _, centres = cv2.kmeans(sample, k, labels, criteria, 1, start)
-    points = sample
-    markers = np.zeros(inside.shape, np.int32)
+    labels = np.zeros((len(points), 1), np.int32)
+    _, _, centres = cv2.kmeans(points, k, labels, criteria, 1, cv2.KMEANS_PP_CENTERS)
     for label, (cx, cy) in enumerate(centres, start=1):
-        # the nearest pixel of the region to the centre (a clump need not be convex)
         nearest = int(np.argmin((points[:, 0] - cx) ** 2 + (points[:, 1] - cy) ** 2))
         markers[int(points[nearest, 1]), int(points[nearest, 0])] = label
     return markers

@@ -21,9 +21,10 @@ SATURATION_BLOCKING = 0.05
 MIN_RADIUS = 2.5  # px: smaller objects cannot be told apart reliably
 FOCUS_WARNING = 0.25  # edge sharpness ratio below this: out of focus (see ``focus``)
 FLAGGED_BLOCKING = 0.2  # flagged objects over all objects
-PHASE_CONTRAST_CAVEAT = (
-    "phase-contrast/brightfield counts are approximate: on the project's annotated "
-    "regions they miss the ±20% target (docs/counting.md)"
+PHASE_CONTRAST_SIZE = (
+    "phase-contrast/brightfield cells are counted at the size of the model's training photos "
+    "(about {diameter:.0f} px across; the size is not estimated): confirm it by setting the "
+    "diameter to your cells' (docs/counting.md)"
 )
 
 
@@ -93,8 +94,12 @@ def _size_and_focus(segmentation: Segmentation, sharpness: float) -> list[str]:
     return found
 
 
-def assess(segmentation: Segmentation, gray: np.ndarray) -> Quality:
-    """QC block and reliability verdict for a segmentation of ``gray``."""
+def assess(segmentation: Segmentation, gray: np.ndarray, diameter_given: bool = False) -> Quality:
+    """QC block and reliability verdict for a segmentation of ``gray``.
+
+    ``diameter_given``: the caller set the object diameter (a phase-contrast
+    count is only reliable then: its model does not estimate the cell size).
+    """
     decision = segmentation.decision
     saturated = saturated_fraction(gray)
     sharpness = focus(gray, segmentation.radius)
@@ -118,8 +123,8 @@ def assess(segmentation: Segmentation, gray: np.ndarray) -> Quality:
         )
         if flagged > FLAGGED_BLOCKING * max(1, segmentation.count + flagged):
             blocking.append("many objects were flagged: check the annotated image")
-    if segmentation.image_type == PHASE_CONTRAST:
-        blocking.append(PHASE_CONTRAST_CAVEAT)
+    if segmentation.image_type == PHASE_CONTRAST and not diameter_given:
+        blocking.append(PHASE_CONTRAST_SIZE.format(diameter=2 * segmentation.radius))
     if segmentation.count == 0:
         warnings.append("no objects found")
     qc = {

@@ -13,8 +13,10 @@ are cut by its edge):
 
 Robustness: every transformation in ``robustness.TRANSFORMATIONS`` applied to
 the real annotated fluorescence images (tune crops and the DSB image), error per
-transformation. Speed: ms per megapixel on one core excluding decode; a
-3840×2160 JPEG end to end; peak memory of a 50-megapixel 16-bit image.
+transformation; the same transformations on the phase-contrast crops (tune and
+held out apart; rescaled crops counted with the diameter scaled alike). Speed:
+ms per megapixel on one core excluding decode; a 3840×2160 JPEG end to end;
+peak memory of a 50-megapixel 16-bit image.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import numpy as np
 
 from chalicelib.cells import imaging
 from chalicelib.cells.counting import DEFAULT_METHOD, count_cells
+from chalicelib.cells.phase import default_model
 from chalicelib.config import PROJECT_DIR
 from devtools.bench import robustness
 from devtools.bench.progress import progress
@@ -154,6 +157,26 @@ def robustness_suite(cases: list[Annotated], label: str) -> list[Row]:
     return rows
 
 
+def phase_robustness(cases: list[Annotated], label: str) -> list[Row]:
+    """The transformations on phase-contrast crops. A rescaled photo is another
+    magnification: the phase model does not estimate the cell size, so the
+    rescaled crops are counted with the diameter scaled alike (as a user would set it)."""
+    diameter = default_model().cell_diameter
+    rows = []
+    for name, transform in progress(list(robustness.TRANSFORMATIONS.items()), label):
+        factor = {"rescale 0.5x": 0.5, "rescale 2x": 2.0}.get(name)
+        row = Row(name)
+        for case in cases:
+            for changed in transform(case):
+                gray = imaging.to_gray(changed.image)
+                counting = (
+                    count_cells(gray, diameter=diameter * factor) if factor else count_cells(gray)
+                )
+                row.errors.append(changed.signed_error(counting.count))
+        rows.append(row)
+    return rows
+
+
 def photos() -> list[str]:
     lines = []
     for path in sorted((SHARED / "phase-contrast").glob("*.JPG")):
@@ -223,6 +246,9 @@ def run(image: Path | None = None, as_json: bool = False, quick: bool = False) -
     held = [c for c in annotated if c.image_type == "fluorescence" and c.split == "heldout"]
     suite = robustness_suite(tune + dsb(), "robustness (tune + dsb)")
     suite_held = robustness_suite(held, "robustness (held out)")
+    phase_cases = [c for c in annotated if c.image_type == "phase-contrast"]
+    phase_tune = phase_robustness([c for c in phase_cases if c.split == "tune"], "phase (tune)")
+    phase_held = phase_robustness([c for c in phase_cases if c.split == "heldout"], "phase (held)")
     photo_lines = photos()
     name, e2e_ms, e2e_cpu_ms, e2e_count = (
         ("skipped", 0.0, 0.0, 0) if quick else end_to_end_jpeg(image)
@@ -243,6 +269,12 @@ def run(image: Path | None = None, as_json: bool = False, quick: bool = False) -
                     "robustness_heldout": {
                         r.name: {"mean": r.mean, "max": r.worst} for r in suite_held
                     },
+                    "phase_robustness": {
+                        r.name: {"mean": r.mean, "max": r.worst} for r in phase_tune
+                    },
+                    "phase_robustness_heldout": {
+                        r.name: {"mean": r.mean, "max": r.worst} for r in phase_held
+                    },
                     "photos": photo_lines,
                     "ms_per_mp": seconds * 1e3 / megapixels,
                     "cpu_ms_per_mp": cpu_seconds * 1e3 / megapixels,
@@ -254,6 +286,7 @@ def run(image: Path | None = None, as_json: bool = False, quick: bool = False) -
         )
         return 0
     print_report(sets, suite, suite_held, photo_lines)
+    print_table("robustness (phase contrast)", phase_tune, phase_held)
     print(
         f"\nspeed ({DEFAULT_METHOD}, 1 core, excluding decode): "
         f"{seconds * 1e3 / megapixels:.1f} ms/MP over {megapixels:.1f} MP of the sets above"
@@ -268,6 +301,20 @@ def run(image: Path | None = None, as_json: bool = False, quick: bool = False) -
         )
         print(f"peak memory, 50-megapixel 16-bit image: {memory:.2f} GB   target <= 1.5 GB")
     return 0
+
+
+def print_table(title: str, tune: list[Row], held: list[Row]) -> None:
+    print(f"\n{title:<28}{'tune mean':>14}{'worst':>8}{'held-out mean':>15}{'worst':>8}")
+    for row, other in zip(tune, held, strict=True):
+        print(
+            f"{row.name:<28}{row.mean:>13.1f}%{row.worst:>7.0f}%{other.mean:>14.1f}%{other.worst:>7.0f}%"
+        )
+    print(
+        f"{'all transformations':<28}{float(np.mean([r.mean for r in tune])):>13.1f}%"
+        f"{max(r.worst for r in tune):>7.0f}%{float(np.mean([r.mean for r in held])):>14.1f}%"
+        f"{max(r.worst for r in held):>7.0f}%"
+    )
+    print("rescaled crops counted with the diameter scaled alike (the phase model keeps one size)")
 
 
 def print_report(

@@ -1,0 +1,225 @@
+"""Train the phase-contrast cell-density model from the project's own annotations.
+
+``lab train phase-cells`` runs this. Training data: the hand point annotations
+of the phase-contrast crops marked ``tune`` in ``bench/data/annotated/points.json``
+(one point per cell, see that folder's README); the ``heldout`` crops are never
+read here. Each annotated cell becomes a unit Gaussian (``TARGET_SIGMA`` working
+px) in a target density map; scikit-learn's ``HistGradientBoostingRegressor``
+learns that density from the per-pixel features of ``chalicelib.cells.phase``;
+its trees are exported as plain node arrays into
+``chalicelib/cells/models/phase_density.json`` (no pickle), which the counter
+reads with NumPy alone. Everything is seeded: a rerun writes the same file.
+
+It also reports leave-one-crop-out counts (a model trained without a crop,
+counted on that crop), the honest figure for the crops it was trained on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import sklearn
+from sklearn.ensemble import HistGradientBoostingRegressor
+
+from chalicelib.cells import phase
+from chalicelib.cells.imaging import to_gray
+from chalicelib.config import PROJECT_DIR
+from chalicelib.errors import LabError
+
+ANNOTATED = PROJECT_DIR / "bench" / "data" / "annotated"
+WORK_SCALE = 0.25  # the training photos' typical cell (~40 px) becomes ~10 px
+CELL_DIAMETER = 40.0  # px in the training photos (round cells 30-35 px, spread ones larger)
+SIGMAS = (1.0, 2.0, 3.0, 4.5, 6.5)  # feature scales, working px
+TARGET_SIGMA = 3.5  # working px: about a cell's radius
+DENSITY_UNIT = 100.0  # the trees learn densities times this (leaf values near 1)
+HYPERPARAMETERS = {"max_iter": 50, "max_depth": 5, "learning_rate": 0.2, "random_state": 0}
+PARITY_TOLERANCE = 0.02  # cells: NumPy trees vs scikit-learn on a whole crop
+
+
+class ParityError(LabError):
+    """The exported trees do not reproduce scikit-learn's predictions."""
+
+
+@dataclass(frozen=True)
+class Crop:
+    name: str
+    gray: np.ndarray
+    points: np.ndarray  # (K, 2) x, y in crop pixels
+    low: int  # cells clear of the edge
+    high: int  # all annotated cells
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    path: Path
+    crops: tuple[str, ...]
+    pixels: int
+    parity: float  # largest count difference, exported trees vs scikit-learn
+    cross_validation: tuple[tuple[str, int, int, int], ...]  # name, low, high, found
+
+
+def tune_crops(directory: Path = ANNOTATED) -> list[Crop]:
+    """The phase-contrast crops marked ``tune`` (never the held-out ones)."""
+    document = json.loads((directory / "points.json").read_text())
+    crops = []
+    for crop in document["crops"]:
+        if crop["image_type"] != "phase-contrast" or crop["split"] != "tune":
+            continue
+        gray = to_gray(np.asarray(cv2.imread(str(directory / crop["file"]), cv2.IMREAD_UNCHANGED)))
+        points = np.array(crop["points"], float).reshape(-1, 2)
+        margin = crop["edge_margin"]
+        height, width = gray.shape
+        clear = (
+            (points[:, 0] >= margin)
+            & (points[:, 1] >= margin)
+            & (points[:, 0] <= width - 1 - margin)
+            & (points[:, 1] <= height - 1 - margin)
+        )
+        crops.append(Crop(crop["name"], gray, points, int(clear.sum()), len(points)))
+    return crops
+
+
+def target_density(shape: tuple[int, int], points: np.ndarray, scale: float) -> np.ndarray:
+    """A unit Gaussian (``TARGET_SIGMA``) per point, at the working size: sums to the points
+    inside (mass beyond the border is lost, as a cell cut by the edge is partly outside)."""
+    impulses = np.zeros(shape, np.float32)
+    for x, y in points * scale:
+        col, row = round(float(x)), round(float(y))
+        if 0 <= row < shape[0] and 0 <= col < shape[1]:
+            impulses[row, col] += 1.0
+    return np.asarray(
+        cv2.GaussianBlur(impulses, (0, 0), TARGET_SIGMA, borderType=cv2.BORDER_CONSTANT)
+    )
+
+
+def training_table(crops: list[Crop]) -> tuple[np.ndarray, np.ndarray]:
+    """(pixels, features) and (pixels,) target, every working pixel of every crop."""
+    tables, targets = [], []
+    for crop in crops:
+        signal = phase.contrast(crop.gray, WORK_SCALE)
+        tables.append(phase.features(signal, SIGMAS).T)
+        targets.append(target_density(signal.shape, crop.points, WORK_SCALE).ravel())
+    return np.concatenate(tables), np.concatenate(targets) * DENSITY_UNIT
+
+
+def fit(crops: list[Crop]) -> HistGradientBoostingRegressor:
+    table, target = training_table(crops)
+    return HistGradientBoostingRegressor(**HYPERPARAMETERS).fit(table, target)
+
+
+def annotations_digest(crops: list[Crop]) -> str:
+    """sha256 of what the model learns from: the crops' names, pixels and points."""
+    digest = hashlib.sha256()
+    for crop in crops:
+        digest.update(crop.name.encode())
+        digest.update(np.ascontiguousarray(crop.gray).tobytes())
+        digest.update(np.ascontiguousarray(crop.points, np.float64).tobytes())
+    return digest.hexdigest()
+
+
+def export(regressor: HistGradientBoostingRegressor, crops: list[Crop]) -> dict[str, Any]:
+    """The fitted trees as the JSON document ``phase.model_from_document`` reads."""
+    trees = []
+    for (predictor,) in regressor._predictors:  # one tree per iteration (regression)
+        nodes = predictor.nodes
+        own = np.arange(len(nodes))
+        leaf = nodes["is_leaf"].astype(bool)
+        trees.append(
+            {
+                "feature": np.where(leaf, 0, nodes["feature_idx"]).tolist(),
+                "threshold": np.where(leaf, 0.0, nodes["num_threshold"]).tolist(),
+                "left": np.where(leaf, own, nodes["left"]).tolist(),
+                "right": np.where(leaf, own, nodes["right"]).tolist(),
+                "value": np.where(leaf, nodes["value"], 0.0).tolist(),
+            }
+        )
+    width = max(len(t["feature"]) for t in trees)
+    for tree in trees:  # pad to one width with unreachable self-looping leaves
+        extra = width - len(tree["feature"])
+        start = len(tree["feature"])
+        tree["feature"] += [0] * extra
+        tree["threshold"] += [0.0] * extra
+        tree["left"] += list(range(start, width))
+        tree["right"] += list(range(start, width))
+        tree["value"] += [0.0] * extra
+    return {
+        "format": phase.FORMAT,
+        "work_scale": WORK_SCALE,
+        "cell_diameter": CELL_DIAMETER,
+        "sigmas": list(SIGMAS),
+        "target_sigma": TARGET_SIGMA,
+        "density_unit": DENSITY_UNIT,
+        "baseline": float(np.asarray(regressor._baseline_prediction).ravel()[0]),
+        "trained_on": [c.name for c in crops],
+        "annotations_sha256": annotations_digest(crops),
+        "hyperparameters": HYPERPARAMETERS,
+        "versions": {"scikit-learn": sklearn.__version__, "python": platform.python_version()},
+        "trees": trees,
+    }
+
+
+def check_parity(
+    regressor: HistGradientBoostingRegressor, model: phase.DensityModel, crop: Crop
+) -> float:
+    """Cells on ``crop`` by the exported trees minus by scikit-learn (should be ~0)."""
+    table = phase.features(phase.contrast(crop.gray, WORK_SCALE), SIGMAS)
+    ours = phase.predict(model, table)
+    theirs = regressor.predict(table.T.astype(np.float64))
+    difference = abs(float(np.sum(ours) - np.sum(theirs))) / DENSITY_UNIT
+    if difference > PARITY_TOLERANCE:
+        raise ParityError(f"exported trees differ from scikit-learn by {difference:.3f} cells")
+    return difference
+
+
+def count_with(model: phase.DensityModel, crop: Crop) -> int:
+    radius = model.cell_diameter / 2
+    return phase.segment_cells(crop.gray, radius, (0.0, 255.0), model=model).count
+
+
+def cross_validate(crops: list[Crop]) -> tuple[tuple[str, int, int, int], ...]:
+    """Leave one crop out: train on the others, count the one left out."""
+    found = []
+    for left_out in crops:
+        others = [c for c in crops if c is not left_out]
+        model = phase.model_from_document(export(fit(others), others))
+        found.append((left_out.name, left_out.low, left_out.high, count_with(model, left_out)))
+    return tuple(found)
+
+
+def train(path: Path = phase.MODEL_FILE, cross_validation: bool = True) -> TrainingResult:
+    crops = tune_crops()
+    regressor = fit(crops)
+    document = export(regressor, crops)
+    model = phase.model_from_document(document)
+    parity = max(check_parity(regressor, model, crop) for crop in crops)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, separators=(",", ":")) + "\n")
+    phase.default_model.cache_clear()
+    pixels = sum(phase.contrast(c.gray, WORK_SCALE).size for c in crops)
+    folds = cross_validate(crops) if cross_validation else ()
+    return TrainingResult(path, tuple(c.name for c in crops), pixels, parity, folds)
+
+
+def report(result: TrainingResult) -> str:
+    lines = [
+        f"wrote {result.path.relative_to(PROJECT_DIR)}: {len(result.crops)} annotated crops "
+        f"({', '.join(result.crops)}), {result.pixels} pixels; exported trees vs "
+        f"scikit-learn: {result.parity:.4f} cells apart",
+    ]
+    if result.cross_validation:
+        lines.append("leave one crop out (trained without it):")
+        for name, low, high, found in result.cross_validation:
+            truth = f"{low}-{high}" if low != high else f"{high}"
+            miss = max(0, low - found, found - high) / ((low + high) / 2)
+            sign = "-" if found < low else "+"
+            lines.append(
+                f"  {name:<14} manual {truth:>7}  found {found:4d}  ({sign}{100 * miss:.0f}%)"
+            )
+    return "\n".join(lines)

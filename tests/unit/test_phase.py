@@ -1,0 +1,194 @@
+"""Phase-contrast counting (chalicelib.cells.phase): the density model, its file, its counts."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+from sklearn.ensemble import HistGradientBoostingRegressor
+
+from chalicelib.cells import image_type, phase
+from chalicelib.cells.counting import count_cells
+from chalicelib.cells.imaging import to_gray
+from devtools import phase_training
+from devtools.bench import robustness
+from devtools.synthetic import cells as synthetic
+from tests.conftest import ROOT
+
+ANNOTATED = ROOT / "bench" / "data" / "annotated"
+ROUND_CELLS = [(60 + 90 * i, 60 + 90 * j, 16, 16, 0) for i in range(4) for j in range(4)]
+SPINDLES = [
+    (100, 100, 60, 10, 30),
+    (300, 120, 60, 10, -20),
+    (120, 300, 55, 9, 80),
+    (300, 300, 60, 10, 0),
+]
+
+
+def phase_scene(
+    cells: list[tuple[int, int, int, int, int]],
+    shape: tuple[int, int] = (400, 400),
+    specks: tuple[tuple[int, int], ...] = (),
+    seed: int = 0,
+) -> np.ndarray:
+    """Gray background; each cell a dim dark body inside a bright halo (x, y, a, b, angle)."""
+    image = np.full(shape, 150.0, np.float32)
+    for x, y, a, b, angle in cells:
+        halo = np.zeros(shape, np.float32)
+        cv2.ellipse(halo, ((x, y), (2 * a + 8, 2 * b + 8), angle), 1.0, -1)
+        body = np.zeros(shape, np.float32)
+        cv2.ellipse(body, ((x, y), (2 * a, 2 * b), angle), 1.0, -1)
+        image += 25 * cv2.GaussianBlur(halo - body, (0, 0), 1.5)
+        image -= 15 * cv2.GaussianBlur(body, (0, 0), 2)
+    for x, y in specks:
+        cv2.circle(image, (x, y), 3, 90, -1)
+    image += np.random.default_rng(seed).normal(0, 3, shape)
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def count(image: np.ndarray, **parameters: Any) -> int:
+    return count_cells(image, image_type="phase-contrast", **parameters).count
+
+
+def test_isolated_round_cells_are_one_each() -> None:
+    assert abs(count(phase_scene(ROUND_CELLS)) - 16) <= 2
+
+
+def test_an_elongated_cell_is_one_cell_not_its_pieces() -> None:
+    assert count(phase_scene(SPINDLES)) in (4, 5)
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        np.full((300, 300), 150, np.uint8),
+        np.full((300, 300), 40000, np.uint16),
+        phase_scene(
+            [], specks=tuple((50 + 60 * i, 80 + 50 * j) for i in range(6) for j in range(6))
+        ),
+    ],
+    ids=["blank", "blank-16-bit", "specks"],
+)
+def test_no_cells_no_count(image: np.ndarray) -> None:
+    assert count(image) == 0
+
+
+def test_the_diameter_rescales_the_image_to_the_models_size() -> None:
+    image = phase_scene(ROUND_CELLS)
+    doubled = cv2.resize(image, None, fx=2, fy=2, interpolation=cv2.INTER_LINEAR)
+    diameter = phase.default_model().cell_diameter
+    assert abs(count(doubled, diameter=2 * diameter) - count(image)) <= 2
+
+
+def test_bit_depth_and_exposure_do_not_change_the_count() -> None:
+    image = phase_scene(ROUND_CELLS)
+    assert count(image.astype(np.uint16) * 200) == count(image)
+
+
+def test_a_count_is_reliable_only_with_a_confirmed_cell_size() -> None:
+    image = phase_scene(ROUND_CELLS)
+    guessed = count_cells(image, image_type="phase-contrast").quality
+    confirmed = count_cells(image, image_type="phase-contrast", diameter=40).quality
+    assert guessed is not None and not guessed.reliable
+    assert any("size" in reason for reason in guessed.reasons)
+    assert confirmed is not None
+    assert confirmed.reliable, confirmed.reasons
+
+
+@pytest.mark.parametrize("name", ["pc226", "pc250_clump"])
+def test_annotated_phase_contrast_within_twenty_percent(name: str) -> None:
+    """Spindle cells (pc226: 74 found before the density model) and a packed clump (35 of 87)."""
+    [case] = [c for c in robustness.load_annotated(ANNOTATED) if c.name == name]
+    assert case.split == "tune"  # tests never look at the held-out crops
+    assert case.error(count(to_gray(case.image))) <= 0.2
+
+
+@pytest.mark.parametrize("count", [1, 3])
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_a_sparse_fluorescence_image_is_not_taken_for_phase_contrast(
+    count: int, dtype: type
+) -> None:
+    """Mostly noise: its tiles' modes sit mid-range, where phase contrast is."""
+    scene = synthetic.nuclei(count, (384, 384), noise=0.03, gradient=0.4, dtype=dtype, seed=2)
+    decision = image_type.classify(scene.image)
+    assert decision.image_type == image_type.FLUORESCENCE and not decision.uncertain
+    assert count_cells(scene.image).count == count
+
+
+def test_the_phase_photos_stay_phase_contrast_with_faint_empty_areas() -> None:
+    [case] = [c for c in robustness.load_annotated(ANNOTATED) if c.name == "pc250_sparse"]
+    decision = image_type.classify(to_gray(case.image))
+    assert decision.image_type == image_type.PHASE_CONTRAST and not decision.uncertain
+
+
+def test_trees_walk_to_the_right_leaf() -> None:
+    document = _tiny_document()
+    model = phase.model_from_document(document)
+    table = np.zeros((phase.FEATURES_PER_SCALE, 3), np.float32)
+    table[2] = [-1.0, 0.5, 0.6]  # feature 2 against threshold 0.5: left, left (equal), right
+    assert phase.predict(model, table).tolist() == [1.0 + 2.0, 1.0 + 2.0, 1.0 + 7.0]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda d: d.update(format="pickle"),
+        lambda d: d["trees"][0].update(feature=[99, 0, 0]),
+        lambda d: d["trees"][0].update(left=[5, 1, 2]),
+        lambda d: d["trees"][0].update(value=[0.0, 2.0]),
+        lambda d: d.pop("sigmas"),
+    ],
+    ids=["format", "feature", "child", "ragged", "missing"],
+)
+def test_a_malformed_model_is_refused(change: Any) -> None:
+    document = copy.deepcopy(_tiny_document())
+    change(document)
+    with pytest.raises(phase.ModelFormatError):
+        phase.model_from_document(document)
+
+
+def test_exported_trees_reproduce_scikit_learn() -> None:
+    rng = np.random.default_rng(0)
+    table = rng.normal(size=(8 * len(phase_training.SIGMAS), 600)).astype(np.float32)
+    target = np.maximum(table[3] * 2 + table[10] ** 2, 0)
+    regressor = HistGradientBoostingRegressor(max_iter=15, max_depth=3, random_state=0)
+    regressor.fit(table.T, target)
+    model = phase.model_from_document(phase_training.export(regressor, []))
+    assert np.allclose(phase.predict(model, table), regressor.predict(table.T), atol=1e-4)
+
+
+def test_the_committed_model_was_trained_on_the_current_tune_crops_only() -> None:
+    document = json.loads(phase.MODEL_FILE.read_text())
+    crops = phase_training.tune_crops(ANNOTATED)
+    assert document["trained_on"] == [c.name for c in crops]
+    assert document["annotations_sha256"] == phase_training.annotations_digest(crops), (
+        "the annotations changed: run `lab train phase-cells`"
+    )
+    held_out = {c.name for c in robustness.load_annotated(ANNOTATED) if c.split == "heldout"}
+    assert held_out and not held_out & set(document["trained_on"])
+
+
+def _tiny_document() -> dict[str, Any]:
+    """One tree: node 0 splits feature 2 at 0.5; leaves 1 (2.0) and 2 (7.0); baseline 1."""
+    return {
+        "format": phase.FORMAT,
+        "work_scale": 0.25,
+        "cell_diameter": 40.0,
+        "sigmas": [1.0],
+        "target_sigma": 3.5,
+        "density_unit": 1.0,
+        "baseline": 1.0,
+        "trees": [
+            {
+                "feature": [2, 0, 0],
+                "threshold": [0.5, 0.0, 0.0],
+                "left": [1, 1, 2],
+                "right": [2, 1, 2],
+                "value": [0.0, 2.0, 7.0],
+            }
+        ],
+    }
