@@ -274,19 +274,14 @@ def predict(model: DensityModel, table: np.ndarray) -> np.ndarray:
     return out
 
 
-def density(gray: np.ndarray, scale: float, model: DensityModel) -> np.ndarray:
-    """Cells per working pixel (float32, ≥ 0) at ``scale``: sums to the cell count.
+def density_of(signal: np.ndarray, model: DensityModel) -> np.ndarray:
+    """Cells per working pixel (float32, ≥ 0) of the working-size ``contrast``; sums to the count.
 
     Background pixels (absolute contrast smoothed at ``sigmas[GATE_SCALE]``
     below the image's median, ``TYPICAL_CONTRAST``) are not given to the trees:
     they are 0. On the training photos they are 35-50 % of the pixels and
     carry under 1 % of the density the trees give them.
     """
-    return density_of(contrast(gray, scale), model)
-
-
-def density_of(signal: np.ndarray, model: DensityModel) -> np.ndarray:
-    """``density`` from the working-size ``contrast``."""
     table = features(signal, model.sigmas, GRID_STEP)
     grid_shape = signal[::GRID_STEP, ::GRID_STEP].shape
     coarse = np.zeros(table.shape[1], np.float32)

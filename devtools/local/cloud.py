@@ -57,7 +57,7 @@ class AlreadyRunning(RuntimeError):
 
 
 _running_lock = threading.Lock()
-_running: list[LocalCloud] = []
+_running: LocalCloud | None = None  # the one local cloud started in this process
 
 
 class LocalCloud:
@@ -114,15 +114,16 @@ class LocalCloud:
         self.stop()
 
     def start(self) -> None:
+        global _running
         with _running_lock:
-            if _running and _running[0] is not self:
+            if _running is not None and _running is not self:
+                where = _running.emulator.endpoint if _running.emulator else "starting"
                 raise AlreadyRunning(
-                    "a local cloud is already running in this process (on "
-                    f"{_running[0].endpoint_or_none()}); stop it first: moto keeps one "
-                    "state per process, so two would share and reset each other's queues"
+                    f"a local cloud is already running in this process ({where}); stop it "
+                    "first: moto keeps one state per process, so two would share and reset "
+                    "each other's queues"
                 )
-            if not _running:
-                _running.append(self)
+            _running = self
         self._set_env({**FAKE_CREDENTIALS, "STAGE": self.stage})
         settings = reload_settings()
         self.settings = settings
@@ -183,17 +184,15 @@ class LocalCloud:
         self._restore_env()
         aws.reset()
         reload_settings()
+        global _running
         with _running_lock:
-            if self in _running:
-                _running.remove(self)
+            if _running is self:
+                _running = None
 
     # -- parts ----------------------------------------------------------------
     def _faulty(self, backend: Any) -> FaultInjector:
         self.faults = FaultInjector(backend)
         return self.faults
-
-    def endpoint_or_none(self) -> str | None:
-        return None if self.emulator is None else self.emulator.endpoint
 
     @property
     def endpoint(self) -> str:
