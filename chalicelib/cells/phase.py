@@ -41,7 +41,7 @@ import cv2
 import numpy as np
 
 from chalicelib.cells.nuclei import Found, offset_factor
-from chalicelib.cells.objects import watershed
+from chalicelib.cells.objects import relabel, watershed
 from chalicelib.errors import LabError
 
 MODEL_FILE = Path(__file__).resolve().parent / "models" / "phase_density.json"
@@ -407,8 +407,7 @@ def _flood(
     present = np.zeros(int(flooded.max()) + 1, bool)  # labels 1..n without gaps (no sort)
     present[flooded.ravel()] = True
     present[0] = False
-    table = np.cumsum(present, dtype=np.int32) * present
-    return np.asarray(table[flooded], np.int32)
+    return relabel(flooded, present)
 
 
 def _grow(labels: np.ndarray, footprint: np.ndarray) -> np.ndarray:
