@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from chalicelib.cells.counting import count_cells
-from chalicelib.cells.nuclei import _peak_centres
+from chalicelib.cells.nuclei import _closed_shapes, _peak_centres
 from chalicelib.cells.objects import (
     _neighbour_pairs,
     disk,
@@ -17,6 +17,7 @@ from chalicelib.cells.objects import (
     merge_table,
     open_disk,
     quantile,
+    shapes,
     tile_map,
     tile_quantile,
     to_full_resolution,
@@ -187,3 +188,12 @@ def test_disc_opening_row_by_row_equals_opencvs(
     found = open_disk(image, radius)
     assert found.dtype == expected.dtype
     assert np.array_equal(found, expected)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_closed_shapes_in_a_box_equal_those_of_the_whole_closed_image(seed: int) -> None:
+    labels = random_labels(seed, (90, 100))
+    big = np.unique(labels)[1:]
+    whole = shapes(grow_labels(labels), int(labels.max()), only=big)
+    boxed = _closed_shapes(labels, big)
+    assert boxed == [(float(whole.elongation[g]), float(whole.solidity[g])) for g in big]
