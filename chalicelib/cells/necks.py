@@ -71,9 +71,9 @@ def split_necks(labels: np.ndarray, count: int, gray: np.ndarray) -> tuple[np.nd
     parts = []
     for label, (y0, x0, y1, x1) in zip(big.tolist(), _boxes(labels, big), strict=True):
         mask = labels[y0:y1, x0:x1] == label
-        if clipped is not None:
-            if np.count_nonzero(clipped[y0:y1, x0:x1] & mask) > CLIPPED_SHARE * mask.sum():
-                continue
+        saturated = 0 if clipped is None else np.count_nonzero(clipped[y0:y1, x0:x1] & mask)
+        if saturated > CLIPPED_SHARE * mask.sum():
+            continue
         split = _split(mask.astype(np.uint8), MIN_PART * typical, thickness)
         if split is not None:
             parts.append((y0, x0, split))
@@ -133,7 +133,8 @@ def _split(mask: np.ndarray, min_area: float, min_thickness: float) -> np.ndarra
     distance = cv2.distanceTransform(padded, cv2.DIST_L2, 5)
     maxima = distance >= cv2.dilate(distance, np.ones((3, 3), np.uint8))
     maxima &= distance >= max(2.0, min_thickness)
-    count, peaks = cv2.connectedComponents(maxima.astype(np.uint8), connectivity=8)
+    count, found = cv2.connectedComponents(maxima.astype(np.uint8), connectivity=8)
+    peaks = np.asarray(found, np.int32)
     if count <= 2:
         return None
     height = np.zeros(count)
@@ -142,7 +143,8 @@ def _split(mask: np.ndarray, min_area: float, min_thickness: float) -> np.ndarra
     level = 0.0
     for candidate in (np.argsort(-height[1:], kind="stable") + 1).tolist():
         passes = [_pass_level(distance, peaks, candidate, other) for other in kept]
-        if all(p < NECK * min(height[candidate], height[o]) for p, o in zip(passes, kept)):
+        thinner = [min(height[candidate], height[other]) for other in kept]
+        if all(p < NECK * t for p, t in zip(passes, thinner, strict=True)):
             kept.append(candidate)
             level = max([level, *passes])
     if len(kept) < 2:
