@@ -30,7 +30,9 @@ CLIPPING_LEVELS = frozenset(2**bits - 1 for bits in (8, 10, 12, 14, 16))
 BISECTIONS = 8
 
 
-def split_necks(labels: np.ndarray, count: int, gray: np.ndarray) -> tuple[np.ndarray, int]:
+def split_necks(
+    labels: np.ndarray, count: int, gray: np.ndarray, coarse: np.ndarray | None = None
+) -> tuple[np.ndarray, int]:
     """Split counted objects (labels 1..count) made of nuclei joined at a neck.
 
     Parameters
@@ -41,12 +43,18 @@ def split_necks(labels: np.ndarray, count: int, gray: np.ndarray) -> tuple[np.nd
     gray : (M, N) ndarray of uint8 or uint16
         The image: objects mostly at its clipping level (saturated) are left
         whole (the clip level's outline is not the nuclei's).
+    coarse : (m, n) ndarray of int32, optional
+        The same objects at a smaller working resolution (``labels`` being
+        their nearest-neighbour enlargement, rims refined): which objects are
+        large, the typical one and where they lie are found there, at a
+        fraction of the cost.
 
     Returns
     -------
     labels, count
         New parts are numbered after the counted objects; flagged objects move
-        up by as many. Fewer than 3 objects: unchanged (no typical size).
+        up by as many (``labels`` is changed in place when anything is split).
+        Fewer than 3 objects: unchanged (no typical size).
 
     Examples
     --------
@@ -60,18 +68,23 @@ def split_necks(labels: np.ndarray, count: int, gray: np.ndarray) -> tuple[np.nd
     """
     if count < 3:
         return labels, count
-    area = np.bincount(labels.ravel(), minlength=count + 1)[: count + 1]
+    sizes = labels if coarse is None else coarse
+    factor = labels.size / sizes.size  # full-resolution pixels per pixel of ``sizes``
+    area = np.bincount(sizes.ravel(), minlength=count + 1)[: count + 1] * factor
     typical = float(np.median(area[1:]))
     big = np.flatnonzero(area > SPLIT_FROM * typical)
     big = big[big > 0]
     if big.size == 0:
         return labels, count
-    clipped = _clipped(gray)
+    top = _clipping_level(gray)
     thickness = MIN_THICKNESS * float(np.sqrt(typical / np.pi))
     parts = []
-    for label, (y0, x0, y1, x1) in zip(big.tolist(), _boxes(labels, big), strict=True):
+    boxes = (
+        _boxes(labels, big) if coarse is None else _enlarged(_boxes(coarse, big), coarse, labels)
+    )
+    for label, (y0, x0, y1, x1) in zip(big.tolist(), boxes, strict=True):
         mask = labels[y0:y1, x0:x1] == label
-        saturated = 0 if clipped is None else np.count_nonzero(clipped[y0:y1, x0:x1] & mask)
+        saturated = 0 if top is None else np.count_nonzero((gray[y0:y1, x0:x1] == top) & mask)
         if saturated > CLIPPED_SHARE * mask.sum():
             continue
         split = _split(mask.astype(np.uint8), MIN_PART * typical, thickness)
@@ -82,23 +95,50 @@ def split_necks(labels: np.ndarray, count: int, gray: np.ndarray) -> tuple[np.nd
     return _renumbered(labels, count, parts)
 
 
-def _clipped(gray: np.ndarray) -> np.ndarray | None:
+def _clipping_level(gray: np.ndarray) -> int | None:
+    """The image's top value when it looks like a clipping level (8-16 bits), else None."""
     top = int(gray.max())
-    if gray.dtype.kind != "u" or top not in CLIPPING_LEVELS:
-        return None
-    return np.asarray(gray == top)
+    return top if gray.dtype.kind == "u" and top in CLIPPING_LEVELS else None
 
 
 def _boxes(labels: np.ndarray, wanted: np.ndarray) -> list[tuple[int, int, int, int]]:
-    """(y0, x0, y1, x1) bounding box of each of the ``wanted`` labels."""
-    rows, cols = np.divmod(np.flatnonzero(np.isin(labels, wanted)), labels.shape[1])
-    which = labels[rows, cols]
-    boxes = []
-    for label in wanted.tolist():
-        mine = which == label
-        r, c = rows[mine], cols[mine]
-        boxes.append((int(r.min()), int(c.min()), int(r.max()) + 1, int(c.max()) + 1))
-    return boxes
+    """(y0, x0, y1, x1) bounding box of each of the ``wanted`` labels (in order)."""
+    chosen = np.zeros(int(labels.max()) + 1, np.uint8)
+    chosen[wanted] = 1
+    index = np.flatnonzero(np.take(chosen, labels))
+    which = labels.ravel()[index]
+    order = np.argsort(which, kind="stable")
+    which, index = which[order], index[order]
+    starts = np.flatnonzero(np.r_[True, which[1:] != which[:-1]])
+    rows, cols = np.divmod(index, labels.shape[1])
+    y0, y1 = np.minimum.reduceat(rows, starts), np.maximum.reduceat(rows, starts)
+    x0, x1 = np.minimum.reduceat(cols, starts), np.maximum.reduceat(cols, starts)
+    box = dict(
+        zip(
+            which[starts].tolist(),
+            zip(y0.tolist(), x0.tolist(), (y1 + 1).tolist(), (x1 + 1).tolist(), strict=True),
+            strict=True,
+        )
+    )
+    return [box[label] for label in wanted.tolist()]
+
+
+def _enlarged(
+    boxes: list[tuple[int, int, int, int]], coarse: np.ndarray, labels: np.ndarray
+) -> list[tuple[int, int, int, int]]:
+    """Boxes of ``coarse`` in the pixels of ``labels``, wide enough to hold each object:
+    a rim pixel of ``labels`` may come from the coarse pixel next to the object."""
+    sy, sx = labels.shape[0] / coarse.shape[0], labels.shape[1] / coarse.shape[1]
+    height, width = labels.shape
+    return [
+        (
+            max(0, int((y0 - 1) * sy) - 1),
+            max(0, int((x0 - 1) * sx) - 1),
+            min(height, int(np.ceil((y1 + 1) * sy)) + 1),
+            min(width, int(np.ceil((x1 + 1) * sx)) + 1),
+        )
+        for y0, x0, y1, x1 in boxes
+    ]
 
 
 def _renumbered(
@@ -106,8 +146,9 @@ def _renumbered(
 ) -> tuple[np.ndarray, int]:
     """Labels with each split object's parts 2.. numbered after the counted objects."""
     extra = sum(int(split.max()) - 1 for *_, split in parts)
-    out = labels.copy()
-    out[out > count] += extra
+    out = labels
+    if int(out.max()) > count:  # flagged objects: after the new parts
+        out[out > count] += extra
     next_label = count + 1
     for y0, x0, split in parts:
         box = out[y0 : y0 + split.shape[0], x0 : x0 + split.shape[1]]
@@ -139,16 +180,23 @@ def _split(mask: np.ndarray, min_area: float, min_thickness: float) -> np.ndarra
         return None
     height = np.zeros(count)
     np.maximum.at(height, peaks[maxima], distance[maxima])
+    index = np.flatnonzero(maxima)
+    _, first = np.unique(peaks.ravel()[index], return_index=True)
+    where = np.stack(np.divmod(index[first], peaks.shape[1]), axis=1)  # a pixel of each maximum
     kept: list[int] = []
-    level = 0.0
     for candidate in (np.argsort(-height[1:], kind="stable") + 1).tolist():
-        passes = [_pass_level(distance, peaks, candidate, other) for other in kept]
-        thinner = [min(height[candidate], height[other]) for other in kept]
-        if all(p < NECK * t for p, t in zip(passes, thinner, strict=True)):
+        if all(
+            not _joined(
+                distance, NECK * min(height[candidate], height[other]), where, candidate, other
+            )
+            for other in kept
+        ):
             kept.append(candidate)
-            level = max([level, *passes])
     if len(kept) < 2:
         return None
+    level = max(
+        _pass_level(distance, where, a, b) for i, a in enumerate(kept) for b in kept[i + 1 :]
+    )
     # Above the highest neck between them the kept maxima lie in separate cores.
     _, cores = cv2.connectedComponents((distance > level + 0.5).astype(np.uint8), connectivity=8)
     split = np.zeros(padded.shape, np.int32)
@@ -163,16 +211,22 @@ def _split(mask: np.ndarray, min_area: float, min_thickness: float) -> np.ndarra
     return np.ascontiguousarray(split)
 
 
-def _pass_level(distance: np.ndarray, peaks: np.ndarray, a: int, b: int) -> float:
+def _joined(distance: np.ndarray, level: float, where: np.ndarray, a: int, b: int) -> bool:
+    """Whether maxima ``a`` and ``b`` (1-based, pixels in ``where``) are connected where
+    ``distance`` is at least ``level``."""
+    _, parts = cv2.connectedComponents((distance >= level).astype(np.uint8), connectivity=8)
+    (ya, xa), (yb, xb) = where[a - 1], where[b - 1]
+    return bool(parts[ya, xa] == parts[yb, xb])
+
+
+def _pass_level(distance: np.ndarray, where: np.ndarray, a: int, b: int) -> float:
     """The highest level of ``distance`` at which maxima ``a`` and ``b`` are joined (the
     half-thickness at the neck between them), by bisection."""
-    ya, xa = np.argwhere(peaks == a)[0]
-    yb, xb = np.argwhere(peaks == b)[0]
+    (ya, xa), (yb, xb) = where[a - 1], where[b - 1]
     low, high = 0.0, float(min(distance[ya, xa], distance[yb, xb]))
     for _ in range(BISECTIONS):
         level = (low + high) / 2
-        _, parts = cv2.connectedComponents((distance >= level).astype(np.uint8), connectivity=8)
-        if parts[ya, xa] == parts[yb, xb]:
+        if _joined(distance, level, where, a, b):
             low = level
         else:
             high = level

@@ -24,7 +24,7 @@ def scene(pair_gap: int, flagged: bool = False) -> tuple[np.ndarray, int]:
 def test_two_overlapping_discs_become_two_objects() -> None:
     labels, count = scene(22)
     gray = (labels > 0).astype(np.uint8) * 100
-    out, found = split_necks(labels, count, gray)
+    out, found = split_necks(labels.copy(), count, gray)
     assert found == 6
     assert np.array_equal(out > 0, labels > 0)  # no pixel lost or added
     assert np.array_equal(out[labels < 5], labels[labels < 5])  # the others untouched
@@ -45,9 +45,10 @@ def test_a_long_convex_nucleus_and_a_wide_overlap_stay_whole() -> None:
 
 def test_flagged_objects_move_up_behind_the_new_parts() -> None:
     labels, count = scene(22, flagged=True)
-    out, found = split_necks(labels, count, (labels > 0).astype(np.uint8) * 100)
+    flagged = labels == 6
+    out, found = split_necks(labels.copy(), count, (labels > 0).astype(np.uint8) * 100)
     assert found == 6
-    assert set(np.unique(out[labels == 6]).tolist()) == {7}
+    assert set(np.unique(out[flagged]).tolist()) == {7}
 
 
 def test_a_saturated_object_is_left_whole() -> None:
@@ -55,6 +56,15 @@ def test_a_saturated_object_is_left_whole() -> None:
     gray = (labels > 0).astype(np.uint8) * 100
     gray[labels == 5] = 255  # clipped at the top of 8 bits
     assert split_necks(labels, count, gray)[1] == count
+
+
+def test_objects_are_found_on_coarse_labels_and_cut_at_full_resolution() -> None:
+    labels, count = scene(22)
+    gray = (labels > 0).astype(np.uint8) * 100
+    coarse = cv2.resize(labels, (130, 40), interpolation=cv2.INTER_NEAREST)
+    out, found = split_necks(labels.copy(), count, gray, coarse)
+    direct, _ = split_necks(labels.copy(), count, gray)
+    assert found == 6 and np.array_equal(out, direct)
 
 
 def test_too_few_objects_to_know_a_typical_size() -> None:
