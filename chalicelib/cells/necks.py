@@ -244,3 +244,86 @@ def _grow_within(labels: np.ndarray, mask: np.ndarray) -> np.ndarray:
         if not reach.any():
             return labels
         labels[reach] = grown[reach]
+
+
+def join_clipped(labels: np.ndarray, count: int, gray: np.ndarray) -> tuple[np.ndarray, int]:
+    """Join counted objects that meet inside a clipped (saturated) region into one
+    when together they have no neck.
+
+    A saturated nucleus is flat on top: seeds may land anywhere on the plateau and
+    no valley can show between the pieces, so the intensity cannot say whether
+    they are one nucleus or two. Its shape can: pieces whose union is one convex
+    outline (no neck, ``_split`` finds nothing) are one nucleus.
+
+    Returns labels (counted objects renumbered 1..n, flagged ones after) and n.
+
+    >>> img = np.zeros((40, 120), np.uint8)
+    >>> _ = cv2.ellipse(img, (40, 20), (16, 11), 0, 0, 360, 255, -1)
+    >>> labels = np.zeros(img.shape, np.int32)
+    >>> labels[img > 0] = 1; labels[:, 40:][img[:, 40:] > 0] = 2; labels[:, 40] = 0
+    >>> labels[5:15, 90:100] = 3
+    >>> out, n = join_clipped(labels, 3, img)
+    >>> n, sorted(np.unique(out).tolist())
+    (2, [0, 1, 2])
+    """
+    top = _clipping_level(gray)
+    if top is None or count < 2:
+        return labels, count
+    pairs = _pairs_at(labels, count, np.flatnonzero(gray.ravel() == top))
+    if not pairs:
+        return labels, count
+    table = np.arange(int(labels.max()) + 1, dtype=np.int32)
+    ids = np.array(sorted({i for pair in pairs for i in pair}))
+    boxes = dict(zip(ids.tolist(), _boxes(labels, ids), strict=True))
+    for a, b in pairs:
+        box = _union_box(boxes[a], boxes[b])
+        part = labels[box[0] : box[2], box[1] : box[3]]
+        union = cv2.morphologyEx(
+            np.isin(part, (a, b)).astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)
+        )
+        if _split(union, 0.0, 2.0) is None:
+            root_a, root_b = _find(table, a), _find(table, b)
+            table[max(root_a, root_b)] = min(root_a, root_b)
+    roots = np.array([_find(table, i) for i in range(table.size)], np.int32)
+    if np.array_equal(roots, np.arange(table.size)):
+        return labels, count
+    counted = np.unique(roots[1 : count + 1])
+    renumber = np.zeros(table.size, np.int32)
+    renumber[counted] = np.arange(1, counted.size + 1, dtype=np.int32)
+    flagged = np.arange(count + 1, table.size)
+    renumber[flagged] = flagged - (count - counted.size)
+    return np.asarray(np.take(renumber[roots], labels)), int(counted.size)
+
+
+def _find(table: np.ndarray, i: int) -> int:
+    while table[i] != i:
+        i = int(table[i])
+    return i
+
+
+def _union_box(
+    first: tuple[int, int, int, int], second: tuple[int, int, int, int]
+) -> tuple[int, int, int, int]:
+    return (
+        min(first[0], second[0]),
+        min(first[1], second[1]),
+        max(first[2], second[2]),
+        max(first[3], second[3]),
+    )
+
+
+def _pairs_at(labels: np.ndarray, count: int, where: np.ndarray) -> list[tuple[int, int]]:
+    """Pairs (a < b) of counted objects meeting at the pixels ``where`` (flat indices):
+    side by side, or across a one-pixel line, along a row or a column."""
+    height, width = labels.shape
+    flat = labels.ravel()
+    rows, cols = np.divmod(where, width)
+    found: set[tuple[int, int]] = set()
+    for step, room in ((1, cols < width - 2), (width, rows < height - 2)):
+        here = where[room]
+        a, near, far = flat[here], flat[here + step], flat[here + 2 * step]
+        b = np.where(near == 0, far, near)
+        meet = (a > 0) & (a <= count) & (b > 0) & (b <= count) & (a != b)
+        for x, y in zip(a[meet].tolist(), b[meet].tolist(), strict=True):
+            found.add((min(x, y), max(x, y)))
+    return sorted(found)
