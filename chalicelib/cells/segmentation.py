@@ -16,7 +16,7 @@ import numpy as np
 
 from chalicelib.cells import image_type as kinds
 from chalicelib.cells.image_type import TypeDecision
-from chalicelib.cells.necks import join_clipped, split_necks
+from chalicelib.cells.necks import split_necks
 from chalicelib.cells.nuclei import Found, segment_nuclei
 from chalicelib.cells.objects import intensity_range, normalised, to_full_resolution
 from chalicelib.cells.phase import estimate_cell_radius, segment_cells
@@ -156,8 +156,7 @@ def _fluorescence(
     if note is None and diameter <= 0:
         note = _disagreement(found, radius, measured)
     labels = to_full_resolution(found.labels, found.soft, gray.shape)
-    labels, count = join_clipped(labels, found.count, gray)
-    labels, count = split_necks(labels, count, gray, found.labels if count == found.count else None)
+    labels, count = split_necks(labels, found.count, gray, found.labels)
     return Segmentation(labels, count, found.flagged, decision, radius, found.scale, note)
 
 

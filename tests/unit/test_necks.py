@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from chalicelib.cells.necks import join_clipped, split_necks
+from chalicelib.cells.necks import split_necks
 
 
 def scene(pair_gap: int, flagged: bool = False) -> tuple[np.ndarray, int]:
@@ -72,43 +72,3 @@ def test_too_few_objects_to_know_a_typical_size() -> None:
     cv2.circle(labels, (22, 20), 13, 1, -1)
     cv2.circle(labels, (46, 20), 12, 1, -1)
     assert split_necks(labels, 1, (labels > 0).astype(np.uint8))[1] == 1
-
-
-def clipped_pieces(neck: bool) -> tuple[np.ndarray, np.ndarray]:
-    """A saturated object cut in two pieces (labels 1, 2) by a one-pixel line, three
-    round objects (3-5) and a flagged one (6). With ``neck`` the object is two
-    overlapping discs, else one ellipse."""
-    gray = np.zeros((70, 260), np.uint8)
-    if neck:
-        cv2.circle(gray, (40, 30), 15, 255, -1)
-        cv2.circle(gray, (66, 30), 14, 255, -1)
-    else:
-        cv2.ellipse(gray, (52, 30), (24, 15), 0, 0, 360, 255, -1)
-    labels = np.zeros(gray.shape, np.int32)
-    labels[gray > 0] = 1
-    labels[:, 53:][gray[:, 53:] > 0] = 2
-    labels[:, 52] = 0
-    for i, x in enumerate((120, 160, 200), start=3):
-        cv2.circle(labels, (x, 30), 12, i, -1)
-        cv2.circle(gray, (x, 30), 12, 120, -1)
-    labels[60:65, 10:100] = 6
-    return labels, gray
-
-
-def test_pieces_of_one_saturated_nucleus_are_joined() -> None:
-    labels, gray = clipped_pieces(neck=False)
-    out, count = join_clipped(labels, 5, gray)
-    assert count == 4
-    assert out[30, 40] == out[30, 66] != 0
-    assert set(np.unique(out[labels == 6]).tolist()) == {5}  # flagged: after the counted
-
-
-def test_saturated_nuclei_with_a_neck_between_them_stay_apart() -> None:
-    labels, gray = clipped_pieces(neck=True)
-    assert join_clipped(labels, 5, gray)[1] == 5
-
-
-def test_pieces_are_only_joined_inside_a_clipped_region() -> None:
-    labels, gray = clipped_pieces(neck=False)
-    gray[gray == 255] = 250  # the top value is no clipping level
-    assert join_clipped(labels, 5, gray)[1] == 5
