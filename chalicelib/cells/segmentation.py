@@ -4,8 +4,9 @@ Pure functions on arrays (OpenCV + NumPy); no I/O. ``segment`` decides the
 image type (``image_type.classify``), estimates the object size
 (``scale.estimate_radius`` for nuclei, ``phase.estimate_cell_radius`` for
 phase contrast), runs ``nuclei.segment_nuclei`` or ``phase.segment_cells`` and
-brings the labels back to the image's own resolution; ``measure`` measures
-every object there.
+brings the labels back to the image's own resolution (where nuclei joined at a
+neck are cut apart: ``necks.split_necks``); ``measure`` measures every object
+there.
 """
 
 from __future__ import annotations
