@@ -80,7 +80,12 @@ def load_annotated(directory: Path) -> list[Annotated]:
 
 
 def from_labels(name: str, image: np.ndarray, labels: np.ndarray, margin: float = 3) -> Annotated:
-    """Truth from a label mask (one id per object): points at the objects' centroids."""
+    """Truth from a label mask (one id per object): points at the objects' centroids.
+
+    The count is a range, as for the annotated crops: an object whose centroid is
+    within ``margin`` pixels of the image's edge is a sliver cut by the edge and
+    may or may not be counted (:func:`edge_range`).
+    """
     ids = labels.ravel()
     rows, cols = np.divmod(np.arange(ids.size), labels.shape[1])
     count = int(ids.max()) + 1
@@ -89,7 +94,8 @@ def from_labels(name: str, image: np.ndarray, labels: np.ndarray, margin: float 
     x = np.bincount(ids, cols, count)[present] / pixels[present]
     y = np.bincount(ids, rows, count)[present] / pixels[present]
     points = np.stack([x, y], axis=1)
-    return Annotated(name, image, points, len(points), len(points))
+    low, high = edge_range(points, labels.shape, margin)
+    return Annotated(name, image, points, low, high)
 
 
 # ---------------------------------------------------------------- transformations
