@@ -189,10 +189,15 @@ class FaceCoverage:
         self._pending: deque[ScanItem] = deque()
 
     # -- the stream ---------------------------------------------------------------
-    def push(self, frame: np.ndarray) -> list[Covered]:
-        """Take the next frame; return the frames now decided (oldest first)."""
+    def push(self, frame: np.ndarray, grey: np.ndarray | None = None) -> list[Covered]:
+        """Take the next frame; return the frames now decided (oldest first).
+
+        ``frame`` is handed back as it is (BGR, or any layout when ``grey``, its
+        grey image, is given: the caller's own format, e.g. I420).
+        """
         index = self._index
-        grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
+        if grey is None:
+            grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
         if self._grey is not None:
             self._follow(self._grey, grey, index)
         if index % self.settings.detect_every == 0:
