@@ -320,11 +320,18 @@ def hidden_fraction(box: PixelBox, above: list[tuple[_Sprite, int, int, PixelBox
     return float(covered.mean())
 
 
+def source_preset(width: int, height: int) -> str:
+    """The x264 preset the test set's sources are written with: fixed here (the product's
+    own encoder settings may change without changing the test set)."""
+    return "veryfast" if width * height <= 1280 * 720 else "ultrafast"
+
+
 def write(case: Case, path: Path, threads: int | None = None) -> Rendered:
     """Encode ``case`` to ``path`` (H.264); return its ground truth."""
     rendered = Rendered(case)
     width, height = case.size
-    with video.VideoWriter(path, width, height, case.fps, threads=threads) as out:
+    preset = source_preset(width, height)
+    with video.VideoWriter(path, width, height, case.fps, threads=threads, preset=preset) as out:
         for frame, boxes in render(case):
             out.write(frame)
             rendered.boxes.append(boxes)
