@@ -290,14 +290,9 @@ def render(case: Case) -> Iterator[tuple[np.ndarray, list[PixelBox]]]:
         frame = scenery(case.background, case.size, case.pan, index).copy()
         placed: list[tuple[_Sprite, int, int, PixelBox]] = []
         for actor, sprite in zip(case.actors, sprites, strict=True):
-            cx = actor.start[0] + actor.velocity[0] * index
-            cy = actor.start[1] + actor.velocity[1] * index
-            left, top = round(cx - sprite.centre[0]), round(cy - sprite.centre[1])
+            left, top, box = _place(actor, sprite, index)
             _paste(frame, sprite, left, top)
-            corners = sprite.face + np.array([left, top])
-            x0, y0 = corners.min(axis=0)
-            x1, y1 = corners.max(axis=0)
-            placed.append((sprite, left, top, (int(x0), int(y0), math.ceil(x1), math.ceil(y1))))
+            placed.append((sprite, left, top, box))
         boxes: list[PixelBox] = []
         for number, (*_where, box) in enumerate(placed):
             if visible_fraction(box, width, height) < VISIBLE_FRACTION:
@@ -306,6 +301,17 @@ def render(case: Case) -> Iterator[tuple[np.ndarray, list[PixelBox]]]:
             if hidden_fraction(clipped, placed[number + 1 :]) <= HIDDEN_FRACTION:
                 boxes.append(clipped)
         yield frame, boxes
+
+
+def _place(actor: Actor, sprite: _Sprite, index: int) -> tuple[int, int, PixelBox]:
+    """Where ``actor``'s sprite goes in frame ``index`` (left, top) and its face box there."""
+    cx = actor.start[0] + actor.velocity[0] * index
+    cy = actor.start[1] + actor.velocity[1] * index
+    left, top = round(cx - sprite.centre[0]), round(cy - sprite.centre[1])
+    corners = sprite.face + np.array([left, top])
+    x0, y0 = corners.min(axis=0)
+    x1, y1 = corners.max(axis=0)
+    return left, top, (int(x0), int(y0), math.ceil(x1), math.ceil(y1))
 
 
 def hidden_fraction(box: PixelBox, above: list[tuple[_Sprite, int, int, PixelBox]]) -> float:
@@ -355,13 +361,7 @@ def faces_present(case: Case) -> list[list[PixelBox]]:
     for index in range(case.frames):
         boxes = []
         for actor, sprite in zip(case.actors, sprites, strict=True):
-            cx = actor.start[0] + actor.velocity[0] * index
-            cy = actor.start[1] + actor.velocity[1] * index
-            left, top = round(cx - sprite.centre[0]), round(cy - sprite.centre[1])
-            corners = sprite.face + np.array([left, top])
-            x0, y0 = corners.min(axis=0)
-            x1, y1 = corners.max(axis=0)
-            box = (int(x0), int(y0), math.ceil(x1), math.ceil(y1))
+            _left, _top, box = _place(actor, sprite, index)
             if visible_fraction(box, width, height) > 0:
                 boxes.append(box)
         present.append(boxes)
