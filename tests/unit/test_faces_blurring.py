@@ -73,10 +73,14 @@ def test_whole_frame_and_rectangles_outside_the_frame() -> None:
     assert energy(frame[:64]) < 0.05 * energy(before[:64])
 
 
-def test_luma_is_full_range_grey() -> None:
-    bgr = textured()
-    yuv = cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420)  # full-range BT.601 in OpenCV
-    grey = video.luma(yuv, 64)
-    assert grey.shape == (64, 96) and grey.dtype == np.uint8
-    limited = np.clip(np.round(16 + yuv[:64].astype(np.float32) * 219 / 255), 0, 255)
-    assert np.abs(video.luma(limited.astype(np.uint8), 64).astype(int) - yuv[:64]).max() <= 1
+def test_luma_is_the_stretched_grey_of_the_bgr_path() -> None:
+    frame = np.zeros((96, 64), np.uint8)
+    frame[:64] = np.arange(256, dtype=np.uint8).reshape(64, 4).repeat(16, axis=1)
+    grey = video.luma(frame, 64)
+    assert grey.shape == (64, 64) and grey.dtype == np.uint8
+    values = dict(zip(frame[:64].ravel().tolist(), grey.ravel().tolist(), strict=True))
+    assert values[0] == 0 and values[16] == 0 and values[17] == 0  # saturates below
+    assert values[235] == 254 and values[255] == 255  # and above
+    assert values[128] == round(128 * 255 / 219 - 19.9)
+    steps = np.diff([values[v] for v in range(18, 236)])
+    assert steps.min() >= 1 and steps.max() <= 2  # monotonic, no level lost
