@@ -46,7 +46,8 @@ class Timings:
     """Seconds spent per stage (for the benchmark and the result document).
 
     ``anonymise`` counts CPU seconds (``time.process_time``; for ``encode`` also
-    the ffmpeg encoder's own CPU time), so figures hold on a loaded machine;
+    the ffmpeg encoder's own CPU time, for ``decode`` the ffmpeg decoder's), so
+    figures hold on a loaded machine;
     ``detect`` and ``blur`` (the older sample-based path) count wall time.
     """
 
