@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+import cv2
 import numpy as np
 
 from chalicelib.errors import CorruptInput, TooLarge
 from chalicelib.faces import video
+from chalicelib.faces.blurring import blur_rects_yuv420, blur_whole_yuv420
 from chalicelib.faces.detection import blur_boxes, blur_rects, blur_whole, boxes_for, to_pixels
 from chalicelib.faces.messages import Box, Sample
 from chalicelib.faces.review import ReviewSheet
@@ -44,7 +46,8 @@ class Timings:
     """Seconds spent per stage (for the benchmark and the result document).
 
     ``anonymise`` counts CPU seconds (``time.process_time``; for ``encode`` also
-    the ffmpeg encoder's own CPU time), so figures hold on a loaded machine;
+    the ffmpeg encoder's own CPU time, for ``decode`` the ffmpeg decoder's), so
+    figures hold on a loaded machine;
     ``detect`` and ``blur`` (the older sample-based path) count wall time.
     """
 
@@ -206,6 +209,9 @@ def anonymise(
     Frames are decoded once; ``FaceCoverage`` hands each back a fixed number of
     frames later with the rectangles to blur, and it is written to ``target``
     (H.264; the source's audio is copied when ``audio`` and no segment is given).
+    With ffmpeg and an even size, frames stay in the codec's YUV 4:2:0 from the
+    decoder to the encoder (the detector and the tracker use the luma plane): no
+    colour conversion, and the background reaches the encoder untouched.
     Returns counts, timings per stage, the coverage statistics and (when
     ``review_tiles``) the review sheet as PNG bytes.
     """
@@ -216,6 +222,8 @@ def anonymise(
     sheet = ReviewSheet(expected, info.fps, tiles=review_tiles) if review_tiles else None
     timings = Timings()
     state = _Output(first=before, count=count, sheet=sheet, timings=timings)
+    yuv = video.can_decode_yuv420(info.width, info.height)
+    state.yuv_height = info.height if yuv else None
     children = _children_cpu()
     writer = video.VideoWriter(
         target,
@@ -228,15 +236,20 @@ def anonymise(
     with writer as out:
         state.out = out
         clock = time.process_time()
-        for frame in _source_frames(source, segment, first - before, count + before):
+        frames = _source_frames(source, segment, first - before, count + before, yuv, threads)
+        for frame in frames:
             decoded = time.process_time()
-            ready = coverage.push(frame)
+            grey = video.luma(frame, info.height) if yuv else None  # (as tracking's own)
+            ready = coverage.push(frame, grey)
             timings.decode += decoded - clock
             timings.track += time.process_time() - decoded
             state.write(ready)
             clock = time.process_time()
             if progress is not None:
                 progress(state.written, expected)
+        # The decoder (an ffmpeg process, when there is one) has ended: its CPU time.
+        decoder = _children_cpu()
+        timings.decode += time.process_time() - clock + decoder - children
         started = time.process_time()
         ready = coverage.finish()
         timings.track += time.process_time() - started
@@ -245,7 +258,7 @@ def anonymise(
     # The encoder (and, for segments, the decoder) run as ffmpeg processes: their
     # CPU time counts too. (Children of other threads would be counted as well;
     # the container runs one video at a time.)
-    timings.encode += time.process_time() - closing + _children_cpu() - children
+    timings.encode += time.process_time() - closing + _children_cpu() - decoder
     timings.detect = coverage.stats.detect_cpu_s
     timings.track -= coverage.stats.detect_cpu_s
     if state.written == 0:
@@ -277,9 +290,18 @@ def _frame_range(segment: Segment | None, info: video.VideoInfo) -> tuple[int, i
 
 
 def _source_frames(
-    source: Path, segment: Segment | None, start: int, count: int
+    source: Path,
+    segment: Segment | None,
+    start: int,
+    count: int,
+    yuv: bool,
+    threads: int | None,
 ) -> Iterator[np.ndarray]:
-    if segment is None:  # the whole file, however many frames its container claims
+    if yuv:  # I420 frames from ffmpeg
+        if segment is None:  # the whole file, however many frames its container claims
+            return video.yuv420_frames(source, threads=threads)
+        return video.yuv420_frames(source, start, count + segment.context, threads)
+    if segment is None:
         return video.frames(source)
     return video.frames(source, start, count + segment.context)
 
@@ -293,6 +315,7 @@ class _Output:
     sheet: ReviewSheet | None
     timings: Timings
     out: video.VideoWriter | None = None
+    yuv_height: int | None = None  # frames are I420 of this picture height (else BGR)
     written: int = 0
     rects: int = 0
 
@@ -303,17 +326,31 @@ class _Output:
             if position < 0 or position >= self.count:
                 continue
             started = time.process_time()
+            self._blur(covered)
+            if self.sheet is not None and self.sheet.wants(position):
+                frame = covered.frame
+                if self.yuv_height is not None:
+                    frame = cv2.cvtColor(frame, cv2.COLOR_YUV2BGR_I420)
+                self.sheet.offer(position, frame, covered.rects, covered.whole)
+            blurred = time.process_time()
+            if self.yuv_height is not None:
+                self.out.write_yuv420(covered.frame)
+            else:
+                self.out.write(covered.frame)
+            self.timings.blur += blurred - started
+            self.timings.encode += time.process_time() - blurred
+            self.written += 1
+
+    def _blur(self, covered: Covered) -> None:
+        if self.yuv_height is None:
             if covered.whole:
                 blur_whole(covered.frame)
             else:
                 self.rects += blur_rects(covered.frame, covered.rects)
-            if self.sheet is not None:
-                self.sheet.offer(position, covered.frame, covered.rects, covered.whole)
-            blurred = time.process_time()
-            self.out.write(covered.frame)
-            self.timings.blur += blurred - started
-            self.timings.encode += time.process_time() - blurred
-            self.written += 1
+        elif covered.whole:
+            blur_whole_yuv420(covered.frame, self.yuv_height)
+        else:
+            self.rects += blur_rects_yuv420(covered.frame, self.yuv_height, covered.rects)
 
 
 def blur_samples(

@@ -1,0 +1,92 @@
+"""Blurring rectangles of a frame in the codec's own format (YUV 4:2:0), in place.
+
+``detection.blur_rects`` blurs a BGR frame; ``blur_rects_yuv420`` does the same
+to the three planes of an I420 frame (``video.yuv420_frames``), so a video is
+decoded, blurred and encoded without any colour conversion: the pixels outside
+the boxes reach the encoder exactly as the decoder gave them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from chalicelib.faces import video
+from chalicelib.faces.detection import overlapping_groups
+
+PixelRect = tuple[int, int, int, int]  # x, y, width, height
+Corners = tuple[int, int, int, int]  # x0, y0, x1, y1
+
+
+def blur_rects_yuv420(frame: np.ndarray, height: int, rects: Sequence[PixelRect]) -> int:
+    """Blur pixel rectangles (x, y, width, height) of an I420 ``frame`` in place.
+
+    The same strong blur as ``detection.blur_rects``: each region (a group of
+    overlapping ones as one) is shrunk to at most 10 samples across, smoothed and
+    scaled back, in each plane — luma at full size, U and V at half size (their
+    rectangles rounded outwards). Returns how many rectangles were blurred.
+
+    Parameters
+    ----------
+    frame : (height * 3 // 2, width) ndarray of uint8, I420 (Y, then U, then V)
+    height : the picture's height (even)
+    rects : rectangles in luma pixels; clipped to the picture
+
+    >>> frame = np.zeros((96, 64), np.uint8)
+    >>> frame[:64] = np.tile(np.arange(64, dtype=np.uint8) * 4, (64, 1))
+    >>> blur_rects_yuv420(frame, 64, [(8, 8, 24, 24), (70, 70, 5, 5)])
+    1
+    >>> bool(frame[8:32, 8:32].std() < 20), int(frame[40, 60])
+    (True, 240)
+    """
+    width = frame.shape[1]
+    clipped = []
+    for x, y, w, h in rects:
+        x0, y0, x1, y1 = max(0, x), max(0, y), min(width, x + w), min(height, y + h)
+        if x1 - x0 >= 2 and y1 - y0 >= 2:
+            clipped.append((x0, y0, x1, y1))
+    planes = (
+        (frame[:height], 1),
+        (video.u_plane(frame, height), 2),
+        (video.v_plane(frame, height), 2),
+    )
+    for group in overlapping_groups(clipped):
+        x0, y0 = min(r[0] for r in group), min(r[1] for r in group)
+        x1, y1 = max(r[2] for r in group), max(r[3] for r in group)
+        across = (max(1, min(10, (x1 - x0) // 12)), max(1, min(10, (y1 - y0) // 12)))
+        for plane, factor in planes:
+            _blur_group(plane, [_scaled(r, factor) for r in group], across)
+    return len(clipped)
+
+
+def blur_whole_yuv420(frame: np.ndarray, height: int) -> None:
+    """Blur all of an I420 ``frame`` in place (strict mode, when no box can be trusted)."""
+    blur_rects_yuv420(frame, height, [(0, 0, frame.shape[1], height)])
+
+
+def _scaled(rect: Corners, factor: int) -> Corners:
+    """Corners on a plane ``factor`` times smaller, rounded outwards.
+
+    >>> _scaled((3, 4, 9, 10), 2)
+    (1, 2, 5, 5)
+    """
+    x0, y0, x1, y1 = rect
+    return x0 // factor, y0 // factor, -(-x1 // factor), -(-y1 // factor)
+
+
+def _blur_group(plane: np.ndarray, group: list[Corners], across: tuple[int, int]) -> None:
+    x0, y0 = min(r[0] for r in group), min(r[1] for r in group)
+    x1, y1 = max(r[2] for r in group), max(r[3] for r in group)
+    region = plane[y0:y1, x0:x1]
+    small = cv2.resize(region, across, interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (3, 3), 0)
+    blurred = cv2.resize(small, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+    if len(group) == 1:
+        region[...] = blurred
+        return
+    inside = np.zeros((y1 - y0, x1 - x0), bool)
+    for rx0, ry0, rx1, ry1 in group:
+        inside[ry0 - y0 : ry1 - y0, rx0 - x0 : rx1 - x0] = True
+    np.copyto(region, blurred, where=inside)
