@@ -114,7 +114,8 @@ def test_another_magnification_is_flagged_with_the_size_found(factor: float) -> 
     flagged = count_cells(gray).quality
     given = count_cells(gray, diameter=expected).quality
     assert flagged is not None and not flagged.reliable
-    assert given is not None and given.reliable, given.reasons
+    assert given is not None
+    assert given.reliable, given.reasons
 
 
 def test_the_size_search_brackets_the_sign_change() -> None:
