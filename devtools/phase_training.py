@@ -316,7 +316,7 @@ def size_cross_validate(crops: list[Crop]) -> tuple[tuple[str, tuple[float, ...]
         sizes = []
         for factor in (0.5, 1.0, 2.0):
             estimate = phase.estimate_cell_size(rescaled(left_out.gray, factor), model)
-            sizes.append(estimate.diameter if estimate else float("nan"))
+            sizes.append(estimate.found if estimate else float("nan"))
         found.append((left_out.name, tuple(sizes)))
     return tuple(found)
 
@@ -375,7 +375,10 @@ def report(result: TrainingResult) -> str:
             )
     lines.append(f"size trees: mean answer {result.size_gain:.2f} x the true log2 size")
     if result.size_folds:
-        lines.append("cell size found, leave one crop out (0.5x, 1x, 2x; exact: d/2, d, 2d):")
+        lines.append(
+            "cell size found, leave one crop out, at 0.5x, 1x, 2x (right: 20, 40, 80 px; "
+            "40 px is also the answer within 1.25x of it):"
+        )
         for name, sizes in result.size_folds:
             lines.append(f"  {name:<14} " + "  ".join(f"{d:5.1f} px" for d in sizes))
     return "\n".join(lines)

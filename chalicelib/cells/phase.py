@@ -380,12 +380,14 @@ class Prepared:
 
 @dataclass(frozen=True)
 class SizeEstimate:
-    """Typical cell diameter (original px), why it is in doubt (``None``: it is not), and the
-    last working image it was judged on."""
+    """The cell diameter to count at (original px), why it is in doubt (``None``: it is
+    not), the working image judged at that size, and the diameter the size trees found
+    (the training size when they agree with it; ``nan`` when they could not judge)."""
 
     diameter: float
     note: str | None
     prepared: Prepared
+    found: float = float("nan")
 
     @property
     def radius(self) -> float:
@@ -421,17 +423,20 @@ def estimate_cell_size(gray: np.ndarray, model: DensityModel | None = None) -> S
         sparse = "too little cell texture to judge the cell size: set the diameter"
         return SizeEstimate(nominal, sparse, first)
     if abs(answer - model.size_offset) < SIZE_SNAP:
-        return SizeEstimate(nominal, None, first)
+        return SizeEstimate(nominal, None, first, nominal)
     position, note = crossing(gray, model, [(0.0, answer)])
-    if note is None and abs(position - model.size_offset) >= SIZE_SAME:
-        size = nominal * 2.0 ** (position - model.size_offset)
-        note = (
-            f"cells look about {size:.0f} px across, not the {nominal:.0f} px the phase-contrast "
-            f"model counts: set the diameter (lab count --diameter {nominal:.0f},{size:.0f})"
-        )
+    size = nominal * 2.0 ** (position - model.size_offset)
+    if note is not None:
+        return SizeEstimate(nominal, note, first)
+    if abs(position - model.size_offset) < SIZE_SAME:
+        return SizeEstimate(nominal, None, first, nominal)
+    note = (
+        f"cells look about {size:.0f} px across, not the {nominal:.0f} px the phase-contrast "
+        f"model counts: set the diameter (lab count --diameter {nominal:.0f},{size:.0f})"
+    )
     # The count stays at the training size: the size trees are not sure enough to rescale
     # by (docs/counting.md); a size far from it only flags the count.
-    return SizeEstimate(nominal, note, first)
+    return SizeEstimate(nominal, note, first, size)
 
 
 def prepare(gray: np.ndarray, model: DensityModel, position: float) -> Prepared:
