@@ -430,6 +430,13 @@ def estimate_cell_size(gray: np.ndarray, model: DensityModel | None = None) -> S
         return SizeEstimate(nominal, note, first)
     if abs(position - model.size_offset) < SIZE_SAME:
         return SizeEstimate(nominal, None, first, nominal)
+    low, high = (nominal * bound for bound in model.size_range)
+    if not low <= size <= high:
+        note = (
+            f"the cell size could not be judged (the size trees settled at {size:.0f} px, "
+            f"outside the {low:.0f}-{high:.0f} px they learned): set the diameter"
+        )
+        return SizeEstimate(nominal, note, first)
     note = (
         f"cells look about {size:.0f} px across, not the {nominal:.0f} px the phase-contrast "
         f"model counts: set the diameter (lab count --diameter {nominal:.0f},{size:.0f})"
