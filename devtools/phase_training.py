@@ -41,6 +41,12 @@ TARGET_SIGMA = 3.5  # working px: about a cell's radius
 DENSITY_UNIT = 100.0  # the trees learn densities times this (leaf values near 1)
 HYPERPARAMETERS = {"max_iter": 50, "max_depth": 5, "learning_rate": 0.2, "random_state": 0}
 PARITY_TOLERANCE = 0.02  # cells: NumPy trees vs scikit-learn on a whole crop
+# The size trees learn how much larger (log2) the cells look than in the training photos from
+# the tune crops rescaled by these factors (0.35x-3.4x, quarter octaves).
+SIZE_FACTORS = tuple(float(2.0 ** (k / 4)) for k in range(-6, 8))
+SIZE_RANGE = (2.0**-1.25, 2.0**1.25)  # sizes counted without a flag (the factors less a margin)
+SIZE_PIXELS = 15_000  # contrasted pixels per crop and factor (evenly spread)
+SIZE_PARITY_TOLERANCE = 0.01  # log2 size: NumPy trees vs scikit-learn (median over a crop)
 
 
 class ParityError(LabError):
@@ -63,6 +69,8 @@ class TrainingResult:
     pixels: int
     parity: float  # largest count difference, exported trees vs scikit-learn
     cross_validation: tuple[tuple[str, int, int, int], ...]  # name, low, high, found
+    size_gain: float = 1.0
+    size_folds: tuple[tuple[str, tuple[float, ...]], ...] = ()  # name, size found per factor
 
 
 def tune_crops(directory: Path = ANNOTATED) -> list[Crop]:
@@ -114,6 +122,92 @@ def fit(crops: list[Crop]) -> HistGradientBoostingRegressor:
     return HistGradientBoostingRegressor(**HYPERPARAMETERS).fit(table, target)
 
 
+def rescaled(gray: np.ndarray, factor: float) -> np.ndarray:
+    """``gray`` as if photographed at ``factor`` times the magnification."""
+    if factor == 1.0:
+        return gray
+    method = cv2.INTER_AREA if factor < 1 else cv2.INTER_CUBIC
+    return np.asarray(cv2.resize(gray, None, fx=factor, fy=factor, interpolation=method))
+
+
+def contrasted_table(gray: np.ndarray) -> np.ndarray:
+    """(F, P) features of the contrasted grid pixels at the training working scale, the
+    pixels the counter's size trees read (``phase.contrasted``)."""
+    signal = phase.contrast(gray, WORK_SCALE)
+    table = phase.features(signal, SIGMAS, phase.GRID_STEP)
+    return table[:, phase.contrasted(table, len(SIGMAS))]
+
+
+def unevenly_lit(gray: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``gray`` under a random smooth light: a linear ramp in a random direction times a
+    radial fall-off, each of random strength (the size must not depend on the light)."""
+    height, width = gray.shape
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    angle = rng.uniform(0, 2 * np.pi)
+    along = (np.cos(angle) * (xx / width - 0.5) + np.sin(angle) * (yy / height - 0.5)) * 2
+    light = 1 + rng.uniform(0.2, 0.6) * along
+    radius2 = ((xx - width / 2) / (width / 2)) ** 2 + ((yy - height / 2) / (height / 2)) ** 2
+    light *= 1 - rng.uniform(0.0, 0.6) * np.clip(radius2 / 2, 0, 1)
+    top = float(np.iinfo(gray.dtype).max)
+    lit = gray.astype(np.float32) * light / max(float(light.max()), 1e-6)
+    return np.asarray(np.clip(lit + 0.5, 0, top).astype(gray.dtype))
+
+
+def size_table(crops: list[Crop]) -> tuple[np.ndarray, np.ndarray]:
+    """(pixels, features) and (pixels,) log2 factor: every crop at every ``SIZE_FACTORS``,
+    as photographed and under a random uneven light (seeded)."""
+    rng = np.random.default_rng(0)
+    tables, targets = [], []
+    for crop in crops:
+        for factor in SIZE_FACTORS:
+            image = rescaled(crop.gray, factor)
+            for version in (image, unevenly_lit(image, rng)):
+                table = contrasted_table(version)
+                table = table[:, :: max(1, table.shape[1] // SIZE_PIXELS)]
+                tables.append(table.T)
+                targets.append(np.full(table.shape[1], np.log2(factor)))
+    return np.concatenate(tables), np.concatenate(targets)
+
+
+def fit_size(crops: list[Crop]) -> HistGradientBoostingRegressor:
+    table, target = size_table(crops)
+    return HistGradientBoostingRegressor(**HYPERPARAMETERS).fit(table, target)
+
+
+def size_offset(document: dict[str, Any], crops: list[Crop]) -> float:
+    """Median over the crops of the log2 size where the size answer crosses 0 at their own
+    magnification (``document``: the model with offset 0): the counter's reference."""
+    model = phase.model_from_document(document)
+    found = []
+    for crop in crops:
+        answer, _ = phase.size_answer(phase.prepare(crop.gray, model, 0.0).table, model)
+        position, _ = phase.crossing(crop.gray, model, [(0.0, answer)])
+        found.append(position)
+    return float(np.median(found))
+
+
+def fit_all(crops: list[Crop]) -> dict[str, Any]:
+    """The density and size trees trained on ``crops``, as the model document."""
+    regressor, size = fit(crops), fit_size(crops)
+    gain = size_gain(size, crops)
+    offset = size_offset(export(regressor, crops, size, gain), crops)
+    return export(regressor, crops, size, gain, offset)
+
+
+def size_gain(regressor: HistGradientBoostingRegressor, crops: list[Crop]) -> float:
+    """Slope of the mean prediction against the true log2 size within half an octave of
+    the training size (through 0): the counter divides its answers by it."""
+    truth, answers = [], []
+    for crop in crops:
+        for factor in SIZE_FACTORS:
+            if abs(np.log2(factor)) <= 0.5:
+                table = contrasted_table(rescaled(crop.gray, factor))
+                answers.append(float(np.mean(regressor.predict(table.T.astype(np.float64)))))
+                truth.append(float(np.log2(factor)))
+    t, a = np.array(truth), np.array(answers)
+    return float(np.clip(np.sum(t * a) / np.sum(t * t), 0.2, 1.5))
+
+
 def annotations_digest(crops: list[Crop]) -> str:
     """sha256 of what the model learns from: the crops' names, pixels and points."""
     digest = hashlib.sha256()
@@ -124,9 +218,43 @@ def annotations_digest(crops: list[Crop]) -> str:
     return digest.hexdigest()
 
 
-def export(regressor: HistGradientBoostingRegressor, crops: list[Crop]) -> dict[str, Any]:
+def export(
+    regressor: HistGradientBoostingRegressor,
+    crops: list[Crop],
+    size: HistGradientBoostingRegressor | None = None,
+    gain: float = 1.0,
+    offset: float = 0.0,
+) -> dict[str, Any]:
     """The fitted trees as the JSON document ``phase.model_from_document`` reads."""
-    trees = []
+    document = {
+        "format": phase.FORMAT,
+        "work_scale": WORK_SCALE,
+        "cell_diameter": CELL_DIAMETER,
+        "sigmas": list(SIGMAS),
+        "target_sigma": TARGET_SIGMA,
+        "density_unit": DENSITY_UNIT,
+        "baseline": float(np.asarray(regressor._baseline_prediction).ravel()[0]),
+        "trained_on": [c.name for c in crops],
+        "annotations_sha256": annotations_digest(crops),
+        "hyperparameters": HYPERPARAMETERS,
+        "versions": {"scikit-learn": sklearn.__version__, "python": platform.python_version()},
+        "trees": tree_arrays(regressor),
+    }
+    if size is not None:
+        document["size"] = {
+            "factors": list(SIZE_FACTORS),
+            "range": list(SIZE_RANGE),
+            "gain": gain,
+            "offset": offset,
+            "baseline": float(np.asarray(size._baseline_prediction).ravel()[0]),
+            "trees": tree_arrays(size),
+        }
+    return document
+
+
+def tree_arrays(regressor: HistGradientBoostingRegressor) -> list[dict[str, list[Any]]]:
+    """Each fitted tree as padded node lists (leaves point to themselves)."""
+    trees: list[dict[str, list[Any]]] = []
     for (predictor,) in regressor._predictors:  # one tree per iteration (regression)
         nodes = predictor.nodes
         own = np.arange(len(nodes))
@@ -149,20 +277,7 @@ def export(regressor: HistGradientBoostingRegressor, crops: list[Crop]) -> dict[
         tree["left"] += list(range(start, width))
         tree["right"] += list(range(start, width))
         tree["value"] += [0.0] * extra
-    return {
-        "format": phase.FORMAT,
-        "work_scale": WORK_SCALE,
-        "cell_diameter": CELL_DIAMETER,
-        "sigmas": list(SIGMAS),
-        "target_sigma": TARGET_SIGMA,
-        "density_unit": DENSITY_UNIT,
-        "baseline": float(np.asarray(regressor._baseline_prediction).ravel()[0]),
-        "trained_on": [c.name for c in crops],
-        "annotations_sha256": annotations_digest(crops),
-        "hyperparameters": HYPERPARAMETERS,
-        "versions": {"scikit-learn": sklearn.__version__, "python": platform.python_version()},
-        "trees": trees,
-    }
+    return trees
 
 
 def check_parity(
@@ -178,8 +293,36 @@ def check_parity(
     return difference
 
 
+def check_size_parity(
+    regressor: HistGradientBoostingRegressor, model: phase.DensityModel, crop: Crop
+) -> float:
+    """Median log2 size on ``crop`` by the exported size trees minus by scikit-learn."""
+    assert model.size is not None
+    table = contrasted_table(crop.gray)
+    ours = float(np.median(phase.predict(model.size, table)))
+    theirs = float(np.median(regressor.predict(table.T.astype(np.float64))))
+    if abs(ours - theirs) > SIZE_PARITY_TOLERANCE:
+        raise ParityError(f"exported size trees differ from scikit-learn by {ours - theirs:.3f}")
+    return abs(ours - theirs)
+
+
+def size_cross_validate(crops: list[Crop]) -> tuple[tuple[str, tuple[float, ...]], ...]:
+    """Leave one crop out: size trees trained on the others, the left-out crop's size found
+    at 0.5x, 1x and 2x (1, 2 and 4 times would be exact, relative to its own 1x)."""
+    found = []
+    for left_out in crops:
+        others = [c for c in crops if c is not left_out]
+        model = phase.model_from_document(fit_all(others))
+        sizes = []
+        for factor in (0.5, 1.0, 2.0):
+            estimate = phase.estimate_cell_size(rescaled(left_out.gray, factor), model)
+            sizes.append(estimate.found if estimate else float("nan"))
+        found.append((left_out.name, tuple(sizes)))
+    return tuple(found)
+
+
 def count_with(model: phase.DensityModel, crop: Crop) -> int:
-    radius = model.cell_diameter / 2
+    radius = model.cell_diameter / 2  # the crop's own magnification: the training size
     return phase.segment_cells(crop.gray, radius, (0.0, 255.0), model=model).count
 
 
@@ -196,15 +339,23 @@ def cross_validate(crops: list[Crop]) -> tuple[tuple[str, int, int, int], ...]:
 def train(path: Path = phase.MODEL_FILE, cross_validation: bool = True) -> TrainingResult:
     crops = tune_crops()
     regressor = fit(crops)
-    document = export(regressor, crops)
+    size = fit_size(crops)
+    gain = size_gain(size, crops)
+    offset = size_offset(export(regressor, crops, size, gain), crops)
+    document = export(regressor, crops, size, gain, offset)
     model = phase.model_from_document(document)
     parity = max(check_parity(regressor, model, crop) for crop in crops)
+    for crop in crops:
+        check_size_parity(size, model, crop)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, separators=(",", ":")) + "\n")
     phase.default_model.cache_clear()
     pixels = sum(phase.contrast(c.gray, WORK_SCALE).size for c in crops)
     folds = cross_validate(crops) if cross_validation else ()
-    return TrainingResult(path, tuple(c.name for c in crops), pixels, parity, folds)
+    size_folds = size_cross_validate(crops) if cross_validation else ()
+    return TrainingResult(
+        path, tuple(c.name for c in crops), pixels, parity, folds, gain, size_folds
+    )
 
 
 def report(result: TrainingResult) -> str:
@@ -222,4 +373,12 @@ def report(result: TrainingResult) -> str:
             lines.append(
                 f"  {name:<14} manual {truth:>7}  found {found:4d}  ({sign}{100 * miss:.0f}%)"
             )
+    lines.append(f"size trees: mean answer {result.size_gain:.2f} x the true log2 size")
+    if result.size_folds:
+        lines.append(
+            "cell size found, leave one crop out, at 0.5x, 1x, 2x (right: 20, 40, 80 px; "
+            "40 px is also the answer within 1.25x of it):"
+        )
+        for name, sizes in result.size_folds:
+            lines.append(f"  {name:<14} " + "  ".join(f"{d:5.1f} px" for d in sizes))
     return "\n".join(lines)

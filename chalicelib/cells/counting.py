@@ -255,7 +255,7 @@ def count_watershed(
     found = segment(gray, diameter, threshold_offset, kind)
     table = measure(found, gray)
     cells = _cells(table, found.flagged)
-    quality = assess(found, gray, diameter_given=diameter > 0)
+    quality = assess(found, gray)
     parameters = {
         "diameter": diameter,
         "threshold_offset": threshold_offset,

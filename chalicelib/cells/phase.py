@@ -52,6 +52,8 @@ BACKGROUND_KERNEL = 15  # px at that size: ~6 typical cells
 TYPICAL_CONTRAST = 0.02  # the median absolute contrast is brought to this
 TYPICAL_SCALE = 8.0  # px (working): the typical contrast is that of variation finer than this
 MIN_TYPICAL = 0.004  # a flatter image is not amplified further (noise is not made into cells)
+POLARITY_SIGMA = 3.0  # px (working): the polarity is read from the contrast smoothed at this
+POLARITY_SKEW = 0.5  # skewness above this: bright cells (negative phase contrast), turned over
 GATE_SCALE = 2  # the background gate reads the absolute contrast at sigmas[2] (3 px)
 GRID_STEP = 3  # the trees are evaluated on every 3rd working pixel (the density is smooth)
 REGION_LEVEL = 0.05  # a region: density above this fraction of one cell's peak density
@@ -60,10 +62,28 @@ OUTLINE_SIGMA = 1.0  # px (working): a cell's outline: where its |contrast| smoo
 OUTLINE_LEVEL = 3 * TYPICAL_CONTRAST  # ... is above this
 GROW = 8  # px (working): how far a cell extends beyond its density over its contrast
 PEAK_DISTANCE = 2  # px at the working size between two seeds of one region
+SIZE_STEPS = 4  # further feature passes at most to find the cell size
+SIZE_SNAP = 0.5  # |log2 size| found below this (1.41x) at the training size: that size
+SIZE_SAME = 0.32  # |log2 size| settled below this (1.25x): the training size after all
+SIZE_TOLERANCE = 0.1  # |log2 size| found below this (7 %) after a step: converged
+SIZE_SAMPLE = 5_000  # grid pixels the size trees read at most
+MIN_SIZE_EVIDENCE = 150  # fewer contrasted grid pixels: too little to judge the cell size
 
 
 class ModelFormatError(LabError):
     """The density model file is missing or not a valid model (a deployment error)."""
+
+
+@dataclass(frozen=True)
+class Trees:
+    """A regression ensemble as padded node arrays (see ``DensityModel``)."""
+
+    feature: np.ndarray  # (T, N) int32
+    threshold: np.ndarray  # (T, N) float32
+    left: np.ndarray  # (T, N) int32
+    right: np.ndarray  # (T, N) int32
+    value: np.ndarray  # (T, N) float32
+    baseline: float
 
 
 @dataclass(frozen=True)
@@ -85,6 +105,10 @@ class DensityModel:
     right: np.ndarray  # (T, N) int32
     value: np.ndarray  # (T, N) float32
     density_unit: float  # the densities are stored times this
+    size: Trees | None = None  # per pixel: log2 of the cells' size over the training size
+    size_gain: float = 1.0  # mean size prediction per unit of true log2 size (< 1: shrunk)
+    size_offset: float = 0.0  # octaves: where the answer crosses 0 on the training photos
+    size_range: tuple[float, float] = (0.5, 2.0)  # relative sizes the size trees learned
 
     @property
     def peak(self) -> float:
@@ -92,45 +116,65 @@ class DensityModel:
         return 1.0 / (2 * np.pi * self.target_sigma**2)
 
 
+def _node_arrays(trees: Any, features: int) -> dict[str, np.ndarray]:
+    """The node arrays of a list of trees, checked (``ModelFormatError`` when invalid)."""
+    arrays = {
+        key: np.array([tree[key] for tree in trees], dtype)
+        for key, dtype in (
+            ("feature", np.int32),
+            ("threshold", np.float32),
+            ("left", np.int32),
+            ("right", np.int32),
+            ("value", np.float32),
+        )
+    }
+    feature = arrays["feature"]
+    nodes = feature.shape[1] if feature.ndim == 2 else 0
+    if (
+        nodes == 0
+        or any(a.shape != feature.shape for a in arrays.values())
+        or feature.min() < 0
+        or feature.max() >= features
+        or min(arrays["left"].min(), arrays["right"].min()) < 0
+        or max(arrays["left"].max(), arrays["right"].max()) >= nodes
+    ):
+        raise ModelFormatError("invalid phase-contrast model: node arrays out of range")
+    return arrays
+
+
 def model_from_document(document: dict[str, Any]) -> DensityModel:
     """Validate and convert the JSON document written by training."""
     if document.get("format") != FORMAT:
         raise ModelFormatError(f"not a {FORMAT} document")
     try:
-        trees = document["trees"]
-        arrays = {
-            key: np.array([tree[key] for tree in trees], dtype)
-            for key, dtype in (
-                ("feature", np.int32),
-                ("threshold", np.float32),
-                ("left", np.int32),
-                ("right", np.int32),
-                ("value", np.float32),
-            )
-        }
         sigmas = tuple(float(s) for s in document["sigmas"])
-        model = DensityModel(
+        features = FEATURES_PER_SCALE * len(sigmas)
+        arrays = _node_arrays(document["trees"], features)
+        size, gain, offset, known = None, 1.0, 0.0, (0.5, 2.0)
+        if "size" in document:
+            part = document["size"]
+            size = Trees(baseline=float(part["baseline"]), **_node_arrays(part["trees"], features))
+            gain = float(part["gain"])
+            offset = float(part["offset"])
+            low, high = (float(v) for v in part["range"])
+            known = (low, high)
+            if not (0.05 < gain <= 2 and 0 < low < 1 < high and abs(offset) < 2):
+                raise ValueError("size gain or range out of bounds")
+        return DensityModel(
             float(document["work_scale"]),
             float(document["cell_diameter"]),
             sigmas,
             float(document["target_sigma"]),
             float(document["baseline"]),
             density_unit=float(document["density_unit"]),
+            size=size,
+            size_gain=gain,
+            size_offset=offset,
+            size_range=known,
             **arrays,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelFormatError(f"invalid phase-contrast model: {exc}") from exc
-    nodes = model.feature.shape[1] if model.feature.ndim == 2 else 0
-    if (
-        nodes == 0
-        or any(a.shape != model.feature.shape for a in arrays.values())
-        or model.feature.min() < 0
-        or model.feature.max() >= FEATURES_PER_SCALE * len(sigmas)
-        or min(model.left.min(), model.right.min()) < 0
-        or max(model.left.max(), model.right.max()) >= nodes
-    ):
-        raise ModelFormatError("invalid phase-contrast model: node arrays out of range")
-    return model
 
 
 @lru_cache(maxsize=1)
@@ -144,7 +188,7 @@ def default_model() -> DensityModel:
 
 
 def contrast(gray: np.ndarray, scale: float) -> np.ndarray:
-    """The image over its smooth background, minus one, at ``scale`` (float32).
+    """The image over its smooth (median) background, minus one, at ``scale`` (float32).
 
     Parameters
     ----------
@@ -158,7 +202,10 @@ def contrast(gray: np.ndarray, scale: float) -> np.ndarray:
         0 on the background, negative where darker, positive where brighter,
         in units that bring the median absolute value of its variation finer
         than ``TYPICAL_SCALE`` to ``TYPICAL_CONTRAST``: independent of the
-        exposure, the bit depth and the microscope's contrast setting.
+        exposure, the bit depth and the microscope's contrast setting. Cell
+        bodies are dark (positive phase contrast); an image whose cells are
+        bright (negative phase contrast, an inverted export) is turned over
+        (``polarity``).
     """
     image = gray
     if scale < 1.0:  # averaging in the image's own type (8/16 bit) is exact enough, and cheaper
@@ -182,7 +229,24 @@ def contrast(gray: np.ndarray, scale: float) -> np.ndarray:
     # the typical contrast is measured on what varies within a few cells.
     local = relative - cv2.GaussianBlur(relative, (0, 0), TYPICAL_SCALE)
     typical = float(np.median(np.abs(local[:: max(1, height // 256), :: max(1, width // 256)])))
-    return np.asarray(relative * (TYPICAL_CONTRAST / max(typical, MIN_TYPICAL)), np.float32)
+    relative *= np.float32(TYPICAL_CONTRAST / max(typical, MIN_TYPICAL))
+    return np.asarray(relative * np.float32(polarity(relative)), np.float32)
+
+
+def polarity(signal: np.ndarray) -> int:
+    """+1 when the cells are darker than the background (positive phase contrast), -1 when
+    brighter: the sign of the skewness of the contrast smoothed at ``POLARITY_SIGMA``
+    (cell bodies are broader than halos; measured −1.9 … −5.2 on the six photos, the
+    same magnitude with the opposite sign inverted). A symmetric image keeps +1."""
+    smooth = cv2.GaussianBlur(signal, (0, 0), POLARITY_SIGMA)
+    height, width = smooth.shape
+    sample = smooth[:: max(1, height // 256), :: max(1, width // 256)].astype(np.float64)
+    centred = sample - sample.mean()
+    spread = float(np.sqrt(np.mean(centred**2)))
+    if spread <= 0:
+        return 1
+    skew = float(np.mean(centred**3)) / spread**3
+    return -1 if skew > POLARITY_SKEW else 1
 
 
 def features(signal: np.ndarray, sigmas: tuple[float, ...], step: int = 1) -> np.ndarray:
@@ -250,7 +314,7 @@ def _scale_features(
     ]
 
 
-def predict(model: DensityModel, table: np.ndarray) -> np.ndarray:
+def predict(model: DensityModel | Trees, table: np.ndarray) -> np.ndarray:
     """The trees' summed output for each column of ``table`` (F, P) -> (P,) float64.
 
     Each tree partitions the pixel indices node by node (one comparison of a
@@ -282,30 +346,159 @@ def density_of(signal: np.ndarray, model: DensityModel) -> np.ndarray:
     they are 0. On the training photos they are 35-50 % of the pixels and
     carry under 1 % of the density the trees give them.
     """
-    table = features(signal, model.sigmas, GRID_STEP)
+    return _density(signal, features(signal, model.sigmas, GRID_STEP), model)
+
+
+def contrasted(table: np.ndarray, scales: int) -> np.ndarray:
+    """Indices of the grid pixels that are not background (the gate of ``density_of``), in
+    a feature table of ``scales`` scales."""
+    if scales <= GATE_SCALE:
+        return np.arange(table.shape[1])
+    return np.flatnonzero(table[FEATURES_PER_SCALE * GATE_SCALE + 1] >= TYPICAL_CONTRAST)
+
+
+def _density(signal: np.ndarray, table: np.ndarray, model: DensityModel) -> np.ndarray:
+    """``density_of`` from the grid's feature table (computed once, also for the size)."""
     grid_shape = signal[::GRID_STEP, ::GRID_STEP].shape
     coarse = np.zeros(table.shape[1], np.float32)
-    if len(model.sigmas) > GATE_SCALE:
-        keep = np.flatnonzero(table[FEATURES_PER_SCALE * GATE_SCALE + 1] >= TYPICAL_CONTRAST)
-        coarse[keep] = predict(model, np.ascontiguousarray(table[:, keep]))
-    else:
-        coarse[:] = predict(model, table)
+    keep = contrasted(table, len(model.sigmas))
+    coarse[keep] = predict(model, np.ascontiguousarray(table[:, keep]))
     grid = np.asarray(coarse / np.float32(model.density_unit), np.float32).reshape(grid_shape)
     height, width = signal.shape
     fine = cv2.resize(grid, (width, height), interpolation=cv2.INTER_LINEAR)
     return np.asarray(np.maximum(fine, 0), np.float32)
 
 
-def estimate_cell_radius(gray: np.ndarray, intensity_range: tuple[float, float]) -> float | None:
-    """Typical cell radius (original px) the model works at: that of its training photos.
+@dataclass(frozen=True)
+class Prepared:
+    """The contrast and grid features at the working ``scale`` (kept for the count)."""
 
-    The model was trained at one magnification; for cells of another size pass
-    the diameter (``segment_cells`` then rescales the image to the model's size).
-    ``None`` for an image too small to hold a cell.
+    scale: float
+    signal: np.ndarray
+    table: np.ndarray
+
+
+@dataclass(frozen=True)
+class SizeEstimate:
+    """The cell diameter to count at (original px), why it is in doubt (``None``: it is
+    not), the working image judged at that size, and the diameter the size trees found
+    (the training size when they agree with it; ``nan`` when they could not judge)."""
+
+    diameter: float
+    note: str | None
+    prepared: Prepared
+    found: float = float("nan")
+
+    @property
+    def radius(self) -> float:
+        return self.diameter / 2
+
+
+def estimate_cell_size(gray: np.ndarray, model: DensityModel | None = None) -> SizeEstimate | None:
+    """The typical cell size, judged by the model's size trees (``None``: image too small).
+
+    The size trees read the same per-pixel features as the density and say, per
+    contrasted pixel, how many octaves larger the cells look than in the
+    training photos; their mean (over the gain the training measured) is the
+    image's answer. Near the training photos' own answer (``size_offset``,
+    within ``SIZE_SNAP``) the image is taken to be at their magnification.
+    Otherwise the image is brought to other sizes until the answer changes
+    sign (``crossing``): that size scales exactly with the image; less the
+    training photos' offset, it is the cells' size. Within ``SIZE_SAME`` of
+    the training size the first answer was noise; further away the count is
+    flagged (``note``) with the size found. The diameter returned is the
+    training size either way: rescaling by the size found was measured and
+    not taken (uneven light moves it; docs/counting.md). Each further pass
+    costs a contrast and feature computation.
     """
-    del intensity_range  # the contrast is relative to the background: no window needed
-    radius = default_model().cell_diameter / 2
-    return radius if min(gray.shape[:2]) >= radius else None
+    model = model or default_model()
+    nominal = model.cell_diameter
+    if min(gray.shape[:2]) < nominal / 2:
+        return None
+    first = prepare(gray, model, 0.0)
+    if model.size is None:
+        return SizeEstimate(nominal, None, first)
+    answer, evidence = size_answer(first.table, model)
+    if evidence < MIN_SIZE_EVIDENCE:
+        sparse = "too little cell texture to judge the cell size: set the diameter"
+        return SizeEstimate(nominal, sparse, first)
+    if abs(answer - model.size_offset) < SIZE_SNAP:
+        return SizeEstimate(nominal, None, first, nominal)
+    position, note = crossing(gray, model, [(0.0, answer)])
+    size = nominal * 2.0 ** (position - model.size_offset)
+    if note is not None:
+        return SizeEstimate(nominal, note, first)
+    if abs(position - model.size_offset) < SIZE_SAME:
+        return SizeEstimate(nominal, None, first, nominal)
+    low, high = (nominal * bound for bound in model.size_range)
+    if not low <= size <= high:
+        note = (
+            f"the cell size could not be judged (the size trees settled at {size:.0f} px, "
+            f"outside the {low:.0f}-{high:.0f} px they learned): set the diameter"
+        )
+        return SizeEstimate(nominal, note, first)
+    note = (
+        f"cells look about {size:.0f} px across, not the {nominal:.0f} px the phase-contrast "
+        f"model counts: set the diameter (lab count --diameter {nominal:.0f},{size:.0f})"
+    )
+    # The count stays at the training size: the size trees are not sure enough to rescale
+    # by (docs/counting.md); a size far from it only flags the count.
+    return SizeEstimate(nominal, note, first, size)
+
+
+def prepare(gray: np.ndarray, model: DensityModel, position: float) -> Prepared:
+    """Contrast and grid features with the image brought ``position`` octaves smaller than
+    the training size (the working scale, at most 1)."""
+    scale = min(1.0, model.work_scale / 2.0**position)
+    signal = contrast(gray, scale)
+    return Prepared(scale, signal, features(signal, model.sigmas, GRID_STEP))
+
+
+def crossing(
+    gray: np.ndarray, model: DensityModel, tried: list[tuple[float, float]]
+) -> tuple[float, str | None]:
+    """The log2 size where the size answer is 0 (within ``SIZE_TOLERANCE``), from the
+    sizes ``tried`` so far ((position, answer) pairs), and why it is in doubt."""
+    position, answer = tried[-1]
+    for _ in range(SIZE_STEPS):
+        if abs(answer) < SIZE_TOLERANCE:
+            return position, None
+        if answer < 0 and model.work_scale / 2.0**position >= 1.0:
+            size = model.cell_diameter * 2.0 ** (position - model.size_offset)
+            return position, (
+                f"cells look under {size:.0f} px across, too small for the phase-contrast "
+                "model: set the diameter"
+            )
+        position = _next_size(tried)
+        answer, _ = size_answer(prepare(gray, model, position).table, model)
+        tried.append((position, answer))
+    if abs(answer) < SIZE_TOLERANCE:
+        return position, None
+    size = model.cell_diameter * 2.0 ** (position - model.size_offset)
+    return position, f"the cell size did not settle (last {size:.0f} px): set the diameter"
+
+
+def _next_size(tried: list[tuple[float, float]]) -> float:
+    """The next log2 size to try: where the answers change sign when two tried sizes
+    bracket it (linear interpolation), else one step of the last answer (at most 1.5
+    octaves)."""
+    x1, a1 = tried[-1]
+    for x0, a0 in reversed(tried[:-1]):
+        if (a0 > 0) != (a1 > 0):
+            return x1 - a1 * (x1 - x0) / (a1 - a0)
+    return x1 + float(np.clip(a1, -1.5, 1.5))
+
+
+def size_answer(table: np.ndarray, model: DensityModel) -> tuple[float, int]:
+    """How many octaves larger the cells look than in the training photos (the size trees'
+    mean answer over up to ``SIZE_SAMPLE`` contrasted grid pixels, evenly spread, divided
+    by the gain), and how many contrasted pixels there were."""
+    keep = contrasted(table, len(model.sigmas))
+    if model.size is None or keep.size == 0:
+        return 0.0, int(keep.size)
+    chosen = keep[:: max(1, keep.size // SIZE_SAMPLE)]
+    answer = predict(model.size, np.ascontiguousarray(table[:, chosen]))
+    return float(np.mean(answer)) / model.size_gain, int(keep.size)
 
 
 def segment_cells(
@@ -314,6 +507,7 @@ def segment_cells(
     intensity_range: tuple[float, float],
     threshold_offset: float = 0.0,
     model: DensityModel | None = None,
+    prepared: Prepared | None = None,
 ) -> Found:
     """Segment cells of typical ``radius`` (original px) in a phase-contrast image.
 
@@ -321,7 +515,7 @@ def segment_cells(
     ----------
     gray : (M, N) ndarray of uint8 or uint16
     radius : float
-        Typical cell radius (original px): ``estimate_cell_radius``, or half
+        Typical cell radius (original px): ``estimate_cell_size``, or half
         the diameter the caller gave.
     intensity_range : (lo, hi)
         Unused (the contrast is relative to the background); kept for the
@@ -332,6 +526,9 @@ def segment_cells(
         positive fewer.
     model : DensityModel, optional
         The shipped model by default.
+    prepared : Prepared, optional
+        The contrast and features ``estimate_cell_size`` computed at this
+        radius's working scale (not computed again).
 
     Returns
     -------
@@ -341,8 +538,11 @@ def segment_cells(
     del intensity_range
     model = model or default_model()
     scale = min(1.0, model.work_scale * (model.cell_diameter / 2) / radius)
-    signal = contrast(gray, scale)
-    cells = density_of(signal, model)
+    if prepared is None or abs(prepared.scale - scale) > 1e-6 * scale:
+        signal = contrast(gray, scale)
+        prepared = Prepared(scale, signal, features(signal, model.sigmas, GRID_STEP))
+    signal = prepared.signal
+    cells = _density(signal, prepared.table, model)
     above = cells - np.float32(REGION_LEVEL * model.peak)
     outline = cv2.GaussianBlur(np.abs(signal), (0, 0), OUTLINE_SIGMA) - np.float32(OUTLINE_LEVEL)
     min_mass = MIN_CELL_MASS * offset_factor(threshold_offset)

@@ -11,7 +11,6 @@ from typing import Any
 import cv2
 import numpy as np
 
-from chalicelib.cells.image_type import PHASE_CONTRAST
 from chalicelib.cells.objects import subsample
 from chalicelib.cells.segmentation import Segmentation
 
@@ -21,11 +20,6 @@ SATURATION_BLOCKING = 0.05
 MIN_RADIUS = 2.5  # px: smaller objects cannot be told apart reliably
 FOCUS_WARNING = 0.25  # edge sharpness ratio below this: out of focus (see ``focus``)
 FLAGGED_BLOCKING = 0.2  # flagged objects over all objects
-PHASE_CONTRAST_SIZE = (
-    "phase-contrast/brightfield cells are counted at the size of the model's training photos "
-    "(about {diameter:.0f} px across; the size is not estimated): confirm it by setting the "
-    "diameter to your cells' (docs/counting.md)"
-)
 
 
 @dataclass(frozen=True)
@@ -94,11 +88,12 @@ def _size_and_focus(segmentation: Segmentation, sharpness: float) -> list[str]:
     return found
 
 
-def assess(segmentation: Segmentation, gray: np.ndarray, diameter_given: bool = False) -> Quality:
+def assess(segmentation: Segmentation, gray: np.ndarray) -> Quality:
     """QC block and reliability verdict for a segmentation of ``gray``.
 
-    ``diameter_given``: the caller set the object diameter (a phase-contrast
-    count is only reliable then: its model does not estimate the cell size).
+    A size in doubt (``segmentation.scale_note``: nuclei whose size is
+    ambiguous, phase-contrast cells whose size could not be judged) makes the
+    count not reliable.
     """
     decision = segmentation.decision
     saturated = saturated_fraction(gray)
@@ -123,8 +118,6 @@ def assess(segmentation: Segmentation, gray: np.ndarray, diameter_given: bool = 
         )
         if flagged > FLAGGED_BLOCKING * max(1, segmentation.count + flagged):
             blocking.append("many objects were flagged: check the annotated image")
-    if segmentation.image_type == PHASE_CONTRAST and not diameter_given:
-        blocking.append(PHASE_CONTRAST_SIZE.format(diameter=2 * segmentation.radius))
     if segmentation.count == 0:
         warnings.append("no objects found")
     qc = {

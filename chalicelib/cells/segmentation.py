@@ -2,7 +2,7 @@
 
 Pure functions on arrays (OpenCV + NumPy); no I/O. ``segment`` decides the
 image type (``image_type.classify``), estimates the object size
-(``scale.estimate_radius`` for nuclei, ``phase.estimate_cell_radius`` for
+(``scale.estimate_radius`` for nuclei, ``phase.estimate_cell_size`` for
 phase contrast), runs ``nuclei.segment_nuclei`` or ``phase.segment_cells`` and
 brings the labels back to the image's own resolution (where nuclei joined at a
 neck are cut apart: ``necks.split_necks``); ``measure`` measures every object
@@ -20,7 +20,7 @@ from chalicelib.cells.image_type import TypeDecision
 from chalicelib.cells.necks import split_necks
 from chalicelib.cells.nuclei import Found, segment_nuclei
 from chalicelib.cells.objects import intensity_range, normalised, to_full_resolution
-from chalicelib.cells.phase import estimate_cell_radius, segment_cells
+from chalicelib.cells.phase import estimate_cell_size, segment_cells
 from chalicelib.cells.scale import Box, estimate_scale
 
 RADIUS_CHECK = 1.3  # re-run when the objects found are this far from the size assumed
@@ -183,12 +183,16 @@ def _phase(
     diameter: float,
     threshold_offset: float,
 ) -> Segmentation:
-    radius = diameter / 2 if diameter > 0 else estimate_cell_radius(gray, window)
-    if radius is None:
-        return _empty(gray, decision)
-    found = segment_cells(gray, radius, window, threshold_offset)
+    if diameter > 0:
+        radius, note, prepared = diameter / 2, None, None
+    else:
+        size = estimate_cell_size(gray)
+        if size is None:
+            return _empty(gray, decision)
+        radius, note, prepared = size.radius, size.note, size.prepared
+    found = segment_cells(gray, radius, window, threshold_offset, prepared=prepared)
     labels = to_full_resolution(found.labels, found.soft, gray.shape)
-    return Segmentation(labels, found.count, found.flagged, decision, radius, found.scale)
+    return Segmentation(labels, found.count, found.flagged, decision, radius, found.scale, note)
 
 
 def _median_radius(labels: np.ndarray, count: int, first: int = 0) -> float:

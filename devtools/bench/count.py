@@ -14,7 +14,8 @@ are cut by its edge):
 Robustness: every transformation in ``robustness.TRANSFORMATIONS`` applied to
 the real annotated fluorescence images (tune crops and the DSB image), error per
 transformation; the same transformations on the phase-contrast crops (tune and
-held out apart; rescaled crops counted with the diameter scaled alike). Speed:
+held out apart; rescaled crops counted with the diameter scaled alike), and
+the cell size the phase model judges on each, without a diameter. Speed:
 ms per megapixel on one core excluding decode; a 3840×2160 JPEG end to end;
 peak memory of a 50-megapixel 16-bit image.
 """
@@ -35,7 +36,7 @@ import numpy as np
 
 from chalicelib.cells import imaging
 from chalicelib.cells.counting import DEFAULT_METHOD, count_cells
-from chalicelib.cells.phase import default_model
+from chalicelib.cells.phase import default_model, estimate_cell_size
 from chalicelib.config import PROJECT_DIR
 from devtools.bench import robustness
 from devtools.bench.progress import progress
@@ -159,8 +160,9 @@ def robustness_suite(cases: list[Annotated], label: str) -> list[Row]:
 
 def phase_robustness(cases: list[Annotated], label: str) -> list[Row]:
     """The transformations on phase-contrast crops. A rescaled photo is another
-    magnification: the phase model does not estimate the cell size, so the
-    rescaled crops are counted with the diameter scaled alike (as a user would set it)."""
+    magnification: the phase model counts at its training size and only flags
+    another size (``phase_sizes``), so the rescaled crops are counted with the
+    diameter scaled alike (as the flag tells a user to set it)."""
     diameter = default_model().cell_diameter
     rows = []
     for name, transform in progress(list(robustness.TRANSFORMATIONS.items()), label):
@@ -175,6 +177,26 @@ def phase_robustness(cases: list[Annotated], label: str) -> list[Row]:
                 row.errors.append(changed.signed_error(counting.count))
         rows.append(row)
     return rows
+
+
+def phase_sizes(cases: list[Annotated]) -> list[str]:
+    """What the phase model's size trees say, per transformation, counting without a
+    diameter: how many images are flagged for their cell size, and the sizes found
+    (right: 20 px at 0.5x, 80 px at 2x, none flagged otherwise)."""
+    lines = []
+    for name, transform in progress(list(robustness.TRANSFORMATIONS.items()), "phase sizes"):
+        flagged, sizes, total = 0, [], 0
+        for case in cases:
+            for changed in transform(case):
+                gray = imaging.to_gray(changed.image)
+                size = estimate_cell_size(gray)
+                total += 1
+                if size is not None and size.note is not None:
+                    flagged += 1
+                    if np.isfinite(size.found):
+                        sizes.append(f"{size.found:.0f}")
+        lines.append(f"{name:<22} size flagged {flagged:2d}/{total:<3d} {' '.join(sizes)}")
+    return lines
 
 
 def photos() -> list[str]:
@@ -249,6 +271,7 @@ def run(image: Path | None = None, as_json: bool = False, quick: bool = False) -
     phase_cases = [c for c in annotated if c.image_type == "phase-contrast"]
     phase_tune = phase_robustness([c for c in phase_cases if c.split == "tune"], "phase (tune)")
     phase_held = phase_robustness([c for c in phase_cases if c.split == "heldout"], "phase (held)")
+    size_lines = phase_sizes(phase_cases)
     photo_lines = photos()
     name, e2e_ms, e2e_cpu_ms, e2e_count = (
         ("skipped", 0.0, 0.0, 0) if quick else end_to_end_jpeg(image)
@@ -275,6 +298,7 @@ def run(image: Path | None = None, as_json: bool = False, quick: bool = False) -
                     "phase_robustness_heldout": {
                         r.name: {"mean": r.mean, "max": r.worst} for r in phase_held
                     },
+                    "phase_sizes": size_lines,
                     "photos": photo_lines,
                     "ms_per_mp": seconds * 1e3 / megapixels,
                     "cpu_ms_per_mp": cpu_seconds * 1e3 / megapixels,
@@ -287,6 +311,9 @@ def run(image: Path | None = None, as_json: bool = False, quick: bool = False) -
         return 0
     print_report(sets, suite, suite_held, photo_lines)
     print_table("robustness (phase contrast)", phase_tune, phase_held)
+    print("\ncell size judged by the phase model (no diameter given; tune and held-out crops):")
+    for line in size_lines:
+        print(f"  {line}")
     print(
         f"\nspeed ({DEFAULT_METHOD}, 1 core, excluding decode): "
         f"{seconds * 1e3 / megapixels:.1f} ms/MP over {megapixels:.1f} MP of the sets above"
@@ -314,7 +341,10 @@ def print_table(title: str, tune: list[Row], held: list[Row]) -> None:
         f"{max(r.worst for r in tune):>7.0f}%{float(np.mean([r.mean for r in held])):>14.1f}%"
         f"{max(r.worst for r in held):>7.0f}%"
     )
-    print("rescaled crops counted with the diameter scaled alike (the phase model keeps one size)")
+    print(
+        "rescaled crops counted with the diameter scaled alike (the phase model counts at one "
+        "size; without a diameter it flags another size, below)"
+    )
 
 
 def print_report(

@@ -89,14 +89,56 @@ def test_bit_depth_and_exposure_do_not_change_the_count() -> None:
     assert count(image.astype(np.uint16) * 200) == count(image)
 
 
-def test_a_count_is_reliable_only_with_a_confirmed_cell_size() -> None:
-    image = phase_scene(ROUND_CELLS)
-    guessed = count_cells(image, image_type="phase-contrast").quality
-    confirmed = count_cells(image, image_type="phase-contrast", diameter=40).quality
-    assert guessed is not None and not guessed.reliable
-    assert any("size" in reason for reason in guessed.reasons)
-    assert confirmed is not None
-    assert confirmed.reliable, confirmed.reasons
+def tune_crop(name: str) -> np.ndarray:
+    [case] = [c for c in robustness.load_annotated(ANNOTATED) if c.name == name]
+    assert case.split == "tune"  # tests never look at the held-out crops
+    return to_gray(case.image)
+
+
+def test_a_count_at_the_training_magnification_is_reliable_without_a_diameter() -> None:
+    quality = count_cells(tune_crop("pc197")).quality
+    assert quality is not None
+    assert quality.reliable, quality.reasons
+
+
+@pytest.mark.parametrize("factor", [0.5, 2.0])
+def test_another_magnification_is_flagged_with_the_size_found(factor: float) -> None:
+    """The size trees find the cells' size (within a quarter) on a rescaled photo; the count
+    is flagged with it, and a diameter given makes it reliable again."""
+    gray = phase_training.rescaled(tune_crop("pc197"), factor)
+    size = phase.estimate_cell_size(gray)
+    assert size is not None and size.note is not None
+    expected = factor * phase.default_model().cell_diameter
+    assert abs(np.log2(size.found / expected)) < np.log2(1.25), size.note
+    assert f"about {size.found:.0f} px" in size.note
+    flagged = count_cells(gray).quality
+    given = count_cells(gray, diameter=expected).quality
+    assert flagged is not None and not flagged.reliable
+    assert given is not None
+    assert given.reliable, given.reasons
+
+
+def test_the_size_search_brackets_the_sign_change() -> None:
+    assert phase._next_size([(0.0, 1.0)]) == 1.0  # one answer: a step of it
+    assert phase._next_size([(0.0, 4.0)]) == 1.5  # at most 1.5 octaves
+    assert phase._next_size([(0.0, 1.0), (1.0, -1.0)]) == 0.5  # bracketed: interpolated
+
+
+def test_polarity_follows_the_broad_dark_bodies() -> None:
+    """Positive phase contrast: broad dark bodies inside thin bright halos (+1); inverted, -1."""
+    signal = np.zeros((200, 200), np.float32)
+    for x in (50, 150):
+        for y in (50, 150):
+            cv2.circle(signal, (x, y), 22, 0.3, 3)  # thin bright halo
+            cv2.circle(signal, (x, y), 18, -0.5, -1)  # broad dark body
+    assert phase.polarity(signal) == 1
+    assert phase.polarity(-signal) == -1
+    assert phase.polarity(np.zeros((50, 50), np.float32)) == 1
+
+
+def test_an_inverted_photo_counts_as_the_photo() -> None:
+    gray = tune_crop("pc226")
+    assert abs(count(255 - gray) - count(gray)) <= 1
 
 
 @pytest.mark.parametrize("name", ["pc226", "pc250_clump"])
@@ -141,8 +183,11 @@ def test_trees_walk_to_the_right_leaf() -> None:
         lambda d: d["trees"][0].update(left=[5, 1, 2]),
         lambda d: d["trees"][0].update(value=[0.0, 2.0]),
         lambda d: d.pop("sigmas"),
+        lambda d: d.update(
+            size={"trees": d["trees"], "baseline": 0, "gain": 0, "offset": 0, "range": [0.5, 2]}
+        ),
     ],
-    ids=["format", "feature", "child", "ragged", "missing"],
+    ids=["format", "feature", "child", "ragged", "missing", "size-gain"],
 )
 def test_a_malformed_model_is_refused(change: Any) -> None:
     document = copy.deepcopy(_tiny_document())
