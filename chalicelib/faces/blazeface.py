@@ -1,0 +1,262 @@
+"""BlazeFace (MediaPipe's short-range face detector) in regions of a frame, via ``cv2.dnn``.
+
+The weights (``models/face_detection_short_range.tflite``, 229 kB, Apache-2.0 —
+see ``models/NOTICE.md``) ship inside the repository: nothing is downloaded at
+run time, and OpenCV's own TFLite importer runs them (no TensorFlow, no extra
+package).
+
+The network is fully convolutional: on an input of any size (a multiple of 16)
+it scores anchors on a grid of 8 and of 16 pixels and finds faces of roughly
+24–90 pixels *of its input*, frontal, in profile and tilted alike. A region is
+therefore scaled so that the smallest face wanted there is ``target`` pixels,
+and searched again at coarser scales (a pyramid, factor ``band``) while larger
+faces could still fit. Where a region touches the frame's edge it is extended by
+a mirror image of itself: half a face cut by the edge becomes a face the
+network recognises (the face *is* partly outside the frame — its visible part
+is what must be blurred).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+PixelRect = tuple[int, int, int, int]  # x, y, width, height
+
+MODEL = Path(__file__).with_name("models") / "face_detection_short_range.tflite"
+STRIDES = ((8, 2), (16, 6))  # (grid step in input pixels, anchors per cell)
+MULTIPLE = 16  # input sides must be multiples of the coarsest grid step
+
+
+@cache
+def _read_model(path: Path) -> bytes:
+    if not path.is_file():
+        raise RuntimeError(f"BlazeFace weights missing: {path}")
+    return path.read_bytes()
+
+
+def anchor_centres(height: int, width: int) -> np.ndarray:
+    """Centres (x, y) in input pixels of the network's anchors, in its output order.
+
+    >>> anchor_centres(16, 32).tolist()[:3]
+    [[4.0, 4.0], [4.0, 4.0], [12.0, 4.0]]
+    >>> len(anchor_centres(128, 128))  # 16·16·2 + 8·8·6
+    896
+    """
+    parts = []
+    for step, per_cell in STRIDES:
+        ys, xs = np.mgrid[0 : height // step, 0 : width // step]
+        centres = np.stack([(xs + 0.5) * step, (ys + 0.5) * step], axis=-1).reshape(-1, 1, 2)
+        parts.append(np.repeat(centres, per_cell, axis=1).reshape(-1, 2))
+    return np.concatenate(parts).astype(np.float64)
+
+
+def decode(
+    scores: np.ndarray, regressors: np.ndarray, height: int, width: int, threshold: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes (x, y, w, h, input pixels) and probabilities of anchors scoring over ``threshold``.
+
+    ``scores``: (N,) logits; ``regressors``: (N, 16) — centre offset and size in
+    input pixels, then six key points (unused).
+
+    >>> s = np.full(896, -9.0); s[0] = 3.0
+    >>> r = np.zeros((896, 16)); r[0, :4] = (1, 2, 20, 24)
+    >>> boxes, p = decode(s, r, 128, 128, 0.5)
+    >>> boxes.tolist(), round(float(p[0]), 3)
+    ([[-5.0, -6.0, 20.0, 24.0]], 0.953)
+    """
+    logits = np.clip(scores.reshape(-1), -80, 80)
+    probability = 1 / (1 + np.exp(-logits))
+    keep = probability > threshold
+    centres = anchor_centres(height, width)[keep]
+    found = regressors.reshape(-1, 16)[keep, :4].astype(np.float64)
+    cx, cy = found[:, 0] + centres[:, 0], found[:, 1] + centres[:, 1]
+    w, h = found[:, 2], found[:, 3]
+    return np.stack([cx - w / 2, cy - h / 2, w, h], axis=1), probability[keep]
+
+
+def suppress(boxes: np.ndarray, scores: np.ndarray, overlap: float = 0.3) -> list[int]:
+    """Indices kept by non-maximum suppression (intersection over union above ``overlap``).
+
+    >>> suppress(np.array([[0, 0, 10, 10], [1, 1, 10, 10], [50, 0, 10, 10.0]]), np.array([.6, .9, .7]))
+    [1, 2]
+    """
+    kept: list[int] = []
+    for i in np.argsort(-scores, kind="stable"):
+        x, y, w, h = boxes[i]
+        duplicate = False
+        for j in kept:
+            ox, oy, ow, oh = boxes[j]
+            ix = max(0.0, min(x + w, ox + ow) - max(x, ox))
+            iy = max(0.0, min(y + h, oy + oh) - max(y, oy))
+            union = w * h + ow * oh - ix * iy
+            if union > 0 and ix * iy / union > overlap:
+                duplicate = True
+                break
+        if not duplicate:
+            kept.append(int(i))
+    return sorted(kept)
+
+
+class BlazeFaceDetector:
+    """BlazeFace in regions of a frame, at the scales the wanted faces need.
+
+    Parameters
+    ----------
+    min_face : int
+        Smallest face width to find, in source pixels.
+    target : int
+        Width, in the network's input, the smallest wanted face is scaled to.
+    band : float
+        Ratio of the largest to the smallest face one scale finds; the next
+        (coarser) scale starts a little below the last one's largest.
+    threshold : float
+        Face probability a detection needs.
+    mirror : float
+        Where a region touches the frame's edge, it is extended by a mirror image
+        this many times the level's largest face wide (faces cut by the edge).
+    """
+
+    name = "blazeface"
+
+    def __init__(
+        self,
+        min_face: int = 20,
+        target: int = 24,
+        band: float = 3.7,
+        threshold: float = 0.5,
+        mirror: float = 0.5,
+        model: Path = MODEL,
+    ) -> None:
+        data = np.frombuffer(_read_model(model), np.uint8)
+        self._net = cv2.dnn.readNetFromTFLite(data)
+        self._outputs = self._net.getUnconnectedOutLayersNames()
+        self.min_face = min_face
+        self.target = target
+        self.band = band
+        self.threshold = threshold
+        self.mirror = mirror
+        self.views = ("blazeface",)
+
+    def run(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Faces in one BGR (or grey) image at its own scale: boxes (x, y, w, h) and scores."""
+        if image.ndim == 2:
+            image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+        height, width = image.shape[:2]
+        padded_h = -(-height // MULTIPLE) * MULTIPLE
+        padded_w = -(-width // MULTIPLE) * MULTIPLE
+        if (padded_h, padded_w) != (height, width):
+            image = cv2.copyMakeBorder(
+                image, 0, padded_h - height, 0, padded_w - width, cv2.BORDER_REPLICATE
+            )
+        blob = cv2.dnn.blobFromImage(
+            image, 1 / 127.5, (padded_w, padded_h), (127.5, 127.5, 127.5), swapRB=True
+        )
+        self._net.setInput(blob)
+        outputs = self._net.forward(self._outputs)
+        scores = next(o for o in outputs if o.shape[-1] == 1)
+        regressors = next(o for o in outputs if o.shape[-1] == 16)
+        return decode(scores, regressors, padded_h, padded_w, self.threshold)
+
+    def search(
+        self,
+        grey: np.ndarray,
+        regions: Sequence[PixelRect],
+        smallest: Sequence[int] | None = None,
+        upright_only: Sequence[bool] | None = None,
+        prefer: Sequence[str | None] | None = None,
+        largest: Sequence[int | None] | None = None,
+    ) -> list[tuple[PixelRect, str]]:
+        """Faces inside each region of a frame (grey or BGR), labelled ``blazeface``.
+
+        ``smallest``/``largest``: per region, the range of face widths to look for
+        (``largest`` None: up to the region's size). ``upright_only`` and
+        ``prefer`` (choices between Haar views) do not apply: one network sees
+        every pose.
+        """
+        del upright_only, prefer
+        frame_h, frame_w = grey.shape[:2]
+        boxes: list[np.ndarray] = []
+        scores: list[np.ndarray] = []
+        for number, (x, y, w, h) in enumerate(regions):
+            least = max(self.min_face, smallest[number]) if smallest else self.min_face
+            if w < least or h < least:
+                continue
+            most = largest[number] if largest else None
+            most = min(most or max(w, h), max(w, h))
+            crop = grey[y : y + h, x : x + w]
+            edges = (x <= 0, y <= 0, x + w >= frame_w, y + h >= frame_h)
+            scale = self.target / least
+            while True:
+                found, score = self._level(crop, scale, edges)
+                boxes.append(found + np.array([x, y, 0, 0]))
+                scores.append(score)
+                reach = self.target * self.band / scale  # the largest face this level finds
+                if reach >= most:
+                    break
+                scale /= self.band * 0.8
+        if not boxes:
+            return []
+        every = np.concatenate(boxes)
+        probability = np.concatenate(scores)
+        # Faces found only in a mirror image beyond the edge are not in the frame.
+        inside = _inside_share(every, frame_w, frame_h) >= 0.2
+        every, probability = every[inside], probability[inside]
+        return [(_rect(every[i]), "blazeface") for i in suppress(every, probability)]
+
+    def _level(
+        self, crop: np.ndarray, scale: float, edges: tuple[bool, bool, bool, bool]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Faces in ``crop`` searched at ``scale``, as boxes in the crop's pixels."""
+        if scale != 1.0:
+            interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+            image = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=interpolation)
+        else:
+            image = crop
+        margin = math.ceil(self.mirror * self.target * self.band)
+        left, top, right, bottom = (margin if edge else 0 for edge in edges)
+        height, width = image.shape[:2]
+        # A mirror no wider than the image itself (BORDER_REFLECT needs that).
+        left, right = min(left, width - 1), min(right, width - 1)
+        top, bottom = min(top, height - 1), min(bottom, height - 1)
+        if left or top or right or bottom:
+            image = cv2.copyMakeBorder(image, top, bottom, left, right, cv2.BORDER_REFLECT_101)
+        found, score = self.run(image)
+        found[:, 0] -= left
+        found[:, 1] -= top
+        found /= scale
+        return found, score
+
+    def detect(self, frame: np.ndarray) -> tuple[tuple[float, float, float, float], ...]:
+        """Faces anywhere in one BGR or grey frame, as relative boxes (the whole frame searched)."""
+        height, width = frame.shape[:2]
+        rects = [r for r, _view in self.search(frame, [(0, 0, width, height)])]
+        return tuple(
+            (
+                max(0, x) / width,
+                max(0, y) / height,
+                (min(width, x + w) - max(0, x)) / width,
+                (min(height, y + h) - max(0, y)) / height,
+            )
+            for x, y, w, h in rects
+        )
+
+
+def _inside_share(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Share of each box (x, y, w, h) inside a frame of ``width`` × ``height``."""
+    x0 = np.clip(boxes[:, 0], 0, width)
+    y0 = np.clip(boxes[:, 1], 0, height)
+    x1 = np.clip(boxes[:, 0] + boxes[:, 2], 0, width)
+    y1 = np.clip(boxes[:, 1] + boxes[:, 3], 0, height)
+    area = np.maximum(boxes[:, 2] * boxes[:, 3], 1e-9)
+    return np.asarray((x1 - x0) * (y1 - y0) / area)
+
+
+def _rect(box: np.ndarray) -> PixelRect:
+    x, y, w, h = (float(v) for v in box)
+    return (math.floor(x), math.floor(y), math.ceil(w), math.ceil(h))
