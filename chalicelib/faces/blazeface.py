@@ -22,11 +22,27 @@ import math
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
+from typing import Protocol
 
 import cv2
 import numpy as np
 
 PixelRect = tuple[int, int, int, int]  # x, y, width, height
+
+
+class RegionSearch(Protocol):
+    min_face: int
+
+    def search(
+        self,
+        grey: np.ndarray,
+        regions: Sequence[PixelRect],
+        smallest: Sequence[int] | None = None,
+        upright_only: Sequence[bool] | None = None,
+        prefer: Sequence[str | None] | None = None,
+        largest: Sequence[int | None] | None = None,
+    ) -> list[tuple[PixelRect, str]]: ...
+
 
 MODEL = Path(__file__).with_name("models") / "face_detection_short_range.tflite"
 STRIDES = ((8, 2), (16, 6))  # (grid step in input pixels, anchors per cell)
@@ -83,7 +99,8 @@ def decode(
 def suppress(boxes: np.ndarray, scores: np.ndarray, overlap: float = 0.3) -> list[int]:
     """Indices kept by non-maximum suppression (intersection over union above ``overlap``).
 
-    >>> suppress(np.array([[0, 0, 10, 10], [1, 1, 10, 10], [50, 0, 10, 10.0]]), np.array([.6, .9, .7]))
+    >>> boxes = np.array([[0, 0, 10, 10], [1, 1, 10, 10], [50, 0, 10, 10.0]])
+    >>> suppress(boxes, np.array([0.6, 0.9, 0.7]))
     [1, 2]
     """
     kept: list[int] = []
@@ -260,3 +277,62 @@ def _inside_share(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
 def _rect(box: np.ndarray) -> PixelRect:
     x, y, w, h = (float(v) for v in box)
     return (math.floor(x), math.floor(y), math.ceil(w), math.ceil(h))
+
+
+class HybridDetector:
+    """BlazeFace everywhere, plus Haar cascades for the smallest faces only.
+
+    BlazeFace finds faces of every pose from about 28 px up, and faces cut by the
+    frame's edge; below that its recall falls (20-px faces), where the frontal
+    Haar cascade (a 20-px window) still sees them. So regions that ask for faces
+    smaller than ``haar_below`` are also searched by ``small`` (a
+    ``detection.MultiViewDetector``) for faces up to ``haar_below`` px.
+    """
+
+    name = "blazeface+haar"
+
+    def __init__(self, blaze: BlazeFaceDetector, small: RegionSearch, haar_below: int = 28) -> None:
+        self.blaze = blaze
+        self.small = small
+        self.haar_below = haar_below
+        self.min_face = min(blaze.min_face, small.min_face)
+
+    def search(
+        self,
+        grey: np.ndarray,
+        regions: Sequence[PixelRect],
+        smallest: Sequence[int] | None = None,
+        upright_only: Sequence[bool] | None = None,
+        prefer: Sequence[str | None] | None = None,
+        largest: Sequence[int | None] | None = None,
+    ) -> list[tuple[PixelRect, str]]:
+        """``BlazeFaceDetector.search``, and the Haar views where small faces are wanted."""
+        found = self.blaze.search(grey, regions, smallest, None, None, largest)
+        least = (
+            [max(self.min_face, s) for s in smallest]
+            if smallest
+            else [self.min_face] * len(regions)
+        )
+        small = [i for i, s in enumerate(least) if s < self.haar_below]
+        if small:
+            if grey.ndim == 3:
+                grey = cv2.cvtColor(grey, cv2.COLOR_BGR2GRAY)
+            found += self.small.search(
+                grey,
+                [regions[i] for i in small],
+                [least[i] for i in small],
+                [upright_only[i] if upright_only else False for i in small],
+                None,
+                [self.haar_below * 3 // 2 for _ in small],
+            )
+        return found
+
+
+def default_detector(min_face: int = 20) -> HybridDetector:
+    """The pipeline's detector: BlazeFace, and the frontal Haar cascade for faces under 28 px."""
+    from chalicelib.faces.detection import MultiViewDetector
+
+    return HybridDetector(
+        BlazeFaceDetector(min_face=min_face),
+        MultiViewDetector(min_face=min_face, views=("frontal",)),
+    )
