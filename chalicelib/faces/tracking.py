@@ -141,6 +141,7 @@ class _Track:
     followed: int = 0  # last frame the optical flow followed it
     steps: int = 0  # frames the optical flow followed it
     end: int | None = None  # last frame covered, once the face is given up
+    tentative: bool = False  # found only weakly: blurred once found again at the next pass
 
 
 class FaceCoverage:
@@ -360,6 +361,7 @@ class FaceCoverage:
             if best is None:
                 continue
             unmatched.remove(best)
+            track.tentative = False  # found again: a face, blurred from its first detection
             track.view = views[best]
             detected = np.array(best, np.float64)
             if not refresh and index > track.last_seen:
@@ -376,6 +378,7 @@ class FaceCoverage:
             box = np.array(rect, np.float64)
             track = _Track(len(self._tracks) + len(self._finished), index, index, box)
             track.view = views[rect]
+            track.tentative = is_weak(track.view)
             track.points = _features(grey, box)
             self._tracks.append(track)
             self.stats.tracks += 1
@@ -408,7 +411,14 @@ class FaceCoverage:
                 other is not track and other.last_seen == index and same_face(track.box, other.box)
                 for other in self._tracks
             )
-            if gone or duplicate or unseen > self._flow_hold or (unseen > self._hold and lost):
+            doubtful = track.tentative and stale  # a weak detection not repeated
+            if (
+                gone
+                or duplicate
+                or doubtful
+                or unseen > self._flow_hold
+                or (unseen > self._hold and lost)
+            ):
                 track.end = index
                 self._finished.append(track)
             else:
@@ -438,6 +448,8 @@ class FaceCoverage:
 
     def _rect_at(self, track: _Track, index: int) -> PixelRect | None:
         settings = self.settings
+        if track.tentative:
+            return None
         if index in track.boxes:
             box = track.boxes[index]
             since = index - track.seen[index]
@@ -521,6 +533,20 @@ def view_pad(view: str | None, settings: CoverageSettings) -> float:
     (0.1, 0.0)
     """
     return settings.tilted_pad if view == "tilted" else 0.0
+
+
+def is_weak(view: str | None) -> bool:
+    """Whether a detection's label marks it weak (``detection label`` + ``?``).
+
+    A weak detection (BlazeFace below its confident score) starts a *tentative*
+    track: blurred — from its first detection, and back-filled — only once the
+    next detection pass finds the face again, which the lookahead allows. A
+    one-off false detection on texture is then never blurred.
+
+    >>> is_weak("blazeface?"), is_weak("blazeface"), is_weak(None)
+    (True, False, False)
+    """
+    return bool(view and view.endswith("?"))
 
 
 def plausible(moved: np.ndarray, velocity: np.ndarray) -> bool:
