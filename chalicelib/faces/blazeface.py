@@ -134,6 +134,9 @@ class BlazeFaceDetector:
         (coarser) scale starts a little below the last one's largest.
     threshold : float
         Face probability a detection needs.
+    confident : float
+        Below this probability a detection is labelled ``blazeface?`` (weak):
+        ``tracking`` blurs it only once the face is found again at the next pass.
     mirror : float
         Where a region touches the frame's edge, it is extended by a mirror image
         this many times the level's largest face wide (faces cut by the edge).
@@ -147,6 +150,7 @@ class BlazeFaceDetector:
         target: int = 24,
         band: float = 3.7,
         threshold: float = 0.5,
+        confident: float = 0.65,
         mirror: float = 0.5,
         model: Path = MODEL,
     ) -> None:
@@ -157,6 +161,7 @@ class BlazeFaceDetector:
         self.target = target
         self.band = band
         self.threshold = threshold
+        self.confident = confident
         self.mirror = mirror
         self.views = ("blazeface",)
 
@@ -224,7 +229,10 @@ class BlazeFaceDetector:
         # Faces found only in a mirror image beyond the edge are not in the frame.
         inside = _inside_share(every, frame_w, frame_h) >= 0.2
         every, probability = every[inside], probability[inside]
-        return [(_rect(every[i]), "blazeface") for i in suppress(every, probability)]
+        return [
+            (_rect(every[i]), "blazeface" if probability[i] >= self.confident else "blazeface?")
+            for i in suppress(every, probability)
+        ]
 
     def _level(
         self, crop: np.ndarray, scale: float, edges: tuple[bool, bool, bool, bool]
