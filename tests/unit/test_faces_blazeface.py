@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from chalicelib.faces.blazeface import BlazeFaceDetector
+from chalicelib.faces.blazeface import BlazeFaceDetector, HybridDetector
 from devtools.synthetic.faces import face_source
 
 
@@ -93,3 +93,26 @@ def test_a_face_cut_by_the_frame_edge_is_found_through_the_mirror() -> None:
 def test_missing_weights_are_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="weights missing"):
         BlazeFaceDetector(model=tmp_path / "none.tflite")
+
+
+class _Recorder:
+    min_face = 20
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[list, list]] = []
+
+    def search(self, grey, regions, smallest=None, upright_only=None, prefer=None, largest=None):  # type: ignore[no-untyped-def]
+        self.calls.append((list(regions), list(smallest or [])))
+        return [((1, 2, 20, 20), "frontal")]
+
+
+def test_the_hybrid_asks_haar_only_where_small_faces_are_wanted(detector) -> None:
+    haar = _Recorder()
+    hybrid = HybridDetector(detector, haar, haar_below=28)
+    grey = np.full((240, 320), 110, np.uint8)
+    found = hybrid.search(grey, [(0, 0, 100, 100), (100, 0, 200, 200)], [20, 40])
+    assert haar.calls == [([(0, 0, 100, 100)], [20])]
+    assert ((1, 2, 20, 20), "frontal") in found
+    haar.calls.clear()
+    hybrid.search(grey, [(100, 0, 200, 200)], [40])
+    assert haar.calls == []
