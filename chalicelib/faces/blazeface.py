@@ -47,6 +47,8 @@ class RegionSearch(Protocol):
 MODEL = Path(__file__).with_name("models") / "face_detection_short_range.tflite"
 STRIDES = ((8, 2), (16, 6))  # (grid step in input pixels, anchors per cell)
 MULTIPLE = 16  # input sides must be multiples of the coarsest grid step
+FACE_GROW = 1.25  # BlazeFace's box (brows to chin) grown to the whole face, forehead included
+FACE_UP = 0.1  # and its centre moved up the face by this share of its height
 
 
 @cache
@@ -75,25 +77,39 @@ def anchor_centres(height: int, width: int) -> np.ndarray:
 def decode(
     scores: np.ndarray, regressors: np.ndarray, height: int, width: int, threshold: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Boxes (x, y, w, h, input pixels) and probabilities of anchors scoring over ``threshold``.
+    """Face boxes (x, y, w, h, input pixels) and probabilities of anchors over ``threshold``.
 
     ``scores``: (N,) logits; ``regressors``: (N, 16) — centre offset and size in
-    input pixels, then six key points (unused).
+    input pixels, then six key points (eyes first) as offsets from the anchor.
+    BlazeFace's box runs from the brows to the chin of an upright face; the box
+    returned covers the whole face: ``FACE_GROW`` times larger, its centre moved
+    up the face by ``FACE_UP`` of its height, and — for a face tilted by the
+    angle of the line through its eyes — the upright bounds of that turned box.
 
     >>> s = np.full(896, -9.0); s[0] = 3.0
-    >>> r = np.zeros((896, 16)); r[0, :4] = (1, 2, 20, 24)
+    >>> r = np.zeros((896, 16)); r[0, :4] = (1, 2, 20, 24); r[0, 4:8] = (-5, 0, 5, 0)
     >>> boxes, p = decode(s, r, 128, 128, 0.5)
-    >>> boxes.tolist(), round(float(p[0]), 3)
-    ([[-5.0, -6.0, 20.0, 24.0]], 0.953)
+    >>> boxes.round(2).tolist(), round(float(p[0]), 3)
+    ([[-7.5, -12.0, 25.0, 30.0]], 0.953)
+    >>> r[0, 4:8] = (-5, -5, 5, 5)  # eyes on a diagonal: tilted 45°
+    >>> decode(s, r, 128, 128, 0.5)[0].round(1).tolist()
+    [[-12.3, -15.6, 38.9, 38.9]]
     """
     logits = np.clip(scores.reshape(-1), -80, 80)
     probability = 1 / (1 + np.exp(-logits))
     keep = probability > threshold
     centres = anchor_centres(height, width)[keep]
-    found = regressors.reshape(-1, 16)[keep, :4].astype(np.float64)
+    found = regressors.reshape(-1, 16)[keep, :8].astype(np.float64)
     cx, cy = found[:, 0] + centres[:, 0], found[:, 1] + centres[:, 1]
-    w, h = found[:, 2], found[:, 3]
-    return np.stack([cx - w / 2, cy - h / 2, w, h], axis=1), probability[keep]
+    w, h = found[:, 2] * FACE_GROW, found[:, 3] * FACE_GROW
+    eyes = found[:, 6:8] - found[:, 4:6]
+    angle = np.arctan2(eyes[:, 1], eyes[:, 0])
+    cos, sin = np.abs(np.cos(angle)), np.abs(np.sin(angle))
+    # Up the face: (sin, -cos) of the eye line's angle (straight up when level).
+    cx = cx + np.sin(angle) * FACE_UP * h
+    cy = cy - np.cos(angle) * FACE_UP * h
+    wide, high = w * cos + h * sin, w * sin + h * cos
+    return np.stack([cx - wide / 2, cy - high / 2, wide, high], axis=1), probability[keep]
 
 
 def suppress(boxes: np.ndarray, scores: np.ndarray, overlap: float = 0.3) -> list[int]:
@@ -226,12 +242,18 @@ class BlazeFaceDetector:
             return []
         every = np.concatenate(boxes)
         probability = np.concatenate(scores)
-        # Faces found only in a mirror image beyond the edge are not in the frame.
-        inside = _inside_share(every, frame_w, frame_h) >= 0.2
+        # Faces found only in a mirror image beyond the edge are not in the frame;
+        # a large one mostly beyond it is the mirror's own symmetry, not a face.
+        share = _inside_share(every, frame_w, frame_h)
+        large = np.maximum(every[:, 2], every[:, 3]) > 0.5 * min(frame_w, frame_h)
+        inside = (share >= 0.2) & ((share >= 0.5) | ~large)
         every, probability = every[inside], probability[inside]
+        kept = suppress(every, probability)
+        confident = [i for i in kept if probability[i] >= self.confident]
         return [
-            (_rect(every[i]), "blazeface" if probability[i] >= self.confident else "blazeface?")
-            for i in suppress(every, probability)
+            (_rect(every[i]), "blazeface" if i in confident else "blazeface?")
+            for i in kept
+            if i in confident or not beside_larger(every[i], every[confident])
         ]
 
     def _level(
@@ -270,6 +292,27 @@ class BlazeFaceDetector:
             )
             for x, y, w, h in rects
         )
+
+
+def beside_larger(box: np.ndarray, faces: np.ndarray) -> bool:
+    """Whether ``box`` (x, y, w, h) is under half the size of a face of ``faces`` and
+    its centre lies within that face's box grown by half its size.
+
+    A weak detection there is part of that face or of the body under it (a chin,
+    a collar, a badge) — and is blurred with that face's padded box if it is not.
+
+    >>> faces = np.array([[100, 100, 60, 60.0]])
+    >>> beside_larger(np.array([120, 165, 25, 25.0]), faces)
+    True
+    >>> beside_larger(np.array([300, 165, 25, 25.0]), faces), beside_larger(faces[0], faces)
+    (False, False)
+    """
+    cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
+    for x, y, w, h in faces:
+        near = x - w / 2 <= cx <= x + 1.5 * w and y - h / 2 <= cy <= y + 1.5 * h
+        if near and max(box[2], box[3]) < 0.5 * max(w, h):
+            return True
+    return False
 
 
 def _inside_share(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
