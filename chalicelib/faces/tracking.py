@@ -233,7 +233,14 @@ class FaceCoverage:
             self.stats.full_scans += 1
         near = self._around_tracks()
         near_rects = [r for r, _least, _view in near]
-        moving = [item for item in moving if not _mostly_inside(item[0], near_rects)]
+        # Motion inside a tracked face's search region is searched there — unless that
+        # search looks only for faces larger than the motion's (a large track, e.g. a
+        # false detection on the background, must not hide the small faces moving in it).
+        moving = [
+            item
+            for item in moving
+            if not _mostly_inside(item[0], [r for r, least, _v in near if least <= item[1]])
+        ]
         # Motion that overlaps a tracked face is mostly that face (and the body
         # around it): searched only every ``explained_every``-th pass; motion
         # elsewhere, where a new face may be, every pass.
