@@ -22,26 +22,13 @@ import math
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
-from typing import Protocol
 
 import cv2
 import numpy as np
 
+from chalicelib.faces.tracking import RegionDetector
+
 PixelRect = tuple[int, int, int, int]  # x, y, width, height
-
-
-class RegionSearch(Protocol):
-    min_face: int
-
-    def search(
-        self,
-        grey: np.ndarray,
-        regions: Sequence[PixelRect],
-        smallest: Sequence[int] | None = None,
-        upright_only: Sequence[bool] | None = None,
-        prefer: Sequence[str | None] | None = None,
-        largest: Sequence[int | None] | None = None,
-    ) -> list[tuple[PixelRect, str]]: ...
 
 
 MODEL = Path(__file__).with_name("models") / "face_detection_short_range.tflite"
@@ -342,7 +329,9 @@ class HybridDetector:
 
     name = "blazeface+haar"
 
-    def __init__(self, blaze: BlazeFaceDetector, small: RegionSearch, haar_below: int = 28) -> None:
+    def __init__(
+        self, blaze: BlazeFaceDetector, small: RegionDetector, haar_below: int = 28
+    ) -> None:
         self.blaze = blaze
         self.small = small
         self.haar_below = haar_below
