@@ -240,7 +240,7 @@ class BlazeFaceDetector:
         return [
             (_rect(every[i]), "blazeface" if i in confident else "blazeface?")
             for i in kept
-            if i in confident or not beside_larger(every[i], every[confident])
+            if i in confident or not beside_other_size(every[i], every[confident])
         ]
 
     def _level(
@@ -281,23 +281,32 @@ class BlazeFaceDetector:
         )
 
 
-def beside_larger(box: np.ndarray, faces: np.ndarray) -> bool:
+def beside_other_size(box: np.ndarray, faces: np.ndarray) -> bool:
     """Whether ``box`` (x, y, w, h) is under half the size of a face of ``faces`` and
-    its centre lies within that face's box grown by half its size.
+    its centre lies within that face's box grown by half its size — or over twice
+    its size with that face's centre inside it.
 
     A weak detection there is part of that face or of the body under it (a chin,
-    a collar, a badge) — and is blurred with that face's padded box if it is not.
+    a collar, a badge), or the head and shoulders around it — and is blurred with
+    that face's padded box if it is not.
 
     >>> faces = np.array([[100, 100, 60, 60.0]])
-    >>> beside_larger(np.array([120, 165, 25, 25.0]), faces)
+    >>> beside_other_size(np.array([120, 165, 25, 25.0]), faces)
     True
-    >>> beside_larger(np.array([300, 165, 25, 25.0]), faces), beside_larger(faces[0], faces)
+    >>> beside_other_size(np.array([300, 165, 25, 25.0]), faces), beside_other_size(faces[0], faces)
     (False, False)
+    >>> beside_other_size(np.array([40, 40, 200, 200.0]), faces)
+    True
     """
     cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
+    side = max(box[2], box[3])
     for x, y, w, h in faces:
         near = x - w / 2 <= cx <= x + 1.5 * w and y - h / 2 <= cy <= y + 1.5 * h
-        if near and max(box[2], box[3]) < 0.5 * max(w, h):
+        if near and side < 0.5 * max(w, h):
+            return True
+        # or over twice its size with that face inside (the head and shoulders around it)
+        inside = box[0] <= x + w / 2 <= box[0] + box[2] and box[1] <= y + h / 2 <= box[1] + box[3]
+        if inside and side > 2 * max(w, h):
             return True
     return False
 
