@@ -283,7 +283,8 @@ class BlazeFaceDetector:
 
 def beside_other_size(box: np.ndarray, faces: np.ndarray) -> bool:
     """Whether ``box`` (x, y, w, h) is under half the size of a face of ``faces`` and
-    its centre lies within that face's box grown by half its size — or over twice
+    its centre lies within that face's box grown by half its size, or under 0.75
+    times its size and touching that face's box grown by a quarter — or over twice
     its size with that face's centre inside it.
 
     A weak detection there is part of that face or of the body under it (a chin,
@@ -303,6 +304,16 @@ def beside_other_size(box: np.ndarray, faces: np.ndarray) -> bool:
     for x, y, w, h in faces:
         near = x - w / 2 <= cx <= x + 1.5 * w and y - h / 2 <= cy <= y + 1.5 * h
         if near and side < 0.5 * max(w, h):
+            return True
+        # smaller and touching it (the face grown by a quarter): a chin, a collar
+        grown = (x - w / 4, y - h / 4, x + 1.25 * w, y + 1.25 * h)
+        touching = (
+            box[0] < grown[2]
+            and grown[0] < box[0] + box[2]
+            and box[1] < grown[3]
+            and grown[1] < box[1] + box[3]
+        )
+        if touching and side < 0.75 * max(w, h):
             return True
         # or over twice its size with that face inside (the head and shoulders around it)
         inside = box[0] <= x + w / 2 <= box[0] + box[2] and box[1] <= y + h / 2 <= box[1] + box[3]
