@@ -196,7 +196,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_blur(args: argparse.Namespace) -> int:
     from chalicelib.config import get_settings
     from chalicelib.faces import process
-    from chalicelib.faces.detection import MultiViewDetector
+    from chalicelib.faces.blazeface import default_detector
     from chalicelib.faces.tracking import CoverageSettings
     from devtools.bench.progress import Bar
 
@@ -206,7 +206,7 @@ def cmd_blur(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     with Bar("blurring faces") as bar:
         done = process.anonymise(
-            source, target, MultiViewDetector(), info, settings=coverage, progress=bar.update
+            source, target, default_detector(), info, settings=coverage, progress=bar.update
         )
     elapsed = time.perf_counter() - started
     sheet = target.with_suffix(".review.png")
@@ -287,7 +287,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.pipeline == "blur":
         from devtools.bench import blur
 
-        return blur.run(held_out=args.held_out, strict=args.strict, only=args.case, seed=args.seed)
+        return blur.run(
+            held_out=args.held_out,
+            strict=args.strict,
+            only=args.case,
+            seed=args.seed,
+            detector=args.detector,
+        )
     if args.pipeline == "predict":
         from devtools.bench.predict import run_bench
 
@@ -498,6 +504,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--strict", action="store_true", help="blur: strict mode")
     bench.add_argument("--seed", type=int, default=2026, help="blur: seed of the held-out cases")
     bench.add_argument("--case", action="append", help="blur: only this case (repeatable)")
+    bench.add_argument(
+        "--detector",
+        choices=("default", "haar"),
+        default="default",
+        help="blur: BlazeFace + Haar for small faces (default), or the Haar views alone (before)",
+    )
     bench.add_argument(
         "--data",
         default=str(Path(__file__).resolve().parent.parent / "samples/painting/ExampleVitraImages"),

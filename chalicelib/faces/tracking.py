@@ -141,6 +141,7 @@ class _Track:
     followed: int = 0  # last frame the optical flow followed it
     steps: int = 0  # frames the optical flow followed it
     end: int | None = None  # last frame covered, once the face is given up
+    tentative: bool = False  # found only weakly: blurred once found again at the next pass
 
 
 class FaceCoverage:
@@ -239,7 +240,14 @@ class FaceCoverage:
             self.stats.full_scans += 1
         near = self._around_tracks()
         near_rects = [r for r, _least, _view in near]
-        moving = [item for item in moving if not _mostly_inside(item[0], near_rects)]
+        # Motion inside a tracked face's search region is searched there — unless that
+        # search looks only for faces larger than the motion's (a large track, e.g. a
+        # false detection on the background, must not hide the small faces moving in it).
+        moving = [
+            item
+            for item in moving
+            if not _mostly_inside(item[0], [r for r, least, _v in near if least <= item[1]])
+        ]
         # Motion that overlaps a tracked face is mostly that face (and the body
         # around it): searched only every ``explained_every``-th pass; motion
         # elsewhere, where a new face may be, every pass.
@@ -367,6 +375,7 @@ class FaceCoverage:
             if best is None:
                 continue
             unmatched.remove(best)
+            track.tentative = False  # found again: a face, blurred from its first detection
             track.view = views[best]
             detected = np.array(best, np.float64)
             if not refresh and index > track.last_seen:
@@ -383,6 +392,7 @@ class FaceCoverage:
             box = np.array(rect, np.float64)
             track = _Track(len(self._tracks) + len(self._finished), index, index, box)
             track.view = views[rect]
+            track.tentative = is_weak(track.view)
             track.points = _features(grey, box)
             self._tracks.append(track)
             self.stats.tracks += 1
@@ -415,7 +425,14 @@ class FaceCoverage:
                 other is not track and other.last_seen == index and same_face(track.box, other.box)
                 for other in self._tracks
             )
-            if gone or duplicate or unseen > self._flow_hold or (unseen > self._hold and lost):
+            doubtful = track.tentative and stale  # a weak detection not repeated
+            if (
+                gone
+                or duplicate
+                or doubtful
+                or unseen > self._flow_hold
+                or (unseen > self._hold and lost)
+            ):
                 track.end = index
                 self._finished.append(track)
             else:
@@ -445,6 +462,8 @@ class FaceCoverage:
 
     def _rect_at(self, track: _Track, index: int) -> PixelRect | None:
         settings = self.settings
+        if track.tentative:
+            return None
         if index in track.boxes:
             box = track.boxes[index]
             since = index - track.seen[index]
@@ -528,6 +547,20 @@ def view_pad(view: str | None, settings: CoverageSettings) -> float:
     (0.1, 0.0)
     """
     return settings.tilted_pad if view == "tilted" else 0.0
+
+
+def is_weak(view: str | None) -> bool:
+    """Whether a detection's label marks it weak (``detection label`` + ``?``).
+
+    A weak detection (BlazeFace below its confident score) starts a *tentative*
+    track: blurred — from its first detection, and back-filled — only once the
+    next detection pass finds the face again, which the lookahead allows. A
+    one-off false detection on texture is then never blurred.
+
+    >>> is_weak("blazeface?"), is_weak("blazeface"), is_weak(None)
+    (True, False, False)
+    """
+    return bool(view and view.endswith("?"))
 
 
 def plausible(moved: np.ndarray, velocity: np.ndarray) -> bool:

@@ -26,6 +26,7 @@ from pathlib import Path
 import cv2
 
 from chalicelib.faces import process, video
+from chalicelib.faces.blazeface import default_detector
 from chalicelib.faces.detection import MultiViewDetector
 from chalicelib.faces.tracking import CoverageSettings
 from devtools.bench.progress import progress
@@ -55,7 +56,7 @@ class Row:
     searched: float
 
 
-def run_case(case: Case, folder: Path, strict: bool) -> Row:
+def run_case(case: Case, folder: Path, strict: bool, detector: str = "default") -> Row:
     source, target = folder / f"{case.name}.mp4", folder / f"{case.name}.out.mp4"
     truth = write(case, source, threads=1)
     info = video.probe(source)
@@ -63,7 +64,7 @@ def run_case(case: Case, folder: Path, strict: bool) -> Row:
     done = process.anonymise(
         source,
         target,
-        MultiViewDetector(),
+        MultiViewDetector() if detector == "haar" else default_detector(),
         info,
         settings=CoverageSettings.for_mode(strict),
         threads=1,
@@ -89,7 +90,11 @@ def run_case(case: Case, folder: Path, strict: bool) -> Row:
 
 
 def run(
-    held_out: bool = False, strict: bool = False, only: list[str] | None = None, seed: int = 2026
+    held_out: bool = False,
+    strict: bool = False,
+    only: list[str] | None = None,
+    seed: int = 2026,
+    detector: str = "default",
 ) -> int:
     cv2.setNumThreads(1)
     cases = held_out_cases(seed) if held_out else DEV_CASES
@@ -98,16 +103,19 @@ def run(
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         for case in progress(cases, "bench blur"):
-            rows.append(run_case(case, Path(folder), strict))
-    print_table(rows, held_out=held_out, strict=strict, seed=seed)
+            rows.append(run_case(case, Path(folder), strict, detector))
+    print_table(rows, held_out=held_out, strict=strict, seed=seed, detector=detector)
     return 0
 
 
-def print_table(rows: list[Row], held_out: bool, strict: bool, seed: int) -> None:
+def print_table(
+    rows: list[Row], held_out: bool, strict: bool, seed: int, detector: str = "default"
+) -> None:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(
         f"\n{f'held-out (seed {seed})' if held_out else 'dev'} cases, "
-        f"{'strict' if strict else 'default'} mode; load average {load:.1f} when done.\n"
+        f"{'strict' if strict else 'default'} mode, detector {detector}; "
+        f"load average {load:.1f} when done.\n"
         "Speed as multiples of real time from CPU seconds on one thread (OpenCV and ffmpeg "
         "with one thread; ffmpeg's CPU counted): each stage alone, then end to end (x RT); "
         "steady = end to end without the one-off search of the whole first frame (what a long "

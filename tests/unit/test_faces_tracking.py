@@ -253,3 +253,33 @@ def test_a_redetected_box_does_not_shrink_at_once() -> None:
     assert smaller[:2] + smaller[2:] / 2 == pytest.approx([60, 60])
     larger = steady_size(before, np.array([0, 0, 130, 120.0]), 0.85)
     assert larger.tolist() == [0, 0, 130, 120]
+
+
+class WeakSeer(SquareSeer):
+    """Reports the square as a weak detection (label ending in ``?``)."""
+
+    def search(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return [(rect, "blazeface?") for rect, _view in super().search(*args, **kwargs)]
+
+
+def _run_weak(positions: dict[int, tuple[int, int]], count: int, blind: set[int]) -> list:
+    seer = WeakSeer(positions, blind)
+    coverage = FaceCoverage(seer, SIZE, 30.0, CoverageSettings())
+    out = []
+    for index, frame in enumerate(square_frames(positions, count)):
+        seer.frame = index
+        out += coverage.push(frame)
+    return out + coverage.finish()
+
+
+def test_a_weak_detection_found_again_is_blurred_from_before_its_first_detection() -> None:
+    positions = {i: (60 + i, 60) for i in range(60)}
+    covered = _run_weak(positions, 60, blind=set())
+    assert all(covers(c.rects, *positions[c.index]) for c in covered)
+
+
+def test_a_weak_detection_not_repeated_is_never_blurred() -> None:
+    positions = {i: (60, 60) for i in range(60)}
+    blind = set(range(1, 60))  # seen (weakly) on the first frame only: texture, not a face
+    covered = _run_weak(positions, 60, blind)
+    assert not any(c.rects for c in covered)

@@ -1,0 +1,398 @@
+"""BlazeFace (MediaPipe's short-range face detector) in regions of a frame, via ``cv2.dnn``.
+
+The weights (``models/face_detection_short_range.tflite``, 229 kB, Apache-2.0 —
+see ``models/NOTICE.md``) ship inside the repository: nothing is downloaded at
+run time, and OpenCV's own TFLite importer runs them (no TensorFlow, no extra
+package).
+
+The network is fully convolutional: on an input of any size (a multiple of 16)
+it scores anchors on a grid of 8 and of 16 pixels and finds faces of roughly
+24–90 pixels *of its input*, frontal, in profile and tilted alike. A region is
+therefore scaled so that the smallest face wanted there is ``target`` pixels,
+and searched again at coarser scales (a pyramid, factor ``band``) while larger
+faces could still fit. Where a region touches the frame's edge it is extended by
+a mirror image of itself: half a face cut by the edge becomes a face the
+network recognises (the face *is* partly outside the frame — its visible part
+is what must be blurred).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from chalicelib.faces.tracking import RegionDetector
+
+PixelRect = tuple[int, int, int, int]  # x, y, width, height
+
+
+MODEL = Path(__file__).with_name("models") / "face_detection_short_range.tflite"
+STRIDES = ((8, 2), (16, 6))  # (grid step in input pixels, anchors per cell)
+MULTIPLE = 16  # input sides must be multiples of the coarsest grid step
+FACE_GROW = 1.25  # BlazeFace's box (brows to chin) grown to the whole face, forehead included
+FACE_UP = 0.1  # and its centre moved up the face by this share of its height
+
+
+@cache
+def _read_model(path: Path) -> bytes:
+    if not path.is_file():
+        raise RuntimeError(f"BlazeFace weights missing: {path}")
+    return path.read_bytes()
+
+
+def anchor_centres(height: int, width: int) -> np.ndarray:
+    """Centres (x, y) in input pixels of the network's anchors, in its output order.
+
+    >>> anchor_centres(16, 32).tolist()[:3]
+    [[4.0, 4.0], [4.0, 4.0], [12.0, 4.0]]
+    >>> len(anchor_centres(128, 128))  # 16·16·2 + 8·8·6
+    896
+    """
+    parts = []
+    for step, per_cell in STRIDES:
+        ys, xs = np.mgrid[0 : height // step, 0 : width // step]
+        centres = np.stack([(xs + 0.5) * step, (ys + 0.5) * step], axis=-1).reshape(-1, 1, 2)
+        parts.append(np.repeat(centres, per_cell, axis=1).reshape(-1, 2))
+    return np.concatenate(parts).astype(np.float64)
+
+
+def decode(
+    scores: np.ndarray, regressors: np.ndarray, height: int, width: int, threshold: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Face boxes (x, y, w, h, input pixels) and probabilities of anchors over ``threshold``.
+
+    ``scores``: (N,) logits; ``regressors``: (N, 16) — centre offset and size in
+    input pixels, then six key points (eyes first) as offsets from the anchor.
+    BlazeFace's box runs from the brows to the chin of an upright face; the box
+    returned covers the whole face: ``FACE_GROW`` times larger, its centre moved
+    up the face by ``FACE_UP`` of its height, and — for a face tilted by the
+    angle of the line through its eyes — the upright bounds of that turned box.
+
+    >>> s = np.full(896, -9.0); s[0] = 3.0
+    >>> r = np.zeros((896, 16)); r[0, :4] = (1, 2, 20, 24); r[0, 4:8] = (-5, 0, 5, 0)
+    >>> boxes, p = decode(s, r, 128, 128, 0.5)
+    >>> boxes.round(2).tolist(), round(float(p[0]), 3)
+    ([[-7.5, -12.0, 25.0, 30.0]], 0.953)
+    >>> r[0, 4:8] = (-5, -5, 5, 5)  # eyes on a diagonal: tilted 45°
+    >>> decode(s, r, 128, 128, 0.5)[0].round(1).tolist()
+    [[-12.3, -15.6, 38.9, 38.9]]
+    """
+    logits = np.clip(scores.reshape(-1), -80, 80)
+    probability = 1 / (1 + np.exp(-logits))
+    keep = probability > threshold
+    centres = anchor_centres(height, width)[keep]
+    found = regressors.reshape(-1, 16)[keep, :8].astype(np.float64)
+    cx, cy = found[:, 0] + centres[:, 0], found[:, 1] + centres[:, 1]
+    w, h = found[:, 2] * FACE_GROW, found[:, 3] * FACE_GROW
+    eyes = found[:, 6:8] - found[:, 4:6]
+    angle = np.arctan2(eyes[:, 1], eyes[:, 0])
+    cos, sin = np.abs(np.cos(angle)), np.abs(np.sin(angle))
+    # Up the face: (sin, -cos) of the eye line's angle (straight up when level).
+    cx = cx + np.sin(angle) * FACE_UP * h
+    cy = cy - np.cos(angle) * FACE_UP * h
+    wide, high = w * cos + h * sin, w * sin + h * cos
+    return np.stack([cx - wide / 2, cy - high / 2, wide, high], axis=1), probability[keep]
+
+
+def suppress(boxes: np.ndarray, scores: np.ndarray, overlap: float = 0.3) -> list[int]:
+    """Indices kept by non-maximum suppression (intersection over union above ``overlap``).
+
+    >>> boxes = np.array([[0, 0, 10, 10], [1, 1, 10, 10], [50, 0, 10, 10.0]])
+    >>> suppress(boxes, np.array([0.6, 0.9, 0.7]))
+    [1, 2]
+    """
+    kept: list[int] = []
+    for i in np.argsort(-scores, kind="stable"):
+        x, y, w, h = boxes[i]
+        duplicate = False
+        for j in kept:
+            ox, oy, ow, oh = boxes[j]
+            ix = max(0.0, min(x + w, ox + ow) - max(x, ox))
+            iy = max(0.0, min(y + h, oy + oh) - max(y, oy))
+            union = w * h + ow * oh - ix * iy
+            if union > 0 and ix * iy / union > overlap:
+                duplicate = True
+                break
+        if not duplicate:
+            kept.append(int(i))
+    return sorted(kept)
+
+
+class BlazeFaceDetector:
+    """BlazeFace in regions of a frame, at the scales the wanted faces need.
+
+    Parameters
+    ----------
+    min_face : int
+        Smallest face width to find, in source pixels.
+    target : int
+        Width, in the network's input, the smallest wanted face is scaled to.
+    band : float
+        Ratio of the largest to the smallest face one scale finds; the next
+        (coarser) scale starts a little below the last one's largest.
+    threshold : float
+        Face probability a detection needs.
+    confident : float
+        Below this probability a detection is labelled ``blazeface?`` (weak):
+        ``tracking`` blurs it only once the face is found again at the next pass.
+    mirror : float
+        Where a region touches the frame's edge, it is extended by a mirror image
+        this many times the level's largest face wide (faces cut by the edge).
+    """
+
+    name = "blazeface"
+
+    def __init__(
+        self,
+        min_face: int = 20,
+        target: int = 24,
+        band: float = 3.7,
+        threshold: float = 0.5,
+        confident: float = 0.65,
+        mirror: float = 0.5,
+        model: Path = MODEL,
+    ) -> None:
+        data = np.frombuffer(_read_model(model), np.uint8)
+        self._net = cv2.dnn.readNetFromTFLite(data)
+        self._outputs = self._net.getUnconnectedOutLayersNames()
+        self.min_face = min_face
+        self.target = target
+        self.band = band
+        self.threshold = threshold
+        self.confident = confident
+        self.mirror = mirror
+        self.views = ("blazeface",)
+
+    def run(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Faces in one BGR (or grey) image at its own scale: boxes (x, y, w, h) and scores."""
+        if image.ndim == 2:
+            image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+        height, width = image.shape[:2]
+        padded_h = -(-height // MULTIPLE) * MULTIPLE
+        padded_w = -(-width // MULTIPLE) * MULTIPLE
+        if (padded_h, padded_w) != (height, width):
+            image = cv2.copyMakeBorder(
+                image, 0, padded_h - height, 0, padded_w - width, cv2.BORDER_REPLICATE
+            )
+        blob = cv2.dnn.blobFromImage(
+            image, 1 / 127.5, (padded_w, padded_h), (127.5, 127.5, 127.5), swapRB=True
+        )
+        self._net.setInput(blob)
+        outputs = self._net.forward(self._outputs)
+        scores = next(o for o in outputs if o.shape[-1] == 1)
+        regressors = next(o for o in outputs if o.shape[-1] == 16)
+        return decode(scores, regressors, padded_h, padded_w, self.threshold)
+
+    def search(
+        self,
+        grey: np.ndarray,
+        regions: Sequence[PixelRect],
+        smallest: Sequence[int] | None = None,
+        upright_only: Sequence[bool] | None = None,
+        prefer: Sequence[str | None] | None = None,
+        largest: Sequence[int | None] | None = None,
+    ) -> list[tuple[PixelRect, str]]:
+        """Faces inside each region of a frame (grey or BGR), labelled ``blazeface``.
+
+        ``smallest``/``largest``: per region, the range of face widths to look for
+        (``largest`` None: up to the region's size). ``upright_only`` and
+        ``prefer`` (choices between Haar views) do not apply: one network sees
+        every pose.
+        """
+        del upright_only, prefer
+        frame_h, frame_w = grey.shape[:2]
+        boxes: list[np.ndarray] = []
+        scores: list[np.ndarray] = []
+        for number, (x, y, w, h) in enumerate(regions):
+            least = max(self.min_face, smallest[number]) if smallest else self.min_face
+            if w < least or h < least:
+                continue
+            most = largest[number] if largest else None
+            most = min(most or max(w, h), max(w, h))
+            crop = grey[y : y + h, x : x + w]
+            edges = (x <= 0, y <= 0, x + w >= frame_w, y + h >= frame_h)
+            scale = self.target / least
+            while True:
+                found, score = self._level(crop, scale, edges)
+                boxes.append(found + np.array([x, y, 0, 0]))
+                scores.append(score)
+                reach = self.target * self.band / scale  # the largest face this level finds
+                if reach >= most:
+                    break
+                scale /= self.band * 0.8
+        if not boxes:
+            return []
+        every = np.concatenate(boxes)
+        probability = np.concatenate(scores)
+        # Faces found only in a mirror image beyond the edge are not in the frame;
+        # a large one mostly beyond it is the mirror's own symmetry, not a face.
+        share = _inside_share(every, frame_w, frame_h)
+        large = np.maximum(every[:, 2], every[:, 3]) > 0.5 * min(frame_w, frame_h)
+        inside = (share >= 0.2) & ((share >= 0.5) | ~large)
+        every, probability = every[inside], probability[inside]
+        kept = suppress(every, probability)
+        confident = [i for i in kept if probability[i] >= self.confident]
+        return [
+            (_rect(every[i]), "blazeface" if i in confident else "blazeface?")
+            for i in kept
+            if i in confident or not beside_other_size(every[i], every[confident])
+        ]
+
+    def _level(
+        self, crop: np.ndarray, scale: float, edges: tuple[bool, bool, bool, bool]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Faces in ``crop`` searched at ``scale``, as boxes in the crop's pixels."""
+        if scale != 1.0:
+            interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+            image = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=interpolation)
+        else:
+            image = crop
+        margin = math.ceil(self.mirror * self.target * self.band)
+        left, top, right, bottom = (margin if edge else 0 for edge in edges)
+        height, width = image.shape[:2]
+        # A mirror no wider than the image itself (BORDER_REFLECT needs that).
+        left, right = min(left, width - 1), min(right, width - 1)
+        top, bottom = min(top, height - 1), min(bottom, height - 1)
+        if left or top or right or bottom:
+            image = cv2.copyMakeBorder(image, top, bottom, left, right, cv2.BORDER_REFLECT_101)
+        found, score = self.run(image)
+        found[:, 0] -= left
+        found[:, 1] -= top
+        found /= scale
+        return found, score
+
+    def detect(self, frame: np.ndarray) -> tuple[tuple[float, float, float, float], ...]:
+        """Faces anywhere in one BGR or grey frame, as relative boxes (the whole frame searched)."""
+        height, width = frame.shape[:2]
+        rects = [r for r, _view in self.search(frame, [(0, 0, width, height)])]
+        return tuple(
+            (
+                max(0, x) / width,
+                max(0, y) / height,
+                (min(width, x + w) - max(0, x)) / width,
+                (min(height, y + h) - max(0, y)) / height,
+            )
+            for x, y, w, h in rects
+        )
+
+
+def beside_other_size(box: np.ndarray, faces: np.ndarray) -> bool:
+    """Whether ``box`` (x, y, w, h) is under half the size of a face of ``faces`` and
+    its centre lies within that face's box grown by half its size, or under 0.75
+    times its size and touching that face's box grown by a quarter — or over twice
+    its size with that face's centre inside it.
+
+    A weak detection there is part of that face or of the body under it (a chin,
+    a collar, a badge), or the head and shoulders around it — and is blurred with
+    that face's padded box if it is not.
+
+    >>> faces = np.array([[100, 100, 60, 60.0]])
+    >>> beside_other_size(np.array([120, 165, 25, 25.0]), faces)
+    True
+    >>> beside_other_size(np.array([300, 165, 25, 25.0]), faces), beside_other_size(faces[0], faces)
+    (False, False)
+    >>> beside_other_size(np.array([40, 40, 200, 200.0]), faces)
+    True
+    """
+    cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
+    side = max(box[2], box[3])
+    for x, y, w, h in faces:
+        near = x - w / 2 <= cx <= x + 1.5 * w and y - h / 2 <= cy <= y + 1.5 * h
+        if near and side < 0.5 * max(w, h):
+            return True
+        # smaller and touching it (the face grown by a quarter): a chin, a collar
+        grown = (x - w / 4, y - h / 4, x + 1.25 * w, y + 1.25 * h)
+        touching = (
+            box[0] < grown[2]
+            and grown[0] < box[0] + box[2]
+            and box[1] < grown[3]
+            and grown[1] < box[1] + box[3]
+        )
+        if touching and side < 0.75 * max(w, h):
+            return True
+        # or over twice its size with that face inside (the head and shoulders around it)
+        inside = box[0] <= x + w / 2 <= box[0] + box[2] and box[1] <= y + h / 2 <= box[1] + box[3]
+        if inside and side > 2 * max(w, h):
+            return True
+    return False
+
+
+def _inside_share(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Share of each box (x, y, w, h) inside a frame of ``width`` × ``height``."""
+    x0 = np.clip(boxes[:, 0], 0, width)
+    y0 = np.clip(boxes[:, 1], 0, height)
+    x1 = np.clip(boxes[:, 0] + boxes[:, 2], 0, width)
+    y1 = np.clip(boxes[:, 1] + boxes[:, 3], 0, height)
+    area = np.maximum(boxes[:, 2] * boxes[:, 3], 1e-9)
+    return np.asarray((x1 - x0) * (y1 - y0) / area)
+
+
+def _rect(box: np.ndarray) -> PixelRect:
+    x, y, w, h = (float(v) for v in box)
+    return (math.floor(x), math.floor(y), math.ceil(w), math.ceil(h))
+
+
+class HybridDetector:
+    """BlazeFace everywhere, plus Haar cascades for the smallest faces only.
+
+    BlazeFace finds faces of every pose from about 28 px up, and faces cut by the
+    frame's edge; below that its recall falls (20-px faces), where the frontal
+    Haar cascade (a 20-px window) still sees them. So regions that ask for faces
+    smaller than ``haar_below`` are also searched by ``small`` (a
+    ``detection.MultiViewDetector``) for faces up to ``haar_below`` px.
+    """
+
+    name = "blazeface+haar"
+
+    def __init__(
+        self, blaze: BlazeFaceDetector, small: RegionDetector, haar_below: int = 28
+    ) -> None:
+        self.blaze = blaze
+        self.small = small
+        self.haar_below = haar_below
+        self.min_face = min(blaze.min_face, small.min_face)
+
+    def search(
+        self,
+        grey: np.ndarray,
+        regions: Sequence[PixelRect],
+        smallest: Sequence[int] | None = None,
+        upright_only: Sequence[bool] | None = None,
+        prefer: Sequence[str | None] | None = None,
+        largest: Sequence[int | None] | None = None,
+    ) -> list[tuple[PixelRect, str]]:
+        """``BlazeFaceDetector.search``, and the Haar views where small faces are wanted."""
+        found = self.blaze.search(grey, regions, smallest, None, None, largest)
+        least = (
+            [max(self.min_face, s) for s in smallest]
+            if smallest
+            else [self.min_face] * len(regions)
+        )
+        small = [i for i, s in enumerate(least) if s < self.haar_below]
+        if small:
+            if grey.ndim == 3:
+                grey = cv2.cvtColor(grey, cv2.COLOR_BGR2GRAY)
+            found += self.small.search(
+                grey,
+                [regions[i] for i in small],
+                [least[i] for i in small],
+                [upright_only[i] if upright_only else False for i in small],
+                None,
+                [self.haar_below * 3 // 2 for _ in small],
+            )
+        return found
+
+
+def default_detector(min_face: int = 20) -> HybridDetector:
+    """The pipeline's detector: BlazeFace, and the frontal Haar cascade for faces under 28 px."""
+    from chalicelib.faces.detection import MultiViewDetector
+
+    return HybridDetector(
+        BlazeFaceDetector(min_face=min_face),
+        MultiViewDetector(min_face=min_face, views=("frontal",)),
+    )

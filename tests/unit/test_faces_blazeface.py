@@ -1,0 +1,118 @@
+"""BlazeFace (the weights shipped in chalicelib/faces/models) on real faces from scikit-image."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from chalicelib.faces.blazeface import BlazeFaceDetector, HybridDetector
+from devtools.synthetic.faces import face_source
+
+
+def _scene(name: str, width: int, left: int, top: int) -> tuple[np.ndarray, tuple[int, ...]]:
+    """A 320×240 BGR frame with face ``name`` ``width`` px wide, its face box at (left, top)."""
+    source = face_source(name)
+    x0, y0, x1, y1 = source.face
+    scale = width / (x1 - x0)
+    patch = cv2.resize(source.patch, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    frame = np.full((240 + 400, 320 + 400, 3), 110, np.uint8)  # room for a patch partly outside
+    h, w = patch.shape[:2]
+    px, py = 200 + left - round(x0 * scale), 200 + top - round(y0 * scale)
+    frame[py : py + h, px : px + w] = patch
+    return frame[200:440, 200:520].copy(), (left, top, width, round((y1 - y0) * scale))
+
+
+def _hits(found: list[tuple[tuple[int, int, int, int], str]], face: tuple[int, ...]) -> bool:
+    fx, fy, fw, fh = face
+    centre = np.array([fx + fw / 2, fy + fh / 2])
+    for (x, y, w, h), view in found:
+        assert view in ("blazeface", "blazeface?")
+        if np.abs(np.array([x + w / 2, y + h / 2]) - centre).max() < fw / 2 and fw / 2 < w < 2 * fw:
+            return True
+    return False
+
+
+@pytest.fixture(scope="module")
+def detector() -> BlazeFaceDetector:
+    return BlazeFaceDetector()
+
+
+@pytest.mark.parametrize("name", ["astronaut", "camera", "camera-mirrored"])
+def test_frontal_and_profile_faces_are_found_in_grey_frames(detector, name) -> None:
+    frame, face = _scene(name, 50, 130, 80)
+    grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    assert _hits(detector.search(grey, [(0, 0, 320, 240)]), face)
+
+
+def test_a_tilted_face_is_found(detector) -> None:
+    frame, (x, y, w, h) = _scene("astronaut", 60, 130, 80)
+    turn = cv2.getRotationMatrix2D((x + w / 2, y + h / 2), 25, 1.0)
+    tilted = cv2.warpAffine(frame, turn, (320, 240), borderMode=cv2.BORDER_REPLICATE)
+    assert _hits(detector.search(tilted, [(0, 0, 320, 240)]), (x, y, w, h))
+
+
+def test_small_faces_need_the_smallest_size_asked_for(detector) -> None:
+    frame, face = _scene("astronaut", 26, 150, 100)
+    assert _hits(detector.search(frame, [(0, 0, 320, 240)], [20]), face)
+    # Asked only for faces of 60+ px, the region is searched too coarsely to see it.
+    assert not _hits(detector.search(frame, [(0, 0, 320, 240)], [60]), face)
+
+
+def test_largest_stops_the_pyramid(detector, monkeypatch) -> None:
+    frame, face = _scene("astronaut", 150, 80, 40)
+    assert _hits(detector.search(frame, [(0, 0, 320, 240)], [20]), face)
+    levels: list[float] = []
+    level = detector._level
+
+    def counted(crop, scale, edges):  # type: ignore[no-untyped-def]
+        levels.append(scale)
+        return level(crop, scale, edges)
+
+    monkeypatch.setattr(detector, "_level", counted)
+    detector.search(frame, [(0, 0, 320, 240)], [20])
+    assert len(levels) == 3  # 1.2, 0.41, 0.14: up to faces of 240 px
+    levels.clear()
+    detector.search(frame, [(0, 0, 320, 240)], [20], None, None, [40])
+    assert levels == [1.2]  # faces up to 74 px: one scale
+
+
+def test_a_face_cut_by_the_frame_edge_is_found_through_the_mirror() -> None:
+    frame, (x, y, w, h) = _scene("astronaut", 70, -30, 80)  # 30 of its 70 px outside, left
+    visible = (0, y, w + x, h)
+    mirrored = BlazeFaceDetector().search(frame, [(0, 0, 320, 240)])
+    plain = BlazeFaceDetector(mirror=0.0).search(frame, [(0, 0, 320, 240)])
+    assert _hits(mirrored, (x, y, w, h)) or _hits(mirrored, visible)
+    assert not _hits(plain, (x, y, w, h)) and not _hits(plain, visible)
+    # Nothing is reported that lies (almost) wholly in the mirror beyond the edge.
+    assert all(rx + rw > 0.2 * rw for (rx, _ry, rw, _rh), _v in mirrored)
+
+
+def test_missing_weights_are_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="weights missing"):
+        BlazeFaceDetector(model=tmp_path / "none.tflite")
+
+
+class _Recorder:
+    min_face = 20
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[list, list]] = []
+
+    def search(self, grey, regions, smallest=None, upright_only=None, prefer=None, largest=None):  # type: ignore[no-untyped-def]
+        self.calls.append((list(regions), list(smallest or [])))
+        return [((1, 2, 20, 20), "frontal")]
+
+
+def test_the_hybrid_asks_haar_only_where_small_faces_are_wanted(detector) -> None:
+    haar = _Recorder()
+    hybrid = HybridDetector(detector, haar, haar_below=28)
+    grey = np.full((240, 320), 110, np.uint8)
+    found = hybrid.search(grey, [(0, 0, 100, 100), (100, 0, 200, 200)], [20, 40])
+    assert haar.calls == [([(0, 0, 100, 100)], [20])]
+    assert ((1, 2, 20, 20), "frontal") in found
+    haar.calls.clear()
+    hybrid.search(grey, [(100, 0, 200, 200)], [40])
+    assert haar.calls == []
