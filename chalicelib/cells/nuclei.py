@@ -240,9 +240,8 @@ def _trim(
     relative = _relative(threshold_offset)
     level = np.float32(background) + np.float32(relative) * (peak - np.float32(background))
     level[0] = np.inf
-    trimmed = labels.copy()
-    trimmed[smoothed < np.take(level, labels)] = 0
-    return trimmed
+    below = smoothed < np.take(level, labels)
+    return np.asarray(np.multiply(labels, ~below))  # faster than a copy and a masked set
 
 
 def _markers(seeds: np.ndarray, mask: np.ndarray) -> np.ndarray:

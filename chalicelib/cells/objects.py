@@ -409,8 +409,7 @@ def grow_labels(labels: np.ndarray) -> np.ndarray:
         grown = cv2.dilate(labels.astype(np.uint16), kernel).astype(np.int32)
     else:
         grown = cv2.dilate(labels.astype(np.float32), kernel).astype(np.int32)
-    inside = labels > 0
-    grown[inside] = labels[inside]
+    np.copyto(grown, labels, where=labels > 0)  # faster than a masked set
     return grown
 
 
