@@ -15,7 +15,9 @@ Robustness: every transformation in ``robustness.TRANSFORMATIONS`` applied to
 the real annotated fluorescence images (tune crops and the DSB image), error per
 transformation; the same transformations on the phase-contrast crops (tune and
 held out apart; rescaled crops counted with the diameter scaled alike). Speed:
-ms per megapixel on one core excluding decode; a 3840×2160 JPEG end to end;
+ms per megapixel on one core excluding decode, over all and per image size
+class and detected image type (``large fields``: generated 2048², 3840×2160 and
+4096² nuclei fields, counted for accuracy too); a 3840×2160 JPEG end to end;
 peak memory of a 50-megapixel 16-bit image.
 """
 
