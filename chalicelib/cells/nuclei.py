@@ -240,9 +240,8 @@ def _trim(
     relative = _relative(threshold_offset)
     level = np.float32(background) + np.float32(relative) * (peak - np.float32(background))
     level[0] = np.inf
-    trimmed = labels.copy()
-    trimmed[smoothed < np.take(level, labels)] = 0
-    return trimmed
+    below = smoothed < np.take(level, labels)
+    return np.asarray(np.multiply(labels, ~below))  # faster than a copy and a masked set
 
 
 def _markers(seeds: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -281,7 +280,7 @@ def _size_control(
     fibre_groups: list[int] = []
     reasons: list[str] = []
     if (group_area[1:] > HUGE_AREA * typical).any():  # only then can a group be a fibre
-        fibre_groups, reasons = _fibres(np.take(group_of, labels), typical)
+        fibre_groups, reasons = _fibres(labels, group_of, group_area, typical)
     in_fibre = np.isin(group_of, fibre_groups)
     in_fibre[0] = False
     kept_area = np.where(in_fibre, 0.0, area)  # fibres' pixels are not nuclei
@@ -306,16 +305,22 @@ def _size_control(
     return np.asarray(np.take(final, labels)), n, tuple(flagged), int(giants.size)
 
 
-def _fibres(groups: np.ndarray, typical: float) -> tuple[list[int], list[str]]:
-    """Groups far larger than a nucleus, long and smooth, with no valley inside."""
-    count = int(groups.max())
-    area = np.bincount(groups.ravel(), minlength=count + 1).astype(np.float64)
+def _fibres(
+    labels: np.ndarray, group_of: np.ndarray, group_area: np.ndarray, typical: float
+) -> tuple[list[int], list[str]]:
+    """Groups far larger than a nucleus, long and smooth, with no valley inside.
+
+    ``group_of`` maps each label to its group and ``group_area`` is each group's
+    area: the group image is only drawn inside the big groups' boxes.
+    """
+    area = group_area
     big = np.flatnonzero(area > HUGE_AREA * typical)
     big = big[big > 0]
     if big.size == 0:
         return [], []
     found, reasons = [], []
-    for group, (elongation, solidity) in zip(big, _closed_shapes(groups, big), strict=True):
+    shapes_of = _closed_shapes(labels, group_of, big)
+    for group, (elongation, solidity) in zip(big, shapes_of, strict=True):
         if elongation >= FIBRE_ELONGATION and solidity >= FIBRE_SOLIDITY:
             found.append(int(group))
             reasons.append(
@@ -325,23 +330,29 @@ def _fibres(groups: np.ndarray, typical: float) -> tuple[list[int], list[str]]:
     return found, reasons
 
 
-def _closed_shapes(groups: np.ndarray, big: np.ndarray) -> list[tuple[float, float]]:
+def _closed_shapes(
+    labels: np.ndarray, group_of: np.ndarray, big: np.ndarray
+) -> list[tuple[float, float]]:
     """Elongation and solidity of each of the ``big`` groups once the gaps inside them
     (watershed lines, trimmed rims) are closed by ``grow_labels``.
 
     Each group is measured in its own bounding box grown by 2 px: ``grow_labels`` of a
     pixel depends only on its 3x3 neighbourhood, so the closed group there is exactly
-    the closed group of the whole image, at the cost of its box alone.
+    the closed group of the whole image, at the cost of its box alone. The pixels of
+    the big groups are found through a table over the labels, not a group image.
     """
-    height, width = groups.shape
-    rows, cols = np.divmod(np.flatnonzero(np.isin(groups, big)), width)
-    which = groups[rows, cols]
+    height, width = labels.shape
+    chosen = np.isin(group_of, big).astype(np.uint8)
+    chosen[0] = 0
+    index = np.flatnonzero(np.take(chosen, labels))
+    rows, cols = np.divmod(index, width)
+    which = group_of[labels.ravel()[index]]
     found = []
     for group in big.tolist():
         mine = which == group
         y0, y1 = max(0, int(rows[mine].min()) - 2), min(height, int(rows[mine].max()) + 3)
         x0, x1 = max(0, int(cols[mine].min()) - 2), min(width, int(cols[mine].max()) + 3)
-        box = groups[y0:y1, x0:x1]
+        box = np.take(group_of, labels[y0:y1, x0:x1])
         shape = shapes(grow_labels(box), int(box.max()), only=np.array([group]))
         found.append((float(shape.elongation[group]), float(shape.solidity[group])))
     return found

@@ -354,12 +354,12 @@ def watershed(landscape: np.ndarray, markers: np.ndarray, mask: np.ndarray) -> n
     seeds = cv2.copyMakeBorder(markers.astype(np.int32), 1, 1, 1, 1, cv2.BORDER_REPLICATE)
     outside = cv2.copyMakeBorder(mask, 1, 1, 1, 1, cv2.BORDER_REPLICATE) == 0
     background = int(seeds.max()) + 1
-    seeds[outside & (seeds == 0)] = background
+    np.copyto(seeds, background, where=outside & (seeds == 0))  # faster than a masked set
     cv2.watershed(cv2.cvtColor(u8, cv2.COLOR_GRAY2BGR), seeds)
-    seeds[outside] = 0
-    np.maximum(seeds, 0, out=seeds)  # watershed lines (-1)
-    seeds[seeds == background] = 0
-    return np.ascontiguousarray(seeds[1:-1, 1:-1])
+    found = seeds[1:-1, 1:-1]
+    # Objects: the seeds' labels, not watershed lines (-1), outside or the background's basin.
+    keep = (found > 0) & (found != background) & ~outside[1:-1, 1:-1]
+    return np.asarray(np.multiply(found, keep))
 
 
 @dataclass(frozen=True)
@@ -409,8 +409,7 @@ def grow_labels(labels: np.ndarray) -> np.ndarray:
         grown = cv2.dilate(labels.astype(np.uint16), kernel).astype(np.int32)
     else:
         grown = cv2.dilate(labels.astype(np.float32), kernel).astype(np.int32)
-    inside = labels > 0
-    grown[inside] = labels[inside]
+    np.copyto(grown, labels, where=labels > 0)  # faster than a masked set
     return grown
 
 
@@ -432,8 +431,8 @@ def to_full_resolution(
     # The nearest working pixel's label, or (on an object's rim, where the nearest
     # working pixel is background) the neighbouring object's: one resize of the grown labels.
     out = cv2.resize(grow_labels(labels), (width, height), interpolation=cv2.INTER_NEAREST)
-    outside = cv2.resize(soft, (width, height), interpolation=cv2.INTER_LINEAR) <= 0
-    out[outside] = 0
+    inside = cv2.resize(soft, (width, height), interpolation=cv2.INTER_LINEAR) > 0
+    np.multiply(out, inside, out=out)  # faster than a masked set of the outside
     return np.asarray(out)
 
 

@@ -40,6 +40,26 @@ def scale_of(signal: np.ndarray) -> Scale | None:
     return estimate_scale(signal_at, (signal.shape[0], signal.shape[1]))
 
 
+def clustered_nuclei(side: int, radius: float, seed: int = 0) -> np.ndarray:
+    """A large field of small nuclei in loose clusters (as cells grow in colonies)."""
+    rng = np.random.default_rng(seed)
+    image = np.full((side, side), 0.05, np.float32)
+    for cx, cy in rng.uniform(0, side, (side * side // 40_000, 2)):
+        for x, y in rng.normal(0, 6 * radius, (8, 2)) + np.array([cx, cy]):
+            brightness = float(rng.uniform(0.4, 0.9))
+            cv2.circle(image, (round(x), round(y)), round(radius), brightness, -1)
+    image = cv2.GaussianBlur(image, (0, 0), 1.0)
+    return image + rng.normal(0, 0.01, image.shape).astype(np.float32)
+
+
+def test_small_nuclei_of_a_large_image_are_not_taken_for_their_clusters() -> None:
+    # 16 MP: the preview (~0.09x) sees 5 px nuclei as under half a pixel, and their
+    # clusters as blobs; the full-resolution tiles see the nuclei.
+    found = scale_of(clustered_nuclei(4096, 5.0))
+    assert found is not None
+    assert 0.75 * 5 <= found.radius <= 1.3 * 5, found
+
+
 @pytest.mark.parametrize("diameter", [8, 16, 32, 64, 100])
 def test_size_is_the_objects_not_their_texture(diameter: int) -> None:
     found = scale_of(textured_discs(diameter))
