@@ -10,14 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import cv2
 import numpy as np
 
 from chalicelib.faces import video
-from chalicelib.faces.detection import overlapping_groups
-
-PixelRect = tuple[int, int, int, int]  # x, y, width, height
-Corners = tuple[int, int, int, int]  # x0, y0, x1, y1
+from chalicelib.faces.detection import (
+    Corners,
+    PixelRect,
+    blur_group,
+    clip_rects,
+    overlapping_groups,
+    samples_across,
+)
 
 
 def blur_rects_yuv420(frame: np.ndarray, height: int, rects: Sequence[PixelRect]) -> int:
@@ -41,23 +44,16 @@ def blur_rects_yuv420(frame: np.ndarray, height: int, rects: Sequence[PixelRect]
     >>> bool(frame[8:32, 8:32].std() < 20), int(frame[40, 60])
     (True, 240)
     """
-    width = frame.shape[1]
-    clipped = []
-    for x, y, w, h in rects:
-        x0, y0, x1, y1 = max(0, x), max(0, y), min(width, x + w), min(height, y + h)
-        if x1 - x0 >= 2 and y1 - y0 >= 2:
-            clipped.append((x0, y0, x1, y1))
+    clipped = clip_rects(rects, frame.shape[1], height)
     planes = (
         (frame[:height], 1),
         (video.u_plane(frame, height), 2),
         (video.v_plane(frame, height), 2),
     )
     for group in overlapping_groups(clipped):
-        x0, y0 = min(r[0] for r in group), min(r[1] for r in group)
-        x1, y1 = max(r[2] for r in group), max(r[3] for r in group)
-        across = (max(1, min(10, (x1 - x0) // 12)), max(1, min(10, (y1 - y0) // 12)))
+        across = samples_across(group)
         for plane, factor in planes:
-            _blur_group(plane, [_scaled(r, factor) for r in group], across)
+            blur_group(plane, [_scaled(r, factor) for r in group], across)
     return len(clipped)
 
 
@@ -74,19 +70,3 @@ def _scaled(rect: Corners, factor: int) -> Corners:
     """
     x0, y0, x1, y1 = rect
     return x0 // factor, y0 // factor, -(-x1 // factor), -(-y1 // factor)
-
-
-def _blur_group(plane: np.ndarray, group: list[Corners], across: tuple[int, int]) -> None:
-    x0, y0 = min(r[0] for r in group), min(r[1] for r in group)
-    x1, y1 = max(r[2] for r in group), max(r[3] for r in group)
-    region = plane[y0:y1, x0:x1]
-    small = cv2.resize(region, across, interpolation=cv2.INTER_AREA)
-    small = cv2.GaussianBlur(small, (3, 3), 0)
-    blurred = cv2.resize(small, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
-    if len(group) == 1:
-        region[...] = blurred
-        return
-    inside = np.zeros((y1 - y0, x1 - x0), bool)
-    for rx0, ry0, rx1, ry1 in group:
-        inside[ry0 - y0 : ry1 - y0, rx0 - x0 : rx1 - x0] = True
-    np.copyto(region, blurred, where=inside)

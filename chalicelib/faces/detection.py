@@ -118,6 +118,7 @@ def blur_boxes(frame: np.ndarray, boxes: Sequence[Box], pad: float = 0.25) -> in
 # -- multi-view detection at the scale faces need -------------------------------------
 
 PixelRect = tuple[int, int, int, int]  # x, y, width, height in pixels
+Corners = tuple[int, int, int, int]  # x0, y0, x1, y1
 
 CASCADE_FILES = {
     "frontal": "haarcascade_frontalface_alt2.xml",  # 20×20 window: finds 20 px faces at 1:1
@@ -359,27 +360,54 @@ def blur_rects(frame: np.ndarray, rects: Sequence[tuple[int, int, int, int]]) ->
     1
     """
     height, width = frame.shape[:2]
+    clipped = clip_rects(rects, width, height)
+    for group in overlapping_groups(clipped):
+        blur_group(frame, group, samples_across(group))
+    return len(clipped)
+
+
+def clip_rects(rects: Sequence[PixelRect], width: int, height: int) -> list[Corners]:
+    """Rectangles (x, y, width, height) clipped to a ``width`` × ``height`` picture, as
+    corners; what is left under 2 px either way is dropped.
+
+    >>> clip_rects([(-5, 2, 10, 10), (70, 70, 5, 5), (63, 0, 9, 9)], 64, 64)
+    [(0, 2, 5, 12)]
+    """
     clipped = []
     for x, y, w, h in rects:
         x0, y0, x1, y1 = max(0, x), max(0, y), min(width, x + w), min(height, y + h)
         if x1 - x0 >= 2 and y1 - y0 >= 2:
             clipped.append((x0, y0, x1, y1))
-    for group in overlapping_groups(clipped):
-        x0, y0 = min(r[0] for r in group), min(r[1] for r in group)
-        x1, y1 = max(r[2] for r in group), max(r[3] for r in group)
-        region = frame[y0:y1, x0:x1]
-        across = (max(1, min(10, (x1 - x0) // 12)), max(1, min(10, (y1 - y0) // 12)))
-        small = cv2.resize(region, across, interpolation=cv2.INTER_AREA)
-        small = cv2.GaussianBlur(small, (3, 3), 0)
-        blurred = cv2.resize(small, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
-        if len(group) == 1:
-            frame[y0:y1, x0:x1] = blurred
-            continue
-        inside = np.zeros((y1 - y0, x1 - x0), bool)
-        for rx0, ry0, rx1, ry1 in group:
-            inside[ry0 - y0 : ry1 - y0, rx0 - x0 : rx1 - x0] = True
-        np.copyto(region, blurred, where=inside[..., None])
-    return len(clipped)
+    return clipped
+
+
+def samples_across(group: Sequence[Corners]) -> tuple[int, int]:
+    """How many samples across (x, y) the blur keeps of a group's bounding box:
+    about one per 12 pixels, at most 10 — nothing recognisable survives."""
+    x0, y0 = min(r[0] for r in group), min(r[1] for r in group)
+    x1, y1 = max(r[2] for r in group), max(r[3] for r in group)
+    return max(1, min(10, (x1 - x0) // 12)), max(1, min(10, (y1 - y0) // 12))
+
+
+def blur_group(image: np.ndarray, group: Sequence[Corners], across: tuple[int, int]) -> None:
+    """Blur one group of overlapping rectangles (corners) of ``image`` in place.
+
+    Their bounding box is shrunk to ``across`` samples, smoothed and scaled back,
+    and pasted where any of them is. ``image``: a frame (H, W, C) or one plane (H, W).
+    """
+    x0, y0 = min(r[0] for r in group), min(r[1] for r in group)
+    x1, y1 = max(r[2] for r in group), max(r[3] for r in group)
+    region = image[y0:y1, x0:x1]
+    small = cv2.resize(region, across, interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (3, 3), 0)
+    blurred = cv2.resize(small, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+    if len(group) == 1:
+        region[...] = blurred
+        return
+    inside = np.zeros((y1 - y0, x1 - x0), bool)
+    for rx0, ry0, rx1, ry1 in group:
+        inside[ry0 - y0 : ry1 - y0, rx0 - x0 : rx1 - x0] = True
+    np.copyto(region, blurred, where=inside[..., None] if region.ndim == 3 else inside)
 
 
 def overlapping_groups(
