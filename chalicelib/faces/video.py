@@ -151,15 +151,32 @@ def luma(frame: np.ndarray, height: int) -> np.ndarray:
 
 
 def u_plane(frame: np.ndarray, height: int) -> np.ndarray:
-    """The U (Cb) plane of an I420 frame, ``(height // 2, width // 2)``: a view."""
-    width = frame.shape[1]
-    return frame[height : height + height // 4].reshape(height // 2, width // 2)
+    """The U (Cb) plane of an I420 frame, ``(height // 2, width // 2)``: a view.
+
+    Taken from the flat buffer: when ``height`` is 2 mod 4 (e.g. 1280×534) the
+    chroma planes do not start on a row of the ``(height * 3 // 2, width)`` array.
+
+    >>> frame = np.arange(6 * 4, dtype=np.uint8).reshape(6, 4)  # 4x4 picture
+    >>> u_plane(frame, 4).tolist(), v_plane(frame, 4).tolist()
+    ([[16, 17], [18, 19]], [[20, 21], [22, 23]])
+    >>> u_plane(np.zeros((9, 4), np.uint8), 6).shape  # height 6: U starts mid-row
+    (3, 2)
+    """
+    return _chroma(frame, height, 0)
 
 
 def v_plane(frame: np.ndarray, height: int) -> np.ndarray:
     """The V (Cr) plane of an I420 frame, ``(height // 2, width // 2)``: a view."""
+    return _chroma(frame, height, 1)
+
+
+def _chroma(frame: np.ndarray, height: int, which: int) -> np.ndarray:
+    if not frame.flags.c_contiguous:  # a copy would be blurred instead of the frame
+        raise ValueError("an I420 frame must be one contiguous buffer")
     width = frame.shape[1]
-    return frame[height + height // 4 :].reshape(height // 2, width // 2)
+    size = (height // 2) * (width // 2)
+    start = height * width + which * size
+    return frame.reshape(-1)[start : start + size].reshape(height // 2, width // 2)
 
 
 def _ffmpeg_frames(

@@ -57,3 +57,25 @@ def test_odd_sizes_are_refused(tmp_path: Path) -> None:
         out.write(np.zeros((121, 161, 3), np.uint8))
     with pytest.raises(ValueError, match="even"):
         next(video.yuv420_frames(path))
+
+
+def test_a_height_of_2_mod_4_is_blurred_in_every_plane(tmp_path: Path) -> None:
+    # 1280×534-like pictures: the chroma planes start mid-row of the I420 array.
+    from chalicelib.faces import process
+
+    class Everything:  # a "face" covering the middle of the picture, every pass
+        name, min_face = "test", 20
+
+        def search(self, grey, regions, *rest):  # type: ignore[no-untyped-def]
+            return [((110, 80, 30, 30), "frontal")]
+
+    source, target = tmp_path / "wide.mp4", tmp_path / "out.mp4"
+    with video.VideoWriter(source, 160, 122, 10.0) as out:
+        for _ in range(6):
+            out.write(background(160, 122))
+    info = video.probe(source)
+    process.anonymise(source, target, Everything(), info)  # type: ignore[arg-type]
+    before, after = next(video.frames(source)), next(video.frames(target))
+    assert after.shape == before.shape
+    assert psnr(before[85:105, 115:135], after[85:105, 115:135]) < 25  # blurred, colours too
+    assert psnr(before[:30, :60], after[:30, :60]) > 35  # the rest kept
