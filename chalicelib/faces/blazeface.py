@@ -166,7 +166,6 @@ class BlazeFaceDetector:
         self.threshold = threshold
         self.confident = confident
         self.mirror = mirror
-        self.views = ("blazeface",)
 
     def run(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Faces in one BGR (or grey) image at its own scale: boxes (x, y, w, h) and scores."""
@@ -265,20 +264,6 @@ class BlazeFaceDetector:
         found[:, 1] -= top
         found /= scale
         return found, score
-
-    def detect(self, frame: np.ndarray) -> tuple[tuple[float, float, float, float], ...]:
-        """Faces anywhere in one BGR or grey frame, as relative boxes (the whole frame searched)."""
-        height, width = frame.shape[:2]
-        rects = [r for r, _view in self.search(frame, [(0, 0, width, height)])]
-        return tuple(
-            (
-                max(0, x) / width,
-                max(0, y) / height,
-                (min(width, x + w) - max(0, x)) / width,
-                (min(height, y + h) - max(0, y)) / height,
-            )
-            for x, y, w, h in rects
-        )
 
 
 def beside_other_size(box: np.ndarray, faces: np.ndarray) -> bool:
