@@ -127,8 +127,13 @@ def yuv420_frames(
     yield from _ffmpeg_frames(path, info, "yuv420p", start, count, threads)
 
 
+def even_size(width: int, height: int) -> bool:
+    """Whether a picture fits YUV 4:2:0 (chroma at half width and height) exactly."""
+    return width % 2 == 0 and height % 2 == 0
+
+
 def can_decode_yuv420(width: int, height: int) -> bool:
-    return width % 2 == 0 and height % 2 == 0 and ffmpeg_exe() is not None
+    return even_size(width, height) and ffmpeg_exe() is not None
 
 
 def luma(frame: np.ndarray, height: int) -> np.ndarray:
@@ -294,7 +299,7 @@ class VideoWriter:
         self.path = path
         self.frames = 0
         self._size = (width, height)
-        self._yuv = width % 2 == 0 and height % 2 == 0
+        self._yuv = even_size(width, height)
         exe = ffmpeg_exe()
         self.codec = "h264" if exe else "mp4v"
         self._process: subprocess.Popen[bytes] | None = None
@@ -311,13 +316,12 @@ class VideoWriter:
             self._cv = cv2.VideoWriter(str(path), fourcc, fps, (width, height))
 
     def write(self, frame: np.ndarray) -> None:
-        self.frames += 1
-        if self._process is not None:
-            assert self._process.stdin is not None
-            if self._yuv:
-                frame = cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420)
-            self._process.stdin.write(np.ascontiguousarray(frame).data)
+        if self._process is not None and self._yuv:
+            self._pipe(cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420))
+        elif self._process is not None:
+            self._pipe(frame)
         elif self._cv is not None:
+            self.frames += 1
             self._cv.write(frame)
 
     def write_yuv420(self, frame: np.ndarray) -> None:
@@ -325,8 +329,12 @@ class VideoWriter:
         if self._process is None or not self._yuv:  # OpenCV's writer wants BGR
             self.write(cv2.cvtColor(frame, cv2.COLOR_YUV2BGR_I420))
             return
+        self._pipe(frame)
+
+    def _pipe(self, frame: np.ndarray) -> None:
+        """Send one frame, in the format the encoder was started for, to ffmpeg."""
+        assert self._process is not None and self._process.stdin is not None
         self.frames += 1
-        assert self._process.stdin is not None
         self._process.stdin.write(np.ascontiguousarray(frame).data)
 
     def close(self) -> None:
@@ -381,7 +389,7 @@ def _ffmpeg_command(
     preset: str | None = None,
 ) -> list[str]:
     # yuv420p needs even sizes; yuv444p keeps an odd size exactly.
-    pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
+    pix_fmt = "yuv420p" if even_size(width, height) else "yuv444p"
     piped = "yuv420p" if pix_fmt == "yuv420p" else "bgr24"  # what ``VideoWriter.write`` sends
     command = [exe, "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", piped]
     command += ["-s", f"{width}x{height}", "-r", f"{fps:.6f}", "-i", "-"]
