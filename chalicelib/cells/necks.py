@@ -21,6 +21,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from chalicelib.cells.objects import label_runs, run_boxes
+
 NECK = 0.85  # a neck thinner than this fraction of the thinner part's thickness splits
 SPLIT_FROM = 1.2  # only objects this many typical (median) areas large are examined
 MIN_PART = 0.35  # each part at least this fraction of a typical object's area ...
@@ -103,24 +105,13 @@ def _clipping_level(gray: np.ndarray) -> int | None:
 
 def _boxes(labels: np.ndarray, wanted: np.ndarray) -> list[tuple[int, int, int, int]]:
     """(y0, x0, y1, x1) bounding box of each of the ``wanted`` labels (in order)."""
-    chosen = np.zeros(int(labels.max()) + 1, np.uint8)
+    top = int(labels.max())
+    chosen = np.zeros(top + 1, np.uint8)
     chosen[wanted] = 1
-    index = np.flatnonzero(np.take(chosen, labels))
-    which = labels.ravel()[index]
-    order = np.argsort(which, kind="stable")
-    which, index = which[order], index[order]
-    starts = np.flatnonzero(np.r_[True, which[1:] != which[:-1]])
-    rows, cols = np.divmod(index, labels.shape[1])
-    y0, y1 = np.minimum.reduceat(rows, starts), np.maximum.reduceat(rows, starts)
-    x0, x1 = np.minimum.reduceat(cols, starts), np.maximum.reduceat(cols, starts)
-    box = dict(
-        zip(
-            which[starts].tolist(),
-            zip(y0.tolist(), x0.tolist(), (y1 + 1).tolist(), (x1 + 1).tolist(), strict=True),
-            strict=True,
-        )
-    )
-    return [box[label] for label in wanted.tolist()]
+    inside = np.flatnonzero(np.take(chosen, labels))
+    runs = label_runs(inside, labels.ravel()[inside], labels.shape[1])
+    boxes = run_boxes(*runs, top)[wanted - 1]
+    return [(y, x, y + h, x + w) for x, y, w, h in boxes.tolist()]
 
 
 def _enlarged(

@@ -436,6 +436,57 @@ def to_full_resolution(
     return np.asarray(out)
 
 
+def label_runs(
+    inside: np.ndarray, ids: np.ndarray, width: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Horizontal runs of one label: (label, row, first column, last column) per run.
+
+    ``inside`` are the flat indices of the object pixels in raster order and ``ids``
+    their labels. A label image has far fewer runs than pixels, so the per-object
+    sums and boxes are taken over runs.
+
+    >>> labels = np.array([[0, 1, 1, 2], [2, 2, 0, 1]], np.int32)
+    >>> inside = np.flatnonzero(labels.ravel())
+    >>> [a.tolist() for a in label_runs(inside, labels.ravel()[inside], 4)]
+    [[1, 2, 2, 1], [0, 0, 1, 1], [1, 3, 0, 3], [2, 3, 1, 3]]
+    """
+    if inside.size == 0:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, empty, empty
+    step = (ids[1:] != ids[:-1]) | (inside[1:] != inside[:-1] + 1)
+    starts = np.flatnonzero(np.r_[True, step])
+    ends = np.r_[starts[1:] - 1, inside.size - 1]
+    row, first = np.divmod(inside[starts], width)
+    if (inside[ends] // width != row).any():  # a run wrapping from one row to the next
+        step |= inside[1:] % width == 0
+        starts = np.flatnonzero(np.r_[True, step])
+        ends = np.r_[starts[1:] - 1, inside.size - 1]
+        row, first = np.divmod(inside[starts], width)
+    last = inside[ends] - row * width
+    return ids[starts].astype(np.int64), row, first, last
+
+
+def run_boxes(
+    label: np.ndarray, row: np.ndarray, first: np.ndarray, last: np.ndarray, count: int
+) -> np.ndarray:
+    """(count, 4) x, y, width, height per label 1..count from its runs (raster order),
+    by one stable sort of the run labels."""
+    box = np.zeros((count, 4), np.int64)
+    if label.size == 0:
+        return box
+    order = np.argsort(label, kind="stable")
+    sorted_label = label[order]
+    starts = np.flatnonzero(np.r_[True, sorted_label[1:] != sorted_label[:-1]])
+    ends = np.r_[starts[1:] - 1, sorted_label.size - 1]
+    present = sorted_label[starts] - 1
+    r = row[order]  # raster order within each label: the first run is the top row
+    x0 = np.minimum.reduceat(first[order], starts)
+    x1 = np.maximum.reduceat(last[order], starts)
+    y0, y1 = r[starts], r[ends]
+    box[present] = np.stack([x0, y0, x1 + 1 - x0, y1 + 1 - y0], axis=1)
+    return box
+
+
 def shallow_pairs(
     labels: np.ndarray, relief: np.ndarray, depth: float, peak: np.ndarray | None = None
 ) -> np.ndarray:

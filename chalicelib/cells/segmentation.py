@@ -19,7 +19,13 @@ from chalicelib.cells import image_type as kinds
 from chalicelib.cells.image_type import TypeDecision
 from chalicelib.cells.necks import split_necks
 from chalicelib.cells.nuclei import Found, segment_nuclei
-from chalicelib.cells.objects import intensity_range, normalised, to_full_resolution
+from chalicelib.cells.objects import (
+    intensity_range,
+    label_runs,
+    normalised,
+    run_boxes,
+    to_full_resolution,
+)
 from chalicelib.cells.phase import estimate_cell_size, segment_cells
 from chalicelib.cells.scale import Box, estimate_scale
 
@@ -243,66 +249,15 @@ def measure(segmentation: Segmentation, gray: np.ndarray) -> Measurements:
     ids = flat[inside]
     values = gray.ravel()[inside].astype(np.float64)
     integrated = np.bincount(ids, values, total + 1)[1:]
-    label, row, first, last = _runs(inside, ids, labels.shape[1])
+    label, row, first, last = label_runs(inside, ids, labels.shape[1])
     length = (last - first + 1).astype(np.float64)
     pixels = np.maximum(np.bincount(label, length, total + 1)[1:], 1)
     # Sums of whole numbers, exact in float64: the same as summing pixel by pixel.
     x = np.bincount(label, length * (first + last) / 2, total + 1)[1:] / pixels
     y = np.bincount(label, length * row, total + 1)[1:] / pixels
-    bbox = _bounding_boxes(label, row, first, last, total)
+    bbox = run_boxes(label, row, first, last, total)
     flagged = np.arange(1, total + 1) > segmentation.count
     return Measurements(x, y, pixels, integrated / pixels, integrated, bbox, flagged)
-
-
-def _runs(
-    inside: np.ndarray, ids: np.ndarray, width: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Horizontal runs of one label: (label, row, first column, last column) per run.
-
-    ``inside`` are the flat indices of the object pixels in raster order and ``ids``
-    their labels. A label image has far fewer runs than pixels, so the per-object
-    sums and boxes are taken over runs.
-
-    >>> labels = np.array([[0, 1, 1, 2], [2, 2, 0, 1]], np.int32)
-    >>> inside = np.flatnonzero(labels.ravel())
-    >>> [a.tolist() for a in _runs(inside, labels.ravel()[inside], 4)]
-    [[1, 2, 2, 1], [0, 0, 1, 1], [1, 3, 0, 3], [2, 3, 1, 3]]
-    """
-    if inside.size == 0:
-        empty = np.zeros(0, np.int64)
-        return empty, empty, empty, empty
-    step = (ids[1:] != ids[:-1]) | (inside[1:] != inside[:-1] + 1)
-    starts = np.flatnonzero(np.r_[True, step])
-    ends = np.r_[starts[1:] - 1, inside.size - 1]
-    row, first = np.divmod(inside[starts], width)
-    if (inside[ends] // width != row).any():  # a run wrapping from one row to the next
-        step |= inside[1:] % width == 0
-        starts = np.flatnonzero(np.r_[True, step])
-        ends = np.r_[starts[1:] - 1, inside.size - 1]
-        row, first = np.divmod(inside[starts], width)
-    last = inside[ends] - row * width
-    return ids[starts].astype(np.int64), row, first, last
-
-
-def _bounding_boxes(
-    label: np.ndarray, row: np.ndarray, first: np.ndarray, last: np.ndarray, count: int
-) -> np.ndarray:
-    """(count, 4) x, y, width, height per label 1..count from its runs (raster order),
-    by one stable sort of the run labels."""
-    box = np.zeros((count, 4), np.int64)
-    if label.size == 0:
-        return box
-    order = np.argsort(label, kind="stable")
-    sorted_label = label[order]
-    starts = np.flatnonzero(np.r_[True, sorted_label[1:] != sorted_label[:-1]])
-    ends = np.r_[starts[1:] - 1, sorted_label.size - 1]
-    present = sorted_label[starts] - 1
-    r = row[order]  # raster order within each label: the first run is the top row
-    x0 = np.minimum.reduceat(first[order], starts)
-    x1 = np.maximum.reduceat(last[order], starts)
-    y0, y1 = r[starts], r[ends]
-    box[present] = np.stack([x0, y0, x1 + 1 - x0, y1 + 1 - y0], axis=1)
-    return box
 
 
 def outlines(labels: np.ndarray) -> np.ndarray:
