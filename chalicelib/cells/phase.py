@@ -425,7 +425,7 @@ def estimate_cell_size(gray: np.ndarray, model: DensityModel | None = None) -> S
     if abs(answer - model.size_offset) < SIZE_SNAP:
         return SizeEstimate(nominal, None, first, nominal)
     position, note = crossing(gray, model, [(0.0, answer)])
-    size = nominal * 2.0 ** (position - model.size_offset)
+    size = size_at(model, position)
     if note is not None:
         return SizeEstimate(nominal, note, first)
     if abs(position - model.size_offset) < SIZE_SAME:
@@ -449,9 +449,19 @@ def estimate_cell_size(gray: np.ndarray, model: DensityModel | None = None) -> S
 def prepare(gray: np.ndarray, model: DensityModel, position: float) -> Prepared:
     """Contrast and grid features with the image brought ``position`` octaves smaller than
     the training size (the working scale, at most 1)."""
-    scale = min(1.0, model.work_scale / 2.0**position)
+    return prepared_at(gray, model, min(1.0, model.work_scale / 2.0**position))
+
+
+def prepared_at(gray: np.ndarray, model: DensityModel, scale: float) -> Prepared:
+    """Contrast and grid features of ``gray`` at the working ``scale``."""
     signal = contrast(gray, scale)
     return Prepared(scale, signal, features(signal, model.sigmas, GRID_STEP))
+
+
+def size_at(model: DensityModel, position: float) -> float:
+    """The cell diameter (px) where the size trees' answer crosses 0 at ``position``
+    (log2 of the image brought smaller), less the training photos' own offset."""
+    return float(model.cell_diameter * 2.0 ** (position - model.size_offset))
 
 
 def crossing(
@@ -464,7 +474,7 @@ def crossing(
         if abs(answer) < SIZE_TOLERANCE:
             return position, None
         if answer < 0 and model.work_scale / 2.0**position >= 1.0:
-            size = model.cell_diameter * 2.0 ** (position - model.size_offset)
+            size = size_at(model, position)
             return position, (
                 f"cells look under {size:.0f} px across, too small for the phase-contrast "
                 "model: set the diameter"
@@ -474,7 +484,7 @@ def crossing(
         tried.append((position, answer))
     if abs(answer) < SIZE_TOLERANCE:
         return position, None
-    size = model.cell_diameter * 2.0 ** (position - model.size_offset)
+    size = size_at(model, position)
     return position, f"the cell size did not settle (last {size:.0f} px): set the diameter"
 
 
@@ -539,8 +549,7 @@ def segment_cells(
     model = model or default_model()
     scale = min(1.0, model.work_scale * (model.cell_diameter / 2) / radius)
     if prepared is None or abs(prepared.scale - scale) > 1e-6 * scale:
-        signal = contrast(gray, scale)
-        prepared = Prepared(scale, signal, features(signal, model.sigmas, GRID_STEP))
+        prepared = prepared_at(gray, model, scale)
     signal = prepared.signal
     cells = _density(signal, prepared.table, model)
     above = cells - np.float32(REGION_LEVEL * model.peak)
