@@ -22,7 +22,11 @@ from chalicelib.cells.objects import (
     tile_quantile,
     to_full_resolution,
 )
-from chalicelib.cells.scale import typical_radius, white_noise_ratios
+from chalicelib.cells.scale import (
+    measure_white_noise_ratios,
+    typical_radius,
+    white_noise_ratios,
+)
 
 
 def random_labels(seed: int, shape: tuple[int, int] = (60, 70)) -> np.ndarray:
@@ -109,6 +113,10 @@ def test_coarse_layers_carry_less_white_noise() -> None:
     assert ratios[0, 0] == 1.0
     assert np.all(np.diff(ratios[:, 0]) < 0)  # each octave quieter than the last
     assert np.all(np.diff(ratios[0]) < 0)  # and each layer than the finer one
+
+
+def test_the_white_noise_table_is_what_the_pyramid_measures() -> None:
+    np.testing.assert_allclose(white_noise_ratios(), measure_white_noise_ratios(), rtol=1e-12)
 
 
 @pytest.mark.parametrize("noise", [0.15, 0.25, 0.35])
