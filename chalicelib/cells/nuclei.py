@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from chalicelib.cells.necks import CLIPPING_LEVELS
 from chalicelib.cells.objects import (
     background_offset,
     disk,
@@ -55,6 +56,7 @@ HUGE_AREA = 3.0  # a structure this many typical nuclei large is examined
 FIBRE_ELONGATION = 3.0  # ... and flagged when at least this elongated
 FIBRE_SOLIDITY = 0.6  # ... and this compact (a long, bent chain is not a fibre)
 LONE_GIANT_AREA = 5.0
+PLATEAU_SOLIDITY = 0.9  # a clipped plateau this convex is one nucleus (one seed)
 CORE_SHARE = 0.5  # a big group's bright core: its objects this bright relative to its brightest
 TYPICAL_FLOOR = 0.7  # a typical nucleus is at least this fraction of pi r^2 (r: the size used)
 MERGE_MAX_AREA = 1.6  # over-split pieces are joined while they stay this many nuclei large
@@ -131,6 +133,7 @@ def segment_nuclei(
     factor = offset_factor(threshold_offset)
     r_seed = r if seed_radius is None else min(r, seed_radius * scale)
     seeds = _seeds(image, smoothed, r_seed, background + SIGNAL_SIGMAS * factor * noise, factor)
+    seeds = _one_seed_per_plateau(seeds, gray, polarity, smoothed.shape)
     del image  # large images: keep the peak memory down
     floor = background + NOISE_SIGMAS * factor * noise
     mask = fill_holes((smoothed > floor).astype(np.uint8), 2 * np.pi * r * r)
@@ -164,6 +167,49 @@ def _seeds(
         & (smoothed > floor)
     )
     return _peak_centres(peaks)
+
+
+def _one_seed_per_plateau(
+    seeds: np.ndarray, gray: np.ndarray, polarity: int, shape: tuple[int, ...]
+) -> np.ndarray:
+    """``seeds`` with those on one convex clipped plateau reduced to one.
+
+    A saturated nucleus is flat on top: the blob filter finds a maximum at each
+    end of a plateau longer than a nucleus is wide, and the two pieces are too
+    large together to be joined again. Two saturated nuclei that touch make a
+    plateau with a waist (solidity under ``PLATEAU_SOLIDITY``): their seeds stay.
+    The seed kept is the one nearest the plateau's centroid.
+    """
+    if len(seeds) < 2 or gray.dtype.kind != "u":
+        return seeds
+    level = int(gray.max()) if polarity > 0 else int(gray.min())
+    if not (level in CLIPPING_LEVELS if polarity > 0 else level == 0):
+        return seeds
+    flat = (gray == level).astype(np.uint8)
+    if flat.shape != shape:
+        flat = cv2.resize(flat, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
+    count, plateau, stats, centres = cv2.connectedComponentsWithStats(flat, connectivity=8)
+    if count <= 1:
+        return seeds
+    on = plateau[seeds[:, 0], seeds[:, 1]]
+    shared = np.flatnonzero(np.bincount(on, minlength=count)[1:] >= 2) + 1
+    drop = np.zeros(len(seeds), bool)
+    for k in shared.tolist():
+        x, y, w, h, area = stats[k]
+        outline, _ = cv2.findContours(
+            (plateau[y : y + h, x : x + w] == k).astype(np.uint8),
+            cv2.RETR_EXTERNAL,
+            cv2.CHAIN_APPROX_SIMPLE,
+        )
+        hull = cv2.convexHull(np.concatenate(outline))
+        # pixels, against the hull through their centres and half a pixel around it
+        if area < PLATEAU_SOLIDITY * (cv2.contourArea(hull) + cv2.arcLength(hull, True) / 2):
+            continue
+        mine = np.flatnonzero(on == k)
+        cy, cx = centres[k][1], centres[k][0]
+        nearest = mine[np.argmin(np.hypot(seeds[mine, 0] - cy, seeds[mine, 1] - cx))]
+        drop[mine[mine != nearest]] = True
+    return seeds[~drop]
 
 
 def _peak_centres(peaks: np.ndarray) -> np.ndarray:

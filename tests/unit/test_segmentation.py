@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import SimpleNamespace
 
 import cv2
@@ -219,6 +220,22 @@ def test_real_nuclei_counts_hold_under_gamma_and_a_gradient() -> None:
     case = tune_crop("vitra12_crowded")
     for changed in (robustness.gamma(case, 2.0), robustness.gradient(case, 0.6, "x")):
         assert changed.error(count_cells(changed.image).count) <= 0.1
+
+
+@pytest.mark.parametrize(
+    "change",
+    [lambda c: robustness.rescale(c, 0.5), lambda c: robustness.gamma(c, 0.5)],
+    ids=["half size", "gamma 0.5"],
+)
+def test_a_fibre_joined_to_nuclei_by_its_glow_is_flagged_not_cut_into_nuclei(
+    change: Callable[[robustness.Annotated], robustness.Annotated],
+) -> None:
+    # vitra01_fibre changed: nuclei joined to the fibre's glow with no valley made the
+    # group as wide as long (2.9:1) and the fibre was cut into 5-7 "nuclei" (41, 39).
+    case = change(tune_crop("vitra01_fibre"))
+    counting = count_cells(to_gray(case.image))
+    assert any("long" in (obj.flag or "") for obj in counting.flagged)
+    assert case.error(counting.count) <= 0.05, (counting.count, case.low, case.high)
 
 
 def test_a_phase_contrast_image_gets_a_qc_verdict() -> None:
