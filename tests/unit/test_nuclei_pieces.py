@@ -225,3 +225,20 @@ def test_a_saturated_nucleus_flat_on_top_is_one_seed() -> None:
     gray = np.clip(image, 0, 65535).astype(np.uint16)
     assert np.count_nonzero(gray == 65535) > 300
     assert count_cells(gray).count == 4
+
+
+def test_a_background_rising_to_the_edge_leaves_no_band_of_objects() -> None:
+    # 16 nuclei on a background that rises steeply to the right edge: the opening
+    # flattened the ramp within its reach of the edge, and the band left there was
+    # segmented (a huge object holding the nuclei near that edge).
+    rng = np.random.default_rng(3)
+    image = np.zeros((256, 256), np.float32)
+    for y in range(32, 256, 64):
+        for x in range(32, 256, 64):
+            cv2.circle(image, (x, y), 7, float(rng.uniform(0.4, 0.6)), -1)
+    image = cv2.GaussianBlur(image, (0, 0), 1.5)
+    image += np.linspace(0.0, 1.5, 256, dtype=np.float32)[None, :]
+    image += rng.normal(0, 0.01, image.shape).astype(np.float32)
+    counted = count_cells(np.clip(image * 150 + 5, 0, 255).astype(np.uint8))
+    assert counted.count == 16
+    assert not counted.flagged
