@@ -364,9 +364,10 @@ def _fibres(
     ``group_of`` maps each label to its group and ``group_area`` is each group's
     area: the group image is only drawn inside the big groups' boxes. A group
     that is not long as a whole is judged again by its bright core (its objects
-    with a peak at least ``CORE_SHARE`` of the group's brightest): nuclei beside
-    a fibre, joined to its halo with no valley, make the group as wide as it is
-    long, while the fibre itself is far brighter than they are.
+    with a peak at least ``CORE_SHARE`` of the group's brightest, together larger
+    than ``LONE_GIANT_AREA`` nuclei): nuclei beside a fibre, joined to its halo
+    with no valley, make the group as wide as it is long, while the fibre itself
+    is far brighter than they are.
 
     Returns, per label, the fibre it belongs to (1..k, 0 for none), and the
     reasons.
@@ -397,7 +398,8 @@ def _candidates(
     typical: float,
 ) -> list[tuple[np.ndarray, tuple[float, float]]]:
     """(member labels, (elongation, solidity)) of each big group, or of its bright
-    core when the group is not long and its core is still large on its own."""
+    core when the group is not long and its core is as large as a lone giant
+    (``LONE_GIANT_AREA``): a chain of three bright nuclei in a group is long too."""
     found = []
     shapes_of = _closed_shapes(labels, group_of, big)
     cores, core_groups = [], []
@@ -407,7 +409,7 @@ def _candidates(
             found.append((members, shape))
             continue
         core = members[peak[members] >= CORE_SHARE * peak[members].max()]
-        if core.size < members.size and area[core].sum() > HUGE_AREA * typical:
+        if core.size < members.size and area[core].sum() > LONE_GIANT_AREA * typical:
             cores.append(core)
             core_groups.append(group)
     if cores:

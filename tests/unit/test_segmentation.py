@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from types import SimpleNamespace
 
 import cv2
@@ -247,3 +248,19 @@ def test_a_phase_contrast_image_gets_a_qc_verdict() -> None:
     assert qc["diameter_px"] == 40.0  # the size trees find the training photos' magnification
     assert counting.quality.reliable, counting.quality.reasons
     assert counting.count > 0
+
+
+@pytest.mark.parametrize(("well", "fibres"), [("01-A-01", 1), ("12-A-12", 0)])
+def test_whole_vitra_images_flag_the_fibre_and_no_chain_of_nuclei(
+    shared_data: Path, well: str, fibres: int
+) -> None:
+    # Well 01 has one broken bright fibre (cut into nuclei before); well 12 has none,
+    # but at gamma 0.5 a chain of three bright nuclei was once taken for one.
+    path = shared_data / "cellprofiler-examples" / "ExampleVitraImages" / "images"
+    gray = to_gray(cv2.imread(str(path / f"Channel 2-{well}-00.tif"), cv2.IMREAD_UNCHANGED))
+    for image in (gray, np.sqrt(gray / 255.0) * 255):
+        counting = count_cells(image.astype(np.uint8))
+        longs = [obj.area for obj in counting.flagged if "long" in (obj.flag or "")]
+        assert len([area for area in longs if area > 1500]) == fibres, longs
+        if not fibres:
+            assert not longs
