@@ -402,7 +402,7 @@ def _candidates(
     (``LONE_GIANT_AREA``): a chain of three bright nuclei in a group is long too."""
     found = []
     shapes_of = _closed_shapes(labels, group_of, big)
-    cores, core_groups = [], []
+    cores = []
     for group, shape in zip(big.tolist(), shapes_of, strict=True):
         members = np.flatnonzero(group_of == group)
         if shape[0] >= FIBRE_ELONGATION and shape[1] >= FIBRE_SOLIDITY:
@@ -411,7 +411,6 @@ def _candidates(
         core = members[peak[members] >= CORE_SHARE * peak[members].max()]
         if core.size < members.size and area[core].sum() > LONE_GIANT_AREA * typical:
             cores.append(core)
-            core_groups.append(group)
     if cores:
         core_of = np.zeros(group_of.size, np.int64)
         for k, core in enumerate(cores, start=1):
