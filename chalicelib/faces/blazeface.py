@@ -251,7 +251,7 @@ class BlazeFaceDetector:
         if image.ndim == 2:
             blob = cv2.dnn.blobFromImage(image, 1 / 127.5, (padded_w, padded_h), 127.5)
             if self._session is not None:
-                outputs = self._session.run(None, {self._session.get_inputs()[0].name: blob})
+                outputs = self._session.run(None, {"input": blob})
             else:
                 assert self._net is not None
                 self._net.setInput(blob)
