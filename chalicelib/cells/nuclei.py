@@ -34,6 +34,7 @@ from chalicelib.cells.objects import (
     fill_holes,
     filter_gain,
     grow_labels,
+    label_areas,
     merge_table,
     noise_map,
     normalised,
@@ -268,7 +269,7 @@ def _size_control(
     if count == 0:
         return labels, 0, (), 0
     nucleus = np.pi * r * r
-    area = np.bincount(labels.ravel(), minlength=count + 1).astype(np.float64)
+    area = label_areas(labels, count).astype(np.float64)
     sized = area >= MIN_AREA_FRACTION * nucleus
     typical = float(np.median(area[1:][sized[1:]])) if sized[1:].any() else nucleus
     typical = min(max(typical, TYPICAL_FLOOR * nucleus), 2.0 * nucleus)

@@ -436,6 +436,25 @@ def to_full_resolution(
     return np.asarray(out)
 
 
+def label_areas(labels: np.ndarray, count: int) -> np.ndarray:
+    """Pixels of each label 0..count (int64): ``np.bincount(labels.ravel(), minlength=count
+    + 1)[: count + 1]``, for non-negative labels.
+
+    Counted by ``cv2.calcHist`` on 16 bits (about twice as fast as ``np.bincount``, which
+    first copies the labels to 64 bits) when that is exact: labels under 2**16 and fewer
+    than 2**24 pixels (``calcHist`` returns its counts as float32).
+
+    >>> label_areas(np.array([[0, 2, 2], [5, 2, 0]], np.int32), 3).tolist()
+    [2, 0, 3, 0]
+    """
+    top = int(labels.max()) if labels.size else 0
+    if top >= 2**16 or labels.size >= 2**24 or count >= 2**16:
+        return np.bincount(labels.ravel(), minlength=count + 1)[: count + 1]
+    coded = np.ascontiguousarray(labels, dtype=np.uint16)
+    counts = cv2.calcHist([coded], [0], None, [count + 1], [0, count + 1])
+    return np.asarray(counts.ravel().astype(np.int64))
+
+
 def label_runs(
     inside: np.ndarray, ids: np.ndarray, width: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
