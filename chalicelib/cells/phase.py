@@ -68,7 +68,7 @@ SIZE_SAME = 0.32  # |log2 size| settled below this (1.25x): the training size af
 SIZE_TOLERANCE = 0.1  # |log2 size| found below this (7 %) after a step: converged
 SIZE_SAMPLE = 5_000  # grid pixels the size trees read at most
 MAX_TREE_DEPTH = 12  # deeper trees are refused (a complete tree has 2**depth leaves)
-PREDICT_BLOCK = 1 << 17  # (trees x pixels) walked at once by ``predict``
+PREDICT_BLOCK = 1 << 15  # (trees x pixels) walked at once by ``predict`` (its arrays stay in cache)
 MIN_SIZE_EVIDENCE = 150  # fewer contrasted grid pixels: too little to judge the cell size
 
 
