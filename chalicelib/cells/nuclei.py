@@ -35,6 +35,7 @@ from chalicelib.cells.objects import (
     fill_holes,
     filter_gain,
     grow_labels,
+    label_areas,
     merge_table,
     noise_map,
     normalised,
@@ -315,7 +316,7 @@ def _size_control(
     if count == 0:
         return labels, 0, (), 0
     nucleus = np.pi * r * r
-    area = np.bincount(labels.ravel(), minlength=count + 1).astype(np.float64)
+    area = label_areas(labels, count).astype(np.float64)
     sized = area >= MIN_AREA_FRACTION * nucleus
     typical = float(np.median(area[1:][sized[1:]])) if sized[1:].any() else nucleus
     typical = min(max(typical, TYPICAL_FLOOR * nucleus), 2.0 * nucleus)
@@ -432,8 +433,8 @@ def _closed_shapes(
     the big groups are found through a table over the labels, not a group image.
     """
     height, width = labels.shape
-    chosen = np.isin(group_of, big).astype(np.uint8)
-    chosen[0] = 0
+    chosen = np.isin(group_of, big)  # a boolean image: flatnonzero is twice as fast
+    chosen[0] = False
     index = np.flatnonzero(np.take(chosen, labels))
     rows, cols = np.divmod(index, width)
     which = group_of[labels.ravel()[index]]

@@ -21,6 +21,7 @@ from chalicelib.cells.necks import split_necks
 from chalicelib.cells.nuclei import Found, segment_nuclei
 from chalicelib.cells.objects import (
     intensity_range,
+    label_areas,
     label_runs,
     normalised,
     run_boxes,
@@ -206,7 +207,7 @@ def _phase(
 
 def _median_radius(labels: np.ndarray, count: int, first: int = 0) -> float:
     """Equivalent radius of the median object among labels first+1..count."""
-    area = np.bincount(labels.ravel(), minlength=count + 1)[first + 1 : count + 1]
+    area = label_areas(labels, count)[first + 1 : count + 1]
     return float(np.sqrt(max(float(np.median(area)), 1.0) / np.pi))
 
 

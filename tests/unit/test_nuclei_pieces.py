@@ -13,6 +13,7 @@ from chalicelib.cells.objects import (
     _neighbour_pairs,
     disk,
     grow_labels,
+    label_areas,
     merge_pairs,
     merge_table,
     open_disk,
@@ -27,6 +28,33 @@ from chalicelib.cells.scale import (
     typical_radius,
     white_noise_ratios,
 )
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_quantiles_near_either_end_are_the_partitions(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    size = int(rng.integers(4096, 120_000))
+    values = rng.normal(size=size).astype(np.float32)
+    if seed % 3 == 1:
+        values = np.round(values * 4)  # many ties
+    if seed % 3 == 2:
+        values[:: int(rng.integers(3, 50))] = np.nan  # NaNs go last, as in a partition
+    tile = values[: size // 2 * 2].reshape(2, -1)[:, ::2]  # a strided view
+    for q in (0.0, 0.0005, 0.005, 0.05, 0.5, 0.9, 0.995, 0.999, 1.0):
+        for v in (values, tile):
+            flat = v.ravel()
+            k = min(flat.size - 1, max(0, round(q * (flat.size - 1))))
+            expected = float(np.partition(flat, k)[k])
+            assert quantile(v, q) == expected or (np.isnan(expected) and np.isnan(quantile(v, q)))
+
+
+@pytest.mark.parametrize("top", [0, 7, 5000, 70_000])
+def test_label_areas_are_the_bincount(top: int) -> None:
+    rng = np.random.default_rng(top)
+    labels = (rng.integers(0, top + 1, (90, 110)) * (rng.random((90, 110)) < 0.5)).astype(np.int32)
+    for count in (0, max(0, top - 3), top, top + 5):
+        expected = np.bincount(labels.ravel(), minlength=count + 1)[: count + 1]
+        assert label_areas(labels, count).tolist() == expected.tolist()
 
 
 def random_labels(seed: int, shape: tuple[int, int] = (60, 70)) -> np.ndarray:
