@@ -40,12 +40,6 @@ SIGMAS = (1.0, 2.0, 3.0, 4.5, 6.5)  # feature scales, working px
 TARGET_SIGMA = 3.5  # working px: about a cell's radius
 DENSITY_UNIT = 100.0  # the trees learn densities times this (leaf values near 1)
 HYPERPARAMETERS = {"max_iter": 50, "max_depth": 5, "learning_rate": 0.2, "random_state": 0}
-# Augmented views of every tune crop (``augmented``): sub-crops of this fraction of each side,
-# a random gamma, noise, uneven light and a dim 8-bit exposure; half their pixels are used.
-AUGMENT = True
-SUBCROPS = 3
-SUBCROP_FRACTION = (0.4, 0.75)
-AUGMENTED_PIXELS = 0.5
 PARITY_TOLERANCE = 0.02  # cells: NumPy trees vs scikit-learn on a whole crop
 # The size trees learn how much larger (log2) the cells look than in the training photos from
 # the tune crops rescaled by these factors (0.35x-3.4x, quarter octaves).
@@ -114,49 +108,13 @@ def target_density(shape: tuple[int, int], points: np.ndarray, scale: float) -> 
 
 
 def training_table(crops: list[Crop]) -> tuple[np.ndarray, np.ndarray]:
-    """(pixels, features) and (pixels,) target: every working pixel of every crop, and a
-    random half of the pixels of each crop's ``augmented`` versions (seeded)."""
-    rng = np.random.default_rng(0)
+    """(pixels, features) and (pixels,) target, every working pixel of every crop."""
     tables, targets = [], []
     for crop in crops:
-        for number, (gray, points) in enumerate(augmented(crop, rng)):
-            signal = phase.contrast(gray, WORK_SCALE)
-            table = phase.features(signal, SIGMAS).T
-            target = target_density(signal.shape, points, WORK_SCALE).ravel()
-            if number > 0:
-                keep = rng.random(target.size) < AUGMENTED_PIXELS
-                table, target = table[keep], target[keep]
-            tables.append(table)
-            targets.append(target)
+        signal = phase.contrast(crop.gray, WORK_SCALE)
+        tables.append(phase.features(signal, SIGMAS).T)
+        targets.append(target_density(signal.shape, crop.points, WORK_SCALE).ravel())
     return np.concatenate(tables), np.concatenate(targets) * DENSITY_UNIT
-
-
-def augmented(crop: Crop, rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The crop as annotated, then (``AUGMENT``) other views of its cells with the same
-    points: ``SUBCROPS`` random sub-crops (a field filled by a clump, a sparse corner: the
-    contrast is normalised on what the image holds), and the crop under a random gamma,
-    camera noise, an uneven light and a dim 8-bit exposure. The counter must count the
-    same cells in all of them."""
-    versions = [(crop.gray, crop.points)]
-    if not AUGMENT:
-        return versions
-    height, width = crop.gray.shape
-    for _ in range(SUBCROPS):
-        fraction = rng.uniform(*SUBCROP_FRACTION)
-        h, w = round(height * fraction), round(width * fraction)
-        y0, x0 = int(rng.integers(0, height - h + 1)), int(rng.integers(0, width - w + 1))
-        versions.append((crop.gray[y0 : y0 + h, x0 : x0 + w], crop.points - [x0, y0]))
-    values = crop.gray.astype(np.float32) / max(float(crop.gray.max()), 1.0)
-    top = float(np.iinfo(crop.gray.dtype).max)
-    power = float(2.0 ** rng.uniform(-1.0, 1.0))
-    spread = float(np.percentile(values, 99.5) - np.median(values))
-    noisy = values + rng.normal(0, rng.uniform(0.03, 0.1) * spread, values.shape)
-    for changed in (values**power, noisy):
-        versions.append((np.clip(changed * top + 0.5, 0, top).astype(crop.gray.dtype), crop.points))
-    versions.append((unevenly_lit(crop.gray, rng), crop.points))
-    dim = np.clip(values * rng.uniform(48, 96) + 0.5, 0, 255).astype(np.uint8)
-    versions.append((dim, crop.points))
-    return versions
 
 
 def fit(crops: list[Crop]) -> HistGradientBoostingRegressor:
