@@ -270,3 +270,11 @@ def _tiny_document() -> dict[str, Any]:
             }
         ],
     }
+
+
+def test_a_flat_clump_gets_its_seeds_from_a_sample_of_its_pixels() -> None:
+    inside = np.zeros((200, 200), bool)
+    inside[20:180, 30:170] = True
+    markers = phase._kmeans_markers(inside, 9)
+    assert sorted(np.unique(markers[markers > 0]).tolist()) == list(range(1, 10))
+    assert inside[markers > 0].all()
