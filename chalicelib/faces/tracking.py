@@ -142,6 +142,7 @@ class _Track:
     steps: int = 0  # frames the optical flow followed it
     end: int | None = None  # last frame covered, once the face is given up
     tentative: bool = False  # found only weakly: blurred once found again at the next pass
+    redetected: int = 0  # detections matched to it after the first
 
 
 class FaceCoverage:
@@ -371,7 +372,14 @@ class FaceCoverage:
         views = dict(labelled)
         unmatched = [rect for rect, _view in labelled]
         for track in self._tracks:
-            best = _best_match(track.box, unmatched)
+            # A face whose speed is not known yet (found once) may have moved
+            # up to its own width (at most ``UNKNOWN_SPEED`` px) per frame since:
+            # a small fast face the optical flow lost is still the same face.
+            reach = 0.0
+            if track.redetected == 0 and not refresh:
+                side = float(max(track.box[2], track.box[3]))
+                reach = min(side, UNKNOWN_SPEED) * (index - track.last_seen)
+            best = _best_match(track.box, unmatched, reach)
             if best is None:
                 continue
             unmatched.remove(best)
@@ -384,8 +392,14 @@ class FaceCoverage:
                 )
                 centre_now = detected[:2] + detected[2:] / 2
                 measured = (centre_now - centre_then) / (index - track.last_seen)
-                track.velocity = 0.5 * track.velocity + 0.5 * measured
+                # The first re-detection gives the first measured velocity (a new
+                # track's is 0, or the optical flow's guess): taken whole.
+                weight = 0.5 if track.redetected else 1.0
+                track.velocity = (1 - weight) * track.velocity + weight * measured
+                track.redetected += 1
             track.box = steady_size(track.box, detected, self.settings.shrink)
+            if index > track.last_seen:
+                fill_between(track.boxes, track.last_seen, index, track.box)
             track.last_seen = index
             track.points = _features(grey, track.box)
         for rect in unmatched:
@@ -401,7 +415,9 @@ class FaceCoverage:
     def _follow(self, before: Pyramid, now: Pyramid, index: int) -> None:
         for track in self._tracks:
             moved = _flow(before, now, track)
-            settled = track.steps >= 8  # its velocity is known by now (0.6⁸ ≈ 2 % left)
+            # Its velocity is known: followed 8 frames (0.6⁸ ≈ 2 % left of the
+            # start), or measured between two detections.
+            settled = track.steps >= 8 or track.redetected > 0
             if moved is not None and settled and not plausible(moved, track.velocity):
                 track.points = None  # locked onto something else: coast until re-detected
                 moved = None
@@ -480,14 +496,55 @@ class FaceCoverage:
         pad = settings.pad + view_pad(track.view, settings)
         grow = pad * max(w, h) + speed * (settings.motion_pad + drift)
         rect = _rect_from(x - grow, y - grow, x + w + grow, y + h + grow)
-        x0, y0 = max(0, rect[0]), max(0, rect[1])
-        x1, y1 = min(self._width, rect[0] + rect[2]), min(self._height, rect[1] + rect[3])
+        # A box that stops just short of the frame's edge goes to it: the face may
+        # reach it (a box jitters by more than the sliver it would leave sharp).
+        near = EDGE_SNAP * max(w, h)
+        x0 = 0 if rect[0] < near else rect[0]
+        y0 = 0 if rect[1] < near else rect[1]
+        x1, y1 = rect[0] + rect[2], rect[1] + rect[3]
+        x1 = self._width if x1 > self._width - near else min(x1, self._width)
+        y1 = self._height if y1 > self._height - near else min(y1, self._height)
         if x1 <= x0 or y1 <= y0:
             return None
         return (x0, y0, x1 - x0, y1 - y0)
 
 
 # -- helpers ------------------------------------------------------------------------------
+
+
+EDGE_SNAP = 0.25  # of the face's size: a padded box nearer the frame's edge reaches it
+
+
+def fill_between(boxes: dict[int, np.ndarray], first: int, last: int, box: np.ndarray) -> None:
+    """Boxes of the frames between two detections of a face (at ``first``, and ``box``
+    at ``last``) also cover the box interpolated between the two.
+
+    The optical flow between detections can lag or lose a fast or small face;
+    two detections bracket where it was. Where the flow's box overlaps the
+    interpolated one both are covered (their bounds); where it does not, the
+    flow was lost and the interpolated box replaces it.
+
+    >>> boxes = {i: np.array([0, 0, 12, 10.0]) for i in range(3)}  # the flow lagged
+    >>> fill_between(boxes, 0, 4, np.array([40, 0, 12, 10.0]))
+    >>> boxes[1].tolist(), boxes[2].tolist()
+    ([0.0, 0.0, 22.0, 10.0], [20.0, 0.0, 12.0, 10.0])
+    """
+    start = boxes.get(first)
+    if start is None:
+        return
+    for frame in range(first + 1, last):
+        held = boxes.get(frame)
+        if held is None:
+            continue
+        share = (frame - first) / (last - first)
+        guess = start * (1 - share) + box * share
+        x0, y0 = np.minimum(held[:2], guess[:2])
+        x1, y1 = np.maximum(held[:2] + held[2:], guess[:2] + guess[2:])
+        overlap = (
+            min(held[0] + held[2], guess[0] + guess[2]) > max(held[0], guess[0])
+            and min(held[1] + held[3], guess[1] + guess[3]) > max(held[1], guess[1])
+        )
+        boxes[frame] = np.array([x0, y0, x1 - x0, y1 - y0]) if overlap else guess
 
 
 def _rect_from(x0: float, y0: float, x1: float, y1: float) -> PixelRect:
@@ -622,7 +679,10 @@ def _cost(item: ScanItem, min_face: int) -> int:
     return round(w * h * (min_face / least) ** 2)
 
 
-def _best_match(box: np.ndarray, found: list[PixelRect]) -> PixelRect | None:
+UNKNOWN_SPEED = 32.0  # px/frame: how far a face whose speed is unknown may have moved
+
+
+def _best_match(box: np.ndarray, found: list[PixelRect], reach: float = 0.0) -> PixelRect | None:
     x, y, w, h = box
     centre = np.array([x + w / 2, y + h / 2])
     best, best_distance = None, math.inf
@@ -631,7 +691,8 @@ def _best_match(box: np.ndarray, found: list[PixelRect]) -> PixelRect | None:
         distance = float(np.hypot(*(centre - (rx + rw / 2, ry + rh / 2))))
         # A face of another size nearby is another face (one passing in front).
         similar = max(w, rw) <= 2.5 * min(w, rw)
-        if similar and distance < 0.75 * max(w, h, rw, rh) and distance < best_distance:
+        near = distance < 0.75 * max(w, h, rw, rh) + reach
+        if similar and near and distance < best_distance:
             best, best_distance = rect, distance
     return best
 
