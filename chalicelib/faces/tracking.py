@@ -65,6 +65,9 @@ class CoverageSettings:
     motion_pad: float = 1.0  # times the face's speed (px/frame), on each side
     drift_pad: float = 0.25  # per frame since the last detection, times the speed
     flow_hold_s: float = 4.0  # while optical flow still follows it, a face is held this long
+    # A face only ever found weakly (e.g. texture the detector half-believes) is held
+    # this long, and not longer while the flow follows it (flow follows texture too).
+    weak_hold_s: float = 0.5
     motion_threshold: int = 14  # grey levels, on the small copy
     shrink: float = 0.85  # a re-detected box shrinks to no less than this share at once
     motion_share: float = 8.0  # smallest face searched in a moving region: its side / this
@@ -85,6 +88,7 @@ class CoverageSettings:
         return cls(
             detect_every=2,
             hold_s=2.0,
+            weak_hold_s=2.0,
             back_s=1.5,
             pad=0.6,
             motion_pad=2.5,
@@ -143,6 +147,7 @@ class _Track:
     end: int | None = None  # last frame covered, once the face is given up
     tentative: bool = False  # found only weakly: blurred once found again at the next pass
     redetected: int = 0  # detections matched to it after the first
+    strong: bool = False  # found confidently at least once (else held only ``weak_hold_s``)
 
 
 class FaceCoverage:
@@ -189,6 +194,7 @@ class FaceCoverage:
         self._scan_credit = 0.0
         self._passes = 0
         self._flow_hold = max(self._hold, round(self.settings.flow_hold_s * fps))
+        self._weak_hold = max(1, round(self.settings.weak_hold_s * fps))
         self._pending: deque[ScanItem] = deque()
 
     # -- the stream ---------------------------------------------------------------
@@ -385,6 +391,7 @@ class FaceCoverage:
             unmatched.remove(best)
             track.tentative = False  # found again: a face, blurred from its first detection
             track.view = views[best]
+            track.strong = track.strong or not is_weak(track.view)
             detected = np.array(best, np.float64)
             if not refresh and index > track.last_seen:
                 centre_then = (
@@ -402,14 +409,30 @@ class FaceCoverage:
                 fill_between(track.boxes, track.last_seen, index, track.box)
             track.last_seen = index
             track.points = _features(grey, track.box)
+        # A new detection around faces already tracked is not a new face (see around_faces).
+        live = self._live_faces(index)
         for rect in unmatched:
+            if around_faces(rect, is_weak(views[rect]), live, self._cut(rect)):
+                continue
             box = np.array(rect, np.float64)
             track = _Track(len(self._tracks) + len(self._finished), index, index, box)
             track.view = views[rect]
             track.tentative = is_weak(track.view)
+            track.strong = not track.tentative
             track.points = _features(grey, box)
             self._tracks.append(track)
             self.stats.tracks += 1
+
+    def _cut(self, rect: PixelRect) -> bool:
+        x, y, w, h = rect
+        return x < 0 or y < 0 or x + w > self._width or y + h > self._height
+
+    def _live_faces(self, index: int) -> list[np.ndarray]:
+        """Boxes of the faces found at least twice, the last time at the last pass or this one."""
+        recent = index - self.settings.detect_every
+        return [
+            t.box for t in self._tracks if t.redetected and not t.tentative and t.last_seen >= recent
+        ]
 
     # -- tracking -------------------------------------------------------------------
     def _follow(self, before: Pyramid, now: Pyramid, index: int) -> None:
@@ -442,10 +465,12 @@ class FaceCoverage:
                 for other in self._tracks
             )
             doubtful = track.tentative and stale  # a weak detection not repeated
+            weak_gone = not track.strong and unseen > self._weak_hold
             if (
                 gone
                 or duplicate
                 or doubtful
+                or weak_gone
                 or unseen > self._flow_hold
                 or (unseen > self._hold and lost)
             ):
@@ -478,7 +503,7 @@ class FaceCoverage:
 
     def _rect_at(self, track: _Track, index: int) -> PixelRect | None:
         settings = self.settings
-        if track.tentative:
+        if track.tentative and not settings.strict:
             return None
         if index in track.boxes:
             box = track.boxes[index]
@@ -591,6 +616,44 @@ def _scan_plan(width: int, height: int, tile: int, min_face: int) -> list[ScanIt
                 items.append((rect, round(smallest)))
         smallest *= 2.4
     return items
+
+
+def around_faces(
+    rect: PixelRect, weak: bool, faces: Sequence[np.ndarray], cut: bool = False
+) -> bool:
+    """Whether a new detection ``rect`` is faces already tracked seen larger.
+
+    BlazeFace's coarse levels see two heads side by side, or a head and its
+    shoulders, as one large face; the faces inside are blurred already. So a
+    detection is not a new face when it holds the centres of two or more
+    distinct ``faces`` (each under half its size), or — unless it is ``cut`` by
+    the frame's edge, where a track may hold only the visible part of a face
+    entering — of one face under 1/1.5 of its size when weak, 1/2.5 when
+    confident. (Only new detections: one matching a tracked face of its own
+    size still refreshes that track.)
+
+    >>> faces = [np.array([100, 100, 40, 40.0]), np.array([160, 100, 40, 40.0])]
+    >>> around_faces((60, 40, 200, 200), False, faces), around_faces((60, 40, 90, 90), False, faces[:1])
+    (True, False)
+    >>> around_faces((60, 40, 90, 90), True, faces[:1]), around_faces((60, 40, 90, 90), True, faces[:1], cut=True)
+    (True, False)
+    >>> around_faces((110, 90, 50, 50), True, faces)  # another face, beside them
+    False
+    """
+    x, y, w, h = rect
+    side = max(w, h)
+    inside: list[np.ndarray] = []
+    for face in faces:
+        cx, cy = face[:2] + face[2:] / 2
+        if x <= cx <= x + w and y <= cy <= y + h and side > 1.5 * float(max(face[2], face[3])):
+            if not any(same_face(face, other) for other in inside):
+                inside.append(face)
+    larger = [side / float(max(face[2], face[3])) for face in inside]
+    if sum(ratio > 2 for ratio in larger) >= 2:
+        return True
+    if cut or len(inside) != 1:
+        return False
+    return larger[0] > (1.5 if weak else 2.5)
 
 
 def view_pad(view: str | None, settings: CoverageSettings) -> float:
