@@ -412,7 +412,7 @@ class FaceCoverage:
         # A new detection around faces already tracked is not a new face (see around_faces).
         live = self._live_faces(index)
         for rect in unmatched:
-            if around_faces(rect, is_weak(views[rect]), live, self._cut(rect)):
+            if around_faces(rect, [t.box for t in live], self._cut(rect, live)):
                 continue
             box = np.array(rect, np.float64)
             track = _Track(len(self._tracks) + len(self._finished), index, index, box)
@@ -423,15 +423,23 @@ class FaceCoverage:
             self._tracks.append(track)
             self.stats.tracks += 1
 
-    def _cut(self, rect: PixelRect) -> bool:
+    def _cut(self, rect: PixelRect, live: list[_Track]) -> bool:
+        """Whether ``rect`` is cut by the frame's edge and holds a face whose size is not
+        known yet (found under 4 times: maybe only the part of a face entering)."""
         x, y, w, h = rect
-        return x < 0 or y < 0 or x + w > self._width or y + h > self._height
+        if x >= 0 and y >= 0 and x + w <= self._width and y + h <= self._height:
+            return False
+        for track in live:
+            cx, cy = track.box[:2] + track.box[2:] / 2
+            if track.redetected < 4 and x <= cx <= x + w and y <= cy <= y + h:
+                return True
+        return False
 
-    def _live_faces(self, index: int) -> list[np.ndarray]:
-        """Boxes of the faces found at least twice, the last time at the last pass or this one."""
+    def _live_faces(self, index: int) -> list[_Track]:
+        """The faces found at least twice, the last time at the last pass or this one."""
         recent = index - self.settings.detect_every
         return [
-            t.box for t in self._tracks if t.redetected and not t.tentative and t.last_seen >= recent
+            t for t in self._tracks if t.redetected and not t.tentative and t.last_seen >= recent
         ]
 
     # -- tracking -------------------------------------------------------------------
@@ -520,7 +528,14 @@ class FaceCoverage:
         drift = settings.drift_pad * min(since, self._hold)
         pad = settings.pad + view_pad(track.view, settings)
         grow = pad * max(w, h) + speed * (settings.motion_pad + drift)
-        rect = _rect_from(x - grow, y - grow, x + w + grow, y + h + grow)
+        # A face cut by the frame's edge was found from its visible part (and its
+        # mirror image): its box may stop short inside the frame, so it grows inwards.
+        inward = EDGE_GROW * min(w, h)
+        left = grow + (inward if x + w >= self._width else 0.0)
+        right = grow + (inward if x <= 0 else 0.0)
+        top = grow + (inward if y + h >= self._height else 0.0)
+        bottom = grow + (inward if y <= 0 else 0.0)
+        rect = _rect_from(x - left, y - top, x + w + right, y + h + bottom)
         # A box that stops just short of the frame's edge goes to it: the face may
         # reach it (a box jitters by more than the sliver it would leave sharp).
         near = EDGE_SNAP * max(w, h)
@@ -538,6 +553,7 @@ class FaceCoverage:
 
 
 EDGE_SNAP = 0.25  # of the face's size: a padded box nearer the frame's edge reaches it
+EDGE_GROW = 0.3  # of the face's width: a box cut by the frame's edge grows this much inwards
 
 
 def fill_between(boxes: dict[int, np.ndarray], first: int, last: int, box: np.ndarray) -> None:
@@ -565,10 +581,9 @@ def fill_between(boxes: dict[int, np.ndarray], first: int, last: int, box: np.nd
         guess = start * (1 - share) + box * share
         x0, y0 = np.minimum(held[:2], guess[:2])
         x1, y1 = np.maximum(held[:2] + held[2:], guess[:2] + guess[2:])
-        overlap = (
-            min(held[0] + held[2], guess[0] + guess[2]) > max(held[0], guess[0])
-            and min(held[1] + held[3], guess[1] + guess[3]) > max(held[1], guess[1])
-        )
+        overlap = min(held[0] + held[2], guess[0] + guess[2]) > max(held[0], guess[0]) and min(
+            held[1] + held[3], guess[1] + guess[3]
+        ) > max(held[1], guess[1])
         boxes[frame] = np.array([x0, y0, x1 - x0, y1 - y0]) if overlap else guess
 
 
@@ -618,9 +633,7 @@ def _scan_plan(width: int, height: int, tile: int, min_face: int) -> list[ScanIt
     return items
 
 
-def around_faces(
-    rect: PixelRect, weak: bool, faces: Sequence[np.ndarray], cut: bool = False
-) -> bool:
+def around_faces(rect: PixelRect, faces: Sequence[np.ndarray], cut: bool = False) -> bool:
     """Whether a new detection ``rect`` is faces already tracked seen larger.
 
     BlazeFace's coarse levels see two heads side by side, or a head and its
@@ -628,16 +641,20 @@ def around_faces(
     detection is not a new face when it holds the centres of two or more
     distinct ``faces`` (each under half its size), or — unless it is ``cut`` by
     the frame's edge, where a track may hold only the visible part of a face
-    entering — of one face under 1/1.5 of its size when weak, 1/2.5 when
-    confident. (Only new detections: one matching a tracked face of its own
-    size still refreshes that track.)
+    entering — of one face under 1/1.6 of its size. (Only new detections: one
+    matching a tracked face of its own size still refreshes that track. A real
+    face passing in front of a tracked one hides it, so that face is soon no
+    longer live, and the back-fill covers the frames before the new face's
+    first track.)
 
     >>> faces = [np.array([100, 100, 40, 40.0]), np.array([160, 100, 40, 40.0])]
-    >>> around_faces((60, 40, 200, 200), False, faces), around_faces((60, 40, 90, 90), False, faces[:1])
-    (True, False)
-    >>> around_faces((60, 40, 90, 90), True, faces[:1]), around_faces((60, 40, 90, 90), True, faces[:1], cut=True)
-    (True, False)
-    >>> around_faces((110, 90, 50, 50), True, faces)  # another face, beside them
+    >>> around_faces((60, 40, 200, 200), faces), around_faces((60, 40, 90, 90), faces[:1])
+    (True, True)
+    >>> around_faces((60, 40, 90, 90), faces[:1], cut=True)  # maybe a face entering
+    False
+    >>> around_faces((80, 80, 60, 60), faces[:1])  # the face itself, a little larger
+    False
+    >>> around_faces((110, 90, 50, 50), faces)  # another face, beside them
     False
     """
     x, y, w, h = rect
@@ -645,7 +662,7 @@ def around_faces(
     inside: list[np.ndarray] = []
     for face in faces:
         cx, cy = face[:2] + face[2:] / 2
-        if x <= cx <= x + w and y <= cy <= y + h and side > 1.5 * float(max(face[2], face[3])):
+        if x <= cx <= x + w and y <= cy <= y + h and side > 1.6 * float(max(face[2], face[3])):
             if not any(same_face(face, other) for other in inside):
                 inside.append(face)
     larger = [side / float(max(face[2], face[3])) for face in inside]
@@ -653,7 +670,7 @@ def around_faces(
         return True
     if cut or len(inside) != 1:
         return False
-    return larger[0] > (1.5 if weak else 2.5)
+    return larger[0] > 1.6
 
 
 def view_pad(view: str | None, settings: CoverageSettings) -> float:
