@@ -662,9 +662,10 @@ def around_faces(rect: PixelRect, faces: Sequence[np.ndarray], cut: bool = False
     inside: list[np.ndarray] = []
     for face in faces:
         cx, cy = face[:2] + face[2:] / 2
-        if x <= cx <= x + w and y <= cy <= y + h and side > 1.6 * float(max(face[2], face[3])):
-            if not any(same_face(face, other) for other in inside):
-                inside.append(face)
+        holds = x <= cx <= x + w and y <= cy <= y + h
+        larger_face = side > 1.6 * float(max(face[2], face[3]))
+        if holds and larger_face and not any(same_face(face, other) for other in inside):
+            inside.append(face)
     larger = [side / float(max(face[2], face[3])) for face in inside]
     if sum(ratio > 2 for ratio in larger) >= 2:
         return True
