@@ -21,7 +21,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from chalicelib.cells.objects import label_runs, run_boxes
+from chalicelib.cells.objects import label_areas, label_runs, run_boxes
 
 NECK = 0.85  # a neck thinner than this fraction of the thinner part's thickness splits
 SPLIT_FROM = 1.2  # only objects this many typical (median) areas large are examined
@@ -72,7 +72,7 @@ def split_necks(
         return labels, count
     sizes = labels if coarse is None else coarse
     factor = labels.size / sizes.size  # full-resolution pixels per pixel of ``sizes``
-    area = np.bincount(sizes.ravel(), minlength=count + 1)[: count + 1] * factor
+    area = label_areas(sizes, count) * factor
     typical = float(np.median(area[1:]))
     big = np.flatnonzero(area > SPLIT_FROM * typical)
     big = big[big > 0]
@@ -106,8 +106,8 @@ def _clipping_level(gray: np.ndarray) -> int | None:
 def _boxes(labels: np.ndarray, wanted: np.ndarray) -> list[tuple[int, int, int, int]]:
     """(y0, x0, y1, x1) bounding box of each of the ``wanted`` labels (in order)."""
     top = int(labels.max())
-    chosen = np.zeros(top + 1, np.uint8)
-    chosen[wanted] = 1
+    chosen = np.zeros(top + 1, bool)  # a boolean image: flatnonzero is twice as fast
+    chosen[wanted] = True
     inside = np.flatnonzero(np.take(chosen, labels))
     runs = label_runs(inside, labels.ravel()[inside], labels.shape[1])
     boxes = run_boxes(*runs, top)[wanted - 1]

@@ -28,12 +28,14 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from chalicelib.cells.necks import CLIPPING_LEVELS
 from chalicelib.cells.objects import (
     background_offset,
     disk,
     fill_holes,
     filter_gain,
     grow_labels,
+    label_areas,
     merge_table,
     noise_map,
     normalised,
@@ -55,6 +57,8 @@ HUGE_AREA = 3.0  # a structure this many typical nuclei large is examined
 FIBRE_ELONGATION = 3.0  # ... and flagged when at least this elongated
 FIBRE_SOLIDITY = 0.6  # ... and this compact (a long, bent chain is not a fibre)
 LONE_GIANT_AREA = 5.0
+PLATEAU_SOLIDITY = 0.9  # a clipped plateau this convex is one nucleus (one seed)
+CORE_SHARE = 0.5  # a big group's bright core: its objects this bright relative to its brightest
 TYPICAL_FLOOR = 0.7  # a typical nucleus is at least this fraction of pi r^2 (r: the size used)
 MERGE_MAX_AREA = 1.6  # over-split pieces are joined while they stay this many nuclei large
 VALLEY_DEPTH = 0.03  # neighbours with a shallower valley between them are one object
@@ -130,6 +134,7 @@ def segment_nuclei(
     factor = offset_factor(threshold_offset)
     r_seed = r if seed_radius is None else min(r, seed_radius * scale)
     seeds = _seeds(image, smoothed, r_seed, background + SIGNAL_SIGMAS * factor * noise, factor)
+    seeds = _one_seed_per_plateau(seeds, gray, polarity, smoothed.shape)
     del image  # large images: keep the peak memory down
     floor = background + NOISE_SIGMAS * factor * noise
     mask = fill_holes((smoothed > floor).astype(np.uint8), 2 * np.pi * r * r)
@@ -163,6 +168,49 @@ def _seeds(
         & (smoothed > floor)
     )
     return _peak_centres(peaks)
+
+
+def _one_seed_per_plateau(
+    seeds: np.ndarray, gray: np.ndarray, polarity: int, shape: tuple[int, ...]
+) -> np.ndarray:
+    """``seeds`` with those on one convex clipped plateau reduced to one.
+
+    A saturated nucleus is flat on top: the blob filter finds a maximum at each
+    end of a plateau longer than a nucleus is wide, and the two pieces are too
+    large together to be joined again. Two saturated nuclei that touch make a
+    plateau with a waist (solidity under ``PLATEAU_SOLIDITY``): their seeds stay.
+    The seed kept is the one nearest the plateau's centroid.
+    """
+    if len(seeds) < 2 or gray.dtype.kind != "u":
+        return seeds
+    level = int(gray.max()) if polarity > 0 else int(gray.min())
+    if not (level in CLIPPING_LEVELS if polarity > 0 else level == 0):
+        return seeds
+    flat = (gray == level).astype(np.uint8)
+    if flat.shape != shape:
+        flat = cv2.resize(flat, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
+    count, plateau, stats, centres = cv2.connectedComponentsWithStats(flat, connectivity=8)
+    if count <= 1:
+        return seeds
+    on = plateau[seeds[:, 0], seeds[:, 1]]
+    shared = np.flatnonzero(np.bincount(on, minlength=count)[1:] >= 2) + 1
+    drop = np.zeros(len(seeds), bool)
+    for k in shared.tolist():
+        x, y, w, h, area = stats[k]
+        outline, _ = cv2.findContours(
+            (plateau[y : y + h, x : x + w] == k).astype(np.uint8),
+            cv2.RETR_EXTERNAL,
+            cv2.CHAIN_APPROX_SIMPLE,
+        )
+        hull = cv2.convexHull(np.concatenate(outline))
+        # pixels, against the hull through their centres and half a pixel around it
+        if area < PLATEAU_SOLIDITY * (cv2.contourArea(hull) + cv2.arcLength(hull, True) / 2):
+            continue
+        mine = np.flatnonzero(on == k)
+        cy, cx = centres[k][1], centres[k][0]
+        nearest = mine[np.argmin(np.hypot(seeds[mine, 0] - cy, seeds[mine, 1] - cx))]
+        drop[mine[mine != nearest]] = True
+    return seeds[~drop]
 
 
 def _peak_centres(peaks: np.ndarray) -> np.ndarray:
@@ -268,7 +316,7 @@ def _size_control(
     if count == 0:
         return labels, 0, (), 0
     nucleus = np.pi * r * r
-    area = np.bincount(labels.ravel(), minlength=count + 1).astype(np.float64)
+    area = label_areas(labels, count).astype(np.float64)
     sized = area >= MIN_AREA_FRACTION * nucleus
     typical = float(np.median(area[1:][sized[1:]])) if sized[1:].any() else nucleus
     typical = min(max(typical, TYPICAL_FLOOR * nucleus), 2.0 * nucleus)
@@ -277,12 +325,11 @@ def _size_control(
     # label image is drawn once at the end.
     group_of = merge_table(pairs, area)  # every shallow-connected group as one
     group_area = np.bincount(group_of, weights=area)
-    fibre_groups: list[int] = []
+    fibre_of = np.zeros(group_of.size, np.int64)  # label -> fibre 1..k, 0: none
     reasons: list[str] = []
     if (group_area[1:] > HUGE_AREA * typical).any():  # only then can a group be a fibre
-        fibre_groups, reasons = _fibres(labels, group_of, group_area, typical)
-    in_fibre = np.isin(group_of, fibre_groups)
-    in_fibre[0] = False
+        fibre_of, reasons = _fibres(labels, group_of, group_area, area, peak, typical)
+    in_fibre = fibre_of > 0
     kept_area = np.where(in_fibre, 0.0, area)  # fibres' pixels are not nuclei
     joined_of = merge_table(pairs, kept_area, MERGE_MAX_AREA * typical)
     joined_of[in_fibre] = 0
@@ -296,8 +343,8 @@ def _size_control(
     final = renumber[joined_of]
     n = int(keep.sum())
     flagged: list[str] = []
-    for group, reason in zip(fibre_groups, reasons, strict=True):
-        final[group_of == group] = n + 1 + len(flagged)
+    for fibre, reason in enumerate(reasons, start=1):
+        final[fibre_of == fibre] = n + 1 + len(flagged)
         flagged.append(reason)
     for giant in giants:
         final[joined_of == giant] = n + 1 + len(flagged)
@@ -306,28 +353,72 @@ def _size_control(
 
 
 def _fibres(
-    labels: np.ndarray, group_of: np.ndarray, group_area: np.ndarray, typical: float
-) -> tuple[list[int], list[str]]:
+    labels: np.ndarray,
+    group_of: np.ndarray,
+    group_area: np.ndarray,
+    area: np.ndarray,
+    peak: np.ndarray,
+    typical: float,
+) -> tuple[np.ndarray, list[str]]:
     """Groups far larger than a nucleus, long and smooth, with no valley inside.
 
     ``group_of`` maps each label to its group and ``group_area`` is each group's
-    area: the group image is only drawn inside the big groups' boxes.
+    area: the group image is only drawn inside the big groups' boxes. A group
+    that is not long as a whole is judged again by its bright core (its objects
+    with a peak at least ``CORE_SHARE`` of the group's brightest, together larger
+    than ``LONE_GIANT_AREA`` nuclei): nuclei beside a fibre, joined to its halo
+    with no valley, make the group as wide as it is long, while the fibre itself
+    is far brighter than they are.
+
+    Returns, per label, the fibre it belongs to (1..k, 0 for none), and the
+    reasons.
     """
-    area = group_area
-    big = np.flatnonzero(area > HUGE_AREA * typical)
+    fibre_of = np.zeros(group_of.size, np.int64)
+    big = np.flatnonzero(group_area > HUGE_AREA * typical)
     big = big[big > 0]
     if big.size == 0:
-        return [], []
-    found, reasons = [], []
-    shapes_of = _closed_shapes(labels, group_of, big)
-    for group, (elongation, solidity) in zip(big, shapes_of, strict=True):
+        return fibre_of, []
+    reasons: list[str] = []
+    for members, (elongation, solidity) in _candidates(labels, group_of, big, area, peak, typical):
         if elongation >= FIBRE_ELONGATION and solidity >= FIBRE_SOLIDITY:
-            found.append(int(group))
+            fibre_of[members] = len(reasons) + 1
             reasons.append(
                 f"long smooth structure ({elongation:.1f}:1, "
-                f"{area[group] / typical:.0f} nuclei large, no valley inside): not a nucleus"
+                f"{area[members].sum() / typical:.0f} nuclei large, no valley inside): "
+                "not a nucleus"
             )
-    return found, reasons
+    return fibre_of, reasons
+
+
+def _candidates(
+    labels: np.ndarray,
+    group_of: np.ndarray,
+    big: np.ndarray,
+    area: np.ndarray,
+    peak: np.ndarray,
+    typical: float,
+) -> list[tuple[np.ndarray, tuple[float, float]]]:
+    """(member labels, (elongation, solidity)) of each big group, or of its bright
+    core when the group is not long and its core is as large as a lone giant
+    (``LONE_GIANT_AREA``): a chain of three bright nuclei in a group is long too."""
+    found = []
+    shapes_of = _closed_shapes(labels, group_of, big)
+    cores = []
+    for group, shape in zip(big.tolist(), shapes_of, strict=True):
+        members = np.flatnonzero(group_of == group)
+        if shape[0] >= FIBRE_ELONGATION and shape[1] >= FIBRE_SOLIDITY:
+            found.append((members, shape))
+            continue
+        core = members[peak[members] >= CORE_SHARE * peak[members].max()]
+        if core.size < members.size and area[core].sum() > LONE_GIANT_AREA * typical:
+            cores.append(core)
+    if cores:
+        core_of = np.zeros(group_of.size, np.int64)
+        for k, core in enumerate(cores, start=1):
+            core_of[core] = k
+        core_shapes = _closed_shapes(labels, core_of, np.arange(1, len(cores) + 1))
+        found += list(zip(cores, core_shapes, strict=True))
+    return found
 
 
 def _closed_shapes(
@@ -342,8 +433,8 @@ def _closed_shapes(
     the big groups are found through a table over the labels, not a group image.
     """
     height, width = labels.shape
-    chosen = np.isin(group_of, big).astype(np.uint8)
-    chosen[0] = 0
+    chosen = np.isin(group_of, big)  # a boolean image: flatnonzero is twice as fast
+    chosen[0] = False
     index = np.flatnonzero(np.take(chosen, labels))
     rows, cols = np.divmod(index, width)
     which = group_of[labels.ravel()[index]]

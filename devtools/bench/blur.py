@@ -108,13 +108,18 @@ def run(
     return 0
 
 
+def _runtime(detector: str) -> str:
+    """Where BlazeFace runs (onnxruntime when installed, else cv2.dnn): speeds depend on it."""
+    return "" if detector == "haar" else f" (BlazeFace in {default_detector().blaze.runtime})"
+
+
 def print_table(
     rows: list[Row], held_out: bool, strict: bool, seed: int, detector: str = "default"
 ) -> None:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(
         f"\n{f'held-out (seed {seed})' if held_out else 'dev'} cases, "
-        f"{'strict' if strict else 'default'} mode, detector {detector}; "
+        f"{'strict' if strict else 'default'} mode, detector {detector}{_runtime(detector)}; "
         f"load average {load:.1f} when done.\n"
         "Speed as multiples of real time from CPU seconds on one thread (OpenCV and ffmpeg "
         "with one thread; ffmpeg's CPU counted): each stage alone, then end to end (x RT); "

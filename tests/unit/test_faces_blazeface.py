@@ -116,3 +116,27 @@ def test_the_hybrid_asks_haar_only_where_small_faces_are_wanted(detector) -> Non
     haar.calls.clear()
     hybrid.search(grey, [(100, 0, 200, 200)], [40])
     assert haar.calls == []
+
+
+@pytest.mark.parametrize("runtime", ["opencv", "onnxruntime"])
+def test_the_grey_network_scores_a_grey_image_as_the_colour_network_does(runtime) -> None:
+    # Its first convolution takes one channel (the weights summed over three):
+    # a grey image gives the faces and scores its three-channel copy gives (that
+    # copy always goes through the original model in cv2.dnn).
+    if runtime == "onnxruntime":
+        pytest.importorskip("onnxruntime")
+    detector = BlazeFaceDetector(runtime=runtime)
+    assert detector.runtime == runtime
+    frame, face = _scene("astronaut", 40, 120, 90)
+    grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    boxes, scores = detector.run(grey)
+    colour_boxes, colour_scores = detector.run(cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR))
+    assert len(scores) > 0 and boxes.shape == colour_boxes.shape
+    np.testing.assert_allclose(boxes, colour_boxes, atol=0.01)
+    np.testing.assert_allclose(scores, colour_scores, atol=1e-5)
+    assert _hits(detector.search(grey, [(0, 0, 320, 240)]), face)
+
+
+def test_an_unknown_runtime_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown runtime"):
+        BlazeFaceDetector(runtime="tensorflow")

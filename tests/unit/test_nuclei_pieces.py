@@ -13,6 +13,7 @@ from chalicelib.cells.objects import (
     _neighbour_pairs,
     disk,
     grow_labels,
+    label_areas,
     merge_pairs,
     merge_table,
     open_disk,
@@ -27,6 +28,33 @@ from chalicelib.cells.scale import (
     typical_radius,
     white_noise_ratios,
 )
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_quantiles_near_either_end_are_the_partitions(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    size = int(rng.integers(4096, 120_000))
+    values = rng.normal(size=size).astype(np.float32)
+    if seed % 3 == 1:
+        values = np.round(values * 4)  # many ties
+    if seed % 3 == 2:
+        values[:: int(rng.integers(3, 50))] = np.nan  # NaNs go last, as in a partition
+    tile = values[: size // 2 * 2].reshape(2, -1)[:, ::2]  # a strided view
+    for q in (0.0, 0.0005, 0.005, 0.05, 0.5, 0.9, 0.995, 0.999, 1.0):
+        for v in (values, tile):
+            flat = v.ravel()
+            k = min(flat.size - 1, max(0, round(q * (flat.size - 1))))
+            expected = float(np.partition(flat, k)[k])
+            assert quantile(v, q) == expected or (np.isnan(expected) and np.isnan(quantile(v, q)))
+
+
+@pytest.mark.parametrize("top", [0, 7, 5000, 70_000])
+def test_label_areas_are_the_bincount(top: int) -> None:
+    rng = np.random.default_rng(top)
+    labels = (rng.integers(0, top + 1, (90, 110)) * (rng.random((90, 110)) < 0.5)).astype(np.int32)
+    for count in (0, max(0, top - 3), top, top + 5):
+        expected = np.bincount(labels.ravel(), minlength=count + 1)[: count + 1]
+        assert label_areas(labels, count).tolist() == expected.tolist()
 
 
 def random_labels(seed: int, shape: tuple[int, int] = (60, 70)) -> np.ndarray:
@@ -211,3 +239,34 @@ def test_closed_shapes_in_a_box_equal_those_of_the_whole_closed_image(seed: int)
     whole = shapes(grow_labels(groups), int(groups.max()), only=big)
     boxed = _closed_shapes(labels, group_of, big)
     assert boxed == [(float(whole.elongation[g]), float(whole.solidity[g])) for g in big]
+
+
+def test_a_saturated_nucleus_flat_on_top_is_one_seed() -> None:
+    # One large nucleus clipped at the 16-bit top, two normal ones: the plateau's ends
+    # were two blob maxima, and the two halves too large to be joined again.
+    image = np.full((200, 200), 2000.0, np.float32)
+    cv2.ellipse(image, (100, 60), (16, 12), 30, 0, 360, 200000.0, -1)
+    for centre in ((50, 150), (150, 150), (40, 40)):
+        cv2.circle(image, centre, 9, 30000.0, -1)
+    image = cv2.GaussianBlur(image, (0, 0), 1.5)
+    image += np.random.default_rng(1).normal(0, 300, image.shape).astype(np.float32)
+    gray = np.clip(image, 0, 65535).astype(np.uint16)
+    assert np.count_nonzero(gray == 65535) > 300
+    assert count_cells(gray).count == 4
+
+
+def test_a_background_rising_to_the_edge_leaves_no_band_of_objects() -> None:
+    # 16 nuclei on a background that rises steeply to the right edge: the opening
+    # flattened the ramp within its reach of the edge, and the band left there was
+    # segmented (a huge object holding the nuclei near that edge).
+    rng = np.random.default_rng(3)
+    image = np.zeros((256, 256), np.float32)
+    for y in range(32, 256, 64):
+        for x in range(32, 256, 64):
+            cv2.circle(image, (x, y), 7, float(rng.uniform(0.4, 0.6)), -1)
+    image = cv2.GaussianBlur(image, (0, 0), 1.5)
+    image += np.linspace(0.0, 1.5, 256, dtype=np.float32)[None, :]
+    image += rng.normal(0, 0.01, image.shape).astype(np.float32)
+    counted = count_cells(np.clip(image * 150 + 5, 0, 255).astype(np.uint8))
+    assert counted.count == 16
+    assert not counted.flagged

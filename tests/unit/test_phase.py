@@ -206,6 +206,39 @@ def test_exported_trees_reproduce_scikit_learn() -> None:
     assert np.allclose(phase.predict(model, table), regressor.predict(table.T), atol=1e-4)
 
 
+def _walk_one(model: phase.DensityModel, pixel: np.ndarray) -> float:
+    """The trees' sum for one pixel, node by node on the stored arrays."""
+    total = model.baseline
+    for t in range(model.feature.shape[0]):
+        node = 0
+        while model.left[t, node] != node:
+            goes_left = pixel[model.feature[t, node]] <= model.threshold[t, node]
+            node = model.left[t, node] if goes_left else model.right[t, node]
+        total += float(model.value[t, node])
+    return total
+
+
+def test_the_level_walk_sums_the_same_leaves_as_walking_each_pixel() -> None:
+    rng = np.random.default_rng(1)
+    table = rng.normal(size=(8 * len(phase_training.SIGMAS), 300)).astype(np.float32)
+    target = np.maximum(table[3] * 2 + table[10] ** 2, 0)
+    regressor = HistGradientBoostingRegressor(max_iter=12, max_depth=5, random_state=0)
+    model = phase.model_from_document(phase_training.export(regressor.fit(table.T, target), []))
+    table[:, :40] = table[:, 40:80][:, ::-1]  # ties and repeats
+    table[4, 7] = table[:, 9] = np.nan  # a NaN goes right
+    expected = [_walk_one(model, table[:, i]) for i in range(table.shape[1])]
+    assert phase.predict(model, table).tolist() == expected
+    assert phase.predict(model, table[:, :0]).size == 0
+
+
+def test_trees_deeper_than_the_limit_are_refused() -> None:
+    document = _tiny_document()
+    document["trees"][0].update(left=[1, 0, 2], right=[2, 0, 2])  # node 1 leads back to 0
+    model = phase.model_from_document(document)
+    with pytest.raises(phase.ModelFormatError, match="deeper"):
+        phase.predict(model, np.zeros((phase.FEATURES_PER_SCALE, 2), np.float32))
+
+
 def test_the_committed_model_was_trained_on_the_current_tune_crops_only() -> None:
     document = json.loads(phase.MODEL_FILE.read_text())
     crops = phase_training.tune_crops(ANNOTATED)

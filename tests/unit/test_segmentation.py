@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from types import SimpleNamespace
 
 import cv2
@@ -221,6 +223,22 @@ def test_real_nuclei_counts_hold_under_gamma_and_a_gradient() -> None:
         assert changed.error(count_cells(changed.image).count) <= 0.1
 
 
+@pytest.mark.parametrize(
+    "change",
+    [lambda c: robustness.rescale(c, 0.5), lambda c: robustness.gamma(c, 0.5)],
+    ids=["half size", "gamma 0.5"],
+)
+def test_a_fibre_joined_to_nuclei_by_its_glow_is_flagged_not_cut_into_nuclei(
+    change: Callable[[robustness.Annotated], robustness.Annotated],
+) -> None:
+    # vitra01_fibre changed: nuclei joined to the fibre's glow with no valley made the
+    # group as wide as long (2.9:1) and the fibre was cut into 5-7 "nuclei" (41, 39).
+    case = change(tune_crop("vitra01_fibre"))
+    counting = count_cells(to_gray(case.image))
+    assert any("long" in (obj.flag or "") for obj in counting.flagged)
+    assert case.error(counting.count) <= 0.05, (counting.count, case.low, case.high)
+
+
 def test_a_phase_contrast_image_gets_a_qc_verdict() -> None:
     case = tune_crop("pc230")
     counting = count_cells(to_gray(case.image))
@@ -230,3 +248,19 @@ def test_a_phase_contrast_image_gets_a_qc_verdict() -> None:
     assert qc["diameter_px"] == 40.0  # the size trees find the training photos' magnification
     assert counting.quality.reliable, counting.quality.reasons
     assert counting.count > 0
+
+
+@pytest.mark.parametrize(("well", "fibres"), [("01-A-01", 1), ("12-A-12", 0)])
+def test_whole_vitra_images_flag_the_fibre_and_no_chain_of_nuclei(
+    shared_data: Path, well: str, fibres: int
+) -> None:
+    # Well 01 has one broken bright fibre (cut into nuclei before); well 12 has none,
+    # but at gamma 0.5 a chain of three bright nuclei was once taken for one.
+    path = shared_data / "cellprofiler-examples" / "ExampleVitraImages" / "images"
+    gray = to_gray(cv2.imread(str(path / f"Channel 2-{well}-00.tif"), cv2.IMREAD_UNCHANGED))
+    for image in (gray, np.sqrt(gray / 255.0) * 255):
+        counting = count_cells(image.astype(np.uint8))
+        longs = [obj.area for obj in counting.flagged if "long" in (obj.flag or "")]
+        assert len([area for area in longs if area > 1500]) == fibres, longs
+        if not fibres:
+            assert not longs
