@@ -424,16 +424,19 @@ class FaceCoverage:
             self.stats.tracks += 1
 
     def _cut(self, rect: PixelRect, live: list[_Track]) -> bool:
-        """Whether ``rect`` is cut by the frame's edge and holds a face whose size is not
-        known yet (found under 4 times: maybe only the part of a face entering)."""
+        """Whether ``rect`` is cut by the frame's edge and holds only faces whose size is
+        not known yet (found under 4 times: maybe only the part of a face entering)."""
         x, y, w, h = rect
         if x >= 0 and y >= 0 and x + w <= self._width and y + h <= self._height:
             return False
-        for track in live:
-            cx, cy = track.box[:2] + track.box[2:] / 2
-            if track.redetected < 4 and x <= cx <= x + w and y <= cy <= y + h:
-                return True
-        return False
+        inside = [
+            track
+            for track in live
+            if x <= track.box[0] + track.box[2] / 2 <= x + w
+            and y <= track.box[1] + track.box[3] / 2 <= y + h
+        ]
+        # (a face found 4 times or more inside it: that face's size is known)
+        return bool(inside) and all(track.redetected < 4 for track in inside)
 
     def _live_faces(self, index: int) -> list[_Track]:
         """The faces found at least twice, the last time at the last pass or this one."""
@@ -639,9 +642,9 @@ def around_faces(rect: PixelRect, faces: Sequence[np.ndarray], cut: bool = False
     BlazeFace's coarse levels see two heads side by side, or a head and its
     shoulders, as one large face; the faces inside are blurred already. So a
     detection is not a new face when it holds the centres of two or more
-    distinct ``faces`` (each under half its size), or — unless it is ``cut`` by
+    distinct ``faces`` each under half its size, or — unless it is ``cut`` by
     the frame's edge, where a track may hold only the visible part of a face
-    entering — of one face under 1/1.6 of its size. (Only new detections: one
+    entering — of any face under 1/1.6 of its size. (Only new detections: one
     matching a tracked face of its own size still refreshes that track. A real
     face passing in front of a tracked one hides it, so that face is soon no
     longer live, and the back-fill covers the frames before the new face's
@@ -669,9 +672,7 @@ def around_faces(rect: PixelRect, faces: Sequence[np.ndarray], cut: bool = False
     larger = [side / float(max(face[2], face[3])) for face in inside]
     if sum(ratio > 2 for ratio in larger) >= 2:
         return True
-    if cut or len(inside) != 1:
-        return False
-    return larger[0] > 1.6
+    return bool(inside) and not cut
 
 
 def view_pad(view: str | None, settings: CoverageSettings) -> float:
