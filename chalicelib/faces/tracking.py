@@ -65,6 +65,9 @@ class CoverageSettings:
     motion_pad: float = 1.0  # times the face's speed (px/frame), on each side
     drift_pad: float = 0.25  # per frame since the last detection, times the speed
     flow_hold_s: float = 4.0  # while optical flow still follows it, a face is held this long
+    # A face only ever found weakly (e.g. texture the detector half-believes) is held
+    # this long, and not longer while the flow follows it (flow follows texture too).
+    weak_hold_s: float = 0.5
     motion_threshold: int = 14  # grey levels, on the small copy
     shrink: float = 0.85  # a re-detected box shrinks to no less than this share at once
     motion_share: float = 8.0  # smallest face searched in a moving region: its side / this
@@ -85,6 +88,7 @@ class CoverageSettings:
         return cls(
             detect_every=2,
             hold_s=2.0,
+            weak_hold_s=2.0,
             back_s=1.5,
             pad=0.6,
             motion_pad=2.5,
@@ -142,6 +146,8 @@ class _Track:
     steps: int = 0  # frames the optical flow followed it
     end: int | None = None  # last frame covered, once the face is given up
     tentative: bool = False  # found only weakly: blurred once found again at the next pass
+    redetected: int = 0  # detections matched to it after the first
+    strong: bool = False  # found confidently at least once (else held only ``weak_hold_s``)
 
 
 class FaceCoverage:
@@ -188,6 +194,7 @@ class FaceCoverage:
         self._scan_credit = 0.0
         self._passes = 0
         self._flow_hold = max(self._hold, round(self.settings.flow_hold_s * fps))
+        self._weak_hold = max(1, round(self.settings.weak_hold_s * fps))
         self._pending: deque[ScanItem] = deque()
 
     # -- the stream ---------------------------------------------------------------
@@ -371,12 +378,20 @@ class FaceCoverage:
         views = dict(labelled)
         unmatched = [rect for rect, _view in labelled]
         for track in self._tracks:
-            best = _best_match(track.box, unmatched)
+            # A face whose speed is not known yet (found once) may have moved
+            # up to its own width (at most ``UNKNOWN_SPEED`` px) per frame since:
+            # a small fast face the optical flow lost is still the same face.
+            reach = 0.0
+            if track.redetected == 0 and not refresh:
+                side = float(max(track.box[2], track.box[3]))
+                reach = min(side, UNKNOWN_SPEED) * (index - track.last_seen)
+            best = _best_match(track.box, unmatched, reach)
             if best is None:
                 continue
             unmatched.remove(best)
             track.tentative = False  # found again: a face, blurred from its first detection
             track.view = views[best]
+            track.strong = track.strong or not is_weak(track.view)
             detected = np.array(best, np.float64)
             if not refresh and index > track.last_seen:
                 centre_then = (
@@ -384,24 +399,59 @@ class FaceCoverage:
                 )
                 centre_now = detected[:2] + detected[2:] / 2
                 measured = (centre_now - centre_then) / (index - track.last_seen)
-                track.velocity = 0.5 * track.velocity + 0.5 * measured
+                # The first re-detection gives the first measured velocity (a new
+                # track's is 0, or the optical flow's guess): taken whole.
+                weight = 0.5 if track.redetected else 1.0
+                track.velocity = (1 - weight) * track.velocity + weight * measured
+                track.redetected += 1
             track.box = steady_size(track.box, detected, self.settings.shrink)
+            if index > track.last_seen:
+                fill_between(track.boxes, track.last_seen, index, track.box)
             track.last_seen = index
             track.points = _features(grey, track.box)
+        # A new detection around faces already tracked is not a new face (see around_faces).
+        live = self._live_faces(index)
         for rect in unmatched:
+            if around_faces(rect, [t.box for t in live], self._cut(rect, live)):
+                continue
             box = np.array(rect, np.float64)
             track = _Track(len(self._tracks) + len(self._finished), index, index, box)
             track.view = views[rect]
             track.tentative = is_weak(track.view)
+            track.strong = not track.tentative
             track.points = _features(grey, box)
             self._tracks.append(track)
             self.stats.tracks += 1
+
+    def _cut(self, rect: PixelRect, live: list[_Track]) -> bool:
+        """Whether ``rect`` is cut by the frame's edge and holds only faces whose size is
+        not known yet (found under 4 times: maybe only the part of a face entering)."""
+        x, y, w, h = rect
+        if x >= 0 and y >= 0 and x + w <= self._width and y + h <= self._height:
+            return False
+        inside = [
+            track
+            for track in live
+            if x <= track.box[0] + track.box[2] / 2 <= x + w
+            and y <= track.box[1] + track.box[3] / 2 <= y + h
+        ]
+        # (a face found 4 times or more inside it: that face's size is known)
+        return bool(inside) and all(track.redetected < 4 for track in inside)
+
+    def _live_faces(self, index: int) -> list[_Track]:
+        """The faces found at least twice, the last time at the last pass or this one."""
+        recent = index - self.settings.detect_every
+        return [
+            t for t in self._tracks if t.redetected and not t.tentative and t.last_seen >= recent
+        ]
 
     # -- tracking -------------------------------------------------------------------
     def _follow(self, before: Pyramid, now: Pyramid, index: int) -> None:
         for track in self._tracks:
             moved = _flow(before, now, track)
-            settled = track.steps >= 8  # its velocity is known by now (0.6⁸ ≈ 2 % left)
+            # Its velocity is known: followed 8 frames (0.6⁸ ≈ 2 % left of the
+            # start), or measured between two detections.
+            settled = track.steps >= 8 or track.redetected > 0
             if moved is not None and settled and not plausible(moved, track.velocity):
                 track.points = None  # locked onto something else: coast until re-detected
                 moved = None
@@ -426,10 +476,12 @@ class FaceCoverage:
                 for other in self._tracks
             )
             doubtful = track.tentative and stale  # a weak detection not repeated
+            weak_gone = not track.strong and unseen > self._weak_hold
             if (
                 gone
                 or duplicate
                 or doubtful
+                or weak_gone
                 or unseen > self._flow_hold
                 or (unseen > self._hold and lost)
             ):
@@ -462,7 +514,7 @@ class FaceCoverage:
 
     def _rect_at(self, track: _Track, index: int) -> PixelRect | None:
         settings = self.settings
-        if track.tentative:
+        if track.tentative and not settings.strict:
             return None
         if index in track.boxes:
             box = track.boxes[index]
@@ -479,15 +531,63 @@ class FaceCoverage:
         drift = settings.drift_pad * min(since, self._hold)
         pad = settings.pad + view_pad(track.view, settings)
         grow = pad * max(w, h) + speed * (settings.motion_pad + drift)
-        rect = _rect_from(x - grow, y - grow, x + w + grow, y + h + grow)
-        x0, y0 = max(0, rect[0]), max(0, rect[1])
-        x1, y1 = min(self._width, rect[0] + rect[2]), min(self._height, rect[1] + rect[3])
+        # A face cut by the frame's edge was found from its visible part (and its
+        # mirror image): its box may stop short inside the frame, so it grows inwards.
+        inward = EDGE_GROW * min(w, h)
+        left = grow + (inward if x + w >= self._width else 0.0)
+        right = grow + (inward if x <= 0 else 0.0)
+        top = grow + (inward if y + h >= self._height else 0.0)
+        bottom = grow + (inward if y <= 0 else 0.0)
+        rect = _rect_from(x - left, y - top, x + w + right, y + h + bottom)
+        # A box that stops just short of the frame's edge goes to it: the face may
+        # reach it (a box jitters by more than the sliver it would leave sharp).
+        near = EDGE_SNAP * max(w, h)
+        x0 = 0 if rect[0] < near else rect[0]
+        y0 = 0 if rect[1] < near else rect[1]
+        x1, y1 = rect[0] + rect[2], rect[1] + rect[3]
+        x1 = self._width if x1 > self._width - near else min(x1, self._width)
+        y1 = self._height if y1 > self._height - near else min(y1, self._height)
         if x1 <= x0 or y1 <= y0:
             return None
         return (x0, y0, x1 - x0, y1 - y0)
 
 
 # -- helpers ------------------------------------------------------------------------------
+
+
+EDGE_SNAP = 0.25  # of the face's size: a padded box nearer the frame's edge reaches it
+EDGE_GROW = 0.3  # of the face's width: a box cut by the frame's edge grows this much inwards
+
+
+def fill_between(boxes: dict[int, np.ndarray], first: int, last: int, box: np.ndarray) -> None:
+    """Boxes of the frames between two detections of a face (at ``first``, and ``box``
+    at ``last``) also cover the box interpolated between the two.
+
+    The optical flow between detections can lag or lose a fast or small face;
+    two detections bracket where it was. Where the flow's box overlaps the
+    interpolated one both are covered (their bounds); where it does not, the
+    flow was lost and the interpolated box replaces it.
+
+    >>> boxes = {i: np.array([0, 0, 12, 10.0]) for i in range(3)}  # the flow lagged
+    >>> fill_between(boxes, 0, 4, np.array([40, 0, 12, 10.0]))
+    >>> boxes[1].tolist(), boxes[2].tolist()
+    ([0.0, 0.0, 22.0, 10.0], [20.0, 0.0, 12.0, 10.0])
+    """
+    start = boxes.get(first)
+    if start is None:
+        return
+    for frame in range(first + 1, last):
+        held = boxes.get(frame)
+        if held is None:
+            continue
+        share = (frame - first) / (last - first)
+        guess = start * (1 - share) + box * share
+        x0, y0 = np.minimum(held[:2], guess[:2])
+        x1, y1 = np.maximum(held[:2] + held[2:], guess[:2] + guess[2:])
+        overlap = min(held[0] + held[2], guess[0] + guess[2]) > max(held[0], guess[0]) and min(
+            held[1] + held[3], guess[1] + guess[3]
+        ) > max(held[1], guess[1])
+        boxes[frame] = np.array([x0, y0, x1 - x0, y1 - y0]) if overlap else guess
 
 
 def _rect_from(x0: float, y0: float, x1: float, y1: float) -> PixelRect:
@@ -534,6 +634,45 @@ def _scan_plan(width: int, height: int, tile: int, min_face: int) -> list[ScanIt
                 items.append((rect, round(smallest)))
         smallest *= 2.4
     return items
+
+
+def around_faces(rect: PixelRect, faces: Sequence[np.ndarray], cut: bool = False) -> bool:
+    """Whether a new detection ``rect`` is faces already tracked seen larger.
+
+    BlazeFace's coarse levels see two heads side by side, or a head and its
+    shoulders, as one large face; the faces inside are blurred already. So a
+    detection is not a new face when it holds the centres of two or more
+    distinct ``faces`` each under half its size, or — unless it is ``cut`` by
+    the frame's edge, where a track may hold only the visible part of a face
+    entering — of any face under 1/1.6 of its size. (Only new detections: one
+    matching a tracked face of its own size still refreshes that track. A real
+    face passing in front of a tracked one hides it, so that face is soon no
+    longer live, and the back-fill covers the frames before the new face's
+    first track.)
+
+    >>> faces = [np.array([100, 100, 40, 40.0]), np.array([160, 100, 40, 40.0])]
+    >>> around_faces((60, 40, 200, 200), faces), around_faces((60, 40, 90, 90), faces[:1])
+    (True, True)
+    >>> around_faces((60, 40, 90, 90), faces[:1], cut=True)  # maybe a face entering
+    False
+    >>> around_faces((80, 80, 60, 60), faces[:1])  # the face itself, a little larger
+    False
+    >>> around_faces((110, 90, 50, 50), faces)  # another face, beside them
+    False
+    """
+    x, y, w, h = rect
+    side = max(w, h)
+    inside: list[np.ndarray] = []
+    for face in faces:
+        cx, cy = face[:2] + face[2:] / 2
+        holds = x <= cx <= x + w and y <= cy <= y + h
+        larger_face = side > 1.6 * float(max(face[2], face[3]))
+        if holds and larger_face and not any(same_face(face, other) for other in inside):
+            inside.append(face)
+    larger = [side / float(max(face[2], face[3])) for face in inside]
+    if sum(ratio > 2 for ratio in larger) >= 2:
+        return True
+    return bool(inside) and not cut
 
 
 def view_pad(view: str | None, settings: CoverageSettings) -> float:
@@ -622,7 +761,10 @@ def _cost(item: ScanItem, min_face: int) -> int:
     return round(w * h * (min_face / least) ** 2)
 
 
-def _best_match(box: np.ndarray, found: list[PixelRect]) -> PixelRect | None:
+UNKNOWN_SPEED = 32.0  # px/frame: how far a face whose speed is unknown may have moved
+
+
+def _best_match(box: np.ndarray, found: list[PixelRect], reach: float = 0.0) -> PixelRect | None:
     x, y, w, h = box
     centre = np.array([x + w / 2, y + h / 2])
     best, best_distance = None, math.inf
@@ -631,7 +773,8 @@ def _best_match(box: np.ndarray, found: list[PixelRect]) -> PixelRect | None:
         distance = float(np.hypot(*(centre - (rx + rw / 2, ry + rh / 2))))
         # A face of another size nearby is another face (one passing in front).
         similar = max(w, rw) <= 2.5 * min(w, rw)
-        if similar and distance < 0.75 * max(w, h, rw, rh) and distance < best_distance:
+        near = distance < 0.75 * max(w, h, rw, rh) + reach
+        if similar and near and distance < best_distance:
             best, best_distance = rect, distance
     return best
 
