@@ -79,7 +79,8 @@ MIN_SIZE_EVIDENCE = 150  # fewer contrasted grid pixels: too little to judge the
 BODY_SIGMA = 2.5  # px (working): a dark cell body is a minimum of the contrast smoothed at this
 BODY_LEVEL = 4 * TYPICAL_CONTRAST  # ... below minus this
 BODY_WINDOW = 5  # px (working): ... the lowest in this window
-UNDERCOUNT_Z = 2.0  # (bodies - count) / sqrt(count) above this: the count is too low (flagged)
+UNDERCOUNT_RATIO = 1.5  # more dark bodies per cell counted than this (tune: at most 1.5) ...
+UNDERCOUNT_Z = 2.0  # ... and (bodies - count) / sqrt(count) above this (tune: at most 1.75): flagged
 
 
 class ModelFormatError(LabError):
@@ -646,7 +647,8 @@ def dark_bodies(signal: np.ndarray) -> int:
     """How many dark cell bodies the working-size ``contrast`` shows: local minima (in a
     ``BODY_WINDOW`` window) of the contrast smoothed at ``BODY_SIGMA`` below
     ``-BODY_LEVEL``. Independent of the density trees; on the training photos about one
-    per cell (0.7-1.3; a spindle's body can show two, a packed clump fewer).
+    per cell (0.86-1.29 on the five tune regions: a spindle's body can show two, a packed
+    clump fewer).
 
     >>> img = np.zeros((60, 90), np.float32)
     >>> for x in (20, 45, 70):
@@ -661,13 +663,16 @@ def dark_bodies(signal: np.ndarray) -> int:
 
 def undercount_note(bodies: int, count: int) -> str | None:
     """Why a count of ``count`` cells is too low for ``bodies`` dark cell bodies (``None``:
-    it is not): the excess of bodies over cells beyond ``UNDERCOUNT_Z`` times the square
-    root of the count (chance: a spindle's second body, a granule).
+    it is not): more than ``UNDERCOUNT_RATIO`` bodies per cell (a spindle can show two
+    bodies, a cell a granule: up to 1.5 per cell on the tune regions and their
+    transformations), and an excess of bodies over cells beyond ``UNDERCOUNT_Z`` times
+    the square root of the count (not chance in a small field).
 
-    >>> undercount_note(37, 22) is None, undercount_note(29, 27) is None
+    >>> undercount_note(45, 22) is None, undercount_note(400, 359) is None
     (False, True)
     """
-    if (bodies - count) / np.sqrt(max(count, 1)) <= UNDERCOUNT_Z:
+    cells = max(count, 1)
+    if bodies <= UNDERCOUNT_RATIO * cells or (bodies - count) / np.sqrt(cells) <= UNDERCOUNT_Z:
         return None
     return (
         f"{bodies} dark cell bodies for {count} cells counted: touching or faint cells were "

@@ -290,9 +290,11 @@ def test_dark_bodies_are_the_strong_dark_minima() -> None:
     assert phase.dark_bodies(signal) == 3
 
 
-def test_an_undercount_is_judged_against_the_square_root_of_the_count() -> None:
+def test_an_undercount_needs_many_more_bodies_than_cells_and_not_by_chance() -> None:
     assert phase.undercount_note(30, 30) is None
     assert phase.undercount_note(14, 10) is None  # 4 over 10: chance (a spindle's two bodies)
+    assert phase.undercount_note(6, 3) is None  # twice as many, but 3 cells: chance
+    assert phase.undercount_note(400, 359) is None  # 3.6 standard deviations, but 1.1 per cell
     note = phase.undercount_note(45, 22)
     assert note is not None and "45 dark cell bodies for 22 cells" in note
     assert phase.undercount_note(3, 0) is not None  # bodies and no cell
