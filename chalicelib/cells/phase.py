@@ -80,7 +80,7 @@ BODY_SIGMA = 2.5  # px (working): a dark cell body is a minimum of the contrast 
 BODY_LEVEL = 4 * TYPICAL_CONTRAST  # ... below minus this
 BODY_WINDOW = 5  # px (working): ... the lowest in this window
 UNDERCOUNT_RATIO = 1.5  # more dark bodies per cell counted than this (tune: at most 1.5) ...
-UNDERCOUNT_Z = 2.0  # ... and (bodies - count) / sqrt(count) above this (tune: at most 1.75): flagged
+UNDERCOUNT_Z = 2.0  # ... and (bodies - count) / sqrt(count) above this (tune: 1.75): flagged
 
 
 class ModelFormatError(LabError):
