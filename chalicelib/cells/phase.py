@@ -658,7 +658,9 @@ def dark_bodies(signal: np.ndarray) -> int:
     """
     smooth = cv2.GaussianBlur(signal, (0, 0), BODY_SIGMA)
     lowest = cv2.erode(smooth, np.ones((BODY_WINDOW, BODY_WINDOW), np.uint8))
-    return int(np.count_nonzero((smooth <= lowest) & (smooth < -np.float32(BODY_LEVEL))))
+    minima = ((smooth <= lowest) & (smooth < -np.float32(BODY_LEVEL))).astype(np.uint8)
+    # A flat minimum (a clipped, black body) is one body, not one per pixel.
+    return int(cv2.connectedComponents(minima, connectivity=8)[0]) - 1
 
 
 def undercount_note(bodies: int, count: int) -> str | None:

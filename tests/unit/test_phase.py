@@ -288,6 +288,9 @@ def test_dark_bodies_are_the_strong_dark_minima() -> None:
     cv2.circle(signal, (140, 20), 4, -0.02, -1)  # faint: below the body level
     cv2.circle(signal, (140, 60), 4, 0.4, -1)  # bright: a halo, not a body
     assert phase.dark_bodies(signal) == 3
+    flat = np.zeros((80, 80), np.float32)
+    flat[20:60, 20:60] = -1.0  # a clipped black body: one flat minimum
+    assert phase.dark_bodies(flat) == 1
 
 
 def test_an_undercount_needs_many_more_bodies_than_cells_and_not_by_chance() -> None:
