@@ -79,6 +79,7 @@ class Found:
     soft: np.ndarray | None
     scale: float
     giants: int = 0  # the last ``giants`` flagged objects are lone giants (not fibres)
+    note: str | None = None  # why the count is in doubt (phase: many more bodies than cells)
 
 
 def offset_factor(threshold_offset: float) -> float:

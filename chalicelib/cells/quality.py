@@ -83,6 +83,8 @@ def _size_and_focus(segmentation: Segmentation, sharpness: float) -> list[str]:
         )
     if segmentation.scale_note:
         found.append(segmentation.scale_note)
+    if segmentation.count_note:
+        found.append(segmentation.count_note)
     if segmentation.count and sharpness < FOCUS_WARNING:
         found.append(f"the image looks out of focus (sharpness {sharpness:.2f})")
     return found
@@ -92,8 +94,9 @@ def assess(segmentation: Segmentation, gray: np.ndarray) -> Quality:
     """QC block and reliability verdict for a segmentation of ``gray``.
 
     A size in doubt (``segmentation.scale_note``: nuclei whose size is
-    ambiguous, phase-contrast cells whose size could not be judged) makes the
-    count not reliable.
+    ambiguous, phase-contrast cells whose size could not be judged) or a count
+    in doubt (``segmentation.count_note``: far more dark cell bodies than
+    phase-contrast cells counted) makes the count not reliable.
     """
     decision = segmentation.decision
     saturated = saturated_fraction(gray)

@@ -57,6 +57,9 @@ class Segmentation:
         Working resolution / original.
     scale_note : str or None
         Why the object size is in doubt (the count is then not reliable).
+    count_note : str or None
+        Why the count itself is in doubt (phase contrast: far more dark cell bodies
+        than cells counted; the count is then not reliable).
     """
 
     labels: np.ndarray = field(repr=False)
@@ -66,6 +69,7 @@ class Segmentation:
     radius: float
     scale: float
     scale_note: str | None = None
+    count_note: str | None = None
 
     @property
     def image_type(self) -> str:
@@ -202,7 +206,9 @@ def _phase(
         radius, note, prepared = size.radius, size.note, size.prepared
     found = segment_cells(gray, radius, window, threshold_offset, prepared=prepared)
     labels = to_full_resolution(found.labels, found.soft, gray.shape)
-    return Segmentation(labels, found.count, found.flagged, decision, radius, found.scale, note)
+    return Segmentation(
+        labels, found.count, found.flagged, decision, radius, found.scale, note, found.note
+    )
 
 
 def _median_radius(labels: np.ndarray, count: int, first: int = 0) -> float:

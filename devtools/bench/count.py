@@ -70,6 +70,8 @@ class Row:
     megapixels: float = 0.0
     # (megapixels, CPU seconds, detected image type) per image: speed by size class
     images: list[tuple[float, float, str]] = field(default_factory=list)
+    # per image: the count was flagged not reliable (phase robustness)
+    unreliable: list[bool] = field(default_factory=list)
 
     @property
     def mean(self) -> float:
@@ -236,8 +238,20 @@ def phase_robustness(cases: list[Annotated], label: str) -> list[Row]:
                     count_cells(gray, diameter=diameter * factor) if factor else count_cells(gray)
                 )
                 row.errors.append(changed.signed_error(counting.count))
+                quality = counting.quality
+                row.unreliable.append(quality is not None and not quality.reliable)
         rows.append(row)
     return rows
+
+
+def flag_line(row: Row) -> str:
+    """How many counts of a phase robustness row were flagged not reliable, their errors,
+    and the worst error of the counts left reliable."""
+    flagged = [e for e, bad in zip(row.errors, row.unreliable, strict=True) if bad]
+    kept = [abs(e) for e, bad in zip(row.errors, row.unreliable, strict=True) if not bad]
+    errors = " ".join(f"{100 * e:+.0f}%" for e in flagged)
+    worst = f"{100 * max(kept):.0f}%" if kept else "-"
+    return f"{len(flagged)}/{len(row.errors)} flagged ({errors or 'none'}), worst unflagged {worst}"
 
 
 def phase_sizes(cases: list[Annotated]) -> list[str]:
@@ -272,6 +286,7 @@ def photos() -> list[str]:
             f"{path.name}: taken for {qc.get('image_type')} "
             f"(confidence {qc.get('image_type_confidence')}), {counting.count} cells, "
             f"diameter {qc.get('diameter_px')} px, count {elapsed:.0f} ms"
+            + ("" if counting.quality is None or counting.quality.reliable else ", not reliable")
         )
     return lines
 
@@ -361,6 +376,10 @@ def run(image: Path | None = None, as_json: bool = False, quick: bool = False) -
                     "phase_robustness_heldout": {
                         r.name: {"mean": r.mean, "max": r.worst} for r in phase_held
                     },
+                    "phase_flagged": {
+                        r.name: {"tune": flag_line(r), "heldout": flag_line(h)}
+                        for r, h in zip(phase_tune, phase_held, strict=True)
+                    },
                     "phase_sizes": size_lines,
                     "photos": photo_lines,
                     "ms_per_mp": seconds * 1e3 / megapixels,
@@ -375,6 +394,9 @@ def run(image: Path | None = None, as_json: bool = False, quick: bool = False) -
         return 0
     print_report(sets, suite, suite_held, photo_lines)
     print_table("robustness (phase contrast)", phase_tune, phase_held)
+    print("\ncounts flagged not reliable (phase contrast; tune | held out):")
+    for tune_row, held_row in zip(phase_tune, phase_held, strict=True):
+        print(f"  {tune_row.name:<22} {flag_line(tune_row)} | {flag_line(held_row)}")
     print("\ncell size judged by the phase model (no diameter given; tune and held-out crops):")
     for line in size_lines:
         print(f"  {line}")

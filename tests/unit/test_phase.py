@@ -278,3 +278,44 @@ def test_a_flat_clump_gets_its_seeds_from_a_sample_of_its_pixels() -> None:
     markers = phase._kmeans_markers(inside, 9)
     assert sorted(np.unique(markers[markers > 0]).tolist()) == list(range(1, 10))
     assert inside[markers > 0].all()
+
+
+def test_dark_bodies_are_the_strong_dark_minima() -> None:
+    """Three dark discs are three bodies; a faint one and a bright one are none."""
+    signal = np.zeros((80, 160), np.float32)
+    for x in (20, 60, 100):
+        cv2.circle(signal, (x, 40), 4, -0.4, -1)
+    cv2.circle(signal, (140, 20), 4, -0.02, -1)  # faint: below the body level
+    cv2.circle(signal, (140, 60), 4, 0.4, -1)  # bright: a halo, not a body
+    assert phase.dark_bodies(signal) == 3
+    flat = np.zeros((80, 80), np.float32)
+    flat[20:60, 20:60] = -1.0  # a clipped black body: one flat minimum
+    assert phase.dark_bodies(flat) == 1
+
+
+def test_an_undercount_needs_many_more_bodies_than_cells_and_not_by_chance() -> None:
+    assert phase.undercount_note(30, 30) is None
+    assert phase.undercount_note(14, 10) is None  # 4 over 10: chance (a spindle's two bodies)
+    assert phase.undercount_note(6, 3) is None  # twice as many, but 3 cells: chance
+    assert phase.undercount_note(400, 359) is None  # 3.6 standard deviations, but 1.1 per cell
+    note = phase.undercount_note(45, 22)
+    assert note is not None and "45 dark cell bodies for 22 cells" in note
+    assert phase.undercount_note(3, 0) is not None  # bodies and no cell
+
+
+@pytest.mark.parametrize("name", ["pc197", "pc226", "pc230", "pc250_clump", "pc250_sparse"])
+def test_the_tune_crops_are_not_flagged_as_undercounted(name: str) -> None:
+    gray = tune_crop(name)
+    found = phase.segment_cells(gray, phase.default_model().cell_diameter / 2, (0.0, 255.0))
+    assert found.note is None
+
+
+def test_an_undercount_makes_the_count_not_reliable() -> None:
+    """The same crop with cells dropped (a higher least mass): as many bodies, fewer cells;
+    the count is flagged (a warning and not reliable), not silently lower."""
+    gray = tune_crop("pc226")
+    low = count_cells(gray, threshold_offset=1.5)
+    assert low.count < 0.6 * count_cells(gray).count
+    assert low.quality is not None and not low.quality.reliable
+    assert any("dark cell bodies" in w for w in low.quality.qc["warnings"])
+    assert any("dark cell bodies" in r for r in low.quality.reasons)
