@@ -435,8 +435,12 @@ class FaceCoverage:
         face entering, a tilted or profile face whose first detections held only part
         of it). Its boxes of those frames still to be decided take its new size."""
         for frame in range(index - 1, index - 1 - self.lookahead, -1):
-            held = track.boxes.get(frame)
-            if held is None or not edge_sides(held, self._width, self._height).any():
+            held, found = track.boxes.get(frame), track.seen.get(frame)
+            if held is None or found is None:
+                return
+            # (back to the frames after a detection of it whole; between detections
+            # the box moves with the face and may leave the edge)
+            if not edge_sides(track.boxes[found], self._width, self._height).any():
                 return
             track.boxes[frame] = edge_steady(box, held, self._width, self._height)
 
@@ -550,14 +554,12 @@ class FaceCoverage:
         grow = pad * max(w, h) + speed * (settings.motion_pad + drift)
         # A face cut by the frame's edge was found from its visible part (and its
         # mirror image): its box may stop short inside the frame, so it grows inwards.
-        # It also grows along the edge: a detection of the visible part of a face
-        # (a profile, a tilted face) may hold only part of its height.
-        inward, along = EDGE_GROW * min(w, h), EDGE_ALONG * max(w, h)
+        inward = EDGE_GROW * min(w, h)
         cut_left, cut_top, cut_right, cut_bottom = edge_sides(box, self._width, self._height)
-        left = grow + (inward if cut_right else 0.0) + (along if cut_top or cut_bottom else 0.0)
-        right = grow + (inward if cut_left else 0.0) + (along if cut_top or cut_bottom else 0.0)
-        top = grow + (inward if cut_bottom else 0.0) + (along if cut_left or cut_right else 0.0)
-        bottom = grow + (inward if cut_top else 0.0) + (along if cut_left or cut_right else 0.0)
+        left = grow + (inward if cut_right else 0.0)
+        right = grow + (inward if cut_left else 0.0)
+        top = grow + (inward if cut_bottom else 0.0)
+        bottom = grow + (inward if cut_top else 0.0)
         rect = _rect_from(x - left, y - top, x + w + right, y + h + bottom)
         # A box that stops just short of the frame's edge goes to it: the face may
         # reach it (a box jitters by more than the sliver it would leave sharp).
@@ -577,8 +579,6 @@ class FaceCoverage:
 
 EDGE_SNAP = 0.25  # of the face's size: a padded box nearer the frame's edge reaches it
 EDGE_GROW = 0.3  # of the face's width: a box cut by the frame's edge grows this much inwards
-EDGE_ALONG = 0.15  # of the face's size: ... and this much along the edge, on each side
-EDGE_NEAR = 0.1  # of the face's size: a box this near the frame's edge is cut by it
 
 
 def fill_between(boxes: dict[int, np.ndarray], first: int, last: int, box: np.ndarray) -> None:
@@ -779,7 +779,7 @@ def steady_size(before: np.ndarray, detected: np.ndarray, shrink: float) -> np.n
 
 def edge_sides(box: np.ndarray, width: int, height: int) -> np.ndarray:
     """Which sides of the frame (left, top, right, bottom) cut the box (x, y, w, h):
-    it reaches beyond them or stops within ``EDGE_NEAR`` of its size of them.
+    it reaches them or beyond.
 
     >>> edge_sides(np.array([-30, 100, 80, 80.0]), 640, 480).tolist()
     [True, False, False, False]
@@ -787,8 +787,7 @@ def edge_sides(box: np.ndarray, width: int, height: int) -> np.ndarray:
     [False, False, False, False]
     """
     x, y, w, h = box
-    near = EDGE_NEAR * max(w, h)
-    return np.array([x <= near, y <= near, x + w >= width - near, y + h >= height - near])
+    return np.array([x <= 0, y <= 0, x + w >= width, y + h >= height])
 
 
 def edge_steady(before: np.ndarray, detected: np.ndarray, width: int, height: int) -> np.ndarray:
