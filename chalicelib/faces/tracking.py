@@ -554,12 +554,15 @@ class FaceCoverage:
         grow = pad * max(w, h) + speed * (settings.motion_pad + drift)
         # A face cut by the frame's edge was found from its visible part (and its
         # mirror image): its box may stop short inside the frame, so it grows inwards.
-        inward = EDGE_GROW * min(w, h)
+        # It also grows a little along the edge: the detection of the part in view is
+        # centred on that part, not on the face (a profile's forehead was left out).
+        inward, along = EDGE_GROW * min(w, h), EDGE_ALONG * max(w, h)
         cut_left, cut_top, cut_right, cut_bottom = edge_sides(box, self._width, self._height)
-        left = grow + (inward if cut_right else 0.0)
-        right = grow + (inward if cut_left else 0.0)
-        top = grow + (inward if cut_bottom else 0.0)
-        bottom = grow + (inward if cut_top else 0.0)
+        across, down = cut_top or cut_bottom, cut_left or cut_right
+        left = grow + (inward if cut_right else 0.0) + (along if across else 0.0)
+        right = grow + (inward if cut_left else 0.0) + (along if across else 0.0)
+        top = grow + (inward if cut_bottom else 0.0) + (along if down else 0.0)
+        bottom = grow + (inward if cut_top else 0.0) + (along if down else 0.0)
         rect = _rect_from(x - left, y - top, x + w + right, y + h + bottom)
         # A box that stops just short of the frame's edge goes to it: the face may
         # reach it (a box jitters by more than the sliver it would leave sharp).
@@ -579,6 +582,7 @@ class FaceCoverage:
 
 EDGE_SNAP = 0.25  # of the face's size: a padded box nearer the frame's edge reaches it
 EDGE_GROW = 0.3  # of the face's width: a box cut by the frame's edge grows this much inwards
+EDGE_ALONG = 0.15  # of the face's size: ... and this much along the edge, on each side
 
 
 def fill_between(boxes: dict[int, np.ndarray], first: int, last: int, box: np.ndarray) -> None:
