@@ -404,7 +404,9 @@ class FaceCoverage:
                 weight = 0.5 if track.redetected else 1.0
                 track.velocity = (1 - weight) * track.velocity + weight * measured
                 track.redetected += 1
-            if edge_sides(detected, self._width, self._height).any():
+            # (a weak detection at the edge — texture the detector half-believes — does
+            # not hold its size)
+            if not is_weak(track.view) and edge_sides(detected, self._width, self._height).any():
                 box = edge_steady(track.box, detected, self._width, self._height)
                 if (box[2:] > track.box[2:] + 0.5).any():
                     self._grow_back(track, box, index)
