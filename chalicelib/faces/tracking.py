@@ -404,7 +404,15 @@ class FaceCoverage:
                 weight = 0.5 if track.redetected else 1.0
                 track.velocity = (1 - weight) * track.velocity + weight * measured
                 track.redetected += 1
-            track.box = steady_size(track.box, detected, self.settings.shrink)
+            # (a weak detection at the edge — texture the detector half-believes — does
+            # not hold its size)
+            if not is_weak(track.view) and edge_sides(detected, self._width, self._height).any():
+                box = edge_steady(track.box, detected, self._width, self._height)
+                if (box[2:] > track.box[2:] + 0.5).any():
+                    self._grow_back(track, box, index)
+                track.box = box
+            else:
+                track.box = steady_size(track.box, detected, self.settings.shrink)
             if index > track.last_seen:
                 fill_between(track.boxes, track.last_seen, index, track.box)
             track.last_seen = index
@@ -422,6 +430,21 @@ class FaceCoverage:
             track.points = _features(grey, box)
             self._tracks.append(track)
             self.stats.tracks += 1
+
+    def _grow_back(self, track: _Track, box: np.ndarray, index: int) -> None:
+        """A face cut by the frame's edge found larger than before was that large in
+        the frames before too, while it was cut (what grew was the part in view: a
+        face entering, a tilted or profile face whose first detections held only part
+        of it). Its boxes of those frames still to be decided take its new size."""
+        for frame in range(index - 1, index - 1 - self.lookahead, -1):
+            held, found = track.boxes.get(frame), track.seen.get(frame)
+            if held is None or found is None:
+                return
+            # (back to the frames after a detection of it whole; between detections
+            # the box moves with the face and may leave the edge)
+            if not edge_sides(track.boxes[found], self._width, self._height).any():
+                return
+            track.boxes[frame] = edge_steady(box, held, self._width, self._height)
 
     def _cut(self, rect: PixelRect, live: list[_Track]) -> bool:
         """Whether ``rect`` is cut by the frame's edge and holds only faces whose size is
@@ -533,11 +556,15 @@ class FaceCoverage:
         grow = pad * max(w, h) + speed * (settings.motion_pad + drift)
         # A face cut by the frame's edge was found from its visible part (and its
         # mirror image): its box may stop short inside the frame, so it grows inwards.
-        inward = EDGE_GROW * min(w, h)
-        left = grow + (inward if x + w >= self._width else 0.0)
-        right = grow + (inward if x <= 0 else 0.0)
-        top = grow + (inward if y + h >= self._height else 0.0)
-        bottom = grow + (inward if y <= 0 else 0.0)
+        # It also grows a little along the edge: the detection of the part in view is
+        # centred on that part, not on the face (a profile's forehead was left out).
+        inward, along = EDGE_GROW * min(w, h), EDGE_ALONG * max(w, h)
+        cut_left, cut_top, cut_right, cut_bottom = edge_sides(box, self._width, self._height)
+        across, down = cut_top or cut_bottom, cut_left or cut_right
+        left = grow + (inward if cut_right else 0.0) + (along if across else 0.0)
+        right = grow + (inward if cut_left else 0.0) + (along if across else 0.0)
+        top = grow + (inward if cut_bottom else 0.0) + (along if down else 0.0)
+        bottom = grow + (inward if cut_top else 0.0) + (along if down else 0.0)
         rect = _rect_from(x - left, y - top, x + w + right, y + h + bottom)
         # A box that stops just short of the frame's edge goes to it: the face may
         # reach it (a box jitters by more than the sliver it would leave sharp).
@@ -557,6 +584,7 @@ class FaceCoverage:
 
 EDGE_SNAP = 0.25  # of the face's size: a padded box nearer the frame's edge reaches it
 EDGE_GROW = 0.3  # of the face's width: a box cut by the frame's edge grows this much inwards
+EDGE_ALONG = 0.15  # of the face's size: ... and this much along the edge, on each side
 
 
 def fill_between(boxes: dict[int, np.ndarray], first: int, last: int, box: np.ndarray) -> None:
@@ -753,6 +781,45 @@ def steady_size(before: np.ndarray, detected: np.ndarray, shrink: float) -> np.n
     side = np.maximum(detected[2:], shrink * before[2:])
     centre = detected[:2] + detected[2:] / 2
     return np.concatenate([centre - side / 2, side])
+
+
+def edge_sides(box: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Which sides of the frame (left, top, right, bottom) cut the box (x, y, w, h):
+    it reaches them or beyond.
+
+    >>> edge_sides(np.array([-30, 100, 80, 80.0]), 640, 480).tolist()
+    [True, False, False, False]
+    >>> edge_sides(np.array([100, 100, 80, 80.0]), 640, 480).tolist()
+    [False, False, False, False]
+    """
+    x, y, w, h = box
+    return np.array([x <= 0, y <= 0, x + w >= width, y + h >= height])
+
+
+def edge_steady(before: np.ndarray, detected: np.ndarray, width: int, height: int) -> np.ndarray:
+    """The box (x, y, w, h) of a face whose detection ``detected`` is cut by the frame's edge.
+
+    A detector sees only the visible part of a face leaving (or entering) the
+    frame: its box shrinks as less of the face shows, and a box that shrinks
+    uncovers the rest of the face. So the box keeps the face's size known before
+    (``before``'s, when larger: it never shrinks while cut), centred on the
+    detection along the edge, and across it anchored to the detection's inner side
+    (the part of the face in view), reaching beyond the edge.
+
+    >>> edge_steady(np.array([1700, 300, 250, 300.0]), np.array([1790, 340, 130, 200.0]),
+    ...             1920, 1080).tolist()
+    [1790.0, 290.0, 250.0, 300.0]
+    """
+    side = np.maximum(detected[2:], before[2:])
+    centre = detected[:2] + detected[2:] / 2
+    corner = centre - side / 2
+    cut_left, cut_top, cut_right, cut_bottom = edge_sides(detected, width, height)
+    for axis, low, high in ((0, cut_left, cut_right), (1, cut_top, cut_bottom)):
+        if high and not low:  # leaving (or entering) past the far side: the near side holds
+            corner[axis] = detected[axis]
+        elif low and not high:
+            corner[axis] = detected[axis] + detected[axis + 2] - side[axis]
+    return np.concatenate([corner, side])
 
 
 def _cost(item: ScanItem, min_face: int) -> int:

@@ -333,3 +333,56 @@ def test_a_fast_face_between_two_detections_is_covered_where_it_was() -> None:
     for c in out:
         if c.index in positions:
             assert covers(c.rects, *positions[c.index]), (c.index, c.rects)
+
+
+class VisiblePartSeer:
+    """A detector double that, like a real one, boxes only the part of a face in view: a
+    face of side ``side`` cut by the frame's edge is found as a square as wide as its
+    visible part (centred on the face across the edge), or not at all under 8 px."""
+
+    name = "visible part"
+    min_face = 8
+
+    def __init__(self, positions: dict[int, tuple[int, int]], side: int) -> None:
+        self.positions, self.side, self.frame = positions, side, 0
+
+    def search(self, grey, regions, smallest=None, upright_only=None, prefer=None, largest=None):  # type: ignore[no-untyped-def]
+        x, y = self.positions[self.frame]
+        x0, x1 = max(0, x), min(SIZE[0], x + self.side)
+        seen = x1 - x0
+        if seen < self.min_face:
+            return []
+        return [((x0, y + (self.side - seen) // 2, seen, seen), "blazeface")]
+
+
+@pytest.mark.parametrize("speed", [2, -2])
+def test_a_large_face_cut_by_the_frame_edge_is_covered_whole(speed: int) -> None:
+    """Leaving (or entering) at the side, the detector's box of the visible part
+    shrinks (grows) with it; the face's height stays covered in every frame."""
+    side, count = 80, 40
+    start = 130 if speed > 0 else SIZE[0] - 15  # leaving at the right / entering there
+    positions = {i: (start + speed * i, 35) for i in range(count)}
+    seer = VisiblePartSeer(positions, side)
+    coverage = FaceCoverage(seer, SIZE, 30.0, CoverageSettings())
+    rng = np.random.default_rng(2)
+    texture = rng.integers(0, 255, (side, side), np.uint8)
+    out = []
+    for index in range(count):
+        frame = np.full((SIZE[1], SIZE[0]), 90, np.uint8)
+        x, y = positions[index]
+        x0, x1 = max(0, x), min(SIZE[0], x + side)
+        if x1 > x0:
+            frame[y : y + side, x0:x1] = texture[:, x0 - x : x1 - x]
+        seer.frame = index
+        out += coverage.push(np.dstack([frame] * 3))
+    out += coverage.finish()
+    for c in out:
+        x, y = positions[c.index]
+        x0, x1 = max(0, x), min(SIZE[0], x + side)
+        if x1 - x0 < 0.3 * side:  # (a sliver: the test set counts faces a third in view)
+            continue
+        whole = any(
+            rx <= x0 and ry <= y and x1 <= rx + rw and y + side <= ry + rh
+            for rx, ry, rw, rh in c.rects
+        )
+        assert whole, (c.index, (x0, y, x1, y + side), c.rects)
