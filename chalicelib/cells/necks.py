@@ -197,7 +197,7 @@ def _split(mask: np.ndarray, min_area: float, min_thickness: float) -> np.ndarra
             return None
         split[cores == core] = part
     split = _grow_within(split, padded > 0)[1:-1, 1:-1]
-    if np.bincount(split.ravel(), minlength=len(kept) + 1)[1:].min() < min_area:
+    if label_areas(split, len(kept))[1:].min() < min_area:
         return None
     return np.ascontiguousarray(split)
 

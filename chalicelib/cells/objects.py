@@ -459,7 +459,7 @@ class Shapes:
 
 def shapes(labels: np.ndarray, count: int, only: np.ndarray | None = None) -> Shapes:
     """Area, elongation and solidity of labels 1..count (``only``: those to measure)."""
-    area = np.bincount(labels.ravel(), minlength=count + 1)[: count + 1].astype(np.float64)
+    area = label_areas(labels, count).astype(np.float64)
     elongation = np.ones(count + 1)
     solidity = np.ones(count + 1)
     wanted = np.arange(1, count + 1) if only is None else only

@@ -246,7 +246,8 @@ class BlazeFaceDetector:
             self._session = onnx_session(ONNX_MODEL, required=runtime == "onnxruntime")
         self.runtime = "onnxruntime" if self._session is not None else "opencv"
         self._net = grey_net(model) if self._session is None else None
-        self._colour: cv2.dnn.Net | None = None
+        self._outputs = () if self._net is None else self._net.getUnconnectedOutLayersNames()
+        self._colour: tuple[cv2.dnn.Net, Sequence[str]] | None = None  # (net, output names)
         self.min_face = min_face
         self.target = target
         self.band = band
@@ -270,15 +271,17 @@ class BlazeFaceDetector:
             else:
                 assert self._net is not None
                 self._net.setInput(blob)
-                outputs = self._net.forward(self._net.getUnconnectedOutLayersNames())
+                outputs = self._net.forward(self._outputs)
         else:
             if self._colour is None:
-                self._colour = cv2.dnn.readNetFromTFLite(_model_bytes(self._model))
+                colour = cv2.dnn.readNetFromTFLite(_model_bytes(self._model))
+                self._colour = (colour, colour.getUnconnectedOutLayersNames())
+            net, names = self._colour
             blob = cv2.dnn.blobFromImage(
                 image, 1 / 127.5, (padded_w, padded_h), (127.5, 127.5, 127.5), swapRB=True
             )
-            self._colour.setInput(blob)
-            outputs = self._colour.forward(self._colour.getUnconnectedOutLayersNames())
+            net.setInput(blob)
+            outputs = net.forward(names)
         scores = next(o for o in outputs if o.shape[-1] == 1)
         regressors = next(o for o in outputs if o.shape[-1] == 16)
         return decode(scores, regressors, padded_h, padded_w, self.threshold)

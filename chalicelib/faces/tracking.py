@@ -452,12 +452,7 @@ class FaceCoverage:
         x, y, w, h = rect
         if x >= 0 and y >= 0 and x + w <= self._width and y + h <= self._height:
             return False
-        inside = [
-            track
-            for track in live
-            if x <= track.box[0] + track.box[2] / 2 <= x + w
-            and y <= track.box[1] + track.box[3] / 2 <= y + h
-        ]
+        inside = [track for track in live if _holds_centre(rect, track.box)]
         # (a face found 4 times or more inside it: that face's size is known)
         return bool(inside) and all(track.redetected < 4 for track in inside)
 
@@ -688,12 +683,10 @@ def around_faces(rect: PixelRect, faces: Sequence[np.ndarray], cut: bool = False
     >>> around_faces((110, 90, 50, 50), faces)  # another face, beside them
     False
     """
-    x, y, w, h = rect
-    side = max(w, h)
+    side = max(rect[2], rect[3])
     inside: list[np.ndarray] = []
     for face in faces:
-        cx, cy = face[:2] + face[2:] / 2
-        holds = x <= cx <= x + w and y <= cy <= y + h
+        holds = _holds_centre(rect, face)
         larger_face = side > 1.6 * float(max(face[2], face[3]))
         if holds and larger_face and not any(same_face(face, other) for other in inside):
             inside.append(face)
@@ -701,6 +694,13 @@ def around_faces(rect: PixelRect, faces: Sequence[np.ndarray], cut: bool = False
     if sum(ratio > 2 for ratio in larger) >= 2:
         return True
     return bool(inside) and not cut
+
+
+def _holds_centre(rect: PixelRect, box: np.ndarray) -> bool:
+    """Whether ``rect`` (x, y, w, h) holds the centre of ``box`` (x, y, w, h), edges included."""
+    x, y, w, h = rect
+    cx, cy = box[:2] + box[2:] / 2
+    return bool(x <= cx <= x + w and y <= cy <= y + h)
 
 
 def view_pad(view: str | None, settings: CoverageSettings) -> float:
