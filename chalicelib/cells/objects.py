@@ -175,7 +175,7 @@ def _plane(values: np.ndarray, tiles: int = PLANE_TILES) -> np.ndarray | None:
     rows, cols = min(tiles, height), min(tiles, width)
     top = np.arange(rows + 1) * height // rows
     left = np.arange(cols + 1) * width // cols
-    grid = tile_stat(values, top, left, lambda stack: np.quantile(stack, PLANE_QUANTILE, axis=2))
+    grid = tile_stat(values, top, left, lambda stack: linear_quantile(stack, PLANE_QUANTILE))
     xs = np.tile((left[:-1] + left[1:] - 1) / 2, rows)
     ys = np.repeat((top[:-1] + top[1:] - 1) / 2, cols)
     levels = grid.ravel().astype(np.float64)
@@ -220,6 +220,29 @@ def tile_stat(
             stack = stack.transpose(0, 2, 1, 3).reshape(ii.size, jj.size, -1)
             grid[np.ix_(ii, jj)] = statistic(stack)
     return grid
+
+
+def linear_quantile(stack: np.ndarray, q: float) -> np.ndarray:
+    """``np.quantile(stack, q, axis=-1)`` (linear interpolation) of a NaN-free float
+    array, computed as NumPy does it — the two neighbouring order statistics, then
+    ``a + (b - a) * g`` (or ``b - (b - a) * (1 - g)`` from g = 0.5 up) in the array's
+    own precision — but with one partition along the contiguous last axis (NumPy
+    partitions along the first, after moving the axis): several times faster on a
+    stack of tiles. A test compares it with ``np.quantile`` bit for bit.
+
+    >>> v = np.random.default_rng(0).random((3, 4, 101)).astype(np.float32)
+    >>> bool(np.array_equal(linear_quantile(v, 0.1), np.quantile(v, 0.1, axis=-1)))
+    True
+    """
+    n = stack.shape[-1]
+    virtual = q * (n - 1)
+    below = int(np.floor(virtual))
+    above = min(below + 1, n - 1)
+    ordered = np.partition(stack, [below, above], axis=-1)
+    a, b = ordered[..., below], ordered[..., above]
+    g = virtual - below
+    step = b - a
+    return np.asarray(b - step * (1 - g) if g >= 0.5 else a + step * g)
 
 
 def robust_level(values: np.ndarray, below: float | None = None) -> tuple[float, float]:
