@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from chalicelib.cells.objects import quantile
+from chalicelib.cells.objects import quantile, subsample
 
 FLUORESCENCE = "fluorescence"
 PHASE_CONTRAST = "phase-contrast"
@@ -36,6 +36,8 @@ LOW_CONFIDENCE = 0.75
 TILES = 3
 FAINT_TILE = 0.25  # a tile whose range is under this share of the image's is faint
 PREVIEW_SIDE = 512
+TILE_SAMPLES = 16384  # pixels of the preview read per tile (every step-th row and column)
+FAINT_SAMPLES = 65536  # pixels of the preview its intensity range is read from
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,10 @@ class TypeDecision:
 def background_position(gray: np.ndarray, tiles: int = TILES) -> float:
     """Median over tiles of the histogram mode's position in the tile's 0.5-99.5 % range.
 
+    Read on about ``TILE_SAMPLES`` pixels per tile (every step-th pixel of the blurred
+    preview, which keeps each pixel's noise as it is: a smaller preview would average
+    it away and narrow the background's peak).
+
     A faint tile (a range under ``FAINT_TILE`` of the image's 0.5-99.9 % range)
     whose mode sits mid-range is noise alone, which says nothing of the image
     type: it is left out (unless every tile is such). A sparse fluorescence image
@@ -89,8 +95,14 @@ def background_position(gray: np.ndarray, tiles: int = TILES) -> float:
     0.01
     """
     preview = _preview(gray)
+    # Every step-th pixel of the (blurred) preview: about TILE_SAMPLES per tile are
+    # plenty for a 64-bin mode and the 0.5 / 99.5 % range, at a fraction of the cost.
+    step = max(1, round(float(np.sqrt(preview.size / (tiles * tiles * TILE_SAMPLES)))))
+    if step > 1:
+        preview = np.ascontiguousarray(preview[::step, ::step])
     height, width = preview.shape
-    faint = FAINT_TILE * (quantile(preview, 0.999) - quantile(preview, 0.005))
+    whole = subsample(preview, FAINT_SAMPLES)  # the range a faint tile is judged against
+    faint = FAINT_TILE * (quantile(whole, 0.999) - quantile(whole, 0.005))
     positions: list[float] = []
     noise: list[float] = []
     for i in range(tiles):

@@ -173,14 +173,12 @@ def _plane(values: np.ndarray, tiles: int = PLANE_TILES) -> np.ndarray | None:
     """
     height, width = values.shape
     rows, cols = min(tiles, height), min(tiles, width)
-    points = []
-    for i in range(rows):
-        y0, y1 = i * height // rows, (i + 1) * height // rows
-        for j in range(cols):
-            x0, x1 = j * width // cols, (j + 1) * width // cols
-            level = float(np.quantile(values[y0:y1, x0:x1], PLANE_QUANTILE))
-            points.append(((x0 + x1 - 1) / 2, (y0 + y1 - 1) / 2, level))
-    xs, ys, levels = np.asarray(points).T
+    top = np.arange(rows + 1) * height // rows
+    left = np.arange(cols + 1) * width // cols
+    grid = tile_stat(values, top, left, lambda stack: linear_quantile(stack, PLANE_QUANTILE))
+    xs = np.tile((left[:-1] + left[1:] - 1) / 2, rows)
+    ys = np.repeat((top[:-1] + top[1:] - 1) / 2, cols)
+    levels = grid.ravel().astype(np.float64)
     design = np.stack([np.ones(xs.size), xs, ys], axis=1)
     (a, b, c), *_ = np.linalg.lstsq(design, levels, rcond=None)
     spread = float(np.sum(np.square(levels - levels.mean())))
@@ -190,6 +188,61 @@ def _plane(values: np.ndarray, tiles: int = PLANE_TILES) -> np.ndarray | None:
     row = (a + b * np.arange(width)).astype(np.float32)
     column = (c * np.arange(height)).astype(np.float32)
     return np.asarray(row[None, :] + column[:, None])
+
+
+def tile_stat(
+    values: np.ndarray,
+    top: np.ndarray,
+    left: np.ndarray,
+    statistic: Callable[[np.ndarray], np.ndarray],
+) -> np.ndarray:
+    """``statistic`` of every tile between the row bounds ``top`` and column bounds
+    ``left``, as a (rows, cols) float64 grid: one call per tile shape (a stack of the
+    tiles of that shape along a last axis), not one per tile.
+
+    ``statistic`` takes an (i, j, pixels) stack and reduces its last axis; a quantile
+    or median of a stack is the quantile of each tile alone (the same partition and
+    interpolation on each), so the grid is what a loop over the tiles gives.
+
+    >>> v = np.arange(35.0).reshape(5, 7)
+    >>> tile_stat(v, np.array([0, 2, 5]), np.array([0, 3, 7]), lambda s: s.min(axis=2)).tolist()
+    [[0.0, 3.0], [14.0, 17.0]]
+    """
+    heights, widths = np.diff(top), np.diff(left)
+    grid = np.zeros((heights.size, widths.size), np.float64)
+    for tile_height in np.unique(heights).tolist():
+        ii = np.flatnonzero(heights == tile_height)
+        ys = (top[ii][:, None] + np.arange(tile_height)[None, :]).ravel()
+        for tile_width in np.unique(widths).tolist():
+            jj = np.flatnonzero(widths == tile_width)
+            xs = (left[jj][:, None] + np.arange(tile_width)[None, :]).ravel()
+            stack = values[np.ix_(ys, xs)].reshape(ii.size, tile_height, jj.size, tile_width)
+            stack = stack.transpose(0, 2, 1, 3).reshape(ii.size, jj.size, -1)
+            grid[np.ix_(ii, jj)] = statistic(stack)
+    return grid
+
+
+def linear_quantile(stack: np.ndarray, q: float) -> np.ndarray:
+    """``np.quantile(stack, q, axis=-1)`` (linear interpolation) of a NaN-free float
+    array, computed as NumPy does it — the two neighbouring order statistics, then
+    ``a + (b - a) * g`` (or ``b - (b - a) * (1 - g)`` from g = 0.5 up) in the array's
+    own precision — but with one partition along the contiguous last axis (NumPy
+    partitions along the first, after moving the axis): several times faster on a
+    stack of tiles. A test compares it with ``np.quantile`` bit for bit.
+
+    >>> v = np.random.default_rng(0).random((3, 4, 101)).astype(np.float32)
+    >>> bool(np.array_equal(linear_quantile(v, 0.1), np.quantile(v, 0.1, axis=-1)))
+    True
+    """
+    n = stack.shape[-1]
+    virtual = q * (n - 1)
+    below = int(np.floor(virtual))
+    above = min(below + 1, n - 1)
+    ordered = np.partition(stack, [below, above], axis=-1)
+    a, b = ordered[..., below], ordered[..., above]
+    g = virtual - below
+    step = b - a
+    return np.asarray(b - step * (1 - g) if g >= 0.5 else a + step * g)
 
 
 def robust_level(values: np.ndarray, below: float | None = None) -> tuple[float, float]:
