@@ -290,9 +290,10 @@ def _split_inside(
     distance = cv2.distanceTransform(stack, cv2.DIST_L2, 5)
     thick = max(2.0, INNER_THICKNESS * radius)
     maxima = (distance >= cv2.dilate(distance, np.ones((3, 3), np.uint8))) & (distance >= thick)
-    count, peaks = cv2.connectedComponents(maxima.astype(np.uint8), connectivity=8)
+    count, found = cv2.connectedComponents(maxima.astype(np.uint8), connectivity=8)
     if count <= 2:
         return None
+    peaks = np.asarray(found, np.int32)
     # Each thick maximum's height, a pixel of it and its level; a level can only be cut
     # where one of its maxima is apart from the level's highest above INNER_NECK of
     # its own height (the test ``_split`` starts with): only then is it examined.
