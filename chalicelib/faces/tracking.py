@@ -343,7 +343,11 @@ class FaceCoverage:
             diff[:border], diff[-border:], diff[:, :border], diff[:, -border:] = 0, 0, 0, 0
             if float(diff.mean()) > 40:  # most of the picture is new: a cut
                 return [], True
-            aligned_mask = (diff > threshold).astype(np.uint8)
+            # Compared with the aligned picture's 3×3 neighbourhood: a sub-pixel shift
+            # (interpolated) leaves residue on every textured pixel, not motion.
+            beyond = outside_range(aligned, now)
+            beyond[:border], beyond[-border:], beyond[:, :border], beyond[:, -border:] = 0, 0, 0, 0
+            aligned_mask = (beyond > threshold).astype(np.uint8)
             # Scattered changes: the shift is kept only if it explains most of them
             # (else they are many things moving, each searched).
             if not scattered or aligned_mask.sum() < 0.5 * mask.sum():
@@ -611,6 +615,28 @@ def fill_between(boxes: dict[int, np.ndarray], first: int, last: int, box: np.nd
             held[1] + held[3], guess[1] + guess[3]
         ) > max(held[1], guess[1])
         boxes[frame] = np.array([x0, y0, x1 - x0, y1 - y0]) if overlap else guess
+
+
+def outside_range(before: np.ndarray, now: np.ndarray) -> np.ndarray:
+    """How far each pixel of ``now`` lies outside the range (min to max) of ``before``
+    over its 3×3 neighbourhood (0 inside it); float32 images of one shape.
+
+    Pictures aligned to a fraction of a pixel differ on every edge and texture
+    by the interpolation alone; a pixel that really changed (something moved) lies
+    outside what its neighbourhood held before.
+
+    >>> before = np.zeros((5, 5), np.float32); before[:, 2] = 100  # a line
+    >>> now = np.roll(before, 1, axis=1)  # shifted by one pixel: within range
+    >>> float(outside_range(before, now).max())
+    0.0
+    >>> now[0, 0] = 60  # something new where the neighbourhood held 0
+    >>> float(outside_range(before, now)[0, 0])
+    60.0
+    """
+    kernel = np.ones((3, 3), np.uint8)
+    low = cv2.erode(before, kernel)
+    high = cv2.dilate(before, kernel)
+    return np.asarray(np.maximum(np.maximum(low - now, now - high), 0), np.float32)
 
 
 def _rect_from(x0: float, y0: float, x1: float, y1: float) -> PixelRect:
