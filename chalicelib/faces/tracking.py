@@ -247,14 +247,11 @@ class FaceCoverage:
             self.stats.full_scans += 1
         near = self._around_tracks()
         near_rects = [r for r, _least, _view in near]
-        # Motion inside a tracked face's search region is searched there — unless that
-        # search looks only for faces larger than the motion's (a large track, e.g. a
-        # false detection on the background, must not hide the small faces moving in it).
-        moving = [
-            item
-            for item in moving
-            if not _mostly_inside(item[0], [r for r, least, _v in near if least <= item[1]])
-        ]
+        # Motion inside a tracked face's search region is searched there (the region
+        # grown to all of it) — unless that search looks only for faces larger than
+        # the motion's (a large track, e.g. a false detection on the background, must
+        # not hide the small faces moving in it).
+        near, moving = absorb(near, moving)
         # Motion that overlaps a tracked face is mostly that face (and the body
         # around it): searched only every ``explained_every``-th pass; motion
         # elsewhere, where a new face may be, every pass.
@@ -363,8 +360,12 @@ class FaceCoverage:
                 (x + w) / self._scale + grow,
                 (y + h) / self._scale + grow,
             )
-            # A face is at least an eighth of the moving region it makes.
-            items.append((rect, round(min(rect[2], rect[3]) / self.settings.motion_share)))
+            # A face is at least an eighth of the moving region it makes (of its part
+            # inside the frame: a region grown past the edge holds no larger face).
+            inside = min(rect[0] + rect[2], self._width) - max(rect[0], 0), min(
+                rect[1] + rect[3], self._height
+            ) - max(rect[1], 0)
+            items.append((rect, max(1, round(min(inside) / self.settings.motion_share))))
         return items, False
 
     def _around_tracks(self) -> list[tuple[PixelRect, int, str | None]]:
@@ -642,6 +643,39 @@ def outside_range(before: np.ndarray, now: np.ndarray) -> np.ndarray:
 def _rect_from(x0: float, y0: float, x1: float, y1: float) -> PixelRect:
     left, top = math.floor(x0), math.floor(y0)
     return (left, top, math.ceil(x1) - left, math.ceil(y1) - top)
+
+
+NearItem = tuple[PixelRect, int, str | None]  # around a tracked face: region, smallest, view
+
+
+def absorb(
+    near: Sequence[NearItem], moving: Sequence[ScanItem], share: float = 0.7
+) -> tuple[list[NearItem], list[ScanItem]]:
+    """Motion left to the searches around tracked faces, and the motion left over.
+
+    A moving region lying mostly (``share``) inside a tracked face's search region
+    that looks for faces as small as the motion's is searched there, and that
+    region grows to cover all of it: a face coming out from behind a tracked face
+    (or beside it) is whole in the search, not cut at the region's edge.
+
+    >>> near = [((100, 100, 200, 200), 40, "blazeface")]
+    >>> absorb(near, [((150, 150, 200, 100), 40), ((500, 0, 80, 80), 10)])
+    ([((100, 100, 250, 200), 40, 'blazeface')], [((500, 0, 80, 80), 10)])
+    >>> absorb(near, [((150, 150, 200, 100), 20)])[1]  # it looks for smaller faces
+    [((150, 150, 200, 100), 20)]
+    """
+    grown, left = list(near), []
+    for rect, least in moving:
+        for number, (around, smallest, view) in enumerate(grown):
+            if smallest <= least and _mostly_inside(rect, [around], share):
+                x0, y0 = min(rect[0], around[0]), min(rect[1], around[1])
+                x1 = max(rect[0] + rect[2], around[0] + around[2])
+                y1 = max(rect[1] + rect[3], around[1] + around[3])
+                grown[number] = ((x0, y0, x1 - x0, y1 - y0), smallest, view)
+                break
+        else:
+            left.append((rect, least))
+    return grown, left
 
 
 def _mostly_inside(rect: PixelRect, others: list[PixelRect], share: float = 0.7) -> bool:
