@@ -436,9 +436,12 @@ def mirror_images(boxes: np.ndarray, share: np.ndarray, width: int, height: int)
             reflections.append((x, -y - h))
         if y + h > height:
             reflections.append((x, 2 * height - y - h))
+        # (boxes of the same face straddling the edge — overlapping this one — are
+        # left to the non-maximum suppression)
+        apart = _iou(boxes[i : i + 1], boxes) < 0.3
         for rx, ry in reflections:
             mirrored = np.array([[rx, ry, w, h]])
-            others = boxes[share > share[i]]
+            others = boxes[(share > share[i]) & apart]
             if len(others) and float(_iou(mirrored, others).max()) > 0.5:
                 ghost[i] = True
     return ghost
