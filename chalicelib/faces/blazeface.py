@@ -512,13 +512,13 @@ class HybridDetector:
         # where a new face may be: not around a face tracked upright (``prefer``).
         upright = [
             bool(upright_only and upright_only[i])
-            or bool(prefer and prefer[i] is not None and prefer[i] != "tilted")
+            or bool(prefer and prefer[i] is not None and prefer[i].rstrip("?") != "tilted")
             for i in range(len(regions))
         ]
         if small:
             if grey.ndim == 3:
                 grey = cv2.cvtColor(grey, cv2.COLOR_BGR2GRAY)
-            found += self.small.search(
+            haar = self.small.search(
                 grey,
                 [regions[i] for i in small],
                 [least[i] for i in small],
@@ -526,6 +526,16 @@ class HybridDetector:
                 None,
                 [self.haar_below * 3 // 2 for _ in small],
             )
+            # The tilted view (a weaker vote, turned copies) also finds texture and
+            # parts of larger faces: its detections are weak (blurred once the next
+            # pass finds them again), and none beside a face BlazeFace found of
+            # another size (an eye, a cheek of that face).
+            faces = np.array([r for r, view in found if view == "blazeface"], np.float64)
+            for rect, view in haar:
+                if view != "tilted":
+                    found.append((rect, view))
+                elif not (len(faces) and beside_other_size(np.array(rect, np.float64), faces)):
+                    found.append((rect, "tilted?"))
         return found
 
 

@@ -360,12 +360,8 @@ class FaceCoverage:
                 (x + w) / self._scale + grow,
                 (y + h) / self._scale + grow,
             )
-            # A face is at least an eighth of the moving region it makes (of its part
-            # inside the frame: a region grown past the edge holds no larger face).
-            inside = min(rect[0] + rect[2], self._width) - max(rect[0], 0), min(
-                rect[1] + rect[3], self._height
-            ) - max(rect[1], 0)
-            items.append((rect, max(1, round(min(inside) / self.settings.motion_share))))
+            # A face is at least an eighth of the moving region it makes.
+            items.append((rect, round(min(rect[2], rect[3]) / self.settings.motion_share)))
         return items, False
 
     def _around_tracks(self) -> list[tuple[PixelRect, int, str | None]]:
@@ -772,8 +768,10 @@ def view_pad(view: str | None, settings: CoverageSettings) -> float:
 
     >>> view_pad("tilted", CoverageSettings()), view_pad("frontal", CoverageSettings())
     (0.1, 0.0)
+    >>> view_pad("tilted?", CoverageSettings())  # found weakly
+    0.1
     """
-    return settings.tilted_pad if view == "tilted" else 0.0
+    return settings.tilted_pad if view is not None and view.rstrip("?") == "tilted" else 0.0
 
 
 def is_weak(view: str | None) -> bool:
