@@ -510,10 +510,11 @@ class HybridDetector:
         small = [i for i, s in enumerate(least) if s < self.haar_below]
         # The tilted view (frontal cascade on turned copies, ~4x the upright cost)
         # where a new face may be: not around a face tracked upright (``prefer``).
+        tracked = prefer or [None] * len(regions)
         upright = [
             bool(upright_only and upright_only[i])
-            or bool(prefer and prefer[i] is not None and prefer[i].rstrip("?") != "tilted")
-            for i in range(len(regions))
+            or (view is not None and view.rstrip("?") != "tilted")
+            for i, view in enumerate(tracked)
         ]
         if small:
             if grey.ndim == 3:
