@@ -331,7 +331,9 @@ class FaceCoverage:
         if mask.mean() > 0.3 or scattered:  # much changed: the camera moved, or a new scene
             # Phase correlation finds the camera's shift; only used when much changed,
             # since on a plain background it would lock onto the one moving object.
-            (dx, dy), _response = cv2.phaseCorrelate(before, now)
+            # (The tracked faces left out: on a sparse scene — a star field — a large
+            # moving face outweighs the background, and its shift is not the camera's.)
+            (dx, dy), _response = cv2.phaseCorrelate(before, now, self._background_weights())
             shift = np.array([[1, 0, dx], [0, 1, dy]], np.float32)
             size = (small.shape[1], small.shape[0])
             aligned = np.asarray(cv2.warpAffine(before, shift, size), np.float32)
@@ -363,6 +365,23 @@ class FaceCoverage:
             # A face is at least an eighth of the moving region it makes.
             items.append((rect, round(min(rect[2], rect[3]) / self.settings.motion_share)))
         return items, False
+
+    def _background_weights(self) -> np.ndarray | None:
+        """Weights of the small copy's pixels for finding the camera's shift: 0 on the
+        tracked faces (grown by their motion over a pass), 1 elsewhere, feathered; None
+        (all pixels alike) when faces cover most of the picture."""
+        assert self._small_ref is not None
+        weights = np.ones(self._small_ref.shape, np.float32)
+        for track in self._tracks:
+            x, y, w, h = track.box
+            grow = 0.25 * max(w, h) + np.abs(track.velocity).max() * self.settings.detect_every
+            x0, y0 = max(0, int((x - grow) * self._scale)), max(0, int((y - grow) * self._scale))
+            x1 = int(math.ceil((x + w + grow) * self._scale))
+            y1 = int(math.ceil((y + h + grow) * self._scale))
+            weights[y0:y1, x0:x1] = 0
+        if weights.mean() < 0.25:
+            return None
+        return np.asarray(cv2.GaussianBlur(weights, (0, 0), 2.0), np.float32)
 
     def _around_tracks(self) -> list[tuple[PixelRect, int, str | None]]:
         items = []

@@ -470,3 +470,40 @@ def test_outside_range_ignores_sub_pixel_shifts_of_texture() -> None:
     assert float(outside_range(scene, half)[inner].max()) == 0.0
     half[20:30, 20:30] = scene[20:30, 20:30].max() + 30  # something new
     assert float(outside_range(scene, half)[20:30, 20:30].min()) >= 29
+
+
+class AreaSeer(SizedSquareSeer):
+    """``SizedSquareSeer`` that also adds up the area of the regions searched per pass."""
+
+    def __init__(self, positions: dict[int, tuple[int, int]], side: int) -> None:
+        super().__init__(positions, side)
+        self.areas: list[int] = []
+
+    def search(self, grey, regions, smallest=None, upright_only=None, prefer=None, largest=None):  # type: ignore[no-untyped-def]
+        self.areas.append(sum(w * h for _x, _y, w, h in regions))
+        return super().search(grey, regions, smallest, upright_only, prefer, largest)
+
+
+def test_a_large_tracked_face_does_not_pass_for_the_camera_on_a_sparse_scene() -> None:
+    """A star field panned, and a large textured face moving fast across it: the face
+    outweighs the sparse stars in the phase correlation, and unless it is left out the
+    camera seems to move with it — every star then moves, each a region to search."""
+    width, height, side, count = 480, 360, 120, 40
+    rng = np.random.default_rng(5)
+    sky = np.zeros((height, width + 200), np.uint8)
+    for x, y in zip(rng.integers(0, width + 200, 150), rng.integers(0, height, 150), strict=True):
+        cv2.circle(sky, (int(x), int(y)), 2, 255, -1)
+    texture = cv2.resize(rng.integers(0, 255, (12, 12), np.uint8), (side, side))
+    positions = {i: (20 + 8 * i, 120) for i in range(count)}
+    seer = AreaSeer(positions, side)
+    coverage = FaceCoverage(seer, (width, height), 30.0, CoverageSettings())
+    for index in range(count):
+        frame = sky[:, 2 * index : 2 * index + width].copy()
+        x, y = positions[index]
+        frame[y : y + side, x : x + side] = texture
+        seer.frame = index
+        coverage.push(np.dstack([frame] * 3))
+    # After the first passes (the whole first frame; the face found), the searches
+    # stay around the face (its own search region is ~280 px square), not all over
+    # the sky (~1.5 frames' worth per pass when the face passes for the camera).
+    assert np.mean(seer.areas[3:]) < 0.75 * width * height, seer.areas
