@@ -376,8 +376,8 @@ class FaceCoverage:
             x, y, w, h = track.box
             grow = 0.25 * max(w, h) + np.abs(track.velocity).max() * self.settings.detect_every
             x0, y0 = max(0, int((x - grow) * self._scale)), max(0, int((y - grow) * self._scale))
-            x1 = int(math.ceil((x + w + grow) * self._scale))
-            y1 = int(math.ceil((y + h + grow) * self._scale))
+            x1 = max(0, math.ceil((x + w + grow) * self._scale))  # (slices: never negative)
+            y1 = max(0, math.ceil((y + h + grow) * self._scale))
             weights[y0:y1, x0:x1] = 0
         if weights.mean() < 0.25:
             return None
