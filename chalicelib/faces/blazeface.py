@@ -332,7 +332,10 @@ class BlazeFaceDetector:
         share = _inside_share(every, frame_w, frame_h)
         large = np.maximum(every[:, 2], every[:, 3]) > 0.5 * min(frame_w, frame_h)
         inside = (share >= 0.2) & ((share >= 0.5) | ~large)
-        every, probability = every[inside], probability[inside]
+        every, probability, share = every[inside], probability[inside], share[inside]
+        # A face cut by the edge is also found as its own reflection, mostly beyond it.
+        real = ~mirror_images(every, share, frame_w, frame_h)
+        every, probability = every[real], probability[real]
         kept = suppress(every, probability)
         confident = [i for i in kept if probability[i] >= self.confident]
         return [
@@ -406,6 +409,53 @@ def beside_other_size(box: np.ndarray, faces: np.ndarray) -> bool:
     return False
 
 
+def mirror_images(boxes: np.ndarray, share: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Which boxes (x, y, w, h) are the reflection of another box across the frame's
+    edge: mostly beyond the edge (``share`` inside under a half) and, reflected
+    back across it, overlapping a box more inside the frame by over half (IoU).
+
+    The mirror beyond the edge makes a face cut by the edge whole — and shows it a
+    second time, reflected; a track that followed the reflection drifted off the
+    face (a 203-px profile leaving the frame, found 100 px short of its inner side).
+
+    >>> boxes = np.array([[-45, 580, 240, 240], [-190, 585, 232, 236.0], [400, 0, 50, 50]])
+    >>> share = _inside_share(boxes, 1920, 1080)
+    >>> mirror_images(boxes, share, 1920, 1080).tolist()
+    [False, True, False]
+    """
+    ghost = np.zeros(len(boxes), bool)
+    for i, (x, y, w, h) in enumerate(boxes):
+        if share[i] >= 0.5:
+            continue
+        reflections = []
+        if x < 0:
+            reflections.append((-x - w, y))
+        if x + w > width:
+            reflections.append((2 * width - x - w, y))
+        if y < 0:
+            reflections.append((x, -y - h))
+        if y + h > height:
+            reflections.append((x, 2 * height - y - h))
+        # (boxes of the same face straddling the edge — overlapping this one — are
+        # left to the non-maximum suppression)
+        apart = _iou(boxes[i : i + 1], boxes) < 0.3
+        for rx, ry in reflections:
+            mirrored = np.array([[rx, ry, w, h]])
+            others = boxes[(share > share[i]) & apart]
+            if len(others) and float(_iou(mirrored, others).max()) > 0.5:
+                ghost[i] = True
+    return ghost
+
+
+def _iou(one: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Intersection over union of the box ``one`` (1, 4) with each of ``boxes`` (N, 4)."""
+    x, y, w, h = one[0]
+    ix = np.clip(np.minimum(x + w, boxes[:, 0] + boxes[:, 2]) - np.maximum(x, boxes[:, 0]), 0, None)
+    iy = np.clip(np.minimum(y + h, boxes[:, 1] + boxes[:, 3]) - np.maximum(y, boxes[:, 1]), 0, None)
+    union = w * h + boxes[:, 2] * boxes[:, 3] - ix * iy
+    return np.asarray(ix * iy / np.maximum(union, 1e-9))
+
+
 def _inside_share(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
     """Share of each box (x, y, w, h) inside a frame of ``width`` × ``height``."""
     x0 = np.clip(boxes[:, 0], 0, width)
@@ -458,17 +508,35 @@ class HybridDetector:
             else [self.min_face] * len(regions)
         )
         small = [i for i, s in enumerate(least) if s < self.haar_below]
+        # The tilted view (frontal cascade on turned copies, ~4x the upright cost)
+        # where a new face may be: not around a face tracked upright (``prefer``).
+        tracked = prefer or [None] * len(regions)
+        upright = [
+            bool(upright_only and upright_only[i])
+            or (view is not None and view.rstrip("?") != "tilted")
+            for i, view in enumerate(tracked)
+        ]
         if small:
             if grey.ndim == 3:
                 grey = cv2.cvtColor(grey, cv2.COLOR_BGR2GRAY)
-            found += self.small.search(
+            haar = self.small.search(
                 grey,
                 [regions[i] for i in small],
                 [least[i] for i in small],
-                [upright_only[i] if upright_only else False for i in small],
+                [upright[i] for i in small],
                 None,
                 [self.haar_below * 3 // 2 for _ in small],
             )
+            # The tilted view (a weaker vote, turned copies) also finds texture and
+            # parts of larger faces: its detections are weak (blurred once the next
+            # pass finds them again), and none beside a face BlazeFace found of
+            # another size (an eye, a cheek of that face).
+            faces = np.array([r for r, view in found if view == "blazeface"], np.float64)
+            for rect, view in haar:
+                if view != "tilted":
+                    found.append((rect, view))
+                elif not (len(faces) and beside_other_size(np.array(rect, np.float64), faces)):
+                    found.append((rect, "tilted?"))
         return found
 
 
@@ -478,5 +546,5 @@ def default_detector(min_face: int = 20) -> HybridDetector:
 
     return HybridDetector(
         BlazeFaceDetector(min_face=min_face),
-        MultiViewDetector(min_face=min_face, views=("frontal",)),
+        MultiViewDetector(min_face=min_face, views=("frontal", "tilted")),
     )

@@ -260,7 +260,8 @@ class MultiViewDetector:
                 return found
         if thorough and not found and "tilted" in self.views:
             for angle in TILTS:
-                found += [(r, "tilted") for r in self._detect_turned(crop, angle, votes)]
+                turned = self._detect_turned(crop, angle, votes, biggest)
+                found += [(r, "tilted") for r in turned]
         return found
 
     def _run(
@@ -276,8 +277,11 @@ class MultiViewDetector:
             maxSize=most,
         )
 
-    def _detect_turned(self, crop: np.ndarray, angle: float, votes: int) -> list[PixelRect]:
-        """Frontal faces tilted by about ``angle`` degrees: the crop is turned upright first."""
+    def _detect_turned(
+        self, crop: np.ndarray, angle: float, votes: int, biggest: int = 0
+    ) -> list[PixelRect]:
+        """Frontal faces tilted by about ``angle`` degrees: the crop is turned upright first
+        (faces up to ``biggest`` px when given, as the upright views)."""
         height, width = crop.shape
         centre = (width / 2, height / 2)
         turn = cv2.getRotationMatrix2D(centre, -angle, 1.0)
@@ -288,7 +292,7 @@ class MultiViewDetector:
         turned = cv2.warpAffine(crop, turn, size, borderMode=cv2.BORDER_REPLICATE)
         back = cv2.invertAffineTransform(turn)
         found = []
-        for rx, ry, rw, rh in self._run(self._cascades["frontal"], turned, votes):
+        for rx, ry, rw, rh in self._run(self._cascades["frontal"], turned, votes, biggest):
             cx, cy = back @ np.array([rx + rw / 2, ry + rh / 2, 1.0])
             side = max(rw, rh) * (abs(np.cos(np.radians(angle))) + abs(np.sin(np.radians(angle))))
             found.append((int(cx - side / 2), int(cy - side / 2), int(side), int(side)))

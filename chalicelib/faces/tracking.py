@@ -247,14 +247,11 @@ class FaceCoverage:
             self.stats.full_scans += 1
         near = self._around_tracks()
         near_rects = [r for r, _least, _view in near]
-        # Motion inside a tracked face's search region is searched there — unless that
-        # search looks only for faces larger than the motion's (a large track, e.g. a
-        # false detection on the background, must not hide the small faces moving in it).
-        moving = [
-            item
-            for item in moving
-            if not _mostly_inside(item[0], [r for r, least, _v in near if least <= item[1]])
-        ]
+        # Motion inside a tracked face's search region is searched there (the region
+        # grown to all of it) — unless that search looks only for faces larger than
+        # the motion's (a large track, e.g. a false detection on the background, must
+        # not hide the small faces moving in it).
+        near, moving = absorb(near, moving)
         # Motion that overlaps a tracked face is mostly that face (and the body
         # around it): searched only every ``explained_every``-th pass; motion
         # elsewhere, where a new face may be, every pass.
@@ -334,7 +331,9 @@ class FaceCoverage:
         if mask.mean() > 0.3 or scattered:  # much changed: the camera moved, or a new scene
             # Phase correlation finds the camera's shift; only used when much changed,
             # since on a plain background it would lock onto the one moving object.
-            (dx, dy), _response = cv2.phaseCorrelate(before, now)
+            # (The tracked faces left out: on a sparse scene — a star field — a large
+            # moving face outweighs the background, and its shift is not the camera's.)
+            (dx, dy), _response = cv2.phaseCorrelate(before, now, self._background_weights())
             shift = np.array([[1, 0, dx], [0, 1, dy]], np.float32)
             size = (small.shape[1], small.shape[0])
             aligned = np.asarray(cv2.warpAffine(before, shift, size), np.float32)
@@ -343,7 +342,11 @@ class FaceCoverage:
             diff[:border], diff[-border:], diff[:, :border], diff[:, -border:] = 0, 0, 0, 0
             if float(diff.mean()) > 40:  # most of the picture is new: a cut
                 return [], True
-            aligned_mask = (diff > threshold).astype(np.uint8)
+            # Compared with the aligned picture's 3×3 neighbourhood: a sub-pixel shift
+            # (interpolated) leaves residue on every textured pixel, not motion.
+            beyond = outside_range(aligned, now)
+            beyond[:border], beyond[-border:], beyond[:, :border], beyond[:, -border:] = 0, 0, 0, 0
+            aligned_mask = (beyond > threshold).astype(np.uint8)
             # Scattered changes: the shift is kept only if it explains most of them
             # (else they are many things moving, each searched).
             if not scattered or aligned_mask.sum() < 0.5 * mask.sum():
@@ -362,6 +365,23 @@ class FaceCoverage:
             # A face is at least an eighth of the moving region it makes.
             items.append((rect, round(min(rect[2], rect[3]) / self.settings.motion_share)))
         return items, False
+
+    def _background_weights(self) -> np.ndarray | None:
+        """Weights of the small copy's pixels for finding the camera's shift: 0 on the
+        tracked faces (grown by their motion over a pass), 1 elsewhere, feathered; None
+        (all pixels alike) when faces cover most of the picture."""
+        assert self._small_ref is not None
+        weights = np.ones(self._small_ref.shape, np.float32)
+        for track in self._tracks:
+            x, y, w, h = track.box
+            grow = 0.25 * max(w, h) + np.abs(track.velocity).max() * self.settings.detect_every
+            x0, y0 = max(0, int((x - grow) * self._scale)), max(0, int((y - grow) * self._scale))
+            x1 = max(0, math.ceil((x + w + grow) * self._scale))  # (slices: never negative)
+            y1 = max(0, math.ceil((y + h + grow) * self._scale))
+            weights[y0:y1, x0:x1] = 0
+        if weights.mean() < 0.25:
+            return None
+        return np.asarray(cv2.GaussianBlur(weights, (0, 0), 2.0), np.float32)
 
     def _around_tracks(self) -> list[tuple[PixelRect, int, str | None]]:
         items = []
@@ -613,9 +633,64 @@ def fill_between(boxes: dict[int, np.ndarray], first: int, last: int, box: np.nd
         boxes[frame] = np.array([x0, y0, x1 - x0, y1 - y0]) if overlap else guess
 
 
+def outside_range(before: np.ndarray, now: np.ndarray) -> np.ndarray:
+    """How far each pixel of ``now`` lies outside the range (min to max) of ``before``
+    over its 3×3 neighbourhood (0 inside it); float32 images of one shape.
+
+    Pictures aligned to a fraction of a pixel differ on every edge and texture
+    by the interpolation alone; a pixel that really changed (something moved) lies
+    outside what its neighbourhood held before.
+
+    >>> before = np.zeros((5, 5), np.float32); before[:, 2] = 100  # a line
+    >>> now = np.roll(before, 1, axis=1)  # shifted by one pixel: within range
+    >>> float(outside_range(before, now).max())
+    0.0
+    >>> now[0, 0] = 60  # something new where the neighbourhood held 0
+    >>> float(outside_range(before, now)[0, 0])
+    60.0
+    """
+    kernel = np.ones((3, 3), np.uint8)
+    low = cv2.erode(before, kernel)
+    high = cv2.dilate(before, kernel)
+    return np.asarray(np.maximum(np.maximum(low - now, now - high), 0), np.float32)
+
+
 def _rect_from(x0: float, y0: float, x1: float, y1: float) -> PixelRect:
     left, top = math.floor(x0), math.floor(y0)
     return (left, top, math.ceil(x1) - left, math.ceil(y1) - top)
+
+
+NearItem = tuple[PixelRect, int, str | None]  # around a tracked face: region, smallest, view
+
+
+def absorb(
+    near: Sequence[NearItem], moving: Sequence[ScanItem], share: float = 0.7
+) -> tuple[list[NearItem], list[ScanItem]]:
+    """Motion left to the searches around tracked faces, and the motion left over.
+
+    A moving region lying mostly (``share``) inside a tracked face's search region
+    that looks for faces as small as the motion's is searched there, and that
+    region grows to cover all of it: a face coming out from behind a tracked face
+    (or beside it) is whole in the search, not cut at the region's edge.
+
+    >>> near = [((100, 100, 200, 200), 40, "blazeface")]
+    >>> absorb(near, [((150, 150, 200, 100), 40), ((500, 0, 80, 80), 10)])
+    ([((100, 100, 250, 200), 40, 'blazeface')], [((500, 0, 80, 80), 10)])
+    >>> absorb(near, [((150, 150, 200, 100), 20)])[1]  # it looks for smaller faces
+    [((150, 150, 200, 100), 20)]
+    """
+    grown, left = list(near), []
+    for rect, least in moving:
+        for number, (around, smallest, view) in enumerate(grown):
+            if smallest <= least and _mostly_inside(rect, [around], share):
+                x0, y0 = min(rect[0], around[0]), min(rect[1], around[1])
+                x1 = max(rect[0] + rect[2], around[0] + around[2])
+                y1 = max(rect[1] + rect[3], around[1] + around[3])
+                grown[number] = ((x0, y0, x1 - x0, y1 - y0), smallest, view)
+                break
+        else:
+            left.append((rect, least))
+    return grown, left
 
 
 def _mostly_inside(rect: PixelRect, others: list[PixelRect], share: float = 0.7) -> bool:
@@ -712,8 +787,10 @@ def view_pad(view: str | None, settings: CoverageSettings) -> float:
 
     >>> view_pad("tilted", CoverageSettings()), view_pad("frontal", CoverageSettings())
     (0.1, 0.0)
+    >>> view_pad("tilted?", CoverageSettings())  # found weakly
+    0.1
     """
-    return settings.tilted_pad if view == "tilted" else 0.0
+    return settings.tilted_pad if view is not None and view.rstrip("?") == "tilted" else 0.0
 
 
 def is_weak(view: str | None) -> bool:

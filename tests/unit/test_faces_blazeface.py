@@ -140,3 +140,69 @@ def test_the_grey_network_scores_a_grey_image_as_the_colour_network_does(runtime
 def test_an_unknown_runtime_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown runtime"):
         BlazeFaceDetector(runtime="tensorflow")
+
+
+class _UprightRecorder(_Recorder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.upright: list[list[bool]] = []
+
+    def search(self, grey, regions, smallest=None, upright_only=None, prefer=None, largest=None):  # type: ignore[no-untyped-def]
+        self.upright.append(list(upright_only or []))
+        return super().search(grey, regions, smallest, upright_only, prefer, largest)
+
+
+def test_the_hybrid_looks_for_tilted_small_faces_only_where_a_new_face_may_be(detector) -> None:
+    # Motion (no view to prefer): every view, tilted too. Around a face tracked
+    # upright: upright views only (the tilted view costs ~4x). Around a face found
+    # tilted, and where the caller asks for upright views only, as asked.
+    haar = _UprightRecorder()
+    hybrid = HybridDetector(detector, haar, haar_below=28)
+    grey = np.full((240, 320), 110, np.uint8)
+    regions = [(0, 0, 80, 80), (100, 0, 80, 80), (200, 0, 80, 80), (0, 100, 80, 80)]
+    hybrid.search(
+        grey,
+        regions,
+        [20, 20, 20, 20],
+        [False, False, False, True],
+        [None, "blazeface", "tilted", None],
+    )
+    assert haar.upright == [[False, True, False, True]]
+
+
+@pytest.mark.parametrize(
+    ("name", "width", "left"),
+    [("camera", 90, -27), ("astronaut", 60, -6), ("camera-mirrored", 60, -6)],
+)
+def test_the_reflection_of_a_face_cut_by_the_edge_is_not_a_second_face(
+    detector, name, width, left
+) -> None:
+    # A face partly beyond the left edge: the mirror shows it whole, and shows its
+    # reflection too, mostly beyond the edge; only the face itself is reported (a
+    # track that followed the reflection drifted off the face).
+    frame, face = _scene(name, width, left, 60)
+    found = detector.search(frame, [(0, 0, 320, 240)])
+    assert found and all(_hits([item], face) for item in found), found
+    assert all(x + w > 0.5 * w for (x, _y, w, _h), _view in found), found
+
+
+class _TiltedRecorder(_Recorder):
+    def __init__(self, found: list) -> None:
+        super().__init__()
+        self.found = found
+
+    def search(self, grey, regions, smallest=None, upright_only=None, prefer=None, largest=None):  # type: ignore[no-untyped-def]
+        return list(self.found)
+
+
+def test_tilted_haar_detections_are_weak_and_never_part_of_a_larger_face(detector) -> None:
+    frame, (x, y, _w, _h) = _scene("astronaut", 70, 120, 80)
+    grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    eye = ((x + 10, y + 15, 24, 24), "tilted")  # part of the face BlazeFace finds
+    elsewhere = ((250, 180, 24, 24), "tilted")
+    upright = ((20, 20, 22, 22), "frontal")
+    hybrid = HybridDetector(detector, _TiltedRecorder([eye, elsewhere, upright]))
+    found = hybrid.search(grey, [(0, 0, 320, 240)], [20])
+    assert any(view == "blazeface" for _r, view in found)
+    assert ((250, 180, 24, 24), "tilted?") in found and upright in found
+    assert not any(rect == eye[0] for rect, _view in found)

@@ -60,6 +60,17 @@ def test_largest_limits_the_sizes_searched(scene) -> None:
     assert not detector.search(grey, [(0, 0, 320, 240)], [20], [True], None, [30])
 
 
+def test_largest_limits_the_tilted_view_too(scene) -> None:
+    grey, (fx, fy, fw, fh) = scene
+    turn = cv2.getRotationMatrix2D((fx + fw / 2, fy + fh / 2), 22, 1.0)
+    tilted = cv2.warpAffine(grey, turn, (320, 240), borderMode=cv2.BORDER_REPLICATE)
+    detector = MultiViewDetector(views=("frontal", "tilted"))
+    found = detector.search(tilted, [(0, 0, 320, 240)], [20], [False])
+    assert "tilted" in [view for _r, view in found]
+    # Asked for faces up to 30 px, no view reports the 60-px face.
+    assert not detector.search(tilted, [(0, 0, 320, 240)], [20], [False], None, [30])
+
+
 def test_merged_labelled_rectangles_keep_the_first_label() -> None:
     merged = merge_labelled([((0, 0, 10, 10), "profile"), ((1, 1, 10, 10), "frontal")])
     assert merged == [((0, 0, 11, 11), "profile")]

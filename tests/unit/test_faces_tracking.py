@@ -11,11 +11,18 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+import cv2
 import numpy as np
 import pytest
 
 from chalicelib.faces.messages import SegmentTask, plan_segments
-from chalicelib.faces.tracking import CoverageSettings, FaceCoverage, _scan_plan
+from chalicelib.faces.tracking import (
+    CoverageSettings,
+    FaceCoverage,
+    _scan_plan,
+    absorb,
+    outside_range,
+)
 
 SIZE = (200, 150)
 SIDE = 24
@@ -386,3 +393,117 @@ def test_a_large_face_cut_by_the_frame_edge_is_covered_whole(speed: int) -> None
             for rx, ry, rw, rh in c.rects
         )
         assert whole, (c.index, (x0, y, x1, y + side), c.rects)
+
+
+class SizedSquareSeer:
+    """A detector double for a ``side``-px square that, like a real detector, finds it
+    only in a region holding it whole that is searched for faces that small (its
+    ``smallest``, and ``largest`` when given)."""
+
+    name = "sized square"
+    min_face = 20
+
+    def __init__(self, positions: dict[int, tuple[int, int]], side: int) -> None:
+        self.positions, self.side, self.frame = positions, side, 0
+
+    def search(self, grey, regions, smallest=None, upright_only=None, prefer=None, largest=None):  # type: ignore[no-untyped-def]
+        if self.frame not in self.positions:
+            return []
+        x, y = self.positions[self.frame]
+        for number, (rx, ry, rw, rh) in enumerate(regions):
+            least = smallest[number] if smallest else self.min_face
+            most = largest[number] if largest else None
+            fits = least <= self.side and (most is None or most >= self.side)
+            inside = rx <= x and ry <= y and x + self.side <= rx + rw and y + self.side <= ry + rh
+            if fits and inside:
+                return [((x, y, self.side, self.side), "blazeface")]
+        return []
+
+
+def test_a_face_appearing_while_the_camera_pans_over_texture_is_found() -> None:
+    """A sub-pixel pan over a textured scene leaves interpolation residue on every
+    textured pixel; it must not make the whole frame one moving region searched only
+    for faces an eighth of its size (a 30-px face was then never searched at its size)."""
+    width, height, side, pan, count = 640, 480, 30, 1.5, 44
+    rng = np.random.default_rng(3)
+    noise = rng.normal(0, 1, (height + 40, width + 120)).astype(np.float32)
+    scene = cv2.GaussianBlur(noise, (0, 0), 4.0)
+    scene = np.clip(128 + scene * (60 / scene.std()), 0, 255).astype(np.uint8)
+    texture = rng.integers(0, 255, (side, side), np.uint8)
+    positions = {i: (560 - 4 * (i - 12), 400) for i in range(12, count)}  # appears at frame 12
+    seer = SizedSquareSeer(positions, side)
+    coverage = FaceCoverage(seer, (width, height), 30.0, CoverageSettings())
+    out = []
+    for index in range(count):
+        shift = np.float32([[1, 0, -pan * index], [0, 1, 0]])
+        frame = cv2.warpAffine(scene, shift, (width, height), flags=cv2.INTER_LINEAR)
+        if index in positions:
+            x, y = positions[index]
+            frame[y : y + side, x : x + side] = texture
+        seer.frame = index
+        out += coverage.push(np.dstack([frame] * 3))
+    out += coverage.finish()
+    for c in out:
+        if c.index in positions:
+            x, y = positions[c.index]
+            assert any(
+                rx <= x and ry <= y and x + side <= rx + rw and y + side <= ry + rh
+                for rx, ry, rw, rh in c.rects
+            ), (c.index, c.rects)
+
+
+def test_motion_left_to_a_tracked_face_grows_its_search_region() -> None:
+    near = [((100, 100, 200, 200), 40, "blazeface")]
+    grown, left = absorb(near, [((120, 240, 150, 80), 40)])  # 75 % inside, reaching below
+    assert grown == [((100, 100, 200, 220), 40, "blazeface")] and left == []
+    # Motion asking for smaller faces than the tracked face's search is searched itself.
+    grown, left = absorb(near, [((120, 250, 150, 80), 10)])
+    assert grown == near and left == [((120, 250, 150, 80), 10)]
+
+
+def test_outside_range_ignores_sub_pixel_shifts_of_texture() -> None:
+    rng = np.random.default_rng(4)
+    scene = cv2.GaussianBlur(rng.normal(128, 40, (60, 80)).astype(np.float32), (0, 0), 1.0)
+    half = cv2.warpAffine(scene, np.float32([[1, 0, 0.5], [0, 1, 0]]), (80, 60))
+    inner = (slice(2, -2), slice(2, -2))
+    assert float(cv2.absdiff(scene, half)[inner].max()) > 5  # plain differences see it
+    assert float(outside_range(scene, half)[inner].max()) == 0.0
+    half[20:30, 20:30] = scene[20:30, 20:30].max() + 30  # something new
+    assert float(outside_range(scene, half)[20:30, 20:30].min()) >= 29
+
+
+class AreaSeer(SizedSquareSeer):
+    """``SizedSquareSeer`` that also adds up the area of the regions searched per pass."""
+
+    def __init__(self, positions: dict[int, tuple[int, int]], side: int) -> None:
+        super().__init__(positions, side)
+        self.areas: list[int] = []
+
+    def search(self, grey, regions, smallest=None, upright_only=None, prefer=None, largest=None):  # type: ignore[no-untyped-def]
+        self.areas.append(sum(w * h for _x, _y, w, h in regions))
+        return super().search(grey, regions, smallest, upright_only, prefer, largest)
+
+
+def test_a_large_tracked_face_does_not_pass_for_the_camera_on_a_sparse_scene() -> None:
+    """A star field panned, and a large textured face moving fast across it: the face
+    outweighs the sparse stars in the phase correlation, and unless it is left out the
+    camera seems to move with it — every star then moves, each a region to search."""
+    width, height, side, count = 480, 360, 120, 40
+    rng = np.random.default_rng(5)
+    sky = np.zeros((height, width + 200), np.uint8)
+    for x, y in zip(rng.integers(0, width + 200, 150), rng.integers(0, height, 150), strict=True):
+        cv2.circle(sky, (int(x), int(y)), 2, 255, -1)
+    texture = cv2.resize(rng.integers(0, 255, (12, 12), np.uint8), (side, side))
+    positions = {i: (20 + 8 * i, 120) for i in range(count)}
+    seer = AreaSeer(positions, side)
+    coverage = FaceCoverage(seer, (width, height), 30.0, CoverageSettings())
+    for index in range(count):
+        frame = sky[:, 2 * index : 2 * index + width].copy()
+        x, y = positions[index]
+        frame[y : y + side, x : x + side] = texture
+        seer.frame = index
+        coverage.push(np.dstack([frame] * 3))
+    # After the first passes (the whole first frame; the face found), the searches
+    # stay around the face (its own search region is ~280 px square), not all over
+    # the sky (~1.5 frames' worth per pass when the face passes for the camera).
+    assert np.mean(seer.areas[3:]) < 0.75 * width * height, seer.areas
