@@ -12,7 +12,8 @@ fragments, thresholding merges clumps. Instead:
    scaled so that the median absolute value of its fine variation (finer
    than ``TYPICAL_SCALE``) is the same in every image, at a working
    resolution where a typical cell is about 10 px across.
-2. Features per pixel (ilastik-style, at five scales): smoothed contrast and
+2. Features per pixel (ilastik-style, at six scales, the two largest computed
+   on a half-size copy): smoothed contrast and
    absolute contrast, local standard deviation, gradient magnitude, Hessian
    trace and eigenvalues, Laplacian of the absolute contrast.
 3. Density: gradient-boosted regression trees map the features to a cell
