@@ -36,10 +36,14 @@ from chalicelib.errors import LabError
 ANNOTATED = PROJECT_DIR / "bench" / "data" / "annotated"
 WORK_SCALE = 0.25  # the training photos' typical cell (~40 px) becomes ~10 px
 CELL_DIAMETER = 40.0  # px in the training photos (round cells 30-35 px, spread ones larger)
-SIGMAS = (1.0, 2.0, 3.0, 4.5, 6.5)  # feature scales, working px
+SIGMAS = (1.0, 2.0, 3.0, 4.5, 6.5, 9.5)  # feature scales, working px (9.5: a whole spindle)
 TARGET_SIGMA = 3.5  # working px: about a cell's radius
 DENSITY_UNIT = 100.0  # the trees learn densities times this (leaf values near 1)
 HYPERPARAMETERS = {"max_iter": 50, "max_depth": 5, "learning_rate": 0.2, "random_state": 0}
+# Each crop is also learned stretched by these factors along x and along y (at the same area):
+# a cell made longer is still one cell, so an elongated cell's density does not grow with its
+# length (without them the generated spindles of the unit tests carry 1.5 cells each).
+STRETCHES = (2.0,)
 PARITY_TOLERANCE = 0.02  # cells: NumPy trees vs scikit-learn on a whole crop
 # The size trees learn how much larger (log2) the cells look than in the training photos from
 # the tune crops rescaled by these factors (0.35x-3.4x, quarter octaves).
@@ -107,13 +111,34 @@ def target_density(shape: tuple[int, int], points: np.ndarray, scale: float) -> 
     )
 
 
+def stretched(
+    gray: np.ndarray, points: np.ndarray, factor: float, axis: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``gray`` and its ``points`` stretched by ``factor`` along ``axis`` (0: x, 1: y) at the
+    same area (the other axis shrunk alike): each cell longer and thinner, still one cell."""
+    along = np.sqrt(factor)
+    fx, fy = (along, 1 / along) if axis == 0 else (1 / along, along)
+    image = cv2.resize(gray, None, fx=fx, fy=fy, interpolation=cv2.INTER_AREA)
+    return np.asarray(image), (points + 0.5) * np.array([fx, fy]) - 0.5
+
+
+def training_views(crop: Crop) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The crop as photographed and stretched by each of ``STRETCHES`` along x and along y."""
+    views = [(crop.gray, crop.points)]
+    for factor in STRETCHES:
+        views += [stretched(crop.gray, crop.points, factor, axis) for axis in (0, 1)]
+    return views
+
+
 def training_table(crops: list[Crop]) -> tuple[np.ndarray, np.ndarray]:
-    """(pixels, features) and (pixels,) target, every working pixel of every crop."""
+    """(pixels, features) and (pixels,) target, every working pixel of every view of every
+    crop (``training_views``)."""
     tables, targets = [], []
     for crop in crops:
-        signal = phase.contrast(crop.gray, WORK_SCALE)
-        tables.append(phase.features(signal, SIGMAS).T)
-        targets.append(target_density(signal.shape, crop.points, WORK_SCALE).ravel())
+        for gray, points in training_views(crop):
+            signal = phase.contrast(gray, WORK_SCALE)
+            tables.append(phase.features(signal, SIGMAS).T)
+            targets.append(target_density(signal.shape, points, WORK_SCALE).ravel())
     return np.concatenate(tables), np.concatenate(targets) * DENSITY_UNIT
 
 

@@ -319,3 +319,31 @@ def test_an_undercount_makes_the_count_not_reliable() -> None:
     assert low.quality is not None and not low.quality.reliable
     assert any("dark cell bodies" in w for w in low.quality.qc["warnings"])
     assert any("dark cell bodies" in r for r in low.quality.reasons)
+
+
+def test_large_scales_are_computed_at_half_size_as_the_same_features() -> None:
+    """The features above ``COARSE_SIGMA`` (read from a half-size copy at half the scale)
+    are the full-size ones within a few percent, on every grid step."""
+    signal = phase.contrast(phase_scene(ROUND_CELLS + SPINDLES[:1]), 0.25)
+    scales = tuple(s for s in phase_training.SIGMAS if s > phase.COARSE_SIGMA)
+    assert scales
+    for step in (1, phase.GRID_STEP):
+        coarse = phase.features(signal, scales, step)
+        exact = np.concatenate(
+            [
+                phase._scale_features(signal, np.abs(signal), signal * signal, s, step)
+                for s in scales
+            ]
+        ).reshape(coarse.shape[0], -1)
+        error = np.abs(coarse - exact).mean(axis=1) / np.abs(exact).mean(axis=1)
+        assert coarse.shape == exact.shape and error.max() < 0.15
+
+
+def test_a_stretched_view_keeps_its_cells_and_their_area() -> None:
+    gray = np.zeros((100, 200), np.uint8)
+    points = np.array([[10.0, 20.0], [150.0, 80.0]])
+    image, moved = phase_training.stretched(gray, points, 2.0, 0)
+    assert image.shape == (71, 283)
+    assert len(moved) == 2 and np.allclose(moved[1], [(150.5) * 2**0.5 - 0.5, 80.5 / 2**0.5 - 0.5])
+    crop = phase_training.Crop("c", gray, points, 2, 2)
+    assert len(phase_training.training_views(crop)) == 1 + 2 * len(phase_training.STRETCHES)
