@@ -83,35 +83,40 @@ def blob_scales(
     while min(level.shape) >= MIN_OCTAVE_SIDE:
         ratio = ratios[min(octave, len(ratios) - 1)]
         floors = None if octave == 0 else min_sigmas * noise * ratio
-        found = _octave(level, floors, min_sigmas * ratio)
+        stack, blurred = _dog_stack(level)
+        found = _octave(stack, floors, min_sigmas * ratio)
         if octave == 0:
             noise = found[2]
         factor = 2.0**octave
         radii.append(found[0] * factor)
         responses.append(found[1])
         points.append((found[3] + 0.5) * factor - 0.5)
-        level = _halved(level)
+        level = _halved(level, blurred)  # the octave's first level is the blur _halved needs
         octave += 1
     if not radii:
         return np.zeros(0), np.zeros(0), 0.0, np.zeros((0, 2))
     return np.concatenate(radii), np.concatenate(responses), noise, np.concatenate(points)
 
 
-def _halved(level: np.ndarray) -> np.ndarray:
-    """The next octave: blurred by 1 px and halved by area averaging."""
+def _halved(level: np.ndarray, blurred: np.ndarray | None = None) -> np.ndarray:
+    """The next octave: blurred by 1 px and halved by area averaging (``blurred``: the
+    1 px blur of ``level`` when already made; the octave's first Gaussian level is that)."""
+    if blurred is None:
+        blurred = cv2.GaussianBlur(level, (0, 0), 1.0)
     return np.asarray(
         cv2.resize(
-            cv2.GaussianBlur(level, (0, 0), 1.0),
+            blurred,
             (level.shape[1] // 2, level.shape[0] // 2),
             interpolation=cv2.INTER_AREA,
         )
     )
 
 
-def _dog_stack(image: np.ndarray) -> list[np.ndarray]:
-    """The octave's four scale-normalised difference-of-Gaussians layers (sigma 1 to 4)."""
+def _dog_stack(image: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """The octave's four scale-normalised difference-of-Gaussians layers (sigma 1 to 4),
+    and its first Gaussian level (sigma 1)."""
     sigmas = MIN_SIGMA * SCALE_STEP ** np.arange(LEVELS)
-    blurred = cv2.GaussianBlur(image, (0, 0), float(sigmas[0]))
+    first = blurred = cv2.GaussianBlur(image, (0, 0), float(sigmas[0]))
     stack = []
     for before, after in itertools.pairwise(sigmas):
         step = float(np.sqrt(after**2 - before**2))  # blur the blurred: small kernels
@@ -120,7 +125,7 @@ def _dog_stack(image: np.ndarray) -> list[np.ndarray]:
         layer = finer - blurred
         layer *= np.float32(1.0 / (SCALE_STEP - 1))
         stack.append(layer)
-    return stack
+    return stack, first
 
 
 # (octaves, layers) sd of each pyramid layer over that of the finest, for white noise:
@@ -160,7 +165,7 @@ def measure_white_noise_ratios() -> np.ndarray:
     level = np.random.default_rng(0).normal(0.0, 1.0, (1024, 1024)).astype(np.float32)
     rows = []
     while min(level.shape) >= 64:  # enough pixels for a steady sd
-        stack = _dog_stack(level)
+        stack, _ = _dog_stack(level)
         rows.append([float(np.std(layer[4:-4, 4:-4])) for layer in stack])
         level = _halved(level)
     table = np.array(rows)
@@ -168,16 +173,16 @@ def measure_white_noise_ratios() -> np.ndarray:
 
 
 def _octave(
-    image: np.ndarray, floors: np.ndarray | None, min_sigmas: np.ndarray
+    stack: list[np.ndarray], floors: np.ndarray | None, min_sigmas: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
-    """Scale-space maxima of one octave above each layer's floor (None: ``min_sigmas``,
-    one per layer, times the finest layer's own noise).
+    """Scale-space maxima of one octave's ``_dog_stack`` above each layer's floor (None:
+    ``min_sigmas``, one per layer, times the finest layer's own noise).
 
     Candidates are the spatial maxima of each interior layer above its floor;
-    only at those few points are the neighbouring layers compared.
+    only at those few points are the neighbouring layers compared (their 3 x 3
+    maxima read at the candidates: the outer layers are never dilated whole).
     """
     sigmas = MIN_SIGMA * SCALE_STEP ** np.arange(LEVELS)
-    stack = _dog_stack(image)
     noise = 0.0
     if floors is None:
         finest = stack[0][:: max(1, stack[0].shape[0] // 128), :: max(1, stack[0].shape[1] // 128)]
@@ -185,17 +190,17 @@ def _octave(
         floors = min_sigmas * noise
     centres = np.sqrt(sigmas[:-1] * sigmas[1:])
     kernel = np.ones((3, 3), np.uint8)
-    spatial = [cv2.dilate(layer, kernel) for layer in stack]
-    width = image.shape[1]
+    width = stack[0].shape[1]
     radii, responses, points = [], [], []
     for k in range(1, LEVELS - 2):  # interior layers only
         low = np.float32(max(0.0, float(floors[k])))
-        index = np.flatnonzero((stack[k] >= spatial[k]) & (stack[k] > low))
-        here = stack[k].ravel()[index]
-        index = index[
-            (here >= spatial[k - 1].ravel()[index]) & (here >= spatial[k + 1].ravel()[index])
-        ]
+        index = np.flatnonzero((stack[k] >= cv2.dilate(stack[k], kernel)) & (stack[k] > low))
         rows, cols = np.divmod(index, width)
+        here = stack[k].ravel()[index]
+        keep = (here >= window_max(stack[k - 1], rows, cols)) & (
+            here >= window_max(stack[k + 1], rows, cols)
+        )
+        index, rows, cols = index[keep], rows[keep], cols[keep]
         here = stack[k].ravel()[index]
         below, above = stack[k - 1].ravel()[index], stack[k + 1].ravel()[index]
         curvature = below - 2 * here + above
@@ -205,6 +210,26 @@ def _octave(
         responses.append(here)
         points.append(np.stack([cols, rows], axis=1).astype(np.float64))
     return np.concatenate(radii), np.concatenate(responses), noise, np.concatenate(points)
+
+
+def window_max(layer: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """The maximum of ``layer`` over the 3 x 3 window around each (row, col): what
+    ``cv2.dilate(layer, np.ones((3, 3)))`` holds there (pixels beyond the border never
+    count; a clipped coordinate repeats a pixel of the window), read at those points only.
+
+    >>> v = np.arange(12.0, dtype=np.float32).reshape(3, 4)
+    >>> window_max(v, np.array([0, 2]), np.array([0, 3])).tolist()
+    [5.0, 11.0]
+    """
+    height, width = layer.shape
+    flat = layer.ravel()
+    up, down = np.maximum(rows - 1, 0) * width, np.minimum(rows + 1, height - 1) * width
+    left, right = np.maximum(cols - 1, 0), np.minimum(cols + 1, width - 1)
+    found = flat[rows * width + cols]
+    for row in (up, rows * width, down):
+        for col in (left, cols, right):
+            np.maximum(found, flat[row + col], out=found)
+    return found
 
 
 def robust_sd(values: np.ndarray) -> float:
