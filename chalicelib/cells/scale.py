@@ -229,7 +229,7 @@ def window_max(layer: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndar
     for row in (up, rows * width, down):
         for col in (left, cols, right):
             np.maximum(found, flat[row + col], out=found)
-    return found
+    return np.asarray(found)
 
 
 def robust_sd(values: np.ndarray) -> float:
