@@ -179,8 +179,7 @@ def _octave(
     ``min_sigmas``, one per layer, times the finest layer's own noise).
 
     Candidates are the spatial maxima of each interior layer above its floor;
-    only at those few points are the neighbouring layers compared (their 3 x 3
-    maxima read at the candidates: the outer layers are never dilated whole).
+    only at those few points are the neighbouring layers compared.
     """
     sigmas = MIN_SIGMA * SCALE_STEP ** np.arange(LEVELS)
     noise = 0.0
@@ -190,17 +189,17 @@ def _octave(
         floors = min_sigmas * noise
     centres = np.sqrt(sigmas[:-1] * sigmas[1:])
     kernel = np.ones((3, 3), np.uint8)
+    spatial = [cv2.dilate(layer, kernel) for layer in stack]  # cheap: ~0.4 ns a pixel
     width = stack[0].shape[1]
     radii, responses, points = [], [], []
     for k in range(1, LEVELS - 2):  # interior layers only
         low = np.float32(max(0.0, float(floors[k])))
-        index = np.flatnonzero((stack[k] >= cv2.dilate(stack[k], kernel)) & (stack[k] > low))
-        rows, cols = np.divmod(index, width)
+        index = np.flatnonzero((stack[k] >= spatial[k]) & (stack[k] > low))
         here = stack[k].ravel()[index]
-        keep = (here >= window_max(stack[k - 1], rows, cols)) & (
-            here >= window_max(stack[k + 1], rows, cols)
-        )
-        index, rows, cols = index[keep], rows[keep], cols[keep]
+        index = index[
+            (here >= spatial[k - 1].ravel()[index]) & (here >= spatial[k + 1].ravel()[index])
+        ]
+        rows, cols = np.divmod(index, width)
         here = stack[k].ravel()[index]
         below, above = stack[k - 1].ravel()[index], stack[k + 1].ravel()[index]
         curvature = below - 2 * here + above
@@ -210,26 +209,6 @@ def _octave(
         responses.append(here)
         points.append(np.stack([cols, rows], axis=1).astype(np.float64))
     return np.concatenate(radii), np.concatenate(responses), noise, np.concatenate(points)
-
-
-def window_max(layer: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """The maximum of ``layer`` over the 3 x 3 window around each (row, col): what
-    ``cv2.dilate(layer, np.ones((3, 3)))`` holds there (pixels beyond the border never
-    count; a clipped coordinate repeats a pixel of the window), read at those points only.
-
-    >>> v = np.arange(12.0, dtype=np.float32).reshape(3, 4)
-    >>> window_max(v, np.array([0, 2]), np.array([0, 3])).tolist()
-    [5.0, 11.0]
-    """
-    height, width = layer.shape
-    flat = layer.ravel()
-    up, down = np.maximum(rows - 1, 0) * width, np.minimum(rows + 1, height - 1) * width
-    left, right = np.maximum(cols - 1, 0), np.minimum(cols + 1, width - 1)
-    found = flat[rows * width + cols]
-    for row in (up, rows * width, down):
-        for col in (left, cols, right):
-            np.maximum(found, flat[row + col], out=found)
-    return np.asarray(found)
 
 
 def robust_sd(values: np.ndarray) -> float:

@@ -33,7 +33,6 @@ from chalicelib.cells.scale import (
     robust_sd,
     typical_radius,
     white_noise_ratios,
-    window_max,
 )
 
 
@@ -339,13 +338,6 @@ def test_the_blob_pyramid_equals_the_plain_one(seed: int) -> None:
         # the same maxima, in the same (raster, layer, octave) order
         for found, plain in zip((radii, responses, points), expected, strict=True):
             assert np.array_equal(found, plain)
-
-
-def test_window_maxima_are_the_dilation_at_those_points() -> None:
-    layer = np.random.default_rng(5).normal(size=(37, 53)).astype(np.float32)
-    rows, cols = np.divmod(np.arange(layer.size), layer.shape[1])
-    expected = cv2.dilate(layer, np.ones((3, 3), np.uint8)).ravel()
-    assert np.array_equal(window_max(layer, rows, cols), expected)
 
 
 @pytest.mark.parametrize("seed", range(3))
