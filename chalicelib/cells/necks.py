@@ -14,6 +14,17 @@ to its core.
 crops; docs/counting.md): among objects over 1.2 typical areas, 8 of 849 single
 nuclei have a neck ratio under 0.9, while about half of the 79 objects holding
 two nuclei are under 0.85.
+
+Touching nuclei blurred together often show no neck on the object's outline (the
+blur fills it) but do inside: the brighter parts of the object — the pixels above
+``INNER_LEVELS`` of the way from its dimmest to its brightest (smoothed) value —
+take the shape of the two nuclei's cores, joined at a neck, or the bright nucleus
+with the dim one as a lobe. An object left whole at its outline, whose outline
+has two parts at least ``MIN_THICKNESS`` thick, is cut at the first such level
+where a neck under ``INNER_NECK`` joins two parts at least ``INNER_THICKNESS``
+typical radii thick; each part then grows back over the rest of the object, and
+both must still be ``MIN_PART`` typical areas. Chosen on the tune images (issue
+12o, docs/counting.md): of 12 objects it cuts there, 9 hold two annotated nuclei.
 """
 
 from __future__ import annotations
@@ -30,10 +41,19 @@ MIN_THICKNESS = 0.6  # ... and this fraction of a typical object's radius thick
 CLIPPED_SHARE = 0.2  # objects with more of their pixels at the clipping level are left whole
 CLIPPING_LEVELS = frozenset(2**bits - 1 for bits in (8, 10, 12, 14, 16))
 BISECTIONS = 8
+INNER_LEVELS = (0.1, 0.2, 0.3, 0.4, 0.5)  # shares of the object's range, dimmest to brightest
+INNER_NECK = 0.75  # a neck this thin inside the object splits it
+INNER_THICKNESS = 0.4  # ... between parts this many typical radii thick at that level
+INNER_SIGMA = 0.2  # smoothing before the levels, in typical nucleus radii
+OBJECT_TO_NUCLEUS = 0.85  # a trimmed object's radius over its nucleus's (blob) radius
 
 
 def split_necks(
-    labels: np.ndarray, count: int, gray: np.ndarray, coarse: np.ndarray | None = None
+    labels: np.ndarray,
+    count: int,
+    gray: np.ndarray,
+    coarse: np.ndarray | None = None,
+    polarity: int = 1,
 ) -> tuple[np.ndarray, int]:
     """Split counted objects (labels 1..count) made of nuclei joined at a neck.
 
@@ -50,6 +70,9 @@ def split_necks(
         their nearest-neighbour enlargement, rims refined): which objects are
         large, the typical one and where they lie are found there, at a
         fraction of the cost.
+    polarity : int
+        1 when the nuclei are brighter than the background, -1 when darker
+        (an inverted image): the inner levels are taken on ``polarity * gray``.
 
     Returns
     -------
@@ -79,7 +102,8 @@ def split_necks(
     if big.size == 0:
         return labels, count
     top = _clipping_level(gray)
-    thickness = MIN_THICKNESS * float(np.sqrt(typical / np.pi))
+    radius = float(np.sqrt(typical / np.pi))
+    thickness = MIN_THICKNESS * radius
     parts = []
     boxes = (
         _boxes(labels, big) if coarse is None else _enlarged(_boxes(coarse, big), coarse, labels)
@@ -89,7 +113,12 @@ def split_necks(
         saturated = 0 if top is None else np.count_nonzero((gray[y0:y1, x0:x1] == top) & mask)
         if saturated > CLIPPED_SHARE * mask.sum():
             continue
-        split = _split(mask.astype(np.uint8), MIN_PART * typical, thickness)
+        padded = cv2.copyMakeBorder(mask.astype(np.uint8), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+        distance = cv2.distanceTransform(padded, cv2.DIST_L2, 5)
+        split = _split(padded[1:-1, 1:-1], MIN_PART * typical, thickness, NECK, distance)
+        if split is None and _thick_parts(distance, thickness) >= 2:
+            # Two thick parts but no neck on the outline: look for one inside.
+            split = _split_inside(mask, gray[y0:y1, x0:x1], polarity, typical, radius)
         if split is not None:
             parts.append((y0, x0, split))
     if not parts:
@@ -149,8 +178,19 @@ def _renumbered(
     return out, count + extra
 
 
-def _split(mask: np.ndarray, min_area: float, min_thickness: float) -> np.ndarray | None:
+def _split(
+    mask: np.ndarray,
+    min_area: float,
+    min_thickness: float,
+    neck: float = NECK,
+    distance: np.ndarray | None = None,
+    within: np.ndarray | None = None,
+) -> np.ndarray | None:
     """Part labels 1..k (0 outside) of ``mask`` cut at its necks, or None without one.
+
+    ``distance``: the distance transform of ``mask`` padded by one pixel of
+    background, when already known. ``within``: a larger mask (unpadded) the parts
+    grow over instead of ``mask``.
 
     >>> img = np.zeros((40, 80), np.uint8)
     >>> _ = cv2.circle(img, (22, 20), 14, 1, -1); _ = cv2.circle(img, (52, 20), 13, 1, -1)
@@ -161,8 +201,9 @@ def _split(mask: np.ndarray, min_area: float, min_thickness: float) -> np.ndarra
     >>> _split(img, 100, 5) is None
     True
     """
-    padded = cv2.copyMakeBorder(mask, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
-    distance = cv2.distanceTransform(padded, cv2.DIST_L2, 5)
+    if distance is None:
+        padded = cv2.copyMakeBorder(mask, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+        distance = cv2.distanceTransform(padded, cv2.DIST_L2, 5)
     maxima = distance >= cv2.dilate(distance, np.ones((3, 3), np.uint8))
     maxima &= distance >= max(2.0, min_thickness)
     count, found = cv2.connectedComponents(maxima.astype(np.uint8), connectivity=8)
@@ -178,7 +219,7 @@ def _split(mask: np.ndarray, min_area: float, min_thickness: float) -> np.ndarra
     for candidate in (np.argsort(-height[1:], kind="stable") + 1).tolist():
         if all(
             not _joined(
-                distance, NECK * min(height[candidate], height[other]), where, candidate, other
+                distance, neck * min(height[candidate], height[other]), where, candidate, other
             )
             for other in kept
         ):
@@ -190,16 +231,102 @@ def _split(mask: np.ndarray, min_area: float, min_thickness: float) -> np.ndarra
     )
     # Above the highest neck between them the kept maxima lie in separate cores.
     _, cores = cv2.connectedComponents((distance > level + 0.5).astype(np.uint8), connectivity=8)
-    split = np.zeros(padded.shape, np.int32)
+    split = np.zeros(distance.shape, np.int32)
     for part, peak in enumerate(kept, start=1):
         core = int(cores[peaks == peak].max())
         if core == 0:
             return None
         split[cores == core] = part
-    split = _grow_within(split, padded > 0)[1:-1, 1:-1]
+    space = distance > 0 if within is None else np.pad(within, 1) > 0
+    split = _grow_within(split, space)[1:-1, 1:-1]
     if label_areas(split, len(kept))[1:].min() < min_area:
         return None
     return np.ascontiguousarray(split)
+
+
+def _thick_parts(distance: np.ndarray, min_thickness: float) -> int:
+    """How many separate maxima of ``distance`` are at least ``min_thickness`` high."""
+    maxima = distance >= cv2.dilate(distance, np.ones((3, 3), np.uint8))
+    maxima &= distance >= max(2.0, min_thickness)
+    return int(cv2.connectedComponents(maxima.astype(np.uint8), connectivity=8)[0]) - 1
+
+
+def _split_inside(
+    mask: np.ndarray, gray: np.ndarray, polarity: int, typical: float, radius: float
+) -> np.ndarray | None:
+    """Part labels 1..k (0 outside) of ``mask`` cut at a neck of its brighter pixels
+    (``INNER_LEVELS``, dimmest level first), or None.
+
+    The levels' masks are stacked one under another (a row of background between
+    them) for one distance transform: only levels with two maxima as thick as a part
+    must be are examined further, and most objects (single nuclei) have none.
+
+    Two dome-shaped nuclei 13 px apart, the second 0.7 as bright: their outline
+    at 0.2 has no neck, their brighter parts have one.
+
+    >>> y, x = np.mgrid[0:36, 0:56].astype(np.float32)
+    >>> img = np.exp(-((x - 20) ** 2 + (y - 18) ** 2) / 40.5)
+    >>> img += 0.7 * np.exp(-((x - 33) ** 2 + (y - 18) ** 2) / 40.5)
+    >>> mask = img > 0.2
+    >>> _split(mask.astype(np.uint8), MIN_PART * 150, MIN_THICKNESS * 6.9) is None
+    True
+    >>> parts = _split_inside(mask, img, 1, 150.0, 6.9)
+    >>> int(parts.max()), bool(np.array_equal(parts > 0, mask))
+    (2, True)
+    """
+    values = gray.astype(np.float32)
+    if polarity < 0:
+        values = -values
+    smoothed = cv2.GaussianBlur(values, (0, 0), max(0.7, INNER_SIGMA * radius / OBJECT_TO_NUCLEUS))
+    low, high, _, _ = cv2.minMaxLoc(smoothed, mask.view(np.uint8))
+    if high <= low:
+        return None
+    height, width = mask.shape
+    rows = height + 1  # each level's mask and a row of background below it
+    stack = np.zeros((rows * len(INNER_LEVELS) + 1, width + 2), np.uint8)
+    levels = np.float32(low) + np.float32(high - low) * np.array(INNER_LEVELS, np.float32)
+    layers = stack[1:].reshape(len(INNER_LEVELS), rows, width + 2)[:, :height, 1:-1]
+    np.greater_equal(smoothed, levels[:, None, None], out=layers.view(bool))
+    layers &= mask.view(np.uint8)
+    distance = cv2.distanceTransform(stack, cv2.DIST_L2, 5)
+    thick = max(2.0, INNER_THICKNESS * radius)
+    maxima = (distance >= cv2.dilate(distance, np.ones((3, 3), np.uint8))) & (distance >= thick)
+    count, found = cv2.connectedComponents(maxima.astype(np.uint8), connectivity=8)
+    if count <= 2:
+        return None
+    peaks = np.asarray(found, np.int32)
+    # Each thick maximum's height, a pixel of it and its level; a level can only be cut
+    # where one of its maxima is apart from the level's highest above INNER_NECK of
+    # its own height (the test ``_split`` starts with): only then is it examined.
+    index = np.flatnonzero(maxima)
+    label = peaks.ravel()[index]
+    top = np.zeros(count)
+    np.maximum.at(top, label, distance.ravel()[index])
+    _, first = np.unique(label, return_index=True)
+    where = np.stack(np.divmod(index[first], stack.shape[1]), axis=1)  # row, col; label order
+    level_of = (where[:, 0] - 1) // rows
+    heights = top[1:]
+    for i in range(len(INNER_LEVELS)):
+        mine = np.flatnonzero(level_of == i)
+        if mine.size < 2:
+            continue
+        padded = slice(i * rows, i * rows + height + 2)
+        order = mine[np.argsort(-heights[mine], kind="stable")]
+        (ya, xa) = where[order[0]] - (i * rows, 0)
+        apart = False
+        for other in order[1:].tolist():
+            above = (distance[padded] >= INNER_NECK * heights[other]).astype(np.uint8)
+            parts = cv2.connectedComponents(above, connectivity=8)[1]
+            yb, xb = where[other] - (i * rows, 0)
+            if parts[ya, xa] != parts[yb, xb]:
+                apart = True
+                break
+        if not apart:
+            continue
+        split = _split(stack[padded], MIN_PART * typical, thick, INNER_NECK, distance[padded], mask)
+        if split is not None:
+            return split
+    return None
 
 
 def _joined(distance: np.ndarray, level: float, where: np.ndarray, a: int, b: int) -> bool:

@@ -171,7 +171,7 @@ def _fluorescence(
     if note is None and diameter <= 0:
         note = _disagreement(found, radius, measured)
     labels = to_full_resolution(found.labels, found.soft, gray.shape)
-    labels, count = split_necks(labels, found.count, gray, found.labels)
+    labels, count = split_necks(labels, found.count, gray, found.labels, decision.polarity)
     return Segmentation(labels, count, found.flagged, decision, radius, found.scale, note)
 
 

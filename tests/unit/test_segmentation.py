@@ -209,12 +209,24 @@ def test_image_type_survives_gamma_inversion_and_a_brightening_background(power:
         assert image_type.classify(gray).image_type == image_type.PHASE_CONTRAST
 
 
-@pytest.mark.parametrize("name", ["vitra01_crowded", "vitra01_fibre", "human_a"])
+@pytest.mark.parametrize(
+    "name", ["vitra01_crowded", "vitra01_fibre", "vitra01_sparse", "vitra12_crowded", "human_a"]
+)
 def test_annotated_real_nuclei_within_the_manual_range(name: str) -> None:
     """Hand-annotated crops of CellProfiler's example images (bench/data/annotated)."""
     case = tune_crop(name)
     found = count_cells(case.image).count
     assert case.error(found) <= 0.05, (found, case.low, case.high)
+
+
+def test_touching_nuclei_with_no_neck_on_their_outline_are_cut_inside() -> None:
+    # The DSB image (tune): elongated touching nuclei under one seed, their outline
+    # filled by the blur; 103 of 119-125 before the inner levels (issue 12o), 107 now.
+    from devtools.bench.count import dsb
+
+    [case] = dsb()
+    found = count_cells(case.image).count
+    assert 106 <= found <= case.high, (found, case.low, case.high)
 
 
 def test_real_nuclei_counts_hold_under_gamma_and_a_gradient() -> None:
