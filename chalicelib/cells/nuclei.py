@@ -187,9 +187,12 @@ def _one_seed_per_plateau(
     level = int(gray.max()) if polarity > 0 else int(gray.min())
     if not (level in CLIPPING_LEVELS if polarity > 0 else level == 0):
         return seeds
-    flat = np.equal(gray, level).view(np.uint8)  # 0 / 1 without a copy
-    if flat.shape != shape:
-        flat = cv2.resize(flat, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
+    # The nearest pixel of each working pixel, then compared: the same as comparing at
+    # full size and taking the nearest, on the working image's pixels only.
+    small = gray
+    if gray.shape != shape:
+        small = cv2.resize(gray, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
+    flat = np.equal(small, level).view(np.uint8)  # 0 / 1 without a copy
     if np.count_nonzero(flat[seeds[:, 0], seeds[:, 1]]) < 2:
         return seeds  # no two seeds on clipped pixels: none share a plateau
     # Labels only (3x faster than with statistics); the few shared plateaus are measured.

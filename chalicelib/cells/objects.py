@@ -406,7 +406,9 @@ def noise_map(image: np.ndarray, quantum: float = 0.0, object_radius: float = 2.
     8-bit background has no measurable noise, only steps of one count).
     """
     kernel = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)  # gain 6 on white noise
-    high = np.abs(cv2.filter2D(image.astype(np.float32), -1, kernel, borderType=cv2.BORDER_REFLECT))
+    # (np.asarray: a float32 image is not copied first; the absolute value is taken in place)
+    high = cv2.filter2D(np.asarray(image, np.float32), -1, kernel, borderType=cv2.BORDER_REFLECT)
+    np.abs(high, out=high)
     # Never below 5 % of the typical tile, half a quantum, or zero.
     floor = max(0.5 * quantum, 1e-6)
     noise = tile_quantile(high, 0.5, object_radius, floor, gain=1.4826 / 6.0)

@@ -76,7 +76,7 @@ def blob_scales(
     radii: list[np.ndarray] = []
     responses: list[np.ndarray] = []
     points: list[np.ndarray] = []
-    level = signal.astype(np.float32)
+    level = np.asarray(signal, np.float32)  # never written to: no copy needed
     ratios = white_noise_ratios()
     octave = 0
     noise = 0.0
