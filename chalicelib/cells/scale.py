@@ -235,13 +235,18 @@ def outermost(
     covered = np.zeros(shape[:2], np.float32)
     keep = np.zeros(radii.size, bool)
     height, width = covered.shape
-    for i in np.argsort(-responses, kind="stable"):
-        x = min(max(round(float(points[i, 0])), 0), width - 1)
-        y = min(max(round(float(points[i, 1])), 0), height - 1)
-        if covered[y, x] > radii[i]:
+    order = np.argsort(-responses, kind="stable")
+    # Centres (rounded half to even, as round() does), radii and disc sizes as Python
+    # numbers at once: the loop does no per-blob NumPy arithmetic.
+    xs = np.clip(np.round(points[order, 0]), 0, width - 1).astype(np.int64).tolist()
+    ys = np.clip(np.round(points[order, 1]), 0, height - 1).astype(np.int64).tolist()
+    sizes = radii[order]
+    discs = np.maximum(1, (COVER * sizes).astype(np.int64)).tolist()
+    for i, x, y, size, disc in zip(order.tolist(), xs, ys, sizes.tolist(), discs, strict=True):
+        if covered[y, x] > size:
             continue
         keep[i] = True
-        cv2.circle(covered, (x, y), max(1, int(COVER * radii[i])), float(radii[i]), -1)
+        cv2.circle(covered, (x, y), disc, size, -1)
     return keep
 
 

@@ -30,6 +30,7 @@ from chalicelib.cells.scale import (
     SCALE_STEP,
     blob_scales,
     measure_white_noise_ratios,
+    outermost,
     robust_sd,
     typical_radius,
     white_noise_ratios,
@@ -349,3 +350,33 @@ def test_plateau_statistics_are_opencvs(seed: int) -> None:
         x, y, w, h, area, cx, cy = _component(labels, k)
         assert [x, y, w, h, area] == stats[k].tolist()
         assert (cx, cy) == (centres[k][0], centres[k][1])
+
+
+def plain_outermost(
+    radii: np.ndarray, responses: np.ndarray, points: np.ndarray, shape: tuple[int, int]
+) -> np.ndarray:
+    """``outermost`` as first written: one blob at a time, NumPy scalars throughout."""
+    covered = np.zeros(shape, np.float32)
+    keep = np.zeros(radii.size, bool)
+    for i in np.argsort(-responses, kind="stable"):
+        x = min(max(round(float(points[i, 0])), 0), shape[1] - 1)
+        y = min(max(round(float(points[i, 1])), 0), shape[0] - 1)
+        if covered[y, x] > radii[i]:
+            continue
+        keep[i] = True
+        cv2.circle(covered, (x, y), max(1, int(1.25 * radii[i])), float(radii[i]), -1)
+    return keep
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_blobs_inside_larger_stronger_ones_are_the_plain_loops(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    count = 400
+    radii = rng.uniform(0.3, 20, count)
+    responses = np.round(rng.random(count), 2)  # ties: the stable order decides
+    points = rng.uniform(-3, 130, (count, 2))  # some beyond the edge: clipped
+    points[:40] = np.round(points[:40]) + 0.5  # halves: rounded to even
+    assert np.array_equal(
+        outermost(radii, responses, points, (100, 120)),
+        plain_outermost(radii, responses, points, (100, 120)),
+    )
