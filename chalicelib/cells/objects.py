@@ -383,7 +383,7 @@ def tile_quantile(
             step = max(1, int(np.sqrt(tile_height * tile_width / 1024)))
             ys = top[ii][:, None] + np.arange(0, tile_height, step)[None, :]
             xs = left[jj][:, None] + np.arange(0, tile_width, step)[None, :]
-            sample = image[np.ix_(ys.ravel(), xs.ravel())]
+            sample = image[_rows_or_slice(ys.ravel())][:, _rows_or_slice(xs.ravel())]
             sample = sample.reshape(ii.size, ys.shape[1], jj.size, xs.shape[1])
             sample = sample.transpose(0, 2, 1, 3).reshape(ii.size, jj.size, -1)
             k = min(sample.shape[2] - 1, max(0, round(q * (sample.shape[2] - 1))))
@@ -394,6 +394,20 @@ def tile_quantile(
     if min(rows, cols) > 2:
         grid = cv2.GaussianBlur(grid, (0, 0), 0.7)
     return np.asarray(cv2.resize(grid, (width, height), interpolation=cv2.INTER_LINEAR))
+
+
+def _rows_or_slice(index: np.ndarray) -> np.ndarray | slice:
+    """``index`` (sorted, non-empty), or the slice that reads the same positions when they
+    are evenly spaced: a view instead of a gathered copy.
+
+    >>> _rows_or_slice(np.array([2, 4, 6])), _rows_or_slice(np.array([0, 1, 3])).tolist()
+    (slice(2, 7, 2), [0, 1, 3])
+    """
+    first = int(index[0])
+    step = int(index[1] - index[0]) if index.size > 1 else 1
+    if step > 0 and np.array_equal(index, np.arange(first, first + step * index.size, step)):
+        return slice(first, first + step * (index.size - 1) + 1, step)
+    return index
 
 
 def noise_map(image: np.ndarray, quantum: float = 0.0, object_radius: float = 2.0) -> np.ndarray:
