@@ -164,6 +164,7 @@ def _mode_position(tile: np.ndarray) -> tuple[float, float] | None:
     """The mode's place in the tile's 0.5-99.5 % range, and that range."""
     if tile.size < 64:
         return None
+    tile = np.ascontiguousarray(tile)  # once: the quantiles and the histogram read it flat
     lo, hi = quantile(tile, 0.005), quantile(tile, 0.995)
     if hi <= lo:
         return None

@@ -187,17 +187,21 @@ def _one_seed_per_plateau(
     level = int(gray.max()) if polarity > 0 else int(gray.min())
     if not (level in CLIPPING_LEVELS if polarity > 0 else level == 0):
         return seeds
-    flat = (gray == level).astype(np.uint8)
-    if flat.shape != shape:
-        flat = cv2.resize(flat, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
-    count, plateau, stats, centres = cv2.connectedComponentsWithStats(flat, connectivity=8)
-    if count <= 1:
-        return seeds
+    # The nearest pixel of each working pixel, then compared: the same as comparing at
+    # full size and taking the nearest, on the working image's pixels only.
+    small = gray
+    if gray.shape != shape:
+        small = cv2.resize(gray, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
+    flat = np.equal(small, level).view(np.uint8)  # 0 / 1 without a copy
+    if np.count_nonzero(flat[seeds[:, 0], seeds[:, 1]]) < 2:
+        return seeds  # no two seeds on clipped pixels: none share a plateau
+    # Labels only (3x faster than with statistics); the few shared plateaus are measured.
+    count, plateau = cv2.connectedComponents(flat, connectivity=8)
     on = plateau[seeds[:, 0], seeds[:, 1]]
     shared = np.flatnonzero(np.bincount(on, minlength=count)[1:] >= 2) + 1
     drop = np.zeros(len(seeds), bool)
     for k in shared.tolist():
-        x, y, w, h, area = stats[k]
+        x, y, w, h, area, cx, cy = _component(plateau, k)
         outline, _ = cv2.findContours(
             (plateau[y : y + h, x : x + w] == k).astype(np.uint8),
             cv2.RETR_EXTERNAL,
@@ -208,10 +212,24 @@ def _one_seed_per_plateau(
         if area < PLATEAU_SOLIDITY * (cv2.contourArea(hull) + cv2.arcLength(hull, True) / 2):
             continue
         mine = np.flatnonzero(on == k)
-        cy, cx = centres[k][1], centres[k][0]
         nearest = mine[np.argmin(np.hypot(seeds[mine, 0] - cy, seeds[mine, 1] - cx))]
         drop[mine[mine != nearest]] = True
     return seeds[~drop]
+
+
+def _component(labels: np.ndarray, k: int) -> tuple[int, int, int, int, int, float, float]:
+    """x, y, width, height, area and centroid x, y of label ``k``: the numbers
+    ``cv2.connectedComponentsWithStats`` gives (its centroid is the integer sum of the
+    coordinates over the area, as here).
+
+    >>> _component(np.array([[0, 1, 1], [0, 1, 0]], np.int32), 1)
+    (1, 0, 2, 2, 3, 1.3333333333333333, 0.3333333333333333)
+    """
+    rows, cols = np.nonzero(labels == k)
+    area = rows.size
+    x, y = int(cols.min()), int(rows.min())
+    width, height = int(cols.max()) - x + 1, int(rows.max()) - y + 1
+    return x, y, width, height, area, int(cols.sum()) / area, int(rows.sum()) / area
 
 
 def _peak_centres(peaks: np.ndarray) -> np.ndarray:

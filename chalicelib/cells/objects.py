@@ -383,7 +383,7 @@ def tile_quantile(
             step = max(1, int(np.sqrt(tile_height * tile_width / 1024)))
             ys = top[ii][:, None] + np.arange(0, tile_height, step)[None, :]
             xs = left[jj][:, None] + np.arange(0, tile_width, step)[None, :]
-            sample = image[np.ix_(ys.ravel(), xs.ravel())]
+            sample = image[_rows_or_slice(ys.ravel())][:, _rows_or_slice(xs.ravel())]
             sample = sample.reshape(ii.size, ys.shape[1], jj.size, xs.shape[1])
             sample = sample.transpose(0, 2, 1, 3).reshape(ii.size, jj.size, -1)
             k = min(sample.shape[2] - 1, max(0, round(q * (sample.shape[2] - 1))))
@@ -396,6 +396,20 @@ def tile_quantile(
     return np.asarray(cv2.resize(grid, (width, height), interpolation=cv2.INTER_LINEAR))
 
 
+def _rows_or_slice(index: np.ndarray) -> np.ndarray | slice:
+    """``index`` (sorted, non-empty), or the slice that reads the same positions when they
+    are evenly spaced: a view instead of a gathered copy.
+
+    >>> _rows_or_slice(np.array([2, 4, 6])), _rows_or_slice(np.array([0, 1, 3])).tolist()
+    (slice(2, 7, 2), [0, 1, 3])
+    """
+    first = int(index[0])
+    step = int(index[1] - index[0]) if index.size > 1 else 1
+    if step > 0 and np.array_equal(index, np.arange(first, first + step * index.size, step)):
+        return slice(first, first + step * (index.size - 1) + 1, step)
+    return index
+
+
 def noise_map(image: np.ndarray, quantum: float = 0.0, object_radius: float = 2.0) -> np.ndarray:
     """Per-pixel noise sd, varying smoothly: ``pixel_noise`` per tile, interpolated.
 
@@ -406,7 +420,9 @@ def noise_map(image: np.ndarray, quantum: float = 0.0, object_radius: float = 2.
     8-bit background has no measurable noise, only steps of one count).
     """
     kernel = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)  # gain 6 on white noise
-    high = np.abs(cv2.filter2D(image.astype(np.float32), -1, kernel, borderType=cv2.BORDER_REFLECT))
+    # (np.asarray: a float32 image is not copied first; the absolute value is taken in place)
+    high = cv2.filter2D(np.asarray(image, np.float32), -1, kernel, borderType=cv2.BORDER_REFLECT)
+    np.abs(high, out=high)
     # Never below 5 % of the typical tile, half a quantum, or zero.
     floor = max(0.5 * quantum, 1e-6)
     noise = tile_quantile(high, 0.5, object_radius, floor, gain=1.4826 / 6.0)

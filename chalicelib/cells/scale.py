@@ -76,42 +76,47 @@ def blob_scales(
     radii: list[np.ndarray] = []
     responses: list[np.ndarray] = []
     points: list[np.ndarray] = []
-    level = signal.astype(np.float32)
+    level = np.asarray(signal, np.float32)  # never written to: no copy needed
     ratios = white_noise_ratios()
     octave = 0
     noise = 0.0
     while min(level.shape) >= MIN_OCTAVE_SIDE:
         ratio = ratios[min(octave, len(ratios) - 1)]
         floors = None if octave == 0 else min_sigmas * noise * ratio
-        found = _octave(level, floors, min_sigmas * ratio)
+        stack, blurred = _dog_stack(level)
+        found = _octave(stack, floors, min_sigmas * ratio)
         if octave == 0:
             noise = found[2]
         factor = 2.0**octave
         radii.append(found[0] * factor)
         responses.append(found[1])
         points.append((found[3] + 0.5) * factor - 0.5)
-        level = _halved(level)
+        level = _halved(level, blurred)  # the octave's first level is the blur _halved needs
         octave += 1
     if not radii:
         return np.zeros(0), np.zeros(0), 0.0, np.zeros((0, 2))
     return np.concatenate(radii), np.concatenate(responses), noise, np.concatenate(points)
 
 
-def _halved(level: np.ndarray) -> np.ndarray:
-    """The next octave: blurred by 1 px and halved by area averaging."""
+def _halved(level: np.ndarray, blurred: np.ndarray | None = None) -> np.ndarray:
+    """The next octave: blurred by 1 px and halved by area averaging (``blurred``: the
+    1 px blur of ``level`` when already made; the octave's first Gaussian level is that)."""
+    if blurred is None:
+        blurred = cv2.GaussianBlur(level, (0, 0), 1.0)
     return np.asarray(
         cv2.resize(
-            cv2.GaussianBlur(level, (0, 0), 1.0),
+            blurred,
             (level.shape[1] // 2, level.shape[0] // 2),
             interpolation=cv2.INTER_AREA,
         )
     )
 
 
-def _dog_stack(image: np.ndarray) -> list[np.ndarray]:
-    """The octave's four scale-normalised difference-of-Gaussians layers (sigma 1 to 4)."""
+def _dog_stack(image: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """The octave's four scale-normalised difference-of-Gaussians layers (sigma 1 to 4),
+    and its first Gaussian level (sigma 1)."""
     sigmas = MIN_SIGMA * SCALE_STEP ** np.arange(LEVELS)
-    blurred = cv2.GaussianBlur(image, (0, 0), float(sigmas[0]))
+    first = blurred = cv2.GaussianBlur(image, (0, 0), float(sigmas[0]))
     stack = []
     for before, after in itertools.pairwise(sigmas):
         step = float(np.sqrt(after**2 - before**2))  # blur the blurred: small kernels
@@ -120,7 +125,7 @@ def _dog_stack(image: np.ndarray) -> list[np.ndarray]:
         layer = finer - blurred
         layer *= np.float32(1.0 / (SCALE_STEP - 1))
         stack.append(layer)
-    return stack
+    return stack, first
 
 
 # (octaves, layers) sd of each pyramid layer over that of the finest, for white noise:
@@ -160,7 +165,7 @@ def measure_white_noise_ratios() -> np.ndarray:
     level = np.random.default_rng(0).normal(0.0, 1.0, (1024, 1024)).astype(np.float32)
     rows = []
     while min(level.shape) >= 64:  # enough pixels for a steady sd
-        stack = _dog_stack(level)
+        stack, _ = _dog_stack(level)
         rows.append([float(np.std(layer[4:-4, 4:-4])) for layer in stack])
         level = _halved(level)
     table = np.array(rows)
@@ -168,16 +173,15 @@ def measure_white_noise_ratios() -> np.ndarray:
 
 
 def _octave(
-    image: np.ndarray, floors: np.ndarray | None, min_sigmas: np.ndarray
+    stack: list[np.ndarray], floors: np.ndarray | None, min_sigmas: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
-    """Scale-space maxima of one octave above each layer's floor (None: ``min_sigmas``,
-    one per layer, times the finest layer's own noise).
+    """Scale-space maxima of one octave's ``_dog_stack`` above each layer's floor (None:
+    ``min_sigmas``, one per layer, times the finest layer's own noise).
 
     Candidates are the spatial maxima of each interior layer above its floor;
     only at those few points are the neighbouring layers compared.
     """
     sigmas = MIN_SIGMA * SCALE_STEP ** np.arange(LEVELS)
-    stack = _dog_stack(image)
     noise = 0.0
     if floors is None:
         finest = stack[0][:: max(1, stack[0].shape[0] // 128), :: max(1, stack[0].shape[1] // 128)]
@@ -185,8 +189,8 @@ def _octave(
         floors = min_sigmas * noise
     centres = np.sqrt(sigmas[:-1] * sigmas[1:])
     kernel = np.ones((3, 3), np.uint8)
-    spatial = [cv2.dilate(layer, kernel) for layer in stack]
-    width = image.shape[1]
+    spatial = [cv2.dilate(layer, kernel) for layer in stack]  # cheap: ~0.4 ns a pixel
+    width = stack[0].shape[1]
     radii, responses, points = [], [], []
     for k in range(1, LEVELS - 2):  # interior layers only
         low = np.float32(max(0.0, float(floors[k])))
@@ -231,13 +235,18 @@ def outermost(
     covered = np.zeros(shape[:2], np.float32)
     keep = np.zeros(radii.size, bool)
     height, width = covered.shape
-    for i in np.argsort(-responses, kind="stable"):
-        x = min(max(round(float(points[i, 0])), 0), width - 1)
-        y = min(max(round(float(points[i, 1])), 0), height - 1)
-        if covered[y, x] > radii[i]:
+    order = np.argsort(-responses, kind="stable")
+    # Centres (rounded half to even, as round() does), radii and disc sizes as Python
+    # numbers at once: the loop does no per-blob NumPy arithmetic.
+    xs = np.clip(np.round(points[order, 0]), 0, width - 1).astype(np.int64).tolist()
+    ys = np.clip(np.round(points[order, 1]), 0, height - 1).astype(np.int64).tolist()
+    sizes = radii[order]
+    discs = np.maximum(1, (COVER * sizes).astype(np.int64)).tolist()
+    for i, x, y, size, disc in zip(order.tolist(), xs, ys, sizes.tolist(), discs, strict=True):
+        if covered[y, x] > size:
             continue
         keep[i] = True
-        cv2.circle(covered, (x, y), max(1, int(COVER * radii[i])), float(radii[i]), -1)
+        cv2.circle(covered, (x, y), disc, size, -1)
     return keep
 
 

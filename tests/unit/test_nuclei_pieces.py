@@ -3,12 +3,14 @@ estimate and giant check under noise and fibres (generated images only)."""
 
 from __future__ import annotations
 
+import itertools
+
 import cv2
 import numpy as np
 import pytest
 
 from chalicelib.cells.counting import count_cells
-from chalicelib.cells.nuclei import _closed_shapes, _peak_centres
+from chalicelib.cells.nuclei import _closed_shapes, _component, _peak_centres
 from chalicelib.cells.objects import (
     _neighbour_pairs,
     disk,
@@ -24,7 +26,12 @@ from chalicelib.cells.objects import (
     to_full_resolution,
 )
 from chalicelib.cells.scale import (
+    LEVELS,
+    SCALE_STEP,
+    blob_scales,
     measure_white_noise_ratios,
+    outermost,
+    robust_sd,
     typical_radius,
     white_noise_ratios,
 )
@@ -270,3 +277,106 @@ def test_a_background_rising_to_the_edge_leaves_no_band_of_objects() -> None:
     counted = count_cells(np.clip(image * 150 + 5, 0, 255).astype(np.uint8))
     assert counted.count == 16
     assert not counted.flagged
+
+
+def plain_blob_scales(signal: np.ndarray, min_sigmas: float) -> list[np.ndarray]:
+    """The blob pyramid as first written: every layer dilated whole, each octave blurred
+    again before halving (the reference for the shared blur and the sparse maxima)."""
+    sigmas = SCALE_STEP ** np.arange(LEVELS)
+    centres = np.sqrt(sigmas[:-1] * sigmas[1:])
+    level, octave, noise = signal.astype(np.float32), 0, 0.0
+    out: list[list[np.ndarray]] = [[], [], []]
+    while min(level.shape) >= 12:
+        blurred = cv2.GaussianBlur(level, (0, 0), 1.0)
+        stack = []
+        for before, after in itertools.pairwise(sigmas):
+            finer = blurred
+            blurred = cv2.GaussianBlur(blurred, (0, 0), float(np.sqrt(after**2 - before**2)))
+            layer = finer - blurred
+            layer *= np.float32(1.0 / (SCALE_STEP - 1))
+            stack.append(layer)
+        ratio = white_noise_ratios()[min(octave, 4)]
+        if octave == 0:
+            finest = stack[0][:: max(1, level.shape[0] // 128), :: max(1, level.shape[1] // 128)]
+            noise = robust_sd(finest)
+        floors = min_sigmas * noise * ratio
+        spatial = [cv2.dilate(layer, np.ones((3, 3), np.uint8)) for layer in stack]
+        for k in (1, 2):
+            low = np.float32(max(0.0, float(floors[k])))
+            at = (stack[k] >= spatial[k]) & (stack[k] > low)
+            at &= (stack[k] >= spatial[k - 1]) & (stack[k] >= spatial[k + 1])
+            rows, cols = np.nonzero(at)
+            here, below, above = stack[k][at], stack[k - 1][at], stack[k + 1][at]
+            curvature = below - 2 * here + above
+            shift = np.where(
+                curvature < 0, 0.5 * (below - above) / np.minimum(curvature, -1e-12), 0.0
+            )
+            out[0].append(centres[k] * SCALE_STEP ** np.clip(shift, -0.5, 0.5) * np.sqrt(2.0))
+            out[0][-1] *= 2.0**octave
+            out[1].append(here)
+            out[2].append((np.stack([cols, rows], axis=1) + 0.5) * 2.0**octave - 0.5)
+        level = cv2.resize(
+            cv2.GaussianBlur(level, (0, 0), 1.0),
+            (level.shape[1] // 2, level.shape[0] // 2),
+            interpolation=cv2.INTER_AREA,
+        )
+        octave += 1
+    return [np.concatenate(part) for part in out]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_blob_pyramid_equals_the_plain_one(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    shape = (int(rng.integers(12, 200)), int(rng.integers(12, 300)))
+    image = np.zeros(shape, np.float32)
+    for _ in range(40):
+        centre = (int(rng.integers(0, shape[1])), int(rng.integers(0, shape[0])))
+        cv2.circle(image, centre, int(rng.integers(1, 12)), float(rng.random()), -1)
+    image += rng.normal(0, 0.05, shape).astype(np.float32)
+    for min_sigmas in (0.0, 8.0):
+        radii, responses, _, points = blob_scales(image, min_sigmas)
+        expected = plain_blob_scales(image, min_sigmas)
+        # the same maxima, in the same (raster, layer, octave) order
+        for found, plain in zip((radii, responses, points), expected, strict=True):
+            assert np.array_equal(found, plain)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_plateau_statistics_are_opencvs(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    mask = (rng.random((80, 120)) < 0.45).astype(np.uint8)
+    count, labels, stats, centres = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    for k in range(1, count):
+        x, y, w, h, area, cx, cy = _component(labels, k)
+        assert [x, y, w, h, area] == stats[k].tolist()
+        assert (cx, cy) == (centres[k][0], centres[k][1])
+
+
+def plain_outermost(
+    radii: np.ndarray, responses: np.ndarray, points: np.ndarray, shape: tuple[int, int]
+) -> np.ndarray:
+    """``outermost`` as first written: one blob at a time, NumPy scalars throughout."""
+    covered = np.zeros(shape, np.float32)
+    keep = np.zeros(radii.size, bool)
+    for i in np.argsort(-responses, kind="stable"):
+        x = min(max(round(float(points[i, 0])), 0), shape[1] - 1)
+        y = min(max(round(float(points[i, 1])), 0), shape[0] - 1)
+        if covered[y, x] > radii[i]:
+            continue
+        keep[i] = True
+        cv2.circle(covered, (x, y), max(1, int(1.25 * radii[i])), float(radii[i]), -1)
+    return keep
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_blobs_inside_larger_stronger_ones_are_the_plain_loops(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    count = 400
+    radii = rng.uniform(0.3, 20, count)
+    responses = np.round(rng.random(count), 2)  # ties: the stable order decides
+    points = rng.uniform(-3, 130, (count, 2))  # some beyond the edge: clipped
+    points[:40] = np.round(points[:40]) + 0.5  # halves: rounded to even
+    assert np.array_equal(
+        outermost(radii, responses, points, (100, 120)),
+        plain_outermost(radii, responses, points, (100, 120)),
+    )
