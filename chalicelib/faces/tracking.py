@@ -425,8 +425,10 @@ class FaceCoverage:
             box = np.array(rect, np.float64)
             track = _Track(len(self._tracks) + len(self._finished), index, index, box)
             track.view = views[rect]
-            track.tentative = is_weak(track.view)
-            track.strong = not track.tentative
+            # Weak, or beside a face already tracked and smaller (a collar, a badge,
+            # the chest under a face, found once as a face): blurred once found again.
+            track.tentative = is_weak(track.view) or beside_face(box, [t.box for t in live])
+            track.strong = not is_weak(track.view)
             track.points = _features(grey, box)
             self._tracks.append(track)
             self.stats.tracks += 1
@@ -501,7 +503,7 @@ class FaceCoverage:
                 or doubtful
                 or weak_gone
                 or unseen > self._flow_hold
-                or (unseen > self._hold and lost)
+                or (unseen > self._hold and (lost or track.redetected < ESTABLISHED))
             ):
                 track.end = index
                 self._finished.append(track)
@@ -530,6 +532,19 @@ class FaceCoverage:
         self.stats.max_faces = max(self.stats.max_faces, len(rects))
         return covered
 
+    def _held_by_other(self, track: _Track, index: int, box: np.ndarray) -> bool:
+        """Whether another track held the face of ``box`` (``track``'s back-filled box)
+        in frame ``index`` already: the same face under another track (one that
+        switched to a face it passed, a duplicate), blurred there with its own box.
+        The back-fill is for faces nobody covered (entering, found late)."""
+        return any(
+            other is not track
+            and other.born <= index
+            and (held := other.boxes.get(index)) is not None
+            and same_face(held, box)
+            for other in self._tracks + self._finished
+        )
+
     def _rect_at(self, track: _Track, index: int) -> PixelRect | None:
         settings = self.settings
         if track.tentative and not settings.strict:
@@ -537,18 +552,23 @@ class FaceCoverage:
         if index in track.boxes:
             box = track.boxes[index]
             since = index - track.seen[index]
-            speed = float(np.abs(track.velocity).max())
+            velocity = track.velocity
         elif track.born - self._back <= index < track.born:
             velocity = _early_velocity(track)
             since = track.born - index
             box = track.boxes[track.born] - np.array([*(velocity * since), 0, 0])
-            speed = float(np.abs(velocity).max())
+            if self._held_by_other(track, index, box):
+                return None
         else:
             return None
         x, y, w, h = box
         drift = settings.drift_pad * min(since, self._hold)
         pad = settings.pad + view_pad(track.view, settings)
-        grow = pad * max(w, h) + speed * (settings.motion_pad + drift)
+        # Motion pads along each axis by the speed along it (a face moving sideways
+        # is not padded up and down by its whole speed): see ``axis_speeds``.
+        speed_x, speed_y = axis_speeds(velocity)
+        grow_x = pad * max(w, h) + speed_x * (settings.motion_pad + drift)
+        grow_y = pad * max(w, h) + speed_y * (settings.motion_pad + drift)
         # A face cut by the frame's edge was found from its visible part (and its
         # mirror image): its box may stop short inside the frame, so it grows inwards.
         # It also grows a little along the edge: the detection of the part in view is
@@ -556,10 +576,10 @@ class FaceCoverage:
         inward, along = EDGE_GROW * min(w, h), EDGE_ALONG * max(w, h)
         cut_left, cut_top, cut_right, cut_bottom = edge_sides(box, self._width, self._height)
         across, down = cut_top or cut_bottom, cut_left or cut_right
-        left = grow + (inward if cut_right else 0.0) + (along if across else 0.0)
-        right = grow + (inward if cut_left else 0.0) + (along if across else 0.0)
-        top = grow + (inward if cut_bottom else 0.0) + (along if down else 0.0)
-        bottom = grow + (inward if cut_top else 0.0) + (along if down else 0.0)
+        left = grow_x + (inward if cut_right else 0.0) + (along if across else 0.0)
+        right = grow_x + (inward if cut_left else 0.0) + (along if across else 0.0)
+        top = grow_y + (inward if cut_bottom else 0.0) + (along if down else 0.0)
+        bottom = grow_y + (inward if cut_top else 0.0) + (along if down else 0.0)
         rect = _rect_from(x - left, y - top, x + w + right, y + h + bottom)
         # A box that stops just short of the frame's edge goes to it: the face may
         # reach it (a box jitters by more than the sliver it would leave sharp).
@@ -577,9 +597,38 @@ class FaceCoverage:
 # -- helpers ------------------------------------------------------------------------------
 
 
+# Detections matched to a track after its first: from this many on, a face is held
+# beyond ``hold_s`` (up to ``flow_hold_s``) while the optical flow follows it.
+ESTABLISHED = 2
 EDGE_SNAP = 0.25  # of the face's size: a padded box nearer the frame's edge reaches it
 EDGE_GROW = 0.3  # of the face's width: a box cut by the frame's edge grows this much inwards
 EDGE_ALONG = 0.15  # of the face's size: ... and this much along the edge, on each side
+
+
+ACROSS_MOTION = 0.25  # of a face's speed: its motion pad across its direction of motion
+
+
+def axis_speeds(velocity: np.ndarray) -> tuple[float, float]:
+    """The speeds (px/frame) a face's box is padded by along x and along y.
+
+    Along each axis the face's speed along it plus ``ACROSS_MOTION`` of its speed
+    along the other, and never more than its larger component (the pad of every
+    side before issue 14i): the box's error from motion (the frames between
+    detections, the velocity's own error) lies mostly along the direction of
+    motion, and a little across it. A face moving 30 px/frame sideways was padded
+    30 px up and down too, blurring background above and below it; a face moving
+    diagonally is padded as before.
+
+    >>> axis_speeds(np.array([30.0, 0.0]))
+    (30.0, 7.5)
+    >>> axis_speeds(np.array([-6.0, 8.0]))
+    (8.0, 8.0)
+    >>> axis_speeds(np.array([10.0, 3.0]))
+    (10.0, 5.5)
+    """
+    vx, vy = abs(float(velocity[0])), abs(float(velocity[1]))
+    speed = max(vx, vy)
+    return min(speed, vx + ACROSS_MOTION * vy), min(speed, vy + ACROSS_MOTION * vx)
 
 
 def fill_between(boxes: dict[int, np.ndarray], first: int, last: int, box: np.ndarray) -> None:
@@ -694,6 +743,40 @@ def around_faces(rect: PixelRect, faces: Sequence[np.ndarray], cut: bool = False
     if sum(ratio > 2 for ratio in larger) >= 2:
         return True
     return bool(inside) and not cut
+
+
+def beside_face(box: np.ndarray, faces: Sequence[np.ndarray]) -> bool:
+    """Whether ``box`` (x, y, w, h) is under 0.75 times the size of one of ``faces``
+    and touches that face's box grown by a quarter of its size.
+
+    The detector scores parts of the body beside a face (a chin, a collar, the
+    chest) as a face now and then, and ``blazeface.beside_other_size`` drops such
+    weak detections within one search; a new confident one beside a face already
+    tracked starts a *tentative* track (blurred, back-filled, once found again at
+    the next pass — a real face is). Before issue 14i such a detection on a
+    300-px face's chest, found once, was blurred for 3 s (held while the
+    optical flow followed the body).
+
+    >>> face = [np.array([100, 100, 80, 80.0])]
+    >>> beside_face(np.array([110, 185, 50, 50.0]), face)  # under it, smaller
+    True
+    >>> beside_face(np.array([110, 185, 70, 70.0]), face)  # nearly its size: another face
+    False
+    >>> beside_face(np.array([300, 100, 50, 50.0]), face)  # apart
+    False
+    """
+    side = float(max(box[2], box[3]))
+    for x, y, w, h in faces:
+        grown = (x - w / 4, y - h / 4, x + 1.25 * w, y + 1.25 * h)
+        touching = (
+            box[0] < grown[2]
+            and grown[0] < box[0] + box[2]
+            and box[1] < grown[3]
+            and grown[1] < box[1] + box[3]
+        )
+        if touching and side < 0.75 * float(max(w, h)):
+            return True
+    return False
 
 
 def _holds_centre(rect: PixelRect, box: np.ndarray) -> bool:
