@@ -64,6 +64,9 @@ class CoverageSettings:
     tilted_pad: float = 0.1  # more, for faces found by the tilted view
     motion_pad: float = 1.0  # times the face's speed (px/frame), on each side
     drift_pad: float = 0.25  # per frame since the last detection, times the speed
+    # Motion pads across the direction of motion: this share of the speed (1: every
+    # side by the whole speed, as before issue 14i; see ``axis_speeds``).
+    across_motion: float = 0.25
     flow_hold_s: float = 4.0  # while optical flow still follows it, a face is held this long
     # A face only ever found weakly (e.g. texture the detector half-believes) is held
     # this long, and not longer while the flow follows it (flow follows texture too).
@@ -93,6 +96,7 @@ class CoverageSettings:
             pad=0.6,
             motion_pad=2.5,
             drift_pad=1.0,
+            across_motion=1.0,  # every side padded by the whole speed
             motion_threshold=10,
             explained_every=1,  # every moving region searched at every pass
             scan_pixels=6000,  # still faces found twice as fast
@@ -566,7 +570,7 @@ class FaceCoverage:
         pad = settings.pad + view_pad(track.view, settings)
         # Motion pads along each axis by the speed along it (a face moving sideways
         # is not padded up and down by its whole speed): see ``axis_speeds``.
-        speed_x, speed_y = axis_speeds(velocity)
+        speed_x, speed_y = axis_speeds(velocity, settings.across_motion)
         grow_x = pad * max(w, h) + speed_x * (settings.motion_pad + drift)
         grow_y = pad * max(w, h) + speed_y * (settings.motion_pad + drift)
         # A face cut by the frame's edge was found from its visible part (and its
@@ -605,19 +609,17 @@ EDGE_GROW = 0.3  # of the face's width: a box cut by the frame's edge grows this
 EDGE_ALONG = 0.15  # of the face's size: ... and this much along the edge, on each side
 
 
-ACROSS_MOTION = 0.25  # of a face's speed: its motion pad across its direction of motion
-
-
-def axis_speeds(velocity: np.ndarray) -> tuple[float, float]:
+def axis_speeds(velocity: np.ndarray, across: float = 0.25) -> tuple[float, float]:
     """The speeds (px/frame) a face's box is padded by along x and along y.
 
-    Along each axis the face's speed along it plus ``ACROSS_MOTION`` of its speed
+    Along each axis the face's speed along it plus ``across`` times its speed
     along the other, and never more than its larger component (the pad of every
     side before issue 14i): the box's error from motion (the frames between
     detections, the velocity's own error) lies mostly along the direction of
     motion, and a little across it. A face moving 30 px/frame sideways was padded
     30 px up and down too, blurring background above and below it; a face moving
-    diagonally is padded as before.
+    diagonally is padded as before. Strict mode keeps every side at the larger
+    component (``across`` 1).
 
     >>> axis_speeds(np.array([30.0, 0.0]))
     (30.0, 7.5)
@@ -628,7 +630,7 @@ def axis_speeds(velocity: np.ndarray) -> tuple[float, float]:
     """
     vx, vy = abs(float(velocity[0])), abs(float(velocity[1]))
     speed = max(vx, vy)
-    return min(speed, vx + ACROSS_MOTION * vy), min(speed, vy + ACROSS_MOTION * vx)
+    return min(speed, vx + across * vy), min(speed, vy + across * vx)
 
 
 def fill_between(boxes: dict[int, np.ndarray], first: int, last: int, box: np.ndarray) -> None:
