@@ -537,17 +537,25 @@ class FaceCoverage:
         return covered
 
     def _held_by_other(self, track: _Track, index: int, box: np.ndarray) -> bool:
-        """Whether another track held the face of ``box`` (``track``'s back-filled box)
-        in frame ``index`` already: the same face under another track (one that
-        switched to a face it passed, a duplicate), blurred there with its own box.
-        The back-fill is for faces nobody covered (entering, found late)."""
-        return any(
-            other is not track
-            and other.born <= index
-            and (held := other.boxes.get(index)) is not None
-            and same_face(held, box)
-            for other in self._tracks + self._finished
-        )
+        """Whether another track's blurred rectangle in frame ``index`` already holds
+        ``box`` (``track``'s back-filled face box there, in the frame): the face was
+        blurred by a track that followed it then (one that later switched to a face
+        it passed, a duplicate). The back-fill is for faces nobody covered (entering,
+        found late, coming out from behind another face — not held by its box)."""
+        x0, y0 = float(box[0]), float(box[1])
+        x1, y1 = x0 + float(box[2]), y0 + float(box[3])
+        for other in self._tracks + self._finished:
+            if other is track or index not in other.boxes:
+                continue
+            rect = self._rect_at(other, index)
+            if rect is None:
+                continue
+            rx, ry, rw, rh = rect
+            inside_x = rx <= max(0.0, x0) and min(float(self._width), x1) <= rx + rw
+            inside_y = ry <= max(0.0, y0) and min(float(self._height), y1) <= ry + rh
+            if inside_x and inside_y:
+                return True
+        return False
 
     def _rect_at(self, track: _Track, index: int) -> PixelRect | None:
         settings = self.settings

@@ -466,22 +466,27 @@ def test_a_smaller_face_beside_a_tracked_face_found_again_is_blurred_from_the_fi
     assert below and below[0] < 12 and below[-1] >= 20
 
 
-def test_no_back_fill_where_another_track_held_the_same_face() -> None:
+@pytest.mark.parametrize("old_y", [60, 100])
+def test_no_back_fill_where_another_tracks_blurred_box_holds_the_face(old_y: int) -> None:
     from chalicelib.faces.tracking import _Track
 
     seer = SquareSeer({}, blind=set())
     coverage = FaceCoverage(seer, SIZE, 30.0, CoverageSettings())
-    # an old track held the face at frames 0-9; a new one is born on it at frame 10
-    # (after the old one switched to another face), moving 2 px/frame
-    old = _Track(0, 0, 9, np.array([100, 60, 24, 24.0]))
-    old.boxes = {i: np.array([80 + 2 * i, 60, 24, 24.0]) for i in range(10)}
+    # an old track followed a face at frames 0-9 (at y=60: this face; at y=100: another
+    # one below it); a new track is born on this face at frame 10, moving 2 px/frame
+    old = _Track(0, 0, 9, np.array([100, old_y, 24, 24.0]))
+    old.boxes = {i: np.array([80 + 2 * i, old_y, 24, 24.0]) for i in range(10)}
+    old.seen = {i: i for i in range(10)}
     new = _Track(1, 10, 10, np.array([100, 60, 24, 24.0]))
     new.boxes = {10 + i: np.array([100 + 2 * i, 60, 24, 24.0]) for i in range(6)}
+    new.seen = {10 + i: 10 for i in range(6)}
     coverage._tracks = [old, new]
-    assert coverage._rect_at(new, 5) is None  # the old track held it there
-    coverage._tracks = [new]
-    rect = coverage._rect_at(new, 5)  # nobody did: back-filled along its velocity
-    assert rect is not None and rect[0] <= 90 <= rect[0] + rect[2]
+    rect = coverage._rect_at(new, 5)
+    if old_y == 60:  # the old track's rectangle holds this face there: no second box
+        assert rect is None
+    else:  # it does not: back-filled along the new track's velocity
+        assert rect is not None and rect[0] <= 90 and rect[0] + rect[2] >= 90 + SIDE
+        assert rect[1] <= 60 and rect[1] + rect[3] >= 60 + SIDE
 
 
 def test_strict_mode_pads_every_side_by_the_whole_speed() -> None:
