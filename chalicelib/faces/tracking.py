@@ -397,17 +397,7 @@ class FaceCoverage:
             track.view = views[best]
             track.strong = track.strong or not is_weak(track.view)
             detected = np.array(best, np.float64)
-            if not refresh and index > track.last_seen:
-                centre_then = (
-                    track.boxes[track.last_seen][:2] + track.boxes[track.last_seen][2:] / 2
-                )
-                centre_now = detected[:2] + detected[2:] / 2
-                measured = (centre_now - centre_then) / (index - track.last_seen)
-                # The first re-detection gives the first measured velocity (a new
-                # track's is 0, or the optical flow's guess): taken whole.
-                weight = 0.5 if track.redetected else 1.0
-                track.velocity = (1 - weight) * track.velocity + weight * measured
-                track.redetected += 1
+            then = track.boxes[track.last_seen].copy() if track.last_seen in track.boxes else None
             # (a weak detection at the edge — texture the detector half-believes — does
             # not hold its size)
             if not is_weak(track.view) and edge_sides(detected, self._width, self._height).any():
@@ -417,6 +407,18 @@ class FaceCoverage:
                 track.box = box
             else:
                 track.box = steady_size(track.box, detected, self.settings.shrink)
+            if not refresh and index > track.last_seen and then is not None:
+                # Measured between the track's boxes at its two detections, like with
+                # like: a face cut by the frame's edge has a box larger than its
+                # detection (``edge_steady``), and the detection's centre moves with
+                # the part in view (issue 14i: a 166-px profile at the left edge
+                # moving 1.2 px/frame was measured at 15-35 px/frame, and padded so).
+                measured = (_centre(track.box) - _centre(then)) / (index - track.last_seen)
+                # The first re-detection gives the first measured velocity (a new
+                # track's is 0, or the optical flow's guess): taken whole.
+                weight = 0.5 if track.redetected else 1.0
+                track.velocity = (1 - weight) * track.velocity + weight * measured
+                track.redetected += 1
             if index > track.last_seen:
                 fill_between(track.boxes, track.last_seen, index, track.box)
             track.last_seen = index
@@ -670,6 +672,11 @@ def fill_between(boxes: dict[int, np.ndarray], first: int, last: int, box: np.nd
             held[1] + held[3], guess[1] + guess[3]
         ) > max(held[1], guess[1])
         boxes[frame] = np.array([x0, y0, x1 - x0, y1 - y0]) if overlap else guess
+
+
+def _centre(box: np.ndarray) -> np.ndarray:
+    """The centre (x, y) of a box (x, y, w, h)."""
+    return np.asarray(box[:2] + box[2:] / 2, np.float64)
 
 
 def _rect_from(x0: float, y0: float, x1: float, y1: float) -> PixelRect:

@@ -494,3 +494,33 @@ def test_strict_mode_pads_every_side_by_the_whole_speed() -> None:
 
     strict = CoverageSettings.for_mode(True)
     assert axis_speeds(np.array([-20.0, 0.0]), strict.across_motion) == (20.0, 20.0)
+
+
+class EdgeSeer:
+    """Sees a 60-px face near the left edge of the frame: reports the part in view."""
+
+    name = "edge"
+    min_face = 20
+
+    def __init__(self) -> None:
+        self.left = 0.0  # the face's left side (beyond the edge while negative)
+
+    def search(self, grey, regions, smallest=None, upright_only=None, prefer=None, largest=None):  # type: ignore[no-untyped-def]
+        x0, x1 = max(0, round(self.left)), round(self.left) + 60
+        return [((x0, 40, x1 - x0, 60), "blazeface")] if x1 - x0 > 20 else []
+
+
+def test_the_speed_of_a_face_leaving_by_the_edge_is_measured_like_with_like() -> None:
+    # Leaving at 1 px/frame: its box keeps the face's size beyond the edge
+    # (``edge_steady``) while the detection's centre moves with the part still in
+    # view; measured between the boxes, the speed is the face's, not the shrinking
+    # visible part's (before issue 14i: +0.5 px/frame, the wrong way).
+    seer = EdgeSeer()
+    coverage = FaceCoverage(seer, SIZE, 30.0, CoverageSettings())
+    frames = square_frames({}, 1) * 34
+    for index, frame in enumerate(frames):
+        seer.left = 8.0 - index
+        coverage.push(frame)
+    (track,) = coverage._tracks
+    assert track.redetected >= 6
+    assert abs(track.velocity[0] + 1.0) < 0.3 and abs(track.velocity[1]) < 0.3, track.velocity
