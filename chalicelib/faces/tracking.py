@@ -783,17 +783,23 @@ def beside_face(box: np.ndarray, faces: Sequence[np.ndarray]) -> bool:
     False
     """
     side = float(max(box[2], box[3]))
-    for x, y, w, h in faces:
-        grown = (x - w / 4, y - h / 4, x + 1.25 * w, y + 1.25 * h)
-        touching = (
-            box[0] < grown[2]
-            and grown[0] < box[0] + box[2]
-            and box[1] < grown[3]
-            and grown[1] < box[1] + box[3]
-        )
-        if touching and side < 0.75 * float(max(w, h)):
-            return True
-    return False
+    return any(
+        touches_grown(box, face) and side < 0.75 * float(max(face[2], face[3])) for face in faces
+    )
+
+
+def touches_grown(box: np.ndarray, face: np.ndarray, grow: float = 0.25) -> bool:
+    """Whether ``box`` (x, y, w, h) overlaps ``face`` (x, y, w, h) grown by ``grow`` of
+    its size on each side.
+
+    >>> touches_grown(np.array([0, 24, 10, 10.0]), np.array([0, 0, 20, 20.0]))
+    True
+    >>> touches_grown(np.array([0, 25, 10, 10.0]), np.array([0, 0, 20, 20.0]))  # grown to y 25
+    False
+    """
+    x, y, w, h = (float(v) for v in face)
+    x0, y0, x1, y1 = x - grow * w, y - grow * h, x + (1 + grow) * w, y + (1 + grow) * h
+    return bool(box[0] < x1 and x0 < box[0] + box[2] and box[1] < y1 and y0 < box[1] + box[3])
 
 
 def _holds_centre(rect: PixelRect, box: np.ndarray) -> bool:
