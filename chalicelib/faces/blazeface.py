@@ -27,7 +27,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from chalicelib.faces.tracking import RegionDetector
+from chalicelib.faces.tracking import RegionDetector, touches_grown
 
 PixelRect = tuple[int, int, int, int]  # x, y, width, height
 
@@ -393,14 +393,7 @@ def beside_other_size(box: np.ndarray, faces: np.ndarray) -> bool:
         if near and side < 0.5 * max(w, h):
             return True
         # smaller and touching it (the face grown by a quarter): a chin, a collar
-        grown = (x - w / 4, y - h / 4, x + 1.25 * w, y + 1.25 * h)
-        touching = (
-            box[0] < grown[2]
-            and grown[0] < box[0] + box[2]
-            and box[1] < grown[3]
-            and grown[1] < box[1] + box[3]
-        )
-        if touching and side < 0.75 * max(w, h):
+        if side < 0.75 * max(w, h) and touches_grown(box, np.array([x, y, w, h])):
             return True
         # or over twice its size with that face inside (the head and shoulders around it)
         inside = box[0] <= x + w / 2 <= box[0] + box[2] and box[1] <= y + h / 2 <= box[1] + box[3]

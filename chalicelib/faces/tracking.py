@@ -64,6 +64,9 @@ class CoverageSettings:
     tilted_pad: float = 0.1  # more, for faces found by the tilted view
     motion_pad: float = 1.0  # times the face's speed (px/frame), on each side
     drift_pad: float = 0.25  # per frame since the last detection, times the speed
+    # Motion pads across the direction of motion: this share of the speed (1: every
+    # side by the whole speed, as before issue 14i; see ``axis_speeds``).
+    across_motion: float = 0.25
     flow_hold_s: float = 4.0  # while optical flow still follows it, a face is held this long
     # A face only ever found weakly (e.g. texture the detector half-believes) is held
     # this long, and not longer while the flow follows it (flow follows texture too).
@@ -93,6 +96,7 @@ class CoverageSettings:
             pad=0.6,
             motion_pad=2.5,
             drift_pad=1.0,
+            across_motion=1.0,  # every side padded by the whole speed
             motion_threshold=10,
             explained_every=1,  # every moving region searched at every pass
             scan_pixels=6000,  # still faces found twice as fast
@@ -413,17 +417,7 @@ class FaceCoverage:
             track.view = views[best]
             track.strong = track.strong or not is_weak(track.view)
             detected = np.array(best, np.float64)
-            if not refresh and index > track.last_seen:
-                centre_then = (
-                    track.boxes[track.last_seen][:2] + track.boxes[track.last_seen][2:] / 2
-                )
-                centre_now = detected[:2] + detected[2:] / 2
-                measured = (centre_now - centre_then) / (index - track.last_seen)
-                # The first re-detection gives the first measured velocity (a new
-                # track's is 0, or the optical flow's guess): taken whole.
-                weight = 0.5 if track.redetected else 1.0
-                track.velocity = (1 - weight) * track.velocity + weight * measured
-                track.redetected += 1
+            then = track.boxes[track.last_seen].copy() if track.last_seen in track.boxes else None
             # (a weak detection at the edge — texture the detector half-believes — does
             # not hold its size)
             if not is_weak(track.view) and edge_sides(detected, self._width, self._height).any():
@@ -433,6 +427,18 @@ class FaceCoverage:
                 track.box = box
             else:
                 track.box = steady_size(track.box, detected, self.settings.shrink)
+            if not refresh and index > track.last_seen and then is not None:
+                # Measured between the track's boxes at its two detections, like with
+                # like: a face cut by the frame's edge has a box larger than its
+                # detection (``edge_steady``), and the detection's centre moves with
+                # the part in view (issue 14i: a 166-px profile at the left edge
+                # moving 1.2 px/frame was measured at 15-35 px/frame, and padded so).
+                measured = (_centre(track.box) - _centre(then)) / (index - track.last_seen)
+                # The first re-detection gives the first measured velocity (a new
+                # track's is 0, or the optical flow's guess): taken whole.
+                weight = 0.5 if track.redetected else 1.0
+                track.velocity = (1 - weight) * track.velocity + weight * measured
+                track.redetected += 1
             if index > track.last_seen:
                 fill_between(track.boxes, track.last_seen, index, track.box)
             track.last_seen = index
@@ -445,8 +451,10 @@ class FaceCoverage:
             box = np.array(rect, np.float64)
             track = _Track(len(self._tracks) + len(self._finished), index, index, box)
             track.view = views[rect]
-            track.tentative = is_weak(track.view)
-            track.strong = not track.tentative
+            # Weak, or beside a face already tracked and smaller (a collar, a badge,
+            # the chest under a face, found once as a face): blurred once found again.
+            track.tentative = is_weak(track.view) or beside_face(box, [t.box for t in live])
+            track.strong = not is_weak(track.view)
             track.points = _features(grey, box)
             self._tracks.append(track)
             self.stats.tracks += 1
@@ -521,7 +529,7 @@ class FaceCoverage:
                 or doubtful
                 or weak_gone
                 or unseen > self._flow_hold
-                or (unseen > self._hold and lost)
+                or (unseen > self._hold and (lost or track.redetected < ESTABLISHED))
             ):
                 track.end = index
                 self._finished.append(track)
@@ -550,6 +558,27 @@ class FaceCoverage:
         self.stats.max_faces = max(self.stats.max_faces, len(rects))
         return covered
 
+    def _held_by_other(self, track: _Track, index: int, box: np.ndarray) -> bool:
+        """Whether another track's blurred rectangle in frame ``index`` already holds
+        ``box`` (``track``'s back-filled face box there, in the frame): the face was
+        blurred by a track that followed it then (one that later switched to a face
+        it passed, a duplicate). The back-fill is for faces nobody covered (entering,
+        found late, coming out from behind another face — not held by its box)."""
+        x0, y0 = float(box[0]), float(box[1])
+        x1, y1 = x0 + float(box[2]), y0 + float(box[3])
+        for other in self._tracks + self._finished:
+            if other is track or index not in other.boxes:
+                continue
+            rect = self._rect_at(other, index)
+            if rect is None:
+                continue
+            rx, ry, rw, rh = rect
+            inside_x = rx <= max(0.0, x0) and min(float(self._width), x1) <= rx + rw
+            inside_y = ry <= max(0.0, y0) and min(float(self._height), y1) <= ry + rh
+            if inside_x and inside_y:
+                return True
+        return False
+
     def _rect_at(self, track: _Track, index: int) -> PixelRect | None:
         settings = self.settings
         if track.tentative and not settings.strict:
@@ -557,18 +586,23 @@ class FaceCoverage:
         if index in track.boxes:
             box = track.boxes[index]
             since = index - track.seen[index]
-            speed = float(np.abs(track.velocity).max())
+            velocity = track.velocity
         elif track.born - self._back <= index < track.born:
             velocity = _early_velocity(track)
             since = track.born - index
             box = track.boxes[track.born] - np.array([*(velocity * since), 0, 0])
-            speed = float(np.abs(velocity).max())
+            if self._held_by_other(track, index, box):
+                return None
         else:
             return None
         x, y, w, h = box
         drift = settings.drift_pad * min(since, self._hold)
         pad = settings.pad + view_pad(track.view, settings)
-        grow = pad * max(w, h) + speed * (settings.motion_pad + drift)
+        # Motion pads along each axis by the speed along it (a face moving sideways
+        # is not padded up and down by its whole speed): see ``axis_speeds``.
+        speed_x, speed_y = axis_speeds(velocity, settings.across_motion)
+        grow_x = pad * max(w, h) + speed_x * (settings.motion_pad + drift)
+        grow_y = pad * max(w, h) + speed_y * (settings.motion_pad + drift)
         # A face cut by the frame's edge was found from its visible part (and its
         # mirror image): its box may stop short inside the frame, so it grows inwards.
         # It also grows a little along the edge: the detection of the part in view is
@@ -576,10 +610,10 @@ class FaceCoverage:
         inward, along = EDGE_GROW * min(w, h), EDGE_ALONG * max(w, h)
         cut_left, cut_top, cut_right, cut_bottom = edge_sides(box, self._width, self._height)
         across, down = cut_top or cut_bottom, cut_left or cut_right
-        left = grow + (inward if cut_right else 0.0) + (along if across else 0.0)
-        right = grow + (inward if cut_left else 0.0) + (along if across else 0.0)
-        top = grow + (inward if cut_bottom else 0.0) + (along if down else 0.0)
-        bottom = grow + (inward if cut_top else 0.0) + (along if down else 0.0)
+        left = grow_x + (inward if cut_right else 0.0) + (along if across else 0.0)
+        right = grow_x + (inward if cut_left else 0.0) + (along if across else 0.0)
+        top = grow_y + (inward if cut_bottom else 0.0) + (along if down else 0.0)
+        bottom = grow_y + (inward if cut_top else 0.0) + (along if down else 0.0)
         rect = _rect_from(x - left, y - top, x + w + right, y + h + bottom)
         # A box that stops just short of the frame's edge goes to it: the face may
         # reach it (a box jitters by more than the sliver it would leave sharp).
@@ -597,9 +631,36 @@ class FaceCoverage:
 # -- helpers ------------------------------------------------------------------------------
 
 
+# Detections matched to a track after its first: from this many on, a face is held
+# beyond ``hold_s`` (up to ``flow_hold_s``) while the optical flow follows it.
+ESTABLISHED = 2
 EDGE_SNAP = 0.25  # of the face's size: a padded box nearer the frame's edge reaches it
 EDGE_GROW = 0.3  # of the face's width: a box cut by the frame's edge grows this much inwards
 EDGE_ALONG = 0.15  # of the face's size: ... and this much along the edge, on each side
+
+
+def axis_speeds(velocity: np.ndarray, across: float = 0.25) -> tuple[float, float]:
+    """The speeds (px/frame) a face's box is padded by along x and along y.
+
+    Along each axis the face's speed along it plus ``across`` times its speed
+    along the other, and never more than its larger component (the pad of every
+    side before issue 14i): the box's error from motion (the frames between
+    detections, the velocity's own error) lies mostly along the direction of
+    motion, and a little across it. A face moving 30 px/frame sideways was padded
+    30 px up and down too, blurring background above and below it; a face moving
+    diagonally is padded as before. Strict mode keeps every side at the larger
+    component (``across`` 1).
+
+    >>> axis_speeds(np.array([30.0, 0.0]))
+    (30.0, 7.5)
+    >>> axis_speeds(np.array([-6.0, 8.0]))
+    (8.0, 8.0)
+    >>> axis_speeds(np.array([10.0, 3.0]))
+    (10.0, 5.5)
+    """
+    vx, vy = abs(float(velocity[0])), abs(float(velocity[1]))
+    speed = max(vx, vy)
+    return min(speed, vx + across * vy), min(speed, vy + across * vx)
 
 
 def fill_between(boxes: dict[int, np.ndarray], first: int, last: int, box: np.ndarray) -> None:
@@ -653,6 +714,11 @@ def outside_range(before: np.ndarray, now: np.ndarray) -> np.ndarray:
     low = cv2.erode(before, kernel)
     high = cv2.dilate(before, kernel)
     return np.asarray(np.maximum(np.maximum(low - now, now - high), 0), np.float32)
+
+
+def _centre(box: np.ndarray) -> np.ndarray:
+    """The centre (x, y) of a box (x, y, w, h)."""
+    return np.asarray(box[:2] + box[2:] / 2, np.float64)
 
 
 def _rect_from(x0: float, y0: float, x1: float, y1: float) -> PixelRect:
@@ -769,6 +835,46 @@ def around_faces(rect: PixelRect, faces: Sequence[np.ndarray], cut: bool = False
     if sum(ratio > 2 for ratio in larger) >= 2:
         return True
     return bool(inside) and not cut
+
+
+def beside_face(box: np.ndarray, faces: Sequence[np.ndarray]) -> bool:
+    """Whether ``box`` (x, y, w, h) is under 0.75 times the size of one of ``faces``
+    and touches that face's box grown by a quarter of its size.
+
+    The detector scores parts of the body beside a face (a chin, a collar, the
+    chest) as a face now and then, and ``blazeface.beside_other_size`` drops such
+    weak detections within one search; a new confident one beside a face already
+    tracked starts a *tentative* track (blurred, back-filled, once found again at
+    the next pass — a real face is). Before issue 14i such a detection on a
+    300-px face's chest, found once, was blurred for 3 s (held while the
+    optical flow followed the body).
+
+    >>> face = [np.array([100, 100, 80, 80.0])]
+    >>> beside_face(np.array([110, 185, 50, 50.0]), face)  # under it, smaller
+    True
+    >>> beside_face(np.array([110, 185, 70, 70.0]), face)  # nearly its size: another face
+    False
+    >>> beside_face(np.array([300, 100, 50, 50.0]), face)  # apart
+    False
+    """
+    side = float(max(box[2], box[3]))
+    return any(
+        touches_grown(box, face) and side < 0.75 * float(max(face[2], face[3])) for face in faces
+    )
+
+
+def touches_grown(box: np.ndarray, face: np.ndarray, grow: float = 0.25) -> bool:
+    """Whether ``box`` (x, y, w, h) overlaps ``face`` (x, y, w, h) grown by ``grow`` of
+    its size on each side.
+
+    >>> touches_grown(np.array([0, 24, 10, 10.0]), np.array([0, 0, 20, 20.0]))
+    True
+    >>> touches_grown(np.array([0, 25, 10, 10.0]), np.array([0, 0, 20, 20.0]))  # grown to y 25
+    False
+    """
+    x, y, w, h = (float(v) for v in face)
+    x0, y0, x1, y1 = x - grow * w, y - grow * h, x + (1 + grow) * w, y + (1 + grow) * h
+    return bool(box[0] < x1 and x0 < box[0] + box[2] and box[1] < y1 and y0 < box[1] + box[3])
 
 
 def _holds_centre(rect: PixelRect, box: np.ndarray) -> bool:

@@ -286,6 +286,8 @@ class VideoWriter:
     the frames are converted to YUV 4:2:0 here (OpenCV, BT.601) and piped as
     such: half the bytes through the pipe and no conversion inside ffmpeg, which
     cost ffmpeg about 40 % of its time at 1080p (``lab bench blur`` measures it).
+    x264 runs at the constant quantiser ``ENCODER_QP``, or at ``crf`` when given
+    (the test set's sources keep CRF 18).
     """
 
     def __init__(
@@ -297,6 +299,7 @@ class VideoWriter:
         audio_from: Path | None = None,
         threads: int | None = None,
         preset: str | None = None,
+        crf: int | None = None,
     ) -> None:
         self.path = path
         self.frames = 0
@@ -308,7 +311,7 @@ class VideoWriter:
         self._cv: cv2.VideoWriter | None = None
         if exe:
             self._process = subprocess.Popen(
-                _ffmpeg_command(exe, path, width, height, fps, audio_from, threads, preset),
+                _ffmpeg_command(exe, path, width, height, fps, audio_from, threads, preset, crf),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
@@ -368,8 +371,16 @@ class VideoWriter:
             self.path.unlink(missing_ok=True)
 
 
+# x264's quantiser, constant (``-qp``): visually lossless. Rate control by CRF made
+# x264 estimate each frame's cost on a quarter-size copy first and, at 1080p, spend
+# 2.5x the bits (6.6 against 2.5 Mb/s on a test case): ~25 % more encoder CPU for
+# 50 -> 55 dB against its input, far above what the eye or the 35-dB background
+# target needs (issue 14i, docs/face-blurring.md).
+ENCODER_QP = 18
+
+
 def encoder_preset(width: int, height: int) -> str:
-    """x264's ``ultrafast`` at every size (the quality setting, CRF 18, is kept).
+    """x264's ``ultrafast`` at every size (the quality setting, ``ENCODER_QP``, is kept).
 
     At 640×480 it costs 1.9–2.1 ms of ffmpeg CPU per frame against 2.9–3.5 ms for
     ``veryfast`` (the preset used up to 720p before), for the same or a higher
@@ -389,6 +400,7 @@ def _ffmpeg_command(
     audio_from: Path | None,
     threads: int | None = None,
     preset: str | None = None,
+    crf: int | None = None,
 ) -> list[str]:
     # yuv420p needs even sizes; yuv444p keeps an odd size exactly.
     pix_fmt = "yuv420p" if even_size(width, height) else "yuv444p"
@@ -402,8 +414,7 @@ def _ffmpeg_command(
         "libx264",
         "-preset",
         preset or encoder_preset(width, height),
-        "-crf",
-        "18",
+        *(("-crf", str(crf)) if crf is not None else ("-qp", str(ENCODER_QP))),
         "-pix_fmt",
         pix_fmt,
     ]

@@ -331,6 +331,9 @@ def hidden_fraction(box: PixelBox, above: list[tuple[_Sprite, int, int, PixelBox
     return float(covered.mean())
 
 
+SOURCE_CRF = 18  # the test set's sources: x264 CRF 18 (the product's encoder used it until 14i)
+
+
 def source_preset(width: int, height: int) -> str:
     """The x264 preset the test set's sources are written with: fixed here (the product's
     own encoder settings may change without changing the test set)."""
@@ -342,7 +345,9 @@ def write(case: Case, path: Path, threads: int | None = None) -> Rendered:
     rendered = Rendered(case)
     width, height = case.size
     preset = source_preset(width, height)
-    with video.VideoWriter(path, width, height, case.fps, threads=threads, preset=preset) as out:
+    with video.VideoWriter(
+        path, width, height, case.fps, threads=threads, preset=preset, crf=SOURCE_CRF
+    ) as out:
         for frame, boxes in render(case):
             out.write(frame)
             rendered.boxes.append(boxes)

@@ -133,3 +133,20 @@ def test_rekognition_pages_are_gathered_by_timestamp() -> None:
         samples = RekognitionFaces(client).samples("j")
     assert [(s.t_ms, len(s.boxes)) for s in samples] == [(0, 2), (200, 1)]
     assert samples[0].boxes[0] == (0.1, 0.2, 0.3, 0.4)
+
+
+def test_the_encoder_runs_at_a_constant_quantiser_unless_a_crf_is_asked_for() -> None:
+    from pathlib import Path
+
+    from chalicelib.faces.video import ENCODER_QP, _ffmpeg_command
+
+    def rate(command: list[str]) -> list[str]:
+        at = next(i for i, arg in enumerate(command) if arg in ("-qp", "-crf"))
+        return command[at : at + 2]
+
+    product = _ffmpeg_command("ffmpeg", Path("o.mp4"), 64, 48, 30.0, None)
+    assert rate(product) == ["-qp", str(ENCODER_QP)] and "-crf" not in product
+    assert rate(_ffmpeg_command("ffmpeg", Path("o.mp4"), 64, 48, 30.0, None, crf=18)) == [
+        "-crf",
+        "18",
+    ]
