@@ -82,7 +82,7 @@ BODY_SIGMA = 2.5  # px (working): a dark cell body is a minimum of the contrast 
 BODY_LEVEL = 4 * TYPICAL_CONTRAST  # ... below minus this
 BODY_WINDOW = 5  # px (working): ... the lowest in this window
 UNDERCOUNT_RATIO = 1.5  # more dark bodies per cell counted than this (tune: at most 1.5) ...
-UNDERCOUNT_Z = 2.0  # ... and (bodies - count) / sqrt(count) above this (tune: 1.75): flagged
+UNDERCOUNT_Z = 1.35  # ... and (bodies - count) / sqrt(count) above this (tune: 1.34): flagged
 
 
 class ModelFormatError(LabError):
@@ -699,7 +699,7 @@ def dark_bodies(signal: np.ndarray) -> int:
     """How many dark cell bodies the working-size ``contrast`` shows: local minima (in a
     ``BODY_WINDOW`` window) of the contrast smoothed at ``BODY_SIGMA`` below
     ``-BODY_LEVEL``. Independent of the density trees; on the training photos about one
-    per cell (0.86-1.29 on the five tune regions: a spindle's body can show two, a packed
+    per cell (0.70-1.24 on the eight tune regions: a spindle's body can show two, a packed
     clump fewer).
 
     >>> img = np.zeros((60, 90), np.float32)
@@ -720,7 +720,8 @@ def undercount_note(bodies: int, count: int) -> str | None:
     it is not): more than ``UNDERCOUNT_RATIO`` bodies per cell (a spindle can show two
     bodies, a cell a granule: up to 1.5 per cell on the tune regions and their
     transformations), and an excess of bodies over cells beyond ``UNDERCOUNT_Z`` times
-    the square root of the count (not chance in a small field).
+    the square root of the count (not chance in a small field: up to 1.34 on the tune
+    regions and their transformations counted within 15 %).
 
     >>> undercount_note(45, 22) is None, undercount_note(400, 359) is None
     (False, True)
