@@ -337,7 +337,7 @@ class FaceCoverage:
             # since on a plain background it would lock onto the one moving object.
             # (The tracked faces left out: on a sparse scene — a star field — a large
             # moving face outweighs the background, and its shift is not the camera's.)
-            (dx, dy), _response = cv2.phaseCorrelate(before, now, self._background_weights())
+            dx, dy = camera_shift(before, now, self._background_weights())
             shift = np.array([[1, 0, dx], [0, 1, dy]], np.float32)
             size = (small.shape[1], small.shape[0])
             aligned = np.asarray(cv2.warpAffine(before, shift, size), np.float32)
@@ -692,6 +692,27 @@ def fill_between(boxes: dict[int, np.ndarray], first: int, last: int, box: np.nd
             held[1] + held[3], guess[1] + guess[3]
         ) > max(held[1], guess[1])
         boxes[frame] = np.array([x0, y0, x1 - x0, y1 - y0]) if overlap else guess
+
+
+def camera_shift(before: np.ndarray, now: np.ndarray, weights: np.ndarray) -> tuple[float, float]:
+    """The shift (dx, dy) of ``now`` against ``before`` by phase correlation, each
+    pixel weighted by ``weights`` (0 on the tracked faces); float32 images of one shape.
+
+    With a window, OpenCV multiplies its inputs by it in place: it is given copies,
+    so the motion found after the shift still sees the pixels around tracked faces.
+
+    >>> before = np.zeros((32, 32), np.float32); before[8:14, 8:14] = 100
+    >>> now = np.roll(before, 3, axis=1); weights = np.ones_like(before)
+    >>> weights[:, 20:] = 0
+    >>> dx, dy = camera_shift(before, now, weights)
+    >>> round(dx), round(dy)
+    (3, 0)
+    >>> now[4, 24] = 7  # where the weight is 0: kept as it was
+    >>> _ = camera_shift(before, now, weights); float(now[4, 24])
+    7.0
+    """
+    (dx, dy), _response = cv2.phaseCorrelate(before.copy(), now.copy(), weights)
+    return float(dx), float(dy)
 
 
 def outside_range(before: np.ndarray, now: np.ndarray) -> np.ndarray:
