@@ -694,9 +694,12 @@ def fill_between(boxes: dict[int, np.ndarray], first: int, last: int, box: np.nd
         boxes[frame] = np.array([x0, y0, x1 - x0, y1 - y0]) if overlap else guess
 
 
-def camera_shift(before: np.ndarray, now: np.ndarray, weights: np.ndarray) -> tuple[float, float]:
+def camera_shift(
+    before: np.ndarray, now: np.ndarray, weights: np.ndarray | None
+) -> tuple[float, float]:
     """The shift (dx, dy) of ``now`` against ``before`` by phase correlation, each
-    pixel weighted by ``weights`` (0 on the tracked faces); float32 images of one shape.
+    pixel weighted by ``weights`` (0 on the tracked faces; None: all alike); float32
+    images of one shape.
 
     With a window, OpenCV multiplies its inputs by it in place: it is given copies,
     so the motion found after the shift still sees the pixels around tracked faces.
