@@ -204,9 +204,7 @@ def _split(
     if distance is None:
         padded = cv2.copyMakeBorder(mask, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
         distance = cv2.distanceTransform(padded, cv2.DIST_L2, 5)
-    maxima = distance >= cv2.dilate(distance, np.ones((3, 3), np.uint8))
-    maxima &= distance >= max(2.0, min_thickness)
-    count, found = cv2.connectedComponents(maxima.astype(np.uint8), connectivity=8)
+    maxima, count, found = _thick_maxima(distance, min_thickness)
     peaks = np.asarray(found, np.int32)
     if count <= 2:
         return None
@@ -244,11 +242,18 @@ def _split(
     return np.ascontiguousarray(split)
 
 
-def _thick_parts(distance: np.ndarray, min_thickness: float) -> int:
-    """How many separate maxima of ``distance`` are at least ``min_thickness`` high."""
+def _thick_maxima(distance: np.ndarray, min_thickness: float) -> tuple[np.ndarray, int, np.ndarray]:
+    """The local maxima of ``distance`` at least ``min_thickness`` (and 2 px) high: their
+    mask, and ``cv2.connectedComponents`` of it (count with the background, labels)."""
     maxima = distance >= cv2.dilate(distance, np.ones((3, 3), np.uint8))
     maxima &= distance >= max(2.0, min_thickness)
-    return int(cv2.connectedComponents(maxima.astype(np.uint8), connectivity=8)[0]) - 1
+    count, found = cv2.connectedComponents(maxima.astype(np.uint8), connectivity=8)
+    return maxima, int(count), found
+
+
+def _thick_parts(distance: np.ndarray, min_thickness: float) -> int:
+    """How many separate maxima of ``distance`` are at least ``min_thickness`` high."""
+    return _thick_maxima(distance, min_thickness)[1] - 1
 
 
 def _split_inside(
@@ -290,8 +295,7 @@ def _split_inside(
     layers &= mask.view(np.uint8)
     distance = cv2.distanceTransform(stack, cv2.DIST_L2, 5)
     thick = max(2.0, INNER_THICKNESS * radius)
-    maxima = (distance >= cv2.dilate(distance, np.ones((3, 3), np.uint8))) & (distance >= thick)
-    count, found = cv2.connectedComponents(maxima.astype(np.uint8), connectivity=8)
+    maxima, count, found = _thick_maxima(distance, thick)
     if count <= 2:
         return None
     peaks = np.asarray(found, np.int32)
