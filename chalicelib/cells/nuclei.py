@@ -53,7 +53,6 @@ SIGNAL_SIGMAS = 4.0  # ... and its smoothed intensity this many above the backgr
 NOISE_SIGMAS = 3.0  # the mask is at least this many noise sds above the background
 RELATIVE_THRESHOLD = 0.5  # mask at this fraction of each nucleus's local maximum
 MIN_AREA_FRACTION = 0.2  # debris: smaller than this fraction of a typical nucleus
-FAINT_SHARE = 0.1  # ... or fainter than this fraction of the median object's peak
 HUGE_AREA = 3.0  # a structure this many typical nuclei large is examined
 FIBRE_ELONGATION = 3.0  # ... and flagged when at least this elongated
 FIBRE_SOLIDITY = 0.6  # ... and this compact (a long, bent chain is not a fibre)
@@ -128,8 +127,7 @@ def segment_nuclei(
     image = normalised(gray, scale, lo, hi, polarity)
     image -= smooth_background(image, r)
     quantum = 1.0 / (hi - lo) if gray.dtype.kind in "ui" else 0.0
-    noise_level = noise_map(image, quantum, r)
-    image /= noise_level  # in units of the local noise from here on
+    image /= noise_map(image, quantum, r)  # in units of the local noise from here on
     image -= background_offset(image, r)
     smoothed = cv2.GaussianBlur(image, (0, 0), max(0.7, 0.2 * r))
     background = 0.0
@@ -138,24 +136,17 @@ def segment_nuclei(
     r_seed = r if seed_radius is None else min(r, seed_radius * scale)
     seeds = _seeds(image, smoothed, r_seed, background + SIGNAL_SIGMAS * factor * noise, factor)
     seeds = _one_seed_per_plateau(seeds, gray, polarity, smoothed.shape)
-    height, width = noise_level.shape
-    seed_noise = noise_level[
-        np.clip(seeds[:, 0], 0, height - 1), np.clip(seeds[:, 1], 0, width - 1)
-    ]
-    del image, noise_level  # large images: keep the peak memory down
+    del image  # large images: keep the peak memory down
     floor = background + NOISE_SIGMAS * factor * noise
     mask = fill_holes((smoothed > floor).astype(np.uint8), 2 * np.pi * r * r)
-    markers, inside = _markers(seeds, mask)
+    markers = _markers(seeds, mask)
     labels = watershed(smoothed, markers, mask)
     peak = _seed_peaks(markers, smoothed)
-    # Each object's peak in intensity (above the background), not in noise units.
-    brightness = peak.copy()
-    brightness[1 : 1 + int(inside.sum())] *= seed_noise[inside][: peak.size - 1]
     del markers, mask
     labels = _trim(labels, smoothed, peak, background, threshold_offset)
     # Only needed to bring labels back to full size (and large at full size).
     soft = smoothed - _level_map(labels, peak, background, threshold_offset) if scale < 1 else None
-    labels, count, flagged, giants = _size_control(labels, smoothed, peak, r, brightness)
+    labels, count, flagged, giants = _size_control(labels, smoothed, peak, r)
     return Found(labels, count, flagged, soft, scale, giants)
 
 
@@ -320,33 +311,22 @@ def _trim(
     return np.asarray(np.multiply(labels, ~below))  # faster than a copy and a masked set
 
 
-def _markers(seeds: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The seeds inside ``mask`` numbered 1..k in order, and which seeds those are."""
+def _markers(seeds: np.ndarray, mask: np.ndarray) -> np.ndarray:
     markers = np.zeros(mask.shape, np.int32)
     if len(seeds) == 0:
-        return markers, np.zeros(0, bool)
+        return markers
     rows = np.clip(seeds[:, 0], 0, mask.shape[0] - 1)
     cols = np.clip(seeds[:, 1], 0, mask.shape[1] - 1)
     inside = mask[rows, cols] > 0
     rows, cols = rows[inside], cols[inside]
     markers[rows, cols] = np.arange(1, rows.size + 1, dtype=np.int32)
-    return markers, inside
+    return markers
 
 
 def _size_control(
-    labels: np.ndarray,
-    smoothed: np.ndarray,
-    peak: np.ndarray,
-    r: float,
-    brightness: np.ndarray | None = None,
+    labels: np.ndarray, smoothed: np.ndarray, peak: np.ndarray, r: float
 ) -> tuple[np.ndarray, int, tuple[str, ...], int]:
     """Join over-split nuclei, flag fibres and giants, drop debris.
-
-    Debris is an object under ``MIN_AREA_FRACTION`` of a nucleus, or, when each
-    label's peak intensity above the background is given (``brightness``), one
-    under ``FAINT_SHARE`` of the median object's: a haze of a few counts
-    (autofluorescence, out-of-focus glow) that is many noise sds strong in a
-    clean 8-bit image but no nucleus.
 
     Returns labels with counted objects 1..n and flagged ones after them
     (fibres, then giants), the reasons, and the number of giants.
@@ -375,10 +355,6 @@ def _size_control(
     joined_area = np.bincount(joined_of, weights=kept_area)
     keep = joined_area >= MIN_AREA_FRACTION * nucleus
     keep[0] = False
-    if brightness is not None and keep.any():
-        bright = np.zeros(keep.size)
-        np.maximum.at(bright, joined_of, brightness[: joined_of.size])
-        keep &= bright >= FAINT_SHARE * float(np.median(bright[keep]))
     giants = np.flatnonzero(keep & (joined_area > LONE_GIANT_AREA * typical))
     keep[giants] = False
     renumber = np.zeros(keep.size, np.int32)
