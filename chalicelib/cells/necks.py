@@ -185,13 +185,13 @@ def _split(
     min_thickness: float,
     neck: float = NECK,
     distance: np.ndarray | None = None,
-    maxima: tuple[np.ndarray, int, np.ndarray] | None = None,
+    known_maxima: tuple[np.ndarray, int, np.ndarray] | None = None,
     within: np.ndarray | None = None,
 ) -> np.ndarray | None:
     """Part labels 1..k (0 outside) of ``mask`` cut at its necks, or None without one.
 
     ``distance``: the distance transform of ``mask`` padded by one pixel of
-    background, when already known; ``maxima``: its ``_thick_maxima`` at
+    background, when already known; ``known_maxima``: its ``_thick_maxima`` at
     ``min_thickness``, when already known. ``within``: a larger mask (unpadded) the
     parts grow over instead of ``mask``.
 
@@ -207,7 +207,9 @@ def _split(
     if distance is None:
         padded = cv2.copyMakeBorder(mask, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
         distance = cv2.distanceTransform(padded, cv2.DIST_L2, 5)
-    maxima, count, found = _thick_maxima(distance, min_thickness) if maxima is None else maxima
+    if known_maxima is None:
+        known_maxima = _thick_maxima(distance, min_thickness)
+    maxima, count, found = known_maxima
     peaks = np.asarray(found, np.int32)
     if count <= 2:
         return None

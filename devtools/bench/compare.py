@@ -9,10 +9,11 @@ thread, and the minimum CPU time per image over the rounds is kept.
 
 Results are compared at the same time, image by image: the count, a hash of the
 label image, every cell's values, the parameters and the QC block. With
-``--identical`` every image ``lab bench count`` counts is compared (its sets,
-coins, the large fields, every robustness transformation of the fluorescence and
-phase-contrast crops), timed once each; without it only the images of the speed
-figures are compared, timed ``rounds`` times.
+``--identical`` every image ``lab bench count`` counts is compared (its sets, coins,
+the large fields, every robustness transformation of the fluorescence and
+phase-contrast crops, the six phase-contrast photos when present), timed once each;
+without it only the images of the speed figures (``--large``: and the large fields)
+are compared, timed ``rounds`` times.
 """
 
 from __future__ import annotations
@@ -36,11 +37,12 @@ import numpy as np
 
 from chalicelib.cells import imaging
 from chalicelib.cells.counting import count_cells
+from chalicelib.cells.phase import default_model
 from chalicelib.config import PROJECT_DIR
 from devtools.bench import count as bench
 from devtools.bench import robustness
 
-Image = tuple[str, str, np.ndarray, dict[str, float]]  # set, name, gray, count_cells keywords
+Image = tuple[str, str, np.ndarray, dict[str, Any]]  # set, name, gray, count_cells keywords
 Counter = Callable[..., Any]
 BASE_PACKAGE = "chalicelib_base"
 
@@ -85,7 +87,7 @@ def all_images() -> Iterator[Image]:
     annotated = robustness.load_annotated(bench.ANNOTATED)
     fluorescence = [c for c in annotated if c.image_type == "fluorescence"] + bench.dsb()
     phase = [c for c in annotated if c.image_type == "phase-contrast"]
-    diameter = bench.default_model().cell_diameter
+    diameter = default_model().cell_diameter
     for group, cases in (("robustness", fluorescence), ("phase robustness", phase)):
         for name, transform in robustness.TRANSFORMATIONS.items():
             factor = {"rescale 0.5x": 0.5, "rescale 2x": 2.0}.get(name)
@@ -100,6 +102,9 @@ def all_images() -> Iterator[Image]:
                         imaging.to_gray(changed.image),
                         keywords,
                     )
+    for path in sorted((bench.SHARED / "phase-contrast").glob("*.JPG")):
+        image = np.asarray(cv2.imread(str(path), cv2.IMREAD_UNCHANGED))
+        yield "phase-contrast photos", path.name, imaging.to_gray(image), {}
 
 
 def summary(counting: Any) -> dict[str, Any]:
@@ -173,7 +178,7 @@ def _report(
 
 def _print(report: dict[str, Any]) -> None:
     print(f"\nCPU ms/MP, minimum per image, {report['against']} vs this tree (alternated):")
-    for key, row in report["cpu_ms_per_mp"].items():
+    for key, row in sorted(report["cpu_ms_per_mp"].items(), key=lambda item: item[0] == "all"):
         ratio = row["this"] / row["base"] if row["base"] else float("nan")
         print(
             f"  {key:<28}{row['images']:>4.0f} images {row['megapixels']:>6.2f} MP"
