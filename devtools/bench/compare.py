@@ -165,34 +165,46 @@ def _class(group: str, megapixels: float) -> str:
 def _report(
     images: list[Image], best: dict[str, list[float]], changed: list[str], ref: str
 ) -> dict[str, Any]:
-    rows: dict[str, dict[str, float]] = {}
+    rows: dict[str, dict[str, float]] = {}  # per image type and size class, and overall
+    sets: dict[str, dict[str, float]] = {}  # per set
     for group, name, gray, _ in images:
         megapixels = gray.size / 1e6
-        keys = [_class(group, megapixels), "all"]
-        if group not in OUTSIDE_OVERALL:
-            keys.append(OVERALL)
-        for key in keys:
-            row = rows.setdefault(key, {"images": 0, "megapixels": 0.0, "base": 0.0, "this": 0.0})
+        keys = [_class(group, megapixels), "all"] + ([] if group in OUTSIDE_OVERALL else [OVERALL])
+        for table, key in [(rows, key) for key in keys] + [(sets, group)]:
+            row = table.setdefault(key, {"images": 0, "megapixels": 0.0, "base": 0.0, "this": 0.0})
             row["images"] += 1
             row["megapixels"] += megapixels
             for tag in ("base", "this"):
                 row[tag] += min(best[f"{group}\t{name}\t{tag}"])
-    for row in rows.values():
+    for row in [*rows.values(), *sets.values()]:
         for tag in ("base", "this"):
             row[tag] = round(row[tag] * 1e3 / row["megapixels"], 1)
         row["megapixels"] = round(row["megapixels"], 2)
-    return {"against": ref, "cpu_ms_per_mp": rows, "images": len(images), "changed": changed}
+    return {
+        "against": ref,
+        "cpu_ms_per_mp": rows,
+        "cpu_ms_per_mp_by_set": sets,
+        "images": len(images),
+        "changed": changed,
+    }
 
 
 def _print(report: dict[str, Any]) -> None:
     print(f"\nCPU ms/MP, minimum per image, {report['against']} vs this tree (alternated):")
     rows = report["cpu_ms_per_mp"]
     for key, row in sorted(rows.items(), key=lambda item: item[0] in ("all", OVERALL)):
-        ratio = row["this"] / row["base"] if row["base"] else float("nan")
-        print(
-            f"  {key:<28}{row['images']:>4.0f} images {row['megapixels']:>6.2f} MP"
-            f"  {row['base']:>7.1f} -> {row['this']:>7.1f}  ({100 * (ratio - 1):+.1f} %)"
-        )
+        _print_row(key, row)
+    print("per set:")
+    for key, row in report["cpu_ms_per_mp_by_set"].items():
+        _print_row(key, row)
     print(f"results compared on {report['images']} images: {len(report['changed'])} differ")
     for name in report["changed"]:
         print(f"  {name}")
+
+
+def _print_row(key: str, row: dict[str, float]) -> None:
+    ratio = row["this"] / row["base"] if row["base"] else float("nan")
+    print(
+        f"  {key:<28}{row['images']:>4.0f} images {row['megapixels']:>6.2f} MP"
+        f"  {row['base']:>7.1f} -> {row['this']:>7.1f}  ({100 * (ratio - 1):+.1f} %)"
+    )

@@ -39,6 +39,7 @@ def test_the_report_gives_each_version_its_minimum_per_image_per_megapixel() -> 
     assert rows["phase contrast 0.25-2 MP"]["this"] == 40.0
     assert rows["all"]["images"] == 2 and rows["all"]["megapixels"] == 1.01
     assert rows[compare.OVERALL] == rows["all"]  # no coins or large fields here
+    assert report["cpu_ms_per_mp_by_set"]["synthetic"]["this"] == 100.0
     assert report["changed"] == ["synthetic / a"]
 
 
