@@ -54,6 +54,7 @@ def split_necks(
     gray: np.ndarray,
     coarse: np.ndarray | None = None,
     polarity: int = 1,
+    areas: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int]:
     """Split counted objects (labels 1..count) made of nuclei joined at a neck.
 
@@ -73,6 +74,9 @@ def split_necks(
     polarity : int
         1 when the nuclei are brighter than the background, -1 when darker
         (an inverted image): the inner levels are taken on ``polarity * gray``.
+    areas : (K,) ndarray of int64, optional
+        Pixels of each label 0..count (or more) of ``coarse`` (of ``labels`` without
+        it), when already known.
 
     Returns
     -------
@@ -95,7 +99,7 @@ def split_necks(
         return labels, count
     sizes = labels if coarse is None else coarse
     factor = labels.size / sizes.size  # full-resolution pixels per pixel of ``sizes``
-    area = label_areas(sizes, count) * factor
+    area = (label_areas(sizes, count) if areas is None else areas[: count + 1]) * factor
     typical = float(np.median(area[1:]))
     big = np.flatnonzero(area > SPLIT_FROM * typical)
     big = big[big > 0]
