@@ -53,6 +53,8 @@ SIGNAL_SIGMAS = 4.0  # ... and its smoothed intensity this many above the backgr
 NOISE_SIGMAS = 3.0  # the mask is at least this many noise sds above the background
 RELATIVE_THRESHOLD = 0.5  # mask at this fraction of each nucleus's local maximum
 MIN_AREA_FRACTION = 0.2  # debris: smaller than this fraction of a typical nucleus
+RECLAIM_SIGMAS = 20.0  # ... unless the flood cut it short and its peak is this strong
+RECLAIM_RADII = 1.5  # ... and what its own level keeps closes within this reach
 HUGE_AREA = 3.0  # a structure this many typical nuclei large is examined
 FIBRE_ELONGATION = 3.0  # ... and flagged when at least this elongated
 FIBRE_SOLIDITY = 0.6  # ... and this compact (a long, bent chain is not a fibre)
@@ -145,6 +147,7 @@ def segment_nuclei(
     peak = _seed_peaks(markers, smoothed)
     del markers, mask
     labels = _trim(labels, smoothed, peak, background, threshold_offset)
+    labels = _reclaim(labels, smoothed, peak, background, threshold_offset, r)
     # Only needed to bring labels back to full size (and large at full size).
     soft = smoothed - _level_map(labels, peak, background, threshold_offset) if scale < 1 else None
     labels, count, flagged, giants, areas = _size_control(labels, smoothed, peak, r)
@@ -310,6 +313,72 @@ def _trim(
     level[0] = np.inf
     below = smoothed < np.take(level, labels)
     return np.asarray(np.multiply(labels, ~below))  # faster than a copy and a masked set
+
+
+def _reclaim(
+    labels: np.ndarray,
+    smoothed: np.ndarray,
+    peak: np.ndarray,
+    background: float,
+    threshold_offset: float,
+    r: float,
+) -> np.ndarray:
+    """Objects the flood left smaller than debris get back what their own level keeps.
+
+    ``cv2.watershed`` floods in order of the step between neighbours, so the
+    background (one more marker: everything outside the mask) climbs the steep
+    flanks of a small bright nucleus as fast as its seed descends them and can
+    leave it a few pixels, then dropped as debris. Such an object (its peak at
+    least ``RECLAIM_SIGMAS`` noise sds: a weak bump left small is debris) takes
+    back the unlabelled pixels above its own trim level (:func:`_trim`'s rule)
+    that join it, when they form a bump closed within ``RECLAIM_RADII`` r of it
+    (one reaching further is a broad haze). Slivers cut by the image's edge are
+    small for that reason and stay as they are.
+    """
+    count = int(labels.max())
+    if count == 0:
+        return labels
+    area = label_areas(labels, count)
+    small = np.flatnonzero((area[1:] > 0) & (area[1:] < MIN_AREA_FRACTION * np.pi * r * r)) + 1
+    small = small[peak[small] >= RECLAIM_SIGMAS]
+    if small.size == 0:
+        return labels
+    relative = _relative(threshold_offset)
+    height, width = labels.shape
+    reach = int(np.ceil(RECLAIM_RADII * r))
+    # The small objects' pixels, found once (a table over the labels), grouped by label.
+    chosen = np.zeros(count + 1, bool)
+    chosen[small] = True
+    index = np.flatnonzero(np.take(chosen, labels))
+    which = labels.ravel()[index]
+    order = np.argsort(which, kind="stable")
+    index, which = index[order], which[order]
+    starts = np.searchsorted(which, small)
+    ends = np.searchsorted(which, small, side="right")
+    for k, start, end in zip(small.tolist(), starts.tolist(), ends.tolist(), strict=True):
+        rows, cols = np.divmod(index[start:end], width)
+        y0, y1 = int(rows.min()), int(rows.max()) + 1
+        x0, x1 = int(cols.min()), int(cols.max()) + 1
+        if y0 == 0 or x0 == 0 or y1 == height or x1 == width:
+            continue
+        y0, y1 = max(0, y0 - reach), min(height, y1 + reach)
+        x0, x1 = max(0, x0 - reach), min(width, x1 + reach)
+        box = labels[y0:y1, x0:x1]  # a view: the object grows in ``labels``
+        level = background + relative * (float(peak[k]) - background)
+        free = ((box == 0) & (smoothed[y0:y1, x0:x1] >= level)) | (box == k)
+        _n, parts = cv2.connectedComponents(free.view(np.uint8), connectivity=8)
+        mine = np.unique(parts[box == k])
+        grown = np.isin(parts, mine[mine > 0])
+        # Closed within reach unless the window stops at the image's edge.
+        reaches = (
+            (y0 > 0 and grown[0].any())
+            or (y1 < height and grown[-1].any())
+            or (x0 > 0 and grown[:, 0].any())
+            or (x1 < width and grown[:, -1].any())
+        )
+        if not reaches:
+            np.copyto(box, np.int32(k), where=grown)
+    return labels
 
 
 def _markers(seeds: np.ndarray, mask: np.ndarray) -> np.ndarray:
