@@ -280,6 +280,12 @@ def cmd_painting(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.pipeline == "count" and args.against:
+        from devtools.bench import compare
+
+        return compare.compare(
+            args.against, args.rounds, args.large, args.identical, as_json=args.json
+        )
     if args.pipeline == "count":
         from devtools.bench import count
 
@@ -498,6 +504,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--image", help="count: time this JPEG end to end (default: generated)")
     bench.add_argument("--json", action="store_true", help="machine-readable output")
+    bench.add_argument(
+        "--against",
+        help="count: compare speed and results with this commit (alternated in one process)",
+    )
+    bench.add_argument("--rounds", type=int, default=5, help="count --against: timing rounds")
+    bench.add_argument("--large", action="store_true", help="count --against: the large fields too")
+    bench.add_argument(
+        "--identical",
+        action="store_true",
+        help="count --against: compare results on every image the bench counts (timed once)",
+    )
     bench.add_argument(
         "--held-out", action="store_true", help="blur: the held-out cases (never tuned on)"
     )

@@ -54,6 +54,7 @@ def split_necks(
     gray: np.ndarray,
     coarse: np.ndarray | None = None,
     polarity: int = 1,
+    areas: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int]:
     """Split counted objects (labels 1..count) made of nuclei joined at a neck.
 
@@ -73,6 +74,9 @@ def split_necks(
     polarity : int
         1 when the nuclei are brighter than the background, -1 when darker
         (an inverted image): the inner levels are taken on ``polarity * gray``.
+    areas : (K,) ndarray of int64, optional
+        Pixels of each label 0..count (or more) of ``coarse`` (of ``labels`` without
+        it), when already known.
 
     Returns
     -------
@@ -95,7 +99,7 @@ def split_necks(
         return labels, count
     sizes = labels if coarse is None else coarse
     factor = labels.size / sizes.size  # full-resolution pixels per pixel of ``sizes``
-    area = label_areas(sizes, count) * factor
+    area = (label_areas(sizes, count) if areas is None else areas[: count + 1]) * factor
     typical = float(np.median(area[1:]))
     big = np.flatnonzero(area > SPLIT_FROM * typical)
     big = big[big > 0]
@@ -111,12 +115,13 @@ def split_necks(
     for label, (y0, x0, y1, x1) in zip(big.tolist(), boxes, strict=True):
         mask = labels[y0:y1, x0:x1] == label
         saturated = 0 if top is None else np.count_nonzero((gray[y0:y1, x0:x1] == top) & mask)
-        if saturated > CLIPPED_SHARE * mask.sum():
+        if saturated > CLIPPED_SHARE * np.count_nonzero(mask):
             continue
-        padded = cv2.copyMakeBorder(mask.astype(np.uint8), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+        padded = cv2.copyMakeBorder(mask.view(np.uint8), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
         distance = cv2.distanceTransform(padded, cv2.DIST_L2, 5)
-        split = _split(padded[1:-1, 1:-1], MIN_PART * typical, thickness, NECK, distance)
-        if split is None and _thick_parts(distance, thickness) >= 2:
+        maxima = _thick_maxima(distance, thickness)
+        split = _split(padded[1:-1, 1:-1], MIN_PART * typical, thickness, NECK, distance, maxima)
+        if split is None and maxima[1] - 1 >= 2:
             # Two thick parts but no neck on the outline: look for one inside.
             split = _split_inside(mask, gray[y0:y1, x0:x1], polarity, typical, radius)
         if split is not None:
@@ -184,13 +189,15 @@ def _split(
     min_thickness: float,
     neck: float = NECK,
     distance: np.ndarray | None = None,
+    known_maxima: tuple[np.ndarray, int, np.ndarray] | None = None,
     within: np.ndarray | None = None,
 ) -> np.ndarray | None:
     """Part labels 1..k (0 outside) of ``mask`` cut at its necks, or None without one.
 
     ``distance``: the distance transform of ``mask`` padded by one pixel of
-    background, when already known. ``within``: a larger mask (unpadded) the parts
-    grow over instead of ``mask``.
+    background, when already known; ``known_maxima``: its ``_thick_maxima`` at
+    ``min_thickness``, when already known. ``within``: a larger mask (unpadded) the
+    parts grow over instead of ``mask``.
 
     >>> img = np.zeros((40, 80), np.uint8)
     >>> _ = cv2.circle(img, (22, 20), 14, 1, -1); _ = cv2.circle(img, (52, 20), 13, 1, -1)
@@ -204,15 +211,13 @@ def _split(
     if distance is None:
         padded = cv2.copyMakeBorder(mask, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
         distance = cv2.distanceTransform(padded, cv2.DIST_L2, 5)
-    maxima, count, found = _thick_maxima(distance, min_thickness)
+    if known_maxima is None:
+        known_maxima = _thick_maxima(distance, min_thickness)
+    maxima, count, found = known_maxima
     peaks = np.asarray(found, np.int32)
     if count <= 2:
         return None
-    height = np.zeros(count)
-    np.maximum.at(height, peaks[maxima], distance[maxima])
-    index = np.flatnonzero(maxima)
-    _, first = np.unique(peaks.ravel()[index], return_index=True)
-    where = np.stack(np.divmod(index[first], peaks.shape[1]), axis=1)  # a pixel of each maximum
+    height, where = _maxima_points(distance, maxima, peaks, count)
     kept: list[int] = []
     for candidate in (np.argsort(-height[1:], kind="stable") + 1).tolist():
         if all(
@@ -251,9 +256,24 @@ def _thick_maxima(distance: np.ndarray, min_thickness: float) -> tuple[np.ndarra
     return maxima, int(count), found
 
 
-def _thick_parts(distance: np.ndarray, min_thickness: float) -> int:
-    """How many separate maxima of ``distance`` are at least ``min_thickness`` high."""
-    return _thick_maxima(distance, min_thickness)[1] - 1
+def _maxima_points(
+    distance: np.ndarray, maxima: np.ndarray, peaks: np.ndarray, count: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The height of each maximum 0..count-1 (``peaks`` labels them) and a pixel (row,
+    column) of each maximum 1..count-1.
+
+    Two 8-neighbours that are both local maxima (each at least the other) have the same
+    distance, so a maximum is flat: any of its pixels gives its height, and any serves
+    to ask which part of a level set it lies in (plain assignments, no ``np.maximum.at``
+    or ``np.unique``: whichever pixel NumPy keeps).
+    """
+    index = np.flatnonzero(maxima)
+    label = peaks.ravel()[index]
+    height = np.zeros(count)
+    height[label] = distance.ravel()[index]
+    last = np.zeros(count, np.int64)
+    last[label] = index
+    return height, np.stack(np.divmod(last[1:], peaks.shape[1]), axis=1)
 
 
 def _split_inside(
@@ -302,12 +322,7 @@ def _split_inside(
     # Each thick maximum's height, a pixel of it and its level; a level can only be cut
     # where one of its maxima is apart from the level's highest above INNER_NECK of
     # its own height (the test ``_split`` starts with): only then is it examined.
-    index = np.flatnonzero(maxima)
-    label = peaks.ravel()[index]
-    top = np.zeros(count)
-    np.maximum.at(top, label, distance.ravel()[index])
-    _, first = np.unique(label, return_index=True)
-    where = np.stack(np.divmod(index[first], stack.shape[1]), axis=1)  # row, col; label order
+    top, where = _maxima_points(distance, maxima, peaks, count)  # row, col; label order
     level_of = (where[:, 0] - 1) // rows
     heights = top[1:]
     for i in range(len(INNER_LEVELS)):
@@ -327,7 +342,9 @@ def _split_inside(
                 break
         if not apart:
             continue
-        split = _split(stack[padded], MIN_PART * typical, thick, INNER_NECK, distance[padded], mask)
+        split = _split(
+            stack[padded], MIN_PART * typical, thick, INNER_NECK, distance[padded], within=mask
+        )
         if split is not None:
             return split
     return None

@@ -81,6 +81,7 @@ class Found:
     soft: np.ndarray | None
     scale: float
     giants: int = 0  # the last ``giants`` flagged objects are lone giants (not fibres)
+    areas: np.ndarray | None = None  # pixels of each label 0.. of ``labels``, when known
     note: str | None = None  # why the count is in doubt (phase: many more bodies than cells)
 
 
@@ -149,8 +150,8 @@ def segment_nuclei(
     labels = _reclaim(labels, smoothed, peak, background, threshold_offset, r)
     # Only needed to bring labels back to full size (and large at full size).
     soft = smoothed - _level_map(labels, peak, background, threshold_offset) if scale < 1 else None
-    labels, count, flagged, giants = _size_control(labels, smoothed, peak, r)
-    return Found(labels, count, flagged, soft, scale, giants)
+    labels, count, flagged, giants, areas = _size_control(labels, smoothed, peak, r)
+    return Found(labels, count, flagged, soft, scale, giants, areas=areas)
 
 
 def _seeds(
@@ -394,15 +395,17 @@ def _markers(seeds: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 def _size_control(
     labels: np.ndarray, smoothed: np.ndarray, peak: np.ndarray, r: float
-) -> tuple[np.ndarray, int, tuple[str, ...], int]:
+) -> tuple[np.ndarray, int, tuple[str, ...], int, np.ndarray | None]:
     """Join over-split nuclei, flag fibres and giants, drop debris.
 
     Returns labels with counted objects 1..n and flagged ones after them
-    (fibres, then giants), the reasons, and the number of giants.
+    (fibres, then giants), the reasons, the number of giants and the pixels of each
+    new label (summed from the old labels' areas: the same counts, no pass over the
+    image).
     """
     count = int(labels.max())
     if count == 0:
-        return labels, 0, (), 0
+        return labels, 0, (), 0, None
     nucleus = np.pi * r * r
     area = label_areas(labels, count).astype(np.float64)
     sized = area >= MIN_AREA_FRACTION * nucleus
@@ -437,7 +440,8 @@ def _size_control(
     for giant in giants:
         final[joined_of == giant] = n + 1 + len(flagged)
         flagged.append(f"{joined_area[giant] / typical:.0f} times the typical nucleus area")
-    return np.asarray(np.take(final, labels)), n, tuple(flagged), int(giants.size)
+    areas = np.bincount(final, weights=area, minlength=n + len(flagged) + 1).astype(np.int64)
+    return np.asarray(np.take(final, labels)), n, tuple(flagged), int(giants.size), areas
 
 
 def _fibres(

@@ -155,7 +155,7 @@ def _fluorescence(
         # relief), not the objects. Their own size is the better estimate.
         # (Fibres are flagged too, but say nothing about the nuclei's size.)
         total = found.count + len(found.flagged)
-        giants = _median_radius(found.labels, total, total - found.giants)
+        giants = _median_radius(found, total, total - found.giants)
         radius = max(radius * 1.5, giants / found.scale / OBJECT_TO_BLOB)
         found = segment_nuclei(gray, radius, decision.polarity, window, threshold_offset)
         rounds += 1
@@ -163,7 +163,7 @@ def _fluorescence(
     if rounds == 0 and diameter <= 0 and found.count >= 3:
         # The blob estimate can be pulled by noise or gamma: check it against
         # the objects themselves and run once more if they disagree.
-        measured = _median_radius(found.labels, found.count) / found.scale / OBJECT_TO_BLOB
+        measured = _median_radius(found, found.count) / found.scale / OBJECT_TO_BLOB
         if max(measured / radius, radius / measured) > RADIUS_CHECK:
             radius = measured
             found = segment_nuclei(gray, radius, decision.polarity, window, threshold_offset, seed)
@@ -171,7 +171,9 @@ def _fluorescence(
     if note is None and diameter <= 0:
         note = _disagreement(found, radius, measured)
     labels = to_full_resolution(found.labels, found.soft, gray.shape)
-    labels, count = split_necks(labels, found.count, gray, found.labels, decision.polarity)
+    labels, count = split_necks(
+        labels, found.count, gray, found.labels, decision.polarity, found.areas
+    )
     return Segmentation(labels, count, found.flagged, decision, radius, found.scale, note)
 
 
@@ -181,7 +183,7 @@ def _disagreement(found: Found, radius: float, measured: float | None) -> str | 
     if found.count < 3:
         return None
     if measured is None:
-        measured = _median_radius(found.labels, found.count) / found.scale / OBJECT_TO_BLOB
+        measured = _median_radius(found, found.count) / found.scale / OBJECT_TO_BLOB
     if max(measured / radius, radius / measured) <= AGREEMENT:
         return None
     return (
@@ -211,9 +213,10 @@ def _phase(
     )
 
 
-def _median_radius(labels: np.ndarray, count: int, first: int = 0) -> float:
+def _median_radius(found: Found, count: int, first: int = 0) -> float:
     """Equivalent radius of the median object among labels first+1..count."""
-    area = label_areas(labels, count)[first + 1 : count + 1]
+    areas = label_areas(found.labels, count) if found.areas is None else found.areas
+    area = areas[first + 1 : count + 1]
     return float(np.sqrt(max(float(np.median(area)), 1.0) / np.pi))
 
 

@@ -14,8 +14,10 @@ from chalicelib.cells.necks import (
     MIN_PART,
     MIN_THICKNESS,
     OBJECT_TO_NUCLEUS,
+    _maxima_points,
     _split,
     _split_inside,
+    _thick_maxima,
     split_necks,
 )
 
@@ -169,3 +171,25 @@ def test_the_stacked_levels_cut_as_each_level_alone_would(seed: int) -> None:
     assert (fast is None) == (slow is None)
     if fast is not None and slow is not None:
         assert np.array_equal(fast, slow)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_each_maximum_is_flat_so_any_pixel_gives_its_height(seed: int) -> None:
+    """``_maxima_points`` reads one pixel per maximum: the heights are the maxima's
+    largest distances (as ``np.maximum.at`` finds them) and each pixel is its own."""
+    rng = np.random.default_rng(seed)
+    mask = np.zeros((70, 90), np.uint8)
+    for _ in range(int(rng.integers(2, 7))):
+        centre = (int(rng.integers(10, 80)), int(rng.integers(10, 60)))
+        axes = (int(rng.integers(4, 16)), int(rng.integers(4, 16)))
+        cv2.ellipse(mask, centre, axes, float(rng.uniform(0, 180)), 0, 360, 1, -1)
+    distance = cv2.distanceTransform(np.pad(mask, 1), cv2.DIST_L2, 5)
+    maxima, count, found = _thick_maxima(distance, 2.0)
+    peaks = np.asarray(found, np.int32)
+    height, where = _maxima_points(distance, maxima, peaks, count)
+    expected = np.zeros(count)
+    np.maximum.at(expected, peaks[maxima], distance[maxima])
+    assert np.array_equal(height, expected)
+    assert where.shape == (count - 1, 2)
+    for label, (y, x) in enumerate(where.tolist(), start=1):
+        assert peaks[y, x] == label and maxima[y, x]

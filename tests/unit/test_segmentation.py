@@ -13,6 +13,7 @@ import pytest
 from chalicelib.cells import image_type
 from chalicelib.cells.counting import count_cells
 from chalicelib.cells.imaging import to_gray
+from chalicelib.cells.nuclei import segment_nuclei
 from chalicelib.cells.objects import shallow_pairs, watershed
 from chalicelib.cells.scale import typical_radius
 from chalicelib.cells.segmentation import measure, segment
@@ -276,3 +277,16 @@ def test_whole_vitra_images_flag_the_fibre_and_no_chain_of_nuclei(
         assert len([area for area in longs if area > 1500]) == fibres, longs
         if not fibres:
             assert not longs
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_the_areas_the_size_control_sums_are_its_labels_own(seed: int) -> None:
+    """``Found.areas`` (summed from the labels before the size control joined, dropped and
+    flagged them) is what counting the final labels' pixels gives: the neck split and the
+    size checks read it instead of counting again."""
+    scene = synthetic.nuclei(40, (256, 256), (6.0, 11.0), overlap=0.3, debris=10, seed=seed)
+    gray = to_gray(scene.image)
+    found = segment_nuclei(gray, 8.0, 1, (float(gray.min()), float(gray.max())))
+    assert found.areas is not None and found.count > 10
+    top = int(found.labels.max())
+    assert np.array_equal(found.areas, np.bincount(found.labels.ravel(), minlength=top + 1))
