@@ -283,7 +283,7 @@ class MultiViewDetector:
         if len(raw) == 0:
             return raw
         grouped, _weights = cv2.groupRectangles(np.asarray(raw).tolist(), votes, GROUP_EPS)
-        return grouped  # type: ignore[no-any-return]
+        return [(int(x), int(y), int(w), int(h)) for x, y, w, h in grouped]
 
     def _detect_turned(
         self, crop: np.ndarray, angle: float, votes: int, biggest: int = 0

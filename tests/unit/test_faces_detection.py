@@ -82,7 +82,7 @@ class _ScaleRecorder:
     def __init__(self) -> None:
         self.scans: list[tuple[tuple[int, int], tuple[int, int]]] = []
 
-    def detectMultiScale(self, image, scaleFactor, minNeighbors, minSize, maxSize):  # type: ignore[no-untyped-def]  # noqa: N802
+    def detectMultiScale(self, image, scaleFactor, minNeighbors, minSize, maxSize):  # type: ignore[no-untyped-def]
         self.scans.append((image.shape[:2], maxSize))
         return ()
 
@@ -102,7 +102,7 @@ def test_scales_from_two_on_are_scanned_on_a_shrunk_copy() -> None:
 
 
 def test_a_face_at_the_coarse_scales_is_still_found(scene) -> None:
-    grey, (fx, fy, fw, _fh) = scene  # 60 px: scale 3 of the 20-px window
+    grey, (fx, _fy, fw, _fh) = scene  # 60 px: scale 3 of the 20-px window
     found = MultiViewDetector(views=("frontal",)).detect_regions(grey, [(0, 0, 320, 240)])
     assert any(
         abs(x + w / 2 - (fx + fw / 2)) < fw / 2 and fw / 2 < w < 2 * fw for x, _y, w, _h in found
