@@ -572,15 +572,18 @@ class HybridDetector:
         return found
 
 
-# Still regions (the whole frame at the start and at cuts, the rolling scan) are
-# searched for 20-28-px faces by BlazeFace with them scaled to this width, instead
-# of at ``target`` plus the Haar cascade (docs/face-blurring.md, issue 14k).
-SCAN_TARGET = 28
+# With a width here, still regions (the whole frame at the start and at cuts, the
+# rolling scan) would be searched for 20-28-px faces by BlazeFace with them scaled to
+# it (28: 1.36x the pixels), instead of at ``target`` plus the Haar cascade: cheaper
+# (the whole-frame search at 1080p 0.6-0.7 s whatever the background) but it finds
+# other small faces than the hybrid, and a tuning seed lost one (docs/face-blurring.md,
+# issue 14k). Off.
+SCAN_TARGET: int | None = None
 
 
 def default_detector(min_face: int = 20, scan_target: int | None = SCAN_TARGET) -> HybridDetector:
     """The pipeline's detector: BlazeFace, and the frontal Haar cascade for faces under
-    28 px where something moved or a face is tracked."""
+    28 px (with ``scan_target``, only where something moved or a face is tracked)."""
     from chalicelib.faces.detection import MultiViewDetector
 
     return HybridDetector(
