@@ -221,6 +221,13 @@ class BlazeFaceDetector:
     mirror : float
         Where a region touches the frame's edge, it is extended by a mirror image
         this many times the level's largest face wide (faces cut by the edge).
+    scan_target : int or None
+        For the searches of still regions (``upright_only``: the whole frame at the
+        start and at cuts, the rolling scan) that look for faces smaller than
+        ``scan_below``: the smallest wanted face is scaled to this width instead of
+        ``target`` (larger: the network's recall on 20–28-px faces scaled to 24 px
+        is low; ``HybridDetector`` leaves such regions to it instead of the Haar
+        cascade).
     """
 
     name = "blazeface"
@@ -235,6 +242,8 @@ class BlazeFaceDetector:
         mirror: float = 0.5,
         model: Path = MODEL,
         runtime: str = "auto",
+        scan_target: int | None = None,
+        scan_below: int = 28,
     ) -> None:
         if runtime not in ("auto", "onnxruntime", "opencv"):
             raise ValueError(f"unknown runtime: {runtime}")
@@ -254,6 +263,23 @@ class BlazeFaceDetector:
         self.threshold = threshold
         self.confident = confident
         self.mirror = mirror
+        self.scan_target = scan_target
+        self.scan_below = scan_below
+
+    def target_for(self, least: int, still: bool) -> int:
+        """The width the smallest wanted face (``least`` px) is scaled to in a region
+        (``still``: a search of a still region, ``upright_only``).
+
+        >>> BlazeFaceDetector(scan_target=28).target_for(20, True)
+        28
+        >>> BlazeFaceDetector(scan_target=28).target_for(20, False)
+        24
+        >>> BlazeFaceDetector(scan_target=28).target_for(28, True)
+        24
+        """
+        if still and self.scan_target is not None and least < self.scan_below:
+            return self.scan_target
+        return self.target
 
     def run(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Faces in one BGR (or grey) image at its own scale: boxes (x, y, w, h) and scores."""
@@ -298,11 +324,11 @@ class BlazeFaceDetector:
         """Faces inside each region of a frame (grey or BGR), labelled ``blazeface``.
 
         ``smallest``/``largest``: per region, the range of face widths to look for
-        (``largest`` None: up to the region's size). ``upright_only`` and
-        ``prefer`` (choices between Haar views) do not apply: one network sees
-        every pose.
+        (``largest`` None: up to the region's size). ``upright_only`` marks the
+        searches of still regions (see ``scan_target``); ``prefer`` (a choice
+        between Haar views) does not apply: one network sees every pose.
         """
-        del upright_only, prefer
+        del prefer
         frame_h, frame_w = grey.shape[:2]
         boxes: list[np.ndarray] = []
         scores: list[np.ndarray] = []
@@ -314,12 +340,13 @@ class BlazeFaceDetector:
             most = min(most or max(w, h), max(w, h))
             crop = grey[y : y + h, x : x + w]
             edges = (x <= 0, y <= 0, x + w >= frame_w, y + h >= frame_h)
-            scale = self.target / least
+            target = self.target_for(least, bool(upright_only and upright_only[number]))
+            scale = target / least
             while True:
-                found, score = self._level(crop, scale, edges)
+                found, score = self._level(crop, scale, edges, target)
                 boxes.append(found + np.array([x, y, 0, 0]))
                 scores.append(score)
-                reach = self.target * self.band / scale  # the largest face this level finds
+                reach = target * self.band / scale  # the largest face this level finds
                 if reach >= most:
                     break
                 scale /= self.band * 0.8
@@ -345,7 +372,11 @@ class BlazeFaceDetector:
         ]
 
     def _level(
-        self, crop: np.ndarray, scale: float, edges: tuple[bool, bool, bool, bool]
+        self,
+        crop: np.ndarray,
+        scale: float,
+        edges: tuple[bool, bool, bool, bool],
+        target: int | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Faces in ``crop`` searched at ``scale``, as boxes in the crop's pixels."""
         if scale != 1.0:
@@ -353,7 +384,7 @@ class BlazeFaceDetector:
             image = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=interpolation)
         else:
             image = crop
-        margin = math.ceil(self.mirror * self.target * self.band)
+        margin = math.ceil(self.mirror * (target or self.target) * self.band)
         left, top, right, bottom = (margin if edge else 0 for edge in edges)
         height, width = image.shape[:2]
         # A mirror no wider than the image itself (BORDER_REFLECT needs that).
@@ -471,7 +502,9 @@ class HybridDetector:
     frame's edge; below that its recall falls (20-px faces), where the frontal
     Haar cascade (a 20-px window) still sees them. So regions that ask for faces
     smaller than ``haar_below`` are also searched by ``small`` (a
-    ``detection.MultiViewDetector``) for faces up to ``haar_below`` px.
+    ``detection.MultiViewDetector``) for faces up to 1.5 × ``haar_below`` px —
+    except still regions for which ``blaze`` has a ``scan_target``: there
+    BlazeFace looks at the smallest faces enlarged further instead.
     """
 
     name = "blazeface+haar"
@@ -493,14 +526,20 @@ class HybridDetector:
         prefer: Sequence[str | None] | None = None,
         largest: Sequence[int | None] | None = None,
     ) -> list[tuple[PixelRect, str]]:
-        """``BlazeFaceDetector.search``, and the Haar views where small faces are wanted."""
-        found = self.blaze.search(grey, regions, smallest, None, None, largest)
+        """``BlazeFaceDetector.search``, and the Haar views where small faces are wanted
+        (not in still regions BlazeFace searches at its ``scan_target``)."""
+        found = self.blaze.search(grey, regions, smallest, upright_only, None, largest)
         least = (
             [max(self.min_face, s) for s in smallest]
             if smallest
             else [self.min_face] * len(regions)
         )
-        small = [i for i, s in enumerate(least) if s < self.haar_below]
+        still = upright_only or [False] * len(regions)
+        small = [
+            i
+            for i, s in enumerate(least)
+            if s < self.haar_below and self.blaze.target_for(s, still[i]) == self.blaze.target
+        ]
         # The tilted view (frontal cascade on turned copies, ~4x the upright cost)
         # where a new face may be: not around a face tracked upright (``prefer``).
         tracked = prefer or [None] * len(regions)
@@ -533,11 +572,21 @@ class HybridDetector:
         return found
 
 
-def default_detector(min_face: int = 20) -> HybridDetector:
-    """The pipeline's detector: BlazeFace, and the frontal Haar cascade for faces under 28 px."""
+# With a width here, still regions (the whole frame at the start and at cuts, the
+# rolling scan) would be searched for 20-28-px faces by BlazeFace with them scaled to
+# it (28: 1.36x the pixels), instead of at ``target`` plus the Haar cascade: cheaper
+# (the whole-frame search at 1080p 0.6-0.7 s whatever the background) but it finds
+# other small faces than the hybrid, and a tuning seed lost one (docs/face-blurring.md,
+# issue 14k). Off.
+SCAN_TARGET: int | None = None
+
+
+def default_detector(min_face: int = 20, scan_target: int | None = SCAN_TARGET) -> HybridDetector:
+    """The pipeline's detector: BlazeFace, and the frontal Haar cascade for faces under
+    28 px (with ``scan_target``, only where something moved or a face is tracked)."""
     from chalicelib.faces.detection import MultiViewDetector
 
     return HybridDetector(
-        BlazeFaceDetector(min_face=min_face),
+        BlazeFaceDetector(min_face=min_face, scan_target=scan_target),
         MultiViewDetector(min_face=min_face, views=("frontal", "tilted")),
     )

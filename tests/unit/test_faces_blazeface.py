@@ -67,9 +67,9 @@ def test_largest_stops_the_pyramid(detector, monkeypatch) -> None:
     levels: list[float] = []
     level = detector._level
 
-    def counted(crop, scale, edges):  # type: ignore[no-untyped-def]
+    def counted(crop, scale, edges, target=None):  # type: ignore[no-untyped-def]
         levels.append(scale)
-        return level(crop, scale, edges)
+        return level(crop, scale, edges, target)
 
     monkeypatch.setattr(detector, "_level", counted)
     detector.search(frame, [(0, 0, 320, 240)], [20])
@@ -140,6 +140,33 @@ def test_the_grey_network_scores_a_grey_image_as_the_colour_network_does(runtime
 def test_an_unknown_runtime_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown runtime"):
         BlazeFaceDetector(runtime="tensorflow")
+
+
+def test_still_regions_look_for_small_faces_with_blazeface_enlarged_not_haar(monkeypatch) -> None:
+    # The whole frame at the start and the rolling scan (``upright_only``): faces
+    # under 28 px are scaled to 28 px for BlazeFace and the Haar cascade is not
+    # run there; where something moved, both as before.
+    detector = BlazeFaceDetector(scan_target=28)
+    haar = _Recorder()
+    hybrid = HybridDetector(detector, haar, haar_below=28)
+    scales: list[float] = []
+    level = detector._level
+
+    def counted(crop, scale, edges, target=None):  # type: ignore[no-untyped-def]
+        scales.append(round(scale, 2))
+        return level(crop, scale, edges, target)
+
+    monkeypatch.setattr(detector, "_level", counted)
+    grey = np.full((240, 320), 110, np.uint8)
+    regions = [(0, 0, 100, 100), (100, 0, 100, 100), (200, 0, 100, 100)]
+    hybrid.search(grey, regions, [20, 20, 30], [True, False, True], None, [58, 58, 86])
+    assert haar.calls == [([(100, 0, 100, 100)], [20])]
+    assert scales == [1.4, 1.2, 0.8]
+    frame, face = _scene("astronaut", 22, 150, 100)
+    found = detector.search(
+        cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), [(0, 0, 320, 240)], [20], [True]
+    )
+    assert _hits(found, face)
 
 
 class _UprightRecorder(_Recorder):

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from chalicelib.faces.detection import MultiViewDetector, merge_labelled
+from chalicelib.faces.detection import MultiViewDetector, _candidates, merge_labelled
 from devtools.synthetic.faces import face_source
 
 
@@ -74,3 +74,36 @@ def test_largest_limits_the_tilted_view_too(scene) -> None:
 def test_merged_labelled_rectangles_keep_the_first_label() -> None:
     merged = merge_labelled([((0, 0, 10, 10), "profile"), ((1, 1, 10, 10), "frontal")])
     assert merged == [((0, 0, 11, 11), "profile")]
+
+
+class _ScaleRecorder:
+    """A cascade that records the images and size ranges it scans (and finds nothing)."""
+
+    def __init__(self) -> None:
+        self.scans: list[tuple[tuple[int, int], tuple[int, int]]] = []
+
+    def detectMultiScale(self, image, scaleFactor, minNeighbors, minSize, maxSize):  # type: ignore[no-untyped-def]
+        self.scans.append((image.shape[:2], maxSize))
+        return ()
+
+
+def test_scales_from_two_on_are_scanned_on_a_shrunk_copy() -> None:
+    # detectMultiScale steps by 1 px at scales of 2 and over (4x the windows of the
+    # finer scales): those scales are searched on a copy shrunk by the first of them.
+    cascade = _ScaleRecorder()
+    _candidates(cascade, np.zeros((480, 640), np.uint8), 1.2, 20, 42)  # type: ignore[arg-type]
+    assert cascade.scans == [((480, 640), (39, 39)), ((231, 309), (20, 20))]
+    cascade.scans.clear()
+    _candidates(cascade, np.zeros((480, 640), np.uint8), 1.2, 20, 35)  # type: ignore[arg-type]
+    assert cascade.scans == [((480, 640), (35, 35))]
+    cascade.scans.clear()
+    _candidates(cascade, np.zeros((100, 100), np.uint8), 1.2, 20)  # type: ignore[arg-type]
+    assert cascade.scans == [((100, 100), (39, 39)), ((48, 48), (39, 39)), ((23, 23), (39, 39))]
+
+
+def test_a_face_at_the_coarse_scales_is_still_found(scene) -> None:
+    grey, (fx, _fy, fw, _fh) = scene  # 60 px: scale 3 of the 20-px window
+    found = MultiViewDetector(views=("frontal",)).detect_regions(grey, [(0, 0, 320, 240)])
+    assert any(
+        abs(x + w / 2 - (fx + fw / 2)) < fw / 2 and fw / 2 < w < 2 * fw for x, _y, w, _h in found
+    )
