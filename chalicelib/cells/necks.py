@@ -32,7 +32,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from chalicelib.cells.objects import label_areas, label_runs, run_boxes
+from chalicelib.cells.objects import label_areas, label_boxes
 
 NECK = 0.85  # a neck thinner than this fraction of the thinner part's thickness splits
 SPLIT_FROM = 1.2  # only objects this many typical (median) areas large are examined
@@ -110,7 +110,9 @@ def split_necks(
     thickness = MIN_THICKNESS * radius
     parts = []
     boxes = (
-        _boxes(labels, big) if coarse is None else _enlarged(_boxes(coarse, big), coarse, labels)
+        label_boxes(labels, big)
+        if coarse is None
+        else _enlarged(label_boxes(coarse, big), coarse, labels)
     )
     for label, (y0, x0, y1, x1) in zip(big.tolist(), boxes, strict=True):
         mask = labels[y0:y1, x0:x1] == label
@@ -135,17 +137,6 @@ def _clipping_level(gray: np.ndarray) -> int | None:
     """The image's top value when it looks like a clipping level (8-16 bits), else None."""
     top = int(gray.max())
     return top if gray.dtype.kind == "u" and top in CLIPPING_LEVELS else None
-
-
-def _boxes(labels: np.ndarray, wanted: np.ndarray) -> list[tuple[int, int, int, int]]:
-    """(y0, x0, y1, x1) bounding box of each of the ``wanted`` labels (in order)."""
-    top = int(labels.max())
-    chosen = np.zeros(top + 1, bool)  # a boolean image: flatnonzero is twice as fast
-    chosen[wanted] = True
-    inside = np.flatnonzero(np.take(chosen, labels))
-    runs = label_runs(inside, labels.ravel()[inside], labels.shape[1])
-    boxes = run_boxes(*runs, top)[wanted - 1]
-    return [(y, x, y + h, x + w) for x, y, w, h in boxes.tolist()]
 
 
 def _enlarged(

@@ -36,6 +36,7 @@ from chalicelib.cells.objects import (
     filter_gain,
     grow_labels,
     label_areas,
+    label_boxes,
     merge_table,
     noise_map,
     normalised,
@@ -346,19 +347,8 @@ def _reclaim(
     relative = _relative(threshold_offset)
     height, width = labels.shape
     reach = int(np.ceil(RECLAIM_RADII * r))
-    # The small objects' pixels, found once (a table over the labels), grouped by label.
-    chosen = np.zeros(count + 1, bool)
-    chosen[small] = True
-    index = np.flatnonzero(np.take(chosen, labels))
-    which = labels.ravel()[index]
-    order = np.argsort(which, kind="stable")
-    index, which = index[order], which[order]
-    starts = np.searchsorted(which, small)
-    ends = np.searchsorted(which, small, side="right")
-    for k, start, end in zip(small.tolist(), starts.tolist(), ends.tolist(), strict=True):
-        rows, cols = np.divmod(index[start:end], width)
-        y0, y1 = int(rows.min()), int(rows.max()) + 1
-        x0, x1 = int(cols.min()), int(cols.max()) + 1
+    boxes = label_boxes(labels, small)
+    for k, (y0, x0, y1, x1) in zip(small.tolist(), boxes, strict=True):
         if y0 == 0 or x0 == 0 or y1 == height or x1 == width:
             continue
         y0, y1 = max(0, y0 - reach), min(height, y1 + reach)

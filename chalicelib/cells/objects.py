@@ -661,6 +661,23 @@ def run_boxes(
     return box
 
 
+def label_boxes(labels: np.ndarray, wanted: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """(y0, x0, y1, x1) bounding box (ends exclusive) of each of the ``wanted`` labels
+    (present ones, in order), from their runs.
+
+    >>> labels = np.zeros((5, 6), np.int32); labels[1:3, 2:5] = 2; labels[4, 0] = 1
+    >>> label_boxes(labels, np.array([2, 1]))
+    [(1, 2, 3, 5), (4, 0, 5, 1)]
+    """
+    top = int(labels.max())
+    chosen = np.zeros(top + 1, bool)  # a boolean image: flatnonzero is twice as fast
+    chosen[wanted] = True
+    inside = np.flatnonzero(np.take(chosen, labels))
+    runs = label_runs(inside, labels.ravel()[inside], labels.shape[1])
+    boxes = run_boxes(*runs, top)[wanted - 1]
+    return [(y, x, y + h, x + w) for x, y, w, h in boxes.tolist()]
+
+
 def shallow_pairs(
     labels: np.ndarray, relief: np.ndarray, depth: float, peak: np.ndarray | None = None
 ) -> np.ndarray:
