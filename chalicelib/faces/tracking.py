@@ -904,7 +904,7 @@ def touches_grown(box: np.ndarray, face: np.ndarray, grow: float = 0.25) -> bool
 def _holds_centre(rect: PixelRect, box: np.ndarray) -> bool:
     """Whether ``rect`` (x, y, w, h) holds the centre of ``box`` (x, y, w, h), edges included."""
     x, y, w, h = rect
-    cx, cy = box[:2] + box[2:] / 2
+    cx, cy = _centre(box)
     return bool(x <= cx <= x + w and y <= cy <= y + h)
 
 
@@ -970,7 +970,7 @@ def same_face(a: np.ndarray, b: np.ndarray) -> bool:
     >>> same_face(np.array([0, 0, 40, 40.0]), np.array([30, 0, 40, 40.0]))
     False
     """
-    ca, cb = a[:2] + a[2:] / 2, b[:2] + b[2:] / 2
+    ca, cb = _centre(a), _centre(b)
     small, large = min(a[2], b[2]), max(a[2], b[2])
     return bool(np.abs(ca - cb).max() < 0.5 * small and large <= 2 * small)
 
@@ -986,7 +986,7 @@ def steady_size(before: np.ndarray, detected: np.ndarray, shrink: float) -> np.n
     [7.5, 7.5, 85.0, 85.0]
     """
     side = np.maximum(detected[2:], shrink * before[2:])
-    centre = detected[:2] + detected[2:] / 2
+    centre = _centre(detected)
     return np.concatenate([centre - side / 2, side])
 
 
@@ -1018,7 +1018,7 @@ def edge_steady(before: np.ndarray, detected: np.ndarray, width: int, height: in
     [1790.0, 290.0, 250.0, 300.0]
     """
     side = np.maximum(detected[2:], before[2:])
-    centre = detected[:2] + detected[2:] / 2
+    centre = _centre(detected)
     corner = centre - side / 2
     cut_left, cut_top, cut_right, cut_bottom = edge_sides(detected, width, height)
     for axis, low, high in ((0, cut_left, cut_right), (1, cut_top, cut_bottom)):
