@@ -186,18 +186,9 @@ def suppress(boxes: np.ndarray, scores: np.ndarray, overlap: float = 0.3) -> lis
     """
     kept: list[int] = []
     for i in np.argsort(-scores, kind="stable"):
-        x, y, w, h = boxes[i]
-        duplicate = False
-        for j in kept:
-            ox, oy, ow, oh = boxes[j]
-            ix = max(0.0, min(x + w, ox + ow) - max(x, ox))
-            iy = max(0.0, min(y + h, oy + oh) - max(y, oy))
-            union = w * h + ow * oh - ix * iy
-            if union > 0 and ix * iy / union > overlap:
-                duplicate = True
-                break
-        if not duplicate:
-            kept.append(int(i))
+        if kept and float(_iou(boxes[i : i + 1], boxes[kept]).max()) > overlap:
+            continue  # a duplicate of a higher-scored box
+        kept.append(int(i))
     return sorted(kept)
 
 
