@@ -37,7 +37,6 @@ import numpy as np
 
 from chalicelib.cells import imaging
 from chalicelib.cells.counting import count_cells
-from chalicelib.cells.phase import default_model
 from chalicelib.config import PROJECT_DIR
 from devtools.bench import count as bench
 from devtools.bench import robustness
@@ -87,13 +86,9 @@ def all_images() -> Iterator[Image]:
     annotated = robustness.load_annotated(bench.ANNOTATED)
     fluorescence = [c for c in annotated if c.image_type == "fluorescence"] + bench.dsb()
     phase = [c for c in annotated if c.image_type == "phase-contrast"]
-    diameter = default_model().cell_diameter
     for group, cases in (("robustness", fluorescence), ("phase robustness", phase)):
         for name, transform in robustness.TRANSFORMATIONS.items():
-            factor = {"rescale 0.5x": 0.5, "rescale 2x": 2.0}.get(name)
-            keywords = (
-                {"diameter": diameter * factor} if factor and group.startswith("phase") else {}
-            )
+            keywords = bench.phase_keywords(name) if group.startswith("phase") else {}
             for case in cases:
                 for changed in transform(case):
                     yield (

@@ -221,22 +221,28 @@ def robustness_suite(cases: list[Annotated], label: str) -> list[Row]:
     return rows
 
 
+RESCALES = {"rescale 0.5x": 0.5, "rescale 2x": 2.0}  # transformations that change the cell size
+
+
+def phase_keywords(transformation: str) -> dict[str, Any]:
+    """``count_cells`` keywords for a phase-contrast crop under ``transformation``: a
+    rescaled crop is counted with the model's cell diameter scaled alike."""
+    factor = RESCALES.get(transformation)
+    return {"diameter": default_model().cell_diameter * factor} if factor else {}
+
+
 def phase_robustness(cases: list[Annotated], label: str) -> list[Row]:
     """The transformations on phase-contrast crops. A rescaled photo is another
     magnification: the phase model counts at its training size and only flags
     another size (``phase_sizes``), so the rescaled crops are counted with the
     diameter scaled alike (as the flag tells a user to set it)."""
-    diameter = default_model().cell_diameter
     rows = []
     for name, transform in progress(list(robustness.TRANSFORMATIONS.items()), label):
-        factor = {"rescale 0.5x": 0.5, "rescale 2x": 2.0}.get(name)
+        keywords = phase_keywords(name)
         row = Row(name)
         for case in cases:
             for changed in transform(case):
-                gray = imaging.to_gray(changed.image)
-                counting = (
-                    count_cells(gray, diameter=diameter * factor) if factor else count_cells(gray)
-                )
+                counting = count_cells(imaging.to_gray(changed.image), **keywords)
                 row.errors.append(changed.signed_error(counting.count))
                 quality = counting.quality
                 row.unreliable.append(quality is not None and not quality.reliable)
