@@ -286,6 +286,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return compare.compare(
             args.against, args.rounds, args.large, args.identical, as_json=args.json
         )
+    if args.pipeline == "count" and args.small_crops:
+        from devtools.bench import small_crops
+
+        return small_crops.run(as_json=args.json)
     if args.pipeline == "count":
         from devtools.bench import count
 
@@ -509,6 +513,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="count: compare speed and results with this commit (alternated in one process)",
     )
     bench.add_argument("--rounds", type=int, default=5, help="count --against: timing rounds")
+    bench.add_argument(
+        "--small-crops",
+        action="store_true",
+        help="count: small crops of the tune regions at three scales (sizes, over-splitting)",
+    )
     bench.add_argument("--large", action="store_true", help="count --against: the large fields too")
     bench.add_argument(
         "--identical",

@@ -62,7 +62,11 @@ PLANE_TILES = 4  # the background's tilt: a plane through the low level of 4 x 4
 PLANE_QUANTILE = 0.1
 PLANE_FIT = 0.8  # ... used when it explains this much of their variance
 TILE_RADII = 4.0
-BACKGROUND_MAX_FRACTION = 0.25
+# The background's reach is at most this fraction of the image's side (it follows the light
+# across a large image). A quarter left the opening narrower than a pair of nuclei on small
+# crops (≲ 32 radii across): it took them for background, the ring left around them pulled the
+# background level down, and flat background came out as objects (issue-12w).
+BACKGROUND_MAX_FRACTION = 0.5
 
 
 def disk(radius: float) -> np.ndarray:

@@ -26,6 +26,8 @@ LEVELS = 5  # Gaussian levels per octave: sigma 1 to 4, interior DoG layers 1.68
 MIN_SIGMA = 1.0  # px at the resolution searched
 MIN_OCTAVE_SIDE = 12  # the pyramid stops when the image is this small
 STRONG_FRACTION = 0.2  # blobs at least this fraction of the strongest ones vote
+MIN_VOTES = 2  # a size voted by fewer objects is reported as in doubt
+FEW_VOTES = 8  # fewer voting blobs: those cut by the image's edge do not vote
 NOISE_SIGMAS = 8.0  # ... and this many noise sds above zero
 MIN_RADIUS_PX = 2.5  # below this the search is repeated at a finer resolution
 PREVIEW_PIXELS = 131_072
@@ -250,6 +252,18 @@ def outermost(
     return keep
 
 
+def cut_by_edge(radii: np.ndarray, points: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Which blobs are centred nearer the image's edge than their own radius.
+
+    >>> cut_by_edge(np.array([5.0, 5.0]), np.array([[2.0, 50.0], [50.0, 50.0]]), (100, 100))
+    array([ True, False])
+    """
+    height, width = shape[:2]
+    x, y = points[:, 0], points[:, 1]
+    nearest = np.minimum(np.minimum(x, width - 1 - x), np.minimum(y, height - 1 - y))
+    return np.asarray(nearest < radii)
+
+
 def typical_radius(signal: np.ndarray) -> tuple[float, int] | None:
     """The most common radius (px) among the strong blobs of ``signal``, and their number.
 
@@ -265,9 +279,26 @@ def typical_radius(signal: np.ndarray) -> tuple[float, int] | None:
     True
     """
     radii, responses, _noise, points = blob_scales(signal, NOISE_SIGMAS)
+    voted = _vote(radii, responses, points, signal.shape)
+    if voted is not None and voted[1] < FEW_VOTES:
+        # Few objects voted: a blob centred within its own radius of the edge (an object
+        # cut by it, seen with its mirror image, as the blur reflects at the border: a
+        # sliver or a group and its twin, of any size) can decide the vote, and, painted
+        # first, hide the nuclei of a group cut by the edge. Only whole blobs vote then.
+        whole = ~cut_by_edge(radii, points, signal.shape)
+        if whole.any() and not whole.all():
+            voted = _vote(radii[whole], responses[whole], points[whole], signal.shape)
+    return voted
+
+
+def _vote(
+    radii: np.ndarray, responses: np.ndarray, points: np.ndarray, shape: tuple[int, ...]
+) -> tuple[float, int] | None:
+    """The mode of the log radii of the strong blobs not inside a larger, stronger one,
+    and the number of blobs that voted."""
     if radii.size == 0:
         return None
-    significant = outermost(radii, responses, points, signal.shape)
+    significant = outermost(radii, responses, points, shape)
     top = float(np.percentile(responses[significant], 90))
     strong = significant & (responses >= STRONG_FRACTION * top)
     if not strong.any():
@@ -380,7 +411,8 @@ def estimate_scale(signal_at: SignalAt, shape: tuple[int, int]) -> Scale | None:
     height, width = shape
     preview = min(1.0, float(np.sqrt(PREVIEW_PIXELS / max(1, height * width))))
     small = signal_at(preview, None)
-    blob = estimate_radius(signal_at, shape, small)
+    voted = estimate_radius(signal_at, shape, small)
+    blob, votes = (None, 0) if voted is None else voted
     found = footprint_radius(small)
     # Only where the objects are resolved on the preview (a few px): smaller
     # objects merge into clusters there.
@@ -397,8 +429,12 @@ def estimate_scale(signal_at: SignalAt, shape: tuple[int, int]) -> Scale | None:
         footprint = None
     if blob is None:
         return None if footprint is None else Scale(footprint, None, footprint)
+    few = None
+    if votes < MIN_VOTES:
+        # One object (a nucleus, a clump, a speck, a fibre) cannot say what is typical.
+        few = f"object size judged from {votes} object only ({2 * blob:.0f} px): set the diameter"
     if footprint is None:
-        return Scale(blob, blob, None)
+        return Scale(blob, blob, None, few)
     if footprint > TEXTURE_RATIO * blob:
         return Scale(footprint, blob, footprint)
     if blob > CLUSTER_RATIO * footprint:
@@ -407,13 +443,14 @@ def estimate_scale(signal_at: SignalAt, shape: tuple[int, int]) -> Scale | None:
             f"{2 * footprint:.0f} px across; set the diameter"
         )
         return Scale(blob, blob, footprint, note)
-    return Scale(blob, blob, footprint)
+    return Scale(blob, blob, footprint, few)
 
 
 def estimate_radius(
     signal_at: SignalAt, shape: tuple[int, int], preview: np.ndarray | None = None
-) -> float | None:
-    """Typical object radius in original pixels, searched coarse to fine (blobs only).
+) -> tuple[float, int] | None:
+    """Typical object radius in original pixels, searched coarse to fine (blobs only),
+    and the number of blobs that voted for it.
 
     The whole image is searched on a preview of about ``PREVIEW_PIXELS``; objects
     too small for the preview may hide behind what it finds (their clusters), so
@@ -438,9 +475,9 @@ def estimate_radius(
     scale = min(1.0, float(np.sqrt(PREVIEW_PIXELS / max(1, height * width))))
     coarse = typical_radius(signal_at(scale, None) if preview is None else preview)
     if scale >= 1.0:
-        return None if coarse is None else coarse[0]
+        return coarse
     if coarse is not None and coarse[0] >= FINE_CHECK_RADIUS and scale >= ALWAYS_FINE_SCALE:
-        return coarse[0] / scale
+        return coarse[0] / scale, coarse[1]
     # Objects too small for the preview are invisible there, and it may see their
     # clusters instead, as blobs under FINE_CHECK_RADIUS or, on a coarse preview, of
     # any size (a 4096² field of 10 px nuclei: 4 preview px blobs, 47 px): look at a
@@ -462,5 +499,5 @@ def estimate_radius(
         and blobs >= MIN_FINE_BLOBS
         and (coarse is None or small * scale < MIN_RADIUS_PX)
     ):
-        return small
-    return None if coarse is None else coarse[0] / scale
+        return small, blobs
+    return None if coarse is None else (coarse[0] / scale, coarse[1])

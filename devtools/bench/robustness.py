@@ -222,28 +222,59 @@ def object_radius(points: np.ndarray) -> float:
 
 
 def crops(case: Annotated, fraction: float = 0.55) -> Iterator[Annotated]:
-    """The four corner crops of ``fraction`` of each side, truth as an edge range.
+    """The four corner crops of ``fraction`` of each side, truth as an edge range
+    (:func:`window`)."""
+    height, width = case.image.shape[:2]
+    h, w = round(height * fraction), round(width * fraction)
+    for corner, (y0, x0) in enumerate(
+        ((0, 0), (0, width - w), (height - h, 0), (height - h, width - w))
+    ):
+        yield window(case, (x0, y0, w, h), f"crop {corner}")
+
+
+def window(case: Annotated, box: tuple[int, int, int, int], label: str) -> Annotated:
+    """The part ``box`` = (x, y, width, height) of ``case``, truth as an edge range.
 
     Low: the objects whose centre is at least an object radius inside the crop.
     High: every object with a part inside, i.e. its centre less than a radius
     outside (a nucleus cut by the new edge may or may not be counted).
     """
     reach = object_radius(case.points)
-    height, width = case.image.shape[:2]
-    h, w = round(height * fraction), round(width * fraction)
-    for corner, (y0, x0) in enumerate(
-        ((0, 0), (0, width - w), (height - h, 0), (height - h, width - w))
-    ):
-        image = case.image[y0 : y0 + h, x0 : x0 + w]
-        shifted = case.points - np.array([x0, y0], float)
-        x, y = shifted[:, 0], shifted[:, 1]
-        touching = (x > -reach) & (y > -reach) & (x < w - 1 + reach) & (y < h - 1 + reach)
-        inside = (x >= reach) & (y >= reach) & (x <= w - 1 - reach) & (y <= h - 1 - reach)
-        points = shifted[(x > -0.5) & (y > -0.5) & (x < w - 0.5) & (y < h - 0.5)]
-        low, high = int(inside.sum()), int(touching.sum())
-        yield Annotated(
-            f"{case.name} crop {corner}", image, points, low, high, case.image_type, case.split
-        )
+    x0, y0, w, h = box
+    image = case.image[y0 : y0 + h, x0 : x0 + w]
+    shifted = case.points - np.array([x0, y0], float)
+    x, y = shifted[:, 0], shifted[:, 1]
+    touching = (x > -reach) & (y > -reach) & (x < w - 1 + reach) & (y < h - 1 + reach)
+    inside = (x >= reach) & (y >= reach) & (x <= w - 1 - reach) & (y <= h - 1 - reach)
+    points = shifted[(x > -0.5) & (y > -0.5) & (x < w - 0.5) & (y < h - 0.5)]
+    low, high = int(inside.sum()), int(touching.sum())
+    return Annotated(f"{case.name} {label}", image, points, low, high, case.image_type, case.split)
+
+
+SMALL_FRACTIONS = (0.3, 0.4, 0.55)  # of each side
+SMALL_SCALES = (0.5, 1.0, 2.0)  # the region rescaled first: other magnifications
+
+
+def small_crops(case: Annotated, seed: int = 0) -> Iterator[tuple[float, Annotated]]:
+    """(scale, crop): small crops of ``case`` rescaled by each of ``SMALL_SCALES``, of
+    each of ``SMALL_FRACTIONS`` of its sides, at the four corners and four random
+    places (``seed``), truth as an edge range; crops under 24 px are left out. The
+    stress set of small, sparse images a lab cuts from its own (issue-12w)."""
+    rng = np.random.default_rng(seed)
+    for factor in SMALL_SCALES:
+        scaled = case if factor == 1.0 else rescale(case, factor)
+        height, width = scaled.image.shape[:2]
+        for fraction in SMALL_FRACTIONS:
+            h, w = round(height * fraction), round(width * fraction)
+            if min(h, w) < 24:
+                continue
+            corners = [(0, 0), (width - w, 0), (0, height - h), (width - w, height - h)]
+            spots = corners + [
+                (int(rng.integers(0, width - w + 1)), int(rng.integers(0, height - h + 1)))
+                for _ in range(4)
+            ]
+            for k, (x0, y0) in enumerate(spots):
+                yield factor, window(scaled, (x0, y0, w, h), f"crop {fraction:g} {k}")
 
 
 def _ramp(shape: tuple[int, ...], direction: str) -> np.ndarray:
