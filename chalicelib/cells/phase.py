@@ -10,7 +10,9 @@ fragments, thresholding merges clumps. Instead:
 
 1. Contrast: the image over its smooth (median) background, minus one,
    scaled so that the median absolute value of its fine variation (finer
-   than ``TYPICAL_SCALE``) is the same in every image, at a working
+   than ``TYPICAL_SCALE``) is the same in every image, the cells weighed at most
+   at the share they cover in the training photos (``typical_contrast``: a crop
+   the cells fill is scaled as the photo it was cut from), at a working
    resolution where a typical cell is about 10 px across.
 2. Features per pixel (ilastik-style, at six scales, the two largest computed
    on a half-size copy): smoothed contrast and
@@ -55,8 +57,15 @@ FORMAT = "phase-cell-density/1"
 FEATURES_PER_SCALE = 8
 BACKGROUND_SHRINK = 0.25  # the background is a median of a quarter-size copy
 BACKGROUND_KERNEL = 15  # px at that size: ~6 typical cells
-TYPICAL_CONTRAST = 0.02  # the median absolute contrast is brought to this
+TYPICAL_CONTRAST = 0.02  # the typical contrast (``typical_contrast``, a median) is brought to this
 TYPICAL_SCALE = 8.0  # px (working): the typical contrast is that of variation finer than this
+# The typical contrast is the field's median, but over cells that cover at most the share they
+# cover in the tune crops: a crop the cells fill is read as a field they cover as in training.
+ENERGY_SIGMA = 3.0  # px (working): the fine |contrast| smoothed at this (the energy) ...
+CELL_QUANTILE = 99.0  # ... pixels above CELL_FLOOR times its 99th percentile are cells' ...
+CELL_FLOOR = 0.4
+MAX_CELL_SHARE = 0.25  # ... and above this share (tune crops: 0.08-0.23) ...
+TUNE_CELL_SHARE = 0.15  # ... weigh as this one (the tune crops' median), reached 0.1 further on
 MIN_TYPICAL = 0.004  # a flatter image is not amplified further (noise is not made into cells)
 POLARITY_SIGMA = 3.0  # px (working): the polarity is read from the contrast smoothed at this
 POLARITY_SKEW = 0.5  # skewness above this: bright cells (negative phase contrast), turned over
@@ -301,9 +310,48 @@ def contrast(gray: np.ndarray, scale: float) -> np.ndarray:
     # What the median background leaves of uneven light (vignetting, gradients) is smooth:
     # the typical contrast is measured on what varies within a few cells.
     local = relative - cv2.GaussianBlur(relative, (0, 0), TYPICAL_SCALE)
-    typical = float(np.median(np.abs(local[:: max(1, height // 256), :: max(1, width // 256)])))
+    typical = typical_contrast(local)
     relative *= np.float32(TYPICAL_CONTRAST / max(typical, MIN_TYPICAL))
     return np.asarray(relative * np.float32(polarity(relative)), np.float32)
+
+
+def typical_contrast(local: np.ndarray) -> float:
+    """The median absolute fine contrast of a field the cells cover no more than in training.
+
+    ``local`` is the relative contrast less its blur at ``TYPICAL_SCALE``; its absolute
+    value smoothed at ``ENERGY_SIGMA`` is the energy, and the pixels whose energy is above
+    ``CELL_FLOOR`` times its ``CELL_QUANTILE`` percentile are the cells' (a threshold set by
+    the cells themselves: the grain, uneven light and the bit depth do not move it). Where
+    they cover more than ``MAX_CELL_SHARE`` of the field (more than in any tune crop) the
+    median is taken with their pixels weighed down to the share of a typical tune crop,
+    ``TUNE_CELL_SHARE`` (from a share 0.1 above ``MAX_CELL_SHARE`` on, in a linear ramp, so
+    that the typical does not jump): a crop the cells fill is scaled as a field they cover
+    as in training, i.e. as the photo it was cut from (its plain median is the cells' own
+    contrast: the cells looked 1.5-3.6x fainter, issue-12u). Up to that share it is the
+    plain median, as the model was trained.
+
+    >>> rng = np.random.default_rng(0)
+    >>> field = rng.normal(0, 0.01, (200, 200)).astype(np.float32)
+    >>> sparse = field.copy()
+    >>> for x in range(20, 200, 40):
+    ...     _ = cv2.circle(sparse, (x, 100), 8, 0.2, -1)
+    >>> typical_contrast(sparse) == float(np.median(np.abs(sparse)))  # as trained
+    True
+    """
+    height, width = local.shape
+    step = (max(1, height // 256), max(1, width // 256))
+    sample = np.abs(local[:: step[0], :: step[1]]).ravel()
+    energy = cv2.GaussianBlur(np.abs(local), (0, 0), ENERGY_SIGMA)[:: step[0], :: step[1]]
+    cells = (energy > CELL_FLOOR * np.percentile(energy, CELL_QUANTILE)).ravel()
+    share = float(cells.mean())
+    if share <= MAX_CELL_SHARE or share >= 1.0:
+        return float(np.median(sample))
+    # the share they are weighed at falls as fast as theirs rises, down to the tune crops'
+    weighed = max(TUNE_CELL_SHARE, MAX_CELL_SHARE - (share - MAX_CELL_SHARE))
+    weights = np.where(cells, weighed / share, (1 - weighed) / (1 - share))
+    order = np.argsort(sample)
+    cumulative = np.cumsum(weights[order])
+    return float(sample[order][np.searchsorted(cumulative, 0.5 * cumulative[-1])])
 
 
 def polarity(signal: np.ndarray) -> int:
