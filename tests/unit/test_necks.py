@@ -14,6 +14,7 @@ from chalicelib.cells.necks import (
     MIN_PART,
     MIN_THICKNESS,
     OBJECT_TO_NUCLEUS,
+    _connected,
     _maxima_points,
     _split,
     _split_inside,
@@ -193,3 +194,23 @@ def test_each_maximum_is_flat_so_any_pixel_gives_its_height(seed: int) -> None:
     assert where.shape == (count - 1, 2)
     for label, (y, x) in enumerate(where.tolist(), start=1):
         assert peaks[y, x] == label and maxima[y, x]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_straight_line_shortcut_answers_as_the_components_do(seed: int) -> None:
+    """``_connected`` tries the straight line before labelling: the same answer as
+    labelling the components, for every pair of points and level."""
+    rng = np.random.default_rng(seed)
+    mask = np.zeros((40, 50), np.uint8)
+    for _ in range(int(rng.integers(1, 5))):
+        centre = (int(rng.integers(5, 45)), int(rng.integers(5, 35)))
+        axes = (int(rng.integers(3, 14)), int(rng.integers(3, 14)))
+        cv2.ellipse(mask, centre, axes, float(rng.uniform(0, 180)), 0, 360, 1, -1)
+    distance = cv2.distanceTransform(np.pad(mask, 1), cv2.DIST_L2, 5)
+    inside = np.argwhere(distance > 0)
+    for _ in range(40):
+        a, b = inside[rng.integers(len(inside), size=2)]
+        level = float(rng.uniform(0.5, 1.0)) * float(min(distance[tuple(a)], distance[tuple(b)]))
+        parts = cv2.connectedComponents((distance >= level).astype(np.uint8), connectivity=8)[1]
+        expected = bool(parts[tuple(a)] == parts[tuple(b)])
+        assert _connected(distance, level, tuple(a.tolist()), tuple(b.tolist())) == expected
