@@ -347,9 +347,7 @@ def _joined(distance: np.ndarray, level: float, where: np.ndarray, a: int, b: in
     return _connected(distance, level, (int(ya), int(xa)), (int(yb), int(xb)))
 
 
-def _connected(
-    values: np.ndarray, level: float, a: tuple[int, int], b: tuple[int, int]
-) -> bool:
+def _connected(values: np.ndarray, level: float, a: tuple[int, int], b: tuple[int, int]) -> bool:
     """Whether pixels ``a`` and ``b`` (row, column) are 8-connected where ``values`` is
     at least ``level``.
 
