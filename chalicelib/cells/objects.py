@@ -231,8 +231,9 @@ def linear_quantile(stack: np.ndarray, q: float) -> np.ndarray:
     array, computed as NumPy does it — the two neighbouring order statistics, then
     ``a + (b - a) * g`` (or ``b - (b - a) * (1 - g)`` from g = 0.5 up) in the array's
     own precision — but with one partition along the contiguous last axis (NumPy
-    partitions along the first, after moving the axis): several times faster on a
-    stack of tiles. A test compares it with ``np.quantile`` bit for bit.
+    partitions along the first, after moving the axis), at one position (the value
+    above is the least beyond it): several times faster on a stack of tiles. A test
+    compares it with ``np.quantile`` bit for bit.
 
     >>> v = np.random.default_rng(0).random((3, 4, 101)).astype(np.float32)
     >>> bool(np.array_equal(linear_quantile(v, 0.1), np.quantile(v, 0.1, axis=-1)))
@@ -241,9 +242,11 @@ def linear_quantile(stack: np.ndarray, q: float) -> np.ndarray:
     n = stack.shape[-1]
     virtual = q * (n - 1)
     below = int(np.floor(virtual))
-    above = min(below + 1, n - 1)
-    ordered = np.partition(stack, [below, above], axis=-1)
-    a, b = ordered[..., below], ordered[..., above]
+    # One partition, then the next order statistic as the least of what lies above it:
+    # NumPy's partition at two positions at once is several times slower than at one.
+    ordered = np.partition(stack, below, axis=-1)
+    a = ordered[..., below]
+    b = ordered[..., below + 1 :].min(axis=-1) if below + 1 < n else a
     g = virtual - below
     step = b - a
     return np.asarray(b - step * (1 - g) if g >= 0.5 else a + step * g)

@@ -14,6 +14,7 @@ from chalicelib.cells.necks import (
     MIN_PART,
     MIN_THICKNESS,
     OBJECT_TO_NUCLEUS,
+    _connected,
     _maxima_points,
     _split,
     _split_inside,
@@ -173,17 +174,32 @@ def test_the_stacked_levels_cut_as_each_level_alone_would(seed: int) -> None:
         assert np.array_equal(fast, slow)
 
 
+def ellipses_distance(
+    rng: np.random.Generator,
+    shape: tuple[int, int],
+    margin: int,
+    count: tuple[int, int],
+    axes: tuple[int, int],
+) -> np.ndarray:
+    """The distance transform (padded by one pixel) of a few random filled ellipses:
+    ``count`` and ``axes`` are half-open ranges, centres ``margin`` from the edges."""
+    height, width = shape
+    mask = np.zeros(shape, np.uint8)
+    for _ in range(int(rng.integers(*count))):
+        centre = (
+            int(rng.integers(margin, width - margin)),
+            int(rng.integers(margin, height - margin)),
+        )
+        sides = (int(rng.integers(*axes)), int(rng.integers(*axes)))
+        cv2.ellipse(mask, centre, sides, float(rng.uniform(0, 180)), 0, 360, 1, -1)
+    return np.asarray(cv2.distanceTransform(np.pad(mask, 1), cv2.DIST_L2, 5))
+
+
 @pytest.mark.parametrize("seed", range(20))
 def test_each_maximum_is_flat_so_any_pixel_gives_its_height(seed: int) -> None:
     """``_maxima_points`` reads one pixel per maximum: the heights are the maxima's
     largest distances (as ``np.maximum.at`` finds them) and each pixel is its own."""
-    rng = np.random.default_rng(seed)
-    mask = np.zeros((70, 90), np.uint8)
-    for _ in range(int(rng.integers(2, 7))):
-        centre = (int(rng.integers(10, 80)), int(rng.integers(10, 60)))
-        axes = (int(rng.integers(4, 16)), int(rng.integers(4, 16)))
-        cv2.ellipse(mask, centre, axes, float(rng.uniform(0, 180)), 0, 360, 1, -1)
-    distance = cv2.distanceTransform(np.pad(mask, 1), cv2.DIST_L2, 5)
+    distance = ellipses_distance(np.random.default_rng(seed), (70, 90), 10, (2, 7), (4, 16))
     maxima, count, found = _thick_maxima(distance, 2.0)
     peaks = np.asarray(found, np.int32)
     height, where = _maxima_points(distance, maxima, peaks, count)
@@ -193,3 +209,18 @@ def test_each_maximum_is_flat_so_any_pixel_gives_its_height(seed: int) -> None:
     assert where.shape == (count - 1, 2)
     for label, (y, x) in enumerate(where.tolist(), start=1):
         assert peaks[y, x] == label and maxima[y, x]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_straight_line_shortcut_answers_as_the_components_do(seed: int) -> None:
+    """``_connected`` tries the straight line before labelling: the same answer as
+    labelling the components, for every pair of points and level."""
+    rng = np.random.default_rng(seed)
+    distance = ellipses_distance(rng, (40, 50), 5, (1, 5), (3, 14))
+    inside = np.argwhere(distance > 0)
+    for _ in range(40):
+        a, b = inside[rng.integers(len(inside), size=2)]
+        level = float(rng.uniform(0.5, 1.0)) * float(min(distance[tuple(a)], distance[tuple(b)]))
+        parts = cv2.connectedComponents((distance >= level).astype(np.uint8), connectivity=8)[1]
+        expected = bool(parts[tuple(a)] == parts[tuple(b)])
+        assert _connected(distance, level, tuple(a.tolist()), tuple(b.tolist())) == expected
