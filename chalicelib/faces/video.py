@@ -402,7 +402,7 @@ class VideoWriter:
         self._process: subprocess.Popen[bytes] | None = None
         self._cv: cv2.VideoWriter | None = None
         self._av: _AvEncoder | None = None
-        if av is not None and self._yuv and not (audio_from and has_audio(audio_from)):
+        if _av_encodes() and self._yuv and not (audio_from and has_audio(audio_from)):
             self._av = _AvEncoder(path, width, height, fps, threads, preset, crf)
         elif exe:
             self._process = subprocess.Popen(
@@ -471,6 +471,11 @@ class VideoWriter:
             if self._cv is not None:
                 self._cv.release()
             self.path.unlink(missing_ok=True)
+
+
+def _av_encodes() -> bool:
+    """Whether PyAV is installed with libx264 (its wheels are; a build of its own may not be)."""
+    return av is not None and "libx264" in av.codecs_available
 
 
 def has_audio(path: Path) -> bool:
