@@ -170,3 +170,30 @@ def test_a_source_with_sound_is_encoded_by_the_ffmpeg_binary(tmp_path: Path) -> 
         with video.VideoWriter(tmp_path / "out.mp4", 160, 120, 10.0, audio_from=source) as out:
             assert (out._av is not None) is in_process
             out.write(background(160, 120))
+
+
+@needs_av
+@pytest.mark.parametrize("threads", [1, None])
+def test_the_encoder_is_done_with_a_frame_when_write_returns(
+    tmp_path: Path, threads: int | None
+) -> None:
+    # Frames are handed to x264 without a copy: a buffer written over at once (as the
+    # pipeline frees and reuses frame memory) must not change what was encoded.
+    source = tmp_path / "a.mp4"
+    _moving(source)
+    frames = list(video.yuv420_frames(source))
+    videos = []
+    for reuse in (False, True):
+        path = tmp_path / f"{reuse}.mp4"
+        buffer = np.empty_like(frames[0])
+        with video.VideoWriter(path, 160, 120, 10.0, threads=threads) as out:
+            for frame in frames:
+                if reuse:
+                    buffer[...] = frame
+                    out.write_yuv420(buffer)
+                    buffer[...] = 0
+                else:
+                    out.write_yuv420(frame.copy())
+        videos.append(list(video.yuv420_frames(path)))
+    assert len(videos[0]) == 30
+    assert all(np.array_equal(a, b) for a, b in zip(*videos, strict=True))
