@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import subprocess
 from pathlib import Path
 
 import cv2
@@ -79,3 +81,119 @@ def test_a_height_of_2_mod_4_is_blurred_in_every_plane(tmp_path: Path) -> None:
     assert after.shape == before.shape
     assert psnr(before[85:105, 115:135], after[85:105, 115:135]) < 25  # blurred, colours too
     assert psnr(before[:30, :60], after[:30, :60]) > 35  # the rest kept
+
+
+needs_av = pytest.mark.skipif(importlib.util.find_spec("av") is None, reason="needs PyAV")
+
+
+def _moving(path: Path, preset: str = "ultrafast", fps: float = 10.0, frames: int = 30) -> None:
+    with video.VideoWriter(path, 160, 120, fps, preset=preset, crf=18) as out:
+        for index in range(frames):
+            frame = background(160, 120)
+            cv2.circle(frame, (20 + 4 * index, 60), 12, (255, 255, 255), -1)
+            out.write(frame)
+
+
+@needs_av
+def test_in_process_decoding_gives_the_pipes_frames_and_ranges(tmp_path: Path) -> None:
+    # B-frames (reordered timestamps) at an NTSC rate: the case where a range's seek
+    # and its first kept frame are easiest to get wrong.
+    source = tmp_path / "b.mp4"
+    _moving(source, preset="medium", fps=30000 / 1001)
+    info = video.probe(source)
+    piped = list(video._ffmpeg_frames(source, info, "yuv420p"))
+    assert len(piped) == 30
+    for start, count in ((0, None), (0, 7), (7, 9), (16, None), (29, 3)):
+        mine = list(video._av_frames(source, info, start, count))
+        assert [f.shape for f in mine] == [f.shape for f in piped[start:][:count]]
+        assert all(np.array_equal(a, b) for a, b in zip(mine, piped[start:], strict=False))
+        assert all(f.flags.c_contiguous and f.flags.writeable for f in mine)
+
+
+@needs_av
+def test_in_process_encoding_writes_the_pipes_video(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "a.mp4"
+    _moving(source)
+    frames = list(video.yuv420_frames(source))
+
+    def encoded(name: str) -> tuple[list[np.ndarray], bool]:
+        path = tmp_path / name
+        with video.VideoWriter(path, 160, 120, 30000 / 1001, threads=1) as out:
+            in_process = out._av is not None
+            for frame in frames:
+                out.write_yuv420(frame)
+        assert out.frames == 30
+        return list(video.yuv420_frames(path)), in_process
+
+    mine, in_process = encoded("in-process.mp4")
+    monkeypatch.setattr(video, "av", None)  # the ffmpeg binary's pipe
+    piped, by_pipe = encoded("piped.mp4")
+    assert in_process and not by_pipe
+    # The same libx264 settings on one thread: the same pictures, bit for bit.
+    assert all(np.array_equal(a, b) for a, b in zip(mine, piped, strict=True))
+    assert video.probe(tmp_path / "in-process.mp4").fps == pytest.approx(30000 / 1001, abs=1e-9)
+
+
+@needs_av
+def test_what_is_not_plain_420_is_left_to_the_pipe(tmp_path: Path) -> None:
+    # 4:4:4 (what the writer makes of odd sizes, and some cameras of even ones): the
+    # ffmpeg binary converts it, PyAV would hand back another layout.
+    source = tmp_path / "444.mp4"
+    exe = video.ffmpeg_exe()
+    assert exe is not None
+    command = [exe, "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10"]
+    command += ["-frames:v", "8", "-c:v", "libx264", "-pix_fmt", "yuv444p", str(source)]
+    subprocess.run(command, check=True, capture_output=True)
+    info = video.probe(source)
+    with pytest.raises(video._NotPlain):
+        next(video._av_frames(source, info))
+    frames = list(video.yuv420_frames(source))
+    assert len(frames) == 8 and frames[0].shape == (180, 160)
+    piped = video._ffmpeg_frames(source, info, "yuv420p")
+    assert all(np.array_equal(a, b) for a, b in zip(frames, piped, strict=True))
+
+
+@needs_av
+def test_a_source_with_sound_is_encoded_by_the_ffmpeg_binary(tmp_path: Path) -> None:
+    # (which lays the source's audio in: ``test_audio_track_is_kept``)
+    silent, sound = tmp_path / "silent.mp4", tmp_path / "sound.mp4"
+    _moving(silent, frames=5)
+    exe = video.ffmpeg_exe()
+    assert exe is not None
+    command = [exe, "-loglevel", "error", "-i", str(silent), "-f", "lavfi"]
+    command += ["-i", "sine=duration=0.5", "-c:v", "copy", "-c:a", "aac", str(sound)]
+    subprocess.run(command, check=True, capture_output=True)
+    assert video.has_audio(sound) and not video.has_audio(silent)
+    for source, in_process in ((silent, True), (sound, False)):
+        with video.VideoWriter(tmp_path / "out.mp4", 160, 120, 10.0, audio_from=source) as out:
+            assert (out._av is not None) is in_process
+            out.write(background(160, 120))
+
+
+@needs_av
+@pytest.mark.parametrize("threads", [1, None])
+def test_the_encoder_is_done_with_a_frame_when_write_returns(
+    tmp_path: Path, threads: int | None
+) -> None:
+    # Frames are handed to x264 without a copy: a buffer written over at once (as the
+    # pipeline frees and reuses frame memory) must not change what was encoded.
+    source = tmp_path / "a.mp4"
+    _moving(source)
+    frames = list(video.yuv420_frames(source))
+    videos = []
+    for reuse in (False, True):
+        path = tmp_path / f"{reuse}.mp4"
+        buffer = np.empty_like(frames[0])
+        with video.VideoWriter(path, 160, 120, 10.0, threads=threads) as out:
+            for frame in frames:
+                if reuse:
+                    buffer[...] = frame
+                    out.write_yuv420(buffer)
+                    buffer[...] = 0
+                else:
+                    out.write_yuv420(frame.copy())
+        videos.append(list(video.yuv420_frames(path)))
+    assert len(videos[0]) == 30
+    assert all(np.array_equal(a, b) for a, b in zip(*videos, strict=True))
