@@ -645,3 +645,66 @@ def test_the_speed_of_a_face_leaving_by_the_edge_is_measured_like_with_like() ->
     (track,) = coverage._tracks
     assert track.redetected >= 6
     assert abs(track.velocity[0] + 1.0) < 0.3 and abs(track.velocity[1]) < 0.3, track.velocity
+
+
+class DoubtedSeer(SquareSeer):
+    """Finds the square confidently as BlazeFace would; a second look at it passes only
+    on the frames in ``passes`` (scores 0.9 there, 0.3 elsewhere)."""
+
+    def __init__(self, positions: dict[int, tuple[int, int]], passes: set[int]) -> None:
+        super().__init__(positions, blind=set())
+        self.passes = passes
+        self.looked: list[int] = []
+
+    def search(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return [(rect, "blazeface") for rect, _view in super().search(*args, **kwargs)]
+
+    def second_look(
+        self, grey: np.ndarray, rect: tuple[int, int, int, int], enough: float = 1.0
+    ) -> float:
+        self.looked.append(self.frame)
+        return 0.9 if self.frame in self.passes else 0.3
+
+
+def _run_doubted(passes: set[int], settings: CoverageSettings | None = None) -> tuple[list, list]:
+    positions = {i: (60 + i, 60) for i in range(60)}
+    seer = DoubtedSeer(positions, passes)
+    coverage = FaceCoverage(seer, SIZE, 30.0, settings or CoverageSettings())
+    out = []
+    for index, frame in enumerate(square_frames(positions, 60)):
+        seer.frame = index
+        out += coverage.push(frame)
+    return out + coverage.finish(), seer.looked
+
+
+def test_a_detection_a_second_look_never_confirms_is_never_blurred() -> None:
+    covered, looked = _run_doubted(passes=set())  # texture found at every pass
+    assert not any(c.rects for c in covered)
+    assert looked[:3] == [0, 4, 8]  # each detection looked at again
+
+
+def test_a_track_confirmed_by_a_later_second_look_is_blurred_from_its_first_detection() -> None:
+    positions = {i: (60 + i, 60) for i in range(60)}
+    covered, looked = _run_doubted(passes={8})
+    assert all(covers(c.rects, *positions[c.index]) for c in covered)
+    assert looked == [0, 4, 8]  # once confirmed, not looked at again
+
+
+def test_strict_mode_blurs_without_a_second_look() -> None:
+    positions = {i: (60 + i, 60) for i in range(60)}
+    covered, looked = _run_doubted(passes=set(), settings=CoverageSettings.for_mode(True))
+    assert all(covers(c.rects, *positions[c.index]) for c in covered) and not looked
+
+
+def test_haar_detections_are_not_looked_at_again() -> None:
+    positions = {i: (60 + i, 60) for i in range(30)}
+    seer = SquareSeer(positions, blind=set())
+    looks: list[int] = []
+    seer.second_look = lambda grey, rect, enough=1.0: looks.append(1) or 0.0  # type: ignore[attr-defined]
+    coverage = FaceCoverage(seer, SIZE, 30.0, CoverageSettings())
+    out = []
+    for index, frame in enumerate(square_frames(positions, 30)):
+        seer.frame = index
+        out += coverage.push(frame)
+    out += coverage.finish()
+    assert not looks and all(covers(c.rects, *positions[c.index]) for c in out)
