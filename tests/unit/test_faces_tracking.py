@@ -708,3 +708,28 @@ def test_haar_detections_are_not_looked_at_again() -> None:
         out += coverage.push(frame)
     out += coverage.finish()
     assert not looks and all(covers(c.rects, *positions[c.index]) for c in out)
+
+
+class CutSeer:
+    """Finds a box cut by the frame's left edge (BlazeFace, through the mirror) at every
+    pass; a second look never sees a face there."""
+
+    name = "cut"
+    min_face = 20
+
+    def search(self, grey, regions, smallest=None, upright_only=None, prefer=None, largest=None):  # type: ignore[no-untyped-def]
+        return [((-10, 60, SIDE, SIDE), "blazeface")]
+
+    def second_look(
+        self, grey: np.ndarray, rect: tuple[int, int, int, int], enough: float = 1.0
+    ) -> float:
+        return 0.2
+
+
+def test_a_box_cut_by_the_frame_edge_needs_no_second_look() -> None:
+    coverage = FaceCoverage(CutSeer(), SIZE, 30.0, CoverageSettings())
+    out = []
+    for frame in square_frames({}, 30):
+        out += coverage.push(frame)
+    out += coverage.finish()
+    assert all(covers(c.rects, -10, 60) for c in out)
