@@ -666,8 +666,10 @@ class DoubtedSeer(SquareSeer):
         return 0.9 if self.frame in self.passes else 0.3
 
 
-def _run_doubted(passes: set[int], settings: CoverageSettings | None = None) -> tuple[list, list]:
-    positions = {i: (60 + i, 60) for i in range(60)}
+def _run_doubted(
+    passes: set[int], settings: CoverageSettings | None = None, shown: int = 60
+) -> tuple[list, list]:
+    positions = {i: (60 + i, 60) for i in range(shown)}
     seer = DoubtedSeer(positions, passes)
     coverage = FaceCoverage(seer, SIZE, 30.0, settings or CoverageSettings())
     out = []
@@ -677,15 +679,23 @@ def _run_doubted(passes: set[int], settings: CoverageSettings | None = None) -> 
     return out + coverage.finish(), seer.looked
 
 
-def test_a_detection_a_second_look_never_confirms_is_never_blurred() -> None:
-    covered, looked = _run_doubted(passes=set())  # texture found at every pass
+def test_a_detection_a_second_look_does_not_confirm_is_not_blurred_found_twice() -> None:
+    covered, looked = _run_doubted(passes=set(), shown=6)  # found at frames 0 and 4
     assert not any(c.rects for c in covered)
-    assert looked[:3] == [0, 4, 8]  # each detection looked at again
+    assert looked == [0, 4]  # each detection looked at again
+
+
+def test_a_track_found_verify_tries_times_is_blurred_whatever_the_second_look() -> None:
+    positions = {i: (60 + i, 60) for i in range(60)}
+    covered, looked = _run_doubted(passes=set())  # found at every pass
+    assert all(covers(c.rects, *positions[c.index]) for c in covered)
+    assert looked == [0, 4]  # the third detection confirms it without a look
 
 
 def test_a_track_confirmed_by_a_later_second_look_is_blurred_from_its_first_detection() -> None:
     positions = {i: (60 + i, 60) for i in range(60)}
-    covered, looked = _run_doubted(passes={8})
+    settings = CoverageSettings(verify_tries=99)
+    covered, looked = _run_doubted(passes={8}, settings=settings)
     assert all(covers(c.rects, *positions[c.index]) for c in covered)
     assert looked == [0, 4, 8]  # once confirmed, not looked at again
 
