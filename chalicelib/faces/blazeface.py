@@ -362,6 +362,52 @@ class BlazeFaceDetector:
             if i in confident or not beside_other_size(every[i], every[confident])
         ]
 
+    def second_look(self, grey: np.ndarray, rect: PixelRect, enough: float = 1.0) -> float:
+        """How surely a detection ``rect`` (x, y, w, h, frame pixels) of a grey frame is
+        a face, looked at again: the best score (0–1) of a face of about its size at
+        its place in crops of the network's own input size (128 × 128), centred on the
+        detection, with the face scaled to ``VERIFY_FACES`` widths of that input.
+
+        A region search sees a face at one scale and one alignment to the network's
+        anchor grid among many windows; texture it half-believes there (fur, star
+        fields, cells, a chest) rarely looks like a face again when centred and
+        scaled otherwise, while a face does (measured on the tuning seeds: see
+        docs/face-blurring.md, issue 14l). The frame's edges are mirrored, as in
+        the search. Stops at the first crop scoring ``enough``.
+        """
+        if grey.ndim == 3:
+            grey = cv2.cvtColor(grey, cv2.COLOR_BGR2GRAY)
+        x, y, w, h = rect
+        side = float(max(w, h, 1))
+        centre_x, centre_y = x + w / 2, y + h / 2
+        best = 0.0
+        for face in VERIFY_FACES:
+            crop = _square(grey, centre_x, centre_y, side * VERIFY_INPUT / (face * FACE_GROW))
+            if crop is None:
+                continue
+            scale = VERIFY_INPUT / crop.shape[0]
+            interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+            image = cv2.resize(crop, (VERIFY_INPUT, VERIFY_INPUT), interpolation=interpolation)
+            boxes, scores = self._scores(image, VERIFY_FLOOR)
+            middle = VERIFY_INPUT / 2
+            for (bx, by, bw, bh), score in zip(boxes, scores, strict=True):
+                ratio = max(bw, bh) / (side * scale)
+                near = max(abs(bx + bw / 2 - middle), abs(by + bh / 2 - middle))
+                if near < VERIFY_NEAR * side * scale and 1 / 1.6 < ratio < 1.6:
+                    best = max(best, float(score))
+            if best >= enough:
+                break
+        return best
+
+    def _scores(self, image: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+        """``run`` with another score threshold."""
+        kept = self.threshold
+        self.threshold = threshold
+        try:
+            return self.run(image)
+        finally:
+            self.threshold = kept
+
     def _level(
         self,
         crop: np.ndarray,
@@ -388,6 +434,37 @@ class BlazeFaceDetector:
         found[:, 1] -= top
         found /= scale
         return found, score
+
+
+VERIFY_INPUT = 128  # the network's own input size, for a second look at a detection
+# Widths (BlazeFace's brows-to-chin box, input pixels) a detected face is scaled to
+# for the second look: most faces score best at the middle one, so it comes first.
+VERIFY_FACES = (48, 64, 36)
+VERIFY_FLOOR = 0.02  # scores kept in a second look (any face-like answer counts)
+VERIFY_NEAR = 0.3  # of the detection's side: how far off its centre the answer may be
+
+
+def _square(grey: np.ndarray, centre_x: float, centre_y: float, side: float) -> np.ndarray | None:
+    """The square of ``side`` pixels centred on (``centre_x``, ``centre_y``) of a grey
+    frame, the frame mirrored beyond its edges; None when empty.
+
+    >>> grey = np.arange(16, dtype=np.uint8).reshape(4, 4)
+    >>> _square(grey, 0.0, 0.0, 2.0).tolist()  # the corner, mirrored up and left
+    [[5, 4], [1, 0]]
+    """
+    x0, y0 = round(centre_x - side / 2), round(centre_y - side / 2)
+    x1, y1 = round(centre_x + side / 2), round(centre_y + side / 2)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    height, width = grey.shape[:2]
+    margin = max(0, -x0, -y0, x1 - width, y1 - height)
+    if margin:
+        margin = min(margin, min(height, width) - 1)
+        grey = cv2.copyMakeBorder(grey, margin, margin, margin, margin, cv2.BORDER_REFLECT_101)
+        # (a square reaching further beyond the edge than the frame is wide: clipped)
+        x0, y0, x1, y1 = (max(0, v + margin) for v in (x0, y0, x1, y1))
+    crop = grey[y0:y1, x0:x1]
+    return crop if crop.size else None
 
 
 def beside_other_size(box: np.ndarray, faces: np.ndarray) -> bool:
@@ -507,6 +584,10 @@ class HybridDetector:
         self.small = small
         self.haar_below = haar_below
         self.min_face = min(blaze.min_face, small.min_face)
+
+    def second_look(self, grey: np.ndarray, rect: PixelRect, enough: float = 1.0) -> float:
+        """BlazeFace's second look at a detection (``BlazeFaceDetector.second_look``)."""
+        return self.blaze.second_look(grey, rect, enough)
 
     def search(
         self,

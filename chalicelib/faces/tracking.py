@@ -82,6 +82,13 @@ class CoverageSettings:
     # three upright views): it bounds the cost of finding still faces.
     scan_pixels: int = 3000
     whole_frame_above: float = 1.0  # strict: blur all when a held box covers this much
+    # A BlazeFace detection starts a blurred track only once a second look at it (or
+    # at a later detection of the same track) scores this much (``verified``): else
+    # the track is tentative. 0: no second look.
+    verify: float = 0.7
+    # ... or once found this many times (a second look misses a face now and then: a
+    # 44-px grey face scored under 0.7 at every detection on tuning seed 88512-7).
+    verify_tries: int = 3
     strict: bool = False
 
     @classmethod
@@ -101,6 +108,7 @@ class CoverageSettings:
             explained_every=1,  # every moving region searched at every pass
             scan_pixels=6000,  # still faces found twice as fast
             whole_frame_above=0.3,
+            verify=0.0,  # tentative tracks are blurred anyway
             strict=True,
         )
 
@@ -127,6 +135,7 @@ class CoverageStats:
     max_faces: int = 0
     detect_cpu_s: float = 0.0  # CPU seconds in the detector (the rest of ``push`` tracks)
     whole_search_cpu_s: float = 0.0  # of which in passes searching the whole frame (start, cuts)
+    second_looks: int = 0  # detections looked at again (``CoverageSettings.verify``)
 
     def searched_fraction(self, width: int, height: int) -> float:
         """Pixels searched per detection pass, as a fraction of one frame."""
@@ -152,6 +161,8 @@ class _Track:
     tentative: bool = False  # found only weakly: blurred once found again at the next pass
     redetected: int = 0  # detections matched to it after the first
     strong: bool = False  # found confidently at least once (else held only ``weak_hold_s``)
+    verified: bool = True  # a second look found a face (or none was needed)
+    tries: int = 1  # detections matched to it (for ``verify_tries``)
 
 
 class FaceCoverage:
@@ -413,8 +424,18 @@ class FaceCoverage:
             if best is None:
                 continue
             unmatched.remove(best)
-            track.tentative = False  # found again: a face, blurred from its first detection
             track.view = views[best]
+            # (each detection looked at again until one passes, or it was found
+            # ``verify_tries`` times)
+            track.tries += 1
+            track.verified = (
+                track.verified
+                or track.tries >= self.settings.verify_tries
+                or self._verified(grey, best, track.view)
+            )
+            # Found again (and, for BlazeFace, seen as a face by a second look): a
+            # face, blurred from its first detection.
+            track.tentative = not track.verified
             track.strong = track.strong or not is_weak(track.view)
             detected = np.array(best, np.float64)
             then = track.boxes[track.last_seen].copy() if track.last_seen in track.boxes else None
@@ -446,18 +467,46 @@ class FaceCoverage:
         # A new detection around faces already tracked is not a new face (see around_faces).
         live = self._live_faces(index)
         for rect in unmatched:
-            if around_faces(rect, [t.box for t in live], self._cut(rect, live)):
-                continue
-            box = np.array(rect, np.float64)
-            track = _Track(len(self._tracks) + len(self._finished), index, index, box)
-            track.view = views[rect]
-            # Weak, or beside a face already tracked and smaller (a collar, a badge,
-            # the chest under a face, found once as a face): blurred once found again.
-            track.tentative = is_weak(track.view) or beside_face(box, [t.box for t in live])
-            track.strong = not is_weak(track.view)
-            track.points = _features(grey, box)
-            self._tracks.append(track)
-            self.stats.tracks += 1
+            if not around_faces(rect, [t.box for t in live], self._cut(rect, live)):
+                self._start_track(rect, views[rect], grey, index, live)
+
+    def _start_track(
+        self, rect: PixelRect, view: str, grey: np.ndarray, index: int, live: list[_Track]
+    ) -> None:
+        box = np.array(rect, np.float64)
+        track = _Track(len(self._tracks) + len(self._finished), index, index, box)
+        track.view = view
+        # Weak, or beside a face already tracked and smaller (a collar, a badge, the
+        # chest under a face, found once as a face), or not a face at a second look:
+        # blurred once found again (and, for the last, seen as a face then).
+        track.verified = self._verified(grey, rect, view)
+        track.tentative = (
+            is_weak(view) or beside_face(box, [t.box for t in live]) or not track.verified
+        )
+        track.strong = not is_weak(view)
+        track.points = _features(grey, box)
+        self._tracks.append(track)
+        self.stats.tracks += 1
+
+    def _verified(self, grey: np.ndarray, rect: PixelRect, view: str | None) -> bool:
+        """Whether a detection needs no second look, or passes it (see ``verify``).
+
+        Only BlazeFace's detections are looked at again (the Haar cascade's are
+        faces under 42 px, where BlazeFace's own recall is low).
+        """
+        look = getattr(self._detector, "second_look", None)
+        if not self.settings.verify or look is None or not (view or "").startswith("blazeface"):
+            return True
+        # A face cut by the frame's edge is found through the mirror beyond it, and a
+        # second look at the part in view scores lower (a 36-px face leaving at the
+        # top, 0.54): cut boxes keep the rules they had.
+        if edge_sides(np.array(rect, np.float64), self._width, self._height).any():
+            return True
+        started = time.process_time()
+        score = float(look(grey, rect, self.settings.verify))
+        self.stats.detect_cpu_s += time.process_time() - started
+        self.stats.second_looks += 1
+        return score >= self.settings.verify
 
     def _grow_back(self, track: _Track, box: np.ndarray, index: int) -> None:
         """A face cut by the frame's edge found larger than before was that large in

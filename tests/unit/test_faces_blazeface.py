@@ -233,3 +233,42 @@ def test_tilted_haar_detections_are_weak_and_never_part_of_a_larger_face(detecto
     assert any(view == "blazeface" for _r, view in found)
     assert ((250, 180, 24, 24), "tilted?") in found and upright in found
     assert not any(rect == eye[0] for rect, _view in found)
+
+
+@pytest.mark.parametrize("name", ["astronaut", "camera", "camera-mirrored", "lfw-60"])
+@pytest.mark.parametrize("left", [130, -20])  # inside the frame, cut by its left edge
+def test_a_second_look_at_a_face_sees_a_face(detector, name, left) -> None:
+    frame, _face = _scene(name, 60, left, 80)
+    grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    found = [rect for rect, _view in detector.search(grey, [(0, 0, 320, 240)])]
+    assert found and max(detector.second_look(grey, rect) for rect in found) >= 0.7
+
+
+def test_a_second_look_at_texture_the_search_half_believes_does_not() -> None:
+    from devtools.synthetic.faces import scenery
+
+    grey = cv2.cvtColor(scenery("coffee", (640, 480), 0.0, 0), cv2.COLOR_BGR2GRAY)
+    loose = BlazeFaceDetector(threshold=0.3)  # texture scoring 0.3 and more in the search
+    found = loose.search(grey, [(0, 0, 640, 480)], [20])
+    assert len(found) >= 3
+    assert all(loose.second_look(grey, rect) < 0.7 for rect, _view in found)
+
+
+class _CountingDetector(BlazeFaceDetector):
+    runs = 0
+
+    def run(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        self.runs += 1
+        return super().run(image)
+
+
+def test_a_second_look_stops_at_the_first_crop_that_is_enough() -> None:
+    detector = _CountingDetector()
+    frame, _face = _scene("astronaut", 60, 130, 80)
+    grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    rect = detector.search(grey, [(0, 0, 320, 240)])[0][0]
+    detector.runs = 0
+    assert detector.second_look(grey, rect, enough=0.7) >= 0.7 and detector.runs == 1
+    detector.runs = 0
+    detector.second_look(grey, rect)
+    assert detector.runs == 3

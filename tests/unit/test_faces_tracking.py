@@ -645,3 +645,101 @@ def test_the_speed_of_a_face_leaving_by_the_edge_is_measured_like_with_like() ->
     (track,) = coverage._tracks
     assert track.redetected >= 6
     assert abs(track.velocity[0] + 1.0) < 0.3 and abs(track.velocity[1]) < 0.3, track.velocity
+
+
+class DoubtedSeer(SquareSeer):
+    """Finds the square confidently as BlazeFace would; a second look at it passes only
+    on the frames in ``passes`` (scores 0.9 there, 0.3 elsewhere)."""
+
+    def __init__(self, positions: dict[int, tuple[int, int]], passes: set[int]) -> None:
+        super().__init__(positions, blind=set())
+        self.passes = passes
+        self.looked: list[int] = []
+
+    def search(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return [(rect, "blazeface") for rect, _view in super().search(*args, **kwargs)]
+
+    def second_look(
+        self, grey: np.ndarray, rect: tuple[int, int, int, int], enough: float = 1.0
+    ) -> float:
+        self.looked.append(self.frame)
+        return 0.9 if self.frame in self.passes else 0.3
+
+
+def _run_doubted(
+    passes: set[int], settings: CoverageSettings | None = None, shown: int = 60
+) -> tuple[list, list]:
+    positions = {i: (60 + i, 60) for i in range(shown)}
+    seer = DoubtedSeer(positions, passes)
+    coverage = FaceCoverage(seer, SIZE, 30.0, settings or CoverageSettings())
+    out = []
+    for index, frame in enumerate(square_frames(positions, 60)):
+        seer.frame = index
+        out += coverage.push(frame)
+    return out + coverage.finish(), seer.looked
+
+
+def test_a_detection_a_second_look_does_not_confirm_is_not_blurred_found_twice() -> None:
+    covered, looked = _run_doubted(passes=set(), shown=6)  # found at frames 0 and 4
+    assert not any(c.rects for c in covered)
+    assert looked == [0, 4]  # each detection looked at again
+
+
+def test_a_track_found_verify_tries_times_is_blurred_whatever_the_second_look() -> None:
+    positions = {i: (60 + i, 60) for i in range(60)}
+    covered, looked = _run_doubted(passes=set())  # found at every pass
+    assert all(covers(c.rects, *positions[c.index]) for c in covered)
+    assert looked == [0, 4]  # the third detection confirms it without a look
+
+
+def test_a_track_confirmed_by_a_later_second_look_is_blurred_from_its_first_detection() -> None:
+    positions = {i: (60 + i, 60) for i in range(60)}
+    settings = CoverageSettings(verify_tries=99)
+    covered, looked = _run_doubted(passes={8}, settings=settings)
+    assert all(covers(c.rects, *positions[c.index]) for c in covered)
+    assert looked == [0, 4, 8]  # once confirmed, not looked at again
+
+
+def test_strict_mode_blurs_without_a_second_look() -> None:
+    positions = {i: (60 + i, 60) for i in range(60)}
+    covered, looked = _run_doubted(passes=set(), settings=CoverageSettings.for_mode(True))
+    assert all(covers(c.rects, *positions[c.index]) for c in covered) and not looked
+
+
+def test_haar_detections_are_not_looked_at_again() -> None:
+    positions = {i: (60 + i, 60) for i in range(30)}
+    seer = SquareSeer(positions, blind=set())
+    looks: list[int] = []
+    seer.second_look = lambda grey, rect, enough=1.0: looks.append(1) or 0.0  # type: ignore[attr-defined]
+    coverage = FaceCoverage(seer, SIZE, 30.0, CoverageSettings())
+    out = []
+    for index, frame in enumerate(square_frames(positions, 30)):
+        seer.frame = index
+        out += coverage.push(frame)
+    out += coverage.finish()
+    assert not looks and all(covers(c.rects, *positions[c.index]) for c in out)
+
+
+class CutSeer:
+    """Finds a box cut by the frame's left edge (BlazeFace, through the mirror) at every
+    pass; a second look never sees a face there."""
+
+    name = "cut"
+    min_face = 20
+
+    def search(self, grey, regions, smallest=None, upright_only=None, prefer=None, largest=None):  # type: ignore[no-untyped-def]
+        return [((-10, 60, SIDE, SIDE), "blazeface")]
+
+    def second_look(
+        self, grey: np.ndarray, rect: tuple[int, int, int, int], enough: float = 1.0
+    ) -> float:
+        return 0.2
+
+
+def test_a_box_cut_by_the_frame_edge_needs_no_second_look() -> None:
+    coverage = FaceCoverage(CutSeer(), SIZE, 30.0, CoverageSettings())
+    out = []
+    for frame in square_frames({}, 30):
+        out += coverage.push(frame)
+    out += coverage.finish()
+    assert all(covers(c.rects, -10, 60) for c in out)
