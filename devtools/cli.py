@@ -141,7 +141,11 @@ def cmd_local(args: argparse.Namespace) -> int:
     from devtools.local.watch import ResultWatcher, sources
 
     stop = threading.Event()
+    # Ctrl-C and SIGTERM stop it, whatever the parent left: a shell that starts a job in
+    # the background (`lab local &` in a script, CI) sets SIGINT to "ignore", and Python
+    # then installs no KeyboardInterrupt handler, so Ctrl-C / kill -INT did nothing.
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
     state = Path(args.state_dir) if args.state_dir else None
     with LocalCloud(port=args.port, http_port=args.http_port, state_dir=state) as cloud:
         assert cloud.settings is not None
@@ -163,10 +167,7 @@ def cmd_local(args: argparse.Namespace) -> int:
         watcher.prime()
         watcher.start()
         print("ready; Ctrl-C stops", flush=True)
-        try:
-            while not stop.wait(0.5):
-                pass
-        except KeyboardInterrupt:
+        while not stop.wait(0.5):
             pass
         watcher.stop()
         print("stopping", flush=True)

@@ -64,7 +64,13 @@ def submit(env: dict[str, str], endpoint: str, *args: str) -> dict:
 
 def test_local_serves_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    process, _addresses, lines = start_local(str(tmp_path / "kept"), env)
+    # Started as a shell starts a background job (`lab local &` in a script, CI): with
+    # SIGINT ignored, which the child inherits; Ctrl-C must still stop it.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        process, _addresses, lines = start_local(str(tmp_path / "kept"), env)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     try:
         output = "".join(lines)
         http = re.search(r"HTTP API\s+(http://\S+)", output)
