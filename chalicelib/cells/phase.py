@@ -340,8 +340,9 @@ def typical_contrast(local: np.ndarray) -> float:
     """
     height, width = local.shape
     step = (max(1, height // 256), max(1, width // 256))
-    sample = np.abs(local[:: step[0], :: step[1]]).ravel()
-    energy = cv2.GaussianBlur(np.abs(local), (0, 0), ENERGY_SIGMA)[:: step[0], :: step[1]]
+    magnitude = np.abs(local)
+    sample = magnitude[:: step[0], :: step[1]].ravel()
+    energy = cv2.GaussianBlur(magnitude, (0, 0), ENERGY_SIGMA)[:: step[0], :: step[1]]
     cells = (energy > CELL_FLOOR * np.percentile(energy, CELL_QUANTILE)).ravel()
     share = float(cells.mean())
     if share <= MAX_CELL_SHARE or share >= 1.0:
