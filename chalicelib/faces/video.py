@@ -533,19 +533,21 @@ class _AvEncoder:
             picture = av.VideoFrame.from_ndarray(frame, format="yuv420p")
         picture.pts = self._next
         self._next += 1
+        self._mux(picture)
+
+    def close(self) -> None:
+        try:
+            self._mux(None)  # flush the encoder
+        finally:
+            self._box.close()
+
+    def _mux(self, picture: Any) -> None:
+        """Encode ``picture`` (None: flush) and write its packets."""
+        assert av is not None
         try:
             self._box.mux(self._stream.encode(picture))
         except av.FFmpegError as error:
             raise RuntimeError(f"failed to encode the video: {error}") from error
-
-    def close(self) -> None:
-        assert av is not None
-        try:
-            self._box.mux(self._stream.encode(None))  # flush the encoder
-        except av.FFmpegError as error:
-            raise RuntimeError(f"failed to encode the video: {error}") from error
-        finally:
-            self._box.close()
 
     def abandon(self) -> None:
         with contextlib.suppress(Exception):  # the file is removed anyway
