@@ -40,10 +40,13 @@ class Annotated:
     def truth(self) -> float:
         return (self.low + self.high) / 2
 
+    def outside(self, found: int) -> int:
+        """Objects ``found`` lies outside the truth range (0 inside it)."""
+        return max(0, self.low - found, found - self.high)
+
     def error(self, found: int) -> float:
         """Relative count error: 0 inside the range, else the distance to it over its middle."""
-        miss = max(0, self.low - found, found - self.high)
-        return miss / max(self.truth, 1.0)
+        return self.outside(found) / max(self.truth, 1.0)
 
     def signed_error(self, found: int) -> float:
         if found < self.low:

@@ -45,8 +45,7 @@ def run(as_json: bool = False) -> int:
             ratio = size / (whole * factor) if size > 0 else 0.0
             off = not 1 / OFF_SIZE <= ratio <= OFF_SIZE
             flagged = counting.quality is not None and not counting.quality.reliable
-            outside = max(0, crop.low - counting.count, counting.count - crop.high)
-            row = (crop.error(counting.count), outside, flagged, off)
+            row = (crop.error(counting.count), crop.outside(counting.count), flagged, off)
             rows.setdefault(f"{factor:g}x", []).append(row)
     rows["all"] = [row for values in rows.values() for row in values]
     table = {name: _summary(values) for name, values in rows.items()}
