@@ -272,8 +272,11 @@ class BlazeFaceDetector:
             return self.scan_target
         return self.target
 
-    def run(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Faces in one BGR (or grey) image at its own scale: boxes (x, y, w, h) and scores."""
+    def run(
+        self, image: np.ndarray, threshold: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Faces in one BGR (or grey) image at its own scale: boxes (x, y, w, h) and scores
+        (those scoring ``threshold``, by default the detector's own)."""
         height, width = image.shape[:2]
         padded_h = -(-height // MULTIPLE) * MULTIPLE
         padded_w = -(-width // MULTIPLE) * MULTIPLE
@@ -301,7 +304,8 @@ class BlazeFaceDetector:
             outputs = net.forward(names)
         scores = next(o for o in outputs if o.shape[-1] == 1)
         regressors = next(o for o in outputs if o.shape[-1] == 16)
-        return decode(scores, regressors, padded_h, padded_w, self.threshold)
+        floor = self.threshold if threshold is None else threshold
+        return decode(scores, regressors, padded_h, padded_w, floor)
 
     def search(
         self,
@@ -388,7 +392,7 @@ class BlazeFaceDetector:
             scale = VERIFY_INPUT / crop.shape[0]
             interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
             image = cv2.resize(crop, (VERIFY_INPUT, VERIFY_INPUT), interpolation=interpolation)
-            boxes, scores = self._scores(image, VERIFY_FLOOR)
+            boxes, scores = self.run(image, VERIFY_FLOOR)
             middle = VERIFY_INPUT / 2
             for (bx, by, bw, bh), score in zip(boxes, scores, strict=True):
                 ratio = max(bw, bh) / (side * scale)
@@ -398,15 +402,6 @@ class BlazeFaceDetector:
             if best >= enough:
                 break
         return best
-
-    def _scores(self, image: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
-        """``run`` with another score threshold."""
-        kept = self.threshold
-        self.threshold = threshold
-        try:
-            return self.run(image)
-        finally:
-            self.threshold = kept
 
     def _level(
         self,

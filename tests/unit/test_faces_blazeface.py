@@ -257,9 +257,11 @@ def test_a_second_look_at_texture_the_search_half_believes_does_not() -> None:
 class _CountingDetector(BlazeFaceDetector):
     runs = 0
 
-    def run(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def run(
+        self, image: np.ndarray, threshold: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         self.runs += 1
-        return super().run(image)
+        return super().run(image, threshold)
 
 
 def test_a_second_look_stops_at_the_first_crop_that_is_enough() -> None:
