@@ -10,7 +10,10 @@ gamma or illumination:
 3. Seeds: maxima of the difference of Gaussians at the nucleus scale, at least
    ``SEED_SPACING`` r apart and ``SEED_SIGMAS`` noise sds strong. A blob filter
    tuned to the size finds one maximum per nucleus whether nuclei touch or not,
-   and is steady under gamma (it moves peaks very little).
+   and is steady under gamma (it moves peaks very little). A dim nucleus on
+   the flank of a bright one is no maximum of it (a shoulder, no dip): a
+   second dome of the intensity (both curvatures negative) in an object one
+   and a half to two and a half nuclei large gets a seed too (``dome_seeds``).
 4. Mask: each nucleus at ``RELATIVE_THRESHOLD`` of its own local maximum (dim
    nuclei next to bright ones are kept), above the noise floor.
 5. ``cv2.watershed`` floods the smoothed intensity from the seeds inside the
@@ -23,6 +26,7 @@ gamma or illumination:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -65,6 +69,12 @@ CORE_SHARE = 0.5  # a big group's bright core: its objects this bright relative 
 TYPICAL_FLOOR = 0.7  # a typical nucleus is at least this fraction of pi r^2 (r: the size used)
 MERGE_MAX_AREA = 1.6  # over-split pieces are joined while they stay this many nuclei large
 VALLEY_DEPTH = 0.03  # neighbours with a shallower valley between them are one object
+# A second dome in a large object (a dim nucleus on a bright one's flank): see ``dome_seeds``.
+DOME_SIGMA = 0.3  # curvature measured on the image smoothed at this many radii
+DOME_AREA = (0.3, 0.7)  # a dome (both curvatures negative) covers this many pi r^2
+DOME_SIGMAS = 5.0  # ... is curved this many noise sds somewhere
+DOME_SPACING = 1.0  # ... lies this many radii from every seed
+DOME_OBJECT = (1.3, 2.5)  # ... in an object this many typical (median) areas large
 
 
 @dataclass(frozen=True)
@@ -140,11 +150,14 @@ def segment_nuclei(
     r_seed = r if seed_radius is None else min(r, seed_radius * scale)
     seeds = _seeds(image, smoothed, r_seed, background + SIGNAL_SIGMAS * factor * noise, factor)
     seeds = _one_seed_per_plateau(seeds, gray, polarity, smoothed.shape)
+    domes = cv2.GaussianBlur(image, (0, 0), DOME_SIGMA * r)
     del image  # large images: keep the peak memory down
     floor = background + NOISE_SIGMAS * factor * noise
     mask = fill_holes((smoothed > floor).astype(np.uint8), 2 * np.pi * r * r)
     markers = _markers(seeds, mask)
     labels = watershed(smoothed, markers, mask)
+    labels = _second_domes(domes, labels, markers, smoothed, mask, r, factor, threshold_offset)
+    del domes
     peak = _seed_peaks(markers, smoothed)
     del markers, mask
     labels = _trim(labels, smoothed, peak, background, threshold_offset)
@@ -174,6 +187,156 @@ def _seeds(
         & (smoothed > floor)
     )
     return _peak_centres(peaks)
+
+
+def _second_domes(
+    domes: np.ndarray,
+    labels: np.ndarray,
+    markers: np.ndarray,
+    smoothed: np.ndarray,
+    mask: np.ndarray,
+    r: float,
+    factor: float,
+    threshold_offset: float,
+) -> np.ndarray:
+    """``labels`` flooded again when ``dome_seeds`` finds second nuclei (added to ``markers``)."""
+    curvature_noise = filter_gain(
+        _curvature_filter(DOME_SIGMA * r), size=2 * int(4 * DOME_SIGMA * r) + 5
+    )
+    least = DOME_SIGMAS * factor * curvature_noise
+    extra = dome_seeds(domes, labels, markers, smoothed, r, least, _relative(threshold_offset))
+    if len(extra) == 0:
+        return labels
+    count = int(markers.max())
+    markers[extra[:, 0], extra[:, 1]] = np.arange(count + 1, count + 1 + len(extra))
+    return watershed(smoothed, markers, mask)
+
+
+def _curvature_filter(sigma: float) -> Callable[[np.ndarray], np.ndarray]:
+    """The second derivative along x of the image smoothed at ``sigma`` (for its noise gain)."""
+
+    def apply(values: np.ndarray) -> np.ndarray:
+        return _hessian(cv2.GaussianBlur(values, (0, 0), sigma))[0]
+
+    return apply
+
+
+def _hessian(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Second derivatives (xx, yy, xy) of ``values`` by 3 x 3 central differences."""
+    xx = cv2.Sobel(values, cv2.CV_32F, 2, 0, ksize=3) / 4
+    yy = cv2.Sobel(values, cv2.CV_32F, 0, 2, ksize=3) / 4
+    xy = cv2.Sobel(values, cv2.CV_32F, 1, 1, ksize=3) / 4
+    return xx, yy, xy
+
+
+def dome_seeds(
+    domes: np.ndarray,
+    labels: np.ndarray,
+    markers: np.ndarray,
+    smoothed: np.ndarray,
+    r: float,
+    min_curvature: float,
+    relative: float = RELATIVE_THRESHOLD,
+) -> np.ndarray:
+    """Seeds for second nuclei that the blob filter saw as one: a second dome in an object.
+
+    A dim nucleus touching a bright one is often no maximum of the intensity:
+    the bright one's flank runs into it with no dip, a shoulder (the dimmer is
+    50-90 % of the brighter). It is still a *dome*: where the intensity curves
+    down in every direction (the Hessian negative definite), and the bright
+    one's flank between them curves up along the line joining them. So the
+    domes of one object are counted: a dome holding no seed gets one when
+
+    - it covers ``DOME_AREA`` pi r^2 (a nucleus's top, not a ripple or a plateau),
+    - somewhere it curves down by ``min_curvature`` in its weaker direction
+      (not noise),
+    - its highest point is ``DOME_SPACING`` r from every seed,
+    - its object (cut at ``relative`` of its seed's height, as objects are
+      trimmed) is ``DOME_OBJECT`` typical (median) areas large: two nuclei, not
+      one lobed nucleus and not a fibre or a cluster.
+
+    Parameters
+    ----------
+    domes : (M, N) ndarray of float32
+        The signal (background 0) smoothed at ``DOME_SIGMA`` r.
+    labels : (M, N) ndarray of int32
+        Objects 1..n flooded from ``markers``.
+    markers : (M, N) ndarray of int32
+        Seed k at one pixel labelled k.
+    smoothed : (M, N) ndarray of float32
+        The signal the objects were flooded and are trimmed on.
+    r : float
+        Nucleus radius (px).
+    min_curvature : float
+        Least curvature of a dome, in the units of ``domes`` per px^2.
+    relative : float
+        An object's extent: its pixels above this fraction of its seed's height.
+
+    Returns
+    -------
+    (K, 2) ndarray of int64
+        Row, col of each new seed (the dome's highest point).
+
+    Examples
+    --------
+    Three lone nuclei and a bright one with a dimmer one on its flank (60 %, no
+    dip between them: the blob filter gives one seed, at the bright one):
+
+    >>> yy, xx = np.mgrid[0:40, 0:90].astype(np.float32)
+    >>> def disc(x, height):
+    ...     return height * (((xx - x) ** 2 + (yy - 20) ** 2) <= 5.5**2).astype(np.float32)
+    >>> raw = np.maximum(disc(15, 100), disc(24, 60)) + disc(50, 100) + disc(75, 100)
+    >>> image = cv2.GaussianBlur(raw, (0, 0), 1.5)
+    >>> _, labels = cv2.connectedComponents((image > 10).astype(np.uint8))
+    >>> markers = np.zeros(labels.shape, np.int32)
+    >>> for x in (15, 50, 75):
+    ...     markers[20, x] = labels[20, x]
+    >>> domes = cv2.GaussianBlur(image, (0, 0), DOME_SIGMA * 5.0)
+    >>> dome_seeds(domes, labels, markers, image, 5.0, 1.0).tolist()
+    [[20, 25]]
+    """
+    count = int(labels.max())
+    if count == 0:
+        return np.zeros((0, 2), np.int64)
+    xx, yy, xy = _hessian(domes)
+    dome = (xx + yy < 0) & (xx * yy - xy * xy > 0) & (labels > 0)
+    n, parts, stats, _ = cv2.connectedComponentsWithStats(dome.view(np.uint8), connectivity=4)
+    area = stats[:, cv2.CC_STAT_AREA].astype(np.float64) / (np.pi * r * r)
+    rows, cols = np.nonzero(markers)
+    wanted = (area >= DOME_AREA[0]) & (area <= DOME_AREA[1])
+    wanted[parts[rows, cols]] = False  # domes holding a seed
+    wanted[0] = False
+    if not wanted.any():
+        return np.zeros((0, 2), np.int64)
+    # Each wanted dome's highest point, and its strongest weaker-direction curvature.
+    index = np.flatnonzero(wanted[parts])
+    part = parts.ravel()[index]
+    order = np.lexsort((-domes.ravel()[index], part))
+    first = np.flatnonzero(np.diff(np.concatenate([[-1], part[order]])) != 0)
+    top = index[order[first]]
+    half = (xx.ravel()[index] - yy.ravel()[index]) / 2
+    weaker = (xx.ravel()[index] + yy.ravel()[index]) / 2 + np.sqrt(
+        half * half + xy.ravel()[index] ** 2
+    )
+    bend = np.full(n, -np.inf)
+    np.maximum.at(bend, part, -weaker)
+    top = top[bend[part[order[first]]] >= min_curvature]
+    # Far enough from every seed (the exact distance to the nearest seed pixel).
+    free = (markers == 0).view(np.uint8)
+    distance = cv2.distanceTransform(free, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    top = top[distance.ravel()[top] >= DOME_SPACING * r]
+    if top.size == 0:
+        return np.zeros((0, 2), np.int64)
+    # In an object large enough for two nuclei and too small for a cluster or a fibre.
+    peak = _seed_peaks(markers, smoothed)
+    peak[0] = np.inf
+    kept = labels * (smoothed >= np.float32(relative) * np.take(peak, labels))
+    extent = label_areas(kept, count).astype(np.float64)
+    sized = extent[1:] >= MIN_AREA_FRACTION * np.pi * r * r
+    typical = float(np.median(extent[1:][sized])) if sized.any() else np.pi * r * r
+    size = extent[labels.ravel()[top]] / typical
+    top = top[(size >= DOME_OBJECT[0]) & (size <= DOME_OBJECT[1])]
+    return np.stack(np.divmod(top, labels.shape[1]), axis=1).astype(np.int64)
 
 
 def _one_seed_per_plateau(
