@@ -150,14 +150,12 @@ def segment_nuclei(
     r_seed = r if seed_radius is None else min(r, seed_radius * scale)
     seeds = _seeds(image, smoothed, r_seed, background + SIGNAL_SIGMAS * factor * noise, factor)
     seeds = _one_seed_per_plateau(seeds, gray, polarity, smoothed.shape)
-    domes = cv2.GaussianBlur(image, (0, 0), DOME_SIGMA * r)
-    del image  # large images: keep the peak memory down
     floor = background + NOISE_SIGMAS * factor * noise
     mask = fill_holes((smoothed > floor).astype(np.uint8), 2 * np.pi * r * r)
     markers = _markers(seeds, mask)
     labels = watershed(smoothed, markers, mask)
-    labels = _second_domes(domes, labels, markers, smoothed, mask, r, factor, threshold_offset)
-    del domes
+    labels = _second_domes(image, labels, markers, smoothed, mask, r, factor, threshold_offset)
+    del image  # large images: keep the peak memory down
     peak = _seed_peaks(markers, smoothed)
     del markers, mask
     labels = _trim(labels, smoothed, peak, background, threshold_offset)
@@ -190,7 +188,7 @@ def _seeds(
 
 
 def _second_domes(
-    domes: np.ndarray,
+    image: np.ndarray,
     labels: np.ndarray,
     markers: np.ndarray,
     smoothed: np.ndarray,
@@ -199,17 +197,26 @@ def _second_domes(
     factor: float,
     threshold_offset: float,
 ) -> np.ndarray:
-    """``labels`` flooded again when ``dome_seeds`` finds second nuclei (added to ``markers``)."""
-    curvature_noise = filter_gain(
-        _curvature_filter(DOME_SIGMA * r), size=2 * int(4 * DOME_SIGMA * r) + 5
-    )
-    least = DOME_SIGMAS * factor * curvature_noise
-    extra = dome_seeds(domes, labels, markers, smoothed, r, least, _relative(threshold_offset))
+    """``labels`` with each object where ``dome_seeds`` finds second nuclei flooded again
+    from all its seeds (the new ones are added to ``markers``)."""
+    sigma = DOME_SIGMA * r
+    least = DOME_SIGMAS * factor * filter_gain(_curvature_filter(sigma), 2 * int(4 * sigma) + 5)
+    extra = dome_seeds(image, labels, markers, smoothed, r, least, _relative(threshold_offset))
     if len(extra) == 0:
         return labels
     count = int(markers.max())
     markers[extra[:, 0], extra[:, 1]] = np.arange(count + 1, count + 1 + len(extra))
-    return watershed(smoothed, markers, mask)
+    split = np.unique(labels[extra[:, 0], extra[:, 1]])
+    margin = int(np.ceil(2 * r))
+    height, width = labels.shape
+    for k, (y0, x0, y1, x1) in zip(split.tolist(), label_boxes(labels, split), strict=True):
+        # Flooded as the whole image would be (its neighbours' seeds and the mask around it).
+        y0, x0 = max(0, y0 - margin), max(0, x0 - margin)
+        y1, x1 = min(height, y1 + margin), min(width, x1 + margin)
+        box = labels[y0:y1, x0:x1]  # a view: the object is flooded again in ``labels``
+        flooded = watershed(smoothed[y0:y1, x0:x1], markers[y0:y1, x0:x1], mask[y0:y1, x0:x1])
+        np.copyto(box, flooded, where=box == k)
+    return labels
 
 
 def _curvature_filter(sigma: float) -> Callable[[np.ndarray], np.ndarray]:
@@ -230,7 +237,7 @@ def _hessian(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def dome_seeds(
-    domes: np.ndarray,
+    image: np.ndarray,
     labels: np.ndarray,
     markers: np.ndarray,
     smoothed: np.ndarray,
@@ -242,25 +249,26 @@ def dome_seeds(
 
     A dim nucleus touching a bright one is often no maximum of the intensity:
     the bright one's flank runs into it with no dip, a shoulder (the dimmer is
-    50-90 % of the brighter). It is still a *dome*: where the intensity curves
-    down in every direction (the Hessian negative definite), and the bright
-    one's flank between them curves up along the line joining them. So the
-    domes of one object are counted: a dome holding no seed gets one when
+    50-90 % of the brighter). It is still a *dome*: where the intensity, smoothed
+    at ``DOME_SIGMA`` r, curves down in every direction (the Hessian negative
+    definite), while the bright one's flank between them curves up along the
+    line joining them. So the domes of each object are found; one holding no
+    seed gets one (at its highest point) when
 
+    - its object (cut at ``relative`` of its seed's height, as objects are
+      trimmed) is ``DOME_OBJECT`` typical (median) areas large: two nuclei, not
+      one lobed nucleus and not a fibre or a cluster,
     - it covers ``DOME_AREA`` pi r^2 (a nucleus's top, not a ripple or a plateau),
     - somewhere it curves down by ``min_curvature`` in its weaker direction
       (not noise),
-    - its highest point is ``DOME_SPACING`` r from every seed,
-    - its object (cut at ``relative`` of its seed's height, as objects are
-      trimmed) is ``DOME_OBJECT`` typical (median) areas large: two nuclei, not
-      one lobed nucleus and not a fibre or a cluster.
+    - its highest point is ``DOME_SPACING`` r from every seed.
 
     Parameters
     ----------
-    domes : (M, N) ndarray of float32
-        The signal (background 0) smoothed at ``DOME_SIGMA`` r.
+    image : (M, N) ndarray of float32
+        The signal, background 0.
     labels : (M, N) ndarray of int32
-        Objects 1..n flooded from ``markers``.
+        Objects 1..n flooded from ``markers`` (0 between them).
     markers : (M, N) ndarray of int32
         Seed k at one pixel labelled k.
     smoothed : (M, N) ndarray of float32
@@ -268,14 +276,14 @@ def dome_seeds(
     r : float
         Nucleus radius (px).
     min_curvature : float
-        Least curvature of a dome, in the units of ``domes`` per px^2.
+        Least curvature of a dome, in the units of ``image`` per px^2.
     relative : float
         An object's extent: its pixels above this fraction of its seed's height.
 
     Returns
     -------
     (K, 2) ndarray of int64
-        Row, col of each new seed (the dome's highest point).
+        Row, col of each new seed.
 
     Examples
     --------
@@ -291,56 +299,73 @@ def dome_seeds(
     >>> markers = np.zeros(labels.shape, np.int32)
     >>> for x in (15, 50, 75):
     ...     markers[20, x] = labels[20, x]
-    >>> domes = cv2.GaussianBlur(image, (0, 0), DOME_SIGMA * 5.0)
-    >>> dome_seeds(domes, labels, markers, image, 5.0, 1.0).tolist()
+    >>> dome_seeds(image, labels, markers, image, 5.0, 1.0).tolist()
     [[20, 25]]
     """
+    none = np.zeros((0, 2), np.int64)
     count = int(labels.max())
     if count == 0:
-        return np.zeros((0, 2), np.int64)
+        return none
+    rows, cols = np.divmod(np.flatnonzero(markers != 0), markers.shape[1])
+    peak = np.zeros(count + 1, np.float32)
+    peak[markers[rows, cols]] = smoothed[rows, cols]
+    peak[0] = np.inf
+    kept = labels * (smoothed >= np.float32(relative) * np.take(peak, labels))
+    extent = label_areas(kept, count).astype(np.float64)
+    sized = extent[1:] >= MIN_AREA_FRACTION * np.pi * r * r
+    typical = float(np.median(extent[1:][sized])) if sized.any() else np.pi * r * r
+    size = extent / typical
+    large = np.flatnonzero((size[1:] >= DOME_OBJECT[0]) & (size[1:] <= DOME_OBJECT[1])) + 1
+    if large.size == 0:
+        return none
+    sigma = DOME_SIGMA * r
+    margin = int(np.ceil(4 * sigma)) + 2
+    height, width = labels.shape
+    found = []
+    for k, (y0, x0, y1, x1) in zip(large.tolist(), label_boxes(labels, large), strict=True):
+        y0, x0 = max(0, y0 - margin), max(0, x0 - margin)
+        y1, x1 = min(height, y1 + margin), min(width, x1 + margin)
+        box = (slice(y0, y1), slice(x0, x1))
+        top = _second_dome_tops(image[box], labels[box] == k, markers[box] != 0, sigma)
+        top = top[top[:, 2] >= min_curvature]
+        for row, col in top[:, :2].astype(np.int64).tolist():
+            y, x = row + y0, col + x0
+            if not np.any((rows - y) ** 2 + (cols - x) ** 2 < (DOME_SPACING * r) ** 2):
+                found.append((y, x))
+    return np.array(found, np.int64).reshape(-1, 2)
+
+
+def _second_dome_tops(
+    image: np.ndarray, inside: np.ndarray, seeded: np.ndarray, sigma: float
+) -> np.ndarray:
+    """(K, 3) row, col and strongest weaker-direction curvature of the highest point of
+    each dome of ``inside`` that covers ``DOME_AREA`` pi r^2 (r = sigma / DOME_SIGMA) and
+    holds no ``seeded`` pixel."""
+    domes = cv2.GaussianBlur(image, (0, 0), sigma)
     xx, yy, xy = _hessian(domes)
-    dome = (xx + yy < 0) & (xx * yy - xy * xy > 0) & (labels > 0)
+    dome = (xx + yy < 0) & (xx * yy - xy * xy > 0) & inside
     n, parts = cv2.connectedComponents(dome.view(np.uint8), connectivity=4, ltype=cv2.CV_32S)
-    area = label_areas(parts, n - 1).astype(np.float64) / (np.pi * r * r)
-    rows, cols = np.nonzero(markers)
-    wanted = (area >= DOME_AREA[0]) & (area <= DOME_AREA[1])
-    wanted[parts[rows, cols]] = False  # domes holding a seed
-    wanted[0] = False
-    if not wanted.any():
-        return np.zeros((0, 2), np.int64)
-    # Each wanted dome's highest point, and its strongest weaker-direction curvature.
-    index = np.flatnonzero(wanted[parts])
+    nucleus = np.pi * (sigma / DOME_SIGMA) ** 2
+    area = np.bincount(parts.ravel(), minlength=n) / nucleus
+    index = np.flatnonzero(dome)
     part = parts.ravel()[index]
-    order = np.lexsort((-domes.ravel()[index], part))
-    first = np.flatnonzero(np.diff(np.concatenate([[-1], part[order]])) != 0)
-    top = index[order[first]]
+    free = (area >= DOME_AREA[0]) & (area <= DOME_AREA[1])
+    free[parts[seeded]] = False
+    wanted = free[part]
+    index, part = index[wanted], part[wanted]
+    if index.size == 0:
+        return np.zeros((0, 3))
     half = (xx.ravel()[index] - yy.ravel()[index]) / 2
     weaker = (xx.ravel()[index] + yy.ravel()[index]) / 2 + np.sqrt(
         half * half + xy.ravel()[index] ** 2
     )
     bend = np.full(n, -np.inf)
     np.maximum.at(bend, part, -weaker)
-    top = top[bend[part[order[first]]] >= min_curvature]
-    # Far enough from every seed (few candidates: measured to each seed).
-    top_rows, top_cols = np.divmod(top, labels.shape[1])
-    near = np.zeros(top.size, bool)
-    for start in range(0, rows.size, 4096):
-        dy = top_rows[:, None] - rows[None, start : start + 4096]
-        dx = top_cols[:, None] - cols[None, start : start + 4096]
-        near |= (dy * dy + dx * dx < (DOME_SPACING * r) ** 2).any(axis=1)
-    top = top[~near]
-    if top.size == 0:
-        return np.zeros((0, 2), np.int64)
-    # In an object large enough for two nuclei and too small for a cluster or a fibre.
-    peak = _seed_peaks(markers, smoothed)
-    peak[0] = np.inf
-    kept = labels * (smoothed >= np.float32(relative) * np.take(peak, labels))
-    extent = label_areas(kept, count).astype(np.float64)
-    sized = extent[1:] >= MIN_AREA_FRACTION * np.pi * r * r
-    typical = float(np.median(extent[1:][sized])) if sized.any() else np.pi * r * r
-    size = extent[labels.ravel()[top]] / typical
-    top = top[(size >= DOME_OBJECT[0]) & (size <= DOME_OBJECT[1])]
-    return np.stack(np.divmod(top, labels.shape[1]), axis=1).astype(np.int64)
+    order = np.lexsort((-domes.ravel()[index], part))
+    first = np.flatnonzero(np.diff(np.concatenate([[-1], part[order]])) != 0)
+    top = index[order[first]]
+    row, col = np.divmod(top, image.shape[1])
+    return np.stack([row, col, bend[part[order[first]]]], axis=1)
 
 
 def _one_seed_per_plateau(

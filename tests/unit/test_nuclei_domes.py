@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from chalicelib.cells.nuclei import DOME_SIGMA, dome_seeds
+from chalicelib.cells.nuclei import dome_seeds
 from chalicelib.cells.segmentation import segment
 
 R = 5.0  # nucleus radius at the working resolution
@@ -68,8 +68,7 @@ def _objects(image: np.ndarray, seeds: list[int]) -> tuple[np.ndarray, np.ndarra
 def test_the_new_seed_is_on_the_dim_nucleus() -> None:
     image = _row([*LONE_ROW, (24, 60.0)])
     labels, markers = _objects(image, [15, 50, 75])
-    domes = cv2.GaussianBlur(image, (0, 0), DOME_SIGMA * R)
-    found = dome_seeds(domes, labels, markers, image, R, 1.0)
+    found = dome_seeds(image, labels, markers, image, R, 1.0)
     assert len(found) == 1
     row, col = found[0]
     assert row == 20 and 22 <= col <= 28  # on the dim nucleus (centre 24), not the bright one
@@ -83,8 +82,7 @@ def test_no_seed_without_a_second_nucleus_sized_dome(case: str) -> None:
         labels[:, 35:] = 0
         markers[:, 35:] = 0
     least = 1e6 if case == "a weak dome" else 1.0
-    domes = cv2.GaussianBlur(image, (0, 0), DOME_SIGMA * R)
-    assert dome_seeds(domes, labels, markers, image, R, least).tolist() == []
+    assert dome_seeds(image, labels, markers, image, R, least).tolist() == []
 
 
 def test_no_objects_no_seeds() -> None:
