@@ -318,20 +318,14 @@ def dome_seeds(
     large = np.flatnonzero((size[1:] >= DOME_OBJECT[0]) & (size[1:] <= DOME_OBJECT[1])) + 1
     if large.size == 0:
         return none
-    sigma = DOME_SIGMA * r
-    margin = int(np.ceil(4 * sigma)) + 2
-    height, width = labels.shape
+    inside = np.zeros(count + 1, bool)
+    inside[large] = True
+    top = _second_dome_tops(image, np.take(inside, labels), markers != 0, DOME_SIGMA * r)
     found = []
-    for k, (y0, x0, y1, x1) in zip(large.tolist(), label_boxes(labels, large), strict=True):
-        y0, x0 = max(0, y0 - margin), max(0, x0 - margin)
-        y1, x1 = min(height, y1 + margin), min(width, x1 + margin)
-        box = (slice(y0, y1), slice(x0, x1))
-        top = _second_dome_tops(image[box], labels[box] == k, markers[box] != 0, sigma)
-        top = top[top[:, 2] >= min_curvature]
-        for row, col in top[:, :2].astype(np.int64).tolist():
-            y, x = row + y0, col + x0
-            if not np.any((rows - y) ** 2 + (cols - x) ** 2 < (DOME_SPACING * r) ** 2):
-                found.append((y, x))
+    for y, x, bend in top.tolist():
+        near = (rows - y) ** 2 + (cols - x) ** 2 < (DOME_SPACING * r) ** 2
+        if bend >= min_curvature and not near.any():
+            found.append((int(y), int(x)))
     return np.array(found, np.int64).reshape(-1, 2)
 
 
@@ -340,25 +334,25 @@ def _second_dome_tops(
 ) -> np.ndarray:
     """(K, 3) row, col and strongest weaker-direction curvature of the highest point of
     each dome of ``inside`` that covers ``DOME_AREA`` pi r^2 (r = sigma / DOME_SIGMA) and
-    holds no ``seeded`` pixel."""
+    holds no ``seeded`` pixel. Domes do not cross objects: 4-connected, and objects are
+    parted by watershed lines."""
     domes = cv2.GaussianBlur(image, (0, 0), sigma)
     xx, yy, xy = _hessian(domes)
-    dome = (xx + yy < 0) & (xx * yy - xy * xy > 0) & inside
+    dome = (xx + yy < 0) & (xx * yy > xy * xy) & inside
     n, parts = cv2.connectedComponents(dome.view(np.uint8), connectivity=4, ltype=cv2.CV_32S)
-    nucleus = np.pi * (sigma / DOME_SIGMA) ** 2
-    area = np.bincount(parts.ravel(), minlength=n) / nucleus
     index = np.flatnonzero(dome)
     part = parts.ravel()[index]
+    nucleus = np.pi * (sigma / DOME_SIGMA) ** 2
+    area = np.bincount(part, minlength=n) / nucleus
     free = (area >= DOME_AREA[0]) & (area <= DOME_AREA[1])
     free[parts[seeded]] = False
+    free[0] = False
     wanted = free[part]
     index, part = index[wanted], part[wanted]
     if index.size == 0:
         return np.zeros((0, 3))
-    half = (xx.ravel()[index] - yy.ravel()[index]) / 2
-    weaker = (xx.ravel()[index] + yy.ravel()[index]) / 2 + np.sqrt(
-        half * half + xy.ravel()[index] ** 2
-    )
+    a, b, c = xx.ravel()[index], yy.ravel()[index], xy.ravel()[index]
+    weaker = (a + b) / 2 + np.sqrt(((a - b) / 2) ** 2 + c * c)
     bend = np.full(n, -np.inf)
     np.maximum.at(bend, part, -weaker)
     order = np.lexsort((-domes.ravel()[index], part))
