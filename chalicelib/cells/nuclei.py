@@ -10,10 +10,7 @@ gamma or illumination:
 3. Seeds: maxima of the difference of Gaussians at the nucleus scale, at least
    ``SEED_SPACING`` r apart and ``SEED_SIGMAS`` noise sds strong. A blob filter
    tuned to the size finds one maximum per nucleus whether nuclei touch or not,
-   and is steady under gamma (it moves peaks very little). A dim nucleus on
-   the flank of a bright one is no maximum of it (a shoulder, no dip): a
-   second dome of the intensity (both curvatures negative) in an object one
-   and a half to two and a half nuclei large gets a seed too (``dome_seeds``).
+   and is steady under gamma (it moves peaks very little).
 4. Mask: each nucleus at ``RELATIVE_THRESHOLD`` of its own local maximum (dim
    nuclei next to bright ones are kept), above the noise floor.
 5. ``cv2.watershed`` floods the smoothed intensity from the seeds inside the
@@ -26,7 +23,6 @@ gamma or illumination:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -69,12 +65,6 @@ CORE_SHARE = 0.5  # a big group's bright core: its objects this bright relative 
 TYPICAL_FLOOR = 0.7  # a typical nucleus is at least this fraction of pi r^2 (r: the size used)
 MERGE_MAX_AREA = 1.6  # over-split pieces are joined while they stay this many nuclei large
 VALLEY_DEPTH = 0.03  # neighbours with a shallower valley between them are one object
-# A second dome in a large object (a dim nucleus on a bright one's flank): see ``dome_seeds``.
-DOME_SIGMA = 0.3  # curvature measured on the image smoothed at this many radii
-DOME_AREA = (0.3, 0.7)  # a dome (both curvatures negative) covers this many pi r^2
-DOME_SIGMAS = 5.0  # ... is curved this many noise sds somewhere
-DOME_SPACING = 1.0  # ... lies this many radii from every seed
-DOME_OBJECT = (1.3, 2.5)  # ... in an object this many typical (median) areas large
 
 
 @dataclass(frozen=True)
@@ -150,12 +140,11 @@ def segment_nuclei(
     r_seed = r if seed_radius is None else min(r, seed_radius * scale)
     seeds = _seeds(image, smoothed, r_seed, background + SIGNAL_SIGMAS * factor * noise, factor)
     seeds = _one_seed_per_plateau(seeds, gray, polarity, smoothed.shape)
+    del image  # large images: keep the peak memory down
     floor = background + NOISE_SIGMAS * factor * noise
     mask = fill_holes((smoothed > floor).astype(np.uint8), 2 * np.pi * r * r)
     markers = _markers(seeds, mask)
     labels = watershed(smoothed, markers, mask)
-    labels = _second_domes(image, labels, markers, smoothed, mask, r, factor, threshold_offset)
-    del image  # large images: keep the peak memory down
     peak = _seed_peaks(markers, smoothed)
     del markers, mask
     labels = _trim(labels, smoothed, peak, background, threshold_offset)
@@ -185,181 +174,6 @@ def _seeds(
         & (smoothed > floor)
     )
     return _peak_centres(peaks)
-
-
-def _second_domes(
-    image: np.ndarray,
-    labels: np.ndarray,
-    markers: np.ndarray,
-    smoothed: np.ndarray,
-    mask: np.ndarray,
-    r: float,
-    factor: float,
-    threshold_offset: float,
-) -> np.ndarray:
-    """``labels`` with each object where ``dome_seeds`` finds second nuclei flooded again
-    from all its seeds (the new ones are added to ``markers``)."""
-    sigma = DOME_SIGMA * r
-    least = DOME_SIGMAS * factor * filter_gain(_curvature_filter(sigma), 2 * int(4 * sigma) + 5)
-    extra = dome_seeds(image, labels, markers, smoothed, r, least, _relative(threshold_offset))
-    if len(extra) == 0:
-        return labels
-    count = int(markers.max())
-    markers[extra[:, 0], extra[:, 1]] = np.arange(count + 1, count + 1 + len(extra))
-    split = np.unique(labels[extra[:, 0], extra[:, 1]])
-    margin = int(np.ceil(2 * r))
-    height, width = labels.shape
-    for k, (y0, x0, y1, x1) in zip(split.tolist(), label_boxes(labels, split), strict=True):
-        # Flooded as the whole image would be (its neighbours' seeds and the mask around it).
-        y0, x0 = max(0, y0 - margin), max(0, x0 - margin)
-        y1, x1 = min(height, y1 + margin), min(width, x1 + margin)
-        box = labels[y0:y1, x0:x1]  # a view: the object is flooded again in ``labels``
-        flooded = watershed(smoothed[y0:y1, x0:x1], markers[y0:y1, x0:x1], mask[y0:y1, x0:x1])
-        np.copyto(box, flooded, where=box == k)
-    return labels
-
-
-def _curvature_filter(sigma: float) -> Callable[[np.ndarray], np.ndarray]:
-    """The second derivative along x of the image smoothed at ``sigma`` (for its noise gain)."""
-
-    def apply(values: np.ndarray) -> np.ndarray:
-        return _hessian(cv2.GaussianBlur(values, (0, 0), sigma))[0]
-
-    return apply
-
-
-def _hessian(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Second derivatives (xx, yy, xy) of ``values`` by 3 x 3 central differences."""
-    xx = cv2.Sobel(values, cv2.CV_32F, 2, 0, ksize=3) / 4
-    yy = cv2.Sobel(values, cv2.CV_32F, 0, 2, ksize=3) / 4
-    xy = cv2.Sobel(values, cv2.CV_32F, 1, 1, ksize=3) / 4
-    return xx, yy, xy
-
-
-def dome_seeds(
-    image: np.ndarray,
-    labels: np.ndarray,
-    markers: np.ndarray,
-    smoothed: np.ndarray,
-    r: float,
-    min_curvature: float,
-    relative: float = RELATIVE_THRESHOLD,
-) -> np.ndarray:
-    """Seeds for second nuclei that the blob filter saw as one: a second dome in an object.
-
-    A dim nucleus touching a bright one is often no maximum of the intensity:
-    the bright one's flank runs into it with no dip, a shoulder (the dimmer is
-    50-90 % of the brighter). It is still a *dome*: where the intensity, smoothed
-    at ``DOME_SIGMA`` r, curves down in every direction (the Hessian negative
-    definite), while the bright one's flank between them curves up along the
-    line joining them. So the domes of each object are found; one holding no
-    seed gets one (at its highest point) when
-
-    - its object (cut at ``relative`` of its seed's height, as objects are
-      trimmed) is ``DOME_OBJECT`` typical (median) areas large: two nuclei, not
-      one lobed nucleus and not a fibre or a cluster,
-    - it covers ``DOME_AREA`` pi r^2 (a nucleus's top, not a ripple or a plateau),
-    - somewhere it curves down by ``min_curvature`` in its weaker direction
-      (not noise),
-    - its highest point is ``DOME_SPACING`` r from every seed.
-
-    Parameters
-    ----------
-    image : (M, N) ndarray of float32
-        The signal, background 0.
-    labels : (M, N) ndarray of int32
-        Objects 1..n flooded from ``markers`` (0 between them).
-    markers : (M, N) ndarray of int32
-        Seed k at one pixel labelled k.
-    smoothed : (M, N) ndarray of float32
-        The signal the objects were flooded and are trimmed on.
-    r : float
-        Nucleus radius (px).
-    min_curvature : float
-        Least curvature of a dome, in the units of ``image`` per px^2.
-    relative : float
-        An object's extent: its pixels above this fraction of its seed's height.
-
-    Returns
-    -------
-    (K, 2) ndarray of int64
-        Row, col of each new seed.
-
-    Examples
-    --------
-    Three lone nuclei and a bright one with a dimmer one on its flank (60 %, no
-    dip between them: the blob filter gives one seed, at the bright one):
-
-    >>> yy, xx = np.mgrid[0:40, 0:90].astype(np.float32)
-    >>> def disc(x, height):
-    ...     return height * (((xx - x) ** 2 + (yy - 20) ** 2) <= 5.5**2).astype(np.float32)
-    >>> raw = np.maximum(disc(15, 100), disc(24, 60)) + disc(50, 100) + disc(75, 100)
-    >>> image = cv2.GaussianBlur(raw, (0, 0), 1.5)
-    >>> _, labels = cv2.connectedComponents((image > 10).astype(np.uint8))
-    >>> markers = np.zeros(labels.shape, np.int32)
-    >>> for x in (15, 50, 75):
-    ...     markers[20, x] = labels[20, x]
-    >>> dome_seeds(image, labels, markers, image, 5.0, 1.0).tolist()
-    [[20, 25]]
-    """
-    none = np.zeros((0, 2), np.int64)
-    count = int(labels.max())
-    if count == 0:
-        return none
-    rows, cols = np.divmod(np.flatnonzero(markers != 0), markers.shape[1])
-    peak = np.zeros(count + 1, np.float32)
-    peak[markers[rows, cols]] = smoothed[rows, cols]
-    peak[0] = np.inf
-    kept = labels * (smoothed >= np.float32(relative) * np.take(peak, labels))
-    extent = label_areas(kept, count).astype(np.float64)
-    sized = extent[1:] >= MIN_AREA_FRACTION * np.pi * r * r
-    typical = float(np.median(extent[1:][sized])) if sized.any() else np.pi * r * r
-    size = extent / typical
-    large = np.flatnonzero((size[1:] >= DOME_OBJECT[0]) & (size[1:] <= DOME_OBJECT[1])) + 1
-    if large.size == 0:
-        return none
-    inside = np.zeros(count + 1, bool)
-    inside[large] = True
-    top = _second_dome_tops(image, np.take(inside, labels), markers != 0, DOME_SIGMA * r)
-    found = []
-    for y, x, bend in top.tolist():
-        near = (rows - y) ** 2 + (cols - x) ** 2 < (DOME_SPACING * r) ** 2
-        if bend >= min_curvature and not near.any():
-            found.append((int(y), int(x)))
-    return np.array(found, np.int64).reshape(-1, 2)
-
-
-def _second_dome_tops(
-    image: np.ndarray, inside: np.ndarray, seeded: np.ndarray, sigma: float
-) -> np.ndarray:
-    """(K, 3) row, col and strongest weaker-direction curvature of the highest point of
-    each dome of ``inside`` that covers ``DOME_AREA`` pi r^2 (r = sigma / DOME_SIGMA) and
-    holds no ``seeded`` pixel. Domes do not cross objects: 4-connected, and objects are
-    parted by watershed lines."""
-    domes = cv2.GaussianBlur(image, (0, 0), sigma)
-    xx, yy, xy = _hessian(domes)
-    dome = (xx + yy < 0) & (xx * yy > xy * xy) & inside
-    n, parts = cv2.connectedComponents(dome.view(np.uint8), connectivity=4, ltype=cv2.CV_32S)
-    index = np.flatnonzero(dome)
-    part = parts.ravel()[index]
-    nucleus = np.pi * (sigma / DOME_SIGMA) ** 2
-    area = np.bincount(part, minlength=n) / nucleus
-    free = (area >= DOME_AREA[0]) & (area <= DOME_AREA[1])
-    free[parts[seeded]] = False
-    free[0] = False
-    wanted = free[part]
-    index, part = index[wanted], part[wanted]
-    if index.size == 0:
-        return np.zeros((0, 3))
-    a, b, c = xx.ravel()[index], yy.ravel()[index], xy.ravel()[index]
-    weaker = (a + b) / 2 + np.sqrt(((a - b) / 2) ** 2 + c * c)
-    bend = np.full(n, -np.inf)
-    np.maximum.at(bend, part, -weaker)
-    order = np.lexsort((-domes.ravel()[index], part))
-    first = np.flatnonzero(np.diff(np.concatenate([[-1], part[order]])) != 0)
-    top = index[order[first]]
-    row, col = np.divmod(top, image.shape[1])
-    return np.stack([row, col, bend[part[order[first]]]], axis=1)
 
 
 def _one_seed_per_plateau(
