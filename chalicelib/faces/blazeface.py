@@ -602,6 +602,15 @@ def _rect(box: np.ndarray) -> PixelRect:
     return (math.floor(x), math.floor(y), math.ceil(w), math.ceil(h))
 
 
+# The largest face the Haar cascade looks for in still regions (the whole frame at the
+# start and at cuts, the rolling scan): its scales of 20, 24 and 28.8 px, the sizes
+# BlazeFace's recall is low at (under 28 px). Its 34.6- and 41.5-px scales cost ~23 %
+# of the cascade's time there (up to ~0.3 s per whole 1080p frame on grass) and found no
+# face BlazeFace did not (docs/face-blurring.md, issue 14o). Where something moves or a
+# face is tracked the cascade still looks up to 1.5 × ``haar_below`` (42 px).
+STILL_HAAR_UP_TO = 29
+
+
 class HybridDetector:
     """BlazeFace everywhere, plus Haar cascades for the smallest faces only.
 
@@ -609,7 +618,10 @@ class HybridDetector:
     frame's edge; below that its recall falls (20-px faces), where the frontal
     Haar cascade (a 20-px window) still sees them. So regions that ask for faces
     smaller than ``haar_below`` are also searched by ``small`` (a
-    ``detection.MultiViewDetector``) for faces up to 1.5 × ``haar_below`` px —
+    ``detection.MultiViewDetector``) for faces up to 1.5 × ``haar_below`` px where
+    something moved or a face is tracked, and up to ``still_up_to`` px (the sizes
+    BlazeFace does not see well) in still regions (``upright_only``: the whole frame
+    at the start and at cuts, the rolling scan) —
     except still regions for which ``blaze`` has a ``scan_target``: there
     BlazeFace looks at the smallest faces enlarged further instead.
     """
@@ -617,11 +629,16 @@ class HybridDetector:
     name = "blazeface+haar"
 
     def __init__(
-        self, blaze: BlazeFaceDetector, small: RegionDetector, haar_below: int = 28
+        self,
+        blaze: BlazeFaceDetector,
+        small: RegionDetector,
+        haar_below: int = 28,
+        still_up_to: int | None = STILL_HAAR_UP_TO,
     ) -> None:
         self.blaze = blaze
         self.small = small
         self.haar_below = haar_below
+        self.still_up_to = still_up_to or haar_below * 3 // 2
         self.min_face = min(blaze.min_face, small.min_face)
 
     def second_look(self, grey: np.ndarray, rect: PixelRect, enough: float = 1.0) -> float:
@@ -668,7 +685,7 @@ class HybridDetector:
                 [least[i] for i in small],
                 [upright[i] for i in small],
                 None,
-                [self.haar_below * 3 // 2 for _ in small],
+                [self.still_up_to if still[i] else self.haar_below * 3 // 2 for i in small],
             )
             # The tilted view (a weaker vote, turned copies) also finds texture and
             # parts of larger faces: its detections are weak (blurred once the next

@@ -302,3 +302,22 @@ def test_the_shared_detector_is_made_once_per_thread() -> None:
     thread.start()
     thread.join()
     assert other and other[0] is not first  # (OpenCV's cascades are not thread-safe)
+
+
+class _Sizes(_Recorder):
+    def search(self, grey, regions, smallest=None, upright_only=None, prefer=None, largest=None):  # type: ignore[no-untyped-def]
+        self.calls.append((list(upright_only or []), list(largest or [])))
+        return []
+
+
+def test_in_still_regions_haar_looks_only_for_the_faces_blazeface_sees_poorly(detector) -> None:
+    # Still regions (the whole frame, the rolling scan): Haar up to 29 px (BlazeFace's
+    # recall is low under 28); where something moved or a face is tracked, up to 42.
+    haar = _Sizes()
+    hybrid = HybridDetector(detector, haar)
+    grey = np.full((240, 320), 110, np.uint8)
+    hybrid.search(grey, [(0, 0, 160, 240), (160, 0, 160, 240)], [20, 20], [True, False])
+    assert haar.calls == [([True, False], [29, 42])]
+    haar.calls.clear()
+    HybridDetector(detector, haar, still_up_to=None).search(grey, [(0, 0, 160, 240)], [20], [True])
+    assert haar.calls == [([True], [42])]
