@@ -197,7 +197,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_blur(args: argparse.Namespace) -> int:
     from chalicelib.config import get_settings
     from chalicelib.faces import process
-    from chalicelib.faces.blazeface import default_detector
+    from chalicelib.faces.blazeface import shared_detector
     from chalicelib.faces.tracking import CoverageSettings
     from devtools.bench.progress import Bar
 
@@ -207,7 +207,7 @@ def cmd_blur(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     with Bar("blurring faces") as bar:
         done = process.anonymise(
-            source, target, default_detector(), info, settings=coverage, progress=bar.update
+            source, target, shared_detector(), info, settings=coverage, progress=bar.update
         )
     elapsed = time.perf_counter() - started
     sheet = target.with_suffix(".review.png")
@@ -304,6 +304,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             only=args.case,
             seed=args.seed,
             detector=args.detector,
+            cold=args.cold,
         )
     if args.pipeline == "predict":
         from devtools.bench.predict import run_bench
@@ -531,6 +532,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--strict", action="store_true", help="blur: strict mode")
     bench.add_argument("--seed", type=int, default=2026, help="blur: seed of the held-out cases")
     bench.add_argument("--case", action="append", help="blur: only this case (repeatable)")
+    bench.add_argument(
+        "--cold",
+        action="store_true",
+        help="blur: a new detector per case (a container's first segment), not one for all",
+    )
     bench.add_argument(
         "--detector",
         choices=("default", "haar"),

@@ -19,6 +19,7 @@ is what must be blurred).
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Sequence
 from functools import cache, lru_cache
 from pathlib import Path
@@ -38,6 +39,9 @@ MODEL = Path(__file__).with_name("models") / "face_detection_short_range.tflite"
 ONNX_MODEL = MODEL.with_suffix(".onnx")
 STRIDES = ((8, 2), (16, 6))  # (grid step in input pixels, anchors per cell)
 MULTIPLE = 16  # input sides must be multiples of the coarsest grid step
+# Inputs of this many pixels and more (the finest scale of a whole 1080p or 720p frame)
+# run without onnxruntime's memory pattern (``BlazeFaceDetector._session_for``).
+LARGE_INPUT = 1_000_000
 FACE_GROW = 1.25  # BlazeFace's box (brows to chin) grown to the whole face, forehead included
 FACE_UP = 0.1  # and its centre moved up the face by this share of its height
 # A face in profile (nose tip far off the box's centre line): BlazeFace's box stops
@@ -80,13 +84,17 @@ def grey_net(path: Path = MODEL) -> cv2.dnn.Net:
     raise RuntimeError(f"no convolution found in {path.name}")
 
 
-def onnx_session(path: Path, required: bool = False) -> Any:
+def onnx_session(path: Path, required: bool = False, pattern: bool = True) -> Any:
     """An onnxruntime session for ``path`` on as many threads as OpenCV uses (one in
     the benchmark), or None when onnxruntime is not installed (unless ``required``).
 
     onnxruntime runs this network in ~60 % of cv2.dnn's CPU time (its 1×1
     convolutions, additions and ReLUs fused; docs/face-blurring.md), with the same
-    outputs to float rounding.
+    outputs to float rounding. ``pattern``: onnxruntime's memory pattern (one block
+    planned per input shape, made at the shape's second run) — a few per cent faster
+    for shapes that come back, but for a large input seen once in a while (the whole
+    frame) that block is ~400 MB of fresh memory at its second run (page faults,
+    ~0.25 s at 1080p); without it, the memory of the first run is reused.
     """
     try:
         import onnxruntime
@@ -102,7 +110,29 @@ def onnx_session(path: Path, required: bool = False) -> Any:
     options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # no busy waits
     options.log_severity_level = 3
+    options.enable_mem_pattern = pattern
+    if _shared_arena():  # (sessions share one arena: memory one has used, another reuses)
+        options.add_session_config_entry("session.use_env_allocators", "1")
     return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+@cache
+def _shared_arena() -> bool:
+    """Register one onnxruntime CPU arena for all sessions of this process (once).
+
+    The session for large inputs and the one for the rest (``_session_for``), and
+    the sessions of several detectors, then draw on the same memory: what the first
+    whole-frame search took (~400 MB at 1080p) serves every later run, instead of
+    each session faulting in memory of its own (~18 000 more page faults in a 1080p
+    clip with two arenas).
+    """
+    import onnxruntime
+
+    info = onnxruntime.OrtMemoryInfo(
+        "Cpu", onnxruntime.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0, onnxruntime.OrtMemType.DEFAULT
+    )
+    onnxruntime.create_and_register_allocator(info, onnxruntime.OrtArenaCfg(0, -1, -1, -1))
+    return True
 
 
 def anchor_centres(height: int, width: int) -> np.ndarray:
@@ -235,6 +265,7 @@ class BlazeFaceDetector:
         runtime: str = "auto",
         scan_target: int | None = None,
         scan_below: int = 28,
+        large_input: int = LARGE_INPUT,
     ) -> None:
         if runtime not in ("auto", "onnxruntime", "opencv"):
             raise ValueError(f"unknown runtime: {runtime}")
@@ -245,6 +276,8 @@ class BlazeFaceDetector:
         if runtime != "opencv" and model == MODEL:
             self._session = onnx_session(ONNX_MODEL, required=runtime == "onnxruntime")
         self.runtime = "onnxruntime" if self._session is not None else "opencv"
+        self._large_input = large_input
+        self._large: Any = None  # onnxruntime without the memory pattern, for large inputs
         self._net = grey_net(model) if self._session is None else None
         self._outputs = () if self._net is None else self._net.getUnconnectedOutLayersNames()
         self._colour: tuple[cv2.dnn.Net, Sequence[str]] | None = None  # (net, output names)
@@ -287,7 +320,7 @@ class BlazeFaceDetector:
         if image.ndim == 2:
             blob = cv2.dnn.blobFromImage(image, 1 / 127.5, (padded_w, padded_h), 127.5)
             if self._session is not None:
-                outputs = self._session.run(None, {"input": blob})
+                outputs = self._session_for(padded_h * padded_w).run(None, {"input": blob})
             else:
                 assert self._net is not None
                 self._net.setInput(blob)
@@ -306,6 +339,17 @@ class BlazeFaceDetector:
         regressors = next(o for o in outputs if o.shape[-1] == 16)
         floor = self.threshold if threshold is None else threshold
         return decode(scores, regressors, padded_h, padded_w, floor)
+
+    def _session_for(self, pixels: int) -> Any:
+        """The onnxruntime session for an input of ``pixels``: inputs of
+        ``large_input`` pixels and more (the whole frame's finest scale, at the start
+        and at cuts) run in a session of their own without the memory pattern
+        (``onnx_session``), made on first use; the same outputs."""
+        if pixels < self._large_input:
+            return self._session
+        if self._large is None:
+            self._large = onnx_session(ONNX_MODEL, required=True, pattern=False)
+        return self._large
 
     def search(
         self,
@@ -558,6 +602,15 @@ def _rect(box: np.ndarray) -> PixelRect:
     return (math.floor(x), math.floor(y), math.ceil(w), math.ceil(h))
 
 
+# The largest face the Haar cascade looks for in still regions (the whole frame at the
+# start and at cuts, the rolling scan): its scales of 20, 24 and 28.8 px, the sizes
+# BlazeFace's recall is low at (under 28 px). Its 34.6- and 41.5-px scales cost ~23 %
+# of the cascade's time there (up to ~0.3 s per whole 1080p frame on grass) and found no
+# face BlazeFace did not (docs/face-blurring.md, issue 14o). Where something moves or a
+# face is tracked the cascade still looks up to 1.5 × ``haar_below`` (42 px).
+STILL_HAAR_UP_TO = 29
+
+
 class HybridDetector:
     """BlazeFace everywhere, plus Haar cascades for the smallest faces only.
 
@@ -565,7 +618,10 @@ class HybridDetector:
     frame's edge; below that its recall falls (20-px faces), where the frontal
     Haar cascade (a 20-px window) still sees them. So regions that ask for faces
     smaller than ``haar_below`` are also searched by ``small`` (a
-    ``detection.MultiViewDetector``) for faces up to 1.5 × ``haar_below`` px —
+    ``detection.MultiViewDetector``) for faces up to 1.5 × ``haar_below`` px where
+    something moved or a face is tracked, and up to ``still_up_to`` px (the sizes
+    BlazeFace does not see well) in still regions (``upright_only``: the whole frame
+    at the start and at cuts, the rolling scan) —
     except still regions for which ``blaze`` has a ``scan_target``: there
     BlazeFace looks at the smallest faces enlarged further instead.
     """
@@ -573,11 +629,16 @@ class HybridDetector:
     name = "blazeface+haar"
 
     def __init__(
-        self, blaze: BlazeFaceDetector, small: RegionDetector, haar_below: int = 28
+        self,
+        blaze: BlazeFaceDetector,
+        small: RegionDetector,
+        haar_below: int = 28,
+        still_up_to: int | None = STILL_HAAR_UP_TO,
     ) -> None:
         self.blaze = blaze
         self.small = small
         self.haar_below = haar_below
+        self.still_up_to = still_up_to or haar_below * 3 // 2
         self.min_face = min(blaze.min_face, small.min_face)
 
     def second_look(self, grey: np.ndarray, rect: PixelRect, enough: float = 1.0) -> float:
@@ -624,7 +685,7 @@ class HybridDetector:
                 [least[i] for i in small],
                 [upright[i] for i in small],
                 None,
-                [self.haar_below * 3 // 2 for _ in small],
+                [self.still_up_to if still[i] else self.haar_below * 3 // 2 for i in small],
             )
             # The tilted view (a weaker vote, turned copies) also finds texture and
             # parts of larger faces: its detections are weak (blurred once the next
@@ -646,6 +707,25 @@ class HybridDetector:
 # other small faces than the hybrid, and a tuning seed lost one (docs/face-blurring.md,
 # issue 14k). Off.
 SCAN_TARGET: int | None = None
+
+
+def shared_detector() -> HybridDetector:
+    """``default_detector()``, made on first use and kept for the life of the process
+    (one per thread: OpenCV's cascades are not thread-safe).
+
+    A warm container (and the benchmark, case after case) then neither reads the
+    model and the cascades again (~0.05–0.1 s) nor pays onnxruntime's first use of
+    its memory again: the first search of a whole 1080p frame takes ~400 MB of fresh
+    memory, ~90 000 page faults and ~0.2–0.3 s of system time zeroing it — once
+    per session. The detector keeps no state between videos.
+    """
+    detector: HybridDetector | None = getattr(_SHARED, "detector", None)
+    if detector is None:
+        detector = _SHARED.detector = default_detector()
+    return detector
+
+
+_SHARED = threading.local()
 
 
 def default_detector(min_face: int = 20, scan_target: int | None = SCAN_TARGET) -> HybridDetector:

@@ -28,7 +28,7 @@ from chalicelib import aws, observability
 from chalicelib.config import Settings, get_settings
 from chalicelib.errors import InvalidInput
 from chalicelib.faces import process, video
-from chalicelib.faces.blazeface import default_detector
+from chalicelib.faces.blazeface import shared_detector
 from chalicelib.faces.detection import HaarFaceDetector, blur_boxes
 from chalicelib.faces.handlers import samples_from
 from chalicelib.faces.messages import FaceBlurJob, SegmentTask, plan_segments
@@ -76,7 +76,7 @@ class FaceBlurService:
                 done = self._blur_samples(job, source, target, info, part)
             else:
                 done = process.anonymise(
-                    source, target, default_detector(), info, settings=strict, segment=part
+                    source, target, shared_detector(), info, settings=strict, segment=part
                 )
             if done.frames != task.count:
                 raise RuntimeError(

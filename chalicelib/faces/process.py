@@ -224,6 +224,9 @@ def anonymise(
     state = _Output(first=before, count=count, sheet=sheet, timings=timings)
     yuv = video.can_decode_yuv420(info.width, info.height)
     state.yuv_height = info.height if yuv else None
+    # Frames once written go back to the decoder to be filled again (fresh memory for
+    # every 1080p frame costs page faults; ``video.FramePool``).
+    state.pool = video.FramePool() if yuv else None
     children = _children_cpu()
     writer = video.VideoWriter(
         target,
@@ -236,7 +239,9 @@ def anonymise(
     with writer as out:
         state.out = out
         clock = time.process_time()
-        frames = _source_frames(source, segment, first - before, count + before, yuv, threads)
+        frames = _source_frames(
+            source, segment, first - before, count + before, threads, state.pool
+        )
         for frame in frames:
             decoded = time.process_time()
             grey = video.luma(frame, info.height) if yuv else None  # (as tracking's own)
@@ -294,13 +299,14 @@ def _source_frames(
     segment: Segment | None,
     start: int,
     count: int,
-    yuv: bool,
     threads: int | None,
+    pool: video.FramePool | None,
 ) -> Iterator[np.ndarray]:
-    if yuv:  # I420 frames from ffmpeg
+    """I420 frames (decoded into ``pool``'s buffers) when there is a pool, else BGR."""
+    if pool is not None:
         if segment is None:  # the whole file, however many frames its container claims
-            return video.yuv420_frames(source, threads=threads)
-        return video.yuv420_frames(source, start, count + segment.context, threads)
+            return video.yuv420_frames(source, threads=threads, pool=pool)
+        return video.yuv420_frames(source, start, count + segment.context, threads, pool)
     if segment is None:
         return video.frames(source)
     return video.frames(source, start, count + segment.context)
@@ -316,6 +322,7 @@ class _Output:
     timings: Timings
     out: video.VideoWriter | None = None
     yuv_height: int | None = None  # frames are I420 of this picture height (else BGR)
+    pool: video.FramePool | None = None  # where written frames' buffers go back
     written: int = 0
     rects: int = 0
 
@@ -324,6 +331,7 @@ class _Output:
         for covered in ready:
             position = covered.index - self.first
             if position < 0 or position >= self.count:
+                self._done_with(covered)
                 continue
             started = time.process_time()
             self._blur(covered)
@@ -340,6 +348,14 @@ class _Output:
             self.timings.blur += blurred - started
             self.timings.encode += time.process_time() - blurred
             self.written += 1
+            self._done_with(covered)
+
+    def _done_with(self, covered: Covered) -> None:
+        """The frame's buffer back to the decoder: the encoder has its own copy (x264
+        copies the picture before ``encode`` returns; a pipe, the bytes), and the
+        review sheet took a BGR copy."""
+        if self.pool is not None:
+            self.pool.give(covered.frame)
 
     def _blur(self, covered: Covered) -> None:
         if self.yuv_height is None:

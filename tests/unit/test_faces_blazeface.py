@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from chalicelib.faces.blazeface import BlazeFaceDetector, HybridDetector
+from chalicelib.faces.blazeface import BlazeFaceDetector, HybridDetector, shared_detector
 from devtools.synthetic.faces import face_source
 
 
@@ -274,3 +275,49 @@ def test_a_second_look_stops_at_the_first_crop_that_is_enough() -> None:
     detector.runs = 0
     detector.second_look(grey, rect)
     assert detector.runs == 3
+
+
+def test_large_inputs_run_in_their_own_session_with_the_same_faces() -> None:
+    # Inputs of ``large_input`` pixels and more (a whole frame at its finest scale)
+    # go to a session without onnxruntime's memory pattern: the same outputs.
+    pytest.importorskip("onnxruntime")
+    frame, face = _scene("astronaut", 40, 120, 90)
+    grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    usual, large = BlazeFaceDetector(), BlazeFaceDetector(large_input=1)
+    assert usual._session_for(240 * 320) is usual._session
+    assert large._session_for(240 * 320) is not large._session
+    for _ in range(2):  # (a shape's second run is when the memory pattern is made)
+        boxes, scores = usual.run(grey)
+        large_boxes, large_scores = large.run(grey)
+        np.testing.assert_array_equal(boxes, large_boxes)
+        np.testing.assert_array_equal(scores, large_scores)
+    assert _hits(large.search(grey, [(0, 0, 320, 240)]), face)
+
+
+def test_the_shared_detector_is_made_once_per_thread() -> None:
+    first = shared_detector()
+    assert shared_detector() is first
+    other: list[HybridDetector] = []
+    thread = threading.Thread(target=lambda: other.append(shared_detector()))
+    thread.start()
+    thread.join()
+    assert other and other[0] is not first  # (OpenCV's cascades are not thread-safe)
+
+
+class _Sizes(_Recorder):
+    def search(self, grey, regions, smallest=None, upright_only=None, prefer=None, largest=None):  # type: ignore[no-untyped-def]
+        self.calls.append((list(upright_only or []), list(largest or [])))
+        return []
+
+
+def test_in_still_regions_haar_looks_only_for_the_faces_blazeface_sees_poorly(detector) -> None:
+    # Still regions (the whole frame, the rolling scan): Haar up to 29 px (BlazeFace's
+    # recall is low under 28); where something moved or a face is tracked, up to 42.
+    haar = _Sizes()
+    hybrid = HybridDetector(detector, haar)
+    grey = np.full((240, 320), 110, np.uint8)
+    hybrid.search(grey, [(0, 0, 160, 240), (160, 0, 160, 240)], [20, 20], [True, False])
+    assert haar.calls == [([True, False], [29, 42])]
+    haar.calls.clear()
+    HybridDetector(detector, haar, still_up_to=None).search(grey, [(0, 0, 160, 240)], [20], [True])
+    assert haar.calls == [([True], [42])]

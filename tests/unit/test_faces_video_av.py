@@ -5,6 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from chalicelib.faces import video
@@ -54,3 +55,24 @@ def test_a_range_needs_timestamps_the_whole_file_does_not() -> None:
 )
 def test_frame_rates_are_exact_fractions(fps: float, rate: Fraction) -> None:
     assert video.frame_rate(fps) == rate
+
+
+def test_a_decoded_frame_is_copied_plane_by_plane_as_to_ndarray_gives_it() -> None:
+    av = pytest.importorskip("av")
+    rng = np.random.default_rng(5)
+    i420 = rng.integers(0, 256, (48 * 3 // 2, 64), dtype=np.uint8)
+    frame = av.VideoFrame.from_ndarray(i420, format="yuv420p")
+    out = np.full_like(i420, 7)
+    assert video.i420_into(frame, out) is out
+    np.testing.assert_array_equal(out, frame.to_ndarray())
+    np.testing.assert_array_equal(out, i420)
+
+
+def test_the_pool_hands_back_buffers_of_the_shape_asked_for() -> None:
+    pool = video.FramePool(limit=1)
+    small, large = pool.take((6, 4)), pool.take((12, 8))
+    pool.give(small)
+    pool.give(large)  # over the limit: not kept
+    again = pool.take((12, 8))
+    assert again is not small and again is not large and again.shape == (12, 8)
+    assert pool.take((6, 4)) is not small  # the small one was dropped looking for a fit
