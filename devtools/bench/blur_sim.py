@@ -29,7 +29,13 @@ import numpy as np
 from chalicelib.faces import video
 from chalicelib.faces.blazeface import default_detector
 from chalicelib.faces.blurring import blur_rects_yuv420, blur_whole_yuv420
-from chalicelib.faces.tracking import CoverageSettings, Covered, FaceCoverage, RegionDetector
+from chalicelib.faces.tracking import (
+    CoverageSettings,
+    CoverageStats,
+    Covered,
+    FaceCoverage,
+    RegionDetector,
+)
 from devtools.synthetic.faces import (
     DEV_CASES,
     EXPOSED_SHARPNESS,
@@ -69,6 +75,7 @@ class SimResult:
     background_pixels: int = 0
     whole: int = 0
     coverage_cpu_s: float = 0.0  # CPU seconds in ``FaceCoverage`` (detection and tracking)
+    stats: CoverageStats | None = None
 
     @property
     def background_psnr(self) -> float:
@@ -129,6 +136,7 @@ def simulate(
     spent += time.process_time() - started
     _score(ready, originals, truth, result)
     result.coverage_cpu_s = spent
+    result.stats = coverage.stats
     return result
 
 
@@ -174,21 +182,31 @@ def cases_for(seeds: Sequence[int], names: Sequence[str] | None, dev: bool) -> l
     return cases
 
 
+def _counts(stats: CoverageStats) -> str:
+    detect = 1e3 * stats.detect_cpu_s / max(1, stats.frames)
+    return (
+        f" (detect {detect:.1f}; tracks {stats.tracks}, second looks {stats.second_looks}, "
+        f"follow-ups {stats.follow_ups}, edge searches {stats.edge_searches})"
+    )
+
+
 def report(results: Sequence[SimResult], detail: bool) -> list[str]:
     lines = []
     for r in results:
         lines.append(
-            f"{r.case.name:24} exposed {len(r.exposed):3}/{r.face_frames:<3} worst {r.worst_kept:5.2f} "
-            f"PSNR {r.background_psnr:6.2f}"
+            f"{r.case.name:24} exposed {len(r.exposed):3}/{r.face_frames:<3} "
+            f"worst {r.worst_kept:5.2f} PSNR {r.background_psnr:6.2f}"
             + (f" whole {r.whole}" if r.whole else "")
             + f"  coverage {1e3 * r.coverage_cpu_s / max(1, r.frames):5.1f} ms/frame"
+            + (_counts(r.stats) if r.stats is not None else "")
         )
         if detail:
             for leak in r.leaks:
                 x0, y0, x1, y1 = leak.box
                 lines.append(
                     f"    frame {leak.frame:3}: face {x1 - x0}x{y1 - y0} at ({x0},{y0}) "
-                    f"kept {leak.kept:.2f}, {leak.edge} px from the edge; blurred {list(leak.rects)}"
+                    f"kept {leak.kept:.2f}, {leak.edge} px from the edge; "
+                    f"blurred {list(leak.rects)}"
                 )
     exposed = sum(len(r.exposed) for r in results)
     leaking = sum(1 for r in results if r.exposed)
