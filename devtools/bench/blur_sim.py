@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import math
+import os
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -103,7 +104,7 @@ def source_video(case: Case, cache: Path) -> tuple[Path, Rendered]:
         rendered = Rendered(case, [boxes for _frame, boxes in render(case)], faces_present(case))
         return path, rendered
     cache.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".part.mp4")
+    partial = path.with_suffix(f".{os.getpid()}.part.mp4")  # (runs side by side)
     rendered = write(case, partial, threads=1)
     partial.rename(path)
     return path, rendered
