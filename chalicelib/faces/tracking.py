@@ -89,6 +89,18 @@ class CoverageSettings:
     # ... or once found this many times (a second look misses a face now and then: a
     # 44-px grey face scored under 0.7 at every detection on tuning seed 88512-7).
     verify_tries: int = 3
+    # Motion within this many px of the frame's edge is searched at every pass for
+    # faces from ``min_face`` up (a small face entering or leaving, in view for a few
+    # frames; issue 14n). 0: not searched apart from other motion.
+    edge_band: int = 96
+    # A face found new at a pass and at most this wide is looked for again on the
+    # next frame, within its own width (at most ``UNKNOWN_SPEED`` px) of where it was
+    # found: its velocity is then measured at once (the optical flow loses small fast
+    # faces), and a tentative one (weak, or not a face at a second look) moving at
+    # least ``fast_share`` of its size per frame (4 px at least; relative to the
+    # camera) is blurred at once — it may be gone before the next pass (issue 14n).
+    follow_up_side: int = 96
+    fast_share: float = 0.2
     strict: bool = False
 
     @classmethod
@@ -136,6 +148,8 @@ class CoverageStats:
     detect_cpu_s: float = 0.0  # CPU seconds in the detector (the rest of ``push`` tracks)
     whole_search_cpu_s: float = 0.0  # of which in passes searching the whole frame (start, cuts)
     second_looks: int = 0  # detections looked at again (``CoverageSettings.verify``)
+    follow_ups: int = 0  # new faces looked for again on the next frame (``follow_up_side``)
+    edge_searches: int = 0  # motion at the frame's edge searched (``edge_band``)
 
     def searched_fraction(self, width: int, height: int) -> float:
         """Pixels searched per detection pass, as a fraction of one frame."""
@@ -163,6 +177,8 @@ class _Track:
     strong: bool = False  # found confidently at least once (else held only ``weak_hold_s``)
     verified: bool = True  # a second look found a face (or none was needed)
     tries: int = 1  # detections matched to it (for ``verify_tries``)
+    beside: bool = False  # born beside a larger face tracked then (``beside_face``)
+    measured: bool = False  # its velocity measured between two detections
 
 
 class FaceCoverage:
@@ -211,6 +227,9 @@ class FaceCoverage:
         self._flow_hold = max(self._hold, round(self.settings.flow_hold_s * fps))
         self._weak_hold = max(1, round(self.settings.weak_hold_s * fps))
         self._pending: deque[ScanItem] = deque()
+        self._camera = np.zeros(2)  # the camera's shift, px per frame (at the last pass)
+        self._mask: np.ndarray | None = None  # what moved at the last pass (small copy)
+        self._mask_before: np.ndarray | None = None  # ... and at the pass before
 
     # -- the stream ---------------------------------------------------------------
     def push(self, frame: np.ndarray, grey: np.ndarray | None = None) -> list[Covered]:
@@ -227,6 +246,8 @@ class FaceCoverage:
             self._follow(self._pyramid, pyramid, index)
         if index % self.settings.detect_every == 0:
             self._detection_pass(grey, index)
+        elif index % self.settings.detect_every == 1:
+            self._follow_up(grey, index)
         for track in self._tracks:
             track.boxes[index] = track.box.copy()
             track.seen[index] = track.last_seen
@@ -257,6 +278,7 @@ class FaceCoverage:
         small = cv2.resize(grey, None, fx=self._scale, fy=self._scale, interpolation=cv2.INTER_AREA)
         small = cv2.GaussianBlur(small, (3, 3), 0)  # texture aliasing is not motion
         moving, cut = self._motion(small)
+        edge = self._edge_motion(moving)
         if cut:  # a new scene: search all of it, over the next passes
             self._pending = deque(self._whole)
             self.stats.full_scans += 1
@@ -297,6 +319,7 @@ class FaceCoverage:
         self.stats.detect_cpu_s += spent
         if whole:  # (with this pass's other searches, a small share)
             self.stats.whole_search_cpu_s += spent
+        found += self._edge_faces(grey, self._clamp(edge), found)
         self._associate(found, grey, index, refresh)
         self._small_ref = small
 
@@ -333,6 +356,8 @@ class FaceCoverage:
     def _motion(self, small: np.ndarray) -> tuple[list[ScanItem], bool]:
         """Regions that moved since the last pass (camera motion removed), and whether
         the picture changed so much that it is a new scene."""
+        self._mask_before, self._mask = self._mask, None
+        self._camera = np.zeros(2)
         if self._small_ref is None:
             return [], True
         before = self._small_ref.astype(np.float32)
@@ -366,7 +391,9 @@ class FaceCoverage:
             # (else they are many things moving, each searched).
             if not scattered or aligned_mask.sum() < 0.5 * mask.sum():
                 mask = aligned_mask
+                self._camera = np.array([dx, dy]) / (self._scale * self.settings.detect_every)
         mask = np.asarray(cv2.dilate(mask, np.ones((5, 5), np.uint8)), np.uint8)
+        self._mask = mask
         count, _labels, boxes, _centres = cv2.connectedComponentsWithStats(mask)
         items = []
         for x, y, w, h, _area in boxes[1:count]:
@@ -380,6 +407,194 @@ class FaceCoverage:
             # A face is at least an eighth of the moving region it makes.
             items.append((rect, round(min(rect[2], rect[3]) / self.settings.motion_share)))
         return items, False
+
+    def _edge_motion(self, moving: list[ScanItem]) -> list[ScanItem]:
+        """Regions of this pass's motion within ``edge_band`` of the frame's edge, to be
+        searched for faces from ``min_face`` up (``EDGE_FACES`` times that at most).
+
+        A small face entering or leaving is in view for a few frames: its motion may
+        be part of a large moving region searched only for large faces (an eighth of
+        its side), or lie in a tracked face's search region and be left to every
+        ``explained_every``-th pass, and the face be gone by then (issue 14n: faces of
+        23-71 px moving 16-29 px per frame). Only the moving pixels of the band are
+        searched, not the whole band: ~2-4 % of a frame per pass where a face moves
+        at the edge, nothing where nothing does.
+        """
+        band, mask = self.settings.edge_band, self._mask
+        if not band or mask is None:
+            return []
+        least = self._detector.min_face
+        rim = mask.copy()
+        # (the motion of a large face tracked at the edge is that face: not searched
+        # for small faces every pass, at ~20 ms per VGA pass; a tentative track may
+        # be texture, and hides nothing)
+        for track in self._tracks:
+            x, y, w, h = track.box
+            if max(w, h) > EDGE_FACES * least and track.strong and not track.tentative:
+                grow = self.settings.pad * max(w, h)
+                x0, y0 = (
+                    max(0, int((x - grow) * self._scale)),
+                    max(0, int((y - grow) * self._scale)),
+                )
+                x1 = max(0, math.ceil((x + w + grow) * self._scale))
+                y1 = max(0, math.ceil((y + h + grow) * self._scale))
+                rim[y0:y1, x0:x1] = 0
+        inner = math.ceil(band * self._scale)
+        height, width = rim.shape
+        fine = [rect for rect, smallest in moving if smallest <= least]
+        items: list[ScanItem] = []
+        # Each side's strip on its own (a region spanning two sides would take in the
+        # middle of the frame).
+        for sx, sy, sw, sh in (
+            (0, 0, inner, height),
+            (0, 0, width, inner),
+            (width - inner, 0, inner, height),
+            (0, height - inner, width, inner),
+        ):
+            strip = np.ascontiguousarray(rim[sy : sy + sh, sx : sx + sw])
+            count, labels, boxes, _centres = cv2.connectedComponentsWithStats(strip)
+            new = self._new_motion(sx, sy, sw, sh, labels, count)
+            for x, y, w, h, _area in boxes[1:count][new[1:]]:
+                grow = 0.25 * band
+                rect = _rect_from(
+                    (sx + x) / self._scale - grow,
+                    (sy + y) / self._scale - grow,
+                    (sx + x + w) / self._scale + grow,
+                    (sy + y + h) / self._scale + grow,
+                )
+                if not _mostly_inside(rect, fine + [r for r, _l in items], 0.9):
+                    items.append((rect, least))
+        return items
+
+    def _edge_faces(
+        self, grey: np.ndarray, edge: list[ScanItem], found: list[tuple[PixelRect, str]]
+    ) -> list[tuple[PixelRect, str]]:
+        """Small faces in the moving regions at the frame's edge (``_edge_motion``), not
+        already among ``found``: one level of the detector, faces up to ``EDGE_FACES``
+        times the smallest, upright views only (the tilted view costs ~4x the upright
+        one). A search of its own: its boxes larger than that (the network's level
+        finds faces up to ~1.4x its range, there the chest or a head cut by the edge
+        seen large) are dropped — one such weak box took over a 238-px tentative
+        track and had it blurred.
+        """
+        if not edge:
+            return []
+        started = time.process_time()
+        largest = [round(least * EDGE_FACES) for _rect, least in edge]
+        labelled = self._detector.search(
+            grey,
+            [rect for rect, _least in edge],
+            [least for _rect, least in edge],
+            [False] * len(edge),
+            ["edge"] * len(edge),
+            list(largest),
+        )
+        self.stats.detect_cpu_s += time.process_time() - started
+        self.stats.edge_searches += len(edge)
+        self.stats.searched_pixels += sum(_cost(item, self._detector.min_face) for item in edge)
+        most = max(largest)
+        known = [np.array(rect, np.float64) for rect, _view in found]
+        return [
+            (rect, view)
+            for rect, view in labelled
+            if max(rect[2], rect[3]) <= most
+            and not any(same_face(np.array(rect, np.float64), other) for other in known)
+        ]
+
+    def _new_motion(
+        self, sx: int, sy: int, sw: int, sh: int, labels: np.ndarray, count: int
+    ) -> np.ndarray:
+        """Per label of a strip of the motion mask: whether at least ``NEW_MOTION`` of
+        its pixels did not move at the pass before — something that moves on (a face
+        entering, leaving, passing), not an edge of the picture shifting a pixel or
+        two in place (a retina's rim on a pan too slow for the camera's shift to be
+        measured moved at every pass and was searched for nothing: ~12 ms per VGA
+        frame)."""
+        if self._mask_before is None:
+            return np.ones(count, bool)
+        before = self._mask_before[sy : sy + sh, sx : sx + sw] > 0
+        total = np.bincount(labels.ravel(), minlength=count)
+        fresh = np.bincount(labels[~before].ravel(), minlength=count)
+        return np.asarray(fresh >= NEW_MOTION * np.maximum(total, 1))
+
+    def _follow_up(self, grey: np.ndarray, index: int) -> None:
+        """Look again, on the frame after a pass, for the small faces found new there.
+
+        The optical flow loses small fast faces (a 24-px face at 29 px/frame stayed
+        where it was found, unblurred, until it left); found again one frame later,
+        its velocity is measured at once and its box coasts with it. A tentative one
+        (weak, or not a face at a second look — not one born beside a larger face)
+        that moves fast and is a face at a second look is blurred at once: a face
+        entering or leaving may be gone before the next pass could confirm it, and
+        texture does not move by itself.
+        """
+        settings = self.settings
+        young = [
+            t
+            for t in self._tracks
+            if t.born == index - 1
+            and t.redetected == 0
+            and t.born in t.boxes
+            and max(t.box[2], t.box[3]) <= settings.follow_up_side
+        ]
+        searches: list[tuple[_Track, ScanItem, int]] = []
+        for track in young:
+            x, y, w, h = track.boxes[track.born]
+            side = float(max(w, h))
+            reach = min(side, UNKNOWN_SPEED) + 0.25 * side
+            rect = _rect_from(x - reach, y - reach, x + w + reach, y + h + reach)
+            for item in self._clamp([(rect, max(1, round(0.5 * min(w, h))))]):
+                searches.append((track, item, math.ceil(2 * side)))
+        if not searches:
+            return
+        started = time.process_time()
+        found = self._detector.search(
+            grey,
+            [item[0] for _track, item, _most in searches],
+            [item[1] for _track, item, _most in searches],
+            [False] * len(searches),
+            [track.view for track, _item, _most in searches],
+            [most for _track, _item, most in searches],
+        )
+        self.stats.detect_cpu_s += time.process_time() - started
+        self.stats.follow_ups += len(searches)
+        self.stats.searched_pixels += sum(
+            _cost(item, self._detector.min_face) for _t, item, _m in searches
+        )
+        views = dict(found)
+        # (not a face another track already follows: a new track on a face's chin
+        # took the face itself at 50 px/frame and was blurred, padded so — 68739-3)
+        others = [t.box for t in self._tracks if t not in young]
+        unmatched = [
+            rect
+            for rect, _view in found
+            if not any(same_face(np.array(rect, np.float64), other) for other in others)
+        ]
+        for track, _item, _most in searches:
+            side = float(max(track.box[2], track.box[3]))
+            best = _best_match(track.boxes[track.born], unmatched, min(side, UNKNOWN_SPEED))
+            if best is None:
+                continue
+            unmatched.remove(best)
+            track.view = views[best]
+            track.strong = track.strong or not is_weak(track.view)
+            # (not counted as found again: a face is *established*, held while the
+            # flow follows it, by the detections of passes — ``ESTABLISHED``)
+            passes = track.redetected
+            self._found_again(track, best, grey, index)
+            track.redetected = passes
+            # (and a face at a second look: a weak detection on texture, matched to
+            # another one nearby, moved "fast" — seed 68739-3 lost 9.6 dB to it)
+            if track.tentative and not track.beside and self._fast(track):
+                track.verified = track.verified or self._verified(grey, best, track.view)
+                track.tentative = not track.verified
+
+    def _fast(self, track: _Track) -> bool:
+        """Whether ``track`` moves at least ``fast_share`` of its size (and 4 px) per
+        frame relative to the camera (texture moves only with the camera)."""
+        speed = float(np.abs(track.velocity - self._camera).max())
+        side = float(max(track.box[2], track.box[3]))
+        return speed >= max(FAST_SPEED, self.settings.fast_share * side)
 
     def _background_weights(self) -> np.ndarray | None:
         """Weights of the small copy's pixels for finding the camera's shift: 0 on the
@@ -437,38 +652,46 @@ class FaceCoverage:
             # face, blurred from its first detection.
             track.tentative = not track.verified
             track.strong = track.strong or not is_weak(track.view)
-            detected = np.array(best, np.float64)
-            then = track.boxes[track.last_seen].copy() if track.last_seen in track.boxes else None
-            # (a weak detection at the edge — texture the detector half-believes — does
-            # not hold its size)
-            if not is_weak(track.view) and edge_sides(detected, self._width, self._height).any():
-                box = edge_steady(track.box, detected, self._width, self._height)
-                if (box[2:] > track.box[2:] + 0.5).any():
-                    self._grow_back(track, box, index)
-                track.box = box
-            else:
-                track.box = steady_size(track.box, detected, self.settings.shrink)
-            if not refresh and index > track.last_seen and then is not None:
-                # Measured between the track's boxes at its two detections, like with
-                # like: a face cut by the frame's edge has a box larger than its
-                # detection (``edge_steady``), and the detection's centre moves with
-                # the part in view (issue 14i: a 166-px profile at the left edge
-                # moving 1.2 px/frame was measured at 15-35 px/frame, and padded so).
-                measured = (_centre(track.box) - _centre(then)) / (index - track.last_seen)
-                # The first re-detection gives the first measured velocity (a new
-                # track's is 0, or the optical flow's guess): taken whole.
-                weight = 0.5 if track.redetected else 1.0
-                track.velocity = (1 - weight) * track.velocity + weight * measured
-                track.redetected += 1
-            if index > track.last_seen:
-                fill_between(track.boxes, track.last_seen, index, track.box)
-            track.last_seen = index
-            track.points = _features(grey, track.box)
+            self._found_again(track, best, grey, index, refresh)
         # A new detection around faces already tracked is not a new face (see around_faces).
         live = self._live_faces(index)
         for rect in unmatched:
             if not around_faces(rect, [t.box for t in live], self._cut(rect, live)):
                 self._start_track(rect, views[rect], grey, index, live)
+
+    def _found_again(
+        self, track: _Track, rect: PixelRect, grey: np.ndarray, index: int, refresh: bool = False
+    ) -> None:
+        """Move ``track`` to its new detection ``rect`` (found in frame ``index``): its
+        box, its velocity measured since its last detection, the boxes in between."""
+        detected = np.array(rect, np.float64)
+        then = track.boxes[track.last_seen].copy() if track.last_seen in track.boxes else None
+        # (a weak detection at the edge — texture the detector half-believes — does
+        # not hold its size)
+        if not is_weak(track.view) and edge_sides(detected, self._width, self._height).any():
+            box = edge_steady(track.box, detected, self._width, self._height)
+            if (box[2:] > track.box[2:] + 0.5).any():
+                self._grow_back(track, box, index)
+            track.box = box
+        else:
+            track.box = steady_size(track.box, detected, self.settings.shrink)
+        if not refresh and index > track.last_seen and then is not None:
+            # Measured between the track's boxes at its two detections, like with
+            # like: a face cut by the frame's edge has a box larger than its
+            # detection (``edge_steady``), and the detection's centre moves with
+            # the part in view (issue 14i: a 166-px profile at the left edge
+            # moving 1.2 px/frame was measured at 15-35 px/frame, and padded so).
+            measured = (_centre(track.box) - _centre(then)) / (index - track.last_seen)
+            # The first re-detection gives the first measured velocity (a new
+            # track's is 0, or the optical flow's guess): taken whole.
+            weight = 0.5 if track.measured else 1.0
+            track.velocity = (1 - weight) * track.velocity + weight * measured
+            track.redetected += 1
+            track.measured = True
+        if index > track.last_seen:
+            fill_between(track.boxes, track.last_seen, index, track.box)
+        track.last_seen = index
+        track.points = _features(grey, track.box)
 
     def _start_track(
         self, rect: PixelRect, view: str, grey: np.ndarray, index: int, live: list[_Track]
@@ -480,9 +703,8 @@ class FaceCoverage:
         # chest under a face, found once as a face), or not a face at a second look:
         # blurred once found again (and, for the last, seen as a face then).
         track.verified = self._verified(grey, rect, view)
-        track.tentative = (
-            is_weak(view) or beside_face(box, [t.box for t in live]) or not track.verified
-        )
+        track.beside = beside_face(box, [t.box for t in live])
+        track.tentative = is_weak(view) or track.beside or not track.verified
         track.strong = not is_weak(view)
         track.points = _features(grey, box)
         self._tracks.append(track)
@@ -546,7 +768,7 @@ class FaceCoverage:
             moved = _flow(before, now, track)
             # Its velocity is known: followed 8 frames (0.6⁸ ≈ 2 % left of the
             # start), or measured between two detections.
-            settled = track.steps >= 8 or track.redetected > 0
+            settled = track.steps >= 8 or track.measured
             if moved is not None and settled and not plausible(moved, track.velocity):
                 track.points = None  # locked onto something else: coast until re-detected
                 moved = None
@@ -1085,6 +1307,9 @@ def _cost(item: ScanItem, min_face: int) -> int:
 
 
 UNKNOWN_SPEED = 32.0  # px/frame: how far a face whose speed is unknown may have moved
+FAST_SPEED = 4.0  # px/frame: the least speed of a face blurred at a follow-up look
+EDGE_FACES = 3.7  # largest / smallest face searched in motion at the frame's edge
+NEW_MOTION = 0.2  # share of a moving region at the edge that did not move at the last pass
 
 
 def _best_match(box: np.ndarray, found: list[PixelRect], reach: float = 0.0) -> PixelRect | None:
