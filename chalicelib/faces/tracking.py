@@ -472,10 +472,14 @@ class FaceCoverage:
         """Small faces in the moving regions at the frame's edge (``_edge_motion``), not
         already among ``found``: one level of the detector, faces up to ``EDGE_FACES``
         times the smallest, upright views only (the tilted view costs ~4x the upright
-        one). A search of its own: its boxes larger than that (the network's level
-        finds faces up to ~1.4x its range, there the chest or a head cut by the edge
-        seen large) are dropped — one such weak box took over a 238-px tentative
-        track and had it blurred.
+        one). A search of its own: its *weak* boxes larger than that (the network's
+        level finds faces up to ~1.4x its range, there the chest or a head cut by the
+        edge seen large) are dropped — one such weak box took over a 238-px tentative
+        track and had it blurred. A confident one is kept: a 61-px face leaving by
+        the bottom edge has an 81-px box (BlazeFace's box grown to the whole face),
+        and this search may be the only one that looked at it (seed 31-2: its
+        motion region fell 0.306 inside a tracked face's search region, over the 0.3
+        that defers it to every ``explained_every``-th pass; 8 frames left sharp).
         """
         if not edge:
             return []
@@ -497,7 +501,7 @@ class FaceCoverage:
         return [
             (rect, view)
             for rect, view in labelled
-            if max(rect[2], rect[3]) <= most
+            if (max(rect[2], rect[3]) <= most or not is_weak(view))
             and not any(same_face(np.array(rect, np.float64), other) for other in known)
         ]
 

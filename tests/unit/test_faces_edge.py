@@ -10,8 +10,10 @@ view between two detection passes and never searched at its size).
 from __future__ import annotations
 
 import cv2
+import numpy as np
 import pytest
 
+from chalicelib.faces.tracking import FaceCoverage
 from devtools.bench.blur_sim import simulate_rendered
 from devtools.synthetic.faces import Actor, Case
 
@@ -36,3 +38,28 @@ def test_a_small_fast_face_at_the_edge_is_never_left_sharp(case: Case) -> None:
     assert result.exposed == [], [(leak.frame, leak.box, leak.kept) for leak in result.leaks]
     assert result.whole == 0  # by boxes, not by blurring whole frames
     assert result.background_psnr > 30  # and not by blurring the whole picture either
+
+
+class _Answers:
+    """A region detector that answers every search with the same boxes (to test what
+    the edge search keeps of them, not the detector)."""
+
+    min_face = 20
+
+    def __init__(self, boxes: list[tuple[tuple[int, int, int, int], str]]) -> None:
+        self.boxes = boxes
+
+    def search(self, grey, rects, least, upright, views, largest):  # type: ignore[no-untyped-def]
+        return list(self.boxes)
+
+
+def test_the_edge_search_keeps_a_confident_face_above_its_range_and_drops_a_weak_one() -> None:
+    # A 61-px face leaving by the bottom edge gets an 81-px box (the box grown to the
+    # whole face), over the edge search's 74 px: dropped, it was left sharp for 8
+    # frames of seed 31-2 when no other search of that pass looked at it.
+    confident, weak = ((216, 379, 81, 81), "blazeface"), ((300, 380, 90, 90), "blazeface?")
+    coverage = FaceCoverage(_Answers([confident, weak]), VGA, 30.0)
+    grey = np.zeros((480, 640), np.uint8)
+    assert coverage._edge_faces(grey, [((180, 360, 160, 120), 20)], []) == [confident]
+    # (and nothing another search of the pass found already)
+    assert coverage._edge_faces(grey, [((180, 360, 160, 120), 20)], [confident]) == []
