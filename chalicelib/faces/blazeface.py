@@ -49,6 +49,7 @@ FACE_UP = 0.1  # and its centre moved up the face by this share of its height
 # profile faces: top 0.15 of the height low, back 0.07-0.1 of the width short).
 PROFILE_UP = 0.15  # of the height, added above a profile face
 PROFILE_BACK = 0.1  # of the width, added on the side away from the nose
+PROFILE_DOWN = 0.1  # of the height, added below a profile face (jaw and chin; issue 14p)
 
 
 @cache
@@ -196,13 +197,14 @@ def decode(
     nose = np.sum((found[:, 8:10] - found[:, 0:2]) * across, axis=1) / np.maximum(found[:, 2], 1)
     profile = np.clip((np.abs(nose) - 0.15) / 0.2, 0, 1)
     up, back = PROFILE_UP * profile * h, PROFILE_BACK * profile * w
+    down = PROFILE_DOWN * profile * h
     shift_back = -np.sign(nose) * back / 2
     cx, cy = cx + across[:, 0] * shift_back, cy + across[:, 1] * shift_back
-    h, w = h + up, w + back
+    h, w = h + up + down, w + back
     cos, sin = np.abs(np.cos(angle)), np.abs(np.sin(angle))
     # Up the face: (sin, -cos) of the eye line's angle (straight up when level).
-    cx = cx + np.sin(angle) * (FACE_UP * h + up / 2)
-    cy = cy - np.cos(angle) * (FACE_UP * h + up / 2)
+    cx = cx + np.sin(angle) * (FACE_UP * h + (up - down) / 2)
+    cy = cy - np.cos(angle) * (FACE_UP * h + (up - down) / 2)
     wide, high = w * cos + h * sin, w * sin + h * cos
     return np.stack([cx - wide / 2, cy - high / 2, wide, high], axis=1), probability[keep]
 
