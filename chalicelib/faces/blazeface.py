@@ -46,7 +46,9 @@ FACE_GROW = 1.25  # BlazeFace's box (brows to chin) grown to the whole face, for
 FACE_UP = 0.1  # and its centre moved up the face by this share of its height
 # A face in profile (nose tip far off the box's centre line): BlazeFace's box stops
 # short of the forehead and of the back of the face (measured on the test set's
-# profile faces: top 0.15 of the height low, back 0.07-0.1 of the width short).
+# profile faces: top 0.15 of the height low, back 0.07-0.1 of the width short), and
+# often of the jaw, most of all when the head is also tilted (issue 14p: bottom 0-0.18
+# of the height short on the tuning seeds' tilted profiles, 0-0.11 on upright ones).
 PROFILE_UP = 0.15  # of the height, added above a profile face
 PROFILE_BACK = 0.1  # of the width, added on the side away from the nose
 PROFILE_DOWN = 0.1  # of the height, added below a profile face (jaw and chin; issue 14p)

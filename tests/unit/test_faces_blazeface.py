@@ -333,7 +333,7 @@ def test_a_profile_box_reaches_below_the_frontal_box_to_the_jaw() -> None:
     frontal[0, 4:8] = (-8, -6, 8, -6)  # eyes level
     profile = frontal.copy()
     profile[0, 8:10] = (18, 0)  # the nose tip far off the centre line: a profile
-    (fx, fy, _fw, fh), = decode(scores, frontal, 128, 128, 0.5)[0]
-    (_px, py, _pw, ph), = decode(scores, profile, 128, 128, 0.5)[0]
+    ((_fx, fy, _fw, fh),) = decode(scores, frontal, 128, 128, 0.5)[0]
+    ((_px, py, _pw, ph),) = decode(scores, profile, 128, 128, 0.5)[0]
     assert py + ph >= fy + fh + 0.05 * fh  # lower, to the jaw
     assert py <= fy - 0.1 * fh  # and higher, to the forehead, as before
