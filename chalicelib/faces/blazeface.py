@@ -46,12 +46,9 @@ FACE_GROW = 1.25  # BlazeFace's box (brows to chin) grown to the whole face, for
 FACE_UP = 0.1  # and its centre moved up the face by this share of its height
 # A face in profile (nose tip far off the box's centre line): BlazeFace's box stops
 # short of the forehead and of the back of the face (measured on the test set's
-# profile faces: top 0.15 of the height low, back 0.07-0.1 of the width short), and
-# often of the jaw, most of all when the head is also tilted (issue 14p: bottom 0-0.18
-# of the height short on the tuning seeds' tilted profiles, 0-0.11 on upright ones).
+# profile faces: top 0.15 of the height low, back 0.07-0.1 of the width short).
 PROFILE_UP = 0.15  # of the height, added above a profile face
 PROFILE_BACK = 0.1  # of the width, added on the side away from the nose
-PROFILE_DOWN = 0.1  # of the height, added below a profile face (jaw and chin; issue 14p)
 
 
 @cache
@@ -199,14 +196,13 @@ def decode(
     nose = np.sum((found[:, 8:10] - found[:, 0:2]) * across, axis=1) / np.maximum(found[:, 2], 1)
     profile = np.clip((np.abs(nose) - 0.15) / 0.2, 0, 1)
     up, back = PROFILE_UP * profile * h, PROFILE_BACK * profile * w
-    down = PROFILE_DOWN * profile * h
     shift_back = -np.sign(nose) * back / 2
     cx, cy = cx + across[:, 0] * shift_back, cy + across[:, 1] * shift_back
-    h, w = h + up + down, w + back
+    h, w = h + up, w + back
     cos, sin = np.abs(np.cos(angle)), np.abs(np.sin(angle))
     # Up the face: (sin, -cos) of the eye line's angle (straight up when level).
-    cx = cx + np.sin(angle) * (FACE_UP * h + (up - down) / 2)
-    cy = cy - np.cos(angle) * (FACE_UP * h + (up - down) / 2)
+    cx = cx + np.sin(angle) * (FACE_UP * h + up / 2)
+    cy = cy - np.cos(angle) * (FACE_UP * h + up / 2)
     wide, high = w * cos + h * sin, w * sin + h * cos
     return np.stack([cx - wide / 2, cy - high / 2, wide, high], axis=1), probability[keep]
 
