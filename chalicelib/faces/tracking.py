@@ -584,9 +584,7 @@ class FaceCoverage:
             track.strong = track.strong or not is_weak(track.view)
             # (not counted as found again: a face is *established*, held while the
             # flow follows it, by the detections of passes — ``ESTABLISHED``)
-            passes = track.redetected
-            self._found_again(track, best, grey, index)
-            track.redetected = passes
+            self._found_again(track, best, grey, index, counted=False)
             # (and a face at a second look: a weak detection on texture, matched to
             # another one nearby, moved "fast" — seed 68739-3 lost 9.6 dB to it)
             if track.tentative and not track.beside and self._fast(track):
@@ -664,10 +662,18 @@ class FaceCoverage:
                 self._start_track(rect, views[rect], grey, index, live)
 
     def _found_again(
-        self, track: _Track, rect: PixelRect, grey: np.ndarray, index: int, refresh: bool = False
+        self,
+        track: _Track,
+        rect: PixelRect,
+        grey: np.ndarray,
+        index: int,
+        refresh: bool = False,
+        counted: bool = True,
     ) -> None:
         """Move ``track`` to its new detection ``rect`` (found in frame ``index``): its
-        box, its velocity measured since its last detection, the boxes in between."""
+        box, its velocity measured since its last detection, the boxes in between.
+        ``counted``: a detection of a pass, counted in ``redetected`` (a follow-up
+        look is not)."""
         detected = np.array(rect, np.float64)
         then = track.boxes[track.last_seen].copy() if track.last_seen in track.boxes else None
         # (a weak detection at the edge — texture the detector half-believes — does
@@ -690,7 +696,8 @@ class FaceCoverage:
             # track's is 0, or the optical flow's guess): taken whole.
             weight = 0.5 if track.measured else 1.0
             track.velocity = (1 - weight) * track.velocity + weight * measured
-            track.redetected += 1
+            if counted:
+                track.redetected += 1
             track.measured = True
         if index > track.last_seen:
             fill_between(track.boxes, track.last_seen, index, track.box)
