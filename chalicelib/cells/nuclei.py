@@ -148,9 +148,7 @@ def segment_nuclei(
     peak = _seed_peaks(markers, smoothed)
     del markers, mask
     labels = _trim(labels, smoothed, peak, background, threshold_offset)
-    labels = _reclaim(
-        labels, smoothed, peak, background, threshold_offset, r, NOISE_SIGMAS * noise
-    )
+    labels = _reclaim(labels, smoothed, peak, background, threshold_offset, r, NOISE_SIGMAS * noise)
     # Only needed to bring labels back to full size (and large at full size).
     soft = smoothed - _level_map(labels, peak, background, threshold_offset) if scale < 1 else None
     labels, count, flagged, giants, areas = _size_control(labels, smoothed, peak, r)
@@ -368,33 +366,44 @@ def _reclaim(
         _n, parts = cv2.connectedComponents(free.view(np.uint8), connectivity=8)
         mine = np.unique(parts[box == k])
         grown = np.isin(parts, mine[mine > 0])
-        if _reaches(grown, y0, y1, x0, x1, height, width) and peak[k] >= values.max() - step:
+        sides = _open_sides(y0, y1, x0, x1, height, width)
+        if _reaches(grown, sides) and peak[k] >= values.max() - step:
             # The level joins it to a neighbour's flank, but it is the summit of its
             # window: what it keeps is what lies downhill of it (the flank is uphill).
-            grown = _downhill(box == k, free, values, step)
-        if not _reaches(grown, y0, y1, x0, x1, height, width):
+            grown = _downhill(box == k, free, values, step, sides)
+        if not _reaches(grown, sides):
             np.copyto(box, np.int32(k), where=grown)
     return labels
 
 
-def _reaches(
-    grown: np.ndarray, y0: int, y1: int, x0: int, x1: int, height: int, width: int
-) -> bool:
-    """Whether ``grown`` (in the window y0:y1, x0:x1) touches the window's side where
-    the window does not stop at the image's edge."""
+def _open_sides(
+    y0: int, y1: int, x0: int, x1: int, height: int, width: int
+) -> tuple[bool, bool, bool, bool]:
+    """Which sides of the window y0:y1, x0:x1 (top, bottom, left, right) lie inside the
+    image: a region touching one of them reaches beyond the window."""
+    return y0 > 0, y1 < height, x0 > 0, x1 < width
+
+
+def _reaches(grown: np.ndarray, sides: tuple[bool, bool, bool, bool]) -> bool:
+    top, bottom, left, right = sides
     return bool(
-        (y0 > 0 and grown[0].any())
-        or (y1 < height and grown[-1].any())
-        or (x0 > 0 and grown[:, 0].any())
-        or (x1 < width and grown[:, -1].any())
+        (top and grown[0].any())
+        or (bottom and grown[-1].any())
+        or (left and grown[:, 0].any())
+        or (right and grown[:, -1].any())
     )
 
 
 def _downhill(
-    start: np.ndarray, allowed: np.ndarray, values: np.ndarray, tolerance: np.float32
+    start: np.ndarray,
+    allowed: np.ndarray,
+    values: np.ndarray,
+    tolerance: np.float32,
+    sides: tuple[bool, bool, bool, bool],
 ) -> np.ndarray:
     """``start`` grown through ``allowed`` pixels never climbing: a pixel joins when a
-    neighbour already in is at least as high (less ``tolerance``)."""
+    neighbour already in is at least as high (less ``tolerance``). Stops as soon as it
+    reaches an open side of the window (``sides``, see :func:`_reaches`)."""
     grown = start.copy()
     cross = np.ones((3, 3), np.uint8)
     floor = np.float32(-np.inf)
@@ -404,6 +413,8 @@ def _downhill(
         if not new.any():
             return grown
         grown |= new
+        if _reaches(new, sides):
+            return grown
 
 
 def _markers(seeds: np.ndarray, mask: np.ndarray) -> np.ndarray:
