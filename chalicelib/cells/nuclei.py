@@ -148,7 +148,7 @@ def segment_nuclei(
     peak = _seed_peaks(markers, smoothed)
     del markers, mask
     labels = _trim(labels, smoothed, peak, background, threshold_offset)
-    labels = _reclaim(labels, smoothed, peak, background, threshold_offset, r)
+    labels = _reclaim(labels, smoothed, peak, background, threshold_offset, r, NOISE_SIGMAS * noise)
     # Only needed to bring labels back to full size (and large at full size).
     soft = smoothed - _level_map(labels, peak, background, threshold_offset) if scale < 1 else None
     labels, count, flagged, giants, areas = _size_control(labels, smoothed, peak, r)
@@ -323,6 +323,7 @@ def _reclaim(
     background: float,
     threshold_offset: float,
     r: float,
+    tolerance: float = 0.0,
 ) -> np.ndarray:
     """Objects the flood left smaller than debris get back what their own level keeps.
 
@@ -333,8 +334,12 @@ def _reclaim(
     least ``RECLAIM_SIGMAS`` noise sds: a weak bump left small is debris) takes
     back the unlabelled pixels above its own trim level (:func:`_trim`'s rule)
     that join it, when they form a bump closed within ``RECLAIM_RADII`` r of it
-    (one reaching further is a broad haze). Slivers cut by the image's edge are
-    small for that reason and stay as they are.
+    (one reaching further is a broad haze). When those pixels run on into a
+    neighbour's unlabelled flank (a small bright nucleus beside a brighter one's
+    rim) and the object is the highest point of its reach, it takes back only what
+    lies downhill of it (:func:`_downhill`, steps up to ``tolerance`` allowed as
+    noise): the neighbour's flank rises away from it. Slivers cut by the image's
+    edge are small for that reason and stay as they are.
     """
     count = int(labels.max())
     if count == 0:
@@ -347,6 +352,7 @@ def _reclaim(
     relative = _relative(threshold_offset)
     height, width = labels.shape
     reach = int(np.ceil(RECLAIM_RADII * r))
+    step = np.float32(tolerance)
     boxes = label_boxes(labels, small)
     for k, (y0, x0, y1, x1) in zip(small.tolist(), boxes, strict=True):
         if y0 == 0 or x0 == 0 or y1 == height or x1 == width:
@@ -355,20 +361,60 @@ def _reclaim(
         x0, x1 = max(0, x0 - reach), min(width, x1 + reach)
         box = labels[y0:y1, x0:x1]  # a view: the object grows in ``labels``
         level = background + relative * (float(peak[k]) - background)
-        free = ((box == 0) & (smoothed[y0:y1, x0:x1] >= level)) | (box == k)
+        values = smoothed[y0:y1, x0:x1]
+        free = ((box == 0) & (values >= level)) | (box == k)
         _n, parts = cv2.connectedComponents(free.view(np.uint8), connectivity=8)
         mine = np.unique(parts[box == k])
         grown = np.isin(parts, mine[mine > 0])
-        # Closed within reach unless the window stops at the image's edge.
-        reaches = (
-            (y0 > 0 and grown[0].any())
-            or (y1 < height and grown[-1].any())
-            or (x0 > 0 and grown[:, 0].any())
-            or (x1 < width and grown[:, -1].any())
-        )
-        if not reaches:
+        sides = _open_sides(y0, y1, x0, x1, height, width)
+        if _reaches(grown, sides) and peak[k] >= values.max() - step:
+            # The level joins it to a neighbour's flank, but it is the summit of its
+            # window: what it keeps is what lies downhill of it (the flank is uphill).
+            grown = _downhill(box == k, free, values, step, sides)
+        if not _reaches(grown, sides):
             np.copyto(box, np.int32(k), where=grown)
     return labels
+
+
+def _open_sides(
+    y0: int, y1: int, x0: int, x1: int, height: int, width: int
+) -> tuple[bool, bool, bool, bool]:
+    """Which sides of the window y0:y1, x0:x1 (top, bottom, left, right) lie inside the
+    image: a region touching one of them reaches beyond the window."""
+    return y0 > 0, y1 < height, x0 > 0, x1 < width
+
+
+def _reaches(grown: np.ndarray, sides: tuple[bool, bool, bool, bool]) -> bool:
+    top, bottom, left, right = sides
+    return bool(
+        (top and grown[0].any())
+        or (bottom and grown[-1].any())
+        or (left and grown[:, 0].any())
+        or (right and grown[:, -1].any())
+    )
+
+
+def _downhill(
+    start: np.ndarray,
+    allowed: np.ndarray,
+    values: np.ndarray,
+    tolerance: np.float32,
+    sides: tuple[bool, bool, bool, bool],
+) -> np.ndarray:
+    """``start`` grown through ``allowed`` pixels never climbing: a pixel joins when a
+    neighbour already in is at least as high (less ``tolerance``). Stops as soon as it
+    reaches an open side of the window (``sides``, see :func:`_reaches`)."""
+    grown = start.copy()
+    cross = np.ones((3, 3), np.uint8)
+    floor = np.float32(-np.inf)
+    while True:
+        reach = cv2.dilate(np.where(grown, values, floor).astype(np.float32), cross)
+        new = allowed & ~grown & (values <= reach + tolerance)
+        if not new.any():
+            return grown
+        grown |= new
+        if _reaches(new, sides):
+            return grown
 
 
 def _markers(seeds: np.ndarray, mask: np.ndarray) -> np.ndarray:

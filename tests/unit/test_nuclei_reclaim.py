@@ -69,3 +69,29 @@ def test_a_small_saturated_nucleus_among_larger_dim_ones_is_counted() -> None:
     found = {(round(c.x), round(c.y)) for c in counting.cells}
     assert counting.count == 9
     assert any(abs(x - 80) <= 2 and abs(y - 80) <= 2 for x, y in found)
+
+
+def test_a_summit_beside_a_neighbours_flank_takes_back_only_what_lies_downhill() -> None:
+    # Its level joins it to the unlabelled flank of a neighbour (which reaches out of
+    # its window: a haze by the closed-bump rule), but it is the window's summit and
+    # the neighbour's flank rises away from the saddle between them.
+    smoothed = np.maximum(
+        _bump((60, 60), (30, 30), 100.0, 3.0), _bump((60, 60), (41, 30), 95.0, 4.0)
+    )
+    labels = _left_a_core(smoothed.shape, (30, 30))
+    peak = np.array([0.0, 100.0], np.float32)
+    grown = _reclaim(labels.copy(), smoothed, peak, 0.0, 0.0, R, 0.5)
+    mine = grown == 1
+    assert mine.sum() > MIN_AREA_FRACTION * np.pi * R * R
+    assert mine[30, 27] and not mine[30, 37]  # its own side, not the neighbour's bump
+    assert np.all(smoothed[mine] >= 50.0)
+
+
+def test_a_piece_on_a_brighter_neighbours_flank_is_not_reclaimed() -> None:
+    # Not the summit of its window: a piece of a brighter structure's flank.
+    smoothed = np.maximum(
+        _bump((60, 60), (30, 30), 60.0, 3.0), _bump((60, 60), (38, 30), 100.0, 4.0)
+    )
+    labels = _left_a_core(smoothed.shape, (30, 30))
+    peak = np.array([0.0, float(smoothed[30, 30])], np.float32)
+    assert np.array_equal(_reclaim(labels.copy(), smoothed, peak, 0.0, 0.0, R, 0.5), labels)
