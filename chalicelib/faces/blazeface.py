@@ -611,7 +611,7 @@ def _best_near(boxes: np.ndarray, scores: np.ndarray, side: float, scale: float)
     x, y, w, h = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
     ratio = np.maximum(w, h) / (side * scale)
     near = np.maximum(np.abs(x + w / 2 - middle), np.abs(y + h / 2 - middle))
-    wanted = (near < VERIFY_NEAR * side * scale) & (1 / 1.6 < ratio) & (ratio < 1.6)
+    wanted = (near < VERIFY_NEAR * side * scale) & (ratio > 1 / 1.6) & (ratio < 1.6)
     return float(scores[wanted].max()) if wanted.any() else 0.0
 
 
