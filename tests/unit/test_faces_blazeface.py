@@ -321,3 +321,18 @@ def test_in_still_regions_haar_looks_only_for_the_faces_blazeface_sees_poorly(de
     haar.calls.clear()
     HybridDetector(detector, haar, still_up_to=None).search(grey, [(0, 0, 160, 240)], [20], [True])
     assert haar.calls == [([True], [42])]
+
+
+def test_the_onnx_weights_are_the_file_the_notice_describes() -> None:
+    # models/NOTICE.md gives the recipe of each change to the ONNX copy and the sha256
+    # of its result, the last one being the file shipped (issue 14r: tensors widened to
+    # whole blocks of 16 channels); a file changed without its recipe fails here.
+    import hashlib
+    import re
+
+    from chalicelib.faces.blazeface import ONNX_MODEL
+
+    notice = (ONNX_MODEL.parent / "NOTICE.md").read_text()
+    onnx_part = notice[notice.index("# face_detection_short_range.onnx") :]
+    described = re.findall(r"sha256[^`]*`([0-9a-f]{64})`", onnx_part)[-1]
+    assert hashlib.sha256(ONNX_MODEL.read_bytes()).hexdigest() == described
