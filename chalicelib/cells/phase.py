@@ -66,6 +66,18 @@ CELL_QUANTILE = 99.0  # ... pixels above CELL_FLOOR times its 99th percentile ar
 CELL_FLOOR = 0.4
 MAX_CELL_SHARE = 0.25  # ... and above this share (tune crops: 0.08-0.23) ...
 TUNE_CELL_SHARE = 0.15  # ... weigh as this one (the tune crops' median), reached 0.1 further on
+# Issue-12z: the typical contrast is capped by the background's grain (the pixels far from
+# every cell), so a crop the cells fill is not scaled as if its cells were its background ...
+BACKGROUND_CELL_FLOOR = 0.2  # cells: energy above this times its CELL_QUANTILE percentile ...
+BACKGROUND_DISTANCE = (6.0, 3.0)  # background: working px from every cell pixel (the second
+# where the first leaves too few tiles) ...
+BACKGROUND_TILE = 8  # working px: the background's grain is averaged over tiles of this side ...
+BACKGROUND_TILE_FILL = 0.1  # ... that hold at least this share of background pixels ...
+BACKGROUND_QUANTILE = 10.0  # ... and the grain is this percentile of the tiles (a dimmed
+# corner's coarser grain does not raise it) ...
+BACKGROUND_MIN_TILES = 2  # ... of at least this many tiles (fewer: no cap)
+MAX_TYPICAL_OVER_GRAIN = 2.1  # the typical is at most this times the grain (tune crops covered
+# no more than MAX_CELL_SHARE: 1.19-2.06; the cell-covered ones 2.1-3.0; the six photos 1.4-2.0)
 MIN_TYPICAL = 0.004  # a flatter image is not amplified further (noise is not made into cells)
 POLARITY_SIGMA = 3.0  # px (working): the polarity is read from the contrast smoothed at this
 POLARITY_SKEW = 0.5  # skewness above this: bright cells (negative phase contrast), turned over
@@ -316,34 +328,68 @@ def contrast(gray: np.ndarray, scale: float) -> np.ndarray:
 
 
 def typical_contrast(local: np.ndarray) -> float:
-    """The median absolute fine contrast of a field the cells cover no more than in training.
+    """The median absolute fine contrast of a field the cells cover no more than in training,
+    and at most ``MAX_TYPICAL_OVER_GRAIN`` times its background's grain.
 
     ``local`` is the relative contrast less its blur at ``TYPICAL_SCALE``; its absolute
     value smoothed at ``ENERGY_SIGMA`` is the energy, and the pixels whose energy is above
     ``CELL_FLOOR`` times its ``CELL_QUANTILE`` percentile are the cells' (a threshold set by
-    the cells themselves: the grain, uneven light and the bit depth do not move it). Where
-    they cover more than ``MAX_CELL_SHARE`` of the field (more than in any tune crop) the
-    median is taken with their pixels weighed down to the share of a typical tune crop,
-    ``TUNE_CELL_SHARE`` (from a share 0.1 above ``MAX_CELL_SHARE`` on, in a linear ramp, so
-    that the typical does not jump): a crop the cells fill is scaled as a field they cover
-    as in training, i.e. as the photo it was cut from (its plain median is the cells' own
-    contrast: the cells looked 1.5-3.6x fainter, issue-12u). Up to that share it is the
-    plain median, as the model was trained.
+    the cells themselves). Where they cover more than ``MAX_CELL_SHARE`` of the field the
+    median is taken with their pixels weighed down to a tune crop's share
+    (``weighed_median``, issue-12u). That median is the cells' own contrast where they fill
+    the field, so it is capped by the background's grain (``background_grain``, the pixels
+    far from every pixel above ``BACKGROUND_CELL_FLOOR`` of the same percentile; issue-12z):
+    the tune crops covered as in training and the six photos stay under the cap, scaled as
+    the model was trained, and a crop the cells fill is scaled nearer its photo.
 
     >>> rng = np.random.default_rng(0)
-    >>> field = rng.normal(0, 0.01, (200, 200)).astype(np.float32)
-    >>> sparse = field.copy()
-    >>> for x in range(20, 200, 40):
+    >>> sparse = rng.normal(0, 0.01, (200, 200)).astype(np.float32)
+    >>> crowded = sparse.copy()
+    >>> for x in range(14, 200, 22):
     ...     _ = cv2.circle(sparse, (x, 100), 8, 0.2, -1)
+    ...     for y in range(14, 160, 22):
+    ...         _ = cv2.circle(crowded, (x, y), 8, 0.2, -1)
     >>> typical_contrast(sparse) == float(np.median(np.abs(sparse)))  # as trained
     True
+    >>> round(typical_contrast(crowded) / typical_contrast(sparse), 1)  # capped by the grain
+    1.1
+    >>> round(float(np.median(np.abs(crowded)) / np.median(np.abs(sparse))), 1)  # the cells'
+    1.5
     """
     height, width = local.shape
     step = (max(1, height // 256), max(1, width // 256))
     magnitude = np.abs(local)
-    sample = magnitude[:: step[0], :: step[1]].ravel()
-    energy = cv2.GaussianBlur(magnitude, (0, 0), ENERGY_SIGMA)[:: step[0], :: step[1]]
-    cells = (energy > CELL_FLOOR * np.percentile(energy, CELL_QUANTILE)).ravel()
+    energy = cv2.GaussianBlur(magnitude, (0, 0), ENERGY_SIGMA)
+    top = float(np.percentile(energy[:: step[0], :: step[1]], CELL_QUANTILE))
+    cells = energy[:: step[0], :: step[1]] > CELL_FLOOR * top
+    typical = weighed_median(magnitude[:: step[0], :: step[1]].ravel(), cells)
+    grain = background_grain(magnitude, energy > BACKGROUND_CELL_FLOOR * top)
+    return typical if grain is None else min(typical, MAX_TYPICAL_OVER_GRAIN * grain)
+
+
+def background_grain(magnitude: np.ndarray, cells: np.ndarray) -> float | None:
+    """The ``BACKGROUND_QUANTILE`` percentile over tiles of the mean ``magnitude`` of the
+    pixels far from every ``cells`` pixel (``BACKGROUND_DISTANCE``, the nearer distance only
+    where the farther leaves too few tiles); ``None`` when fewer than
+    ``BACKGROUND_MIN_TILES`` tiles are ``BACKGROUND_TILE_FILL`` background."""
+    height, width = magnitude.shape
+    distance = cv2.distanceTransform((~cells).astype(np.uint8), cv2.DIST_L2, 3)
+    tiles = (max(1, width // BACKGROUND_TILE), max(1, height // BACKGROUND_TILE))
+    for reach in BACKGROUND_DISTANCE:
+        far = (distance >= reach).astype(np.float32)
+        share = cv2.resize(far, tiles, interpolation=cv2.INTER_AREA)
+        valid = share >= BACKGROUND_TILE_FILL
+        if int(valid.sum()) >= BACKGROUND_MIN_TILES:
+            total = cv2.resize(magnitude * far, tiles, interpolation=cv2.INTER_AREA)
+            return float(np.percentile(total[valid] / share[valid], BACKGROUND_QUANTILE))
+    return None
+
+
+def weighed_median(sample: np.ndarray, cells: np.ndarray) -> float:
+    """The median of ``sample`` (absolute fine contrast) with its ``cells`` pixels weighed
+    down to ``TUNE_CELL_SHARE`` where they cover more than ``MAX_CELL_SHARE`` (reached
+    linearly 0.1 further on, so that it does not jump; up to that share the plain median)."""
+    cells = cells.ravel()
     share = float(cells.mean())
     if share <= MAX_CELL_SHARE or share >= 1.0:
         return float(np.median(sample))
