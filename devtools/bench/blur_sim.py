@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import math
 import os
 import time
 from collections.abc import Iterable, Sequence
@@ -42,10 +41,9 @@ from devtools.synthetic.faces import (
     EXPOSED_SHARPNESS,
     Case,
     Rendered,
-    background_mask,
+    Score,
     faces_present,
     held_out_cases,
-    kept_sharpness,
     render,
     write,
 )
@@ -64,26 +62,15 @@ class Leak:
     rects: tuple[tuple[int, int, int, int], ...]  # what was blurred in that frame (x, y, w, h)
 
 
-@dataclass
-class SimResult:
+@dataclass(kw_only=True)
+class SimResult(Score):
+    """The bench's ``Score`` of one case, with the faces left sharp and the coverage's cost."""
+
     case: Case
-    frames: int = 0
-    face_frames: int = 0
-    exposed: list[int] = field(default_factory=list)
     leaks: list[Leak] = field(default_factory=list)
-    worst_kept: float = 0.0
-    squared_error: float = 0.0
-    background_pixels: int = 0
     whole: int = 0
     coverage_cpu_s: float = 0.0  # CPU seconds in ``FaceCoverage`` (detection and tracking)
     stats: CoverageStats | None = None
-
-    @property
-    def background_psnr(self) -> float:
-        if self.background_pixels == 0 or self.squared_error == 0:
-            return math.inf
-        mse = self.squared_error / (self.background_pixels * 3)
-        return float(10 * np.log10(255.0**2 / mse))
 
 
 def edge_distance(box: PixelBox, width: int, height: int) -> int:
@@ -123,7 +110,7 @@ def simulate(
     coverage = FaceCoverage(
         detector or default_detector(), (width, height), info.fps, settings or CoverageSettings()
     )
-    result = SimResult(case)
+    result = SimResult(case=case)
     originals: dict[int, np.ndarray] = {}
     spent = 0.0
     for index, frame in enumerate(video.yuv420_frames(source, threads=1)):
@@ -151,7 +138,7 @@ def simulate_rendered(
         detector or default_detector(), (width, height), case.fps, settings or CoverageSettings()
     )
     truth = Rendered(case, [], faces_present(case))
-    result = SimResult(case)
+    result = SimResult(case=case)
     originals: dict[int, np.ndarray] = {}
     for index, (frame, boxes) in enumerate(render(case)):
         truth.boxes.append(boxes)
@@ -177,23 +164,12 @@ def _score(
         before = cv2.cvtColor(originals.pop(covered.index), cv2.COLOR_YUV2BGR_I420)
         after = cv2.cvtColor(frame, cv2.COLOR_YUV2BGR_I420)
         boxes = truth.boxes[covered.index]
-        result.frames += 1
-        result.face_frames += bool(boxes)
-        exposed = False
-        for box in boxes:
-            kept = kept_sharpness(before, after, box)
-            result.worst_kept = max(result.worst_kept, kept)
-            if kept >= EXPOSED_SHARPNESS:
-                exposed = True
+        kept = result.add_frame(covered.index, before, after, boxes, truth.present[covered.index])
+        for box, share in zip(boxes, kept, strict=True):
+            if share >= EXPOSED_SHARPNESS:
                 rects = tuple(tuple(r) for r in covered.rects)
                 edge = edge_distance(box, width, height)
-                result.leaks.append(Leak(covered.index, box, kept, edge, rects))  # type: ignore[arg-type]
-        if exposed:
-            result.exposed.append(covered.index)
-        mask = background_mask(before.shape[:2], truth.present[covered.index])
-        diff = before[mask].astype(np.float64) - after[mask].astype(np.float64)
-        result.squared_error += float(np.sum(diff * diff))
-        result.background_pixels += int(mask.sum())
+                result.leaks.append(Leak(covered.index, box, share, edge, rects))  # type: ignore[arg-type]
 
 
 def cases_for(seeds: Sequence[int], names: Sequence[str] | None, dev: bool) -> list[Case]:

@@ -448,6 +448,30 @@ class Score:
         mse = self.squared_error / (self.background_pixels * 3)
         return float(10 * np.log10(255.0**2 / mse))
 
+    def add_frame(
+        self,
+        index: int,
+        before: np.ndarray,
+        after: np.ndarray,
+        boxes: list[PixelBox],
+        faces: list[PixelBox],
+    ) -> list[float]:
+        """Score frame ``index`` (BGR, as decoded and as blurred): its counted face
+        ``boxes`` and the background outside every face present (``faces``). Returns the
+        share of sharpness each box kept."""
+        self.frames += 1
+        self.face_frames += bool(boxes)
+        kept = [kept_sharpness(before, after, box) for box in boxes]
+        if kept:
+            self.worst_kept = max(self.worst_kept, *kept)
+        if any(k >= EXPOSED_SHARPNESS for k in kept):
+            self.exposed.append(index)
+        mask = background_mask(before.shape[:2], faces)
+        diff = before[mask].astype(np.float64) - after[mask].astype(np.float64)
+        self.squared_error += float(np.sum(diff * diff))
+        self.background_pixels += int(mask.sum())
+        return kept
+
 
 def score(source: Path, output: Path, truth: Rendered) -> Score:
     """Compare ``output`` frame by frame with ``source`` (both decoded) and the ground truth."""
@@ -455,17 +479,7 @@ def score(source: Path, output: Path, truth: Rendered) -> Score:
     present = truth.present or truth.boxes
     pairs = zip(video.frames(source), video.frames(output), truth.boxes, present, strict=False)
     for index, (before, after, boxes, faces) in enumerate(pairs):
-        result.frames += 1
-        result.face_frames += bool(boxes)
-        kept = [kept_sharpness(before, after, box) for box in boxes]
-        if kept:
-            result.worst_kept = max(result.worst_kept, *kept)
-        if any(k >= EXPOSED_SHARPNESS for k in kept):
-            result.exposed.append(index)
-        mask = background_mask(before.shape[:2], faces)
-        diff = before[mask].astype(np.float64) - after[mask].astype(np.float64)
-        result.squared_error += float(np.sum(diff * diff))
-        result.background_pixels += int(mask.sum())
+        result.add_frame(index, before, after, boxes, faces)
     return result
 
 
