@@ -7,6 +7,7 @@ container function, the CLI and the tests share it.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tempfile
 import threading
@@ -23,6 +24,10 @@ from chalicelib.errors import CorruptInput, TooLarge
 # libjpeg reports data it had to make up as warnings on stderr and still returns an
 # image (a JPEG cut in half and closed with FF D9 decodes, its lower half flat gray).
 JPEG_DAMAGE_WARNINGS = ("Corrupt JPEG data", "Premature end of JPEG file")
+# ... except a few padding bytes after the last scan, before the end-of-image marker:
+# every pixel was decoded (cameras write them; one of the seed's own phase-contrast
+# photos has two and was refused as corrupt).
+JPEG_PADDING = re.compile(r"Corrupt JPEG data: \d+ extraneous bytes before marker 0xd9\s*$")
 _stderr_lock = threading.Lock()
 
 OUTLINE_BGR = (0, 255, 0)
@@ -56,7 +61,11 @@ def decode(data: bytes, max_pixels: int) -> tuple[np.ndarray, ImageHeader]:
         raise CorruptInput("the JPEG is truncated (no end-of-image marker)")
     if header.format == "jpeg":
         image, warnings = _decode_with_warnings(data)
-        damage = [line for line in warnings if line.startswith(JPEG_DAMAGE_WARNINGS)]
+        damage = [
+            line
+            for line in warnings
+            if line.startswith(JPEG_DAMAGE_WARNINGS) and not JPEG_PADDING.match(line)
+        ]
         if damage:
             raise CorruptInput(f"the JPEG is truncated or corrupt ({damage[0].strip()[:120]})")
     else:

@@ -50,6 +50,21 @@ def test_truncated_jpeg_is_corrupt() -> None:
         imaging.decode(data[: len(data) // 2], LIMIT)
 
 
+def test_padding_before_the_end_of_image_marker_is_not_damage() -> None:
+    # A camera's (and one of the seed's phase-contrast photos') two bytes between the
+    # last scan and FF D9: libjpeg warns "2 extraneous bytes before marker 0xd9" and
+    # every pixel is there.
+    data = encode(discs(), ".jpg")
+    assert data.endswith(b"\xff\xd9")
+    padded = data[:-2] + b"\x00\x00" + data[-2:]
+    image, _ = imaging.decode(padded, LIMIT)
+    assert np.array_equal(image, imaging.decode(data, LIMIT)[0])
+    # bytes that break the scan itself still are
+    broken = data[:-40] + b"\x00\x00" + data[-2:]
+    with pytest.raises(CorruptInput, match="truncated or corrupt"):
+        imaging.decode(broken, LIMIT)
+
+
 def test_truncated_png_is_corrupt() -> None:
     data = encode(np.random.default_rng(0).integers(0, 255, (200, 200), np.uint8), ".png")
     with pytest.raises(CorruptInput):
