@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -89,3 +91,13 @@ def test_annotation_draws_outlines_and_keeps_size() -> None:
 
 def test_to_uint8_flat_image_is_black() -> None:
     assert imaging.to_uint8(np.full((3, 3), 7, np.uint16)).max() == 0
+
+
+def test_the_seeds_phase_contrast_photos_all_decode(shared_data: Path) -> None:
+    # The photos the original system counted: each is a whole JPEG a lab uploads as is
+    # (IMG00250.JPG has padding before its end marker).
+    photos = sorted((shared_data / "phase-contrast").glob("*.JPG"))
+    assert len(photos) == 6
+    for photo in photos:
+        image, header = imaging.decode(photo.read_bytes(), LIMIT)
+        assert image.shape[:2] == (header.height, header.width)
