@@ -58,7 +58,9 @@ def test_padding_before_the_end_of_image_marker_is_not_damage() -> None:
     # every pixel is there.
     data = encode(discs(), ".jpg")
     assert data.endswith(b"\xff\xd9")
-    padded = data[:-2] + b"\x00\x00" + data[-2:]
+    padded = data[:-2] + b"\xff\x00" * 3 + data[-2:]  # IMG00250.JPG's last bytes
+    _image, warnings = imaging._decode_with_warnings(padded)
+    assert warnings == ["Corrupt JPEG data: 2 extraneous bytes before marker 0xd9\n"]
     image, _ = imaging.decode(padded, LIMIT)
     assert np.array_equal(image, imaging.decode(data, LIMIT)[0])
     # bytes that break the scan itself still are
