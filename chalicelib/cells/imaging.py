@@ -143,10 +143,11 @@ def _draw_outlines(canvas: np.ndarray, labels: np.ndarray, counted: int) -> None
     height, width = canvas.shape[:2]
     if labels.shape != (height, width):
         labels = cv2.resize(labels, (width, height), interpolation=cv2.INTER_NEAREST)
-    edges = outlines(labels)
+    objects = labels > 0
+    edges = outlines(labels, objects)
     if max(height, width) > 1500:  # thicken: one-pixel lines vanish when a big image is viewed
         edges = cv2.dilate(edges.view(np.uint8), np.ones((2, 2), np.uint8)) > 0
-        edges &= labels > 0
+        edges &= objects
     # Outlines are a few % of the pixels: colour them by index, not by full-image masks.
     index = np.flatnonzero(edges)
     which = labels.ravel()[index]
