@@ -598,9 +598,9 @@ def to_full_resolution(
         nearest = cv2.resize(
             grown.astype(np.uint16), (width, height), interpolation=cv2.INTER_NEAREST
         )
-        out = np.empty((height, width), np.int32)
-        np.multiply(nearest, inside, out=out)  # widened to 32 bits and masked in one pass
-        return out
+        wide = np.empty((height, width), np.int32)
+        np.multiply(nearest, inside, out=wide)  # widened to 32 bits and masked in one pass
+        return wide
     out = cv2.resize(grown, (width, height), interpolation=cv2.INTER_NEAREST)
     np.multiply(out, inside, out=out)  # faster than a masked set of the outside
     return np.asarray(out)
