@@ -152,16 +152,43 @@ def _draw_outlines(canvas: np.ndarray, labels: np.ndarray, counted: int) -> None
     height, width = canvas.shape[:2]
     if labels.shape != (height, width):
         labels = cv2.resize(labels, (width, height), interpolation=cv2.INTER_NEAREST)
-    edges = outlines(labels)
+    objects = labels > 0
+    edges = outlines(labels, objects)
     if max(height, width) > 1500:  # thicken: one-pixel lines vanish when a big image is viewed
-        edges = cv2.dilate(edges.view(np.uint8), np.ones((2, 2), np.uint8)) > 0
-        edges &= labels > 0
+        edges = thicken(edges)
+        edges &= objects
     # Outlines are a few % of the pixels: colour them by index, not by full-image masks.
     index = np.flatnonzero(edges)
-    which = labels.ravel()[index]
-    pixels = canvas.reshape(-1, 3)
-    pixels[index[which <= counted]] = OUTLINE_BGR
-    pixels[index[which > counted]] = FLAGGED_BGR
+    which = np.take(labels.ravel(), index)
+    _paint(canvas, index[which <= counted], OUTLINE_BGR)
+    _paint(canvas, index[which > counted], FLAGGED_BGR)
+
+
+def thicken(mask: np.ndarray) -> np.ndarray:
+    """``mask`` (bool) dilated by a 2 x 2 square: each pixel also marks the one below it, the
+    one to its right and the one below-right, as ``cv2.dilate`` with ``np.ones((2, 2))``
+    (anchor at the square's lower right) does, by three shifted ORs (twice as fast).
+
+    >>> thicken(np.array([[1, 0, 0], [0, 0, 0], [0, 0, 1]], bool)).astype(int).tolist()
+    [[1, 1, 0], [1, 1, 0], [0, 0, 1]]
+    """
+    down = mask.copy()
+    down[1:] |= mask[:-1]
+    out = down.copy()
+    out[:, 1:] |= down[:, :-1]
+    return out
+
+
+def _paint(canvas: np.ndarray, index: np.ndarray, colour: tuple[int, int, int]) -> None:
+    """Set the pixels at flat ``index`` of a contiguous (M, N, 3) ``canvas`` to ``colour``,
+    one channel at a time (a scatter of bytes: several times faster than of 3-byte rows)."""
+    if not canvas.flags.c_contiguous:  # a reshaped copy would be painted, not the canvas
+        canvas.reshape(-1, 3)[index] = colour  # (never so from ``to_bgr``)
+        return
+    flat = canvas.reshape(-1)
+    at = index * 3
+    for channel, value in enumerate(colour):
+        flat[at + channel] = value
 
 
 def encode(image: np.ndarray, name: str) -> bytes:

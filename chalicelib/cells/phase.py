@@ -40,6 +40,7 @@ fragments, thresholding merges clumps. Instead:
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -98,6 +99,7 @@ SIZE_TOLERANCE = 0.1  # |log2 size| found below this (7 %) after a step: converg
 SIZE_SAMPLE = 5_000  # grid pixels the size trees read at most
 MAX_TREE_DEPTH = 12  # deeper trees are refused (a complete tree has 2**depth leaves)
 PREDICT_BLOCK = 1 << 15  # (trees x pixels) walked at once by ``predict`` (its arrays stay in cache)
+PREDICT_BY_NODE = 16_384  # pixels from which ``predict`` walks tree by tree from node answers
 MIN_SIZE_EVIDENCE = 150  # fewer contrasted grid pixels: too little to judge the cell size
 BODY_SIGMA = 2.5  # px (working): a dark cell body is a minimum of the contrast smoothed at this
 BODY_LEVEL = 4 * TYPICAL_CONTRAST  # ... below minus this
@@ -537,13 +539,20 @@ def predict(model: DensityModel | Trees, table: np.ndarray) -> np.ndarray:
 
     All pixels walk a block of trees at once, one level per step, through the
     trees' complete layout (``CompleteTrees``): a few array operations per level
-    and no per-node Python, so a small table costs little. A pixel goes left
-    when ``feature <= threshold`` (a NaN goes right); the trees' outputs are
-    added in tree order.
+    and no per-node Python, so a small table costs little. A large table (a
+    photo's grid; ``PREDICT_BY_NODE`` pixels and more) is walked one tree at a
+    time from each node's answers for all pixels (``_tree_leaves``): the same
+    leaves, about twice as fast there. A pixel goes left when ``feature <=
+    threshold`` (a NaN goes right); the trees' outputs are added in tree order.
     """
     trees = model.complete
     count, pixels = trees.feature.shape[0], table.shape[1]
     out = np.full(pixels, model.baseline, np.float64)
+    if pixels >= PREDICT_BY_NODE and trees.depth > 0:
+        table = np.ascontiguousarray(table)
+        for t, leaves in enumerate(_tree_leaves(trees, table)):
+            out += trees.leaf[t].take(leaves)
+        return out
     inner = 2**trees.depth - 1
     flat = np.ascontiguousarray(table).ravel()
     column = (trees.feature * pixels).ravel()  # where each node's feature row starts
@@ -564,6 +573,37 @@ def predict(model: DensityModel | Trees, table: np.ndarray) -> np.ndarray:
         for row in leaf.take(node - inner + tree * (inner + 1)):
             out += row
     return out
+
+
+def _tree_leaves(trees: CompleteTrees, table: np.ndarray) -> Iterator[np.ndarray]:
+    """Each tree's leaf (0 .. 2**depth - 1) for every column of ``table``, tree by tree.
+
+    Every node's answer is computed for all pixels at once, a comparison along one
+    contiguous feature row (no gather of feature values), then each pixel reads
+    its own node's answer level by level: the leaves ``predict``'s walk reaches
+    (``feature <= threshold`` goes left, a NaN goes right).
+    """
+    inner, pixels = 2**trees.depth - 1, table.shape[1]
+    right = np.empty((inner, pixels), bool)  # one tree's answers: goes right at each node
+    answers = right.view(np.uint8).ravel()
+    pixel = np.arange(pixels, dtype=np.intp)
+    at = np.empty(pixels, np.intp)
+    step = np.empty(pixels, np.uint8)
+    for feature, threshold in zip(trees.feature.tolist(), trees.threshold, strict=True):
+        for n, f in enumerate(feature):
+            np.less_equal(table[f], threshold[n], out=right[n])
+        np.logical_not(right, out=right)
+        node = answers[:pixels].astype(np.intp)  # the place within the level below the root
+        first = 1  # the level's first node
+        for level in range(1, trees.depth):
+            np.multiply(node, pixels, out=at)
+            at += pixel
+            at += first * pixels
+            answers.take(at, out=step)
+            node *= 2
+            node += step
+            first += 1 << level
+        yield node
 
 
 def density_of(signal: np.ndarray, model: DensityModel) -> np.ndarray:

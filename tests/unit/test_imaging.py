@@ -103,3 +103,27 @@ def test_the_seeds_phase_contrast_photos_all_decode(shared_data: Path) -> None:
     for photo in photos:
         image, header = imaging.decode(photo.read_bytes(), LIMIT)
         assert image.shape[:2] == (header.height, header.width)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (6, 1), (33, 47)])
+def test_thicken_is_a_dilation_by_a_two_by_two_square(shape: tuple[int, int]) -> None:
+    mask = np.random.default_rng(sum(shape)).random(shape) < 0.2
+    mask[0, 0] = mask[-1, -1] = True  # the corners
+    expected = cv2.dilate(mask.view(np.uint8), np.ones((2, 2), np.uint8)) > 0
+    assert np.array_equal(imaging.thicken(mask), expected)
+
+
+def test_large_annotation_colours_outlines_and_flagged_objects_apart() -> None:
+    labels = np.zeros((1600, 90), np.int32)  # over 1500 px: outlines thickened
+    cv2.circle(labels, (30, 400), 12, 1, -1)
+    cv2.circle(labels, (60, 900), 15, 2, -1)  # flagged (above the count)
+    cells, flagged = (Cell(30, 400, 12, 450),), (Cell(60, 900, 15, 700),)
+    counting = Counting("watershed", {}, cells, labels, flagged)
+    canvas = imaging.annotate(np.full((1600, 90), 60, np.uint8), counting)
+    edges = imaging.thicken(imaging.outlines(labels)) & (labels > 0)
+    green = np.all(canvas == imaging.OUTLINE_BGR, axis=2)
+    magenta = np.all(canvas == imaging.FLAGGED_BGR, axis=2)
+    below = slice(100, None)  # below the count written at the top
+    assert green[below].any() and magenta[below].any()
+    assert np.array_equal(green[below], (edges & (labels == 1))[below])
+    assert np.array_equal(magenta[below], (edges & (labels == 2))[below])

@@ -143,6 +143,20 @@ def test_labels_brought_to_full_size_follow_the_smooth_edge() -> None:
     assert abs(area - np.pi * 9**2) < 0.1 * np.pi * 9**2
 
 
+@pytest.mark.parametrize("offset", [0, 2**16 - 40, 2**16])  # 16-bit labels, and beyond
+def test_full_size_labels_are_the_nearest_grown_label_inside_the_smooth_edge(offset: int) -> None:
+    rng = np.random.default_rng(3)
+    small = rng.integers(0, 40, (37, 53)).astype(np.int32)
+    small[small > 0] += offset
+    small[rng.random(small.shape) < 0.4] = 0
+    soft = rng.normal(size=small.shape).astype(np.float32)
+    full = to_full_resolution(small, soft, (151, 200))
+    nearest = cv2.resize(grow_labels(small), (200, 151), interpolation=cv2.INTER_NEAREST)
+    inside = cv2.resize(soft, (200, 151), interpolation=cv2.INTER_LINEAR) > 0
+    assert full.dtype == np.int32
+    assert np.array_equal(full, np.where(inside, nearest, 0))
+
+
 def test_coarse_layers_carry_less_white_noise() -> None:
     ratios = white_noise_ratios()
     assert ratios[0, 0] == 1.0

@@ -235,6 +235,22 @@ def test_the_level_walk_sums_the_same_leaves_as_walking_each_pixel() -> None:
     assert phase.predict(model, table[:, :0]).size == 0
 
 
+def test_a_large_table_is_walked_node_by_node_to_the_same_sums() -> None:
+    rng = np.random.default_rng(2)
+    features = 8 * len(phase_training.SIGMAS)
+    small = rng.normal(size=(features, 400)).astype(np.float32)
+    target = np.maximum(small[3] * 2 + small[10] ** 2, 0)
+    regressor = HistGradientBoostingRegressor(max_iter=12, max_depth=5, random_state=0)
+    model = phase.model_from_document(phase_training.export(regressor.fit(small.T, target), []))
+    table = rng.normal(size=(features, phase.PREDICT_BY_NODE + 37)).astype(np.float32)
+    table[:, :400] = small  # the training values: ties with the thresholds
+    table[4, 7] = table[:, 9] = np.nan  # a NaN goes right
+    pieces = [table[:, i : i + 4096] for i in range(0, table.shape[1], 4096)]
+    walked = np.concatenate([phase.predict(model, p) for p in pieces])  # the block walk
+    assert all(p.shape[1] < phase.PREDICT_BY_NODE for p in pieces)
+    assert phase.predict(model, table).tolist() == walked.tolist()
+
+
 def test_trees_deeper_than_the_limit_are_refused() -> None:
     document = _tiny_document()
     document["trees"][0].update(left=[1, 0, 2], right=[2, 0, 2])  # node 1 leads back to 0
