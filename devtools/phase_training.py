@@ -49,6 +49,15 @@ STRETCHES = (2.0,)
 # issue-12y's cell-covered crops the trees otherwise take the grain of a dimmed corner for faint
 # cells (vignetting on the tune crops 10 -> 76 % mean in-sample; with the view 28 %).
 UNEVEN_LIGHT_VIEWS = True
+# Issue-12p tried spreading a large cell's unit over its own contrasted pixels
+# (``footprint_density``) instead of a Gaussian at its point: fewer spread cells over-counted,
+# but isolated round cells, specks and uneven light got worse (docs/counting.md); off.
+FOOTPRINT_TARGETS = False
+FOOTPRINT_REACH = 20.0  # working px (2 typical cells): contrasted pixels nearer a point are its
+FOOTPRINT_CORE = 3.0  # working px: every point holds at least this disc
+FOOTPRINT_SMOOTH = 2.0  # working px: the shared unit is smoothed at this
+FOOTPRINT_SPREAD = 400.0  # working px: cells whose footprint is larger are spread (below: a
+# Gaussian as before; median footprints: packed and round cells 70-350, spread cells 600-850)
 PARITY_TOLERANCE = 0.02  # cells: NumPy trees vs scikit-learn on a whole crop
 # The size trees learn how much larger (log2) the cells look than in the training photos from
 # the tune crops rescaled by these factors (0.35x-3.4x, quarter octaves).
@@ -120,6 +129,62 @@ def target_density(shape: tuple[int, int], points: np.ndarray, scale: float) -> 
     )
 
 
+def footprint_density(signal: np.ndarray, points: np.ndarray, scale: float) -> np.ndarray:
+    """One cell's unit spread over its own contrasted pixels: each contrasted pixel
+    (``phase.contrasted``'s gate: |contrast| smoothed at ``phase.GATE_SCALE``'s sigma at
+    least ``phase.TYPICAL_CONTRAST``) within ``FOOTPRINT_REACH`` working px of a point goes to
+    its nearest point (a disc of ``FOOTPRINT_CORE`` px around each point always does), each
+    point's unit is shared evenly by its pixels, then smoothed (``FOOTPRINT_SMOOTH``). A
+    spread cell's unit is a wide, low density; a packed cell's a small, high one: the density
+    the trees can read off a cell's texture, whatever its size.
+
+    >>> signal = np.zeros((40, 60), np.float32)
+    >>> signal[10:30, 5:55] = 0.1  # one wide contrasted cell
+    >>> round(float(footprint_density(signal, np.array([[30.0, 20.0]]), 1.0).sum()), 2)
+    1.0
+    """
+    height, width = signal.shape
+    seeds = np.ones((height, width), np.uint8)
+    inside = []
+    for x, y in points * scale:
+        col, row = round(float(x)), round(float(y))
+        if 0 <= row < height and 0 <= col < width:
+            seeds[row, col] = 0
+            inside.append(row * width + col)
+    if not inside:
+        return np.zeros((height, width), np.float32)
+    distance, labels = cv2.distanceTransformWithLabels(
+        seeds, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL
+    )
+    # DIST_LABEL_PIXEL numbers the seed pixels 1.. in row-major order; points sharing a pixel
+    # share its label and add up.
+    order = np.flatnonzero(seeds.ravel() == 0)
+    cells = np.zeros(order.size + 1, np.float64)
+    np.add.at(cells, np.searchsorted(order, inside) + 1, 1.0)
+    sigma = SIGMAS[phase.GATE_SCALE]
+    energy = cv2.GaussianBlur(np.abs(signal), (0, 0), sigma)
+    footprint = ((energy >= phase.TYPICAL_CONTRAST) & (distance <= FOOTPRINT_REACH)) | (
+        distance <= FOOTPRINT_CORE
+    )
+    area = np.bincount(labels[footprint], minlength=cells.size).astype(np.float64)
+    # A cell no larger than FOOTPRINT_SPREAD keeps its Gaussian; a larger one is spread over
+    # its footprint, fully from twice that area on.
+    spread = np.clip(area / FOOTPRINT_SPREAD - 1.0, 0.0, 1.0)
+    share = np.divide(cells * spread, area, out=np.zeros_like(cells), where=area > 0)
+    target = np.where(footprint, share[labels], 0.0).astype(np.float32)
+    spread_target = cv2.GaussianBlur(
+        target, (0, 0), FOOTPRINT_SMOOTH, borderType=cv2.BORDER_REFLECT
+    )
+    impulses = np.zeros(height * width, np.float32)
+    np.add.at(
+        impulses, inside, (1.0 - spread[np.searchsorted(order, inside) + 1]).astype(np.float32)
+    )
+    point_target = cv2.GaussianBlur(
+        impulses.reshape(height, width), (0, 0), TARGET_SIGMA, borderType=cv2.BORDER_CONSTANT
+    )
+    return np.asarray(spread_target + point_target, np.float32)
+
+
 def stretched(
     gray: np.ndarray, points: np.ndarray, factor: float, axis: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -151,7 +216,11 @@ def training_table(crops: list[Crop]) -> tuple[np.ndarray, np.ndarray]:
         for gray, points in training_views(crop):
             signal = phase.contrast(gray, WORK_SCALE)
             tables.append(phase.features(signal, SIGMAS).T)
-            targets.append(target_density(signal.shape, points, WORK_SCALE).ravel())
+            if FOOTPRINT_TARGETS:
+                target = footprint_density(signal, points, WORK_SCALE)
+            else:
+                target = target_density(signal.shape, points, WORK_SCALE)
+            targets.append(target.ravel())
     return np.concatenate(tables), np.concatenate(targets) * DENSITY_UNIT
 
 
