@@ -294,9 +294,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="also without profile extents, side by side (and check its rectangles are inside)",
     )
+    parser.add_argument(
+        "--weak-extent", action="store_true", help="profile extents of weak detections too"
+    )
     args = parser.parse_args(argv)
     cv2.setNumThreads(1)
-    settings = CoverageSettings.for_mode(args.strict)
+    settings = replace(CoverageSettings.for_mode(args.strict), weak_extent=args.weak_extent)
     results = []
     for case in cases_for(args.seed, args.case, args.dev or not args.seed):
         results.append(simulate(case, args.cache, settings, baseline=args.baseline))
