@@ -49,6 +49,9 @@ FACE_UP = 0.1  # and its centre moved up the face by this share of its height
 # profile faces: top 0.15 of the height low, back 0.07-0.1 of the width short).
 PROFILE_UP = 0.15  # of the height, added above a profile face
 PROFILE_BACK = 0.1  # of the width, added on the side away from the nose
+# A profile's extent (``decode_faces``, what is blurred) also grows below by this share
+# of its height: the turned box still stopped short of the jaw (issue 14q's probe).
+PROFILE_DOWN = 0.05
 
 
 @cache
@@ -170,6 +173,7 @@ def decode(
     returned covers the whole face: ``FACE_GROW`` times larger, its centre moved
     up the face by ``FACE_UP`` of its height, and — for a face tilted by the
     angle of the line through its eyes — the upright bounds of that turned box.
+    (``decode_faces`` also gives each face's profile extent.)
 
     >>> s = np.full(896, -9.0); s[0] = 3.0
     >>> r = np.zeros((896, 16)); r[0, :4] = (1, 2, 20, 24); r[0, 4:8] = (-5, 0, 5, 0)
@@ -180,11 +184,41 @@ def decode(
     >>> decode(s, r, 128, 128, 0.5)[0].round(1).tolist()
     [[-12.3, -15.6, 38.9, 38.9]]
     """
+    boxes, _extents, probability = decode_faces(scores, regressors, height, width, threshold)
+    return boxes, probability
+
+
+def decode_faces(
+    scores: np.ndarray, regressors: np.ndarray, height: int, width: int, threshold: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``decode``'s boxes and probabilities, and each face's *extent* (x, y, w, h): the
+    box of a profile turned by the roll of the line from its eyes to its mouth and
+    grown below by ``PROFILE_DOWN`` of its height (the jaw); a frontal face's box.
+
+    BlazeFace places both eye key points on the one eye a profile shows, so the
+    eye line gives a profile's roll wrongly (the mirrored cameraman turned 25°:
+    4.8°; upright: −12°), while the line from the eyes to the mouth gives it
+    (21°, −0.5°; frontal faces: both lines within 2–5°). The box's roll is the eye
+    line's plus the profile share times the difference (0 for a frontal face).
+    The boxes stay those of the eye line (what suppression, tracking and the
+    searches compare); only what is blurred takes in the extent (issue 14t).
+
+    >>> s = np.full(896, -9.0); s[0] = 3.0
+    >>> r = np.zeros((896, 16)); r[0, :4] = (0, 0, 20, 24)
+    >>> r[0, 4:12] = (-5, 0, 5, 0, 0, 4, 0, 9)  # frontal: nose and mouth under the eyes
+    >>> boxes, extents, _p = decode_faces(s, r, 128, 128, 0.5)
+    >>> bool((boxes == extents).all())
+    True
+    >>> r[0, 4:12] = (6, -2, 7, -2, 9, 4, 9, 9)  # a profile, its mouth off the eye line's normal
+    >>> boxes, extents, _p = decode_faces(s, r, 128, 128, 0.5)
+    >>> boxes.round(1).tolist(), extents.round(1).tolist()
+    ([[-11.0, -19.0, 27.5, 34.5]], [[-15.8, -21.3, 34.8, 41.4]])
+    """
     logits = np.clip(scores.reshape(-1), -80, 80)
     probability = 1 / (1 + np.exp(-logits))
     keep = probability > threshold
     centres = _anchors(height, width)[keep]
-    found = regressors.reshape(-1, 16)[keep, :10].astype(np.float64)
+    found = regressors.reshape(-1, 16)[keep, :12].astype(np.float64)
     cx, cy = found[:, 0] + centres[:, 0], found[:, 1] + centres[:, 1]
     w, h = found[:, 2] * FACE_GROW, found[:, 3] * FACE_GROW
     eyes = found[:, 6:8] - found[:, 4:6]
@@ -196,15 +230,39 @@ def decode(
     nose = np.sum((found[:, 8:10] - found[:, 0:2]) * across, axis=1) / np.maximum(found[:, 2], 1)
     profile = np.clip((np.abs(nose) - 0.15) / 0.2, 0, 1)
     up, back = PROFILE_UP * profile * h, PROFILE_BACK * profile * w
-    shift_back = -np.sign(nose) * back / 2
-    cx, cy = cx + across[:, 0] * shift_back, cy + across[:, 1] * shift_back
     h, w = h + up, w + back
-    cos, sin = np.abs(np.cos(angle)), np.abs(np.sin(angle))
-    # Up the face: (sin, -cos) of the eye line's angle (straight up when level).
+    boxes = _turned_bounds(cx, cy, w, h, angle, -np.sign(nose) * back / 2, up)
+    # The roll of the line from between the eyes down to the mouth (0: upright).
+    down = found[:, 10:12] - (found[:, 4:6] + found[:, 6:8]) / 2
+    mouth = np.arctan2(-down[:, 0], down[:, 1])
+    turn = np.angle(np.exp(1j * (mouth - angle)))  # (wrapped to ±π)
+    chin = PROFILE_DOWN * profile * h
+    extents = _turned_bounds(
+        cx, cy, w, h + chin, angle + profile * turn, -np.sign(nose) * back / 2, up - chin
+    )
+    return boxes, extents, probability[keep]
+
+
+def _turned_bounds(
+    cx: np.ndarray,
+    cy: np.ndarray,
+    w: np.ndarray,
+    h: np.ndarray,
+    angle: np.ndarray,
+    shift_back: np.ndarray,
+    up: np.ndarray,
+) -> np.ndarray:
+    """The upright bounds (x, y, w, h) of faces ``w`` × ``h`` rolled by ``angle``, whose
+    BlazeFace centre (``cx``, ``cy``) moves ``shift_back`` across the face and up it
+    by ``FACE_UP`` of its height plus half of ``up`` (what was added above it)."""
+    cx = cx + np.cos(angle) * shift_back
+    cy = cy + np.sin(angle) * shift_back
+    # Up the face: (sin, -cos) of the roll (straight up when level).
     cx = cx + np.sin(angle) * (FACE_UP * h + up / 2)
     cy = cy - np.cos(angle) * (FACE_UP * h + up / 2)
+    cos, sin = np.abs(np.cos(angle)), np.abs(np.sin(angle))
     wide, high = w * cos + h * sin, w * sin + h * cos
-    return np.stack([cx - wide / 2, cy - high / 2, wide, high], axis=1), probability[keep]
+    return np.stack([cx - wide / 2, cy - high / 2, wide, high], axis=1)
 
 
 def suppress(boxes: np.ndarray, scores: np.ndarray, overlap: float = 0.3) -> list[int]:
@@ -310,6 +368,13 @@ class BlazeFaceDetector:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Faces in one BGR (or grey) image at its own scale: boxes (x, y, w, h) and scores
         (those scoring ``threshold``, by default the detector's own)."""
+        boxes, _extents, scores = self.run_faces(image, threshold)
+        return boxes, scores
+
+    def run_faces(
+        self, image: np.ndarray, threshold: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``run``'s boxes and scores, and each face's extent (``decode_faces``)."""
         height, width = image.shape[:2]
         padded_h = -(-height // MULTIPLE) * MULTIPLE
         padded_w = -(-width // MULTIPLE) * MULTIPLE
@@ -338,7 +403,7 @@ class BlazeFaceDetector:
         scores = next(o for o in outputs if o.shape[-1] == 1)
         regressors = next(o for o in outputs if o.shape[-1] == 16)
         floor = self.threshold if threshold is None else threshold
-        return decode(scores, regressors, padded_h, padded_w, floor)
+        return decode_faces(scores, regressors, padded_h, padded_w, floor)
 
     def _session_for(self, pixels: int) -> Any:
         """The onnxruntime session for an input of ``pixels``: inputs of
@@ -367,9 +432,25 @@ class BlazeFaceDetector:
         searches of still regions (see ``scan_target``); ``prefer`` (a choice
         between Haar views) does not apply: one network sees every pose.
         """
+        return self.search_extents(grey, regions, smallest, upright_only, prefer, largest)[0]
+
+    def search_extents(
+        self,
+        grey: np.ndarray,
+        regions: Sequence[PixelRect],
+        smallest: Sequence[int] | None = None,
+        upright_only: Sequence[bool] | None = None,
+        prefer: Sequence[str | None] | None = None,
+        largest: Sequence[int | None] | None = None,
+    ) -> tuple[list[tuple[PixelRect, str]], dict[PixelRect, PixelRect]]:
+        """``search``'s faces, and the extent (x, y, w, h) of each found face whose extent
+        differs from its box (``decode_faces``: a profile's box turned by its eyes-to-mouth
+        line). Every choice among the boxes (suppression, mirror images, weak boxes
+        beside faces) is made on the boxes; the extents only ride along."""
         del prefer
         frame_h, frame_w = grey.shape[:2]
         boxes: list[np.ndarray] = []
+        reaches: list[np.ndarray] = []
         scores: list[np.ndarray] = []
         for number, (x, y, w, h) in enumerate(regions):
             least = max(self.min_face, smallest[number]) if smallest else self.min_face
@@ -382,16 +463,18 @@ class BlazeFaceDetector:
             target = self.target_for(least, bool(upright_only and upright_only[number]))
             scale = target / least
             while True:
-                found, score = self._level(crop, scale, edges, target)
-                boxes.append(found + np.array([x, y, 0, 0]))
+                level, extent, score = self._level(crop, scale, edges, target)
+                boxes.append(level + np.array([x, y, 0, 0]))
+                reaches.append(extent + np.array([x, y, 0, 0]))
                 scores.append(score)
                 reach = target * self.band / scale  # the largest face this level finds
                 if reach >= most:
                     break
                 scale /= self.band * 0.8
         if not boxes:
-            return []
+            return [], {}
         every = np.concatenate(boxes)
+        extents = np.concatenate(reaches)
         probability = np.concatenate(scores)
         # Faces found only in a mirror image beyond the edge are not in the frame;
         # a large one mostly beyond it is the mirror's own symmetry, not a face.
@@ -399,16 +482,22 @@ class BlazeFaceDetector:
         large = np.maximum(every[:, 2], every[:, 3]) > 0.5 * min(frame_w, frame_h)
         inside = (share >= 0.2) & ((share >= 0.5) | ~large)
         every, probability, share = every[inside], probability[inside], share[inside]
+        extents = extents[inside]
         # A face cut by the edge is also found as its own reflection, mostly beyond it.
         real = ~mirror_images(every, share, frame_w, frame_h)
-        every, probability = every[real], probability[real]
+        every, probability, extents = every[real], probability[real], extents[real]
         kept = suppress(every, probability)
         confident = [i for i in kept if probability[i] >= self.confident]
-        return [
-            (_rect(every[i]), "blazeface" if i in confident else "blazeface?")
-            for i in kept
-            if i in confident or not beside_other_size(every[i], every[confident])
+        chosen = [
+            i for i in kept if i in confident or not beside_other_size(every[i], every[confident])
         ]
+        found = [(_rect(every[i]), "blazeface" if i in confident else "blazeface?") for i in chosen]
+        extent_of = {
+            rect: _rect(extents[i])
+            for i, (rect, _view) in zip(chosen, found, strict=True)
+            if _rect(extents[i]) != rect
+        }
+        return found, extent_of
 
     def second_look(self, grey: np.ndarray, rect: PixelRect, enough: float = 1.0) -> float:
         """How surely a detection ``rect`` (x, y, w, h, frame pixels) of a grey frame is
@@ -448,8 +537,9 @@ class BlazeFaceDetector:
         scale: float,
         edges: tuple[bool, bool, bool, bool],
         target: int | None = None,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Faces in ``crop`` searched at ``scale``, as boxes in the crop's pixels."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Faces in ``crop`` searched at ``scale``: boxes and extents in the crop's pixels,
+        and scores."""
         if scale != 1.0:
             interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
             image = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=interpolation)
@@ -463,11 +553,12 @@ class BlazeFaceDetector:
         top, bottom = min(top, height - 1), min(bottom, height - 1)
         if left or top or right or bottom:
             image = cv2.copyMakeBorder(image, top, bottom, left, right, cv2.BORDER_REFLECT_101)
-        found, score = self.run(image)
-        found[:, 0] -= left
-        found[:, 1] -= top
-        found /= scale
-        return found, score
+        found, extent, score = self.run_faces(image)
+        for boxes in (found, extent):
+            boxes[:, 0] -= left
+            boxes[:, 1] -= top
+            boxes /= scale
+        return found, extent, score
 
 
 VERIFY_INPUT = 128  # the network's own input size, for a second look at a detection
@@ -674,7 +765,21 @@ class HybridDetector:
     ) -> list[tuple[PixelRect, str]]:
         """``BlazeFaceDetector.search``, and the Haar views where small faces are wanted
         (not in still regions BlazeFace searches at its ``scan_target``)."""
-        found = self.blaze.search(grey, regions, smallest, upright_only, None, largest)
+        return self.search_extents(grey, regions, smallest, upright_only, prefer, largest)[0]
+
+    def search_extents(
+        self,
+        grey: np.ndarray,
+        regions: Sequence[PixelRect],
+        smallest: Sequence[int] | None = None,
+        upright_only: Sequence[bool] | None = None,
+        prefer: Sequence[str | None] | None = None,
+        largest: Sequence[int | None] | None = None,
+    ) -> tuple[list[tuple[PixelRect, str]], dict[PixelRect, PixelRect]]:
+        """``search``, and BlazeFace's extents of its faces (the Haar views' have none)."""
+        found, extents = self.blaze.search_extents(
+            grey, regions, smallest, upright_only, None, largest
+        )
         least = (
             [max(self.min_face, s) for s in smallest]
             if smallest
@@ -715,7 +820,7 @@ class HybridDetector:
                     found.append((rect, view))
                 elif not (len(faces) and beside_other_size(np.array(rect, np.float64), faces)):
                     found.append((rect, "tilted?"))
-        return found
+        return found, extents
 
 
 # With a width here, still regions (the whole frame at the start and at cuts, the

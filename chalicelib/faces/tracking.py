@@ -101,6 +101,13 @@ class CoverageSettings:
     # camera) is blurred at once — it may be gone before the next pass (issue 14n).
     follow_up_side: int = 96
     fast_share: float = 0.2
+    # What is blurred of a face also takes in its detection's *extent* where the
+    # detector gives one (``blazeface.decode_faces``: a profile's box turned by its
+    # eyes-to-mouth line and grown to the jaw), carried along with the track's box.
+    # Every tracking and search choice stays on the boxes (issue 14t). Of weak
+    # detections too only with ``weak_extent``.
+    profile_extent: bool = True
+    weak_extent: bool = False
     strict: bool = False
 
     @classmethod
@@ -179,6 +186,9 @@ class _Track:
     tries: int = 1  # detections matched to it (for ``verify_tries``)
     beside: bool = False  # born beside a larger face tracked then (``beside_face``)
     measured: bool = False  # its velocity measured between two detections
+    # detection frame -> how far the detection's extent reached beyond its box
+    # (``extent_margins``): blurred around the box, never used to track or search
+    reach: dict[int, np.ndarray] = field(default_factory=dict)
 
 
 class FaceCoverage:
@@ -307,7 +317,7 @@ class FaceCoverage:
         self.stats.detection_passes += 1
         self.stats.searched_pixels += sum(_cost(s[0], self._detector.min_face) for s in searches)
         started = time.process_time()
-        found = self._detector.search(
+        found, extents = self._search(
             grey,
             [item[0][0] for item in searches],
             [item[0][1] for item in searches],
@@ -319,9 +329,27 @@ class FaceCoverage:
         self.stats.detect_cpu_s += spent
         if whole:  # (with this pass's other searches, a small share)
             self.stats.whole_search_cpu_s += spent
-        found += self._edge_faces(grey, self._clamp(edge), found)
-        self._associate(found, grey, index, refresh)
+        found += self._edge_faces(grey, self._clamp(edge), found, extents)
+        self._associate(found, grey, index, refresh, extents)
         self._small_ref = small
+
+    def _search(
+        self,
+        grey: np.ndarray,
+        regions: Sequence[PixelRect],
+        smallest: Sequence[int],
+        upright_only: Sequence[bool],
+        prefer: Sequence[str | None],
+        largest: Sequence[int | None],
+    ) -> tuple[list[tuple[PixelRect, str]], dict[PixelRect, PixelRect]]:
+        """The detector's faces in ``regions``, and the extents it gives (by face box;
+        none from a detector without ``search_extents``, or with ``profile_extent`` off)."""
+        search_extents = getattr(self._detector, "search_extents", None)
+        if search_extents is None or not self.settings.profile_extent:
+            found = self._detector.search(grey, regions, smallest, upright_only, prefer, largest)
+            return found, {}
+        faces, extents = search_extents(grey, regions, smallest, upright_only, prefer, largest)
+        return list(faces), dict(extents)
 
     def _clamp(self, items: list[ScanItem]) -> list[ScanItem]:
         kept = []
@@ -467,7 +495,11 @@ class FaceCoverage:
         return items
 
     def _edge_faces(
-        self, grey: np.ndarray, edge: list[ScanItem], found: list[tuple[PixelRect, str]]
+        self,
+        grey: np.ndarray,
+        edge: list[ScanItem],
+        found: list[tuple[PixelRect, str]],
+        extents: dict[PixelRect, PixelRect] | None = None,
     ) -> list[tuple[PixelRect, str]]:
         """Small faces in the moving regions at the frame's edge (``_edge_motion``), not
         already among ``found``: one level of the detector, faces up to ``EDGE_FACES``
@@ -480,12 +512,13 @@ class FaceCoverage:
         and this search may be the only one that looked at it (seed 31-2: its
         motion region fell 0.306 inside a tracked face's search region, over the 0.3
         that defers it to every ``explained_every``-th pass; 8 frames left sharp).
+        The extents of the faces kept are added to ``extents``.
         """
         if not edge:
             return []
         started = time.process_time()
         largest = [round(least * EDGE_FACES) for _rect, least in edge]
-        labelled = self._detector.search(
+        labelled, reach = self._search(
             grey,
             [rect for rect, _least in edge],
             [least for _rect, least in edge],
@@ -498,12 +531,15 @@ class FaceCoverage:
         self.stats.searched_pixels += sum(_cost(item, self._detector.min_face) for item in edge)
         most = max(largest)
         known = [np.array(rect, np.float64) for rect, _view in found]
-        return [
+        kept = [
             (rect, view)
             for rect, view in labelled
             if (max(rect[2], rect[3]) <= most or not is_weak(view))
             and not any(same_face(np.array(rect, np.float64), other) for other in known)
         ]
+        if extents is not None:
+            extents.update((rect, reach[rect]) for rect, _view in kept if rect in reach)
+        return kept
 
     def _new_motion(
         self, sx: int, sy: int, sw: int, sh: int, labels: np.ndarray, count: int
@@ -552,7 +588,7 @@ class FaceCoverage:
         if not searches:
             return
         started = time.process_time()
-        found = self._detector.search(
+        found, extents = self._search(
             grey,
             [item[0] for _track, item, _most in searches],
             [item[1] for _track, item, _most in searches],
@@ -585,6 +621,7 @@ class FaceCoverage:
             # (not counted as found again: a face is *established*, held while the
             # flow follows it, by the detections of passes — ``ESTABLISHED``)
             self._found_again(track, best, grey, index, counted=False)
+            self._keep_reach(track, best, extents, index)
             # (and a face at a second look: a weak detection on texture, matched to
             # another one nearby, moved "fast" — seed 68739-3 lost 9.6 dB to it)
             if track.tentative and not track.beside and self._fast(track):
@@ -625,7 +662,12 @@ class FaceCoverage:
         return items
 
     def _associate(
-        self, labelled: list[tuple[PixelRect, str]], grey: np.ndarray, index: int, refresh: bool
+        self,
+        labelled: list[tuple[PixelRect, str]],
+        grey: np.ndarray,
+        index: int,
+        refresh: bool,
+        extents: dict[PixelRect, PixelRect] | None = None,
     ) -> None:
         views = dict(labelled)
         unmatched = [rect for rect, _view in labelled]
@@ -655,11 +697,25 @@ class FaceCoverage:
             track.tentative = not track.verified
             track.strong = track.strong or not is_weak(track.view)
             self._found_again(track, best, grey, index, refresh)
+            self._keep_reach(track, best, extents or {}, index)
         # A new detection around faces already tracked is not a new face (see around_faces).
         live = self._live_faces(index)
         for rect in unmatched:
             if not around_faces(rect, [t.box for t in live], self._cut(rect, live)):
-                self._start_track(rect, views[rect], grey, index, live)
+                track = self._start_track(rect, views[rect], grey, index, live)
+                self._keep_reach(track, rect, extents or {}, index)
+
+    def _keep_reach(
+        self, track: _Track, rect: PixelRect, extents: dict[PixelRect, PixelRect], index: int
+    ) -> None:
+        """Keep how far the extent of ``track``'s detection ``rect`` in frame ``index``
+        reached beyond it (``extent_margins``; none for a weak detection unless
+        ``weak_extent``). Only ``_rect_at`` reads it, for what is blurred."""
+        extent = extents.get(rect)
+        if extent is None or (is_weak(track.view) and not self.settings.weak_extent):
+            track.reach.pop(index, None)
+            return
+        track.reach[index] = extent_margins(rect, extent)
 
     def _found_again(
         self,
@@ -706,7 +762,7 @@ class FaceCoverage:
 
     def _start_track(
         self, rect: PixelRect, view: str, grey: np.ndarray, index: int, live: list[_Track]
-    ) -> None:
+    ) -> _Track:
         box = np.array(rect, np.float64)
         track = _Track(len(self._tracks) + len(self._finished), index, index, box)
         track.view = view
@@ -720,6 +776,7 @@ class FaceCoverage:
         track.points = _features(grey, box)
         self._tracks.append(track)
         self.stats.tracks += 1
+        return track
 
     def _verified(self, grey: np.ndarray, rect: PixelRect, view: str | None) -> bool:
         """Whether a detection needs no second look, or passes it (see ``verify``).
@@ -851,7 +908,9 @@ class FaceCoverage:
         for other in self._tracks + self._finished:
             if other is track or index not in other.boxes:
                 continue
-            rect = self._rect_at(other, index)
+            # (the rectangle of the box alone, as without extents: the choice of
+            # what to back-fill stays the same, issue 14t)
+            rect = self._rect_at(other, index, extent=False)
             if rect is None:
                 continue
             rx, ry, rw, rh = rect
@@ -861,7 +920,10 @@ class FaceCoverage:
                 return True
         return False
 
-    def _rect_at(self, track: _Track, index: int) -> PixelRect | None:
+    def _rect_at(self, track: _Track, index: int, extent: bool = True) -> PixelRect | None:
+        """The rectangle blurred for ``track`` in frame ``index`` (None: nothing): its box
+        there, padded, and — with ``extent`` — the union with its detections' extent
+        around that box, padded alike (``_margins_at``)."""
         settings = self.settings
         if track.tentative and not settings.strict:
             return None
@@ -877,6 +939,7 @@ class FaceCoverage:
                 return None
         else:
             return None
+        margins = _margins_at(track, index) if extent else None
         x, y, w, h = box
         drift = settings.drift_pad * min(since, self._hold)
         pad = settings.pad + view_pad(track.view, settings)
@@ -896,7 +959,11 @@ class FaceCoverage:
         right = grow_x + (inward if cut_left else 0.0) + (along if across else 0.0)
         top = grow_y + (inward if cut_bottom else 0.0) + (along if down else 0.0)
         bottom = grow_y + (inward if cut_top else 0.0) + (along if down else 0.0)
-        rect = _rect_from(x - left, y - top, x + w + right, y + h + bottom)
+        x0f, y0f, x1f, y1f = x, y, x + w, y + h
+        if margins is not None:  # the extent, padded as the box: the union of the two
+            x0f, y0f = x0f - margins[0] * w, y0f - margins[1] * h
+            x1f, y1f = x1f + margins[2] * w, y1f + margins[3] * h
+        rect = _rect_from(x0f - left, y0f - top, x1f + right, y1f + bottom)
         # A box that stops just short of the frame's edge goes to it: the face may
         # reach it (a box jitters by more than the sliver it would leave sharp).
         near = EDGE_SNAP * max(w, h)
@@ -919,6 +986,54 @@ ESTABLISHED = 2
 EDGE_SNAP = 0.25  # of the face's size: a padded box nearer the frame's edge reaches it
 EDGE_GROW = 0.3  # of the face's width: a box cut by the frame's edge grows this much inwards
 EDGE_ALONG = 0.15  # of the face's size: ... and this much along the edge, on each side
+
+
+def extent_margins(rect: PixelRect, extent: PixelRect) -> np.ndarray:
+    """How far ``extent`` (x, y, w, h) reaches beyond ``rect`` (x, y, w, h) on its left,
+    top, right and bottom, as shares of ``rect``'s width and height (0 where it does
+    not reach beyond).
+
+    A detection's extent (a profile's box turned by its eyes-to-mouth line) moves
+    and scales with the track's box this way between detections.
+
+    >>> extent_margins((100, 100, 50, 40), (95, 100, 50, 48)).tolist()
+    [0.1, 0.0, 0.0, 0.2]
+    """
+    x, y, w, h = rect
+    ex, ey, ew, eh = extent
+    width, height = max(w, 1), max(h, 1)
+    left, top = (x - ex) / width, (y - ey) / height
+    right, bottom = (ex + ew - x - w) / width, (ey + eh - y - h) / height
+    return np.maximum(np.array([left, top, right, bottom], np.float64), 0.0)
+
+
+def _margins_at(track: _Track, index: int) -> np.ndarray | None:
+    """The extent margins blurred around ``track``'s box in frame ``index``: those of its
+    detection at or before it and of its next one (a frame between two detections
+    takes the larger of each; a back-filled frame, those of its first detection);
+    None without any.
+
+    >>> track = _Track(0, 4, 8, np.zeros(4), seen={4: 4, 5: 4, 6: 4, 7: 4, 8: 8})
+    >>> track.reach = {4: np.array([0.1, 0, 0, 0]), 8: np.array([0, 0, 0, 0.2])}
+    >>> _margins_at(track, 5).tolist(), _margins_at(track, 8).tolist()
+    ([0.1, 0.0, 0.0, 0.2], [0.0, 0.0, 0.0, 0.2])
+    >>> _margins_at(track, 2).tolist()  # before its first detection
+    [0.1, 0.0, 0.0, 0.0]
+    """
+    if not track.reach:
+        return None
+    seen = track.seen.get(index, track.born)
+    before = track.reach.get(seen)
+    after = None
+    if index >= track.born:  # the next detection, extent or not (at most a lookahead on)
+        frame = index + 1
+        while track.seen.get(frame) == seen:
+            frame += 1
+        if frame in track.seen:
+            after = track.reach.get(track.seen[frame])
+    if before is None:
+        return after
+    return before if after is None else np.maximum(before, after)
 
 
 def axis_speeds(velocity: np.ndarray, across: float = 0.25) -> tuple[float, float]:

@@ -20,7 +20,7 @@ import hashlib
 import os
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -71,6 +71,10 @@ class SimResult(Score):
     whole: int = 0
     coverage_cpu_s: float = 0.0  # CPU seconds in ``FaceCoverage`` (detection and tracking)
     stats: CoverageStats | None = None
+    # With ``simulate(..., baseline=True)``: the same case without profile extents, and
+    # the frames where one of its rectangles is not inside one of this run's.
+    baseline: SimResult | None = None
+    uncontained: list[int] = field(default_factory=list)
 
 
 def edge_distance(box: PixelBox, width: int, height: int) -> int:
@@ -102,30 +106,82 @@ def simulate(
     cache: Path,
     settings: CoverageSettings | None = None,
     detector: RegionDetector | None = None,
+    baseline: bool = False,
 ) -> SimResult:
-    """Cover and blur ``case`` as ``process.anonymise`` does; score it in memory."""
+    """Cover and blur ``case`` as ``process.anonymise`` does; score it in memory.
+
+    ``baseline``: also cover it without profile extents (``profile_extent`` off: the
+    rectangles of the tracks' boxes alone), side by side on the same frames, scored
+    as ``result.baseline``; ``result.uncontained`` lists the frames where one of its
+    rectangles is not inside one of the run's own (none expected: issue 14t)."""
     source, truth = source_video(case, cache)
     width, height = case.size
     info = video.probe(source)
-    coverage = FaceCoverage(
-        detector or default_detector(), (width, height), info.fps, settings or CoverageSettings()
-    )
+    settings = settings or CoverageSettings()
+    detector = detector or default_detector()
+    coverage = FaceCoverage(detector, (width, height), info.fps, settings)
     result = SimResult(case=case)
     originals: dict[int, np.ndarray] = {}
+    other: tuple[FaceCoverage, SimResult, dict[int, np.ndarray]] | None = None
+    if baseline:
+        plain = replace(settings, profile_extent=False)
+        other = (FaceCoverage(detector, (width, height), info.fps, plain), SimResult(case=case), {})
+    rects: dict[int, list[tuple[int, int, int, int]] | None] = {}
     spent = 0.0
     for index, frame in enumerate(video.yuv420_frames(source, threads=1)):
         originals[index] = frame.copy()
+        if other is not None:
+            other[2][index] = frame.copy()
         started = time.process_time()
         ready = coverage.push(frame, video.luma(frame, height))
         spent += time.process_time() - started
+        _keep_rects(ready, rects)
         _score(ready, originals, truth, result)
+        if other is not None:
+            plain_ready = other[0].push(other[2][index].copy(), video.luma(frame, height))
+            _contained(plain_ready, rects, result)
+            _score(plain_ready, other[2], truth, other[1])
     started = time.process_time()
     ready = coverage.finish()
     spent += time.process_time() - started
+    _keep_rects(ready, rects)
     _score(ready, originals, truth, result)
+    if other is not None:
+        plain_ready = other[0].finish()
+        _contained(plain_ready, rects, result)
+        _score(plain_ready, other[2], truth, other[1])
+        other[1].stats = other[0].stats
+        result.baseline = other[1]
     result.coverage_cpu_s = spent
     result.stats = coverage.stats
     return result
+
+
+def _keep_rects(
+    ready: Iterable[Covered], rects: dict[int, list[tuple[int, int, int, int]] | None]
+) -> None:
+    for covered in ready:  # (None: the whole frame)
+        rects[covered.index] = None if covered.whole else list(covered.rects)
+
+
+def _contained(
+    ready: Iterable[Covered],
+    rects: dict[int, list[tuple[int, int, int, int]] | None],
+    result: SimResult,
+) -> None:
+    """Note in ``result.uncontained`` the frames of ``ready`` (the baseline's) where a
+    rectangle lies in none of ``rects`` (the run's own for that frame)."""
+    for covered in ready:
+        own = rects.pop(covered.index, [])
+        if own is None:
+            continue
+        for x, y, w, h in covered.rects:
+            if not any(
+                ox <= x and oy <= y and x + w <= ox + ow and y + h <= oy + oh
+                for ox, oy, ow, oh in own
+            ):
+                result.uncontained.append(covered.index)
+                break
 
 
 def simulate_rendered(
@@ -200,6 +256,13 @@ def report(results: Sequence[SimResult], detail: bool) -> list[str]:
             + f"  coverage {1e3 * r.coverage_cpu_s / max(1, r.frames):5.1f} ms/frame"
             + (_counts(r.stats) if r.stats is not None else "")
         )
+        if r.baseline is not None:
+            b = r.baseline
+            lines.append(
+                f"{'  without extents':24} exposed {len(b.exposed):3}/{b.face_frames:<3} "
+                f"worst {b.worst_kept:5.2f} PSNR {b.background_psnr:6.2f}; "
+                f"frames whose rectangles are not inside the run's: {len(r.uncontained)}"
+            )
         if detail:
             for leak in r.leaks:
                 x0, y0, x1, y1 = leak.box
@@ -226,17 +289,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--strict", action="store_true")
     parser.add_argument("--detail", action="store_true", help="every face left sharp")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/blur-sim-cache"))
+    parser.add_argument(
+        "--baseline",
+        action="store_true",
+        help="also without profile extents, side by side (and check its rectangles are inside)",
+    )
+    parser.add_argument(
+        "--weak-extent", action="store_true", help="profile extents of weak detections too"
+    )
     args = parser.parse_args(argv)
     cv2.setNumThreads(1)
-    settings = CoverageSettings.for_mode(args.strict)
+    settings = replace(CoverageSettings.for_mode(args.strict), weak_extent=args.weak_extent)
     results = []
     for case in cases_for(args.seed, args.case, args.dev or not args.seed):
-        results.append(simulate(case, args.cache, settings))
-        print(report(results[-1:], args.detail)[0], flush=True)
-        if args.detail:
-            for line in report(results[-1:], True)[1:-1]:
-                print(line, flush=True)
+        results.append(simulate(case, args.cache, settings, baseline=args.baseline))
+        for line in report(results[-1:], args.detail)[:-1]:
+            print(line, flush=True)
     print(report(results, False)[-1])
+    if args.baseline:
+        plain = [r.baseline for r in results if r.baseline is not None]
+        print("without extents: " + report(plain, False)[-1])
+        print(f"frames not contained: {sum(len(r.uncontained) for r in results)}")
     return 0
 
 
