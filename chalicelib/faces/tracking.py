@@ -632,9 +632,12 @@ class FaceCoverage:
         for track in self._tracks:
             # A face whose speed is not known yet (found once) may have moved
             # up to its own width (at most ``UNKNOWN_SPEED`` px) per frame since:
-            # a small fast face the optical flow lost is still the same face.
+            # a small fast face the optical flow lost is still the same face. Not a
+            # face whose speed a follow-up look measured (issue 14u): its box has
+            # moved with it, and the reach took a texture detection 73 px behind a
+            # 32-px face leaving by the edge (16883-0).
             reach = 0.0
-            if track.redetected == 0 and not refresh:
+            if not track.measured and not refresh:
                 side = float(max(track.box[2], track.box[3]))
                 reach = min(side, UNKNOWN_SPEED) * (index - track.last_seen)
             best = _best_match(track.box, unmatched, reach)
@@ -695,7 +698,16 @@ class FaceCoverage:
             # The first re-detection gives the first measured velocity (a new
             # track's is 0, or the optical flow's guess): taken whole.
             weight = 0.5 if track.measured else 1.0
-            track.velocity = (1 - weight) * track.velocity + weight * measured
+            velocity = (1 - weight) * track.velocity + weight * measured
+            if track.measured:
+                # (across a frame's edge that cuts the detection, the box's inner side
+                # is where the detector put the part in view — or a face and its
+                # mirror image — not where the face is: a measured track keeps its
+                # speed across that edge; issue 14u)
+                left, top, right, bottom = edge_sides(detected, self._width, self._height)
+                across = np.array([left or right, top or bottom])
+                velocity = np.where(across, track.velocity, velocity)
+            track.velocity = velocity
             if counted:
                 track.redetected += 1
             track.measured = True
@@ -794,9 +806,12 @@ class FaceCoverage:
     def _retire(self, index: int) -> None:
         keep = []
         for track in self._tracks:
-            x, y, w, h = track.box
-            gone = x > self._width or y > self._height or x + w < 0 or y + h < 0
             unseen = index - track.last_seen
+            # Gone once nothing of its blurred rectangle is in the frame, not once its
+            # box is: a box that ran ahead of a face leaving (its speed measured from
+            # a detection cut by the edge) left the frame with 77-90 px of a 193-px
+            # profile still in view (2026-5; issue 14u).
+            gone = self._padded(track, track.box, unseen, track.velocity) is None
             lost = index - max(track.followed, track.last_seen) > self.settings.detect_every
             stale = unseen > self.settings.detect_every
             duplicate = stale and any(
@@ -877,6 +892,15 @@ class FaceCoverage:
                 return None
         else:
             return None
+        return self._padded(track, box, since, velocity)
+
+    def _padded(
+        self, track: _Track, box: np.ndarray, since: int, velocity: np.ndarray
+    ) -> PixelRect | None:
+        """The rectangle blurred for ``track``'s face box ``box`` (x, y, w, h), ``since``
+        frames after its last detection, moving at ``velocity``: the box padded (its
+        view, its motion, the frame's edge) and clipped to the frame; None outside it."""
+        settings = self.settings
         x, y, w, h = box
         drift = settings.drift_pad * min(since, self._hold)
         pad = settings.pad + view_pad(track.view, settings)
@@ -1144,8 +1168,9 @@ def around_faces(rect: PixelRect, faces: Sequence[np.ndarray], cut: bool = False
 
 
 def beside_face(box: np.ndarray, faces: Sequence[np.ndarray]) -> bool:
-    """Whether ``box`` (x, y, w, h) is under 0.75 times the size of one of ``faces``
-    and touches that face's box grown by a quarter of its size.
+    """Whether ``box`` (x, y, w, h) is under 0.75 times the size of one of ``faces``,
+    touches that face's box grown by a quarter of its size and is not above it (its
+    centre lower than the face's top).
 
     The detector scores parts of the body beside a face (a chin, a collar, the
     chest) as a face now and then, and ``blazeface.beside_other_size`` drops such
@@ -1153,7 +1178,9 @@ def beside_face(box: np.ndarray, faces: Sequence[np.ndarray]) -> bool:
     tracked starts a *tentative* track (blurred, back-filled, once found again at
     the next pass — a real face is). Before issue 14i such a detection on a
     300-px face's chest, found once, was blurred for 3 s (held while the
-    optical flow followed the body).
+    optical flow followed the body). Nothing of a body lies above its head: a
+    46-px face coming out above a 165-px face and leaving by the top edge, found
+    once, was taken for a part of it and never blurred (issue 14u, 44425-2).
 
     >>> face = [np.array([100, 100, 80, 80.0])]
     >>> beside_face(np.array([110, 185, 50, 50.0]), face)  # under it, smaller
@@ -1162,10 +1189,15 @@ def beside_face(box: np.ndarray, faces: Sequence[np.ndarray]) -> bool:
     False
     >>> beside_face(np.array([300, 100, 50, 50.0]), face)  # apart
     False
+    >>> beside_face(np.array([150, 60, 40, 40.0]), face)  # above it: another face
+    False
     """
     side = float(max(box[2], box[3]))
     return any(
-        touches_grown(box, face) and side < 0.75 * float(max(face[2], face[3])) for face in faces
+        touches_grown(box, face)
+        and side < 0.75 * float(max(face[2], face[3]))
+        and _centre(box)[1] > face[1]
+        for face in faces
     )
 
 
