@@ -849,8 +849,21 @@ def test_a_detection_cut_by_the_edge_does_not_set_the_speed_across_it() -> None:
     assert abs(track.velocity[0] - 6.0) < 1.5, track.velocity
 
 
-def test_a_face_leaving_is_covered_while_its_padded_box_reaches_into_the_frame() -> None:
-    positions, seer = _leaving_right(24)
-    out, _coverage = _run_script(seer, [(positions, 60)], 24)
-    for c in out:
-        assert covers_part(c.rects, *positions[c.index], 60), (c.index, positions[c.index], c.rects)
+@pytest.mark.parametrize("unseen", [2, 4, 5])
+def test_a_box_out_of_the_frame_is_kept_until_the_next_pass_while_its_rectangle_reaches_in(
+    unseen: int,
+) -> None:
+    from chalicelib.faces.tracking import _Track
+
+    coverage = FaceCoverage(ScriptSeer({}), SIZE, 30.0, CoverageSettings())
+    # a 60-px face detected cut by the right edge, its box now 4 px beyond it, moving
+    # 6 px/frame: its blurred rectangle (padded inwards) still reaches into the frame
+    track = _Track(0, 0, 20 - unseen, np.array([SIZE[0] + 4, 40, 60, 60.0]))
+    track.velocity, track.measured, track.redetected = np.array([6.0, 0.0]), True, 3
+    track.followed = 20
+    coverage._tracks = [track]
+    assert coverage._padded(track, track.box, unseen, track.velocity) is not None
+    coverage._retire(20)
+    # kept until the next pass (main: retired as gone once the box left the frame);
+    # after a pass that did not find it, the box alone decides
+    assert (coverage._tracks == [track]) == (unseen <= 4)
