@@ -698,16 +698,7 @@ class FaceCoverage:
             # The first re-detection gives the first measured velocity (a new
             # track's is 0, or the optical flow's guess): taken whole.
             weight = 0.5 if track.measured else 1.0
-            velocity = (1 - weight) * track.velocity + weight * measured
-            if track.measured:
-                # (across a frame's edge that cuts the detection, the box's inner side
-                # is where the detector put the part in view — or a face and its
-                # mirror image — not where the face is: a measured track keeps its
-                # speed across that edge; issue 14u)
-                left, top, right, bottom = edge_sides(detected, self._width, self._height)
-                across = np.array([left or right, top or bottom])
-                velocity = np.where(across, track.velocity, velocity)
-            track.velocity = velocity
+            track.velocity = (1 - weight) * track.velocity + weight * measured
             if counted:
                 track.redetected += 1
             track.measured = True

@@ -829,26 +829,6 @@ def test_a_small_face_above_a_tracked_face_is_not_taken_for_its_collar() -> None
             assert covers_part(c.rects, *small[c.index], SIDE), (c.index, c.rects)
 
 
-def _leaving_right(count: int) -> tuple[dict[int, tuple[int, int]], ScriptSeer]:
-    """A 60-px face leaving by the right edge at 6 px/frame, found whole at frames 0,
-    1 (the follow-up) and 4; at frame 8, cut by the edge, the detector boxes it
-    30 px ahead, mostly beyond the edge (the face and its mirror image seen as one,
-    2026-5); then nothing."""
-    positions = {i: (100 + 6 * i, 40) for i in range(count)}
-    script = {i: [((100 + 6 * i, 40, 60, 60), "blazeface")] for i in (0, 1, 4)}
-    script[8] = [((178, 40, 60, 60), "blazeface")]
-    return positions, ScriptSeer(script)
-
-
-def test_a_detection_cut_by_the_edge_does_not_set_the_speed_across_it() -> None:
-    positions, seer = _leaving_right(9)
-    _out, coverage = _run_script(seer, [(positions, 60)], 9)
-    (track,) = coverage._tracks
-    assert track.last_seen == 8
-    # main: (178 - 124) / 4 = 13.5 px/frame measured, half of it taken: ~9.8
-    assert abs(track.velocity[0] - 6.0) < 1.5, track.velocity
-
-
 @pytest.mark.parametrize("unseen", [2, 4, 5])
 def test_a_box_out_of_the_frame_is_kept_until_the_next_pass_while_its_rectangle_reaches_in(
     unseen: int,
