@@ -800,17 +800,20 @@ class FaceCoverage:
             x, y, w, h = track.box
             unseen = index - track.last_seen
             # Gone once its box left the frame — but a face detected at the last pass
-            # is kept until the next one while its blurred rectangle still reaches
-            # into the frame: a box that ran ahead of a face leaving (its speed
-            # measured from a detection cut by the edge) left the frame with 62-90 px
-            # of a 193-px profile still in view (2026-5; issue 14u). (Kept on that
-            # rectangle alone, the 263-px box of a face gone by the bottom edge, last
-            # detected 7 frames before, blurred a strip there for 6 frames more:
-            # 44425-2 -3.3 dB.)
+            # (confidently at least once) is kept until the next one while its blurred
+            # rectangle still reaches into the frame: a box that ran ahead of a face
+            # leaving (its speed measured from a detection cut by the edge) left the
+            # frame with 62-90 px of a 193-px profile still in view (2026-5; issue
+            # 14u). (Kept on that rectangle alone, the 263-px box of a face gone by
+            # the bottom edge, last detected 7 frames before, blurred a strip there
+            # for 6 frames more: 44425-2 -3.3 dB; and a weak track on texture kept so
+            # took another texture detection: 33810-0 -2.0 dB.)
             stale = unseen > self.settings.detect_every
             outside = x > self._width or y > self._height or x + w < 0 or y + h < 0
             gone = outside and (
-                stale or self._padded(track, track.box, unseen, track.velocity) is None
+                stale
+                or not track.strong
+                or self._padded(track, track.box, unseen, track.velocity) is None
             )
             lost = index - max(track.followed, track.last_seen) > self.settings.detect_every
             duplicate = stale and any(

@@ -840,7 +840,7 @@ def test_a_box_out_of_the_frame_is_kept_until_the_next_pass_while_its_rectangle_
     # 6 px/frame: its blurred rectangle (padded inwards) still reaches into the frame
     track = _Track(0, 0, 20 - unseen, np.array([SIZE[0] + 4, 40, 60, 60.0]))
     track.velocity, track.measured, track.redetected = np.array([6.0, 0.0]), True, 3
-    track.followed = 20
+    track.followed, track.strong = 20, True
     coverage._tracks = [track]
     assert coverage._padded(track, track.box, unseen, track.velocity) is not None
     coverage._retire(20)
