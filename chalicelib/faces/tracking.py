@@ -674,9 +674,12 @@ class FaceCoverage:
         for track in self._tracks:
             # A face whose speed is not known yet (found once) may have moved
             # up to its own width (at most ``UNKNOWN_SPEED`` px) per frame since:
-            # a small fast face the optical flow lost is still the same face.
+            # a small fast face the optical flow lost is still the same face. Not a
+            # face whose speed a follow-up look measured (issue 14u): its box has
+            # moved with it, and the reach took a texture detection 73 px behind a
+            # 32-px face leaving by the edge (16883-0).
             reach = 0.0
-            if track.redetected == 0 and not refresh:
+            if not track.measured and not refresh:
                 side = float(max(track.box[2], track.box[3]))
                 reach = min(side, UNKNOWN_SPEED) * (index - track.last_seen)
             best = _best_match(track.box, unmatched, reach)
@@ -852,10 +855,24 @@ class FaceCoverage:
         keep = []
         for track in self._tracks:
             x, y, w, h = track.box
-            gone = x > self._width or y > self._height or x + w < 0 or y + h < 0
             unseen = index - track.last_seen
-            lost = index - max(track.followed, track.last_seen) > self.settings.detect_every
+            # Gone once its box left the frame — but a face detected at the last pass
+            # (confidently at least once) is kept until the next one while its blurred
+            # rectangle still reaches into the frame: a box that ran ahead of a face
+            # leaving (its speed measured from a detection cut by the edge) left the
+            # frame with 62-90 px of a 193-px profile still in view (2026-5; issue
+            # 14u). (Kept on that rectangle alone, the 263-px box of a face gone by
+            # the bottom edge, last detected 7 frames before, blurred a strip there
+            # for 6 frames more: 44425-2 -3.3 dB; and a weak track on texture kept so
+            # took another texture detection: 33810-0 -2.0 dB.)
             stale = unseen > self.settings.detect_every
+            outside = x > self._width or y > self._height or x + w < 0 or y + h < 0
+            gone = outside and (
+                stale
+                or not track.strong
+                or self._padded(track, track.box, unseen, track.velocity) is None
+            )
+            lost = index - max(track.followed, track.last_seen) > self.settings.detect_every
             duplicate = stale and any(
                 other is not track and other.last_seen == index and same_face(track.box, other.box)
                 for other in self._tracks
@@ -940,6 +957,22 @@ class FaceCoverage:
         else:
             return None
         margins = _margins_at(track, index) if extent else None
+        return self._padded(track, box, since, velocity, margins)
+
+    def _padded(
+        self,
+        track: _Track,
+        box: np.ndarray,
+        since: int,
+        velocity: np.ndarray,
+        margins: np.ndarray | None = None,
+    ) -> PixelRect | None:
+        """The rectangle blurred for ``track``'s face box ``box`` (x, y, w, h), ``since``
+        frames after its last detection, moving at ``velocity``: the box padded (its
+        view, its motion, the frame's edge) — with ``margins``, its union with the
+        detections' extent around it (``_margins_at``), padded alike — and clipped to
+        the frame; None outside it."""
+        settings = self.settings
         x, y, w, h = box
         drift = settings.drift_pad * min(since, self._hold)
         pad = settings.pad + view_pad(track.view, settings)
@@ -1259,8 +1292,9 @@ def around_faces(rect: PixelRect, faces: Sequence[np.ndarray], cut: bool = False
 
 
 def beside_face(box: np.ndarray, faces: Sequence[np.ndarray]) -> bool:
-    """Whether ``box`` (x, y, w, h) is under 0.75 times the size of one of ``faces``
-    and touches that face's box grown by a quarter of its size.
+    """Whether ``box`` (x, y, w, h) is under 0.75 times the size of one of ``faces``,
+    touches that face's box grown by a quarter of its size and is not above it (its
+    centre lower than the face's top).
 
     The detector scores parts of the body beside a face (a chin, a collar, the
     chest) as a face now and then, and ``blazeface.beside_other_size`` drops such
@@ -1268,7 +1302,9 @@ def beside_face(box: np.ndarray, faces: Sequence[np.ndarray]) -> bool:
     tracked starts a *tentative* track (blurred, back-filled, once found again at
     the next pass — a real face is). Before issue 14i such a detection on a
     300-px face's chest, found once, was blurred for 3 s (held while the
-    optical flow followed the body).
+    optical flow followed the body). Nothing of a body lies above its head: a
+    46-px face coming out above a 165-px face and leaving by the top edge, found
+    once, was taken for a part of it and never blurred (issue 14u, 44425-2).
 
     >>> face = [np.array([100, 100, 80, 80.0])]
     >>> beside_face(np.array([110, 185, 50, 50.0]), face)  # under it, smaller
@@ -1277,10 +1313,15 @@ def beside_face(box: np.ndarray, faces: Sequence[np.ndarray]) -> bool:
     False
     >>> beside_face(np.array([300, 100, 50, 50.0]), face)  # apart
     False
+    >>> beside_face(np.array([150, 60, 40, 40.0]), face)  # above it: another face
+    False
     """
     side = float(max(box[2], box[3]))
     return any(
-        touches_grown(box, face) and side < 0.75 * float(max(face[2], face[3])) for face in faces
+        touches_grown(box, face)
+        and side < 0.75 * float(max(face[2], face[3]))
+        and _centre(box)[1] > face[1]
+        for face in faces
     )
 
 
