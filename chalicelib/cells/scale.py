@@ -269,8 +269,12 @@ def typical_radius(signal: np.ndarray) -> tuple[float, int] | None:
 
     The mode of the histogram of log radii of the blobs well above the pixel
     noise that are not texture inside a larger, stronger blob: many nuclei
-    outvote a few large bright structures (a fibre, a clump).
-    Returns ``None`` when there is no blob at all (a blank image).
+    outvote a few large bright structures (a fibre, a clump). With fewer than
+    ``FEW_VOTES`` strong blobs, those cut by the image's edge do not vote (when a
+    whole one is strong enough) and their mode must hold a majority of them
+    (``voted_size``).
+    The number returned then counts whole blobs only: 0 when every strong blob is
+    cut by the edge. Returns ``None`` when there is no blob at all (a blank image).
 
     >>> img = np.zeros((128, 128), np.float32)
     >>> for x in (30, 64, 98):
@@ -279,38 +283,70 @@ def typical_radius(signal: np.ndarray) -> tuple[float, int] | None:
     True
     """
     radii, responses, _noise, points = blob_scales(signal, NOISE_SIGMAS)
-    voted = _vote(radii, responses, points, signal.shape)
-    if voted is not None and voted[1] < FEW_VOTES:
-        # Few objects voted: a blob centred within its own radius of the edge (an object
-        # cut by it, seen with its mirror image, as the blur reflects at the border: a
-        # sliver or a group and its twin, of any size) can decide the vote, and, painted
-        # first, hide the nuclei of a group cut by the edge. Only whole blobs vote then.
-        whole = ~cut_by_edge(radii, points, signal.shape)
-        if whole.any() and not whole.all():
-            voted = _vote(radii[whole], responses[whole], points[whole], signal.shape)
-    return voted
-
-
-def _vote(
-    radii: np.ndarray, responses: np.ndarray, points: np.ndarray, shape: tuple[int, ...]
-) -> tuple[float, int] | None:
-    """The mode of the log radii of the strong blobs not inside a larger, stronger one,
-    and the number of blobs that voted."""
     if radii.size == 0:
         return None
-    significant = outermost(radii, responses, points, shape)
-    top = float(np.percentile(responses[significant], 90))
-    strong = significant & (responses >= STRONG_FRACTION * top)
+    strong, top = _strong(radii, responses, points, signal.shape)
     if not strong.any():
         return None
-    logs = np.log2(radii[strong])
+    if strong.sum() >= FEW_VOTES:
+        return voted_size(np.log2(radii[strong])), int(strong.sum())
+    # Few objects voted: a blob centred within its own radius of the edge (an object
+    # cut by it, seen with its mirror image, as the blur reflects at the border: a
+    # sliver or a group and its twin, of any size) can decide the vote, and, painted
+    # first, hide the nuclei of a group cut by the edge. Only whole blobs vote then,
+    # as strong as the strongest of all (a weak whole blob, noise beside a cut
+    # nucleus, is no vote).
+    whole = ~cut_by_edge(radii, points, signal.shape)
+    if whole.any() and not whole.all():
+        inner, _ = _strong(radii[whole], responses[whole], points[whole], signal.shape, top)
+        if inner.any():
+            return voted_size(np.log2(radii[whole][inner])), int(inner.sum())
+    cut = int((strong & ~whole).sum())
+    return voted_size(np.log2(radii[strong])), int(strong.sum()) - cut
+
+
+def _strong(
+    radii: np.ndarray,
+    responses: np.ndarray,
+    points: np.ndarray,
+    shape: tuple[int, ...],
+    top: float | None = None,
+) -> tuple[np.ndarray, float]:
+    """Which blobs vote: not inside a larger, stronger one and at least
+    ``STRONG_FRACTION`` of ``top``; and ``top`` (default: the 90th percentile of
+    those blobs' responses)."""
+    significant = outermost(radii, responses, points, shape)
+    if top is None:
+        top = float(np.percentile(responses[significant], 90))
+    return significant & (responses >= STRONG_FRACTION * top), top
+
+
+def voted_size(logs: np.ndarray) -> float:
+    """The radius the votes (log2 radii) decide: the mode of their histogram, or, when
+    they are fewer than ``FEW_VOTES`` and at most half of them are near that mode,
+    their median.
+
+    A histogram's mode needs many votes: among a few it is wherever two of them happen
+    to fall close (two slivers of nuclei cut by the edge beside three nuclei of other
+    sizes), and of two votes it takes the smaller. A mode that holds a majority of a few
+    votes is kept; otherwise the median, which moves only as far as the middle vote.
+
+    >>> round(voted_size(np.log2([3.0, 7.0, 7.5, 12.0, 28.0])), 1)
+    7.5
+    >>> round(voted_size(np.log2([4.0, 16.0])), 1)
+    8.0
+    >>> round(voted_size(np.log2([9.7, 10.5, 13.0])), 1)
+    10.1
+    """
     bins = np.arange(-1.0, 9.0, HISTOGRAM_BIN)
     counts, _ = np.histogram(logs, bins)
     smooth = cv2.GaussianBlur(counts.astype(np.float32)[None, :], (0, 0), 1.5)[0]
     peak = int(np.argmax(smooth))
     near = np.abs(logs - (bins[peak] + HISTOGRAM_BIN / 2)) <= 2 * HISTOGRAM_BIN
+    if logs.size < FEW_VOTES and 2 * int(near.sum()) <= logs.size:
+        return float(2.0 ** float(np.median(logs)))
     centre = float(np.median(logs[near])) if near.any() else bins[peak] + HISTOGRAM_BIN / 2
-    return float(2.0**centre), int(strong.sum())
+    return float(2.0**centre)
 
 
 def footprint_radius(signal: np.ndarray) -> tuple[float, int] | None:
@@ -430,7 +466,13 @@ def estimate_scale(signal_at: SignalAt, shape: tuple[int, int]) -> Scale | None:
     if blob is None:
         return None if footprint is None else Scale(footprint, None, footprint)
     few = None
-    if votes < MIN_VOTES:
+    if votes == 0:
+        # Only objects cut by the edge voted: slivers and groups with their mirror images.
+        few = (
+            f"object size judged from objects cut by the image's edge only ({2 * blob:.0f} px): "
+            "set the diameter"
+        )
+    elif votes < MIN_VOTES:
         # One object (a nucleus, a clump, a speck, a fibre) cannot say what is typical.
         few = f"object size judged from {votes} object only ({2 * blob:.0f} px): set the diameter"
     if footprint is None:

@@ -9,7 +9,14 @@ from skimage import data
 
 from chalicelib.cells.counting import count_cells
 from chalicelib.cells.objects import resized
-from chalicelib.cells.scale import Box, Scale, estimate_scale, footprint_radius
+from chalicelib.cells.scale import (
+    Box,
+    Scale,
+    estimate_scale,
+    footprint_radius,
+    typical_radius,
+    voted_size,
+)
 from tests.conftest import ROOT
 
 
@@ -106,3 +113,54 @@ def test_the_dsb_image_is_counted_right_or_not_called_reliable() -> None:
     counted = count_cells(np.asarray(image))  # 125 nuclei, hand-segmented
     assert counted.quality is not None
     assert abs(counted.count - 125) <= 12.5 or not counted.quality.reliable
+
+
+def test_a_few_votes_far_apart_take_their_median_not_the_smaller() -> None:
+    # Two votes (a sliver and a group cut by the edge, say): the histogram's two equal
+    # peaks used to resolve to the smaller radius.
+    assert voted_size(np.log2(np.array([4.0, 16.0]))) == pytest.approx(8.0, rel=0.01)
+    # A few votes with no majority near the mode: the median.
+    assert voted_size(np.log2(np.array([4.7, 4.9, 5.5, 7.0, 7.4, 13.0, 28.0]))) == pytest.approx(
+        7.0, rel=0.01
+    )
+
+
+def test_a_mode_held_by_most_of_a_few_votes_is_kept() -> None:
+    assert 9.6 <= voted_size(np.log2(np.array([9.7, 10.5, 13.0]))) <= 10.6
+
+
+def test_many_votes_keep_the_mode_even_against_a_larger_minority() -> None:
+    votes = np.log2(np.array([7.0, 7.1, 7.2, 6.9, 7.0, 13.0, 20.0, 25.0, 28.0, 30.0]))
+    assert 6.8 <= voted_size(votes) <= 7.3
+
+
+def cut_nuclei_and_a_speck(speck: float) -> np.ndarray:
+    """Two nuclei (radius 10) cut in half by the left edge and, away from the edge, a
+    small spot ``speck`` bright (the nuclei: 1)."""
+    rng = np.random.default_rng(3)
+    image = np.zeros((128, 128), np.float32)
+    for y in (35, 95):
+        cv2.circle(image, (0, y), 10, 1.0, -1)
+    cv2.circle(image, (84, 64), 2, speck, -1)
+    image = cv2.GaussianBlur(image, (0, 0), 1.0)
+    return image + rng.normal(0, 0.002, image.shape).astype(np.float32)
+
+
+def test_a_weak_whole_blob_beside_cut_nuclei_does_not_decide_the_size() -> None:
+    # The speck is well above the noise but far weaker than the nuclei: it used to be
+    # the only voter once the cut nuclei were left out (size 2 px, count not in doubt).
+    image = cut_nuclei_and_a_speck(0.1)
+    found = typical_radius(image)
+    assert found is not None
+    assert found[0] > 4 and found[1] == 0
+    scale = scale_of(image)
+    assert scale is not None and scale.ambiguous is not None
+    assert "cut by the image's edge" in scale.ambiguous
+
+
+def test_a_whole_nucleus_as_strong_as_the_cut_ones_votes_alone() -> None:
+    image = cut_nuclei_and_a_speck(0.0)
+    cv2.circle(image, (84, 64), 9, 1.0, -1)
+    found = typical_radius(cv2.GaussianBlur(image, (0, 0), 1.0))
+    assert found is not None
+    assert 7 <= found[0] <= 11.5 and found[1] == 1
