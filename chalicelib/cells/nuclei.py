@@ -10,7 +10,9 @@ gamma or illumination:
 3. Seeds: maxima of the difference of Gaussians at the nucleus scale, at least
    ``SEED_SPACING`` r apart and ``SEED_SIGMAS`` noise sds strong. A blob filter
    tuned to the size finds one maximum per nucleus whether nuclei touch or not,
-   and is steady under gamma (it moves peaks very little).
+   and is steady under gamma (it moves peaks very little). A few more seeds come
+   from finer scales (``FINE_SEED_SCALES``) where the response is a maximum in
+   space *and* scale: two nuclei closer than the nucleus-scale filter resolves.
 4. Mask: each nucleus at ``RELATIVE_THRESHOLD`` of its own local maximum (dim
    nuclei next to bright ones are kept), above the noise floor.
 5. ``cv2.watershed`` floods the smoothed intensity from the seeds inside the
@@ -50,6 +52,10 @@ from chalicelib.cells.objects import (
 WORK_RADIUS = 5.0  # nucleus radius (px) at the working resolution
 SEED_SPACING = 0.6  # seeds closer than this many radii are one nucleus
 SEED_SIGMAS = 6.0  # a seed's blob response is this many noise sds above zero
+# Finer blob filters (fractions of the seed radius) that may add seeds where their
+# response is a maximum over space and over the neighbouring scales; the first scale
+# is only compared with (a seed there could be finer still: texture, noise).
+FINE_SEED_SCALES = (0.6, 0.7, 0.85)
 SIGNAL_SIGMAS = 4.0  # ... and its smoothed intensity this many above the background
 NOISE_SIGMAS = 3.0  # the mask is at least this many noise sds above the background
 RELATIVE_THRESHOLD = 0.5  # mask at this fraction of each nucleus's local maximum
@@ -138,8 +144,12 @@ def segment_nuclei(
     noise = filter_gain(lambda v: cv2.GaussianBlur(v, (0, 0), max(0.7, 0.2 * r)))
     factor = offset_factor(threshold_offset)
     r_seed = r if seed_radius is None else min(r, seed_radius * scale)
-    seeds = _seeds(image, smoothed, r_seed, background + SIGNAL_SIGMAS * factor * noise, factor)
+    seeds, fine = _seeds(
+        image, smoothed, r_seed, background + SIGNAL_SIGMAS * factor * noise, factor
+    )
     seeds = _one_seed_per_plateau(seeds, gray, polarity, smoothed.shape)
+    if len(fine):  # those the plateau rule kept
+        fine = fine[(fine[:, None, :] == seeds[None, :, :]).all(axis=2).any(axis=1)]
     del image  # large images: keep the peak memory down
     floor = background + NOISE_SIGMAS * factor * noise
     mask = fill_holes((smoothed > floor).astype(np.uint8), 2 * np.pi * r * r)
@@ -151,29 +161,100 @@ def segment_nuclei(
     labels = _reclaim(labels, smoothed, peak, background, threshold_offset, r, NOISE_SIGMAS * noise)
     # Only needed to bring labels back to full size (and large at full size).
     soft = smoothed - _level_map(labels, peak, background, threshold_offset) if scale < 1 else None
-    labels, count, flagged, giants, areas = _size_control(labels, smoothed, peak, r)
+    # The objects grown from finer-scale seeds (a seed is its object's peak: never trimmed).
+    apart = np.unique(labels[fine[:, 0], fine[:, 1]]) if len(fine) else None
+    labels, count, flagged, giants, areas = _size_control(labels, smoothed, peak, r, apart)
     return Found(labels, count, flagged, soft, scale, giants, areas=areas)
 
 
 def _seeds(
     image: np.ndarray, smoothed: np.ndarray, r: float, floor: float, factor: float
-) -> np.ndarray:
-    """(K, 2) row, col of blob maxima at the nucleus scale."""
-    sigma = r / np.sqrt(2.0)
+) -> tuple[np.ndarray, np.ndarray]:
+    """(K, 2) row, col of blob maxima at the nucleus scale and at finer scales (raster
+    order), and the (J, 2) of them found at a finer scale only.
+
+    The difference of Gaussians at the nucleus scale has one maximum for two nuclei
+    closer than about 1.5 r whose peaks differ: the dimmer one is a shoulder on the
+    brighter one's flank, and the brighter one's negative surround lowers it. At a
+    finer scale the two can part. A finer scale's maximum is a seed when it is also a
+    maximum over the neighbouring scales (:func:`scale_maxima`), as significant at
+    its own scale as a seed is at the nucleus scale, in the signal, and at least
+    ``SEED_SPACING`` r from every other seed (the stronger first). The layers are
+    made one at a time, three kept (large images: peak memory).
+    """
+    strong = smoothed > floor
+    spacing = disk(max(1.0, SEED_SPACING * r))
+    layers: list[tuple[np.ndarray, np.ndarray, float]] = []  # finest first
+    found: list[tuple[float, int, int]] = []
+    for f in (*FINE_SEED_SCALES, 1.0):
+        layers.append(_blob_layer(image, f * r, SEED_SIGMAS * factor, spacing))
+        if len(layers) == 3:
+            (_, before, _), (blob, spread, level), (_, after, _) = layers
+            maxima = scale_maxima(blob, spread, before, after) & (blob > level) & strong
+            found += [(blob[y, x] / level, y, x) for y, x in _peak_centres(maxima).tolist()]
+            del layers[0]
+    blob, spread, level = layers[-1]
+    nominal = _peak_centres((blob >= spread) & (blob > level) & strong)
+    fine = _spaced(nominal, sorted(found, reverse=True), SEED_SPACING * r)
+    if len(fine) == 0:
+        return nominal, fine
+    both = np.concatenate([nominal, fine])
+    return both[np.lexsort((both[:, 1], both[:, 0]))], fine
+
+
+def _blob_layer(
+    image: np.ndarray, radius: float, sigmas: float, spacing: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """The difference of Gaussians for blobs of ``radius``, its maximum over the
+    ``spacing`` footprint, and the response ``sigmas`` noise sds make (the image is in
+    noise units; each scale has its own noise gain)."""
+    sigma = radius / np.sqrt(2.0)
 
     def dog(values: np.ndarray) -> np.ndarray:
         inner = cv2.GaussianBlur(values, (0, 0), sigma * 0.8)
         return np.asarray(inner - cv2.GaussianBlur(values, (0, 0), sigma * 1.6))
 
     blob = dog(image)
-    blob_noise = filter_gain(dog, size=2 * int(6 * sigma) + 1)  # the image is in noise units
-    spacing = disk(max(1.0, SEED_SPACING * r))
-    peaks = (
-        (blob >= cv2.dilate(blob, spacing))
-        & (blob > SEED_SIGMAS * factor * max(blob_noise, 1e-5))
-        & (smoothed > floor)
-    )
-    return _peak_centres(peaks)
+    gain = max(filter_gain(dog, size=2 * int(6 * sigma) + 1), 1e-5)
+    return blob, cv2.dilate(blob, spacing), sigmas * gain
+
+
+def scale_maxima(
+    blob: np.ndarray, spread: np.ndarray, before: np.ndarray, after: np.ndarray
+) -> np.ndarray:
+    """Where a blob response is a maximum in space and in scale.
+
+    ``spread`` is ``blob``'s maximum over the seed spacing's footprint, ``before`` and
+    ``after`` the same for the next finer and the next coarser layer. A difference of
+    Gaussians with a fixed ratio of widths is scale-normalised, so the layers compare
+    directly. A response still rising towards finer scales (texture, noise, the edge of
+    a large object) is no maximum here.
+
+    >>> blob = np.array([[0.0, 2.0, 0.0]]); spread = np.array([[2.0, 2.0, 2.0]])
+    >>> scale_maxima(blob, spread, spread - 1, spread - 1).tolist()
+    [[False, True, False]]
+    >>> scale_maxima(blob, spread, spread + 1, spread - 1).tolist()
+    [[False, False, False]]
+    """
+    return np.asarray(blob >= np.maximum(np.maximum(before, spread), after))
+
+
+def _spaced(
+    kept: np.ndarray, candidates: list[tuple[float, int, int]], distance: float
+) -> np.ndarray:
+    """(J, 2) row, col of the ``candidates`` (strength, row, col; strongest first) at
+    least ``distance`` from every point of ``kept`` and from each other.
+
+    >>> _spaced(np.array([[0, 0]]), [(3.0, 0, 1), (2.0, 5, 5), (1.0, 5, 6)], 2.0).tolist()
+    [[5, 5]]
+    """
+    chosen = [tuple(p) for p in kept.tolist()]
+    found = []
+    for _strength, y, x in candidates:
+        if all((y - a) ** 2 + (x - b) ** 2 >= distance**2 for a, b in chosen):
+            chosen.append((y, x))
+            found.append((y, x))
+    return np.array(found, np.int64).reshape(-1, 2)
 
 
 def _one_seed_per_plateau(
@@ -430,9 +511,18 @@ def _markers(seeds: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def _size_control(
-    labels: np.ndarray, smoothed: np.ndarray, peak: np.ndarray, r: float
+    labels: np.ndarray,
+    smoothed: np.ndarray,
+    peak: np.ndarray,
+    r: float,
+    apart: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int, tuple[str, ...], int, np.ndarray | None]:
     """Join over-split nuclei, flag fibres and giants, drop debris.
+
+    Objects in ``apart`` (labels grown from a finer scale's seed) are not joined to a
+    neighbour as pieces of it: the nucleus-scale relief has no valley between a
+    nucleus and its neighbour's shoulder, which is why the finer scale was needed.
+    They still belong to a fibre's group.
 
     Returns labels with counted objects 1..n and flagged ones after them
     (fibres, then giants), the reasons, the number of giants and the pixels of each
@@ -458,7 +548,7 @@ def _size_control(
         fibre_of, reasons = _fibres(labels, group_of, group_area, area, peak, typical)
     in_fibre = fibre_of > 0
     kept_area = np.where(in_fibre, 0.0, area)  # fibres' pixels are not nuclei
-    joined_of = merge_table(pairs, kept_area, MERGE_MAX_AREA * typical)
+    joined_of = merge_table(_without(pairs, apart), kept_area, MERGE_MAX_AREA * typical)
     joined_of[in_fibre] = 0
     joined_area = np.bincount(joined_of, weights=kept_area)
     keep = joined_area >= MIN_AREA_FRACTION * nucleus
@@ -478,6 +568,18 @@ def _size_control(
         flagged.append(f"{joined_area[giant] / typical:.0f} times the typical nucleus area")
     areas = np.bincount(final, weights=area, minlength=n + len(flagged) + 1).astype(np.int64)
     return np.asarray(np.take(final, labels)), n, tuple(flagged), int(giants.size), areas
+
+
+def _without(pairs: np.ndarray, labels: np.ndarray | None) -> np.ndarray:
+    """The rows of ``pairs`` (label a, label b, depth) that involve none of ``labels``.
+
+    >>> _without(np.array([[1.0, 2.0, 0.0], [3.0, 4.0, 0.0]]), np.array([0, 2])).tolist()
+    [[3.0, 4.0, 0.0]]
+    """
+    if labels is None or len(pairs) == 0:
+        return pairs
+    ends = pairs[:, :2].astype(np.int64)
+    return pairs[~np.isin(ends, labels).any(axis=1)]
 
 
 def _fibres(
