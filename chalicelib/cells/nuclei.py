@@ -179,22 +179,32 @@ def _seeds(
     finer scale the two can part. A finer scale's maximum is a seed when it is also a
     maximum over the neighbouring scales (:func:`scale_maxima`), as significant at
     its own scale as a seed is at the nucleus scale, in the signal, and at least
-    ``SEED_SPACING`` r from every other seed (the stronger first). The layers are
-    made one at a time, three kept (large images: peak memory).
+    ``SEED_SPACING`` r from every other seed (the stronger first). Two layers are
+    kept at a time (large images: peak memory); a layer's maxima are compared with
+    its neighbours' only at their own pixels.
     """
     strong = smoothed > floor
     spacing = disk(max(1.0, SEED_SPACING * r))
-    layers: list[tuple[np.ndarray, np.ndarray, float]] = []  # finest first
+    factors = (*FINE_SEED_SCALES, 1.0)
     found: list[tuple[float, int, int]] = []
-    for f in (*FINE_SEED_SCALES, 1.0):
-        layers.append(_blob_layer(image, f * r, SEED_SIGMAS * factor, spacing))
-        if len(layers) == 3:
-            (_, before, _), (blob, spread, level), (_, after, _) = layers
-            maxima = scale_maxima(blob, spread, before, after) & (blob > level) & strong
-            found += [(blob[y, x] / level, y, x) for y, x in _peak_centres(maxima).tolist()]
-            del layers[0]
-    blob, spread, level = layers[-1]
-    nominal = _peak_centres((blob >= spread) & (blob > level) & strong)
+    before: np.ndarray | None = None  # the previous layer's response
+    waiting: tuple[np.ndarray, np.ndarray, float] | None = None  # its maxima (pixels, kept)
+    nominal = np.zeros((0, 2), np.int64)
+    for k, f in enumerate(factors):
+        blob, level = _blob_layer(image, f * r, SEED_SIGMAS * factor)
+        maxima = (blob >= cv2.dilate(blob, spacing)) & (blob > level) & strong
+        if waiting is not None and before is not None:  # the layer below, against this one
+            pixels, kept, below = waiting
+            kept &= scale_maxima(before, pixels, blob, spacing)
+            found += _strengths(before, pixels[kept], below)
+            waiting = None
+        if k == len(factors) - 1:
+            nominal = _peak_centres(maxima)
+        elif k > 0 and before is not None:
+            pixels = np.flatnonzero(maxima)
+            waiting = (pixels, scale_maxima(blob, pixels, before, spacing), level)
+        del maxima
+        before = blob
     fine = _spaced(nominal, sorted(found, reverse=True), SEED_SPACING * r)
     if len(fine) == 0:
         return nominal, fine
@@ -202,41 +212,58 @@ def _seeds(
     return both[np.lexsort((both[:, 1], both[:, 0]))], fine
 
 
-def _blob_layer(
-    image: np.ndarray, radius: float, sigmas: float, spacing: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, float]:
-    """The difference of Gaussians for blobs of ``radius``, its maximum over the
-    ``spacing`` footprint, and the response ``sigmas`` noise sds make (the image is in
-    noise units; each scale has its own noise gain)."""
+def _blob_layer(image: np.ndarray, radius: float, sigmas: float) -> tuple[np.ndarray, float]:
+    """The difference of Gaussians for blobs of ``radius`` and the response ``sigmas``
+    noise sds make (the image is in noise units; each scale has its own noise gain)."""
     sigma = radius / np.sqrt(2.0)
 
     def dog(values: np.ndarray) -> np.ndarray:
         inner = cv2.GaussianBlur(values, (0, 0), sigma * 0.8)
         return np.asarray(inner - cv2.GaussianBlur(values, (0, 0), sigma * 1.6))
 
-    blob = dog(image)
-    gain = max(filter_gain(dog, size=2 * int(6 * sigma) + 1), 1e-5)
-    return blob, cv2.dilate(blob, spacing), sigmas * gain
+    return dog(image), sigmas * max(filter_gain(dog, size=2 * int(6 * sigma) + 1), 1e-5)
 
 
 def scale_maxima(
-    blob: np.ndarray, spread: np.ndarray, before: np.ndarray, after: np.ndarray
+    blob: np.ndarray, pixels: np.ndarray, other: np.ndarray, footprint: np.ndarray
 ) -> np.ndarray:
-    """Where a blob response is a maximum in space and in scale.
+    """Whether ``blob`` at each of the flat ``pixels`` is at least ``other`` (the next
+    finer or coarser layer) everywhere in the ``footprint`` around it: with the
+    pixel's own spatial maximum, a maximum in space and scale.
 
-    ``spread`` is ``blob``'s maximum over the seed spacing's footprint, ``before`` and
-    ``after`` the same for the next finer and the next coarser layer. A difference of
-    Gaussians with a fixed ratio of widths is scale-normalised, so the layers compare
-    directly. A response still rising towards finer scales (texture, noise, the edge of
-    a large object) is no maximum here.
+    ``cv2.dilate(other, footprint)`` read at the pixels, without the whole dilated
+    layer (pixels beyond the image's edge are left out, as ``cv2.dilate`` leaves
+    them). A difference of Gaussians with a fixed ratio of widths is scale-normalised,
+    so the layers compare directly: a response still rising towards finer scales
+    (texture, noise, the edge of a large object) is no maximum.
 
-    >>> blob = np.array([[0.0, 2.0, 0.0]]); spread = np.array([[2.0, 2.0, 2.0]])
-    >>> scale_maxima(blob, spread, spread - 1, spread - 1).tolist()
-    [[False, True, False]]
-    >>> scale_maxima(blob, spread, spread + 1, spread - 1).tolist()
-    [[False, False, False]]
+    >>> blob = np.zeros((3, 5), np.float32); blob[1, 2] = 2.0
+    >>> cross = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], np.uint8)
+    >>> finer = np.zeros((3, 5), np.float32); finer[0, 2] = 3.0
+    >>> scale_maxima(blob, np.array([7]), finer, cross).tolist()
+    [False]
+    >>> finer[0, 2] = 1.0; finer[0, 0] = 9.0  # outside the footprint
+    >>> scale_maxima(blob, np.array([7]), finer, cross).tolist()
+    [True]
     """
-    return np.asarray(blob >= np.maximum(np.maximum(before, spread), after))
+    height, width = other.shape
+    rows, cols = np.divmod(pixels, width)
+    values = blob.ravel()[pixels]
+    anchor_y, anchor_x = footprint.shape[0] // 2, footprint.shape[1] // 2
+    kept = np.ones(pixels.size, bool)
+    for dy, dx in zip(*np.nonzero(footprint), strict=True):
+        y, x = rows + (dy - anchor_y), cols + (dx - anchor_x)
+        inside = (y >= 0) & (y < height) & (x >= 0) & (x < width)
+        near = other[np.clip(y, 0, height - 1), np.clip(x, 0, width - 1)]
+        kept &= ~inside | (values >= near)
+    return kept
+
+
+def _strengths(blob: np.ndarray, pixels: np.ndarray, level: float) -> list[tuple[float, int, int]]:
+    """(response over its significance level, row, col) of each group of maxima."""
+    peaks = np.zeros(blob.shape, bool)
+    peaks.ravel()[pixels] = True
+    return [(float(blob[y, x]) / level, y, x) for y, x in _peak_centres(peaks).tolist()]
 
 
 def _spaced(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
 from chalicelib.cells.nuclei import _seeds, _spaced, _without, scale_maxima
+from chalicelib.cells.objects import disk
 
 R = 5.0  # nucleus radius at the working resolution
 
@@ -45,10 +47,21 @@ def test_fine_seeds_need_the_signal_and_their_own_significance() -> None:
 def test_a_response_still_rising_towards_finer_scales_is_no_maximum(rising: bool) -> None:
     blob = np.zeros((5, 5), np.float32)
     blob[2, 2] = 3.0
-    spread = np.full((5, 5), 3.0, np.float32)
-    finer = spread + (1.0 if rising else -1.0)
-    peaks = scale_maxima(blob, spread, finer, spread - 1.0)
-    assert int(peaks.sum()) == (0 if rising else 1)
+    finer = np.zeros((5, 5), np.float32)
+    finer[1, 2] = 4.0 if rising else 2.0
+    peaks = scale_maxima(blob, np.array([12]), finer, np.ones((3, 3), np.uint8))
+    assert peaks.tolist() == [not rising]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_scale_maxima_reads_the_dilated_layer_at_the_pixels(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    blob = rng.normal(size=(23, 31)).astype(np.float32)
+    other = rng.normal(size=(23, 31)).astype(np.float32)
+    footprint = disk(3.0)
+    pixels = np.arange(blob.size)
+    expected = (blob >= cv2.dilate(other, footprint)).ravel()
+    assert scale_maxima(blob, pixels, other, footprint).tolist() == expected.tolist()
 
 
 def test_spaced_keeps_the_strongest_first_and_clear_of_every_seed() -> None:
