@@ -272,14 +272,34 @@ def _spaced(
     """(J, 2) row, col of the ``candidates`` (strength, row, col; strongest first) at
     least ``distance`` from every point of ``kept`` and from each other.
 
+    Points are filed in square cells ``distance`` wide, so each candidate is compared
+    with the points of its own and the eight cells around it only (a large field has
+    thousands of seeds).
+
     >>> _spaced(np.array([[0, 0]]), [(3.0, 0, 1), (2.0, 5, 5), (1.0, 5, 6)], 2.0).tolist()
     [[5, 5]]
     """
-    chosen = [tuple(p) for p in kept.tolist()]
+    cell = max(float(distance), 1.0)
+    filed: dict[tuple[int, int], list[tuple[int, int]]] = {}
+
+    def file(y: int, x: int) -> None:
+        filed.setdefault((int(y // cell), int(x // cell)), []).append((y, x))
+
+    def clear(y: int, x: int) -> bool:
+        cy, cx = int(y // cell), int(x // cell)
+        return all(
+            (y - a) ** 2 + (x - b) ** 2 >= distance**2
+            for i in (cy - 1, cy, cy + 1)
+            for j in (cx - 1, cx, cx + 1)
+            for a, b in filed.get((i, j), ())
+        )
+
+    for y, x in kept.tolist():
+        file(y, x)
     found = []
     for _strength, y, x in candidates:
-        if all((y - a) ** 2 + (x - b) ** 2 >= distance**2 for a, b in chosen):
-            chosen.append((y, x))
+        if clear(y, x):
+            file(y, x)
             found.append((y, x))
     return np.array(found, np.int64).reshape(-1, 2)
 

@@ -76,3 +76,20 @@ def test_without_drops_only_the_pairs_of_the_labels_kept_apart() -> None:
     assert _without(pairs, np.array([2])).tolist() == [[4.0, 5.0, 0.0]]
     assert _without(pairs, None) is pairs
     assert _without(np.zeros((0, 3)), np.array([1])).shape == (0, 3)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_spaced_gives_what_comparing_every_pair_gives(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    kept = rng.integers(0, 60, size=(40, 2))
+    points = rng.integers(0, 60, (80, 2))
+    candidates = [(float(s), int(y), int(x)) for s, (y, x) in enumerate(points)]
+    candidates.sort(reverse=True)
+    distance = float(rng.uniform(0.5, 6.0))
+    chosen = [tuple(p) for p in kept.tolist()]
+    expected = []
+    for _s, y, x in candidates:
+        if all((y - a) ** 2 + (x - b) ** 2 >= distance**2 for a, b in chosen):
+            chosen.append((y, x))
+            expected.append([y, x])
+    assert _spaced(kept, candidates, distance).tolist() == expected
