@@ -10,7 +10,9 @@ gamma or illumination:
 3. Seeds: maxima of the difference of Gaussians at the nucleus scale, at least
    ``SEED_SPACING`` r apart and ``SEED_SIGMAS`` noise sds strong. A blob filter
    tuned to the size finds one maximum per nucleus whether nuclei touch or not,
-   and is steady under gamma (it moves peaks very little).
+   and is steady under gamma (it moves peaks very little). A few more seeds come
+   from finer scales (``FINE_SEED_SCALES``) where the response is a maximum in
+   space *and* scale: two nuclei closer than the nucleus-scale filter resolves.
 4. Mask: each nucleus at ``RELATIVE_THRESHOLD`` of its own local maximum (dim
    nuclei next to bright ones are kept), above the noise floor.
 5. ``cv2.watershed`` floods the smoothed intensity from the seeds inside the
@@ -50,6 +52,10 @@ from chalicelib.cells.objects import (
 WORK_RADIUS = 5.0  # nucleus radius (px) at the working resolution
 SEED_SPACING = 0.6  # seeds closer than this many radii are one nucleus
 SEED_SIGMAS = 6.0  # a seed's blob response is this many noise sds above zero
+# Finer blob filters (fractions of the seed radius) that may add seeds where their
+# response is a maximum over space and over the neighbouring scales; the first scale
+# is only compared with (a seed there could be finer still: texture, noise).
+FINE_SEED_SCALES = (0.6, 0.7, 0.85)
 SIGNAL_SIGMAS = 4.0  # ... and its smoothed intensity this many above the background
 NOISE_SIGMAS = 3.0  # the mask is at least this many noise sds above the background
 RELATIVE_THRESHOLD = 0.5  # mask at this fraction of each nucleus's local maximum
@@ -138,8 +144,12 @@ def segment_nuclei(
     noise = filter_gain(lambda v: cv2.GaussianBlur(v, (0, 0), max(0.7, 0.2 * r)))
     factor = offset_factor(threshold_offset)
     r_seed = r if seed_radius is None else min(r, seed_radius * scale)
-    seeds = _seeds(image, smoothed, r_seed, background + SIGNAL_SIGMAS * factor * noise, factor)
+    seeds, fine = _seeds(
+        image, smoothed, r_seed, background + SIGNAL_SIGMAS * factor * noise, factor
+    )
     seeds = _one_seed_per_plateau(seeds, gray, polarity, smoothed.shape)
+    if len(fine):  # those the plateau rule kept
+        fine = fine[(fine[:, None, :] == seeds[None, :, :]).all(axis=2).any(axis=1)]
     del image  # large images: keep the peak memory down
     floor = background + NOISE_SIGMAS * factor * noise
     mask = fill_holes((smoothed > floor).astype(np.uint8), 2 * np.pi * r * r)
@@ -151,29 +161,147 @@ def segment_nuclei(
     labels = _reclaim(labels, smoothed, peak, background, threshold_offset, r, NOISE_SIGMAS * noise)
     # Only needed to bring labels back to full size (and large at full size).
     soft = smoothed - _level_map(labels, peak, background, threshold_offset) if scale < 1 else None
-    labels, count, flagged, giants, areas = _size_control(labels, smoothed, peak, r)
+    # The objects grown from finer-scale seeds (a seed is its object's peak: never trimmed).
+    apart = np.unique(labels[fine[:, 0], fine[:, 1]]) if len(fine) else None
+    labels, count, flagged, giants, areas = _size_control(labels, smoothed, peak, r, apart)
     return Found(labels, count, flagged, soft, scale, giants, areas=areas)
 
 
 def _seeds(
     image: np.ndarray, smoothed: np.ndarray, r: float, floor: float, factor: float
-) -> np.ndarray:
-    """(K, 2) row, col of blob maxima at the nucleus scale."""
-    sigma = r / np.sqrt(2.0)
+) -> tuple[np.ndarray, np.ndarray]:
+    """(K, 2) row, col of blob maxima at the nucleus scale and at finer scales (raster
+    order), and the (J, 2) of them found at a finer scale only.
+
+    The difference of Gaussians at the nucleus scale has one maximum for two nuclei
+    closer than about 1.5 r whose peaks differ: the dimmer one is a shoulder on the
+    brighter one's flank, and the brighter one's negative surround lowers it. At a
+    finer scale the two can part. A finer scale's maximum is a seed when it is also a
+    maximum over the neighbouring scales (:func:`scale_maxima`), as significant at
+    its own scale as a seed is at the nucleus scale, in the signal, and at least
+    ``SEED_SPACING`` r from every other seed (the stronger first). Two layers are
+    kept at a time (large images: peak memory); a layer's maxima are compared with
+    its neighbours' only at their own pixels.
+    """
+    strong = smoothed > floor
+    spacing = disk(max(1.0, SEED_SPACING * r))
+    factors = (*FINE_SEED_SCALES, 1.0)
+    found: list[tuple[float, int, int]] = []
+    before: np.ndarray | None = None  # the previous layer's response
+    waiting: tuple[np.ndarray, np.ndarray, float] | None = None  # its maxima (pixels, kept)
+    nominal = np.zeros((0, 2), np.int64)
+    for k, f in enumerate(factors):
+        blob, level = _blob_layer(image, f * r, SEED_SIGMAS * factor)
+        maxima = (blob >= cv2.dilate(blob, spacing)) & (blob > level) & strong
+        if waiting is not None and before is not None:  # the layer below, against this one
+            pixels, kept, below = waiting
+            kept &= scale_maxima(before, pixels, blob, spacing)
+            found += _strengths(before, pixels[kept], below)
+            waiting = None
+        if k == len(factors) - 1:
+            nominal = _peak_centres(maxima)
+        elif k > 0 and before is not None:
+            pixels = np.flatnonzero(maxima)
+            waiting = (pixels, scale_maxima(blob, pixels, before, spacing), level)
+        del maxima
+        before = blob
+    fine = _spaced(nominal, sorted(found, reverse=True), SEED_SPACING * r)
+    if len(fine) == 0:
+        return nominal, fine
+    both = np.concatenate([nominal, fine])
+    return both[np.lexsort((both[:, 1], both[:, 0]))], fine
+
+
+def _blob_layer(image: np.ndarray, radius: float, sigmas: float) -> tuple[np.ndarray, float]:
+    """The difference of Gaussians for blobs of ``radius`` and the response ``sigmas``
+    noise sds make (the image is in noise units; each scale has its own noise gain)."""
+    sigma = radius / np.sqrt(2.0)
 
     def dog(values: np.ndarray) -> np.ndarray:
         inner = cv2.GaussianBlur(values, (0, 0), sigma * 0.8)
         return np.asarray(inner - cv2.GaussianBlur(values, (0, 0), sigma * 1.6))
 
-    blob = dog(image)
-    blob_noise = filter_gain(dog, size=2 * int(6 * sigma) + 1)  # the image is in noise units
-    spacing = disk(max(1.0, SEED_SPACING * r))
-    peaks = (
-        (blob >= cv2.dilate(blob, spacing))
-        & (blob > SEED_SIGMAS * factor * max(blob_noise, 1e-5))
-        & (smoothed > floor)
-    )
-    return _peak_centres(peaks)
+    return dog(image), sigmas * max(filter_gain(dog, size=2 * int(6 * sigma) + 1), 1e-5)
+
+
+def scale_maxima(
+    blob: np.ndarray, pixels: np.ndarray, other: np.ndarray, footprint: np.ndarray
+) -> np.ndarray:
+    """Whether ``blob`` at each of the flat ``pixels`` is at least ``other`` (the next
+    finer or coarser layer) everywhere in the ``footprint`` around it: with the
+    pixel's own spatial maximum, a maximum in space and scale.
+
+    ``cv2.dilate(other, footprint)`` read at the pixels, without the whole dilated
+    layer (pixels beyond the image's edge are left out, as ``cv2.dilate`` leaves
+    them). A difference of Gaussians with a fixed ratio of widths is scale-normalised,
+    so the layers compare directly: a response still rising towards finer scales
+    (texture, noise, the edge of a large object) is no maximum.
+
+    >>> blob = np.zeros((3, 5), np.float32); blob[1, 2] = 2.0
+    >>> cross = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], np.uint8)
+    >>> finer = np.zeros((3, 5), np.float32); finer[0, 2] = 3.0
+    >>> scale_maxima(blob, np.array([7]), finer, cross).tolist()
+    [False]
+    >>> finer[0, 2] = 1.0; finer[0, 0] = 9.0  # outside the footprint
+    >>> scale_maxima(blob, np.array([7]), finer, cross).tolist()
+    [True]
+    """
+    height, width = other.shape
+    rows, cols = np.divmod(pixels, width)
+    values = blob.ravel()[pixels]
+    anchor_y, anchor_x = footprint.shape[0] // 2, footprint.shape[1] // 2
+    kept = np.ones(pixels.size, bool)
+    for dy, dx in zip(*np.nonzero(footprint), strict=True):
+        y, x = rows + (dy - anchor_y), cols + (dx - anchor_x)
+        inside = (y >= 0) & (y < height) & (x >= 0) & (x < width)
+        near = other[np.clip(y, 0, height - 1), np.clip(x, 0, width - 1)]
+        kept &= ~inside | (values >= near)
+    return kept
+
+
+def _strengths(blob: np.ndarray, pixels: np.ndarray, level: float) -> list[tuple[float, int, int]]:
+    """(response over its significance level, row, col) of each group of maxima."""
+    peaks = np.zeros(blob.shape, bool)
+    peaks.ravel()[pixels] = True
+    return [(float(blob[y, x]) / level, y, x) for y, x in _peak_centres(peaks).tolist()]
+
+
+def _spaced(
+    kept: np.ndarray, candidates: list[tuple[float, int, int]], distance: float
+) -> np.ndarray:
+    """(J, 2) row, col of the ``candidates`` (strength, row, col; strongest first) at
+    least ``distance`` from every point of ``kept`` and from each other.
+
+    Points are filed in square cells ``distance`` wide, so each candidate is compared
+    with the points of its own and the eight cells around it only (a large field has
+    thousands of seeds).
+
+    >>> _spaced(np.array([[0, 0]]), [(3.0, 0, 1), (2.0, 5, 5), (1.0, 5, 6)], 2.0).tolist()
+    [[5, 5]]
+    """
+    cell = max(float(distance), 1.0)
+    filed: dict[tuple[int, int], list[tuple[int, int]]] = {}
+
+    def file(y: int, x: int) -> None:
+        filed.setdefault((int(y // cell), int(x // cell)), []).append((y, x))
+
+    def clear(y: int, x: int) -> bool:
+        cy, cx = int(y // cell), int(x // cell)
+        return all(
+            (y - a) ** 2 + (x - b) ** 2 >= distance**2
+            for i in (cy - 1, cy, cy + 1)
+            for j in (cx - 1, cx, cx + 1)
+            for a, b in filed.get((i, j), ())
+        )
+
+    for y, x in kept.tolist():
+        file(y, x)
+    found = []
+    for _strength, y, x in candidates:
+        if clear(y, x):
+            file(y, x)
+            found.append((y, x))
+    return np.array(found, np.int64).reshape(-1, 2)
 
 
 def _one_seed_per_plateau(
@@ -430,9 +558,18 @@ def _markers(seeds: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def _size_control(
-    labels: np.ndarray, smoothed: np.ndarray, peak: np.ndarray, r: float
+    labels: np.ndarray,
+    smoothed: np.ndarray,
+    peak: np.ndarray,
+    r: float,
+    apart: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int, tuple[str, ...], int, np.ndarray | None]:
     """Join over-split nuclei, flag fibres and giants, drop debris.
+
+    Objects in ``apart`` (labels grown from a finer scale's seed) are not joined to a
+    neighbour as pieces of it: the nucleus-scale relief has no valley between a
+    nucleus and its neighbour's shoulder, which is why the finer scale was needed.
+    They still belong to a fibre's group.
 
     Returns labels with counted objects 1..n and flagged ones after them
     (fibres, then giants), the reasons, the number of giants and the pixels of each
@@ -458,7 +595,7 @@ def _size_control(
         fibre_of, reasons = _fibres(labels, group_of, group_area, area, peak, typical)
     in_fibre = fibre_of > 0
     kept_area = np.where(in_fibre, 0.0, area)  # fibres' pixels are not nuclei
-    joined_of = merge_table(pairs, kept_area, MERGE_MAX_AREA * typical)
+    joined_of = merge_table(_without(pairs, apart), kept_area, MERGE_MAX_AREA * typical)
     joined_of[in_fibre] = 0
     joined_area = np.bincount(joined_of, weights=kept_area)
     keep = joined_area >= MIN_AREA_FRACTION * nucleus
@@ -478,6 +615,18 @@ def _size_control(
         flagged.append(f"{joined_area[giant] / typical:.0f} times the typical nucleus area")
     areas = np.bincount(final, weights=area, minlength=n + len(flagged) + 1).astype(np.int64)
     return np.asarray(np.take(final, labels)), n, tuple(flagged), int(giants.size), areas
+
+
+def _without(pairs: np.ndarray, labels: np.ndarray | None) -> np.ndarray:
+    """The rows of ``pairs`` (label a, label b, depth) that involve none of ``labels``.
+
+    >>> _without(np.array([[1.0, 2.0, 0.0], [3.0, 4.0, 0.0]]), np.array([0, 2])).tolist()
+    [[3.0, 4.0, 0.0]]
+    """
+    if labels is None or len(pairs) == 0:
+        return pairs
+    ends = pairs[:, :2].astype(np.int64)
+    return pairs[~np.isin(ends, labels).any(axis=1)]
 
 
 def _fibres(
