@@ -51,7 +51,7 @@ STRETCHES = (2.0,)
 UNEVEN_LIGHT_VIEWS = True
 # ... and once under a random gamma, 2 ** U(-1, 1) (``gamma_adjusted``, seeded by the crop's name):
 # issue-12q, with four more tune crops; leave one crop out over the eighteen, originals 17.4 ->
-# 16.1 % mean, vignetting 34.9 -> 32.4 %, all rows 19.8 -> 19.6 % (docs/counting.md).
+# 16.1 % mean (another draw: 18.1 %), all rows 19.8 -> 19.6 % (19.3 %) (docs/counting.md).
 GAMMA_VIEWS = True
 GAMMA_RANGE = 1.0  # octaves of the power either way (0.5-2.0, the bench's two gamma rows)
 # Issue-12p tried spreading a large cell's unit over its own contrasted pixels
