@@ -69,8 +69,46 @@ def read_header(data: bytes) -> ImageHeader:
 
 
 def jpeg_is_complete(data: bytes) -> bool:
-    """True when a JPEG ends with its end-of-image marker (trailing padding allowed)."""
-    return data.rstrip(b"\x00\r\n ").endswith(b"\xff\xd9")
+    """True when a JPEG's image data reaches its end-of-image marker.
+
+    The marker usually ends the file (padding allowed), but phones and cameras may
+    append data after it (a motion photo's MP4, a maker's trailer): then an end
+    marker after the first scan began is enough, as no FF D9 can occur inside
+    entropy-coded data. Damage inside the scan is left to the decoder's warnings.
+
+    >>> jpeg_is_complete(bytes.fromhex("ffd8 ffda 0002 11 ffd9") + b"ftypmp42")
+    True
+    >>> jpeg_is_complete(bytes.fromhex("ffd8 ffda 0002 11 22") + b"ftypmp42")
+    False
+    """
+    if data.rstrip(b"\x00\r\n ").endswith(b"\xff\xd9"):
+        return True
+    scan = _jpeg_scan_start(data)
+    return scan is not None and data.find(b"\xff\xd9", scan) >= 0
+
+
+def _jpeg_scan_start(data: bytes) -> int | None:
+    """Offset just after the first start-of-scan segment's header (None if never reached).
+
+    Segments are stepped over by their lengths, so the end marker of a thumbnail
+    inside an APP1 (Exif) segment is not taken for the image's own.
+    """
+    pos = 2
+    while pos + 4 <= len(data):
+        if data[pos] != 0xFF:
+            return None
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker in (0x01, *range(0xD0, 0xD8)):  # markers without a length
+            pos += 2
+            continue
+        (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
+        if marker == 0xDA:
+            return pos + 2 + length
+        pos += 2 + length
+    return None
 
 
 def _checked(fmt: str, width: int, height: int) -> ImageHeader:

@@ -72,3 +72,25 @@ def test_lab_count_on_a_folder_without_images_is_a_clear_error(tmp_path: Path) -
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert "no images" in done.stderr and str(tmp_path) in done.stderr
+
+
+# -- audit 2026-12-02 ----------------------------------------------------------------------
+def motion_photo(jpeg: bytes) -> bytes:
+    """A JPEG followed by more data after its end-of-image marker, as phones write them
+    (Google's and Samsung's motion photos append an MP4; other cameras a trailer)."""
+    return jpeg + b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + bytes(range(256)) * 4
+
+
+@pytest.mark.parametrize("ext", [".jpg", ".jpeg"])
+def test_a_jpeg_with_data_after_its_end_marker_is_counted(ext: str) -> None:
+    photo = encode(discs((180, 180)), ext)
+    image, header = imaging.decode(motion_photo(photo), 10**8)
+    assert image.shape[:2] == (180, 180) and header.format == "jpeg"
+    plain, _ = imaging.decode(photo, 10**8)
+    assert np.array_equal(image, plain)
+
+
+def test_a_jpeg_cut_in_its_scan_with_data_after_it_is_still_corrupt() -> None:
+    photo = encode(discs((256, 256)), ".jpg")
+    with pytest.raises(CorruptInput):
+        imaging.decode(motion_photo(photo[: len(photo) // 2]), 10**8)
