@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib.cells.messages import CountRequest, ResultKeys, check_run_id
+from chalicelib.cells.messages import RUN_ID, CountRequest, ResultKeys, check_run_id
 from chalicelib.console import journal
 from chalicelib.errors import InvalidInput, NotFound
 from chalicelib.storage import Bucket
@@ -45,8 +45,11 @@ class ResultStore:
     def runs(self, key: str) -> list[dict[str, Any]]:
         """A summary of every run of ``key`` (run, origin, bucket, method, parameters, count)."""
         found = []
-        for item in self._bucket.list(ResultKeys.runs_prefix(key)):
-            if not item["Key"].endswith("/result.json"):
+        prefix = ResultKeys.runs_prefix(key)
+        for item in self._bucket.list(prefix):
+            # a run id has no dot; an image keyed "<key>/runs/x.png" has its results here too
+            run, _, name = item["Key"][len(prefix) :].partition("/")
+            if name != "result.json" or not RUN_ID.match(run):
                 continue
             document = self._bucket.read_json(item["Key"]) or {}
             found.append(

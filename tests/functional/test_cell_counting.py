@@ -265,3 +265,21 @@ def test_result_has_qc_and_the_csv_marks_flagged_objects(client, s3, fake_lambda
     assert header.startswith("ObjectNumber,Counted,Flag,")
     assert [row.split(",")[1] for row in rows] == ["1", "1", "1", "0"]
     assert "long" in rows[-1]
+
+
+def test_an_image_keyed_inside_another_images_runs_is_not_one_of_its_runs(
+    client, s3, fake_lambda, settings
+) -> None:
+    # S3 keys are free text: "p.png/runs/x.png" is an image of its own, whose results
+    # sit under counts/p.png/runs/x.png/ — inside p.png's runs prefix.
+    upload(s3, settings, "p.png/runs/x.png", encode(discs(), ".png"))
+    other = count_upload(client, s3, fake_lambda, settings, "p.png/runs/x.png")
+    assert other["status"] == "ok"
+    listed = json.loads(client.http.get("/counts?key=p.png&runs=1").body)
+    assert listed["runs"] == []
+    response = client.http.get("/counts?key=p.png")
+    assert response.status_code == 404 and "no result" in response.body.decode()
+    upload(s3, settings, "p.png", encode(discs(), ".png"))
+    own = count_upload(client, s3, fake_lambda, settings, "p.png")
+    runs = json.loads(client.http.get("/counts?key=p.png&runs=1").body)["runs"]
+    assert [r["run"] for r in runs] == [own["run"]]
