@@ -80,6 +80,18 @@ class ResultStore:
         """This request's earlier result (same bucket, origin, method, parameters), if any."""
         return self._bucket.read_json(ResultKeys.for_run(request.key, request.run).result)
 
+    def published(self, request: CountRequest) -> bool:
+        """Has an upload's count of these bytes reached the copy ``GET /counts`` returns?
+
+        The run's files are written before that copy: a retry after an outage between
+        the two must not stop at the run's result and leave the previous upload's
+        count answered. (Runs of other origins have no such copy.)
+        """
+        if request.origin != "upload":
+            return True
+        latest = self._bucket.read_json(ResultKeys.for_image(request.key).result)
+        return latest is not None and latest.get("etag") == request.etag
+
     def write_error(self, request: CountRequest, error: InvalidInput) -> dict[str, Any]:
         document = {
             "status": "error",
