@@ -108,7 +108,7 @@ def _jpeg_scan_start(data: bytes) -> int | None:
         if marker in (0x01, *range(0xD0, 0xD8)):  # markers without a length
             pos += 2
             continue
-        (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
+        length = int.from_bytes(data[pos + 2 : pos + 4], "big")
         if marker == 0xDA:
             return pos + 2 + length
         pos += 2 + length
