@@ -165,7 +165,12 @@ class CellCounter:
         """
         started = time.perf_counter()
         existing = self.results.find_run(request)
-        if existing and existing.get("etag") == request.etag and existing.get("status") == "ok":
+        if (
+            existing
+            and existing.get("etag") == request.etag
+            and existing.get("status") == "ok"
+            and self.results.published(request)
+        ):
             return existing  # duplicate event: this object already counted with these parameters
         try:
             data = self._download(request)

@@ -18,6 +18,10 @@ BIGTIFF_MAGICS = (b"II+\x00", b"MM\x00+")
 # JPEG start-of-frame markers carry the size; C4, C8 and CC are other segments.
 _SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 _TIFF_WIDTH, _TIFF_LENGTH = 256, 257
+_TIFF_BITS, _TIFF_SAMPLES, _TIFF_PLANAR, _TIFF_SAMPLE_FORMAT = 258, 277, 284, 339
+_TIFF_READ_TAGS = frozenset(
+    (_TIFF_WIDTH, _TIFF_LENGTH, _TIFF_BITS, _TIFF_SAMPLES, _TIFF_PLANAR, _TIFF_SAMPLE_FORMAT)
+)
 
 EXTENSIONS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".tif": "tiff", ".tiff": "tiff"}
 
@@ -69,8 +73,46 @@ def read_header(data: bytes) -> ImageHeader:
 
 
 def jpeg_is_complete(data: bytes) -> bool:
-    """True when a JPEG ends with its end-of-image marker (trailing padding allowed)."""
-    return data.rstrip(b"\x00\r\n ").endswith(b"\xff\xd9")
+    """True when a JPEG's image data reaches its end-of-image marker.
+
+    The marker usually ends the file (padding allowed), but phones and cameras may
+    append data after it (a motion photo's MP4, a maker's trailer): then an end
+    marker after the first scan began is enough, as no FF D9 can occur inside
+    entropy-coded data. Damage inside the scan is left to the decoder's warnings.
+
+    >>> jpeg_is_complete(bytes.fromhex("ffd8 ffda 0002 11 ffd9") + b"ftypmp42")
+    True
+    >>> jpeg_is_complete(bytes.fromhex("ffd8 ffda 0002 11 22") + b"ftypmp42")
+    False
+    """
+    if data.rstrip(b"\x00\r\n ").endswith(b"\xff\xd9"):
+        return True
+    scan = _jpeg_scan_start(data)
+    return scan is not None and data.find(b"\xff\xd9", scan) >= 0
+
+
+def _jpeg_scan_start(data: bytes) -> int | None:
+    """Offset just after the first start-of-scan segment's header (None if never reached).
+
+    Segments are stepped over by their lengths, so the end marker of a thumbnail
+    inside an APP1 (Exif) segment is not taken for the image's own.
+    """
+    pos = 2
+    while pos + 4 <= len(data):
+        if data[pos] != 0xFF:
+            return None
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker in (0x01, *range(0xD0, 0xD8)):  # markers without a length
+            pos += 2
+            continue
+        length = int.from_bytes(data[pos + 2 : pos + 4], "big")
+        if marker == 0xDA:
+            return pos + 2 + length
+        pos += 2 + length
+    return None
 
 
 def _checked(fmt: str, width: int, height: int) -> ImageHeader:
@@ -113,15 +155,49 @@ def _tiff(data: bytes) -> ImageHeader:
     try:
         (ifd,) = struct.unpack(order + "I", data[4:8])
         (count,) = struct.unpack(order + "H", data[ifd : ifd + 2])
-        size: dict[int, int] = {}
+        tags: dict[int, int] = {}
         for i in range(count):
             entry = data[ifd + 2 + 12 * i : ifd + 14 + 12 * i]
-            tag, kind, _n = struct.unpack(order + "HHI", entry[:8])
-            if tag in (_TIFF_WIDTH, _TIFF_LENGTH):
-                fmt = order + ("H" if kind == 3 else "I")
-                size[tag] = struct.unpack(fmt, entry[8 : 8 + struct.calcsize(fmt)])[0]
+            tag, kind, n = struct.unpack(order + "HHI", entry[:8])
+            if tag in _TIFF_READ_TAGS and kind in (3, 4):
+                tags[tag] = _tiff_first_value(data, order, entry, kind, n)
     except struct.error as exc:
         raise CorruptInput("the TIFF header is truncated or malformed") from exc
-    if _TIFF_WIDTH not in size or _TIFF_LENGTH not in size:
+    if _TIFF_WIDTH not in tags or _TIFF_LENGTH not in tags:
         raise CorruptInput("the TIFF header has no image width or length")
-    return _checked("tiff", size[_TIFF_WIDTH], size[_TIFF_LENGTH])
+    _check_tiff_layout(tags)
+    return _checked("tiff", tags[_TIFF_WIDTH], tags[_TIFF_LENGTH])
+
+
+def _tiff_first_value(data: bytes, order: str, entry: bytes, kind: int, n: int) -> int:
+    """The first value of a SHORT (3) or LONG (4) tag: in the entry, or at its offset."""
+    fmt = order + ("H" if kind == 3 else "I")
+    size = struct.calcsize(fmt)
+    if n * size <= 4:
+        return int(struct.unpack(fmt, entry[8 : 8 + size])[0])
+    (offset,) = struct.unpack(order + "I", entry[8:12])
+    return int(struct.unpack(fmt, data[offset : offset + size])[0])
+
+
+def _check_tiff_layout(tags: dict[int, int]) -> None:
+    """Refuse, by name, the TIFF layouts OpenCV's decoder reads wrongly or not at all.
+
+    OpenCV 4.x decodes channels stored as separate planes of more than 8 bits (what
+    ``tifffile.imwrite`` writes for a (3, M, N) 16-bit stack) and two interleaved
+    16-bit channels as noise or a flat image, without an error: a wrong count.
+    """
+    samples = tags.get(_TIFF_SAMPLES, 1)
+    bits = tags.get(_TIFF_BITS, 1)
+    separate = tags.get(_TIFF_PLANAR, 1) == 2
+    if samples > 1 and bits > 8 and (separate or samples == 2):
+        how = "as separate planes" if separate else "interleaved"
+        raise UnsupportedType(
+            f"TIFF with {samples} channels of {bits} bits stored {how} is not supported; "
+            "save one channel per page (or per file), or as 8-bit"
+        )
+    if samples > 4:
+        raise UnsupportedType(f"TIFF with {samples} channels per pixel is not supported")
+    if bits == 32 and tags.get(_TIFF_SAMPLE_FORMAT, 1) == 1:
+        raise UnsupportedType(
+            "32-bit unsigned integer TIFF is not supported; save as 16-bit or 32-bit float"
+        )

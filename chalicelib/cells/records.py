@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib.cells.messages import CountRequest, ResultKeys, check_run_id
+from chalicelib.cells.messages import RUN_ID, CountRequest, ResultKeys, check_run_id
 from chalicelib.console import journal
 from chalicelib.errors import InvalidInput, NotFound
 from chalicelib.storage import Bucket
@@ -45,8 +45,11 @@ class ResultStore:
     def runs(self, key: str) -> list[dict[str, Any]]:
         """A summary of every run of ``key`` (run, origin, bucket, method, parameters, count)."""
         found = []
-        for item in self._bucket.list(ResultKeys.runs_prefix(key)):
-            if not item["Key"].endswith("/result.json"):
+        prefix = ResultKeys.runs_prefix(key)
+        for item in self._bucket.list(prefix):
+            # a run id has no dot; an image keyed "<key>/runs/x.png" has its results here too
+            run, _, name = item["Key"][len(prefix) :].partition("/")
+            if name != "result.json" or not RUN_ID.match(run):
                 continue
             document = self._bucket.read_json(item["Key"]) or {}
             found.append(
@@ -76,6 +79,18 @@ class ResultStore:
     def find_run(self, request: CountRequest) -> dict[str, Any] | None:
         """This request's earlier result (same bucket, origin, method, parameters), if any."""
         return self._bucket.read_json(ResultKeys.for_run(request.key, request.run).result)
+
+    def published(self, request: CountRequest) -> bool:
+        """Has an upload's count of these bytes reached the copy ``GET /counts`` returns?
+
+        The run's files are written before that copy: a retry after an outage between
+        the two must not stop at the run's result and leave the previous upload's
+        count answered. (Runs of other origins have no such copy.)
+        """
+        if request.origin != "upload":
+            return True
+        latest = self._bucket.read_json(ResultKeys.for_image(request.key).result)
+        return latest is not None and latest.get("etag") == request.etag
 
     def write_error(self, request: CountRequest, error: InvalidInput) -> dict[str, Any]:
         document = {

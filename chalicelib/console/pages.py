@@ -32,10 +32,17 @@ TYPES = {
 @lru_cache(maxsize=32)
 def _read(name: str) -> tuple[str, str, str]:
     path = STATIC / name
-    if path.parent != STATIC or path.suffix not in TYPES or not path.is_file():
-        raise NotFound(f"no console file {name!r}")
+    if path.parent != STATIC or path.suffix not in TYPES or not _is_file(path):
+        raise NotFound(f"no console file {name[:80]!r}")
     text = path.read_text(encoding="utf-8")
     return text, TYPES[path.suffix], '"' + hashlib.sha256(text.encode()).hexdigest()[:20] + '"'
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # a name too long for the file system (ENAMETOOLONG): client input
+        return False
 
 
 def content_security_policy() -> str:

@@ -213,14 +213,19 @@ def _number(raw: Mapping[str, Any], name: str, kind: type) -> Any:
     value = raw.get(name)
     if value is None or value == "":
         return None
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValueError(f"{name} must be a number, got {value!r}")
+        raise ValueError(f"{name} must be a number, got {shown}")
     try:
         number = float(value)
+    except OverflowError:  # an int of hundreds of digits (JSON allows it)
+        raise ValueError(f"{name} is far too large, got {shown}") from None
     except ValueError:
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
-    if not math.isfinite(number) or (kind is int and number != int(number)):
-        raise ValueError(f"{name} must be a whole number, got {value!r}")
+        raise ValueError(f"{name} must be a number, got {shown}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{name} must be a finite number, got {shown}")
+    if kind is int and number != int(number):
+        raise ValueError(f"{name} must be a whole number, got {shown}")
     return kind(number)
 
 

@@ -33,6 +33,8 @@ ALIASES = {
     "faces": "blur-faces",
 }
 JOB_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+# Bucket names botocore sends (older us-east-1 buckets may have capitals and _).
+_BUCKET = re.compile(r"^[A-Za-z0-9._-]{1,255}$")
 MAX_BODY_BYTES = 256 * 1024
 # SQS message attributes: names of these characters, not starting with AWS. or Amazon.,
 # no leading, trailing or doubled period; values of XML characters, not empty.
@@ -181,4 +183,8 @@ def s3_location(value: Any) -> tuple[str, str]:
     bucket, _, key = value[5:].partition("/")
     if not bucket or not key:
         raise InvalidInput(f"expected an S3 location s3://bucket/key, got {value!r}")
+    if not _BUCKET.match(bucket):  # botocore would refuse it before sending: no retry helps
+        raise InvalidInput(f"{bucket[:80]!r} is not a bucket name (letters, digits, . - _)")
+    if len(key.encode()) > 1024:  # S3's limit: its 400 would be taken for an outage
+        raise InvalidInput("the object key is longer than S3's 1,024 bytes")
     return bucket, key

@@ -146,7 +146,7 @@ class JobWorker:
             document["result"] = result
         if error is not None:
             kind = getattr(error, "kind", type(error).__name__)
-            document["error"] = {"type": kind, "reason": str(error)}
+            document["error"] = {"type": kind, "reason": _bounded(str(error))}
         return document
 
     def _dead_letter(self, message: QueueMessage, job: Job, error: BaseException) -> None:
@@ -167,3 +167,16 @@ class JobWorker:
             MessageBody=message.body,
             MessageAttributes=attributes,
         )
+
+
+MAX_REASON_CHARS = 1000
+
+
+def _bounded(reason: str) -> str:
+    """An error's text cut to ``MAX_REASON_CHARS``: many reasons quote the input, and a
+    reply quoting a 256 KiB body whole could not be sent (SQS's size limit).
+
+    >>> len(_bounded("x" * 5000)), _bounded("short")
+    (1001, 'short')
+    """
+    return reason if len(reason) <= MAX_REASON_CHARS else reason[:MAX_REASON_CHARS] + "…"

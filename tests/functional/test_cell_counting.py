@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from chalicelib.cells.container import handle_count_request
+from chalicelib.cells.container import CellCounter, handle_count_request
 from chalicelib.cells.handlers import Intake
-from chalicelib.cells.messages import ResultKeys
+from chalicelib.cells.messages import CountRequest, ResultKeys
 from chalicelib.config import Settings
 from tests.images import DISCS, discs, encode, png_header_only
 
@@ -265,3 +265,64 @@ def test_result_has_qc_and_the_csv_marks_flagged_objects(client, s3, fake_lambda
     assert header.startswith("ObjectNumber,Counted,Flag,")
     assert [row.split(",")[1] for row in rows] == ["1", "1", "1", "0"]
     assert "long" in rows[-1]
+
+
+def test_an_image_keyed_inside_another_images_runs_is_not_one_of_its_runs(
+    client, s3, fake_lambda, settings
+) -> None:
+    # S3 keys are free text: "p.png/runs/x.png" is an image of its own, whose results
+    # sit under counts/p.png/runs/x.png/ — inside p.png's runs prefix.
+    upload(s3, settings, "p.png/runs/x.png", encode(discs(), ".png"))
+    other = count_upload(client, s3, fake_lambda, settings, "p.png/runs/x.png")
+    assert other["status"] == "ok"
+    listed = json.loads(client.http.get("/counts?key=p.png&runs=1").body)
+    assert listed["runs"] == []
+    response = client.http.get("/counts?key=p.png")
+    assert response.status_code == 404 and "no result" in response.body.decode()
+    upload(s3, settings, "p.png", encode(discs(), ".png"))
+    own = count_upload(client, s3, fake_lambda, settings, "p.png")
+    runs = json.loads(client.http.get("/counts?key=p.png&runs=1").body)["runs"]
+    assert [r["run"] for r in runs] == [own["run"]]
+
+
+class FailingOnce:
+    """The S3 client, but the first write of one key fails as an outage would."""
+
+    def __init__(self, inner: Any, key: str) -> None:
+        self._inner = inner
+        self._key = key
+        self.failed = False
+
+    def put_object(self, **kwargs: Any) -> Any:
+        if kwargs["Key"] == self._key and not self.failed:
+            self.failed = True
+            raise ConnectionError("S3 went away mid-run")
+        return self._inner.put_object(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def test_a_count_interrupted_after_its_run_was_written_still_replaces_the_latest(
+    client, s3, fake_lambda, settings
+) -> None:
+    # The run's files are written first, then the copy GET /counts returns. An outage
+    # between them used to leave the retry seeing "already counted" (the run's JSON)
+    # and stop, so GET /counts kept answering the previous upload's count.
+    upload(s3, settings, "q.png", encode(discs(), ".png"))
+    assert count_upload(client, s3, fake_lambda, settings, "q.png")["count"] == len(DISCS)
+    upload(s3, settings, "q.png", encode(discs(centres=DISCS[:2]), ".png"))  # a new version
+    fire_upload(client, settings, "q.png")
+    payload = fake_lambda.invocations[-1]["Payload"]
+    flaky = FailingOnce(s3, ResultKeys.for_image("q.png").annotated)
+    counter = CellCounter(settings, flaky)
+    with pytest.raises(ConnectionError):
+        counter.process(CountRequest.from_payload(payload))
+    assert flaky.failed
+    assert counter.process(CountRequest.from_payload(payload))["count"] == 2  # the retry
+    latest = json.loads(client.http.get("/counts?key=q.png").body)
+    assert latest["count"] == 2 and latest["etag"] == payload["etag"]
+    annotated = s3.get_object(
+        Bucket=settings.results_bucket, Key=ResultKeys.for_image("q.png").annotated
+    )
+    assert annotated["ContentLength"] > 0

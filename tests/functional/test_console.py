@@ -155,6 +155,14 @@ def test_bad_pages_are_client_errors(client, s3) -> None:
         assert answer.status_code == 400, query
 
 
+@pytest.mark.parametrize("name", ["x" * 300 + ".js", "x" * 5000 + ".css", "a" * 255 + ".html"])
+def test_a_file_name_too_long_for_the_file_system_is_a_404(client, name: str) -> None:
+    # the name reached the file system (ENAMETOOLONG, an OSError is_file does not swallow)
+    answer = client.http.get("/console/" + name)
+    assert answer.status_code == 404
+    assert b"no console file" in answer.body
+
+
 def test_the_index_follows_the_journal_and_rebuilds_to_see_deletions(s3, settings) -> None:
     import time
 

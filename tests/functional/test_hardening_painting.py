@@ -106,3 +106,23 @@ def test_a_deeply_nested_message_is_refused_not_raised() -> None:
     (parsed,) = parse_body("[" * 20000 + "]" * 20000)
     assert isinstance(parsed, InvalidJob)
     assert "nested" in parsed.reason
+
+
+@pytest.mark.parametrize(
+    "field", ["shards", "sets_per_shard", "image_sets", "job_memory", "job_vcpu"]
+)
+def test_a_number_too_big_for_a_float_is_refused_and_its_batch_mates_parsed(field: str) -> None:
+    # 400 digits: JSON's int, which float() cannot take (OverflowError, not ValueError):
+    # the message was retried until it was dead-lettered, its good jobs with it.
+    good = '{"pipeline": "p.cppipe", "input": "in/", "output": "out/"}'
+    huge = good.replace("out/", "o2/").replace("}", f', "{field}": {"9" * 400}}}')
+    first, second = parse_body(f"[{huge}, {good}]")
+    assert isinstance(first, InvalidJob) and field in first.reason
+    assert not isinstance(second, InvalidJob)
+
+
+def test_a_float_that_is_not_finite_is_named_so() -> None:
+    body = '{"pipeline": "p.cppipe", "input": "in/", "output": "out/", "job_vcpu": NaN}'
+    (parsed,) = parse_body(body)
+    assert isinstance(parsed, InvalidJob)
+    assert "job_vcpu must be a finite number" in parsed.reason

@@ -167,3 +167,24 @@ def test_a_malformed_body_is_not_echoed_whole_into_the_reply(aws_env) -> None:
     [reply] = replies(aws_env)
     assert reply["status"] == "error"
     assert len(json.dumps(reply)) < 5000
+
+
+# -- audit 2026-12-02 ----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "body",
+    [
+        # plain text without a space: "expected '<task> <input>' ... got <all of it>"
+        '"' * 200_000,
+        "é" * 120_000,  # the same, 6 bytes per character once escaped in JSON
+        json.dumps({"task": "é" * 100_000, "input": "x"}, ensure_ascii=False),  # "unknown task"
+    ],
+)
+def test_an_error_reason_never_carries_the_whole_body(aws_env, body: str) -> None:
+    # SQS refuses a reply over its size limit: the answer could never be sent, so the
+    # message would be retried and dead-lettered without a reason, the chat never answered.
+    aws_env["worker"].handle_batch([message(aws_env, body)])
+    [reply] = replies(aws_env)
+    assert reply["status"] == "error" and reply["error"]["type"] == "malformed_job"
+    assert len(json.dumps(reply)) < 20_000
+    [stored] = [aws_env["results"].read(reply["job_id"])]
+    assert len(json.dumps(stored)) < 20_000

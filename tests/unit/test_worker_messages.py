@@ -75,3 +75,30 @@ def test_queue_message_from_a_lambda_record() -> None:
     message = QueueMessage.from_record(record)
     assert message.receive_count == 3 and message.queue == "jobs"
     assert message.attributes == {"chat_id": "9"}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "s3://arn:aws:s3:::lab-images/a.png",  # an ARN pasted as the bucket
+        "s3://my bucket/a.png",
+        "s3://lab|images/a.png",
+        "s3://" + "b" * 256 + "/a.png",
+    ],
+)
+def test_a_bucket_name_boto3_would_refuse_is_invalid_input_not_a_retry(value: str) -> None:
+    # botocore refuses these before sending (ParamValidationError): the worker took that
+    # for a transient failure and retried the job until it was dead-lettered.
+    with pytest.raises(InvalidInput, match="bucket name"):
+        s3_location(value)
+
+
+def test_a_key_longer_than_s3_allows_is_invalid_input() -> None:
+    assert s3_location("s3://b-1/" + "k" * 1024)[1] == "k" * 1024
+    with pytest.raises(InvalidInput, match="1,024 bytes"):
+        s3_location("s3://b-1/" + "é" * 513)
+
+
+@pytest.mark.parametrize("bucket", ["a", "UPPER", "lab_local", "lab.images", "x" * 255])
+def test_legacy_bucket_names_still_reach_s3(bucket: str) -> None:
+    assert s3_location(f"s3://{bucket}/k.png") == (bucket, "k.png")
