@@ -540,10 +540,9 @@ class BlazeFaceDetector:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Faces in ``crop`` searched at ``scale``: boxes and extents in the crop's pixels,
         and scores."""
-        if scale < 1.0:
-            image = shrink_area(crop, scale)
-        elif scale > 1.0:
-            image = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
+        if scale != 1.0:
+            interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+            image = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=interpolation)
         else:
             image = crop
         margin = math.ceil(self.mirror * (target or self.target) * self.band)
@@ -560,64 +559,6 @@ class BlazeFaceDetector:
             boxes[:, 1] -= top
             boxes /= scale
         return found, extent, score
-
-
-# Scales at most this are shrunk by halving first (``shrink_area``): the last step then
-# shrinks by 2-4x, a true area mean (over 0.25 OpenCV's own area resize is kept).
-HALVE_BELOW = 0.25
-
-
-def shrink_area(image: np.ndarray, scale: float, halve_below: float = HALVE_BELOW) -> np.ndarray:
-    """``image`` shrunk by ``scale`` (< 1) with area averaging: ``cv2.resize(image, None,
-    fx=scale, fy=scale, interpolation=cv2.INTER_AREA)``'s size and geometry, made faster.
-
-    OpenCV averages areas of a fractional size (``1 / scale`` not a whole number) at
-    ~3 ms per megapixel whatever the scale, but halves (2 × 2 means) at a tenth of
-    that. So while ``scale`` is at most ``halve_below`` the image is halved first
-    (an odd last row or column dropped), and the rest (a shrink by 2–4×) is area
-    averaged with the matching scale (a whole number of pixels per output pixel is
-    left to OpenCV, which averages whole blocks fast): the same mapping of output to input pixels,
-    each output pixel the mean of (nearly) the same input pixels; the halves are
-    rounded to whole levels, so a pixel may differ by a few levels (mean 0.2–0.6
-    on 1080p crops shrunk 5–12×, 1.1–1.2 at 17×). Scales over ``halve_below`` are left to OpenCV.
-    (The region searches around a large tracked face shrink a ~1-megapixel crop
-    8–17×: 3.0–3.5 → 0.2–0.9 ms.)
-
-    Parameters
-    ----------
-    image : (M, N) ndarray of uint8
-    scale : float, 0 < scale < 1
-    halve_below : float
-        Halve while the scale left is at most this (≤ 0.5).
-
-    Returns
-    -------
-    (round(M * scale), round(N * scale)) ndarray of uint8
-
-    >>> image = np.add.outer(np.arange(64), 2 * np.arange(80)).astype(np.uint8)  # a ramp
-    >>> direct = cv2.resize(image, None, fx=0.09, fy=0.09, interpolation=cv2.INTER_AREA)
-    >>> shrunk = shrink_area(image, 0.09)
-    >>> shrunk.shape == direct.shape, int(np.abs(shrunk.astype(int) - direct).max()) <= 1
-    (True, True)
-    >>> bool((shrink_area(image, 0.4) == cv2.resize(image, None, fx=0.4, fy=0.4,
-    ...     interpolation=cv2.INTER_AREA)).all())  # over ``halve_below``: OpenCV's own
-    True
-    """
-    height, width = image.shape[:2]
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    if abs(1 / scale - round(1 / scale)) < 1e-9:  # whole blocks: OpenCV's own fast means
-        return np.asarray(cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA))
-    factor = scale
-    while factor <= halve_below and min(image.shape[:2]) >= 4:
-        half_h, half_w = image.shape[0] // 2, image.shape[1] // 2
-        even = image[: 2 * half_h, : 2 * half_w]
-        image = cv2.resize(even, (half_w, half_h), interpolation=cv2.INTER_AREA)
-        factor *= 2
-    shrunk = np.asarray(cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA))
-    short_h, short_w = max(0, size[1] - shrunk.shape[0]), max(0, size[0] - shrunk.shape[1])
-    if short_h or short_w:  # (an odd row or column dropped: the last one repeated)
-        shrunk = cv2.copyMakeBorder(shrunk, 0, short_h, 0, short_w, cv2.BORDER_REPLICATE)
-    return np.ascontiguousarray(shrunk[: size[1], : size[0]])
 
 
 VERIFY_INPUT = 128  # the network's own input size, for a second look at a detection
