@@ -453,7 +453,6 @@ class BlazeFaceDetector:
         differs from its box (``decode_faces``: a profile's box turned by its eyes-to-mouth
         line). Every choice among the boxes (suppression, mirror images, weak boxes
         beside faces) is made on the boxes; the extents only ride along."""
-        del prefer
         frame_h, frame_w = grey.shape[:2]
         boxes: list[np.ndarray] = []
         reaches: list[np.ndarray] = []
@@ -482,6 +481,7 @@ class BlazeFaceDetector:
             if (
                 self.fine_target
                 and not still
+                and not (prefer and prefer[number])
                 and least < self.fine_below
                 and not holds_larger_face(
                     np.concatenate(boxes[first:]) - np.array([x, y, 0, 0]),
@@ -852,7 +852,7 @@ class HybridDetector:
     ) -> tuple[list[tuple[PixelRect, str]], dict[PixelRect, PixelRect]]:
         """``search``, and BlazeFace's extents of its faces (the Haar views' have none)."""
         found, extents = self.blaze.search_extents(
-            grey, regions, smallest, upright_only, None, largest
+            grey, regions, smallest, upright_only, prefer, largest
         )
         least = (
             [max(self.min_face, s) for s in smallest]
