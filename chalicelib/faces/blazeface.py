@@ -307,6 +307,13 @@ class BlazeFaceDetector:
         ``target`` (larger: the network's recall on 20–28-px faces scaled to 24 px
         is low; ``HybridDetector`` leaves such regions to it instead of the Haar
         cascade).
+    fine_target : int or None
+        Where a new face may be (moving regions: not still, no ``prefer``), regions
+        asking for faces under ``fine_below`` are also searched with the smallest
+        wanted face enlarged to this width (``_fine_level``), boxes up to
+        ``fine_span`` times that face kept — unless the usual levels found a larger
+        face holding the region (``holds_larger_face``). At 24 px BlazeFace misses
+        most 20-px grey and tilted faces it finds at 40 (issue 14w).
     """
 
     name = "blazeface"
@@ -435,8 +442,10 @@ class BlazeFaceDetector:
 
         ``smallest``/``largest``: per region, the range of face widths to look for
         (``largest`` None: up to the region's size). ``upright_only`` marks the
-        searches of still regions (see ``scan_target``); ``prefer`` (a choice
-        between Haar views) does not apply: one network sees every pose.
+        searches of still regions (see ``scan_target``). ``prefer`` (a choice
+        between Haar views; one network sees every pose) marks the searches around
+        a tracked face, follow-ups and edge searches: no fine level there
+        (``fine_target``).
         """
         return self.search_extents(grey, regions, smallest, upright_only, prefer, largest)[0]
 

@@ -362,6 +362,7 @@ def test_the_fine_level_finds_20_px_faces_the_network_misses_at_24_px(source, ti
 def test_the_fine_level_runs_only_where_small_faces_may_move(monkeypatch) -> None:
     # Not in still regions (the whole frame at the start, the rolling scan: their cost
     # is the search of whole frames), not where only faces of 28 px and more are wanted.
+    # (The hybrid passes its ``prefer`` on to BlazeFace.)
     detector = BlazeFaceDetector(fine_target=40)
     scales: list[float] = []
     level = detector._level
@@ -375,6 +376,11 @@ def test_the_fine_level_runs_only_where_small_faces_may_move(monkeypatch) -> Non
     regions = [(0, 0, 100, 100), (100, 0, 100, 100), (200, 0, 100, 100)]
     detector.search(grey, regions, [20, 20, 30], [False, True, False], None, [58, 58, 86])
     assert scales == [1.2, 2.0, 1.2, 0.8]
+    # Nor around a tracked face, at a follow-up or an edge search (``prefer``): a
+    # fine level there found texture on a star field at follow-ups (seed 2026-0).
+    scales.clear()
+    detector.search(grey, regions[:2], [20, 20], [False, False], ["blazeface", None], [58, 58])
+    assert scales == [1.2, 1.2, 2.0]
 
 
 def test_the_fine_level_keeps_only_small_faces(monkeypatch) -> None:
