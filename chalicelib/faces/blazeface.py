@@ -316,6 +316,13 @@ class BlazeFaceDetector:
         ``target`` (larger: the network's recall on 20–28-px faces scaled to 24 px
         is low; ``HybridDetector`` leaves such regions to it instead of the Haar
         cascade).
+    fine_target : int or None
+        Where a new face may be (moving regions: not still, no ``prefer``), regions
+        asking for faces under ``fine_below`` are also searched with the smallest
+        wanted face enlarged to this width (``_fine_level``), boxes up to
+        ``fine_span`` times that face kept — unless the usual levels found a larger
+        face holding the region (``holds_larger_face``). At 24 px BlazeFace misses
+        most 20-px grey and tilted faces it finds at 40 (issue 14w).
     """
 
     name = "blazeface"
@@ -333,6 +340,9 @@ class BlazeFaceDetector:
         scan_target: int | None = None,
         scan_below: int = 28,
         large_input: int = LARGE_INPUT,
+        fine_target: int | None = None,
+        fine_below: int = 28,
+        fine_span: float = 2.5,
     ) -> None:
         if runtime not in ("auto", "onnxruntime", "opencv"):
             raise ValueError(f"unknown runtime: {runtime}")
@@ -356,6 +366,9 @@ class BlazeFaceDetector:
         self.mirror = mirror
         self.scan_target = scan_target
         self.scan_below = scan_below
+        self.fine_target = fine_target
+        self.fine_below = fine_below
+        self.fine_span = fine_span
 
     def target_for(self, least: int, still: bool) -> int:
         """The width the smallest wanted face (``least`` px) is scaled to in a region
@@ -439,8 +452,10 @@ class BlazeFaceDetector:
 
         ``smallest``/``largest``: per region, the range of face widths to look for
         (``largest`` None: up to the region's size). ``upright_only`` marks the
-        searches of still regions (see ``scan_target``); ``prefer`` (a choice
-        between Haar views) does not apply: one network sees every pose.
+        searches of still regions (see ``scan_target``). ``prefer`` (a choice
+        between Haar views; one network sees every pose) marks the searches around
+        a tracked face, follow-ups and edge searches: no fine level there
+        (``fine_target``).
         """
         return self.search_extents(grey, regions, smallest, upright_only, prefer, largest)[0]
 
@@ -457,7 +472,6 @@ class BlazeFaceDetector:
         differs from its box (``decode_faces``: a profile's box turned by its eyes-to-mouth
         line). Every choice among the boxes (suppression, mirror images, weak boxes
         beside faces) is made on the boxes; the extents only ride along."""
-        del prefer
         frame_h, frame_w = grey.shape[:2]
         boxes: list[np.ndarray] = []
         reaches: list[np.ndarray] = []
@@ -470,8 +484,10 @@ class BlazeFaceDetector:
             most = min(most or max(w, h), max(w, h))
             crop = grey[y : y + h, x : x + w]
             edges = (x <= 0, y <= 0, x + w >= frame_w, y + h >= frame_h)
-            target = self.target_for(least, bool(upright_only and upright_only[number]))
+            still = bool(upright_only and upright_only[number])
+            target = self.target_for(least, still)
             scale = target / least
+            first = len(boxes)
             while True:
                 level, extent, score = self._level(crop, scale, edges, target)
                 boxes.append(level + np.array([x, y, 0, 0]))
@@ -481,6 +497,23 @@ class BlazeFaceDetector:
                 if reach >= most:
                     break
                 scale /= self.band * 0.8
+            if (
+                self.fine_target
+                and not still
+                and not (prefer and prefer[number])
+                and least < self.fine_below
+                and not holds_larger_face(
+                    np.concatenate(boxes[first:]) - np.array([x, y, 0, 0]),
+                    np.concatenate(scores[first:]),
+                    (w, h),
+                    self.fine_span * least,
+                    self.confident,
+                )
+            ):
+                level, extent, score = self._fine_level(crop, least, edges)
+                boxes.append(level + np.array([x, y, 0, 0]))
+                reaches.append(extent + np.array([x, y, 0, 0]))
+                scores.append(score)
         if not boxes:
             return [], {}
         every = np.concatenate(boxes)
@@ -540,6 +573,25 @@ class BlazeFaceDetector:
             if best >= enough:
                 break
         return best
+
+    def _fine_level(
+        self, crop: np.ndarray, least: int, edges: tuple[bool, bool, bool, bool]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Faces of ``least`` to ``fine_span`` × ``least`` px in ``crop``, searched with the
+        smallest enlarged to ``fine_target`` px of the network's input: boxes, extents
+        and scores as ``_level``'s, those larger dropped.
+
+        At ``target`` (24 px) BlazeFace misses most faces of 20-28 px, upright or
+        tilted, that it finds when they are 40-50 px of its input (a 20-px face
+        tilted 25°, its box 28 px: best score 0.06-0.35 at 24-32 px, 0.50-0.75 at
+        48 px; docs/face-blurring.md, issue 14w). The level also sees larger faces,
+        found by the coarser levels already; its boxes of those are dropped (an
+        enlarged search finds texture of its own at large sizes).
+        """
+        target = self.fine_target or self.target
+        found, extent, score = self._level(crop, target / least, edges, target)
+        small = np.maximum(found[:, 2], found[:, 3]) <= self.fine_span * least
+        return found[small], extent[small], score[small]
 
     def _level(
         self,
@@ -637,6 +689,37 @@ def mirror_span(start: int, stop: int, size: int) -> tuple[int, int, int, int]:
     if after:  # position size - 1 + k is pixel size - 1 - k
         first = min(first, max(0, size - 1 - after))
     return before, after, first, last
+
+
+def holds_larger_face(
+    boxes: np.ndarray, scores: np.ndarray, size: tuple[int, int], larger: float, confident: float
+) -> bool:
+    """Whether a region of ``size`` (w, h) is a larger face's: one of its ``boxes``
+    (x, y, w, h, region pixels) scoring ``confident`` or more and wider than ``larger``,
+    grown by half its side, holds the region's centre.
+
+    A moving face makes a moving region about itself, searched for faces down to an
+    eighth of the region's side: the fine level there would look for small faces in
+    a face already found (a 70-px tilted face on grass: 6 ms per VGA frame; issue 14w).
+
+    >>> face = np.array([[40.0, 40, 60, 60]])
+    >>> holds_larger_face(face, np.array([0.9]), (160, 160), 50, 0.65)
+    True
+    >>> holds_larger_face(face, np.array([0.6]), (160, 160), 50, 0.65)  # weak
+    False
+    >>> holds_larger_face(face, np.array([0.9]), (400, 400), 50, 0.65)  # beside the centre
+    False
+    >>> holds_larger_face(face, np.array([0.9]), (160, 160), 60, 0.65)  # a small face
+    False
+    """
+    centre = np.array([size[0] / 2, size[1] / 2])
+    for (x, y, w, h), score in zip(boxes, scores, strict=True):
+        side = max(w, h)
+        if score < confident or side <= larger:
+            continue
+        if np.all(np.abs(centre - (x + w / 2, y + h / 2)) <= (w / 2 + side / 2, h / 2 + side / 2)):
+            return True
+    return False
 
 
 def beside_other_size(box: np.ndarray, faces: np.ndarray) -> bool:
@@ -825,7 +908,7 @@ class HybridDetector:
     ) -> tuple[list[tuple[PixelRect, str]], dict[PixelRect, PixelRect]]:
         """``search``, and BlazeFace's extents of its faces (the Haar views' have none)."""
         found, extents = self.blaze.search_extents(
-            grey, regions, smallest, upright_only, None, largest
+            grey, regions, smallest, upright_only, prefer, largest
         )
         least = (
             [max(self.min_face, s) for s in smallest]
@@ -877,6 +960,10 @@ class HybridDetector:
 # other small faces than the hybrid, and a tuning seed lost one (docs/face-blurring.md,
 # issue 14k). Off.
 SCAN_TARGET: int | None = None
+# Where something moved or a face is tracked (not still regions), regions asking for
+# faces under 28 px are also searched by BlazeFace with the smallest face enlarged to
+# this width (``BlazeFaceDetector.fine_target``; issue 14w).
+FINE_TARGET: int | None = 40
 
 
 def shared_detector() -> HybridDetector:
@@ -898,12 +985,16 @@ def shared_detector() -> HybridDetector:
 _SHARED = threading.local()
 
 
-def default_detector(min_face: int = 20, scan_target: int | None = SCAN_TARGET) -> HybridDetector:
+def default_detector(
+    min_face: int = 20, scan_target: int | None = SCAN_TARGET, fine_target: int | None = FINE_TARGET
+) -> HybridDetector:
     """The pipeline's detector: BlazeFace, and the frontal Haar cascade for faces under
-    28 px (with ``scan_target``, only where something moved or a face is tracked)."""
+    28 px (with ``scan_target``, only where something moved or a face is tracked);
+    where something moved or a face is tracked, faces under 28 px are also looked for
+    by BlazeFace enlarged to ``fine_target``."""
     from chalicelib.faces.detection import MultiViewDetector
 
     return HybridDetector(
-        BlazeFaceDetector(min_face=min_face, scan_target=scan_target),
+        BlazeFaceDetector(min_face=min_face, scan_target=scan_target, fine_target=fine_target),
         MultiViewDetector(min_face=min_face, views=("frontal", "tilted")),
     )

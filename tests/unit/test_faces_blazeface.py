@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 from chalicelib.faces.blazeface import BlazeFaceDetector, HybridDetector, shared_detector
-from devtools.synthetic.faces import face_source
+from devtools.synthetic.faces import Actor, Case, face_source, render
 
 
 def _scene(name: str, width: int, left: int, top: int) -> tuple[np.ndarray, tuple[int, ...]]:
@@ -336,3 +337,84 @@ def test_the_onnx_weights_are_the_file_the_notice_describes() -> None:
     onnx_part = notice[notice.index("# face_detection_short_range.onnx") :]
     described = re.findall(r"sha256[^`]*`([0-9a-f]{64})`", onnx_part)[-1]
     assert hashlib.sha256(ONNX_MODEL.read_bytes()).hexdigest() == described
+
+
+def _small_face(source: str, tilt: float) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """A 320×240 grey frame (the test set's way: a cut-out on a photograph) with one
+    20-px face ``source`` tilted ``tilt``° at its centre, and the face's box (x, y, w, h)."""
+    case = Case("small", (320, 240), (Actor(source, 20, (160, 120), tilt=tilt),), "chelsea")
+    frame, boxes = next(iter(render(replace(case, frames=1))))
+    x0, y0, x1, y1 = boxes[0]
+    return cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), (x0, y0, x1 - x0, y1 - y0)
+
+
+@pytest.mark.parametrize(("source", "tilt"), [("lfw-87", 0.0), ("lfw-87", 25.0), ("lfw-3", -25.0)])
+def test_the_fine_level_finds_20_px_faces_the_network_misses_at_24_px(source, tilt) -> None:
+    # Where something moves (not a still region), a region asking for 20-px faces is
+    # also searched with them enlarged to 40 px: there BlazeFace sees 20-px grey
+    # faces, upright or tilted, that it does not see at its usual 24 px (issue 14w).
+    grey, face = _small_face(source, tilt)
+    region = [(100, 60, 120, 120)]
+    assert not _hits(BlazeFaceDetector().search(grey, region, [20], [False]), face)
+    assert _hits(BlazeFaceDetector(fine_target=40).search(grey, region, [20], [False]), face)
+
+
+def test_the_fine_level_runs_only_where_small_faces_may_move(monkeypatch) -> None:
+    # Not in still regions (the whole frame at the start, the rolling scan: their cost
+    # is the search of whole frames), not where only faces of 28 px and more are wanted.
+    # (The hybrid passes its ``prefer`` on to BlazeFace.)
+    detector = BlazeFaceDetector(fine_target=40)
+    scales: list[float] = []
+    level = detector._level
+
+    def counted(crop, scale, edges, target=None):  # type: ignore[no-untyped-def]
+        scales.append(round(scale, 2))
+        return level(crop, scale, edges, target)
+
+    monkeypatch.setattr(detector, "_level", counted)
+    grey = np.full((240, 320), 110, np.uint8)
+    regions = [(0, 0, 100, 100), (100, 0, 100, 100), (200, 0, 100, 100)]
+    detector.search(grey, regions, [20, 20, 30], [False, True, False], None, [58, 58, 86])
+    assert scales == [1.2, 2.0, 1.2, 0.8]
+    # Nor around a tracked face, at a follow-up or an edge search (``prefer``): a
+    # fine level there found texture on a star field at follow-ups (seed 2026-0).
+    scales.clear()
+    detector.search(grey, regions[:2], [20, 20], [False, False], ["blazeface", None], [58, 58])
+    assert scales == [1.2, 1.2, 2.0]
+
+
+def test_the_fine_level_keeps_only_small_faces(monkeypatch) -> None:
+    # Enlarged, the network also sees larger faces (found by the coarser levels) and
+    # texture of its own at large sizes: its boxes over ``fine_span`` × the smallest
+    # face asked for are dropped.
+    detector = BlazeFaceDetector(fine_target=40, fine_span=2.5)
+    boxes = np.array([[10.0, 10, 40, 40], [60, 10, 60, 60]])
+
+    def level(crop, scale, edges, target=None):  # type: ignore[no-untyped-def]
+        return boxes.copy(), boxes.copy(), np.array([0.9, 0.9])
+
+    monkeypatch.setattr(detector, "_level", level)
+    found, extent, score = detector._fine_level(np.zeros((100, 100), np.uint8), 20, (False,) * 4)
+    assert found.tolist() == [[10.0, 10, 40, 40]] and len(extent) == len(score) == 1
+
+
+def test_the_fine_level_is_not_run_in_a_region_that_is_a_larger_face(monkeypatch) -> None:
+    # A moving 60-px face makes a moving region about itself that asks for 20-px
+    # faces: the regular levels find it confidently there, so the fine level is
+    # not run (issue 14w: 6 ms per VGA frame on a tilted face on grass).
+    detector = BlazeFaceDetector(fine_target=40)
+    calls: list[int] = []
+    fine = detector._fine_level
+
+    def counted(crop, least, edges):  # type: ignore[no-untyped-def]
+        calls.append(least)
+        return fine(crop, least, edges)
+
+    monkeypatch.setattr(detector, "_fine_level", counted)
+    frame, (x, y, w, h) = _scene("astronaut", 60, 130, 80)
+    grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    region = (x + w // 2 - 80, y + h // 2 - 80, 160, 160)
+    assert _hits(detector.search(grey, [region], [20], [False]), (x, y, w, h))
+    assert calls == []
+    detector.search(np.full((240, 320), 110, np.uint8), [region], [20], [False])
+    assert calls == [20]
