@@ -156,6 +156,11 @@ def train(
             for value, label in zip(ensemble.classes, ensemble.labels, strict=True)
         ],
         "probability": "the model's probability of the predicted class",
+        # POST /predict flags values far outside these (chalicelib/predict/messages.py)
+        "feature_ranges": {
+            name: [float(np.min(X_train[:, i])), float(np.max(X_train[:, i]))]
+            for i, name in enumerate(FEATURES)
+        },
         "training": {
             "dataset": "sklearn.datasets.load_breast_cancer (Wisconsin diagnostic)",
             "rows": len(data.y),

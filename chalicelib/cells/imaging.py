@@ -29,6 +29,9 @@ JPEG_DAMAGE_WARNINGS = ("Corrupt JPEG data", "Premature end of JPEG file")
 # photos has two and was refused as corrupt).
 JPEG_PADDING = re.compile(r"Corrupt JPEG data: \d+ extraneous bytes before marker 0xd9\s*$")
 _stderr_lock = threading.Lock()
+# A JPEG is 8-bit gray or colour, so this reads what IMREAD_UNCHANGED reads, except that
+# OpenCV applies the EXIF orientation for any flags but IMREAD_UNCHANGED.
+JPEG_READ = cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH
 
 OUTLINE_BGR = (0, 255, 0)
 FLAGGED_BGR = (255, 0, 255)  # objects found but not counted (a fibre, a giant)
@@ -48,8 +51,12 @@ def decode(data: bytes, max_pixels: int) -> tuple[np.ndarray, ImageHeader]:
     Returns
     -------
     image : (M, N) or (M, N, 3|4) ndarray of uint8 or uint16
-        As stored (``IMREAD_UNCHANGED``): channels in BGR(A) order.
+        Channels in BGR(A) order. A JPEG is turned by its EXIF orientation, as a viewer
+        shows it (so the count's coordinates, the annotated image and the CSV agree with
+        what the user sees; M and N are then swapped for orientations 5-8); other
+        formats as stored (``IMREAD_UNCHANGED``).
     header : ImageHeader
+        From the file: width and height as stored, before any EXIF turn.
     """
     header = read_header(data)
     if header.pixels > max_pixels:
@@ -74,7 +81,9 @@ def decode(data: bytes, max_pixels: int) -> tuple[np.ndarray, ImageHeader]:
         raise CorruptInput(
             f"the {header.format.upper()} file could not be decoded (corrupt or truncated)"
         )
-    if image.shape[:2] != (header.height, header.width):
+    stored = (header.height, header.width)
+    turned = (header.width, header.height) if header.format == "jpeg" else stored
+    if image.shape[:2] not in (stored, turned):
         raise CorruptInput("the decoded size does not match the header")
     if image.dtype not in (np.uint8, np.uint16):
         image = to_uint8(image)
@@ -92,7 +101,7 @@ def _decode_with_warnings(data: bytes) -> tuple[np.ndarray | None, list[str]]:
         saved = os.dup(2)
         os.dup2(sink.fileno(), 2)
         try:
-            image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+            image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), JPEG_READ)
         finally:
             os.dup2(saved, 2)
             os.close(saved)

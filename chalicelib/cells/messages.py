@@ -17,6 +17,9 @@ from chalicelib.errors import InvalidInput
 METADATA_PREFIX = "count-"
 ORIGINS = ("upload", "bot")  # an upload to the images bucket, or a chat-bot job
 RUN_ID = re.compile(r"^[a-z0-9-]{1,64}$")
+S3_KEY_BYTES = 1024  # S3 refuses longer keys (moto does not)
+# the longest name under an image's folder: runs/<64-character run id>/annotated.png
+LONGEST_RESULT_NAME = len("runs/") + 64 + len("/annotated.png")
 
 
 @dataclass(frozen=True)
@@ -135,7 +138,7 @@ class ResultKeys:
     @classmethod
     def for_image(cls, key: str) -> ResultKeys:
         """The latest upload's results (what ``GET /counts?key=`` returns)."""
-        return cls._under(f"counts/{key}/", key)
+        return cls._under(cls.folder(key), key)
 
     @classmethod
     def for_run(cls, key: str, run: str) -> ResultKeys:
@@ -144,11 +147,30 @@ class ResultKeys:
         >>> ResultKeys.for_run("a.tif", "watershed-0123").result
         'counts/a.tif/runs/watershed-0123/result.json'
         """
-        return cls._under(f"counts/{key}/runs/{run}/", key)
+        return cls._under(f"{cls.folder(key)}runs/{run}/", key)
+
+    @classmethod
+    def runs_prefix(cls, key: str) -> str:
+        return f"{cls.folder(key)}runs/"
 
     @staticmethod
-    def runs_prefix(key: str) -> str:
-        return f"counts/{key}/runs/"
+    def folder(key: str) -> str:
+        """``counts/<key>/``, or for a key too long for that (over ≈ 930 bytes: the result
+        keys would pass S3's 1,024-byte limit) ``counts-long-keys/<sha256 of the key>/``.
+
+        The same key always maps to the same folder, so ``GET /counts?key=`` finds it.
+
+        >>> ResultKeys.folder("a/b.png")
+        'counts/a/b.png/'
+        >>> ResultKeys.folder("x" * 1000)[:17], len(ResultKeys.folder("x" * 1000))
+        ('counts-long-keys/', 82)
+        """
+        folder = f"counts/{key}/"
+        encoded = folder.encode("utf-8", "surrogatepass")
+        if len(encoded) + LONGEST_RESULT_NAME <= S3_KEY_BYTES:
+            return folder
+        digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+        return f"counts-long-keys/{digest}/"
 
     @classmethod
     def _under(cls, prefix: str, key: str) -> ResultKeys:

@@ -31,6 +31,7 @@ from chalicelib.console.results import (
     latest_by_image,
 )
 from chalicelib.errors import InvalidInput, NotFound
+from chalicelib.faces.messages import output_names
 from chalicelib.storage import Bucket
 
 URL_SECONDS = 3600  # presigned links live an hour; the page refreshes them with each listing
@@ -388,10 +389,7 @@ class Console:
         listed = paginate(uploads, page, per_page)
         listed["items"] = self._read_json(
             self._settings.blurred_videos_bucket,
-            [
-                {"Key": str(PurePosixPath(o["Key"]).with_suffix(".json")), "upload": o}
-                for o in listed["items"]
-            ],
+            [{"Key": output_names(o["Key"])["result"], "upload": o} for o in listed["items"]],
             _video_row,
         )
         return listed
@@ -403,7 +401,7 @@ class Console:
             raise InvalidInput("pass the video key as ?key=<key>")
         head = self._head(self._settings.videos_bucket, key)
         result = Bucket(self._s3, self._settings.blurred_videos_bucket).read_json(
-            str(PurePosixPath(key).with_suffix(".json"))
+            output_names(key)["result"]
         )
         answer: dict[str, Any] = {
             "key": key,

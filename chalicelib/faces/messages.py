@@ -63,18 +63,18 @@ class FaceBlurJob:
 
     @property
     def output_key(self) -> str:
-        """``a/b/clip.mov`` → ``a/b/clip.mp4`` (in the output bucket)."""
-        return str(PurePosixPath(self.key).with_suffix(".mp4"))
+        """``a/b/clip.mov`` → ``a/b/clip.mov.blurred.mp4`` (in the output bucket)."""
+        return output_names(self.key)["output"]
 
     @property
     def result_key(self) -> str:
         """The JSON result (success or error) sits next to the output video."""
-        return str(PurePosixPath(self.key).with_suffix(".json"))
+        return output_names(self.key)["result"]
 
     @property
     def review_key(self) -> str:
         """The review sheet (PNG contact sheet) sits next to the output video."""
-        return str(PurePosixPath(self.key).with_suffix(".review.png"))
+        return output_names(self.key)["review"]
 
     @property
     def work_prefix(self) -> str:
@@ -104,6 +104,24 @@ class FaceBlurJob:
             return cls(**values)
         except TypeError as exc:
             raise InvalidInput(f"malformed workflow state: {exc}") from exc
+
+
+def output_names(key: str) -> dict[str, str]:
+    """Where an upload's outputs go in the output bucket: the whole key plus a suffix.
+
+    The key is used as it is (no path normalisation, the extension kept), so distinct
+    uploads never share an output — ``clip.mov`` and ``clip.mp4``, ``a//b.mp4`` and
+    ``a/b.mp4``, ``a.mp4/`` and ``a.mp4`` — and keys without a name (``/``, ``.``) still
+    have somewhere to put their error.
+
+    >>> output_names("a/clip.mov")["output"], output_names("a/clip.mov")["result"]
+    ('a/clip.mov.blurred.mp4', 'a/clip.mov.json')
+    """
+    return {
+        "output": f"{key}.blurred.mp4",
+        "result": f"{key}.json",
+        "review": f"{key}.review.png",
+    }
 
 
 def is_video_key(key: str) -> bool:

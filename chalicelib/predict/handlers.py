@@ -25,6 +25,7 @@ from chalicelib.predict.messages import (
     BatchRequest,
     BatchResult,
     PredictRequest,
+    out_of_range,
     parse_json_body,
     prediction_document,
     predictions_document,
@@ -93,9 +94,17 @@ class PredictionService:
         )
         predictions = self._model.ensemble.predict(request.rows)
         observability.metric("Predictions", len(predictions))
+        ranges = self._model.metadata.get("feature_ranges") or {}
+        outside = [out_of_range(row, self._features, ranges) for row in request.rows]
+        if any(outside):
+            log.info(
+                "%d of %d rows far outside the training range",
+                sum(map(bool, outside)),
+                len(outside),
+            )
         if request.single:
-            return prediction_document(predictions[0])
-        return predictions_document(predictions)
+            return prediction_document(predictions[0], outside[0])
+        return predictions_document(predictions, outside)
 
     def predict_batch(self, raw_body: bytes | str | None, s3: Any) -> dict[str, Any]:
         """``POST /predict/batch``: predict a file in S3, write a CSV next to the results."""

@@ -165,28 +165,93 @@ class PredictRequest:
         return cls(tuple(rows), single=False)
 
 
-def prediction_document(prediction: Prediction) -> dict[str, Any]:
-    """The seed's success body for one observation, plus probability and label."""
-    return {
+# A value is "far outside" the training data when it lies more than this many widths of
+# the training range beyond either end, or is negative where every training value was not
+# (a size or a fraction). Plausible values just past the edges are not flagged.
+FAR_OUTSIDE_WIDTHS = 1.0
+OUT_OF_RANGE_WARNING = (
+    "some feature values are far outside the training data's range "
+    "(see out_of_range): the prediction there is an extrapolation, check the units"
+)
+
+
+def out_of_range(
+    row: Sequence[float],
+    features: Sequence[str],
+    ranges: Mapping[str, Sequence[float]],
+    widths: float = FAR_OUTSIDE_WIDTHS,
+) -> list[dict[str, Any]]:
+    """The values of ``row`` far outside the training range of their feature.
+
+    Parameters
+    ----------
+    row : sequence of float
+        One observation, in the order of ``features``.
+    ranges : mapping of feature name to (min, max)
+        The training data's range; a feature without one is not checked.
+    widths : float
+        How far past an end counts as far outside, in widths of the range.
+
+    >>> ranges = {"r": (8.0, 36.0)}
+    >>> out_of_range([40.0], ["r"], ranges), out_of_range([-5.0], ["r"], ranges)[0]["feature"]
+    ([], 'r')
+    >>> out_of_range([1e30], ["r"], ranges)[0]["training_range"]
+    [8.0, 36.0]
+    """
+    found = []
+    for name, value in zip(features, row, strict=True):
+        if name not in ranges:
+            continue
+        low, high = (float(v) for v in ranges[name])
+        margin = widths * (high - low)
+        negative = value < 0 <= low
+        if negative or value < low - margin or value > high + margin:
+            found.append({"feature": name, "value": value, "training_range": [low, high]})
+    return found
+
+
+def prediction_document(
+    prediction: Prediction, outside: Sequence[Mapping[str, Any]] = ()
+) -> dict[str, Any]:
+    """The seed's success body for one observation, plus probability and label
+    (and ``warning`` and ``out_of_range`` when a value is far outside the training data)."""
+    document: dict[str, Any] = {
         "reason": "OK",
         "prediction": prediction.value,
         "status": "200",
         "probability": prediction.probability,
         "label": prediction.label,
     }
+    if outside:
+        document.update(warning=OUT_OF_RANGE_WARNING, out_of_range=list(outside))
+    return document
 
 
-def predictions_document(predictions: Sequence[Prediction]) -> dict[str, Any]:
-    """The success body for a list: one entry per observation, in the request's order."""
-    return {
+def predictions_document(
+    predictions: Sequence[Prediction], outside: Sequence[Sequence[Mapping[str, Any]]] = ()
+) -> dict[str, Any]:
+    """The success body for a list: one entry per observation, in the request's order;
+    an entry with a value far outside the training data has ``out_of_range``."""
+    entries = []
+    for index, p in enumerate(predictions):
+        entry: dict[str, Any] = {
+            "prediction": p.value,
+            "probability": p.probability,
+            "label": p.label,
+        }
+        if index < len(outside) and outside[index]:
+            entry["out_of_range"] = list(outside[index])
+        entries.append(entry)
+    document: dict[str, Any] = {
         "reason": "OK",
         "status": "200",
         "count": len(predictions),
-        "predictions": [
-            {"prediction": p.value, "probability": p.probability, "label": p.label}
-            for p in predictions
-        ],
+        "predictions": entries,
     }
+    flagged = sum(1 for entry in entries if "out_of_range" in entry)
+    if flagged:
+        document["warning"] = f"{flagged} of {len(entries)}: {OUT_OF_RANGE_WARNING}"
+    return document
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib import aws
+from chalicelib.faces.messages import output_names
 from chalicelib.storage import Bucket
 from devtools.bot import BotClient
 
@@ -38,7 +39,7 @@ def faces_demo(cloud: Any, out: Path, timeout: float = 120.0) -> tuple[int, list
         moving_face(source, frames=45, size=(320, 240), fps=15.0)
         s3.upload_file(str(source), settings.videos_bucket, VIDEO_KEY)
     started = time.perf_counter()
-    result_key = VIDEO_KEY.rsplit(".", 1)[0] + ".json"
+    result_key = output_names(VIDEO_KEY)["result"]
     result = None
     while result is None and time.perf_counter() - started < timeout:
         result = Bucket(s3, settings.blurred_videos_bucket).read_json(result_key)

@@ -91,7 +91,10 @@ def test_a_video_keeps_its_id_through_the_workflow(
     with caplog.at_level(logging.INFO):
         upload(s3, cloud.settings.videos_bucket, "correlation/face.mp4", "face.mp4", cid)
         result = eventually(
-            lambda: read_json(s3, cloud.settings.blurred_videos_bucket, "correlation/face.json"), 90
+            lambda: read_json(
+                s3, cloud.settings.blurred_videos_bucket, "correlation/face.mp4.json"
+            ),
+            90,
         )
         # The join logs its line just after it writes the result: allow it that moment.
         eventually(lambda: "chalicelib.faces.container" in records_with(caplog, cid), 10)

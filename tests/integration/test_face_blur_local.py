@@ -78,13 +78,13 @@ def test_a_video_is_blurred_in_segments_through_the_map_state(
     source = tmp_path / "clip.mp4"
     with_tone(silent, source)
     aws.client("s3").upload_file(str(source), cloud.settings.videos_bucket, "lab/clip one.mp4")
-    result = result_of(cloud, "lab/clip one.json")
+    result = result_of(cloud, "lab/clip one.mp4.json")
     assert result["status"] == "ok", result
     assert result["frames"] == 40 and result["segments"] == 4 and result["codec"] == "h264"
     assert result["faces_max_per_frame"] >= 1 and result["face_boxes_blurred"] >= 40
     out = tmp_path / "out.mp4"
     bucket = cloud.settings.blurred_videos_bucket
-    aws.client("s3").download_file(bucket, "lab/clip one.mp4", str(out))
+    aws.client("s3").download_file(bucket, "lab/clip one.mp4.blurred.mp4", str(out))
     # Every frame once, in order (a frame shifted across a seam would leave its face sharp),
     # the background untouched, the audio as long as the video (no drift).
     original, blurred = list(video.frames(source)), list(video.frames(out))
@@ -97,7 +97,7 @@ def test_a_video_is_blurred_in_segments_through_the_map_state(
         assert psnr(a[keep], b[keep]) >= 35
     audio = video.audio_duration(out)
     assert audio is not None and abs(audio - 4.0) < 0.1
-    review = aws.client("s3").get_object(Bucket=bucket, Key="lab/clip one.review.png")
+    review = aws.client("s3").get_object(Bucket=bucket, Key="lab/clip one.mp4.review.png")
     assert review["Body"].read()[:4] == b"\x89PNG"
     [execution] = [e for e in executions(cloud) if e["name"].startswith("clip-one")]
     arn = execution["executionArn"]
@@ -138,7 +138,7 @@ def test_a_segment_that_runs_past_its_timeout_ends_the_run_with_an_error(
         name="slow-run",
         input=json.dumps(job.to_state()),
     )["executionArn"]
-    result = result_of(cloud, "slow/long.json", timeout=60)
+    result = result_of(cloud, "slow/long.mp4.json", timeout=60)
     assert result["status"] == "error" and "States.Timeout" in json.dumps(result)
     assert eventually(lambda: finished(arn, "FAILED"), 30)
     assert time.monotonic() - started < 60
@@ -152,7 +152,7 @@ def test_a_broken_video_ends_in_an_error_result(cloud: LocalCloud) -> None:
         Key="bad/broken.mp4",
         Body=b"\x00\x00\x00\x18ftypmp42" + b"garbage" * 50,
     )
-    result = result_of(cloud, "bad/broken.json")
+    result = result_of(cloud, "bad/broken.mp4.json")
     assert result["status"] == "error" and "video" in result["error"]["reason"]
     [execution] = [e for e in executions(cloud) if e["name"].startswith("broken")]
     eventually(
@@ -171,7 +171,7 @@ def test_not_a_video_extension_is_answered_without_a_workflow(cloud: LocalCloud)
     aws.client("s3").put_object(
         Bucket=cloud.settings.videos_bucket, Key="misc/notes.txt", Body=b"hello"
     )
-    result = result_of(cloud, "misc/notes.json")
+    result = result_of(cloud, "misc/notes.txt.json")
     assert result["error"]["type"] == "unsupported_type"
     assert not [e for e in executions(cloud) if e["name"].startswith("notes")]
     assert json.dumps(result)

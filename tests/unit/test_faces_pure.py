@@ -52,7 +52,8 @@ def test_state_round_trips_and_names_outputs() -> None:
     job = FaceBlurJob("in", "clips/a b.mov", "e1", "out", "opencv", 1)
     again = FaceBlurJob.from_state(json.loads(json.dumps(job.to_state())))
     assert again == job
-    assert job.output_key == "clips/a b.mp4" and job.result_key == "clips/a b.json"
+    assert job.output_key == "clips/a b.mov.blurred.mp4"
+    assert job.result_key == "clips/a b.mov.json"
     assert job.with_detection(status="SUCCEEDED").detection.status == "SUCCEEDED"
 
 

@@ -1,0 +1,46 @@
+"""POST /predict flags feature values far outside the training data, still answering."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from chalice.test import Client
+
+from tests.predict_data import SEED_BENIGN, SEED_MALIGNANT
+
+JSON = {"Content-Type": "application/json"}
+
+
+def post(client: Client, body: Any) -> dict[str, Any]:
+    response = client.http.post("/predict", headers=JSON, body=json.dumps(body))
+    assert response.status_code == 200
+    return dict(json.loads(response.body))
+
+
+@pytest.mark.parametrize(
+    "feature, value", [("worstRadius", -5), ("worstArea", 1e30), ("meanConcavePoints", 3.0)]
+)
+def test_a_value_far_outside_the_training_data_is_flagged(client, feature, value) -> None:
+    body = post(client, {**SEED_BENIGN, feature: value})
+    assert body["prediction"] in (0, 1)  # still answered
+    assert "training data" in body["warning"]
+    [flag] = body["out_of_range"]
+    assert flag["feature"] == feature and flag["value"] == value
+    low, high = flag["training_range"]
+    assert low <= SEED_BENIGN[feature] <= high
+
+
+@pytest.mark.parametrize(
+    "body", [SEED_BENIGN, SEED_MALIGNANT, {**SEED_BENIGN, "worstArea": 5000.0}]
+)
+def test_plausible_values_are_not_flagged(client, body) -> None:
+    answer = post(client, body)
+    assert "warning" not in answer and "out_of_range" not in answer
+
+
+def test_a_list_flags_only_its_far_out_rows(client) -> None:
+    body = post(client, [SEED_BENIGN, {**SEED_MALIGNANT, "worstTexture": -1.0}, SEED_MALIGNANT])
+    flags = ["out_of_range" in p for p in body["predictions"]]
+    assert flags == [False, True, False] and body["warning"].startswith("1 of 3")
