@@ -28,6 +28,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from chalicelib.faces.detection import _cascade
 from chalicelib.faces.tracking import RegionDetector, touches_grown
 
 PixelRect = tuple[int, int, int, int]  # x, y, width, height
@@ -841,6 +842,67 @@ def _rect(box: np.ndarray) -> PixelRect:
     return (math.floor(x), math.floor(y), math.ceil(w), math.ceil(h))
 
 
+# A weak BlazeFace detection (0.5-0.65) of ``HAAR_CONFIRM`` px in whose padded crop the
+# frontal Haar cascade also finds a face at its place and size (``haar_agrees``) is
+# labelled ``CONFIRMED_VIEW``: two independent detectors agree, a face at once (no
+# second look, not tentative). A 72-px grey face BlazeFace scored 0.6-0.7 at every
+# pass was left sharp 12 frames on seed 16883-1 (docs/face-blurring.md, issue 14y).
+HAAR_CONFIRM = (30, 120)
+CONFIRMED_VIEW = "blazeface+frontal"
+CONFIRM_WINDOW = 40  # the weak box scaled to this many px for the cascade (20-px window)
+
+
+def haar_agrees(box: PixelRect, found: Sequence[PixelRect]) -> bool:
+    """Whether one of the Haar cascade's ``found`` rects (x, y, w, h) is the face of
+    ``box``: its centre inside ``box``, ``box``'s centre inside it, and a side
+    within 1.6x of ``box``'s.
+
+    >>> haar_agrees((100, 100, 60, 60), [(105, 108, 55, 55)])
+    True
+    >>> haar_agrees((100, 100, 60, 60), [(140, 100, 60, 60)])  # beside it
+    False
+    >>> haar_agrees((100, 100, 60, 60), [(120, 120, 20, 20)])  # an eye
+    False
+    """
+    x, y, w, h = box
+    side = max(w, h)
+    for fx, fy, fw, fh in found:
+        ratio = max(fw, fh) / max(side, 1)
+        if not 1 / 1.6 < ratio < 1.6:
+            continue
+        cx, cy = fx + fw / 2, fy + fh / 2
+        inside = x <= cx <= x + w and y <= cy <= y + h
+        if inside and fx <= x + w / 2 <= fx + fw and fy <= y + h / 2 <= fy + fh:
+            return True
+    return False
+
+
+def haar_confirms(grey: np.ndarray, box: PixelRect, cascade: cv2.CascadeClassifier) -> bool:
+    """Whether the frontal ``cascade`` finds the face of a detection ``box`` in its
+    crop (padded by half its side), scaled so the box is ``CONFIRM_WINDOW`` px, at
+    the scales 1/1.6-1.6x the box (a few dozen windows' rows: ~0.1-0.3 ms)."""
+    x, y, w, h = box
+    side = max(w, h, 1)
+    pad = side // 2
+    x0, y0 = max(0, x - pad), max(0, y - pad)
+    x1, y1 = min(grey.shape[1], x + w + pad), min(grey.shape[0], y + h + pad)
+    if x1 - x0 < side or y1 - y0 < side:
+        return False
+    scale = CONFIRM_WINDOW / side
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    crop = cv2.resize(grey[y0:y1, x0:x1], None, fx=scale, fy=scale, interpolation=interpolation)
+    least = max(20, round(CONFIRM_WINDOW / 1.6))
+    most = round(CONFIRM_WINDOW * 1.6)
+    rects = cascade.detectMultiScale(
+        crop, scaleFactor=1.1, minNeighbors=3, minSize=(least, least), maxSize=(most, most)
+    )
+    found = [
+        (x0 + round(fx / scale), y0 + round(fy / scale), round(fw / scale), round(fh / scale))
+        for fx, fy, fw, fh in rects
+    ]
+    return haar_agrees(box, found)
+
+
 # The largest face the Haar cascade looks for in still regions (the whole frame at the
 # start and at cuts, the rolling scan): its scales of 20, 24 and 28.8 px, the sizes
 # BlazeFace's recall is low at (under 28 px). Its 34.6- and 41.5-px scales cost ~23 %
@@ -873,12 +935,15 @@ class HybridDetector:
         small: RegionDetector,
         haar_below: int = 28,
         still_up_to: int | None = STILL_HAAR_UP_TO,
+        confirm: bool = True,
     ) -> None:
         self.blaze = blaze
         self.small = small
         self.haar_below = haar_below
         self.still_up_to = still_up_to or haar_below * 3 // 2
         self.min_face = min(blaze.min_face, small.min_face)
+        # The frontal cascade that confirms weak detections (``HAAR_CONFIRM``); None: off.
+        self.confirm = _cascade("frontal") if confirm else None
 
     def second_look(self, grey: np.ndarray, rect: PixelRect, enough: float = 1.0) -> float:
         """BlazeFace's second look at a detection (``BlazeFaceDetector.second_look``)."""
@@ -916,6 +981,18 @@ class HybridDetector:
             else [self.min_face] * len(regions)
         )
         still = upright_only or [False] * len(regions)
+        if self.confirm is not None:
+            low, high = HAAR_CONFIRM
+            if grey.ndim == 3:
+                grey = cv2.cvtColor(grey, cv2.COLOR_BGR2GRAY)
+            found = [
+                (rect, CONFIRMED_VIEW)
+                if view == "blazeface?"
+                and low <= max(rect[2], rect[3]) <= high
+                and haar_confirms(grey, rect, self.confirm)
+                else (rect, view)
+                for rect, view in found
+            ]
         small = [
             i
             for i, s in enumerate(least)

@@ -790,6 +790,9 @@ class FaceCoverage:
         look = getattr(self._detector, "second_look", None)
         if not self.settings.verify or look is None or not (view or "").startswith("blazeface"):
             return True
+        # (a weak detection the frontal Haar cascade also found: two detectors agree)
+        if view == "blazeface+frontal":
+            return True
         # A face cut by the frame's edge is found through the mirror beyond it, and a
         # second look at the part in view scores lower (a 36-px face leaving at the
         # top, 0.54): cut boxes keep the rules they had.
