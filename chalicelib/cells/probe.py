@@ -7,6 +7,7 @@ buffer is allocated, and the zip Lambda can use it without OpenCV.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from chalicelib.errors import CorruptInput, UnsupportedType
@@ -97,10 +98,30 @@ def _jpeg_scan_start(data: bytes) -> int | None:
     Segments are stepped over by their lengths, so the end marker of a thumbnail
     inside an APP1 (Exif) segment is not taken for the image's own.
     """
+    for pos, marker, length in _jpeg_segments(data):
+        if marker is None:
+            return None
+        if marker == 0xDA:
+            return pos + 2 + length
+    return None
+
+
+def _jpeg_segments(data: bytes) -> Iterator[tuple[int, int | None, int]]:
+    """(offset, marker, length) of each marker segment with a length after the start
+    of image, in order; a marker of None (and nothing after it) where the next byte
+    is no marker: the header is malformed. Fill bytes and length-less markers are
+    stepped over.
+
+    >>> list(_jpeg_segments(bytes.fromhex("ffd8 ffe0 0004 0000 ffff ffda 0002")))
+    [(2, 224, 4), (10, 218, 2)]
+    >>> list(_jpeg_segments(bytes.fromhex("ffd8 00ff 0000")))
+    [(2, None, 0)]
+    """
     pos = 2
     while pos + 4 <= len(data):
         if data[pos] != 0xFF:
-            return None
+            yield pos, None, 0
+            return
         marker = data[pos + 1]
         if marker == 0xFF:  # fill byte
             pos += 1
@@ -109,10 +130,8 @@ def _jpeg_scan_start(data: bytes) -> int | None:
             pos += 2
             continue
         length = int.from_bytes(data[pos + 2 : pos + 4], "big")
-        if marker == 0xDA:
-            return pos + 2 + length
+        yield pos, marker, length
         pos += 2 + length
-    return None
 
 
 def _checked(fmt: str, width: int, height: int) -> ImageHeader:
@@ -129,24 +148,14 @@ def _png(data: bytes) -> ImageHeader:
 
 
 def _jpeg(data: bytes) -> ImageHeader:
-    pos = 2
-    while pos + 4 <= len(data):
-        if data[pos] != 0xFF:
+    for pos, marker, _length in _jpeg_segments(data):
+        if marker is None:
             raise CorruptInput("the JPEG header is malformed")
-        marker = data[pos + 1]
-        if marker == 0xFF:  # fill byte
-            pos += 1
-            continue
-        if marker in (0x01, *range(0xD0, 0xD8)):  # markers without a length
-            pos += 2
-            continue
-        (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
         if marker in _SOF_MARKERS:
             if pos + 9 > len(data):
                 break
             height, width = struct.unpack(">HH", data[pos + 5 : pos + 9])
             return _checked("jpeg", width, height)
-        pos += 2 + length
     raise CorruptInput("the JPEG is truncated before its frame header")
 
 
