@@ -28,7 +28,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from chalicelib.faces.detection import _cascade
+from chalicelib.faces.detection import load_cascade
 from chalicelib.faces.tracking import RegionDetector, touches_grown
 
 PixelRect = tuple[int, int, int, int]  # x, y, width, height
@@ -943,7 +943,7 @@ class HybridDetector:
         self.still_up_to = still_up_to or haar_below * 3 // 2
         self.min_face = min(blaze.min_face, small.min_face)
         # The frontal cascade that confirms weak detections (``HAAR_CONFIRM``); None: off.
-        self.confirm = _cascade("frontal") if confirm else None
+        self.confirm = load_cascade("frontal") if confirm else None
 
     def second_look(self, grey: np.ndarray, rect: PixelRect, enough: float = 1.0) -> float:
         """BlazeFace's second look at a detection (``BlazeFaceDetector.second_look``)."""
@@ -981,10 +981,10 @@ class HybridDetector:
             else [self.min_face] * len(regions)
         )
         still = upright_only or [False] * len(regions)
+        if grey.ndim == 3:  # (the Haar cascades read grey)
+            grey = cv2.cvtColor(grey, cv2.COLOR_BGR2GRAY)
         if self.confirm is not None:
             low, high = HAAR_CONFIRM
-            if grey.ndim == 3:
-                grey = cv2.cvtColor(grey, cv2.COLOR_BGR2GRAY)
             found = [
                 (rect, CONFIRMED_VIEW)
                 if view == "blazeface?"
@@ -1007,8 +1007,6 @@ class HybridDetector:
             for i, view in enumerate(tracked)
         ]
         if small:
-            if grey.ndim == 3:
-                grey = cv2.cvtColor(grey, cv2.COLOR_BGR2GRAY)
             haar = self.small.search(
                 grey,
                 [regions[i] for i in small],

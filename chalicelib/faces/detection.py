@@ -128,7 +128,7 @@ VIEWS = ("frontal", "profile", "profile-mirrored", "tilted")
 TILTS = (-25.0, 25.0)  # the frontal cascade also runs on copies turned upright by these
 
 
-def _cascade(name: str) -> cv2.CascadeClassifier:
+def load_cascade(name: str) -> cv2.CascadeClassifier:
     path = cv2.data.haarcascades + CASCADE_FILES[name]  # type: ignore[attr-defined]
     cascade = cv2.CascadeClassifier(path)
     if cascade.empty():
@@ -168,7 +168,7 @@ class MultiViewDetector:
             raise ValueError(f"unknown views: {sorted(unknown)}")
         # (only the cascades the views use: the profile cascade takes ~15 ms to read)
         needed = {"frontal" if view in ("frontal", "tilted") else "profile" for view in views}
-        self._cascades = {name: _cascade(name) for name in CASCADE_FILES if name in needed}
+        self._cascades = {name: load_cascade(name) for name in CASCADE_FILES if name in needed}
         self.views = views
         self.min_face = min_face
         self._window = 20

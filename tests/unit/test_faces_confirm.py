@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from chalicelib.faces.blazeface import haar_agrees, haar_confirms
-from chalicelib.faces.detection import _cascade
+from chalicelib.faces.detection import load_cascade
 
 
 def test_the_cascade_agrees_only_with_a_face_at_the_box_s_place_and_size() -> None:
@@ -20,6 +20,6 @@ def test_the_cascade_agrees_only_with_a_face_at_the_box_s_place_and_size() -> No
 
 def test_a_flat_crop_is_not_confirmed_and_a_box_cut_short_is_not_searched() -> None:
     grey = np.full((240, 320), 128, np.uint8)
-    cascade = _cascade("frontal")
+    cascade = load_cascade("frontal")
     assert not haar_confirms(grey, (100, 80, 60, 60), cascade)
     assert not haar_confirms(grey[:50], (100, 0, 60, 60), cascade)
