@@ -49,6 +49,19 @@ def test_frontal_and_profile_faces_are_found_in_grey_frames(detector, name) -> N
     assert _hits(detector.search(grey, [(0, 0, 320, 240)]), face)
 
 
+def _recorded_scales(detector: BlazeFaceDetector, monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The scale of every ``_level`` the detector runs from now on (rounded to 0.01)."""
+    scales: list[float] = []
+    level = detector._level
+
+    def counted(crop, scale, edges, target=None):  # type: ignore[no-untyped-def]
+        scales.append(round(scale, 2))
+        return level(crop, scale, edges, target)
+
+    monkeypatch.setattr(detector, "_level", counted)
+    return scales
+
+
 def test_a_tilted_face_is_found(detector) -> None:
     frame, (x, y, w, h) = _scene("astronaut", 60, 130, 80)
     turn = cv2.getRotationMatrix2D((x + w / 2, y + h / 2), 25, 1.0)
@@ -151,14 +164,7 @@ def test_still_regions_look_for_small_faces_with_blazeface_enlarged_not_haar(mon
     detector = BlazeFaceDetector(scan_target=28)
     haar = _Recorder()
     hybrid = HybridDetector(detector, haar, haar_below=28)
-    scales: list[float] = []
-    level = detector._level
-
-    def counted(crop, scale, edges, target=None):  # type: ignore[no-untyped-def]
-        scales.append(round(scale, 2))
-        return level(crop, scale, edges, target)
-
-    monkeypatch.setattr(detector, "_level", counted)
+    scales = _recorded_scales(detector, monkeypatch)
     grey = np.full((240, 320), 110, np.uint8)
     regions = [(0, 0, 100, 100), (100, 0, 100, 100), (200, 0, 100, 100)]
     hybrid.search(grey, regions, [20, 20, 30], [True, False, True], None, [58, 58, 86])
@@ -364,14 +370,7 @@ def test_the_fine_level_runs_only_where_small_faces_may_move(monkeypatch) -> Non
     # is the search of whole frames), not where only faces of 28 px and more are wanted.
     # (The hybrid passes its ``prefer`` on to BlazeFace.)
     detector = BlazeFaceDetector(fine_target=40)
-    scales: list[float] = []
-    level = detector._level
-
-    def counted(crop, scale, edges, target=None):  # type: ignore[no-untyped-def]
-        scales.append(round(scale, 2))
-        return level(crop, scale, edges, target)
-
-    monkeypatch.setattr(detector, "_level", counted)
+    scales = _recorded_scales(detector, monkeypatch)
     grey = np.full((240, 320), 110, np.uint8)
     regions = [(0, 0, 100, 100), (100, 0, 100, 100), (200, 0, 100, 100)]
     detector.search(grey, regions, [20, 20, 30], [False, True, False], None, [58, 58, 86])
