@@ -655,6 +655,43 @@ def label_runs(
     return ids[starts].astype(np.int64), row, first, last
 
 
+def row_runs(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every horizontal run of one value in a 2-D label image, background runs included:
+    its flat start index (raster order) and its value. A run never continues onto the
+    next row; each one ends where the next starts (the last at ``labels.size``).
+
+    One comparison of each pixel with its left neighbour: a label image has far fewer
+    runs than object pixels (a phase-contrast photo ≈ 63,000 runs, 3.3 million object
+    pixels), so per-object sums over runs read the image once.
+
+    >>> starts, values = row_runs(np.array([[0, 1, 1, 2], [2, 2, 0, 1]], np.int32))
+    >>> starts.tolist(), values.tolist()
+    ([0, 1, 3, 4, 6, 7], [0, 1, 2, 2, 0, 1])
+    """
+    flat = labels.ravel()
+    if flat.size == 0:
+        return np.zeros(0, np.intp), flat[:0]
+    step = np.empty(flat.size, bool)
+    np.not_equal(flat[1:], flat[:-1], out=step[1:])
+    step[:: labels.shape[1]] = True  # each row starts a run
+    starts = np.flatnonzero(step)
+    return starts, np.take(flat, starts)
+
+
+def run_sums(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Sum of an integer image's ``values`` over each run (flat ``starts`` from ``row_runs``),
+    exact: in 32 bits when no row can overflow them, else in 64.
+
+    >>> run_sums(np.array([[200, 100, 50], [7, 8, 9]], np.uint8), np.array([0, 2, 3])).tolist()
+    [300, 50, 24]
+    """
+    if starts.size == 0:
+        return np.zeros(0, np.uint64)
+    top = int(np.iinfo(values.dtype).max) * values.shape[-1]
+    wide = np.uint32 if top < 2**32 else np.uint64
+    return np.asarray(np.add.reduceat(values.ravel(), starts, dtype=wide))
+
+
 def run_boxes(
     label: np.ndarray, row: np.ndarray, first: np.ndarray, last: np.ndarray, count: int
 ) -> np.ndarray:
