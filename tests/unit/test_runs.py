@@ -1,11 +1,13 @@
-"""Runs of one label (``objects.row_runs``) and exact sums over them (``objects.run_sums``)."""
+"""Runs of one label (``objects.row_runs``), exact sums over them (``objects.run_sums``) and
+nearest enlargement by rows (``objects.resize_nearest``)."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
-from chalicelib.cells.objects import row_runs, run_sums
+from chalicelib.cells.objects import resize_nearest, row_runs, run_sums
 
 
 def reference_runs(labels: np.ndarray) -> tuple[list[int], list[int]]:
@@ -50,3 +52,16 @@ def test_run_sums_are_exact_and_wide_enough(dtype: type, width: int, wide: type)
         int(values.ravel()[a:b].astype(np.int64).sum()) for a, b in zip(starts, ends, strict=True)
     ]
     assert sums.dtype == wide and sums.tolist() == expected
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.int32])
+def test_resize_nearest_by_rows_is_opencvs_nearest(dtype: type) -> None:
+    rng = np.random.default_rng(7)
+    for trial in range(150):
+        height, width = (int(v) for v in rng.integers(1, 90, 2))
+        size = (int(rng.integers(1, 500)), int(rng.integers(1, 500)))
+        if trial % 3 == 0:  # whole multiples, as a working image and its photo
+            size = (width * int(rng.integers(1, 6)), height * int(rng.integers(1, 6)))
+        image = rng.integers(0, 60_000, (height, width)).astype(dtype)
+        expected = cv2.resize(image, size, interpolation=cv2.INTER_NEAREST)
+        assert np.array_equal(resize_nearest(image, size), expected), (image.shape, size)
