@@ -610,9 +610,8 @@ def resize_nearest(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     Each row of the result is one of the image's rows resized along the width alone, so
     only the image's own rows are resized and then copied whole, by the row map OpenCV
     itself gives (its nearest row of each result row: a column of row numbers resized
-    the same way). Identical to the one call for any sizes; enlarging a working-size
-    label image to a 3840 x 2160 photo 5.9 -> ~3 ms (one pass of whole-row copies instead
-    of a gather per pixel).
+    the same way). Identical to the one call for any sizes; whole-row copies instead of a
+    gather per pixel (``to_full_resolution`` of a 3840 x 2160 photo 20 -> 15.5 ms).
 
     >>> image = np.arange(6, dtype=np.uint16).reshape(2, 3)
     >>> resize_nearest(image, (5, 3)).tolist()
@@ -698,14 +697,18 @@ def row_runs(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def run_sums(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Sum of an integer image's ``values`` over each run (flat ``starts`` from ``row_runs``),
-    exact: in 32 bits when no row can overflow them, else in 64.
+    """Sum of an image's ``values`` over each run (flat ``starts`` from ``row_runs``).
+
+    Integer images (uint8, uint16: what is counted) exactly, in 32 bits when no row can
+    overflow them, else in 64; any other type in float64.
 
     >>> run_sums(np.array([[200, 100, 50], [7, 8, 9]], np.uint8), np.array([0, 2, 3])).tolist()
     [300, 50, 24]
     """
     if starts.size == 0:
         return np.zeros(0, np.uint64)
+    if not np.issubdtype(values.dtype, np.integer):
+        return np.asarray(np.add.reduceat(values.ravel(), starts, dtype=np.float64))
     top = int(np.iinfo(values.dtype).max) * values.shape[-1]
     wide = np.uint32 if top < 2**32 else np.uint64
     return np.asarray(np.add.reduceat(values.ravel(), starts, dtype=wide))

@@ -65,3 +65,8 @@ def test_resize_nearest_by_rows_is_opencvs_nearest(dtype: type) -> None:
         image = rng.integers(0, 60_000, (height, width)).astype(dtype)
         expected = cv2.resize(image, size, interpolation=cv2.INTER_NEAREST)
         assert np.array_equal(resize_nearest(image, size), expected), (image.shape, size)
+
+
+def test_run_sums_of_a_float_image() -> None:
+    values = np.array([[0.5, 0.25, 2.0], [1.0, 1.0, 1.0]], np.float32)
+    assert run_sums(values, np.array([0, 2, 3])).tolist() == [0.75, 2.0, 3.0]
