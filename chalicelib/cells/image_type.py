@@ -153,6 +153,15 @@ def forced(image_type: str, gray: np.ndarray) -> TypeDecision:
 def _preview(gray: np.ndarray) -> np.ndarray:
     height, width = gray.shape
     step = max(1, max(height, width) // PREVIEW_SIDE)
+    if step > 1 and min(height, width) >= step:
+        # Whole step x step blocks, the last rows and columns that make no whole block
+        # left out (at most step - 1 of each): OpenCV's INTER_AREA then takes its fast
+        # path, each block's mean (3 ms on a 3840 x 2160 photo, where the cells of 7.007
+        # pixels took 20 ms; docs/counting.md, issue 12ac).
+        rows, columns = height // step, width // step
+        whole = gray[: rows * step, : columns * step].astype(np.float32)
+        small = np.asarray(cv2.resize(whole, (columns, rows), interpolation=cv2.INTER_AREA))
+        return np.asarray(cv2.GaussianBlur(small, (0, 0), 1.0))
     small = gray.astype(np.float32)
     if step > 1:
         size = (max(1, width // step), max(1, height // step))

@@ -133,12 +133,16 @@ def to_bgr(image: np.ndarray) -> np.ndarray:
     return image.copy()
 
 
-def annotate(image: np.ndarray, counting: Counting) -> np.ndarray:
+def annotate(image: np.ndarray, counting: Counting, copy: bool = True) -> np.ndarray:
     """Outline each detected object and write the count in the top-left corner.
 
     Segmentation methods get each object's real outline; Hough gets its circles.
+    With ``copy=False`` a uint8 BGR ``image`` is drawn on and returned itself (an
+    upload's decoded image, not needed afterwards: a 3840 x 2160 photo's 25 MB copy
+    saved); any other image is drawn on a BGR copy as with ``copy=True``.
     """
-    canvas = to_bgr(image)
+    drawable = image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.uint8
+    canvas = image if not copy and drawable and image.flags.c_contiguous else to_bgr(image)
     thickness = max(1, round(max(canvas.shape[:2]) / 1000))
     if counting.labels is not None:
         _draw_outlines(canvas, counting.labels, counting.count)

@@ -595,15 +595,33 @@ def to_full_resolution(
     grown = grow_labels(labels)
     inside = cv2.resize(soft, (width, height), interpolation=cv2.INTER_LINEAR) > 0
     if int(grown.max(initial=0)) < 2**16:  # the nearest label by 16 bits: half the bytes
-        nearest = cv2.resize(
-            grown.astype(np.uint16), (width, height), interpolation=cv2.INTER_NEAREST
-        )
+        nearest = resize_nearest(grown.astype(np.uint16), (width, height))
         wide = np.empty((height, width), np.int32)
         np.multiply(nearest, inside, out=wide)  # widened to 32 bits and masked in one pass
         return wide
-    out = cv2.resize(grown, (width, height), interpolation=cv2.INTER_NEAREST)
+    out = resize_nearest(grown, (width, height))
     np.multiply(out, inside, out=out)  # faster than a masked set of the outside
     return np.asarray(out)
+
+
+def resize_nearest(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``cv2.resize(image, size, interpolation=cv2.INTER_NEAREST)`` of a 2-D image, by rows.
+
+    Each row of the result is one of the image's rows resized along the width alone, so
+    only the image's own rows are resized and then copied whole, by the row map OpenCV
+    itself gives (its nearest row of each result row: a column of row numbers resized
+    the same way). Identical to the one call for any sizes; whole-row copies instead of a
+    gather per pixel (``to_full_resolution`` of a 3840 x 2160 photo 20 -> 15.5 ms).
+
+    >>> image = np.arange(6, dtype=np.uint16).reshape(2, 3)
+    >>> resize_nearest(image, (5, 3)).tolist()
+    [[0, 0, 1, 1, 2], [0, 0, 1, 1, 2], [3, 3, 4, 4, 5]]
+    """
+    width, height = size
+    rows = cv2.resize(image, (width, image.shape[0]), interpolation=cv2.INTER_NEAREST)
+    numbers = np.arange(image.shape[0], dtype=np.int32)[:, None]
+    index = cv2.resize(numbers, (1, height), interpolation=cv2.INTER_NEAREST).ravel()
+    return np.take(rows, index.astype(np.intp), axis=0)
 
 
 def label_areas(labels: np.ndarray, count: int) -> np.ndarray:
@@ -653,6 +671,47 @@ def label_runs(
         row, first = np.divmod(inside[starts], width)
     last = inside[ends] - row * width
     return ids[starts].astype(np.int64), row, first, last
+
+
+def row_runs(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every horizontal run of one value in a 2-D label image, background runs included:
+    its flat start index (raster order) and its value. A run never continues onto the
+    next row; each one ends where the next starts (the last at ``labels.size``).
+
+    One comparison of each pixel with its left neighbour: a label image has far fewer
+    runs than object pixels (a phase-contrast photo ≈ 63,000 runs, 3.3 million object
+    pixels), so per-object sums over runs read the image once.
+
+    >>> starts, values = row_runs(np.array([[0, 1, 1, 2], [2, 2, 0, 1]], np.int32))
+    >>> starts.tolist(), values.tolist()
+    ([0, 1, 3, 4, 6, 7], [0, 1, 2, 2, 0, 1])
+    """
+    flat = labels.ravel()
+    if flat.size == 0:
+        return np.zeros(0, np.intp), flat[:0]
+    step = np.empty(flat.size, bool)
+    np.not_equal(flat[1:], flat[:-1], out=step[1:])
+    step[:: labels.shape[1]] = True  # each row starts a run
+    starts = np.flatnonzero(step)
+    return starts, np.take(flat, starts)
+
+
+def run_sums(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Sum of an image's ``values`` over each run (flat ``starts`` from ``row_runs``).
+
+    Integer images (uint8, uint16: what is counted) exactly, in 32 bits when no row can
+    overflow them, else in 64; any other type in float64.
+
+    >>> run_sums(np.array([[200, 100, 50], [7, 8, 9]], np.uint8), np.array([0, 2, 3])).tolist()
+    [300, 50, 24]
+    """
+    if starts.size == 0:
+        return np.zeros(0, np.uint64)
+    if not np.issubdtype(values.dtype, np.integer):
+        return np.asarray(np.add.reduceat(values.ravel(), starts, dtype=np.float64))
+    top = int(np.iinfo(values.dtype).max) * values.shape[-1]
+    wide = np.uint32 if top < 2**32 else np.uint64
+    return np.asarray(np.add.reduceat(values.ravel(), starts, dtype=wide))
 
 
 def run_boxes(

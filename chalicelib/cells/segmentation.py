@@ -22,9 +22,10 @@ from chalicelib.cells.nuclei import Found, segment_nuclei
 from chalicelib.cells.objects import (
     intensity_range,
     label_areas,
-    label_runs,
     normalised,
+    row_runs,
     run_boxes,
+    run_sums,
     to_full_resolution,
 )
 from chalicelib.cells.phase import estimate_cell_size, segment_cells
@@ -257,15 +258,19 @@ def measure(segmentation: Segmentation, gray: np.ndarray) -> Measurements:
     """
     labels = segmentation.labels
     total = segmentation.count + len(segmentation.flagged)
-    flat = labels.ravel()
-    inside = np.flatnonzero(flat != 0)  # on a boolean array: several times faster
-    ids = np.take(flat, inside)  # take: faster than indexing
-    # bincount converts its weights to float64 itself: the same sums, without a copy here
-    integrated = np.bincount(ids, np.take(gray.ravel(), inside), total + 1)[1:]
-    label, row, first, last = label_runs(inside, ids, labels.shape[1])
+    width = labels.shape[1]
+    # Over runs of one label (≈ 1 % as many as object pixels on a photo), not pixel by pixel.
+    starts, values = row_runs(labels)
+    ends = np.append(starts[1:], labels.size)
+    sums = run_sums(gray, starts)
+    keep = values != 0
+    label, start, end = values[keep].astype(np.int64), starts[keep], ends[keep]
+    row, first = np.divmod(start, width)
+    last = end - 1 - row * width
     length = (last - first + 1).astype(np.float64)
-    pixels = np.maximum(np.bincount(label, length, total + 1)[1:], 1)
     # Sums of whole numbers, exact in float64: the same as summing pixel by pixel.
+    integrated = np.bincount(label, sums[keep].astype(np.float64), total + 1)[1:]
+    pixels = np.maximum(np.bincount(label, length, total + 1)[1:], 1)
     x = np.bincount(label, length * (first + last) / 2, total + 1)[1:] / pixels
     y = np.bincount(label, length * row, total + 1)[1:] / pixels
     bbox = run_boxes(label, row, first, last, total)

@@ -127,3 +127,17 @@ def test_large_annotation_colours_outlines_and_flagged_objects_apart() -> None:
     assert green[below].any() and magenta[below].any()
     assert np.array_equal(green[below], (edges & (labels == 1))[below])
     assert np.array_equal(magenta[below], (edges & (labels == 2))[below])
+
+
+def test_annotation_without_a_copy_draws_on_a_bgr_image_itself() -> None:
+    labels = np.zeros((1600, 90), np.int32)
+    cv2.circle(labels, (30, 400), 12, 1, -1)
+    counting = Counting("watershed", {}, (Cell(30, 400, 12, 450),), labels)
+    image = np.full((1600, 90, 3), 60, np.uint8)
+    expected = imaging.annotate(image, counting)
+    assert (image == 60).all()  # copy=True (the default) leaves the image alone
+    drawn = imaging.annotate(image, counting, copy=False)
+    assert drawn is image and np.array_equal(drawn, expected)
+    gray = np.full((1600, 90), 60, np.uint8)  # not BGR: drawn on a copy all the same
+    assert np.array_equal(imaging.annotate(gray, counting, copy=False), expected)
+    assert (gray == 60).all()
