@@ -71,6 +71,14 @@ CORE_SHARE = 0.5  # a big group's bright core: its objects this bright relative 
 TYPICAL_FLOOR = 0.7  # a typical nucleus is at least this fraction of pi r^2 (r: the size used)
 MERGE_MAX_AREA = 1.6  # over-split pieces are joined while they stay this many nuclei large
 VALLEY_DEPTH = 0.03  # neighbours with a shallower valley between them are one object
+# Dim nuclei beside bright ones (issue 12ab): blob maxima of the log signal at this
+# fraction of the radius that no object keeps after the first flood become seeds.
+DIM_SEEDS = True
+DIM_SCALE = 0.7
+DIM_DEPTH = 0.4  # ... at least this many radii inside what no object keeps
+DIM_TOLERANCE = (
+    0.5  # ... their dome grown downhill, steps of this share of the mask's floor allowed
+)
 
 
 @dataclass(frozen=True)
@@ -144,20 +152,32 @@ def segment_nuclei(
     noise = filter_gain(lambda v: cv2.GaussianBlur(v, (0, 0), max(0.7, 0.2 * r)))
     factor = offset_factor(threshold_offset)
     r_seed = r if seed_radius is None else min(r, seed_radius * scale)
-    seeds, fine = _seeds(
-        image, smoothed, r_seed, background + SIGNAL_SIGMAS * factor * noise, factor
-    )
+    signal_floor = background + SIGNAL_SIGMAS * factor * noise
+    seeds, fine = _seeds(image, smoothed, r_seed, signal_floor, factor)
     seeds = _one_seed_per_plateau(seeds, gray, polarity, smoothed.shape)
     if len(fine):  # those the plateau rule kept
         fine = fine[(fine[:, None, :] == seeds[None, :, :]).all(axis=2).any(axis=1)]
+    dim = (
+        dim_candidates(image, smoothed, r_seed, seeds, signal_floor, factor) if DIM_SEEDS else None
+    )
     del image  # large images: keep the peak memory down
     floor = background + NOISE_SIGMAS * factor * noise
     mask = fill_holes((smoothed > floor).astype(np.uint8), 2 * np.pi * r * r)
     markers = _markers(seeds, mask)
     labels = watershed(smoothed, markers, mask)
     peak = _seed_peaks(markers, smoothed)
-    del markers, mask
     labels = _trim(labels, smoothed, peak, background, threshold_offset)
+    if dim is not None and len(dim):
+        # the dim nuclei the flood left out, seeded and flooded again with the others
+        tolerance = DIM_TOLERANCE * NOISE_SIGMAS * noise
+        dim = unclaimed_domes(dim, labels, mask, smoothed, background, r, tolerance)
+    if dim is not None and len(dim):
+        seeds = np.concatenate([seeds, dim])
+        markers = _markers(seeds, mask)
+        labels = watershed(smoothed, markers, mask)
+        peak = _seed_peaks(markers, smoothed)
+        labels = _trim(labels, smoothed, peak, background, threshold_offset)
+    del markers, mask
     labels = _reclaim(labels, smoothed, peak, background, threshold_offset, r, NOISE_SIGMAS * noise)
     # Only needed to bring labels back to full size (and large at full size).
     soft = smoothed - _level_map(labels, peak, background, threshold_offset) if scale < 1 else None
@@ -210,6 +230,132 @@ def _seeds(
         return nominal, fine
     both = np.concatenate([nominal, fine])
     return both[np.lexsort((both[:, 1], both[:, 0]))], fine
+
+
+def dim_candidates(
+    image: np.ndarray,
+    smoothed: np.ndarray,
+    r: float,
+    seeds: np.ndarray,
+    floor: float,
+    factor: float = 1.0,
+) -> np.ndarray:
+    """(J, 2) row, col where a nucleus far dimmer than its neighbour may lie unseeded.
+
+    A nucleus at a fraction of its touching neighbour's brightness is a shoulder on
+    the neighbour's flank: no blob filter on the intensity has a maximum there, at
+    any scale a nucleus allows. On the logarithm of the signal (``log1p(x / k)``,
+    ``k`` = ``SIGNAL_SIGMAS`` noise sds) a brightness ratio is a step of the same
+    height whatever the brightness, and the shoulder becomes a blob: its difference
+    of Gaussians at ``DIM_SCALE`` r has a maximum. Kept are the maxima that are
+    significant under a noise that follows the intensity (the log's noise at signal
+    ``x`` is 1 / (k + x) noise sds), inside the signal (``floor``), not within
+    ``SEED_SPACING`` r of the image's edge or of a seed, and dimmer than
+    ``RELATIVE_THRESHOLD`` of the nearest seed (what that seed's object keeps ends
+    above them).
+
+    Parameters
+    ----------
+    image : (M, N) ndarray of float32
+        Background-subtracted signal in noise units.
+    smoothed : (M, N) ndarray of float32
+        The same, smoothed (the watershed's relief).
+    r : float
+        Nucleus radius (working px).
+    seeds : (K, 2) ndarray of int64
+        The seeds found so far.
+    floor : float
+        Least smoothed signal of a seed.
+    factor : float
+        Multiplier of the significance (``offset_factor``).
+
+    >>> yy, xx = np.mgrid[0:40, 0:60].astype(np.float32)
+    >>> def dome(x, h): return h * np.clip(1 - ((xx - x) ** 2 + (yy - 20) ** 2) / 25, 0, 1)
+    >>> image = cv2.GaussianBlur(np.maximum(dome(20, 200), dome(28, 30)), (0, 0), 1.0)
+    >>> dim_candidates(image, image, 5.0, np.array([[20, 20]]), 4.0).tolist()
+    [[20, 29]]
+    """
+    if len(seeds) == 0:
+        return np.zeros((0, 2), np.int64)
+    k = np.float32(SIGNAL_SIGMAS)
+    logged = np.log1p(np.maximum(image, 0) / k)
+    blob, level = _blob_layer(logged, DIM_SCALE * r, SEED_SIGMAS * factor)
+    del logged
+    spacing = disk(max(1.0, SEED_SPACING * r))
+    maxima = blob >= cv2.dilate(blob, spacing)
+    maxima &= smoothed > floor
+    # significance where the log's noise is 1 / (k + x) noise sds
+    maxima &= blob * (k + np.maximum(smoothed, 0)) > level
+    found = _peak_centres(maxima)
+    edge = SEED_SPACING * r
+    height, width = smoothed.shape
+    inside = (
+        (found >= edge).all(axis=1) & (found[:, 0] < height - edge) & (found[:, 1] < width - edge)
+    )
+    found = found[inside]
+    if len(found) == 0:
+        return found
+    distance = np.hypot(
+        found[:, None, 0] - seeds[None, :, 0], found[:, None, 1] - seeds[None, :, 1]
+    )
+    nearest = seeds[distance.argmin(axis=1)]
+    dimmer = (
+        smoothed[found[:, 0], found[:, 1]]
+        < RELATIVE_THRESHOLD * smoothed[nearest[:, 0], nearest[:, 1]]
+    )
+    return found[(distance.min(axis=1) >= SEED_SPACING * r) & dimmer]
+
+
+def unclaimed_domes(
+    candidates: np.ndarray,
+    labels: np.ndarray,
+    mask: np.ndarray,
+    smoothed: np.ndarray,
+    background: float,
+    r: float,
+    tolerance: float,
+) -> np.ndarray:
+    """The ``candidates`` (:func:`dim_candidates`) that sit on a dome of their own that
+    no object keeps: seeds of the dim nuclei the first flood left out.
+
+    A candidate is kept when (1) it lies at least ``DIM_DEPTH`` r deep inside the
+    pixels of ``mask`` that no trimmed object of ``labels`` keeps (a neighbour's
+    trimmed rim is thinner), and (2) what lies downhill of it (steps up to
+    ``tolerance`` allowed as noise) above ``RELATIVE_THRESHOLD`` of its own height
+    is closed within ``RECLAIM_RADII`` r and at least ``MIN_AREA_FRACTION`` of a
+    nucleus large: a glow, a haze or a fibre's halo runs on further.
+
+    >>> yy, xx = np.mgrid[0:40, 0:60].astype(np.float32)
+    >>> dome = 30 * np.clip(1 - ((xx - 30) ** 2 + (yy - 20) ** 2) / 25, 0, 1)
+    >>> labels, mask = np.zeros((40, 60), np.int32), (dome > 3).astype(np.uint8)
+    >>> unclaimed_domes(np.array([[20, 30]]), labels, mask, dome, 0.0, 5.0, 0.5).tolist()
+    [[20, 30]]
+    >>> labels[15:26, 25:36] = 1  # kept by an object
+    >>> unclaimed_domes(np.array([[20, 30]]), labels, mask, dome, 0.0, 5.0, 0.5).tolist()
+    []
+    """
+    if len(candidates) == 0:
+        return candidates
+    free = ((labels == 0) & (mask > 0)).astype(np.uint8)
+    depth = cv2.distanceTransform(free, cv2.DIST_L2, 3)
+    candidates = candidates[depth[candidates[:, 0], candidates[:, 1]] >= DIM_DEPTH * r]
+    height, width = labels.shape
+    reach = int(np.ceil(RECLAIM_RADII * r))
+    step = np.float32(tolerance)
+    kept = []
+    for y, x in candidates.tolist():
+        y0, y1 = max(0, y - reach), min(height, y + reach + 1)
+        x0, x1 = max(0, x - reach), min(width, x + reach + 1)
+        values = smoothed[y0:y1, x0:x1]
+        level = background + RELATIVE_THRESHOLD * (float(smoothed[y, x]) - background)
+        allowed = (labels[y0:y1, x0:x1] == 0) & (values >= level)
+        start = np.zeros(values.shape, bool)
+        start[y - y0, x - x0] = True
+        sides = _open_sides(y0, y1, x0, x1, height, width)
+        grown = _downhill(start, allowed, values, step, sides)
+        if not _reaches(grown, sides) and grown.sum() >= MIN_AREA_FRACTION * np.pi * r * r:
+            kept.append((y, x))
+    return np.array(kept, np.int64).reshape(-1, 2)
 
 
 def _blob_layer(image: np.ndarray, radius: float, sigmas: float) -> tuple[np.ndarray, float]:
