@@ -322,8 +322,10 @@ def unclaimed_domes(
     pixels of ``mask`` that no trimmed object of ``labels`` keeps (a neighbour's
     trimmed rim is thinner), and (2) what lies downhill of it (steps up to
     ``tolerance`` allowed as noise) above ``RELATIVE_THRESHOLD`` of its own height
-    is closed within ``RECLAIM_RADII`` r and at least ``MIN_AREA_FRACTION`` of a
-    nucleus large: a glow, a haze or a fibre's halo runs on further.
+    is closed within ``RECLAIM_RADII`` r, at least ``MIN_AREA_FRACTION`` of a
+    nucleus large and less than ``FIBRE_ELONGATION`` times as long as wide: a glow,
+    a haze or a fibre's halo runs on further, and the dimmer rim of one large
+    nucleus is a strip along its bright part.
 
     >>> yy, xx = np.mgrid[0:40, 0:60].astype(np.float32)
     >>> dome = 30 * np.clip(1 - ((xx - 30) ** 2 + (yy - 20) ** 2) / 25, 0, 1)
@@ -353,7 +355,9 @@ def unclaimed_domes(
         start[y - y0, x - x0] = True
         sides = _open_sides(y0, y1, x0, x1, height, width)
         grown = _downhill(start, allowed, values, step, sides)
-        if not _reaches(grown, sides) and grown.sum() >= MIN_AREA_FRACTION * np.pi * r * r:
+        if _reaches(grown, sides) or grown.sum() < MIN_AREA_FRACTION * np.pi * r * r:
+            continue
+        if shapes(grown.astype(np.int32), 1).elongation[1] < FIBRE_ELONGATION:
             kept.append((y, x))
     return np.array(kept, np.int64).reshape(-1, 2)
 
