@@ -168,15 +168,10 @@ def segment_nuclei(
     peak = _seed_peaks(markers, smoothed)
     labels = _trim(labels, smoothed, peak, background, threshold_offset)
     if dim is not None and len(dim):
-        # the dim nuclei the flood left out, seeded and flooded again with the others
+        # the dim nuclei the flood left out: each its own dome, an object of its own
         tolerance = DIM_TOLERANCE * NOISE_SIGMAS * noise
-        dim = unclaimed_domes(dim, labels, mask, smoothed, background, r, tolerance)
-    if dim is not None and len(dim):
-        seeds = np.concatenate([seeds, dim])
-        markers = _markers(seeds, mask)
-        labels = watershed(smoothed, markers, mask)
-        peak = _seed_peaks(markers, smoothed)
-        labels = _trim(labels, smoothed, peak, background, threshold_offset)
+        dim, domes = unclaimed_domes(dim, labels, mask, smoothed, background, r, tolerance)
+        labels, peak = add_domes(labels, peak, smoothed, dim, domes)
     del markers, mask
     labels = _reclaim(labels, smoothed, peak, background, threshold_offset, r, NOISE_SIGMAS * noise)
     # Only needed to bring labels back to full size (and large at full size).
@@ -278,7 +273,10 @@ def dim_candidates(
     if len(seeds) == 0:
         return np.zeros((0, 2), np.int64)
     k = np.float32(SIGNAL_SIGMAS)
-    logged = np.log1p(np.maximum(image, 0) / k)
+    logged = np.maximum(image, 0)  # log1p(x / k), cv2.log: ten times np.log1p's speed
+    logged *= 1 / k
+    logged += 1
+    cv2.log(logged, logged)
     blob, level = _blob_layer(logged, DIM_SCALE * r, SEED_SIGMAS * factor)
     del logged
     spacing = disk(max(1.0, SEED_SPACING * r))
@@ -338,9 +336,10 @@ def unclaimed_domes(
     background: float,
     r: float,
     tolerance: float,
-) -> np.ndarray:
+) -> tuple[np.ndarray, list[tuple[int, int, np.ndarray]]]:
     """The ``candidates`` (:func:`dim_candidates`) that sit on a dome of their own that
-    no object keeps: seeds of the dim nuclei the first flood left out.
+    no object keeps — the dim nuclei the flood left out —, and their domes (row and
+    column of the box's corner, the dome's pixels in the box).
 
     A candidate is kept when (1) it lies at least ``DIM_DEPTH`` r deep inside the
     pixels of ``mask`` that no trimmed object of ``labels`` keeps (a neighbour's
@@ -354,14 +353,16 @@ def unclaimed_domes(
     >>> yy, xx = np.mgrid[0:40, 0:60].astype(np.float32)
     >>> dome = 30 * np.clip(1 - ((xx - 30) ** 2 + (yy - 20) ** 2) / 25, 0, 1)
     >>> labels, mask = np.zeros((40, 60), np.int32), (dome > 3).astype(np.uint8)
-    >>> unclaimed_domes(np.array([[20, 30]]), labels, mask, dome, 0.0, 5.0, 0.5).tolist()
-    [[20, 30]]
+    >>> found, domes = unclaimed_domes(np.array([[20, 30]]), labels, mask, dome, 0.0, 5.0, 0.5)
+    >>> found.tolist(), domes[0][:2], int(domes[0][2].sum())
+    ([[20, 30]], (12, 22), 37)
     >>> labels[15:26, 25:36] = 1  # kept by an object
-    >>> unclaimed_domes(np.array([[20, 30]]), labels, mask, dome, 0.0, 5.0, 0.5).tolist()
+    >>> unclaimed_domes(np.array([[20, 30]]), labels, mask, dome, 0.0, 5.0, 0.5)[0].tolist()
     []
     """
+    domes: list[tuple[int, int, np.ndarray]] = []
     if len(candidates) == 0:
-        return candidates
+        return candidates, domes
     free = ((labels == 0) & (mask > 0)).astype(np.uint8)
     depth = cv2.distanceTransform(free, cv2.DIST_L2, 3)
     candidates = candidates[depth[candidates[:, 0], candidates[:, 1]] >= DIM_DEPTH * r]
@@ -383,7 +384,42 @@ def unclaimed_domes(
             continue
         if shapes(grown.astype(np.int32), 1).elongation[1] < FIBRE_ELONGATION:
             kept.append((y, x))
-    return np.array(kept, np.int64).reshape(-1, 2)
+            domes.append((y0, x0, grown))
+    return np.array(kept, np.int64).reshape(-1, 2), domes
+
+
+def add_domes(
+    labels: np.ndarray,
+    peak: np.ndarray,
+    smoothed: np.ndarray,
+    seeds: np.ndarray,
+    domes: list[tuple[int, int, np.ndarray]],
+) -> tuple[np.ndarray, np.ndarray]:
+    """``labels`` with each of the ``domes`` (row and column of its box's corner, its
+    pixels in the box) a new object on the pixels no object holds, and ``peak`` with
+    each one's height (the smoothed signal at its seed, a row of ``seeds``).
+
+    The dim nuclei are not flooded with the others: ``cv2.watershed`` grows each seed
+    through the lowest pixels first, so a dim seed would take its bright neighbour's
+    skirt all around it.
+
+    >>> labels = np.array([[1, 1, 0, 0]], np.int32)
+    >>> dome = np.array([[True, True, True]])
+    >>> out, peak = add_domes(labels, np.array([0.0, 9.0], np.float32),
+    ...                       np.array([[9, 8, 3, 2]], np.float32), np.array([[0, 2]]),
+    ...                       [(0, 1, dome)])
+    >>> out.tolist(), peak.tolist()
+    ([[1, 1, 2, 2]], [0.0, 9.0, 3.0])
+    """
+    if len(seeds) == 0:
+        return labels, peak
+    labels = labels.copy()
+    first = int(peak.size)
+    for k, (y0, x0, dome) in enumerate(domes):
+        box = labels[y0 : y0 + dome.shape[0], x0 : x0 + dome.shape[1]]
+        np.copyto(box, np.int32(first + k), where=dome & (box == 0))
+    heights = smoothed[seeds[:, 0], seeds[:, 1]].astype(np.float32)
+    return labels, np.concatenate([peak.astype(np.float32), heights])
 
 
 def _blob_layer(image: np.ndarray, radius: float, sigmas: float) -> tuple[np.ndarray, float]:

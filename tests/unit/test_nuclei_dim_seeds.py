@@ -51,7 +51,7 @@ def test_candidates_need_the_signal_and_stay_off_the_edge() -> None:
 
 def _unclaimed(image: np.ndarray, labels: np.ndarray, point: tuple[int, int]) -> list[list[int]]:
     mask = (image > 3).astype(np.uint8)
-    found = unclaimed_domes(np.array([point]), labels, mask, image, 0.0, R, 0.5)
+    found, _domes = unclaimed_domes(np.array([point]), labels, mask, image, 0.0, R, 0.5)
     return list(found.tolist())
 
 
