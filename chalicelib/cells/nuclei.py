@@ -16,7 +16,11 @@ gamma or illumination:
 4. Mask: each nucleus at ``RELATIVE_THRESHOLD`` of its own local maximum (dim
    nuclei next to bright ones are kept), above the noise floor.
 5. ``cv2.watershed`` floods the smoothed intensity from the seeds inside the
-   mask: touching nuclei are divided along the valleys between them.
+   mask: touching nuclei are divided along the valleys between them. A nucleus
+   far dimmer than the one it touches is a shoulder no blob filter seeds and
+   falls under its neighbour's trim level; where the log signal has a blob that
+   no trimmed object keeps, on a compact dome of its own, that dome is one more
+   object (``DIM_SEEDS``).
 6. Size control: debris under ``MIN_AREA_FRACTION`` of a typical nucleus is
    dropped; a connected structure far larger than a nucleus that is long and
    smooth (a fibre, a scratch) or a single object far larger than a nucleus is
