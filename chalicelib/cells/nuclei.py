@@ -16,7 +16,11 @@ gamma or illumination:
 4. Mask: each nucleus at ``RELATIVE_THRESHOLD`` of its own local maximum (dim
    nuclei next to bright ones are kept), above the noise floor.
 5. ``cv2.watershed`` floods the smoothed intensity from the seeds inside the
-   mask: touching nuclei are divided along the valleys between them.
+   mask: touching nuclei are divided along the valleys between them. A nucleus
+   far dimmer than the one it touches is a shoulder no blob filter seeds and
+   falls under its neighbour's trim level; where the log signal has a blob that
+   no trimmed object keeps, on a compact dome of its own, that dome is one more
+   object (``DIM_SEEDS``).
 6. Size control: debris under ``MIN_AREA_FRACTION`` of a typical nucleus is
    dropped; a connected structure far larger than a nucleus that is long and
    smooth (a fibre, a scratch) or a single object far larger than a nucleus is
@@ -71,6 +75,14 @@ CORE_SHARE = 0.5  # a big group's bright core: its objects this bright relative 
 TYPICAL_FLOOR = 0.7  # a typical nucleus is at least this fraction of pi r^2 (r: the size used)
 MERGE_MAX_AREA = 1.6  # over-split pieces are joined while they stay this many nuclei large
 VALLEY_DEPTH = 0.03  # neighbours with a shallower valley between them are one object
+# Dim nuclei beside bright ones (issue 12ab): blob maxima of the log signal at this
+# fraction of the radius that no object keeps after the first flood become seeds.
+DIM_SEEDS = True
+DIM_SCALE = 0.7
+DIM_DEPTH = 0.4  # ... at least this many radii inside what no object keeps
+DIM_TOLERANCE = (
+    0.5  # ... their dome grown downhill, steps of this share of the mask's floor allowed
+)
 
 
 @dataclass(frozen=True)
@@ -144,20 +156,27 @@ def segment_nuclei(
     noise = filter_gain(lambda v: cv2.GaussianBlur(v, (0, 0), max(0.7, 0.2 * r)))
     factor = offset_factor(threshold_offset)
     r_seed = r if seed_radius is None else min(r, seed_radius * scale)
-    seeds, fine = _seeds(
-        image, smoothed, r_seed, background + SIGNAL_SIGMAS * factor * noise, factor
-    )
+    signal_floor = background + SIGNAL_SIGMAS * factor * noise
+    seeds, fine = _seeds(image, smoothed, r_seed, signal_floor, factor)
     seeds = _one_seed_per_plateau(seeds, gray, polarity, smoothed.shape)
     if len(fine):  # those the plateau rule kept
         fine = fine[(fine[:, None, :] == seeds[None, :, :]).all(axis=2).any(axis=1)]
+    dim = (
+        dim_candidates(image, smoothed, r_seed, seeds, signal_floor, factor) if DIM_SEEDS else None
+    )
     del image  # large images: keep the peak memory down
     floor = background + NOISE_SIGMAS * factor * noise
     mask = fill_holes((smoothed > floor).astype(np.uint8), 2 * np.pi * r * r)
     markers = _markers(seeds, mask)
     labels = watershed(smoothed, markers, mask)
     peak = _seed_peaks(markers, smoothed)
-    del markers, mask
     labels = _trim(labels, smoothed, peak, background, threshold_offset)
+    if dim is not None and len(dim):
+        # the dim nuclei the flood left out: each its own dome, an object of its own
+        tolerance = DIM_TOLERANCE * NOISE_SIGMAS * noise
+        dim, domes = unclaimed_domes(dim, labels, mask, smoothed, background, r, tolerance)
+        labels, peak = add_domes(labels, peak, smoothed, dim, domes)
+    del markers, mask
     labels = _reclaim(labels, smoothed, peak, background, threshold_offset, r, NOISE_SIGMAS * noise)
     # Only needed to bring labels back to full size (and large at full size).
     soft = smoothed - _level_map(labels, peak, background, threshold_offset) if scale < 1 else None
@@ -210,6 +229,201 @@ def _seeds(
         return nominal, fine
     both = np.concatenate([nominal, fine])
     return both[np.lexsort((both[:, 1], both[:, 0]))], fine
+
+
+def dim_candidates(
+    image: np.ndarray,
+    smoothed: np.ndarray,
+    r: float,
+    seeds: np.ndarray,
+    floor: float,
+    factor: float = 1.0,
+) -> np.ndarray:
+    """(J, 2) row, col where a nucleus far dimmer than its neighbour may lie unseeded.
+
+    A nucleus at a fraction of its touching neighbour's brightness is a shoulder on
+    the neighbour's flank: no blob filter on the intensity has a maximum there, at
+    any scale a nucleus allows. On the logarithm of the signal (``log1p(x / k)``,
+    ``k`` = ``SIGNAL_SIGMAS`` noise sds) a brightness ratio is a step of the same
+    height whatever the brightness, and the shoulder becomes a blob: its difference
+    of Gaussians at ``DIM_SCALE`` r has a maximum. Kept are the maxima that are
+    significant under a noise that follows the intensity (the log's noise at signal
+    ``x`` is 1 / (k + x) noise sds), inside the signal (``floor``), not within
+    ``SEED_SPACING`` r of the image's edge or of a seed, and dimmer than
+    ``RELATIVE_THRESHOLD`` of the nearest seed (what that seed's object keeps ends
+    above them).
+
+    Parameters
+    ----------
+    image : (M, N) ndarray of float32
+        Background-subtracted signal in noise units.
+    smoothed : (M, N) ndarray of float32
+        The same, smoothed (the watershed's relief).
+    r : float
+        Nucleus radius (working px).
+    seeds : (K, 2) ndarray of int64
+        The seeds found so far.
+    floor : float
+        Least smoothed signal of a seed.
+    factor : float
+        Multiplier of the significance (``offset_factor``).
+
+    >>> yy, xx = np.mgrid[0:40, 0:60].astype(np.float32)
+    >>> def dome(x, h): return h * np.clip(1 - ((xx - x) ** 2 + (yy - 20) ** 2) / 25, 0, 1)
+    >>> image = cv2.GaussianBlur(np.maximum(dome(20, 200), dome(28, 30)), (0, 0), 1.0)
+    >>> dim_candidates(image, image, 5.0, np.array([[20, 20]]), 4.0).tolist()
+    [[20, 29]]
+    """
+    if len(seeds) == 0:
+        return np.zeros((0, 2), np.int64)
+    k = np.float32(SIGNAL_SIGMAS)
+    logged = np.maximum(image, 0)  # log1p(x / k), cv2.log: ten times np.log1p's speed
+    logged *= 1 / k
+    logged += 1
+    cv2.log(logged, logged)
+    blob, level = _blob_layer(logged, DIM_SCALE * r, SEED_SIGMAS * factor)
+    del logged
+    spacing = disk(max(1.0, SEED_SPACING * r))
+    maxima = blob >= cv2.dilate(blob, spacing)
+    maxima &= smoothed > floor
+    # significance where the log's noise is 1 / (k + x) noise sds
+    maxima &= blob * (k + np.maximum(smoothed, 0)) > level
+    found = _peak_centres(maxima)
+    edge = SEED_SPACING * r
+    height, width = smoothed.shape
+    inside = (
+        (found >= edge).all(axis=1) & (found[:, 0] < height - edge) & (found[:, 1] < width - edge)
+    )
+    found = np.asarray(found[inside])
+    if len(found) == 0:
+        return found
+    index, distance = nearest_points(smoothed.shape, seeds, found)
+    nearest = seeds[index]
+    dimmer = (
+        smoothed[found[:, 0], found[:, 1]]
+        < RELATIVE_THRESHOLD * smoothed[nearest[:, 0], nearest[:, 1]]
+    )
+    return np.asarray(found[(distance >= SEED_SPACING * r) & dimmer])
+
+
+def nearest_points(
+    shape: tuple[int, ...], points: np.ndarray, queries: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Index into ``points`` (K, 2: row, col) of the nearest to each of ``queries``
+    (J, 2) and the distance to it, in an image of ``shape``.
+
+    One distance transform with labels (OpenCV's 5x5 mask: distances within 2 % of
+    Euclid's: 4.2 for 4.12 below) rather than all pairs: a large field has thousands
+    of each.
+
+    >>> points = np.array([[0, 0], [10, 10]])
+    >>> index, distance = nearest_points((12, 12), points, np.array([[1, 1], [9, 6]]))
+    >>> index.tolist(), distance.round(1).tolist()
+    ([0, 1], [1.4, 4.2])
+    """
+    free = np.ones(shape[:2], np.uint8)
+    free[points[:, 0], points[:, 1]] = 0
+    distance, label = cv2.distanceTransformWithLabels(
+        free, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL
+    )
+    owner = np.zeros(int(label.max()) + 1, np.int64)
+    owner[label[points[:, 0], points[:, 1]]] = np.arange(len(points))
+    rows, cols = queries[:, 0], queries[:, 1]
+    return owner[label[rows, cols]], np.asarray(distance[rows, cols], np.float64)
+
+
+def unclaimed_domes(
+    candidates: np.ndarray,
+    labels: np.ndarray,
+    mask: np.ndarray,
+    smoothed: np.ndarray,
+    background: float,
+    r: float,
+    tolerance: float,
+) -> tuple[np.ndarray, list[tuple[int, int, np.ndarray]]]:
+    """The ``candidates`` (:func:`dim_candidates`) that sit on a dome of their own that
+    no object keeps — the dim nuclei the flood left out —, and their domes (row and
+    column of the box's corner, the dome's pixels in the box).
+
+    A candidate is kept when (1) it lies at least ``DIM_DEPTH`` r deep inside the
+    pixels of ``mask`` that no trimmed object of ``labels`` keeps (a neighbour's
+    trimmed rim is thinner), and (2) what lies downhill of it (steps up to
+    ``tolerance`` allowed as noise) above ``RELATIVE_THRESHOLD`` of its own height
+    is closed within ``RECLAIM_RADII`` r, at least ``MIN_AREA_FRACTION`` of a
+    nucleus large and less than ``FIBRE_ELONGATION`` times as long as wide: a glow,
+    a haze or a fibre's halo runs on further, and the dimmer rim of one large
+    nucleus is a strip along its bright part.
+
+    >>> yy, xx = np.mgrid[0:40, 0:60].astype(np.float32)
+    >>> dome = 30 * np.clip(1 - ((xx - 30) ** 2 + (yy - 20) ** 2) / 25, 0, 1)
+    >>> labels, mask = np.zeros((40, 60), np.int32), (dome > 3).astype(np.uint8)
+    >>> found, domes = unclaimed_domes(np.array([[20, 30]]), labels, mask, dome, 0.0, 5.0, 0.5)
+    >>> found.tolist(), domes[0][:2], int(domes[0][2].sum())
+    ([[20, 30]], (12, 22), 37)
+    >>> labels[15:26, 25:36] = 1  # kept by an object
+    >>> unclaimed_domes(np.array([[20, 30]]), labels, mask, dome, 0.0, 5.0, 0.5)[0].tolist()
+    []
+    """
+    domes: list[tuple[int, int, np.ndarray]] = []
+    if len(candidates) == 0:
+        return candidates, domes
+    free = ((labels == 0) & (mask > 0)).astype(np.uint8)
+    depth = cv2.distanceTransform(free, cv2.DIST_L2, 3)
+    candidates = candidates[depth[candidates[:, 0], candidates[:, 1]] >= DIM_DEPTH * r]
+    height, width = labels.shape
+    reach = int(np.ceil(RECLAIM_RADII * r))
+    step = np.float32(tolerance)
+    kept = []
+    for y, x in candidates.tolist():
+        y0, y1 = max(0, y - reach), min(height, y + reach + 1)
+        x0, x1 = max(0, x - reach), min(width, x + reach + 1)
+        values = smoothed[y0:y1, x0:x1]
+        level = background + RELATIVE_THRESHOLD * (float(smoothed[y, x]) - background)
+        allowed = (labels[y0:y1, x0:x1] == 0) & (values >= level)
+        start = np.zeros(values.shape, bool)
+        start[y - y0, x - x0] = True
+        sides = _open_sides(y0, y1, x0, x1, height, width)
+        grown = _downhill(start, allowed, values, step, sides)
+        if _reaches(grown, sides) or grown.sum() < MIN_AREA_FRACTION * np.pi * r * r:
+            continue
+        if shapes(grown.astype(np.int32), 1).elongation[1] < FIBRE_ELONGATION:
+            kept.append((y, x))
+            domes.append((y0, x0, grown))
+    return np.array(kept, np.int64).reshape(-1, 2), domes
+
+
+def add_domes(
+    labels: np.ndarray,
+    peak: np.ndarray,
+    smoothed: np.ndarray,
+    seeds: np.ndarray,
+    domes: list[tuple[int, int, np.ndarray]],
+) -> tuple[np.ndarray, np.ndarray]:
+    """``labels`` with each of the ``domes`` (row and column of its box's corner, its
+    pixels in the box) a new object on the pixels no object holds, and ``peak`` with
+    each one's height (the smoothed signal at its seed, a row of ``seeds``).
+
+    The dim nuclei are not flooded with the others: ``cv2.watershed`` grows each seed
+    through the lowest pixels first, so a dim seed would take its bright neighbour's
+    skirt all around it.
+
+    >>> labels = np.array([[1, 1, 0, 0]], np.int32)
+    >>> dome = np.array([[True, True, True]])
+    >>> out, peak = add_domes(labels, np.array([0.0, 9.0], np.float32),
+    ...                       np.array([[9, 8, 3, 2]], np.float32), np.array([[0, 2]]),
+    ...                       [(0, 1, dome)])
+    >>> out.tolist(), peak.tolist()
+    ([[1, 1, 2, 2]], [0.0, 9.0, 3.0])
+    """
+    if len(seeds) == 0:
+        return labels, peak
+    labels = labels.copy()
+    first = int(peak.size)
+    for k, (y0, x0, dome) in enumerate(domes):
+        box = labels[y0 : y0 + dome.shape[0], x0 : x0 + dome.shape[1]]
+        np.copyto(box, np.int32(first + k), where=dome & (box == 0))
+    heights = smoothed[seeds[:, 0], seeds[:, 1]].astype(np.float32)
+    return labels, np.concatenate([peak.astype(np.float32), heights])
 
 
 def _blob_layer(image: np.ndarray, radius: float, sigmas: float) -> tuple[np.ndarray, float]:

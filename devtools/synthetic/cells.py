@@ -170,3 +170,71 @@ def bench_sets() -> list[tuple[str, Synthetic]]:
             )
             sets.append((name, image))
     return sets
+
+
+# Dim nuclei touching bright ones (issue 12ab): the brightness of the dim one against its
+# bright neighbour; each field has pairs of every ratio in turn and lone nuclei.
+DIM_RATIOS = (0.1, 0.2, 0.35, 0.5)
+
+
+def dim_beside_bright(
+    seed: int,
+    ratios: tuple[float, ...] = DIM_RATIOS,
+    shape: tuple[int, int] = (256, 256),
+    radius: float = 7.0,
+    pairs: int = 8,
+    lone: int = 8,
+) -> Synthetic:
+    """A field of ``pairs`` bright nuclei each touched by a dim one (``ratios`` of its
+    brightness in turn, centres 1.5-1.9 radii apart) and ``lone`` nuclei of 25-100 % of
+    the brightest, 8 bit: domes (a nucleus is thickest in its middle) blurred by 1.5 px,
+    noise sd 2 on a background of 10, the brightest at 200.
+
+    >>> field = dim_beside_bright(1, pairs=2, lone=1)
+    >>> field.count, field.image.dtype.name
+    (5, 'uint8')
+    """
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float32)
+    canvas = np.zeros(shape, np.float32)
+    centres: list[tuple[float, float]] = []
+    radii: list[float] = []
+
+    def free(x: float, y: float, reach: float) -> bool:
+        return all((x - a) ** 2 + (y - b) ** 2 > reach**2 for a, b in centres)
+
+    def put(x: float, y: float, height: float, r: float) -> None:
+        nonlocal canvas
+        inside = np.clip(1 - ((xx - x) ** 2 + (yy - y) ** 2) / (r * r), 0, 1)
+        canvas = np.maximum(canvas, height * np.sqrt(inside))
+        centres.append((x, y))
+        radii.append(r)
+
+    attempts = 0
+    while len(radii) < 2 * pairs and attempts < 2000:
+        attempts += 1
+        x = rng.uniform(2 * radius, shape[1] - 2 * radius)
+        y = rng.uniform(2 * radius, shape[0] - 2 * radius)
+        angle, apart = rng.uniform(0, 2 * np.pi), rng.uniform(1.5, 1.9) * radius
+        x2, y2 = x + apart * np.cos(angle), y + apart * np.sin(angle)
+        inside = 1.5 * radius < x2 < shape[1] - 1.5 * radius
+        inside &= 1.5 * radius < y2 < shape[0] - 1.5 * radius
+        if not (inside and free(x, y, 3.2 * radius) and free(x2, y2, 3.2 * radius)):
+            continue
+        height = 200 * rng.uniform(0.7, 1.0)
+        ratio = ratios[(len(radii) // 2) % len(ratios)]
+        put(x, y, height, radius * rng.uniform(0.85, 1.15))
+        put(x2, y2, height * ratio, radius * rng.uniform(0.85, 1.15))
+    placed = len(radii)
+    while len(radii) < placed + lone and attempts < 4000:
+        attempts += 1
+        x = rng.uniform(1.5 * radius, shape[1] - 1.5 * radius)
+        y = rng.uniform(1.5 * radius, shape[0] - 1.5 * radius)
+        if free(x, y, 3.0 * radius):
+            put(x, y, 200 * rng.uniform(0.25, 1.0), radius * rng.uniform(0.85, 1.15))
+    image = cv2.GaussianBlur(canvas, (0, 0), 1.5) + 10 + rng.normal(0, 2.0, shape)
+    return Synthetic(
+        np.clip(image, 0, 255).astype(np.uint8),
+        np.array(centres, float).reshape(-1, 2),
+        np.array(radii, float),
+    )
