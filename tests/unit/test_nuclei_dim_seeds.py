@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
+from chalicelib.cells import nuclei
 from chalicelib.cells.nuclei import dim_candidates, nearest_points, unclaimed_domes
 from chalicelib.cells.segmentation import segment
 
@@ -93,7 +94,10 @@ def _field(ratio: float | None) -> np.ndarray:
 
 
 @pytest.mark.parametrize("ratio", [0.15, 0.3])
-def test_segment_counts_a_dim_nucleus_beside_a_bright_one(ratio: float) -> None:
+def test_segment_counts_a_dim_nucleus_beside_a_bright_one(
+    ratio: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(nuclei, "DIM_SEEDS", True)
     assert segment(_field(None)).count == 6
     assert segment(_field(ratio)).count == 7
 
