@@ -56,12 +56,19 @@ def _corner_against_whole(
 def test_a_field_covered_as_the_tune_crops_is_scaled_as_trained(
     name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The tune crops' cells cover no more than ``MAX_CELL_SHARE``: their contrast is the one
-    the density trees were trained on, to the bit."""
+    """The tune crops' cells cover no more than ``MAX_CELL_SHARE``: their contrast is the
+    plain median's, to the bit, but for ``pc250_d``: since issue-12ad divides the light out,
+    its background's grain is 0.0087 (0.0090 before) and its typical contrast 2.13 times it,
+    just over ``MAX_TYPICAL_OVER_GRAIN``: scaled 1.4 % higher than by the plain median (the
+    cap was kept, not moved to this crop)."""
     gray = tune_crop(name)
     now = phase.contrast(gray, SCALE)
     monkeypatch.setattr(phase, "typical_contrast", _plain_median)
-    assert np.array_equal(now, phase.contrast(gray, SCALE))
+    plain = phase.contrast(gray, SCALE)
+    if name == "pc250_d":
+        assert np.allclose(now, plain * 1.014, rtol=0.01, atol=1e-6)
+    else:
+        assert np.array_equal(now, plain)
 
 
 def test_a_crop_the_clump_fills_is_scaled_as_the_whole_crop(
