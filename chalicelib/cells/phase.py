@@ -387,10 +387,13 @@ def light_field(image: np.ndarray) -> np.ndarray:
         if int(inside.sum()) <= 2 * len(powers):
             break
         keep = inside
-    u, v = _unit_coordinates(width), _unit_coordinates(height)
-    surface = np.zeros((height, width), np.float64)
+    table = np.zeros((LIGHT_DEGREE + 1, LIGHT_DEGREE + 1))  # [j, i]: the term v**j u**i
     for c, (i, j) in zip(coefficients, powers, strict=True):
-        surface += c * np.outer(v**j, u**i)
+        table[j, i] = c
+    exponents = np.arange(LIGHT_DEGREE + 1)
+    rows = _unit_coordinates(height)[:, None] ** exponents  # (height, degree + 1)
+    columns = _unit_coordinates(width)[None, :] ** exponents[:, None]  # (degree + 1, width)
+    surface = rows @ (table @ columns)
     middle = float(np.median(surface))
     if middle <= 0:
         return np.ones_like(image)
