@@ -79,6 +79,16 @@ BACKGROUND_QUANTILE = 10.0  # ... and the grain is this percentile of the tiles 
 BACKGROUND_MIN_TILES = 2  # ... of at least this many tiles (fewer: no cap)
 MAX_TYPICAL_OVER_GRAIN = 2.1  # the typical is at most this times the grain (tune crops covered
 # no more than MAX_CELL_SHARE: 1.19-2.06; the cell-covered ones 2.1-3.0; the six photos 1.4-2.0)
+# Issue-12ad: the light is divided out before the median background: a polynomial surface of
+# the image fitted on its flattest pixels (the background). The median background alone leaves
+# a field's curvature (vignetting: 0.4-1.0 across a crop) in the contrast and in its scaling.
+LIGHT_DEGREE = 2  # the light: a polynomial of this total degree in x and y (a ramp, a fall-off)
+LIGHT_SIDE = 64  # px: it is fitted on a copy of the working image at most this large
+LIGHT_SPREAD_SIGMA = 1.5  # px of that copy: the local spread that tells background from cells ...
+LIGHT_FLAT_SHARE = 30.0  # ... the fit reads the pixels of the lowest this percent of spread
+LIGHT_REJECT = 2.5  # refits leave out pixels this many robust deviations away from the fit
+LIGHT_REFITS = 3
+LIGHT_FLOOR = 0.1  # the surface is at least this share of its median (no division by ~0)
 MIN_TYPICAL = 0.004  # a flatter image is not amplified further (noise is not made into cells)
 POLARITY_SIGMA = 3.0  # px (working): the polarity is read from the contrast smoothed at this
 POLARITY_SKEW = 0.5  # skewness above this: bright cells (negative phase contrast), turned over
@@ -308,6 +318,7 @@ def contrast(gray: np.ndarray, scale: float) -> np.ndarray:
         size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
         image = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
     image = image.astype(np.float32)
+    image /= light_field(image)
     height, width = image.shape
     tiny_size = (
         max(1, round(width * BACKGROUND_SHRINK)),
@@ -327,6 +338,71 @@ def contrast(gray: np.ndarray, scale: float) -> np.ndarray:
     typical = typical_contrast(local)
     relative *= np.float32(TYPICAL_CONTRAST / max(typical, MIN_TYPICAL))
     return np.asarray(relative * np.float32(polarity(relative)), np.float32)
+
+
+def light_field(image: np.ndarray) -> np.ndarray:
+    """The smooth light of ``image``: a polynomial surface fitted on its background.
+
+    Parameters
+    ----------
+    image : (m, n) ndarray of float32
+        The working-size image.
+
+    Returns
+    -------
+    (m, n) ndarray of float32
+        A polynomial of total degree ``LIGHT_DEGREE`` in x and y, fitted by least squares on
+        a copy at most ``LIGHT_SIDE`` px large, on the pixels whose local spread (at
+        ``LIGHT_SPREAD_SIGMA``) is among the lowest ``LIGHT_FLAT_SHARE`` percent (cells are
+        textured, the background is flat), refitted without the pixels more than
+        ``LIGHT_REJECT`` robust deviations away; over its median and at least
+        ``LIGHT_FLOOR``. Dividing by it takes out a ramp or a fall-off of the light as a
+        whole, which the median background follows only over fields many kernels wide.
+        All ones when the copy has fewer flat pixels than the polynomial has terms.
+
+    >>> ramp = np.linspace(50, 150, 80, dtype=np.float32)[None, :].repeat(60, 0)
+    >>> lit = ramp * (1 + 0.01 * np.random.default_rng(0).standard_normal((60, 80)))
+    >>> float(np.std(lit / light_field(lit)) / np.mean(lit / light_field(lit))) < 0.012
+    True
+    >>> light_field(np.ones((2, 2), np.float32)).tolist()
+    [[1.0, 1.0], [1.0, 1.0]]
+    """
+    height, width = image.shape
+    size = (min(width, LIGHT_SIDE), min(height, LIGHT_SIDE))
+    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+    mean = cv2.GaussianBlur(small, (0, 0), LIGHT_SPREAD_SIGMA)
+    spread = cv2.GaussianBlur(small * small, (0, 0), LIGHT_SPREAD_SIGMA) - mean * mean
+    keep = (spread <= np.percentile(spread, LIGHT_FLAT_SHARE)).ravel()
+    powers = [(i, j) for i in range(LIGHT_DEGREE + 1) for j in range(LIGHT_DEGREE + 1 - i)]
+    if int(keep.sum()) <= 2 * len(powers):
+        return np.ones_like(image)
+    u, v = _unit_coordinates(size[0]), _unit_coordinates(size[1])
+    terms = np.stack([np.outer(v**j, u**i).ravel() for i, j in powers], axis=1)
+    values = small.ravel().astype(np.float64)
+    for _ in range(LIGHT_REFITS + 1):
+        coefficients = np.linalg.lstsq(terms[keep], values[keep], rcond=None)[0]
+        residual = values - terms @ coefficients
+        deviation = 1.4826 * float(np.median(np.abs(residual[keep]))) + 1e-9
+        inside = keep & (np.abs(residual) <= LIGHT_REJECT * deviation)
+        if int(inside.sum()) <= 2 * len(powers):
+            break
+        keep = inside
+    table = np.zeros((LIGHT_DEGREE + 1, LIGHT_DEGREE + 1))  # [j, i]: the term v**j u**i
+    for c, (i, j) in zip(coefficients, powers, strict=True):
+        table[j, i] = c
+    exponents = np.arange(LIGHT_DEGREE + 1)
+    rows = _unit_coordinates(height)[:, None] ** exponents  # (height, degree + 1)
+    columns = _unit_coordinates(width)[None, :] ** exponents[:, None]  # (degree + 1, width)
+    surface = rows @ (table @ columns)
+    middle = float(np.median(surface))
+    if middle <= 0:
+        return np.ones_like(image)
+    return np.asarray(np.maximum(surface / middle, LIGHT_FLOOR), np.float32)
+
+
+def _unit_coordinates(n: int) -> np.ndarray:
+    """Pixel centres of a side of ``n`` px on -1 … 1 (the same on any copy of the image)."""
+    return (np.arange(n, dtype=np.float64) + 0.5) / n * 2 - 1
 
 
 def typical_contrast(local: np.ndarray) -> float:
