@@ -23,6 +23,8 @@ from chalicelib import observability
 from chalicelib.aws import error_code
 from chalicelib.errors import Conflict, Forbidden, NotFound
 
+# S3 refuses keys longer than this many bytes of UTF-8 (moto does not: tests check it themselves).
+S3_KEY_BYTES = 1024
 MISSING_CODES = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchBucket"})
 CONFLICT_CODES = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict", "409"})
 FORBIDDEN_CODES = frozenset({"403", "AccessDenied", "AllAccessDisabled"})

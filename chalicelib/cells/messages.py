@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.errors import InvalidInput
+from chalicelib.storage import S3_KEY_BYTES
 
 # Per-upload parameters travel as S3 object metadata: ``x-amz-meta-count-method``
 # chooses the method and ``x-amz-meta-count-<parameter>`` sets a parameter
@@ -17,7 +18,6 @@ from chalicelib.errors import InvalidInput
 METADATA_PREFIX = "count-"
 ORIGINS = ("upload", "bot")  # an upload to the images bucket, or a chat-bot job
 RUN_ID = re.compile(r"^[a-z0-9-]{1,64}$")
-S3_KEY_BYTES = 1024  # S3 refuses longer keys (moto does not)
 # the longest name under an image's folder: runs/<64-character run id>/annotated.png
 LONGEST_RESULT_NAME = len("runs/") + 64 + len("/annotated.png")
 

@@ -17,14 +17,15 @@ from typing import Any
 from chalicelib import jsonsafe
 from chalicelib.errors import InvalidInput, TooLarge, UnsupportedType
 from chalicelib.predict.model import FLOAT32_MAX, Prediction
+from chalicelib.storage import S3_KEY_BYTES
 
 _NUMBER_TYPES = (int, float)  # exactly these: bool is an int subclass and is refused
 # S3 bucket names: 3-63 characters of lowercase letters, digits, dots and dashes.
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 OUTPUT_PREFIX, OUTPUT_SUFFIX = "predictions/", ".csv"
-# S3 keys are at most 1024 bytes, and the output key adds a prefix, the source bucket
-# (two files of one name in two buckets must not overwrite each other) and a suffix.
-MAX_KEY_BYTES = 1024 - len(OUTPUT_PREFIX) - len(OUTPUT_SUFFIX) - 64
+# The output key adds a prefix, the source bucket (two files of one name in two buckets
+# must not overwrite each other, at most 63 characters and a "/") and a suffix.
+MAX_KEY_BYTES = S3_KEY_BYTES - len(OUTPUT_PREFIX) - len(OUTPUT_SUFFIX) - 64
 # Batch formats by the key's extension.
 BATCH_FORMATS = {
     ".csv": "csv",

@@ -20,6 +20,7 @@ from typing import Any
 
 from chalicelib import jsonsafe
 from chalicelib.errors import InvalidInput
+from chalicelib.storage import S3_KEY_BYTES
 
 TASKS = ("count-cells", "predict", "blur-faces")
 ALIASES = {
@@ -185,6 +186,6 @@ def s3_location(value: Any) -> tuple[str, str]:
         raise InvalidInput(f"expected an S3 location s3://bucket/key, got {value!r}")
     if not _BUCKET.match(bucket):  # botocore would refuse it before sending: no retry helps
         raise InvalidInput(f"{bucket[:80]!r} is not a bucket name (letters, digits, . - _)")
-    if len(key.encode()) > 1024:  # S3's limit: its 400 would be taken for an outage
+    if len(key.encode()) > S3_KEY_BYTES:  # S3's 400 would be taken for an outage
         raise InvalidInput("the object key is longer than S3's 1,024 bytes")
     return bucket, key
