@@ -32,7 +32,7 @@ from chalicelib.console.results import (
 )
 from chalicelib.errors import InvalidInput, NotFound
 from chalicelib.faces.messages import output_names
-from chalicelib.storage import Bucket
+from chalicelib.storage import Bucket, check_key
 
 URL_SECONDS = 3600  # presigned links live an hour; the page refreshes them with each listing
 UPLOAD_SECONDS = 900
@@ -131,7 +131,7 @@ def upload_key(prefix: str, name: str) -> str:
             f"{base!r} is not an image the counter reads ({', '.join(IMAGE_SUFFIXES)})"
         )
     folder = check_prefix(prefix).strip("/")
-    return f"{folder}/{safe}" if folder else safe
+    return check_key(f"{folder}/{safe}" if folder else safe)
 
 
 def metadata_fields(method: str | None, parameters: Mapping[str, str]) -> dict[str, str]:
@@ -279,9 +279,9 @@ class Console:
         """
         from chalicelib.cells.messages import CountRequest
 
-        if not isinstance(body, dict) or not body.get("key"):
+        if not isinstance(body, dict) or not body.get("key") or not isinstance(body["key"], str):
             raise InvalidInput("the body must be a JSON object {key, method, parameters}")
-        key = str(body["key"])
+        key = check_key(body["key"])
         method, parameters = count_parameters(body)
         head = self._head(self._settings.images_bucket, key)
         request = CountRequest(

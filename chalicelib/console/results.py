@@ -31,7 +31,7 @@ from chalicelib.cells.messages import ResultKeys
 from chalicelib.console import journal
 from chalicelib.console.journal import watermark
 from chalicelib.errors import InvalidInput, NotFound
-from chalicelib.storage import Bucket, translated
+from chalicelib.storage import Bucket, key_bytes, translated
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,7 @@ def check_prefix(prefix: str | None) -> str:
     text = (prefix or "").lstrip("/")
     if len(text) > 512 or any(ord(ch) < 32 for ch in text):
         raise InvalidInput("the prefix must be at most 512 printable characters")
+    key_bytes(text)  # InvalidInput for a lone surrogate, which no S3 request can carry
     return text
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from chalicelib import jsonsafe
 from chalicelib.errors import InvalidInput, TooLarge, UnsupportedType
 from chalicelib.predict.model import FLOAT32_MAX, Prediction
-from chalicelib.storage import S3_KEY_BYTES
+from chalicelib.storage import S3_KEY_BYTES, key_bytes
 
 _NUMBER_TYPES = (int, float)  # exactly these: bool is an int subclass and is refused
 # S3 bucket names: 3-63 characters of lowercase letters, digits, dots and dashes.
@@ -349,8 +349,8 @@ def _value_reason(name: str, value: Any, echo: bool = True) -> str:
 
 def _utf8_length(text: str) -> int:
     try:
-        return len(text.encode("utf-8"))
-    except UnicodeEncodeError:  # a lone surrogate ("\\ud800") is no S3 key
+        return key_bytes(text)
+    except InvalidInput:  # a lone surrogate ("\\ud800") is no S3 key
         return -1
 
 

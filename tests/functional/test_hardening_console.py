@@ -1,0 +1,25 @@
+"""The console's routes with hostile bodies and query strings: a 4xx saying why, never a 5xx."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+
+def post(client: Any, path: str, body: str) -> Any:
+    return client.http.post(path, body=body.encode(), headers={"Content-Type": "application/json"})
+
+
+def test_a_recount_of_a_key_with_a_lone_surrogate_is_a_400(client, s3, settings) -> None:
+    # JSON can spell a lone surrogate; botocore cannot encode it (before: a 500)
+    response = post(client, "/console/api/recount", '{"key": "a\\ud800.png"}')
+    assert response.status_code == 400
+    assert "lone surrogate" in json.loads(response.body)["reason"]
+
+
+@pytest.mark.parametrize("key", ['["a.png"]', "7", '{"k": 1}'])
+def test_a_recount_key_that_is_not_text_is_a_400(client, s3, settings, key) -> None:
+    response = post(client, "/console/api/recount", f'{{"key": {key}}}')
+    assert response.status_code == 400
