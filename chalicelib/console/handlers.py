@@ -88,7 +88,10 @@ def count_parameters(body: Mapping[str, Any]) -> tuple[str | None, dict[str, str
     method = str(body.get("method") or "").strip() or None
     if method is not None and not _NAME.match(method):
         raise InvalidInput(f"the method must be a name like {', '.join(COUNT_METHODS)}")
-    given = dict(body.get("parameters") or {})
+    raw = body.get("parameters")
+    if raw is not None and not isinstance(raw, dict):
+        raise InvalidInput('parameters must be an object {"name": "value", …}')
+    given = dict(raw or {})
     for name in ("diameter", "threshold_offset", "image_type"):
         if body.get(name) not in (None, ""):
             given[name] = body[name]

@@ -23,3 +23,14 @@ def test_a_recount_of_a_key_with_a_lone_surrogate_is_a_400(client, s3, settings)
 def test_a_recount_key_that_is_not_text_is_a_400(client, s3, settings, key) -> None:
     response = post(client, "/console/api/recount", f'{{"key": {key}}}')
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize("route", ["/console/api/recount", "/console/api/uploads"])
+@pytest.mark.parametrize("parameters", ['"x"', "[1, 2]", '[["a", "b"]]', "7", "true"])
+def test_parameters_that_are_not_an_object_are_a_400(client, s3, settings, route, parameters):
+    # before: dict(body["parameters"]) raised ValueError/TypeError: a 500
+    s3.put_object(Bucket=settings.images_bucket, Key="a.png", Body=b"x")
+    body = f'{{"key": "a.png", "files": ["a.png"], "parameters": {parameters}}}'
+    response = post(client, route, body)
+    assert response.status_code == 400
+    assert "parameters must be an object" in json.loads(response.body)["reason"]
