@@ -170,6 +170,7 @@ class PredictRequest:
 # the training range beyond either end, or is negative where every training value was not
 # (a size or a fraction). Plausible values just past the edges are not flagged.
 FAR_OUTSIDE_WIDTHS = 1.0
+MAX_LISTED_ROWS = 100  # a batch's summary lists this many flagged rows; its CSV flags all
 OUT_OF_RANGE_WARNING = (
     "some feature values are far outside the training data's range "
     "(see out_of_range): the prediction there is an extrapolation, check the units"
@@ -304,9 +305,11 @@ class BatchResult:
     output_bucket: str
     counts: Mapping[str, int]
     elapsed_ms: float
+    # (row number from 1, its features far outside the training data) of each flagged row
+    outside: tuple[tuple[int, tuple[str, ...]], ...] = ()
 
     def to_document(self) -> dict[str, Any]:
-        return {
+        document: dict[str, Any] = {
             "reason": "OK",
             "status": "200",
             "input": {
@@ -319,6 +322,13 @@ class BatchResult:
             "output": {"bucket": self.output_bucket, "key": self.request.output_key},
             "elapsed_ms": round(self.elapsed_ms, 1),
         }
+        if self.outside:  # positions and feature names, never the file's values
+            document["warning"] = f"{len(self.outside)} of {self.rows}: {OUT_OF_RANGE_WARNING}"
+            document["out_of_range"] = [
+                {"row": row, "features": list(features)}
+                for row, features in self.outside[:MAX_LISTED_ROWS]
+            ]
+        return document
 
 
 def _fields_reason(
