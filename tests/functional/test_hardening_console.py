@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -34,3 +35,24 @@ def test_parameters_that_are_not_an_object_are_a_400(client, s3, settings, route
     response = post(client, route, body)
     assert response.status_code == 400
     assert "parameters must be an object" in json.loads(response.body)["reason"]
+
+
+def test_a_folder_listing_shows_an_image_whose_results_are_under_long_keys(
+    client, s3, settings
+) -> None:
+    # before: results of a key over ~930 bytes (counts-long-keys/<sha256>/) were never listed:
+    # the image stayed "counting", then "no result"
+    from chalicelib.cells.messages import ResultKeys
+    from tests.functional.test_console import count
+
+    long_key = "plate/" + "x" * 960 + ".png"
+    assert ResultKeys.folder(long_key).startswith("counts-long-keys/")
+    count(s3, settings, long_key, 3)
+    count(s3, settings, "plate/short.png", 2)
+    listing = json.loads(client.http.get("/console/api/images?prefix=plate/&sort=key").body)
+    rows = {row["key"]: row for row in listing["items"]}
+    assert rows[long_key]["status"] == "ok" and rows[long_key]["count"] == 3
+    assert rows[long_key]["thumbnail"]
+    assert rows["plate/short.png"]["count"] == 2
+    detail = json.loads(client.http.get(f"/console/api/image?key={quote(long_key)}").body)
+    assert detail["count"] == 3 and detail["annotated"]
