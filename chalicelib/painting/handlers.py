@@ -48,6 +48,7 @@ from chalicelib.storage import Bucket, now_iso
 log = logging.getLogger(__name__)
 MAX_PIPELINE_BYTES = 5 * 1024 * 1024
 CLAIM_STALE_SECONDS = 900.0  # a claim this old without a submission is taken over
+MAX_REASON_CHARS = 1000  # as the queue workers' (a rejection's record, log line and reply)
 
 
 @dataclass(frozen=True)
@@ -247,6 +248,8 @@ class PaintingService:
         record: JobRecord | None,
         overwrite: bool = False,
     ) -> str:
+        if len(reason) > MAX_REASON_CHARS:  # reasons quote the message: bound logs and records
+            reason = reason[:MAX_REASON_CHARS] + "…"
         log.warning("painting job %s rejected: %s", base.job_id, reason)
         observability.metric("Failures", 1, "painting:rejected")
         rejected = base.with_(state=REJECTED, reason=reason, updated_at=now_iso())

@@ -323,14 +323,25 @@ def allow_list_problems(
     problems = []
     if job.job_queue and resource_name(job.job_queue) not in set(queues):
         problems.append(
-            f"job_queue {job.job_queue!r} is not allowed (allowed: {', '.join(sorted(queues))})"
+            f"job_queue {_shown(job.job_queue)} is not allowed "
+            f"(allowed: {', '.join(sorted(queues))})"
         )
     if job.job_definition and resource_name(job.job_definition) not in set(definitions):
         problems.append(
-            f"job_definition {job.job_definition!r} is not allowed "
+            f"job_definition {_shown(job.job_definition)} is not allowed "
             f"(allowed: {', '.join(sorted(definitions))})"
         )
     return problems
+
+
+def _shown(value: str, limit: int = 80) -> str:
+    """``repr(value)``, cut to ``limit`` characters: a reason quotes, never copies, input.
+
+    >>> _shown("q" * 100, 10)
+    "'qqqqqq..."
+    """
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def invalid_job_id(message_id: str, index: int) -> str:
