@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from chalicelib import observability
@@ -64,6 +65,9 @@ class JobWorker:
             )
             return True
         existing = self._results.read(job.job_id)
+        if existing is not None and not same_job(existing, job):
+            self._answer_conflict(job)  # never run, never stored over the other job's result
+            return True
         finished = existing is not None and existing.get("status") in TERMINAL
         if finished and existing and existing.get("replied"):
             return True  # a duplicate delivery: one result, not two
@@ -75,6 +79,14 @@ class JobWorker:
             self._reply(existing, job)  # its worker stopped between result and reply
             return True
         return self._run(job, message)
+
+    def _answer_conflict(self, job: Job) -> None:
+        document = {
+            **self._document(job, "error"),
+            "error": {"type": "job_id_in_use", "reason": conflict_reason(job.job_id)},
+        }
+        observability.metric("Jobs", 1, "error")
+        self._results.reply(document, job.attributes)
 
     def _run(self, job: Job, message: QueueMessage) -> bool:
         started = time.perf_counter()
@@ -167,6 +179,31 @@ class JobWorker:
             MessageBody=message.body,
             MessageAttributes=attributes,
         )
+
+
+def same_job(record: Mapping[str, Any], job: Job) -> bool:
+    """Is ``record`` (``results/jobs/<id>.json``) this job's, or another job's under its id?
+
+    A job id is the client's idempotency key: a second delivery of the same job is
+    answered once, but another job sent under a used id must not pass for it.
+
+    >>> same_job({"task": "predict", "input": [1], "params": {}}, Job("j", "predict", [1]))
+    True
+    >>> same_job({"task": "predict", "input": [2]}, Job("j", "predict", [1]))
+    False
+    """
+    return (
+        record.get("task") == job.task
+        and record.get("input") == job.input
+        and (record.get("params") or {}) == dict(job.params)
+    )
+
+
+def conflict_reason(job_id: str) -> str:
+    return (
+        f"job_id {job_id!r} already names another job (another task, input or params); "
+        "send this one with a new job_id, or none"
+    )
 
 
 MAX_REASON_CHARS = 1000

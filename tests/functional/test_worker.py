@@ -188,3 +188,20 @@ def test_an_error_reason_never_carries_the_whole_body(aws_env, body: str) -> Non
     assert len(json.dumps(reply)) < 20_000
     [stored] = [aws_env["results"].read(reply["job_id"])]
     assert len(json.dumps(stored)) < 20_000
+
+
+# -- qa3 -------------------------------------------------------------------------------------
+def test_a_job_id_reused_for_another_job_is_answered_as_a_conflict(aws_env) -> None:
+    # before: a second job under a finished job's id was taken for a duplicate delivery:
+    # deleted without running, without a reply (the chat waited for ever)
+    worker = aws_env["worker"]
+    worker.handle_batch([message(aws_env, job("k", "ok"))])
+    worker.handle_batch([message(aws_env, job("k", "another input"))])
+    first, second = replies(aws_env)
+    assert first["status"] == "ok" and first["result"] == {"echo": "ok"}
+    assert second["job_id"] == "k" and second["status"] == "error"
+    assert second["error"]["type"] == "job_id_in_use"
+    assert aws_env["runner"].runs == ["k"]  # not run: its id names another job's result
+    assert aws_env["results"].read("k")["result"] == {"echo": "ok"}  # kept
+    worker.handle_batch([message(aws_env, job("k", "ok"))])  # a true duplicate: no reply
+    assert replies(aws_env) == []
