@@ -39,11 +39,10 @@ from chalicelib.predict.messages import (
     row_values,
 )
 from chalicelib.predict.model import Prediction
+from chalicelib.spreadsheet import defused
 
 ID = "id"
 OUT_OF_RANGE = "out_of_range"
-# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -109,15 +108,6 @@ def predictions_csv(
              *flags]
         )  # fmt: skip
     return out.getvalue().encode()
-
-
-def defused(cell: str) -> str:
-    """A text cell a spreadsheet shows as text: formula starts get a leading ``'``.
-
-    >>> defused("=1+1"), defused("A-1")
-    ("'=1+1", 'A-1')
-    """
-    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
 
 
 def _lines(data: bytes) -> Iterator[str]:

