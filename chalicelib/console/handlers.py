@@ -260,8 +260,15 @@ class Console:
         method, parameters = count_parameters(body)
         fields = metadata_fields(method, parameters)
         forms = []
+        named: dict[str, str] = {}
         for name in names:
             key = upload_key(str(body.get("prefix") or ""), str(name))
+            if key in named:  # the later upload would replace the earlier
+                raise InvalidInput(
+                    f"{named[key][:100]!r} and {str(name)[:100]!r} would both be stored as "
+                    f"{key[:200]!r}: rename one"
+                )
+            named[key] = str(name)
             conditions: list[Any] = [{k: v} for k, v in fields.items()]
             conditions.append(["content-length-range", 1, self._settings.max_image_bytes])
             post = self._s3.generate_presigned_post(

@@ -77,3 +77,13 @@ def test_a_summary_csv_never_hands_a_spreadsheet_a_formula(client, s3, settings)
     wells = client.http.get("/console/api/summary/export?format=csv&table=wells")
     plates = [r["plate"] for r in csv.DictReader(io.StringIO(wells.body.decode()))]
     assert all(not p.startswith(("=", "+", "-", "@")) for p in plates)
+
+
+@pytest.mark.parametrize(
+    "names", [["a b.png", "a_b.png"], ["Ä1.png", "Ö1.png"], ["x/A01.png", "y/A01.png"]]
+)
+def test_two_files_of_one_upload_that_would_share_a_key_are_a_400(client, s3, names) -> None:
+    # before: two forms for one key: the second upload replaced the first, one count lost
+    response = post(client, "/console/api/uploads", json.dumps({"prefix": "p", "files": names}))
+    assert response.status_code == 400
+    assert "both be stored as" in json.loads(response.body)["reason"]
