@@ -25,6 +25,7 @@ from chalicelib.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 # S3 refuses keys longer than this many bytes of UTF-8 (moto does not: tests check it themselves).
 S3_KEY_BYTES = 1024
+
 MISSING_CODES = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchBucket"})
 CONFLICT_CODES = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict", "409"})
 FORBIDDEN_CODES = frozenset({"403", "AccessDenied", "AllAccessDisabled"})

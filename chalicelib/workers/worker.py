@@ -2,7 +2,9 @@
 
 - A body that cannot be parsed is answered at once with an error result and
   deleted: it can never succeed, so it is not retried.
-- A job already finished (a duplicate delivery) is deleted without a second result.
+- A job already finished (a duplicate delivery) is deleted without a second result;
+  another job under its id is answered ``job_id_in_use``. A failed job whose message
+  comes round again (a dead-letter redrive) runs again.
 - A finished job (ok, or an error of its input) writes ``results/jobs/<id>.json``,
   replies on the results queue with the message's attributes, and is deleted.
 - A failing job is left on the queue (SQS delivers it again) with its last error
@@ -26,7 +28,7 @@ from chalicelib.config import Settings
 from chalicelib.errors import InvalidInput
 from chalicelib.queues import Deleter, QueueMessage, process_batch
 from chalicelib.workers.messages import Job, MalformedJob, parse_job
-from chalicelib.workers.records import TERMINAL, JobResults
+from chalicelib.workers.records import DONE, JobResults
 from chalicelib.workers.tasks import TaskRunner
 
 log = logging.getLogger(__name__)
@@ -68,7 +70,7 @@ class JobWorker:
         if existing is not None and not same_job(existing, job):
             self._answer_conflict(job)  # never run, never stored over the other job's result
             return True
-        finished = existing is not None and existing.get("status") in TERMINAL
+        finished = existing is not None and existing.get("status") in DONE
         if finished and existing and existing.get("replied"):
             return True  # a duplicate delivery: one result, not two
         if not self._results.claim(

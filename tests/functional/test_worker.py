@@ -24,12 +24,13 @@ class ScriptedRunner:
 
     def __init__(self) -> None:
         self.runs: list[str] = []
+        self.recovered: set[str] = set()  # job ids whose service is back up
 
     def run(self, job: Any) -> dict[str, Any]:
         self.runs.append(job.job_id)
         if job.input == "bad":
             raise InvalidInput("bad input")
-        if job.input == "down":
+        if job.input == "down" and job.job_id not in self.recovered:
             raise ConnectionError("service unavailable")
         return {"echo": job.input}
 
@@ -205,3 +206,20 @@ def test_a_job_id_reused_for_another_job_is_answered_as_a_conflict(aws_env) -> N
     assert aws_env["results"].read("k")["result"] == {"echo": "ok"}  # kept
     worker.handle_batch([message(aws_env, job("k", "ok"))])  # a true duplicate: no reply
     assert replies(aws_env) == []
+
+
+def test_a_dead_lettered_job_sent_round_again_runs_again(aws_env) -> None:
+    # `lab redrive lab-local-jobs` (or SQS's DLQ redrive) sends a failed job's message back:
+    # before, the worker found its "failed" result, took it for a duplicate delivery and
+    # deleted it without running it: the redrive the docs recommend did nothing.
+    worker, runner = aws_env["worker"], aws_env["runner"]
+    worker.handle_batch([message(aws_env, job("r", "down"), SETTINGS.max_receive_count)])
+    assert [r["status"] for r in replies(aws_env)] == ["failed"]
+    runner.recovered.add("r")  # the service is back; the message is sent round again
+    worker.handle_batch([message(aws_env, job("r", "down"))])
+    assert runner.runs == ["r", "r"]
+    [reply] = replies(aws_env)
+    assert reply["status"] == "ok" and reply["result"] == {"echo": "down"}
+    assert aws_env["results"].read("r")["status"] == "ok"
+    worker.handle_batch([message(aws_env, job("r", "down"))])  # now a duplicate: no rerun
+    assert runner.runs == ["r", "r"] and replies(aws_env) == []
