@@ -58,6 +58,9 @@ class JobWorker:
         try:
             job = parse_job(message.body, message.message_id, message.attributes)
         except MalformedJob as error:
+            answered = self._results.read(message.message_id)
+            if answered and answered.get("task") == "unknown" and answered.get("replied"):
+                return True  # a second delivery of a body already answered
             self._finish(
                 # the body (up to 256 KiB) is no input: a reply holding it could not be sent
                 Job(message.message_id, "unknown", message.body[:1000], {}, message.attributes),

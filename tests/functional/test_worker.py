@@ -223,3 +223,12 @@ def test_a_dead_lettered_job_sent_round_again_runs_again(aws_env) -> None:
     assert aws_env["results"].read("r")["status"] == "ok"
     worker.handle_batch([message(aws_env, job("r", "down"))])  # now a duplicate: no rerun
     assert runner.runs == ["r", "r"] and replies(aws_env) == []
+
+
+def test_a_malformed_body_delivered_twice_is_answered_once(aws_env) -> None:
+    # SQS delivers at least once: before, each delivery of a body that cannot be parsed
+    # wrote its error again and sent the chat a second error reply
+    malformed = message(aws_env, "{oops")
+    aws_env["worker"].handle_batch([malformed])
+    aws_env["worker"].handle_batch([malformed])
+    assert [r["status"] for r in replies(aws_env)] == ["error"]
