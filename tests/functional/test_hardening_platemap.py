@@ -62,3 +62,74 @@ def test_a_usable_platemap_reads_as_the_merge_reads_it(body: bytes, tmp_path) ->
     path = tmp_path / "platemap.csv"
     path.write_bytes(body)
     assert "Metadata_Well" in profiles.read_platemap(path).columns
+
+
+def test_two_retries_at_once_submit_the_failed_groups_once(
+    client: Client,
+    batch: FakeBatch,  # noqa: F811
+    plate_job: dict[str, Any],  # noqa: F811
+    s3: Any,
+    settings: Settings,
+) -> None:
+    # A double click on "retry" in the console: the second request reads the record before
+    # the first has written it. Before, both submitted the failed groups (two Batch array
+    # jobs writing the same outputs) and only then did the second get its 409.
+    from chalicelib.errors import Conflict
+    from chalicelib.painting.handlers import default_service
+    from tests.functional.test_painting_plate import NAMES, finish_groups, key_of
+
+    send(client, plate_job)
+    job_id = key_of(settings, plate_job)
+    batch.statuses[batch.submitted[0]["jobId"]] = "FAILED"
+    finish_groups(s3, settings, job_id, failed={NAMES[2]})
+    before = len(batch.submitted)
+    second: list[Any] = []
+    submit = batch.submit_job
+
+    def submit_and_retry_meanwhile(**request: Any) -> dict[str, Any]:
+        if not second:  # while the first retry submits, the second arrives
+            second.append("arriving")
+            try:
+                second[0] = default_service().retry(job_id)
+            except Conflict as error:
+                second[0] = error
+        return submit(**request)
+
+    batch.submit_job = submit_and_retry_meanwhile  # type: ignore[method-assign]
+    first = default_service().retry(job_id)
+    assert first["retried"] == [NAMES[2]]
+    assert isinstance(second[0], Conflict), second
+    assert len(batch.submitted) - before == 2  # one run and one merge, not two of each
+
+
+@pytest.mark.parametrize("age, retried", [(5.0, False), (500.0, True)])
+def test_a_retry_claim_blocks_only_while_fresh(
+    client: Client,
+    batch: FakeBatch,  # noqa: F811
+    plate_job: dict[str, Any],  # noqa: F811
+    s3: Any,
+    settings: Settings,
+    age: float,
+    retried: bool,
+) -> None:
+    import time
+
+    from chalicelib.errors import Conflict
+    from chalicelib.painting import layout
+    from chalicelib.painting.handlers import default_service
+    from chalicelib.storage import Bucket
+    from tests.functional.test_painting_plate import NAMES, finish_groups, key_of
+
+    send(client, plate_job)
+    job_id = key_of(settings, plate_job)
+    batch.statuses[batch.submitted[0]["jobId"]] = "FAILED"
+    finish_groups(s3, settings, job_id, failed={NAMES[1]})
+    store = Bucket(s3, settings.data_bucket)
+    record = store.read_json(layout.status_key(job_id)) or {}
+    store.write_json(layout.status_key(job_id), {**record, "retry_claimed_at": time.time() - age})
+    if retried:  # a retry that died after its claim: taken over
+        assert default_service().retry(job_id)["retried"] == [NAMES[1]]
+        assert "retry_claimed_at" not in (store.read_json(layout.status_key(job_id)) or {})
+    else:
+        with pytest.raises(Conflict, match="being retried"):
+            default_service().retry(job_id)
