@@ -13,6 +13,7 @@ Precedence: process environment > ``.chalice/config.json`` stage > defaults.
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -153,7 +154,7 @@ def settings_from(environ: Mapping[str, str], file_env: Mapping[str, str]) -> Se
         raw = environ.get(env_name(field.name), file_env.get(env_name(field.name)))
         if raw is None:
             continue
-        values[field.name] = _typed(field.type, raw)
+        values[field.name] = _typed(field.type, raw, env_name(field.name))
     suffix = str(values.get("bucket_suffix", "")).strip("-")
     if suffix:
         for name in BUCKET_FIELDS:
@@ -162,12 +163,23 @@ def settings_from(environ: Mapping[str, str], file_env: Mapping[str, str]) -> Se
     return Settings(**values)  # type: ignore[arg-type]
 
 
-def _typed(kind: object, raw: str) -> object:
-    if kind in (int, "int"):
-        return int(raw)
-    if kind in (float, "float"):
-        return float(raw)
-    return raw
+def _typed(kind: object, raw: str, name: str = "the setting") -> object:
+    """``raw`` as the field's type; a ``ValueError`` naming the variable when it is not one.
+
+    Numeric settings are limits, timeouts and rates: finite and never negative.
+    """
+    if kind not in (int, "int", float, "float"):
+        return raw
+    try:
+        value = int(raw) if kind in (int, "int") else float(raw)
+    except ValueError:
+        what = "a whole number" if kind in (int, "int") else "a number"
+        raise ValueError(f"{name} must be {what}, got {raw!r}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {raw!r}")
+    if value < 0:
+        raise ValueError(f"{name} must not be negative, got {raw!r}")
+    return value
 
 
 @lru_cache(maxsize=1)

@@ -29,6 +29,23 @@ class JSONError(ValueError):
     """The text is not a JSON document this project accepts (malformed, too deep, too big)."""
 
 
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object's pairs as a dict; ``JSONError`` when a key repeats.
+
+    ``json`` keeps the last value of a repeated key without a word, while another reader
+    of the same text (a proxy, a log viewer) may keep the first: ambiguous input.
+    """
+    document = dict(pairs)
+    if len(document) == len(pairs):
+        return document
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise JSONError(f"the JSON repeats the key {key[:64]!r} in one object")
+        seen.add(key)
+    return document  # pragma: no cover - a shorter dict means a repeated key
+
+
 def depth(text: str) -> int:
     """The deepest nesting of arrays and objects in JSON ``text`` (strings ignored).
 
@@ -76,7 +93,7 @@ def loads(
         if found > max_depth:
             raise JSONError(f"the JSON is nested {found} deep; the limit is {max_depth}")
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=_unique)
     except RecursionError as exc:  # pragma: no cover - the depth check comes first
         raise JSONError("the JSON is nested too deep") from exc
     except ValueError as exc:  # JSONDecodeError, and integers beyond Python's digit limit

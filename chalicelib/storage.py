@@ -21,7 +21,10 @@ from typing import Any
 
 from chalicelib import observability
 from chalicelib.aws import error_code
-from chalicelib.errors import Conflict, Forbidden, NotFound
+from chalicelib.errors import Conflict, Forbidden, InvalidInput, NotFound
+
+# S3 refuses keys longer than this many bytes of UTF-8 (moto does not: tests check it themselves).
+S3_KEY_BYTES = 1024
 
 MISSING_CODES = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchBucket"})
 CONFLICT_CODES = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict", "409"})
@@ -50,6 +53,38 @@ def translated(what: str) -> Iterator[None]:
         if ours is None:
             raise
         raise ours from exc
+
+
+def key_bytes(key: str) -> int:
+    """The length S3 measures ``key`` by: its bytes in UTF-8.
+
+    A key holding a lone surrogate (JSON spells one as ``"\\ud800"``) has no UTF-8
+    form: botocore would raise ``UnicodeEncodeError`` while building the request
+    (a crash, or a retry as if S3 were down). It is ``InvalidInput`` here instead.
+
+    >>> key_bytes("plate 1/é.png")
+    14
+    """
+    try:
+        return len(key.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise InvalidInput(
+            "the object key is not valid Unicode text (it holds a lone surrogate)"
+        ) from None
+
+
+def check_key(key: str, limit: int = S3_KEY_BYTES) -> str:
+    """``key`` when S3 can store it in ``limit`` bytes, else ``InvalidInput`` saying why.
+
+    >>> check_key("a.png")
+    'a.png'
+    """
+    if key_bytes(key) > limit:
+        raise InvalidInput(
+            f"the object key is longer than {limit:,} bytes of UTF-8 (S3's limit is "
+            f"{S3_KEY_BYTES:,} bytes)"
+        )
+    return key
 
 
 def now_iso() -> str:

@@ -51,10 +51,10 @@ def decode(data: bytes, max_pixels: int) -> tuple[np.ndarray, ImageHeader]:
     Returns
     -------
     image : (M, N) or (M, N, 3|4) ndarray of uint8 or uint16
-        Channels in BGR(A) order. A JPEG is turned by its EXIF orientation, as a viewer
-        shows it (so the count's coordinates, the annotated image and the CSV agree with
-        what the user sees; M and N are then swapped for orientations 5-8); other
-        formats as stored (``IMREAD_UNCHANGED``).
+        Channels in BGR(A) order. Turned by its EXIF orientation as a viewer shows it
+        (a JPEG's EXIF, a TIFF's Orientation tag, a PNG's eXIf chunk), so the count's
+        coordinates, the annotated image and the CSV agree with what the user sees; M and
+        N are then swapped for orientations 5-8.
     header : ImageHeader
         From the file: width and height as stored, before any EXIF turn.
     """
@@ -81,13 +81,39 @@ def decode(data: bytes, max_pixels: int) -> tuple[np.ndarray, ImageHeader]:
         raise CorruptInput(
             f"the {header.format.upper()} file could not be decoded (corrupt or truncated)"
         )
+    if header.format == "png":  # OpenCV turns a PNG only when it may drop its alpha
+        image = oriented(image, header.orientation)
     stored = (header.height, header.width)
-    turned = (header.width, header.height) if header.format == "jpeg" else stored
-    if image.shape[:2] not in (stored, turned):
+    turned = (header.width, header.height)
+    # OpenCV turns a JPEG by its EXIF (not read by the probe) and a TIFF by its tag itself
+    expected = (stored, turned) if header.format == "jpeg" else (stored,)
+    if header.orientation >= 5:
+        expected = (turned,)
+    if image.shape[:2] not in expected:
         raise CorruptInput("the decoded size does not match the header")
     if image.dtype not in (np.uint8, np.uint16):
         image = to_uint8(image)
     return image, header
+
+
+def oriented(image: np.ndarray, orientation: int) -> np.ndarray:
+    """``image`` (stored pixels) as a viewer shows it under an EXIF ``orientation`` (1-8).
+
+    >>> a = np.arange(6).reshape(2, 3)
+    >>> oriented(a, 6).tolist(), oriented(a, 1) is a
+    ([[3, 0], [4, 1], [5, 2]], True)
+    """
+    turns = {
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: a.swapaxes(0, 1),
+        6: lambda a: np.rot90(a, -1),
+        7: lambda a: a[::-1, ::-1].swapaxes(0, 1),
+        8: lambda a: np.rot90(a, 1),
+    }
+    turn = turns.get(orientation)
+    return image if turn is None else np.ascontiguousarray(turn(image))
 
 
 def _decode_with_warnings(data: bytes) -> tuple[np.ndarray | None, list[str]]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.errors import InvalidInput
+from chalicelib.storage import S3_KEY_BYTES, check_key, key_bytes
 
 # Per-upload parameters travel as S3 object metadata: ``x-amz-meta-count-method``
 # chooses the method and ``x-amz-meta-count-<parameter>`` sets a parameter
@@ -17,7 +18,6 @@ from chalicelib.errors import InvalidInput
 METADATA_PREFIX = "count-"
 ORIGINS = ("upload", "bot")  # an upload to the images bucket, or a chat-bot job
 RUN_ID = re.compile(r"^[a-z0-9-]{1,64}$")
-S3_KEY_BYTES = 1024  # S3 refuses longer keys (moto does not)
 # the longest name under an image's folder: runs/<64-character run id>/annotated.png
 LONGEST_RESULT_NAME = len("runs/") + 64 + len("/annotated.png")
 
@@ -68,7 +68,7 @@ class CountRequest:
             raise InvalidInput(f"the count request lacks {', '.join(missing)}")
         return cls(
             bucket=str(payload["bucket"]),
-            key=str(payload["key"]),
+            key=check_key(str(payload["key"])),
             etag=str(payload.get("etag") or ""),
             size=int(payload.get("size") or 0),
             version_id=payload.get("version_id"),
@@ -166,10 +166,9 @@ class ResultKeys:
         ('counts-long-keys/', 82)
         """
         folder = f"counts/{key}/"
-        encoded = folder.encode("utf-8", "surrogatepass")
-        if len(encoded) + LONGEST_RESULT_NAME <= S3_KEY_BYTES:
+        if key_bytes(folder) + LONGEST_RESULT_NAME <= S3_KEY_BYTES:  # InvalidInput: no UTF-8
             return folder
-        digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+        digest = hashlib.sha256(key.encode("utf-8")).hexdigest()
         return f"counts-long-keys/{digest}/"
 
     @classmethod

@@ -20,9 +20,11 @@ BIGTIFF_MAGICS = (b"II+\x00", b"MM\x00+")
 _SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 _TIFF_WIDTH, _TIFF_LENGTH = 256, 257
 _TIFF_BITS, _TIFF_SAMPLES, _TIFF_PLANAR, _TIFF_SAMPLE_FORMAT = 258, 277, 284, 339
+_TIFF_ORIENTATION = 274  # EXIF's Orientation tag, in a TIFF's IFD and in an EXIF block
 _TIFF_READ_TAGS = frozenset(
-    (_TIFF_WIDTH, _TIFF_LENGTH, _TIFF_BITS, _TIFF_SAMPLES, _TIFF_PLANAR, _TIFF_SAMPLE_FORMAT)
-)
+    (_TIFF_WIDTH, _TIFF_LENGTH, _TIFF_BITS, _TIFF_SAMPLES, _TIFF_PLANAR, _TIFF_SAMPLE_FORMAT,
+     _TIFF_ORIENTATION)
+)  # fmt: skip
 
 EXTENSIONS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".tif": "tiff", ".tiff": "tiff"}
 
@@ -32,6 +34,9 @@ class ImageHeader:
     format: str  # "png" | "jpeg" | "tiff"
     width: int
     height: int
+    # EXIF orientation 1-8 of a TIFF (its tag) or a PNG (its eXIf chunk); 1 when absent or
+    # unreadable. A JPEG's is applied by OpenCV and not read here (1).
+    orientation: int = 1
 
     @property
     def pixels(self) -> int:
@@ -134,17 +139,37 @@ def _jpeg_segments(data: bytes) -> Iterator[tuple[int, int | None, int]]:
         pos += 2 + length
 
 
-def _checked(fmt: str, width: int, height: int) -> ImageHeader:
+def _checked(fmt: str, width: int, height: int, orientation: int = 1) -> ImageHeader:
     if width <= 0 or height <= 0:
         raise CorruptInput(f"the {fmt.upper()} header gives an empty size {width}x{height}")
-    return ImageHeader(fmt, width, height)
+    return ImageHeader(fmt, width, height, orientation if 1 <= orientation <= 8 else 1)
 
 
 def _png(data: bytes) -> ImageHeader:
     if len(data) < 24 or data[12:16] != b"IHDR":
         raise CorruptInput("the PNG header is truncated or malformed")
     width, height = struct.unpack(">II", data[16:24])
-    return _checked("png", width, height)
+    return _checked("png", width, height, _png_orientation(data))
+
+
+def _png_orientation(data: bytes) -> int:
+    """The Orientation in a PNG's eXIf chunk (before its image data), or 1.
+
+    A damaged chunk is ignored (1): a viewer shows such a file as stored.
+    """
+    pos = len(PNG_MAGIC)
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        if kind in (b"IDAT", b"IEND"):
+            break
+        if kind == b"eXIf":
+            block = data[pos + 8 : pos + 8 + length]
+            try:
+                return _tiff_tags(block).get(_TIFF_ORIENTATION, 1)
+            except (struct.error, ValueError):
+                return 1
+        pos += 12 + length
+    return 1
 
 
 def _jpeg(data: bytes) -> ImageHeader:
@@ -160,22 +185,33 @@ def _jpeg(data: bytes) -> ImageHeader:
 
 
 def _tiff(data: bytes) -> ImageHeader:
-    order = "<" if data[:2] == b"II" else ">"
     try:
-        (ifd,) = struct.unpack(order + "I", data[4:8])
-        (count,) = struct.unpack(order + "H", data[ifd : ifd + 2])
-        tags: dict[int, int] = {}
-        for i in range(count):
-            entry = data[ifd + 2 + 12 * i : ifd + 14 + 12 * i]
-            tag, kind, n = struct.unpack(order + "HHI", entry[:8])
-            if tag in _TIFF_READ_TAGS and kind in (3, 4):
-                tags[tag] = _tiff_first_value(data, order, entry, kind, n)
-    except struct.error as exc:
+        tags = _tiff_tags(data)
+    except (struct.error, ValueError) as exc:
         raise CorruptInput("the TIFF header is truncated or malformed") from exc
     if _TIFF_WIDTH not in tags or _TIFF_LENGTH not in tags:
         raise CorruptInput("the TIFF header has no image width or length")
     _check_tiff_layout(tags)
-    return _checked("tiff", tags[_TIFF_WIDTH], tags[_TIFF_LENGTH])
+    return _checked("tiff", tags[_TIFF_WIDTH], tags[_TIFF_LENGTH], tags.get(_TIFF_ORIENTATION, 1))
+
+
+def _tiff_tags(data: bytes) -> dict[int, int]:
+    """The first IFD's tags this module reads, from a TIFF structure (a file, an EXIF block).
+
+    ``struct.error`` (or ``ValueError``) when it is cut short or not a TIFF structure.
+    """
+    if data[:4] not in TIFF_MAGICS:
+        raise ValueError("not a TIFF structure")
+    order = "<" if data[:2] == b"II" else ">"
+    (ifd,) = struct.unpack(order + "I", data[4:8])
+    (count,) = struct.unpack(order + "H", data[ifd : ifd + 2])
+    tags: dict[int, int] = {}
+    for i in range(count):
+        entry = data[ifd + 2 + 12 * i : ifd + 14 + 12 * i]
+        tag, kind, n = struct.unpack(order + "HHI", entry[:8])
+        if tag in _TIFF_READ_TAGS and kind in (3, 4):
+            tags[tag] = _tiff_first_value(data, order, entry, kind, n)
+    return tags
 
 
 def _tiff_first_value(data: bytes, order: str, entry: bytes, kind: int, n: int) -> int:

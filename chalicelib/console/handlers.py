@@ -32,7 +32,7 @@ from chalicelib.console.results import (
 )
 from chalicelib.errors import InvalidInput, NotFound
 from chalicelib.faces.messages import output_names
-from chalicelib.storage import Bucket
+from chalicelib.storage import Bucket, check_key
 
 URL_SECONDS = 3600  # presigned links live an hour; the page refreshes them with each listing
 UPLOAD_SECONDS = 900
@@ -88,7 +88,10 @@ def count_parameters(body: Mapping[str, Any]) -> tuple[str | None, dict[str, str
     method = str(body.get("method") or "").strip() or None
     if method is not None and not _NAME.match(method):
         raise InvalidInput(f"the method must be a name like {', '.join(COUNT_METHODS)}")
-    given = dict(body.get("parameters") or {})
+    raw = body.get("parameters")
+    if raw is not None and not isinstance(raw, dict):
+        raise InvalidInput('parameters must be an object {"name": "value", …}')
+    given = dict(raw or {})
     for name in ("diameter", "threshold_offset", "image_type"):
         if body.get(name) not in (None, ""):
             given[name] = body[name]
@@ -131,7 +134,7 @@ def upload_key(prefix: str, name: str) -> str:
             f"{base!r} is not an image the counter reads ({', '.join(IMAGE_SUFFIXES)})"
         )
     folder = check_prefix(prefix).strip("/")
-    return f"{folder}/{safe}" if folder else safe
+    return check_key(f"{folder}/{safe}" if folder else safe)
 
 
 def metadata_fields(method: str | None, parameters: Mapping[str, str]) -> dict[str, str]:
@@ -257,8 +260,15 @@ class Console:
         method, parameters = count_parameters(body)
         fields = metadata_fields(method, parameters)
         forms = []
+        named: dict[str, str] = {}
         for name in names:
             key = upload_key(str(body.get("prefix") or ""), str(name))
+            if key in named:  # the later upload would replace the earlier
+                raise InvalidInput(
+                    f"{named[key][:100]!r} and {str(name)[:100]!r} would both be stored as "
+                    f"{key[:200]!r}: rename one"
+                )
+            named[key] = str(name)
             conditions: list[Any] = [{k: v} for k, v in fields.items()]
             conditions.append(["content-length-range", 1, self._settings.max_image_bytes])
             post = self._s3.generate_presigned_post(
@@ -279,9 +289,9 @@ class Console:
         """
         from chalicelib.cells.messages import CountRequest
 
-        if not isinstance(body, dict) or not body.get("key"):
+        if not isinstance(body, dict) or not body.get("key") or not isinstance(body["key"], str):
             raise InvalidInput("the body must be a JSON object {key, method, parameters}")
-        key = str(body["key"])
+        key = check_key(body["key"])
         method, parameters = count_parameters(body)
         head = self._head(self._settings.images_bucket, key)
         request = CountRequest(

@@ -19,6 +19,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.spreadsheet import csv_cell
+
 # r01c01 (Operetta / Phenix): row and column numbers, any case.
 _ROW_COL = re.compile(r"(?:^|[^A-Za-z0-9])r(\d{1,2})c(\d{1,2})(?=f|p|[^A-Za-z0-9]|$)", re.I)
 # A01, B3, AF48: an upper-case row, a 1-2 digit column, not inside a word or a number.
@@ -218,14 +220,15 @@ def plates(wells: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 def to_csv(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> str:
-    """Rows as CSV text (None as an empty cell).
+    """Rows as CSV text (None as an empty cell; text a spreadsheet would run as a formula,
+    e.g. an image key starting with ``=``, gets a leading ``'``).
 
-    >>> to_csv([{"a": 1, "b": None}], ("a", "b"))
-    'a,b\\n1,\\n'
+    >>> to_csv([{"a": 1, "b": None}, {"a": "=1+1", "b": -2}], ("a", "b"))
+    "a,b\\n1,\\n'=1+1,-2\\n"
     """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
     for row in rows:
-        writer.writerow(["" if row.get(c) is None else row.get(c) for c in columns])
+        writer.writerow([csv_cell(row.get(c)) for c in columns])
     return out.getvalue()

@@ -31,14 +31,14 @@ from chalicelib.cells.messages import ResultKeys
 from chalicelib.console import journal
 from chalicelib.console.journal import watermark
 from chalicelib.errors import InvalidInput, NotFound
-from chalicelib.storage import Bucket, translated
+from chalicelib.storage import Bucket, key_bytes, translated
 
 log = logging.getLogger(__name__)
 
 INDEX_PREFIX = "console/index/"
 RESULT_NAME = "result.json"
 READERS = 16  # parallel GETs for results not in the index yet
-INDEX_VERSION = 3
+INDEX_VERSION = 4  # 4: results under counts-long-keys/ (long image keys) are listed
 REBUILD_SECONDS = 300.0  # a full listing at least this often: deletions, lost journal entries
 SKEW_SECONDS = 10.0  # journal entries this recent are listed again (writers' clocks differ)
 MARK_EVERY_SECONDS = 60.0  # with nothing new, the index is rewritten (its mark moved) this often
@@ -53,6 +53,7 @@ def check_prefix(prefix: str | None) -> str:
     text = (prefix or "").lstrip("/")
     if len(text) > 512 or any(ord(ch) < 32 for ch in text):
         raise InvalidInput("the prefix must be at most 512 printable characters")
+    key_bytes(text)  # InvalidInput for a lone surrogate, which no S3 request can carry
     return text
 
 
@@ -191,7 +192,12 @@ class ResultIndex:
         # Journal entries already there are covered by the listings that follow (an entry
         # is written after its result): list them first, so none written later is lost.
         seen = self._journal_after(mark)
+        uploads = self._uploads(prefix)
         objects = self.list_objects(self._bucket, results_prefix(prefix))
+        for key in uploads:  # an image key too long for counts/<key>/ has its own folder
+            folder = ResultKeys.folder(key)
+            if not folder.startswith(results_prefix("")):
+                objects.extend(self.list_objects(self._bucket, folder))
         listed = {o["Key"]: o for o in objects if o["Key"].rsplit("/", 1)[-1] == RESULT_NAME}
         folders = {key.rsplit("/", 1)[0]: key for key in listed}
         files: dict[str, list[str]] = {}
@@ -211,15 +217,17 @@ class ResultIndex:
         for key, (summary, etag) in zip(stale, self._read_many(stale), strict=True):
             if summary is not None:
                 results[key] = {"etag": etag, "summary": summary, "files": files.get(key, [])}
-        uploads = {}
-        if self._uploads_bucket:
-            for o in self.list_objects(self._uploads_bucket, prefix):
-                uploads[o["Key"]] = {"ETag": str(o.get("ETag", "")).strip('"'),
-                                     "LastModified": _iso(o.get("LastModified")),
-                                     "Size": o.get("Size")}  # fmt: skip
         return {"version": INDEX_VERSION, "prefix": prefix, "built": now,
                 "mark": mark, "marked": now, "applied": sorted(seen or []),
                 "results": results, "uploads": uploads}  # fmt: skip
+
+    def _uploads(self, prefix: str) -> dict[str, dict[str, Any]]:
+        """The uploads bucket's objects under ``prefix``, as the index keeps them."""
+        if not self._uploads_bucket:
+            return {}
+        return {o["Key"]: {"ETag": str(o.get("ETag", "")).strip('"'),
+                           "LastModified": _iso(o.get("LastModified")), "Size": o.get("Size")}
+                for o in self.list_objects(self._uploads_bucket, prefix)}  # fmt: skip
 
     # -- what changed since ----------------------------------------------------------------
     def _apply_journal(self, prefix: str, index: dict[str, Any], now: float) -> bool:

@@ -912,6 +912,13 @@ def haar_confirms(grey: np.ndarray, box: PixelRect, cascade: cv2.CascadeClassifi
 STILL_HAAR_UP_TO = 29
 
 
+def _frontal_cascade(small: RegionDetector) -> cv2.CascadeClassifier:
+    """``small``'s loaded frontal cascade (a ``MultiViewDetector``'s), or a new one."""
+    own = getattr(small, "cascade", None)
+    found = own("frontal") if callable(own) else None
+    return found if found is not None else load_cascade("frontal")
+
+
 class HybridDetector:
     """BlazeFace everywhere, plus Haar cascades for the smallest faces only.
 
@@ -943,7 +950,8 @@ class HybridDetector:
         self.still_up_to = still_up_to or haar_below * 3 // 2
         self.min_face = min(blaze.min_face, small.min_face)
         # The frontal cascade that confirms weak detections (``HAAR_CONFIRM``); None: off.
-        self.confirm = load_cascade("frontal") if confirm else None
+        # The small-face views' own when they have one: the same file, read once.
+        self.confirm = _frontal_cascade(small) if confirm else None
 
     def second_look(self, grey: np.ndarray, rect: PixelRect, enough: float = 1.0) -> float:
         """BlazeFace's second look at a detection (``BlazeFaceDetector.second_look``)."""

@@ -175,6 +175,10 @@ class MultiViewDetector:
         self._scale_factor = scale_factor
         self._min_neighbors = min_neighbors
 
+    def cascade(self, name: str) -> cv2.CascadeClassifier | None:
+        """The loaded cascade ``name`` (``CASCADE_FILES``), or None when no view uses it."""
+        return self._cascades.get(name)
+
     def detect_regions(
         self,
         grey: np.ndarray,

@@ -16,8 +16,9 @@ from __future__ import annotations
 import calendar
 import logging
 import time
+import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from chalicelib import aws, observability
@@ -43,11 +44,14 @@ from chalicelib.painting.records import (
 )
 from chalicelib.painting.submission import SubmitPlan, plan_shards
 from chalicelib.queues import Deleter, QueueMessage, process_batch
-from chalicelib.storage import Bucket, now_iso
+from chalicelib.storage import Bucket, Record, now_iso
 
 log = logging.getLogger(__name__)
 MAX_PIPELINE_BYTES = 5 * 1024 * 1024
 CLAIM_STALE_SECONDS = 900.0  # a claim this old without a submission is taken over
+RETRY_CLAIM_SECONDS = 120.0  # a retry submits within seconds; a claim this old was abandoned
+RETRY_CLAIM_FIELDS = ("retry_claim", "retry_claimed_at")
+MAX_REASON_CHARS = 1000  # as the queue workers' (a rejection's record, log line and reply)
 
 
 @dataclass(frozen=True)
@@ -203,9 +207,12 @@ class PaintingService:
         plan = self.plates.read_plan(job)
         if plan is None:
             raise NotFound(f"the plan of {job_id} is gone: resend its message")
+        found = self._claim_retry(record, found.etag, job_id)  # before anything is submitted
         part = self.plates.submit(job, job_id, plan, indices, previous, self._settings, False)
         retried = [plan["groups"][i]["name"] for i in indices]
-        updated = record.with_(
+        unclaimed = replace(record, extra={k: v for k, v in record.extra.items()
+                                           if k not in RETRY_CLAIM_FIELDS})  # fmt: skip
+        updated = unclaimed.with_(
             state=SUBMITTED, batch=part.pop("batch"), plate=part, attempt=record.attempt + 1,
             reason=None, updated_at=now_iso(), submitted_at=now_iso(),
         )  # fmt: skip
@@ -218,6 +225,27 @@ class PaintingService:
         self.store.write_json(job.output + layout.OUTPUT_STATUS, updated.to_dict())
         log.info("plate job %s: retried %d group(s): %s", job_id, len(retried), retried)
         return {"job_id": record.job_id, "retried": retried, "batch": updated.batch}
+
+    def _claim_retry(self, record: JobRecord, etag: str, job_id: str) -> Record:
+        """Mark the record as being retried, conditionally: of two retries at once (a double
+        click) only one submits; the other is a ``Conflict`` before it submits anything,
+        whether it read the record before the claim (the write's ``If-Match`` fails) or
+        after (the claim is fresh). The retry's final record drops the claim."""
+        key = layout.status_key(record.job_id)
+        held = record.extra.get("retry_claimed_at")
+        if isinstance(held, int | float) and self._clock() - held < RETRY_CLAIM_SECONDS:
+            raise Conflict(f"job {job_id} is being retried: look again in a minute")
+        claim = record.with_(
+            retry_claim=uuid.uuid4().hex, retry_claimed_at=self._clock(), updated_at=now_iso()
+        )
+        try:
+            self.store.write_json(key, claim.to_dict(), if_match=etag)
+        except Conflict as exc:
+            raise Conflict(f"job {job_id} is being retried or changed: look again") from exc
+        claimed = self.store.read_record(key)
+        if claimed is None:
+            raise NotFound(f"no painting job {job_id}")
+        return claimed
 
     @staticmethod
     def _job_id(job_id: str) -> str:
@@ -247,6 +275,8 @@ class PaintingService:
         record: JobRecord | None,
         overwrite: bool = False,
     ) -> str:
+        if len(reason) > MAX_REASON_CHARS:  # reasons quote the message: bound logs and records
+            reason = reason[:MAX_REASON_CHARS] + "…"
         log.warning("painting job %s rejected: %s", base.job_id, reason)
         observability.metric("Failures", 1, "painting:rejected")
         rejected = base.with_(state=REJECTED, reason=reason, updated_at=now_iso())

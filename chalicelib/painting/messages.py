@@ -30,7 +30,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from chalicelib import jsonsafe
+from chalicelib.errors import InvalidInput
 from chalicelib.painting import layout
+from chalicelib.storage import S3_KEY_BYTES, key_bytes
 
 REQUIRED = ("pipeline", "input", "output")
 OPTIONAL = ("job_memory", "job_vcpu", "job_definition", "job_queue")
@@ -97,7 +99,7 @@ class InvalidJob:
         """The output prefix, when the job named a usable one (for ``_status.json``)."""
         if isinstance(self.raw, Mapping) and isinstance(self.raw.get("output"), str):
             prefix = layout.normalise_prefix(self.raw["output"])
-            return prefix or None
+            return prefix if prefix and not _s3_text_problem("output", prefix) else None
         return None
 
 
@@ -143,6 +145,11 @@ def parse_job(index: int, raw: Any) -> PaintingJob | InvalidJob:
         for name in ("input", "output")
         if _text(raw.get(name)) and not layout.normalise_prefix(str(raw[name]))
     ]
+    problems += [
+        problem
+        for name in (*REQUIRED, *OPTIONAL, "load_data", "metadata_regex", "platemap")
+        if isinstance(raw.get(name), str) and (problem := _s3_text_problem(name, raw[name]))
+    ]
     unknown = sorted(set(raw) - set(REQUIRED) - set(OPTIONAL) - set(SHARDING) - set(PLATE))
     if unknown:
         problems.append(f"unknown keys: {', '.join(unknown)}")
@@ -172,6 +179,29 @@ def parse_job(index: int, raw: Any) -> PaintingJob | InvalidJob:
     if problems:
         return InvalidJob(index, "; ".join(problems), raw)
     return job
+
+
+# Fields that name S3 keys or prefixes (the others go to Batch as text).
+KEY_FIELDS = ("pipeline", "input", "output", "load_data", "platemap")
+
+
+def _s3_text_problem(name: str, value: str) -> str | None:
+    """Why S3 or Batch could never take ``value`` as field ``name``, or None.
+
+    A lone surrogate (JSON spells one ``"\\ud800"``) has no UTF-8 form and a key over
+    S3's 1,024 bytes is S3's 400: either would be raised on every delivery, retrying the
+    whole message (its good jobs too) into the dead-letter queue.
+
+    >>> _s3_text_problem("input", "images/") is None
+    True
+    """
+    try:
+        size = key_bytes(value)
+    except InvalidInput:
+        return f"{name} is not valid Unicode text (it holds a lone surrogate)"
+    if name in KEY_FIELDS and size > S3_KEY_BYTES:
+        return f"{name} is longer than S3's {S3_KEY_BYTES:,}-byte keys"
+    return None
 
 
 def _text(value: Any) -> bool:
@@ -293,14 +323,25 @@ def allow_list_problems(
     problems = []
     if job.job_queue and resource_name(job.job_queue) not in set(queues):
         problems.append(
-            f"job_queue {job.job_queue!r} is not allowed (allowed: {', '.join(sorted(queues))})"
+            f"job_queue {_shown(job.job_queue)} is not allowed "
+            f"(allowed: {', '.join(sorted(queues))})"
         )
     if job.job_definition and resource_name(job.job_definition) not in set(definitions):
         problems.append(
-            f"job_definition {job.job_definition!r} is not allowed "
+            f"job_definition {_shown(job.job_definition)} is not allowed "
             f"(allowed: {', '.join(sorted(definitions))})"
         )
     return problems
+
+
+def _shown(value: str, limit: int = 80) -> str:
+    """``repr(value)``, cut to ``limit`` characters: a reason quotes, never copies, input.
+
+    >>> _shown("q" * 100, 10)
+    "'qqqqqq..."
+    """
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def invalid_job_id(message_id: str, index: int) -> str:

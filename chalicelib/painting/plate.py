@@ -27,7 +27,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from chalicelib.painting import pipeline
+from chalicelib.painting import pipeline, platemap
 
 CHANNEL_NAMES = ("channel", "channelnumber", "channelname", "wavelength", "ch", "w")
 MAX_LISTED = 20  # files or sites named in one problem before "and N more"
@@ -410,6 +410,53 @@ def _listed(headline: str, items: Sequence[str]) -> str:
     shown = ", ".join(items[:MAX_LISTED])
     more = f" and {len(items) - MAX_LISTED} more" if len(items) > MAX_LISTED else ""
     return f"{headline}: {shown}{more}"
+
+
+# The platemap's well column, under any of these names (``profiles.read_platemap`` renames
+# it ``Metadata_Well``); its wells join the per-well profiles.
+PLATEMAP_WELL_COLUMNS = ("Metadata_Well", "Well", "well_position", "Metadata_well_position", "well")
+
+
+def platemap_problems(data: bytes) -> list[str]:
+    """Why the plate's merge could not use this platemap CSV (checked before any well runs).
+
+    The merge reads it with pandas (UTF-8, a BOM allowed) and joins its rows to the
+    per-well profiles by well: it needs a well column, well names in it, and each well
+    once (a second row of a well would double that well's profile).
+
+    >>> platemap_problems(b"Well,Treatment\\nA01,DMSO\\nB02,drug\\n")
+    []
+    >>> platemap_problems(b"Plate,Treatment\\nP1,DMSO\\n")[0][:36]
+    'the platemap has no well column (one'
+    """
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return [f"the platemap is not UTF-8 text (byte {exc.start}); save it as CSV UTF-8"]
+    rows = csv.reader(io.StringIO(text))
+    header = next(rows, [])
+    column = next((c for c in PLATEMAP_WELL_COLUMNS if c in header), None)
+    if column is None:
+        return [
+            f"the platemap has no well column (one of {', '.join(PLATEMAP_WELL_COLUMNS)}); "
+            f"its header: {', '.join(h[:40] for h in header[:MAX_LISTED])[:400]}"
+        ]
+    index = header.index(column)
+    seen: set[str] = set()
+    bad, twice = [], []
+    for row in rows:
+        well = row[index].strip() if index < len(row) else ""
+        if platemap.well_position(well) is None:
+            bad.append(repr(well[:20]))
+        elif well in seen:
+            twice.append(well)
+        seen.add(well)
+    problems = []
+    if bad:
+        problems.append(_listed(f"the platemap's {column} holds what is not a well name", bad))
+    if twice:
+        problems.append(_listed("the platemap names a well more than once", twice))
+    return problems
 
 
 def group_downloads(group: Group, input_prefix: str) -> list[tuple[str, str]]:

@@ -29,6 +29,7 @@ from chalicelib.storage import Bucket, now_iso
 
 log = logging.getLogger(__name__)
 MAX_LOAD_DATA_BYTES = 100 * 1024 * 1024
+MAX_PLATEMAP_BYTES = 10 * 1024 * 1024  # a 1536-well map with many columns is well under 1 MiB
 READERS = 16  # manifests read at once
 DESCRIBE_BATCH = 100  # AWS Batch DescribeJobs takes at most 100 ids
 STATE_ORDER = ("dead", "failed", "running", "pending", "succeeded")  # worst first, per well
@@ -68,8 +69,8 @@ class PlateJobs:
                 "say how to find the metadata: metadata_regex (Python named groups, one of them "
                 "the channel), load_data, or a pipeline whose Metadata module reads file names"
             )
-        if job.platemap and self.store.head(job.platemap) is None:
-            problems.append(f"the platemap {self.store.url(job.platemap)} does not exist")
+        if job.platemap:
+            problems += self._platemap_problems(job.platemap)
         if problems:
             return None, problems
         found = plate.plan_plate(
@@ -82,6 +83,15 @@ class PlateJobs:
                 f"{len(found.groups)} groups: at most {layout.MAX_ARRAY_SIZE} (one Batch array)"
             )
         return found, problems
+
+    def _platemap_problems(self, key: str) -> list[str]:
+        """The platemap read now, as the merge will read it after every well has run."""
+        head = self.store.head(key)
+        if head is None:
+            return [f"the platemap {self.store.url(key)} does not exist"]
+        if int(head.get("ContentLength", 0)) > MAX_PLATEMAP_BYTES:
+            return [f"the platemap {self.store.url(key)} is over 10 MiB"]
+        return plate.platemap_problems(self.store.get_bytes(key))
 
     def _read_load_data(self, key: str, problems: list[str]) -> str | None:
         head = self.store.head(key)

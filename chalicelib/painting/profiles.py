@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.painting import tables
+from chalicelib.painting import plate, tables
 
 if TYPE_CHECKING:  # imported where used: this module must import without them (doctests)
     import pandas as pd
@@ -38,7 +38,7 @@ TEXT_PREFIXES = (
     "ObjectsPathName_", "ObjectsURL_",
 )  # fmt: skip
 STRATA = ["Metadata_Plate", "Metadata_Well"]
-WELL_COLUMNS = ("Metadata_Well", "Well", "well_position", "Metadata_well_position", "well")
+WELL_COLUMNS = plate.PLATEMAP_WELL_COLUMNS  # one list: the submission checks them
 FEATURE_SELECTION = ["variance_threshold", "correlation_threshold", "drop_na_columns", "blocklist"]
 
 

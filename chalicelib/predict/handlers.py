@@ -12,7 +12,7 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,14 +94,7 @@ class PredictionService:
         )
         predictions = self._model.ensemble.predict(request.rows)
         observability.metric("Predictions", len(predictions))
-        ranges = self._model.metadata.get("feature_ranges") or {}
-        outside = [out_of_range(row, self._features, ranges) for row in request.rows]
-        if any(outside):
-            log.info(
-                "%d of %d rows far outside the training range",
-                sum(map(bool, outside)),
-                len(outside),
-            )
+        outside = self._outside(request.rows)
         if request.single:
             return prediction_document(predictions[0], outside[0])
         return predictions_document(predictions, outside)
@@ -125,10 +118,11 @@ class PredictionService:
             self._settings.max_batch_bytes,
         )
         predictions = self._model.ensemble.predict(table.rows)
+        outside = self._outside(table.rows)
         s3.put_object(
             Bucket=self._settings.results_bucket,
             Key=request.output_key,
-            Body=predictions_csv(table, predictions, self._features),
+            Body=predictions_csv(table, predictions, self._features, outside),
             ContentType="text/csv",
         )
         result = BatchResult(
@@ -137,10 +131,24 @@ class PredictionService:
             output_bucket=self._settings.results_bucket,
             counts=Counter(p.label for p in predictions),
             elapsed_ms=(time.perf_counter() - started) * 1e3,
+            outside=tuple(
+                (index + 1, tuple(flag["feature"] for flag in flags))
+                for index, flags in enumerate(outside)
+                if flags
+            ),
         )
         log.info("predicted %d rows of s3://%s/%s", result.rows, request.bucket, request.key)
         observability.metric("Predictions", result.rows)
         return result.to_document()
+
+    def _outside(self, rows: Sequence[Sequence[float]]) -> list[list[dict[str, Any]]]:
+        """Per row, its values far outside the training data (``messages.out_of_range``)."""
+        ranges = self._model.metadata.get("feature_ranges") or {}
+        outside = [out_of_range(row, self._features, ranges) for row in rows]
+        if any(outside):
+            flagged = sum(map(bool, outside))
+            log.info("%d of %d rows far outside the training range", flagged, len(outside))
+        return outside
 
     def metadata(self) -> dict[str, Any]:
         return dict(self._model.metadata)

@@ -17,14 +17,15 @@ from typing import Any
 from chalicelib import jsonsafe
 from chalicelib.errors import InvalidInput, TooLarge, UnsupportedType
 from chalicelib.predict.model import FLOAT32_MAX, Prediction
+from chalicelib.storage import S3_KEY_BYTES, key_bytes
 
 _NUMBER_TYPES = (int, float)  # exactly these: bool is an int subclass and is refused
 # S3 bucket names: 3-63 characters of lowercase letters, digits, dots and dashes.
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 OUTPUT_PREFIX, OUTPUT_SUFFIX = "predictions/", ".csv"
-# S3 keys are at most 1024 bytes, and the output key adds a prefix, the source bucket
-# (two files of one name in two buckets must not overwrite each other) and a suffix.
-MAX_KEY_BYTES = 1024 - len(OUTPUT_PREFIX) - len(OUTPUT_SUFFIX) - 64
+# The output key adds a prefix, the source bucket (two files of one name in two buckets
+# must not overwrite each other, at most 63 characters and a "/") and a suffix.
+MAX_KEY_BYTES = S3_KEY_BYTES - len(OUTPUT_PREFIX) - len(OUTPUT_SUFFIX) - 64
 # Batch formats by the key's extension.
 BATCH_FORMATS = {
     ".csv": "csv",
@@ -169,6 +170,7 @@ class PredictRequest:
 # the training range beyond either end, or is negative where every training value was not
 # (a size or a fraction). Plausible values just past the edges are not flagged.
 FAR_OUTSIDE_WIDTHS = 1.0
+MAX_LISTED_ROWS = 100  # a batch's summary lists this many flagged rows; its CSV flags all
 OUT_OF_RANGE_WARNING = (
     "some feature values are far outside the training data's range "
     "(see out_of_range): the prediction there is an extrapolation, check the units"
@@ -303,9 +305,11 @@ class BatchResult:
     output_bucket: str
     counts: Mapping[str, int]
     elapsed_ms: float
+    # (row number from 1, its features far outside the training data) of each flagged row
+    outside: tuple[tuple[int, tuple[str, ...]], ...] = ()
 
     def to_document(self) -> dict[str, Any]:
-        return {
+        document: dict[str, Any] = {
             "reason": "OK",
             "status": "200",
             "input": {
@@ -318,6 +322,13 @@ class BatchResult:
             "output": {"bucket": self.output_bucket, "key": self.request.output_key},
             "elapsed_ms": round(self.elapsed_ms, 1),
         }
+        if self.outside:  # positions and feature names, never the file's values
+            document["warning"] = f"{len(self.outside)} of {self.rows}: {OUT_OF_RANGE_WARNING}"
+            document["out_of_range"] = [
+                {"row": row, "features": list(features)}
+                for row, features in self.outside[:MAX_LISTED_ROWS]
+            ]
+        return document
 
 
 def _fields_reason(
@@ -348,8 +359,8 @@ def _value_reason(name: str, value: Any, echo: bool = True) -> str:
 
 def _utf8_length(text: str) -> int:
     try:
-        return len(text.encode("utf-8"))
-    except UnicodeEncodeError:  # a lone surrogate ("\\ud800") is no S3 key
+        return key_bytes(text)
+    except InvalidInput:  # a lone surrogate ("\\ud800") is no S3 key
         return -1
 
 

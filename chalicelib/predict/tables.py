@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,10 +39,10 @@ from chalicelib.predict.messages import (
     row_values,
 )
 from chalicelib.predict.model import Prediction
+from chalicelib.spreadsheet import defused
 
 ID = "id"
-# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+OUT_OF_RANGE = "out_of_range"
 
 
 @dataclass(frozen=True)
@@ -79,9 +79,14 @@ def read_table(
 
 
 def predictions_csv(
-    table: Table, predictions: Sequence[Prediction], features: Sequence[str]
+    table: Table,
+    predictions: Sequence[Prediction],
+    features: Sequence[str],
+    outside: Sequence[Sequence[Mapping[str, Any]]] | None = None,
 ) -> bytes:
-    """The output file: each input row with its prediction, label and probability.
+    """The output file: each input row with its prediction, label and probability, and
+    (when ``outside`` is given) an ``out_of_range`` column: the names of the row's features
+    far outside the training data (``messages.out_of_range``), ``;``-separated, or empty.
 
     >>> print(predictions_csv(Table(((1.0, 2.0),)), [Prediction(1, "yes", 0.75)], ["a", "b"])
     ...       .decode(), end="")
@@ -91,22 +96,18 @@ def predictions_csv(
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     id_columns = [ID] if table.ids is not None else []
-    writer.writerow(["row", *id_columns, *features, "prediction", "label", "probability"])
+    flag_columns = [OUT_OF_RANGE] if outside is not None else []
+    writer.writerow(
+        ["row", *id_columns, *features, "prediction", "label", "probability", *flag_columns]
+    )
     for index, (row, prediction) in enumerate(zip(table.rows, predictions, strict=True)):
         ident = [defused(table.ids[index])] if table.ids is not None else []
+        flags = [";".join(f["feature"] for f in outside[index])] if outside is not None else []
         writer.writerow(
-            [index + 1, *ident, *row, prediction.value, prediction.label, prediction.probability]
-        )
+            [index + 1, *ident, *row, prediction.value, prediction.label, prediction.probability,
+             *flags]
+        )  # fmt: skip
     return out.getvalue().encode()
-
-
-def defused(cell: str) -> str:
-    """A text cell a spreadsheet shows as text: formula starts get a leading ``'``.
-
-    >>> defused("=1+1"), defused("A-1")
-    ("'=1+1", 'A-1')
-    """
-    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
 
 
 def _lines(data: bytes) -> Iterator[str]:

@@ -9,13 +9,13 @@ from typing import Any
 
 from chalicelib import aws, observability
 from chalicelib.config import get_settings
-from chalicelib.errors import InvalidInput, NotFound
+from chalicelib.errors import Conflict, InvalidInput, NotFound
 from chalicelib.http import parse_json_body
 from chalicelib.queues import QueueMessage
 from chalicelib.workers.messages import MalformedJob, message_attributes, parse_job
 from chalicelib.workers.records import JobResults
 from chalicelib.workers.tasks import TaskRunner
-from chalicelib.workers.worker import JobWorker
+from chalicelib.workers.worker import JobWorker, conflict_reason, same_job
 
 
 def results_store() -> JobResults:
@@ -68,6 +68,10 @@ def submit_job(raw_body: bytes | str | None) -> dict[str, str]:
         "input": job.input,
         "params": dict(job.params),
     }
+    results = results_store()
+    existing = results.read(job.job_id)
+    if existing is not None and not same_job(existing, job):
+        raise Conflict(conflict_reason(job.job_id))  # before sending: nothing is queued
     sqs.send_message(
         QueueUrl=url,
         MessageBody=json.dumps(document),
@@ -76,8 +80,7 @@ def submit_job(raw_body: bytes | str | None) -> dict[str, str]:
             **{k: {"DataType": "String", "StringValue": v} for k, v in job.attributes.items()},
         },
     )
-    results = results_store()
-    if results.read(job.job_id) is None:
+    if results.read(job.job_id) is None:  # (the worker may have answered it already)
         results.write({**document, "status": "queued", "attributes": dict(job.attributes)})
     return {"job_id": job.job_id, "status": "queued"}
 

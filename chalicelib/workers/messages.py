@@ -20,6 +20,7 @@ from typing import Any
 
 from chalicelib import jsonsafe
 from chalicelib.errors import InvalidInput
+from chalicelib.storage import check_key
 
 TASKS = ("count-cells", "predict", "blur-faces")
 ALIASES = {
@@ -76,7 +77,7 @@ def parse_job(body: str, message_id: str, attributes: Mapping[str, str] | None =
     >>> parse_job('{"task": "predict", "input": {"worstArea": 1}}', "m2").job_id
     'm2'
     """
-    if len(body.encode()) > MAX_BODY_BYTES:
+    if len(body.encode("utf-8", "surrogatepass")) > MAX_BODY_BYTES:
         raise MalformedJob(f"the message is larger than {MAX_BODY_BYTES // 1024} KiB")
     text = body.strip()
     if not text:
@@ -185,6 +186,4 @@ def s3_location(value: Any) -> tuple[str, str]:
         raise InvalidInput(f"expected an S3 location s3://bucket/key, got {value!r}")
     if not _BUCKET.match(bucket):  # botocore would refuse it before sending: no retry helps
         raise InvalidInput(f"{bucket[:80]!r} is not a bucket name (letters, digits, . - _)")
-    if len(key.encode()) > 1024:  # S3's limit: its 400 would be taken for an outage
-        raise InvalidInput("the object key is longer than S3's 1,024 bytes")
-    return bucket, key
+    return bucket, check_key(key)  # S3's 400 (or botocore's encoding error) would be retried

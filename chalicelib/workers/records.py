@@ -11,6 +11,10 @@ from typing import Any
 from chalicelib.storage import Bucket
 
 TERMINAL = ("ok", "error", "failed")
+# Finished for good: a second delivery of the job is a duplicate. A "failed" job (dead-lettered
+# after its retries) whose message comes round again was sent back on purpose (a DLQ redrive):
+# it runs again.
+DONE = ("ok", "error")
 
 
 class JobResults:

@@ -2,7 +2,9 @@
 
 - A body that cannot be parsed is answered at once with an error result and
   deleted: it can never succeed, so it is not retried.
-- A job already finished (a duplicate delivery) is deleted without a second result.
+- A job already finished (a duplicate delivery) is deleted without a second result;
+  another job under its id is answered ``job_id_in_use``. A failed job whose message
+  comes round again (a dead-letter redrive) runs again.
 - A finished job (ok, or an error of its input) writes ``results/jobs/<id>.json``,
   replies on the results queue with the message's attributes, and is deleted.
 - A failing job is left on the queue (SQS delivers it again) with its last error
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from chalicelib import observability
@@ -25,7 +28,7 @@ from chalicelib.config import Settings
 from chalicelib.errors import InvalidInput
 from chalicelib.queues import Deleter, QueueMessage, process_batch
 from chalicelib.workers.messages import Job, MalformedJob, parse_job
-from chalicelib.workers.records import TERMINAL, JobResults
+from chalicelib.workers.records import DONE, JobResults
 from chalicelib.workers.tasks import TaskRunner
 
 log = logging.getLogger(__name__)
@@ -55,6 +58,9 @@ class JobWorker:
         try:
             job = parse_job(message.body, message.message_id, message.attributes)
         except MalformedJob as error:
+            answered = self._results.read(message.message_id)
+            if answered and answered.get("task") == "unknown" and answered.get("replied"):
+                return True  # a second delivery of a body already answered
             self._finish(
                 # the body (up to 256 KiB) is no input: a reply holding it could not be sent
                 Job(message.message_id, "unknown", message.body[:1000], {}, message.attributes),
@@ -64,7 +70,10 @@ class JobWorker:
             )
             return True
         existing = self._results.read(job.job_id)
-        finished = existing is not None and existing.get("status") in TERMINAL
+        if existing is not None and not same_job(existing, job):
+            self._answer_conflict(job)  # never run, never stored over the other job's result
+            return True
+        finished = existing is not None and existing.get("status") in DONE
         if finished and existing and existing.get("replied"):
             return True  # a duplicate delivery: one result, not two
         if not self._results.claim(
@@ -75,6 +84,14 @@ class JobWorker:
             self._reply(existing, job)  # its worker stopped between result and reply
             return True
         return self._run(job, message)
+
+    def _answer_conflict(self, job: Job) -> None:
+        document = {
+            **self._document(job, "error"),
+            "error": {"type": "job_id_in_use", "reason": conflict_reason(job.job_id)},
+        }
+        observability.metric("Jobs", 1, "error")
+        self._results.reply(document, job.attributes)
 
     def _run(self, job: Job, message: QueueMessage) -> bool:
         started = time.perf_counter()
@@ -167,6 +184,31 @@ class JobWorker:
             MessageBody=message.body,
             MessageAttributes=attributes,
         )
+
+
+def same_job(record: Mapping[str, Any], job: Job) -> bool:
+    """Is ``record`` (``results/jobs/<id>.json``) this job's, or another job's under its id?
+
+    A job id is the client's idempotency key: a second delivery of the same job is
+    answered once, but another job sent under a used id must not pass for it.
+
+    >>> same_job({"task": "predict", "input": [1], "params": {}}, Job("j", "predict", [1]))
+    True
+    >>> same_job({"task": "predict", "input": [2]}, Job("j", "predict", [1]))
+    False
+    """
+    return (
+        record.get("task") == job.task
+        and record.get("input") == job.input
+        and (record.get("params") or {}) == dict(job.params)
+    )
+
+
+def conflict_reason(job_id: str) -> str:
+    return (
+        f"job_id {job_id!r} already names another job (another task, input or params); "
+        "send this one with a new job_id, or none"
+    )
 
 
 MAX_REASON_CHARS = 1000

@@ -69,3 +69,15 @@ def test_good_attributes_are_sent(client: Client, jobs_url: str) -> None:
     status, answer = post(client, json.dumps(body))
     assert status == 202, answer
     assert queued(jobs_url) == 1
+
+
+def test_a_job_id_used_by_another_job_is_a_409_and_nothing_is_sent(
+    client: Client, jobs_url: str
+) -> None:
+    # before: 202, and the worker took the second job for a duplicate: never run, no reply
+    first = '{"job_id": "j-1", "task": "predict", "input": {"worstArea": 1}}'
+    assert post(client, first)[0] == 202
+    assert post(client, first)[0] == 202  # the same job again: idempotent
+    status, body = post(client, first.replace('"worstArea": 1', '"worstArea": 2'))
+    assert status == 409 and "already names another job" in body["reason"]
+    assert queued(jobs_url) == 2

@@ -126,3 +126,32 @@ def test_a_float_that_is_not_finite_is_named_so() -> None:
     (parsed,) = parse_body(body)
     assert isinstance(parsed, InvalidJob)
     assert "job_vcpu must be a finite number" in parsed.reason
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("pipeline", "p\\ud800.cppipe"),
+        ("input", "in\\udc80/"),
+        ("output", "out\\ud800/"),
+        ("load_data", "ld\\ud800.csv"),
+        ("platemap", "pm\\ud800.csv"),
+        ("job_queue", "q\\ud800"),
+        ("pipeline", "p/" + "x" * 1030 + ".cppipe"),
+        ("output", "o/" + "x" * 1030),
+    ],
+)
+def test_a_field_s3_cannot_take_is_refused_and_its_batch_mates_parsed(field, value) -> None:
+    # JSON spells a lone surrogate as \\ud800; the job key's sha256 (and botocore) cannot
+    # encode it: UnicodeEncodeError retried the whole message into the DLQ, good jobs with it.
+    # A key over S3's 1,024 bytes was S3's 400, retried the same way.
+    good = '{"pipeline": "p.cppipe", "input": "in/", "output": "out/"}'
+    bad = json.loads(good.replace("out/", "o2/"))
+    if field in ("load_data", "platemap"):
+        bad["group_by"] = ["Metadata_Well"]
+    bad[field] = "@VALUE@"
+    first, second = parse_body(f"[{json.dumps(bad).replace('@VALUE@', value)}, {good}]")
+    assert isinstance(first, InvalidJob) and field in first.reason
+    assert "surrogate" in first.reason or "1,024" in first.reason
+    assert first.output in (None, "o2/")  # where its status is mirrored: only a usable prefix
+    assert not isinstance(second, InvalidJob)

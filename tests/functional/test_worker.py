@@ -24,12 +24,13 @@ class ScriptedRunner:
 
     def __init__(self) -> None:
         self.runs: list[str] = []
+        self.recovered: set[str] = set()  # job ids whose service is back up
 
     def run(self, job: Any) -> dict[str, Any]:
         self.runs.append(job.job_id)
         if job.input == "bad":
             raise InvalidInput("bad input")
-        if job.input == "down":
+        if job.input == "down" and job.job_id not in self.recovered:
             raise ConnectionError("service unavailable")
         return {"echo": job.input}
 
@@ -188,3 +189,46 @@ def test_an_error_reason_never_carries_the_whole_body(aws_env, body: str) -> Non
     assert len(json.dumps(reply)) < 20_000
     [stored] = [aws_env["results"].read(reply["job_id"])]
     assert len(json.dumps(stored)) < 20_000
+
+
+# -- qa3 -------------------------------------------------------------------------------------
+def test_a_job_id_reused_for_another_job_is_answered_as_a_conflict(aws_env) -> None:
+    # before: a second job under a finished job's id was taken for a duplicate delivery:
+    # deleted without running, without a reply (the chat waited for ever)
+    worker = aws_env["worker"]
+    worker.handle_batch([message(aws_env, job("k", "ok"))])
+    worker.handle_batch([message(aws_env, job("k", "another input"))])
+    first, second = replies(aws_env)
+    assert first["status"] == "ok" and first["result"] == {"echo": "ok"}
+    assert second["job_id"] == "k" and second["status"] == "error"
+    assert second["error"]["type"] == "job_id_in_use"
+    assert aws_env["runner"].runs == ["k"]  # not run: its id names another job's result
+    assert aws_env["results"].read("k")["result"] == {"echo": "ok"}  # kept
+    worker.handle_batch([message(aws_env, job("k", "ok"))])  # a true duplicate: no reply
+    assert replies(aws_env) == []
+
+
+def test_a_dead_lettered_job_sent_round_again_runs_again(aws_env) -> None:
+    # `lab redrive lab-local-jobs` (or SQS's DLQ redrive) sends a failed job's message back:
+    # before, the worker found its "failed" result, took it for a duplicate delivery and
+    # deleted it without running it: the redrive the docs recommend did nothing.
+    worker, runner = aws_env["worker"], aws_env["runner"]
+    worker.handle_batch([message(aws_env, job("r", "down"), SETTINGS.max_receive_count)])
+    assert [r["status"] for r in replies(aws_env)] == ["failed"]
+    runner.recovered.add("r")  # the service is back; the message is sent round again
+    worker.handle_batch([message(aws_env, job("r", "down"))])
+    assert runner.runs == ["r", "r"]
+    [reply] = replies(aws_env)
+    assert reply["status"] == "ok" and reply["result"] == {"echo": "down"}
+    assert aws_env["results"].read("r")["status"] == "ok"
+    worker.handle_batch([message(aws_env, job("r", "down"))])  # now a duplicate: no rerun
+    assert runner.runs == ["r", "r"] and replies(aws_env) == []
+
+
+def test_a_malformed_body_delivered_twice_is_answered_once(aws_env) -> None:
+    # SQS delivers at least once: before, each delivery of a body that cannot be parsed
+    # wrote its error again and sent the chat a second error reply
+    malformed = message(aws_env, "{oops")
+    aws_env["worker"].handle_batch([malformed])
+    aws_env["worker"].handle_batch([malformed])
+    assert [r["status"] for r in replies(aws_env)] == ["error"]

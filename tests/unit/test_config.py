@@ -50,3 +50,21 @@ def test_local_stage_matches_the_import_defaults() -> None:
 def test_config_file_is_valid_chalice_config() -> None:
     document = json.loads(CHALICE_CONFIG.read_text())
     assert document["version"] == "2.0" and set(STAGES) <= set(document["stages"])
+
+
+@pytest.mark.parametrize(
+    "name, raw, says",
+    [
+        ("MAX_PREDICT_ROWS", "1e3", "MAX_PREDICT_ROWS must be a whole number"),
+        ("MAX_PREDICT_ROWS", "-5", "MAX_PREDICT_ROWS must not be negative"),
+        ("CELL_COUNTER_TIMEOUT", "nan", "CELL_COUNTER_TIMEOUT must be a whole number"),
+        ("FACE_SAMPLE_HZ", "inf", "FACE_SAMPLE_HZ must be a finite number"),
+        ("FACE_PIXEL_RATE", "-1", "FACE_PIXEL_RATE must not be negative"),
+    ],
+)
+def test_a_bad_numeric_setting_names_its_variable(name: str, raw: str, says: str) -> None:
+    # before: int()'s "invalid literal for int() with base 10: '1e3'" at every cold start,
+    # naming no variable; a negative limit was taken (every /predict list then a 413)
+    with pytest.raises(ValueError, match=says):
+        settings_from({name: raw}, {})
+    assert settings_from({"MAX_PREDICT_ROWS": " 100 "}, {}).max_predict_rows == 100

@@ -417,3 +417,14 @@ def test_the_fine_level_is_not_run_in_a_region_that_is_a_larger_face(monkeypatch
     assert calls == []
     detector.search(np.full((240, 320), 110, np.uint8), [region], [20], [False])
     assert calls == [20]
+
+
+def test_the_hybrid_confirms_with_the_small_detectors_frontal_cascade(detector) -> None:
+    # before: the frontal cascade was read from disk twice (the small-face views and the
+    # confirmation each loaded their own, ~2x the XML parse on every cold start)
+    from chalicelib.faces.detection import MultiViewDetector
+
+    haar = MultiViewDetector(min_face=20, views=("frontal", "tilted"))
+    assert HybridDetector(detector, haar).confirm is haar.cascade("frontal")
+    assert HybridDetector(detector, _Recorder()).confirm is not None  # its own when needed
+    assert HybridDetector(detector, haar, confirm=False).confirm is None
