@@ -11,7 +11,7 @@ from __future__ import annotations
 import resource
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -82,8 +82,22 @@ class Blurred:
 
 
 def check_video(path: Path, max_seconds: float) -> video.VideoInfo:
-    """Probe ``path`` and refuse, before any decoding, what cannot or must not be done."""
+    """Probe ``path`` and refuse, before any decoding, what cannot or must not be done.
+
+    The frame count is the header's, or the packets counted when there are more (a
+    header that understates the length would otherwise cut the planned output short
+    and let a long video past ``max_seconds``).
+    """
     info = video.probe(path)
+    limit = int(max_seconds * info.fps) + 1
+    counted = video.count_frames(path, limit)
+    if counted is not None and counted > max(limit, info.frames):
+        raise TooLarge(
+            f"the video runs past the limit of {max_seconds:.0f} s "
+            f"(its header claims {info.duration_s:.0f} s)"
+        )
+    if counted is not None and counted > info.frames:
+        info = replace(info, frames=counted)
     if info.duration_s > max_seconds:
         raise TooLarge(
             f"the video is {info.duration_s:.0f} s long; the limit is {max_seconds:.0f} s"

@@ -84,6 +84,31 @@ def probe(path: Path) -> VideoInfo:
     return info
 
 
+def count_frames(path: Path, limit: int) -> int | None:
+    """The video packets of the first video stream, counted by demuxing (no decoding),
+    up to ``limit + 1``; None without PyAV or when the file cannot be demuxed.
+
+    A container's frame count is only what its header says: a patched or sloppy header
+    can understate the length, and frames past it would be planned out of the output.
+    Packets the demuxer marks to discard (edit lists) are not counted.
+    """
+    if av is None:
+        return None
+    counted = 0
+    try:
+        with av.open(str(path)) as box:
+            if not box.streams.video:
+                return None
+            for packet in box.demux(box.streams.video[0]):
+                if packet.size and not packet.is_discard:
+                    counted += 1
+                    if counted > limit:
+                        break
+    except av.FFmpegError:  # cut short: what was counted
+        pass
+    return counted
+
+
 def frames(path: Path, start: int = 0, count: int | None = None) -> Iterator[np.ndarray]:
     """Every frame, BGR uint8, in order; or ``count`` frames from frame ``start``.
 

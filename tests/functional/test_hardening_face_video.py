@@ -3,14 +3,22 @@ the smallest face, a header that understates the frame count, variable frame rat
 
 from __future__ import annotations
 
+import struct
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
+import cv2
 import numpy as np
 import pytest
 
-from chalicelib.errors import UnsupportedType
+from chalicelib.config import Settings
+from chalicelib.errors import TooLarge, UnsupportedType
 from chalicelib.faces import process, video
 from chalicelib.faces.blazeface import shared_detector
+from chalicelib.faces.container import FaceBlurService
+from chalicelib.faces.handlers import _job
+from chalicelib.faces.messages import FaceBlurJob, SegmentTask
 from chalicelib.faces.tracking import CoverageSettings
 
 
@@ -46,3 +54,52 @@ def test_frames_as_large_as_the_smallest_face_are_blurred(tmp_path: Path) -> Non
     info = video.probe(source)
     done = process.anonymise(source, tmp_path / "out.mp4", shared_detector(), info)
     assert done.frames == 4
+
+
+def avi(path: Path, frames: int, claimed: int | None = None) -> Path:
+    """MJPEG AVI of ``frames`` frames at 10 fps; ``claimed``: the headers' frame count."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), 10, (64, 48))
+    for i in range(frames):
+        writer.write(np.full((48, 64, 3), i % 250, np.uint8))
+    writer.release()
+    if claimed is not None:  # the main header's and the stream header's frame counts
+        data = bytearray(path.read_bytes())
+        struct.pack_into("<I", data, data.find(b"avih") + 8 + 16, claimed)
+        struct.pack_into("<I", data, data.find(b"strh") + 8 + 32, claimed)
+        path.write_bytes(bytes(data))
+    return path
+
+
+def run_workflow(service: FaceBlurService, job: FaceBlurJob) -> dict[str, Any]:
+    """PlanSegments, BlurSegments (each item), JoinSegments, as the state machine runs them."""
+    state = service.plan(job)
+    parts = [service.segment(SegmentTask.from_state(item)) for item in state["segments"]]
+    return service.join(FaceBlurJob.from_state({**state, "parts": parts}))
+
+
+def upload(s3: Any, settings: Settings, path: Path) -> FaceBlurJob:
+    s3.put_object(Bucket=settings.videos_bucket, Key=path.name, Body=path.read_bytes())
+    return _job(settings, settings.videos_bucket, path.name, "etag")
+
+
+def test_a_header_that_understates_the_frames_does_not_cut_the_output(
+    s3: Any, settings: Settings, tmp_path: Path
+) -> None:
+    source = avi(tmp_path / "under.avi", frames=60, claimed=5)  # 6 s; the header says 0.5 s
+    assert video.probe(source).frames == 5
+    job = upload(s3, settings, source)
+    done = run_workflow(FaceBlurService(settings, s3), job)
+    assert done["result"]["frames"] == 60
+    out = tmp_path / "out.mp4"
+    s3.download_file(job.output_bucket, job.output_key, str(out))
+    assert sum(1 for _ in video.frames(out)) == 60
+
+
+def test_a_header_that_understates_the_length_past_the_limit_is_refused(
+    s3: Any, settings: Settings, tmp_path: Path
+) -> None:
+    source = avi(tmp_path / "long.avi", frames=60, claimed=5)
+    job = upload(s3, settings, source)
+    service = FaceBlurService(replace(settings, max_video_seconds=2), s3)
+    with pytest.raises(TooLarge, match="limit"):
+        service.plan(job)
