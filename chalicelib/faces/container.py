@@ -14,6 +14,7 @@ workflow (``statemachines/face-blur.asl.json``) calls it three ways:
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import tempfile
@@ -26,7 +27,7 @@ import numpy as np
 
 from chalicelib import aws, observability
 from chalicelib.config import Settings, get_settings
-from chalicelib.errors import InvalidInput
+from chalicelib.errors import InvalidInput, TooLarge
 from chalicelib.faces import process, video
 from chalicelib.faces.blazeface import shared_detector
 from chalicelib.faces.detection import HaarFaceDetector, blur_boxes
@@ -39,6 +40,13 @@ log = logging.getLogger(__name__)
 
 # Tracking and holding need this much video either side of a segment (seconds).
 CONTEXT_SECONDS = 1.5
+
+# Step Functions takes 256 KiB of state per step; past it the execution fails with
+# States.DataLimitExceeded, which no Catch takes (RecordFailure never runs, no result).
+# The plan refuses a video whose join input could pass it (an upper estimate).
+MAX_STATE_BYTES = 250_000
+# A segment's summary (``FaceBlurService.segment``) without its two keys, numbers at their widest.
+PART_BYTES = 320  # (304 with every number at its widest: 5-digit index, 11-digit counts)
 
 
 class FaceBlurService:
@@ -60,7 +68,16 @@ class FaceBlurService:
         ]
         if not items:
             raise InvalidInput("the video has no frames")
-        return {**job.to_state(), "segments": items}
+        state = {**job.to_state(), "segments": items}
+        size = state_bytes(FaceBlurJob.from_state(state))
+        if size > MAX_STATE_BYTES:
+            raise TooLarge(
+                f"the video needs {len(items)} segments of {per_segment} frames "
+                f"({info.width}x{info.height} at {info.fps:.4g} fps): the workflow's state "
+                f"would reach ~{size // 1000} kB, over the {MAX_STATE_BYTES // 1000} kB "
+                "it may hold"
+            )
+        return state
 
     # -- one segment ------------------------------------------------------------------
     def segment(self, task: SegmentTask) -> dict[str, Any]:
@@ -218,6 +235,19 @@ def segment_frames(settings: Settings, info: video.VideoInfo) -> int:
     budget = int(settings.face_pixel_rate * settings.face_segment_budget_seconds / per_frame)
     context = 2 * math.ceil(CONTEXT_SECONDS * info.fps)  # read and tracked, not written
     return max(1, budget - context)
+
+
+def state_bytes(job: FaceBlurJob) -> int:
+    """At most the bytes of JSON JoinSegments receives for ``job``'s plan: the plan's state
+    (its ``segments``) and the Map's results, one summary per segment.
+
+    >>> job = FaceBlurJob("b", "clip.mp4", "e", "out", "opencv", 1)
+    >>> state_bytes(job) == len(json.dumps(job.to_state()))
+    True
+    """
+    tasks = [SegmentTask.from_state(item) for item in job.segments or []]
+    parts = sum(len(json.dumps([t.part_key, t.review_key])) + PART_BYTES for t in tasks)
+    return len(json.dumps(job.to_state())) + parts
 
 
 def stack_sheets(sheets: list[bytes]) -> bytes:

@@ -3,6 +3,7 @@ the smallest face, a header that understates the frame count, variable frame rat
 
 from __future__ import annotations
 
+import json
 import struct
 from dataclasses import replace
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 
 from chalicelib.config import Settings
 from chalicelib.errors import TooLarge, UnsupportedType
-from chalicelib.faces import process, video
+from chalicelib.faces import container, process, video
 from chalicelib.faces.blazeface import shared_detector
 from chalicelib.faces.container import FaceBlurService
 from chalicelib.faces.handlers import _job
@@ -103,3 +104,32 @@ def test_a_header_that_understates_the_length_past_the_limit_is_refused(
     service = FaceBlurService(replace(settings, max_video_seconds=2), s3)
     with pytest.raises(TooLarge, match="limit"):
         service.plan(job)
+
+
+def test_a_plan_whose_state_would_overflow_step_functions_is_refused(
+    s3: Any, settings: Settings, tmp_path: Path
+) -> None:
+    # One-frame segments (what a 4K video at 30 fps gets at the default pixel rate:
+    # its context alone is over the budget): 600 segments, a state of MBs in 4K.
+    source = avi(tmp_path / "many.avi", frames=600)
+    job = upload(s3, settings, source)
+    service = FaceBlurService(replace(settings, face_segment_seconds=0.1), s3)
+    with pytest.raises(TooLarge, match="segments"):
+        service.plan(job)
+
+
+def test_the_join_input_stays_within_what_the_plan_allowed(
+    s3: Any, settings: Settings, tmp_path: Path
+) -> None:
+    # A long key (1,000 bytes) and many short segments: the state JoinSegments receives
+    # (the plan's state and every segment's summary) is what the plan estimated, at most.
+    source = avi(tmp_path / "clip.avi", frames=12)
+    name = "k" * (1000 - len(".avi")) + ".avi"
+    s3.put_object(Bucket=settings.videos_bucket, Key=name, Body=source.read_bytes())
+    job = _job(settings, settings.videos_bucket, name, "etag")
+    service = FaceBlurService(replace(settings, face_segment_seconds=0.1), s3)
+    state = service.plan(job)
+    parts = [service.segment(SegmentTask.from_state(item)) for item in state["segments"]]
+    joined = json.dumps({**state, "parts": parts})
+    assert len(state["segments"]) == 12
+    assert len(joined) <= container.state_bytes(FaceBlurJob.from_state(state))
