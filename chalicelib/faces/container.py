@@ -59,11 +59,20 @@ class FaceBlurService:
         """The state with ``segments``: the Map's items."""
         with tempfile.TemporaryDirectory() as folder:
             source = self._download(job, Path(folder))
-            info = process.check_video(source, self._settings.max_video_seconds)
+            info, times = process.checked_video(source, self._settings.max_video_seconds)
         per_segment = segment_frames(self._settings, info)
         context = math.ceil(CONTEXT_SECONDS * info.fps)
         items = [
-            SegmentTask(job, number, start, count, context, job.timeout_seconds).to_state()
+            SegmentTask(
+                job,
+                number,
+                start,
+                count,
+                context,
+                job.timeout_seconds,
+                # each frame's own time: at a variable rate frame i is not at i / fps
+                video.seek_time(times, max(0, start - context)),
+            ).to_state()
             for number, (start, count) in enumerate(plan_segments(info.frames, per_segment))
         ]
         if not items:
@@ -88,7 +97,7 @@ class FaceBlurService:
             source = self._download(job, Path(folder))
             info = video.probe(source)
             target = Path(folder) / "part.mp4"
-            part = process.Segment(task.start, task.count, task.context)
+            part = process.Segment(task.start, task.count, task.context, task.at)
             if job.detector == "rekognition":
                 done = self._blur_samples(job, source, target, info, part)
             else:

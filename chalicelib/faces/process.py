@@ -82,7 +82,14 @@ class Blurred:
 
 
 def check_video(path: Path, max_seconds: float) -> video.VideoInfo:
-    """Probe ``path`` and refuse, before any decoding, what cannot or must not be done.
+    """Probe ``path`` and refuse, before any decoding, what cannot or must not be done."""
+    return checked_video(path, max_seconds)[0]
+
+
+def checked_video(
+    path: Path, max_seconds: float
+) -> tuple[video.VideoInfo, list[float | None] | None]:
+    """``check_video``, and the frames' times (``video.packet_times``) to seek ranges by.
 
     The frame count is the header's, or the packets counted when there are more (a
     header that understates the length would otherwise cut the planned output short
@@ -90,7 +97,8 @@ def check_video(path: Path, max_seconds: float) -> video.VideoInfo:
     """
     info = video.probe(path)
     limit = int(max_seconds * info.fps) + 1
-    counted = video.count_frames(path, limit)
+    times = video.packet_times(path, limit)
+    counted = None if times is None else len(times)
     if counted is not None and counted > max(limit, info.frames):
         raise TooLarge(
             f"the video runs past the limit of {max_seconds:.0f} s "
@@ -102,7 +110,7 @@ def check_video(path: Path, max_seconds: float) -> video.VideoInfo:
         raise TooLarge(
             f"the video is {info.duration_s:.0f} s long; the limit is {max_seconds:.0f} s"
         )
-    return info
+    return info, times
 
 
 def detect(
@@ -192,6 +200,7 @@ class Segment:
     start: int
     count: int
     context: int = 0
+    at: float | None = None  # where reading (context included) is sought: ``video.seek_time``
 
 
 @dataclass(frozen=True)
@@ -320,10 +329,12 @@ def _source_frames(
     if pool is not None:
         if segment is None:  # the whole file, however many frames its container claims
             return video.yuv420_frames(source, threads=threads, pool=pool)
-        return video.yuv420_frames(source, start, count + segment.context, threads, pool)
+        return video.yuv420_frames(
+            source, start, count + segment.context, threads, pool, segment.at
+        )
     if segment is None:
         return video.frames(source)
-    return video.frames(source, start, count + segment.context)
+    return video.frames(source, start, count + segment.context, segment.at)
 
 
 @dataclass

@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import struct
 from dataclasses import replace
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import av
 import cv2
 import numpy as np
 import pytest
@@ -133,3 +135,45 @@ def test_the_join_input_stays_within_what_the_plan_allowed(
     joined = json.dumps({**state, "parts": parts})
     assert len(state["segments"]) == 12
     assert len(joined) <= container.state_bytes(FaceBlurJob.from_state(state))
+
+
+def variable_rate(path: Path, times: list[float]) -> Path:
+    """A lossless H.264 MP4: frame ``i`` is grey level ``16 + 3 i``, shown at ``times[i]``."""
+    with av.open(str(path), "w") as box:
+        stream = box.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.time_base = Fraction(1, 1000)
+        stream.options = {"qp": "0"}
+        for i, t in enumerate(times):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 16 + 3 * i, np.uint8), "rgb24")
+            frame.pts, frame.time_base = round(t * 1000), Fraction(1, 1000)
+            box.mux(stream.encode(frame))
+        box.mux(stream.encode(None))
+    return path
+
+
+def frame_numbers(path: Path) -> list[int]:
+    return [round((float(f.mean()) - 16) / 3) for f in video.frames(path)]
+
+
+@pytest.mark.skipif(video.av is None, reason="PyAV writes the variable-rate fixture")
+@pytest.mark.parametrize(
+    "times",
+    [
+        [i / 5 for i in range(30)] + [6 + i / 30 for i in range(30)],  # slow, then fast
+        [i / 30 for i in range(30)] + [1 + i / 5 for i in range(30)],  # fast, then slow
+    ],
+    ids=["slow-then-fast", "fast-then-slow"],
+)
+def test_segments_of_a_variable_rate_video_hold_each_frame_once(
+    s3: Any, settings: Settings, tmp_path: Path, times: list[float]
+) -> None:
+    source = variable_rate(tmp_path / "vfr.mp4", times)
+    assert frame_numbers(source) == list(range(60))
+    job = upload(s3, settings, source)
+    service = FaceBlurService(replace(settings, face_segment_seconds=1.0), s3)
+    done = run_workflow(service, job)
+    assert done["result"]["segments"] > 4
+    out = tmp_path / "out.mp4"
+    s3.download_file(job.output_bucket, job.output_key, str(out))
+    assert frame_numbers(out) == list(range(60))
