@@ -27,7 +27,7 @@ import numpy as np
 
 from chalicelib import aws, observability
 from chalicelib.config import Settings, get_settings
-from chalicelib.errors import InvalidInput, TooLarge
+from chalicelib.errors import CorruptInput, InvalidInput, TooLarge
 from chalicelib.faces import process, video
 from chalicelib.faces.blazeface import shared_detector
 from chalicelib.faces.detection import HaarFaceDetector, blur_boxes
@@ -103,6 +103,11 @@ class FaceBlurService:
             else:
                 done = process.anonymise(
                     source, target, shared_detector(), info, settings=strict, segment=part
+                )
+            if done.frames < task.count:  # the index promised frames the data does not hold
+                raise CorruptInput(
+                    f"the video is truncated or corrupt: segment {task.index} read "
+                    f"{done.frames} of its {task.count} frames (from frame {task.start})"
                 )
             if done.frames != task.count:
                 raise RuntimeError(

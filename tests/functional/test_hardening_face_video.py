@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from chalicelib.config import Settings
-from chalicelib.errors import TooLarge, UnsupportedType
+from chalicelib.errors import CorruptInput, TooLarge, UnsupportedType
 from chalicelib.faces import container, process, video
 from chalicelib.faces.blazeface import shared_detector
 from chalicelib.faces.container import FaceBlurService
@@ -177,3 +177,20 @@ def test_segments_of_a_variable_rate_video_hold_each_frame_once(
     out = tmp_path / "out.mp4"
     s3.download_file(job.output_bucket, job.output_key, str(out))
     assert frame_numbers(out) == list(range(60))
+
+
+def test_a_video_cut_short_behind_a_whole_index_is_corrupt_input(
+    s3: Any, settings: Settings, tmp_path: Path
+) -> None:
+    # The index (moov, at the front: +faststart) promises 40 frames; the data stops at 60 %.
+    whole = tmp_path / "whole.mp4"
+    with video.VideoWriter(whole, 64, 48, 10.0) as out:
+        for i in range(40):
+            out.write(np.full((48, 64, 3), 6 * i, np.uint8))
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) * 6 // 10])
+    assert video.probe(cut).frames == 40
+    job = upload(s3, settings, cut)
+    with pytest.raises(CorruptInput, match="truncated"):
+        run_workflow(FaceBlurService(settings, s3), job)
