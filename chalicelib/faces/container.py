@@ -140,7 +140,12 @@ class FaceBlurService:
         if not job.detections_key:
             raise InvalidInput("no detections for a rekognition segment")
         detections = Bucket(self._s3, job.output_bucket).read_json(job.detections_key) or {}
-        return process.blur_samples(source, target, samples_from(detections), info, part)
+        # each frame's own time: Rekognition's are real, and at a variable rate frame i
+        # is not at i / fps (its boxes would land on other frames)
+        times = video.packet_times(source, int(self._settings.max_video_seconds * info.fps) + 1)
+        return process.blur_samples(
+            source, target, samples_from(detections), info, part, times=times
+        )
 
     # -- join -------------------------------------------------------------------------
     def join(self, job: FaceBlurJob) -> dict[str, Any]:

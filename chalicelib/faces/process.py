@@ -401,19 +401,26 @@ def blur_samples(
     info: video.VideoInfo,
     segment: Segment,
     review_tiles: int = 4,
+    times: list[float | None] | None = None,
 ) -> Anonymised:
     """One segment blurred with detections made elsewhere (Rekognition's samples):
-    each frame gets the boxes of the samples around it, as ``blur`` does."""
+    each frame gets the boxes of the samples around it, as ``blur`` does.
+
+    ``times`` (``video.packet_times``): each frame's own time, to seek the segment and
+    to match it with the samples' times; without them frame ``i`` is taken to be at
+    ``i / fps``, which at a variable frame rate is another frame's time.
+    """
     ordered = sorted(samples, key=lambda s: s.t_ms)
     stats = CoverageStats()
     timings = Timings()
     sheet = ReviewSheet(segment.count, info.fps, tiles=review_tiles) if review_tiles else None
     blurred = 0
     with video.VideoWriter(target, info.width, info.height, info.fps) as out:
-        frames = video.frames(source, segment.start, segment.count)
+        at = segment.at if segment.at is not None else video.seek_time(times, segment.start)
+        frames = video.frames(source, segment.start, segment.count, at)
         for position, frame in enumerate(frames):
             started = time.perf_counter()
-            boxes = boxes_for(ordered, (segment.start + position) * 1000.0 / info.fps)
+            boxes = boxes_for(ordered, _time_ms(times, segment.start + position, info.fps))
             blurred += blur_boxes(frame, boxes)
             if sheet is not None and sheet.wants(position):
                 sheet.offer(position, frame, _pixel_rects(boxes, info), False)
@@ -433,6 +440,16 @@ def blur_samples(
         timings=timings,
         review_png=sheet.png() if sheet is not None else None,
     )
+
+
+def _time_ms(times: list[float | None] | None, index: int, fps: float) -> float:
+    """Milliseconds of frame ``index``: its own time when known, else ``index / fps``.
+
+    >>> _time_ms([0.0, 0.25], 1, 10.0), _time_ms(None, 1, 10.0), _time_ms([0.0], 3, 10.0)
+    (250.0, 100.0, 300.0)
+    """
+    known = times[index] if times is not None and 0 <= index < len(times) else None
+    return known * 1000.0 if known is not None else index * 1000.0 / fps
 
 
 def _pixel_rects(boxes: tuple[Box, ...], info: video.VideoInfo) -> list[tuple[int, int, int, int]]:

@@ -21,7 +21,7 @@ from chalicelib.faces import container, process, video
 from chalicelib.faces.blazeface import shared_detector
 from chalicelib.faces.container import FaceBlurService
 from chalicelib.faces.handlers import _job
-from chalicelib.faces.messages import FaceBlurJob, SegmentTask
+from chalicelib.faces.messages import FaceBlurJob, Sample, SegmentTask
 from chalicelib.faces.tracking import CoverageSettings
 
 
@@ -194,3 +194,45 @@ def test_a_video_cut_short_behind_a_whole_index_is_corrupt_input(
     job = upload(s3, settings, cut)
     with pytest.raises(CorruptInput, match="truncated"):
         run_workflow(FaceBlurService(settings, s3), job)
+
+
+def textured_variable_rate(path: Path, times: list[float]) -> Path:
+    """``variable_rate`` with a fine checkerboard on each frame (mean still ``16 + 3 i``),
+    so that a blurred frame can be told from a sharp one."""
+    checker = np.indices((48, 64)).sum(axis=0) % 2 * 40 - 20
+    with av.open(str(path), "w") as box:
+        stream = box.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv444p"
+        stream.time_base = Fraction(1, 1000)
+        stream.options = {"qp": "0"}
+        for i, t in enumerate(times):
+            grey = (40 + 3 * i + checker).astype(np.uint8)
+            frame = av.VideoFrame.from_ndarray(np.dstack([grey] * 3), "rgb24")
+            frame.pts, frame.time_base = round(t * 1000), Fraction(1, 1000)
+            box.mux(stream.encode(frame))
+        box.mux(stream.encode(None))
+    return path
+
+
+@pytest.mark.skipif(video.av is None, reason="PyAV writes the variable-rate fixture")
+def test_detections_made_elsewhere_land_on_their_frames_at_a_variable_rate(
+    tmp_path: Path,
+) -> None:
+    # Rekognition's samples carry each frame's real time: frames 30 and 31 (at 6.0 and
+    # 6.033 s) hold a face over the whole picture, no other frame does.
+    times = [i / 5 for i in range(30)] + [6 + i / 30 for i in range(30)]
+    source = textured_variable_rate(tmp_path / "vfr.mp4", times)
+    face = ((0.0, 0.0, 1.0, 1.0),)
+    samples = [Sample(t * 1000, face if i in (30, 31) else ()) for i, t in enumerate(times)]
+    info = video.probe(source)
+    out = tmp_path / "part.mp4"
+    done = process.blur_samples(
+        source, out, samples, info, process.Segment(25, 10), times=video.packet_times(source, 100)
+    )
+    assert done.frames == 10
+    written = list(video.frames(out))
+    # (ids 3 grey levels apart; x264 at QP 18 moves a checkerboard's mean by up to ~2)
+    numbers = [(float(f.mean()) - 40) / 3 for f in written]
+    assert all(abs(n - i) < 1 for n, i in zip(numbers, range(25, 35), strict=True))
+    sharp = [float(cv2.Laplacian(f, cv2.CV_32F).var()) > 100 for f in written]
+    assert [25 + p for p, s in enumerate(sharp) if not s] == [30, 31]
