@@ -416,7 +416,8 @@ def blur_samples(
     sheet = ReviewSheet(segment.count, info.fps, tiles=review_tiles) if review_tiles else None
     blurred = 0
     with video.VideoWriter(target, info.width, info.height, info.fps) as out:
-        at = segment.at if segment.at is not None else video.seek_time(times, segment.start)
+        # (not ``segment.at``: that is where reading with context starts; none is read here)
+        at = video.seek_time(times, segment.start)
         frames = video.frames(source, segment.start, segment.count, at)
         for position, frame in enumerate(frames):
             started = time.perf_counter()

@@ -226,9 +226,10 @@ def test_detections_made_elsewhere_land_on_their_frames_at_a_variable_rate(
     samples = [Sample(t * 1000, face if i in (30, 31) else ()) for i, t in enumerate(times)]
     info = video.probe(source)
     out = tmp_path / "part.mp4"
-    done = process.blur_samples(
-        source, out, samples, info, process.Segment(25, 10), times=video.packet_times(source, 100)
-    )
+    known = video.packet_times(source, 100)
+    # as the plan gives it: 15 context frames, sought for the opencv path at frame 10
+    part = process.Segment(25, 10, 15, video.seek_time(known, 10))
+    done = process.blur_samples(source, out, samples, info, part, times=known)
     assert done.frames == 10
     written = list(video.frames(out))
     # (ids 3 grey levels apart; x264 at QP 18 moves a checkerboard's mean by up to ~2)
