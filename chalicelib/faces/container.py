@@ -14,6 +14,7 @@ workflow (``statemachines/face-blur.asl.json``) calls it three ways:
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import tempfile
@@ -26,7 +27,7 @@ import numpy as np
 
 from chalicelib import aws, observability
 from chalicelib.config import Settings, get_settings
-from chalicelib.errors import InvalidInput
+from chalicelib.errors import CorruptInput, InvalidInput, TooLarge
 from chalicelib.faces import process, video
 from chalicelib.faces.blazeface import shared_detector
 from chalicelib.faces.detection import HaarFaceDetector, blur_boxes
@@ -40,6 +41,13 @@ log = logging.getLogger(__name__)
 # Tracking and holding need this much video either side of a segment (seconds).
 CONTEXT_SECONDS = 1.5
 
+# Step Functions takes 256 KiB of state per step; past it the execution fails with
+# States.DataLimitExceeded, which no Catch takes (RecordFailure never runs, no result).
+# The plan refuses a video whose join input could pass it (an upper estimate).
+MAX_STATE_BYTES = 250_000
+# A segment's summary (``FaceBlurService.segment``) without its two keys, numbers at their widest.
+PART_BYTES = 320  # (304 with every number at its widest: 5-digit index, 11-digit counts)
+
 
 class FaceBlurService:
     def __init__(self, settings: Settings, s3: Any) -> None:
@@ -51,16 +59,34 @@ class FaceBlurService:
         """The state with ``segments``: the Map's items."""
         with tempfile.TemporaryDirectory() as folder:
             source = self._download(job, Path(folder))
-            info = process.check_video(source, self._settings.max_video_seconds)
+            info, times = process.checked_video(source, self._settings.max_video_seconds)
         per_segment = segment_frames(self._settings, info)
         context = math.ceil(CONTEXT_SECONDS * info.fps)
         items = [
-            SegmentTask(job, number, start, count, context, job.timeout_seconds).to_state()
+            SegmentTask(
+                job,
+                number,
+                start,
+                count,
+                context,
+                job.timeout_seconds,
+                # each frame's own time: at a variable rate frame i is not at i / fps
+                video.seek_time(times, max(0, start - context)),
+            ).to_state()
             for number, (start, count) in enumerate(plan_segments(info.frames, per_segment))
         ]
         if not items:
             raise InvalidInput("the video has no frames")
-        return {**job.to_state(), "segments": items}
+        state = {**job.to_state(), "segments": items}
+        size = state_bytes(FaceBlurJob.from_state(state))
+        if size > MAX_STATE_BYTES:
+            raise TooLarge(
+                f"the video needs {len(items)} segments of {per_segment} frames "
+                f"({info.width}x{info.height} at {info.fps:.4g} fps): the workflow's state "
+                f"would reach ~{size // 1000} kB, over the {MAX_STATE_BYTES // 1000} kB "
+                "it may hold"
+            )
+        return state
 
     # -- one segment ------------------------------------------------------------------
     def segment(self, task: SegmentTask) -> dict[str, Any]:
@@ -71,12 +97,17 @@ class FaceBlurService:
             source = self._download(job, Path(folder))
             info = video.probe(source)
             target = Path(folder) / "part.mp4"
-            part = process.Segment(task.start, task.count, task.context)
+            part = process.Segment(task.start, task.count, task.context, task.at)
             if job.detector == "rekognition":
                 done = self._blur_samples(job, source, target, info, part)
             else:
                 done = process.anonymise(
                     source, target, shared_detector(), info, settings=strict, segment=part
+                )
+            if done.frames < task.count:  # the index promised frames the data does not hold
+                raise CorruptInput(
+                    f"the video is truncated or corrupt: segment {task.index} read "
+                    f"{done.frames} of its {task.count} frames (from frame {task.start})"
                 )
             if done.frames != task.count:
                 raise RuntimeError(
@@ -109,7 +140,12 @@ class FaceBlurService:
         if not job.detections_key:
             raise InvalidInput("no detections for a rekognition segment")
         detections = Bucket(self._s3, job.output_bucket).read_json(job.detections_key) or {}
-        return process.blur_samples(source, target, samples_from(detections), info, part)
+        # each frame's own time: Rekognition's are real, and at a variable rate frame i
+        # is not at i / fps (its boxes would land on other frames)
+        times = video.packet_times(source, int(self._settings.max_video_seconds * info.fps) + 1)
+        return process.blur_samples(
+            source, target, samples_from(detections), info, part, times=times
+        )
 
     # -- join -------------------------------------------------------------------------
     def join(self, job: FaceBlurJob) -> dict[str, Any]:
@@ -218,6 +254,19 @@ def segment_frames(settings: Settings, info: video.VideoInfo) -> int:
     budget = int(settings.face_pixel_rate * settings.face_segment_budget_seconds / per_frame)
     context = 2 * math.ceil(CONTEXT_SECONDS * info.fps)  # read and tracked, not written
     return max(1, budget - context)
+
+
+def state_bytes(job: FaceBlurJob) -> int:
+    """At most the bytes of JSON JoinSegments receives for ``job``'s plan: the plan's state
+    (its ``segments``) and the Map's results, one summary per segment.
+
+    >>> job = FaceBlurJob("b", "clip.mp4", "e", "out", "opencv", 1)
+    >>> state_bytes(job) == len(json.dumps(job.to_state()))
+    True
+    """
+    tasks = [SegmentTask.from_state(item) for item in job.segments or []]
+    parts = sum(len(json.dumps([t.part_key, t.review_key])) + PART_BYTES for t in tasks)
+    return len(json.dumps(job.to_state())) + parts
 
 
 def stack_sheets(sheets: list[bytes]) -> bytes:

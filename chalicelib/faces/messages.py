@@ -150,6 +150,7 @@ class SegmentTask:
     count: int
     context: int  # frames read on each side for tracking, not written
     timeout_seconds: int
+    at: float | None = None  # seconds where reading starts is sought (``video.seek_time``)
 
     @property
     def part_key(self) -> str:
@@ -168,6 +169,7 @@ class SegmentTask:
             "count": self.count,
             "context": self.context,
             "timeout_seconds": self.timeout_seconds,
+            **({"at": self.at} if self.at is not None else {}),
             "correlation_id": self.job.correlation_id,  # read by the function's logging
         }
 
@@ -183,6 +185,7 @@ class SegmentTask:
                 count=int(state["count"]),
                 context=int(state.get("context", 0)),
                 timeout_seconds=int(state.get("timeout_seconds", 600)),
+                at=None if state.get("at") is None else float(state["at"]),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidInput(f"malformed segment task: {exc}") from exc

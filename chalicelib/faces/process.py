@@ -11,7 +11,7 @@ from __future__ import annotations
 import resource
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -83,12 +83,34 @@ class Blurred:
 
 def check_video(path: Path, max_seconds: float) -> video.VideoInfo:
     """Probe ``path`` and refuse, before any decoding, what cannot or must not be done."""
+    return checked_video(path, max_seconds)[0]
+
+
+def checked_video(
+    path: Path, max_seconds: float
+) -> tuple[video.VideoInfo, list[float | None] | None]:
+    """``check_video``, and the frames' times (``video.packet_times``) to seek ranges by.
+
+    The frame count is the header's, or the packets counted when there are more (a
+    header that understates the length would otherwise cut the planned output short
+    and let a long video past ``max_seconds``).
+    """
     info = video.probe(path)
+    limit = int(max_seconds * info.fps) + 1
+    times = video.packet_times(path, limit)
+    counted = None if times is None else len(times)
+    if counted is not None and counted > max(limit, info.frames):
+        raise TooLarge(
+            f"the video runs past the limit of {max_seconds:.0f} s "
+            f"(its header claims {info.duration_s:.0f} s)"
+        )
+    if counted is not None and counted > info.frames:
+        info = replace(info, frames=counted)
     if info.duration_s > max_seconds:
         raise TooLarge(
             f"the video is {info.duration_s:.0f} s long; the limit is {max_seconds:.0f} s"
         )
-    return info
+    return info, times
 
 
 def detect(
@@ -178,6 +200,7 @@ class Segment:
     start: int
     count: int
     context: int = 0
+    at: float | None = None  # where reading (context included) is sought: ``video.seek_time``
 
 
 @dataclass(frozen=True)
@@ -306,10 +329,12 @@ def _source_frames(
     if pool is not None:
         if segment is None:  # the whole file, however many frames its container claims
             return video.yuv420_frames(source, threads=threads, pool=pool)
-        return video.yuv420_frames(source, start, count + segment.context, threads, pool)
+        return video.yuv420_frames(
+            source, start, count + segment.context, threads, pool, segment.at
+        )
     if segment is None:
         return video.frames(source)
-    return video.frames(source, start, count + segment.context)
+    return video.frames(source, start, count + segment.context, segment.at)
 
 
 @dataclass
@@ -376,19 +401,27 @@ def blur_samples(
     info: video.VideoInfo,
     segment: Segment,
     review_tiles: int = 4,
+    times: list[float | None] | None = None,
 ) -> Anonymised:
     """One segment blurred with detections made elsewhere (Rekognition's samples):
-    each frame gets the boxes of the samples around it, as ``blur`` does."""
+    each frame gets the boxes of the samples around it, as ``blur`` does.
+
+    ``times`` (``video.packet_times``): each frame's own time, to seek the segment and
+    to match it with the samples' times; without them frame ``i`` is taken to be at
+    ``i / fps``, which at a variable frame rate is another frame's time.
+    """
     ordered = sorted(samples, key=lambda s: s.t_ms)
     stats = CoverageStats()
     timings = Timings()
     sheet = ReviewSheet(segment.count, info.fps, tiles=review_tiles) if review_tiles else None
     blurred = 0
     with video.VideoWriter(target, info.width, info.height, info.fps) as out:
-        frames = video.frames(source, segment.start, segment.count)
+        # (not ``segment.at``: that is where reading with context starts; none is read here)
+        at = video.seek_time(times, segment.start)
+        frames = video.frames(source, segment.start, segment.count, at)
         for position, frame in enumerate(frames):
             started = time.perf_counter()
-            boxes = boxes_for(ordered, (segment.start + position) * 1000.0 / info.fps)
+            boxes = boxes_for(ordered, _time_ms(times, segment.start + position, info.fps))
             blurred += blur_boxes(frame, boxes)
             if sheet is not None and sheet.wants(position):
                 sheet.offer(position, frame, _pixel_rects(boxes, info), False)
@@ -408,6 +441,16 @@ def blur_samples(
         timings=timings,
         review_png=sheet.png() if sheet is not None else None,
     )
+
+
+def _time_ms(times: list[float | None] | None, index: int, fps: float) -> float:
+    """Milliseconds of frame ``index``: its own time when known, else ``index / fps``.
+
+    >>> _time_ms([0.0, 0.25], 1, 10.0), _time_ms(None, 1, 10.0), _time_ms([0.0], 3, 10.0)
+    (250.0, 100.0, 300.0)
+    """
+    known = times[index] if times is not None and 0 <= index < len(times) else None
+    return known * 1000.0 if known is not None else index * 1000.0 / fps
 
 
 def _pixel_rects(boxes: tuple[Box, ...], info: video.VideoInfo) -> list[tuple[int, int, int, int]]:

@@ -36,6 +36,8 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from chalicelib.errors import UnsupportedType
+
 PixelRect = tuple[int, int, int, int]  # x, y, width, height
 ScanItem = tuple[PixelRect, int]  # a region and the smallest face to look for in it
 
@@ -228,6 +230,11 @@ class FaceCoverage:
         # The rolling scan goes tile by tile; a whole search (the first frame, cuts)
         # takes each level of the pyramid in one piece (no overlap to pay for).
         self._plan = _scan_plan(self._width, self._height, self.settings.tile, detector.min_face)
+        if not self._plan:  # nothing to scan: the rolling scan would divide by zero
+            raise UnsupportedType(
+                f"the video is {self._width}x{self._height} px: smaller than the smallest face "
+                f"the detector looks for ({detector.min_face} px)"
+            )
         self._whole = _scan_plan(
             self._width, self._height, max(self._width, self._height), detector.min_face
         )

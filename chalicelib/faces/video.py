@@ -84,15 +84,66 @@ def probe(path: Path) -> VideoInfo:
     return info
 
 
-def frames(path: Path, start: int = 0, count: int | None = None) -> Iterator[np.ndarray]:
+def packet_times(path: Path, limit: int) -> list[float | None] | None:
+    """The presentation times (seconds from the stream's start, ascending; None for a
+    packet without one) of the first video stream's packets, found by demuxing (no
+    decoding), at most ``limit + 1`` of them; None without PyAV or a video stream.
+
+    A container's frame count is only what its header says: a patched or sloppy header
+    can understate the length, and frames past it would be planned out of the output.
+    With a variable frame rate, frame ``i`` is not at ``i / fps``: a range starts at its
+    frame's own time (``frames``' ``at``). Packets the demuxer marks to discard (edit
+    lists) are left out.
+    """
+    if av is None:
+        return None
+    times: list[float | None] = []
+    try:
+        with av.open(str(path)) as box:
+            if not box.streams.video:
+                return None
+            stream = box.streams.video[0]
+            base, origin = stream.time_base, stream.start_time or 0
+            for packet in box.demux(stream):
+                if packet.size and not packet.is_discard:
+                    pts = packet.pts
+                    times.append(None if pts is None or not base else float((pts - origin) * base))
+                    if len(times) > limit:
+                        break
+    except av.FFmpegError:  # cut short: what was read
+        pass
+    if all(t is not None for t in times):
+        times.sort()  # (decoding order to presentation order)
+    return times
+
+
+def seek_time(times: list[float | None] | None, index: int) -> float | None:
+    """Seconds halfway between frame ``index - 1`` and frame ``index`` (``packet_times``),
+    where a range starting at ``index`` is sought; None when not known.
+
+    >>> seek_time([0.0, 0.2, 0.25], 2), seek_time([0.0, None], 1), seek_time(None, 3)
+    (0.225, None, None)
+    """
+    if times is None or not 0 < index < len(times):
+        return None
+    before, at = times[index - 1], times[index]
+    if before is None or at is None:
+        return None
+    return (before + at) / 2
+
+
+def frames(
+    path: Path, start: int = 0, count: int | None = None, at: float | None = None
+) -> Iterator[np.ndarray]:
     """Every frame, BGR uint8, in order; or ``count`` frames from frame ``start``.
 
     A range is read by ffmpeg with an accurate input seek (it decodes from the
     keyframe before ``start`` and drops what comes before it), so consecutive
-    ranges hold every frame exactly once.
+    ranges hold every frame exactly once. The seek goes to ``at`` seconds when given
+    (``seek_time``: exact at a variable frame rate), else to ``(start - 0.5) / fps``.
     """
     if start > 0 or count is not None:
-        yield from _frame_range(path, start, count)
+        yield from _frame_range(path, start, count, at)
         return
     capture = cv2.VideoCapture(str(path))
     try:
@@ -105,7 +156,9 @@ def frames(path: Path, start: int = 0, count: int | None = None) -> Iterator[np.
         capture.release()
 
 
-def _frame_range(path: Path, start: int, count: int | None) -> Iterator[np.ndarray]:
+def _frame_range(
+    path: Path, start: int, count: int | None, at: float | None = None
+) -> Iterator[np.ndarray]:
     info = probe(path)
     if ffmpeg_exe() is None:  # OpenCV: decode and drop (slow, but exact)
         for index, frame in enumerate(frames(path)):
@@ -114,7 +167,7 @@ def _frame_range(path: Path, start: int, count: int | None) -> Iterator[np.ndarr
             if index >= start:
                 yield frame
         return
-    yield from _ffmpeg_frames(path, info, "bgr24", start, count)
+    yield from _ffmpeg_frames(path, info, "bgr24", start, count, at=at)
 
 
 def yuv420_frames(
@@ -123,15 +176,17 @@ def yuv420_frames(
     count: int | None = None,
     threads: int | None = None,
     pool: FramePool | None = None,
+    at: float | None = None,
 ) -> Iterator[np.ndarray]:
     """Every frame (or ``count`` from ``start``) as YUV 4:2:0, the codec's own format.
 
     Each frame is one writable ``(height * 3 // 2, width)`` uint8 array in OpenCV's
     ``I420`` layout: the luma plane (``frame[:height]``, limited range 16–235)
     then the U and V planes at half size (``u_plane``, ``v_plane``). No colour
-    conversion is made, and a frame is a third of BGR's bytes less. Needs ffmpeg
-    and an even width and height (``can_decode_yuv420``). With a ``pool``, frames
-    are decoded into the buffers given back to it (``FramePool.give``).
+    conversion is made, and a frame is a third of BGR's bytes less. A range is
+    sought as in ``frames`` (``at``). Needs ffmpeg and an even width and height
+    (``can_decode_yuv420``). With a ``pool``, frames are decoded into the buffers
+    given back to it (``FramePool.give``).
     """
     info = probe(path)
     if not can_decode_yuv420(info.width, info.height):
@@ -139,11 +194,11 @@ def yuv420_frames(
     pool = pool or FramePool()
     if av is not None:
         try:
-            yield from _av_frames(path, info, start, count, threads, pool)
+            yield from _av_frames(path, info, start, count, threads, pool, at)
             return
         except _NotPlain:  # raised before any frame: the ffmpeg binary converts it
             pass
-    yield from _ffmpeg_frames(path, info, "yuv420p", start, count, threads, pool)
+    yield from _ffmpeg_frames(path, info, "yuv420p", start, count, threads, pool, at)
 
 
 class FramePool:
@@ -195,6 +250,7 @@ def _av_frames(
     count: int | None = None,
     threads: int | None = None,
     pool: FramePool | None = None,
+    at: float | None = None,
 ) -> Iterator[np.ndarray]:
     """``yuv420_frames`` decoded in this process by PyAV: the same frames as the ffmpeg
     binary's pipe, for ~half its CPU at 1080p (no process, no copies through a pipe).
@@ -213,7 +269,7 @@ def _av_frames(
             stream.codec_context.thread_count = threads
         base = stream.time_base or Fraction(0)
         origin = stream.start_time or 0
-        first = (start - 0.5) / info.fps  # seconds from the stream's start
+        first = _seek_seconds(start, info, at)  # seconds from the stream's start
         if start > 0:
             if not base:
                 raise _NotPlain
@@ -232,6 +288,12 @@ def _av_frames(
             given += 1
             shape = (info.height * 3 // 2, info.width)
             yield i420_into(frame, pool.take(shape) if pool else np.empty(shape, np.uint8))
+
+
+def _seek_seconds(start: int, info: VideoInfo, at: float | None) -> float:
+    """Where a range from frame ``start`` is sought: ``at``, else half a frame before
+    ``start`` at the container's average rate (exact only at a constant rate)."""
+    return at if at is not None else (start - 0.5) / info.fps
 
 
 def i420_into(frame: Any, out: np.ndarray) -> np.ndarray:
@@ -341,6 +403,7 @@ def _ffmpeg_frames(
     count: int | None = None,
     threads: int | None = None,
     pool: FramePool | None = None,
+    at: float | None = None,
 ) -> Iterator[np.ndarray]:
     """Raw frames from the ffmpeg binary: ``bgr24`` as (h, w, 3), ``yuv420p`` as I420.
 
@@ -355,7 +418,7 @@ def _ffmpeg_frames(
     if threads:
         command += ["-threads", str(threads)]
     if start > 0:  # half a frame early: the frame at ``start`` is the first kept
-        command += ["-ss", f"{(start - 0.5) / info.fps:.6f}"]
+        command += ["-ss", f"{_seek_seconds(start, info, at):.6f}"]
     command += ["-i", str(path), "-map", "0:v:0"]
     if count is not None:
         command += ["-frames:v", str(count)]
