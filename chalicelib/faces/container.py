@@ -247,13 +247,24 @@ class FaceBlurService:
 def segment_frames(settings: Settings, info: video.VideoInfo) -> int:
     """Frames per segment: ``FACE_SEGMENT_SECONDS`` when set, else as many as one core
     blurs in ``FACE_SEGMENT_BUDGET_SECONDS`` at the measured ``FACE_PIXEL_RATE``
-    (pixels per second, end to end), context frames included — well inside Lambda's 900 s."""
+    (pixels per second, end to end), context frames included — well inside Lambda's 900 s.
+
+    When the context would take most of the budget (4K: 86 frames of budget, 90 of
+    context), a segment may take up to twice the budget so that it writes as many frames
+    as it reads for context — not 1 frame per 91 read, a plan of thousands of segments.
+
+    >>> from chalicelib.config import Settings
+    >>> segment_frames(Settings(), video.VideoInfo(1920, 1080, 30.0, 18000))
+    257
+    >>> segment_frames(Settings(), video.VideoInfo(3840, 2160, 30.0, 18000))
+    82
+    """
     if settings.face_segment_seconds > 0:
         return max(1, round(settings.face_segment_seconds * info.fps))
     per_frame = info.width * info.height
     budget = int(settings.face_pixel_rate * settings.face_segment_budget_seconds / per_frame)
     context = 2 * math.ceil(CONTEXT_SECONDS * info.fps)  # read and tracked, not written
-    return max(1, budget - context)
+    return max(1, budget - context, min(context, 2 * budget - context))
 
 
 def state_bytes(job: FaceBlurJob) -> int:

@@ -9,6 +9,7 @@ frame showing the square has a blurred rectangle covering it.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 
 import cv2
@@ -140,6 +141,22 @@ def test_strict_mode_blurs_whole_frames_when_a_held_box_grows_too_large() -> Non
     relaxed = run(positions, 50, blind=set(), settings=CoverageSettings())
     assert any(c.whole for c in strict) and not any(c.whole for c in relaxed)
     assert sum(bool(c.rects) for c in strict) > sum(bool(c.rects) for c in relaxed)
+
+
+def test_a_4k_video_writes_as_many_frames_per_segment_as_it_reads_for_context() -> None:
+    from chalicelib.config import Settings
+    from chalicelib.faces.container import CONTEXT_SECONDS, segment_frames
+    from chalicelib.faces.video import VideoInfo
+
+    settings = Settings()
+    for fps in (24.0, 30.0):  # at 4K 60 fps the context alone (180 frames) is twice the budget
+        info = VideoInfo(3840, 2160, fps, round(10 * 60 * fps))
+        per = segment_frames(settings, info)
+        context = 2 * math.ceil(CONTEXT_SECONDS * fps)
+        seconds = (per + context) * 3840 * 2160 / settings.face_pixel_rate
+        assert seconds <= 2 * settings.face_segment_budget_seconds
+        assert seconds < settings.face_segment_timeout_seconds
+        assert per >= context * 0.9  # about as many written as read for context, not 1
 
 
 @pytest.mark.parametrize("size", [(640, 480), (1920, 1080), (333, 101)])
