@@ -988,7 +988,7 @@ class FaceCoverage:
         # mirror image): its box may stop short inside the frame, so it grows inwards.
         # It also grows a little along the edge: the detection of the part in view is
         # centred on that part, not on the face (a profile's forehead was left out).
-        inward, along = edge_inward(box, self._width, self._height), EDGE_ALONG * max(w, h)
+        inward, along = EDGE_GROW * min(w, h), EDGE_ALONG * max(w, h)
         cut_left, cut_top, cut_right, cut_bottom = edge_sides(box, self._width, self._height)
         across, down = cut_top or cut_bottom, cut_left or cut_right
         left = grow_x + (inward if cut_right else 0.0) + (along if across else 0.0)
@@ -1022,35 +1022,6 @@ ESTABLISHED = 2
 EDGE_SNAP = 0.25  # of the face's size: a padded box nearer the frame's edge reaches it
 EDGE_GROW = 0.3  # of the face's width: a box cut by the frame's edge grows this much inwards
 EDGE_ALONG = 0.15  # of the face's size: ... and this much along the edge, on each side
-
-
-def edge_inward(box: np.ndarray, width: int, height: int, grow: float = EDGE_GROW) -> float:
-    """How far (px) a box (x, y, w, h) cut by the frame's edge grows inwards: ``grow`` of
-    its smaller side times the share of the box beyond the edge, counted in halves
-    (the whole growth from half the box beyond the edge on; 0 for a box inside).
-
-    A face cut by the edge is found from its visible part and its mirror image beyond
-    the edge; the more of it lies beyond, the more of its box is the reflection's, and
-    the less its inner side is measured: it may stop short of the face. A box mostly in
-    view was found from the face itself (both eyes, nose and mouth in view), and its
-    inner side is as good as an uncut box's (issue 14ab: grown by the whole ``grow``,
-    boxes three quarters in view blurred a strip of background 0.3 of the face wide
-    beyond a side that already reached past the face).
-
-    >>> edge_inward(np.array([-50, 100, 100, 100.0]), 640, 480)  # half beyond the edge
-    30.0
-    >>> edge_inward(np.array([-25, 100, 100, 100.0]), 640, 480)  # a quarter beyond
-    15.0
-    >>> edge_inward(np.array([-90, 100, 100, 100.0]), 640, 480)  # mostly beyond
-    30.0
-    >>> edge_inward(np.array([10, 100, 100, 100.0]), 640, 480)  # inside
-    0.0
-    """
-    x, y, w, h = (float(v) for v in box)
-    inside_x = max(0.0, min(float(width), x + w) - max(0.0, x))
-    inside_y = max(0.0, min(float(height), y + h) - max(0.0, y))
-    beyond = 1.0 - inside_x * inside_y / max(1.0, w * h)
-    return grow * min(w, h) * min(1.0, beyond / 0.5)
 
 
 def extent_margins(rect: PixelRect, extent: PixelRect) -> np.ndarray:
