@@ -1678,4 +1678,4 @@ def detection_velocity(
     if born not in boxes or not found:
         return None
     last = max(found)
-    return (_centre(boxes[last]) - _centre(boxes[born])) / (last - born)
+    return np.asarray((_centre(boxes[last]) - _centre(boxes[born])) / (last - born), np.float64)
