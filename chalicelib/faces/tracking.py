@@ -822,15 +822,19 @@ class FaceCoverage:
         return score >= self.settings.verify
 
     def _cut_face(self, grey: np.ndarray, rect: PixelRect, view: str | None) -> bool:
-        """Whether a weak BlazeFace detection ``rect`` cut by the frame's edge is a face
-        at a second look (``cut_second_look``; the look mirrors the frame beyond the
-        edge, as the search does).
+        """Whether a weak BlazeFace detection ``rect`` cut by the frame's edge, on no
+        face blurred already, is a face at a second look (``cut_second_look``; the
+        look mirrors the frame beyond the edge, as the search does).
 
         A face leaving by the edge is found through the mirror image beyond it,
         often weakly, and may be out of view before the next pass finds it again:
         a 66-px profile two-thirds beyond the left edge at the first frame, found at
         0.5-0.65, was gone one frame later (34314-0). Its second look scored 0.78;
         texture the search half-believed in that frame 0.51-0.63 (issue 14z).
+        A box holding a blurred face's centre, or centred in its box, is that face
+        seen larger (a 303-px head-and-shoulders box over a tracked 140-px profile
+        leaving by the edge, 0.7 at a second look, blurred 15 frames: seed 98895-7
+        lost 7.8 dB): it waits to be found again, as before.
         """
         look = getattr(self._detector, "second_look", None)
         if (
@@ -843,6 +847,7 @@ class FaceCoverage:
             # looks like a face — a 380-px box over a 140-px profile at the edge of
             # a 640 × 480 frame scored 0.81, seed 57-2)
             or max(rect[2], rect[3]) > 0.5 * min(self._width, self._height)
+            or on_faces(rect, [t.box for t in self._tracks if not t.tentative])
         ):
             return False
         started = time.process_time()
@@ -1371,6 +1376,24 @@ def beside_face(box: np.ndarray, faces: Sequence[np.ndarray]) -> bool:
         touches_grown(box, face)
         and side < 0.75 * float(max(face[2], face[3]))
         and _centre(box)[1] > face[1]
+        for face in faces
+    )
+
+
+def on_faces(rect: PixelRect, faces: Sequence[np.ndarray]) -> bool:
+    """Whether ``rect`` (x, y, w, h) holds the centre of one of ``faces`` (x, y, w, h)
+    or has its own centre inside one of them.
+
+    >>> face = [np.array([100, 100, 40, 40.0])]
+    >>> on_faces((60, 60, 150, 150), face), on_faces((110, 110, 10, 10), face)
+    (True, True)
+    >>> on_faces((0, 0, 50, 50), face)
+    False
+    """
+    centre = _centre(np.array(rect, np.float64))
+    return any(
+        _holds_centre(rect, face)
+        or (face[0] <= centre[0] <= face[0] + face[2] and face[1] <= centre[1] <= face[1] + face[3])
         for face in faces
     )
 
