@@ -902,3 +902,16 @@ def test_the_back_fill_moves_a_face_back_between_its_detections_centres() -> Non
     assert detection_velocity(boxes, {10: 10}, 10) is None
     # a detection further than the span after the first is not used
     assert detection_velocity(boxes, seen, 10, span=3) is None
+
+
+def test_a_weak_cut_box_over_a_blurred_face_waits_to_be_found_again() -> None:
+    # a 30-px face at the left edge found confidently at every pass; at frame 4 also
+    # a weak 70-px box holding it, cut by the edge (its head and shoulders), which a
+    # second look would take for a face: that face seen larger, not blurred at once
+    positions = {i: (4, 60) for i in range(12)}
+    face = {i: [((4, 60, 30, 30), "blazeface")] for i in range(0, 12, 4)}
+    larger = {i: list(boxes) for i, boxes in face.items()}
+    larger[4] = larger[4] + [((-20, 40, 70, 70), "blazeface?")]
+    alone, _coverage = _run_script(LookingSeer(face, 0.9), [(positions, 30)], 12)
+    with_box, _coverage = _run_script(LookingSeer(larger, 0.9), [(positions, 30)], 12)
+    assert [c.rects for c in with_box] == [c.rects for c in alone]
