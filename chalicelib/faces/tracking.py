@@ -110,6 +110,11 @@ class CoverageSettings:
     # detections too only with ``weak_extent``.
     profile_extent: bool = True
     weak_extent: bool = False
+    # A weak detection cut by the frame's edge (a face leaving or entering, seen
+    # through the mirror beyond the edge) starts a blurred track at once when a
+    # second look at it scores ``verify``: it may be out of view before the next
+    # pass could find it again (issue 14z). False: tentative, as other weak ones.
+    cut_second_look: bool = True
     strict: bool = False
 
     @classmethod
@@ -744,13 +749,24 @@ class FaceCoverage:
         then = track.boxes[track.last_seen].copy() if track.last_seen in track.boxes else None
         # (a weak detection at the edge — texture the detector half-believes — does
         # not hold its size)
-        if not is_weak(track.view) and edge_sides(detected, self._width, self._height).any():
+        cut = edge_sides(detected, self._width, self._height).any()
+        if not is_weak(track.view) and cut:
             box = edge_steady(track.box, detected, self._width, self._height)
             if (box[2:] > track.box[2:] + 0.5).any():
                 self._grow_back(track, box, index)
             track.box = box
         else:
-            track.box = steady_size(track.box, detected, self.settings.shrink)
+            box = steady_size(track.box, detected, self.settings.shrink)
+            # ... but a face found confidently before and now found larger, weakly,
+            # cut by the edge, was that large in the frames before too, while cut
+            # (issue 14z: a 129-px profile entering, found at 76 px and one frame
+            # later weakly at 156 px; the frame of the 76-px box kept 0.45 of the
+            # face's sharpness, seed 4856-5)
+            if cut and track.strong and (box[2:] > track.box[2:] + 0.5).any():
+                self._grow_back(
+                    track, edge_steady(track.box, detected, self._width, self._height), index
+                )
+            track.box = box
         if not refresh and index > track.last_seen and then is not None:
             # Measured between the track's boxes at its two detections, like with
             # like: a face cut by the frame's edge has a box larger than its
@@ -781,7 +797,8 @@ class FaceCoverage:
         # blurred once found again (and, for the last, seen as a face then).
         track.verified = self._verified(grey, rect, view)
         track.beside = beside_face(box, [t.box for t in live])
-        track.tentative = is_weak(view) or track.beside or not track.verified
+        weak = is_weak(view) and not self._cut_face(grey, rect, view)
+        track.tentative = weak or track.beside or not track.verified
         track.strong = not is_weak(view)
         track.points = _features(grey, box)
         self._tracks.append(track)
@@ -805,6 +822,41 @@ class FaceCoverage:
         # top, 0.54): cut boxes keep the rules they had.
         if edge_sides(np.array(rect, np.float64), self._width, self._height).any():
             return True
+        started = time.process_time()
+        score = float(look(grey, rect, self.settings.verify))
+        self.stats.detect_cpu_s += time.process_time() - started
+        self.stats.second_looks += 1
+        return score >= self.settings.verify
+
+    def _cut_face(self, grey: np.ndarray, rect: PixelRect, view: str | None) -> bool:
+        """Whether a weak BlazeFace detection ``rect`` cut by the frame's edge, on no
+        face blurred already, is a face at a second look (``cut_second_look``; the
+        look mirrors the frame beyond the edge, as the search does).
+
+        A face leaving by the edge is found through the mirror image beyond it,
+        often weakly, and may be out of view before the next pass finds it again:
+        a 66-px profile two-thirds beyond the left edge at the first frame, found at
+        0.5-0.65, was gone one frame later (34314-0). Its second look scored 0.78;
+        texture the search half-believed in that frame 0.51-0.63 (issue 14z).
+        A box holding a blurred face's centre, or centred in its box, is that face
+        seen larger (a 303-px head-and-shoulders box over a tracked 140-px profile
+        leaving by the edge, 0.7 at a second look, blurred 15 frames: seed 98895-7
+        lost 7.8 dB): it waits to be found again, as before.
+        """
+        look = getattr(self._detector, "second_look", None)
+        if (
+            not self.settings.cut_second_look
+            or not self.settings.verify
+            or look is None
+            or view != "blazeface?"
+            or not edge_sides(np.array(rect, np.float64), self._width, self._height).any()
+            # (the mirror doubles what lies at the edge: a large symmetric blob
+            # looks like a face — a 380-px box over a 140-px profile at the edge of
+            # a 640 × 480 frame scored 0.81, seed 57-2)
+            or max(rect[2], rect[3]) > 0.5 * min(self._width, self._height)
+            or on_faces(rect, [t.box for t in self._tracks if not t.tentative])
+        ):
+            return False
         started = time.process_time()
         score = float(look(grey, rect, self.settings.verify))
         self.stats.detect_cpu_s += time.process_time() - started
@@ -1335,6 +1387,24 @@ def beside_face(box: np.ndarray, faces: Sequence[np.ndarray]) -> bool:
     )
 
 
+def on_faces(rect: PixelRect, faces: Sequence[np.ndarray]) -> bool:
+    """Whether ``rect`` (x, y, w, h) holds the centre of one of ``faces`` (x, y, w, h)
+    or has its own centre inside one of them.
+
+    >>> face = [np.array([100, 100, 40, 40.0])]
+    >>> on_faces((60, 60, 150, 150), face), on_faces((110, 110, 10, 10), face)
+    (True, True)
+    >>> on_faces((0, 0, 50, 50), face)
+    False
+    """
+    centre = _centre(np.array(rect, np.float64))
+    return any(
+        _holds_centre(rect, face)
+        or (face[0] <= centre[0] <= face[0] + face[2] and face[1] <= centre[1] <= face[1] + face[3])
+        for face in faces
+    )
+
+
 def touches_grown(box: np.ndarray, face: np.ndarray, grow: float = 0.25) -> bool:
     """Whether ``box`` (x, y, w, h) overlaps ``face`` (x, y, w, h) grown by ``grow`` of
     its size on each side.
@@ -1595,9 +1665,47 @@ def _flow(before: Pyramid, now: Pyramid, track: _Track) -> np.ndarray | None:
 
 
 def _early_velocity(track: _Track) -> np.ndarray:
-    """The face's velocity over its first tracked frames (to move it back in time)."""
+    """The face's velocity over its first tracked frames (to move it back in time).
+
+    Between its first detection and its last one known within ``BACK_SPAN`` frames
+    after it, centre to centre (``detection_velocity``) when it was detected again;
+    else over its first 6 tracked frames (the optical flow's boxes).
+    """
+    detected = detection_velocity(track.boxes, track.seen, track.born)
+    if detected is not None:
+        return detected
     later = [i for i in sorted(track.boxes) if i > track.born][:6]
     if not later:
         return track.velocity
     last = later[-1]
     return np.asarray((track.boxes[last][:2] - track.boxes[track.born][:2]) / (last - track.born))
+
+
+BACK_SPAN = 30  # frames after a track's first detection its back-fill velocity is measured over
+
+
+def detection_velocity(
+    boxes: dict[int, np.ndarray], seen: dict[int, int], born: int, span: int = BACK_SPAN
+) -> np.ndarray | None:
+    """The velocity (px/frame) between a track's box at its first detection (frame
+    ``born``) and at its last detection within ``span`` frames after it, centre to
+    centre; None when it was not detected again (``seen``: frame -> its last
+    detection at or before it; ``boxes``: frame -> its box x, y, w, h).
+
+    The back-fill moves a new face's box back along this velocity, up to a second
+    before its first detection. Over the first tracked frames' corners (before
+    issue 14z) one detection's jitter — a box found 11 px larger — set the
+    direction: a still 78-px face found at frame 28 was back-filled 3.5 px/frame
+    downwards and its forehead left sharp at frame 0 (seed 36859-4).
+
+    >>> boxes = {0: np.array([10, 10, 20, 20.0]), 4: np.array([16, 8, 24, 24.0])}
+    >>> detection_velocity(boxes, {0: 0, 1: 0, 4: 4}, 0).tolist()
+    [2.0, 0.0]
+    >>> detection_velocity(boxes, {0: 0, 1: 0}, 0) is None
+    True
+    """
+    found = [f for f in set(seen.values()) if born < f <= born + span and f in boxes]
+    if born not in boxes or not found:
+        return None
+    last = max(found)
+    return np.asarray((_centre(boxes[last]) - _centre(boxes[born])) / (last - born), np.float64)

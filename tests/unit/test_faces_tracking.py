@@ -864,3 +864,71 @@ def test_a_box_out_of_the_frame_is_kept_until_the_next_pass_while_its_rectangle_
     # kept until the next pass (main: retired as gone once the box left the frame);
     # after a pass that did not find it, the box alone decides
     assert (coverage._tracks == [track]) == (unseen <= 4)
+
+
+class LookingSeer(ScriptSeer):
+    """A ``ScriptSeer`` whose second look at any box scores ``score``."""
+
+    def __init__(self, script, score: float) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(script)
+        self.score = score
+
+    def second_look(
+        self, grey: np.ndarray, rect: tuple[int, int, int, int], enough: float = 1.0
+    ) -> float:
+        return self.score
+
+
+@pytest.mark.parametrize(
+    ("box", "score", "blurred"),
+    [
+        ((-16, 60, 40, 40), 0.8, True),  # a face at a second look
+        ((-16, 60, 40, 40), 0.5, False),  # texture the search half-believed
+        ((-40, 40, 80, 80), 0.9, False),  # over half the frame's height: the mirror's blob
+    ],
+)
+def test_a_weak_box_cut_by_the_edge_is_blurred_at_once_if_a_second_look_sees_a_face(
+    box: tuple[int, int, int, int], score: float, blurred: bool
+) -> None:
+    # a 40-px face leaving by the left edge at 20 px/frame, found once, weakly, at
+    # frame 0 (24 px of it in view), gone before the next pass
+    positions = {i: (-16 - 20 * i, 60) for i in range(8)}
+    seer = LookingSeer({0: [(box, "blazeface?")]}, score)
+    out, _coverage = _run_script(seer, [(positions, 40)], 8)
+    assert covers_part(out[0].rects, *positions[0], 40) == blurred
+    assert bool(out[0].rects) == blurred
+
+
+def test_a_face_found_larger_weakly_at_the_edge_grows_back_to_the_frame_before() -> None:
+    # a 60-px face entering from the right at 8 px/frame: found confidently at frame
+    # 0 as its 30 px in view, at the follow-up (frame 1) weakly as the whole face
+    positions = {i: (170 - 8 * i, 40) for i in range(8)}
+    script = {0: [((170, 55, 30, 30), "blazeface")], 1: [((162, 40, 60, 60), "blazeface?")]}
+    out, _coverage = _run_script(ScriptSeer(script), [(positions, 60)], 8)
+    assert covers_part(out[0].rects, *positions[0], 60)
+
+
+def test_the_back_fill_moves_a_face_back_between_its_detections_centres() -> None:
+    from chalicelib.faces.tracking import detection_velocity
+
+    # found at frames 10 and 14, the second box 8 px larger: its corner moved up-left,
+    # its centre 2 px/frame right
+    boxes = {10: np.array([100, 50, 40, 40.0]), 14: np.array([104, 46, 48, 48.0])}
+    seen = {10: 10, 11: 10, 12: 10, 13: 10, 14: 14}
+    assert detection_velocity(boxes, seen, 10).tolist() == [2.0, 0.0]
+    assert detection_velocity(boxes, {10: 10}, 10) is None
+    # a detection further than the span after the first is not used
+    assert detection_velocity(boxes, seen, 10, span=3) is None
+
+
+def test_a_weak_cut_box_over_a_blurred_face_waits_to_be_found_again() -> None:
+    # a 30-px face at the left edge found confidently at every pass; at frame 4 also
+    # a weak 70-px box holding it, cut by the edge (its head and shoulders), which a
+    # second look would take for a face: that face seen larger, not blurred at once
+    positions = {i: (4, 60) for i in range(12)}
+    face = {i: [((4, 60, 30, 30), "blazeface")] for i in range(0, 12, 4)}
+    larger = {i: list(boxes) for i, boxes in face.items()}
+    larger[4] = larger[4] + [((-20, 40, 70, 70), "blazeface?")]
+    alone, _coverage = _run_script(LookingSeer(face, 0.9), [(positions, 30)], 12)
+    with_box, _coverage = _run_script(LookingSeer(larger, 0.9), [(positions, 30)], 12)
+    assert [c.rects for c in with_box] == [c.rects for c in alone]
