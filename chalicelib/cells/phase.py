@@ -456,12 +456,15 @@ def area_mean(gray: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     total = cv2.integral(gray, sdepth=depth)  # (M + 1, N + 1)
     rows, row_share = _cell_edges(height, size[1])
     columns, column_share = _cell_edges(width, size[0])
-    # rows first: whole rows of the integral are copied, the columns are read on the
-    # (height + 1) x (N + 1) result
-    below = total[rows].astype(np.float64)
-    at_rows = below + (total[rows + 1] - total[rows]) * row_share[:, None]
-    left = np.take(at_rows, columns, axis=1)
-    corners = left + (np.take(at_rows, columns + 1, axis=1) - left) * column_share
+    # the four whole-pixel corners around each cell corner, read straight from the integral
+    # (no temporaries of the image's size), and their bilinear interpolation
+    ys, xs = rows[:, None], columns[None, :]
+    here = total[ys, xs].astype(np.float64)
+    down = total[ys + 1, xs] - here
+    right = total[ys, xs + 1] - here
+    both = total[ys + 1, xs + 1] - here - down - right
+    y, x = row_share[:, None], column_share[None, :]
+    corners = here + y * down + x * right + (y * x) * both
     sums = np.diff(np.diff(corners, axis=0), axis=1)
     means = sums * (size[0] * size[1] / (width * height))
     return np.asarray(np.clip(np.rint(means), 0, top), gray.dtype)
