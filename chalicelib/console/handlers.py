@@ -9,6 +9,7 @@ with a presigned POST (nothing large passes through the API).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
@@ -124,15 +125,25 @@ def _check_numbers(parameters: Mapping[str, str]) -> None:
 def upload_key(prefix: str, name: str) -> str:
     """The images-bucket key of an uploaded file: the folder plus a safe file name.
 
+    A name with no ASCII letter or digit before its suffix (``漢字.png``) gets one from
+    a hash of the name, so two such files do not become one key.
+
     >>> upload_key("plate 1", "B03 s1.TIF"), upload_key("", "../x.png")
     ('plate 1/B03_s1.TIF', 'x.png')
+    >>> upload_key("", "漢字.png"), upload_key("", "字.png")
+    ('image-a54bb7d2.png', 'image-0148cce3.png')
     """
     base = PurePosixPath(str(name).replace("\\", "/")).name
-    safe = re.sub(r"[^A-Za-z0-9._()+-]+", "_", base).strip("._") or "image"
-    if not safe.lower().endswith(IMAGE_SUFFIXES):
+    if not base.lower().endswith(IMAGE_SUFFIXES):
         raise InvalidInput(
-            f"{base!r} is not an image the counter reads ({', '.join(IMAGE_SUFFIXES)})"
+            f"{base[:200]!r} is not an image the counter reads ({', '.join(IMAGE_SUFFIXES)})"
         )
+    stem, dot, suffix = base.rpartition(".")
+    safe_stem = re.sub(r"[^A-Za-z0-9._()+-]+", "_", stem).strip("._")
+    if not re.search(r"[A-Za-z0-9]", safe_stem):
+        digest = hashlib.sha256(base.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+        safe_stem = f"image-{digest}"
+    safe = f"{safe_stem}{dot}{re.sub(r'[^A-Za-z0-9]+', '', suffix)}"
     folder = check_prefix(prefix).strip("/")
     return check_key(f"{folder}/{safe}" if folder else safe)
 

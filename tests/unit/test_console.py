@@ -106,6 +106,16 @@ def test_upload_keys_are_safe() -> None:
         upload_key("", "notes.txt")
 
 
+def test_names_without_ascii_letters_get_distinct_keys() -> None:
+    # were refused as "not an image the counter reads" (the safe name became "png")
+    first, second = upload_key("p", "漢字.png"), upload_key("p", "字.png")
+    assert first.startswith("p/image-") and first.endswith(".png")
+    assert first != second and upload_key("p", "漢字.png") == first
+    assert upload_key("", "Zellen 漢字.tif") == "Zellen.tif"
+    with pytest.raises(InvalidInput, match="not an image"):
+        upload_key("", "漢字.txt")
+
+
 def test_paginate_edges() -> None:
     assert paginate([], 1, 50) == {"items": [], "total": 0, "page": 1, "per_page": 50, "pages": 1}
     assert paginate(list(range(100)), 3, 50)["items"] == []
