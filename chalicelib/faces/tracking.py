@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -822,11 +822,7 @@ class FaceCoverage:
         # top, 0.54): cut boxes keep the rules they had.
         if edge_sides(np.array(rect, np.float64), self._width, self._height).any():
             return True
-        started = time.process_time()
-        score = float(look(grey, rect, self.settings.verify))
-        self.stats.detect_cpu_s += time.process_time() - started
-        self.stats.second_looks += 1
-        return score >= self.settings.verify
+        return self._second_look(look, grey, rect)
 
     def _cut_face(self, grey: np.ndarray, rect: PixelRect, view: str | None) -> bool:
         """Whether a weak BlazeFace detection ``rect`` cut by the frame's edge, on no
@@ -857,6 +853,10 @@ class FaceCoverage:
             or on_faces(rect, [t.box for t in self._tracks if not t.tentative])
         ):
             return False
+        return self._second_look(look, grey, rect)
+
+    def _second_look(self, look: Callable[..., float], grey: np.ndarray, rect: PixelRect) -> bool:
+        """Whether the detector's second look at ``rect`` scores ``verify`` (its CPU counted)."""
         started = time.process_time()
         score = float(look(grey, rect, self.settings.verify))
         self.stats.detect_cpu_s += time.process_time() - started

@@ -15,7 +15,15 @@ from chalice.test import Client
 from chalicelib.config import Settings
 from chalicelib.painting import plate, profiles
 from tests.functional.test_painting import records, send
-from tests.functional.test_painting_plate import PREFIX, FakeBatch, batch, plate_job  # noqa: F401
+from tests.functional.test_painting_plate import (  # noqa: F401
+    NAMES,
+    PREFIX,
+    FakeBatch,
+    batch,
+    finish_groups,
+    key_of,
+    plate_job,
+)
 
 
 @pytest.mark.parametrize(
@@ -76,12 +84,8 @@ def test_two_retries_at_once_submit_the_failed_groups_once(
     # jobs writing the same outputs) and only then did the second get its 409.
     from chalicelib.errors import Conflict
     from chalicelib.painting.handlers import default_service
-    from tests.functional.test_painting_plate import NAMES, finish_groups, key_of
 
-    send(client, plate_job)
-    job_id = key_of(settings, plate_job)
-    batch.statuses[batch.submitted[0]["jobId"]] = "FAILED"
-    finish_groups(s3, settings, job_id, failed={NAMES[2]})
+    job_id = _failed_plate(client, batch, plate_job, s3, settings, NAMES[2])
     before = len(batch.submitted)
     second: list[Any] = []
     submit = batch.submit_job
@@ -118,12 +122,8 @@ def test_a_retry_claim_blocks_only_while_fresh(
     from chalicelib.painting import layout
     from chalicelib.painting.handlers import default_service
     from chalicelib.storage import Bucket
-    from tests.functional.test_painting_plate import NAMES, finish_groups, key_of
 
-    send(client, plate_job)
-    job_id = key_of(settings, plate_job)
-    batch.statuses[batch.submitted[0]["jobId"]] = "FAILED"
-    finish_groups(s3, settings, job_id, failed={NAMES[1]})
+    job_id = _failed_plate(client, batch, plate_job, s3, settings, NAMES[1])
     store = Bucket(s3, settings.data_bucket)
     record = store.read_json(layout.status_key(job_id)) or {}
     store.write_json(layout.status_key(job_id), {**record, "retry_claimed_at": time.time() - age})
@@ -133,3 +133,19 @@ def test_a_retry_claim_blocks_only_while_fresh(
     else:
         with pytest.raises(Conflict, match="being retried"):
             default_service().retry(job_id)
+
+
+def _failed_plate(
+    client: Client,
+    batch: FakeBatch,  # noqa: F811
+    plate_job: dict[str, Any],  # noqa: F811
+    s3: Any,
+    settings: Settings,
+    failed: str,
+) -> str:
+    """The plate job sent, its Batch run failed and the group ``failed`` left failed: its id."""
+    send(client, plate_job)
+    job_id = key_of(settings, plate_job)
+    batch.statuses[batch.submitted[0]["jobId"]] = "FAILED"
+    finish_groups(s3, settings, job_id, failed={failed})
+    return str(job_id)
