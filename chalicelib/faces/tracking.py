@@ -776,11 +776,8 @@ class FaceCoverage:
             # moving 1.2 px/frame was measured at 15-35 px/frame, and padded so).
             # Less what a change of the box's size explains (issue 14ac): see
             # ``size_free_shift``.
-            # (of what the detections allow, the nearest to what the track knew: the
-            # velocity it was measured at, or the optical flow's guess)
-            frames = index - track.last_seen
-            after = np.concatenate([_centre(track.box), found[2:]])
-            measured = size_free_shift(then, after, track.velocity * frames) / frames
+            shift = size_free_shift(then, np.concatenate([_centre(track.box), found[2:]]))
+            measured = shift / (index - track.last_seen)
             # The first re-detection gives the first measured velocity (a new
             # track's is 0, or the optical flow's guess): taken whole.
             weight = 0.5 if track.measured else 1.0
@@ -1483,33 +1480,26 @@ def plausible(moved: np.ndarray, velocity: np.ndarray) -> bool:
     return float(np.abs(moved - velocity).max()) <= 0.5 * speed + 2.0
 
 
-def size_free_shift(
-    before: np.ndarray, after: np.ndarray, expected: np.ndarray | None = None
-) -> np.ndarray:
+def size_free_shift(before: np.ndarray, after: np.ndarray) -> np.ndarray:
     """How far a face moved between two of its detections, ``before`` (x, y, w, h)
-    and ``after`` (centre x, centre y, w, h), along each axis: of the shifts the two
-    boxes allow, the one nearest ``expected`` (what the track's velocity said; 0 when
-    not given).
+    and ``after`` (centre x, centre y, w, h): the shift of the centre along each
+    axis, less half the change of the box's side along it (toward 0, never past).
 
     A box found larger or smaller than before need not have moved for its centre to
-    move: the smaller box may lie anywhere inside the larger one, so the centre's
-    shift tells the face's only to within half the difference of their sides. Taken
-    whole as motion, it made a track found twice, first as a 107-px box around a
-    46-px face and what lay around it, coast at -25 px/frame against the face's -6
-    for the whole hold (issue 14ab, 2026-3). Equal sizes: the centre's shift.
+    move: the smaller box may lie anywhere inside the larger one, so up to half the
+    difference of their sides is not motion. Taken as motion, it made a track found
+    twice, first as a 107-px box around a 46-px face and what was around it, coast
+    at -25 px/frame against the face's -6 for the whole hold (issue 14ab, 2026-3).
+    Equal sizes: the centre's shift.
 
     >>> size_free_shift(np.array([0, 0, 100, 100.0]), np.array([80, 70, 40, 40.0])).tolist()
     [0.0, 0.0]
     >>> size_free_shift(np.array([0, 0, 40, 40.0]), np.array([50, 14, 44, 40.0])).tolist()
     [28.0, -6.0]
-    >>> size_free_shift(np.array([0, 0, 40, 40.0]), np.array([50, 14, 44, 40.0]),
-    ...                 np.array([40.0, -8])).tolist()
-    [32.0, -6.0]
     """
     shift = after[:2] - _centre(before)
     slack = 0.5 * np.abs(after[2:] - before[2:])
-    prior = np.zeros(2) if expected is None else expected
-    return np.asarray(np.clip(prior, shift - slack, shift + slack), np.float64)
+    return np.asarray(np.sign(shift) * np.maximum(0.0, np.abs(shift) - slack), np.float64)
 
 
 def same_face(a: np.ndarray, b: np.ndarray) -> bool:
