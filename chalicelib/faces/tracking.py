@@ -750,12 +750,11 @@ class FaceCoverage:
         # (a weak detection at the edge — texture the detector half-believes — does
         # not hold its size)
         cut = edge_sides(detected, self._width, self._height).any()
-        found = detected  # the box its velocity is measured to (its size, like with like)
         if not is_weak(track.view) and cut:
             box = edge_steady(track.box, detected, self._width, self._height)
             if (box[2:] > track.box[2:] + 0.5).any():
                 self._grow_back(track, box, index)
-            track.box = found = box
+            track.box = box
         else:
             box = steady_size(track.box, detected, self.settings.shrink)
             # ... but a face found confidently before and now found larger, weakly,
@@ -774,10 +773,7 @@ class FaceCoverage:
             # detection (``edge_steady``), and the detection's centre moves with
             # the part in view (issue 14i: a 166-px profile at the left edge
             # moving 1.2 px/frame was measured at 15-35 px/frame, and padded so).
-            # Less what a change of the box's size explains (issue 14ac): see
-            # ``size_free_shift``.
-            shift = size_free_shift(then, np.concatenate([_centre(track.box), found[2:]]))
-            measured = shift / (index - track.last_seen)
+            measured = (_centre(track.box) - _centre(then)) / (index - track.last_seen)
             # The first re-detection gives the first measured velocity (a new
             # track's is 0, or the optical flow's guess): taken whole.
             weight = 0.5 if track.measured else 1.0
@@ -1478,28 +1474,6 @@ def plausible(moved: np.ndarray, velocity: np.ndarray) -> bool:
     if speed < 6.0:
         return True
     return float(np.abs(moved - velocity).max()) <= 0.5 * speed + 2.0
-
-
-def size_free_shift(before: np.ndarray, after: np.ndarray) -> np.ndarray:
-    """How far a face moved between two of its detections, ``before`` (x, y, w, h)
-    and ``after`` (centre x, centre y, w, h): the shift of the centre along each
-    axis, less half the change of the box's side along it (toward 0, never past).
-
-    A box found larger or smaller than before need not have moved for its centre to
-    move: the smaller box may lie anywhere inside the larger one, so up to half the
-    difference of their sides is not motion. Taken as motion, it made a track found
-    twice, first as a 107-px box around a 46-px face and what was around it, coast
-    at -25 px/frame against the face's -6 for the whole hold (issue 14ab, 2026-3).
-    Equal sizes: the centre's shift.
-
-    >>> size_free_shift(np.array([0, 0, 100, 100.0]), np.array([80, 70, 40, 40.0])).tolist()
-    [0.0, 0.0]
-    >>> size_free_shift(np.array([0, 0, 40, 40.0]), np.array([50, 14, 44, 40.0])).tolist()
-    [28.0, -6.0]
-    """
-    shift = after[:2] - _centre(before)
-    slack = 0.5 * np.abs(after[2:] - before[2:])
-    return np.asarray(np.sign(shift) * np.maximum(0.0, np.abs(shift) - slack), np.float64)
 
 
 def same_face(a: np.ndarray, b: np.ndarray) -> bool:

@@ -932,37 +932,3 @@ def test_a_weak_cut_box_over_a_blurred_face_waits_to_be_found_again() -> None:
     alone, _coverage = _run_script(LookingSeer(face, 0.9), [(positions, 30)], 12)
     with_box, _coverage = _run_script(LookingSeer(larger, 0.9), [(positions, 30)], 12)
     assert [c.rects for c in with_box] == [c.rects for c in alone]
-
-
-@pytest.mark.parametrize(
-    "before, after, expected",
-    [
-        # one size: the centre's shift
-        ([0, 0, 40, 40], [50, 14, 40, 40], [30.0, -6.0]),
-        # a 30-px box inside a 70-px one: up to 20 px of shift is the size's
-        ([60, 40, 70, 70], [95, 85, 30, 30], [0.0, 0.0]),
-        # the same, found larger the second time (a box's growth, not motion)
-        ([80, 70, 30, 30], [95, 75, 70, 70], [0.0, 0.0]),
-        # more shift than the size explains: the rest, in its own direction
-        ([0, 0, 40, 40], [-30, 50, 60, 40], [-40.0, 30.0]),
-    ],
-)
-def test_a_change_of_the_box_s_size_is_not_taken_for_motion(
-    before: list[float], after: list[float], expected: list[float]
-) -> None:
-    from chalicelib.faces.tracking import size_free_shift
-
-    shift = size_free_shift(np.array(before, np.float64), np.array(after, np.float64))
-    assert shift.tolist() == pytest.approx(expected)
-
-
-def test_a_still_face_found_first_as_a_larger_box_gets_no_velocity_from_it() -> None:
-    # a still 30-px face found at frame 0 as a 70-px box around it and what lies
-    # below (its centre 10 px below the face's), at frame 4 as the face: main
-    # measured -2.5 px/frame upwards and a face no longer found coasted so for the
-    # whole hold (issue 14ab, 2026-3: -25 px/frame against the face's -6)
-    positions = {i: (80, 70) for i in range(5)}
-    script = {0: [((60, 60, 70, 70), "frontal")], 4: [((80, 70, 30, 30), "frontal")]}
-    _out, coverage = _run_script(ScriptSeer(script), [(positions, 30)], 5)
-    (track,) = coverage._tracks
-    assert np.abs(track.velocity).max() < 0.5
