@@ -576,9 +576,9 @@ class FaceCoverage:
         where it was found, unblurred, until it left); found again one frame later,
         its velocity is measured at once and its box coasts with it. A tentative one
         (weak, or not a face at a second look — not one born beside a larger face
-        and moving with it, ``_collar``) that moves fast and is a face at a second look is blurred at once: a face
-        entering or leaving may be gone before the next pass could confirm it, and
-        texture does not move by itself.
+        and moving with it, ``_collar``) that moves fast and is a face at a second
+        look is blurred at once: a face entering or leaving may be gone before the
+        next pass could confirm it, and texture does not move by itself.
         """
         settings = self.settings
         young = [
