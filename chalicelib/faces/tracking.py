@@ -575,10 +575,10 @@ class FaceCoverage:
         The optical flow loses small fast faces (a 24-px face at 29 px/frame stayed
         where it was found, unblurred, until it left); found again one frame later,
         its velocity is measured at once and its box coasts with it. A tentative one
-        (weak, or not a face at a second look — not one born beside a larger face)
-        that moves fast and is a face at a second look is blurred at once: a face
-        entering or leaving may be gone before the next pass could confirm it, and
-        texture does not move by itself.
+        (weak, or not a face at a second look — not one born beside a larger face
+        and moving with it, ``_collar``) that moves fast and is a face at a second
+        look is blurred at once: a face entering or leaving may be gone before the
+        next pass could confirm it, and texture does not move by itself.
         """
         settings = self.settings
         young = [
@@ -636,9 +636,27 @@ class FaceCoverage:
             self._keep_reach(track, best, extents, index)
             # (and a face at a second look: a weak detection on texture, matched to
             # another one nearby, moved "fast" — seed 68739-3 lost 9.6 dB to it)
-            if track.tentative and not track.beside and self._fast(track):
+            if track.tentative and self._fast(track) and not self._collar(track, index):
                 track.verified = track.verified or self._verified(grey, best, track.view)
                 track.tentative = not track.verified
+
+    def _collar(self, track: _Track, index: int) -> bool:
+        """Whether ``track``, born beside a larger face (``beside_face``), moves with one
+        of the faces it was born beside, as a part of that body does.
+
+        A chin, a collar or the chest moves with its face; a small face that moves
+        on its own past a larger one is not part of it (a 33-px face crossing below
+        a 516-px box at 24 px/frame, the box at 1.5, was taken for its collar at the
+        first pass and never blurred: seed 33810-5, issue 14ad)."""
+        if not track.beside:
+            return False
+        born = track.boxes[track.born]
+        hosts = [
+            t.velocity
+            for t in self._live_faces(index)
+            if t is not track and beside_face(born, [t.boxes.get(track.born, t.box)])
+        ]
+        return moves_with(track.velocity, hosts)
 
     def _fast(self, track: _Track) -> bool:
         """Whether ``track`` moves at least ``fast_share`` of its size (and 4 px) per
@@ -1385,6 +1403,24 @@ def beside_face(box: np.ndarray, faces: Sequence[np.ndarray]) -> bool:
         and _centre(box)[1] > face[1]
         for face in faces
     )
+
+
+def moves_with(velocity: np.ndarray, others: Sequence[np.ndarray]) -> bool:
+    """Whether something moving at ``velocity`` (px/frame) moves with one of ``others``
+    (their velocities), or no motion tells (no other, or ``velocity`` too slow:
+    ``plausible``, each other's velocity taken as a move of it). A part of a body
+    moves with its face; a face passing another one does not.
+
+    >>> moves_with(np.array([-7.0, -23]), [np.array([-1.5, 0])])
+    False
+    >>> moves_with(np.array([-7.0, -23]), [np.array([-8.0, -20])])
+    True
+    >>> moves_with(np.array([2.0, 1]), [np.array([-1.5, 0])])  # too slow to tell
+    True
+    >>> moves_with(np.array([-7.0, -23]), [])
+    True
+    """
+    return not others or any(plausible(other, velocity) for other in others)
 
 
 def on_faces(rect: PixelRect, faces: Sequence[np.ndarray]) -> bool:

@@ -846,6 +846,33 @@ def test_a_small_face_above_a_tracked_face_is_not_taken_for_its_collar() -> None
             assert covers_part(c.rects, *small[c.index], SIDE), (c.index, c.rects)
 
 
+def test_a_small_face_passing_below_a_still_face_is_not_taken_for_its_collar() -> None:
+    # A 24-px face crosses just below a still 60-px face at 12 px/frame, found at the
+    # pass of frame 8 and by the follow-up at frame 9 only. Smaller than the face,
+    # touching it and below its top, it was taken for a part of its body
+    # (``beside_face``) and never blurred (33810-5 frames 0-1); a collar moves with
+    # its face, this one does not (``moves_with``).
+    big = {i: (60, 40) for i in range(16)}
+    small = {i: (100 - 12 * (i - 8), 105) for i in range(2, 15)}
+    script = {i: [((60, 40, 60, 60), "frontal")] for i in range(16)}
+    for i in (8, 9):
+        script[i] = script[i] + [((*small[i], SIDE, SIDE), "frontal")]
+    out, _coverage = _run_script(ScriptSeer(script), [(big, 60), (small, SIDE)], 16)
+    for c in out:
+        if c.index in small:
+            assert covers_part(c.rects, *small[c.index], SIDE), (c.index, c.rects)
+
+
+def test_moves_with() -> None:
+    from chalicelib.faces.tracking import moves_with
+
+    host = [np.array([0.0, 0.0])]
+    assert not moves_with(np.array([-12.0, 0.0]), host)  # passing by
+    assert moves_with(np.array([-12.0, 0.0]), [np.array([-10.0, 1.0])])  # with it
+    assert moves_with(np.array([3.0, 0.0]), host)  # too slow to tell: as before
+    assert moves_with(np.array([-12.0, 0.0]), [])  # no face to compare: as before
+
+
 @pytest.mark.parametrize("unseen", [2, 4, 5])
 def test_a_box_out_of_the_frame_is_kept_until_the_next_pass_while_its_rectangle_reaches_in(
     unseen: int,
