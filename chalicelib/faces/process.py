@@ -33,6 +33,10 @@ from chalicelib.faces.tracking import (
 )
 
 Progress = Callable[[int, int], None]  # (frames done, frames expected)
+# Larger frames are refused before any is decoded: a segment holds ~35 frames in its
+# lookahead (a 17-MP frame 25 MB as YUV 4:2:0, 50 MB as BGR: ~1.8 GB of a 3-GB function
+# at worst). 4K is 8.3 MP, a 5.3K action camera 15.9; 8K (33 MP) would not fit.
+MAX_FRAME_PIXELS = 17_000_000
 
 
 class FaceDetector(Protocol):
@@ -96,6 +100,11 @@ def checked_video(
     and let a long video past ``max_seconds``).
     """
     info = video.probe(path)
+    if info.width * info.height > MAX_FRAME_PIXELS:  # each decoded frame held whole
+        raise TooLarge(
+            f"the video's frames are {info.width}x{info.height}; the limit is "
+            f"{MAX_FRAME_PIXELS / 1e6:.0f} megapixels a frame (4K is 8.3)"
+        )
     limit = int(max_seconds * info.fps) + 1
     times = video.packet_times(path, limit)
     counted = None if times is None else len(times)
