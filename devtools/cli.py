@@ -196,19 +196,35 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_blur(args: argparse.Namespace) -> int:
     from chalicelib.config import get_settings
-    from chalicelib.faces import process
+    from chalicelib.faces import process, video
     from chalicelib.faces.blazeface import shared_detector
     from chalicelib.faces.tracking import CoverageSettings
     from devtools.bench.progress import Bar
 
     source, target = Path(args.video), Path(args.out)
-    info = process.check_video(source, get_settings().max_video_seconds)
+    info, times = process.checked_video(source, get_settings().max_video_seconds)
+    known = [t for t in times or [] if t is not None]
+    # A variable-rate source is written at its average rate, then joined back onto its
+    # frames' own times with its sound laid over (as the workflow's join does).
+    retimed = len(known) == len(times or ()) and video.variable_rate(known)
+    written = target.with_suffix(".average-rate.mp4") if retimed else target
     coverage = CoverageSettings.for_mode(args.strict)
     started = time.perf_counter()
     with Bar("blurring faces") as bar:
         done = process.anonymise(
-            source, target, shared_detector(), info, settings=coverage, progress=bar.update
+            source,
+            written,
+            shared_detector(),
+            info,
+            settings=coverage,
+            audio=not retimed,
+            progress=bar.update,
         )
+    if retimed:
+        try:
+            video.join([written], target, audio_from=source, times=times)
+        finally:
+            written.unlink(missing_ok=True)
     elapsed = time.perf_counter() - started
     sheet = target.with_suffix(".review.png")
     if done.review_png:

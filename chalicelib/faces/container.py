@@ -142,10 +142,14 @@ class FaceBlurService:
         detections = Bucket(self._s3, job.output_bucket).read_json(job.detections_key) or {}
         # each frame's own time: Rekognition's are real, and at a variable rate frame i
         # is not at i / fps (its boxes would land on other frames)
-        times = video.packet_times(source, int(self._settings.max_video_seconds * info.fps) + 1)
+        times = self._times(source, info)
         return process.blur_samples(
             source, target, samples_from(detections), info, part, times=times
         )
+
+    def _times(self, source: Path, info: video.VideoInfo) -> list[float | None] | None:
+        """The source's frames' own times (``video.packet_times``), up to the length limit."""
+        return video.packet_times(source, int(self._settings.max_video_seconds * info.fps) + 1)
 
     # -- join -------------------------------------------------------------------------
     def join(self, job: FaceBlurJob) -> dict[str, Any]:
@@ -164,7 +168,9 @@ class FaceBlurService:
                 bucket.download(str(part["key"]), path)
                 files.append(path)
             target = Path(folder) / "blurred.mp4"
-            video.join(files, target, audio_from=source)
+            # each frame's own time: a variable-rate source's frames are shown when it shows them
+            times = self._times(source, info)
+            video.join(files, target, audio_from=source, times=times)
             self._s3.upload_file(
                 str(target),
                 job.output_bucket,

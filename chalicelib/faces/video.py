@@ -12,6 +12,7 @@ OpenCV writes MPEG-4 Part 2 (``mp4v``) with no audio.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import shutil
 import subprocess
@@ -454,26 +455,112 @@ def _read_into(stream: IO[bytes], buffer: np.ndarray) -> int:
     return done
 
 
-def join(parts: list[Path], target: Path, audio_from: Path | None = None) -> None:
+def join(
+    parts: list[Path],
+    target: Path,
+    audio_from: Path | None = None,
+    times: list[float | None] | None = None,
+) -> None:
     """Concatenate H.264 ``parts`` (same size and rate) into ``target`` without re-encoding
-    the video, with the audio of ``audio_from`` laid over it in one piece (no drift)."""
+    the video, with the audio of ``audio_from`` laid over it in one piece (no drift).
+
+    The parts are written at the source's average rate. When ``times`` (the source's
+    frames' own times, ``packet_times``) show a variable rate, the joined frames are
+    put back at those times (``retime``) before the audio is laid over: at the average
+    rate a frame shown late or early in the source would be shown at another time than
+    its sound.
+    """
     exe = ffmpeg_exe()
     if exe is None:
         raise RuntimeError("joining segments needs ffmpeg (imageio-ffmpeg)")
     listing = target.with_suffix(".parts.txt")
     listing.write_text("".join(f"file '{p.resolve()}'\n" for p in parts))
-    command = [exe, "-y", "-loglevel", "error", "-nostdin", "-f", "concat", "-safe", "0"]
-    command += ["-i", str(listing)]
-    if audio_from is not None:
-        command += ["-i", str(audio_from), "-map", "0:v:0", "-map", "1:a:0?", "-c:a", "aac"]
-    command += ["-c:v", "copy", "-movflags", "+faststart", str(target)]
+    concat = [exe, "-y", "-loglevel", "error", "-nostdin", "-f", "concat", "-safe", "0"]
+    concat += ["-i", str(listing)]
+    known = [t for t in times or [] if t is not None]
+    if times is None or len(known) < len(times) or not variable_rate(known):
+        if audio_from is not None:
+            concat += ["-i", str(audio_from), "-map", "0:v:0", "-map", "1:a:0?", "-c:a", "aac"]
+        try:
+            _ffmpeg([*concat, "-c:v", "copy", "-movflags", "+faststart", str(target)])
+        finally:
+            listing.unlink(missing_ok=True)
+        return
+    joined, retimed = target.with_suffix(".joined.mp4"), target.with_suffix(".retimed.mp4")
     try:
-        done = subprocess.run(command, capture_output=True, check=False)
+        _ffmpeg([*concat, "-map", "0:v:0", "-c:v", "copy", str(joined)])
+        picture = retimed if retime(joined, retimed, known) else joined
+        command = [exe, "-y", "-loglevel", "error", "-nostdin", "-i", str(picture)]
+        if audio_from is not None:
+            command += ["-i", str(audio_from), "-map", "0:v:0", "-map", "1:a:0?", "-c:a", "aac"]
+        _ffmpeg([*command, "-c:v", "copy", "-movflags", "+faststart", str(target)])
     finally:
-        listing.unlink(missing_ok=True)
+        for path in (listing, joined, retimed):
+            path.unlink(missing_ok=True)
+
+
+def _ffmpeg(command: list[str]) -> None:
+    done = subprocess.run(command, capture_output=True, check=False)
     if done.returncode != 0:
         message = done.stderr.decode(errors="replace").strip()[-500:]
         raise RuntimeError(f"ffmpeg failed to join the segments: {message}")
+
+
+def variable_rate(times: list[float]) -> bool:
+    """Whether frames at ``times`` (seconds, ascending) stray from a constant rate by
+    more than half a frame anywhere (a constant rate's rounding in its time base does
+    not).
+
+    >>> variable_rate([0.0, 0.04, 0.08, 0.12]), variable_rate([0.0, 0.2, 0.233, 0.267])
+    (False, True)
+    """
+    if len(times) < 3:
+        return False
+    step = (times[-1] - times[0]) / (len(times) - 1)
+    if step <= 0:
+        return False
+    drift = np.abs(np.asarray(times) - (times[0] + step * np.arange(len(times))))
+    return bool(drift.max() > step / 2)
+
+
+# The time base of a retimed video: 90 kHz, MPEG's clock (a millisecond is 90 ticks).
+RETIME_BASE = Fraction(1, 90_000)
+
+
+def retime(path: Path, target: Path, times: list[float]) -> bool:
+    """Copy the video stream of ``path`` to ``target`` (MP4, no re-encoding) with its
+    ``i``-th frame at ``times[i]`` seconds from the first. False, and nothing written,
+    without PyAV, when the frame count differs from ``len(times)`` or the stream's
+    frames are not stored in the order they are shown (B-frames: not what this
+    project's encoder writes)."""
+    if av is None:
+        return False
+    with av.open(str(path)) as box:
+        stream = box.streams.video[0]
+        packets = [p for p in box.demux(stream) if p.size]
+        shown = [p.pts for p in packets]
+        if len(packets) != len(times) or any(pts is None for pts in shown):
+            return False
+        if any(b is None or a is None or b <= a for a, b in itertools.pairwise(shown)):
+            return False  # frames stored out of the order they are shown
+        ticks = [round((t - times[0]) / RETIME_BASE) for t in times]
+        if any(b <= a for a, b in itertools.pairwise(ticks)):
+            return False
+        last = ticks[-1] - ticks[-2] if len(ticks) > 1 else round(Fraction(1, 30) / RETIME_BASE)
+        try:
+            with av.open(str(target), "w", format="mp4") as out:
+                copy = out.add_stream_from_template(stream)
+                copy.time_base = RETIME_BASE
+                for i, packet in enumerate(packets):
+                    packet.stream = copy
+                    packet.time_base = RETIME_BASE
+                    packet.pts = packet.dts = ticks[i]
+                    packet.duration = ticks[i + 1] - ticks[i] if i + 1 < len(ticks) else last
+                    out.mux(packet)
+        except av.FFmpegError as error:
+            target.unlink(missing_ok=True)
+            raise RuntimeError(f"failed to retime the joined video: {error}") from error
+    return True
 
 
 def audio_duration(path: Path) -> float | None:

@@ -237,3 +237,67 @@ def test_detections_made_elsewhere_land_on_their_frames_at_a_variable_rate(
     assert all(abs(n - i) < 1 for n, i in zip(numbers, range(25, 35), strict=True))
     sharp = [float(cv2.Laplacian(f, cv2.CV_32F).var()) > 100 for f in written]
     assert [25 + p for p, s in enumerate(sharp) if not s] == [30, 31]
+
+
+def with_audio(path: Path, times: list[float], seconds: float) -> Path:
+    """``variable_rate``'s frames with a 440-Hz AAC tone of ``seconds`` beside them."""
+    rate = 16_000
+    with av.open(str(path), "w") as box:
+        stream = box.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.time_base = Fraction(1, 1000)
+        stream.options = {"qp": "0"}
+        sound = box.add_stream("aac", rate=rate)
+        sound.layout = "mono"
+        for i, t in enumerate(times):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 16 + 3 * i, np.uint8), "rgb24")
+            frame.pts, frame.time_base = round(t * 1000), Fraction(1, 1000)
+            box.mux(stream.encode(frame))
+        box.mux(stream.encode(None))
+        wave = (0.3 * np.sin(2 * np.pi * 440 * np.arange(int(seconds * rate)) / rate)).astype(
+            np.float32
+        )
+        for start in range(0, len(wave), 1024):
+            chunk = av.AudioFrame.from_ndarray(wave[None, start : start + 1024], "fltp", "mono")
+            chunk.sample_rate, chunk.pts = rate, start
+            box.mux(sound.encode(chunk))
+        box.mux(sound.encode(None))
+    return path
+
+
+def shown_at(path: Path) -> list[float]:
+    """Each frame's presentation time (seconds from the video stream's start)."""
+    with av.open(str(path)) as box:
+        stream = box.streams.video[0]
+        origin = stream.start_time or 0
+        return [float((f.pts - origin) * stream.time_base) for f in box.decode(stream)]
+
+
+@pytest.mark.skipif(video.av is None, reason="PyAV writes the variable-rate fixture")
+@pytest.mark.parametrize("sound", [False, True], ids=["silent", "with-audio"])
+def test_a_variable_rate_video_keeps_each_frame_at_its_own_time(
+    s3: Any, settings: Settings, tmp_path: Path, sound: bool
+) -> None:
+    # Slow, then fast: at the average rate (60 frames over 7 s) frame 30, shown at 6.0 s
+    # in the source, would be shown at 3.5 s, 2.5 s before its sound.
+    times = [i / 5 for i in range(30)] + [6 + i / 30 for i in range(30)]
+    path = tmp_path / "vfr.mp4"
+    source = with_audio(path, times, 7.0) if sound else variable_rate(path, times)
+    job = upload(s3, settings, source)
+    service = FaceBlurService(replace(settings, face_segment_seconds=1.0), s3)
+    done = run_workflow(service, job)
+    assert done["result"]["segments"] > 4
+    out = tmp_path / "out.mp4"
+    s3.download_file(job.output_bucket, job.output_key, str(out))
+    assert frame_numbers(out) == list(range(60))
+    assert np.allclose(shown_at(out), times, atol=0.002)
+    if sound:
+        length = video.audio_duration(out)
+        assert length is not None and abs(length - 7.0) < 0.1
+
+
+def test_a_constant_rate_is_not_taken_for_a_variable_one() -> None:
+    # 29.97 fps in a millisecond time base: rounding of up to half a millisecond
+    assert not video.variable_rate([round(i * 1001 / 30) / 1000 for i in range(300)])
+    assert not video.variable_rate([i / 25 for i in range(10)])
+    assert video.variable_rate([i / 25 for i in range(10)] + [0.5, 0.52])
