@@ -108,7 +108,7 @@ SIZE_SAME = 0.32  # |log2 size| settled below this (1.25x): the training size af
 SIZE_TOLERANCE = 0.1  # |log2 size| found below this (7 %) after a step: converged
 SIZE_SAMPLE = 5_000  # grid pixels the size trees read at most
 SUMS_PIXELS = 4_000_000  # from this many pixels the further size passes reduce by ``area_mean``
-PRODUCT_BLOCK = 32_768  # results per block of ``_product_by_rows`` (OpenBLAS: one thread)
+PRODUCT_BLOCK = 32_768  # results per block of ``_product_by_rows`` (at least 64 rows)
 MAX_TREE_DEPTH = 12  # deeper trees are refused (a complete tree has 2**depth leaves)
 PREDICT_BLOCK = 1 << 15  # (trees x pixels) walked at once by ``predict`` (its arrays stay in cache)
 PREDICT_BY_NODE = 16_384  # pixels from which ``predict`` walks tree by tree from node answers
@@ -405,12 +405,13 @@ def light_field(image: np.ndarray) -> np.ndarray:
 
 
 def _product_by_rows(left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """``left @ right`` computed in blocks of rows of at most ``PRODUCT_BLOCK`` results.
+    """``left @ right`` computed in blocks of whole 64-row groups (≈ ``PRODUCT_BLOCK`` results).
 
-    OpenBLAS runs a larger product on every core it finds; for the light's (h × 3) @
-    (3 × w) surface, 0.5 ms of work on a photo's working image, its waiting threads
-    cost ≈ 10 ms of CPU (docs/counting.md, 12ah). Each block is the same kernel on the
-    same rows: the same numbers.
+    OpenBLAS runs a product of h·w·3 ≥ 2**19 on every core it finds, and its other
+    threads then spin while they wait: for the light's (h × 3) @ (3 × w) surface of a
+    photo's working image, 0.3 ms of work, ≈ 20 ms of CPU (docs/counting.md, 12ah). The
+    blocks stay under that (for widths up to ≈ 2,700). Each block is the same kernel on
+    the same rows: the same numbers.
 
     >>> a, b = np.arange(12.0).reshape(4, 3), np.arange(6.0).reshape(3, 2)
     >>> bool(np.array_equal(_product_by_rows(a, b), a @ b))
