@@ -462,15 +462,30 @@ def scale_maxima(
     [True]
     """
     height, width = other.shape
+    anchor_y, anchor_x = footprint.shape[0] // 2, footprint.shape[1] // 2
+    places = [(dy - anchor_y, dx - anchor_x) for dy, dx in zip(*np.nonzero(footprint), strict=True)]
     rows, cols = np.divmod(pixels, width)
     values = blob.ravel()[pixels]
-    anchor_y, anchor_x = footprint.shape[0] // 2, footprint.shape[1] // 2
+    # Pixels whose whole footprint is inside read each place at one flat offset; only
+    # those near the edge need their places clipped and checked (12ah: clipping every
+    # pixel's places took a tenth of the generated images' CPU).
+    reach_y, reach_x = footprint.shape[0] - 1 - anchor_y, footprint.shape[1] - 1 - anchor_x
+    inner = (rows >= anchor_y) & (rows < height - reach_y)
+    inner &= (cols >= anchor_x) & (cols < width - reach_x)
     kept = np.ones(pixels.size, bool)
-    for dy, dx in zip(*np.nonzero(footprint), strict=True):
-        y, x = rows + (dy - anchor_y), cols + (dx - anchor_x)
+    flat = other.ravel()
+    middle = np.flatnonzero(inner)
+    at, value, kept_inner = pixels[middle], values[middle], kept[middle]
+    for dy, dx in places:
+        kept_inner &= value >= flat[at + (dy * width + dx)]
+    kept[middle] = kept_inner
+    edge = np.flatnonzero(~inner)
+    if edge.size:  # all places of all edge pixels at once: (pixels, places)
+        dys, dxs = np.array(places, np.intp).reshape(-1, 2).T
+        y, x = rows[edge, None] + dys, cols[edge, None] + dxs
         inside = (y >= 0) & (y < height) & (x >= 0) & (x < width)
         near = other[np.clip(y, 0, height - 1), np.clip(x, 0, width - 1)]
-        kept &= ~inside | (values >= near)
+        kept[edge] = np.all(~inside | (values[edge, None] >= near), axis=1)
     return kept
 
 
