@@ -43,6 +43,7 @@ from chalicelib.cells.objects import (
     grow_labels,
     label_areas,
     label_boxes,
+    level_step,
     merge_table,
     noise_map,
     normalised,
@@ -149,7 +150,7 @@ def segment_nuclei(
     lo, hi = intensity_range
     image = normalised(gray, scale, lo, hi, polarity)
     image -= smooth_background(image, r)
-    quantum = 1.0 / (hi - lo) if gray.dtype.kind in "ui" else 0.0
+    quantum = level_step(gray) / (hi - lo)
     image /= noise_map(image, quantum, r)  # in units of the local noise from here on
     image -= background_offset(image, r)
     smoothed = cv2.GaussianBlur(image, (0, 0), max(0.7, 0.2 * r))
