@@ -33,13 +33,17 @@ def intensity_range(gray: np.ndarray) -> tuple[float, float]:
     return float(lo), float(hi) if hi > lo else float(lo) + 1.0
 
 
+STEP_MIN_LEVELS = 32  # fewer levels used: not a quantised continuous image (step 1)
+
+
 def level_step(gray: np.ndarray) -> float:
     """The step between the intensity levels ``gray`` actually uses (1 for most images).
 
     The pixel-weighted median gap from each occupied level to the next, on a
     subsample: an 8-bit image stored in 16 bits (every 16th level used) has steps of
     16, as its 8-bit original has steps of 1. Quantisation noise scales with it, not
-    with the dtype. Float images: 0 (no steps).
+    with the dtype. Float images: 0 (no steps); images using under ``STEP_MIN_LEVELS``
+    levels (a drawing, a mask, a generated disc): 1.
 
     >>> level_step(np.arange(0, 4096, 16, dtype=np.uint16).reshape(16, 16))
     16.0
@@ -50,8 +54,8 @@ def level_step(gray: np.ndarray) -> float:
         return 0.0
     counts = np.bincount(subsample(gray).ravel().astype(np.int64) - int(gray.min()))
     levels = np.flatnonzero(counts)
-    if levels.size < 2:
-        return 1.0
+    if levels.size < STEP_MIN_LEVELS:
+        return 1.0  # a drawing or a mask (a disc of one value on another): no quantisation
     gaps = np.diff(levels)
     weights = counts[levels[:-1]]
     order = np.argsort(gaps, kind="stable")
