@@ -20,7 +20,8 @@ gamma or illumination:
    far dimmer than the one it touches is a shoulder no blob filter seeds and
    falls under its neighbour's trim level; where the log signal has a blob that
    no trimmed object keeps, on a compact dome of its own, that dome is one more
-   object (``DIM_SEEDS``).
+   object (``DIM_SEEDS``). So is a strong summit the flood gave to no object (a
+   bright nucleus whose seed was taken by a neighbour's: ``unseeded_summits``).
 6. Size control: debris under ``MIN_AREA_FRACTION`` of a typical nucleus is
    dropped; a connected structure far larger than a nucleus that is long and
    smooth (a fibre, a scratch) or a single object far larger than a nucleus is
@@ -43,6 +44,7 @@ from chalicelib.cells.objects import (
     grow_labels,
     label_areas,
     label_boxes,
+    level_step,
     merge_table,
     noise_map,
     normalised,
@@ -84,6 +86,9 @@ DIM_DEPTH = 0.4  # ... at least this many radii inside what no object keeps
 DIM_TOLERANCE = (
     0.5  # ... their dome grown downhill, steps of this share of the mask's floor allowed
 )
+# A strong summit (RECLAIM_SIGMAS) the first flood gave to no object, on a dome of its own
+# (as DIM_SEEDS's) at least this fraction of a typical nucleus: a nucleus no seed reached.
+UNSEEDED_AREA = 0.5
 
 
 @dataclass(frozen=True)
@@ -149,7 +154,7 @@ def segment_nuclei(
     lo, hi = intensity_range
     image = normalised(gray, scale, lo, hi, polarity)
     image -= smooth_background(image, r)
-    quantum = 1.0 / (hi - lo) if gray.dtype.kind in "ui" else 0.0
+    quantum = level_step(gray) / (hi - lo)
     image /= noise_map(image, quantum, r)  # in units of the local noise from here on
     image -= background_offset(image, r)
     smoothed = cv2.GaussianBlur(image, (0, 0), max(0.7, 0.2 * r))
@@ -177,6 +182,7 @@ def segment_nuclei(
         tolerance = DIM_TOLERANCE * NOISE_SIGMAS * noise
         dim, domes = unclaimed_domes(dim, labels, mask, smoothed, background, r, tolerance)
         labels, peak = add_domes(labels, peak, smoothed, dim, domes)
+    labels, peak = _add_unseeded(labels, peak, mask, smoothed, (background, r, noise, factor))
     del markers, mask
     labels = _reclaim(labels, smoothed, peak, background, threshold_offset, r, NOISE_SIGMAS * noise)
     # Only needed to bring labels back to full size (and large at full size).
@@ -305,6 +311,52 @@ def dim_candidates(
         < RELATIVE_THRESHOLD * smoothed[nearest[:, 0], nearest[:, 1]]
     )
     return np.asarray(found[(distance >= SEED_SPACING * r) & dimmer])
+
+
+def unseeded_summits(
+    labels: np.ndarray, mask: np.ndarray, smoothed: np.ndarray, r: float, strength: float
+) -> np.ndarray:
+    """(J, 2) row, col of the summits of ``smoothed`` at least ``strength`` high that
+    lie in ``mask`` on pixels no object of ``labels`` holds.
+
+    A summit is a maximum over the seed spacing (``SEED_SPACING`` r). After the
+    first flood these are nuclei no seed reached: the blob filter put one seed on
+    a bright nucleus and its unresolved neighbour (a shoulder at the nucleus scale),
+    and the flood, which follows the smallest steps, let the background climb the
+    neighbour before that seed's object reached it.
+
+    >>> yy, xx = np.mgrid[0:30, 0:40].astype(np.float32)
+    >>> smoothed = 50 * np.clip(1 - ((xx - 28) ** 2 + (yy - 15) ** 2) / 25, 0, 1)
+    >>> labels = np.zeros((30, 40), np.int32); labels[10:20, 0:12] = 1
+    >>> unseeded_summits(labels, (smoothed > 3).astype(np.uint8), smoothed, 5.0, 20.0).tolist()
+    [[15, 28]]
+    """
+    spacing = disk(max(1.0, SEED_SPACING * r))
+    summits = (smoothed >= cv2.dilate(smoothed, spacing)) & (smoothed >= strength)
+    summits &= (labels == 0) & (mask > 0)
+    return _peak_centres(summits)
+
+
+def _add_unseeded(
+    labels: np.ndarray,
+    peak: np.ndarray,
+    mask: np.ndarray,
+    smoothed: np.ndarray,
+    levels: tuple[float, float, float, float],
+) -> tuple[np.ndarray, np.ndarray]:
+    """``labels`` and ``peak`` with the nuclei no seed reached added (``unseeded_summits``
+    on a dome of their own, ``unclaimed_domes``, at least ``UNSEEDED_AREA`` of a
+    nucleus: a small fragment or a sliver cut by the edge is less). ``levels``: the
+    background, the nucleus radius, the smoothed signal's noise and the thresholds'
+    factor (``offset_factor``); a summit is strong as ``_reclaim`` judges a peak."""
+    background, r, noise, factor = levels
+    tops = unseeded_summits(labels, mask, smoothed, r, background + RECLAIM_SIGMAS * factor)
+    if len(tops) == 0:
+        return labels, peak
+    tolerance = DIM_TOLERANCE * NOISE_SIGMAS * noise
+    tops, domes = unclaimed_domes(tops, labels, mask, smoothed, background, r, tolerance)
+    large = [k for k, dome in enumerate(domes) if dome[2].sum() >= UNSEEDED_AREA * np.pi * r * r]
+    return add_domes(labels, peak, smoothed, tops[large], [domes[k] for k in large])
 
 
 def nearest_points(

@@ -33,6 +33,36 @@ def intensity_range(gray: np.ndarray) -> tuple[float, float]:
     return float(lo), float(hi) if hi > lo else float(lo) + 1.0
 
 
+STEP_MIN_LEVELS = 32  # fewer levels used: not a quantised continuous image (step 1)
+
+
+def level_step(gray: np.ndarray) -> float:
+    """The step between the intensity levels ``gray`` actually uses (1 for most images).
+
+    The pixel-weighted median gap from each occupied level to the next, on a
+    subsample: an 8-bit image stored in 16 bits (every 16th level used) has steps of
+    16, as its 8-bit original has steps of 1. Quantisation noise scales with it, not
+    with the dtype. Float images: 0 (no steps); images using under ``STEP_MIN_LEVELS``
+    levels (a drawing, a mask, a generated disc): 1.
+
+    >>> level_step(np.arange(0, 4096, 16, dtype=np.uint16).reshape(16, 16))
+    16.0
+    >>> level_step(np.arange(256, dtype=np.uint8).reshape(16, 16))
+    1.0
+    """
+    if gray.dtype.kind not in "ui":
+        return 0.0
+    counts = np.bincount(subsample(gray).ravel().astype(np.int64) - int(gray.min()))
+    levels = np.flatnonzero(counts)
+    if levels.size < STEP_MIN_LEVELS:
+        return 1.0  # a drawing or a mask (a disc of one value on another): no quantisation
+    gaps = np.diff(levels)
+    weights = counts[levels[:-1]]
+    order = np.argsort(gaps, kind="stable")
+    cumulative = np.cumsum(weights[order])
+    return float(gaps[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
+
+
 def resized(image: np.ndarray, scale: float) -> np.ndarray:
     """``image`` shrunk by ``scale`` (area averaging), or itself when ``scale`` is 1."""
     if scale >= 1.0:
