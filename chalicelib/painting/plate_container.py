@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from chalicelib.errors import NotFound
 from chalicelib.painting import container, groups, layout, pipeline, plate, plate_merge, platemap
 from chalicelib.painting.records import FAILED, SUCCEEDED
 from chalicelib.storage import Bucket, now_iso
@@ -188,7 +189,10 @@ def merge_plate_job(config: container.RunnerConfig, store: Bucket, env: Mapping[
         platemap_csv = None
         if env.get("PAINTING_PLATEMAP"):
             platemap_csv = workdir / "platemap.csv"
-            store.download(env["PAINTING_PLATEMAP"], platemap_csv)
+            problem = _fetch_platemap(store, env["PAINTING_PLATEMAP"], platemap_csv)
+            if problem:  # changed since the submission checked it: a data error, not retried
+                container.update_status(store, config, FAILED, problem)
+                return layout.EXIT_FAILED
         merged = [
             _merge_one_plate(config, store, name, members, workdir, platemap_csv)
             for name, members in _plates(plan["groups"], manifests).items()
@@ -208,6 +212,23 @@ def merge_plate_job(config: container.RunnerConfig, store: Bucket, env: Mapping[
     )  # fmt: skip
     container.update_status(store, config, SUCCEEDED, None, manifest=manifest_key)
     return layout.EXIT_OK
+
+
+def _fetch_platemap(store: Bucket, key: str, path: Path) -> str | None:
+    """Download the platemap to ``path``; why the merge cannot use it, if it cannot.
+
+    The submission checked it, but it is read again only now, after every well ran:
+    it may have been deleted or replaced since.
+    """
+    try:
+        store.download(key, path)
+    except NotFound:
+        return f"the platemap {store.url(key)} does not exist (it did when the job was submitted)"
+    problems = plate.platemap_problems(path.read_bytes())
+    if problems:
+        changed = f"the platemap {store.url(key)} changed since the job was submitted"
+        return f"{changed}: {'; '.join(problems)}"
+    return None
 
 
 def _plates(

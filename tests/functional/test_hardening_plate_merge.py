@@ -1,0 +1,61 @@
+"""The plate merge reads the platemap again after every well has run (qa5).
+
+The platemap is checked when the job is submitted, but the merge downloads it once more,
+hours later. Before, a platemap deleted or replaced by one the merge could not use in
+between raised out of the merge (``NotFound``, pandas' ``ValueError``): exit 1, so Batch
+retried the same failure until its attempts were spent, and the job's record never said
+why (it read ``submitted`` with every group succeeded). Now the merge checks it as the
+submission does, records the reason on the job and exits 3 (no Batch retry of a data error).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from chalicelib.config import Settings
+from chalicelib.painting import container, layout, plate_container
+from chalicelib.storage import Bucket
+
+JOB_ID = "cp-test"
+OUTPUT = "plates/P1/output/"
+PLATEMAP = "plates/P1/platemap.csv"
+
+
+def _succeeded_plate(store: Bucket) -> None:
+    """A plan of one group whose run succeeded (no tables: nothing to merge but the map)."""
+    group = {"name": "Metadata_Well=A01", "folder": "Well-A01", "plate": "P1", "wells": ["A01"]}
+    store.write_json(layout.plan_key(OUTPUT), {"groups": [group]})
+    store.write_json(
+        layout.group_prefix(OUTPUT, group["folder"]) + layout.MANIFEST,
+        {"job_id": JOB_ID, "status": "succeeded", "image_sets": 1, "tables": []},
+    )
+
+
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        (None, "does not exist"),
+        (b"Plate,Treatment\nP1,DMSO\n", "no well column"),
+        (b"Well,Treatment\nA01,DMSO\nA01,drug\n", "more than once"),
+        (b"Well,Treatment\nA01,\xff\n", "not UTF-8"),
+    ],
+)
+def test_a_platemap_changed_after_submission_fails_the_merge_with_the_reason(
+    s3: Any, settings: Settings, body: bytes | None, reason: str
+) -> None:
+    store = Bucket(s3, settings.data_bucket)
+    _succeeded_plate(store)
+    if body is not None:
+        store.put_bytes(PLATEMAP, body, "text/csv")
+    config = container.RunnerConfig(JOB_ID, settings.data_bucket, "p.cppipe", "in/", OUTPUT)
+    env = {"PAINTING_PLAN": layout.plan_key(OUTPUT), "PAINTING_PLATEMAP": PLATEMAP}
+
+    assert plate_container.merge_plate_job(config, store, env) == layout.EXIT_FAILED
+
+    record = store.read_json(layout.status_key(JOB_ID)) or {}
+    assert record["state"] == "failed"
+    assert "platemap" in record["reason"] and reason in record["reason"], record["reason"]
+    assert (store.read_json(OUTPUT + layout.OUTPUT_STATUS) or {})["state"] == "failed"
+    assert store.read_json(OUTPUT + layout.MANIFEST) is None  # not merged
