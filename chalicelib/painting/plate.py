@@ -446,11 +446,12 @@ def platemap_problems(data: bytes) -> list[str]:
     bad, twice = [], []
     for row in rows:
         well = row[index].strip() if index < len(row) else ""
+        key = platemap.well_key(well)  # A1 and A01 are one well
         if platemap.well_position(well) is None:
             bad.append(repr(well[:20]))
-        elif well in seen:
-            twice.append(well)
-        seen.add(well)
+        elif key in seen:
+            twice.append(key)
+        seen.add(key)
     problems = []
     if bad:
         problems.append(_listed(f"the platemap's {column} holds what is not a well name", bad))
