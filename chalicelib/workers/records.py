@@ -15,6 +15,21 @@ TERMINAL = ("ok", "error", "failed")
 # after its retries) whose message comes round again was sent back on purpose (a DLQ redrive):
 # it runs again.
 DONE = ("ok", "error")
+# What a reply may weigh, body and attributes: SQS's limit was 256 KiB until August 2025, and
+# is still every queue's made before then (and CloudFormation's default MaximumMessageSize).
+MAX_REPLY_BYTES = 256 * 1024
+
+
+def reply_size(body: str, attributes: Mapping[str, Mapping[str, str]]) -> int:
+    """Bytes SQS counts for a message: its body, and each attribute's name, type and value.
+
+    >>> reply_size("é", {"chat_id": {"DataType": "String", "StringValue": "42"}})
+    17
+    """
+    return len(body.encode("utf-8", "surrogatepass")) + sum(
+        len(name.encode()) + len(value["DataType"]) + len(value["StringValue"].encode())
+        for name, value in attributes.items()
+    )
 
 
 class JobResults:
@@ -69,17 +84,31 @@ class JobResults:
         self._bucket.release(f"results/claims/{job_id}")
 
     def reply(self, document: Mapping[str, Any], attributes: Mapping[str, str]) -> None:
-        """Send the result to the results queue, with the job's message attributes."""
+        """Send the result to the results queue, with the job's message attributes.
+
+        A reply over ``MAX_REPLY_BYTES`` (a 1,000-row prediction far out of range is
+        ≈ 540 KB) leaves the result out and names the job's result object instead,
+        which the worker wrote before replying: SQS would refuse it whole.
+        """
         body = {
             k: document[k] for k in ("job_id", "task", "status", "result", "error") if k in document
         }
+        message_attributes = {
+            name: {"DataType": "String", "StringValue": str(value)}
+            for name, value in attributes.items()
+        }
+        text = json.dumps(body, default=str)
+        size = reply_size(text, message_attributes)
+        if size > MAX_REPLY_BYTES:
+            body.pop("result", None)
+            body["result_url"] = self._bucket.url(self.key(str(document["job_id"])))
+            body["note"] = (
+                f"the result is too large for a reply ({size} bytes, over {MAX_REPLY_BYTES}): "
+                "read it at result_url"
+            )
+            text = json.dumps(body, default=str)
         self._sqs.send_message(
-            QueueUrl=self.queue_url(),
-            MessageBody=json.dumps(body, default=str),
-            MessageAttributes={
-                name: {"DataType": "String", "StringValue": str(value)}
-                for name, value in attributes.items()
-            },
+            QueueUrl=self.queue_url(), MessageBody=text, MessageAttributes=message_attributes
         )
 
     def queue_url(self) -> str:
