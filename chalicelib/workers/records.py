@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from chalicelib.queues import MAX_MESSAGE_BYTES, message_size
 from chalicelib.storage import Bucket
 
 TERMINAL = ("ok", "error", "failed")
@@ -15,21 +16,8 @@ TERMINAL = ("ok", "error", "failed")
 # after its retries) whose message comes round again was sent back on purpose (a DLQ redrive):
 # it runs again.
 DONE = ("ok", "error")
-# What a reply may weigh, body and attributes: SQS's limit was 256 KiB until August 2025, and
-# is still every queue's made before then (and CloudFormation's default MaximumMessageSize).
-MAX_REPLY_BYTES = 256 * 1024
-
-
-def reply_size(body: str, attributes: Mapping[str, Mapping[str, str]]) -> int:
-    """Bytes SQS counts for a message: its body, and each attribute's name, type and value.
-
-    >>> reply_size("é", {"chat_id": {"DataType": "String", "StringValue": "42"}})
-    17
-    """
-    return len(body.encode("utf-8", "surrogatepass")) + sum(
-        len(name.encode()) + len(value["DataType"]) + len(value["StringValue"].encode())
-        for name, value in attributes.items()
-    )
+# What a reply may weigh, body and attributes (``queues.MAX_MESSAGE_BYTES``).
+MAX_REPLY_BYTES = MAX_MESSAGE_BYTES
 
 
 class JobResults:
@@ -98,7 +86,7 @@ class JobResults:
             for name, value in attributes.items()
         }
         text = json.dumps(body, default=str)
-        size = reply_size(text, message_attributes)
+        size = message_size(text, message_attributes)
         if size > MAX_REPLY_BYTES:
             body.pop("result", None)
             body["result_url"] = self._bucket.url(self.key(str(document["job_id"])))
