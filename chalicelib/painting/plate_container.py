@@ -60,7 +60,10 @@ def run_group(config: container.RunnerConfig, store: Bucket, env: Mapping[str, s
     started_at, started = now_iso(), time.perf_counter()
     workdir = Path(tempfile.mkdtemp(prefix="painting-group-"))
     try:
-        manifest = _run(config, store, plan, document, group, workdir)
+        try:
+            manifest = _run(config, store, plan, document, group, workdir)
+        except container.UnsafeKey as error:  # the data is wrong: the group fails (exit 3)
+            manifest = {"kind": "group", "status": "failed", "reason": str(error), "produced": []}
         manifest.update(
             job_id=config.job_id, group=group.name, folder=document["folder"],
             plate=document["plate"], wells=document["wells"], submission=submission,
@@ -74,12 +77,15 @@ def run_group(config: container.RunnerConfig, store: Bucket, env: Mapping[str, s
                 store, workdir / "output", tuple(manifest["produced"]), prefix
             )
         )
-        log_key = layout.group_log_key(
-            config.output, document["folder"], submission, config.attempt
-        )
-        store.put_text(log_key, (workdir / "cellprofiler.log").read_text(errors="replace"))
-        manifest["log"] = log_key
-        manifest["durations_s"]["total"] = round(time.perf_counter() - started, 3)
+        log_path = workdir / "cellprofiler.log"
+        if log_path.exists():
+            log_key = layout.group_log_key(
+                config.output, document["folder"], submission, config.attempt
+            )
+            store.put_text(log_key, log_path.read_text(errors="replace"))
+            manifest["log"] = log_key
+        durations = manifest.setdefault("durations_s", {})
+        durations["total"] = round(time.perf_counter() - started, 3)
         store.write_json(manifest_key, manifest)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -103,7 +109,10 @@ def _run(
     store.download(config.pipeline, pipeline_path)
     input_dir = workdir / "input"
     downloads = plate.group_downloads(group, config.input)
-    container._parallel(lambda pair: store.download(pair[0], input_dir / pair[1]), downloads)
+    # every target is checked before anything is written: a key's rest with `..`, empty
+    # (`in//abs/x`) or `.` parts would name a file outside the work folder
+    targets = [(key, container.local_path(input_dir, relative)) for key, relative in downloads]
+    container._parallel(lambda pair: store.download(pair[0], pair[1]), targets)
     input_dir.mkdir(parents=True, exist_ok=True)
     data_file = None
     if plan.get("source") == "load_data":

@@ -10,6 +10,8 @@ submission does, records the reason on the job and exits 3 (no Batch retry of a 
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -59,3 +61,42 @@ def test_a_platemap_changed_after_submission_fails_the_merge_with_the_reason(
     assert "platemap" in record["reason"] and reason in record["reason"], record["reason"]
     assert (store.read_json(OUTPUT + layout.OUTPUT_STATUS) or {})["state"] == "failed"
     assert store.read_json(OUTPUT + layout.MANIFEST) is None  # not merged
+
+
+# -- a group's image keys never choose a path on disk ------------------------------------------
+def _escaping_key(tmp_path: Path) -> str:
+    """An image key under the input whose rest climbs from the child's work folder into
+    ``tmp_path`` (the work folder is ``<tempdir>/painting-group-XXXX/input/``)."""
+    inside_tmp = tmp_path.resolve().relative_to(Path(tempfile.gettempdir()).resolve())
+    return f"in/a/../../../{inside_tmp.as_posix()}/P1_A01_s1_w1.tif"
+
+
+@pytest.mark.parametrize("form", ["climb", "absolute"])
+def test_a_group_image_key_leaving_the_work_folder_fails_the_group_before_any_download(
+    s3: Any, settings: Settings, tmp_path: Path, form: str
+) -> None:
+    # before: the plate child joined the key's rest to its input folder as it was, so
+    # `in/a/../../../<dir>/x.tif` (or `in//<abs dir>/x.tif`) was written outside it
+    store = Bucket(s3, settings.data_bucket)
+    key = (
+        _escaping_key(tmp_path)
+        if form == "climb"
+        else f"in/{tmp_path.resolve().as_posix()}/P1_A01_s1_w1.tif"  # in//tmp/...
+    )
+    store.put_bytes(key, b"II*\x00", "image/tiff")
+    store.put_bytes("p.cppipe", b"CellProfiler Pipeline\n", "text/plain")
+    site = {"metadata": [["Metadata_Well", "A01"]], "files": [["1", key]], "row": []}
+    group = {"name": "Metadata_Well=A01", "folder": "Well-A01", "plate": "P1", "wells": ["A01"],
+             "key": [["Metadata_Well", "A01"]], "sites": [site]}  # fmt: skip
+    store.write_json(layout.plan_key(OUTPUT), {"groups": [group], "group_by": ["Metadata_Well"]})
+    config = container.RunnerConfig(
+        JOB_ID, settings.data_bucket, "p.cppipe", "in/", OUTPUT, cellprofiler="false"
+    )
+    env = {"PAINTING_PLAN": layout.plan_key(OUTPUT), "PAINTING_GROUPS": "0"}
+
+    assert plate_container.run_group(config, store, env) == layout.EXIT_FAILED
+
+    assert list(tmp_path.iterdir()) == []  # nothing written outside the work folder
+    manifest = store.read_json(layout.group_prefix(OUTPUT, "Well-A01") + layout.MANIFEST) or {}
+    assert manifest["status"] == "failed" and "not a plain relative path" in manifest["reason"]
+    assert manifest["job_id"] == JOB_ID
