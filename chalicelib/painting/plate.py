@@ -498,8 +498,19 @@ def group_arguments(
 
 # -- the plan the Batch children read ----------------------------------------------------
 def plate_name(group: Group) -> str:
-    """The plate a group belongs to (``Metadata_Plate``), ``plate`` when no name says."""
-    return FOLDER_SAFE.sub("_", group.value("Metadata_Plate")) or "plate"
+    """The plate a group belongs to (``Metadata_Plate``), ``plate`` when no name says.
+
+    It names the merge's folder on disk and in S3: ``.`` and ``..`` would name another one.
+
+    >>> plate_name(Group((("Metadata_Plate", "P 1"),), ())), plate_name(Group((), ()))
+    ('P_1', 'plate')
+    >>> plate_name(Group((("Metadata_Plate", ".."),), ()))
+    '__'
+    """
+    name = FOLDER_SAFE.sub("_", group.value("Metadata_Plate"))
+    if name and not name.strip("."):  # dots only
+        name = "_" * len(name)
+    return name or "plate"
 
 
 def plan_document(found: Plate) -> dict[str, object]:

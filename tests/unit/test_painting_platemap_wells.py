@@ -96,3 +96,16 @@ def test_well_key(name: str, key: str) -> None:
 def test_a1_and_a01_in_one_platemap_are_one_well_named_twice() -> None:
     [problem] = plate.platemap_problems(b"Well,Treatment\nA1,DMSO\nA01,drug\n")
     assert "more than once" in problem and "A01" in problem
+
+
+# -- a plate's name never chooses a path on disk ----------------------------------------------
+@pytest.mark.parametrize("value", ["..", ".", "...", "../x"])
+def test_a_plate_named_dots_is_a_plain_folder_name(value: str) -> None:
+    # The merge writes a plate to <work>/plates/<name>/, uploads every file under it and
+    # removes it. Before, a Metadata_Plate of ".." (a LoadData CSV's column, or a file name
+    # starting with it) named the work folder itself: its platemap and scratch were uploaded
+    # as the plate's files, then deleted, failing the next plate's merge.
+    group = plate.Group((("Metadata_Plate", value), ("Metadata_Well", "A01")), ())
+    name = plate.plate_name(group)
+    assert name not in ("", ".", "..") and "/" not in name
+    assert name.strip(".")  # not dots only
