@@ -202,10 +202,14 @@ def merge_plate_job(config: container.RunnerConfig, store: Bucket, env: Mapping[
             if problem:  # changed since the submission checked it: a data error, not retried
                 container.update_status(store, config, FAILED, problem)
                 return layout.EXIT_FAILED
-        merged = [
-            _merge_one_plate(config, store, name, members, workdir, platemap_csv)
-            for name, members in _plates(plan["groups"], manifests).items()
-        ]
+        try:
+            merged = [
+                _merge_one_plate(config, store, name, members, workdir, platemap_csv)
+                for name, members in _plates(plan["groups"], manifests).items()
+            ]
+        except NotFound as error:  # a group's table gone since it ran: no retry brings it back
+            container.update_status(store, config, FAILED, f"the merge's input: {error}")
+            return layout.EXIT_FAILED
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     states = {g["name"]: groups.GroupState("succeeded") for g in plan["groups"]}

@@ -100,3 +100,25 @@ def test_a_group_image_key_leaving_the_work_folder_fails_the_group_before_any_do
     manifest = store.read_json(layout.group_prefix(OUTPUT, "Well-A01") + layout.MANIFEST) or {}
     assert manifest["status"] == "failed" and "not a plain relative path" in manifest["reason"]
     assert manifest["job_id"] == JOB_ID
+
+
+def test_a_group_table_gone_before_the_merge_fails_it_with_the_reason(
+    s3: Any, settings: Settings
+) -> None:
+    # before: NotFound raised out of the merge (exit 1): Batch retried it until its attempts
+    # were spent and the job said only Batch's "Essential container in task exited"
+    store = Bucket(s3, settings.data_bucket)
+    group = {"name": "Metadata_Well=A01", "folder": "Well-A01", "plate": "P1", "wells": ["A01"]}
+    store.write_json(layout.plan_key(OUTPUT), {"groups": [group]})
+    store.write_json(
+        layout.group_prefix(OUTPUT, "Well-A01") + layout.MANIFEST,
+        {"job_id": JOB_ID, "status": "succeeded", "image_sets": 1, "tables": ["Image.csv"]},
+    )  # its Image.csv was deleted (a lifecycle rule, a clean-up of _groups/)
+    config = container.RunnerConfig(JOB_ID, settings.data_bucket, "p.cppipe", "in/", OUTPUT)
+    env = {"PAINTING_PLAN": layout.plan_key(OUTPUT)}
+
+    assert plate_container.merge_plate_job(config, store, env) == layout.EXIT_FAILED
+
+    record = store.read_json(layout.status_key(JOB_ID)) or {}
+    assert record["state"] == "failed"
+    assert "Well-A01/Image.csv" in record["reason"] and "does not exist" in record["reason"]
