@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from chalicelib import spreadsheet
 from chalicelib.painting import plate, tables
 from chalicelib.painting import platemap as platemap_module
 
@@ -325,8 +326,22 @@ def align_platemap(platemap: pd.DataFrame, wells: Sequence[str]) -> tuple[pd.Dat
 
 
 def write_frame(frame: pd.DataFrame, folder: Path, stem: str) -> list[Path]:
-    """``stem.parquet`` and ``stem.csv`` in ``folder``."""
+    """``stem.parquet`` and ``stem.csv`` in ``folder``.
+
+    The CSV's text cells (platemap annotations, metadata from file names) are defused
+    for spreadsheets (``spreadsheet.defused``); the Parquet keeps them as they are.
+    """
     parquet, text = folder / f"{stem}.parquet", folder / f"{stem}.csv"
     frame.to_parquet(parquet, index=False)
-    frame.to_csv(text, index=False)
+    shown = frame.copy()
+    for column in shown.columns:
+        if not _is_numeric(shown[column]):
+            shown[column] = shown[column].map(spreadsheet.csv_cell)
+    shown.to_csv(text, index=False)
     return [parquet, text]
+
+
+def _is_numeric(column: pd.Series) -> bool:
+    import pandas as pd
+
+    return bool(pd.api.types.is_numeric_dtype(column)) and not pd.api.types.is_bool_dtype(column)

@@ -109,3 +109,43 @@ def test_a_plate_named_dots_is_a_plain_folder_name(value: str) -> None:
     name = plate.plate_name(group)
     assert name not in ("", ".", "..") and "/" not in name
     assert name.strip(".")  # not dots only
+
+
+# -- profile CSVs open in a spreadsheet as text -----------------------------------------------
+DEFUSE_SCRIPT = r"""
+import csv, json, os, sys
+from pathlib import Path
+import pandas as pd
+from chalicelib.painting import profiles
+
+folder = Path(sys.argv[1])
+frame = pd.DataFrame({"Metadata_Well": ["A01", "A02"],
+                      "Metadata_Treatment": ['=HYPERLINK("http://x","y")', "DMSO"],
+                      "Cells_AreaShape_Area": [-1.5, 2.0]})
+profiles.write_frame(frame, folder, "profiles")
+with open(folder / "profiles.csv", newline="") as handle:
+    rows = list(csv.DictReader(handle))
+parquet = pd.read_parquet(folder / "profiles.parquet")
+print(json.dumps({"csv": rows, "parquet": parquet["Metadata_Treatment"].tolist()}), flush=True)
+os._exit(0)  # (pyarrow's threads sometimes abort the interpreter's exit under load)
+"""
+
+
+def test_a_platemap_formula_is_text_in_the_profile_csv(
+    python39: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    # qa3's lead: profiles*.csv were written by pandas as they were: a platemap annotation
+    # "=HYPERLINK(...)" ran as a formula when the CSV was opened in a spreadsheet
+    done = subprocess.run(
+        [str(python39), "-c", DEFUSE_SCRIPT, str(tmp_path)],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    [first, second] = found["csv"]
+    assert first["Metadata_Treatment"] == '\'=HYPERLINK("http://x","y")'
+    assert second["Metadata_Treatment"] == "DMSO"
+    assert float(first["Cells_AreaShape_Area"]) == -1.5  # numbers stay numbers
+    assert found["parquet"][0] == '=HYPERLINK("http://x","y")'  # data, not a spreadsheet
