@@ -25,7 +25,7 @@ from chalicelib.painting import plate, platemap
 from tests.unit.test_painting_profiles import ROOT, python39  # noqa: F401
 
 SCRIPT = r"""
-import json, sys
+import json, os, sys
 from pathlib import Path
 import pandas as pd
 from chalicelib.painting import profiles
@@ -48,7 +48,8 @@ print(json.dumps({
     "normalized": sorted(built.normalized["Metadata_Well"]),
     "controls": built.controls,
     "unannotated": list(built.unannotated),
-}))
+}), flush=True)
+os._exit(0)  # (pyarrow's threads sometimes abort the interpreter's exit under load)
 """
 
 
