@@ -20,6 +20,23 @@ from chalicelib.errors import TransientError
 log = logging.getLogger(__name__)
 
 
+# What one SQS message may weigh, body and attributes: SQS's limit was 256 KiB until August
+# 2025, and is still every queue's made before then (and CloudFormation's default).
+MAX_MESSAGE_BYTES = 256 * 1024
+
+
+def message_size(body: str, attributes: Mapping[str, Mapping[str, str]]) -> int:
+    """Bytes SQS counts for a message: its body, and each attribute's name, type and value.
+
+    >>> message_size("é", {"chat_id": {"DataType": "String", "StringValue": "42"}})
+    17
+    """
+    return len(body.encode("utf-8", "surrogatepass")) + sum(
+        len(name.encode()) + len(value["DataType"]) + len(value["StringValue"].encode())
+        for name, value in attributes.items()
+    )
+
+
 class RetryLater(TransientError):
     """Raised after a batch: some records failed and must be delivered again."""
 

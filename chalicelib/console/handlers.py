@@ -268,12 +268,15 @@ class Console:
         names = body.get("files")
         if not isinstance(names, list) or not 1 <= len(names) <= MAX_FILES:
             raise InvalidInput(f"files must be a list of 1 to {MAX_FILES} file names")
+        prefix = body.get("prefix")
+        if prefix is not None and not isinstance(prefix, str):  # str() of it became a folder
+            raise InvalidInput('the prefix must be a folder name ("plate1/") or absent')
         method, parameters = count_parameters(body)
         fields = metadata_fields(method, parameters)
         forms = []
         named: dict[str, str] = {}
         for name in names:
-            key = upload_key(str(body.get("prefix") or ""), str(name))
+            key = upload_key(prefix or "", str(name))
             if key in named:  # the later upload would replace the earlier
                 raise InvalidInput(
                     f"{named[key][:100]!r} and {str(name)[:100]!r} would both be stored as "

@@ -62,6 +62,7 @@ class Checked:
     shards: int = 1
     image_sets: int | None = None
     plate: Any = None  # plate.Plate, for a plate job
+    output_etag: str = ""  # of <output>_status.json as checked ("" when there was none)
 
 
 class PaintingService:
@@ -138,6 +139,9 @@ class PaintingService:
         attempt = (record.attempt if record else 0) + (0 if action == "submit" else 1)
         claim = base.with_(attempt=attempt, claimed_at_epoch=self._clock(), updated_at=now_iso())
         self._write_conditionally(layout.status_key(job_id), claim, etag, record is None)
+        in_use = self._claim_output(job.output, claim, checked.output_etag)
+        if in_use:  # another job took the output since the check
+            return self._reject(base, in_use, job.output, "", None, overwrite=True)
         if checked.plate is not None:
             return self._submit_plate(job, job_id, checked, claim, record, action, base)
         plan = self._plan(job, job_id, checked, attempt)
@@ -319,16 +323,17 @@ class PaintingService:
         if not any(pipeline.is_image(name) for name in names):
             where = self.store.url(job.input)
             problems.append(f"the input prefix {where} has no images ({len(names)} other files)")
-        problems += self._output_problems(job, job_id)
+        output_problems, output_etag = self._output_problems(job, job_id)
+        problems += output_problems
         if job.is_plate:
             found, plate_problems = self.plates.plan(job, info, [job.input + n for n in names])
             problems += plate_problems
-            return Checked(tuple(problems), 1, found.sites if found else None, found)
+            return Checked(tuple(problems), 1, found.sites if found else None, found, output_etag)
         estimate = pipeline.estimate_image_sets(info, names) if info else None
         shards, image_sets, shard_problem = plan_shards(job, estimate)
         if shard_problem:
             problems.append(shard_problem)
-        return Checked(tuple(problems), shards, image_sets)
+        return Checked(tuple(problems), shards, image_sets, output_etag=output_etag)
 
     def _read_pipeline(self, key: str) -> tuple[pipeline.PipelineInfo | None, list[str]]:
         head = self.store.head(key)
@@ -339,11 +344,32 @@ class PaintingService:
         info = pipeline.inspect_pipeline(self.store.read_text(key))
         return info, [f"{key}: {problem}" for problem in pipeline.pipeline_problems(info)]
 
-    def _output_problems(self, job: PaintingJob, job_id: str) -> list[str]:
-        other = self.store.read_json(job.output + layout.OUTPUT_STATUS)
-        if other and other.get("job_id") != job_id and other.get("state") in ACTIVE:
-            return [f"{OUTPUT_IN_USE} {other.get('job_id')} ({other.get('state')})"]
-        return []
+    def _output_problems(self, job: PaintingJob, job_id: str) -> tuple[list[str], str]:
+        """Whether another job is running in the output; the output status's ETag."""
+        found = self.store.read_record(job.output + layout.OUTPUT_STATUS)
+        problem = self._in_use(found.document if found else None, job_id)
+        return ([problem] if problem else []), (found.etag if found else "")
+
+    def _in_use(self, other: Mapping[str, Any] | None, job_id: str) -> str | None:
+        if not other or other.get("job_id") == job_id or other.get("state") not in ACTIVE:
+            return None
+        claimed = float(other.get("claimed_at_epoch") or 0)
+        if other.get("state") == SUBMITTING and self._clock() - claimed > CLAIM_STALE_SECONDS:
+            return None  # its handler died before submitting (its message will take it over)
+        return f"{OUTPUT_IN_USE} {other.get('job_id')} ({other.get('state')})"
+
+    def _claim_output(self, output: str, claim: JobRecord, etag: str) -> str | None:
+        """Write the claim to ``<output>_status.json`` unless it changed since the check
+        (a conditional write); why not, when another job now runs there."""
+        key = output + layout.OUTPUT_STATUS
+        try:
+            self.store.write_json(key, claim.to_dict(), create_only=not etag, if_match=etag)
+            return None
+        except Conflict:
+            problem = self._in_use(self.store.read_json(key), claim.job_id)
+            if problem:
+                return problem
+            raise TransientError(f"{key} changed while this message was handled") from None
 
     # -- AWS Batch ------------------------------------------------------------------------
     def _plan(self, job: PaintingJob, job_id: str, checked: Checked, attempt: int) -> SubmitPlan:

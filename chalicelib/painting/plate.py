@@ -446,11 +446,12 @@ def platemap_problems(data: bytes) -> list[str]:
     bad, twice = [], []
     for row in rows:
         well = row[index].strip() if index < len(row) else ""
+        key = platemap.well_key(well)  # A1 and A01 are one well
         if platemap.well_position(well) is None:
             bad.append(repr(well[:20]))
-        elif well in seen:
-            twice.append(well)
-        seen.add(well)
+        elif key in seen:
+            twice.append(key)
+        seen.add(key)
     problems = []
     if bad:
         problems.append(_listed(f"the platemap's {column} holds what is not a well name", bad))
@@ -497,8 +498,19 @@ def group_arguments(
 
 # -- the plan the Batch children read ----------------------------------------------------
 def plate_name(group: Group) -> str:
-    """The plate a group belongs to (``Metadata_Plate``), ``plate`` when no name says."""
-    return FOLDER_SAFE.sub("_", group.value("Metadata_Plate")) or "plate"
+    """The plate a group belongs to (``Metadata_Plate``), ``plate`` when no name says.
+
+    It names the merge's folder on disk and in S3: ``.`` and ``..`` would name another one.
+
+    >>> plate_name(Group((("Metadata_Plate", "P 1"),), ())), plate_name(Group((), ()))
+    ('P_1', 'plate')
+    >>> plate_name(Group((("Metadata_Plate", ".."),), ()))
+    '__'
+    """
+    name = FOLDER_SAFE.sub("_", group.value("Metadata_Plate"))
+    if name and not name.strip("."):  # dots only
+        name = "_" * len(name)
+    return name or "plate"
 
 
 def plan_document(found: Plate) -> dict[str, object]:

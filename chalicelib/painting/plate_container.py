@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from chalicelib.errors import NotFound
 from chalicelib.painting import container, groups, layout, pipeline, plate, plate_merge, platemap
 from chalicelib.painting.records import FAILED, SUCCEEDED
 from chalicelib.storage import Bucket, now_iso
@@ -59,7 +60,10 @@ def run_group(config: container.RunnerConfig, store: Bucket, env: Mapping[str, s
     started_at, started = now_iso(), time.perf_counter()
     workdir = Path(tempfile.mkdtemp(prefix="painting-group-"))
     try:
-        manifest = _run(config, store, plan, document, group, workdir)
+        try:
+            manifest = _run(config, store, plan, document, group, workdir)
+        except container.UnsafeKey as error:  # the data is wrong: the group fails (exit 3)
+            manifest = {"kind": "group", "status": "failed", "reason": str(error), "produced": []}
         manifest.update(
             job_id=config.job_id, group=group.name, folder=document["folder"],
             plate=document["plate"], wells=document["wells"], submission=submission,
@@ -73,12 +77,15 @@ def run_group(config: container.RunnerConfig, store: Bucket, env: Mapping[str, s
                 store, workdir / "output", tuple(manifest["produced"]), prefix
             )
         )
-        log_key = layout.group_log_key(
-            config.output, document["folder"], submission, config.attempt
-        )
-        store.put_text(log_key, (workdir / "cellprofiler.log").read_text(errors="replace"))
-        manifest["log"] = log_key
-        manifest["durations_s"]["total"] = round(time.perf_counter() - started, 3)
+        log_path = workdir / "cellprofiler.log"
+        if log_path.exists():
+            log_key = layout.group_log_key(
+                config.output, document["folder"], submission, config.attempt
+            )
+            store.put_text(log_key, log_path.read_text(errors="replace"))
+            manifest["log"] = log_key
+        durations = manifest.setdefault("durations_s", {})
+        durations["total"] = round(time.perf_counter() - started, 3)
         store.write_json(manifest_key, manifest)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -102,7 +109,10 @@ def _run(
     store.download(config.pipeline, pipeline_path)
     input_dir = workdir / "input"
     downloads = plate.group_downloads(group, config.input)
-    container._parallel(lambda pair: store.download(pair[0], input_dir / pair[1]), downloads)
+    # every target is checked before anything is written: a key's rest with `..`, empty
+    # (`in//abs/x`) or `.` parts would name a file outside the work folder
+    targets = [(key, container.local_path(input_dir, relative)) for key, relative in downloads]
+    container._parallel(lambda pair: store.download(pair[0], pair[1]), targets)
     input_dir.mkdir(parents=True, exist_ok=True)
     data_file = None
     if plan.get("source") == "load_data":
@@ -188,11 +198,18 @@ def merge_plate_job(config: container.RunnerConfig, store: Bucket, env: Mapping[
         platemap_csv = None
         if env.get("PAINTING_PLATEMAP"):
             platemap_csv = workdir / "platemap.csv"
-            store.download(env["PAINTING_PLATEMAP"], platemap_csv)
-        merged = [
-            _merge_one_plate(config, store, name, members, workdir, platemap_csv)
-            for name, members in _plates(plan["groups"], manifests).items()
-        ]
+            problem = _fetch_platemap(store, env["PAINTING_PLATEMAP"], platemap_csv)
+            if problem:  # changed since the submission checked it: a data error, not retried
+                container.update_status(store, config, FAILED, problem)
+                return layout.EXIT_FAILED
+        try:
+            merged = [
+                _merge_one_plate(config, store, name, members, workdir, platemap_csv)
+                for name, members in _plates(plan["groups"], manifests).items()
+            ]
+        except NotFound as error:  # a group's table gone since it ran: no retry brings it back
+            container.update_status(store, config, FAILED, f"the merge's input: {error}")
+            return layout.EXIT_FAILED
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     states = {g["name"]: groups.GroupState("succeeded") for g in plan["groups"]}
@@ -208,6 +225,23 @@ def merge_plate_job(config: container.RunnerConfig, store: Bucket, env: Mapping[
     )  # fmt: skip
     container.update_status(store, config, SUCCEEDED, None, manifest=manifest_key)
     return layout.EXIT_OK
+
+
+def _fetch_platemap(store: Bucket, key: str, path: Path) -> str | None:
+    """Download the platemap to ``path``; why the merge cannot use it, if it cannot.
+
+    The submission checked it, but it is read again only now, after every well ran:
+    it may have been deleted or replaced since.
+    """
+    try:
+        store.download(key, path)
+    except NotFound:
+        return f"the platemap {store.url(key)} does not exist (it did when the job was submitted)"
+    problems = plate.platemap_problems(path.read_bytes())
+    if problems:
+        changed = f"the platemap {store.url(key)} changed since the job was submitted"
+        return f"{changed}: {'; '.join(problems)}"
+    return None
 
 
 def _plates(

@@ -52,6 +52,7 @@ class PlateMerge:
     rows: dict[str, int]
     cells_per_well: dict[str, int]
     controls: str | None
+    unannotated: tuple[str, ...] = ()  # wells profiled that the platemap does not name
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +61,7 @@ class PlateMerge:
             "rows": self.rows,
             "cells_per_well": self.cells_per_well,
             "normalized_to": self.controls,
+            "wells_not_in_platemap": list(self.unannotated),
         }
 
 
@@ -126,16 +128,17 @@ def merge_plate(
             handle.close()
     rows = {**counts, **{f"{k}.parquet": v for k, v in writer.close().items()}}
     files = [*names, *(f"{k}.parquet" for k in writer.appenders)]
-    controls = None
+    controls: str | None = None
+    unannotated: tuple[str, ...] = ()
     if writer.wells:
         platemap_frame = profiles.read_platemap(platemap_csv) if platemap_csv else None
         built = profiles.build_profiles(writer.wells, platemap_frame)
         for stem, frame in zip(PROFILE_FILES, (built.profiles, built.normalized, built.selected)):  # noqa: B905 - Python 3.8 (the Batch image) has no strict=
             files += [path.name for path in profiles.write_frame(frame, out, stem)]
-        controls = built.controls
+        controls, unannotated = built.controls, built.unannotated
     (out / HEATMAP).write_bytes(platemap.heatmap(dict(writer.cells_per_well)))
     files.append(HEATMAP)
-    return PlateMerge(plate, tuple(files), rows, dict(writer.cells_per_well), controls)
+    return PlateMerge(plate, tuple(files), rows, dict(writer.cells_per_well), controls, unannotated)
 
 
 def _append_rows(path: Path, columns: Sequence[str], place: tables.GroupTable, writer: Any) -> int:

@@ -64,6 +64,21 @@ def well_position(well: str) -> tuple[int, int] | None:
     return row, int(match["col"]) - 1
 
 
+def well_key(well: str) -> str:
+    """A well's name as the plate knows it: ``A1``, ``a01`` and ``A01`` are one well.
+
+    Platemaps, instruments and file names spell wells either way; joins go by this key.
+    A name that is not a well is returned stripped.
+
+    >>> well_key("A1"), well_key(" b03"), well_key("AF48"), well_key("ctrl")
+    ('A01', 'B03', 'AF48', 'ctrl')
+    """
+    position = well_position(well)
+    if position is None:
+        return well.strip()
+    return f"{_row_name(position[0])}{position[1] + 1:02d}"
+
+
 def plate_format(wells: Sequence[str]) -> tuple[int, int]:
     """(rows, columns) of the smallest standard plate holding every well.
 

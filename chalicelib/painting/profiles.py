@@ -25,7 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from chalicelib import spreadsheet
 from chalicelib.painting import plate, tables
+from chalicelib.painting import platemap as platemap_module
 
 if TYPE_CHECKING:  # imported where used: this module must import without them (doctests)
     import pandas as pd
@@ -265,6 +267,7 @@ class Profiles:
     normalized: pd.DataFrame
     selected: pd.DataFrame
     controls: str  # the samples normalised to
+    unannotated: tuple[str, ...] = ()  # wells with a profile that the platemap does not name
 
 
 def build_profiles(wells: Sequence[Mapping[str, Any]], platemap: pd.DataFrame | None) -> Profiles:
@@ -278,11 +281,14 @@ def build_profiles(wells: Sequence[Mapping[str, Any]], platemap: pd.DataFrame | 
     names = [c for c in profiles.columns if c.startswith(tables.COMPARTMENTS)]
     meta = [c for c in profiles.columns if c not in names]
     samples = "all"
+    unannotated: list[str] = []
     if platemap is not None:
+        aligned, unannotated = align_platemap(platemap, profiles["Metadata_Well"].tolist())
         profiles = annotate(
-            profiles, platemap, join_on=["Metadata_Well", "Metadata_Well"],
+            profiles, aligned, join_on=["Metadata_Well", "Metadata_Well"],
             add_metadata_id_to_platemap=False,
         )  # fmt: skip
+        profiles = profiles.sort_values(STRATA, ignore_index=True)
         meta = [c for c in profiles.columns if c not in names]
         samples = negative_controls(platemap) or "all"
     normalized = normalize(
@@ -291,12 +297,51 @@ def build_profiles(wells: Sequence[Mapping[str, Any]], platemap: pd.DataFrame | 
     selected = feature_select(
         normalized, features=names, operation=FEATURE_SELECTION, na_cutoff=0.05
     )
-    return Profiles(profiles, normalized, selected, samples)
+    return Profiles(profiles, normalized, selected, samples, tuple(unannotated))
+
+
+def align_platemap(platemap: pd.DataFrame, wells: Sequence[str]) -> tuple[pd.DataFrame, list[str]]:
+    """The platemap ready for pycytominer's ``annotate`` (an inner join on the well's text).
+
+    Its wells are spelt as the profiles spell them (``A1`` in the platemap joins ``A01``
+    of the images' metadata), and each profiled well it does not name gets an empty row,
+    so its profile is kept unannotated instead of dropped. Returns those wells too.
+    """
+    import pandas as pd
+
+    spelling = {platemap_module.well_key(str(well)): str(well) for well in wells}
+    frame = platemap.copy()
+    frame["Metadata_Well"] = [
+        spelling.get(platemap_module.well_key(str(well)), str(well))
+        for well in frame["Metadata_Well"]
+    ]
+    named = set(frame["Metadata_Well"])
+    missing = sorted({str(well) for well in wells} - named)
+    if missing:
+        log.warning("%d wells not in the platemap, kept unannotated: %s", len(missing), missing)
+        empty = pd.DataFrame({column: [""] * len(missing) for column in frame.columns})
+        empty["Metadata_Well"] = missing
+        frame = pd.concat([frame, empty], ignore_index=True)
+    return frame, missing
 
 
 def write_frame(frame: pd.DataFrame, folder: Path, stem: str) -> list[Path]:
-    """``stem.parquet`` and ``stem.csv`` in ``folder``."""
+    """``stem.parquet`` and ``stem.csv`` in ``folder``.
+
+    The CSV's text cells (platemap annotations, metadata from file names) are defused
+    for spreadsheets (``spreadsheet.defused``); the Parquet keeps them as they are.
+    """
     parquet, text = folder / f"{stem}.parquet", folder / f"{stem}.csv"
     frame.to_parquet(parquet, index=False)
-    frame.to_csv(text, index=False)
+    shown = frame.copy()
+    for column in shown.columns:
+        if not _is_numeric(shown[column]):
+            shown[column] = shown[column].map(spreadsheet.csv_cell)
+    shown.to_csv(text, index=False)
     return [parquet, text]
+
+
+def _is_numeric(column: pd.Series) -> bool:
+    import pandas as pd
+
+    return bool(pd.api.types.is_numeric_dtype(column)) and not pd.api.types.is_bool_dtype(column)

@@ -9,9 +9,9 @@ from typing import Any
 
 from chalicelib import aws, observability
 from chalicelib.config import get_settings
-from chalicelib.errors import Conflict, InvalidInput, NotFound
+from chalicelib.errors import Conflict, InvalidInput, NotFound, TooLarge
 from chalicelib.http import parse_json_body
-from chalicelib.queues import QueueMessage
+from chalicelib.queues import MAX_MESSAGE_BYTES, QueueMessage, message_size
 from chalicelib.workers.messages import MalformedJob, message_attributes, parse_job
 from chalicelib.workers.records import JobResults
 from chalicelib.workers.tasks import TaskRunner
@@ -68,18 +68,22 @@ def submit_job(raw_body: bytes | str | None) -> dict[str, str]:
         "input": job.input,
         "params": dict(job.params),
     }
+    message = json.dumps(document)
+    sqs_attributes = {
+        **observability.sqs_attribute(),
+        **{k: {"DataType": "String", "StringValue": v} for k, v in job.attributes.items()},
+    }
+    size = message_size(message, sqs_attributes)
+    if size > MAX_MESSAGE_BYTES:  # SQS would refuse it (a 500): say so before sending
+        raise TooLarge(
+            f"the job and its attributes are {size} bytes; SQS takes "
+            f"{MAX_MESSAGE_BYTES // 1024} KiB (put large inputs in S3 and send their s3:// key)"
+        )
     results = results_store()
     existing = results.read(job.job_id)
     if existing is not None and not same_job(existing, job):
         raise Conflict(conflict_reason(job.job_id))  # before sending: nothing is queued
-    sqs.send_message(
-        QueueUrl=url,
-        MessageBody=json.dumps(document),
-        MessageAttributes={
-            **observability.sqs_attribute(),
-            **{k: {"DataType": "String", "StringValue": v} for k, v in job.attributes.items()},
-        },
-    )
+    sqs.send_message(QueueUrl=url, MessageBody=message, MessageAttributes=sqs_attributes)
     if results.read(job.job_id) is None:  # (the worker may have answered it already)
         results.write({**document, "status": "queued", "attributes": dict(job.attributes)})
     return {"job_id": job.job_id, "status": "queued"}

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from chalicelib.queues import MAX_MESSAGE_BYTES, message_size
 from chalicelib.storage import Bucket
 
 TERMINAL = ("ok", "error", "failed")
@@ -15,6 +16,8 @@ TERMINAL = ("ok", "error", "failed")
 # after its retries) whose message comes round again was sent back on purpose (a DLQ redrive):
 # it runs again.
 DONE = ("ok", "error")
+# What a reply may weigh, body and attributes (``queues.MAX_MESSAGE_BYTES``).
+MAX_REPLY_BYTES = MAX_MESSAGE_BYTES
 
 
 class JobResults:
@@ -69,17 +72,31 @@ class JobResults:
         self._bucket.release(f"results/claims/{job_id}")
 
     def reply(self, document: Mapping[str, Any], attributes: Mapping[str, str]) -> None:
-        """Send the result to the results queue, with the job's message attributes."""
+        """Send the result to the results queue, with the job's message attributes.
+
+        A reply over ``MAX_REPLY_BYTES`` (a 1,000-row prediction far out of range is
+        ≈ 540 KB) leaves the result out and names the job's result object instead,
+        which the worker wrote before replying: SQS would refuse it whole.
+        """
         body = {
             k: document[k] for k in ("job_id", "task", "status", "result", "error") if k in document
         }
+        message_attributes = {
+            name: {"DataType": "String", "StringValue": str(value)}
+            for name, value in attributes.items()
+        }
+        text = json.dumps(body, default=str)
+        size = message_size(text, message_attributes)
+        if size > MAX_REPLY_BYTES:
+            body.pop("result", None)
+            body["result_url"] = self._bucket.url(self.key(str(document["job_id"])))
+            body["note"] = (
+                f"the result is too large for a reply ({size} bytes, over {MAX_REPLY_BYTES}): "
+                "read it at result_url"
+            )
+            text = json.dumps(body, default=str)
         self._sqs.send_message(
-            QueueUrl=self.queue_url(),
-            MessageBody=json.dumps(body, default=str),
-            MessageAttributes={
-                name: {"DataType": "String", "StringValue": str(value)}
-                for name, value in attributes.items()
-            },
+            QueueUrl=self.queue_url(), MessageBody=text, MessageAttributes=message_attributes
         )
 
     def queue_url(self) -> str:

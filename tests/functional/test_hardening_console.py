@@ -87,3 +87,21 @@ def test_two_files_of_one_upload_that_would_share_a_key_are_a_400(client, s3, na
     response = post(client, "/console/api/uploads", json.dumps({"prefix": "p", "files": names}))
     assert response.status_code == 400
     assert "both be stored as" in json.loads(response.body)["reason"]
+
+
+# -- qa5 -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("prefix", ['["p/"]', '{"a": "p"}', "7", "true"])
+def test_an_upload_prefix_that_is_not_text_is_a_400(client, s3, settings, prefix) -> None:
+    # before: str() of it became the folder: 200, forms for the keys "['p/']/a.png", "7/a.png"
+    body = f'{{"prefix": {prefix}, "files": ["a.png"]}}'
+    response = post(client, "/console/api/uploads", body)
+    assert response.status_code == 400, response.body
+    assert "prefix must be" in json.loads(response.body)["reason"]
+
+
+@pytest.mark.parametrize("prefix", ['"plate 1/"', '""', "null"])
+def test_an_upload_prefix_of_text_or_none_is_taken(client, s3, settings, prefix) -> None:
+    response = post(client, "/console/api/uploads", f'{{"prefix": {prefix}, "files": ["a.png"]}}')
+    assert response.status_code == 200
+    [form] = json.loads(response.body)["forms"]
+    assert form["key"] in ("plate 1/a.png", "a.png")

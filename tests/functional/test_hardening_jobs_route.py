@@ -81,3 +81,46 @@ def test_a_job_id_used_by_another_job_is_a_409_and_nothing_is_sent(
     status, body = post(client, first.replace('"worstArea": 1', '"worstArea": 2'))
     assert status == 409 and "already names another job" in body["reason"]
     assert queued(jobs_url) == 2
+
+
+# -- qa5 -------------------------------------------------------------------------------------
+class SqsCountingAttributes:
+    """moto's SQS, refusing a message whose body and attributes together pass the queue's
+    256 KiB as SQS does (moto counts the body only)."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def send_message(self, **request: Any) -> Any:
+        from botocore.exceptions import ClientError
+
+        from chalicelib.queues import message_size
+
+        if message_size(request["MessageBody"], request.get("MessageAttributes") or {}) > 262144:
+            reason = "Message must be shorter than 262144 bytes."
+            raise ClientError(
+                {"Error": {"Code": "InvalidParameterValue", "Message": reason}}, "SendMessage"
+            )
+        return self._inner.send_message(**request)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+@pytest.mark.parametrize(
+    "attributes",
+    [{"chat_id": "x" * 300_000}, {f"a{i}": "é" * 25_000 for i in range(6)}],
+)
+@pytest.mark.parametrize("route", ["/jobs", "/console/api/jobs"])
+def test_attributes_that_would_pass_sqs_limit_are_a_413(
+    client: Client, jobs_url: str, attributes: dict[str, str], route: str
+) -> None:
+    # before: SQS refused the message (body and attributes over 256 KiB): a 500
+    body = {"task": "count", "input": "s3://b/k.png", "attributes": attributes}
+    with aws.injected(sqs=SqsCountingAttributes(aws.client("sqs"))):
+        response = client.http.post(
+            route, headers={"Content-Type": "application/json"}, body=json.dumps(body).encode()
+        )
+    assert response.status_code == 413, response.body
+    assert "256 KiB" in json.loads(response.body)["reason"]
+    assert queued(jobs_url) == 0
