@@ -56,8 +56,15 @@ GAMMA_VIEWS = True
 GAMMA_RANGE = 1.0  # octaves of the power either way (0.5-2.0, the bench's two gamma rows)
 # Issue-12p tried spreading a large cell's unit over its own contrasted pixels
 # (``footprint_density``) instead of a Gaussian at its point: fewer spread cells over-counted,
-# but isolated round cells, specks and uneven light got worse (docs/counting.md); off.
+# but isolated round cells, specks and uneven light got worse (docs/counting.md); off. Issue-12ag
+# found its gate (``phase.TYPICAL_CONTRAST`` at sigma 3) passes 46-84 % of a tune crop's pixels:
+# an isolated cell's unit is spread over the background within FOOTPRINT_REACH, not its body.
 FOOTPRINT_TARGETS = False
+# Issue-12ag tried weighing every training view alike whatever its size (``view_weights``): by
+# pixels the small crops of packed round cells (``pc250_h`` 0.5 % of them) hardly move the trees,
+# which give a packed round cell 0.6-0.75 of a unit even in-sample. In-sample it fixes them, left
+# out it does not (with FOOTPRINT_TARGETS 16.0 % against 14.1 %; docs/counting.md); off.
+VIEW_WEIGHTS = False
 FOOTPRINT_REACH = 20.0  # working px (2 typical cells): contrasted pixels nearer a point are its
 FOOTPRINT_CORE = 3.0  # working px: every point holds at least this disc
 FOOTPRINT_SMOOTH = 2.0  # working px: the shared unit is smoothed at this
@@ -228,9 +235,9 @@ def gamma_adjusted(gray: np.ndarray, power: float) -> np.ndarray:
     return np.asarray(np.clip(adjusted + 0.5, 0, top).astype(gray.dtype))
 
 
-def training_table(crops: list[Crop]) -> tuple[np.ndarray, np.ndarray]:
-    """(pixels, features) and (pixels,) target, every working pixel of every view of every
-    crop (``training_views``)."""
+def training_table(crops: list[Crop]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(pixels, features), (pixels,) target and (``VIEW_WEIGHTS``) (pixels,) weight, every
+    working pixel of every view of every crop (``training_views``)."""
     tables, targets = [], []
     for crop in crops:
         for gray, points in training_views(crop):
@@ -241,12 +248,26 @@ def training_table(crops: list[Crop]) -> tuple[np.ndarray, np.ndarray]:
             else:
                 target = target_density(signal.shape, points, WORK_SCALE)
             targets.append(target.ravel())
-    return np.concatenate(tables), np.concatenate(targets) * DENSITY_UNIT
+    weights = view_weights([len(t) for t in targets]) if VIEW_WEIGHTS else None
+    return np.concatenate(tables), np.concatenate(targets) * DENSITY_UNIT, weights
+
+
+def view_weights(sizes: list[int]) -> np.ndarray:
+    """Per-pixel training weights of views of ``sizes`` pixels, mean 1, each view weighing the
+    same in all (each of its pixels 1 / its size).
+
+    >>> view_weights([1, 3]).round(3).tolist()
+    [2.0, 0.667, 0.667, 0.667]
+    """
+    weights = np.concatenate([np.full(n, 1.0 / n) for n in sizes])
+    return np.asarray(weights / weights.mean())
 
 
 def fit(crops: list[Crop]) -> HistGradientBoostingRegressor:
-    table, target = training_table(crops)
-    return HistGradientBoostingRegressor(**HYPERPARAMETERS).fit(table, target)
+    table, target, weights = training_table(crops)
+    return HistGradientBoostingRegressor(**HYPERPARAMETERS).fit(
+        table, target, sample_weight=weights
+    )
 
 
 def rescaled(gray: np.ndarray, factor: float) -> np.ndarray:

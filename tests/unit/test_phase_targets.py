@@ -4,6 +4,8 @@ every annotated cell inside the image is one unit either way."""
 
 from __future__ import annotations
 
+import itertools
+
 import cv2
 import numpy as np
 
@@ -59,3 +61,14 @@ def test_neighbours_share_a_large_contrasted_patch() -> None:
     target = phase_training.footprint_density(signal, points, 1.0)
     left, right = float(target[:, :60].sum()), float(target[:, 60:].sum())
     assert abs(left - 1.0) < 0.1 and abs(right - 1.0) < 0.1
+
+
+def test_every_training_view_weighs_the_same_whatever_its_size() -> None:
+    """Issue-12ag: a 130 x 190 px crop's view weighs as much as an 800 x 800 one's."""
+    sizes = [1_500, 40_000, 6_000]
+    weights = phase_training.view_weights(sizes)
+    assert weights.shape == (sum(sizes),)
+    assert abs(float(weights.mean()) - 1.0) < 1e-9
+    starts = np.cumsum([0, *sizes])
+    totals = [float(weights[a:b].sum()) for a, b in itertools.pairwise(starts)]
+    assert max(totals) - min(totals) < 1e-6 * max(totals)
