@@ -36,6 +36,7 @@ from chalicelib.painting.messages import (
 )
 from chalicelib.painting.records import (
     ACTIVE,
+    FAILED,
     REJECTED,
     SUBMITTED,
     SUBMITTING,
@@ -205,9 +206,12 @@ class PaintingService:
         job = PaintingJob(**_job_fields(record.job))
         states = self.plates.states(job.output, previous)
         indices = self.plates.retry_indices(previous, states)
-        if not indices:
+        if not indices and not self._merge_failed(record):
             counts = ", ".join(f"{k} {v}" for k, v in groups.totals(states).items() if v)
-            raise InvalidInput(f"nothing to retry: no group of {job_id} failed or died ({counts})")
+            raise InvalidInput(
+                f"nothing to retry: no group of {job_id} failed or died ({counts}) "
+                "and its merge did not fail"
+            )
         plan = self.plates.read_plan(job)
         if plan is None:
             raise NotFound(f"the plan of {job_id} is gone: resend its message")
@@ -228,7 +232,24 @@ class PaintingService:
             raise Conflict(f"job {job_id} changed while retrying: look again") from exc
         self.store.write_json(job.output + layout.OUTPUT_STATUS, updated.to_dict())
         log.info("plate job %s: retried %d group(s): %s", job_id, len(retried), retried)
-        return {"job_id": record.job_id, "retried": retried, "batch": updated.batch}
+        return {
+            "job_id": record.job_id,
+            "retried": retried,
+            "merge_only": not retried,  # every group had succeeded: the merge had failed
+            "batch": updated.batch,
+        }
+
+    def _merge_failed(self, record: JobRecord) -> bool:
+        """Did the plate's merge fail, every group having succeeded? The merge records its own
+        failures (``failed``: a platemap changed, a group's table gone); Batch's (out of
+        memory, its attempts spent) show on the merge job. Either way only the merge reruns."""
+        if record.state == FAILED:
+            return True
+        merge_id = (record.batch or {}).get("merge_job_id")
+        return bool(merge_id) and any(
+            job.get("jobId") == merge_id and job.get("status") == "FAILED"
+            for job in self._describe(record)
+        )
 
     def _claim_retry(self, record: JobRecord, etag: str, job_id: str) -> Record:
         """Mark the record as being retried, conditionally: of two retries at once (a double

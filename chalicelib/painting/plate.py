@@ -22,6 +22,7 @@ Python 3.8/3.9-compatible: the Batch container imports it.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -33,6 +34,27 @@ CHANNEL_NAMES = ("channel", "channelnumber", "channelname", "wavelength", "ch", 
 MAX_LISTED = 20  # files or sites named in one problem before "and N more"
 MAX_REGEX_LENGTH = 1000
 FOLDER_SAFE = re.compile(r"[^A-Za-z0-9._=-]+")
+FOLDER_MARK = "~"  # outside FOLDER_SAFE's set: only a changed name carries it
+
+
+def folder_safe(text: str) -> str:
+    """``text`` as a key- and disk-safe folder name, one name for one text.
+
+    A text already made of ``A-Za-z0-9._=-`` (and not dots only) is kept as it is;
+    any other text is sanitised and gets ``~`` and a short hash of the original,
+    so ``a b`` and ``a_b`` (or ``..`` and ``__``) never share a folder.
+
+    >>> folder_safe("P1"), folder_safe("a b"), folder_safe("a_b")
+    ('P1', 'a_b~c8687a08', 'a_b')
+    >>> folder_safe("..")
+    '__~5ec1f7e7'
+    """
+    name = FOLDER_SAFE.sub("_", text)
+    if name and not name.strip("."):  # dots only: "." and ".." name another folder
+        name = "_" * len(name)
+    if name == text:
+        return name
+    return name + FOLDER_MARK + hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
 
 
 def metadata_name(name: str) -> str:
@@ -73,7 +95,7 @@ class Group:
     def folder(self) -> str:
         """A key-safe folder name: ``Plate-P1_Well-A01``."""
         parts = [f"{name[len('Metadata_') :]}-{value}" for name, value in self.key]
-        return FOLDER_SAFE.sub("_", "_".join(parts)) or "all"
+        return folder_safe("_".join(parts)) or "all"
 
     @property
     def keys(self) -> list[str]:
@@ -500,17 +522,15 @@ def group_arguments(
 def plate_name(group: Group) -> str:
     """The plate a group belongs to (``Metadata_Plate``), ``plate`` when no name says.
 
-    It names the merge's folder on disk and in S3: ``.`` and ``..`` would name another one.
+    It names the merge's folder on disk and in S3 (``folder_safe``: ``.`` and ``..`` would
+    name another one, ``a b`` and ``a_b`` one folder for two plates).
 
     >>> plate_name(Group((("Metadata_Plate", "P 1"),), ())), plate_name(Group((), ()))
-    ('P_1', 'plate')
+    ('P_1~6b906186', 'plate')
     >>> plate_name(Group((("Metadata_Plate", ".."),), ()))
-    '__'
+    '__~5ec1f7e7'
     """
-    name = FOLDER_SAFE.sub("_", group.value("Metadata_Plate"))
-    if name and not name.strip("."):  # dots only
-        name = "_" * len(name)
-    return name or "plate"
+    return folder_safe(group.value("Metadata_Plate")) or "plate"
 
 
 def plan_document(found: Plate) -> dict[str, object]:

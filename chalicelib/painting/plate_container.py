@@ -181,6 +181,10 @@ def merge_plate_job(config: container.RunnerConfig, store: Bucket, env: Mapping[
         return layout.EXIT_OK
     started = time.perf_counter()
     plan = store.read_json(env["PAINTING_PLAN"]) or {"groups": []}
+    refused = _refused_plan(store, env["PAINTING_PLAN"], plan["groups"])
+    if refused:  # the plan sits in the user's output prefix: a data error, not retried
+        container.update_status(store, config, FAILED, refused)
+        return layout.EXIT_FAILED
     manifests = [
         store.read_json(layout.group_prefix(config.output, g["folder"]) + layout.MANIFEST)
         for g in plan["groups"]
@@ -192,6 +196,10 @@ def merge_plate_job(config: container.RunnerConfig, store: Bucket, env: Mapping[
     if unfinished:
         reason = f"{len(unfinished)} groups not finished or failed: {', '.join(unfinished[:10])}"
         container.update_status(store, config, FAILED, reason)
+        return layout.EXIT_FAILED
+    refused = _refused_tables(store, config.output, plan["groups"], manifests)
+    if refused:  # the manifests sit in the user's output prefix: a data error, not retried
+        container.update_status(store, config, FAILED, refused)
         return layout.EXIT_FAILED
     workdir = Path(tempfile.mkdtemp(prefix="painting-merge-"))
     try:
@@ -225,6 +233,27 @@ def merge_plate_job(config: container.RunnerConfig, store: Bucket, env: Mapping[
     )  # fmt: skip
     container.update_status(store, config, SUCCEEDED, None, manifest=manifest_key)
     return layout.EXIT_OK
+
+
+def _refused_plan(store: Bucket, key: str, planned: list[Mapping[str, Any]]) -> str | None:
+    """The plan's first group whose folder or plate must not name a key or a folder, named."""
+    for group in planned:
+        problem = plate_merge.plan_problem(group)
+        if problem:
+            return f"the merge's plan {store.url(key)} {problem}; refused"
+    return None
+
+
+def _refused_tables(
+    store: Bucket, output: str, planned: list[Mapping[str, Any]], manifests: list[Any]
+) -> str | None:
+    """The first group manifest whose tables the merge must not read, named."""
+    for group, manifest in zip(planned, manifests):  # noqa: B905 - Python 3.8 (the Batch image) has no strict=
+        problem = plate_merge.manifest_problem(manifest)
+        if problem:
+            key = layout.group_prefix(output, group["folder"]) + layout.MANIFEST
+            return f"the group manifest {store.url(key)} {problem}; refused"
+    return None
 
 
 def _fetch_platemap(store: Bucket, key: str, path: Path) -> str | None:

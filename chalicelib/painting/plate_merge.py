@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import csv
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,6 +63,62 @@ class PlateMerge:
             "normalized_to": self.controls,
             "wells_not_in_platemap": list(self.unannotated),
         }
+
+
+MAX_TABLE_NAME = 255  # one file name on disk
+
+
+def plan_problem(planned: Mapping[str, Any]) -> str | None:
+    """Why a group's plan entry cannot name the merge's keys and folders, or None.
+
+    The plan sits in the user's output prefix (``_plate/plan.json``): its group's folder and
+    plate each choose a key and a folder on disk, so each must be one plain name.
+
+    >>> plan_problem({"folder": "Well-A01", "plate": "P1"}) is None
+    True
+    >>> plan_problem({"folder": "..", "plate": "P1"})
+    "names the folder '..': not one plain name"
+    """
+    for field in ("folder", "plate"):
+        value = planned.get(field)
+        if not _plain_name(value):
+            return f"names the {field} {str(value)[:200]!r}: not one plain name"
+    return None
+
+
+def manifest_problem(manifest: Mapping[str, Any]) -> str | None:
+    """Why a group's manifest cannot name the merge's inputs, or None.
+
+    It sits in the user's output prefix (``_groups/<folder>/manifest.json``): its tables must
+    be plain ``.csv`` file names of the group's own folder (``Image.csv``; not
+    ``../other/Image.csv``), read from that folder and written to one on disk.
+
+    >>> manifest_problem({"tables": ["Image.csv"], "image_sets": 2}) is None
+    True
+    >>> manifest_problem({"tables": ["../../x.csv"], "image_sets": 2})
+    "names the table '../../x.csv': not a .csv file name of the group's own folder"
+    """
+    names = manifest.get("tables")
+    if not isinstance(names, list):
+        return "lists no tables (a list of .csv file names)"
+    for name in names:
+        if not (_plain_name(name) and str(name).lower().endswith(".csv")):
+            problem = "not a .csv file name of the group's own folder"
+            return f"names the table {str(name)[:200]!r}: {problem}"
+    count = manifest.get("image_sets")
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        return f"names {str(count)[:50]!r} image sets: not a count"
+    return None
+
+
+def _plain_name(value: object) -> bool:
+    """One file or folder name: no separator, not ``.`` or ``..``, not empty, not too long."""
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= MAX_TABLE_NAME
+        and value not in (".", "..")
+        and not any(c in value for c in "/\\\0")
+    )
 
 
 def last_group_of_well(groups: Sequence[GroupOutput]) -> dict[str, int]:

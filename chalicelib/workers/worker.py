@@ -26,7 +26,13 @@ from typing import Any
 from chalicelib import observability
 from chalicelib.config import Settings
 from chalicelib.errors import InvalidInput
-from chalicelib.queues import Deleter, QueueMessage, process_batch
+from chalicelib.queues import (
+    MAX_MESSAGE_BYTES,
+    Deleter,
+    QueueMessage,
+    message_size,
+    process_batch,
+)
 from chalicelib.workers.messages import Job, MalformedJob, parse_job
 from chalicelib.workers.records import DONE, JobResults
 from chalicelib.workers.tasks import TaskRunner
@@ -171,19 +177,55 @@ class JobWorker:
         # SQS allows 10 attributes: keep up to 6 of the job's, add the 4 that say why.
         kept = list(message.attributes.items())[:6]
         attributes = {name: {"DataType": "String", "StringValue": value} for name, value in kept}
-        attributes.update(
-            {
-                "job_id": {"DataType": "String", "StringValue": job.job_id},
-                "error_type": {"DataType": "String", "StringValue": type(error).__name__},
-                "error_reason": {"DataType": "String", "StringValue": str(error)[:1000] or "-"},
-                "receive_count": {"DataType": "Number", "StringValue": str(message.receive_count)},
-            }
-        )
+        why = [
+            ("job_id", "String", job.job_id),
+            ("error_type", "String", type(error).__name__),
+            ("receive_count", "Number", str(message.receive_count)),
+            ("error_reason", "String", str(error)[:1000] or "-"),
+        ]
+        attributes.update(reason_attributes(message_size(message.body, attributes), why))
+        if attributes.get("error_reason", {}).get("StringValue") != why[3][2]:
+            log.warning("job %s dead-lettered with its reason cut to fit 256 KiB", job.job_id)
         self._sqs.send_message(
             QueueUrl=self._queues.url(self._settings.jobs_dlq),
             MessageBody=message.body,
             MessageAttributes=attributes,
         )
+
+
+def reason_attributes(
+    used: int, why: list[tuple[str, str, str]], limit: int = MAX_MESSAGE_BYTES
+) -> dict[str, dict[str, str]]:
+    """The attributes saying why a message was dead-lettered, in the room ``used`` bytes leave.
+
+    A body near 256 KiB leaves little: SQS would refuse the whole copy (and later move the
+    message itself, without a reason). Attributes are added in order while they fit; the
+    last one, the reason, is cut to the room left (the job's record keeps it whole).
+
+    >>> why = [("job_id", "String", "j"), ("error_reason", "String", "é" * 50)]
+    >>> reason_attributes(0, why)["error_reason"]["StringValue"] == "é" * 50
+    True
+    >>> cut = reason_attributes(1000 - 40, why, limit=1000)
+    >>> cut["job_id"]["StringValue"], cut["error_reason"]["StringValue"]
+    ('j', 'ééé…')
+    >>> reason_attributes(1000 - 10, why, limit=1000)
+    {}
+    """
+    found: dict[str, dict[str, str]] = {}
+    room = limit - used
+    for index, (name, kind, value) in enumerate(why):
+        room -= len(name) + len(kind)
+        data = value.encode("utf-8")
+        if len(data) > room and index == len(why) - 1:
+            # cut on a character boundary; "…" says it was cut
+            data = data[: max(room - 3, 0)].decode("utf-8", "ignore").encode("utf-8")
+            data = data + "…".encode() if data else b""
+        if not data or len(data) > room:
+            room += len(name) + len(kind)
+            continue
+        found[name] = {"DataType": kind, "StringValue": data.decode("utf-8")}
+        room -= len(data)
+    return found
 
 
 def same_job(record: Mapping[str, Any], job: Job) -> bool:

@@ -201,3 +201,66 @@ def test_a_resent_failed_plate_runs_only_unfinished_groups(
 
 def test_retry_needs_a_plate_job(client: Client, batch: FakeBatch) -> None:
     assert client.http.post("/painting/jobs/cp-0000000000000000/retry").status_code == 404
+
+
+# -- qa6: a failed plate merge is retried --------------------------------------------------------
+# Before, the retry route looked only at the groups: with every group succeeded and the merge
+# failed (it recorded ``failed``: a platemap changed, a group's table gone; or Batch failed it:
+# out of memory, attempts spent) it answered 400 "nothing to retry", and the only way on was to
+# resend the message. Now the retry submits the merge alone (no group reruns).
+def _all_groups_succeeded(
+    client: Client, batch: FakeBatch, plate_job: dict[str, Any], s3: Any, settings: Settings
+) -> str:
+    send(client, plate_job)
+    job_id = key_of(settings, plate_job)
+    finish_groups(s3, settings, job_id, failed=set())
+    return job_id
+
+
+def _retry_reruns_only_the_merge(client: Client, batch: FakeBatch, job_id: str) -> None:
+    before = len(batch.submitted)
+    answer = client.http.post(f"/painting/jobs/{job_id}/retry")
+    assert answer.status_code == 202, answer.body
+    assert answer.json_body["retried"] == [] and answer.json_body["merge_only"] is True
+    [merge] = batch.submitted[before:]  # no group runs again
+    assert merge["jobName"].endswith("-merge") and "dependsOn" not in merge
+    status = client.http.get(f"/painting/jobs/{job_id}").json_body
+    assert status["state"] == "running" and status["reason"] is None  # the merge is under way
+    again = client.http.post(f"/painting/jobs/{job_id}/retry")
+    assert again.status_code == 400 and "nothing to retry" in again.json_body["reason"]
+
+
+def test_a_merge_that_recorded_its_failure_is_retried_alone(
+    client: Client, batch: FakeBatch, plate_job: dict[str, Any], s3: Any, settings: Settings
+) -> None:
+    job_id = _all_groups_succeeded(client, batch, plate_job, s3, settings)
+    store = Bucket(s3, settings.data_bucket)
+    reason = "the platemap s3://b/p.csv changed since the job was submitted: no well column"
+    failed = {**(store.read_json(layout.status_key(job_id)) or {}), "state": "failed",
+              "reason": reason}  # fmt: skip
+    store.write_json(layout.status_key(job_id), failed)  # what the merge runner writes
+    assert client.http.get(f"/painting/jobs/{job_id}").json_body["reason"] == reason
+
+    _retry_reruns_only_the_merge(client, batch, job_id)  # before: 400 "nothing to retry"
+
+
+def test_a_merge_batch_failed_is_retried_alone(
+    client: Client, batch: FakeBatch, plate_job: dict[str, Any], s3: Any, settings: Settings
+) -> None:
+    job_id = _all_groups_succeeded(client, batch, plate_job, s3, settings)
+    run, merge = batch.submitted
+    batch.statuses[run["jobId"]] = "SUCCEEDED"
+    batch.statuses[merge["jobId"]] = "FAILED"  # out of memory, its attempts spent
+    assert client.http.get(f"/painting/jobs/{job_id}").json_body["state"] == "failed"
+
+    _retry_reruns_only_the_merge(client, batch, job_id)
+
+
+def test_a_merge_under_way_is_not_retried(
+    client: Client, batch: FakeBatch, plate_job: dict[str, Any], s3: Any, settings: Settings
+) -> None:
+    job_id = _all_groups_succeeded(client, batch, plate_job, s3, settings)
+    before = len(batch.submitted)
+    answer = client.http.post(f"/painting/jobs/{job_id}/retry")
+    assert answer.status_code == 400 and "merge did not fail" in answer.json_body["reason"]
+    assert len(batch.submitted) == before
