@@ -190,6 +190,11 @@ class _Track:
     redetected: int = 0  # detections matched to it after the first
     strong: bool = False  # found confidently at least once (else held only ``weak_hold_s``)
     verified: bool = True  # a second look found a face (or none was needed)
+    # The second look at its first detection, put off (grey frame, box, view; with
+    # ``verified`` False until it is made): the track is tentative whatever it says,
+    # so it is made only once the track is found again (``_first_look``); texture
+    # found once never is.
+    unlooked: tuple[np.ndarray, PixelRect, str | None] | None = None
     tries: int = 1  # detections matched to it (for ``verify_tries``)
     beside: bool = False  # born beside a larger face tracked then (``beside_face``)
     measured: bool = False  # its velocity measured between two detections
@@ -637,7 +642,7 @@ class FaceCoverage:
             # (and a face at a second look: a weak detection on texture, matched to
             # another one nearby, moved "fast" — seed 68739-3 lost 9.6 dB to it)
             if track.tentative and self._fast(track) and not self._collar(track, index):
-                track.verified = track.verified or self._verified(grey, best, track.view)
+                track.verified = self._first_look(track) or self._verified(grey, best, track.view)
                 track.tentative = not track.verified
 
     def _collar(self, track: _Track, index: int) -> bool:
@@ -721,8 +726,8 @@ class FaceCoverage:
             # ``verify_tries`` times)
             track.tries += 1
             track.verified = (
-                track.verified
-                or track.tries >= self.settings.verify_tries
+                track.tries >= self.settings.verify_tries
+                or self._first_look(track)
                 or self._verified(grey, best, track.view)
             )
             # Found again (and, for BlazeFace, seen as a face by a second look): a
@@ -813,9 +818,12 @@ class FaceCoverage:
         # Weak, or beside a face already tracked and smaller (a collar, a badge, the
         # chest under a face, found once as a face), or not a face at a second look:
         # blurred once found again (and, for the last, seen as a face then).
-        track.verified = self._verified(grey, rect, view)
         track.beside = beside_face(box, [t.box for t in live])
         weak = is_weak(view) and not self._cut_face(grey, rect, view)
+        if weak or track.beside:  # tentative whatever a second look says: put off
+            track.unlooked, track.verified = (grey, rect, view), False
+        else:
+            track.verified = self._verified(grey, rect, view)
         track.tentative = weak or track.beside or not track.verified
         track.strong = not is_weak(view)
         track.points = _features(grey, box)
@@ -841,6 +849,17 @@ class FaceCoverage:
         if edge_sides(np.array(rect, np.float64), self._width, self._height).any():
             return True
         return self._second_look(look, grey, rect)
+
+    def _first_look(self, track: _Track) -> bool:
+        """``track.verified``, the second look at its first detection made now if it was
+        put off (``_Track.unlooked``): the same look on the same frame, made only when
+        its answer is read — a weak or a collar's detection on texture is rarely found
+        again, and a look costs ~10 ms (three runs of the network)."""
+        if track.unlooked is not None:
+            grey, rect, view = track.unlooked
+            track.unlooked = None
+            track.verified = track.verified or self._verified(grey, rect, view)
+        return track.verified
 
     def _cut_face(self, grey: np.ndarray, rect: PixelRect, view: str | None) -> bool:
         """Whether a weak BlazeFace detection ``rect`` cut by the frame's edge, on no
@@ -968,6 +987,7 @@ class FaceCoverage:
                 or (unseen > self._hold and (lost or track.redetected < ESTABLISHED))
             ):
                 track.end = index
+                track.unlooked = None  # (its frame's grey need not be kept)
                 self._finished.append(track)
             else:
                 keep.append(track)
