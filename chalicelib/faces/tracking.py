@@ -729,42 +729,69 @@ class FaceCoverage:
     def _pairs(
         self, found: list[PixelRect], index: int, refresh: bool
     ) -> list[tuple[_Track, PixelRect]]:
-        """Which track each detection of ``found`` moves, nearest pairs first.
+        """Which track each detection of ``found`` moves.
 
-        Every pair ``match_distance`` allows, taken in order of distance, each
-        track and detection at most once. Track by track (before issue 14ag), a
-        165-px face moving 21 px/frame past a still 300-px one took the still
-        face's 408-px detection 244 px away, though it lay 2 px from that face's
-        own track (seed 33810-5): the moving face's track then followed the
-        still face and the moving one was left sharp at the clip's end.
+        First a detection on a face found confidently goes to that face (its box
+        and the detection ``same_face``; the nearest such pairs first); then, track
+        by track, each track takes the nearest detection left that
+        ``match_distance`` allows. Track by track only (before issue 14ag), a 165-px
+        face moving 21 px/frame past a still 300-px one took the still face's
+        408-px detection 244 px away, though it lay 2 px from that face's own
+        track (seed 33810-5): the moving face's track then followed the still face
+        and the moving one was left sharp at the clip's end. (Every pair nearest
+        first, tried too, handed a weak 197-px track on texture a 322-px weak
+        detection that another weak track had taken before, and it grew to 631 px
+        and was blurred 16 frames: 33810-1 42.6 -> 28.3 dB.)
         """
-        pairs = []
+        reaches = [self._reach(track, index, refresh) for track in self._tracks]
+        taken = self._owned(found, reaches)  # track number -> detection order
         for number, track in enumerate(self._tracks):
-            # A face whose speed is not known yet (found once) may have moved
-            # up to its own width (at most ``UNKNOWN_SPEED`` px) per frame since:
-            # a small fast face the optical flow lost is still the same face. Not a
-            # face whose speed a follow-up look measured (issue 14u): its box has
-            # moved with it, and the reach took a texture detection 73 px behind a
-            # 32-px face leaving by the edge (16883-0).
-            reach = 0.0
-            if not track.measured and not refresh:
-                side = float(max(track.box[2], track.box[3]))
-                reach = min(side, UNKNOWN_SPEED) * (index - track.last_seen)
-            for order, rect in enumerate(found):
-                distance = match_distance(track.box, rect, reach)
-                if distance is not None:
-                    pairs.append((distance, number, order))
-        taken_tracks: set[int] = set()
-        taken_found: set[int] = set()
-        chosen = []
-        for _distance, number, order in sorted(pairs):
-            if number in taken_tracks or order in taken_found:
+            if number in taken:
                 continue
-            taken_tracks.add(number)
-            taken_found.add(order)
-            chosen.append((number, order))
+            best, nearest = None, math.inf  # (as ``_best_match``, on what is left)
+            for order, rect in enumerate(found):
+                distance = match_distance(track.box, rect, reaches[number])
+                used = order in taken.values()
+                if distance is not None and distance < nearest and not used:
+                    best, nearest = order, distance
+            if best is not None:
+                taken[number] = best
         # (in the tracks' order, as before: what each match does may depend on it)
-        return [(self._tracks[number], found[order]) for number, order in sorted(chosen)]
+        return [(self._tracks[number], found[taken[number]]) for number in sorted(taken)]
+
+    def _owned(self, found: list[PixelRect], reaches: list[float]) -> dict[int, int]:
+        """The detections of ``found`` on a face found confidently (not tentative):
+        its box and the detection ``same_face``, nearest pairs first, each track and
+        detection once; by track number (in ``_tracks``) -> detection order."""
+        owned = []
+        for number, track in enumerate(self._tracks):
+            if track.tentative or not track.strong:
+                continue
+            for order, rect in enumerate(found):
+                distance = match_distance(track.box, rect, reaches[number])
+                if distance is not None and same_face(track.box, np.array(rect, np.float64)):
+                    owned.append((distance, number, order))
+        taken: dict[int, int] = {}
+        for _distance, number, order in sorted(owned):
+            if number not in taken and order not in taken.values():
+                taken[number] = order
+        return taken
+
+    def _reach(self, track: _Track, index: int, refresh: bool) -> float:
+        """How far beyond ``match_distance``'s own limit a detection may lie from
+        ``track``'s box and still be that face.
+
+        A face whose speed is not known yet (found once) may have moved up to its
+        own width (at most ``UNKNOWN_SPEED`` px) per frame since: a small fast face
+        the optical flow lost is still the same face. Not a face whose speed a
+        follow-up look measured (issue 14u): its box has moved with it, and the
+        reach took a texture detection 73 px behind a 32-px face leaving by the
+        edge (16883-0).
+        """
+        if track.measured or refresh:
+            return 0.0
+        side = float(max(track.box[2], track.box[3]))
+        return min(side, UNKNOWN_SPEED) * (index - track.last_seen)
 
     def _keep_reach(
         self, track: _Track, rect: PixelRect, extents: dict[PixelRect, PixelRect], index: int

@@ -1005,3 +1005,18 @@ def test_match_distance_and_union() -> None:
     assert match_distance(np.array([0, 0, 40, 40.0]), (0, 0, 101, 101)) is None
     assert match_distance(np.array([0, 0, 40, 40.0]), (40, 0, 40, 40), reach=20) == 40.0
     assert _union([(5, 5, 10, 10)]) == (5, 5, 10, 10)
+
+
+def test_a_face_on_a_larger_face_found_now_is_behind_it() -> None:
+    from chalicelib.faces.tracking import _Track
+
+    coverage = FaceCoverage(ScriptSeer({}), SIZE, 30.0, CoverageSettings())
+    front = _Track(0, 0, 40, np.array([50, 20, 100, 100.0]), redetected=3, strong=True)
+    hidden = _Track(1, 0, 4, np.array([90, 60, 30, 30.0]), redetected=2, strong=True)
+    apart = _Track(2, 0, 4, np.array([160, 60, 30, 30.0]), redetected=2, strong=True)
+    coverage._tracks = [front, hidden, apart]
+    assert coverage._behind(hidden, 42)  # held: it may come out
+    assert not coverage._behind(apart, 42)
+    assert not coverage._behind(front, 42)  # (the larger one is in front)
+    front.last_seen = 30  # the larger face not found at the last pass
+    assert not coverage._behind(hidden, 42)
