@@ -966,8 +966,9 @@ def test_a_face_passing_behind_a_larger_one_keeps_its_own_track() -> None:
     # passes of frames 0 and 4 only. At frame 8 its track lies 36 px from the still
     # face's detection (close enough to be taken, sizes within 2.5x): track by track
     # it took it, followed the still face, and the moving face was left sharp when
-    # it came out (seed 33810-5). Nearest pairs first: the still face's own track
-    # takes it, and the moving face's track, coasting apart, is not its duplicate.
+    # it came out (seed 33810-5). A detection on a confident face's own box goes to
+    # that face first, and the moving face's track, coasting apart, is not its
+    # duplicate (it does not move with it).
     big = {i: (60, 40) for i in range(26)}
     small = {i: (170 - 8 * i, 50) for i in range(26) if 170 - 8 * i > -40}
     script: dict[int, list[tuple[tuple[int, int, int, int], str]]] = {
