@@ -198,6 +198,7 @@ class _Track:
     tries: int = 1  # detections matched to it (for ``verify_tries``)
     beside: bool = False  # born beside a larger face tracked then (``beside_face``)
     measured: bool = False  # its velocity measured between two detections
+    first: np.ndarray | None = None  # its first box as found, once grown back (``_first_boxes``)
     # detection frame -> how far the detection's extent reached beyond its box
     # (``extent_margins``): blurred around the box, never used to track or search
     reach: dict[int, np.ndarray] = field(default_factory=dict)
@@ -706,20 +707,7 @@ class FaceCoverage:
     ) -> None:
         views = dict(labelled)
         unmatched = [rect for rect, _view in labelled]
-        for track in self._tracks:
-            # A face whose speed is not known yet (found once) may have moved
-            # up to its own width (at most ``UNKNOWN_SPEED`` px) per frame since:
-            # a small fast face the optical flow lost is still the same face. Not a
-            # face whose speed a follow-up look measured (issue 14u): its box has
-            # moved with it, and the reach took a texture detection 73 px behind a
-            # 32-px face leaving by the edge (16883-0).
-            reach = 0.0
-            if not track.measured and not refresh:
-                side = float(max(track.box[2], track.box[3]))
-                reach = min(side, UNKNOWN_SPEED) * (index - track.last_seen)
-            best = _best_match(track.box, unmatched, reach)
-            if best is None:
-                continue
+        for track, best in self._pairs(unmatched, index, refresh):
             unmatched.remove(best)
             track.view = views[best]
             # (each detection looked at again until one passes, or it was found
@@ -742,6 +730,73 @@ class FaceCoverage:
             if not around_faces(rect, [t.box for t in live], self._cut(rect, live)):
                 track = self._start_track(rect, views[rect], grey, index, live)
                 self._keep_reach(track, rect, extents or {}, index)
+
+    def _pairs(
+        self, found: list[PixelRect], index: int, refresh: bool
+    ) -> list[tuple[_Track, PixelRect]]:
+        """Which track each detection of ``found`` moves.
+
+        First a detection on a face found confidently goes to that face (its box
+        and the detection ``same_face``; the nearest such pairs first); then, track
+        by track, each track takes the nearest detection left that
+        ``match_distance`` allows. Track by track only (before issue 14ag), a 165-px
+        face moving 21 px/frame past a still 300-px one took the still face's
+        408-px detection 244 px away, though it lay 2 px from that face's own
+        track (seed 33810-5): the moving face's track then followed the still face
+        and the moving one was left sharp at the clip's end. (Every pair nearest
+        first, tried too, handed a weak 197-px track on texture a 322-px weak
+        detection that another weak track had taken before, and it grew to 631 px
+        and was blurred 16 frames: 33810-1 42.6 -> 28.3 dB.)
+        """
+        reaches = [self._reach(track, index, refresh) for track in self._tracks]
+        taken = self._owned(found, reaches)  # track number -> detection order
+        for number, track in enumerate(self._tracks):
+            if number in taken:
+                continue
+            best, nearest = None, math.inf  # (as ``_best_match``, on what is left)
+            for order, rect in enumerate(found):
+                distance = match_distance(track.box, rect, reaches[number])
+                used = order in taken.values()
+                if distance is not None and distance < nearest and not used:
+                    best, nearest = order, distance
+            if best is not None:
+                taken[number] = best
+        # (in the tracks' order, as before: what each match does may depend on it)
+        return [(self._tracks[number], found[taken[number]]) for number in sorted(taken)]
+
+    def _owned(self, found: list[PixelRect], reaches: list[float]) -> dict[int, int]:
+        """The detections of ``found`` on a face found confidently (not tentative):
+        its box and the detection ``same_face``, nearest pairs first, each track and
+        detection once; by track number (in ``_tracks``) -> detection order."""
+        owned = []
+        for number, track in enumerate(self._tracks):
+            if track.tentative or not track.strong:
+                continue
+            for order, rect in enumerate(found):
+                distance = match_distance(track.box, rect, reaches[number])
+                if distance is not None and same_face(track.box, np.array(rect, np.float64)):
+                    owned.append((distance, number, order))
+        taken: dict[int, int] = {}
+        for _distance, number, order in sorted(owned):
+            if number not in taken and order not in taken.values():
+                taken[number] = order
+        return taken
+
+    def _reach(self, track: _Track, index: int, refresh: bool) -> float:
+        """How far beyond ``match_distance``'s own limit a detection may lie from
+        ``track``'s box and still be that face.
+
+        A face whose speed is not known yet (found once) may have moved up to its
+        own width (at most ``UNKNOWN_SPEED`` px) per frame since: a small fast face
+        the optical flow lost is still the same face. Not a face whose speed a
+        follow-up look measured (issue 14u): its box has moved with it, and the
+        reach took a texture detection 73 px behind a 32-px face leaving by the
+        edge (16883-0).
+        """
+        if track.measured or refresh:
+            return 0.0
+        side = float(max(track.box[2], track.box[3]))
+        return min(side, UNKNOWN_SPEED) * (index - track.last_seen)
 
     def _keep_reach(
         self, track: _Track, rect: PixelRect, extents: dict[PixelRect, PixelRect], index: int
@@ -913,6 +968,8 @@ class FaceCoverage:
             # the box moves with the face and may leave the edge)
             if not edge_sides(track.boxes[found], self._width, self._height).any():
                 return
+            if frame == track.born and track.first is None:  # (see ``_first_boxes``)
+                track.first = held.copy()
             track.boxes[frame] = edge_steady(box, held, self._width, self._height)
 
     def _cut(self, rect: PixelRect, live: list[_Track]) -> bool:
@@ -972,8 +1029,14 @@ class FaceCoverage:
                 or self._padded(track, track.box, unseen, track.velocity) is None
             )
             lost = index - max(track.followed, track.last_seen) > self.settings.detect_every
+            # (a duplicate follows the other face, so it moves with it: a 165-px face
+            # coasting at 21 px/frame behind a still 300-px one is not that face —
+            # retired so, it was left sharp when it came out, seed 33810-5)
             duplicate = stale and any(
-                other is not track and other.last_seen == index and same_face(track.box, other.box)
+                other is not track
+                and other.last_seen == index
+                and same_face(track.box, other.box)
+                and moves_with(track.velocity, [other.velocity])
                 for other in self._tracks
             )
             doubtful = track.tentative and stale  # a weak detection not repeated
@@ -984,7 +1047,11 @@ class FaceCoverage:
                 or doubtful
                 or weak_gone
                 or unseen > self._flow_hold
-                or (unseen > self._hold and (lost or track.redetected < ESTABLISHED))
+                or (
+                    unseen > self._hold
+                    and (lost or track.redetected < ESTABLISHED)
+                    and not self._behind(track, index)
+                )
             ):
                 track.end = index
                 track.unlooked = None  # (its frame's grey need not be kept)
@@ -995,6 +1062,27 @@ class FaceCoverage:
         # Finished tracks are needed only until their frames have left the buffer.
         oldest = self._buffer[0][0] if self._buffer else index
         self._finished = [t for t in self._finished if t.end is not None and t.end >= oldest]
+
+    def _behind(self, track: _Track, index: int) -> bool:
+        """Whether ``track``'s box (a face found confidently) lies on the box of a larger
+        face found at the last pass or this one: it may be hidden behind that face,
+        and is held (up to ``flow_hold_s``) until it comes out, where the search
+        around it finds it again.
+
+        A 165-px face crossing behind a 300-px one at 21 px/frame coasted on its
+        velocity, was retired after ``hold_s`` while still behind it, and was left
+        sharp once out — the search where it came out looked only for faces of the
+        larger one's size (seed 33810-5, issue 14ag).
+        """
+        if not track.strong or track.tentative:
+            return False
+        side = float(max(track.box[2], track.box[3]))
+        return any(
+            other is not track
+            and float(max(other.box[2], other.box[3])) > side
+            and touches_grown(track.box, other.box, 0.0)
+            for other in self._live_faces(index)
+        )
 
     # -- what to blur -----------------------------------------------------------------
     def _decide(self, index: int, frame: np.ndarray) -> Covered:
@@ -1044,20 +1132,28 @@ class FaceCoverage:
         settings = self.settings
         if track.tentative and not settings.strict:
             return None
+        margins = _margins_at(track, index) if extent else None
         if index in track.boxes:
             box = track.boxes[index]
             since = index - track.seen[index]
-            velocity = track.velocity
-        elif track.born - self._back <= index < track.born:
-            velocity = _early_velocity(track)
-            since = track.born - index
-            box = track.boxes[track.born] - np.array([*(velocity * since), 0, 0])
-            if self._held_by_other(track, index, box):
-                return None
-        else:
+            return self._padded(track, box, since, track.velocity, margins)
+        if not track.born - self._back <= index < track.born:
             return None
-        margins = _margins_at(track, index) if extent else None
-        return self._padded(track, box, since, velocity, margins)
+        # Back-filled: moved back from its first box along its early velocity — and,
+        # when that box was grown back since (``_grow_back``), also from the box it
+        # was first found with, along the velocity measured from that one: the
+        # union of the two (which one the face followed is not known).
+        since = track.born - index
+        rects = []
+        for boxes in _first_boxes(track):
+            velocity = _early_velocity(track, boxes)
+            box = boxes[track.born] - np.array([*(velocity * since), 0, 0])
+            if self._held_by_other(track, index, box):
+                continue
+            rect = self._padded(track, box, since, velocity, margins)
+            if rect is not None:
+                rects.append(rect)
+        return _union(rects) if rects else None
 
     def _padded(
         self,
@@ -1615,17 +1711,30 @@ EDGE_FACES = 3.7  # largest / smallest face searched in motion at the frame's ed
 NEW_MOTION = 0.2  # share of a moving region at the edge that did not move at the last pass
 
 
-def _best_match(box: np.ndarray, found: list[PixelRect], reach: float = 0.0) -> PixelRect | None:
+def match_distance(box: np.ndarray, rect: PixelRect, reach: float = 0.0) -> float | None:
+    """The distance between the centres of a track's ``box`` (x, y, w, h) and a
+    detection ``rect`` (x, y, w, h) when the detection may be that face (sizes within
+    2.5x, centres within 0.75 of the larger side plus ``reach``); else None.
+
+    >>> match_distance(np.array([0, 0, 40, 40.0]), (20, 0, 40, 40))
+    20.0
+    >>> match_distance(np.array([0, 0, 40, 40.0]), (0, 0, 120, 120)) is None  # another size
+    True
+    """
     x, y, w, h = box
-    centre = np.array([x + w / 2, y + h / 2])
+    rx, ry, rw, rh = rect
+    distance = float(np.hypot(x + w / 2 - (rx + rw / 2), y + h / 2 - (ry + rh / 2)))
+    # A face of another size nearby is another face (one passing in front).
+    similar = max(w, rw) <= 2.5 * min(w, rw)
+    near = distance < 0.75 * max(w, h, rw, rh) + reach
+    return distance if similar and near else None
+
+
+def _best_match(box: np.ndarray, found: list[PixelRect], reach: float = 0.0) -> PixelRect | None:
     best, best_distance = None, math.inf
     for rect in found:
-        rx, ry, rw, rh = rect
-        distance = float(np.hypot(*(centre - (rx + rw / 2, ry + rh / 2))))
-        # A face of another size nearby is another face (one passing in front).
-        similar = max(w, rw) <= 2.5 * min(w, rw)
-        near = distance < 0.75 * max(w, h, rw, rh) + reach
-        if similar and near and distance < best_distance:
+        distance = match_distance(box, rect, reach)
+        if distance is not None and distance < best_distance:
             best, best_distance = rect, distance
     return best
 
@@ -1720,21 +1829,50 @@ def _flow(before: Pyramid, now: Pyramid, track: _Track) -> np.ndarray | None:
     return np.asarray(shift, np.float64)
 
 
-def _early_velocity(track: _Track) -> np.ndarray:
+def _early_velocity(track: _Track, boxes: dict[int, np.ndarray] | None = None) -> np.ndarray:
     """The face's velocity over its first tracked frames (to move it back in time).
 
     Between its first detection and its last one known within ``BACK_SPAN`` frames
     after it, centre to centre (``detection_velocity``) when it was detected again;
-    else over its first 6 tracked frames (the optical flow's boxes).
+    else over its first 6 tracked frames (the optical flow's boxes). ``boxes``: the
+    track's boxes to measure on (default ``track.boxes``; see ``_first_boxes``).
     """
-    detected = detection_velocity(track.boxes, track.seen, track.born)
+    boxes = track.boxes if boxes is None else boxes
+    detected = detection_velocity(boxes, track.seen, track.born)
     if detected is not None:
         return detected
-    later = [i for i in sorted(track.boxes) if i > track.born][:6]
+    later = [i for i in sorted(boxes) if i > track.born][:6]
     if not later:
         return track.velocity
     last = later[-1]
-    return np.asarray((track.boxes[last][:2] - track.boxes[track.born][:2]) / (last - track.born))
+    return np.asarray((boxes[last][:2] - boxes[track.born][:2]) / (last - track.born))
+
+
+def _first_boxes(track: _Track) -> list[dict[int, np.ndarray]]:
+    """The track's boxes a back-fill starts from: its boxes, and — when its first box
+    was grown back since (``_grow_back``) — the same with the first box as found.
+
+    A face cut by the frame's edge, found at 62 px, was found one frame later at 89
+    px: its first box, grown back to 89 px and anchored to the detection's inner
+    side, gave a velocity of 2 px/frame between the two boxes for a face leaving at
+    16 px/frame (the box at its first detection: 15.5), and the back-fill left it
+    sharp where it came out from behind another face four frames earlier (seed
+    14969-2, issue 14ag).
+    """
+    if track.first is None:
+        return [track.boxes]
+    return [track.boxes, {**track.boxes, track.born: track.first}]
+
+
+def _union(rects: Sequence[PixelRect]) -> PixelRect:
+    """The smallest rectangle (x, y, w, h) holding all of ``rects``.
+
+    >>> _union([(0, 0, 10, 10), (5, 20, 10, 5)])
+    (0, 0, 15, 25)
+    """
+    x0, y0 = min(r[0] for r in rects), min(r[1] for r in rects)
+    x1, y1 = max(r[0] + r[2] for r in rects), max(r[1] + r[3] for r in rects)
+    return (x0, y0, x1 - x0, y1 - y0)
 
 
 BACK_SPAN = 30  # frames after a track's first detection its back-fill velocity is measured over

@@ -1006,3 +1006,65 @@ def test_a_weak_cut_box_over_a_blurred_face_waits_to_be_found_again() -> None:
     alone, _coverage = _run_script(LookingSeer(face, 0.9), [(positions, 30)], 12)
     with_box, _coverage = _run_script(LookingSeer(larger, 0.9), [(positions, 30)], 12)
     assert [c.rects for c in with_box] == [c.rects for c in alone]
+
+
+def test_a_face_passing_behind_a_larger_one_keeps_its_own_track() -> None:
+    # A 40-px face moves left at 8 px/frame behind a still 60-px face, found at the
+    # passes of frames 0 and 4 only. At frame 8 its track lies 36 px from the still
+    # face's detection (close enough to be taken, sizes within 2.5x): track by track
+    # it took it, followed the still face, and the moving face was left sharp when
+    # it came out (seed 33810-5). A detection on a confident face's own box goes to
+    # that face first, and the moving face's track, coasting apart, is not its
+    # duplicate (it does not move with it).
+    big = {i: (60, 40) for i in range(26)}
+    small = {i: (170 - 8 * i, 50) for i in range(26) if 170 - 8 * i > -40}
+    script: dict[int, list[tuple[tuple[int, int, int, int], str]]] = {
+        i: [((60, 40, 60, 60), "frontal")] for i in range(26)
+    }
+    for i in (0, 4):
+        script[i] = [((*small[i], 40, 40), "frontal")] + script[i]
+    out, _coverage = _run_script(ScriptSeer(script), [(small, 40), (big, 60)], 26)
+    for c in out:
+        if c.index in small:
+            assert covers_part(c.rects, *small[c.index], 40), (c.index, c.rects)
+
+
+def test_a_face_found_cut_then_larger_is_back_filled_along_its_first_boxes_too() -> None:
+    # A 30-px face comes out from behind something at frame 4 and moves up at 8
+    # px/frame; found first at the pass of frame 12, cut by the top edge, as a 24-px
+    # box, then by the follow-up at frame 13 as a 36-px one. Its first box, grown
+    # back to 36 px and anchored to the detection's inner side, gave no velocity
+    # between the two, and the back-fill left it sharp below the edge (14969-2).
+    face = {i: (80, 92 - 8 * i) for i in range(4, 16)}
+    script: dict[int, list[tuple[tuple[int, int, int, int], str]]] = {
+        12: [((83, -4, 24, 24), "frontal")],
+        13: [((77, -16, 36, 36), "frontal")],
+    }
+    out, _coverage = _run_script(ScriptSeer(script), [(face, 30)], 24)
+    for c in out:
+        if c.index in face:
+            assert covers_part(c.rects, *face[c.index], 30), (c.index, c.rects)
+
+
+def test_match_distance_and_union() -> None:
+    from chalicelib.faces.tracking import _union, match_distance
+
+    assert match_distance(np.array([0, 0, 40, 40.0]), (10, 0, 40, 40)) == 10.0
+    assert match_distance(np.array([0, 0, 40, 40.0]), (0, 0, 101, 101)) is None
+    assert match_distance(np.array([0, 0, 40, 40.0]), (40, 0, 40, 40), reach=20) == 40.0
+    assert _union([(5, 5, 10, 10)]) == (5, 5, 10, 10)
+
+
+def test_a_face_on_a_larger_face_found_now_is_behind_it() -> None:
+    from chalicelib.faces.tracking import _Track
+
+    coverage = FaceCoverage(ScriptSeer({}), SIZE, 30.0, CoverageSettings())
+    front = _Track(0, 0, 40, np.array([50, 20, 100, 100.0]), redetected=3, strong=True)
+    hidden = _Track(1, 0, 4, np.array([90, 60, 30, 30.0]), redetected=2, strong=True)
+    apart = _Track(2, 0, 4, np.array([160, 60, 30, 30.0]), redetected=2, strong=True)
+    coverage._tracks = [front, hidden, apart]
+    assert coverage._behind(hidden, 42)  # held: it may come out
+    assert not coverage._behind(apart, 42)
+    assert not coverage._behind(front, 42)  # (the larger one is in front)
+    front.last_seen = 30  # the larger face not found at the last pass
+    assert not coverage._behind(hidden, 42)
