@@ -959,3 +959,20 @@ def test_a_weak_cut_box_over_a_blurred_face_waits_to_be_found_again() -> None:
     alone, _coverage = _run_script(LookingSeer(face, 0.9), [(positions, 30)], 12)
     with_box, _coverage = _run_script(LookingSeer(larger, 0.9), [(positions, 30)], 12)
     assert [c.rects for c in with_box] == [c.rects for c in alone]
+
+
+def test_a_held_box_not_found_again_keeps_its_pads_from_growing() -> None:
+    # A square moving 6 px/frame is found at every pass until frame 16, then vanishes:
+    # its track is held hold_s, never found again — its rectangle stays one size.
+    positions = {i: (20 + 6 * i, 60) for i in range(17)}
+    covered = run(positions, 60, blind=set(), settings=CoverageSettings())
+    assert all(covers(c.rects, *positions[c.index]) for c in covered if c.index in positions)
+    held = [c.rects[0] for c in covered[17:] if c.rects and c.rects[0][0] + c.rects[0][2] < SIZE[0]]
+    assert len(held) >= 4
+    assert len({w for _x, _y, w, _h in held}) == 1, held  # not growing with the frames held
+    # ... whereas a face found again after a gap is padded for drift while it was missed
+    positions = {i: (20 + 4 * i, 50) for i in range(30)}
+    covered = run(positions, 30, set(range(5, 16)), CoverageSettings())
+    assert all(covers(c.rects, *positions[c.index]) for c in covered)
+    widths = [c.rects[0][2] for c in covered[5:13]]
+    assert widths == sorted(widths) and widths[-1] > widths[0], widths
