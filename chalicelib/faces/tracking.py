@@ -1125,6 +1125,26 @@ class FaceCoverage:
                 return True
         return False
 
+    def _not_found_again(self, track: _Track, index: int) -> bool:
+        """Whether ``track``, held in frame ``index`` after its last detection, was not
+        found again in any frame since — a whole look-ahead of frames (~1.2 s, every
+        pass searching around it) — so its held box is not padded for drift.
+
+        The drift pad (``drift_pad``) grows a held box by its speed for every frame
+        since the last detection: room for the face to run ahead of a box that
+        coasts or is followed by the flow until the face is found again. A track not
+        found again in the look-ahead holds a face that left, went behind another
+        or was never there (a box that took another face's detection and coasts off
+        it at the speed that match measured), and its growing pads blurred the
+        background: e.g. a 72-px box coasting off a still face at 17 px/frame grew to
+        230 × 120 px over its 1-s hold (seed 34314-2, issue 14af). It keeps its hold,
+        its box and its motion pad. Only frames decided a whole look-ahead after them
+        (not the last frames of a video or segment), and not in strict mode.
+        """
+        if self.settings.strict or track.last_seen > index:
+            return False
+        return index <= self._index - 1 - self.lookahead
+
     def _rect_at(self, track: _Track, index: int, extent: bool = True) -> PixelRect | None:
         """The rectangle blurred for ``track`` in frame ``index`` (None: nothing): its box
         there, padded, and — with ``extent`` — the union with its detections' extent
@@ -1136,6 +1156,8 @@ class FaceCoverage:
         if index in track.boxes:
             box = track.boxes[index]
             since = index - track.seen[index]
+            if since and self._not_found_again(track, index):
+                since = 0  # (its pads do not grow: see ``_not_found_again``)
             return self._padded(track, box, since, track.velocity, margins)
         if not track.born - self._back <= index < track.born:
             return None

@@ -1068,3 +1068,20 @@ def test_a_face_on_a_larger_face_found_now_is_behind_it() -> None:
     assert not coverage._behind(front, 42)  # (the larger one is in front)
     front.last_seen = 30  # the larger face not found at the last pass
     assert not coverage._behind(hidden, 42)
+
+
+def test_a_held_box_not_found_again_keeps_its_pads_from_growing() -> None:
+    # A square moving 6 px/frame is found at every pass until frame 16, then vanishes:
+    # its track is held hold_s, never found again — its rectangle stays one size.
+    positions = {i: (20 + 6 * i, 60) for i in range(17)}
+    covered = run(positions, 60, blind=set(), settings=CoverageSettings())
+    assert all(covers(c.rects, *positions[c.index]) for c in covered if c.index in positions)
+    held = [c.rects[0] for c in covered[17:] if c.rects and c.rects[0][0] + c.rects[0][2] < SIZE[0]]
+    assert len(held) >= 4
+    assert len({w for _x, _y, w, _h in held}) == 1, held  # not growing with the frames held
+    # ... whereas a face found again after a gap is padded for drift while it was missed
+    positions = {i: (20 + 4 * i, 50) for i in range(30)}
+    covered = run(positions, 30, set(range(5, 16)), CoverageSettings())
+    assert all(covers(c.rects, *positions[c.index]) for c in covered)
+    widths = [c.rects[0][2] for c in covered[5:13]]
+    assert widths == sorted(widths) and widths[-1] > widths[0], widths
