@@ -170,13 +170,18 @@ def test_segments_of_a_variable_rate_video_hold_each_frame_once(
 ) -> None:
     source = variable_rate(tmp_path / "vfr.mp4", times)
     assert frame_numbers(source) == list(range(60))
+    out = blurred_in_segments(s3, settings, source, tmp_path / "out.mp4")
+    assert frame_numbers(out) == list(range(60))
+
+
+def blurred_in_segments(s3: Any, settings: Settings, source: Path, out: Path) -> Path:
+    """``source`` through the workflow in 1-s segments (more than four); the output video."""
     job = upload(s3, settings, source)
     service = FaceBlurService(replace(settings, face_segment_seconds=1.0), s3)
     done = run_workflow(service, job)
     assert done["result"]["segments"] > 4
-    out = tmp_path / "out.mp4"
     s3.download_file(job.output_bucket, job.output_key, str(out))
-    assert frame_numbers(out) == list(range(60))
+    return out
 
 
 def test_a_video_cut_short_behind_a_whole_index_is_corrupt_input(
@@ -283,12 +288,7 @@ def test_a_variable_rate_video_keeps_each_frame_at_its_own_time(
     times = [i / 5 for i in range(30)] + [6 + i / 30 for i in range(30)]
     path = tmp_path / "vfr.mp4"
     source = with_audio(path, times, 7.0) if sound else variable_rate(path, times)
-    job = upload(s3, settings, source)
-    service = FaceBlurService(replace(settings, face_segment_seconds=1.0), s3)
-    done = run_workflow(service, job)
-    assert done["result"]["segments"] > 4
-    out = tmp_path / "out.mp4"
-    s3.download_file(job.output_bucket, job.output_key, str(out))
+    out = blurred_in_segments(s3, settings, source, tmp_path / "out.mp4")
     assert frame_numbers(out) == list(range(60))
     assert np.allclose(shown_at(out), times, atol=0.002)
     if sound:
