@@ -203,10 +203,9 @@ def cmd_blur(args: argparse.Namespace) -> int:
 
     source, target = Path(args.video), Path(args.out)
     info, times = process.checked_video(source, get_settings().max_video_seconds)
-    known = [t for t in times or [] if t is not None]
     # A variable-rate source is written at its average rate, then joined back onto its
     # frames' own times with its sound laid over (as the workflow's join does).
-    retimed = len(known) == len(times or ()) and video.variable_rate(known)
+    retimed = video.variable_times(times) is not None
     written = target.with_suffix(".average-rate.mp4") if retimed else target
     coverage = CoverageSettings.for_mode(args.strict)
     started = time.perf_counter()

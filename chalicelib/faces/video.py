@@ -477,8 +477,8 @@ def join(
     listing.write_text("".join(f"file '{p.resolve()}'\n" for p in parts))
     concat = [exe, "-y", "-loglevel", "error", "-nostdin", "-f", "concat", "-safe", "0"]
     concat += ["-i", str(listing)]
-    known = [t for t in times or [] if t is not None]
-    if times is None or len(known) < len(times) or not variable_rate(known):
+    shown = variable_times(times)
+    if shown is None:
         if audio_from is not None:
             concat += ["-i", str(audio_from), "-map", "0:v:0", "-map", "1:a:0?", "-c:a", "aac"]
         try:
@@ -489,7 +489,7 @@ def join(
     joined, retimed = target.with_suffix(".joined.mp4"), target.with_suffix(".retimed.mp4")
     try:
         _ffmpeg([*concat, "-map", "0:v:0", "-c:v", "copy", str(joined)])
-        picture = retimed if retime(joined, retimed, known) else joined
+        picture = retimed if retime(joined, retimed, shown) else joined
         command = [exe, "-y", "-loglevel", "error", "-nostdin", "-i", str(picture)]
         if audio_from is not None:
             command += ["-i", str(audio_from), "-map", "0:v:0", "-map", "1:a:0?", "-c:a", "aac"]
@@ -504,6 +504,19 @@ def _ffmpeg(command: list[str]) -> None:
     if done.returncode != 0:
         message = done.stderr.decode(errors="replace").strip()[-500:]
         raise RuntimeError(f"ffmpeg failed to join the segments: {message}")
+
+
+def variable_times(times: list[float | None] | None) -> list[float] | None:
+    """``times`` (``packet_times``) when every frame's is known and they show a variable
+    rate (``variable_rate``): what ``join`` puts the frames back at; else None.
+
+    >>> variable_times([0.0, 0.2, 0.233, 0.267]), variable_times([0.0, None, 0.3, 0.5])
+    ([0.0, 0.2, 0.233, 0.267], None)
+    """
+    if times is None or any(t is None for t in times):
+        return None
+    known = [t for t in times if t is not None]
+    return known if variable_rate(known) else None
 
 
 def variable_rate(times: list[float]) -> bool:
