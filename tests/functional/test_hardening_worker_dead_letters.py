@@ -15,7 +15,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from chalicelib.config import Settings
 from chalicelib.queues import MAX_MESSAGE_BYTES, QueueMessage, message_size
@@ -33,20 +32,15 @@ class FailingRunner:
 
 
 @pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch) -> Any:
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        s3 = boto3.client("s3", region_name="us-east-1")
-        sqs = SqsCountingAttributes(boto3.client("sqs", region_name="us-east-1"))
-        s3.create_bucket(Bucket=SETTINGS.results_bucket)
-        for queue in (SETTINGS.jobs_queue, SETTINGS.jobs_dlq, SETTINGS.job_results_queue):
-            sqs.create_queue(QueueName=queue)
-        results = JobResults(s3, SETTINGS.results_bucket, sqs, SETTINGS.job_results_queue)
-        worker = JobWorker(SETTINGS, sqs, results, FailingRunner())  # type: ignore[arg-type]
-        yield {"sqs": sqs, "results": results, "worker": worker}
+def env(moto: None) -> Any:
+    s3 = boto3.client("s3", region_name="us-east-1")
+    sqs = SqsCountingAttributes(boto3.client("sqs", region_name="us-east-1"))
+    s3.create_bucket(Bucket=SETTINGS.results_bucket)
+    for queue in (SETTINGS.jobs_queue, SETTINGS.jobs_dlq, SETTINGS.job_results_queue):
+        sqs.create_queue(QueueName=queue)
+    results = JobResults(s3, SETTINGS.results_bucket, sqs, SETTINGS.job_results_queue)
+    worker = JobWorker(SETTINGS, sqs, results, FailingRunner())  # type: ignore[arg-type]
+    yield {"sqs": sqs, "results": results, "worker": worker}
 
 
 def _last_receive(env: Any, room: int) -> QueueMessage:

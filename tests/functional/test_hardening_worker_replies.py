@@ -16,7 +16,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from chalicelib.config import Settings
 from chalicelib.predict import handlers as prediction
@@ -35,24 +34,19 @@ class PredictingRunner:
 
 
 @pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch) -> Any:
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        s3 = boto3.client("s3", region_name="us-east-1")
-        sqs = boto3.client("sqs", region_name="us-east-1")
-        s3.create_bucket(Bucket=SETTINGS.results_bucket)
-        for queue in (SETTINGS.jobs_queue, SETTINGS.jobs_dlq):
-            sqs.create_queue(QueueName=queue)
-        results_url = sqs.create_queue(
-            QueueName=SETTINGS.job_results_queue,
-            Attributes={"MaximumMessageSize": str(SQS_BEFORE_2025)},
-        )["QueueUrl"]
-        results = JobResults(s3, SETTINGS.results_bucket, sqs, SETTINGS.job_results_queue)
-        worker = JobWorker(SETTINGS, sqs, results, PredictingRunner())  # type: ignore[arg-type]
-        yield {"sqs": sqs, "results": results, "worker": worker, "results_url": results_url}
+def env(moto: None) -> Any:
+    s3 = boto3.client("s3", region_name="us-east-1")
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    s3.create_bucket(Bucket=SETTINGS.results_bucket)
+    for queue in (SETTINGS.jobs_queue, SETTINGS.jobs_dlq):
+        sqs.create_queue(QueueName=queue)
+    results_url = sqs.create_queue(
+        QueueName=SETTINGS.job_results_queue,
+        Attributes={"MaximumMessageSize": str(SQS_BEFORE_2025)},
+    )["QueueUrl"]
+    results = JobResults(s3, SETTINGS.results_bucket, sqs, SETTINGS.job_results_queue)
+    worker = JobWorker(SETTINGS, sqs, results, PredictingRunner())  # type: ignore[arg-type]
+    yield {"sqs": sqs, "results": results, "worker": worker, "results_url": results_url}
 
 
 def _received(env: Any, body: str, attributes: dict[str, str]) -> QueueMessage:

@@ -8,7 +8,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from chalicelib.config import Settings
 from chalicelib.errors import InvalidInput
@@ -36,29 +35,24 @@ class ScriptedRunner:
 
 
 @pytest.fixture
-def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        s3 = boto3.client("s3", region_name="us-east-1")
-        sqs = boto3.client("sqs", region_name="us-east-1")
-        s3.create_bucket(Bucket=SETTINGS.results_bucket)
-        urls = {
-            q: sqs.create_queue(QueueName=q)["QueueUrl"]
-            for q in (SETTINGS.jobs_queue, SETTINGS.jobs_dlq, SETTINGS.job_results_queue)
-        }
-        runner = ScriptedRunner()
-        results = JobResults(s3, SETTINGS.results_bucket, sqs, SETTINGS.job_results_queue)
-        yield {
-            "s3": s3,
-            "sqs": sqs,
-            "urls": urls,
-            "runner": runner,
-            "results": results,
-            "worker": JobWorker(SETTINGS, sqs, results, runner),
-        }  # type: ignore[arg-type]
+def aws_env(moto: None) -> Iterator[dict[str, Any]]:
+    s3 = boto3.client("s3", region_name="us-east-1")
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    s3.create_bucket(Bucket=SETTINGS.results_bucket)
+    urls = {
+        q: sqs.create_queue(QueueName=q)["QueueUrl"]
+        for q in (SETTINGS.jobs_queue, SETTINGS.jobs_dlq, SETTINGS.job_results_queue)
+    }
+    runner = ScriptedRunner()
+    results = JobResults(s3, SETTINGS.results_bucket, sqs, SETTINGS.job_results_queue)
+    yield {
+        "s3": s3,
+        "sqs": sqs,
+        "urls": urls,
+        "runner": runner,
+        "results": results,
+        "worker": JobWorker(SETTINGS, sqs, results, runner),
+    }  # type: ignore[arg-type]
 
 
 def message(env: dict[str, Any], body: str, receives: int = 1) -> QueueMessage:
