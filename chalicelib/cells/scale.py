@@ -443,7 +443,8 @@ def estimate_scale(signal_at: SignalAt, shape: tuple[int, int]) -> Scale | None:
     The blob search (``estimate_radius``) sees the strongest scale; inside
     large textured objects that is their texture. The footprint
     (``footprint_radius``, on the preview) sees whole objects. When the
-    footprint is ``TEXTURE_RATIO`` times wider the blobs were texture and the
+    footprint is ``TEXTURE_RATIO`` times wider (twice, when the blobs are barely
+    resolved: :func:`blobs_are_texture`) the blobs were texture and the
     footprint is used; when the blobs are ``CLUSTER_RATIO`` times wider than
     the footprint, the two disagree and the size is reported as ambiguous.
     """
