@@ -12,6 +12,7 @@ from chalicelib.cells.objects import resized
 from chalicelib.cells.scale import (
     Box,
     Scale,
+    blobs_are_texture,
     estimate_scale,
     footprint_radius,
     typical_radius,
@@ -164,3 +165,20 @@ def test_a_whole_nucleus_as_strong_as_the_cut_ones_votes_alone() -> None:
     found = typical_radius(cv2.GaussianBlur(image, (0, 0), 1.0))
     assert found is not None
     assert 7 <= found[0] <= 11.5 and found[1] == 1
+
+
+@pytest.mark.parametrize(
+    ("blob", "footprint", "texture"),
+    [
+        (5.0, 7.9, False),  # resolved objects: texture from 1.6 blob radii
+        (5.0, 8.1, True),
+        (3.77, 7.0, True),  # a small crop's few blobs, too small: the footprint is right
+        (2.63, 4.3, False),  # 2-3 px nuclei touching: the footprint's components are clusters
+        (2.63, 5.4, True),  # texture fits twice across
+        (2.23, 20.4, True),  # the coins' relief at 1x
+    ],
+)
+def test_blobs_are_texture_needs_more_room_when_the_blobs_are_barely_resolved(
+    blob: float, footprint: float, texture: bool
+) -> None:
+    assert blobs_are_texture(blob, footprint) is texture
