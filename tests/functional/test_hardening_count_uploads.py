@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from chalicelib.cells.container import CellCounter
+from chalicelib.cells.container import CellCounter, handle_count_request
 from chalicelib.cells.messages import CountRequest
 from chalicelib.config import Settings
-from tests.functional.test_cell_counting import result, upload
+from tests.functional.test_cell_counting import fire_upload, result, upload
 from tests.images import DISCS, discs, encode
 
 
@@ -62,3 +62,18 @@ def test_a_count_of_a_replaced_upload_never_replaces_the_newer_count(
     assert result(s3, settings, "r.png")["etag"] == racing.newer_count["etag"]
     run = racing.newer_count["run"]
     assert json.loads(client.http.get(f"/counts?key=r.png&run={run}").body)["count"] == 2
+
+
+@pytest.mark.parametrize("method", ["../x", "my_method", "Hough Transform", "hough/../watershed"])
+def test_a_method_that_is_no_name_gets_an_error_result_its_runs_list(
+    client, s3, fake_lambda, settings, method: str
+) -> None:
+    upload(s3, settings, "m.png", encode(discs(), ".png"), Metadata={"count-method": method})
+    fire_upload(client, settings, "m.png")
+    for invocation in fake_lambda.invocations:  # (none once the intake refuses it)
+        handle_count_request(invocation["Payload"])
+    latest = json.loads(client.http.get("/counts?key=m.png").body)
+    assert latest["status"] == "error" and "method" in latest["error"]["reason"]
+    [listed] = json.loads(client.http.get("/counts?key=m.png&runs=1").body)["runs"]
+    answer = client.http.get(f"/counts?key=m.png&run={listed['run']}")
+    assert answer.status_code == 200 and json.loads(answer.body)["status"] == "error"

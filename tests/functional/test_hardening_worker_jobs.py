@@ -1,0 +1,52 @@
+"""Chat jobs that used to be lost or retried as outages (qa7).
+
+- A ``count-cells`` job whose ``method`` param is not text (``5``, ``["hough"]``)
+  crashed the counter on ``.lower()``: a function error, retried as an outage into the
+  dead-letter queue, no answer until then.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import pytest
+
+from chalicelib.cells.container import handle_count_request
+from chalicelib.errors import InvalidInput
+from chalicelib.workers.messages import Job
+from chalicelib.workers.tasks import TaskRunner
+from tests.images import discs, encode
+
+
+class InProcessLambda:
+    """Runs the counter in this process and answers as Lambda does (FunctionError)."""
+
+    def __init__(self) -> None:
+        self.invoked = 0
+
+    def invoke(self, **kwargs: Any) -> dict[str, Any]:
+        self.invoked += 1
+        try:
+            answer = handle_count_request(json.loads(kwargs["Payload"]))
+        except Exception as error:  # noqa: BLE001 - what Lambda reports for an unhandled error
+            answer = {"errorMessage": str(error), "errorType": type(error).__name__}
+            return {
+                "FunctionError": "Unhandled",
+                "Payload": io.BytesIO(json.dumps(answer).encode()),
+            }
+        return {"Payload": io.BytesIO(json.dumps(answer).encode())}
+
+
+@pytest.mark.parametrize("method", [5, 1.5, True, ["hough"], {"a": 1}])
+def test_a_count_job_with_a_method_that_is_no_name_is_answered_not_retried(
+    s3, settings, method: Any
+) -> None:
+    s3.put_object(Bucket=settings.images_bucket, Key="a.png", Body=encode(discs(), ".png"))
+    lambda_ = InProcessLambda()
+    runner = TaskRunner(settings, s3, lambda_, start_video=lambda b, k: "", predict=lambda o: {})
+    job = Job("j", "count-cells", f"s3://{settings.images_bucket}/a.png", {"method": method})
+    with pytest.raises(InvalidInput, match="method"):
+        runner.run(job)
+    assert lambda_.invoked == 0  # refused before the counter is started
