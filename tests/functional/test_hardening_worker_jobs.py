@@ -3,6 +3,9 @@
 - A ``count-cells`` job whose ``method`` param is not text (``5``, ``["hough"]``)
   crashed the counter on ``.lower()``: a function error, retried as an outage into the
   dead-letter queue, no answer until then.
+- A ``count-cells`` job whose image was uploaded again between the worker's look and the
+  counter's download: the counter skipped the old version (nothing written) and the
+  worker answered ``ok`` with ``count: null`` and links to results that do not exist.
 """
 
 from __future__ import annotations
@@ -50,3 +53,41 @@ def test_a_count_job_with_a_method_that_is_no_name_is_answered_not_retried(
     with pytest.raises(InvalidInput, match="method"):
         runner.run(job)
     assert lambda_.invoked == 0  # refused before the counter is started
+
+
+class ReplacedAfterHead:
+    """S3 for the worker: the image is uploaded again right after the worker looks at it."""
+
+    def __init__(self, inner: Any, settings: Any) -> None:
+        self._inner = inner
+        self._settings = settings
+
+    def head_object(self, **kwargs: Any) -> Any:
+        answer = self._inner.head_object(**kwargs)
+        body = encode(discs(centres=((40, 40),)), ".png")
+        self._inner.put_object(Bucket=kwargs["Bucket"], Key=kwargs["Key"], Body=body)
+        return answer
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def test_a_count_job_whose_image_is_replaced_meanwhile_is_retried_not_answered_empty(
+    s3, settings
+) -> None:
+    # The counter skips a version that is no longer stored ("skipped", nothing written);
+    # the worker answered that "ok" with count null and links to results never written.
+    s3.put_object(Bucket=settings.images_bucket, Key="a.png", Body=encode(discs(), ".png"))
+    lambda_ = InProcessLambda()
+    runner = TaskRunner(
+        settings,
+        ReplacedAfterHead(s3, settings),
+        lambda_,
+        start_video=lambda b, k: "",
+        predict=lambda o: {},
+    )
+    job = Job("j", "count-cells", f"s3://{settings.images_bucket}/a.png", {})
+    with pytest.raises(Exception, match="changed") as raised:
+        runner.run(job)
+    assert not isinstance(raised.value, InvalidInput)  # retried: the next attempt counts
+    assert lambda_.invoked == 1
