@@ -122,7 +122,28 @@ class TaskRunner:
         )
         document = json.loads(response["Payload"].read() or b"{}")
         if response.get("FunctionError"):
-            raise FunctionFailed(f"{function}: {document.get('errorMessage', document)}")
+            error = document if isinstance(document, dict) else {}
+            reason = f"{function}: {error.get('errorMessage', document)}"
+            if error.get("errorType") in refused_input_types():
+                raise InvalidInput(reason)  # the function's verdict on the input: no retry
+            raise FunctionFailed(reason)
         if not isinstance(document, dict):
             raise FunctionFailed(f"{function} returned {document!r}")
         return document
+
+
+def refused_input_types() -> frozenset[str]:
+    """The names of ``InvalidInput`` and its subclasses: what a function raises for input
+    that can never succeed (a corrupt image: ``CorruptInput``). Lambda reports such an
+    error as a ``FunctionError`` with its ``errorType``; retrying it only delays the answer.
+
+    >>> {"InvalidInput", "CorruptInput", "TooLarge"} <= refused_input_types()
+    True
+    """
+    found: set[str] = set()
+    pending: list[type] = [InvalidInput]
+    while pending:
+        kind = pending.pop()
+        found.add(kind.__name__)
+        pending.extend(kind.__subclasses__())
+    return frozenset(found)

@@ -6,6 +6,9 @@
 - A ``count-cells`` job whose image was uploaded again between the worker's look and the
   counter's download: the counter skipped the old version (nothing written) and the
   worker answered ``ok`` with ``count: null`` and links to results that do not exist.
+- A ``blur-faces`` job naming an image the face-blur function refuses (corrupt, not an
+  image, over 100 MP): the function raised its named error (``CorruptInput``), Lambda
+  reported a ``FunctionError``, and the worker retried it as an outage into the DLQ.
 """
 
 from __future__ import annotations
@@ -24,15 +27,17 @@ from tests.images import discs, encode
 
 
 class InProcessLambda:
-    """Runs the counter in this process and answers as Lambda does (FunctionError)."""
+    """Runs a container function in this process and answers as Lambda does (an unhandled
+    error is a ``FunctionError`` with the error's type and message)."""
 
-    def __init__(self) -> None:
+    def __init__(self, handler: Any = handle_count_request) -> None:
         self.invoked = 0
+        self._handler = handler
 
     def invoke(self, **kwargs: Any) -> dict[str, Any]:
         self.invoked += 1
         try:
-            answer = handle_count_request(json.loads(kwargs["Payload"]))
+            answer = self._handler(json.loads(kwargs["Payload"]))
         except Exception as error:  # noqa: BLE001 - what Lambda reports for an unhandled error
             answer = {"errorMessage": str(error), "errorType": type(error).__name__}
             return {
@@ -90,4 +95,26 @@ def test_a_count_job_whose_image_is_replaced_meanwhile_is_retried_not_answered_e
     with pytest.raises(Exception, match="changed") as raised:
         runner.run(job)
     assert not isinstance(raised.value, InvalidInput)  # retried: the next attempt counts
+    assert lambda_.invoked == 1
+
+
+@pytest.mark.parametrize(
+    ("key", "body"),
+    [
+        ("bad.jpg", b"\xff\xd8\xff\xe0 not a jpeg"),
+        ("notes.png", b"plain text, not a PNG"),
+        ("empty.png", b""),
+    ],
+)
+def test_a_blur_job_for_an_image_the_function_refuses_is_answered_not_retried(
+    s3, settings, key: str, body: bytes
+) -> None:
+    from chalicelib.faces.container import handle_face_blur
+
+    s3.put_object(Bucket=settings.images_bucket, Key=key, Body=body)
+    lambda_ = InProcessLambda(handle_face_blur)
+    runner = TaskRunner(settings, s3, lambda_, start_video=lambda b, k: "", predict=lambda o: {})
+    job = Job("j", "blur-faces", f"s3://{settings.images_bucket}/{key}", {})
+    with pytest.raises(InvalidInput):
+        runner.run(job)
     assert lambda_.invoked == 1
