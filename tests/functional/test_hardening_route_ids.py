@@ -66,3 +66,11 @@ def test_an_id_or_key_longer_than_s3_allows_is_not_found(client, s3, method, pat
     assert response.status_code < 500, response.body[:300]
     if "/jobs/" in path or "/api/painting/" in path:
         assert response.status_code == 404
+
+
+def test_s3s_key_too_long_error_is_invalid_input_not_an_outage() -> None:
+    from chalicelib.errors import InvalidInput
+    from chalicelib.storage import classify
+
+    error = ClientError({"Error": {"Code": "KeyTooLongError", "Message": "too long"}}, "PutObject")
+    assert isinstance(classify(error, "s3://b/k"), InvalidInput)  # a write: never retried
