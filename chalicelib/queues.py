@@ -124,7 +124,7 @@ def process_batch(
             retry.append((message, f"{type(exc).__name__}: {exc}"))
             continue
         if finished:
-            delete(message)
+            _delete_done(message, delete, what)
             done.append(message)
         else:
             retry.append((message, "not finished"))
@@ -134,3 +134,22 @@ def process_batch(
             f"{len(retry)} of {len(messages)} {what}(s) will be retried ({ids}): {retry[0][1]}"
         )
     return done
+
+
+def _delete_done(message: QueueMessage, delete: Callable[[QueueMessage], None], what: str) -> None:
+    """Delete a record that is done with; a failed delete is logged, never raised.
+
+    Raising would leave the rest of the batch unprocessed. The record is done either way:
+    when the batch returns, Lambda deletes it with the others; when the batch raises for
+    another record, SQS delivers it again and its result (a claim, a job record) makes
+    that delivery a duplicate, deleted without a second run.
+    """
+    try:
+        delete(message)
+    except Exception as exc:  # noqa: BLE001 - an expired receipt handle, an SQS error
+        log.warning(
+            "%s %s is done but was not deleted (%s): a redelivery is a duplicate",
+            what,
+            message.message_id,
+            exc,
+        )

@@ -29,6 +29,7 @@ S3_KEY_BYTES = 1024
 MISSING_CODES = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchBucket"})
 CONFLICT_CODES = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict", "409"})
 FORBIDDEN_CODES = frozenset({"403", "AccessDenied", "AllAccessDisabled"})
+TOO_LONG_CODES = frozenset({"KeyTooLongError"})  # real S3's 400 for a key over 1,024 bytes
 
 
 def classify(exc: BaseException, what: str) -> Exception | None:
@@ -40,6 +41,8 @@ def classify(exc: BaseException, what: str) -> Exception | None:
         return Conflict(f"{what} was changed by someone else")
     if code in FORBIDDEN_CODES:
         return Forbidden(f"{what} cannot be read with this function's permissions")
+    if code in TOO_LONG_CODES:  # no retry can help
+        return InvalidInput(f"the key of {what[:200]} is longer than S3 allows")
     return None
 
 
@@ -87,6 +90,16 @@ def check_key(key: str, limit: int = S3_KEY_BYTES) -> str:
     return key
 
 
+def can_exist(key: str) -> bool:
+    """Can S3 hold an object at ``key``? A longer key names nothing: real S3 answers
+    ``400 KeyTooLongError`` (not 404) to a read of one, e.g. a route's 1,100-character id.
+
+    >>> can_exist("a.json"), can_exist("k" * 1025)
+    (True, False)
+    """
+    return key_bytes(key) <= S3_KEY_BYTES
+
+
 def now_iso() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
@@ -116,6 +129,8 @@ class Bucket:
     # -- records ------------------------------------------------------------------------
     def read_record(self, key: str) -> Record | None:
         """The JSON document at ``key`` with its ETag, or None when there is none."""
+        if not can_exist(key):
+            return None
         try:
             with translated(self.url(key)):
                 response = self.s3.get_object(Bucket=self.bucket, Key=key)
@@ -178,6 +193,8 @@ class Bucket:
     # -- objects ------------------------------------------------------------------------
     def head(self, key: str) -> dict[str, Any] | None:
         """The object's metadata (``ContentLength``, ``ETag``, ``Metadata``…), None if absent."""
+        if not can_exist(key):
+            return None
         try:
             with translated(self.url(key)):
                 return dict(self.s3.head_object(Bucket=self.bucket, Key=key))
@@ -187,6 +204,8 @@ class Bucket:
     def get_bytes(self, key: str, limit: int = 0) -> bytes:
         """The object's bytes (the first ``limit`` only, when given); ``NotFound`` if absent."""
         extra = {"Range": f"bytes=0-{limit - 1}"} if limit else {}
+        if not can_exist(key):
+            raise NotFound(f"{self.url(key)[:200]} does not exist")
         with translated(self.url(key)):
             return bytes(self.s3.get_object(Bucket=self.bucket, Key=key, **extra)["Body"].read())
 

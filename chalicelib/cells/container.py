@@ -19,7 +19,7 @@ from chalicelib.cells.messages import CountRequest, ResultKeys
 from chalicelib.cells.records import ResultStore
 from chalicelib.config import Settings, get_settings
 from chalicelib.errors import Conflict, InvalidInput, NotFound, TooLarge
-from chalicelib.storage import translated
+from chalicelib.storage import Bucket, translated
 
 log = logging.getLogger(__name__)
 
@@ -175,12 +175,7 @@ class CellCounter:
         try:
             data = self._download(request)
             if data is None:
-                return {
-                    "status": "skipped",
-                    "bucket": request.bucket,
-                    "key": request.key,
-                    "reason": "the object changed or was deleted since the event",
-                }
+                return skipped(request)
             downloaded = time.perf_counter()
             counting, image, timings = count_image(
                 data, self._settings.max_image_pixels, request.method, dict(request.parameters)
@@ -193,6 +188,8 @@ class CellCounter:
         except InvalidInput as error:
             log.warning("could not count s3://%s/%s: %s", request.bucket, request.key, error)
             observability.metric("Failures", 1, f"cells:{error.kind}")
+            if self._replaced(request):
+                return skipped(request)
             return self.results.write_error(request, error)
         finished = time.perf_counter()
         timings = {
@@ -202,10 +199,28 @@ class CellCounter:
         }
         document = result_document(request, counting, image, (finished - started) * 1e3, timings)
         log.info("counted %d objects in s3://%s/%s", counting.count, request.bucket, request.key)
+        if self._replaced(request):
+            return skipped(request)
         self.results.write_success(request, document, annotated, cells_table(counting))
         observability.metric("ImagesCounted", 1)
         observability.metric("CountLatency", document["elapsed_ms"])
         return document
+
+    def _replaced(self, request: CountRequest) -> bool:
+        """Was the upload replaced (or deleted) while it was counted?
+
+        Then its results must not be written: the newer version's count, finished
+        first or still to come, is the key's count (and the run's, which both share).
+        Only the time between this look and the writes (milliseconds) is unguarded.
+        """
+        if request.origin != "upload" or not request.etag:
+            return False
+        head = Bucket(self._s3, request.bucket).head(request.key)
+        if head is not None and str(head.get("ETag", "")).strip('"') == request.etag:
+            return False
+        log.info("s3://%s/%s changed while it was counted: results not written",
+                 request.bucket, request.key)  # fmt: skip
+        return True
 
     def _download(self, request: CountRequest) -> bytes | None:
         extra = {"IfMatch": f'"{request.etag}"'} if request.etag else {}
@@ -218,6 +233,16 @@ class CellCounter:
             raise TooLarge(f"the object is larger than {self._settings.max_image_bytes} bytes")
         data: bytes = obj["Body"].read()
         return data
+
+
+def skipped(request: CountRequest) -> dict[str, Any]:
+    """The answer for a request whose object changed or went away: nothing is written."""
+    return {
+        "status": "skipped",
+        "bucket": request.bucket,
+        "key": request.key,
+        "reason": "the object changed or was deleted since the event",
+    }
 
 
 @observability.instrumented("cells")

@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 from chalicelib import aws, observability
-from chalicelib.cells.messages import CountRequest, parameters_from_metadata
+from chalicelib.cells.messages import CountRequest, check_method, parameters_from_metadata
 from chalicelib.cells.probe import format_for_key
 from chalicelib.cells.records import ResultStore
 from chalicelib.config import Settings, get_settings
@@ -69,6 +69,7 @@ class Intake:
         return "dispatched"
 
     def check(self, request: CountRequest) -> None:
+        check_method(request.method)  # before the counter decodes a 100 MP image to say so
         format_for_key(request.key)
         if request.size == 0:
             raise EmptyInput("the object is empty (0 bytes)")

@@ -18,6 +18,8 @@ from chalicelib.storage import S3_KEY_BYTES, check_key, key_bytes
 METADATA_PREFIX = "count-"
 ORIGINS = ("upload", "bot")  # an upload to the images bucket, or a chat-bot job
 RUN_ID = re.compile(r"^[a-z0-9-]{1,64}$")
+# A counting method's name (``watershed``, ``hough``): what a run id can carry as it is.
+METHOD_NAME = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 # the longest name under an image's folder: runs/<64-character run id>/annotated.png
 LONGEST_RESULT_NAME = len("runs/") + 64 + len("/annotated.png")
 
@@ -90,7 +92,35 @@ def run_id(bucket: str, origin: str, method: str | None, parameters: Mapping[str
         [bucket, origin, method or "", sorted((str(k), str(v)) for k, v in parameters.items())]
     )
     digest = hashlib.sha256(canonical.encode()).hexdigest()[:12]
-    return f"{(method or 'default').lower()[:20]}-{digest}"
+    # any text a client sent as the method still makes a run id (RUN_ID): the digest tells
+    # runs apart, the name is only for people
+    name = re.sub(r"[^a-z0-9-]", "-", str(method or "default").lower()[:20])
+    return f"{name}-{digest}"
+
+
+def check_method(method: Any) -> str | None:
+    """``method`` when it can name a counting method (text of letters, digits and ``-``).
+
+    Which names exist is the counter's to say (``counting.METHODS``, NumPy); this check
+    runs where the request is made (the upload's intake, a chat job) and keeps out what
+    could never be one: a number or a list from a job's params, a path from metadata.
+
+    >>> check_method("hough"), check_method(None)
+    ('hough', None)
+    >>> check_method(5)
+    Traceback (most recent call last):
+    ...
+    chalicelib.errors.InvalidInput: a counting method is a name of letters, digits and '-' \
+(watershed, hough); got 5
+    """
+    if method is None or method == "":
+        return None
+    if isinstance(method, str) and METHOD_NAME.match(method):
+        return method
+    shown = method[:40] if isinstance(method, str) else json.dumps(method, default=str)[:40]
+    raise InvalidInput(
+        f"a counting method is a name of letters, digits and '-' (watershed, hough); got {shown}"
+    )
 
 
 def check_run_id(run: str) -> str:

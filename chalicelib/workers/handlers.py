@@ -84,8 +84,8 @@ def submit_job(raw_body: bytes | str | None) -> dict[str, str]:
     if existing is not None and not same_job(existing, job):
         raise Conflict(conflict_reason(job.job_id))  # before sending: nothing is queued
     sqs.send_message(QueueUrl=url, MessageBody=message, MessageAttributes=sqs_attributes)
-    if results.read(job.job_id) is None:  # (the worker may have answered it already)
-        results.write({**document, "status": "queued", "attributes": dict(job.attributes)})
+    # only where there is no record yet: the worker may have answered it already
+    results.create({**document, "status": "queued", "attributes": dict(job.attributes)})
     return {"job_id": job.job_id, "status": "queued"}
 
 

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from chalicelib.errors import Conflict
 from chalicelib.queues import MAX_MESSAGE_BYTES, message_size
 from chalicelib.storage import Bucket
 
@@ -44,6 +45,15 @@ class JobResults:
 
     def write(self, document: Mapping[str, Any]) -> None:
         self._bucket.write_json(self.key(str(document["job_id"])), document)
+
+    def create(self, document: Mapping[str, Any]) -> bool:
+        """Write the job's first record unless it has one (a conditional write: a worker
+        that answered the job meanwhile keeps its result); True when written."""
+        try:
+            self._bucket.write_json(self.key(str(document["job_id"])), document, create_only=True)
+        except Conflict:
+            return False
+        return True
 
     def claim(
         self, job_id: str, stale_after: float, message_id: str = "", receive: int = 0

@@ -15,7 +15,7 @@ from chalicelib import observability
 from chalicelib.cells.handlers import Intake
 from chalicelib.cells.messages import CountRequest, ResultKeys
 from chalicelib.config import Settings
-from chalicelib.errors import InvalidInput
+from chalicelib.errors import InvalidInput, TransientError
 from chalicelib.faces.messages import is_video_key
 from chalicelib.storage import Bucket
 from chalicelib.workers.messages import Job, s3_location
@@ -25,6 +25,11 @@ Task = Callable[[Job], dict[str, Any]]
 
 class FunctionFailed(RuntimeError):
     """A container function answered with an unhandled error (retried)."""
+
+
+class ObjectChanged(TransientError):
+    """The object was replaced between the worker's look and the count (retried: the next
+    attempt looks again and counts what is stored then)."""
 
 
 class TaskRunner:
@@ -68,6 +73,11 @@ class TaskRunner:
         document = self._invoke(self._settings.cell_counter_function, request.to_payload())
         if document.get("status") == "error":
             raise InvalidInput(document["error"]["reason"])
+        if document.get("status") != "ok":  # "skipped": replaced or deleted since the head
+            raise ObjectChanged(
+                f"s3://{bucket}/{key} changed while it was counted "
+                f"({document.get('reason', document.get('status'))}); counted again on retry"
+            )
         keys = ResultKeys.for_run(key, request.run)
         return {
             "count": document.get("count"),
@@ -112,7 +122,28 @@ class TaskRunner:
         )
         document = json.loads(response["Payload"].read() or b"{}")
         if response.get("FunctionError"):
-            raise FunctionFailed(f"{function}: {document.get('errorMessage', document)}")
+            error = document if isinstance(document, dict) else {}
+            reason = f"{function}: {error.get('errorMessage', document)}"
+            if error.get("errorType") in refused_input_types():
+                raise InvalidInput(reason)  # the function's verdict on the input: no retry
+            raise FunctionFailed(reason)
         if not isinstance(document, dict):
             raise FunctionFailed(f"{function} returned {document!r}")
         return document
+
+
+def refused_input_types() -> frozenset[str]:
+    """The names of ``InvalidInput`` and its subclasses: what a function raises for input
+    that can never succeed (a corrupt image: ``CorruptInput``). Lambda reports such an
+    error as a ``FunctionError`` with its ``errorType``; retrying it only delays the answer.
+
+    >>> {"InvalidInput", "CorruptInput", "TooLarge"} <= refused_input_types()
+    True
+    """
+    found: set[str] = set()
+    pending: list[type] = [InvalidInput]
+    while pending:
+        kind = pending.pop()
+        found.add(kind.__name__)
+        pending.extend(kind.__subclasses__())
+    return frozenset(found)
