@@ -67,3 +67,39 @@ def test_reduced_uses_the_sums_on_a_large_image() -> None:
         phase.reduced(gray, (gray.shape[1] // 4, 250), by_sums=True),
         cv2.resize(gray, (gray.shape[1] // 4, 250), interpolation=cv2.INTER_AREA),
     )
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_area_mean_from_a_given_integral_is_the_same(dtype: type) -> None:
+    gray = _texture((211, 317), dtype, 11)
+    total = phase.integral(gray)
+    for size in ((101, 67), (29, 19), (317, 211)):
+        assert np.array_equal(phase.area_mean(gray, size, total), phase.area_mean(gray, size))
+
+
+def test_image_sums_compute_the_integral_once_for_all_passes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    gray = _texture((1000, phase.SUMS_PIXELS // 1000), np.uint8, 5)
+    calls = []
+    real = phase.integral
+
+    def counted(image: np.ndarray) -> np.ndarray:
+        calls.append(image.shape)
+        return real(image)
+
+    monkeypatch.setattr(phase, "integral", counted)
+    sums = phase.ImageSums(gray)
+    sizes = ((1334, 333), (1111, 277), (997, 250))
+    shared = [phase.reduced(gray, size, by_sums=sums) for size in sizes]
+    assert len(calls) == 1
+    alone = [phase.reduced(gray, size, by_sums=True) for size in sizes]
+    assert len(calls) == 4
+    assert all(np.array_equal(a, b) for a, b in zip(shared, alone, strict=True))
+
+
+def test_image_sums_of_another_image_are_not_used() -> None:
+    gray = _texture((1000, phase.SUMS_PIXELS // 1000), np.uint8, 6)
+    other = phase.ImageSums(np.zeros_like(gray))
+    size = (1334, 333)
+    assert np.array_equal(phase.reduced(gray, size, by_sums=other), phase.area_mean(gray, size))

@@ -72,3 +72,33 @@ def test_the_contrast_under_a_vignette_is_the_contrast_as_lit_evenly() -> None:
     background = cv2.GaussianBlur(np.abs(even), (0, 0), 3) < phase.TYPICAL_CONTRAST
     offset = np.abs(vignetted - even)[background]
     assert float(np.percentile(offset, 95)) < 2 * phase.TYPICAL_CONTRAST
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_median_is_numpys(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    size = int(rng.integers(1, 400)) if seed % 2 else int(rng.integers(1 << 16, 200_000))
+    values = rng.standard_normal(size) * 10 ** rng.uniform(-8, 8)
+    if seed % 3 == 1:
+        values = np.round(values, 1)  # ties
+    if seed % 3 == 2:
+        values = np.sort(values)  # the bracket's sample from sorted values
+    assert phase.median(values) == float(np.median(values))
+    values[int(rng.integers(0, size))] = np.nan
+    assert np.isnan(phase.median(values))
+
+
+def test_median_of_a_two_valued_large_array() -> None:
+    values = np.full(70_001, 2.5)
+    values[:35_000] = 1.0  # the middle value sits at the edge of the bracket
+    assert phase.median(values) == float(np.median(values)) == 2.5
+    assert phase.median(values[:-1]) == float(np.median(values[:-1])) == 1.75
+    assert phase.median(values.astype(np.float32)) == float(np.median(values.astype(np.float32)))
+
+
+def test_light_terms_are_the_polynomial_terms() -> None:
+    terms = phase._light_terms(5, 3)
+    assert terms.shape == (15, len(phase._light_powers())) and not terms.flags.writeable
+    u, v = phase._unit_coordinates(5), phase._unit_coordinates(3)
+    for column, (i, j) in enumerate(phase._light_powers()):
+        assert np.array_equal(terms[:, column], np.outer(v**j, u**i).ravel())
