@@ -756,18 +756,13 @@ class FaceCoverage:
             best, nearest = None, math.inf  # (as ``_best_match``, on what is left)
             for order, rect in enumerate(found):
                 distance = match_distance(track.box, rect, reaches[number])
-                used = order in taken.values() or self._seen_larger(track, rect)
+                used = order in taken.values()
                 if distance is not None and distance < nearest and not used:
                     best, nearest = order, distance
             if best is not None:
                 taken[number] = best
         # (in the tracks' order, as before: what each match does may depend on it)
         return [(self._tracks[number], found[taken[number]]) for number in sorted(taken)]
-
-    def _seen_larger(self, track: _Track, rect: PixelRect) -> bool:
-        """Whether detection ``rect`` is not ``track``'s face found again but something
-        larger around it (``seen_larger``): it neither moves nor grows the track."""
-        return seen_larger(track.box, rect, self._width, self._height)
 
     def _owned(self, found: list[PixelRect], reaches: list[float]) -> dict[int, int]:
         """The detections of ``found`` on a face found confidently (not tentative):
@@ -779,12 +774,7 @@ class FaceCoverage:
                 continue
             for order, rect in enumerate(found):
                 distance = match_distance(track.box, rect, reaches[number])
-                # (``same_face`` allows twice the size: not a face seen larger)
-                if (
-                    distance is not None
-                    and same_face(track.box, np.array(rect, np.float64))
-                    and not self._seen_larger(track, rect)
-                ):
+                if distance is not None and same_face(track.box, np.array(rect, np.float64)):
                     owned.append((distance, number, order))
         taken: dict[int, int] = {}
         for _distance, number, order in sorted(owned):
@@ -1510,49 +1500,13 @@ def around_faces(rect: PixelRect, faces: Sequence[np.ndarray], cut: bool = False
     inside: list[np.ndarray] = []
     for face in faces:
         holds = _holds_centre(rect, face)
-        larger_face = side > SEEN_LARGER * float(max(face[2], face[3]))
+        larger_face = side > 1.6 * float(max(face[2], face[3]))
         if holds and larger_face and not any(same_face(face, other) for other in inside):
             inside.append(face)
     larger = [side / float(max(face[2], face[3])) for face in inside]
     if sum(ratio > 2 for ratio in larger) >= 2:
         return True
     return bool(inside) and not cut
-
-
-# A detection over this many times the size of a face whose centre it holds is that
-# face seen larger (two heads, a head and its shoulders): see ``around_faces`` and
-# ``seen_larger``.
-SEEN_LARGER = 1.6
-
-
-def seen_larger(box: np.ndarray, rect: PixelRect, width: int, height: int) -> bool:
-    """Whether a detection ``rect`` (x, y, w, h) is over ``SEEN_LARGER`` times the size
-    of a track's ``box`` (x, y, w, h), neither of them cut by the edge of the
-    ``width`` x ``height`` frame: not that face found again but something larger
-    around it, which does not move or grow its box.
-
-    ``around_faces`` already reads such a detection, when it holds a live face's
-    centre, as that face seen larger and starts no track for it; matched to the
-    track instead (``match_distance`` allows sizes within 2.5x), it grew the box
-    to its own size. A weak track on texture took ever larger detections (106,
-    144, 179, then 371 px in a 640 x 480 frame, held and blurred 16 frames: seed
-    36859-6; issue 14ah). A box cut by the edge holds part of a face entering,
-    found larger as more of it shows: it may grow (``edge_steady``, ``_grow_back``).
-
-    >>> box = np.array([100, 100, 100, 100.0])
-    >>> seen_larger(box, (50, 50, 200, 200), 640, 480)  # twice its size
-    True
-    >>> seen_larger(box, (80, 80, 150, 150), 640, 480)  # a face's box jitters
-    False
-    >>> seen_larger(box, (0, 50, 200, 200), 640, 480)  # cut by the edge: may be entering
-    False
-    >>> seen_larger(np.array([100, 100, 200, 200.0]), (150, 150, 100, 100), 640, 480)
-    False
-    """
-    detected = np.array(rect, np.float64)
-    if edge_sides(box, width, height).any() or edge_sides(detected, width, height).any():
-        return False
-    return bool(max(rect[2], rect[3]) > SEEN_LARGER * float(max(box[2], box[3])))
 
 
 def beside_face(box: np.ndarray, faces: Sequence[np.ndarray]) -> bool:

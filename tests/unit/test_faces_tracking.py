@@ -18,13 +18,11 @@ import pytest
 
 from chalicelib.faces.messages import SegmentTask, plan_segments
 from chalicelib.faces.tracking import (
-    SEEN_LARGER,
     CoverageSettings,
     FaceCoverage,
     _scan_plan,
     absorb,
     outside_range,
-    seen_larger,
 )
 
 SIZE = (200, 150)
@@ -1087,56 +1085,3 @@ def test_a_held_box_not_found_again_keeps_its_pads_from_growing() -> None:
     assert all(covers(c.rects, *positions[c.index]) for c in covered)
     widths = [c.rects[0][2] for c in covered[5:13]]
     assert widths == sorted(widths) and widths[-1] > widths[0], widths
-
-
-class HeadAndShouldersSeer(SquareSeer):
-    """Finds the square (a "face") confidently, but at the frames in ``larger`` a box
-    ``factor`` times its side around it instead (its head and shoulders, found at a
-    coarser level as one face)."""
-
-    def __init__(
-        self, positions: dict[int, tuple[int, int]], larger: set[int], factor: float
-    ) -> None:
-        super().__init__(positions, blind=set())
-        self.larger, self.factor = larger, factor
-
-    def search(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        found = super().search(*args, **kwargs)
-        if found and self.frame in self.larger:
-            x, y = self.positions[self.frame]
-            side = round(self.factor * SIDE)
-            grow = (side - SIDE) // 2
-            return [((x - grow, y - grow, side, side), "blazeface")]
-        return found
-
-
-@pytest.mark.parametrize("factor", [1.4, 2.3])
-def test_a_detection_around_a_face_seen_larger_does_not_grow_its_box(factor: float) -> None:
-    # A still square found at every pass; at the passes of frames 8 and 16 the
-    # detector finds a box ``factor`` times its side around it instead. Over
-    # SEEN_LARGER (1.6) times, that is the face seen larger: its box stays its own
-    # size (before issue 14ah it grew to the larger box's); a box that jitters
-    # (1.4 times) is still the face found again. The face is covered throughout.
-    positions = {i: (80, 60) for i in range(40)}
-    seer = HeadAndShouldersSeer(positions, {8, 16}, factor)
-    coverage = FaceCoverage(seer, SIZE, 30.0, CoverageSettings())
-    covered = []
-    for index, frame in enumerate(square_frames(positions, 40)):
-        seer.frame = index
-        covered += coverage.push(frame)
-    covered += coverage.finish()
-    assert all(covers(c.rects, *positions[c.index]) for c in covered)
-    widest = max(w for c in covered for _x, _y, w, _h in c.rects)
-    if factor > SEEN_LARGER:
-        assert widest < factor * SIDE
-    else:
-        assert widest > factor * SIDE
-
-
-def test_seen_larger_is_left_to_boxes_cut_by_the_edge_and_growth_only() -> None:
-    box = np.array([50, 40, 30, 30.0])
-    assert seen_larger(box, (40, 30, 50, 50), *SIZE)  # 1.67 times
-    assert not seen_larger(box, (45, 35, 40, 40), *SIZE)  # 1.33 times
-    assert not seen_larger(box, (0, 30, 50, 50), *SIZE)  # cut by the edge: maybe entering
-    assert not seen_larger(np.array([-10, 40, 30, 30.0]), (10, 30, 50, 50), *SIZE)
-    assert not seen_larger(np.array([40, 30, 50, 50.0]), (50, 40, 30, 30), *SIZE)  # smaller
