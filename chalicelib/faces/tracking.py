@@ -1835,7 +1835,7 @@ def median_rows(values: np.ndarray) -> np.ndarray:
     ordered = np.sort(values, axis=0)
     middle = count // 2
     if count % 2:
-        return ordered[middle]
+        return np.asarray(ordered[middle])
     return np.asarray((ordered[middle - 1] + ordered[middle]) / values.dtype.type(2))
 
 
