@@ -1814,6 +1814,31 @@ def flow_level(side: float, deepest: int = 3) -> int:
     return min(deepest, int(math.log2(side / FLOW_FACE)))
 
 
+def median_rows(values: np.ndarray) -> np.ndarray:
+    """``np.median(values, axis=0)`` of a (K, D) float32 array, bit for bit, by sorting.
+
+    The optical flow takes the median displacement of a track's points every frame,
+    for every track: ``np.median`` spends ~100 µs a call in its generic machinery
+    (partition, NaN check, ``mean`` of the middle pair) on arrays of a few dozen
+    rows, sorting ~15 µs. The middle row for an odd K; for an even K the two middle
+    rows added and halved in float32, as ``np.median`` does. Anything not finite
+    goes to ``np.median`` itself (its NaN rule).
+
+    >>> median_rows(np.array([[3, 1], [1, 2], [2, 5]], np.float32)).tolist()
+    [2.0, 2.0]
+    >>> median_rows(np.array([[0, 1], [1, 4]], np.float32)).tolist()
+    [0.5, 2.5]
+    """
+    count = len(values)
+    if count == 0 or not np.isfinite(values).all():
+        return np.asarray(np.median(values, axis=0))
+    ordered = np.sort(values, axis=0)
+    middle = count // 2
+    if count % 2:
+        return np.asarray(ordered[middle])
+    return np.asarray((ordered[middle - 1] + ordered[middle]) / values.dtype.type(2))
+
+
 def _flow(before: Pyramid, now: Pyramid, track: _Track) -> np.ndarray | None:
     """Median displacement of the track's points from ``before`` to ``now``, or None."""
     points = track.points
@@ -1846,7 +1871,7 @@ def _flow(before: Pyramid, now: Pyramid, track: _Track) -> np.ndarray | None:
     if ok.sum() < 3:
         track.points = None
         return None
-    shift = np.median((moved[ok] - start[ok]).reshape(-1, 2), axis=0) * scale
+    shift = median_rows((moved[ok] - start[ok]).reshape(-1, 2)) * scale
     track.points = ((moved[ok] + offset) * scale).reshape(-1, 1, 2).astype(np.float32)
     return np.asarray(shift, np.float64)
 
