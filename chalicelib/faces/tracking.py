@@ -680,8 +680,10 @@ class FaceCoverage:
         """
         self._blind = False
         state = (self._mask_before, self._mask, self._camera)
-        moving, cut = self._motion(self._small(grey))
-        edge = [] if cut else self._clamp(self._edge_motion(moving))
+        _moving, cut = self._motion(self._small(grey))
+        # (every region of new motion at the edge: no other search of this frame
+        # covers any of it)
+        edge = [] if cut else self._clamp(self._edge_motion([]))
         self._mask_before, self._mask, self._camera = state
         if not edge:
             return
