@@ -172,6 +172,7 @@ class CoverageStats:
     edge_searches: int = 0  # motion at the frame's edge searched (``edge_band``)
     edge_looks: int = 0  # ... on the frame after a start or a cut (``edge_look``)
     edge_look_faces: int = 0  # tracks started by those looks
+    edge_look_cpu_s: float = 0.0  # CPU seconds of those looks (motion and searches)
 
     def searched_fraction(self, width: int, height: int) -> float:
         """Pixels searched per detection pass, as a fraction of one frame."""
@@ -321,7 +322,7 @@ class FaceCoverage:
     def _detection_pass(self, grey: np.ndarray, index: int, refresh: bool = False) -> None:
         small = self._small(grey)
         moving, cut = self._motion(small)
-        self._blind = cut
+        self._blind = cut and index == 0
         edge = self._edge_motion(moving)
         if cut:  # a new scene: search all of it, over the next passes
             self._pending = deque(self._whole)
@@ -679,15 +680,35 @@ class FaceCoverage:
         here, back-filled as any new face.
         """
         self._blind = False
+        started = time.process_time()
+        try:
+            self._look_at_edge(before, grey, index)
+        finally:
+            self.stats.edge_look_cpu_s += time.process_time() - started
+
+    def _look_at_edge(self, before: np.ndarray, grey: np.ndarray, index: int) -> None:
         state = (self._mask_before, self._mask, self._camera)
         _moving, cut = self._motion(self._small(grey))
         # (every region of new motion at the edge: no other search of this frame
         # covers any of it)
         edge = [] if cut else self._clamp(self._edge_motion([]))
         self._mask_before, self._mask, self._camera = state
+        # More regions than ``scattered_blobs``: motion all along the edge (a pan the
+        # camera's shift did not explain, moving texture), not a face leaving; all of
+        # it searched cost ~0.5-1 s of a 2-s VGA clip (seeds 205-0: 21 regions,
+        # 75257-6: 37). Left to the passes, as before.
+        if not edge or len(edge) > self.settings.scattered_blobs:
+            return
+        # Small faces only (the whole search finds faces from ~28 px up; issue 14w),
+        # in the motion such a face makes in one frame (its side plus ``UNKNOWN_SPEED``,
+        # and the region's growth by a quarter of the band on each side): a larger
+        # moving region is a larger thing, for the passes; searched, strips of motion
+        # along a VGA frame's edge cost ~50 ms each (seed 57-2: 6 of them).
+        most = round(self._detector.min_face * LOOK_FACES)
+        small = most + UNKNOWN_SPEED + 0.5 * self.settings.edge_band
+        edge = [(rect, least) for rect, least in edge if max(rect[2], rect[3]) <= small]
         if not edge:
             return
-        most = round(self._detector.min_face * EDGE_FACES)
         found, extents = self._look(grey, edge, [most] * len(edge))
         self.stats.edge_looks += len(edge)
         known = [t.box for t in self._tracks]
@@ -1829,6 +1850,7 @@ def _cost(item: ScanItem, min_face: int) -> int:
 UNKNOWN_SPEED = 32.0  # px/frame: how far a face whose speed is unknown may have moved
 FAST_SPEED = 4.0  # px/frame: the least speed of a face blurred at a follow-up look
 EDGE_FACES = 3.7  # largest / smallest face searched in motion at the frame's edge
+LOOK_FACES = 2.0  # largest / smallest face searched by the edge look after the first frame
 NEW_MOTION = 0.2  # share of a moving region at the edge that did not move at the last pass
 
 

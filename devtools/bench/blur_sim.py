@@ -243,7 +243,8 @@ def _counts(stats: CoverageStats) -> str:
         f" (detect {detect:.1f}; tracks {stats.tracks}, second looks {stats.second_looks}, "
         f"follow-ups {getattr(stats, 'follow_ups', 0)}, "
         f"edge searches {getattr(stats, 'edge_searches', 0)}, "  # (0 before issue 14n)
-        f"edge looks {getattr(stats, 'edge_looks', 0)}/{getattr(stats, 'edge_look_faces', 0)})"
+        f"edge looks {getattr(stats, 'edge_looks', 0)}/{getattr(stats, 'edge_look_faces', 0)} "
+        f"{1e3 * getattr(stats, 'edge_look_cpu_s', 0.0):.0f} ms)"
     )
 
 
