@@ -11,7 +11,13 @@ import logging
 from typing import Any
 
 from chalicelib import aws, observability
-from chalicelib.cells.messages import CountRequest, check_method, parameters_from_metadata
+from chalicelib.cells.messages import (
+    CountRequest,
+    check_method,
+    is_folder_marker,
+    parameters_from_metadata,
+    parse_flag,
+)
 from chalicelib.cells.probe import format_for_key
 from chalicelib.cells.records import ResultStore
 from chalicelib.config import Settings, get_settings
@@ -33,9 +39,13 @@ class Intake:
         """Validate the uploaded object and start counting it.
 
         Returns what happened: ``"dispatched"``, ``"rejected"`` (an error result
-        was written) or ``"gone"`` (the object was deleted before we looked).
+        was written), ``"gone"`` (the object was deleted before we looked) or
+        ``"ignored"`` (a folder marker, ``plate1/``: no image, no result).
         Transient AWS errors propagate so the event is retried.
         """
+        if is_folder_marker(key):
+            log.info("s3://%s/%s is a folder marker: not counted", bucket, key)
+            return "ignored"
         head = Bucket(self._s3, bucket).head(key)
         if head is None:
             log.info("s3://%s/%s was deleted before it could be counted", bucket, key)
@@ -97,6 +107,6 @@ def get_count(key: str | None, run: str | None = None, runs: str | None = None) 
     if not key:
         raise InvalidInput("pass the image key as ?key=<key>")
     store = ResultStore(aws.client("s3"), get_settings().results_bucket)
-    if runs:
+    if parse_flag(runs, "runs"):
         return {"key": key, "runs": store.runs(key)}
     return store.read(key, run)

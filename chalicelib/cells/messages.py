@@ -123,6 +123,35 @@ def check_method(method: Any) -> str | None:
     )
 
 
+FLAG_ON = ("1", "true", "yes")
+FLAG_OFF = ("", "0", "false", "no")
+
+
+def parse_flag(value: str | None, name: str) -> bool:
+    """A query-string switch (``&runs=1``): 1/true/yes on; absent, empty, 0/false/no off.
+
+    Anything else is refused rather than read as on (``runs=0`` listed runs).
+
+    >>> parse_flag("0", "runs"), parse_flag(None, "runs"), parse_flag("TRUE", "runs")
+    (False, False, True)
+    """
+    text = (value or "").strip().lower()
+    if text in FLAG_ON:
+        return True
+    if text in FLAG_OFF:
+        return False
+    raise InvalidInput(f"{name} must be 1, true or yes (on), or 0, false or no (off)")
+
+
+def is_folder_marker(key: str) -> bool:
+    """A key ending in ``/``: the zero-byte object a console makes for a folder, no image.
+
+    >>> is_folder_marker("plate1/"), is_folder_marker("plate1/a.png")
+    (True, False)
+    """
+    return key.endswith("/")
+
+
 def check_run_id(run: str) -> str:
     """``run`` if it looks like a run id (query input), else ``InvalidInput``."""
     if not RUN_ID.match(run):

@@ -38,6 +38,7 @@ import numpy as np
 from chalicelib.cells.necks import CLIPPING_LEVELS
 from chalicelib.cells.objects import (
     background_offset,
+    banding_floor,
     disk,
     fill_holes,
     filter_gain,
@@ -89,6 +90,9 @@ DIM_TOLERANCE = (
 # A strong summit (RECLAIM_SIGMAS) the first flood gave to no object, on a dome of its own
 # (as DIM_SEEDS's) at least this fraction of a typical nucleus: a nucleus no seed reached.
 UNSEEDED_AREA = 0.5
+# A seed's smoothed signal is at least this many intensity levels above the background:
+# rounding a smooth field (a dimmed 8-bit corner) leaves terraces of one level.
+BANDING_LEVELS = 1.0
 
 
 @dataclass(frozen=True)
@@ -155,7 +159,8 @@ def segment_nuclei(
     image = normalised(gray, scale, lo, hi, polarity)
     image -= smooth_background(image, r)
     quantum = level_step(gray) / (hi - lo)
-    image /= noise_map(image, quantum, r)  # in units of the local noise from here on
+    noise_sd = noise_map(image, quantum, r)
+    image /= noise_sd  # in units of the local noise from here on
     image -= background_offset(image, r)
     smoothed = cv2.GaussianBlur(image, (0, 0), max(0.7, 0.2 * r))
     background = 0.0
@@ -163,7 +168,9 @@ def segment_nuclei(
     factor = offset_factor(threshold_offset)
     r_seed = r if seed_radius is None else min(r, seed_radius * scale)
     signal_floor = background + SIGNAL_SIGMAS * factor * noise
-    seeds, fine = _seeds(image, smoothed, r_seed, signal_floor, factor)
+    seed_floor = banding_floor(signal_floor, quantum, noise_sd, BANDING_LEVELS)
+    del noise_sd
+    seeds, fine = _seeds(image, smoothed, r_seed, seed_floor, factor)
     seeds = _one_seed_per_plateau(seeds, gray, polarity, smoothed.shape)
     if len(fine):  # those the plateau rule kept
         fine = fine[(fine[:, None, :] == seeds[None, :, :]).all(axis=2).any(axis=1)]
@@ -194,7 +201,11 @@ def segment_nuclei(
 
 
 def _seeds(
-    image: np.ndarray, smoothed: np.ndarray, r: float, floor: float, factor: float
+    image: np.ndarray,
+    smoothed: np.ndarray,
+    r: float,
+    floor: float | np.ndarray,
+    factor: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(K, 2) row, col of blob maxima at the nucleus scale and at finer scales (raster
     order), and the (J, 2) of them found at a finer scale only.

@@ -466,6 +466,30 @@ def noise_map(image: np.ndarray, quantum: float = 0.0, object_radius: float = 2.
     return np.asarray(np.maximum(noise, np.float32(floor)))
 
 
+def banding_floor(
+    floor: float, quantum: float, noise: np.ndarray, levels: float
+) -> float | np.ndarray:
+    """``floor`` (in noise sds), raised to ``levels`` intensity steps where a step is more.
+
+    Rounding a smooth field to whole levels leaves terraces one level high (a dimmed
+    corner of an 8-bit image: bands several pixels wide). Where the noise is under a
+    level, nothing dithers them: they are not white noise, smoothing does not shrink
+    them, and a threshold in smoothed noise sds takes them for objects. A signal
+    within one level of its background may be rounding alone. ``noise`` is the noise
+    map the image was divided by and ``quantum`` one level in the same units;
+    ``floor`` itself (a scalar) when no pixel's step reaches it.
+
+    >>> banding_floor(1.0, 0.1, np.array([[0.05, 0.5]], np.float32), 1.0).tolist()
+    [[2.0, 1.0]]
+    >>> banding_floor(1.0, 0.0, np.ones((2, 2), np.float32), 1.0)
+    1.0
+    """
+    if quantum <= 0 or levels * quantum <= floor * float(noise.min()):
+        return floor
+    steps = np.float32(levels * quantum) / noise
+    return np.asarray(np.maximum(steps, np.float32(floor)))
+
+
 def background_offset(image: np.ndarray, object_radius: float = 2.0) -> np.ndarray:
     """Residual background level of an image in noise units, per tile, interpolated.
 

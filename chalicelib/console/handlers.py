@@ -23,6 +23,7 @@ from chalice.app import Response
 
 from chalicelib.config import Settings
 from chalicelib.console import plates, xlsx
+from chalicelib.console.pages import content_disposition
 from chalicelib.console.results import (
     SORTS,
     ResultIndex,
@@ -172,7 +173,7 @@ class Console:
     def _url(self, bucket: str, key: str, download: str | None = None) -> str:
         params: dict[str, str] = {"Bucket": bucket, "Key": key}
         if download:
-            params["ResponseContentDisposition"] = f'attachment; filename="{download}"'
+            params["ResponseContentDisposition"] = content_disposition(download)
         url: str = self._s3.generate_presigned_url(
             "get_object", Params=params, ExpiresIn=URL_SECONDS
         )

@@ -10,10 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from chalice.app import Response
 
@@ -87,9 +89,30 @@ def file_response(body: bytes | str, content_type: str, name: str) -> Response:
         status_code=200,
         headers={
             "Content-Type": content_type,
-            "Content-Disposition": f'attachment; filename="{name}"',
+            "Content-Disposition": content_disposition(name),
         },
     )
+
+
+def content_disposition(name: str) -> str:
+    """``attachment`` with a file name, as RFC 6266 wants it (header text is ASCII).
+
+    A name made of safe ASCII is quoted as it is; any other gets an ASCII fallback
+    (each unsafe character ``_``) and the UTF-8 name percent-encoded (RFC 5987)
+    after it. Control characters and path separators are ``_`` in both: a key's
+    ``"``, ``;`` or newline broke the header; non-ASCII text made a link S3 refuses.
+
+    >>> content_disposition("p-counts-wells.csv")
+    'attachment; filename="p-counts-wells.csv"'
+    >>> print(content_disposition('é"a;b\\n.csv'))
+    attachment; filename="__a_b_.csv"; filename*=UTF-8''%C3%A9%22a%3Bb_.csv
+    """
+    name = re.sub(r"[\x00-\x1f\x7f/\\]", "_", name)
+    fallback = re.sub(r"[^A-Za-z0-9 ._()+,=@-]", "_", name)
+    if fallback == name:
+        return f'attachment; filename="{name}"'
+    encoded = quote(name, safe="", errors="replace")
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"
 
 
 def auth_settings(mode: str, parameter: str) -> dict[str, Any]:

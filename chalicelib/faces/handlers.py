@@ -63,6 +63,9 @@ class FaceBlurWorkflow:
     # -- the S3 trigger ---------------------------------------------------------------
     def on_video_uploaded(self, bucket: str, key: str) -> str:
         """Start one execution per uploaded object version; returns what happened."""
+        if key.endswith("/"):  # a folder marker (``clips/``): no video, no result
+            log.info("s3://%s/%s is a folder marker: not blurred", bucket, key)
+            return "ignored"
         if not is_video_key(key):
             self._write_result(
                 _job(self._settings, bucket, key, ""),

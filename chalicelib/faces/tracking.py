@@ -115,6 +115,12 @@ class CoverageSettings:
     # second look at it scores ``verify``: it may be out of view before the next
     # pass could find it again (issue 14z). False: tentative, as other weak ones.
     cut_second_look: bool = True
+    # On the frame after a pass with no motion to go by (the first frame of a video
+    # or segment, a cut: its whole search is of still regions, without the fine
+    # level), the motion since that pass at the frame's edge is searched as moving
+    # regions are, and each face found there is looked for in the pass's frame too: a
+    # small face leaving fast may be out of view before the next pass (issue 14aj).
+    edge_look: bool = True
     strict: bool = False
 
     @classmethod
@@ -164,6 +170,9 @@ class CoverageStats:
     second_looks: int = 0  # detections looked at again (``CoverageSettings.verify``)
     follow_ups: int = 0  # new faces looked for again on the next frame (``follow_up_side``)
     edge_searches: int = 0  # motion at the frame's edge searched (``edge_band``)
+    edge_looks: int = 0  # ... on the frame after a start or a cut (``edge_look``)
+    edge_look_faces: int = 0  # tracks started by those looks
+    edge_look_cpu_s: float = 0.0  # CPU seconds of those looks (motion and searches)
 
     def searched_fraction(self, width: int, height: int) -> float:
         """Pixels searched per detection pass, as a fraction of one frame."""
@@ -258,6 +267,7 @@ class FaceCoverage:
         self._camera = np.zeros(2)  # the camera's shift, px per frame (at the last pass)
         self._mask: np.ndarray | None = None  # what moved at the last pass (small copy)
         self._mask_before: np.ndarray | None = None  # ... and at the pass before
+        self._blind = False  # the last pass had no motion to go by (start, cut)
 
     # -- the stream ---------------------------------------------------------------
     def push(self, frame: np.ndarray, grey: np.ndarray | None = None) -> list[Covered]:
@@ -276,6 +286,8 @@ class FaceCoverage:
             self._detection_pass(grey, index)
         elif index % self.settings.detect_every == 1:
             self._follow_up(grey, index)
+            if self._blind and self.settings.edge_look and self._grey is not None:
+                self._edge_look(self._grey, grey, index)
         for track in self._tracks:
             track.boxes[index] = track.box.copy()
             track.seen[index] = track.last_seen
@@ -302,10 +314,15 @@ class FaceCoverage:
         return ready
 
     # -- detection ------------------------------------------------------------------
-    def _detection_pass(self, grey: np.ndarray, index: int, refresh: bool = False) -> None:
+    def _small(self, grey: np.ndarray) -> np.ndarray:
+        """The small copy motion is found on."""
         small = cv2.resize(grey, None, fx=self._scale, fy=self._scale, interpolation=cv2.INTER_AREA)
-        small = cv2.GaussianBlur(small, (3, 3), 0)  # texture aliasing is not motion
+        return np.asarray(cv2.GaussianBlur(small, (3, 3), 0))  # texture aliasing is not motion
+
+    def _detection_pass(self, grey: np.ndarray, index: int, refresh: bool = False) -> None:
+        small = self._small(grey)
         moving, cut = self._motion(small)
+        self._blind = cut and index == 0
         edge = self._edge_motion(moving)
         if cut:  # a new scene: search all of it, over the next passes
             self._pending = deque(self._whole)
@@ -645,6 +662,109 @@ class FaceCoverage:
             if track.tentative and self._fast(track) and not self._collar(track, index):
                 track.verified = self._first_look(track) or self._verified(grey, best, track.view)
                 track.tentative = not track.verified
+
+    def _edge_look(self, before: np.ndarray, grey: np.ndarray, index: int) -> None:
+        """On the frame after a pass with no motion to go by (the first frame, a cut),
+        search where something moved at the frame's edge since that pass, as moving
+        regions are searched (``_edge_faces``' range, with the detector's fine level for
+        small faces), and look for each new face found there in the pass's frame
+        ``before`` too (``edge_look``).
+
+        The whole search of a first frame or a cut looks at still regions: no fine
+        level (a 20-px face is found at 40 px of the network's input, not at 24: issue
+        14w) and no motion to say where a face may be about to leave. A 21-px face
+        39 px from the bottom edge of a 1080p first frame, leaving at 28 px/frame, was
+        in view at frames 0 and 1 only, found by neither search and left sharp in both
+        (seed 205-3). Found here and in the frame before, it starts its track at the
+        pass with its velocity measured, as at a follow-up; found here only, it starts
+        here, back-filled as any new face.
+        """
+        self._blind = False
+        started = time.process_time()
+        try:
+            self._look_at_edge(before, grey, index)
+        finally:
+            self.stats.edge_look_cpu_s += time.process_time() - started
+
+    def _look_at_edge(self, before: np.ndarray, grey: np.ndarray, index: int) -> None:
+        state = (self._mask_before, self._mask, self._camera)
+        _moving, cut = self._motion(self._small(grey))
+        # (every region of new motion at the edge: no other search of this frame
+        # covers any of it)
+        edge = [] if cut else self._clamp(self._edge_motion([]))
+        self._mask_before, self._mask, self._camera = state
+        # More regions than ``scattered_blobs``: motion all along the edge (a pan the
+        # camera's shift did not explain, moving texture), not a face leaving; all of
+        # it searched cost ~0.5-1 s of a 2-s VGA clip (seeds 205-0: 21 regions,
+        # 75257-6: 37). Left to the passes, as before.
+        if not edge or len(edge) > self.settings.scattered_blobs:
+            return
+        # Small faces only (the whole search finds faces from ~28 px up; issue 14w),
+        # in the motion such a face makes in one frame (its side plus ``UNKNOWN_SPEED``,
+        # and the region's growth by a quarter of the band on each side): a larger
+        # moving region is a larger thing, for the passes; searched, strips of motion
+        # along a VGA frame's edge cost ~50 ms each (seed 57-2: 6 of them).
+        most = round(self._detector.min_face * LOOK_FACES)
+        small = most + UNKNOWN_SPEED + 0.5 * self.settings.edge_band
+        edge = [(rect, least) for rect, least in edge if max(rect[2], rect[3]) <= small]
+        if not edge:
+            return
+        found, extents = self._look(grey, edge, [most] * len(edge))
+        self.stats.edge_looks += len(edge)
+        known = [t.box for t in self._tracks]
+        for rect, view in found:
+            box = np.array(rect, np.float64)
+            if (is_weak(view) and max(rect[2], rect[3]) > most) or any(
+                same_face(box, other) for other in known
+            ):
+                continue
+            live = self._live_faces(index)
+            if around_faces(rect, [t.box for t in live], self._cut(rect, live)):
+                continue
+            known.append(box)
+            side = float(max(rect[2], rect[3]))
+            reach = UNKNOWN_SPEED + 0.25 * side
+            around = _rect_from(
+                box[0] - reach, box[1] - reach, box[0] + box[2] + reach, box[1] + box[3] + reach
+            )
+            earlier: list[tuple[PixelRect, str]] = []
+            earlier_extents: dict[PixelRect, PixelRect] = {}
+            items = self._clamp([(around, max(1, round(0.5 * min(rect[2], rect[3]))))])
+            if items:
+                earlier, earlier_extents = self._look(before, items, [math.ceil(2 * side)])
+            first = _best_match(box, [r for r, _v in earlier], UNKNOWN_SPEED)
+            self.stats.edge_look_faces += 1
+            if first is None:
+                track = self._start_track(rect, view, grey, index, live)
+                self._keep_reach(track, rect, extents, index)
+                continue
+            track = self._start_track(first, dict(earlier)[first], before, index - 1, live)
+            track.boxes[index - 1], track.seen[index - 1] = track.box.copy(), index - 1
+            self._keep_reach(track, first, earlier_extents, index - 1)
+            track.view = view
+            track.strong = track.strong or not is_weak(view)
+            self._found_again(track, rect, grey, index, counted=False)
+            self._keep_reach(track, rect, extents, index)
+            if track.tentative and self._fast(track) and not self._collar(track, index):
+                track.verified = self._first_look(track) or self._verified(grey, rect, view)
+                track.tentative = not track.verified
+
+    def _look(
+        self, grey: np.ndarray, items: list[ScanItem], largest: list[int]
+    ) -> tuple[list[tuple[PixelRect, str]], dict[PixelRect, PixelRect]]:
+        """The detector's faces in ``items`` (searched as moving regions), CPU counted."""
+        started = time.process_time()
+        found, extents = self._search(
+            grey,
+            [rect for rect, _least in items],
+            [least for _rect, least in items],
+            [False] * len(items),
+            [None] * len(items),
+            list(largest),
+        )
+        self.stats.detect_cpu_s += time.process_time() - started
+        self.stats.searched_pixels += sum(_cost(item, self._detector.min_face) for item in items)
+        return found, extents
 
     def _collar(self, track: _Track, index: int) -> bool:
         """Whether ``track``, born beside a larger face (``beside_face``), moves with one
@@ -1738,6 +1858,7 @@ def _cost(item: ScanItem, min_face: int) -> int:
 UNKNOWN_SPEED = 32.0  # px/frame: how far a face whose speed is unknown may have moved
 FAST_SPEED = 4.0  # px/frame: the least speed of a face blurred at a follow-up look
 EDGE_FACES = 3.7  # largest / smallest face searched in motion at the frame's edge
+LOOK_FACES = 2.0  # largest / smallest face searched by the edge look after the first frame
 NEW_MOTION = 0.2  # share of a moving region at the edge that did not move at the last pass
 
 
@@ -1822,6 +1943,31 @@ def flow_level(side: float, deepest: int = 3) -> int:
     return min(deepest, int(math.log2(side / FLOW_FACE)))
 
 
+def median_rows(values: np.ndarray) -> np.ndarray:
+    """``np.median(values, axis=0)`` of a (K, D) float32 array, bit for bit, by sorting.
+
+    The optical flow takes the median displacement of a track's points every frame,
+    for every track: ``np.median`` spends ~100 µs a call in its generic machinery
+    (partition, NaN check, ``mean`` of the middle pair) on arrays of a few dozen
+    rows, sorting ~15 µs. The middle row for an odd K; for an even K the two middle
+    rows added and halved in float32, as ``np.median`` does. Anything not finite
+    goes to ``np.median`` itself (its NaN rule).
+
+    >>> median_rows(np.array([[3, 1], [1, 2], [2, 5]], np.float32)).tolist()
+    [2.0, 2.0]
+    >>> median_rows(np.array([[0, 1], [1, 4]], np.float32)).tolist()
+    [0.5, 2.5]
+    """
+    count = len(values)
+    if count == 0 or not np.isfinite(values).all():
+        return np.asarray(np.median(values, axis=0))
+    ordered = np.sort(values, axis=0)
+    middle = count // 2
+    if count % 2:
+        return np.asarray(ordered[middle])
+    return np.asarray((ordered[middle - 1] + ordered[middle]) / values.dtype.type(2))
+
+
 def _flow(before: Pyramid, now: Pyramid, track: _Track) -> np.ndarray | None:
     """Median displacement of the track's points from ``before`` to ``now``, or None."""
     points = track.points
@@ -1854,7 +2000,7 @@ def _flow(before: Pyramid, now: Pyramid, track: _Track) -> np.ndarray | None:
     if ok.sum() < 3:
         track.points = None
         return None
-    shift = np.median((moved[ok] - start[ok]).reshape(-1, 2), axis=0) * scale
+    shift = median_rows((moved[ok] - start[ok]).reshape(-1, 2)) * scale
     track.points = ((moved[ok] + offset) * scale).reshape(-1, 1, 2).astype(np.float32)
     return np.asarray(shift, np.float64)
 

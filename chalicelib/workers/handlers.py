@@ -80,12 +80,21 @@ def submit_job(raw_body: bytes | str | None) -> dict[str, str]:
             f"{MAX_MESSAGE_BYTES // 1024} KiB (put large inputs in S3 and send their s3:// key)"
         )
     results = results_store()
-    existing = results.read(job.job_id)
-    if existing is not None and not same_job(existing, job):
-        raise Conflict(conflict_reason(job.job_id))  # before sending: nothing is queued
-    sqs.send_message(QueueUrl=url, MessageBody=message, MessageAttributes=sqs_attributes)
-    # only where there is no record yet: the worker may have answered it already
-    results.create({**document, "status": "queued", "attributes": dict(job.attributes)})
+    # The id is taken by one conditional create, before sending: of two jobs posted under
+    # one id at once, one writes ``queued`` and the other reads it (a 409), where a read
+    # then a send let both through and the worker answered the second ``job_id_in_use``.
+    # No worker can have answered a job not yet sent, so ``queued`` replaces no result.
+    created = results.create({**document, "status": "queued", "attributes": dict(job.attributes)})
+    if not created:
+        existing = results.read(job.job_id)
+        if existing is not None and not same_job(existing, job):
+            raise Conflict(conflict_reason(job.job_id))  # nothing is queued
+    try:
+        sqs.send_message(QueueUrl=url, MessageBody=message, MessageAttributes=sqs_attributes)
+    except Exception:
+        if created:  # a ``queued`` no message will answer: withdraw it (the id is free again)
+            results.discard(job.job_id)
+        raise
     return {"job_id": job.job_id, "status": "queued"}
 
 

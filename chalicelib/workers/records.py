@@ -55,6 +55,10 @@ class JobResults:
             return False
         return True
 
+    def discard(self, job_id: str) -> None:
+        """Delete the job's record: its ``queued`` when the job could not be sent."""
+        self._bucket.delete(self.key(job_id))
+
     def claim(
         self, job_id: str, stale_after: float, message_id: str = "", receive: int = 0
     ) -> bool:

@@ -242,7 +242,9 @@ def _counts(stats: CoverageStats) -> str:
     return (
         f" (detect {detect:.1f}; tracks {stats.tracks}, second looks {stats.second_looks}, "
         f"follow-ups {getattr(stats, 'follow_ups', 0)}, "
-        f"edge searches {getattr(stats, 'edge_searches', 0)})"  # (0 before issue 14n)
+        f"edge searches {getattr(stats, 'edge_searches', 0)}, "  # (0 before issue 14n)
+        f"edge looks {getattr(stats, 'edge_looks', 0)}/{getattr(stats, 'edge_look_faces', 0)} "
+        f"{1e3 * getattr(stats, 'edge_look_cpu_s', 0.0):.0f} ms)"
     )
 
 
@@ -297,9 +299,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--weak-extent", action="store_true", help="profile extents of weak detections too"
     )
+    parser.add_argument(
+        "--no-edge-look", action="store_true", help="without the edge look after a start or cut"
+    )
     args = parser.parse_args(argv)
     cv2.setNumThreads(1)
-    settings = replace(CoverageSettings.for_mode(args.strict), weak_extent=args.weak_extent)
+    settings = replace(
+        CoverageSettings.for_mode(args.strict),
+        weak_extent=args.weak_extent,
+        edge_look=not args.no_edge_look,
+    )
     results = []
     for case in cases_for(args.seed, args.case, args.dev or not args.seed):
         results.append(simulate(case, args.cache, settings, baseline=args.baseline))

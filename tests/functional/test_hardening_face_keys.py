@@ -11,7 +11,7 @@ from chalicelib.config import Settings
 from chalicelib.faces.messages import FaceBlurJob, output_names
 
 
-@pytest.mark.parametrize("key", ["/", ".", "..", "a/", "a/."])
+@pytest.mark.parametrize("key", [".", "..", "a/."])  # "/", "a/": folder markers (qa8)
 def test_a_key_without_a_name_gets_an_error_result(client, s3: Any, settings: Settings, key):
     s3.put_object(Bucket=settings.videos_bucket, Key=key, Body=b"x")
     event = client.events.generate_s3_event(bucket=settings.videos_bucket, key=key)

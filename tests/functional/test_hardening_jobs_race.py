@@ -1,9 +1,12 @@
 """``POST /jobs`` never writes ``queued`` over a job the worker already answered (qa7).
 
-The route sends the message, reads ``results/jobs/<id>.json`` and, when it finds none,
-writes ``queued``. A worker that ran and answered the job between that read and that
+The route sent the message, read ``results/jobs/<id>.json`` and, when it found none,
+wrote ``queued``. A worker that ran and answered the job between that read and that
 write (a fast ``predict`` job, a warm worker long-polling the queue) had its ``ok``
 result replaced: ``GET /jobs/{id}`` said ``queued`` for ever.
+
+Since qa8 the route writes ``queued`` (a conditional create) before it sends: the worker
+answers at the send at the earliest, or a resubmission of the answered job follows.
 """
 
 from __future__ import annotations
@@ -33,8 +36,9 @@ class WorkerAnswers:
     def _answer(self, bucket: str) -> None:
         if self._sqs.sent and not self.answered:
             self.answered = True
-            job_id = json.loads(self._sqs.sent[-1])["job_id"]
-            done = {"job_id": job_id, "status": "ok", "replied": True, "result": {}}
+            job = json.loads(self._sqs.sent[-1])
+            job_id = job["job_id"]
+            done = {**job, "status": "ok", "replied": True, "result": {}}
             key = f"results/jobs/{job_id}.json"
             self._inner.put_object(Bucket=bucket, Key=key, Body=json.dumps(done).encode())
 
@@ -61,16 +65,20 @@ class RecordingSQS:
     def __init__(self, inner: Any) -> None:
         self._inner = inner
         self.sent: list[str] = []
+        self.on_send: Any = None
 
     def send_message(self, **kwargs: Any) -> Any:
         self.sent.append(kwargs["MessageBody"])
-        return self._inner.send_message(**kwargs)
+        answer = self._inner.send_message(**kwargs)
+        if self.on_send is not None:
+            self.on_send()
+        return answer
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
 
-@pytest.mark.parametrize("when", ["before", "after"])
+@pytest.mark.parametrize("when", ["send", "before", "after"])
 def test_a_job_answered_before_the_route_writes_queued_keeps_its_result(
     when: str,
     client: Client,
@@ -79,11 +87,98 @@ def test_a_job_answered_before_the_route_writes_queued_keeps_its_result(
     jobs_url: str,  # noqa: F811
 ) -> None:
     sqs = RecordingSQS(aws.client("sqs"))
-    with aws.injected(s3=WorkerAnswers(s3, sqs, when), sqs=sqs):
+    worker = WorkerAnswers(s3, sqs, when)
+    body = json.dumps({"job_id": "fast-1", "task": "predict", "input": {"a": 1}})
+    if when == "send":  # at once, as the message reaches the queue
+        sqs.on_send = lambda: worker._answer(settings.results_bucket)
+    with aws.injected(s3=worker, sqs=sqs):
         response = client.http.post(
-            "/jobs",
-            headers={"Content-Type": "application/json"},
-            body=json.dumps({"job_id": "fast-1", "task": "predict", "input": {"a": 1}}),
+            "/jobs", headers={"Content-Type": "application/json"}, body=body
         )
-    assert response.status_code == 202
+        # a resubmission of the job (its client retrying) after the answer
+        again = client.http.post("/jobs", headers={"Content-Type": "application/json"}, body=body)
+    assert response.status_code == 202 and again.status_code == 202
+    assert worker.answered
     assert json.loads(client.http.get("/jobs/fast-1").body)["status"] == "ok"
+
+
+class SecondPost:
+    """S3 in which another client posts ``other`` under the same job id just ``before`` or
+    ``after`` the route's first request for the job's record (qa8)."""
+
+    def __init__(self, inner: CountingS3, client: Client, other: str, when: str) -> None:
+        self._inner = inner
+        self._client = client
+        self._other = other
+        self._when = when
+        self.status = 0
+
+    def _post(self, key: str) -> None:
+        if key.startswith("results/jobs/") and not self.status:
+            self.status = -1  # the second route's own requests pass straight through
+            response = self._client.http.post(
+                "/jobs", headers={"Content-Type": "application/json"}, body=self._other
+            )
+            self.status = response.status_code
+
+    def _around(self, operation: str, kwargs: Any) -> Any:
+        if self._when == "before":
+            self._post(kwargs["Key"])
+        try:
+            return getattr(self._inner, operation)(**kwargs)
+        finally:
+            if self._when == "after":
+                self._post(kwargs["Key"])
+
+    def get_object(self, **kwargs: Any) -> Any:
+        return self._around("get_object", kwargs)
+
+    def put_object(self, **kwargs: Any) -> Any:
+        return self._around("put_object", kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_two_jobs_posted_at_once_under_one_id_one_is_a_409(
+    when: str,
+    client: Client,
+    s3: CountingS3,
+    settings: Settings,
+    jobs_url: str,  # noqa: F811
+) -> None:
+    # before: both were read as new (a read, then a send): both 202, both queued, and the
+    # worker answered the second 'job_id_in_use' on the results queue, never its client
+    first = json.dumps({"job_id": "same-1", "task": "predict", "input": {"a": 1}})
+    second = json.dumps({"job_id": "same-1", "task": "predict", "input": {"a": 2}})
+    sqs = RecordingSQS(aws.client("sqs"))
+    other = SecondPost(s3, client, second, when)
+    with aws.injected(s3=other, sqs=sqs):
+        response = client.http.post(
+            "/jobs", headers={"Content-Type": "application/json"}, body=first
+        )
+    assert sorted([response.status_code, other.status]) == [202, 409]
+    assert len(sqs.sent) == 1  # only the job that holds the id is queued
+    record = json.loads(client.http.get("/jobs/same-1").body)
+    assert record["status"] == "queued" and json.loads(sqs.sent[0])["input"] == record["input"]
+
+
+class RefusingSQS(RecordingSQS):
+    def send_message(self, **kwargs: Any) -> Any:
+        raise RuntimeError("SQS is down")
+
+
+def test_a_job_that_cannot_be_sent_leaves_no_queued_record(
+    client: Client,
+    s3: CountingS3,
+    settings: Settings,
+    jobs_url: str,  # noqa: F811
+) -> None:
+    body = json.dumps({"job_id": "lost-1", "task": "predict", "input": {"a": 1}})
+    with aws.injected(sqs=RefusingSQS(aws.client("sqs"))):
+        refused = client.http.post("/jobs", headers={"Content-Type": "application/json"}, body=body)
+    assert refused.status_code >= 500
+    assert client.http.get("/jobs/lost-1").status_code == 404  # not 'queued' for ever
+    again = client.http.post("/jobs", headers={"Content-Type": "application/json"}, body=body)
+    assert again.status_code == 202

@@ -1129,3 +1129,62 @@ def test_a_cut_weak_detection_that_passed_its_look_or_is_found_often_is_blurred(
     assert out[0].rects and all(covers_part(c.rects, 60, -6, 24) for c in out[:4])
     out, _seer = _cut_then_inside(score=0.2, passes=5)  # found ``verify_tries`` times
     assert out[0].rects and all(covers_part(c.rects, 60, -6, 24) for c in out[:4])
+
+
+class MovingSeer:
+    """Finds the textured square (whole in view) only where it searches a *moving*
+    region (not a still one, not around a tracked face): as BlazeFace's fine level
+    finds a 20-px face that the whole first frame's search (still regions) misses."""
+
+    name = "moving"
+    min_face = 20
+
+    def __init__(self) -> None:
+        self.looks: list[tuple[int, int, int, int]] = []
+
+    def search(self, grey, regions, smallest=None, upright_only=None, prefer=None, largest=None):  # type: ignore[no-untyped-def]
+        found = []
+        for number, (rx, ry, rw, rh) in enumerate(regions):
+            if (upright_only and upright_only[number]) or (prefer and prefer[number]):
+                continue
+            ys, xs = np.nonzero(grey[:, :] != 90)
+            if not len(xs):
+                continue
+            x0, y0, x1, y1 = int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+            whole = x1 - x0 == SIDE and y1 - y0 == SIDE
+            if whole and rx <= x0 and ry <= y0 and x1 <= rx + rw and y1 <= ry + rh:
+                self.looks.append((rx, ry, rw, rh))
+                found.append(((x0, y0, SIDE, SIDE), "frontal"))
+        return list(dict.fromkeys(found))
+
+
+def _run_moving(edge_look: bool) -> list:
+    positions = {i: (90 - 3 * i, 106 + 14 * i) for i in range(4)}
+    coverage = FaceCoverage(MovingSeer(), SIZE, 30.0, CoverageSettings(edge_look=edge_look))
+    texture = np.random.default_rng(5).integers(0, 255, (SIDE, SIDE), np.uint8)
+    texture[texture == 90] = 91
+    out = []
+    for index in range(12):
+        frame = np.full((SIZE[1], SIZE[0]), 90, np.uint8)
+        if index in positions:
+            x, y = positions[index]
+            y1 = min(SIZE[1], y + SIDE)
+            frame[y:y1, x : x + SIDE] = texture[: y1 - y]
+        out += coverage.push(np.dstack([frame] * 3))
+    out += coverage.finish()
+    return [
+        c
+        for c in out
+        if c.index in positions and not covers_part(c.rects, *positions[c.index], SIDE)
+    ]
+
+
+def test_a_small_face_leaving_by_the_edge_after_the_first_frame_is_found_by_the_edge_look() -> None:
+    # A 24-px face 20 px from the bottom edge at the first frame, leaving at 14 px
+    # per frame: whole in view at frames 0 and 1 only. The first frame's whole search
+    # (still regions) does not find it and it is gone before the pass of frame 4
+    # (seed 205-3: a 21-px face at 28 px/frame, found only by the fine level of a
+    # moving region). The edge look of frame 1 finds it in its motion, and in frame
+    # 0 around it: covered in every frame it shows.
+    assert [c.index for c in _run_moving(edge_look=False)] == [0, 1, 2, 3]
+    assert _run_moving(edge_look=True) == []

@@ -71,6 +71,14 @@
     return body;
   }
 
+  // RFC 6266: the UTF-8 name (filename*=UTF-8''…) when given, else the ASCII filename="…"
+  function fileName(disposition, fallbackName) {
+    const encoded = /filename\*=UTF-8''([^;\s]+)/i.exec(disposition);
+    const plain = /filename="([^"]+)"/.exec(disposition);
+    try { if (encoded) return decodeURIComponent(encoded[1]); } catch (e) { /* malformed: the ASCII name */ }
+    return plain ? plain[1] : fallbackName;
+  }
+
   async function download(path, accept, fallbackName) {
     clearError();
     try {
@@ -80,9 +88,9 @@
         try { reason = JSON.parse(reason).reason || reason; } catch (e) { /* plain text */ }
         throw new ApiError(`download: ${response.status} ${reason}`);
       }
-      const match = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") || "");
       const blob = await response.blob();
-      const link = h("a", { href: URL.createObjectURL(blob), download: match ? match[1] : fallbackName });
+      const name = fileName(response.headers.get("Content-Disposition") || "", fallbackName);
+      const link = h("a", { href: URL.createObjectURL(blob), download: name });
       document.body.append(link); link.click(); link.remove();
       setTimeout(() => URL.revokeObjectURL(link.href), 10000);
     } catch (err) { showError(err); }
