@@ -994,9 +994,16 @@ class FaceCoverage:
         # chest under a face, found once as a face), or not a face at a second look:
         # blurred once found again (and, for the last, seen as a face then).
         track.beside = beside_face(box, [t.box for t in live])
-        weak = is_weak(view) and not self._cut_face(grey, rect, view)
+        cut_look = self._cut_face(grey, rect, view)
+        weak = is_weak(view) and not cut_look
         if weak or track.beside:  # tentative whatever a second look says: put off
             track.unlooked, track.verified = (grey, rect, view), False
+            if cut_look is False:
+                # A cut detection that failed its look at birth is not verified by
+                # that same detection later (``_verified`` exempts cut boxes): it
+                # needs a look at a detection in view, or ``verify_tries`` (issue 14ak:
+                # a cat cut by the top edge, blurred 60 frames).
+                track.unlooked = None
         else:
             track.verified = self._verified(grey, rect, view)
         track.tentative = weak or track.beside or not track.verified
@@ -1036,10 +1043,11 @@ class FaceCoverage:
             track.verified = track.verified or self._verified(grey, rect, view)
         return track.verified
 
-    def _cut_face(self, grey: np.ndarray, rect: PixelRect, view: str | None) -> bool:
+    def _cut_face(self, grey: np.ndarray, rect: PixelRect, view: str | None) -> bool | None:
         """Whether a weak BlazeFace detection ``rect`` cut by the frame's edge, on no
         face blurred already, is a face at a second look (``cut_second_look``; the
-        look mirrors the frame beyond the edge, as the search does).
+        look mirrors the frame beyond the edge, as the search does); None when no
+        look is made (not such a detection).
 
         A face leaving by the edge is found through the mirror image beyond it,
         often weakly, and may be out of view before the next pass finds it again:
@@ -1064,7 +1072,7 @@ class FaceCoverage:
             or max(rect[2], rect[3]) > 0.5 * min(self._width, self._height)
             or on_faces(rect, [t.box for t in self._tracks if not t.tentative])
         ):
-            return False
+            return None
         return self._second_look(look, grey, rect)
 
     def _second_look(self, look: Callable[..., float], grey: np.ndarray, rect: PixelRect) -> bool:

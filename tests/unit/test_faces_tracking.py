@@ -19,6 +19,7 @@ import pytest
 from chalicelib.faces.messages import SegmentTask, plan_segments
 from chalicelib.faces.tracking import (
     CoverageSettings,
+    Covered,
     FaceCoverage,
     _scan_plan,
     absorb,
@@ -1085,6 +1086,49 @@ def test_a_held_box_not_found_again_keeps_its_pads_from_growing() -> None:
     assert all(covers(c.rects, *positions[c.index]) for c in covered)
     widths = [c.rects[0][2] for c in covered[5:13]]
     assert widths == sorted(widths) and widths[-1] > widths[0], widths
+
+
+class LookedScriptSeer(ScriptSeer):
+    """``ScriptSeer`` whose second look scores ``score`` everywhere (notes each look's box)."""
+
+    def __init__(
+        self, script: dict[int, list[tuple[tuple[int, int, int, int], str]]], score: float
+    ) -> None:
+        super().__init__(script)
+        self.score = score
+        self.looks: list[tuple[int, int, int, int]] = []
+
+    def second_look(
+        self, grey: np.ndarray, rect: tuple[int, int, int, int], enough: float = 1.0
+    ) -> float:
+        self.looks.append(rect)
+        return self.score
+
+
+def _cut_then_inside(score: float, passes: int) -> tuple[list[Covered], LookedScriptSeer]:
+    """A weak box cut by the top edge at frame 0, then weak boxes in view every 4 frames."""
+    script = {0: [((60, -6, 24, 24), "blazeface?")]}
+    script.update({4 * k: [((60 + k, 2, 24, 24), "blazeface?")] for k in range(1, passes)})
+    seer = LookedScriptSeer(script, score)
+    positions = {i: (60 + i // 4, -6 if i < 4 else 2) for i in range(30)}
+    out, _coverage = _run_script(seer, [(positions, 24)], 30)
+    return out, seer
+
+
+def test_a_cut_weak_detection_that_failed_its_look_is_not_verified_by_it_later() -> None:
+    # Issue 14ak: found again in view at frame 4, the track's first detection used to
+    # count as verified (a cut box needs no second look), overriding the look that
+    # failed at birth. Now the detection in view is looked at, and fails too.
+    out, seer = _cut_then_inside(score=0.2, passes=2)
+    assert not any(c.rects for c in out)
+    assert seer.looks == [(60, -6, 24, 24), (61, 2, 24, 24)]
+
+
+def test_a_cut_weak_detection_that_passed_its_look_or_is_found_often_is_blurred() -> None:
+    out, _seer = _cut_then_inside(score=0.9, passes=2)  # a face at its look at birth
+    assert out[0].rects and all(covers_part(c.rects, 60, -6, 24) for c in out[:4])
+    out, _seer = _cut_then_inside(score=0.2, passes=5)  # found ``verify_tries`` times
+    assert out[0].rects and all(covers_part(c.rects, 60, -6, 24) for c in out[:4])
 
 
 class MovingSeer:
