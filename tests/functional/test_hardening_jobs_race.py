@@ -23,14 +23,43 @@ from tests.functional.conftest import CountingS3
 from tests.functional.test_hardening_jobs_route import jobs_url  # noqa: F401
 
 
-class WorkerAnswers:
+class AroundS3:
+    """S3 that calls ``hook`` with each ``get_object``/``put_object``'s arguments just
+    ``before`` or ``after`` the request (the other side's step of a race)."""
+
+    def __init__(self, inner: CountingS3, when: str) -> None:
+        self._inner = inner
+        self._when = when
+
+    def hook(self, kwargs: Any) -> None:
+        raise NotImplementedError
+
+    def _around(self, operation: str, kwargs: Any) -> Any:
+        if self._when == "before":
+            self.hook(kwargs)
+        try:
+            return getattr(self._inner, operation)(**kwargs)
+        finally:
+            if self._when == "after":
+                self.hook(kwargs)
+
+    def get_object(self, **kwargs: Any) -> Any:
+        return self._around("get_object", kwargs)
+
+    def put_object(self, **kwargs: Any) -> Any:
+        return self._around("put_object", kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class WorkerAnswers(AroundS3):
     """S3 in which the worker writes the job's ``ok`` result (it ran the job at once) just
     ``before`` or ``after`` the route's first S3 request following the send."""
 
     def __init__(self, inner: CountingS3, sqs: Any, when: str) -> None:
-        self._inner = inner
+        super().__init__(inner, when)
         self._sqs = sqs
-        self._when = when
         self.answered = False
 
     def _answer(self, bucket: str) -> None:
@@ -42,23 +71,8 @@ class WorkerAnswers:
             key = f"results/jobs/{job_id}.json"
             self._inner.put_object(Bucket=bucket, Key=key, Body=json.dumps(done).encode())
 
-    def _around(self, operation: str, kwargs: Any) -> Any:
-        if self._when == "before":
-            self._answer(kwargs["Bucket"])
-        try:
-            return getattr(self._inner, operation)(**kwargs)
-        finally:
-            if self._when == "after":
-                self._answer(kwargs["Bucket"])
-
-    def get_object(self, **kwargs: Any) -> Any:
-        return self._around("get_object", kwargs)
-
-    def put_object(self, **kwargs: Any) -> Any:
-        return self._around("put_object", kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
+    def hook(self, kwargs: Any) -> None:
+        self._answer(kwargs["Bucket"])
 
 
 class RecordingSQS:
@@ -102,15 +116,14 @@ def test_a_job_answered_before_the_route_writes_queued_keeps_its_result(
     assert json.loads(client.http.get("/jobs/fast-1").body)["status"] == "ok"
 
 
-class SecondPost:
+class SecondPost(AroundS3):
     """S3 in which another client posts ``other`` under the same job id just ``before`` or
     ``after`` the route's first request for the job's record (qa8)."""
 
     def __init__(self, inner: CountingS3, client: Client, other: str, when: str) -> None:
-        self._inner = inner
+        super().__init__(inner, when)
         self._client = client
         self._other = other
-        self._when = when
         self.status = 0
 
     def _post(self, key: str) -> None:
@@ -121,23 +134,8 @@ class SecondPost:
             )
             self.status = response.status_code
 
-    def _around(self, operation: str, kwargs: Any) -> Any:
-        if self._when == "before":
-            self._post(kwargs["Key"])
-        try:
-            return getattr(self._inner, operation)(**kwargs)
-        finally:
-            if self._when == "after":
-                self._post(kwargs["Key"])
-
-    def get_object(self, **kwargs: Any) -> Any:
-        return self._around("get_object", kwargs)
-
-    def put_object(self, **kwargs: Any) -> Any:
-        return self._around("put_object", kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
+    def hook(self, kwargs: Any) -> None:
+        self._post(kwargs["Key"])
 
 
 @pytest.mark.parametrize("when", ["before", "after"])
