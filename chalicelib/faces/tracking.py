@@ -277,7 +277,6 @@ class FaceCoverage:
         self._mask: np.ndarray | None = None  # what moved at the last pass (small copy)
         self._mask_before: np.ndarray | None = None  # ... and at the pass before
         self._blind = False  # the last pass had no motion to go by (start, cut)
-        self._small_last: np.ndarray | None = None  # small copy of the last frame (emerge look)
 
     # -- the stream ---------------------------------------------------------------
     def push(self, frame: np.ndarray, grey: np.ndarray | None = None) -> list[Covered]:
@@ -300,8 +299,6 @@ class FaceCoverage:
                 self._edge_look(self._grey, grey, index)
         if self.settings.emerge_look and index % self.settings.detect_every:
             self._emerge_look(grey, index)
-        else:  # (the pass's small copy: motion from it to the next frame)
-            self._small_last = self._small_ref
         for track in self._tracks:
             track.boxes[index] = track.box.copy()
             track.seen[index] = track.last_seen
@@ -791,18 +788,17 @@ class FaceCoverage:
             for t in self._live_faces(index)
             if t.strong and float(max(t.box[2], t.box[3])) >= 2 * least
         ]
-        before, self._small_last = self._small_last, None
-        if not hosts:
+        if not hosts or self._grey is None or self._grey.shape != grey.shape:
             return
-        small = self._small(grey)
-        self._small_last = small
-        if before is None or before.shape != small.shape:
-            return
-        items = self._beside_motion(before, small, hosts)
+        items = [item for host in hosts for item in self._beside_motion(self._grey, grey, host)]
         if not items or len(items) > EMERGE_REGIONS:
             return
+        # (upright views only: the tilted view costs ~4x the upright one)
         found, extents = self._look(
-            grey, [(rect, least) for rect, _most in items], [most for _rect, most in items]
+            grey,
+            [(rect, least) for rect, _most in items],
+            [most for _rect, most in items],
+            upright=True,
         )
         self.stats.emerge_looks += len(items)
         known = [t.box for t in self._tracks]
@@ -818,62 +814,75 @@ class FaceCoverage:
             self.stats.emerge_faces += 1
 
     def _beside_motion(
-        self, before: np.ndarray, now: np.ndarray, hosts: list[_Track]
+        self, before: np.ndarray, now: np.ndarray, host: _Track
     ) -> list[tuple[PixelRect, int]]:
-        """Regions (full resolution) of motion from ``before`` to ``now`` (small copies)
-        in a ring of ``EMERGE_RING`` of its side around each host's box (the head and
-        shoulders that may hide a smaller face reach about that far), the host's own motion
-        (its velocity) removed and every track's box left out; each with the largest
-        face to look for there (the host's side)."""
-        scale, threshold = self._scale, self.settings.motion_threshold
-        height, width = now.shape
-        covered = np.zeros(now.shape, bool)
-        for track in self._tracks:
-            x, y, w, h = track.box * scale
-            grow = float(np.abs(track.velocity).max()) * scale + 1
-            covered[
-                max(0, int(y - grow)) : max(0, math.ceil(y + h + grow)),
-                max(0, int(x - grow)) : max(0, math.ceil(x + w + grow)),
-            ] = True
+        """Regions of motion from the grey frame ``before`` to ``now`` within
+        ``EMERGE_RING`` of its side around ``host``'s box (the head and shoulders that
+        may hide a smaller face reach about that far), explained neither by the host's
+        motion nor by the camera's, and on no track's box; each with the largest face
+        to look for there (the host's side). Only that ring is compared, at the small
+        copy's scale."""
+        scale = self._scale
+        side = float(max(host.box[2], host.box[3]))
+        shifts = [np.round(host.velocity).astype(int), np.round(self._camera).astype(int)]
+        reach = max(int(np.abs(shift).max()) for shift in shifts)
+        ring = EMERGE_RING * side
+        x, y, w, h = host.box
+        x0, y0 = max(reach, int(x - ring)), max(reach, int(y - ring))
+        x1 = min(self._width - reach, math.ceil(x + w + ring))
+        y1 = min(self._height - reach, math.ceil(y + h + ring))
+        if x1 - x0 < self._detector.min_face or y1 - y0 < self._detector.min_face:
+            return []
+        now_small = self._small(np.ascontiguousarray(now[y0:y1, x0:x1])).astype(np.float32)
+        diff: np.ndarray | None = None
+        for dx, dy in shifts:
+            crop = np.ascontiguousarray(before[y0 - dy : y1 - dy, x0 - dx : x1 - dx])
+            moved = cv2.absdiff(self._small(crop).astype(np.float32), now_small)
+            diff = moved if diff is None else np.minimum(diff, moved)
+        assert diff is not None
+        mask = (diff > self.settings.motion_threshold).astype(np.uint8)
+        for track in self._tracks:  # (a tracked face's own motion)
+            tx, ty, tw, th = track.box
+            grow = float(np.abs(track.velocity).max()) + 1
+            mask[
+                max(0, int((ty - grow - y0) * scale)) : max(
+                    0, math.ceil((ty + th + grow - y0) * scale)
+                ),
+                max(0, int((tx - grow - x0) * scale)) : max(
+                    0, math.ceil((tx + tw + grow - x0) * scale)
+                ),
+            ] = 0
+        count, _labels, boxes, _centres = cv2.connectedComponentsWithStats(mask)
+        smallest = (0.5 * self._detector.min_face * scale) ** 2
         items: list[tuple[PixelRect, int]] = []
-        for host in hosts:
-            x, y, w, h = host.box * scale
-            ring = EMERGE_RING * max(w, h)
-            x0, y0 = max(0, int(x - ring)), max(0, int(y - ring))
-            x1, y1 = min(width, math.ceil(x + w + ring)), min(height, math.ceil(y + h + ring))
-            if x1 - x0 < 2 or y1 - y0 < 2:
+        for bx, by, bw, bh, area in boxes[1:count]:
+            if area < smallest:
                 continue
-            dx, dy = (host.velocity * scale).round().astype(int)
-            shift = np.array([[1, 0, dx], [0, 1, dy]], np.float32)
-            moved = np.asarray(cv2.warpAffine(before, shift, (width, height)), np.float32)
-            diff = cv2.absdiff(moved[y0:y1, x0:x1], now[y0:y1, x0:x1].astype(np.float32))
-            mask = ((diff > threshold) & ~covered[y0:y1, x0:x1]).astype(np.uint8)
-            count, _labels, boxes, _centres = cv2.connectedComponentsWithStats(mask)
-            most = math.ceil(float(max(host.box[2], host.box[3])))
-            smallest = (0.5 * self._detector.min_face * scale) ** 2
-            for bx, by, bw, bh, area in boxes[1:count]:
-                if area < smallest:
-                    continue
-                grow = 0.25 * max(bw, bh) / scale + 8
-                rect = _rect_from(
-                    (x0 + bx) / scale - grow,
-                    (y0 + by) / scale - grow,
-                    (x0 + bx + bw) / scale + grow,
-                    (y0 + by + bh) / scale + grow,
-                )
-                items += [(r, most) for r, _l in self._clamp([(rect, self._detector.min_face)])]
+            grow = 0.25 * max(bw, bh) / scale + 8
+            rect = _rect_from(
+                x0 + bx / scale - grow,
+                y0 + by / scale - grow,
+                x0 + (bx + bw) / scale + grow,
+                y0 + (by + bh) / scale + grow,
+            )
+            # (a face no larger than the region its motion makes, nor than the host)
+            items += [
+                (r, math.ceil(min(side, max(r[2], r[3]))))
+                for r, _l in self._clamp([(rect, self._detector.min_face)])
+            ]
         return items
 
     def _look(
-        self, grey: np.ndarray, items: list[ScanItem], largest: list[int]
+        self, grey: np.ndarray, items: list[ScanItem], largest: list[int], upright: bool = False
     ) -> tuple[list[tuple[PixelRect, str]], dict[PixelRect, PixelRect]]:
-        """The detector's faces in ``items`` (searched as moving regions), CPU counted."""
+        """The detector's faces in ``items`` (searched as moving regions; ``upright``:
+        without the tilted view), CPU counted."""
         started = time.process_time()
         found, extents = self._search(
             grey,
             [rect for rect, _least in items],
             [least for _rect, least in items],
-            [False] * len(items),
+            [upright] * len(items),
             [None] * len(items),
             list(largest),
         )

@@ -1152,8 +1152,7 @@ BIG_AT = (60, 30)
 
 class BehindSeer:
     """A still 60-px face, found wherever a search holds it, and a 24-px face drawn
-    behind it, found only whole in view and in a search of a moving region (as
-    BlazeFace's fine level finds a small face)."""
+    behind it, found only whole in view and in a search not around a tracked face."""
 
     name = "behind"
     min_face = 20
@@ -1168,7 +1167,7 @@ class BehindSeer:
         for number, (rx, ry, rw, rh) in enumerate(regions):
             if rx <= bx and ry <= by and bx + BIG <= rx + rw and by + BIG <= ry + rh:
                 found.append(((bx, by, BIG, BIG), "frontal"))
-            if (upright_only and upright_only[number]) or (prefer and prefer[number]):
+            if prefer and prefer[number]:  # (not around a tracked face: a moving region)
                 continue
             if self.frame in self.small and _in_view_whole(*self.small[self.frame]):
                 x, y = self.small[self.frame]
@@ -1180,7 +1179,7 @@ class BehindSeer:
 def _in_view_whole(x: int, y: int) -> bool:
     bx, by = BIG_AT
     hidden = x + SIDE > bx and x < bx + BIG and y + SIDE > by and y < by + BIG
-    return not hidden and 0 <= x and 0 <= y and x + SIDE <= SIZE[0] and y + SIDE <= SIZE[1]
+    return not hidden and x >= 0 and y >= 0 and x + SIDE <= SIZE[0] and y + SIDE <= SIZE[1]
 
 
 def _run_behind(emerge_look: bool) -> list[int]:
