@@ -244,7 +244,9 @@ def _counts(stats: CoverageStats) -> str:
         f"follow-ups {getattr(stats, 'follow_ups', 0)}, "
         f"edge searches {getattr(stats, 'edge_searches', 0)}, "  # (0 before issue 14n)
         f"edge looks {getattr(stats, 'edge_looks', 0)}/{getattr(stats, 'edge_look_faces', 0)} "
-        f"{1e3 * getattr(stats, 'edge_look_cpu_s', 0.0):.0f} ms)"
+        f"{1e3 * getattr(stats, 'edge_look_cpu_s', 0.0):.0f} ms, "
+        f"emerge looks {getattr(stats, 'emerge_looks', 0)}/{getattr(stats, 'emerge_faces', 0)} "
+        f"{1e3 * getattr(stats, 'emerge_cpu_s', 0.0):.0f} ms)"
     )
 
 
@@ -302,12 +304,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--no-edge-look", action="store_true", help="without the edge look after a start or cut"
     )
+    parser.add_argument(
+        "--emerge-look",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="the look beside larger faces between passes (default: on in strict mode only)",
+    )
     args = parser.parse_args(argv)
     cv2.setNumThreads(1)
+    base = CoverageSettings.for_mode(args.strict)
     settings = replace(
-        CoverageSettings.for_mode(args.strict),
+        base,
         weak_extent=args.weak_extent,
         edge_look=not args.no_edge_look,
+        emerge_look=base.emerge_look if args.emerge_look is None else args.emerge_look,
     )
     results = []
     for case in cases_for(args.seed, args.case, args.dev or not args.seed):
