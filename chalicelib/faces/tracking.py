@@ -300,9 +300,7 @@ class FaceCoverage:
             self._follow_up(grey, index)
             if self._blind and self.settings.edge_look and self._grey is not None:
                 self._edge_look(self._grey, grey, index)
-        if self.settings.emerge_look and index % self.settings.detect_every == max(
-            1, self.settings.detect_every // 2
-        ):  # once between passes, halfway: a face out for that long is filled back
+        if self.settings.emerge_look:
             self._emerge_look(grey, index)
         for track in self._tracks:
             track.boxes[index] = track.box.copy()
@@ -777,17 +775,25 @@ class FaceCoverage:
         A face found here starts its track at once and is looked for again on the next
         frame, as a face found new at a pass is (``_follow_up``): its velocity is
         measured there, and the back-fill covers the frames before.
+
+        The look is made once between two passes, halfway (a face out for that long
+        is filled back), and its faces followed up on the frame after it.
         """
+        phase = index % self.settings.detect_every
+        halfway = max(1, self.settings.detect_every // 2)
+        if phase not in (halfway, halfway + 1):  # (halfway + 1 is a pass when every 2)
+            return
         started = time.process_time()
         try:
-            self._look_beside(grey, index)
+            if phase == halfway:
+                self._look_beside(grey, index)
+            else:
+                self._follow_up(grey, index, emerged=True)
         finally:
             self.stats.emerge_cpu_s += time.process_time() - started
 
     def _look_beside(self, grey: np.ndarray, index: int) -> None:
         least = self._detector.min_face
-        if index % self.settings.detect_every > 1:  # a track started here last frame
-            self._follow_up(grey, index, emerged=True)
         hosts = [
             t
             for t in self._live_faces(index)
