@@ -1158,6 +1158,12 @@ class MovingSeer:
         return list(dict.fromkeys(found))
 
 
+def _paste_cut(frame: np.ndarray, texture: np.ndarray, x: int, y: int) -> None:
+    """``texture`` (a face's side square) pasted at ``x, y``, cut by the bottom edge."""
+    y1 = min(frame.shape[0], y + SIDE)
+    frame[y:y1, x : x + SIDE] = texture[: y1 - y]
+
+
 def _run_moving(edge_look: bool) -> list:
     positions = {i: (90 - 3 * i, 106 + 14 * i) for i in range(4)}
     coverage = FaceCoverage(MovingSeer(), SIZE, 30.0, CoverageSettings(edge_look=edge_look))
@@ -1167,9 +1173,7 @@ def _run_moving(edge_look: bool) -> list:
     for index in range(12):
         frame = np.full((SIZE[1], SIZE[0]), 90, np.uint8)
         if index in positions:
-            x, y = positions[index]
-            y1 = min(SIZE[1], y + SIDE)
-            frame[y:y1, x : x + SIDE] = texture[: y1 - y]
+            _paste_cut(frame, texture, *positions[index])
         out += coverage.push(np.dstack([frame] * 3))
     out += coverage.finish()
     return [
@@ -1242,9 +1246,7 @@ def _run_behind(emerge_look: bool) -> list[int]:
     for index in range(16):
         frame = np.full((SIZE[1], SIZE[0]), 90, np.uint8)
         if index in small:
-            x, y = small[index]
-            y1 = min(SIZE[1], y + SIDE)
-            frame[y:y1, x : x + SIDE] = texture[: y1 - y]
+            _paste_cut(frame, texture, *small[index])
         bx, by = BIG_AT
         frame[by : by + BIG, bx : bx + BIG] = big
         seer.frame = index
