@@ -100,6 +100,15 @@ def can_exist(key: str) -> bool:
     return key_bytes(key) <= S3_KEY_BYTES
 
 
+def is_folder_marker(key: str) -> bool:
+    """A key ending in ``/``: the zero-byte object a console makes for a folder, no image.
+
+    >>> is_folder_marker("plate1/"), is_folder_marker("plate1/a.png")
+    (True, False)
+    """
+    return key.endswith("/")
+
+
 def now_iso() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 

@@ -14,7 +14,6 @@ from chalicelib import aws, observability
 from chalicelib.cells.messages import (
     CountRequest,
     check_method,
-    is_folder_marker,
     parameters_from_metadata,
     parse_flag,
 )
@@ -23,7 +22,7 @@ from chalicelib.cells.records import ResultStore
 from chalicelib.config import Settings, get_settings
 from chalicelib.console import journal
 from chalicelib.errors import EmptyInput, InvalidInput, TooLarge
-from chalicelib.storage import Bucket
+from chalicelib.storage import Bucket, is_folder_marker
 
 log = logging.getLogger(__name__)
 

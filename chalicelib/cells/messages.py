@@ -143,15 +143,6 @@ def parse_flag(value: str | None, name: str) -> bool:
     raise InvalidInput(f"{name} must be 1, true or yes (on), or 0, false or no (off)")
 
 
-def is_folder_marker(key: str) -> bool:
-    """A key ending in ``/``: the zero-byte object a console makes for a folder, no image.
-
-    >>> is_folder_marker("plate1/"), is_folder_marker("plate1/a.png")
-    (True, False)
-    """
-    return key.endswith("/")
-
-
 def check_run_id(run: str) -> str:
     """``run`` if it looks like a run id (query input), else ``InvalidInput``."""
     if not RUN_ID.match(run):

@@ -20,7 +20,7 @@ from chalicelib.config import PROJECT_DIR, Settings, get_settings
 from chalicelib.errors import InvalidInput
 from chalicelib.faces.messages import FaceBlurJob, Sample, execution_name, is_video_key
 from chalicelib.faces.rekognition import RekognitionFaces
-from chalicelib.storage import Bucket
+from chalicelib.storage import Bucket, is_folder_marker
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class FaceBlurWorkflow:
     # -- the S3 trigger ---------------------------------------------------------------
     def on_video_uploaded(self, bucket: str, key: str) -> str:
         """Start one execution per uploaded object version; returns what happened."""
-        if key.endswith("/"):  # a folder marker (``clips/``): no video, no result
+        if is_folder_marker(key):  # (``clips/``): no video, no result
             log.info("s3://%s/%s is a folder marker: not blurred", bucket, key)
             return "ignored"
         if not is_video_key(key):

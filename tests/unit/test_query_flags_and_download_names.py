@@ -6,9 +6,10 @@ from urllib.parse import unquote
 
 import pytest
 
-from chalicelib.cells.messages import is_folder_marker, parse_flag
+from chalicelib.cells.messages import parse_flag
 from chalicelib.console.pages import content_disposition
 from chalicelib.errors import InvalidInput
+from chalicelib.storage import is_folder_marker
 
 FLAGS = [("1", True), ("yes", True), (" True ", True), ("0", False), ("no", False), ("", False)]
 
