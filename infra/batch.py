@@ -158,6 +158,7 @@ class CellProfilerBatch(Construct):
                             sid=grant.sid,
                             actions=sorted(grant.actions),
                             resources=sorted({a for r in grant.resources for a in render(r)}),
+                            conditions=permissions.condition_block(grant.conditions) or None,
                         )
                         for grant in job_grants
                     ]

@@ -9,6 +9,8 @@ over plain HTTP):
   no resource type for (``permissions.RESOURCELESS_ACTIONS``, each with its reason);
 - a data-service ARN (S3, SQS, SNS, DynamoDB, Kinesis, …) whose resource name is a
   wildcard (``arn:aws:s3:::*``, ``arn:aws:sqs:*:*:*``, ``…:table/*``);
+- an ARN whose account is ``*`` (any account's resource of that name: ours are in the
+  role's own account, ``${aws:PrincipalAccount}`` in a static policy file);
 
 and every attached AWS managed policy whose name grants full access
 (``…FullAccess``, ``AdministratorAccess``, ``PowerUserAccess``).
@@ -79,11 +81,21 @@ def audit_statement(statement: dict[str, Any], where: str) -> list[Finding]:
         loose = sorted(a for a in actions if a not in RESOURCELESS_ACTIONS)
         if loose:
             findings.append(Finding(where, f"Resource '*' for {', '.join(loose)}"))
-    for resource in resources:
-        problem = wildcard_data_resource(resource)
-        if problem:
-            findings.append(Finding(where, problem))
+    findings += [Finding(where, problem) for problem in resource_problems(resources)]
     return findings
+
+
+def resource_problems(resources: Iterable[str]) -> list[str]:
+    checks = (wildcard_data_resource, wildcard_account)
+    return [p for arn in resources for check in checks if (p := check(arn))]
+
+
+def wildcard_account(arn: str) -> str | None:
+    """Why ``arn`` reaches into any account, or None."""
+    parts = arn.split(":", 5)
+    if len(parts) == 6 and parts[0] == "arn" and parts[4] == "*":
+        return f"{arn!r} matches that resource in any account"
+    return None
 
 
 def wildcard_data_resource(arn: str) -> str | None:

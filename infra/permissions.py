@@ -6,8 +6,9 @@ touch, by *name* from the stage settings. Two renderers turn the same grants
 into policy documents:
 
 - :func:`static_policy` for the Chalice functions' policy files in ``.chalice/``
-  (static JSON: region and account are ``*``; the resource names are ours, and
-  an identity policy cannot reach another account's resources on its own);
+  (static JSON, the same for any account: the account is the policy variable
+  ``${aws:PrincipalAccount}`` — the function role's own account, resolved by IAM
+  per request —, the region ``*``; the resource names are ours);
 - ``infra/stack.py`` for the CDK roles (real region and account).
 
 Reading an S3 object that may be missing also needs ``s3:ListBucket`` on the
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.config import Settings
+from chalicelib.painting.submission import PAINTING_JOB_TAG
 
 # Actions that have no resource type in IAM: AWS only accepts "Resource": "*" for them.
 # Each has the reason; the IAM audit (infra/iam_audit.py) allows exactly these.
@@ -45,10 +47,28 @@ class Resource:
 
 
 @dataclass(frozen=True)
+class Condition:
+    """One IAM condition: ``{operator: {key: values}}``."""
+
+    operator: str  # e.g. "ForAllValues:StringEquals"
+    key: str  # e.g. "aws:TagKeys"
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Grant:
     sid: str
     actions: tuple[str, ...]
     resources: tuple[Resource, ...]
+    conditions: tuple[Condition, ...] = ()
+
+
+def condition_block(conditions: Iterable[Condition]) -> dict[str, dict[str, list[str]]]:
+    """The ``Condition`` element of a statement (empty: no conditions)."""
+    block: dict[str, dict[str, list[str]]] = {}
+    for condition in conditions:
+        block.setdefault(condition.operator, {})[condition.key] = list(condition.values)
+    return block
 
 
 def objects(bucket: str) -> Resource:
@@ -163,8 +183,15 @@ def submit_cellprofiler(s: Settings) -> list[Grant]:
     definitions = [Resource("job_definition", name) for name in s.allowed_job_definitions]
     return [
         Grant("SubmitCellProfiler", ("batch:SubmitJob",), (*queues, *definitions)),
-        # SubmitJob with tags also authorises TagResource on the job it creates.
-        Grant("TagSubmittedJobs", ("batch:TagResource",), (Resource("batch_jobs"),)),
+        # SubmitJob with tags also authorises TagResource on the job it creates. A job's
+        # ARN exists only once submitted, so the resource is any job of the account: the
+        # condition keeps the grant to our one tag key (no other tag on any job).
+        Grant(
+            "TagSubmittedJobs",
+            ("batch:TagResource",),
+            (Resource("batch_jobs"),),
+            (Condition("ForAllValues:StringEquals", "aws:TagKeys", (PAINTING_JOB_TAG,)),),
+        ),
     ]
 
 
@@ -284,23 +311,28 @@ def cellprofiler_job(s: Settings) -> list[Grant]:
 
 
 # -- rendering -------------------------------------------------------------------------------
-# ARN patterns for a policy file: any region and account, our resource names.
+# ARN patterns for a policy file: any region, the caller's own account, our resource names.
+# (S3 ARNs carry no account: bucket names are global; `make deploy` checks they are ours.)
+ACCOUNT = "${aws:PrincipalAccount}"
 STATIC_ARNS = {
     "objects": ("arn:aws:s3:::{name}/*",),
     "bucket": ("arn:aws:s3:::{name}",),
-    "queue": ("arn:aws:sqs:*:*:{name}",),
-    "function": ("arn:aws:lambda:*:*:function:{name}",),
-    "state_machine": ("arn:aws:states:*:*:stateMachine:{name}",),
-    "executions": ("arn:aws:states:*:*:execution:{name}:*",),
-    "parameter": ("arn:aws:ssm:*:*:parameter{name}",),  # SSM names start with "/"
-    "job_queue": ("arn:aws:batch:*:*:job-queue/{name}",),
+    "queue": ("arn:aws:sqs:*:{account}:{name}",),
+    "function": ("arn:aws:lambda:*:{account}:function:{name}",),
+    "state_machine": ("arn:aws:states:*:{account}:stateMachine:{name}",),
+    "executions": ("arn:aws:states:*:{account}:execution:{name}:*",),
+    "parameter": ("arn:aws:ssm:*:{account}:parameter{name}",),  # SSM names start with "/"
+    "job_queue": ("arn:aws:batch:*:{account}:job-queue/{name}",),
     # SubmitJob names a definition by name (latest revision) or name:revision.
     "job_definition": (
-        "arn:aws:batch:*:*:job-definition/{name}",
-        "arn:aws:batch:*:*:job-definition/{name}:*",
+        "arn:aws:batch:*:{account}:job-definition/{name}",
+        "arn:aws:batch:*:{account}:job-definition/{name}:*",
     ),
-    "batch_jobs": ("arn:aws:batch:*:*:job/*",),  # a job's ARN exists only once submitted
-    "log_group": ("arn:aws:logs:*:*:log-group:{name}", "arn:aws:logs:*:*:log-group:{name}:*"),
+    "batch_jobs": ("arn:aws:batch:*:{account}:job/*",),  # a job's ARN exists only once submitted
+    "log_group": (
+        "arn:aws:logs:*:{account}:log-group:{name}",
+        "arn:aws:logs:*:{account}:log-group:{name}:*",
+    ),
     "any": ("*",),
 }
 
@@ -308,7 +340,10 @@ STATIC_ARNS = {
 def static_arns(resource: Resource) -> list[str]:
     if resource.kind not in STATIC_ARNS:
         raise ValueError(f"unknown resource kind {resource.kind!r}")
-    return [pattern.format(name=resource.name) for pattern in STATIC_ARNS[resource.kind]]
+    return [
+        pattern.format(name=resource.name, account=ACCOUNT)
+        for pattern in STATIC_ARNS[resource.kind]
+    ]
 
 
 def log_grants(function_name: str) -> list[Grant]:
@@ -319,12 +354,15 @@ def log_grants(function_name: str) -> list[Grant]:
 
 def statement(grant: Grant, arns: Iterable[str]) -> dict[str, Any]:
     resources = sorted(set(arns))
-    return {
+    document: dict[str, Any] = {
         "Sid": grant.sid,
         "Effect": "Allow",
         "Action": sorted(grant.actions),
         "Resource": resources[0] if len(resources) == 1 else resources,
     }
+    if grant.conditions:
+        document["Condition"] = condition_block(grant.conditions)
+    return document
 
 
 def static_policy(grants: Iterable[Grant]) -> dict[str, Any]:

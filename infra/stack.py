@@ -141,12 +141,14 @@ class PipelinesStack(cdk.Stack):
         """The console uploads straight from the browser with presigned POSTs.
 
         A cross-origin form POST reaches S3 with or without CORS; the rule only lets the
-        page read the answer. What may be uploaded is decided by the signed policy.
+        page read the answer. What may be uploaded is decided by the signed policy. The
+        console is served by the stage's REST API, whose id exists only after `chalice
+        deploy` (after this stack): the origins are API Gateway's in this region.
         """
         return [
             s3.CorsRule(
                 allowed_methods=[s3.HttpMethods.POST],
-                allowed_origins=["*"],
+                allowed_origins=[f"https://*.execute-api.{cdk.Aws.REGION}.{cdk.Aws.URL_SUFFIX}"],
                 allowed_headers=["*"],
                 max_age=3000,
             )
@@ -340,6 +342,7 @@ class PipelinesStack(cdk.Stack):
                     {arn for r in grant.resources for arn in self.arns(r)}
                     | set((extra_arns or {}).get(grant.sid, []))
                 ),
+                conditions=permissions.condition_block(grant.conditions) or None,
             )
             for grant in grants
         ]

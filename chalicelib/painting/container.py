@@ -37,7 +37,7 @@ from typing import Any
 from chalicelib import observability
 from chalicelib.painting import layout, merge, pipeline
 from chalicelib.painting.records import FAILED, SUCCEEDED, JobRecord
-from chalicelib.storage import Bucket, now_iso
+from chalicelib.storage import Bucket, is_folder_marker, now_iso
 
 log = logging.getLogger("chalicelib.painting.container")
 LOG_TAIL_LINES = 40
@@ -227,7 +227,7 @@ def fetch_inputs(
     pipeline_path = local_path(workdir / "pipeline", config.pipeline.rsplit("/", 1)[-1])
     store.download(config.pipeline, pipeline_path)
     input_dir = workdir / "input"
-    objects = [o for o in store.list(config.input) if not o["Key"].endswith("/")]
+    objects = [o for o in store.list(config.input) if not is_folder_marker(o["Key"])]
     # every target is checked before anything is written
     targets = [(o["Key"], local_path(input_dir, o["Key"][len(config.input) :])) for o in objects]
     _parallel(lambda pair: store.download(pair[0], pair[1]), targets)

@@ -45,7 +45,7 @@ from chalicelib.painting.records import (
 )
 from chalicelib.painting.submission import SubmitPlan, plan_shards
 from chalicelib.queues import Deleter, QueueMessage, process_batch
-from chalicelib.storage import Bucket, Record, now_iso
+from chalicelib.storage import Bucket, Record, is_folder_marker, now_iso
 
 log = logging.getLogger(__name__)
 MAX_PIPELINE_BYTES = 5 * 1024 * 1024
@@ -339,7 +339,7 @@ class PaintingService:
         names = [
             obj["Key"][len(job.input) :]
             for obj in self.store.list(job.input)
-            if not obj["Key"].endswith("/")
+            if not is_folder_marker(obj["Key"])
         ]
         if not any(pipeline.is_image(name) for name in names):
             where = self.store.url(job.input)

@@ -29,6 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from chalicelib.painting import pipeline, platemap
+from chalicelib.storage import is_folder_marker
 
 CHANNEL_NAMES = ("channel", "channelnumber", "channelname", "wavelength", "ch", "w")
 MAX_LISTED = 20  # files or sites named in one problem before "and N more"
@@ -209,7 +210,7 @@ def parse_load_data(
 def _by_name(keys: Iterable[str], prefix: str) -> dict[str, list[str]]:
     index: dict[str, list[str]] = {}
     for key in keys:
-        if key.startswith(prefix) and not key.endswith("/"):
+        if key.startswith(prefix) and not is_folder_marker(key):
             index.setdefault(key.rsplit("/", 1)[-1], []).append(key)
     return index
 
@@ -285,7 +286,7 @@ def parse_file_names(
     unmatched = 0
     for key in sorted(keys):
         name = key[len(input_prefix) :] if key.startswith(input_prefix) else key
-        if key.endswith("/") or not pipeline.is_image(name):
+        if is_folder_marker(key) or not pipeline.is_image(name):
             continue
         match = compiled.search(name.rsplit("/", 1)[-1])
         if match is None:

@@ -14,6 +14,10 @@ from chalicelib import observability
 from chalicelib.painting import layout
 from chalicelib.painting.messages import PaintingJob
 
+# The tag every submitted job carries (its painting job id); the submitting role may set
+# no other (infra/permissions.py: TagSubmittedJobs).
+PAINTING_JOB_TAG = "painting-job"
+
 
 def plan_shards(job: PaintingJob, estimated_sets: int | None) -> tuple[int, int | None, str | None]:
     """(shards, image_sets, problem): how many Batch array children the job gets.
@@ -131,7 +135,7 @@ def job_request(
         "jobDefinition": plan.job_definition,
         "containerOverrides": overrides,
         "retryStrategy": retry_strategy(plan.attempts),
-        "tags": {"painting-job": plan.job_id},
+        "tags": {PAINTING_JOB_TAG: plan.job_id},
     }
     if children > 1:
         request["arrayProperties"] = {"size": children}

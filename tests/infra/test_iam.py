@@ -96,7 +96,7 @@ def test_policies_name_only_this_stages_resources(stage: str) -> None:
             for arn in resources if isinstance(resources, list) else [resources]:
                 if arn == "*":
                     assert set(statement["Action"]) <= set(permissions.RESOURCELESS_ACTIONS)
-                elif arn != "arn:aws:batch:*:*:job/*":
+                elif arn != "arn:aws:batch:*:${aws:PrincipalAccount}:job/*":
                     assert target.prefix in arn, (handler, arn)
 
 
@@ -118,6 +118,7 @@ BAD_STATEMENTS = {
     "any bucket": _allow("s3:GetObject", "arn:aws:s3:::*/*"),
     "any queue": _allow("sqs:SendMessage", "arn:aws:sqs:*:*:*"),
     "any table": _allow("dynamodb:GetItem", "arn:aws:dynamodb:us-east-1:123456789012:table/*"),
+    "one queue, any account": _allow("sqs:SendMessage", "arn:aws:sqs:*:*:lab-pipelines-dev-jobs"),
     "NotAction": {"Effect": "Allow", "NotAction": "iam:*", "Resource": "arn:aws:s3:::x"},
     "NotResource": {"Effect": "Allow", "Action": "s3:GetObject", "NotResource": "arn:aws:s3:::x"},
     "CloudFormation join to any bucket": _allow(
@@ -144,7 +145,9 @@ GOOD_STATEMENTS = {
         "Condition": {"Bool": {"aws:SecureTransport": "false"}},
     },
     "objects of one bucket": _allow("s3:GetObject", "arn:aws:s3:::lab-pipelines-dev-data/*"),
-    "one queue, any account": _allow("sqs:SendMessage", "arn:aws:sqs:*:*:lab-pipelines-dev-jobs"),
+    "one queue, the caller's account": _allow(
+        "sqs:SendMessage", "arn:aws:sqs:*:${aws:PrincipalAccount}:lab-pipelines-dev-jobs"
+    ),
     "a token-built ARN": _allow("sqs:SendMessage", {"Fn::GetAtt": ["Queue", "Arn"]}),
 }
 
@@ -201,4 +204,20 @@ def test_audit_flags_a_bad_policy_file(tmp_path: Path) -> None:
     path = tmp_path / "policy-dev-x.json"
     path.write_text(json.dumps(_policy(_allow("sqs:*", "arn:aws:sqs:*:*:*"))))
     findings = iam_audit.audit_policy(json.loads(path.read_text()), path.name)
-    assert {f.problem.split(" ")[0] for f in findings} == {"wildcard", "sqs"}
+    problems = sorted(f.problem for f in findings)
+    assert [p.split(" ")[0] for p in problems] == ["'arn:aws:sqs:*:*:*'", "sqs", "wildcard"]
+    assert problems[0].endswith("in any account")
+
+
+def test_submitted_jobs_may_carry_only_the_tags_the_submission_sets() -> None:
+    """TagResource on any job of the account is held to the tag keys SubmitJob really sends."""
+    from chalicelib.painting.messages import PaintingJob
+    from chalicelib.painting.submission import SubmitPlan
+
+    plan = SubmitPlan("j1", "data", PaintingJob("p", "i/", "o/"), "q", "d", 2, 2, 1, 2)
+    sent = set(plan.run_request()["tags"]) | set(plan.merge_request("run-1")["tags"])
+    document = policies.function_policy(Stage("dev"), "on_painting_message")
+    (tagging,) = [s for s in document["Statement"] if "batch:TagResource" in s["Action"]]
+    allowed = tagging["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"]
+    assert sent and set(allowed) == sent
+    assert tagging["Resource"] == "arn:aws:batch:*:${aws:PrincipalAccount}:job/*"

@@ -152,18 +152,42 @@ def required(service: str, operation: str, params: dict[str, Any]) -> list[tuple
     return [(f"{service}:{operation}", "*")]
 
 
-def allowed(policy: dict[str, Any], action: str, arn: str) -> bool:
-    """Does an Allow statement match the action and the resource (IAM's * and ? globs)?"""
+def request_context(service: str, operation: str, params: dict[str, Any]) -> dict[str, list[str]]:
+    """The condition keys a call carries that our policies test (SubmitJob's tag keys)."""
+    if service == "batch" and operation == "SubmitJob":
+        return {"aws:TagKeys": sorted(params.get("tags") or {})}
+    return {}
+
+
+def allowed(
+    policy: dict[str, Any], action: str, arn: str, context: dict[str, list[str]] | None = None
+) -> bool:
+    """Does an Allow statement match the action, the resource (IAM's * and ? globs, the
+    caller's account for ``${aws:PrincipalAccount}``) and its conditions?"""
     for statement in policy["Statement"]:
         actions = _as_list(statement["Action"])
-        resources = _as_list(statement["Resource"])
+        resources = [
+            r.replace("${aws:PrincipalAccount}", ACCOUNT) for r in _as_list(statement["Resource"])
+        ]
         if (
             statement["Effect"] == "Allow"
             and any(fnmatch.fnmatchcase(action.lower(), a.lower()) for a in actions)
             and any(fnmatch.fnmatchcase(arn, r) for r in resources)
+            and conditions_hold(statement.get("Condition", {}), context or {})
         ):
             return True
     return False
+
+
+def conditions_hold(block: dict[str, dict[str, Any]], context: dict[str, list[str]]) -> bool:
+    """IAM's ForAllValues:StringEquals; any other operator is not modelled: no match."""
+    for operator, tests in block.items():
+        for key, values in tests.items():
+            if operator != "ForAllValues:StringEquals":
+                return False
+            if not set(context.get(key, [])) <= set(_as_list(values)):
+                return False
+    return True
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -175,7 +199,7 @@ def denied(recorder: Recorder, policy: dict[str, Any]) -> list[str]:
         f"{action} on {arn} ({service}.{operation})"
         for service, operation, params in recorder.calls
         for action, arn in required(service, operation, params)
-        if not allowed(policy, action, arn)
+        if not allowed(policy, action, arn, request_context(service, operation, params))
     ]
 
 
@@ -193,6 +217,18 @@ def test_the_check_catches_a_missing_permission(cloud: tuple[Settings, Recorder,
     assert denied(recorder, chalice_policy("record_face_blur_failure")) == [
         f"s3:PutObject on arn:aws:s3:::{settings.data_bucket}/x (s3.PutObject)"
     ]
+
+
+def test_the_check_holds_the_account_and_the_tag_keys() -> None:
+    """Another account's queue of our name and a tag key SubmitJob does not send are refused."""
+    policy = chalice_policy("on_painting_message")
+    queue = Stage("dev").settings.painting_queue
+    mine = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}"
+    assert allowed(policy, "sqs:ReceiveMessage", mine)
+    assert not allowed(policy, "sqs:ReceiveMessage", mine.replace(ACCOUNT, "210987654321"))
+    job = f"arn:aws:batch:{REGION}:{ACCOUNT}:job/new"
+    assert allowed(policy, "batch:TagResource", job, {"aws:TagKeys": ["painting-job"]})
+    assert not allowed(policy, "batch:TagResource", job, {"aws:TagKeys": ["painting-job", "owner"]})
 
 
 # -- the functions, each through the call its Chalice handler makes ----------------------------

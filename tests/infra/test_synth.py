@@ -186,6 +186,21 @@ def test_buckets_are_private_encrypted_and_ssl_only(synthesized: Synthesized, st
     assert ssl_only == set(buckets)
 
 
+@STAGES
+def test_only_the_console_origin_may_read_upload_answers(
+    synthesized: Synthesized, stage: str
+) -> None:
+    """The images bucket's CORS rule names API Gateway's origins in the region, not '*'."""
+    settings = Stage(stage).settings
+    buckets = synthesized.resources(stage, "AWS::S3::Bucket").values()
+    (images,) = [b for b in buckets if b["BucketName"] == settings.images_bucket]
+    (rule,) = images["CorsConfiguration"]["CorsRules"]
+    assert rule["AllowedMethods"] == ["POST"]
+    (origin,) = [render(o) for o in rule["AllowedOrigins"]]
+    assert origin == "https://*.execute-api.{AWS::Region}.{AWS::URLSuffix}"
+    assert [b for b in buckets if "CorsConfiguration" in b] == [images]
+
+
 def _denies_plain_http(statement: dict[str, Any]) -> bool:
     condition = statement.get("Condition", {}).get("Bool", {})
     return statement["Effect"] == "Deny" and condition.get("aws:SecureTransport") == "false"
