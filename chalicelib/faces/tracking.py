@@ -29,7 +29,8 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -365,19 +366,16 @@ class FaceCoverage:
         searches += [(item, None, True, math.ceil(item[1] * LEVEL_SPAN)) for item in scan]
         self.stats.detection_passes += 1
         self.stats.searched_pixels += sum(_cost(s[0], self._detector.min_face) for s in searches)
-        started = time.process_time()
-        found, extents = self._search(
-            grey,
-            [item[0][0] for item in searches],
-            [item[0][1] for item in searches],
-            [item[2] for item in searches],
-            [item[1] for item in searches],
-            [item[3] for item in searches],
-        )
-        spent = time.process_time() - started
-        self.stats.detect_cpu_s += spent
-        if whole:  # (with this pass's other searches, a small share)
-            self.stats.whole_search_cpu_s += spent
+        # (the whole frame's search counted with this pass's other searches, a small share)
+        with self._cpu("detect_cpu_s", *(("whole_search_cpu_s",) if whole else ())):
+            found, extents = self._search(
+                grey,
+                [item[0][0] for item in searches],
+                [item[0][1] for item in searches],
+                [item[2] for item in searches],
+                [item[1] for item in searches],
+                [item[3] for item in searches],
+            )
         found += self._edge_faces(grey, self._clamp(edge), found, extents)
         self._associate(found, grey, index, refresh, extents)
         self._small_ref = small
@@ -565,17 +563,16 @@ class FaceCoverage:
         """
         if not edge:
             return []
-        started = time.process_time()
         largest = [round(least * EDGE_FACES) for _rect, least in edge]
-        labelled, reach = self._search(
-            grey,
-            [rect for rect, _least in edge],
-            [least for _rect, least in edge],
-            [False] * len(edge),
-            ["edge"] * len(edge),
-            list(largest),
-        )
-        self.stats.detect_cpu_s += time.process_time() - started
+        with self._cpu("detect_cpu_s"):
+            labelled, reach = self._search(
+                grey,
+                [rect for rect, _least in edge],
+                [least for _rect, least in edge],
+                [False] * len(edge),
+                ["edge"] * len(edge),
+                list(largest),
+            )
         self.stats.edge_searches += len(edge)
         self.stats.searched_pixels += sum(_cost(item, self._detector.min_face) for item in edge)
         most = max(largest)
@@ -637,16 +634,15 @@ class FaceCoverage:
                 searches.append((track, item, math.ceil(2 * side)))
         if not searches:
             return
-        started = time.process_time()
-        found, extents = self._search(
-            grey,
-            [item[0] for _track, item, _most in searches],
-            [item[1] for _track, item, _most in searches],
-            [False] * len(searches),
-            [track.view for track, _item, _most in searches],
-            [most for _track, _item, most in searches],
-        )
-        self.stats.detect_cpu_s += time.process_time() - started
+        with self._cpu("detect_cpu_s"):
+            found, extents = self._search(
+                grey,
+                [item[0] for _track, item, _most in searches],
+                [item[1] for _track, item, _most in searches],
+                [False] * len(searches),
+                [track.view for track, _item, _most in searches],
+                [most for _track, _item, most in searches],
+            )
         self.stats.follow_ups += len(searches)
         self.stats.searched_pixels += sum(
             _cost(item, self._detector.min_face) for _t, item, _m in searches
@@ -695,11 +691,8 @@ class FaceCoverage:
         here, back-filled as any new face.
         """
         self._blind = False
-        started = time.process_time()
-        try:
+        with self._cpu("edge_look_cpu_s"):
             self._look_at_edge(before, grey, index)
-        finally:
-            self.stats.edge_look_cpu_s += time.process_time() - started
 
     def _look_at_edge(self, before: np.ndarray, grey: np.ndarray, index: int) -> None:
         state = (self._mask_before, self._mask, self._camera)
@@ -783,14 +776,11 @@ class FaceCoverage:
         halfway = max(1, self.settings.detect_every // 2)
         if phase not in (halfway, halfway + 1):  # (halfway + 1 is a pass when every 2)
             return
-        started = time.process_time()
-        try:
+        with self._cpu("emerge_cpu_s"):
             if phase == halfway:
                 self._look_beside(grey, index)
             else:
                 self._follow_up(grey, index, emerged=True)
-        finally:
-            self.stats.emerge_cpu_s += time.process_time() - started
 
     def _look_beside(self, grey: np.ndarray, index: int) -> None:
         least = self._detector.min_face
@@ -888,18 +878,28 @@ class FaceCoverage:
     ) -> tuple[list[tuple[PixelRect, str]], dict[PixelRect, PixelRect]]:
         """The detector's faces in ``items`` (searched as moving regions; ``upright``:
         without the tilted view), CPU counted."""
-        started = time.process_time()
-        found, extents = self._search(
-            grey,
-            [rect for rect, _least in items],
-            [least for _rect, least in items],
-            [upright] * len(items),
-            [None] * len(items),
-            list(largest),
-        )
-        self.stats.detect_cpu_s += time.process_time() - started
+        with self._cpu("detect_cpu_s"):
+            found, extents = self._search(
+                grey,
+                [rect for rect, _least in items],
+                [least for _rect, least in items],
+                [upright] * len(items),
+                [None] * len(items),
+                list(largest),
+            )
         self.stats.searched_pixels += sum(_cost(item, self._detector.min_face) for item in items)
         return found, extents
+
+    @contextmanager
+    def _cpu(self, *counters: str) -> Iterator[None]:
+        """Add the CPU seconds the block takes to these ``CoverageStats`` fields."""
+        started = time.process_time()
+        try:
+            yield
+        finally:
+            spent = time.process_time() - started
+            for name in counters:
+                setattr(self.stats, name, getattr(self.stats, name) + spent)
 
     def _collar(self, track: _Track, index: int) -> bool:
         """Whether ``track``, born beside a larger face (``beside_face``), moves with one
@@ -1212,9 +1212,8 @@ class FaceCoverage:
 
     def _second_look(self, look: Callable[..., float], grey: np.ndarray, rect: PixelRect) -> bool:
         """Whether the detector's second look at ``rect`` scores ``verify`` (its CPU counted)."""
-        started = time.process_time()
-        score = float(look(grey, rect, self.settings.verify))
-        self.stats.detect_cpu_s += time.process_time() - started
+        with self._cpu("detect_cpu_s"):
+            score = float(look(grey, rect, self.settings.verify))
         self.stats.second_looks += 1
         return score >= self.settings.verify
 
