@@ -153,13 +153,13 @@ class Bucket:
 
     def write_json(
         self, key: str, document: Any, *, create_only: bool = False, if_match: str = ""
-    ) -> None:
+    ) -> str:
         """Write a JSON document; ``create_only``/``if_match`` make it conditional.
 
-        A conditional write that loses raises ``Conflict``.
+        A conditional write that loses raises ``Conflict``. Returns the new ETag.
         """
         document = observability.stamped(document)  # the work's correlation id, when any
-        self.put_bytes(
+        return self.put_bytes(
             key, to_json(document), "application/json", create_only=create_only, if_match=if_match
         )
 
@@ -230,7 +230,8 @@ class Bucket:
         create_only: bool = False,
         if_match: str = "",
         metadata: dict[str, str] | None = None,
-    ) -> None:
+    ) -> str:
+        """Write ``body``; returns its ETag (empty when the store gives none)."""
         extra: dict[str, Any] = {}
         if create_only:
             extra["IfNoneMatch"] = "*"
@@ -240,16 +241,20 @@ class Bucket:
         if metadata:
             extra["Metadata"] = metadata
         with translated(self.url(key)):
-            self.s3.put_object(
+            answer = self.s3.put_object(
                 Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, **extra
             )
+        return str(answer.get("ETag", ""))
 
     def put_text(self, key: str, text: str, content_type: str = "text/plain") -> None:
         self.put_bytes(key, text.encode(), content_type)
 
-    def delete(self, key: str) -> None:
+    def delete(self, key: str, *, if_match: str = "") -> None:
+        """Delete ``key``; with ``if_match`` only while its ETag is that one (S3's
+        conditional delete: ``Conflict`` when it changed, ``NotFound`` when gone)."""
+        extra = {"IfMatch": if_match} if if_match else {}
         with translated(self.url(key)):
-            self.s3.delete_object(Bucket=self.bucket, Key=key)
+            self.s3.delete_object(Bucket=self.bucket, Key=key, **extra)
 
     def list(self, prefix: str) -> list[dict[str, Any]]:
         """Every object under ``prefix`` as ``{"Key", "Size", "ETag"}``, all pages."""

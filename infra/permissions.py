@@ -148,6 +148,13 @@ def api_handler(s: Settings) -> list[Grant]:
         # the console's listing index (console/index/…)
         write("WriteResults", s.results_bucket),
         send("EnqueueJobs", s.jobs_queue),
+        # POST /jobs withdraws its ``queued`` record when the send fails (a conditional
+        # delete on its ETag, which also needs the GetObject of ReadResults): job records only.
+        Grant(
+            "WithdrawQueuedJobs",
+            ("s3:DeleteObject",),
+            (objects(f"{s.results_bucket}/results/jobs"),),
+        ),
         # GET /painting/jobs: status records and outputs; POST /predict/batch reads its
         # observations from the trusted data bucket only (any other bucket: 403 -> Forbidden).
         *read("ReadData", s.data_bucket),

@@ -85,15 +85,15 @@ def submit_job(raw_body: bytes | str | None) -> dict[str, str]:
     # then a send let both through and the worker answered the second ``job_id_in_use``.
     # No worker can have answered a job not yet sent, so ``queued`` replaces no result.
     created = results.create({**document, "status": "queued", "attributes": dict(job.attributes)})
-    if not created:
+    if created is None:
         existing = results.read(job.job_id)
         if existing is not None and not same_job(existing, job):
             raise Conflict(conflict_reason(job.job_id))  # nothing is queued
     try:
         sqs.send_message(QueueUrl=url, MessageBody=message, MessageAttributes=sqs_attributes)
     except Exception:
-        if created:  # a ``queued`` no message will answer: withdraw it (the id is free again)
-            results.discard(job.job_id)
+        if created is not None:  # a ``queued`` no message will answer: withdraw it
+            results.discard(job.job_id, created)
         raise
     return {"job_id": job.job_id, "status": "queued"}
 

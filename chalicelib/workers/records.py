@@ -3,12 +3,13 @@ queue, a claim per job so two deliveries of one message do not run it twice."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from chalicelib.errors import Conflict
+from chalicelib.errors import Conflict, NotFound
 from chalicelib.queues import MAX_MESSAGE_BYTES, message_size
 from chalicelib.storage import Bucket
 
@@ -46,18 +47,23 @@ class JobResults:
     def write(self, document: Mapping[str, Any]) -> None:
         self._bucket.write_json(self.key(str(document["job_id"])), document)
 
-    def create(self, document: Mapping[str, Any]) -> bool:
+    def create(self, document: Mapping[str, Any]) -> str | None:
         """Write the job's first record unless it has one (a conditional write: a worker
-        that answered the job meanwhile keeps its result); True when written."""
+        that answered the job meanwhile keeps its result); its ETag when written, None
+        when the job had a record."""
         try:
-            self._bucket.write_json(self.key(str(document["job_id"])), document, create_only=True)
+            return self._bucket.write_json(
+                self.key(str(document["job_id"])), document, create_only=True
+            )
         except Conflict:
-            return False
-        return True
+            return None
 
-    def discard(self, job_id: str) -> None:
-        """Delete the job's record: its ``queued`` when the job could not be sent."""
-        self._bucket.delete(self.key(job_id))
+    def discard(self, job_id: str, etag: str) -> None:
+        """Delete the job's record if it is still the one written with ``etag`` (its
+        ``queued`` when the job could not be sent): a record written since — the answer
+        to the same job sent again by another client — is kept."""
+        with contextlib.suppress(Conflict, NotFound):
+            self._bucket.delete(self.key(job_id), if_match=etag)
 
     def claim(
         self, job_id: str, stale_after: float, message_id: str = "", receive: int = 0

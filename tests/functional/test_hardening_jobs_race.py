@@ -180,3 +180,36 @@ def test_a_job_that_cannot_be_sent_leaves_no_queued_record(
     assert client.http.get("/jobs/lost-1").status_code == 404  # not 'queued' for ever
     again = client.http.post("/jobs", headers={"Content-Type": "application/json"}, body=body)
     assert again.status_code == 202
+
+
+class AnsweredThenRefusingSQS(RecordingSQS):
+    """SQS that refuses this route's send, after the same job sent by another client was
+    run and answered (its ``ok`` written over this route's ``queued``)."""
+
+    def __init__(self, inner: Any, s3: Any, bucket: str) -> None:
+        super().__init__(inner)
+        self._s3 = s3
+        self._bucket = bucket
+
+    def send_message(self, **kwargs: Any) -> Any:
+        job = json.loads(kwargs["MessageBody"])
+        done = {**job, "status": "ok", "replied": True, "result": {"label": "benign"}}
+        key = f"results/jobs/{job['job_id']}.json"
+        self._s3.put_object(Bucket=self._bucket, Key=key, Body=json.dumps(done).encode())
+        raise RuntimeError("SQS is down")
+
+
+def test_a_failed_send_does_not_delete_an_answer_written_since(
+    client: Client,
+    s3: CountingS3,
+    settings: Settings,
+    jobs_url: str,  # noqa: F811
+) -> None:
+    """The withdrawal of ``queued`` is conditional on its ETag (qa8 left it unconditional)."""
+    body = json.dumps({"job_id": "kept-1", "task": "predict", "input": {"a": 1}})
+    sqs = AnsweredThenRefusingSQS(aws.client("sqs"), aws.client("s3"), settings.results_bucket)
+    with aws.injected(sqs=sqs):
+        refused = client.http.post("/jobs", headers={"Content-Type": "application/json"}, body=body)
+    assert refused.status_code >= 500
+    record = json.loads(client.http.get("/jobs/kept-1").body)
+    assert record["status"] == "ok" and record["result"] == {"label": "benign"}

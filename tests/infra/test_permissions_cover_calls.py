@@ -109,7 +109,9 @@ def _s3(operation: str, params: dict[str, Any]) -> list[tuple[str, str]]:
         "UploadPart": [("s3:PutObject", obj)],
         "CompleteMultipartUpload": [("s3:PutObject", obj)],
         "AbortMultipartUpload": [("s3:AbortMultipartUpload", obj)],
-        "DeleteObject": [("s3:DeleteObject", obj)],
+        # a conditional delete on an ETag also needs GetObject (S3's user guide)
+        "DeleteObject": [("s3:DeleteObject", obj)]
+        + ([(read, obj)] if params.get("IfMatch") else []),
         "ListObjectsV2": [("s3:ListBucket", bucket)],
         "ListObjects": [("s3:ListBucket", bucket)],
         # botocore signs a presigned POST through the CreateBucket model (no key yet);
@@ -287,6 +289,31 @@ def test_every_route(cloud: tuple[Settings, Recorder, Any]) -> None:
         painting.get_job("cp-0123456789abcdef")
     body = json.dumps({"bucket": settings.data_bucket, "key": "obs.csv"})
     assert "rows" in json.dumps(prediction.predict_batch(body))
+    assert denied(recorder, chalice_policy("api_handler")) == []
+
+
+class RefusingSQS:
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def send_message(self, **kwargs: Any) -> Any:
+        raise RuntimeError("SQS is down")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def test_a_job_post_that_cannot_send_withdraws_its_record(
+    cloud: tuple[Settings, Recorder, Any],
+) -> None:
+    """``POST /jobs`` deletes its ``queued`` (conditionally) when SQS refuses the send."""
+    from chalicelib.workers import handlers as jobs
+
+    _settings, recorder, _s3 = cloud
+    recorder.calls.clear()
+    with aws.injected(sqs=RefusingSQS(aws.client("sqs"))), pytest.raises(RuntimeError):
+        jobs.submit_job(json.dumps({"job_id": "j-1", "task": "predict", "input": {"a": 1}}))
+    assert "DeleteObject" in [operation for _s, operation, _p in recorder.calls]
     assert denied(recorder, chalice_policy("api_handler")) == []
 
 
