@@ -564,17 +564,8 @@ class FaceCoverage:
         if not edge:
             return []
         largest = [round(least * EDGE_FACES) for _rect, least in edge]
-        with self._cpu("detect_cpu_s"):
-            labelled, reach = self._search(
-                grey,
-                [rect for rect, _least in edge],
-                [least for _rect, least in edge],
-                [False] * len(edge),
-                ["edge"] * len(edge),
-                list(largest),
-            )
+        labelled, reach = self._look(grey, edge, largest, prefer="edge")
         self.stats.edge_searches += len(edge)
-        self.stats.searched_pixels += sum(_cost(item, self._detector.min_face) for item in edge)
         most = max(largest)
         known = [np.array(rect, np.float64) for rect, _view in found]
         kept = [
@@ -874,17 +865,22 @@ class FaceCoverage:
         return items
 
     def _look(
-        self, grey: np.ndarray, items: list[ScanItem], largest: list[int], upright: bool = False
+        self,
+        grey: np.ndarray,
+        items: list[ScanItem],
+        largest: list[int],
+        upright: bool = False,
+        prefer: str | None = None,
     ) -> tuple[list[tuple[PixelRect, str]], dict[PixelRect, PixelRect]]:
         """The detector's faces in ``items`` (searched as moving regions; ``upright``:
-        without the tilted view), CPU counted."""
+        without the tilted view; ``prefer``: the view to try first), CPU counted."""
         with self._cpu("detect_cpu_s"):
             found, extents = self._search(
                 grey,
                 [rect for rect, _least in items],
                 [least for _rect, least in items],
                 [upright] * len(items),
-                [None] * len(items),
+                [prefer] * len(items),
                 list(largest),
             )
         self.stats.searched_pixels += sum(_cost(item, self._detector.min_face) for item in items)

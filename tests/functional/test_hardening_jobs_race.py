@@ -167,36 +167,41 @@ class RefusingSQS(RecordingSQS):
         raise RuntimeError("SQS is down")
 
 
-def test_a_job_that_cannot_be_sent_leaves_no_queued_record(
-    client: Client,
-    s3: CountingS3,
-    settings: Settings,
-    jobs_url: str,  # noqa: F811
-) -> None:
-    body = json.dumps({"job_id": "lost-1", "task": "predict", "input": {"a": 1}})
-    with aws.injected(sqs=RefusingSQS(aws.client("sqs"))):
-        refused = client.http.post("/jobs", headers={"Content-Type": "application/json"}, body=body)
-    assert refused.status_code >= 500
-    assert client.http.get("/jobs/lost-1").status_code == 404  # not 'queued' for ever
-    again = client.http.post("/jobs", headers={"Content-Type": "application/json"}, body=body)
-    assert again.status_code == 202
-
-
-class AnsweredThenRefusingSQS(RecordingSQS):
+class AnsweredThenRefusingSQS(RefusingSQS):
     """SQS that refuses this route's send, after the same job sent by another client was
     run and answered (its ``ok`` written over this route's ``queued``)."""
 
-    def __init__(self, inner: Any, s3: Any, bucket: str) -> None:
+    def __init__(self, inner: Any, bucket: str) -> None:
         super().__init__(inner)
-        self._s3 = s3
         self._bucket = bucket
 
     def send_message(self, **kwargs: Any) -> Any:
         job = json.loads(kwargs["MessageBody"])
         done = {**job, "status": "ok", "replied": True, "result": {"label": "benign"}}
         key = f"results/jobs/{job['job_id']}.json"
-        self._s3.put_object(Bucket=self._bucket, Key=key, Body=json.dumps(done).encode())
-        raise RuntimeError("SQS is down")
+        aws.client("s3").put_object(Bucket=self._bucket, Key=key, Body=json.dumps(done).encode())
+        return super().send_message(**kwargs)
+
+
+def _post_refused(client: Client, sqs: RefusingSQS, job_id: str) -> str:
+    """``POST /jobs`` of a small job while ``sqs`` refuses it (a 5xx); the body posted."""
+    body = json.dumps({"job_id": job_id, "task": "predict", "input": {"a": 1}})
+    with aws.injected(sqs=sqs):
+        refused = client.http.post("/jobs", headers={"Content-Type": "application/json"}, body=body)
+    assert refused.status_code >= 500
+    return body
+
+
+def test_a_job_that_cannot_be_sent_leaves_no_queued_record(
+    client: Client,
+    s3: CountingS3,
+    settings: Settings,
+    jobs_url: str,  # noqa: F811
+) -> None:
+    body = _post_refused(client, RefusingSQS(aws.client("sqs")), "lost-1")
+    assert client.http.get("/jobs/lost-1").status_code == 404  # not 'queued' for ever
+    again = client.http.post("/jobs", headers={"Content-Type": "application/json"}, body=body)
+    assert again.status_code == 202
 
 
 def test_a_failed_send_does_not_delete_an_answer_written_since(
@@ -206,10 +211,7 @@ def test_a_failed_send_does_not_delete_an_answer_written_since(
     jobs_url: str,  # noqa: F811
 ) -> None:
     """The withdrawal of ``queued`` is conditional on its ETag (qa8 left it unconditional)."""
-    body = json.dumps({"job_id": "kept-1", "task": "predict", "input": {"a": 1}})
-    sqs = AnsweredThenRefusingSQS(aws.client("sqs"), aws.client("s3"), settings.results_bucket)
-    with aws.injected(sqs=sqs):
-        refused = client.http.post("/jobs", headers={"Content-Type": "application/json"}, body=body)
-    assert refused.status_code >= 500
+    sqs = AnsweredThenRefusingSQS(aws.client("sqs"), settings.results_bucket)
+    _post_refused(client, sqs, "kept-1")
     record = json.loads(client.http.get("/jobs/kept-1").body)
     assert record["status"] == "ok" and record["result"] == {"label": "benign"}
