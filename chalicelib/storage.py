@@ -244,7 +244,7 @@ class Bucket:
             answer = self.s3.put_object(
                 Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, **extra
             )
-        return str(answer.get("ETag", ""))
+        return str((answer or {}).get("ETag", ""))  # (a stand-in store may answer None)
 
     def put_text(self, key: str, text: str, content_type: str = "text/plain") -> None:
         self.put_bytes(key, text.encode(), content_type)

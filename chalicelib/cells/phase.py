@@ -481,7 +481,9 @@ def _product_by_rows(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     threads then spin while they wait: for the light's (h × 3) @ (3 × w) surface of a
     photo's working image, 0.3 ms of work, ≈ 20 ms of CPU (docs/counting.md, 12ah). The
     blocks stay under that (for widths up to ≈ 2,700). Each block is the same kernel on
-    the same rows: the same numbers.
+    the same rows: the same numbers where OpenBLAS runs blocks and whole through one
+    kernel; on AVX-512 CPUs it runs small blocks through its small-matrix kernels, which
+    round the three products' sum in another order (an ulp or two).
 
     >>> a, b = np.arange(12.0).reshape(4, 3), np.arange(6.0).reshape(3, 2)
     >>> bool(np.array_equal(_product_by_rows(a, b), a @ b))
