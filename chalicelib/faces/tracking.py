@@ -104,6 +104,15 @@ class CoverageSettings:
     # camera) is blurred at once — it may be gone before the next pass (issue 14n).
     follow_up_side: int = 96
     fast_share: float = 0.2
+    # ... and one whose pixels themselves moved that fast between its two detections
+    # (``content_shift``: not the detector's boxes jumping on still texture — a galaxy
+    # in a star field, boxes 13 px apart, looks 0.61-0.63, seed 34314-0) is a face at
+    # this lower bar for its second look: a small face moving fast through the frame
+    # is in view for a few frames, often tilted or blurred by its motion, and its
+    # looks score under ``verify`` (a 30-px tilted face at 28 px/frame scored
+    # 0.56-0.69 at every look, left sharp in all 6 frames it was in view: blind seed
+    # 74848-4). 0: ``verify`` for all.
+    fast_verify: float = 0.5
     # What is blurred of a face also takes in its detection's *extent* where the
     # detector gives one (``blazeface.decode_faces``: a profile's box turned by its
     # eyes-to-mouth line and grown to the jaw), carried along with the track's box.
@@ -662,7 +671,7 @@ class FaceCoverage:
             # (and a face at a second look: a weak detection on texture, matched to
             # another one nearby, moved "fast" — seed 68739-3 lost 9.6 dB to it)
             if track.tentative and self._fast(track) and not self._collar(track, index):
-                track.verified = self._first_look(track) or self._verified(grey, best, track.view)
+                track.verified = self._fast_verified(track, self._grey, grey, best)
                 track.tentative = not track.verified
 
     def _edge_look(self, before: np.ndarray, grey: np.ndarray, index: int) -> None:
@@ -745,7 +754,7 @@ class FaceCoverage:
             self._found_again(track, rect, grey, index, counted=False)
             self._keep_reach(track, rect, extents, index)
             if track.tentative and self._fast(track) and not self._collar(track, index):
-                track.verified = self._first_look(track) or self._verified(grey, rect, view)
+                track.verified = self._fast_verified(track, before, grey, rect)
                 track.tentative = not track.verified
 
     def _emerge_look(self, grey: np.ndarray, index: int) -> None:
@@ -918,9 +927,8 @@ class FaceCoverage:
     def _fast(self, track: _Track) -> bool:
         """Whether ``track`` moves at least ``fast_share`` of its size (and 4 px) per
         frame relative to the camera (texture moves only with the camera)."""
-        speed = float(np.abs(track.velocity - self._camera).max())
         side = float(max(track.box[2], track.box[3]))
-        return speed >= max(FAST_SPEED, self.settings.fast_share * side)
+        return _fast_shift(track.velocity - self._camera, side, self.settings)
 
     def _background_weights(self) -> np.ndarray | None:
         """Weights of the small copy's pixels for finding the camera's shift: 0 on the
@@ -1144,8 +1152,11 @@ class FaceCoverage:
         self.stats.tracks += 1
         return track
 
-    def _verified(self, grey: np.ndarray, rect: PixelRect, view: str | None) -> bool:
-        """Whether a detection needs no second look, or passes it (see ``verify``).
+    def _verified(
+        self, grey: np.ndarray, rect: PixelRect, view: str | None, bar: float | None = None
+    ) -> bool:
+        """Whether a detection needs no second look, or passes it (scores ``bar``,
+        ``verify`` by default).
 
         Only BlazeFace's detections are looked at again (the Haar cascade's are
         faces under 42 px, where BlazeFace's own recall is low).
@@ -1161,9 +1172,25 @@ class FaceCoverage:
         # top, 0.54): cut boxes keep the rules they had.
         if edge_sides(np.array(rect, np.float64), self._width, self._height).any():
             return True
-        return self._second_look(look, grey, rect)
+        return self._second_look(look, grey, rect, bar)
 
-    def _first_look(self, track: _Track) -> bool:
+    def _fast_verified(
+        self, track: _Track, before: np.ndarray | None, grey: np.ndarray, rect: PixelRect
+    ) -> bool:
+        """Whether a tentative ``track`` found moving fast (``_fast``) in ``grey`` at
+        ``rect``, one frame after its first detection in ``before``, is a face: its first
+        detection or ``rect`` passes a second look — at ``fast_verify`` when the pixels
+        of its first box moved fast themselves (``content_shift``), else at ``verify``."""
+        bar = None
+        first = track.boxes.get(track.born)
+        if self.settings.fast_verify and before is not None and first is not None:
+            shift = content_shift(before, grey, first, rect, self._camera)
+            side = float(max(first[2], first[3]))
+            if shift is not None and _fast_shift(shift - self._camera, side, self.settings):
+                bar = min(self.settings.fast_verify, self.settings.verify)
+        return self._first_look(track, bar) or self._verified(grey, rect, track.view, bar)
+
+    def _first_look(self, track: _Track, bar: float | None = None) -> bool:
         """``track.verified``, the second look at its first detection made now if it was
         put off (``_Track.unlooked``): the same look on the same frame, made only when
         its answer is read — a weak or a collar's detection on texture is rarely found
@@ -1171,7 +1198,7 @@ class FaceCoverage:
         if track.unlooked is not None:
             grey, rect, view = track.unlooked
             track.unlooked = None
-            track.verified = track.verified or self._verified(grey, rect, view)
+            track.verified = track.verified or self._verified(grey, rect, view, bar)
         return track.verified
 
     def _cut_face(self, grey: np.ndarray, rect: PixelRect, view: str | None) -> bool | None:
@@ -1206,12 +1233,20 @@ class FaceCoverage:
             return None
         return self._second_look(look, grey, rect)
 
-    def _second_look(self, look: Callable[..., float], grey: np.ndarray, rect: PixelRect) -> bool:
-        """Whether the detector's second look at ``rect`` scores ``verify`` (its CPU counted)."""
+    def _second_look(
+        self,
+        look: Callable[..., float],
+        grey: np.ndarray,
+        rect: PixelRect,
+        bar: float | None = None,
+    ) -> bool:
+        """Whether the detector's second look at ``rect`` scores ``bar`` (``verify`` by
+        default; its CPU counted)."""
+        bar = self.settings.verify if bar is None else bar
         with self._cpu("detect_cpu_s"):
-            score = float(look(grey, rect, self.settings.verify))
+            score = float(look(grey, rect, bar))
         self.stats.second_looks += 1
-        return score >= self.settings.verify
+        return score >= bar
 
     def _grow_back(self, track: _Track, box: np.ndarray, index: int) -> None:
         """A face cut by the frame's edge found larger than before was that large in
@@ -1644,6 +1679,57 @@ def outside_range(before: np.ndarray, now: np.ndarray) -> np.ndarray:
     low = cv2.erode(before, kernel)
     high = cv2.dilate(before, kernel)
     return np.asarray(np.maximum(np.maximum(low - now, now - high), 0), np.float32)
+
+
+def _fast_shift(shift: np.ndarray, side: float, settings: CoverageSettings) -> bool:
+    """Whether a move of ``shift`` px (x, y) in a frame is fast for a face of ``side`` px."""
+    speed = float(np.abs(shift).max())
+    return speed >= max(FAST_SPEED, settings.fast_share * side)
+
+
+def content_shift(
+    before: np.ndarray,
+    grey: np.ndarray,
+    first: np.ndarray,
+    found: PixelRect,
+    camera: np.ndarray,
+) -> np.ndarray | None:
+    """How far (dx, dy) the pixels of box ``first`` (x, y, w, h) of frame ``before``
+    moved to frame ``grey``: where they match best (least squared difference) in the
+    box spanning where the camera took them and where the detection ``found`` in
+    ``grey`` says they went, grown by a quarter of the box (and 2 px). None when the
+    box is cut by the frame's edge or flat (nothing to match).
+
+    A face moving by itself is found where its pixels went; the detector's boxes on
+    still texture jump between frames while the texture stays where the camera puts
+    it (a galaxy in a star field: boxes 13 px apart, its pixels not moved).
+
+    >>> before = np.zeros((60, 80), np.uint8); before[20:30, 10:20] = 255
+    >>> grey = np.roll(before, 15, axis=1)  # the square moved 15 px to the right
+    >>> content_shift(before, grey, np.array([8, 18, 14, 14.0]), (23, 18, 14, 14), np.zeros(2))
+    array([15., 0.])
+    >>> content_shift(before, before, np.array([8, 18, 14, 14.0]), (23, 18, 14, 14), np.zeros(2))
+    array([0., 0.])
+    """
+    height, width = grey.shape[:2]
+    x, y, w, h = (round(float(v)) for v in first)
+    if w < 4 or h < 4 or x < 0 or y < 0 or x + w > width or y + h > height:
+        return None
+    patch = before[y : y + h, x : x + w]
+    if float(patch.std()) < 1.0:
+        return None
+    moved = _centre(np.array(found, np.float64)) - _centre(np.asarray(first, np.float64))
+    ends = np.array([camera, moved])
+    slack = max(2.0, 0.25 * max(w, h))
+    x0 = max(0, math.floor(x + ends[:, 0].min() - slack))
+    y0 = max(0, math.floor(y + ends[:, 1].min() - slack))
+    x1 = min(width, math.ceil(x + w + ends[:, 0].max() + slack))
+    y1 = min(height, math.ceil(y + h + ends[:, 1].max() + slack))
+    if x1 - x0 < w or y1 - y0 < h:
+        return None
+    scores = cv2.matchTemplate(grey[y0:y1, x0:x1], patch, cv2.TM_SQDIFF)
+    row, column = np.unravel_index(int(np.argmin(scores)), scores.shape)
+    return np.array([column + x0 - x, row + y0 - y], np.float64)
 
 
 def _centre(box: np.ndarray) -> np.ndarray:
