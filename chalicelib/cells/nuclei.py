@@ -93,6 +93,9 @@ UNSEEDED_AREA = 0.5
 # A seed's smoothed signal is at least this many intensity levels above the background:
 # rounding a smooth field (a dimmed 8-bit corner) leaves terraces of one level.
 BANDING_LEVELS = 1.0
+# An object within this many radii of the image's edge and brightest on it is the rim
+# or glow of a nucleus centred beyond the edge: not counted (issue 12ar).
+EDGE_DEPTH = 0.5
 
 
 @dataclass(frozen=True)
@@ -197,6 +200,7 @@ def segment_nuclei(
     # The objects grown from finer-scale seeds (a seed is its object's peak: never trimmed).
     apart = np.unique(labels[fine[:, 0], fine[:, 1]]) if len(fine) else None
     labels, count, flagged, giants, areas = _size_control(labels, smoothed, peak, r, apart)
+    labels, count, areas = _beyond_edge(labels, count, areas, smoothed, r)
     return Found(labels, count, flagged, soft, scale, giants, areas=areas)
 
 
@@ -908,6 +912,55 @@ def _size_control(
         flagged.append(f"{joined_area[giant] / typical:.0f} times the typical nucleus area")
     areas = np.bincount(final, weights=area, minlength=n + len(flagged) + 1).astype(np.int64)
     return np.asarray(np.take(final, labels)), n, tuple(flagged), int(giants.size), areas
+
+
+def _beyond_edge(
+    labels: np.ndarray, count: int, areas: np.ndarray | None, smoothed: np.ndarray, r: float
+) -> tuple[np.ndarray, int, np.ndarray | None]:
+    """Labels without the counted objects that are the rim or glow of a nucleus
+    whose centre lies beyond the image's edge; the count and areas alike.
+
+    Such an object lies within ``EDGE_DEPTH`` r of one edge and is brightest on
+    that edge (its intensity still rises when it leaves the image). A nucleus cut
+    through its centre reaches about a radius in (its half-maximum), one centred
+    a radius outside about a third of that: it is counted by the image it lies in.
+    Only the strips along the edges are looked at.
+
+    >>> labels = np.zeros((20, 20), np.int32); labels[0:2, 8:12] = 1; labels[8:13, 0:3] = 2
+    >>> smoothed = np.zeros((20, 20), np.float32); smoothed[0, 10] = 5; smoothed[10, 1] = 5
+    >>> kept, n, _ = _beyond_edge(labels, 2, None, smoothed, 5.0)
+    >>> n, int(kept[0, 10]), int(kept[10, 1])
+    (1, 0, 1)
+    """
+    depth = int(EDGE_DEPTH * r)  # rows an object may span and still be a rim
+    if count == 0 or depth < 1 or min(labels.shape) <= 2 * depth:
+        return labels, count, areas
+    if areas is None:
+        areas = label_areas(labels, int(labels.max()))
+    drop = np.zeros(areas.size, bool)
+    for strip, values in (
+        (labels[:depth], smoothed[:depth]),
+        (labels[::-1][:depth], smoothed[::-1][:depth]),
+        (labels[:, :depth].T, smoothed[:, :depth].T),
+        (labels[:, ::-1][:, :depth].T, smoothed[:, ::-1][:, :depth].T),
+    ):
+        inside = np.bincount(strip.ravel(), minlength=areas.size)[: areas.size]
+        whole = inside == areas  # every pixel of the object is in the strip
+        whole[0] = False
+        whole[count + 1 :] = False  # flagged objects stay as they are
+        if not whole.any():
+            continue
+        top = np.full(areas.size, -np.inf)
+        np.maximum.at(top, strip.ravel(), values.ravel())
+        on_edge = np.full(areas.size, -np.inf)
+        np.maximum.at(on_edge, strip[0], values[0])
+        drop |= whole & (on_edge >= top)
+    if not drop.any():
+        return labels, count, areas
+    keep = ~drop
+    keep[0] = False
+    kept = relabel(labels, keep)
+    return kept, count - int(drop.sum()), np.r_[areas[0] + areas[drop].sum(), areas[keep]]
 
 
 def _without(pairs: np.ndarray, labels: np.ndarray | None) -> np.ndarray:
