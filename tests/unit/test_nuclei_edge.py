@@ -66,3 +66,18 @@ def test_only_counted_objects_brightest_on_the_edge_and_shallow_are_dropped() ->
     assert count == 2
     assert kept[0, 6] == 0 and kept[1, 14] == 1 and kept[0, 22] == 2 and kept[29, 6] == 3
     assert areas is not None and areas.tolist() == [900 - 20 - 48, 10, 48, 10]
+
+
+@pytest.mark.parametrize(("peak", "dropped"), [(2.5, True), (3.0, False)])
+def test_a_weak_object_brightest_on_the_edge_within_a_radius_is_dropped(
+    peak: float, dropped: bool
+) -> None:
+    from chalicelib.cells.nuclei import _beyond_edge
+
+    labels = np.zeros((30, 30), np.int32)
+    labels[0:4, 10:16] = 1  # deeper than half a radius (5 px), within a radius
+    smoothed = np.zeros((30, 30), np.float32)
+    smoothed[0, 12] = peak
+    # the seed's floor is 2: a peak under sqrt(2) of it, with half the support outside
+    _, count, _ = _beyond_edge(labels, 1, None, smoothed, 5.0, 2.0)
+    assert count == (0 if dropped else 1)
