@@ -931,11 +931,11 @@ def _beyond_edge(
     Such an object is brightest on one edge (its intensity still rises where it
     leaves the image) and lies near it: within ``EDGE_DEPTH`` r — a nucleus cut
     through its centre reaches about a radius in (its half maximum), one centred a
-    radius outside about a third of that — or within a radius and weak: its peak
-    under ``EDGE_SIGNIFICANCE`` times the seed's ``floor`` there (half its support is
-    outside the image; a glow of a nucleus outside rises just over the floor at the
-    edge). It is counted by the image its centre lies in. Only the strips along the
-    edges are looked at.
+    radius outside about 0.4 of that (a Gaussian profile) — or within a radius and
+    weak: its peak under ``EDGE_SIGNIFICANCE`` times the seed's ``floor`` there (half
+    its support is outside the image; a glow of a nucleus outside rises just over the
+    floor at the edge). It is counted by the image its centre lies in. Only the
+    strips along the edges are looked at.
 
     >>> labels = np.zeros((20, 20), np.int32); labels[0:2, 8:12] = 1; labels[8:13, 0:3] = 2
     >>> smoothed = np.zeros((20, 20), np.float32); smoothed[0, 10] = 5; smoothed[10, 1] = 5
