@@ -93,6 +93,12 @@ UNSEEDED_AREA = 0.5
 # A seed's smoothed signal is at least this many intensity levels above the background:
 # rounding a smooth field (a dimmed 8-bit corner) leaves terraces of one level.
 BANDING_LEVELS = 1.0
+# An object within this many radii of the image's edge and brightest on it is the rim
+# or glow of a nucleus centred beyond the edge: not counted (issue 12ar).
+EDGE_DEPTH = 0.5
+# ... or within a radius of it and under this many times the seed's floor on the edge
+# (half its support is beyond the edge: sqrt(2) for the noise of a mean of half the pixels).
+EDGE_SIGNIFICANCE = float(np.sqrt(2.0))
 
 
 @dataclass(frozen=True)
@@ -197,6 +203,7 @@ def segment_nuclei(
     # The objects grown from finer-scale seeds (a seed is its object's peak: never trimmed).
     apart = np.unique(labels[fine[:, 0], fine[:, 1]]) if len(fine) else None
     labels, count, flagged, giants, areas = _size_control(labels, smoothed, peak, r, apart)
+    labels, count, areas = _beyond_edge(labels, count, areas, smoothed, r, seed_floor)
     return Found(labels, count, flagged, soft, scale, giants, areas=areas)
 
 
@@ -908,6 +915,91 @@ def _size_control(
         flagged.append(f"{joined_area[giant] / typical:.0f} times the typical nucleus area")
     areas = np.bincount(final, weights=area, minlength=n + len(flagged) + 1).astype(np.int64)
     return np.asarray(np.take(final, labels)), n, tuple(flagged), int(giants.size), areas
+
+
+def _beyond_edge(
+    labels: np.ndarray,
+    count: int,
+    areas: np.ndarray | None,
+    smoothed: np.ndarray,
+    r: float,
+    floor: float | np.ndarray = 0.0,
+) -> tuple[np.ndarray, int, np.ndarray | None]:
+    """Labels without the counted objects that are the rim or glow of a nucleus
+    whose centre lies beyond the image's edge; the count and areas alike.
+
+    Such an object is brightest on one edge (its intensity still rises where it
+    leaves the image) and lies near it: within ``EDGE_DEPTH`` r — a nucleus cut
+    through its centre reaches about a radius in (its half maximum), one centred a
+    radius outside about 0.4 of that (a Gaussian profile) — or within a radius and
+    weak: its peak under ``EDGE_SIGNIFICANCE`` times the seed's ``floor`` there (half
+    its support is outside the image; a glow of a nucleus outside rises just over the
+    floor at the edge). It is counted by the image its centre lies in. Only the
+    strips along the edges are looked at.
+
+    >>> labels = np.zeros((20, 20), np.int32); labels[0:2, 8:12] = 1; labels[8:13, 0:3] = 2
+    >>> smoothed = np.zeros((20, 20), np.float32); smoothed[0, 10] = 5; smoothed[10, 1] = 5
+    >>> kept, n, _ = _beyond_edge(labels, 2, None, smoothed, 5.0)
+    >>> n, int(kept[0, 10]), int(kept[10, 1])
+    (1, 0, 1)
+    """
+    if count == 0:
+        return labels, count, areas
+    if areas is None:
+        areas = label_areas(labels, int(labels.max()))
+    rim = _edge_peaked(labels, count, areas, smoothed, floor, int(EDGE_DEPTH * r))
+    drop = rim[0]
+    near, peak, there = _edge_peaked(labels, count, areas, smoothed, floor, int(r))
+    drop |= near & (peak < EDGE_SIGNIFICANCE * there)
+    if not drop.any():
+        return labels, count, areas
+    keep = ~drop
+    keep[0] = False
+    kept = relabel(labels, keep)
+    return kept, count - int(drop.sum()), np.r_[areas[0] + areas[drop].sum(), areas[keep]]
+
+
+def _edge_peaked(
+    labels: np.ndarray,
+    count: int,
+    areas: np.ndarray,
+    smoothed: np.ndarray,
+    floor: float | np.ndarray,
+    depth: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per label: counted, wholly within ``depth`` px of one edge and brightest on that
+    edge; its brightest value on that edge; the lowest ``floor`` there (tables over the
+    labels, one edge per object: the last edge that qualifies)."""
+    found = np.zeros(areas.size, bool)
+    peak = np.zeros(areas.size)
+    there = np.zeros(areas.size)
+    if depth < 1 or min(labels.shape) <= 2 * depth:
+        return found, peak, there
+    floors = np.broadcast_to(np.asarray(floor, np.float32), labels.shape)
+    for side in range(4):  # top, bottom, left, right: each edge as the first row
+        strip, values, level = (_from_edge(v, side)[:depth] for v in (labels, smoothed, floors))
+        whole = np.bincount(strip.ravel(), minlength=areas.size)[: areas.size] == areas
+        whole[0] = False
+        whole[count + 1 :] = False  # flagged objects stay as they are
+        if not whole.any():
+            continue
+        top = np.full(areas.size, -np.inf)
+        np.maximum.at(top, strip.ravel(), values.ravel())
+        on_edge = np.full(areas.size, -np.inf)
+        np.maximum.at(on_edge, strip[0], values[0])
+        lowest = np.full(areas.size, np.inf)
+        np.minimum.at(lowest, strip[0], level[0])
+        here = whole & (on_edge >= top)
+        found |= here
+        peak[here], there[here] = on_edge[here], lowest[here]
+    return found, peak, there
+
+
+def _from_edge(values: np.ndarray, side: int) -> np.ndarray:
+    """A view of ``values`` whose first row is edge ``side`` (0 top, 1 bottom, 2 left,
+    3 right)."""
+    turned = values if side < 2 else values.T
+    return turned[::-1] if side % 2 else turned
 
 
 def _without(pairs: np.ndarray, labels: np.ndarray | None) -> np.ndarray:
