@@ -22,7 +22,9 @@ from chalicelib.faces.tracking import (
     Covered,
     FaceCoverage,
     _scan_plan,
+    _Track,
     absorb,
+    around_faces,
     outside_range,
 )
 
@@ -1341,3 +1343,46 @@ def test_still_texture_the_detector_s_boxes_jump_on_keeps_the_full_look_bar() ->
     # (a look that scores ``verify`` still blurs it: the bar, not the look, changed)
     confirmed = _run_fast_doubt(positions, score=0.75, reported={1: (72, 60)})
     assert covers(confirmed[0].rects, 60, 60)
+
+
+def test_a_box_cut_by_the_edge_around_a_young_face_well_inside_it_starts_no_track() -> None:
+    # Seed 22619-0: a 210-px box 13 px beyond the top edge around a tracked 83-px face
+    # 42 px below that edge is that face seen larger with its background, not a face
+    # entering; it was blurred at 3x the face's size for 50 frames.
+    coverage = FaceCoverage(SquareSeer({}, set()), (640, 480), 30.0)
+    young = _Track(0, 0, 8, np.array([159, 42, 81, 83.0]), redetected=2)
+    larger = (93, -13, 210, 210)
+    assert not coverage._cut(larger, [young])
+    assert around_faces(larger, [young.box], coverage._cut(larger, [young]))
+    # The part in view of a face entering by the top is what its young track holds:
+    # the whole face, found cut, starts its own track.
+    part = _Track(1, 0, 8, np.array([300, 0, 60, 40.0]), redetected=1)
+    entering = (280, -60, 100, 100)
+    assert coverage._cut(entering, [part])
+    assert not around_faces(entering, [part.box], coverage._cut(entering, [part]))
+
+
+def _held_widths(last_found: int, frames: int = 60) -> dict[int, int]:
+    """A square moving 1 px/frame, found until ``last_found`` and then gone: the width of
+    its held rectangle in each frame after that."""
+    positions = {i: (40 + i, 60) for i in range(last_found + 1)}
+    seer = SquareSeer(positions, blind=set())
+    coverage = FaceCoverage(seer, SIZE, 30.0, CoverageSettings())
+    out = []
+    for index, frame in enumerate(square_frames(positions, frames)):
+        seer.frame = index
+        out += coverage.push(frame)
+    out += coverage.finish()
+    return {c.index: c.rects[0][2] for c in out if c.index > last_found and c.rects}
+
+
+def test_a_face_not_found_for_a_look_ahead_before_the_end_keeps_its_pads_to_the_end() -> None:
+    # Last found at frame 16 of 60 (a look-ahead is 37 frames at 30 fps): the frames the
+    # end decides hold it as the frames decided before do, without growing drift pads
+    # (seed 51307-4: a face that left by the edge, its pads growing to the last frame).
+    widths = [width for index, width in _held_widths(last_found=16).items() if index <= 41]
+    assert len(widths) == 25  # frames 17-22 decided before the end, 23-41 at the end
+    assert max(widths) - min(widths) <= 2, widths
+    # Found again less than a look-ahead before the end: its pads grow, as before.
+    late = _held_widths(last_found=40)
+    assert max(late.values()) - min(late.values()) >= 4, late
