@@ -107,6 +107,17 @@ def covers(rects: list[tuple[int, int, int, int]], x: int, y: int) -> bool:
     )
 
 
+def cover_all(seer, frames: list[np.ndarray], settings: CoverageSettings | None = None) -> list:  # type: ignore[no-untyped-def]
+    """Every frame pushed through a ``FaceCoverage`` with the detector double ``seer``
+    (told each frame's index), then finished: what it hands back."""
+    coverage = FaceCoverage(seer, SIZE, 30.0, settings or CoverageSettings())
+    out = []
+    for index, frame in enumerate(frames):
+        seer.frame = index
+        out += coverage.push(frame)
+    return out + coverage.finish()
+
+
 @pytest.mark.parametrize("speed", [3, 12, 30])
 def test_a_face_crossing_the_frame_is_covered_from_entering_to_leaving(speed: int) -> None:
     count = (SIZE[0] + 2 * SIDE) // speed + 2
@@ -586,13 +597,7 @@ class PairSeer(SquareSeer):
 
 def _run_pair(extra: set[int]) -> list:
     positions = {i: (80, 40) for i in range(40)}
-    seer = PairSeer(positions, extra)
-    coverage = FaceCoverage(seer, SIZE, 30.0, CoverageSettings())
-    out = []
-    for index, frame in enumerate(square_frames(positions, 40)):
-        seer.frame = index
-        out += coverage.push(frame)
-    return out + coverage.finish()
+    return cover_all(PairSeer(positions, extra), square_frames(positions, 40))
 
 
 def test_a_smaller_detection_beside_a_tracked_face_found_once_is_not_blurred() -> None:
@@ -1312,12 +1317,7 @@ def _run_fast_doubt(
     settings: CoverageSettings | None = None,
 ) -> list[Covered]:
     seer = FastDoubtSeer(positions, score, reported)
-    coverage = FaceCoverage(seer, SIZE, 30.0, settings or CoverageSettings())
-    out = []
-    for index, frame in enumerate(square_frames(positions, 12)):
-        seer.frame = index
-        out += coverage.push(frame)
-    return out + coverage.finish()
+    return cover_all(seer, square_frames(positions, 12), settings)
 
 
 def test_a_weak_fast_face_whose_pixels_moved_is_blurred_at_the_lower_look_bar() -> None:
@@ -1366,13 +1366,7 @@ def _held_widths(last_found: int, frames: int = 60) -> dict[int, int]:
     """A square moving 1 px/frame, found until ``last_found`` and then gone: the width of
     its held rectangle in each frame after that."""
     positions = {i: (40 + i, 60) for i in range(last_found + 1)}
-    seer = SquareSeer(positions, blind=set())
-    coverage = FaceCoverage(seer, SIZE, 30.0, CoverageSettings())
-    out = []
-    for index, frame in enumerate(square_frames(positions, frames)):
-        seer.frame = index
-        out += coverage.push(frame)
-    out += coverage.finish()
+    out = cover_all(SquareSeer(positions, blind=set()), square_frames(positions, frames))
     return {c.index: c.rects[0][2] for c in out if c.index > last_found and c.rects}
 
 
@@ -1386,3 +1380,30 @@ def test_a_face_not_found_for_a_look_ahead_before_the_end_keeps_its_pads_to_the_
     # Found again less than a look-ahead before the end: its pads grow, as before.
     late = _held_widths(last_found=40)
     assert max(late.values()) - min(late.values()) >= 4, late
+
+
+def test_a_panned_star_field_under_a_large_moving_face_is_the_camera_moving() -> None:
+    # Blind seed 61583-5: galaxies panned 1.5 px/frame under three large faces moving
+    # 15-25 px/frame. The shift that aligns the galaxies was found, but refused because
+    # the faces' own changes were over half of the changed pixels left: every galaxy was
+    # then searched as a moving region, 70-120 of them a pass (0.1x real time).
+    rng = np.random.default_rng(3)
+    before = np.zeros((216, 384), np.uint8)
+    ys, xs = rng.integers(10, 206, 150), rng.integers(10, 374, 150)
+    before[ys, xs] = 220
+    before = cv2.GaussianBlur(before, (3, 3), 0)
+    # (a face's shading: smooth, so its motion changes most of its pixels)
+    face = cv2.GaussianBlur(rng.random((60, 60)).astype(np.float32), (0, 0), 3)
+    face = cv2.normalize(face, None, 40, 250, cv2.NORM_MINMAX).astype(np.uint8)
+    now = np.roll(before, -2, axis=1)  # the camera pans: everything 2 px to the left
+    before[80:140, 100:160] = face
+    now[80:140, 115:175] = face  # a large face moving 15 px
+    coverage = FaceCoverage(SquareSeer({}, set()), (1920, 1080), 30.0)
+    # (the face tracked: left out of the camera's shift, as on that seed)
+    tracked = _Track(0, 0, 0, np.array([500, 400, 300, 300.0]), velocity=np.array([19.0, 0]))
+    coverage._tracks.append(tracked)
+    coverage._small_ref = before
+    moving, cut = coverage._motion(now)
+    assert not cut
+    assert abs(coverage._camera[0] * coverage._scale * 4 + 2) < 0.5, coverage._camera
+    assert len(moving) <= 3  # the face (and what its motion uncovered), not 150 galaxies
