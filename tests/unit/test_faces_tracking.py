@@ -765,8 +765,9 @@ def test_a_weak_detection_found_once_is_not_looked_at_again() -> None:
 def test_the_put_off_look_at_a_weak_first_detection_sees_that_frame() -> None:
     seer, frames = _run_looked_weak(shown=20)  # found at frames 0, 4, 8, ...
     # Found again at frame 4: its first detection looked at (frame 0's picture, its box
-    # there), then the new one; the third detection confirms it without a look.
-    assert [x for x, _grey in seer.looks] == [60, 64]
+    # there), then the new one; found weakly only, each later detection is looked at
+    # too (``verify_tries`` confirms only a track found confidently once).
+    assert [x for x, _grey in seer.looks][:3] == [60, 64, 68]
     greys = [cv2.cvtColor(frames[i], cv2.COLOR_BGR2GRAY) for i in (0, 4)]
     assert np.array_equal(seer.looks[0][1], greys[0])
     assert np.array_equal(seer.looks[1][1], greys[1])
@@ -1112,10 +1113,18 @@ class LookedScriptSeer(ScriptSeer):
         return self.score
 
 
-def _cut_then_inside(score: float, passes: int) -> tuple[list[Covered], LookedScriptSeer]:
-    """A weak box cut by the top edge at frame 0, then weak boxes in view every 4 frames."""
+def _cut_then_inside(
+    score: float, passes: int, confident: frozenset[int] = frozenset()
+) -> tuple[list[Covered], LookedScriptSeer]:
+    """A weak box cut by the top edge at frame 0, then boxes in view every 4 frames (weak
+    but on the frames in ``confident``)."""
     script = {0: [((60, -6, 24, 24), "blazeface?")]}
-    script.update({4 * k: [((60 + k, 2, 24, 24), "blazeface?")] for k in range(1, passes)})
+    script.update(
+        {
+            4 * k: [((60 + k, 2, 24, 24), "blazeface" if 4 * k in confident else "blazeface?")]
+            for k in range(1, passes)
+        }
+    )
     seer = LookedScriptSeer(script, score)
     positions = {i: (60 + i // 4, -6 if i < 4 else 2) for i in range(30)}
     out, _coverage = _run_script(seer, [(positions, 24)], 30)
@@ -1134,8 +1143,18 @@ def test_a_cut_weak_detection_that_failed_its_look_is_not_verified_by_it_later()
 def test_a_cut_weak_detection_that_passed_its_look_or_is_found_often_is_blurred() -> None:
     out, _seer = _cut_then_inside(score=0.9, passes=2)  # a face at its look at birth
     assert out[0].rects and all(covers_part(c.rects, 60, -6, 24) for c in out[:4])
-    out, _seer = _cut_then_inside(score=0.2, passes=5)  # found ``verify_tries`` times
+    # found ``verify_tries`` times, once confidently
+    out, _seer = _cut_then_inside(score=0.2, passes=5, confident=frozenset({8}))
     assert out[0].rects and all(covers_part(c.rects, 60, -6, 24) for c in out[:4])
+
+
+def test_a_box_found_often_but_only_weakly_and_never_a_face_at_a_look_is_not_blurred() -> None:
+    # Texture found again and again (seed 90217-6: a 270-px weak box, on a face in 17 of
+    # its 45 frames, 90 % of the case's background loss): ``verify_tries`` confirms only
+    # a track found confidently at least once.
+    out, seer = _cut_then_inside(score=0.2, passes=5)
+    assert not any(c.rects for c in out)
+    assert len(seer.looks) >= 4  # each detection looked at again, none a face
 
 
 class MovingSeer:
