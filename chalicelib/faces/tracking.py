@@ -234,6 +234,8 @@ class _Track:
     # detection frame -> how far the detection's extent reached beyond its box
     # (``extent_margins``): blurred around the box, never used to track or search
     reach: dict[int, np.ndarray] = field(default_factory=dict)
+    # its box's size at its last confident detection wholly in view (None: none yet)
+    size_in_view: np.ndarray | None = None
 
 
 class FaceCoverage:
@@ -996,16 +998,21 @@ class FaceCoverage:
             self._keep_reach(track, best, extents or {}, index)
         # A new detection around faces already tracked is not a new face (see
         # around_faces); nor is one around a face found confidently at this same pass
-        # (the first pass of a video finds every face in view at once): smallest first.
+        # (the first pass of a video finds every face in view at once): such ones are
+        # started after the others.
         # (A 516-px box around a 209-px face, both found in frame 0, was blurred 50
         # frames at 3x the face's size: seed 33810-5.)
         live = self._live_faces(index)
-        for rect in sorted(unmatched, key=lambda r: max(r[2], r[3])):
-            if not around_faces(rect, [t.box for t in live], self._cut(rect, live)):
+        strong = [np.array(rect, np.float64) for rect in unmatched if not is_weak(views[rect])]
+        later = [rect for rect in unmatched if around_faces(rect, strong)]
+        born: list[_Track] = []
+        for rect in [r for r in unmatched if r not in later] + later:
+            faces = live + born if rect in later else live
+            if not around_faces(rect, [t.box for t in faces], self._cut(rect, faces)):
                 track = self._start_track(rect, views[rect], grey, index, live)
                 self._keep_reach(track, rect, extents or {}, index)
                 if not track.tentative:
-                    live.append(track)
+                    born.append(track)
 
     def _pairs(
         self, found: list[PixelRect], index: int, refresh: bool
@@ -1104,13 +1111,18 @@ class FaceCoverage:
         # (a weak detection at the edge — texture the detector half-believes — does
         # not hold its size)
         cut = edge_sides(detected, self._width, self._height).any()
+        # (a face's size seen wholly in view bounds its box's growth while it is cut:
+        # see ``edge_steady``)
+        most = None if track.size_in_view is None else GROW_CUT * track.size_in_view
         if not is_weak(track.view) and cut:
-            box = edge_steady(track.box, detected, self._width, self._height)
+            box = edge_steady(track.box, detected, self._width, self._height, most)
             if (box[2:] > track.box[2:] + 0.5).any():
                 self._grow_back(track, box, index)
             track.box = box
         else:
             box = steady_size(track.box, detected, self.settings.shrink)
+            if cut and most is not None and (box[2:] > np.maximum(most, track.box[2:])).any():
+                box = edge_steady(np.zeros(4), detected, self._width, self._height, most)
             # ... but a face found confidently before and now found larger, weakly,
             # cut by the edge, was that large in the frames before too, while cut
             # (issue 14z: a 129-px profile entering, found at 76 px and one frame
@@ -1118,9 +1130,11 @@ class FaceCoverage:
             # face's sharpness, seed 4856-5)
             if cut and track.strong and (box[2:] > track.box[2:] + 0.5).any():
                 self._grow_back(
-                    track, edge_steady(track.box, detected, self._width, self._height), index
+                    track, edge_steady(track.box, detected, self._width, self._height, most), index
                 )
             track.box = box
+        if not cut:
+            track.size_in_view = track.box[2:].copy()
         if not refresh and index > track.last_seen and then is not None:
             # Measured between the track's boxes at its two detections, like with
             # like: a face cut by the frame's edge has a box larger than its
@@ -1164,6 +1178,8 @@ class FaceCoverage:
             track.verified = self._verified(grey, rect, view)
         track.tentative = weak or track.beside or not track.verified
         track.strong = not is_weak(view)
+        if not edge_sides(box, self._width, self._height).any():
+            track.size_in_view = box[2:].copy()
         track.points = _features(grey, box)
         self._tracks.append(track)
         self.stats.tracks += 1
@@ -1571,6 +1587,7 @@ ESTABLISHED = 2
 EDGE_SNAP = 0.25  # of the face's size: a padded box nearer the frame's edge reaches it
 EDGE_GROW = 0.3  # of the face's width: a box cut by the frame's edge grows this much inwards
 EDGE_ALONG = 0.15  # of the face's size: ... and this much along the edge, on each side
+GROW_CUT = 1.2  # a box cut by the edge grows to at most this times the face's size in view
 # A detection this many times a tracked face's size around it is that face seen larger
 # (with its head and shoulders, or its background), not a new face (``around_faces``).
 LARGER_FACE = 1.6
@@ -2094,7 +2111,13 @@ def edge_sides(box: np.ndarray, width: int, height: int) -> np.ndarray:
     return np.array([x <= 0, y <= 0, x + w >= width, y + h >= height])
 
 
-def edge_steady(before: np.ndarray, detected: np.ndarray, width: int, height: int) -> np.ndarray:
+def edge_steady(
+    before: np.ndarray,
+    detected: np.ndarray,
+    width: int,
+    height: int,
+    most: np.ndarray | None = None,
+) -> np.ndarray:
     """The box (x, y, w, h) of a face whose detection ``detected`` is cut by the frame's edge.
 
     A detector sees only the visible part of a face leaving (or entering) the
@@ -2104,11 +2127,23 @@ def edge_steady(before: np.ndarray, detected: np.ndarray, width: int, height: in
     detection along the edge, and across it anchored to the detection's inner side
     (the part of the face in view), reaching beyond the edge.
 
+    It grows with a larger detection only up to ``most`` (or ``before``'s size, when
+    larger): ``GROW_CUT`` times the face's size found wholly in view, when known.
+    The search mirrors the frame beyond its edge, and a face at the edge with its
+    mirror image is one larger symmetric blob: a 195-px face leaving by the top edge
+    of a 640 × 480 frame was found as a 404-px box, and blurred over the whole frame
+    for 30 frames (seed 33810-4).
+
     >>> edge_steady(np.array([1700, 300, 250, 300.0]), np.array([1790, 340, 130, 200.0]),
     ...             1920, 1080).tolist()
     [1790.0, 290.0, 250.0, 300.0]
+    >>> edge_steady(np.array([30, -10, 270, 270.0]), np.array([-26, -150, 404, 405.0]),
+    ...             640, 480, most=np.array([312, 312.0])).tolist()
+    [66.0, -57.0, 312.0, 312.0]
     """
     side = np.maximum(detected[2:], before[2:])
+    if most is not None:
+        side = np.minimum(side, np.maximum(most, before[2:]))
     centre = _centre(detected)
     corner = centre - side / 2
     cut_left, cut_top, cut_right, cut_bottom = edge_sides(detected, width, height)
