@@ -1122,7 +1122,7 @@ class FaceCoverage:
         else:
             box = steady_size(track.box, detected, self.settings.shrink)
             if cut and most is not None and (box[2:] > np.maximum(most, track.box[2:])).any():
-                box = edge_steady(np.zeros(4), detected, self._width, self._height, most)
+                box = edge_steady(track.box, detected, self._width, self._height, most)
             # ... but a face found confidently before and now found larger, weakly,
             # cut by the edge, was that large in the frames before too, while cut
             # (issue 14z: a 129-px profile entering, found at 76 px and one frame
@@ -2127,23 +2127,27 @@ def edge_steady(
     detection along the edge, and across it anchored to the detection's inner side
     (the part of the face in view), reaching beyond the edge.
 
-    It grows with a larger detection only up to ``most`` (or ``before``'s size, when
-    larger): ``GROW_CUT`` times the face's size found wholly in view, when known.
-    The search mirrors the frame beyond its edge, and a face at the edge with its
-    mirror image is one larger symmetric blob: a 195-px face leaving by the top edge
-    of a 640 × 480 frame was found as a 404-px box, and blurred over the whole frame
-    for 30 frames (seed 33810-4).
+    A detection larger than ``most`` (``GROW_CUT`` times the face's size found
+    wholly in view, when known) and than ``before`` is the face with its mirror
+    image: the search mirrors the frame beyond its edge, and a face at the edge and
+    its reflection are one larger symmetric blob (a 195-px face leaving by the top
+    edge of a 640 × 480 frame was found as a 404-px box and blurred over the whole
+    frame for 30 frames: seed 33810-4). The box then grows only to ``most``, around
+    ``before``'s centre (where the face was followed to).
 
     >>> edge_steady(np.array([1700, 300, 250, 300.0]), np.array([1790, 340, 130, 200.0]),
     ...             1920, 1080).tolist()
     [1790.0, 290.0, 250.0, 300.0]
     >>> edge_steady(np.array([30, -10, 270, 270.0]), np.array([-26, -150, 404, 405.0]),
     ...             640, 480, most=np.array([312, 312.0])).tolist()
-    [66.0, -57.0, 312.0, 312.0]
+    [9.0, -31.0, 312.0, 312.0]
     """
     side = np.maximum(detected[2:], before[2:])
-    if most is not None:
+    if most is not None and (side > np.maximum(most, before[2:])).any():
+        # (the face with its mirror image: not the part in view, and not centred
+        # on the face; the face is where it was followed to)
         side = np.minimum(side, np.maximum(most, before[2:]))
+        return np.concatenate([_centre(before) - side / 2, side])
     centre = _centre(detected)
     corner = centre - side / 2
     cut_left, cut_top, cut_right, cut_bottom = edge_sides(detected, width, height)

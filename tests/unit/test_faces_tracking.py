@@ -1426,3 +1426,36 @@ def test_a_panned_star_field_under_a_large_moving_face_is_the_camera_moving() ->
     assert not cut
     assert abs(coverage._camera[0] * coverage._scale * 4 + 2) < 0.5, coverage._camera
     assert len(moving) <= 3  # the face (and what its motion uncovered), not 150 galaxies
+
+
+def test_a_box_around_a_face_found_at_the_same_pass_starts_no_track() -> None:
+    # Seed 33810-5: at the first frame a 516-px box around a 209-px face, both found
+    # confidently, started two tracks; the larger was blurred 50 frames at 3x the face's
+    # size. Faces found at the same pass are each other's "faces already tracked".
+    positions = {i: (80, 60) for i in range(12)}
+    face = {i: [((80, 60, 30, 30), "blazeface")] for i in range(0, 12, 4)}
+    larger = {i: list(boxes) for i, boxes in face.items()}
+    larger[0] = larger[0] + [((50, 30, 90, 90), "blazeface")]
+    alone, _coverage = _run_script(LookingSeer(face, 0.9), [(positions, 30)], 12)
+    with_box, _coverage = _run_script(LookingSeer(larger, 0.9), [(positions, 30)], 12)
+    assert [c.rects for c in with_box] == [c.rects for c in alone]
+    # Around a face found only weakly (maybe texture on a larger face), it is a face.
+    weak = {0: [((80, 60, 30, 30), "blazeface?"), ((50, 30, 90, 90), "blazeface")]}
+    out, _coverage = _run_script(LookingSeer(weak, 0.9), [({0: (50, 30)}, 90)], 4)
+    assert covers_part(out[0].rects, 50, 30, 90)
+
+
+def test_a_face_found_larger_at_the_edge_grows_only_a_little_beyond_its_size_in_view() -> None:
+    # Seed 33810-4: a 195-px face leaving by the top edge was found with its mirror
+    # image beyond the edge as a 404-px box, kept while cut, and blurred over the whole
+    # 640 x 480 frame. A 30-px face seen in view, then at the left edge found as 60 px:
+    positions = {i: (60 - 8 * i, 60) for i in range(12)}
+    script = {
+        0: [((60, 60, 30, 30), "blazeface")],
+        4: [((28, 60, 30, 30), "blazeface")],
+        8: [((-34, 45, 60, 60), "blazeface")],
+    }
+    out, coverage = _run_script(LookingSeer(script, 0.9), [(positions, 30)], 12)
+    assert all(covers_part(c.rects, *positions[c.index], 30) for c in out)
+    # (1.2 x 30 px, padded by 15 % and the motion on each side: < 60)
+    assert max(w for _x, _y, w, _h in out[8].rects) < 60, out[8].rects
