@@ -997,19 +997,21 @@ class FaceCoverage:
             self._found_again(track, best, grey, index, refresh)
             self._keep_reach(track, best, extents or {}, index)
         # A new detection around faces already tracked is not a new face (see
-        # around_faces); nor is one around a face found confidently at this same pass
-        # (the first pass of a video finds every face in view at once): such ones are
-        # started after the others.
-        # (A 516-px box around a 209-px face, both found in frame 0, was blurred 50
-        # frames at 3x the face's size: seed 33810-5.)
+        # around_faces), and one beside such a face is tentative (``beside_face``). So
+        # with faces found confidently at this same pass (the first pass of a video
+        # finds every face in view at once): detections around or beside one of those
+        # are started after the others, which count as tracked for them. (Both found
+        # in frame 0: a 516-px box around a 209-px face was blurred 50 frames at 3x
+        # the face's size, seed 33810-5; a 146-px box on a 179-px face's shoulder,
+        # held 52 frames while the flow followed the body, 36859-0.)
         live = self._live_faces(index)
         strong = [np.array(rect, np.float64) for rect in unmatched if not is_weak(views[rect])]
-        later = [rect for rect in unmatched if around_faces(rect, strong)]
+        later = [rect for rect in unmatched if _by_faces(np.array(rect, np.float64), strong)]
         born: list[_Track] = []
         for rect in [r for r in unmatched if r not in later] + later:
             faces = live + born if rect in later else live
             if not around_faces(rect, [t.box for t in faces], self._cut(rect, faces)):
-                track = self._start_track(rect, views[rect], grey, index, live)
+                track = self._start_track(rect, views[rect], grey, index, faces)
                 self._keep_reach(track, rect, extents or {}, index)
                 if not track.tentative:
                     born.append(track)
@@ -1912,6 +1914,20 @@ def around_faces(rect: PixelRect, faces: Sequence[np.ndarray], cut: bool = False
     if sum(ratio > 2 for ratio in larger) >= 2:
         return True
     return bool(inside) and not cut
+
+
+def _by_faces(box: np.ndarray, faces: Sequence[np.ndarray]) -> bool:
+    """Whether ``box`` (x, y, w, h) is around or beside one of the other ``faces``
+    (``around_faces``, ``beside_face``).
+
+    >>> faces = [np.array([100, 100, 40, 40.0]), np.array([90, 142, 25, 25.0])]
+    >>> _by_faces(faces[0], faces), _by_faces(faces[1], faces)
+    (False, True)
+    >>> _by_faces(np.array([80, 80, 80, 80.0]), faces[:1])
+    True
+    """
+    others = [face for face in faces if not np.array_equal(face, box)]
+    return around_faces(tuple(int(v) for v in box), others) or beside_face(box, others)
 
 
 def beside_face(box: np.ndarray, faces: Sequence[np.ndarray]) -> bool:
