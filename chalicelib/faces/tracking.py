@@ -234,8 +234,6 @@ class _Track:
     # detection frame -> how far the detection's extent reached beyond its box
     # (``extent_margins``): blurred around the box, never used to track or search
     reach: dict[int, np.ndarray] = field(default_factory=dict)
-    # its box's size at its last confident detection wholly in view (None: none yet)
-    size_in_view: np.ndarray | None = None
 
 
 class FaceCoverage:
@@ -997,23 +995,31 @@ class FaceCoverage:
             self._found_again(track, best, grey, index, refresh)
             self._keep_reach(track, best, extents or {}, index)
         # A new detection around faces already tracked is not a new face (see
-        # around_faces), and one beside such a face is tentative (``beside_face``). So
-        # with faces found confidently at this same pass (the first pass of a video
-        # finds every face in view at once): detections around or beside one of those
-        # are started after the others, which count as tracked for them. (Both found
-        # in frame 0: a 516-px box around a 209-px face was blurred 50 frames at 3x
-        # the face's size, seed 33810-5; a 146-px box on a 179-px face's shoulder,
-        # held 52 frames while the flow followed the body, 36859-0.)
+        # around_faces), nor one around a face found at this same pass (the first pass
+        # of a video finds every face in view at once) confidently, wholly in view
+        # and verified (a second look): those are started after the others.
+        # (Both found in frame 0, a 516-px box around a 209-px face was blurred 50
+        # frames at 3x the face's size: seed 33810-5. A box cut by the edge is not
+        # looked at again: a 46-px one on the edge of a 172-px box holding two real
+        # faces, 44464-2. Beside such a face, a detection is a face: a 133-px face
+        # beside a 262-px one, and an 85-px face leaving beside a 204-px one, were
+        # left sharp when taken for a shoulder, 75257-6 and 65784-4.)
         live = self._live_faces(index)
-        strong = [np.array(rect, np.float64) for rect in unmatched if not is_weak(views[rect])]
-        later = [rect for rect in unmatched if _by_faces(np.array(rect, np.float64), strong)]
+        sure = [
+            rect
+            for rect in unmatched
+            if not is_weak(views[rect])
+            and not edge_sides(np.array(rect, np.float64), self._width, self._height).any()
+        ]
+        boxes = [np.array(rect, np.float64) for rect in sure]
+        later = [rect for rect in unmatched if around_faces(rect, boxes)]
         born: list[_Track] = []
         for rect in [r for r in unmatched if r not in later] + later:
             faces = live + born if rect in later else live
             if not around_faces(rect, [t.box for t in faces], self._cut(rect, faces)):
-                track = self._start_track(rect, views[rect], grey, index, faces)
+                track = self._start_track(rect, views[rect], grey, index, live)
                 self._keep_reach(track, rect, extents or {}, index)
-                if not track.tentative:
+                if rect in sure and not track.tentative:
                     born.append(track)
 
     def _pairs(
@@ -1113,18 +1119,13 @@ class FaceCoverage:
         # (a weak detection at the edge — texture the detector half-believes — does
         # not hold its size)
         cut = edge_sides(detected, self._width, self._height).any()
-        # (a face's size seen wholly in view bounds its box's growth while it is cut:
-        # see ``edge_steady``)
-        most = None if track.size_in_view is None else GROW_CUT * track.size_in_view
         if not is_weak(track.view) and cut:
-            box = edge_steady(track.box, detected, self._width, self._height, most)
+            box = edge_steady(track.box, detected, self._width, self._height)
             if (box[2:] > track.box[2:] + 0.5).any():
                 self._grow_back(track, box, index)
             track.box = box
         else:
             box = steady_size(track.box, detected, self.settings.shrink)
-            if cut and most is not None and (box[2:] > np.maximum(most, track.box[2:])).any():
-                box = edge_steady(track.box, detected, self._width, self._height, most)
             # ... but a face found confidently before and now found larger, weakly,
             # cut by the edge, was that large in the frames before too, while cut
             # (issue 14z: a 129-px profile entering, found at 76 px and one frame
@@ -1132,11 +1133,9 @@ class FaceCoverage:
             # face's sharpness, seed 4856-5)
             if cut and track.strong and (box[2:] > track.box[2:] + 0.5).any():
                 self._grow_back(
-                    track, edge_steady(track.box, detected, self._width, self._height, most), index
+                    track, edge_steady(track.box, detected, self._width, self._height), index
                 )
             track.box = box
-        if not cut:
-            track.size_in_view = track.box[2:].copy()
         if not refresh and index > track.last_seen and then is not None:
             # Measured between the track's boxes at its two detections, like with
             # like: a face cut by the frame's edge has a box larger than its
@@ -1180,8 +1179,6 @@ class FaceCoverage:
             track.verified = self._verified(grey, rect, view)
         track.tentative = weak or track.beside or not track.verified
         track.strong = not is_weak(view)
-        if not edge_sides(box, self._width, self._height).any():
-            track.size_in_view = box[2:].copy()
         track.points = _features(grey, box)
         self._tracks.append(track)
         self.stats.tracks += 1
@@ -1589,7 +1586,6 @@ ESTABLISHED = 2
 EDGE_SNAP = 0.25  # of the face's size: a padded box nearer the frame's edge reaches it
 EDGE_GROW = 0.3  # of the face's width: a box cut by the frame's edge grows this much inwards
 EDGE_ALONG = 0.15  # of the face's size: ... and this much along the edge, on each side
-GROW_CUT = 1.2  # a box cut by the edge grows to at most this times the face's size in view
 # A detection this many times a tracked face's size around it is that face seen larger
 # (with its head and shoulders, or its background), not a new face (``around_faces``).
 LARGER_FACE = 1.6
@@ -1916,20 +1912,6 @@ def around_faces(rect: PixelRect, faces: Sequence[np.ndarray], cut: bool = False
     return bool(inside) and not cut
 
 
-def _by_faces(box: np.ndarray, faces: Sequence[np.ndarray]) -> bool:
-    """Whether ``box`` (x, y, w, h) is around or beside one of the other ``faces``
-    (``around_faces``, ``beside_face``).
-
-    >>> faces = [np.array([100, 100, 40, 40.0]), np.array([90, 142, 25, 25.0])]
-    >>> _by_faces(faces[0], faces), _by_faces(faces[1], faces)
-    (False, True)
-    >>> _by_faces(np.array([80, 80, 80, 80.0]), faces[:1])
-    True
-    """
-    others = [face for face in faces if not np.array_equal(face, box)]
-    return around_faces(tuple(int(v) for v in box), others) or beside_face(box, others)
-
-
 def beside_face(box: np.ndarray, faces: Sequence[np.ndarray]) -> bool:
     """Whether ``box`` (x, y, w, h) is under 0.75 times the size of one of ``faces``,
     touches that face's box grown by a quarter of its size and is not above it (its
@@ -2127,13 +2109,7 @@ def edge_sides(box: np.ndarray, width: int, height: int) -> np.ndarray:
     return np.array([x <= 0, y <= 0, x + w >= width, y + h >= height])
 
 
-def edge_steady(
-    before: np.ndarray,
-    detected: np.ndarray,
-    width: int,
-    height: int,
-    most: np.ndarray | None = None,
-) -> np.ndarray:
+def edge_steady(before: np.ndarray, detected: np.ndarray, width: int, height: int) -> np.ndarray:
     """The box (x, y, w, h) of a face whose detection ``detected`` is cut by the frame's edge.
 
     A detector sees only the visible part of a face leaving (or entering) the
@@ -2143,27 +2119,11 @@ def edge_steady(
     detection along the edge, and across it anchored to the detection's inner side
     (the part of the face in view), reaching beyond the edge.
 
-    A detection larger than ``most`` (``GROW_CUT`` times the face's size found
-    wholly in view, when known) and than ``before`` is the face with its mirror
-    image: the search mirrors the frame beyond its edge, and a face at the edge and
-    its reflection are one larger symmetric blob (a 195-px face leaving by the top
-    edge of a 640 × 480 frame was found as a 404-px box and blurred over the whole
-    frame for 30 frames: seed 33810-4). The box then grows only to ``most``, around
-    ``before``'s centre (where the face was followed to).
-
     >>> edge_steady(np.array([1700, 300, 250, 300.0]), np.array([1790, 340, 130, 200.0]),
     ...             1920, 1080).tolist()
     [1790.0, 290.0, 250.0, 300.0]
-    >>> edge_steady(np.array([30, -10, 270, 270.0]), np.array([-26, -150, 404, 405.0]),
-    ...             640, 480, most=np.array([312, 312.0])).tolist()
-    [9.0, -31.0, 312.0, 312.0]
     """
     side = np.maximum(detected[2:], before[2:])
-    if most is not None and (side > np.maximum(most, before[2:])).any():
-        # (the face with its mirror image: not the part in view, and not centred
-        # on the face; the face is where it was followed to)
-        side = np.minimum(side, np.maximum(most, before[2:]))
-        return np.concatenate([_centre(before) - side / 2, side])
     centre = _centre(detected)
     corner = centre - side / 2
     cut_left, cut_top, cut_right, cut_bottom = edge_sides(detected, width, height)
