@@ -27,7 +27,7 @@ MIN_SIGMA = 1.0  # px at the resolution searched
 MIN_OCTAVE_SIDE = 12  # the pyramid stops when the image is this small
 STRONG_FRACTION = 0.2  # blobs at least this fraction of the strongest ones vote
 MIN_VOTES = 2  # a size voted by fewer objects is reported as in doubt
-FEW_VOTES = 8  # fewer voting blobs: those cut by the image's edge do not vote
+FEW_VOTES = 8  # fewer whole voting blobs: those cut by the image's edge do not vote
 NOISE_SIGMAS = 8.0  # ... and this many noise sds above zero
 MIN_RADIUS_PX = 2.5  # below this the search is repeated at a finer resolution
 PREVIEW_PIXELS = 131_072
@@ -273,9 +273,10 @@ def typical_radius(signal: np.ndarray) -> tuple[float, int] | None:
     The mode of the histogram of log radii of the blobs well above the pixel
     noise that are not texture inside a larger, stronger blob: many nuclei
     outvote a few large bright structures (a fibre, a clump). With fewer than
-    ``FEW_VOTES`` strong blobs, those cut by the image's edge do not vote (when a
-    whole one is strong enough) and their mode must hold a majority of them
-    (``voted_size``).
+    ``FEW_VOTES`` strong whole blobs (not cut by the image's edge), those cut by the
+    edge do not vote (when a whole one is strong enough) and their mode must hold a
+    majority of them (``voted_size``): many cut blobs do not make a few whole ones
+    many.
     The number returned then counts whole blobs only: 0 when every strong blob is
     cut by the edge. Returns ``None`` when there is no blob at all (a blank image).
 
@@ -291,15 +292,17 @@ def typical_radius(signal: np.ndarray) -> tuple[float, int] | None:
     strong, top = _strong(radii, responses, points, signal.shape)
     if not strong.any():
         return None
-    if strong.sum() >= FEW_VOTES:
-        return voted_size(np.log2(radii[strong])), int(strong.sum())
-    # Few objects voted: a blob centred within its own radius of the edge (an object
-    # cut by it, seen with its mirror image, as the blur reflects at the border: a
-    # sliver or a group and its twin, of any size) can decide the vote, and, painted
-    # first, hide the nuclei of a group cut by the edge. Only whole blobs vote then,
-    # as strong as the strongest of all (a weak whole blob, noise beside a cut
-    # nucleus, is no vote).
     whole = ~cut_by_edge(radii, points, signal.shape)
+    if int((strong & whole).sum()) >= FEW_VOTES:
+        return voted_size(np.log2(radii[strong])), int(strong.sum())
+    # Few whole objects voted: a blob centred within its own radius of the edge (an
+    # object cut by it, seen with its mirror image, as the blur reflects at the border:
+    # a sliver or a group and its twin, of any size) can decide the vote, and, painted
+    # first, hide the nuclei of a group cut by the edge. Counted among the voters, cut
+    # blobs can also make a few whole ones look many (four slivers of one size hold
+    # the mode of nine votes against five whole nuclei of spread sizes).
+    # Only whole blobs vote then, as strong as the strongest of all (a weak whole
+    # blob, noise beside a cut nucleus, is no vote).
     if whole.any() and not whole.all():
         inner, _ = _strong(radii[whole], responses[whole], points[whole], signal.shape, top)
         if inner.any():
