@@ -222,11 +222,19 @@ def decode_faces(
     >>> boxes.round(1).tolist(), extents.round(1).tolist()
     ([[-11.0, -19.0, 27.5, 34.5]], [[-15.8, -21.3, 34.8, 41.4]])
     """
-    logits = np.clip(scores.reshape(-1), -80, 80)
+    # Only the anchors whose logit could reach ``threshold`` get a probability (the
+    # same formula, element by element: the same values); on most region searches
+    # none does, and ``decode`` costs ~10 instead of ~100 µs.
+    flat = scores.reshape(-1)
+    candidates = np.flatnonzero(flat > logit_floor(threshold))
+    logits = np.clip(flat[candidates], -80, 80)
     probability = 1 / (1 + np.exp(-logits))
     keep = probability > threshold
-    centres = _anchors(height, width)[keep]
-    found = regressors.reshape(-1, 16)[keep, :12].astype(np.float64)
+    if not keep.any():
+        return np.zeros((0, 4)), np.zeros((0, 4)), probability[keep]
+    chosen = candidates[keep]
+    centres = _anchors(height, width)[chosen]
+    found = regressors.reshape(-1, 16)[chosen, :12].astype(np.float64)
     cx, cy = found[:, 0] + centres[:, 0], found[:, 1] + centres[:, 1]
     w, h = found[:, 2] * FACE_GROW, found[:, 3] * FACE_GROW
     eyes = found[:, 6:8] - found[:, 4:6]
@@ -251,6 +259,38 @@ def decode_faces(
         cx, cy, w, h + chin, angle + profile * turn, -np.sign(nose) * back / 2, up - chin
     )
     return boxes, reach, probability[keep]
+
+
+def logit_floor(threshold: float) -> float:
+    """A logit under which an anchor's probability (``1 / (1 + exp(-logit))`` in
+    float32) cannot exceed ``threshold``: the threshold's own logit less a margin
+    far wider than float32's rounding (the sigmoid's slope is at most 1/4).
+
+    >>> round(logit_floor(0.5), 3), logit_floor(0.0), logit_floor(1.0)
+    (-0.01, -inf, inf)
+    """
+    if threshold <= 0:
+        return -math.inf
+    if threshold >= 1:
+        return math.inf
+    return math.log(threshold / (1 - threshold)) - LOGIT_MARGIN
+
+
+LOGIT_MARGIN = 0.01
+
+
+def grey_blob(image: np.ndarray) -> np.ndarray:
+    """The network's input (1, 1, H, W) float32, ``(image - 127.5) / 127.5``, of a grey
+    uint8 image: bit for bit ``cv2.dnn.blobFromImage(image, 1 / 127.5, size, 127.5)``
+    (one float32 subtraction, exact, and one float32 product), in ~1/6 of its time
+    (a 1392 × 2400 input: ~3 instead of ~20 ms).
+
+    >>> grey_blob(np.array([[0, 255]], np.uint8)).tolist()
+    [[[[-1.0, 1.0]]]]
+    """
+    blob = np.subtract(image, np.float32(127.5), dtype=np.float32)
+    blob *= np.float32(1 / 127.5)
+    return blob.reshape(1, 1, *image.shape[:2])
 
 
 def _turned_bounds(
@@ -407,7 +447,11 @@ class BlazeFaceDetector:
                 image, 0, padded_h - height, 0, padded_w - width, cv2.BORDER_REPLICATE
             )
         if image.ndim == 2:
-            blob = cv2.dnn.blobFromImage(image, 1 / 127.5, (padded_w, padded_h), 127.5)
+            blob = (
+                grey_blob(image)
+                if image.dtype == np.uint8
+                else cv2.dnn.blobFromImage(image, 1 / 127.5, (padded_w, padded_h), 127.5)
+            )
             if self._session is not None:
                 outputs = self._session_for(padded_h * padded_w).run(None, {"input": blob})
             else:
