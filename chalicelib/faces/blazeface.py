@@ -322,12 +322,28 @@ def suppress(boxes: np.ndarray, scores: np.ndarray, overlap: float = 0.3) -> lis
     >>> suppress(boxes, np.array([0.6, 0.9, 0.7]))
     [1, 2]
     """
+    overlaps = iou_matrix(boxes)  # (each pair once, as ``_iou`` computes it: the same values)
     kept: list[int] = []
     for i in np.argsort(-scores, kind="stable"):
-        if kept and float(_iou(boxes[i : i + 1], boxes[kept]).max()) > overlap:
+        if kept and float(overlaps[i, kept].max()) > overlap:
             continue  # a duplicate of a higher-scored box
         kept.append(int(i))
     return sorted(kept)
+
+
+def iou_matrix(boxes: np.ndarray) -> np.ndarray:
+    """Intersection over union of every pair of ``boxes`` (N, 4: x, y, w, h): row ``i``
+    is ``_iou(boxes[i : i + 1], boxes)``, element by element the same arithmetic.
+
+    >>> iou_matrix(np.array([[0, 0, 10, 10], [5, 0, 10, 10.0]])).round(3).tolist()
+    [[1.0, 0.333], [0.333, 1.0]]
+    """
+    x, y, w, h = (boxes[:, k : k + 1] for k in range(4))  # (N, 1): the one box of ``_iou``
+    bx, by, bw, bh = (boxes[:, k] for k in range(4))  # (N,): the others
+    ix = np.clip(np.minimum(x + w, bx + bw) - np.maximum(x, bx), 0, None)
+    iy = np.clip(np.minimum(y + h, by + bh) - np.maximum(y, by), 0, None)
+    union = w * h + bw * bh - ix * iy
+    return np.asarray(ix * iy / np.maximum(union, 1e-9))
 
 
 class BlazeFaceDetector:

@@ -1,6 +1,7 @@
 """BlazeFace's input and its answers made cheaper (issue 14y, 2026-12-03): ``grey_blob`` is
-``cv2.dnn.blobFromImage`` bit for bit, and ``decode_faces`` that only scores anchors over
-``logit_floor`` gives what scoring every anchor gave — the same boxes, extents and scores."""
+``cv2.dnn.blobFromImage`` bit for bit, ``decode_faces`` that only scores anchors over
+``logit_floor`` gives what scoring every anchor gave — the same boxes, extents and scores —,
+and ``suppress`` on one overlap matrix keeps the boxes it kept box by box."""
 
 from __future__ import annotations
 
@@ -10,7 +11,15 @@ import cv2
 import numpy as np
 import pytest
 
-from chalicelib.faces.blazeface import _anchors, decode_faces, grey_blob, logit_floor
+from chalicelib.faces.blazeface import (
+    _anchors,
+    _iou,
+    decode_faces,
+    grey_blob,
+    iou_matrix,
+    logit_floor,
+    suppress,
+)
 
 
 def _decode_every_anchor(
@@ -77,3 +86,28 @@ def test_the_grey_blob_is_blob_from_image_bit_for_bit(size) -> None:
     every = np.arange(256, dtype=np.uint8).reshape(16, 16)
     expected = cv2.dnn.blobFromImage(every, 1 / 127.5, (16, 16), 127.5)
     assert np.array_equal(grey_blob(every), expected)
+
+
+def _suppress_box_by_box(boxes: np.ndarray, scores: np.ndarray, overlap: float = 0.3) -> list[int]:
+    """``suppress`` as it was: each box's overlaps computed when it is reached."""
+    kept: list[int] = []
+    for i in np.argsort(-scores, kind="stable"):
+        if kept and float(_iou(boxes[i : i + 1], boxes[kept]).max()) > overlap:
+            continue
+        kept.append(int(i))
+    return sorted(kept)
+
+
+def test_the_overlap_matrix_is_iou_row_by_row_and_suppression_keeps_the_same_boxes() -> None:
+    rng = np.random.default_rng(14)
+    for trial in range(300):
+        count = int(rng.integers(1, 130))
+        boxes = np.concatenate(
+            [rng.uniform(-50, 600, (count, 2)), rng.uniform(5, 120, (count, 2))], axis=1
+        )
+        boxes[: count // 3] = boxes[0] + rng.normal(0, 3, (count // 3, 4))  # a cluster
+        scores = rng.choice([0.55, 0.7, 0.9], count) if trial % 2 else rng.random(count)
+        matrix = iou_matrix(boxes)
+        for i in range(count):
+            assert np.array_equal(matrix[i], _iou(boxes[i : i + 1], boxes))
+        assert suppress(boxes, scores) == _suppress_box_by_box(boxes, scores)
