@@ -358,7 +358,9 @@ def voted_size(logs: np.ndarray) -> float:
     return float(2.0**centre)
 
 
-def footprint_radius(signal: np.ndarray) -> tuple[float, int] | None:
+def footprint_radius(
+    signal: np.ndarray, levels: np.ndarray | None = None
+) -> tuple[float, int] | None:
     """Median inscribed radius (px) of the thresholded objects of ``signal``, and their number.
 
     The background (an opening a quarter of the image wide) is removed, the
@@ -368,7 +370,7 @@ def footprint_radius(signal: np.ndarray) -> tuple[float, int] | None:
     relief, a nucleus's chromatin) does not change its footprint, and
     touching round objects keep their own inscribed radius, so this is a
     check on the blob search at any object size. ``None`` with fewer than
-    ``MASK_MIN_OBJECTS`` components.
+    ``MASK_MIN_OBJECTS`` components. ``levels``: ``lifted_levels(signal)`` when made.
 
     >>> img = np.zeros((200, 200), np.float32)
     >>> for x in (40, 100, 160):
@@ -377,7 +379,7 @@ def footprint_radius(signal: np.ndarray) -> tuple[float, int] | None:
     >>> 18 < footprint_radius(img)[0] < 22
     True
     """
-    u8 = _lifted_levels(signal)
+    u8 = lifted_levels(signal) if levels is None else levels
     if u8 is None:
         return None
     _, mask = cv2.threshold(u8, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
@@ -387,7 +389,7 @@ def footprint_radius(signal: np.ndarray) -> tuple[float, int] | None:
     return float(np.median(radii)), int(radii.size)
 
 
-def _lifted_levels(signal: np.ndarray) -> np.ndarray | None:
+def lifted_levels(signal: np.ndarray) -> np.ndarray | None:
     """``signal`` above its background (an opening a quarter of the image wide), blurred
     by 1 px and scaled to 0..255 (uint8); ``None`` when nothing is above it."""
     height, width = signal.shape
@@ -432,7 +434,9 @@ def inscribed_radii(mask: np.ndarray, least: float) -> np.ndarray:
     return inscribed[1:][inscribed[1:] >= least]
 
 
-def parting_radius(signal: np.ndarray, width: float) -> float | None:
+def parting_radius(
+    signal: np.ndarray, width: float, levels: np.ndarray | None = None
+) -> float | None:
     """Median inscribed radius (px) of the objects of ``signal`` at the level that parts
     the most of them: the threshold giving the most connected components at least
     ``PARTING_FRACTION`` blob radii (``width``, px of ``signal``) deep (the widest level
@@ -443,7 +447,8 @@ def parting_radius(signal: np.ndarray, width: float) -> float | None:
     the sets, so the level chosen, and the radius, stay the same. Otsu's threshold
     (``footprint_radius``) is a level of intensity: gamma 0.5 lowers it (in the original's
     terms) and widens the objects, gamma 2 raises it above the dimmer objects. ``None``
-    with fewer than ``MASK_MIN_OBJECTS`` components at every level.
+    with fewer than ``MASK_MIN_OBJECTS`` components at every level. ``levels``:
+    ``lifted_levels(signal)`` when made.
 
     >>> img = np.zeros((100, 200), np.float32)
     >>> for x in (30, 70, 110, 150):  # four touching pairs
@@ -451,20 +456,32 @@ def parting_radius(signal: np.ndarray, width: float) -> float | None:
     ...     _ = cv2.circle(img, (x + 7, 50), 6, 1.0, -1)
     >>> img = cv2.GaussianBlur(img, (0, 0), 1.5)
     >>> [round(parting_radius(img**power, 8.0), 1) for power in (0.5, 1.0, 2.0)]
-    [5.8, 6.0, 6.0]
+    [5.8, 5.8, 6.0]
     >>> [round(footprint_radius(img**power)[0], 1) for power in (0.5, 1.0, 2.0)]
     [7.6, 6.6, 5.6]
     """
-    u8 = _lifted_levels(signal)
+    u8 = lifted_levels(signal) if levels is None else levels
     if u8 is None:
         return None
     least = max(MASK_MIN_RADIUS, PARTING_FRACTION * width)
-    found: dict[int, tuple[int, float]] = {}
+    # Objects at least 2 * MASK_MIN_RADIUS deep are counted at half the resolution (a
+    # quarter of the pixels); the width is measured at full resolution.
+    half = least >= 2 * MASK_MIN_RADIUS and min(u8.shape) >= 2 * MIN_OCTAVE_SIDE
+    levels = _halved(u8, u8) if half else u8
+    depth = least / 2 if half else least
+    reach = int(np.ceil(depth))
+    offsets = np.arange(-reach, reach + 1) ** 2
+    # Pixels at least ``depth`` from the background: those whose disc of that radius is
+    # inside (an erosion; cheaper than a distance transform at every level).
+    deep = ((offsets[:, None] + offsets[None, :]) < depth**2).astype(np.uint8)
+    found: dict[int, int] = {}
 
-    def parted(level: int) -> tuple[int, float]:
+    def parted(level: int) -> int:
         if level not in found:
-            radii = inscribed_radii((u8 > level).astype(np.uint8), least)
-            found[level] = (radii.size, float(np.median(radii)) if radii.size else 0.0)
+            mask = (levels > level).astype(np.uint8)
+            count, labels = cv2.connectedComponents(mask, connectivity=8)
+            inside = np.asarray(labels)[cv2.erode(mask, deep) > 0]
+            found[level] = int(np.count_nonzero(np.bincount(inside, minlength=count)[1:]))
         return found[level]
 
     # Levels above the median pixel (a rank: the same pixels whatever the gamma) — below
@@ -472,18 +489,20 @@ def parting_radius(signal: np.ndarray, width: float) -> float | None:
     # Every PARTING_STEP-th level, then each level below the one chosen: ~40 thresholds,
     # not 254. One object more or less is what a speck or a nucleus's tail does at any
     # level: the widest level within one of the most objects is taken.
-    first = int(np.median(u8)) + 1
+    below = np.cumsum(np.bincount(u8.ravel(), minlength=256))
+    first = int(np.searchsorted(below, (u8.size + 1) // 2)) + 1  # the median, + 1
     coarse = range(first, 255, PARTING_STEP)
-    most = max(parted(level)[0] for level in coarse) if coarse else 0
+    most = max((parted(level) for level in coarse), default=0)
     if most < MASK_MIN_OBJECTS:
         return None
-    chosen = next(level for level in coarse if parted(level)[0] >= most - 1)
+    chosen = next(level for level in coarse if parted(level) >= most - 1)
     level = next(
         level
         for level in range(max(first, chosen - PARTING_STEP + 1), chosen + 1)
-        if parted(level)[0] >= most - 1
+        if parted(level) >= most - 1
     )
-    count, radius = parted(level)
+    radii = inscribed_radii((u8 > level).astype(np.uint8), least)
+    count, radius = radii.size, float(np.median(radii)) if radii.size else 0.0
     return radius if count >= MASK_MIN_OBJECTS else None
 
 
@@ -537,7 +556,8 @@ def estimate_scale(signal_at: SignalAt, shape: tuple[int, int]) -> Scale | None:
     small = signal_at(preview, None)
     voted = estimate_radius(signal_at, shape, small)
     blob, votes = (None, 0) if voted is None else voted
-    found = footprint_radius(small)
+    levels = lifted_levels(small)
+    found = footprint_radius(small, levels)
     # Only where the objects are resolved on the preview (a few px): smaller
     # objects merge into clusters there.
     footprint = found[0] / preview if found is not None and found[0] >= 2.0 else None
@@ -575,7 +595,7 @@ def estimate_scale(signal_at: SignalAt, shape: tuple[int, int]) -> Scale | None:
         # part does not (DSB 9.9 px at gamma 1 and 0.5), but where objects never part
         # (no valley between them, or a few isolated ones) it is the groups' width. The
         # thinner of the two: each errs only wide (gamma > 1 still thins Otsu's).
-        parting = parting_radius(small, blob * preview)
+        parting = parting_radius(small, blob * preview, levels)
         seed = footprint if parting is None else min(footprint, parting / preview)
     if blob > CLUSTER_RATIO * footprint:
         note = (
