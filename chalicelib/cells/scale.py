@@ -435,7 +435,7 @@ def inscribed_radii(mask: np.ndarray, least: float) -> np.ndarray:
 
 
 def parting_radius(
-    signal: np.ndarray, width: float, levels: np.ndarray | None = None
+    signal: np.ndarray, width: float, levels: np.ndarray | None = None, above: int = 0
 ) -> float | None:
     """Median inscribed radius (px) of the objects of ``signal`` at the level that parts
     the most of them: the threshold giving the most connected components at least
@@ -447,8 +447,9 @@ def parting_radius(
     the sets, so the level chosen, and the radius, stay the same. Otsu's threshold
     (``footprint_radius``) is a level of intensity: gamma 0.5 lowers it (in the original's
     terms) and widens the objects, gamma 2 raises it above the dimmer objects. ``None``
-    with fewer than ``MASK_MIN_OBJECTS`` components at every level. ``levels``:
-    ``lifted_levels(signal)`` when made.
+    with fewer than ``MASK_MIN_OBJECTS`` components at every level, or when that level is
+    not above ``above`` (of 255: Otsu's, say — the sets below it are wider than its own).
+    ``levels``: ``lifted_levels(signal)`` when made.
 
     >>> img = np.zeros((100, 200), np.float32)
     >>> for x in (30, 70, 110, 150):  # four touching pairs
@@ -478,7 +479,7 @@ def parting_radius(
 
     def parted(level: int) -> int:
         if level not in found:
-            mask = (levels > level).astype(np.uint8)
+            _, mask = cv2.threshold(levels, level, 1, cv2.THRESH_BINARY)
             count, labels = cv2.connectedComponents(mask, connectivity=8)
             inside = np.asarray(labels)[cv2.erode(mask, deep) > 0]
             found[level] = int(np.count_nonzero(np.bincount(inside, minlength=count)[1:]))
@@ -486,13 +487,20 @@ def parting_radius(
 
     # Levels above the median pixel (a rank: the same pixels whatever the gamma) — below
     # it the background's own relief (a gradient's residue) falls apart into pieces.
-    # Every PARTING_STEP-th level, then each level below the one chosen: ~40 thresholds,
+    # Every PARTING_STEP-th level, then each level below the one chosen: ~20 thresholds,
     # not 254. One object more or less is what a speck or a nucleus's tail does at any
     # level: the widest level within one of the most objects is taken.
     below = np.cumsum(np.bincount(u8.ravel(), minlength=256))
     first = int(np.searchsorted(below, (u8.size + 1) // 2)) + 1  # the median, + 1
-    coarse = range(first, 255, PARTING_STEP)
-    most = max((parted(level) for level in coarse), default=0)
+    coarse = []
+    most = 0
+    for level in range(first, 255, PARTING_STEP):
+        # Up to the level where half the most objects have sunk below it: the objects
+        # only vanish above it, as the brightest remain (a quarter of the levels on DSB).
+        coarse.append(level)
+        most = max(most, parted(level))
+        if 2 * parted(level) < most:
+            break
     if most < MASK_MIN_OBJECTS:
         return None
     chosen = next(level for level in coarse if parted(level) >= most - 1)
@@ -501,6 +509,8 @@ def parting_radius(
         for level in range(max(first, chosen - PARTING_STEP + 1), chosen + 1)
         if parted(level) >= most - 1
     )
+    if level <= above:
+        return None
     radii = inscribed_radii((u8 > level).astype(np.uint8), least)
     count, radius = radii.size, float(np.median(radii)) if radii.size else 0.0
     return radius if count >= MASK_MIN_OBJECTS else None
@@ -594,8 +604,10 @@ def estimate_scale(signal_at: SignalAt, shape: tuple[int, int]) -> Scale | None:
         # (DSB 9.3 px; 10.7 at gamma 0.5, 5.7 at 2.0); the width where the most objects
         # part does not (DSB 9.9 px at gamma 1 and 0.5), but where objects never part
         # (no valley between them, or a few isolated ones) it is the groups' width. The
-        # thinner of the two: each errs only wide (gamma > 1 still thins Otsu's).
-        parting = parting_radius(small, blob * preview, levels)
+        # thinner of the two: each errs only wide (gamma > 1 still thins Otsu's); the
+        # parting width is only measured where the objects part above Otsu's level.
+        otsu = 0 if levels is None else int(cv2.threshold(levels, 0, 1, cv2.THRESH_OTSU)[0])
+        parting = parting_radius(small, blob * preview, levels, otsu)
         seed = footprint if parting is None else min(footprint, parting / preview)
     if blob > CLUSTER_RATIO * footprint:
         note = (
