@@ -435,7 +435,7 @@ def inscribed_radii(mask: np.ndarray, least: float) -> np.ndarray:
 
 
 def parting_radius(
-    signal: np.ndarray, width: float, levels: np.ndarray | None = None, above: int = 0
+    signal: np.ndarray, width: float, levels: np.ndarray | None = None
 ) -> float | None:
     """Median inscribed radius (px) of the objects of ``signal`` at the level that parts
     the most of them: the threshold giving the most connected components at least
@@ -447,9 +447,8 @@ def parting_radius(
     the sets, so the level chosen, and the radius, stay the same. Otsu's threshold
     (``footprint_radius``) is a level of intensity: gamma 0.5 lowers it (in the original's
     terms) and widens the objects, gamma 2 raises it above the dimmer objects. ``None``
-    with fewer than ``MASK_MIN_OBJECTS`` components at every level, or when that level is
-    not above ``above`` (of 255: Otsu's, say — the sets below it are wider than its own).
-    ``levels``: ``lifted_levels(signal)`` when made.
+    with fewer than ``MASK_MIN_OBJECTS`` components at every level. ``levels``:
+    ``lifted_levels(signal)`` when made.
 
     >>> img = np.zeros((100, 200), np.float32)
     >>> for x in (30, 70, 110, 150):  # four touching pairs
@@ -509,8 +508,6 @@ def parting_radius(
         for level in range(max(first, chosen - PARTING_STEP + 1), chosen + 1)
         if parted(level) >= most - 1
     )
-    if level <= above:
-        return None
     radii = inscribed_radii((u8 > level).astype(np.uint8), least)
     count, radius = radii.size, float(np.median(radii)) if radii.size else 0.0
     return radius if count >= MASK_MIN_OBJECTS else None
@@ -604,10 +601,8 @@ def estimate_scale(signal_at: SignalAt, shape: tuple[int, int]) -> Scale | None:
         # (DSB 9.3 px; 10.7 at gamma 0.5, 5.7 at 2.0); the width where the most objects
         # part does not (DSB 9.9 px at gamma 1 and 0.5), but where objects never part
         # (no valley between them, or a few isolated ones) it is the groups' width. The
-        # thinner of the two: each errs only wide (gamma > 1 still thins Otsu's); the
-        # parting width is only measured where the objects part above Otsu's level.
-        otsu = 0 if levels is None else int(cv2.threshold(levels, 0, 1, cv2.THRESH_OTSU)[0])
-        parting = parting_radius(small, blob * preview, levels, otsu)
+        # thinner of the two: each errs only wide (gamma > 1 still thins Otsu's).
+        parting = parting_radius(small, blob * preview, levels)
         seed = footprint if parting is None else min(footprint, parting / preview)
     if blob > CLUSTER_RATIO * footprint:
         note = (
