@@ -27,7 +27,7 @@ MIN_SIGMA = 1.0  # px at the resolution searched
 MIN_OCTAVE_SIDE = 12  # the pyramid stops when the image is this small
 STRONG_FRACTION = 0.2  # blobs at least this fraction of the strongest ones vote
 MIN_VOTES = 2  # a size voted by fewer objects is reported as in doubt
-FEW_VOTES = 8  # fewer voting blobs: those cut by the image's edge do not vote
+FEW_VOTES = 8  # fewer whole voting blobs: those cut by the image's edge do not vote
 NOISE_SIGMAS = 8.0  # ... and this many noise sds above zero
 MIN_RADIUS_PX = 2.5  # below this the search is repeated at a finer resolution
 PREVIEW_PIXELS = 131_072
@@ -48,6 +48,9 @@ TEXTURE_RATIO = 1.6  # footprint this many blob radii wide: the blobs were textu
 CLUSTERED_TEXTURE_RATIO = 2.0
 CLUSTER_RATIO = 1.25  # blobs this many footprints wide: the sizes disagree, no clear scale
 BACKGROUND_FRACTION = 0.25  # of the image side: the opening that removes the background
+SEED_AT_FOOTPRINT = 1.15  # blobs this many footprints wide: seeds at the objects' own width
+PARTING_FRACTION = 0.4  # components at least this many blob radii deep count as parted objects
+PARTING_STEP = 8  # levels of 255 first tried for the most parted objects (then each near the best)
 
 
 def blob_scales(
@@ -273,9 +276,10 @@ def typical_radius(signal: np.ndarray) -> tuple[float, int] | None:
     The mode of the histogram of log radii of the blobs well above the pixel
     noise that are not texture inside a larger, stronger blob: many nuclei
     outvote a few large bright structures (a fibre, a clump). With fewer than
-    ``FEW_VOTES`` strong blobs, those cut by the image's edge do not vote (when a
-    whole one is strong enough) and their mode must hold a majority of them
-    (``voted_size``).
+    ``FEW_VOTES`` strong whole blobs (not cut by the image's edge), those cut by the
+    edge do not vote (when a whole one is strong enough) and their mode must hold a
+    majority of them (``voted_size``): many cut blobs do not make a few whole ones
+    many.
     The number returned then counts whole blobs only: 0 when every strong blob is
     cut by the edge. Returns ``None`` when there is no blob at all (a blank image).
 
@@ -291,15 +295,17 @@ def typical_radius(signal: np.ndarray) -> tuple[float, int] | None:
     strong, top = _strong(radii, responses, points, signal.shape)
     if not strong.any():
         return None
-    if strong.sum() >= FEW_VOTES:
-        return voted_size(np.log2(radii[strong])), int(strong.sum())
-    # Few objects voted: a blob centred within its own radius of the edge (an object
-    # cut by it, seen with its mirror image, as the blur reflects at the border: a
-    # sliver or a group and its twin, of any size) can decide the vote, and, painted
-    # first, hide the nuclei of a group cut by the edge. Only whole blobs vote then,
-    # as strong as the strongest of all (a weak whole blob, noise beside a cut
-    # nucleus, is no vote).
     whole = ~cut_by_edge(radii, points, signal.shape)
+    if int((strong & whole).sum()) >= FEW_VOTES:
+        return voted_size(np.log2(radii[strong])), int(strong.sum())
+    # Few whole objects voted: a blob centred within its own radius of the edge (an
+    # object cut by it, seen with its mirror image, as the blur reflects at the border:
+    # a sliver or a group and its twin, of any size) can decide the vote, and, painted
+    # first, hide the nuclei of a group cut by the edge. Counted among the voters, cut
+    # blobs can also make a few whole ones look many (four slivers of one size hold
+    # the mode of nine votes against five whole nuclei of spread sizes).
+    # Only whole blobs vote then, as strong as the strongest of all (a weak whole
+    # blob, noise beside a cut nucleus, is no vote).
     if whole.any() and not whole.all():
         inner, _ = _strong(radii[whole], responses[whole], points[whole], signal.shape, top)
         if inner.any():
@@ -352,7 +358,9 @@ def voted_size(logs: np.ndarray) -> float:
     return float(2.0**centre)
 
 
-def footprint_radius(signal: np.ndarray) -> tuple[float, int] | None:
+def footprint_radius(
+    signal: np.ndarray, levels: np.ndarray | None = None
+) -> tuple[float, int] | None:
     """Median inscribed radius (px) of the thresholded objects of ``signal``, and their number.
 
     The background (an opening a quarter of the image wide) is removed, the
@@ -362,7 +370,7 @@ def footprint_radius(signal: np.ndarray) -> tuple[float, int] | None:
     relief, a nucleus's chromatin) does not change its footprint, and
     touching round objects keep their own inscribed radius, so this is a
     check on the blob search at any object size. ``None`` with fewer than
-    ``MASK_MIN_OBJECTS`` components.
+    ``MASK_MIN_OBJECTS`` components. ``levels``: ``lifted_levels(signal)`` when made.
 
     >>> img = np.zeros((200, 200), np.float32)
     >>> for x in (40, 100, 160):
@@ -371,6 +379,19 @@ def footprint_radius(signal: np.ndarray) -> tuple[float, int] | None:
     >>> 18 < footprint_radius(img)[0] < 22
     True
     """
+    u8 = lifted_levels(signal) if levels is None else levels
+    if u8 is None:
+        return None
+    _, mask = cv2.threshold(u8, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    radii = inscribed_radii(mask, MASK_MIN_RADIUS)
+    if radii.size < MASK_MIN_OBJECTS:
+        return None
+    return float(np.median(radii)), int(radii.size)
+
+
+def lifted_levels(signal: np.ndarray) -> np.ndarray | None:
+    """``signal`` above its background (an opening a quarter of the image wide), blurred
+    by 1 px and scaled to 0..255 (uint8); ``None`` when nothing is above it."""
     height, width = signal.shape
     step = max(1, max(height, width) // 128)
     small = cv2.resize(
@@ -383,28 +404,113 @@ def footprint_radius(signal: np.ndarray) -> tuple[float, int] | None:
     top = float(lifted.max())
     if top <= 0:
         return None
-    u8 = cv2.convertScaleAbs(lifted, alpha=255.0 / top)
-    _, mask = cv2.threshold(u8, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    return np.asarray(cv2.convertScaleAbs(lifted, alpha=255.0 / top))
+
+
+def inscribed_radii(mask: np.ndarray, least: float) -> np.ndarray:
+    """Inscribed radius (px) of each connected component of ``mask`` (uint8 0/1, holes
+    filled in place), those at least ``least``.
+
+    >>> mask = np.zeros((40, 60), np.uint8)
+    >>> _ = cv2.circle(mask, (15, 20), 8, 1, -1); _ = cv2.circle(mask, (45, 20), 2, 1, -1)
+    >>> [round(float(r)) for r in inscribed_radii(mask, 1.5)]
+    [8, 2]
+    """
     padded = cv2.copyMakeBorder(mask, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
     cv2.floodFill(padded, None, (0, 0), 2)
     mask[padded[1:-1, 1:-1] == 0] = 1  # holes
     distance = cv2.distanceTransform(mask, cv2.DIST_L2, 5)
     count, labels = cv2.connectedComponents(mask, connectivity=8)
     if count <= 1:
-        return None
+        return np.zeros(0, np.float32)
     # A component's deepest point is a 3x3 maximum of the distance (components
     # never touch, not even diagonally): only those few pixels are compared.
     peaks = np.flatnonzero(
-        (distance >= cv2.dilate(distance, np.ones((3, 3), np.uint8)))
-        & (distance >= MASK_MIN_RADIUS)
+        (distance >= cv2.dilate(distance, np.ones((3, 3), np.uint8))) & (distance >= least)
     )
     inscribed = np.zeros(count, np.float32)
     which = np.asarray(labels).ravel()[peaks].astype(np.int64)
     np.maximum.at(inscribed, which, distance.ravel()[peaks])
-    radii = inscribed[1:][inscribed[1:] >= MASK_MIN_RADIUS]
-    if radii.size < MASK_MIN_OBJECTS:
+    return inscribed[1:][inscribed[1:] >= least]
+
+
+def parting_radius(
+    signal: np.ndarray, width: float, levels: np.ndarray | None = None
+) -> float | None:
+    """Median inscribed radius (px) of the objects of ``signal`` at the level that parts
+    the most of them: the threshold giving the most connected components at least
+    ``PARTING_FRACTION`` blob radii (``width``, px of ``signal``) deep (the widest level
+    within one of that number), among the levels above the median pixel.
+
+    Which level that is depends only on the shapes of the level sets (which pixels are
+    above which): a monotone change of intensity (gamma) relabels the levels but keeps
+    the sets, so the level chosen, and the radius, stay the same. Otsu's threshold
+    (``footprint_radius``) is a level of intensity: gamma 0.5 lowers it (in the original's
+    terms) and widens the objects, gamma 2 raises it above the dimmer objects. ``None``
+    with fewer than ``MASK_MIN_OBJECTS`` components at every level. ``levels``:
+    ``lifted_levels(signal)`` when made.
+
+    >>> img = np.zeros((100, 200), np.float32)
+    >>> for x in (30, 70, 110, 150):  # four touching pairs
+    ...     _ = cv2.circle(img, (x - 7, 50), 6, 1.0, -1)
+    ...     _ = cv2.circle(img, (x + 7, 50), 6, 1.0, -1)
+    >>> img = cv2.GaussianBlur(img, (0, 0), 1.5)
+    >>> [round(parting_radius(img**power, 8.0), 1) for power in (0.5, 1.0, 2.0)]
+    [5.8, 5.8, 6.0]
+    >>> [round(footprint_radius(img**power)[0], 1) for power in (0.5, 1.0, 2.0)]
+    [7.6, 6.6, 5.6]
+    """
+    u8 = lifted_levels(signal) if levels is None else levels
+    if u8 is None:
         return None
-    return float(np.median(radii)), int(radii.size)
+    least = max(MASK_MIN_RADIUS, PARTING_FRACTION * width)
+    # Objects at least 2 * MASK_MIN_RADIUS deep are counted at half the resolution (a
+    # quarter of the pixels); the width is measured at full resolution.
+    half = least >= 2 * MASK_MIN_RADIUS and min(u8.shape) >= 2 * MIN_OCTAVE_SIDE
+    levels = _halved(u8, u8) if half else u8
+    depth = least / 2 if half else least
+    reach = int(np.ceil(depth))
+    offsets = np.arange(-reach, reach + 1) ** 2
+    # Pixels at least ``depth`` from the background: those whose disc of that radius is
+    # inside (an erosion; cheaper than a distance transform at every level).
+    deep = ((offsets[:, None] + offsets[None, :]) < depth**2).astype(np.uint8)
+    found: dict[int, int] = {}
+
+    def parted(level: int) -> int:
+        if level not in found:
+            _, mask = cv2.threshold(levels, level, 1, cv2.THRESH_BINARY)
+            count, labels = cv2.connectedComponents(mask, connectivity=8)
+            inside = np.asarray(labels)[cv2.erode(mask, deep) > 0]
+            found[level] = int(np.count_nonzero(np.bincount(inside, minlength=count)[1:]))
+        return found[level]
+
+    # Levels above the median pixel (a rank: the same pixels whatever the gamma) — below
+    # it the background's own relief (a gradient's residue) falls apart into pieces.
+    # Every PARTING_STEP-th level, then each level below the one chosen: ~20 thresholds,
+    # not 254. One object more or less is what a speck or a nucleus's tail does at any
+    # level: the widest level within one of the most objects is taken.
+    below = np.cumsum(np.bincount(u8.ravel(), minlength=256))
+    first = int(np.searchsorted(below, (u8.size + 1) // 2)) + 1  # the median, + 1
+    coarse = []
+    most = 0
+    for level in range(first, 255, PARTING_STEP):
+        # Up to the level where half the most objects have sunk below it: the objects
+        # only vanish above it, as the brightest remain (a quarter of the levels on DSB).
+        coarse.append(level)
+        most = max(most, parted(level))
+        if 2 * parted(level) < most:
+            break
+    if most < MASK_MIN_OBJECTS:
+        return None
+    chosen = next(level for level in coarse if parted(level) >= most - 1)
+    level = next(
+        level
+        for level in range(max(first, chosen - PARTING_STEP + 1), chosen + 1)
+        if parted(level) >= most - 1
+    )
+    radii = inscribed_radii((u8 > level).astype(np.uint8), least)
+    count, radius = radii.size, float(np.median(radii)) if radii.size else 0.0
+    return radius if count >= MASK_MIN_OBJECTS else None
 
 
 def broad_blur(image: np.ndarray, sigma: float) -> np.ndarray:
@@ -428,13 +534,17 @@ class Scale:
 
     ``radius`` in original pixels; ``blob`` and ``footprint`` the two estimates
     (original pixels, ``None`` when unavailable); ``ambiguous`` says why the
-    size is in doubt (``None`` when both agree or the footprint is unavailable).
+    size is in doubt (``None`` when both agree or the footprint is unavailable);
+    ``seed`` the size seeds are placed at when the blobs are ``SEED_AT_FOOTPRINT``
+    times wider than the footprint (elongated or overlapping objects): the thinner of
+    the footprint and ``parting_radius``; else ``None``.
     """
 
     radius: float
     blob: float | None
     footprint: float | None
     ambiguous: str | None = None
+    seed: float | None = None
 
 
 def estimate_scale(signal_at: SignalAt, shape: tuple[int, int]) -> Scale | None:
@@ -453,7 +563,8 @@ def estimate_scale(signal_at: SignalAt, shape: tuple[int, int]) -> Scale | None:
     small = signal_at(preview, None)
     voted = estimate_radius(signal_at, shape, small)
     blob, votes = (None, 0) if voted is None else voted
-    found = footprint_radius(small)
+    levels = lifted_levels(small)
+    found = footprint_radius(small, levels)
     # Only where the objects are resolved on the preview (a few px): smaller
     # objects merge into clusters there.
     footprint = found[0] / preview if found is not None and found[0] >= 2.0 else None
@@ -483,13 +594,23 @@ def estimate_scale(signal_at: SignalAt, shape: tuple[int, int]) -> Scale | None:
         return Scale(blob, blob, None, few)
     if blobs_are_texture(blob * preview, footprint * preview):
         return Scale(footprint, blob, footprint)
+    seed = None
+    if blob > SEED_AT_FOOTPRINT * footprint:
+        # Blobs wider than the thresholded objects' inscribed radius: elongated or
+        # overlapping objects, seeded at their own width. Otsu's footprint follows gamma
+        # (DSB 9.3 px; 10.7 at gamma 0.5, 5.7 at 2.0); the width where the most objects
+        # part does not (DSB 9.9 px at gamma 1 and 0.5), but where objects never part
+        # (no valley between them, or a few isolated ones) it is the groups' width. The
+        # thinner of the two: each errs only wide (gamma > 1 still thins Otsu's).
+        parting = parting_radius(small, blob * preview, levels)
+        seed = footprint if parting is None else min(footprint, parting / preview)
     if blob > CLUSTER_RATIO * footprint:
         note = (
             f"object size ambiguous: blobs {2 * blob:.0f} px, thresholded objects "
             f"{2 * footprint:.0f} px across; set the diameter"
         )
-        return Scale(blob, blob, footprint, note)
-    return Scale(blob, blob, footprint, few)
+        return Scale(blob, blob, footprint, note, seed)
+    return Scale(blob, blob, footprint, few, seed)
 
 
 def blobs_are_texture(blob: float, footprint: float) -> bool:

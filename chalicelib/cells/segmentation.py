@@ -35,7 +35,6 @@ RADIUS_CHECK = 1.3  # re-run when the objects found are this far from the size a
 AGREEMENT = 1.6  # objects further than this from the size used make the size ambiguous
 GIANT_ROUNDS = 4
 GIANT_SHARE = 0.1  # this many flagged giants per counted object: the size was misjudged
-SEED_AT_FOOTPRINT = 1.15  # blobs this many footprints wide: seeds at the footprint
 OBJECT_TO_BLOB = 0.85  # measured object radius over the blob radius (at half maximum)
 
 
@@ -137,14 +136,13 @@ def _fluorescence(
         if estimate is None:
             return _empty(gray, decision)
         radius, note = estimate.radius, estimate.ambiguous
-        if estimate.footprint and radius > SEED_AT_FOOTPRINT * estimate.footprint:
-            # Blobs wider than the thresholded objects' inscribed radius: elongated or
-            # overlapping nuclei. Seeds at the thinner size part them (pieces of one
-            # nucleus, with no valley between, are joined again); the rest keeps the
-            # blob size (areas, working resolution). From a smaller disagreement than
-            # the one that makes the size ambiguous: gamma < 1 widens the footprint
-            # (DSB at gamma 0.5: 1.19 where the original is 1.28).
-            seed = estimate.footprint
+        # Blobs wider than the thresholded objects' inscribed radius (``SEED_AT_FOOTPRINT``):
+        # elongated or overlapping nuclei. Seeds at the thinner size part them (pieces of
+        # one nucleus, with no valley between, are joined again); the rest keeps the
+        # blob size (areas, working resolution). From a smaller disagreement than
+        # the one that makes the size ambiguous: gamma < 1 widens the footprint
+        # (DSB at gamma 0.5: 1.19 where the original is 1.28).
+        seed = estimate.seed
     found = segment_nuclei(gray, radius, decision.polarity, window, threshold_offset, seed)
     rounds = 0
     while (

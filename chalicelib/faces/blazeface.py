@@ -222,11 +222,19 @@ def decode_faces(
     >>> boxes.round(1).tolist(), extents.round(1).tolist()
     ([[-11.0, -19.0, 27.5, 34.5]], [[-15.8, -21.3, 34.8, 41.4]])
     """
-    logits = np.clip(scores.reshape(-1), -80, 80)
+    # Only the anchors whose logit could reach ``threshold`` get a probability (the
+    # same formula, element by element: the same values); on most region searches
+    # none does, and ``decode`` costs ~10 instead of ~100 µs.
+    flat = scores.reshape(-1)
+    candidates = np.flatnonzero(flat > logit_floor(threshold))
+    logits = np.clip(flat[candidates], -80, 80)
     probability = 1 / (1 + np.exp(-logits))
     keep = probability > threshold
-    centres = _anchors(height, width)[keep]
-    found = regressors.reshape(-1, 16)[keep, :12].astype(np.float64)
+    if not keep.any():
+        return np.zeros((0, 4)), np.zeros((0, 4)), probability[keep]
+    chosen = candidates[keep]
+    centres = _anchors(height, width)[chosen]
+    found = regressors.reshape(-1, 16)[chosen, :12].astype(np.float64)
     cx, cy = found[:, 0] + centres[:, 0], found[:, 1] + centres[:, 1]
     w, h = found[:, 2] * FACE_GROW, found[:, 3] * FACE_GROW
     eyes = found[:, 6:8] - found[:, 4:6]
@@ -251,6 +259,24 @@ def decode_faces(
         cx, cy, w, h + chin, angle + profile * turn, -np.sign(nose) * back / 2, up - chin
     )
     return boxes, reach, probability[keep]
+
+
+def logit_floor(threshold: float) -> float:
+    """A logit under which an anchor's probability (``1 / (1 + exp(-logit))`` in
+    float32) cannot exceed ``threshold``: the threshold's own logit less a margin
+    far wider than float32's rounding (the sigmoid's slope is at most 1/4).
+
+    >>> round(logit_floor(0.5), 3), logit_floor(0.0), logit_floor(1.0)
+    (-0.01, -inf, inf)
+    """
+    if threshold <= 0:
+        return -math.inf
+    if threshold >= 1:
+        return math.inf
+    return math.log(threshold / (1 - threshold)) - LOGIT_MARGIN
+
+
+LOGIT_MARGIN = 0.01
 
 
 def _turned_bounds(
@@ -282,12 +308,28 @@ def suppress(boxes: np.ndarray, scores: np.ndarray, overlap: float = 0.3) -> lis
     >>> suppress(boxes, np.array([0.6, 0.9, 0.7]))
     [1, 2]
     """
+    overlaps = iou_matrix(boxes)  # (each pair once, as ``_iou`` computes it: the same values)
     kept: list[int] = []
     for i in np.argsort(-scores, kind="stable"):
-        if kept and float(_iou(boxes[i : i + 1], boxes[kept]).max()) > overlap:
+        if kept and float(overlaps[i, kept].max()) > overlap:
             continue  # a duplicate of a higher-scored box
         kept.append(int(i))
     return sorted(kept)
+
+
+def iou_matrix(boxes: np.ndarray) -> np.ndarray:
+    """Intersection over union of every pair of ``boxes`` (N, 4: x, y, w, h): row ``i``
+    is ``_iou(boxes[i : i + 1], boxes)``, element by element the same arithmetic.
+
+    >>> iou_matrix(np.array([[0, 0, 10, 10], [5, 0, 10, 10.0]])).round(3).tolist()
+    [[1.0, 0.333], [0.333, 1.0]]
+    """
+    x, y, w, h = (boxes[:, k : k + 1] for k in range(4))  # (N, 1): the one box of ``_iou``
+    bx, by, bw, bh = (boxes[:, k] for k in range(4))  # (N,): the others
+    ix = np.clip(np.minimum(x + w, bx + bw) - np.maximum(x, bx), 0, None)
+    iy = np.clip(np.minimum(y + h, by + bh) - np.maximum(y, by), 0, None)
+    union = w * h + bw * bh - ix * iy
+    return np.asarray(ix * iy / np.maximum(union, 1e-9))
 
 
 class BlazeFaceDetector:
