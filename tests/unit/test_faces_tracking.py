@@ -1426,3 +1426,34 @@ def test_a_panned_star_field_under_a_large_moving_face_is_the_camera_moving() ->
     assert not cut
     assert abs(coverage._camera[0] * coverage._scale * 4 + 2) < 0.5, coverage._camera
     assert len(moving) <= 3  # the face (and what its motion uncovered), not 150 galaxies
+
+
+def test_a_box_around_a_face_found_at_the_same_pass_starts_no_track() -> None:
+    # Seed 33810-5: at the first frame a 516-px box around a 209-px face, both found
+    # confidently, started two tracks; the larger was blurred 50 frames at 3x the face's
+    # size. Faces found at the same pass are each other's "faces already tracked".
+    positions = {i: (80, 60) for i in range(12)}
+    face = {i: [((80, 60, 30, 30), "blazeface")] for i in range(0, 12, 4)}
+    larger = {i: list(boxes) for i, boxes in face.items()}
+    larger[0] = larger[0] + [((50, 30, 90, 90), "blazeface")]
+    alone, _coverage = _run_script(LookingSeer(face, 0.9), [(positions, 30)], 12)
+    with_box, _coverage = _run_script(LookingSeer(larger, 0.9), [(positions, 30)], 12)
+    assert [c.rects for c in with_box] == [c.rects for c in alone]
+    # Around a face found only weakly (maybe texture on a larger face), it is a face.
+    weak = {0: [((80, 60, 30, 30), "blazeface?"), ((50, 30, 90, 90), "blazeface")]}
+    out, _coverage = _run_script(LookingSeer(weak, 0.9), [({0: (50, 30)}, 90)], 4)
+    assert covers_part(out[0].rects, 50, 30, 90)
+
+
+def test_faces_beside_or_in_a_box_cut_by_the_edge_at_the_same_pass_are_blurred_at_once() -> None:
+    # A face beside a larger one found at the same pass is a face (seeds 75257-6 and
+    # 65784-4: a 133-px face beside a 262-px one, an 85-px face leaving beside a 204-px
+    # one, left sharp for 6 and 9 frames when taken for a shoulder, tentative).
+    beside = {0: [((80, 20, 40, 40), "blazeface"), ((86, 64, 26, 26), "blazeface")]}
+    out, _coverage = _run_script(LookingSeer(beside, 0.9), [({0: (86, 64)}, 26)], 4)
+    assert covers_part(out[0].rects, 86, 64, 26)
+    # A box around a face cut by the edge is no "face seen larger": a cut box gets no
+    # second look (seed 44464-2: a 46-px cut box on a 172-px box holding two faces).
+    cut = {0: [((180, 40, 30, 30), "blazeface"), ((120, 10, 90, 90), "blazeface")]}
+    out, _coverage = _run_script(LookingSeer(cut, 0.9), [({0: (120, 10)}, 80)], 4)
+    assert covers_part(out[0].rects, 120, 10, 80)
