@@ -308,7 +308,7 @@ def suppress(boxes: np.ndarray, scores: np.ndarray, overlap: float = 0.3) -> lis
     >>> suppress(boxes, np.array([0.6, 0.9, 0.7]))
     [1, 2]
     """
-    overlaps = iou_matrix(boxes)  # (each pair once, as ``_iou`` computes it: the same values)
+    overlaps = iou_matrix(boxes)  # (each pair once)
     kept: list[int] = []
     for i in np.argsort(-scores, kind="stable"):
         if kept and float(overlaps[i, kept].max()) > overlap:
@@ -317,15 +317,16 @@ def suppress(boxes: np.ndarray, scores: np.ndarray, overlap: float = 0.3) -> lis
     return sorted(kept)
 
 
-def iou_matrix(boxes: np.ndarray) -> np.ndarray:
-    """Intersection over union of every pair of ``boxes`` (N, 4: x, y, w, h): row ``i``
-    is ``_iou(boxes[i : i + 1], boxes)``, element by element the same arithmetic.
+def iou_matrix(boxes: np.ndarray, others: np.ndarray | None = None) -> np.ndarray:
+    """Intersection over union of each of ``boxes`` (N, 4: x, y, w, h) with each of
+    ``others`` (M, 4; ``boxes`` by default): an N × M matrix.
 
     >>> iou_matrix(np.array([[0, 0, 10, 10], [5, 0, 10, 10.0]])).round(3).tolist()
     [[1.0, 0.333], [0.333, 1.0]]
     """
-    x, y, w, h = (boxes[:, k : k + 1] for k in range(4))  # (N, 1): the one box of ``_iou``
-    bx, by, bw, bh = (boxes[:, k] for k in range(4))  # (N,): the others
+    others = boxes if others is None else others
+    x, y, w, h = (boxes[:, k : k + 1] for k in range(4))  # (N, 1)
+    bx, by, bw, bh = (others[:, k] for k in range(4))  # (M,)
     ix = np.clip(np.minimum(x + w, bx + bw) - np.maximum(x, bx), 0, None)
     iy = np.clip(np.minimum(y + h, by + bh) - np.maximum(y, by), 0, None)
     union = w * h + bw * bh - ix * iy
@@ -839,11 +840,7 @@ def mirror_images(boxes: np.ndarray, share: np.ndarray, width: int, height: int)
 
 def _iou(one: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     """Intersection over union of the box ``one`` (1, 4) with each of ``boxes`` (N, 4)."""
-    x, y, w, h = one[0]
-    ix = np.clip(np.minimum(x + w, boxes[:, 0] + boxes[:, 2]) - np.maximum(x, boxes[:, 0]), 0, None)
-    iy = np.clip(np.minimum(y + h, boxes[:, 1] + boxes[:, 3]) - np.maximum(y, boxes[:, 1]), 0, None)
-    union = w * h + boxes[:, 2] * boxes[:, 3] - ix * iy
-    return np.asarray(ix * iy / np.maximum(union, 1e-9))
+    return iou_matrix(one, boxes)[0]
 
 
 def _inside_share(boxes: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -982,16 +982,15 @@ class FaceCoverage:
             # time and never a face at a look is texture found again and again, e.g. a
             # 270-px box blurred 45 frames, on a face in 17, seed 90217-6)
             track.tries += 1
-            confident = track.strong or not is_weak(views[best])
+            track.strong = track.strong or not is_weak(track.view)
             track.verified = (
-                (track.tries >= self.settings.verify_tries and confident)
+                (track.tries >= self.settings.verify_tries and track.strong)
                 or self._first_look(track)
                 or self._verified(grey, best, track.view)
             )
             # Found again (and, for BlazeFace, seen as a face by a second look): a
             # face, blurred from its first detection.
             track.tentative = not track.verified
-            track.strong = track.strong or not is_weak(track.view)
             self._found_again(track, best, grey, index, refresh)
             self._keep_reach(track, best, extents or {}, index)
         # A new detection around faces already tracked is not a new face (see

@@ -80,6 +80,15 @@ def _suppress_box_by_box(boxes: np.ndarray, scores: np.ndarray, overlap: float =
     return sorted(kept)
 
 
+def _iou_pair(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two boxes (x, y, w, h), pair by pair in Python floats."""
+    x, y, w, h = (float(v) for v in a)
+    bx, by, bw, bh = (float(v) for v in b)
+    ix = max(min(x + w, bx + bw) - max(x, bx), 0.0)
+    iy = max(min(y + h, by + bh) - max(y, by), 0.0)
+    return ix * iy / max(w * h + bw * bh - ix * iy, 1e-9)
+
+
 def test_the_overlap_matrix_is_iou_row_by_row_and_suppression_keeps_the_same_boxes() -> None:
     rng = np.random.default_rng(14)
     for trial in range(300):
@@ -91,5 +100,5 @@ def test_the_overlap_matrix_is_iou_row_by_row_and_suppression_keeps_the_same_box
         scores = rng.choice([0.55, 0.7, 0.9], count) if trial % 2 else rng.random(count)
         matrix = iou_matrix(boxes)
         for i in range(count):
-            assert np.array_equal(matrix[i], _iou(boxes[i : i + 1], boxes))
+            assert np.array_equal(matrix[i], [_iou_pair(boxes[i], box) for box in boxes])
         assert suppress(boxes, scores) == _suppress_box_by_box(boxes, scores)
