@@ -840,7 +840,7 @@ def mirror_images(boxes: np.ndarray, share: np.ndarray, width: int, height: int)
 
 def _iou(one: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     """Intersection over union of the box ``one`` (1, 4) with each of ``boxes`` (N, 4)."""
-    return iou_matrix(one, boxes)[0]
+    return np.asarray(iou_matrix(one, boxes)[0])
 
 
 def _inside_share(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
