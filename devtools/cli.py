@@ -300,7 +300,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from devtools.bench import compare
 
         return compare.compare(
-            args.against, args.rounds, args.large, args.identical, as_json=args.json
+            args.against, args.rounds or 5, args.large, args.identical, as_json=args.json
         )
     if args.pipeline == "count" and args.small_crops:
         from devtools.bench import small_crops
@@ -320,6 +320,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             seed=args.seed,
             detector=args.detector,
             cold=args.cold,
+            rounds=args.rounds or 1,
         )
     if args.pipeline == "predict":
         from devtools.bench.predict import run_bench
@@ -529,7 +530,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--against",
         help="count: compare speed and results with this commit (alternated in one process)",
     )
-    bench.add_argument("--rounds", type=int, default=5, help="count --against: timing rounds")
+    bench.add_argument(
+        "--rounds",
+        type=int,
+        help="timing rounds: count --against (default 5); blur: each case N times, least CPU "
+        "reported (default 1)",
+    )
     bench.add_argument(
         "--small-crops",
         action="store_true",
