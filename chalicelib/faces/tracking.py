@@ -1443,7 +1443,9 @@ class FaceCoverage:
         self.stats.max_faces = max(self.stats.max_faces, len(rects))
         return covered
 
-    def _held_by_other(self, track: _Track, index: int, box: np.ndarray) -> bool:
+    def _held_by_other(
+        self, track: _Track, index: int, box: np.ndarray, velocity: np.ndarray
+    ) -> bool:
         """Whether another track's blurred rectangle in frame ``index`` already holds
         ``box`` (``track``'s back-filled face box there, in the frame): the face was
         blurred by a track that followed it then (one that later switched to a face
@@ -1464,7 +1466,28 @@ class FaceCoverage:
             inside_y = ry <= max(0.0, y0) and min(float(self._height), y1) <= ry + rh
             if inside_x and inside_y:
                 return True
+            # Or another track found that face within a pass of this frame, on it and
+            # moving with it: the face was followed there (its box holds the face,
+            # padded its own way); the back-fill's growing pads only blurred the
+            # background around it (crossing-vga, issue 14).
+            if (
+                index - other.seen[index] <= self.settings.detect_every
+                and same_face(box, other.boxes[index])
+                and moves_with(velocity, [self._velocity_at(other, index)])
+            ):
+                return True
         return False
+
+    def _velocity_at(self, track: _Track, index: int) -> np.ndarray:
+        """``track``'s velocity (px/frame) into frame ``index``, measured on its boxes
+        over the pass before it (its last measured velocity when it had no box then):
+        a track's ``velocity`` is its latest, not the one it had in that frame."""
+        step = self.settings.detect_every
+        before = track.boxes.get(index - step)
+        if before is None:
+            return track.velocity
+        moved: np.ndarray = _centre(track.boxes[index]) - _centre(before)
+        return moved / step
 
     def _not_found_again(self, track: _Track, index: int) -> bool:
         """Whether ``track``, held in frame ``index`` after its last detection, was not
@@ -1518,7 +1541,7 @@ class FaceCoverage:
         for boxes in _first_boxes(track):
             velocity = _early_velocity(track, boxes)
             box = boxes[track.born] - np.array([*(velocity * since), 0, 0])
-            if self._held_by_other(track, index, box):
+            if self._held_by_other(track, index, box, velocity):
                 continue
             rect = self._padded(track, box, since, velocity, margins)
             if rect is not None:
