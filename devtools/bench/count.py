@@ -355,6 +355,28 @@ def end_to_end_jpeg(path: Path | None) -> tuple[str, float, float, int]:
     else:
         data = path.read_bytes()
         name = path.name
+    return _end_to_end(data, name)
+
+
+DENSE_NUCLEI = SHARED / "cellprofiler-examples" / "ExampleHuman" / "images"
+DENSE_NUCLEI /= "AS_09125_050116030001_D03f00d0.tif"
+
+
+def dense_fluorescence_jpeg() -> tuple[str, float, float, int] | None:
+    """``end_to_end_jpeg`` for real dense fluorescence at 3840×2160: CellProfiler's
+    ExampleHuman DNA image (512², ~480 nuclei) tiled with mirrored copies (no seams) to
+    ~10,000 nuclei, as a JPEG (quality 92); None without ``../shared/data``. The phase
+    photo the line above uses has a few hundred cells: a lab's nuclei fields cost more."""
+    tile = cv2.imread(str(DENSE_NUCLEI), cv2.IMREAD_GRAYSCALE)
+    if tile is None:
+        return None
+    row = np.hstack([tile, tile[:, ::-1]] * (3840 // (2 * tile.shape[1]) + 1))
+    field = np.vstack([row, row[::-1]] * (2160 // (2 * tile.shape[0]) + 1))[:2160, :3840]
+    data = imaging.encode_jpeg(np.ascontiguousarray(field), 92)
+    return _end_to_end(data, "ExampleHuman DNA tiled to 3840x2160 JPEG")
+
+
+def _end_to_end(data: bytes, name: str) -> tuple[str, float, float, int]:
     best, best_cpu, count = float("inf"), float("inf"), 0
     for _ in range(3):
         started, cpu = time.perf_counter(), time.process_time()
@@ -409,6 +431,7 @@ def run(image: Path | None = None, as_json: bool = False, quick: bool = False) -
     name, e2e_ms, e2e_cpu_ms, e2e_count = (
         ("skipped", 0.0, 0.0, 0) if quick else end_to_end_jpeg(image)
     )
+    dense = None if quick else dense_fluorescence_jpeg()
     memory = 0.0 if quick else peak_memory_50mp()
     # Comparable with the figures of earlier rounds: the sets without coins and large fields.
     speed_rows = [r for r in sets if not r.name.startswith(("coins", "large", "dim beside"))]
@@ -444,6 +467,7 @@ def run(image: Path | None = None, as_json: bool = False, quick: bool = False) -
                     "cpu_ms_per_mp_by_size": classes,
                     "end_to_end_ms": e2e_ms,
                     "end_to_end_cpu_ms": e2e_cpu_ms,
+                    "end_to_end_dense_cpu_ms": None if dense is None else dense[2],
                     "peak_memory_gb_50mp": memory,
                 }
             )
@@ -470,6 +494,12 @@ def run(image: Path | None = None, as_json: bool = False, quick: bool = False) -
             f"end to end: {name} decode+count+annotate+encode+JSON+CSV {e2e_ms:.0f} ms wall, "
             f"{e2e_cpu_ms:.0f} ms CPU ({e2e_count} objects)   target <= 500 ms"
         )
+        if dense is not None:
+            name, e2e_ms, e2e_cpu_ms, e2e_count = dense
+            print(
+                f"end to end: {name} {e2e_ms:.0f} ms wall, {e2e_cpu_ms:.0f} ms CPU "
+                f"({e2e_count} objects)   target <= 500 ms"
+            )
         print(f"peak memory, 50-megapixel 16-bit image: {memory:.2f} GB   target <= 1.5 GB")
     return 0
 
