@@ -572,13 +572,26 @@ def _spaced(
     """(J, 2) row, col of the ``candidates`` (strength, row, col; strongest first) at
     least ``distance`` from every point of ``kept`` and from each other.
 
-    Points are filed in square cells ``distance`` wide, so each candidate is compared
-    with the points of its own and the eight cells around it only (a large field has
-    thousands of seeds).
+    The candidates near a point of ``kept`` are dropped at once: ``kept`` painted on a
+    raster and dilated by the offsets closer than ``distance`` (a large field has
+    thousands of seeds). The rest are filed in square cells ``distance`` wide, so each
+    is compared with those of its own and the eight cells around it only.
 
     >>> _spaced(np.array([[0, 0]]), [(3.0, 0, 1), (2.0, 5, 5), (1.0, 5, 6)], 2.0).tolist()
     [[5, 5]]
     """
+    if len(kept) and candidates:
+        points = np.array([(y, x) for _strength, y, x in candidates], np.int64)
+        height = int(max(kept[:, 0].max(), points[:, 0].max())) + 1
+        width = int(max(kept[:, 1].max(), points[:, 1].max())) + 1
+        raster = np.zeros((height, width), np.uint8)
+        raster[kept[:, 0], kept[:, 1]] = 1
+        reach = int(np.ceil(distance))
+        offsets = np.arange(-reach, reach + 1) ** 2
+        footprint = (offsets[:, None] + offsets[None, :] < distance**2).astype(np.uint8)
+        near = cv2.dilate(raster, footprint)[points[:, 0], points[:, 1]]
+        candidates = [c for c, n in zip(candidates, near.tolist(), strict=True) if not n]
+        kept = kept[:0]
     cell = max(float(distance), 1.0)
     filed: dict[tuple[int, int], list[tuple[int, int]]] = {}
 
