@@ -587,16 +587,28 @@ class Shapes:
     solidity: np.ndarray  # area / convex hull area
 
 
+CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+
+
 def shapes(labels: np.ndarray, count: int, only: np.ndarray | None = None) -> Shapes:
-    """Area, elongation and solidity of labels 1..count (``only``: those to measure)."""
+    """Area, elongation and solidity of labels 1..count (``only``: those to measure).
+
+    The minimum-area rectangle and the convex hull are taken over each object's edge
+    pixels (those with a 4-neighbour outside it), in raster order: every corner of the
+    hull is one, and OpenCV's hull of them is the hull of all its pixels, point for
+    point (random shapes: tests/unit/test_shapes_edge.py), at the cost
+    of the outline instead of the area.
+    """
     area = label_areas(labels, count).astype(np.float64)
     elongation = np.ones(count + 1)
     solidity = np.ones(count + 1)
     wanted = np.arange(1, count + 1) if only is None else only
     for label in wanted:
-        ys, xs = np.divmod(np.flatnonzero(labels == label), labels.shape[1])
-        if xs.size < 5:
+        mask = (labels == label).view(np.uint8)
+        if np.count_nonzero(mask) < 5:
             continue
+        inner = cv2.erode(mask, CROSS, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+        ys, xs = np.divmod(np.flatnonzero(mask > inner), labels.shape[1])
         points = np.stack([xs, ys], axis=1).astype(np.int32)
         (_, _), (w, h), _ = cv2.minAreaRect(points)
         elongation[label] = max(w, h) / max(1.0, min(w, h))
