@@ -681,8 +681,12 @@ def _component(labels: np.ndarray, k: int) -> tuple[int, int, int, int, int, flo
 def _peak_centres(peaks: np.ndarray) -> np.ndarray:
     """(K, 2) row, col of each 8-connected group of ``peaks`` (its rounded centroid).
 
-    Maxima are single pixels unless the signal is flat on top (clipped): only
-    then are the groups labelled.
+    Maxima are single pixels unless the signal is flat on top (clipped, or an
+    8-bit or JPEG image's plateaus): only then are groups joined, among the peak
+    pixels alone (each takes the lowest raster position in its group), not by
+    labelling the whole image: the same groups, order (by the first 2 x 2 block each
+    holds, as OpenCV's block-based labelling numbers them) and centroids (integer sums
+    over the count) as ``cv2.connectedComponentsWithStats`` (tests/unit/test_peak_centres.py).
 
     >>> peaks = np.zeros((5, 6), bool); peaks[1, 1] = peaks[3, 3] = peaks[3, 4] = True
     >>> _peak_centres(peaks).tolist()
@@ -691,22 +695,37 @@ def _peak_centres(peaks: np.ndarray) -> np.ndarray:
     width = peaks.shape[1]
     index = np.flatnonzero(peaks)
     rows, cols = np.divmod(index, width)
-    touching = np.zeros(0, np.int64)
-    for step in (1, width - 1, width, width + 1):
+    pairs = []
+    for dy, dx in ((0, 1), (1, -1), (1, 0), (1, 1)):  # right, and the row below
+        step = dy * width + dx
         neighbour = np.isin(index + step, index, assume_unique=True)
-        if step == 1:
-            neighbour &= cols < width - 1
-        elif step == width - 1:
-            neighbour &= cols > 0
-        elif step == width + 1:
-            neighbour &= cols < width - 1
-        touching = np.append(touching, index[neighbour])
-    if touching.size == 0:
+        if dx:
+            neighbour &= cols < width - 1 if dx > 0 else cols > 0
+        first = np.flatnonzero(neighbour)
+        pairs.append((first, np.searchsorted(index, index[first] + step)))
+    a = np.concatenate([p[0] for p in pairs])
+    b = np.concatenate([p[1] for p in pairs])
+    if a.size == 0:
         return np.stack([rows, cols], axis=1).astype(np.int64)
-    _count, _labels, _stats, centres = cv2.connectedComponentsWithStats(
-        peaks.astype(np.uint8), connectivity=8
-    )
-    return np.asarray(np.round(centres[1:, ::-1]).astype(np.int64))
+    group = np.arange(index.size)
+    while True:  # each pixel takes the lowest position it is joined to, until none moves
+        low = np.minimum(group[a], group[b])
+        before = group.copy()
+        np.minimum.at(group, a, low)
+        np.minimum.at(group, b, low)
+        group = group[group]  # (jump along the chain found so far)
+        if np.array_equal(group, before):
+            break
+    _, group = np.unique(group, return_inverse=True)
+    # In OpenCV's order: by the first 2 x 2 block (its block-based labelling) each holds.
+    block = (rows // 2) * ((width + 1) // 2) + cols // 2
+    first = np.full(int(group.max()) + 1, np.iinfo(np.int64).max)
+    np.minimum.at(first, group, block)
+    group = np.argsort(np.argsort(first, kind="stable"), kind="stable")[group]
+    size = np.bincount(group).astype(np.float64)
+    centre_rows = np.bincount(group, rows.astype(np.float64)) / size
+    centre_cols = np.bincount(group, cols.astype(np.float64)) / size
+    return np.stack([np.round(centre_rows), np.round(centre_cols)], axis=1).astype(np.int64)
 
 
 def _seed_peaks(markers: np.ndarray, smoothed: np.ndarray) -> np.ndarray:
