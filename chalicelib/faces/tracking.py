@@ -1466,13 +1466,18 @@ class FaceCoverage:
             inside_y = ry <= max(0.0, y0) and min(float(self._height), y1) <= ry + rh
             if inside_x and inside_y:
                 return True
-            # Or another track found that face within a pass of this frame, on it and
-            # moving with it: the face was followed there (its box holds the face,
-            # padded its own way); the back-fill's growing pads only blurred the
-            # background around it (crossing-vga, issue 14).
+            # Or another track found that face within a pass of this frame, on it, with
+            # a padded box at least as wide as the back-filled one and moving with it:
+            # the face was followed there; the back-fill's growing pads only blurred the
+            # background around it (crossing-vga, issue 14). A smaller box on the face
+            # may hold only part of it (blind seed 88711-0: a 26-px box on a 36-px face,
+            # which the back-filled 43-px box covered).
+            held = other.boxes[index]
+            padded = (1.0 + 2.0 * self.settings.pad) * float(max(held[2], held[3]))
             if (
                 index - other.seen[index] <= self.settings.detect_every
-                and same_face(box, other.boxes[index])
+                and same_face(box, held)
+                and padded >= float(max(box[2], box[3]))
                 and moves_with(velocity, [self._velocity_at(other, index)])
             ):
                 return True

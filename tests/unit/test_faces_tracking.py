@@ -636,31 +636,35 @@ def test_no_back_fill_where_another_tracks_blurred_box_holds_the_face(old_y: int
 
 
 @pytest.mark.parametrize(
-    ("speed", "seen_at", "held"),
-    [(8, 4, True), (-8, 4, False), (8, 0, False)],
+    ("speed", "seen_at", "side", "held"),
+    [(8, 4, 20, True), (-8, 4, 20, False), (8, 0, 20, False), (8, 4, 16, False)],
 )
 def test_no_back_fill_where_another_track_found_this_face_just_before(
-    speed: int, seen_at: int, held: bool
+    speed: int, seen_at: int, side: int, held: bool
 ) -> None:
     from chalicelib.faces.tracking import _Track
 
     seer = SquareSeer({}, blind=set())
     coverage = FaceCoverage(seer, SIZE, 30.0, CoverageSettings())
-    # A new track is born on a face at frame 10, moving 8 px/frame. An old track was
-    # on that face at frame 7 with a smaller box 4 px right of and below the new
-    # track's back-filled box there (its rectangle does not hold it), last detected
-    # at ``seen_at``, moving ``speed`` px/frame.
-    old = _Track(0, 0, 9, np.array([100, 60, 16, 16.0]))
-    old.boxes = {i: np.array([100 + speed * (i - 7), 64, 16, 16.0]) for i in range(10)}
+    # A new track is born on a 24-px face at frame 10, moving 8 px/frame. An old track
+    # was on that face at frame 7 with a ``side``-px box, its centre 4 px right of the
+    # new track's back-filled box there (its rectangle does not hold that box), last
+    # detected at ``seen_at``, moving ``speed`` px/frame.
+    old = _Track(0, 0, 9, np.array([100, 60, side, side], np.float64))
+    shift = 4 + (24 - side) / 2
+    old.boxes = {
+        i: np.array([96 + shift + speed * (i - 7), 60 + (24 - side) / 2, side, side], np.float64)
+        for i in range(10)
+    }
     old.seen = {i: min(i, seen_at) for i in range(10)}
     new = _Track(1, 10, 10, np.array([120, 60, 24, 24.0]))
     new.boxes = {10 + i: np.array([120 + 8 * i, 60, 24, 24.0]) for i in range(6)}
     new.seen = {10 + i: 10 for i in range(6)}
     coverage._tracks = [old, new]
     rect = coverage._rect_at(new, 7)
-    if held:  # found on this face three frames before, moving with it: held by it
+    if held:  # found on this face three frames before, as large, moving with it: held
         assert rect is None
-    else:  # a face passing the other way, or not found for a while: back-filled
+    else:  # passing the other way, not found for a while, or smaller: back-filled
         assert rect is not None and rect[0] <= 96 and rect[0] + rect[2] >= 96 + SIDE
 
 
