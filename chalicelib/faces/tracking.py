@@ -1449,8 +1449,10 @@ class FaceCoverage:
         """Whether another track's blurred rectangle in frame ``index`` already holds
         ``box`` (``track``'s back-filled face box there, in the frame): the face was
         blurred by a track that followed it then (one that later switched to a face
-        it passed, a duplicate). The back-fill is for faces nobody covered (entering,
-        found late, coming out from behind another face — not held by its box)."""
+        it passed, a duplicate), or by one that found it within a pass of that frame
+        with a box as wide, moving with it. The back-fill is for faces nobody covered
+        (entering, found late, coming out from behind another face — not held by its
+        box)."""
         x0, y0 = float(box[0]), float(box[1])
         x1, y1 = x0 + float(box[2]), y0 + float(box[3])
         for other in self._tracks + self._finished:
@@ -1470,7 +1472,7 @@ class FaceCoverage:
             # a padded box at least as wide as the back-filled one and moving with it:
             # the face was followed there; the back-fill's growing pads only blurred the
             # background around it (crossing-vga, issue 14). A smaller box on the face
-            # may hold only part of it (blind seed 88711-0: a 26-px box on a 36-px face,
+            # may hold only part of it (unseen seed 88711-0: a 26-px box on a 36-px face,
             # which the back-filled 43-px box covered).
             held = other.boxes[index]
             padded = (1.0 + 2.0 * self.settings.pad) * float(max(held[2], held[3]))
