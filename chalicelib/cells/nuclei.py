@@ -574,8 +574,9 @@ def _spaced(
 
     The candidates near a point of ``kept`` are dropped at once: ``kept`` painted on a
     raster and dilated by the offsets closer than ``distance`` (a large field has
-    thousands of seeds). The rest are filed in square cells ``distance`` wide, so each
-    is compared with those of its own and the eight cells around it only.
+    thousands of seeds). The rest, as they are taken, are filed in square cells
+    ``distance`` wide, so each is compared with those of its own and the eight cells
+    around it only.
 
     >>> _spaced(np.array([[0, 0]]), [(3.0, 0, 1), (2.0, 5, 5), (1.0, 5, 6)], 2.0).tolist()
     [[5, 5]]
@@ -591,7 +592,6 @@ def _spaced(
         footprint = (offsets[:, None] + offsets[None, :] < distance**2).astype(np.uint8)
         near = cv2.dilate(raster, footprint)[points[:, 0], points[:, 1]]
         candidates = [c for c, n in zip(candidates, near.tolist(), strict=True) if not n]
-        kept = kept[:0]
     cell = max(float(distance), 1.0)
     filed: dict[tuple[int, int], list[tuple[int, int]]] = {}
 
@@ -607,9 +607,7 @@ def _spaced(
             for a, b in filed.get((i, j), ())
         )
 
-    for y, x in kept.tolist():
-        file(y, x)
-    found = []
+    found = []  # (``kept`` is not filed: no candidate left is near it)
     for _strength, y, x in candidates:
         if clear(y, x):
             file(y, x)

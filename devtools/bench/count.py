@@ -495,10 +495,10 @@ def run(image: Path | None = None, as_json: bool = False, quick: bool = False) -
             f"{e2e_cpu_ms:.0f} ms CPU ({e2e_count} objects)   target <= 500 ms"
         )
         if dense is not None:
-            name, e2e_ms, e2e_cpu_ms, e2e_count = dense
+            dense_name, dense_ms, dense_cpu_ms, dense_count = dense
             print(
-                f"end to end: {name} {e2e_ms:.0f} ms wall, {e2e_cpu_ms:.0f} ms CPU "
-                f"({e2e_count} objects)   target <= 500 ms"
+                f"end to end: {dense_name} {dense_ms:.0f} ms wall, {dense_cpu_ms:.0f} ms CPU "
+                f"({dense_count} objects)   target <= 500 ms"
             )
         print(f"peak memory, 50-megapixel 16-bit image: {memory:.2f} GB   target <= 1.5 GB")
     return 0
