@@ -1118,6 +1118,8 @@ class FaceCoverage:
         # (a weak detection at the edge — texture the detector half-believes — does
         # not hold its size)
         cut = edge_sides(detected, self._width, self._height).any()
+        if cut and track.measured and not refresh:
+            detected = leaving_size(track.box, detected, track.velocity, self._width, self._height)
         if not is_weak(track.view) and cut:
             box = edge_steady(track.box, detected, self._width, self._height)
             if (box[2:] > track.box[2:] + 0.5).any():
@@ -2136,6 +2138,53 @@ def edge_sides(box: np.ndarray, width: int, height: int) -> np.ndarray:
     """
     x, y, w, h = box
     return np.array([x <= 0, y <= 0, x + w >= width, y + h >= height])
+
+
+# A detection cut by the frame's edge this many times its track's box, of a face not
+# coming in by that edge (``leaving_size``), is the face seen with its mirror image.
+EDGE_GROWTH = 1.2
+ENTERING_SPEED = 1.0  # px/frame inwards from the edge that cuts it: a face coming in
+
+
+def leaving_size(
+    box: np.ndarray, detected: np.ndarray, velocity: np.ndarray, width: int, height: int
+) -> np.ndarray:
+    """A detection ``detected`` (x, y, w, h) cut by the frame's edge, as the face its
+    track's ``box`` follows can be: over ``EDGE_GROWTH`` times that box's size while
+    the face is not coming in by that edge (moving inwards from it at
+    ``ENTERING_SPEED``), it is the detector's view of what lies at the edge with its
+    mirror image beyond (the search mirrors the frame), not the face grown — the
+    face's part in view only shrinks as it leaves. Then only where it lies along
+    the edge is taken: the box's own size and place across the edge, centred on
+    the detection along it.
+
+    A 281 × 364 px face leaving by the top edge, followed at 308-385 px, was found
+    as a 476-px box reaching 304 px beyond the edge; the box took that size and,
+    grown back over the look-ahead, blurred ~870 × 570 px for 20 frames (blind seed
+    72931-5). A face coming in is found larger as more of it shows (``_grow_back``).
+
+    >>> box = np.array([461.0, -155, 308, 319])
+    >>> leaving_size(box, np.array([354.0, -304, 476, 482]), np.array([-10.8, -9.7]),
+    ...              1920, 1080).tolist()  # leaving by the top, found 1.5x larger
+    [438.0, -155.0, 308.0, 319.0]
+    >>> leaving_size(box, np.array([354.0, -304, 476, 482]), np.array([0.0, 9.0]),
+    ...              1920, 1080).tolist()  # coming in: as found
+    [354.0, -304.0, 476.0, 482.0]
+    """
+    sides = edge_sides(detected, width, height)
+    if float(max(detected[2], detected[3])) <= EDGE_GROWTH * float(max(box[2], box[3])):
+        return detected
+    inwards = np.array([velocity[0], velocity[1], -velocity[0], -velocity[1]])
+    if (inwards[sides] >= ENTERING_SPEED).any():
+        return detected
+    kept = box.copy()
+    centre = _centre(detected)
+    across_x, across_y = bool(sides[0] or sides[2]), bool(sides[1] or sides[3])
+    if not across_x:
+        kept[0] = centre[0] - box[2] / 2
+    if not across_y:
+        kept[1] = centre[1] - box[3] / 2
+    return kept
 
 
 def edge_steady(before: np.ndarray, detected: np.ndarray, width: int, height: int) -> np.ndarray:

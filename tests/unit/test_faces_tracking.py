@@ -705,6 +705,45 @@ def test_the_speed_of_a_face_leaving_by_the_edge_is_measured_like_with_like() ->
     assert abs(track.velocity[0] + 1.0) < 0.3 and abs(track.velocity[1]) < 0.3, track.velocity
 
 
+class MirrorSeer(EdgeSeer):
+    """``EdgeSeer``, but at frame ``doubled`` it reports the part in view together with
+    its mirror image beyond the edge, as one box ``factor`` times the face's size."""
+
+    def __init__(self, doubled: int, factor: float = 1.6) -> None:
+        super().__init__()
+        self.doubled, self.factor, self.frame = doubled, factor, 0
+
+    def search(self, grey, regions, smallest=None, upright_only=None, prefer=None, largest=None):  # type: ignore[no-untyped-def]
+        if self.frame != self.doubled:
+            return super().search(grey, regions, smallest, upright_only, prefer, largest)
+        side = round(60 * self.factor)
+        in_view = round(self.left) + 60
+        return [((in_view - side, 70 - side // 2, side, side), "blazeface")]
+
+
+@pytest.mark.parametrize("speed", [-2.0, 2.0])
+def test_a_face_at_the_edge_found_with_its_mirror_image_keeps_its_size_unless_coming_in(
+    speed: float,
+) -> None:
+    # A 60-px face at the left edge, 40 px of it in view at frame 16, found there as one
+    # 78-px box with its mirror image beyond the edge. Leaving (moving left), its part
+    # in view only shrinks: the box keeps the face's size (``leaving_size``; before, it
+    # took 78 px and grew back over the look-ahead: blind seed 72931-5). Coming in,
+    # it may be a face larger than the part seen so far: the box grows as before.
+    seer = MirrorSeer(doubled=16, factor=1.3)
+    coverage = FaceCoverage(seer, SIZE, 30.0, CoverageSettings())
+    for index, frame in enumerate(square_frames({}, 1) * 17):
+        seer.frame = index
+        seer.left = -20.0 + speed * (index - 16)
+        coverage.push(frame)
+    (track,) = coverage._tracks
+    assert track.last_seen == 16
+    if speed < 0:
+        assert max(track.box[2:]) <= 60 * 1.2 + 0.5, track.box
+    else:
+        assert max(track.box[2:]) >= 78, track.box
+
+
 class DoubtedSeer(SquareSeer):
     """Finds the square confidently as BlazeFace would; a second look at it passes only
     on the frames in ``passes`` (scores 0.9 there, 0.3 elsewhere)."""
