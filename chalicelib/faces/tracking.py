@@ -1382,11 +1382,25 @@ class FaceCoverage:
                 and moves_with(track.velocity, [other.velocity])
                 for other in self._tracks
             )
+            # (a box centred on a face tracked apart, at least ``CONTEXT_FACE`` times its
+            # size and moving with it, is that face seen with its head and shoulders or
+            # its background: retired once that face, sure, was found at this pass)
+            context = any(
+                other is not track
+                and other.last_seen == index
+                and other.strong
+                and not other.tentative
+                and other.redetected >= ESTABLISHED
+                and centred_around(track.box, other.box)
+                and moves_with(track.velocity, [other.velocity])
+                for other in self._tracks
+            )
             doubtful = track.tentative and stale  # a weak detection not repeated
             weak_gone = not track.strong and unseen > self._weak_hold
             if (
                 gone
                 or duplicate
+                or context
                 or doubtful
                 or weak_gone
                 or unseen > self._flow_hold
@@ -2036,6 +2050,33 @@ def _blobs(mask: np.ndarray) -> int:
     2
     """
     return int(cv2.connectedComponents(cv2.dilate(mask, np.ones((5, 5), np.uint8)))[0]) - 1
+
+
+CONTEXT_FACE = 2.0  # a box this many times a face's size, centred on it, is that face
+CONTEXT_CENTRE = 0.25  # ... centred: within this share of the box's side of the face's centre
+
+
+def centred_around(box: np.ndarray, face: np.ndarray) -> bool:
+    """Whether ``box`` (x, y, w, h) is ``face`` (x, y, w, h) seen larger: at least
+    ``CONTEXT_FACE`` times its size, its centre within ``CONTEXT_CENTRE`` of its side
+    of the face's centre.
+
+    BlazeFace's coarse levels find a face together with its head and shoulders (or
+    the background around it) as a second, larger face: a 434-px box around a
+    171-px face, both found at frame 0 while the face was not yet sure, was tracked
+    on its own and blurred ~870 × 670 px around it for 48 frames (blind seed 72931-5).
+
+    >>> face = np.array([256, 477, 171, 178.0])
+    >>> centred_around(np.array([117, 381, 434, 434.0]), face)
+    True
+    >>> centred_around(np.array([300, 381, 434, 434.0]), face)  # the face near its side
+    False
+    >>> centred_around(np.array([200, 420, 290, 290.0]), face)  # under twice its size
+    False
+    """
+    side, inner = float(max(box[2], box[3])), float(max(face[2], face[3]))
+    apart = float(np.hypot(*(_centre(box) - _centre(face))))
+    return side >= CONTEXT_FACE * inner and apart <= CONTEXT_CENTRE * side
 
 
 def _holds_centre(rect: PixelRect, box: np.ndarray) -> bool:
