@@ -80,8 +80,10 @@ MERGE_MAX_AREA = 1.6  # over-split pieces are joined while they stay this many n
 VALLEY_DEPTH = 0.03  # neighbours with a shallower valley between them are one object
 # Dim nuclei beside bright ones (issue 12ab): blob maxima of the log signal at this
 # fraction of the radius that no object keeps after the first flood become seeds.
-# Off: generated fields 21.5 -> 5.6 %, but the held-out regions 4.8 -> 5.1 % (docs/counting.md).
-DIM_SEEDS = False
+# Off in issue 12ab (held out 4.8 -> 5.1 % then); on since session 38, measured on the
+# method of then: generated fields 18.1 -> 4.2 %, held out 4.6 -> 4.1 %, DSB 110 -> 112,
+# ~15 % more CPU on nuclei fields (docs/counting.md, "Session 38").
+DIM_SEEDS = True
 DIM_SCALE = 0.7
 DIM_DEPTH = 0.4  # ... at least this many radii inside what no object keeps
 DIM_TOLERANCE = (
