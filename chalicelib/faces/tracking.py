@@ -1472,7 +1472,13 @@ class FaceCoverage:
         x0, y0 = float(box[0]), float(box[1])
         x1, y1 = x0 + float(box[2]), y0 + float(box[3])
         for other in self._tracks + self._finished:
-            if other is track or index not in other.boxes:
+            # (another track's back-fill too, when it was born before this one: two
+            # tracks found one after the other on a face moving fast both back-filled
+            # it, the later one 20 frames back with pads grown to 340 px, over frames
+            # the earlier one's back-fill held — blind seed 72931-0. Only earlier-born
+            # ones, so the question never comes back to this track.)
+            back_filled = index not in other.boxes and other.born < track.born
+            if other is track or (index not in other.boxes and not back_filled):
                 continue
             # (the rectangle of the box alone, as without extents: the choice of
             # what to back-fill stays the same, issue 14t)
@@ -1484,6 +1490,8 @@ class FaceCoverage:
             inside_y = ry <= max(0.0, y0) and min(float(self._height), y1) <= ry + rh
             if inside_x and inside_y:
                 return True
+            if index not in other.boxes:
+                continue
             # Or another track found that face within a pass of this frame, on it, with
             # a padded box at least as wide as the back-filled one and moving with it:
             # the face was followed there; the back-fill's growing pads only blurred the

@@ -690,6 +690,33 @@ def test_a_box_centred_on_a_sure_face_and_twice_its_size_is_retired_when_moving_
     assert kept == ([0] if retired else [0, 1])
 
 
+def test_no_second_back_fill_where_an_earlier_tracks_back_fill_holds_the_face() -> None:
+    from chalicelib.faces.tracking import _Track
+
+    seer = SquareSeer({}, blind=set())
+    coverage = FaceCoverage(seer, (400, 150), 30.0, CoverageSettings())
+
+    # One 24-px face moving 5 px/frame to the right: found at frame 8 (track #0) and
+    # again, as a new track, at frame 12 (track #1). Both are back-filled over frame 2;
+    # the earlier track's back-fill there holds the later one's box, so the later
+    # one's back-fill (with pads grown over 10 frames) is not blurred on top of it.
+    def face_track(ident: int, born: int, until: int) -> _Track:
+        track = _Track(ident, born, until, np.array([0, 60, 24, 24], np.float64))
+        track.boxes = {i: np.array([40 + 5 * i, 60, 24, 24.0]) for i in range(born, until + 1)}
+        track.seen = {i: born + 4 * ((i - born) // 4) for i in range(born, until + 1)}
+        track.velocity = np.array([5.0, 0.0])
+        return track
+
+    first, second = face_track(0, 8, 16), face_track(1, 12, 20)
+    coverage._tracks = [first, second]
+    assert coverage._rect_at(first, 2) is not None
+    assert coverage._rect_at(second, 2) is None
+    # Where the earlier track's back-fill is elsewhere (another face, 60 px lower),
+    # the later one back-fills as before.
+    first.boxes = {i: b + np.array([0, 60, 0, 0]) for i, b in first.boxes.items()}
+    assert coverage._rect_at(second, 2) is not None
+
+
 def test_strict_mode_pads_every_side_by_the_whole_speed() -> None:
     from chalicelib.faces.tracking import axis_speeds
 
