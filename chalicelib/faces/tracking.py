@@ -1375,26 +1375,11 @@ class FaceCoverage:
             # (a duplicate follows the other face, so it moves with it: a 165-px face
             # coasting at 21 px/frame behind a still 300-px one is not that face —
             # retired so, it was left sharp when it came out, seed 33810-5)
-            duplicate = stale and any(
-                other is not track
-                and other.last_seen == index
-                and same_face(track.box, other.box)
-                and moves_with(track.velocity, [other.velocity])
-                for other in self._tracks
-            )
+            duplicate = stale and self._found_with(track, index, same_face)
             # (a box centred on a face tracked apart, at least ``CONTEXT_FACE`` times its
             # size and moving with it, is that face seen with its head and shoulders or
             # its background: retired once that face, sure, was found at this pass)
-            context = any(
-                other is not track
-                and other.last_seen == index
-                and other.strong
-                and not other.tentative
-                and other.redetected >= ESTABLISHED
-                and centred_around(track.box, other.box)
-                and moves_with(track.velocity, [other.velocity])
-                for other in self._tracks
-            )
+            context = self._found_with(track, index, centred_around, sure=True)
             doubtful = track.tentative and stale  # a weak detection not repeated
             weak_gone = not track.strong and unseen > self._weak_hold
             if (
@@ -1419,6 +1404,29 @@ class FaceCoverage:
         # Finished tracks are needed only until their frames have left the buffer.
         oldest = self._buffer[0][0] if self._buffer else index
         self._finished = [t for t in self._finished if t.end is not None and t.end >= oldest]
+
+    def _found_with(
+        self,
+        track: _Track,
+        index: int,
+        on: Callable[[np.ndarray, np.ndarray], bool],
+        sure: bool = False,
+    ) -> bool:
+        """Whether another track found at this pass (frame ``index``), whose box
+        ``track``'s box is ``on`` (``on(track.box, other.box)``), moves with ``track``;
+        with ``sure``, only a sure face (strong, not tentative, found ``ESTABLISHED``
+        times)."""
+        return any(
+            other is not track
+            and other.last_seen == index
+            and (
+                not sure
+                or (other.strong and not other.tentative and other.redetected >= ESTABLISHED)
+            )
+            and on(track.box, other.box)
+            and moves_with(track.velocity, [other.velocity])
+            for other in self._tracks
+        )
 
     def _behind(self, track: _Track, index: int) -> bool:
         """Whether ``track``'s box (a face found confidently) lies on the box of a larger
@@ -1477,8 +1485,8 @@ class FaceCoverage:
             # it, the later one 20 frames back with pads grown to 340 px, over frames
             # the earlier one's back-fill held — blind seed 72931-0. Only earlier-born
             # ones, so the question never comes back to this track.)
-            back_filled = index not in other.boxes and other.born < track.born
-            if other is track or (index not in other.boxes and not back_filled):
+            boxed = index in other.boxes
+            if other is track or not (boxed or other.born < track.born):
                 continue
             # (the rectangle of the box alone, as without extents: the choice of
             # what to back-fill stays the same, issue 14t)
@@ -1490,7 +1498,7 @@ class FaceCoverage:
             inside_y = ry <= max(0.0, y0) and min(float(self._height), y1) <= ry + rh
             if inside_x and inside_y:
                 return True
-            if index not in other.boxes:
+            if not boxed:
                 continue
             # Or another track found that face within a pass of this frame, on it, with
             # a padded box at least as wide as the back-filled one and moving with it:

@@ -758,7 +758,7 @@ class MirrorSeer(EdgeSeer):
     """``EdgeSeer``, but at frame ``doubled`` it reports the part in view together with
     its mirror image beyond the edge, as one box ``factor`` times the face's size."""
 
-    def __init__(self, doubled: int, factor: float = 1.6) -> None:
+    def __init__(self, doubled: int, factor: float) -> None:
         super().__init__()
         self.doubled, self.factor, self.frame = doubled, factor, 0
 
