@@ -53,6 +53,17 @@ PROFILE_BACK = 0.1  # of the width, added on the side away from the nose
 # A profile's extent (``decode_faces``, what is blurred) also grows below by this share
 # of its height: the turned box still stopped short of the jaw (issue 14q's probe).
 PROFILE_DOWN = 0.05
+# A detection whose box holds a few bright points on a dark field (the skewness of its
+# grey values above this) is a star field or specks, not a face (``sparse_bright``).
+# Measured on whole-frame searches of 10 tuning seeds' frames: boxes on faces 1.35 at
+# most (a dark face beside a dark background); false ones on the Hubble deep field 1.1
+# in the median, 38 % of them over 1.5 (docs/face-blurring.md, session 39). None: off.
+SPARSE_SKEW: float | None = 1.5
+# A box cut by the frame's edge is judged on its middle (this share of it each way)
+# in view, at this skewness at least: its part in view beside the face may be all
+# background (a face leaving a star field by the edge scored 1.6 on its whole part).
+SPARSE_CUT_MIDDLE = 0.6
+SPARSE_CUT_SKEW = 2.0
 
 
 @cache
@@ -259,6 +270,49 @@ def decode_faces(
         cx, cy, w, h + chin, angle + profile * turn, -np.sign(nose) * back / 2, up - chin
     )
     return boxes, reach, probability[keep]
+
+
+def sparse_bright(grey: np.ndarray, box: np.ndarray, most: float) -> bool:
+    """Whether the grey values of ``box`` (x, y, w, h, frame pixels) are skewed to the
+    bright side by more than ``most``: a few bright points on a dark field. A box cut
+    by the frame's edge is judged on its middle in view (``SPARSE_CUT_MIDDLE``), at
+    ``SPARSE_CUT_SKEW`` at least.
+
+    >>> field = np.zeros((40, 40), np.uint8); field[::8, ::8] = 255
+    >>> sparse_bright(field, np.array([0.0, 0, 40, 40]), 1.5)
+    True
+    >>> sparse_bright(np.full((40, 40), 90, np.uint8), np.array([0.0, 0, 40, 40]), 1.5)
+    False
+    >>> face = np.full((40, 40), 8, np.uint8); face[:, :6] = 120  # a face leaving by the left
+    >>> sparse_bright(face, np.array([-20.0, 0, 40, 40]), 1.5)  # its middle in view: half face
+    False
+    >>> sparse_bright(face, np.array([0.0, 0, 40, 40]), 1.5)  # a box in view, mostly black
+    True
+    """
+    height, width = grey.shape[:2]
+    x, y, w, h = box
+    x0, y0 = int(x), int(y)
+    x1, y1 = math.ceil(x + w), math.ceil(y + h)
+    if x0 < 0 or y0 < 0 or x1 > width or y1 > height:
+        # A face cut by the edge: the box's middle (its share ``SPARSE_CUT_MIDDLE`` each
+        # way) within the frame, judged at ``SPARSE_CUT_SKEW`` — the rest of its part in
+        # view may be the background beside the face.
+        margin_x, margin_y = w * (1 - SPARSE_CUT_MIDDLE) / 2, h * (1 - SPARSE_CUT_MIDDLE) / 2
+        x0, y0 = max(0, int(x + margin_x)), max(0, int(y + margin_y))
+        x1 = min(width, math.ceil(x + w - margin_x))
+        y1 = min(height, math.ceil(y + h - margin_y))
+        most = max(most, SPARSE_CUT_SKEW)
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return False
+    patch = grey[y0:y1, x0:x1]
+    if patch.ndim == 3:
+        patch = cv2.cvtColor(patch, cv2.COLOR_BGR2GRAY)
+    values = patch.astype(np.float32).ravel()
+    spread = float(values.std())
+    if spread < 1.0:
+        return False
+    centred = values - values.mean()
+    return float(np.mean(centred**3)) / spread**3 > most
 
 
 def logit_floor(threshold: float) -> float:
@@ -578,6 +632,8 @@ class BlazeFaceDetector:
         chosen = [
             i for i in kept if i in confident or not beside_other_size(every[i], every[confident])
         ]
+        if SPARSE_SKEW is not None:
+            chosen = [i for i in chosen if not sparse_bright(grey, every[i], SPARSE_SKEW)]
         found = [(_rect(every[i]), "blazeface" if i in confident else "blazeface?") for i in chosen]
         extent_of = {
             rect: _rect(extents[i])

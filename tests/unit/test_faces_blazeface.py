@@ -10,17 +10,21 @@ import cv2
 import numpy as np
 import pytest
 
+from chalicelib.faces import blazeface
 from chalicelib.faces.blazeface import BlazeFaceDetector, HybridDetector, shared_detector
-from devtools.synthetic.faces import Actor, Case, face_source, render
+from devtools.synthetic.faces import Actor, Case, face_source, render, scenery
 
 
-def _scene(name: str, width: int, left: int, top: int) -> tuple[np.ndarray, tuple[int, ...]]:
-    """A 320×240 BGR frame with face ``name`` ``width`` px wide, its face box at (left, top)."""
+def _scene(
+    name: str, width: int, left: int, top: int, fill: int = 110
+) -> tuple[np.ndarray, tuple[int, ...]]:
+    """A 320×240 BGR frame (background ``fill``) with face ``name`` ``width`` px wide, its
+    face box at (left, top)."""
     source = face_source(name)
     x0, y0, x1, y1 = source.face
     scale = width / (x1 - x0)
     patch = cv2.resize(source.patch, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    frame = np.full((240 + 400, 320 + 400, 3), 110, np.uint8)  # room for a patch partly outside
+    frame = np.full((240 + 400, 320 + 400, 3), fill, np.uint8)  # room for a patch partly outside
     h, w = patch.shape[:2]
     px, py = 200 + left - round(x0 * scale), 200 + top - round(y0 * scale)
     frame[py : py + h, px : px + w] = patch
@@ -428,3 +432,30 @@ def test_the_hybrid_confirms_with_the_small_detectors_frontal_cascade(detector) 
     assert HybridDetector(detector, haar).confirm is haar.cascade("frontal")
     assert HybridDetector(detector, _Recorder()).confirm is not None  # its own when needed
     assert HybridDetector(detector, haar, confirm=False).confirm is None
+
+
+def test_a_star_field_is_not_taken_for_faces(monkeypatch) -> None:
+    # The Hubble deep field as the test set's 640x480 background: BlazeFace half-believes
+    # (and once or twice believes) faces in its galaxies; their boxes are a few bright
+    # points on black (docs/face-blurring.md, session 39).
+    grey = cv2.cvtColor(scenery("hubble_deep_field", (640, 480), 0.0, 0), cv2.COLOR_BGR2GRAY)
+    detector = BlazeFaceDetector()
+    monkeypatch.setattr(blazeface, "SPARSE_SKEW", None)
+    unchecked = detector.search(grey, [(0, 0, 640, 480)])
+    monkeypatch.undo()
+    checked = detector.search(grey, [(0, 0, 640, 480)])
+    assert sum(view == "blazeface" for _r, view in unchecked) >= 1  # a confident one, unchecked
+    assert len(checked) < len(unchecked)
+    assert all(view == "blazeface?" for _r, view in checked)
+
+
+@pytest.mark.parametrize("name", ["astronaut", "camera", "camera-mirrored", "lfw-60"])
+@pytest.mark.parametrize("left", [130, -20])
+def test_a_face_on_a_black_background_is_still_a_face(detector, name, left) -> None:
+    # (the sky of a star field, a dark room: the face's box is partly black)
+    frame, face = _scene(name, 60, left, 80, fill=8)
+    grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    found = detector.search(grey, [(0, 0, 320, 240)])
+    x, y, w, h = face
+    visible = (max(0, x), y, w + min(0, x), h)
+    assert _hits(found, face) or _hits(found, visible)
