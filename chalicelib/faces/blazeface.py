@@ -565,11 +565,16 @@ class BlazeFaceDetector:
         upright_only: Sequence[bool] | None = None,
         prefer: Sequence[str | None] | None = None,
         largest: Sequence[int | None] | None = None,
+        fine: Sequence[bool] | None = None,
     ) -> tuple[list[tuple[PixelRect, str]], dict[PixelRect, PixelRect]]:
         """``search``'s faces, and the extent (x, y, w, h) of each found face whose extent
         differs from its box (``decode_faces``: a profile's box turned by its eyes-to-mouth
         line). Every choice among the boxes (suppression, mirror images, weak boxes
-        beside faces) is made on the boxes; the extents only ride along."""
+        beside faces) is made on the boxes; the extents only ride along.
+
+        ``fine``: per region, searched at the fine level (``fine_target``) for faces
+        under ``fine_below`` even where ``prefer`` names a view (a follow-up look for
+        a small face found confidently at the pass before)."""
         frame_h, frame_w = grey.shape[:2]
         boxes: list[np.ndarray] = []
         reaches: list[np.ndarray] = []
@@ -598,7 +603,7 @@ class BlazeFaceDetector:
             if (
                 self.fine_target
                 and not still
-                and not (prefer and prefer[number])
+                and (not (prefer and prefer[number]) or bool(fine and fine[number]))
                 and least < self.fine_below
                 and not holds_larger_face(
                     np.concatenate(boxes[first:]) - np.array([x, y, 0, 0]),
@@ -1073,10 +1078,12 @@ class HybridDetector:
         upright_only: Sequence[bool] | None = None,
         prefer: Sequence[str | None] | None = None,
         largest: Sequence[int | None] | None = None,
+        fine: Sequence[bool] | None = None,
     ) -> tuple[list[tuple[PixelRect, str]], dict[PixelRect, PixelRect]]:
-        """``search``, and BlazeFace's extents of its faces (the Haar views' have none)."""
+        """``search``, and BlazeFace's extents of its faces (the Haar views' have none);
+        ``fine``: as ``BlazeFaceDetector.search_extents``'."""
         found, extents = self.blaze.search_extents(
-            grey, regions, smallest, upright_only, prefer, largest
+            grey, regions, smallest, upright_only, prefer, largest, fine
         )
         least = (
             [max(self.min_face, s) for s in smallest]

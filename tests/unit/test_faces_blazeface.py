@@ -12,6 +12,7 @@ import pytest
 
 from chalicelib.faces import blazeface
 from chalicelib.faces.blazeface import BlazeFaceDetector, HybridDetector, shared_detector
+from chalicelib.faces.detection import MultiViewDetector
 from devtools.synthetic.faces import Actor, Case, face_source, render, scenery
 
 
@@ -384,6 +385,17 @@ def test_the_fine_level_runs_only_where_small_faces_may_move(monkeypatch) -> Non
     scales.clear()
     detector.search(grey, regions[:2], [20, 20], [False, False], ["blazeface", None], [58, 58])
     assert scales == [1.2, 1.2, 2.0]
+    # ... unless asked for (``fine``: a follow-up look for a small face found
+    # confidently at the pass before), through the hybrid too.
+    scales.clear()
+    detector.search_extents(
+        grey, regions[:2], [20, 20], [False, False], ["blazeface", None], [58, 58], [True, False]
+    )
+    assert scales == [1.2, 2.0, 1.2, 2.0]
+    scales.clear()
+    hybrid = HybridDetector(detector, MultiViewDetector(min_face=20, views=("frontal",)))
+    hybrid.search_extents(grey, regions[:1], [20], [False], ["blazeface"], [58], [True])
+    assert scales == [1.2, 2.0]
 
 
 def test_the_fine_level_keeps_only_small_faces(monkeypatch) -> None:
