@@ -136,9 +136,11 @@ class CoverageSettings:
     # that its own motion does not explain (and no other track's box holds) is
     # searched for smaller faces at the fine level: a face coming out from behind
     # a larger one between passes may leave before the next (issue 14al). Strict mode
-    # only: it costs ~94 ms per clip on average, up to 461 ms, and took two 640x480
-    # dev cases under 2x real time in default mode (docs/face-blurring.md, 14al).
-    emerge_look: bool = False
+    # only until session 40: it took two 640x480 dev cases under 2x real time then;
+    # since, the rest of the work got cheaper (crossing-vga 2.02x -> 3.07x before
+    # it), it costs ~20 ms per simulated clip on average, and it mends the most
+    # common leak of people crossing (docs/face-blurring.md, session 40).
+    emerge_look: bool = True
     strict: bool = False
 
     @classmethod
@@ -159,7 +161,6 @@ class CoverageSettings:
             scan_pixels=6000,  # still faces found twice as fast
             whole_frame_above=0.3,
             verify=0.0,  # tentative tracks are blurred anyway
-            emerge_look=True,  # faces coming out from behind larger ones between passes
             strict=True,
         )
 

@@ -42,6 +42,7 @@ from devtools.synthetic.faces import (
     Case,
     Rendered,
     Score,
+    emerging_cases,
     faces_present,
     held_out_cases,
     render,
@@ -228,10 +229,17 @@ def _score(
                 result.leaks.append(Leak(covered.index, box, share, edge, rects))  # type: ignore[arg-type]
 
 
-def cases_for(seeds: Sequence[int], names: Sequence[str] | None, dev: bool) -> list[Case]:
+def cases_for(
+    seeds: Sequence[int],
+    names: Sequence[str] | None,
+    dev: bool,
+    emerging: Sequence[int] = (),
+) -> list[Case]:
     cases: list[Case] = list(DEV_CASES) if dev else []
     for seed in seeds:
         cases += held_out_cases(seed)
+    for seed in emerging:
+        cases += emerging_cases(seed)
     if names:
         cases = [c for c in cases if c.name in names]
     return cases
@@ -288,6 +296,13 @@ def report(results: Sequence[SimResult], detail: bool) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, action="append", default=[])
+    parser.add_argument(
+        "--emerging",
+        type=int,
+        action="append",
+        default=[],
+        help="the 8 cases of this seed where a small face comes out from behind a larger one",
+    )
     parser.add_argument("--dev", action="store_true", help="the dev cases too")
     parser.add_argument("--case", action="append", help="only these cases")
     parser.add_argument("--strict", action="store_true")
@@ -308,7 +323,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--emerge-look",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="the look beside larger faces between passes (default: on in strict mode only)",
+        help="the look beside larger faces between passes (default: on)",
     )
     args = parser.parse_args(argv)
     cv2.setNumThreads(1)
@@ -320,7 +335,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         emerge_look=base.emerge_look if args.emerge_look is None else args.emerge_look,
     )
     results = []
-    for case in cases_for(args.seed, args.case, args.dev or not args.seed):
+    dev = args.dev or not (args.seed or args.emerging)
+    for case in cases_for(args.seed, args.case, dev, args.emerging):
         results.append(simulate(case, args.cache, settings, baseline=args.baseline))
         for line in report(results[-1:], args.detail)[:-1]:
             print(line, flush=True)

@@ -534,6 +534,34 @@ def held_out_cases(seed: int = 2026, count: int = 8) -> tuple[Case, ...]:
     return tuple(cases)
 
 
+def emerging_cases(seed: int, count: int = 8) -> tuple[Case, ...]:
+    """Cases drawn from ``seed`` where a small face (22-39 px; lfw 50-99, upright or tilted
+    up to 25°) comes out from behind a larger head (60-109 px) at 8-30 px/frame, at
+    640x480: people crossing, the face hidden at the pass before it shows (issue 14,
+    session 40). The small face is drawn first, so the larger head is pasted over it."""
+    rng = np.random.default_rng(seed)
+    backgrounds = (
+        "grid", "chelsea", "retina", "hubble_deep_field", "immunohistochemistry",
+        "coffee", "brick", "grass", "rocket",
+    )  # fmt: skip
+    cases = []
+    for number in range(count):
+        big = int(rng.integers(60, 110))
+        host = str(rng.choice(["camera", "astronaut", "camera-mirrored"]))
+        at = (float(rng.uniform(150, 490)), float(rng.uniform(130, 350)))
+        face = int(rng.integers(22, 40))
+        source = f"lfw-{int(rng.integers(50, 100))}"
+        speed, angle = float(rng.uniform(8, 30)), float(rng.uniform(0, 2 * math.pi))
+        tilt = float(rng.choice([0.0, rng.uniform(-25, 25)]))
+        background = str(rng.choice(backgrounds))
+        pan = float(rng.choice([0.0, 1.5]))
+        drift = (float(rng.uniform(-6, 6)), float(rng.uniform(-6, 6)))
+        small = Actor(source, face, at, (speed * math.cos(angle), speed * math.sin(angle)), tilt)
+        actors = (small, Actor(host, big, at, drift))
+        cases.append(Case(f"emerging-{seed}-{number}", VGA, actors, background, frames=30, pan=pan))
+    return tuple(cases)
+
+
 def _random_actor(rng: np.random.Generator, size: tuple[int, int]) -> Actor:
     width, height = size
     source = str(
