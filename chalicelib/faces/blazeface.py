@@ -572,9 +572,10 @@ class BlazeFaceDetector:
         line). Every choice among the boxes (suppression, mirror images, weak boxes
         beside faces) is made on the boxes; the extents only ride along.
 
-        ``fine``: per region, searched at the fine level (``fine_target``) for faces
-        under ``fine_below`` even where ``prefer`` names a view (a follow-up look for
-        a small face found confidently at the pass before)."""
+        ``fine``: per region, searched at the fine level (``fine_target``) whatever
+        ``prefer`` says and whatever the smallest face (a follow-up look for a face
+        found confidently at the pass before: the smallest it asks for is half that
+        face, so the level sees it at 80 px of the network's input and less)."""
         frame_h, frame_w = grey.shape[:2]
         boxes: list[np.ndarray] = []
         reaches: list[np.ndarray] = []
@@ -600,11 +601,11 @@ class BlazeFaceDetector:
                 if reach >= most:
                     break
                 scale /= self.band * 0.8
+            asked = bool(fine and fine[number])
             if (
                 self.fine_target
                 and not still
-                and (not (prefer and prefer[number]) or bool(fine and fine[number]))
-                and least < self.fine_below
+                and (asked or (not (prefer and prefer[number]) and least < self.fine_below))
                 and not holds_larger_face(
                     np.concatenate(boxes[first:]) - np.array([x, y, 0, 0]),
                     np.concatenate(scores[first:]),
