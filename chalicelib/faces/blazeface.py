@@ -573,9 +573,10 @@ class BlazeFaceDetector:
         beside faces) is made on the boxes; the extents only ride along.
 
         ``fine``: per region, searched at the fine level (``fine_target``) whatever
-        ``prefer`` says and whatever the smallest face (a follow-up look for a face
-        found confidently at the pass before: the smallest it asks for is half that
-        face, so the level sees it at 80 px of the network's input and less)."""
+        ``prefer`` says and whatever the smallest face, when the usual levels found no
+        face there confidently (a follow-up look for a face found confidently at the
+        pass before: the smallest it asks for is half that face, so the level sees it
+        at 80 px of the network's input and less)."""
         frame_h, frame_w = grey.shape[:2]
         boxes: list[np.ndarray] = []
         reaches: list[np.ndarray] = []
@@ -601,7 +602,10 @@ class BlazeFaceDetector:
                 if reach >= most:
                     break
                 scale /= self.band * 0.8
-            asked = bool(fine and fine[number])
+            # (asked for: only when the usual levels found no face confidently there)
+            asked = bool(fine and fine[number]) and not any(
+                (level_scores >= self.confident).any() for level_scores in scores[first:]
+            )
             if (
                 self.fine_target
                 and not still

@@ -401,6 +401,24 @@ def test_the_fine_level_runs_only_where_small_faces_may_move(monkeypatch) -> Non
     assert scales == [1.2, 2.0]
 
 
+def test_a_follow_up_asks_for_the_fine_level_only_where_no_face_was_found_confidently(
+    monkeypatch,
+) -> None:
+    # (a 30-px face: its box is under the fine level's largest, 2.5 x 20 px, so the
+    # level is not left out for a larger face holding the region)
+    frame, face = _scene("astronaut", 30, 130, 80)
+    grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    detector = BlazeFaceDetector(fine_target=40)
+    scales = _recorded_scales(detector, monkeypatch)
+    x, y, w, h = face
+    around = [(x - 30, y - 30, w + 60, h + 60)]
+    found, _extents = detector.search_extents(
+        grey, around, [20], [False], ["blazeface"], [60], [True]
+    )
+    assert _hits(found, face) and all(view == "blazeface" for _r, view in found)
+    assert scales == [1.2]  # found confidently at the usual level: no fine level
+
+
 def test_the_fine_level_keeps_only_small_faces(monkeypatch) -> None:
     # Enlarged, the network also sees larger faces (found by the coarser levels) and
     # texture of its own at large sizes: its boxes over ``fine_span`` × the smallest
