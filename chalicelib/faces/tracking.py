@@ -658,12 +658,12 @@ class FaceCoverage:
                 # A face found confidently is looked for at the detector's fine level
                 # too: found once at a pass, a small face may score under the
                 # threshold one frame later at the usual scales and over it enlarged
-                # (a 31-px face tilted 15°, found at 0.89, scored at most 0.64 a frame
-                # later, and only enlarged 1.8-2.4x; left sharp in 6 frames, blind seed
-                # 42570-4; a 40-px face at 1080p found confidently at frame 0 and not a frame
-                # later at the follow-up's 0.8x, left sharp in all 6 frames it was in
-                # view: blind seed 4108-7). Not a weak one: texture enlarged is found
-                # again and then "moves" (57-1 lost 16.5 dB to it).
+                # (a 31-px face tilted 15°, found at 0.89, scored 0.57-0.65 a frame
+                # later, and only enlarged 1.8-3.0x; left sharp in 6 frames, blind
+                # seed 42570-4; a 40-px face at 1080p found confidently at frame 0 and
+                # not a frame later at the follow-up's 0.8x, left sharp in all 6
+                # frames it was in view: blind seed 4108-7). Not a weak one: texture
+                # enlarged is found again and then "moves" (57-1 lost 16.5 dB to it).
                 [not is_weak(track.view) for track, _item, _most in searches],
             )
         self.stats.follow_ups += len(searches)
