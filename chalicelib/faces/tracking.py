@@ -456,11 +456,12 @@ class FaceCoverage:
         now = small.astype(np.float32)
         threshold = self.settings.motion_threshold
         mask = (cv2.absdiff(before, now) > threshold).astype(np.uint8)
-        scattered, count = False, 0
+        scattered, sprawling, count = False, False, 0
         if mask.mean() <= 0.3:  # many small changes all over: a sparse scene panned
             count = _blobs(mask)
             scattered = count > self.settings.scattered_blobs
-        if mask.mean() > 0.3 or scattered:  # much changed: the camera moved, or a new scene
+            sprawling = not scattered and sprawls(mask)
+        if mask.mean() > 0.3 or scattered or sprawling:  # the camera moved, or a new scene
             # Phase correlation finds the camera's shift; only used when much changed,
             # since on a plain background it would lock onto the one moving object.
             # (The tracked faces left out: on a sparse scene — a star field — a large
@@ -486,7 +487,13 @@ class FaceCoverage:
             # pixels left, the shift (right) was refused and 70-120 galaxies were
             # searched as moving at every pass: 1.1-2.7 s a pass, 0.1x real time
             # (blind seed 61583-5).
-            if not scattered or _blobs(aligned_mask) < 0.5 * count:
+            # Sprawling changes (one region over most of the frame, ``sprawls``): the
+            # shift is kept only if it explains most of their pixels.
+            if sprawling:
+                explained = bool(np.count_nonzero(aligned_mask) < 0.5 * np.count_nonzero(mask))
+            else:
+                explained = not scattered or _blobs(aligned_mask) < 0.5 * count
+            if explained:
                 mask = aligned_mask
                 self._camera = np.array([dx, dy]) / (self._scale * self.settings.detect_every)
         mask = np.asarray(cv2.dilate(mask, np.ones((5, 5), np.uint8)), np.uint8)
@@ -679,10 +686,11 @@ class FaceCoverage:
             for rect, _view in found
             if not any(same_face(np.array(rect, np.float64), other) for other in others)
         ]
-        for track, _item, _most in searches:
+        for track, item, _most in searches:
             side = float(max(track.box[2], track.box[3]))
             best = _best_match(track.boxes[track.born], unmatched, min(side, UNKNOWN_SPEED))
             if best is None:
+                self._follow_pixels(track, grey, item[0], index)
                 continue
             unmatched.remove(best)
             track.view = views[best]
@@ -696,6 +704,29 @@ class FaceCoverage:
             if track.tentative and self._fast(track) and not self._collar(track, index):
                 track.verified = self._fast_verified(track, self._grey, grey, best)
                 track.tentative = not track.verified
+
+    def _follow_pixels(
+        self, track: _Track, grey: np.ndarray, region: PixelRect, index: int
+    ) -> None:
+        """A young face found confidently (a blurred track) that its follow-up did not
+        find again: where its first box's pixels went in ``region`` (``pixel_shift``),
+        taken as its box now when they moved by themselves at least ``FAST_SPEED``
+        px — its velocity measured at once, as a detection there would.
+
+        The optical flow loses a small fast face on texture, and a detector finds it
+        at one alignment and not a frame later: a 22-px face at 23 px/frame on grass,
+        found by the frontal cascade at the pass of frame 12 only, stayed blurred where
+        it was found while it moved on sharp, and its back-fill, with no velocity,
+        missed the 7 frames before (seed --emerging 880-0).
+        """
+        if track.tentative or self._grey is None or track.born not in track.boxes:
+            return
+        shift = pixel_shift(self._grey, grey, track.boxes[track.born], region)
+        if shift is None or float(np.abs(shift - self._camera).max()) < FAST_SPEED:
+            return
+        x, y, w, h = track.boxes[track.born]
+        moved = (round(x + shift[0]), round(y + shift[1]), round(w), round(h))
+        self._found_again(track, moved, grey, index, counted=False)
 
     def _edge_look(self, before: np.ndarray, grey: np.ndarray, index: int) -> None:
         """On the frame after a pass with no motion to go by (the first frame, a cut),
@@ -949,8 +980,15 @@ class FaceCoverage:
 
     def _fast(self, track: _Track) -> bool:
         """Whether ``track`` moves at least ``fast_share`` of its size (and 4 px) per
-        frame relative to the camera (texture moves only with the camera)."""
-        side = float(max(track.box[2], track.box[3]))
+        frame relative to the camera (texture moves only with the camera).
+
+        Its size is the smaller of its box now and at its first detection: a weak
+        search finds a small face's head and shoulders too, and a 38-px face tilted
+        12° moving 13 px/frame, found again one frame later as a 68-px box, was "slow"
+        for that box (20 % of it) and left sharp in 11 frames (seed --emerging 546-2).
+        """
+        first = track.boxes.get(track.born, track.box)
+        side = float(min(max(track.box[2], track.box[3]), max(first[2], first[3])))
         return _fast_shift(track.velocity - self._camera, side, self.settings)
 
     def _background_weights(self) -> np.ndarray | None:
@@ -1867,6 +1905,47 @@ def content_shift(
     return np.array([column + x0 - x, row + y0 - y], np.float64)
 
 
+def pixel_shift(
+    before: np.ndarray, grey: np.ndarray, box: np.ndarray, region: PixelRect, least: float = 0.8
+) -> np.ndarray | None:
+    """How far (dx, dy) the pixels of ``box`` (x, y, w, h) of frame ``before`` moved in
+    frame ``grey``, looked for within ``region``: where they correlate best, when that
+    is at least ``least`` (normalised, mean removed) and clearly better than where
+    they were (a still patch of texture correlates with itself there); None when the
+    box is cut by the frame's edge, flat, or not found so.
+
+    >>> rng = np.random.default_rng(0)
+    >>> before = np.full((60, 80), 100, np.uint8)
+    >>> before[20:30, 10:20] = rng.integers(0, 255, (10, 10))
+    >>> grey = np.roll(before, 15, axis=1)  # the patch moved 15 px to the right
+    >>> pixel_shift(before, grey, np.array([10, 20, 10, 10.0]), (0, 0, 80, 60))
+    array([15., 0.])
+    >>> pixel_shift(before, before, np.array([10, 20, 10, 10.0]), (0, 0, 80, 60))
+    array([0., 0.])
+    """
+    height, width = grey.shape[:2]
+    x, y, w, h = (round(float(v)) for v in box)
+    if w < 4 or h < 4 or x < 0 or y < 0 or x + w > width or y + h > height:
+        return None
+    patch = before[y : y + h, x : x + w]
+    if float(patch.std()) < 1.0:
+        return None
+    x0, y0 = max(0, region[0]), max(0, region[1])
+    x1, y1 = min(width, region[0] + region[2]), min(height, region[1] + region[3])
+    if x1 - x0 < w or y1 - y0 < h:
+        return None
+    scores = cv2.matchTemplate(grey[y0:y1, x0:x1], patch, cv2.TM_CCOEFF_NORMED)
+    row, column = np.unravel_index(int(np.argmax(scores)), scores.shape)
+    best = float(scores[row, column])
+    if best < least:
+        return None
+    stay_row, stay_column = y - y0, x - x0
+    stays = 0 <= stay_row < scores.shape[0] and 0 <= stay_column < scores.shape[1]
+    if stays and float(scores[stay_row, stay_column]) > best - 0.1:
+        return np.zeros(2)
+    return np.array([column + x0 - x, row + y0 - y], np.float64)
+
+
 def _centre(box: np.ndarray) -> np.ndarray:
     """The centre (x, y) of a box (x, y, w, h)."""
     return np.asarray(box[:2] + box[2:] / 2, np.float64)
@@ -2070,6 +2149,33 @@ def touches_grown(box: np.ndarray, face: np.ndarray, grow: float = 0.25) -> bool
     x, y, w, h = (float(v) for v in face)
     x0, y0, x1, y1 = x - grow * w, y - grow * h, x + (1 + grow) * w, y + (1 + grow) * h
     return bool(box[0] < x1 and x0 < box[0] + box[2] and box[1] < y1 and y0 < box[1] + box[3])
+
+
+def sprawls(mask: np.ndarray, share: float = 0.5) -> bool:
+    """Whether one connected region of a motion ``mask`` (grown by 2 px) spans at least
+    ``share`` of the frame's width and of its height: the camera's motion, not a thing
+    moving (a thing the size of the frame is no face to look for).
+
+    On a smooth picture panned slowly only its edges change — a retina's rim panned
+    1.5 px/frame changed 28 % of the small copy, under the 30 % that has the camera's
+    shift measured, yet as one ring over the whole frame: searched as one moving
+    region, only for faces over 90 px, and a 40-px face coming out from behind a head
+    in it was left sharp in 15 frames (seed ``--emerging 546``-7).
+
+    >>> mask = np.zeros((40, 40), np.uint8); mask[2, 2:38] = 1
+    >>> sprawls(mask)  # (a line along the top)
+    False
+    >>> mask[2:38, 2] = 1
+    >>> sprawls(mask)  # (and down the side: one region over the whole frame)
+    True
+    """
+    height, width = mask.shape
+    count, _labels, boxes, _centres = cv2.connectedComponentsWithStats(
+        cv2.dilate(mask, np.ones((5, 5), np.uint8))
+    )
+    return bool(
+        np.any((boxes[1:count, 2] >= share * width) & (boxes[1:count, 3] >= share * height))
+    )
 
 
 def _blobs(mask: np.ndarray) -> int:
@@ -2294,7 +2400,11 @@ def _cost(item: ScanItem, min_face: int) -> int:
 UNKNOWN_SPEED = 32.0  # px/frame: how far a face whose speed is unknown may have moved
 FAST_SPEED = 4.0  # px/frame: the least speed of a face blurred at a follow-up look
 EMERGE_RING = 1.0  # of a larger face's side: how far around its box motion is looked at
-EMERGE_REGIONS = 4  # more regions of motion beside larger faces in a frame: not a face coming out
+# More regions of motion beside larger faces in a frame: not a face coming out (a pan,
+# moving texture). 4 until session 41: a 130-px head moving over brick uncovers and
+# covers mortar lines in 5-6 regions around it, and a 27-px face coming out below it
+# was never looked for (seed --emerging 880-3, 7 frames sharp); ~1.5 ms per frame more.
+EMERGE_REGIONS = 8
 EDGE_FACES = 3.7  # largest / smallest face searched in motion at the frame's edge
 LOOK_FACES = 2.0  # largest / smallest face searched by the edge look after the first frame
 NEW_MOTION = 0.2  # share of a moving region at the edge that did not move at the last pass
