@@ -1885,12 +1885,10 @@ def content_shift(
     array([0., 0.])
     """
     height, width = grey.shape[:2]
-    x, y, w, h = (round(float(v)) for v in first)
-    if w < 4 or h < 4 or x < 0 or y < 0 or x + w > width or y + h > height:
+    found_patch = _patch(before, first)
+    if found_patch is None:
         return None
-    patch = before[y : y + h, x : x + w]
-    if float(patch.std()) < 1.0:
-        return None
+    patch, (x, y, w, h) = found_patch
     moved = _centre(np.array(found, np.float64)) - _centre(np.asarray(first, np.float64))
     ends = np.array([camera, moved])
     slack = max(2.0, 0.25 * max(w, h))
@@ -1903,6 +1901,21 @@ def content_shift(
     scores = cv2.matchTemplate(grey[y0:y1, x0:x1], patch, cv2.TM_SQDIFF)
     row, column = np.unravel_index(int(np.argmin(scores)), scores.shape)
     return np.array([column + x0 - x, row + y0 - y], np.float64)
+
+
+def _patch(
+    before: np.ndarray, box: np.ndarray
+) -> tuple[np.ndarray, tuple[int, int, int, int]] | None:
+    """The pixels of ``box`` (x, y, w, h, rounded) in ``before`` and that box; None when it
+    is cut by the frame's edge, under 4 px or flat (nothing to match)."""
+    height, width = before.shape[:2]
+    x, y, w, h = (round(float(v)) for v in box)
+    if w < 4 or h < 4 or x < 0 or y < 0 or x + w > width or y + h > height:
+        return None
+    patch = before[y : y + h, x : x + w]
+    if float(patch.std()) < 1.0:
+        return None
+    return patch, (x, y, w, h)
 
 
 def pixel_shift(
@@ -1924,12 +1937,10 @@ def pixel_shift(
     array([0., 0.])
     """
     height, width = grey.shape[:2]
-    x, y, w, h = (round(float(v)) for v in box)
-    if w < 4 or h < 4 or x < 0 or y < 0 or x + w > width or y + h > height:
+    found_patch = _patch(before, box)
+    if found_patch is None:
         return None
-    patch = before[y : y + h, x : x + w]
-    if float(patch.std()) < 1.0:
-        return None
+    patch, (x, y, w, h) = found_patch
     x0, y0 = max(0, region[0]), max(0, region[1])
     x1, y1 = min(width, region[0] + region[2]), min(height, region[1] + region[3])
     if x1 - x0 < w or y1 - y0 < h:
