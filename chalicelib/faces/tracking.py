@@ -458,9 +458,10 @@ class FaceCoverage:
         mask = (cv2.absdiff(before, now) > threshold).astype(np.uint8)
         scattered, sprawling, count = False, False, 0
         if mask.mean() <= 0.3:  # many small changes all over: a sparse scene panned
-            count = _blobs(mask)
+            regions = _grown_regions(mask)
+            count = len(regions)
             scattered = count > self.settings.scattered_blobs
-            sprawling = not scattered and sprawls(mask)
+            sprawling = not scattered and sprawls(mask, regions=regions)
         if mask.mean() > 0.3 or scattered or sprawling:  # the camera moved, or a new scene
             # Phase correlation finds the camera's shift; only used when much changed,
             # since on a plain background it would lock onto the one moving object.
@@ -2162,10 +2163,11 @@ def touches_grown(box: np.ndarray, face: np.ndarray, grow: float = 0.25) -> bool
     return bool(box[0] < x1 and x0 < box[0] + box[2] and box[1] < y1 and y0 < box[1] + box[3])
 
 
-def sprawls(mask: np.ndarray, share: float = 0.5) -> bool:
-    """Whether one connected region of a motion ``mask`` (grown by 2 px) spans at least
-    ``share`` of the frame's width and of its height: the camera's motion, not a thing
-    moving (a thing the size of the frame is no face to look for).
+def sprawls(mask: np.ndarray, share: float = 0.5, regions: np.ndarray | None = None) -> bool:
+    """Whether one connected region of a motion ``mask`` (grown by 2 px; ``regions``:
+    its ``_grown_regions`` when already found) spans at least ``share`` of the frame's
+    width and of its height: the camera's motion, not a thing moving (a thing the size
+    of the frame is no face to look for).
 
     On a smooth picture panned slowly only its edges change — a retina's rim panned
     1.5 px/frame changed 28 % of the small copy, under the 30 % that has the camera's
@@ -2181,12 +2183,17 @@ def sprawls(mask: np.ndarray, share: float = 0.5) -> bool:
     True
     """
     height, width = mask.shape
-    count, _labels, boxes, _centres = cv2.connectedComponentsWithStats(
+    boxes = _grown_regions(mask) if regions is None else regions
+    return bool(np.any((boxes[:, 2] >= share * width) & (boxes[:, 3] >= share * height)))
+
+
+def _grown_regions(mask: np.ndarray) -> np.ndarray:
+    """The connected regions of a motion ``mask``, each grown by 2 px (pixels of one
+    thing a little apart are one): a row of x, y, width, height, area per region."""
+    count, _labels, stats, _centres = cv2.connectedComponentsWithStats(
         cv2.dilate(mask, np.ones((5, 5), np.uint8))
     )
-    return bool(
-        np.any((boxes[1:count, 2] >= share * width) & (boxes[1:count, 3] >= share * height))
-    )
+    return np.asarray(stats[1:count])
 
 
 def _blobs(mask: np.ndarray) -> int:
@@ -2197,7 +2204,7 @@ def _blobs(mask: np.ndarray) -> int:
     >>> _blobs(mask)
     2
     """
-    return int(cv2.connectedComponents(cv2.dilate(mask, np.ones((5, 5), np.uint8)))[0]) - 1
+    return len(_grown_regions(mask))
 
 
 CONTEXT_FACE = 2.0  # a box this many times a face's size, centred on it, is that face
