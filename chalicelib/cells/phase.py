@@ -106,6 +106,12 @@ SIZE_STEPS = 4  # further feature passes at most to find the cell size
 SIZE_SNAP = 0.5  # |log2 size| found below this (1.41x) at the training size: that size
 SIZE_SAME = 0.32  # |log2 size| settled below this (1.25x): the training size after all
 SIZE_TOLERANCE = 0.1  # |log2 size| found below this (7 %) after a step: converged
+# A size found this many times smaller (larger) than the training size is counted at (still
+# flagged): another magnification. At the training magnification, uneven light and small
+# crops make cells look 1.25-2.25x larger now and then, and at most 1.43x smaller (the
+# bench's crops: 28-90 px for 40), so the larger side needs more.
+RESCALE_SMALLER = 1.5
+RESCALE_LARGER = 1.6
 SIZE_SAMPLE = 5_000  # grid pixels the size trees read at most
 SUMS_PIXELS = 4_000_000  # from this many pixels the further size passes reduce by ``area_mean``
 MEDIAN_BRACKET = 1 << 16  # values from which ``median`` reads a bracket of the middle
@@ -950,9 +956,13 @@ def estimate_cell_size(gray: np.ndarray, model: DensityModel | None = None) -> S
     training photos' offset, it is the cells' size. Within ``SIZE_SAME`` of
     the training size the first answer was noise; further away the count is
     flagged (``note``) with the size found. The diameter returned is the
-    training size either way: rescaling by the size found was measured and
-    not taken (uneven light moves it; docs/counting.md). Each further pass
-    costs a contrast and feature computation.
+    training size up to ``RESCALE_SMALLER`` / ``RESCALE_LARGER`` times from it
+    (uneven light and small crops make cells look up to 1.5x larger: a count
+    at the training size is the better guess there) and the size found beyond
+    (another magnification: counted at the training size, a photo at 0.5x
+    or 2x was off by a factor 2-4; at the size found, by ~20-30 %, still
+    flagged; docs/counting.md). Each further pass costs a contrast and
+    feature computation.
     """
     model = model or default_model()
     nominal = model.cell_diameter
@@ -980,12 +990,21 @@ def estimate_cell_size(gray: np.ndarray, model: DensityModel | None = None) -> S
             f"outside the {low:.0f}-{high:.0f} px they learned): set the diameter"
         )
         return SizeEstimate(nominal, note, first)
+    if size < nominal / RESCALE_SMALLER or size > nominal * RESCALE_LARGER:
+        # Another magnification: counted at the size found. The size trees' ±15-25 % moves
+        # the count by ~30-50 % (it goes as 1 / size²), so it stays flagged.
+        note = (
+            f"cells look about {size:.0f} px across, not the {nominal:.0f} px the phase-contrast "
+            f"model was trained on: counted at {size:.0f} px; set the diameter to be sure "
+            f"(lab count --diameter {nominal:.0f},{size:.0f})"
+        )
+        return SizeEstimate(size, note, first, size)
     note = (
         f"cells look about {size:.0f} px across, not the {nominal:.0f} px the phase-contrast "
         f"model counts: set the diameter (lab count --diameter {nominal:.0f},{size:.0f})"
     )
-    # The count stays at the training size: the size trees are not sure enough to rescale
-    # by (docs/counting.md); a size far from it only flags the count.
+    # Near the training size the count stays at it: uneven light and small crops make
+    # cells look up to 1.5x larger now and then (docs/counting.md); it is only flagged.
     return SizeEstimate(nominal, note, first, size)
 
 

@@ -295,6 +295,31 @@ def phase_sizes(cases: list[Annotated]) -> list[str]:
     return lines
 
 
+def phase_rescaled_auto(cases: list[Annotated]) -> list[str]:
+    """The rescaled crops counted without a diameter (another magnification, as a lab's
+    photo would come): the size the model finds beyond 1.5x is counted at, flagged; next
+    to the count at the training size (before 2026-12-04)."""
+    lines = []
+    nominal = default_model().cell_diameter
+    for name in RESCALES:
+        auto, fixed, flagged = [], [], 0
+        for case in cases:
+            for changed in robustness.TRANSFORMATIONS[name](case):
+                gray = imaging.to_gray(changed.image)
+                counting = count_cells(gray)
+                auto.append(changed.error(counting.count))
+                fixed.append(changed.error(count_cells(gray, diameter=nominal).count))
+                flagged += counting.quality is not None and not counting.quality.reliable
+        within = sum(e <= 0.2 for e in auto)
+        lines.append(
+            f"{name:<14} mean {100 * np.mean(auto):5.1f}%  worst {100 * max(auto):4.0f}%  "
+            f"within ±20% {within}/{len(auto)}  flagged {flagged}/{len(auto)}   "
+            f"(at {nominal:.0f} px: mean {100 * np.mean(fixed):.1f}%, "
+            f"worst {100 * max(fixed):.0f}%)"
+        )
+    return lines
+
+
 def photos() -> list[str]:
     lines = []
     for path in sorted((SHARED / "phase-contrast").glob("*.JPG")):
@@ -427,6 +452,7 @@ def run(image: Path | None = None, as_json: bool = False, quick: bool = False) -
     phase_tune = phase_robustness([c for c in phase_cases if c.split == "tune"], "phase (tune)")
     phase_held = phase_robustness([c for c in phase_cases if c.split == "heldout"], "phase (held)")
     size_lines = phase_sizes(phase_cases)
+    auto_lines = phase_rescaled_auto(phase_cases)
     photo_lines = photos()
     name, e2e_ms, e2e_cpu_ms, e2e_count = (
         ("skipped", 0.0, 0.0, 0) if quick else end_to_end_jpeg(image)
@@ -461,6 +487,7 @@ def run(image: Path | None = None, as_json: bool = False, quick: bool = False) -
                         for r, h in zip(phase_tune, phase_held, strict=True)
                     },
                     "phase_sizes": size_lines,
+                    "phase_rescaled_without_diameter": auto_lines,
                     "photos": photo_lines,
                     "ms_per_mp": seconds * 1e3 / megapixels,
                     "cpu_ms_per_mp": cpu_seconds * 1e3 / megapixels,
@@ -480,6 +507,9 @@ def run(image: Path | None = None, as_json: bool = False, quick: bool = False) -
         print(f"  {tune_row.name:<22} {flag_line(tune_row)} | {flag_line(held_row)}")
     print("\ncell size judged by the phase model (no diameter given; tune and held-out crops):")
     for line in size_lines:
+        print(f"  {line}")
+    print("\nrescaled crops counted without a diameter (tune and held-out crops):")
+    for line in auto_lines:
         print(f"  {line}")
     print(
         f"\nspeed ({DEFAULT_METHOD}, 1 core, excluding decode): "

@@ -105,18 +105,33 @@ def test_a_count_at_the_training_magnification_is_reliable_without_a_diameter() 
 @pytest.mark.parametrize("factor", [0.5, 2.0])
 def test_another_magnification_is_flagged_with_the_size_found(factor: float) -> None:
     """The size trees find the cells' size (within a quarter) on a rescaled photo; the count
-    is flagged with it, and a diameter given makes it reliable again."""
+    is made at it and flagged with it, and a diameter given makes it reliable again."""
     gray = phase_training.rescaled(tune_crop("pc197"), factor)
     size = phase.estimate_cell_size(gray)
     assert size is not None and size.note is not None
     expected = factor * phase.default_model().cell_diameter
     assert abs(np.log2(size.found / expected)) < np.log2(1.25), size.note
     assert f"about {size.found:.0f} px" in size.note
-    flagged = count_cells(gray).quality
+    assert size.diameter == size.found  # counted at the size found
+    flagged = count_cells(gray)
     given = count_cells(gray, diameter=expected).quality
-    assert flagged is not None and not flagged.reliable
+    assert flagged.quality is not None and not flagged.quality.reliable
     assert given is not None
     assert given.reliable, given.reasons
+    # pc197 holds 29-31 cells: at the training size the rescaled crop gave 10 (0.5x) and
+    # 109 (2x); at the size found 41 and 40.
+    assert 30 / 1.5 < flagged.count < 30 * 1.5, flagged.count
+
+
+def test_a_size_found_near_the_training_size_only_flags_the_count() -> None:
+    """Up to 1.5x smaller or 1.6x larger the count stays at the training size: uneven light
+    and small crops make the cells of a photo at the training magnification look so."""
+    model = phase.default_model()
+    gray = phase_training.rescaled(tune_crop("pc197"), 1.5)  # found: 51 px
+    size = phase.estimate_cell_size(gray)
+    assert size is not None and size.note is not None, size
+    assert 1.25 * model.cell_diameter < size.found < phase.RESCALE_LARGER * model.cell_diameter
+    assert size.diameter == model.cell_diameter
 
 
 def test_the_size_search_brackets_the_sign_change() -> None:
