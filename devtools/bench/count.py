@@ -580,8 +580,8 @@ def print_table(title: str, tune: list[Row], held: list[Row]) -> None:
         f"{max(r.worst for r in held):>7.0f}%"
     )
     print(
-        "rescaled crops counted with the diameter scaled alike (the phase model counts at one "
-        "size; without a diameter it flags another size, below)"
+        "rescaled crops counted with the diameter scaled alike (without a diameter the phase "
+        "model flags another size, and counts at it beyond 1.5x smaller or 1.6x larger: below)"
     )
 
 
