@@ -649,7 +649,7 @@ class FaceCoverage:
         for track in young:
             x, y, w, h = track.boxes[track.born]
             side = float(max(w, h))
-            reach = min(side, UNKNOWN_SPEED) + 0.25 * side
+            reach = _follow_reach(side)
             rect = _rect_from(x - reach, y - reach, x + w + reach, y + h + reach)
             for item in self._clamp([(rect, max(1, round(0.5 * min(w, h))))]):
                 searches.append((track, item, math.ceil(2 * side)))
@@ -689,7 +689,14 @@ class FaceCoverage:
         ]
         for track, item, _most in searches:
             side = float(max(track.box[2], track.box[3]))
-            best = _best_match(track.boxes[track.born], unmatched, min(side, UNKNOWN_SPEED))
+            first = track.boxes[track.born]
+            # Within the reach searched: a face moves at most UNKNOWN_SPEED in a frame, its
+            # box jitters by a quarter of its size. A detection farther is another part or
+            # another face, and the speed it would give no face's (an 82-px box on a profile
+            # cut by the edge took a box on its chin 74 px lower, "moved" 73 px/frame off
+            # it, and a face beside it was left sharp: seed 373-0).
+            near = [r for r in unmatched if _centre_distance(first, r) <= _follow_reach(side)]
+            best = _best_match(first, near, min(side, UNKNOWN_SPEED))
             if best is None:
                 self._follow_pixels(track, grey, item[0], index)
                 continue
@@ -1235,9 +1242,32 @@ class FaceCoverage:
         track.tentative = weak or track.beside or not track.verified
         track.strong = not is_weak(view)
         track.points = _features(grey, box)
+        if not track.tentative:
+            self._join_doubtful(track, index)
         self._tracks.append(track)
         self.stats.tracks += 1
         return track
+
+    def _join_doubtful(self, track: _Track, index: int) -> None:
+        """A face found surely where a weak detection, given up unconfirmed at most two
+        passes ago, has coasted to: that detection was this face. Its track is blurred
+        (from its first detection, back-filled), and the new track's back-fill moves
+        along its velocity instead of staying where the face was found.
+
+        (A 22-px face coming out from behind a head was found weakly at frame 24 and
+        not at the pass of 28, then surely at the clip's last frame: its new track's
+        back-fill stayed there, and 10 frames were left sharp, seed --emerging 7-6.)
+        """
+        recent = index - 2 * self.settings.detect_every
+        for old in self._finished:
+            if not old.tentative or old.last_seen < recent:
+                continue
+            since = index - max(old.boxes) if old.boxes else 0
+            ahead = old.boxes.get(index, old.box + np.array([*(old.velocity * since), 0, 0]))
+            if same_face(ahead, track.box):
+                old.tentative, old.verified = False, True
+                track.velocity = old.velocity.copy()
+                return
 
     def _verified(
         self, grey: np.ndarray, rect: PixelRect, view: str | None, bar: float | None = None
@@ -2445,6 +2475,21 @@ def match_distance(box: np.ndarray, rect: PixelRect, reach: float = 0.0) -> floa
     similar = max(w, rw) <= 2.5 * min(w, rw)
     near = distance < 0.75 * max(w, h, rw, rh) + reach
     return distance if similar and near else None
+
+
+def _follow_reach(side: float) -> float:
+    """How far (px) around a young face of ``side`` its follow-up looks, one frame later:
+    as far as a face moves in a frame (at most its size), plus a quarter of its size.
+
+    >>> _follow_reach(20.0), _follow_reach(82.0)
+    (25.0, 52.5)
+    """
+    return min(side, UNKNOWN_SPEED) + 0.25 * side
+
+
+def _centre_distance(box: np.ndarray, rect: PixelRect) -> float:
+    """Distance (px) between the centres of ``box`` (x, y, w, h) and ``rect`` (x, y, w, h)."""
+    return float(np.hypot(*(_centre(box) - _centre(np.array(rect, np.float64)))))
 
 
 def _best_match(box: np.ndarray, found: list[PixelRect], reach: float = 0.0) -> PixelRect | None:

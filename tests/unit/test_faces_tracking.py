@@ -1707,3 +1707,43 @@ def test_pixels_that_stayed_where_they_were_give_no_shift() -> None:
     # (pixels not found anywhere near: no answer)
     other = cv2.GaussianBlur(rng.integers(0, 255, (80, 100), np.uint8), (0, 0), 1.0)
     assert pixel_shift(texture, other, np.array([30, 20, 20, 20.0]), (0, 0, 100, 80)) is None
+
+
+def test_a_follow_up_does_not_take_a_box_farther_than_a_face_moves_in_a_frame() -> None:
+    # Seed 373-0: a young 82-px box on a profile cut by the edge took, one frame later,
+    # a box on its chin 74 px lower (within 0.75 of its size plus its reach), "moved"
+    # 73 px/frame and coasted off the face. A still face found at frame 0 and, at the
+    # follow-up, only a box of its size 36 px below (over the 24 + 6 px a 24-px face
+    # moves and jitters in a frame): the face's box stays on the face.
+    positions = {i: (80, 40) for i in range(10)}
+    seer = ScriptSeer(
+        {
+            0: [((80, 40, SIDE, SIDE), "frontal")],
+            1: [((80, 76, SIDE, SIDE), "frontal")],
+            4: [((80, 40, SIDE, SIDE), "frontal")],
+            8: [((80, 40, SIDE, SIDE), "frontal")],
+        }
+    )
+    out, _coverage = _run_script(seer, [(positions, SIDE)], 10)
+    assert [c.index for c in out if not covers_part(c.rects, 80, 40, SIDE)] == []
+    # (no box coasting off it at 36 px/frame: every rectangle still reaches the face)
+    assert [(c.index, r) for c in out for r in c.rects if r[1] > 40 + SIDE] == []
+
+
+def test_a_face_found_surely_where_a_weak_detection_went_is_blurred_from_that_detection() -> None:
+    # Seed --emerging 7-6: a small face found weakly at one pass, missed at the next,
+    # found surely at the clip's last frame where the weak track had coasted to. The
+    # weak detection was that face: blurred from it, and the new track's back-fill
+    # moves along its velocity (before: it stayed where the face was found at the
+    # end, and 10 frames were left sharp).
+    positions = {i: (10 + 6 * i, 60) for i in range(15)}
+    seer = ScriptSeer(
+        {
+            8: [((58, 60, SIDE, SIDE), "blazeface?")],
+            14: [((94, 60, SIDE, SIDE), "blazeface")],
+        }
+    )
+    out, _coverage = _run_script(seer, [(positions, SIDE)], 15)
+    shown = [c for c in out if c.index >= 8]
+    assert len(shown) == 7
+    assert [c.index for c in shown if not covers_part(c.rects, *positions[c.index], SIDE)] == []
