@@ -689,13 +689,13 @@ class FaceCoverage:
         ]
         for track, item, _most in searches:
             side = float(max(track.box[2], track.box[3]))
-            first = track.boxes[track.born]
+            first, reach = track.boxes[track.born], _follow_reach(side)
             # Within the reach searched: a face moves at most UNKNOWN_SPEED in a frame, its
             # box jitters by a quarter of its size. A detection farther is another part or
             # another face, and the speed it would give no face's (an 82-px box on a profile
             # cut by the edge took a box on its chin 74 px lower, "moved" 73 px/frame off
             # it, and a face beside it was left sharp: seed 373-0).
-            near = [r for r in unmatched if _centre_distance(first, r) <= _follow_reach(side)]
+            near = [r for r in unmatched if _centre_distance(first, r) <= reach]
             best = _best_match(first, near, min(side, UNKNOWN_SPEED))
             if best is None:
                 self._follow_pixels(track, grey, item[0], index)
@@ -2468,9 +2468,9 @@ def match_distance(box: np.ndarray, rect: PixelRect, reach: float = 0.0) -> floa
     >>> match_distance(np.array([0, 0, 40, 40.0]), (0, 0, 120, 120)) is None  # another size
     True
     """
-    x, y, w, h = box
-    rx, ry, rw, rh = rect
-    distance = float(np.hypot(x + w / 2 - (rx + rw / 2), y + h / 2 - (ry + rh / 2)))
+    _x, _y, w, h = box
+    _rx, _ry, rw, rh = rect
+    distance = _centre_distance(box, rect)
     # A face of another size nearby is another face (one passing in front).
     similar = max(w, rw) <= 2.5 * min(w, rw)
     near = distance < 0.75 * max(w, h, rw, rh) + reach
@@ -2489,7 +2489,9 @@ def _follow_reach(side: float) -> float:
 
 def _centre_distance(box: np.ndarray, rect: PixelRect) -> float:
     """Distance (px) between the centres of ``box`` (x, y, w, h) and ``rect`` (x, y, w, h)."""
-    return float(np.hypot(*(_centre(box) - _centre(np.array(rect, np.float64)))))
+    x, y, w, h = box
+    rx, ry, rw, rh = rect
+    return float(np.hypot(x + w / 2 - (rx + rw / 2), y + h / 2 - (ry + rh / 2)))
 
 
 def _best_match(box: np.ndarray, found: list[PixelRect], reach: float = 0.0) -> PixelRect | None:
