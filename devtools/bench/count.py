@@ -41,7 +41,12 @@ import numpy as np
 from chalicelib.cells import container, imaging
 from chalicelib.cells.counting import DEFAULT_METHOD, count_cells
 from chalicelib.cells.messages import CountRequest
-from chalicelib.cells.phase import default_model, estimate_cell_size
+from chalicelib.cells.phase import (
+    RESCALE_LARGER,
+    RESCALE_SMALLER,
+    default_model,
+    estimate_cell_size,
+)
 from chalicelib.config import PROJECT_DIR
 from chalicelib.errors import CorruptInput, TooLarge
 from devtools.bench import robustness
@@ -297,8 +302,9 @@ def phase_sizes(cases: list[Annotated]) -> list[str]:
 
 def phase_rescaled_auto(cases: list[Annotated]) -> list[str]:
     """The rescaled crops counted without a diameter (another magnification, as a lab's
-    photo would come): the size the model finds beyond 1.5x is counted at, flagged; next
-    to the count at the training size (before 2026-12-04)."""
+    photo would come): a size the model finds beyond ``RESCALE_SMALLER`` times smaller or
+    ``RESCALE_LARGER`` times larger is counted at, flagged; next to the count at the
+    training size (before 2026-12-04)."""
     lines = []
     nominal = default_model().cell_diameter
     for name in RESCALES:
@@ -581,7 +587,8 @@ def print_table(title: str, tune: list[Row], held: list[Row]) -> None:
     )
     print(
         "rescaled crops counted with the diameter scaled alike (without a diameter the phase "
-        "model flags another size, and counts at it beyond 1.5x smaller or 1.6x larger: below)"
+        f"model flags another size, and counts at it beyond {RESCALE_SMALLER:g}x smaller or "
+        f"{RESCALE_LARGER:g}x larger: below)"
     )
 
 
