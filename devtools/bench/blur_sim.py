@@ -45,6 +45,8 @@ from devtools.synthetic.faces import (
     emerging_cases,
     faces_present,
     held_out_cases,
+    motion_cases,
+    motion_key,
     render,
     write,
 )
@@ -90,7 +92,7 @@ def edge_distance(box: PixelBox, width: int, height: int) -> int:
 
 def source_video(case: Case, cache: Path) -> tuple[Path, Rendered]:
     """The case's source video (written once per case into ``cache``) and its truth."""
-    key = hashlib.sha256(repr(case).encode()).hexdigest()[:12]
+    key = hashlib.sha256((repr(case) + motion_key(case)).encode()).hexdigest()[:12]
     path = cache / f"{case.name}-{key}.mp4"
     if path.exists():
         rendered = Rendered(case, [boxes for _frame, boxes in render(case)], faces_present(case))
@@ -234,12 +236,15 @@ def cases_for(
     names: Sequence[str] | None,
     dev: bool,
     emerging: Sequence[int] = (),
+    motion: Sequence[int] = (),
 ) -> list[Case]:
     cases: list[Case] = list(DEV_CASES) if dev else []
     for seed in seeds:
         cases += held_out_cases(seed)
     for seed in emerging:
         cases += emerging_cases(seed)
+    for seed in motion:
+        cases += motion_cases(seed)
     if names:
         cases = [c for c in cases if c.name in names]
     return cases
@@ -303,6 +308,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=[],
         help="the 8 cases of this seed where a small face comes out from behind a larger one",
     )
+    parser.add_argument(
+        "--motion",
+        type=int,
+        action="append",
+        default=[],
+        help="the 8 cases of this seed whose faces turn, stop and go, sway, walk up or away, "
+        "or are filmed by a shaking camera",
+    )
     parser.add_argument("--dev", action="store_true", help="the dev cases too")
     parser.add_argument("--case", action="append", help="only these cases")
     parser.add_argument("--strict", action="store_true")
@@ -335,8 +348,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         emerge_look=base.emerge_look if args.emerge_look is None else args.emerge_look,
     )
     results = []
-    dev = args.dev or not (args.seed or args.emerging)
-    for case in cases_for(args.seed, args.case, dev, args.emerging):
+    dev = args.dev or not (args.seed or args.emerging or args.motion)
+    for case in cases_for(args.seed, args.case, dev, args.emerging, args.motion):
         results.append(simulate(case, args.cache, settings, baseline=args.baseline))
         for line in report(results[-1:], args.detail)[:-1]:
             print(line, flush=True)

@@ -25,9 +25,10 @@ backgrounds, motions and sizes, drawn from a seed; never used for tuning).
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from functools import cache
+from dataclasses import dataclass, field, replace
+from functools import cache, lru_cache
 from pathlib import Path
 
 import cv2
@@ -160,13 +161,26 @@ def face_source(name: str) -> FaceSource:
 
 @dataclass(frozen=True)
 class Actor:
-    """One face: its source, size (face width, px), tilt (degrees) and path."""
+    """One face: its source, size (face width, px), tilt (degrees) and path.
+
+    The path is a straight line unless one of the motions after ``tilt`` is set
+    (``motion_cases``; they are left out of the case's ``repr``, which names its
+    cached video, and added to that name only when set: see ``motion_key``).
+    """
 
     source: str
     width: int
     start: tuple[float, float]  # face centre at frame 0, pixels (may be outside the frame)
-    velocity: tuple[float, float] = (0.0, 0.0)  # pixels per frame
+    velocity: tuple[float, float] = (0.0, 0.0)  # pixels per frame (at frame 0)
     tilt: float = 0.0
+    turn: float = field(default=0.0, repr=False)  # degrees per frame the heading turns
+    zoom: float = field(default=1.0, repr=False)  # width factor per ZOOM_FRAMES (walking up)
+    bob: float = field(default=0.0, repr=False)  # px: a vertical sway, period BOB_FRAMES
+    pause: int = field(default=0, repr=False)  # frames: slows to a stop and goes again
+
+
+ZOOM_FRAMES = 60  # an actor's ``zoom`` is its width's factor over this many frames
+BOB_FRAMES = 20  # frames per sway of an actor's ``bob`` (1.5 steps a second at 30 fps)
 
 
 @dataclass(frozen=True)
@@ -179,6 +193,66 @@ class Case:
     fps: float = 30.0
     pan: float = 0.0  # background pixels per frame (a moving camera)
     notes: str = ""
+    # px: a hand-held camera's shake, the whole frame shifted each frame by whole
+    # pixels drawn from a normal of this deviation per axis (seeded by the name)
+    shake: float = field(default=0.0, repr=False)
+
+
+def motion_key(case: Case) -> str:
+    """What of ``case`` its ``repr`` leaves out (the motions beyond a straight line):
+    empty for a straight-line case, so the cached videos of the older sets keep their
+    names."""
+    parts = [f"shake={case.shake}"] if case.shake else []
+    for actor in case.actors:
+        if (actor.turn, actor.zoom, actor.bob, actor.pause) != (0.0, 1.0, 0.0, 0):
+            parts.append(f"{actor.turn},{actor.zoom},{actor.bob},{actor.pause}")
+    return ";".join(parts)
+
+
+def centre_at(actor: Actor, index: int) -> tuple[float, float]:
+    """Where ``actor``'s face centre is in frame ``index`` (before any camera shake).
+
+    >>> centre_at(Actor("astronaut", 40, (10.0, 20.0), (3.0, -1.0)), 5)
+    (25.0, 15.0)
+    >>> x, y = centre_at(Actor("astronaut", 40, (0.0, 0.0), (10.0, 0.0), turn=90.0), 4)
+    >>> abs(round(x, 6)), abs(round(y, 6))  # a quarter turn each frame: round a square
+    (0.0, 0.0)
+    """
+    if not (actor.turn or actor.pause):
+        x = actor.start[0] + actor.velocity[0] * index
+        y = actor.start[1] + actor.velocity[1] * index
+    else:
+        x, y = actor.start
+        speed = math.hypot(*actor.velocity)
+        heading = math.atan2(actor.velocity[1], actor.velocity[0])
+        for step in range(index):
+            # stop and go: the speed falls smoothly to 0 and back every 2 x ``pause``
+            pace = 0.5 + 0.5 * math.cos(math.pi * step / actor.pause) if actor.pause else 1.0
+            x += speed * pace * math.cos(heading)
+            y += speed * pace * math.sin(heading)
+            heading += math.radians(actor.turn)
+    if actor.bob:
+        y += actor.bob * math.sin(2 * math.pi * index / BOB_FRAMES)
+    return x, y
+
+
+def width_at(actor: Actor, index: int) -> int:
+    """``actor``'s face width in frame ``index`` (``zoom``: walking up to the camera or away).
+
+    >>> width_at(Actor("astronaut", 40, (0.0, 0.0), zoom=2.0), 30)
+    57
+    """
+    if actor.zoom == 1.0:
+        return actor.width
+    return max(8, round(actor.width * float(actor.zoom ** (index / ZOOM_FRAMES))))
+
+
+def shake_offsets(case: Case) -> np.ndarray:
+    """The camera shake's shift (dx, dy), whole pixels, for each frame of ``case``."""
+    if not case.shake:
+        return np.zeros((case.frames, 2), np.int64)
+    rng = np.random.default_rng(zlib.crc32(case.name.encode()))
+    return np.rint(rng.normal(0.0, case.shake, (case.frames, 2))).astype(np.int64)
 
 
 @dataclass
@@ -284,13 +358,14 @@ class Rendered:
 def render(case: Case) -> Iterator[tuple[np.ndarray, list[PixelBox]]]:
     """Frames of ``case`` (BGR uint8) with their face boxes (clipped; only visible faces:
     inside the frame, and not hidden behind a head pasted over it)."""
-    sprites = [_sprite(actor) for actor in case.actors]
     width, height = case.size
+    shakes = shake_offsets(case)
     for index in range(case.frames):
-        frame = scenery(case.background, case.size, case.pan, index).copy()
+        frame = _shifted(scenery(case.background, case.size, case.pan, index), shakes[index])
         placed: list[tuple[_Sprite, int, int, PixelBox]] = []
-        for actor, sprite in zip(case.actors, sprites, strict=True):
-            left, top, box = _place(actor, sprite, index)
+        for actor in case.actors:
+            sprite = _sprite_sized(actor, width_at(actor, index))
+            left, top, box = _place(actor, sprite, index, shakes[index])
             _paste(frame, sprite, left, top)
             placed.append((sprite, left, top, box))
         boxes: list[PixelBox] = []
@@ -303,10 +378,32 @@ def render(case: Case) -> Iterator[tuple[np.ndarray, list[PixelBox]]]:
         yield frame, boxes
 
 
-def _place(actor: Actor, sprite: _Sprite, index: int) -> tuple[int, int, PixelBox]:
-    """Where ``actor``'s sprite goes in frame ``index`` (left, top) and its face box there."""
-    cx = actor.start[0] + actor.velocity[0] * index
-    cy = actor.start[1] + actor.velocity[1] * index
+@lru_cache(maxsize=128)
+def _sprite_sized(actor: Actor, width: int) -> _Sprite:
+    """``actor``'s sprite with its face ``width`` px wide (one size unless it ``zoom``s)."""
+    return _sprite(replace(actor, width=width))
+
+
+def _shifted(frame: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    """A copy of ``frame`` moved by ``offset`` (dx, dy: whole pixels), its edges mirrored."""
+    dx, dy = (int(v) for v in offset)
+    if not (dx or dy):
+        return frame.copy()
+    turn = np.array([[1, 0, dx], [0, 1, dy]], np.float32)
+    size = (frame.shape[1], frame.shape[0])
+    return cv2.warpAffine(
+        frame, turn, size, flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_REFLECT_101
+    )
+
+
+def _place(
+    actor: Actor, sprite: _Sprite, index: int, offset: np.ndarray | None = None
+) -> tuple[int, int, PixelBox]:
+    """Where ``actor``'s sprite goes in frame ``index`` (left, top) and its face box there
+    (``offset``: the camera's shake in that frame)."""
+    cx, cy = centre_at(actor, index)
+    if offset is not None:
+        cx, cy = cx + float(offset[0]), cy + float(offset[1])
     left, top = round(cx - sprite.centre[0]), round(cy - sprite.centre[1])
     corners = sprite.face + np.array([left, top])
     x0, y0 = corners.min(axis=0)
@@ -360,13 +457,14 @@ def faces_present(case: Case) -> list[list[PixelBox]]:
     little of it is inside or visible: blurring any of it is the anonymiser's job, not
     damage to the background (a face a fifth inside the frame is still part of a face).
     """
-    sprites = [_sprite(actor) for actor in case.actors]
     width, height = case.size
+    shakes = shake_offsets(case)
     present = []
     for index in range(case.frames):
         boxes = []
-        for actor, sprite in zip(case.actors, sprites, strict=True):
-            _left, _top, box = _place(actor, sprite, index)
+        for actor in case.actors:
+            sprite = _sprite_sized(actor, width_at(actor, index))
+            _left, _top, box = _place(actor, sprite, index, shakes[index])
             if visible_fraction(box, width, height) > 0:
                 boxes.append(box)
         present.append(boxes)
@@ -559,6 +657,57 @@ def emerging_cases(seed: int, count: int = 8) -> tuple[Case, ...]:
         small = Actor(source, face, at, (speed * math.cos(angle), speed * math.sin(angle)), tilt)
         actors = (small, Actor(host, big, at, drift))
         cases.append(Case(f"emerging-{seed}-{number}", VGA, actors, background, frames=30, pan=pan))
+    return tuple(cases)
+
+
+MOTIONS = ("turn", "stop-go", "bob", "walk-up", "walk-away", "shake")
+
+
+def motion_cases(seed: int, count: int = 8) -> tuple[Case, ...]:
+    """Cases drawn from ``seed`` whose faces move otherwise than in a straight line at a
+    steady speed and size (session 43): turning (2–6° per frame), stopping and going
+    again, swaying as they walk, walking up to the camera or away from it (their width
+    growing or shrinking 1.5–2.5× in 2 s), or filmed by a shaking hand-held camera
+    (the whole frame shifted 2–7 px per axis, standard deviation, every frame); one or
+    two people (lfw 50–99, the astronaut, the cameraman) as in ``held_out_cases``,
+    alternately at 640×480 and 1920×1080."""
+    rng = np.random.default_rng(seed)
+    backgrounds = (
+        "hubble_deep_field", "chelsea", "retina", "immunohistochemistry", "grid",
+        "coffee", "brick", "grass", "rocket",
+    )  # fmt: skip
+    cases = []
+    for number in range(count):
+        size = HD if number % 2 else VGA
+        kind = str(rng.choice(MOTIONS))
+        shake = float(rng.uniform(2, 7)) if kind == "shake" else 0.0
+        actors = []
+        for _ in range(1 + int(rng.integers(0, 2))):
+            actor = _random_actor(rng, size)
+            if kind == "turn":
+                actor = replace(actor, turn=float(rng.uniform(2, 6) * rng.choice([-1, 1])))
+            elif kind == "stop-go":
+                actor = replace(actor, pause=int(rng.integers(8, 20)))
+            elif kind == "bob":
+                actor = replace(actor, bob=float(rng.uniform(3, 12)))
+            elif kind in ("walk-up", "walk-away"):
+                factor = float(rng.uniform(1.5, 2.5))
+                zoom = factor if kind == "walk-up" else 1 / factor
+                actor = replace(
+                    actor, zoom=zoom, velocity=(0.3 * actor.velocity[0], 0.3 * actor.velocity[1])
+                )
+            actors.append(actor)
+        background = str(rng.choice(backgrounds))
+        cases.append(
+            Case(
+                f"motion-{seed}-{number}-{kind}",
+                size,
+                tuple(actors),
+                background,
+                frames=60,
+                shake=shake,
+            )
+        )
     return tuple(cases)
 
 
