@@ -235,6 +235,9 @@ class _Track:
     # detection frame -> how far the detection's extent reached beyond its box
     # (``extent_margins``): blurred around the box, never used to track or search
     reach: dict[int, np.ndarray] = field(default_factory=dict)
+    # its box as found again by the look at the clip's last frame (``finish``),
+    # blurred there beside the box it had coasted to
+    last_look: np.ndarray | None = None
 
 
 class FaceCoverage:
@@ -332,10 +335,22 @@ class FaceCoverage:
         """The frames still held back (call once, after the last ``push``)."""
         self._ended = True
         if self._grey is not None and (self._index - 1) % self.settings.detect_every != 0:
-            self._detection_pass(self._grey, self._index - 1, refresh=True)
-            for track in self._tracks:  # a face found only now is blurred from here back
-                track.boxes.setdefault(self._index - 1, track.box.copy())
-                track.seen.setdefault(self._index - 1, track.last_seen)
+            last = self._index - 1
+            self._detection_pass(self._grey, last, refresh=True)
+            # A face found only now is blurred from here back. A face found again now
+            # is also blurred where it was found (its box's size, centred there),
+            # beside its box there, which had coasted along its velocity (a face
+            # turning off it was left sharp in the last frame, 24 px of it beyond
+            # that box). Nothing else is taken from this look: it measures no
+            # velocity, and the boxes stay as they were (other tracks' choices and
+            # back-fills read them).
+            for track in self._tracks:
+                if last not in track.boxes:
+                    track.boxes[last] = track.box.copy()
+                    track.seen[last] = track.last_seen
+                elif track.last_seen == last:
+                    size = track.boxes[last][2:]
+                    track.last_look = np.concatenate([_centre(track.box) - size / 2, size])
         ready = []
         while self._buffer:
             ready.append(self._decide(*self._buffer.popleft()))
@@ -1542,6 +1557,12 @@ class FaceCoverage:
             rect = self._rect_at(track, index)
             if rect is None:
                 continue
+            if track.last_look is not None and index == self._index - 1 and self._ended:
+                found = self._padded(track, track.last_look, 0, track.velocity)
+                if found is not None and touches_grown(np.array(found), np.array(rect), 0.0):
+                    rect = _union([rect, found])
+                elif found is not None:
+                    rects.append(found)
             rects.append(rect)
             if rect[2] * rect[3] > self.settings.whole_frame_above * frame_area:
                 whole = True

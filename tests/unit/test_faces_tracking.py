@@ -1747,3 +1747,22 @@ def test_a_face_found_surely_where_a_weak_detection_went_is_blurred_from_that_de
     shown = [c for c in out if c.index >= 8]
     assert len(shown) == 7
     assert [c.index for c in shown if not covers_part(c.rects, *positions[c.index], SIDE)] == []
+
+
+def test_a_face_found_again_at_the_clip_s_last_frame_is_blurred_where_it_was_found() -> None:
+    # A face moving right turns down after the last pass (frame 8); its texture
+    # changes every frame, so the optical flow cannot follow it and its box coasts
+    # right. The last frame (10) is searched once more at the end and the face is
+    # found there, 16 px below the coasted box: it is blurred where it was found.
+    positions = {i: (20 + 6 * i, 40) for i in range(9)}
+    positions.update({9: (74, 48), 10: (80, 56)})
+    frames = []
+    for index in range(11):
+        texture = np.random.default_rng(index).integers(0, 255, (SIDE, SIDE), np.uint8)
+        frame = np.full((SIZE[1], SIZE[0]), 90, np.uint8)
+        x, y = positions[index]
+        frame[y : y + SIDE, x : x + SIDE] = texture
+        frames.append(np.dstack([frame] * 3))
+    covered = cover_all(SquareSeer(positions, set()), frames)
+    assert [c.index for c in covered] == list(range(11))
+    assert all(covers(c.rects, *positions[c.index]) for c in covered), covered[-1].rects
