@@ -661,16 +661,17 @@ def emerging_cases(seed: int, count: int = 8) -> tuple[Case, ...]:
 
 
 MOTIONS = ("turn", "stop-go", "bob", "walk-up", "walk-away", "shake")
+MIN_WIDTH = 20  # px: the smallest face the test set holds (the issue's smallest to protect)
 
 
 def motion_cases(seed: int, count: int = 8) -> tuple[Case, ...]:
     """Cases drawn from ``seed`` whose faces move otherwise than in a straight line at a
     steady speed and size (session 43): turning (2–6° per frame), stopping and going
     again, swaying as they walk, walking up to the camera or away from it (their width
-    growing or shrinking 1.5–2.5× in 2 s), or filmed by a shaking hand-held camera
-    (the whole frame shifted 2–7 px per axis, standard deviation, every frame); one or
-    two people (lfw 50–99, the astronaut, the cameraman) as in ``held_out_cases``,
-    alternately at 640×480 and 1920×1080."""
+    growing 1.5–2.5× in 2 s, or shrinking as much but not under 20 px), or filmed by a
+    shaking hand-held camera (the whole frame shifted 2–7 px per axis, standard
+    deviation, every frame); one or two people (lfw 50–99, the astronaut, the
+    cameraman) as in ``held_out_cases``, alternately at 640×480 and 1920×1080."""
     rng = np.random.default_rng(seed)
     backgrounds = (
         "hubble_deep_field", "chelsea", "retina", "immunohistochemistry", "grid",
@@ -692,7 +693,8 @@ def motion_cases(seed: int, count: int = 8) -> tuple[Case, ...]:
                 actor = replace(actor, bob=float(rng.uniform(3, 12)))
             elif kind in ("walk-up", "walk-away"):
                 factor = float(rng.uniform(1.5, 2.5))
-                zoom = factor if kind == "walk-up" else 1 / factor
+                # (walking away, no smaller than the 20 px the test set's faces start at)
+                zoom = factor if kind == "walk-up" else max(1 / factor, MIN_WIDTH / actor.width)
                 actor = replace(
                     actor, zoom=zoom, velocity=(0.3 * actor.velocity[0], 0.3 * actor.velocity[1])
                 )
