@@ -616,10 +616,13 @@ DEV_CASES = (
 )
 
 
+HELD_OUT_BACKGROUNDS = ("hubble_deep_field", "chelsea", "retina", "immunohistochemistry", "grid")
+
+
 def held_out_cases(seed: int = 2026, count: int = 8) -> tuple[Case, ...]:
     """Cases drawn from ``seed``: other people (lfw 50–99), backgrounds, paths and sizes."""
     rng = np.random.default_rng(seed)
-    backgrounds = ("hubble_deep_field", "chelsea", "retina", "immunohistochemistry", "grid")
+    backgrounds = HELD_OUT_BACKGROUNDS
     cases = []
     for number in range(count):
         size = HD if number % 2 else VGA
@@ -673,10 +676,7 @@ def motion_cases(seed: int, count: int = 8) -> tuple[Case, ...]:
     deviation, every frame); one or two people (lfw 50–99, the astronaut, the
     cameraman) as in ``held_out_cases``, alternately at 640×480 and 1920×1080."""
     rng = np.random.default_rng(seed)
-    backgrounds = (
-        "hubble_deep_field", "chelsea", "retina", "immunohistochemistry", "grid",
-        "coffee", "brick", "grass", "rocket",
-    )  # fmt: skip
+    backgrounds = (*HELD_OUT_BACKGROUNDS, "coffee", "brick", "grass", "rocket")
     cases = []
     for number in range(count):
         size = HD if number % 2 else VGA
