@@ -2390,6 +2390,7 @@ def edge_sides(box: np.ndarray, width: int, height: int) -> np.ndarray:
 # A detection cut by the frame's edge this many times its track's box, of a face not
 # coming in by that edge (``leaving_size``), is the face seen with its mirror image.
 EDGE_GROWTH = 1.2
+EDGE_MIRROR_SHARE = 0.25  # of a cut detection's side beyond the edge: more is its mirror too
 ENTERING_SPEED = 1.0  # px/frame inwards from the edge that cuts it: a face coming in
 
 
@@ -2417,9 +2418,18 @@ def leaving_size(
     >>> leaving_size(box, np.array([354.0, -304, 476, 482]), np.array([0.0, 9.0]),
     ...              1920, 1080).tolist()  # coming in: as found
     [354.0, -304.0, 476.0, 482.0]
+    >>> leaving_size(np.array([8.0, 250, 41, 41]), np.array([-8.0, 239, 65, 65]),
+    ...              np.array([0.5, -1.1]), 640, 480).tolist()  # mostly in view: grown
+    [-8.0, 239.0, 65.0, 65.0]
     """
     sides = edge_sides(detected, width, height)
     if float(max(detected[2], detected[3])) <= EDGE_GROWTH * float(max(box[2], box[3])):
+        return detected
+    # (a detection mostly in view is the face seen: one walking up to the camera
+    # along the edge grows; motion seed 90698-0, held at 41 px while it grew to 63)
+    x, y, w, h = detected
+    beyond = np.array([-x / w, -y / h, (x + w - width) / w, (y + h - height) / h])
+    if float(beyond.max()) < EDGE_MIRROR_SHARE:
         return detected
     inwards = np.array([velocity[0], velocity[1], -velocity[0], -velocity[1]])
     if (inwards[sides] >= ENTERING_SPEED).any():
