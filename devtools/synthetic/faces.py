@@ -360,14 +360,10 @@ def render(case: Case) -> Iterator[tuple[np.ndarray, list[PixelBox]]]:
     inside the frame, and not hidden behind a head pasted over it)."""
     width, height = case.size
     shakes = shake_offsets(case)
-    for index in range(case.frames):
+    for index, placed in enumerate(_placements(case)):
         frame = _shifted(scenery(case.background, case.size, case.pan, index), shakes[index])
-        placed: list[tuple[_Sprite, int, int, PixelBox]] = []
-        for actor in case.actors:
-            sprite = _sprite_sized(actor, width_at(actor, index))
-            left, top, box = _place(actor, sprite, index, shakes[index])
+        for sprite, left, top, _box in placed:
             _paste(frame, sprite, left, top)
-            placed.append((sprite, left, top, box))
         boxes: list[PixelBox] = []
         for number, (*_where, box) in enumerate(placed):
             if visible_fraction(box, width, height) < VISIBLE_FRACTION:
@@ -458,17 +454,22 @@ def faces_present(case: Case) -> list[list[PixelBox]]:
     damage to the background (a face a fifth inside the frame is still part of a face).
     """
     width, height = case.size
+    return [
+        [box for *_where, box in placed if visible_fraction(box, width, height) > 0]
+        for placed in _placements(case)
+    ]
+
+
+def _placements(case: Case) -> Iterator[list[tuple[_Sprite, int, int, PixelBox]]]:
+    """Per frame, each actor's sprite (in the order they are pasted), where it goes
+    (left, top) and its face box there (whole, not clipped; the camera's shake in)."""
     shakes = shake_offsets(case)
-    present = []
     for index in range(case.frames):
-        boxes = []
+        placed = []
         for actor in case.actors:
             sprite = _sprite_sized(actor, width_at(actor, index))
-            _left, _top, box = _place(actor, sprite, index, shakes[index])
-            if visible_fraction(box, width, height) > 0:
-                boxes.append(box)
-        present.append(boxes)
-    return present
+            placed.append((sprite, *_place(actor, sprite, index, shakes[index])))
+        yield placed
 
 
 def visible_fraction(box: PixelBox, width: int, height: int) -> float:
