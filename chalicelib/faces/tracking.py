@@ -1683,7 +1683,7 @@ class FaceCoverage:
         since = track.born - index
         rects = []
         for boxes in _first_boxes(track):
-            velocity = _early_velocity(track, boxes)
+            velocity = _early_velocity(track, boxes, (self._width, self._height))
             box = boxes[track.born] - np.array([*(velocity * since), 0, 0])
             if self._held_by_other(track, index, box, velocity):
                 continue
@@ -2649,16 +2649,21 @@ def _flow(before: Pyramid, now: Pyramid, track: _Track) -> np.ndarray | None:
     return np.asarray(shift, np.float64)
 
 
-def _early_velocity(track: _Track, boxes: dict[int, np.ndarray] | None = None) -> np.ndarray:
+def _early_velocity(
+    track: _Track,
+    boxes: dict[int, np.ndarray] | None = None,
+    size: tuple[int, int] | None = None,
+) -> np.ndarray:
     """The face's velocity over its first tracked frames (to move it back in time).
 
     Between its first detection and its last one known within ``BACK_SPAN`` frames
-    after it, centre to centre (``detection_velocity``) when it was detected again;
+    after it, centre to centre (``detection_velocity``; with the frame's ``size``,
+    only detections whose box's centre is in the frame) when it was detected again;
     else over its first 6 tracked frames (the optical flow's boxes). ``boxes``: the
     track's boxes to measure on (default ``track.boxes``; see ``_first_boxes``).
     """
     boxes = track.boxes if boxes is None else boxes
-    detected = detection_velocity(boxes, track.seen, track.born)
+    detected = detection_velocity(boxes, track.seen, track.born, size=size)
     if detected is not None:
         return detected
     later = [i for i in sorted(boxes) if i > track.born][:6]
@@ -2666,6 +2671,11 @@ def _early_velocity(track: _Track, boxes: dict[int, np.ndarray] | None = None) -
         return track.velocity
     last = later[-1]
     return np.asarray((boxes[last][:2] - boxes[track.born][:2]) / (last - track.born))
+
+
+def _in_frame(point: np.ndarray, size: tuple[int, int]) -> bool:
+    """Whether ``point`` (x, y) lies in a frame of ``size`` (width, height)."""
+    return bool(0 <= point[0] < size[0] and 0 <= point[1] < size[1])
 
 
 def _first_boxes(track: _Track) -> list[dict[int, np.ndarray]]:
@@ -2699,7 +2709,11 @@ BACK_SPAN = 30  # frames after a track's first detection its back-fill velocity 
 
 
 def detection_velocity(
-    boxes: dict[int, np.ndarray], seen: dict[int, int], born: int, span: int = BACK_SPAN
+    boxes: dict[int, np.ndarray],
+    seen: dict[int, int],
+    born: int,
+    span: int = BACK_SPAN,
+    size: tuple[int, int] | None = None,
 ) -> np.ndarray | None:
     """The velocity (px/frame) between a track's box at its first detection (frame
     ``born``) and at its last detection within ``span`` frames after it, centre to
@@ -2717,8 +2731,23 @@ def detection_velocity(
     [2.0, 0.0]
     >>> detection_velocity(boxes, {0: 0, 1: 0}, 0) is None
     True
+
+    With the frame's ``size`` (width, height), a detection whose box's centre lies
+    beyond the frame's edge measures nothing: the box of a face leaving keeps its
+    size and moves on past the edge (``leaving_size``), from a part of it or its
+    mirror image. A 24-px face that had left by the bottom edge was "found"
+    there once more (a weak 63-px box), its box kept at its size 20 px beside
+    its path and below the frame: its back-fill, measured to that box, moved
+    1.5 px/frame the wrong way across, and 10 frames back a strip of the face
+    was left sharp (seed --emerging 76938-7).
+
+    >>> boxes[8] = np.array([40, 60, 20, 20.0])  # (centre 50, 70: below a 64-px frame)
+    >>> detection_velocity(boxes, {0: 0, 4: 4, 8: 8}, 0, size=(64, 64)).tolist()
+    [2.0, 0.0]
     """
     found = [f for f in set(seen.values()) if born < f <= born + span and f in boxes]
+    if size is not None:
+        found = [f for f in found if _in_frame(_centre(boxes[f]), size)]
     if born not in boxes or not found:
         return None
     last = max(found)

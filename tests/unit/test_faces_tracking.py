@@ -1127,6 +1127,22 @@ def test_the_back_fill_moves_a_face_back_between_its_detections_centres() -> Non
     assert detection_velocity(boxes, seen, 10, span=3) is None
 
 
+def test_the_back_fill_velocity_is_not_measured_to_a_box_beyond_the_frame() -> None:
+    from chalicelib.faces.tracking import detection_velocity
+
+    # found at frames 10 and 14 moving down 10 px/frame, then "found" at 18 as a box
+    # kept at its size below the frame and 30 px to the side (a weak box on the edge
+    # after the face had left): that box measures nothing (seed --emerging 76938-7)
+    boxes = {
+        10: np.array([100, 380, 30, 30.0]),
+        14: np.array([100, 420, 30, 30.0]),
+        18: np.array([130, 470, 30, 30.0]),
+    }
+    seen = {10: 10, 14: 14, 18: 18}
+    assert detection_velocity(boxes, seen, 10, size=(640, 480)).tolist() == [0.0, 10.0]
+    assert detection_velocity(boxes, seen, 10).tolist() == [3.75, 11.25]  # (without the frame)
+
+
 def test_a_weak_cut_box_over_a_blurred_face_waits_to_be_found_again() -> None:
     # a 30-px face at the left edge found confidently at every pass; at frame 4 also
     # a weak 70-px box holding it, cut by the edge (its head and shoulders), which a
