@@ -360,7 +360,7 @@ def render(case: Case) -> Iterator[tuple[np.ndarray, list[PixelBox]]]:
     inside the frame, and not hidden behind a head pasted over it)."""
     width, height = case.size
     shakes = shake_offsets(case)
-    for index, placed in enumerate(_placements(case)):
+    for index, placed in enumerate(_placements(case, shakes)):
         frame = _shifted(scenery(case.background, case.size, case.pan, index), shakes[index])
         for sprite, left, top, _box in placed:
             _paste(frame, sprite, left, top)
@@ -456,14 +456,16 @@ def faces_present(case: Case) -> list[list[PixelBox]]:
     width, height = case.size
     return [
         [box for *_where, box in placed if visible_fraction(box, width, height) > 0]
-        for placed in _placements(case)
+        for placed in _placements(case, shake_offsets(case))
     ]
 
 
-def _placements(case: Case) -> Iterator[list[tuple[_Sprite, int, int, PixelBox]]]:
+def _placements(
+    case: Case, shakes: np.ndarray
+) -> Iterator[list[tuple[_Sprite, int, int, PixelBox]]]:
     """Per frame, each actor's sprite (in the order they are pasted), where it goes
-    (left, top) and its face box there (whole, not clipped; the camera's shake in)."""
-    shakes = shake_offsets(case)
+    (left, top) and its face box there (whole, not clipped; moved by ``shakes``, the
+    camera's shake per frame: ``shake_offsets``)."""
     for index in range(case.frames):
         placed = []
         for actor in case.actors:
