@@ -1037,7 +1037,14 @@ class FaceCoverage:
             x, y, w, h = track.box
             grow = max(w, h) * 0.4 + np.abs(track.velocity).max() * self.settings.detect_every
             rect = _rect_from(x - grow, y - grow, x + w + grow, y + h + grow)
-            items.append((rect, round(0.5 * min(w, h)), track.view))
+            # Faces from half the box's side. A track found confidently but not yet
+            # confirmed (tentative) may not be its face's box: a detector's box around
+            # a small face may take in its head and shoulders (an 83-px box, confident,
+            # on a 38-px face leaving fast from behind a head: at 0.5 the next pass
+            # looked for faces from 39 px, missed it, and it was left sharp in 13
+            # frames — seed --emerging 41298-3).
+            share = TENTATIVE_LEAST if track.tentative and track.strong else 0.5
+            items.append((rect, max(1, round(share * min(w, h))), track.view))
         return items
 
     def _associate(
@@ -1749,6 +1756,9 @@ class FaceCoverage:
 # Detections matched to a track after its first: from this many on, a face is held
 # beyond ``hold_s`` (up to ``flow_hold_s``) while the optical flow follows it.
 ESTABLISHED = 2
+# A tentative track found confidently has its region searched for faces from this share
+# of its box's side (other tracks' from half of it): ``FaceCoverage._around_tracks``.
+TENTATIVE_LEAST = 0.35
 EDGE_SNAP = 0.25  # of the face's size: a padded box nearer the frame's edge reaches it
 EDGE_GROW = 0.3  # of the face's width: a box cut by the frame's edge grows this much inwards
 EDGE_ALONG = 0.15  # of the face's size: ... and this much along the edge, on each side

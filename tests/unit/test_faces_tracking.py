@@ -1782,3 +1782,39 @@ def test_a_face_found_again_at_the_clip_s_last_frame_is_blurred_where_it_was_fou
     covered = cover_all(SquareSeer(positions, set()), frames)
     assert [c.index for c in covered] == list(range(11))
     assert all(covers(c.rects, *positions[c.index]) for c in covered), covered[-1].rects
+
+
+HEAD = 56  # the first detection's box: the square with its "head and shoulders"
+
+
+class HeadFirstSeer(SquareSeer):
+    """Finds the still square confidently, as BlazeFace would: at frame 0 as a box
+    ``HEAD`` px wide around it (a second look at that box fails), later as the square
+    itself, and only in a region searched for faces that small (a second look at the
+    square passes)."""
+
+    def search(self, grey, regions, smallest=None, upright_only=None, prefer=None, largest=None):  # type: ignore[no-untyped-def]
+        found = super().search(grey, regions, smallest, upright_only, prefer, largest)
+        if not found:
+            return []
+        (x, y, w, h), _view = found[0]
+        if self.frame == 0:
+            grow = (HEAD - SIDE) // 2
+            return [((x - grow, y - grow, HEAD, HEAD), "blazeface")]
+        small = [
+            least
+            for (rx, ry, rw, rh), least in zip(regions, smallest or [], strict=True)
+            if rx <= x and ry <= y and x + w <= rx + rw and y + h <= ry + rh
+        ]
+        return [((x, y, w, h), "blazeface")] if small and min(small) <= SIDE else []
+
+    def second_look(self, grey, rect, enough=1.0):  # type: ignore[no-untyped-def]
+        return 0.3 if rect[2] == HEAD else 0.9
+
+
+def test_a_tentative_confident_track_is_searched_for_a_face_under_half_its_box() -> None:
+    # At half the 56-px box, the next pass looks for faces from 28 px, misses the
+    # 24-px square, and its track is never confirmed (seed --emerging 41298-3).
+    positions = {i: (100, 70) for i in range(6)}
+    covered = cover_all(HeadFirstSeer(positions, blind=set()), square_frames(positions, 6))
+    assert all(covers(c.rects, *positions[c.index]) for c in covered)
