@@ -1823,26 +1823,20 @@ def test_a_tentative_confident_track_is_searched_for_a_face_under_half_its_box()
 TEXTURE = (40, 70, SIDE, SIDE)  # a weak detection on texture, 60 px left of the face
 
 
-class TextureFirstSeer(SquareSeer):
+class TextureFirstSeer(DoubtedSeer):
     """At frame 0 finds texture weakly (first) and the still square confidently (a second
     look at it fails then); at frame 4 finds the square confidently again (a second look
-    passes now); nothing after."""
+    passes from frame 1 on); nothing after."""
 
-    def search(self, grey, regions, smallest=None, upright_only=None, prefer=None, largest=None):  # type: ignore[no-untyped-def]
-        found = super().search(grey, regions, smallest, upright_only, prefer, largest)
+    def search(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         if self.frame == 0:
-            return [(TEXTURE, "blazeface?")] + [(rect, "blazeface") for rect, _v in found]
-        if self.frame == 4:
-            return [(rect, "blazeface") for rect, _view in found]
-        return []
-
-    def second_look(self, grey, rect, enough=1.0):  # type: ignore[no-untyped-def]
-        return 0.3 if self.frame == 0 else 0.9
+            return [(TEXTURE, "blazeface?"), *super().search(*args, **kwargs)]
+        return super().search(*args, **kwargs) if self.frame == 4 else []
 
 
 def test_a_face_s_confident_detection_goes_to_its_own_track_not_an_older_weak_one() -> None:
     positions = {i: (100, 70) for i in range(12)}
-    seer = TextureFirstSeer(positions, blind=set())
+    seer = TextureFirstSeer(positions, passes=set(range(1, 12)))
     covered = cover_all(seer, square_frames(positions, 12), CoverageSettings())
     assert all(covers(c.rects, *positions[c.index]) for c in covered), [
         (c.index, c.rects) for c in covered
