@@ -1841,3 +1841,82 @@ def test_a_face_s_confident_detection_goes_to_its_own_track_not_an_older_weak_on
     assert all(covers(c.rects, *positions[c.index]) for c in covered), [
         (c.index, c.rects) for c in covered
     ]
+
+
+class FineLevelSeer:
+    """A still 60-px face at ``BEHIND_AT``, found wherever a search holds it, and a
+    24-px face rising from behind it, found only whole in view and only at BlazeFace's
+    fine level: where a search asks for it (``fine``), or in a moving region (not
+    still, no view preferred) asking for faces under 28 px."""
+
+    name = "fine-level"
+    min_face = 20
+
+    def __init__(self, small: dict[int, tuple[int, int]]) -> None:
+        self.small, self.frame = small, 0
+
+    def search(self, grey, regions, smallest=None, upright_only=None, prefer=None, largest=None):  # type: ignore[no-untyped-def]
+        return self.search_extents(grey, regions, smallest, upright_only, prefer, largest)[0]
+
+    def search_extents(  # type: ignore[no-untyped-def]
+        self, grey, regions, smallest=None, upright_only=None, prefer=None, largest=None, fine=None
+    ):
+        found: list[tuple[tuple[int, int, int, int], str]] = []
+        bx, by = BEHIND_AT
+        for number, (rx, ry, rw, rh) in enumerate(regions):
+            if rx <= bx and ry <= by and bx + BIG <= rx + rw and by + BIG <= ry + rh:
+                found.append(((bx, by, BIG, BIG), "frontal"))
+            moving = not (upright_only and upright_only[number]) and not (prefer and prefer[number])
+            least = smallest[number] if smallest else self.min_face
+            if not ((fine and fine[number]) or (moving and least < 28)):
+                continue
+            if self.frame in self.small and _whole_above(*self.small[self.frame]):
+                x, y = self.small[self.frame]
+                if rx <= x and ry <= y and x + SIDE <= rx + rw and y + SIDE <= ry + rh:
+                    found.append(((x, y, SIDE, SIDE), "frontal"))
+        return list(dict.fromkeys(found)), {}
+
+
+BEHIND_AT = (70, 70)
+
+
+def _whole_above(x: int, y: int) -> bool:
+    """Whether the small face at (x, y) is whole in view, not behind the still one."""
+    bx, by = BEHIND_AT
+    behind = x + SIDE > bx and x < bx + BIG and y + SIDE > by and y < by + BIG
+    return not behind and y >= 0
+
+
+def test_a_small_face_out_from_behind_a_larger_one_and_leaving_by_the_edge_is_found_there() -> None:
+    # Emerging seed 82563-0: a 38-px face rose from behind a still 126-px head at
+    # 9 px/frame and left by the top edge. Its motion lay in the head's search region
+    # (searched only for faces of half the head and more; the motion region itself left
+    # to every third pass) and in the frame's edge band, whose search ran the network's
+    # usual levels only: there the face scored nothing, at the fine level 0.9 (9 frames
+    # sharp). Here a 24-px face rises 12 px/frame from behind a still 60-px one: in view
+    # whole at frames 3-6, cut by the top edge at 7 and 8, gone at 9.
+    small = {i: (88, 80 - 12 * i) for i in range(9)}
+    seer = FineLevelSeer(small)
+    coverage = FaceCoverage(seer, SIZE, 30.0, CoverageSettings())
+    rng = np.random.default_rng(7)
+    big = rng.integers(0, 255, (BIG, BIG), np.uint8)
+    texture = rng.integers(0, 255, (SIDE, SIDE), np.uint8)
+    out = []
+    for index in range(16):
+        frame = np.full((SIZE[1], SIZE[0]), 90, np.uint8)
+        if index in small:
+            x, y = small[index]
+            frame[max(0, y) : y + SIDE, x : x + SIDE] = texture[max(0, -y) :]
+        bx, by = BEHIND_AT
+        frame[by : by + BIG, bx : bx + BIG] = big
+        seer.frame = index
+        out += coverage.push(np.dstack([frame] * 3))
+    out += coverage.finish()
+    sharp = [
+        c.index
+        for c in out
+        if c.index in small
+        and _whole_above(*small[c.index])
+        and not covers_part(c.rects, *small[c.index], SIDE)
+    ]
+    assert sharp == []
