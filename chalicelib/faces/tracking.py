@@ -863,7 +863,7 @@ class FaceCoverage:
         looks = {max(1, every // 2)} | ({0} if every > 2 else set())
         phase = index % every
         with self._cpu("emerge_cpu_s"):
-            if (phase - 1) % every in looks:
+            if phase != 0 and (phase - 1) % every in looks:  # (a pass when every 2)
                 self._follow_up(grey, index, emerged=True)
             if phase in looks:
                 self._look_beside(grey, index)
