@@ -1025,6 +1025,21 @@ def test_a_small_face_above_a_tracked_face_is_not_taken_for_its_collar() -> None
             assert covers_part(c.rects, *small[c.index], SIDE), (c.index, c.rects)
 
 
+def test_a_face_found_by_blazeface_and_a_haar_cascade_at_once_starts_from_blazeface_s_box() -> None:
+    # A still 48-px face found at the first pass confidently by BlazeFace (its whole
+    # box) and by the frontal cascade (its middle, 28 px). Started from the cascade's
+    # box, BlazeFace's was taken for the head around it and dropped: the first frame's
+    # rectangle was short of the face (97800-5).
+    face = {i: (80, 50) for i in range(8)}
+    script = {
+        0: [((80, 50, 48, 48), "blazeface"), ((90, 62, 28, 28), "frontal")],
+        4: [((80, 50, 48, 48), "blazeface")],
+    }
+    out, _coverage = _run_script(ScriptSeer(script), [(face, 48)], 8)
+    for c in out:
+        assert covers_part(c.rects, *face[c.index], 48), (c.index, c.rects)
+
+
 def test_a_small_face_passing_below_a_still_face_is_not_taken_for_its_collar() -> None:
     # A 24-px face crosses just below a still 60-px face at 12 px/frame, found at the
     # pass of frame 8 and by the follow-up at frame 9 only. Smaller than the face,
