@@ -1511,7 +1511,11 @@ class FaceCoverage:
             # (a box centred on a face tracked apart, at least ``CONTEXT_FACE`` times its
             # size and moving with it, is that face seen with its head and shoulders or
             # its background: retired once that face, sure, was found at this pass)
-            context = self._found_with(track, index, centred_around, sure=True)
+            # (and each moves as the other may: a 208-px face walking away at 4 px/frame
+            # behind whose centre a 24-px face passed down at 9 was retired so, slow
+            # enough for any motion to pass for its own; its held box fell short of it
+            # for 6 frames, motion seed 31374-5)
+            context = self._found_with(track, index, centred_around, sure=True, mutual=True)
             doubtful = track.tentative and stale  # a weak detection not repeated
             weak_gone = not track.strong and unseen > self._weak_hold
             if (
@@ -1543,11 +1547,12 @@ class FaceCoverage:
         index: int,
         on: Callable[[np.ndarray, np.ndarray], bool],
         sure: bool = False,
+        mutual: bool = False,
     ) -> bool:
         """Whether another track found at this pass (frame ``index``), whose box
         ``track``'s box is ``on`` (``on(track.box, other.box)``), moves with ``track``;
         with ``sure``, only a sure face (strong, not tentative, found ``ESTABLISHED``
-        times)."""
+        times); with ``mutual``, ``track`` also moves with it."""
         return any(
             other is not track
             and other.last_seen == index
@@ -1557,6 +1562,7 @@ class FaceCoverage:
             )
             and on(track.box, other.box)
             and moves_with(track.velocity, [other.velocity])
+            and (not mutual or moves_with(other.velocity, [track.velocity]))
             for other in self._tracks
         )
 

@@ -670,25 +670,34 @@ def test_no_back_fill_where_another_track_found_this_face_just_before(
         assert rect is not None and rect[0] <= 96 and rect[0] + rect[2] >= 96 + SIDE
 
 
-@pytest.mark.parametrize(("big_velocity", "retired"), [((6.0, 0.0), True), ((-6.0, 0.0), False)])
+@pytest.mark.parametrize(
+    ("face_velocity", "big_velocity", "retired"),
+    [
+        ((6.0, 0.0), (6.0, 0.0), True),
+        ((6.0, 0.0), (-6.0, 0.0), False),
+        # a slow face whose centre a faster one passes (motion seed 31374-5)
+        ((-1.0, 9.0), (4.0, 2.0), False),
+    ],
+)
 def test_a_box_centred_on_a_sure_face_and_twice_its_size_is_retired_when_moving_with_it(
-    big_velocity: tuple[float, float], retired: bool
+    face_velocity: tuple[float, float], big_velocity: tuple[float, float], retired: bool
 ) -> None:
     from chalicelib.faces.tracking import _Track
 
     seer = SquareSeer({}, blind=set())
     coverage = FaceCoverage(seer, SIZE, 30.0, CoverageSettings())
-    # A sure 24-px face found at frame 12 (its third detection), moving 6 px/frame, and a
-    # 60-px box centred on it (the face with its head and shoulders, found as a face).
+    # A sure 24-px face found at frame 12 (its third detection), and a 60-px box centred
+    # on it (the face with its head and shoulders, found as a face).
     face = _Track(0, 0, 12, np.array([80, 60, 24, 24], np.float64))
-    face.velocity, face.strong, face.redetected = np.array([6.0, 0.0]), True, 2
+    face.velocity, face.strong, face.redetected = np.array(face_velocity), True, 2
     big = _Track(1, 0, 12, np.array([62, 42, 60, 60], np.float64))
     big.velocity, big.strong, big.redetected = np.array(big_velocity), True, 2
     coverage._tracks = [face, big]
     coverage._retire(12)
     kept = [t.ident for t in coverage._tracks]
-    # Moving with the face: that face seen larger, retired. Passing the other way: a
-    # face of its own (crossing behind or in front), kept.
+    # Moving with the face: that face seen larger, retired. Passing the other way, or
+    # slow with the face passing it: a face of its own (crossing behind or in front),
+    # kept.
     assert kept == ([0] if retired else [0, 1])
 
 
