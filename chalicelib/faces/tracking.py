@@ -38,6 +38,7 @@ import cv2
 import numpy as np
 
 from chalicelib.errors import UnsupportedType
+from chalicelib.faces.detection import VIEWS
 
 PixelRect = tuple[int, int, int, int]  # x, y, width, height
 ScanItem = tuple[PixelRect, int]  # a region and the smallest face to look for in it
@@ -1099,6 +1100,12 @@ class FaceCoverage:
         # faces, 44464-2. Beside such a face, a detection is a face: a 133-px face
         # beside a 262-px one, and an 85-px face leaving beside a 204-px one, were
         # left sharp when taken for a shoulder, 75257-6 and 65784-4.)
+        # A Haar cascade's box on a face that BlazeFace found confidently at this pass
+        # is that face's middle (the cascade's window is the eyes to the mouth): the
+        # face is started from BlazeFace's box. (Started from a 28-px frontal box, a
+        # 47-px face's 47-px box was taken for its head around it and dropped: its
+        # first frame's rectangle was 2 px short, seed 97800-5.)
+        unmatched = [rect for rect in unmatched if not _inner_view(rect, unmatched, views)]
         live = self._live_faces(index)
         sure = [
             rect
@@ -1504,7 +1511,11 @@ class FaceCoverage:
             # (a box centred on a face tracked apart, at least ``CONTEXT_FACE`` times its
             # size and moving with it, is that face seen with its head and shoulders or
             # its background: retired once that face, sure, was found at this pass)
-            context = self._found_with(track, index, centred_around, sure=True)
+            # (and each moves as the other may: a 208-px face walking away at 4 px/frame
+            # behind whose centre a 24-px face passed down at 9 was retired so, slow
+            # enough for any motion to pass for its own; its held box fell short of it
+            # for 6 frames, motion seed 31374-5)
+            context = self._found_with(track, index, centred_around, sure=True, mutual=True)
             doubtful = track.tentative and stale  # a weak detection not repeated
             weak_gone = not track.strong and unseen > self._weak_hold
             if (
@@ -1536,11 +1547,12 @@ class FaceCoverage:
         index: int,
         on: Callable[[np.ndarray, np.ndarray], bool],
         sure: bool = False,
+        mutual: bool = False,
     ) -> bool:
         """Whether another track found at this pass (frame ``index``), whose box
         ``track``'s box is ``on`` (``on(track.box, other.box)``), moves with ``track``;
         with ``sure``, only a sure face (strong, not tentative, found ``ESTABLISHED``
-        times)."""
+        times); with ``mutual``, ``track`` also moves with it."""
         return any(
             other is not track
             and other.last_seen == index
@@ -1550,6 +1562,7 @@ class FaceCoverage:
             )
             and on(track.box, other.box)
             and moves_with(track.velocity, [other.velocity])
+            and (not mutual or moves_with(other.velocity, [track.velocity]))
             for other in self._tracks
         )
 
@@ -2120,6 +2133,28 @@ def _scan_plan(width: int, height: int, tile: int, min_face: int) -> list[ScanIt
                 items.append((rect, round(smallest)))
         smallest *= 2.4
     return items
+
+
+def _inner_view(rect: PixelRect, found: Sequence[PixelRect], views: dict[PixelRect, str]) -> bool:
+    """Whether ``rect``, a Haar cascade's detection, lies on a face of ``found`` that
+    BlazeFace detected confidently with a larger box (``same_face``).
+
+    >>> views = {(10, 10, 47, 47): "blazeface", (17, 22, 28, 28): "frontal"}
+    >>> _inner_view((17, 22, 28, 28), list(views), views)
+    True
+    >>> views[(10, 10, 47, 47)] = "blazeface?"  # a weak one: the cascade's box stays
+    >>> _inner_view((17, 22, 28, 28), list(views), views)
+    False
+    """
+    if views[rect] not in VIEWS:
+        return False
+    box = np.array(rect, np.float64)
+    return any(
+        views[other] == "blazeface"
+        and other[2] > rect[2]
+        and same_face(box, np.array(other, np.float64))
+        for other in found
+    )
 
 
 def around_faces(rect: PixelRect, faces: Sequence[np.ndarray], cut: bool = False) -> bool:

@@ -670,25 +670,34 @@ def test_no_back_fill_where_another_track_found_this_face_just_before(
         assert rect is not None and rect[0] <= 96 and rect[0] + rect[2] >= 96 + SIDE
 
 
-@pytest.mark.parametrize(("big_velocity", "retired"), [((6.0, 0.0), True), ((-6.0, 0.0), False)])
+@pytest.mark.parametrize(
+    ("face_velocity", "big_velocity", "retired"),
+    [
+        ((6.0, 0.0), (6.0, 0.0), True),
+        ((6.0, 0.0), (-6.0, 0.0), False),
+        # a slow face whose centre a faster one passes (motion seed 31374-5)
+        ((-1.0, 9.0), (4.0, 2.0), False),
+    ],
+)
 def test_a_box_centred_on_a_sure_face_and_twice_its_size_is_retired_when_moving_with_it(
-    big_velocity: tuple[float, float], retired: bool
+    face_velocity: tuple[float, float], big_velocity: tuple[float, float], retired: bool
 ) -> None:
     from chalicelib.faces.tracking import _Track
 
     seer = SquareSeer({}, blind=set())
     coverage = FaceCoverage(seer, SIZE, 30.0, CoverageSettings())
-    # A sure 24-px face found at frame 12 (its third detection), moving 6 px/frame, and a
-    # 60-px box centred on it (the face with its head and shoulders, found as a face).
+    # A sure 24-px face found at frame 12 (its third detection), and a 60-px box centred
+    # on it (the face with its head and shoulders, found as a face).
     face = _Track(0, 0, 12, np.array([80, 60, 24, 24], np.float64))
-    face.velocity, face.strong, face.redetected = np.array([6.0, 0.0]), True, 2
+    face.velocity, face.strong, face.redetected = np.array(face_velocity), True, 2
     big = _Track(1, 0, 12, np.array([62, 42, 60, 60], np.float64))
     big.velocity, big.strong, big.redetected = np.array(big_velocity), True, 2
     coverage._tracks = [face, big]
     coverage._retire(12)
     kept = [t.ident for t in coverage._tracks]
-    # Moving with the face: that face seen larger, retired. Passing the other way: a
-    # face of its own (crossing behind or in front), kept.
+    # Moving with the face: that face seen larger, retired. Passing the other way, or
+    # slow with the face passing it: a face of its own (crossing behind or in front),
+    # kept.
     assert kept == ([0] if retired else [0, 1])
 
 
@@ -1023,6 +1032,21 @@ def test_a_small_face_above_a_tracked_face_is_not_taken_for_its_collar() -> None
     for c in out:
         if c.index in small:
             assert covers_part(c.rects, *small[c.index], SIDE), (c.index, c.rects)
+
+
+def test_a_face_found_by_blazeface_and_a_haar_cascade_at_once_starts_from_blazeface_s_box() -> None:
+    # A still 48-px face found at the first pass confidently by BlazeFace (its whole
+    # box) and by the frontal cascade (its middle, 28 px). Started from the cascade's
+    # box, BlazeFace's was taken for the head around it and dropped: the first frame's
+    # rectangle was short of the face (97800-5).
+    face = {i: (80, 50) for i in range(8)}
+    script = {
+        0: [((80, 50, 48, 48), "blazeface"), ((90, 62, 28, 28), "frontal")],
+        4: [((80, 50, 48, 48), "blazeface")],
+    }
+    out, _coverage = _run_script(ScriptSeer(script), [(face, 48)], 8)
+    for c in out:
+        assert covers_part(c.rects, *face[c.index], 48), (c.index, c.rects)
 
 
 def test_a_small_face_passing_below_a_still_face_is_not_taken_for_its_collar() -> None:
