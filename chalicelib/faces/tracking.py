@@ -597,11 +597,7 @@ class FaceCoverage:
         """Small faces in the moving regions at the frame's edge (``_edge_motion``), not
         already among ``found``: one level of the detector, faces up to ``EDGE_FACES``
         times the smallest, upright views only (the tilted view costs ~4x the upright
-        one), and its fine level where that finds no face confidently (a 38-px face
-        rising from behind a still 126-px head to the top edge scored nothing at the
-        usual level, 0.9 at the fine one; its motion lay in the head's search region,
-        which looks only for faces of half the head and more: 9 frames sharp, emerging
-        seed 82563-0). A search of its own: its *weak* boxes larger than that (the network's
+        one). A search of its own: its *weak* boxes larger than that (the network's
         level finds faces up to ~1.4x its range, there the chest or a head cut by the
         edge seen large) are dropped — one such weak box took over a 238-px tentative
         track and had it blurred. A confident one is kept: a 61-px face leaving by
@@ -614,7 +610,7 @@ class FaceCoverage:
         if not edge:
             return []
         largest = [round(least * EDGE_FACES) for _rect, least in edge]
-        labelled, reach = self._look(grey, edge, largest, prefer="edge", fine=True)
+        labelled, reach = self._look(grey, edge, largest, prefer="edge")
         self.stats.edge_searches += len(edge)
         most = max(largest)
         known = [np.array(rect, np.float64) for rect, _view in found]
@@ -967,12 +963,9 @@ class FaceCoverage:
         largest: list[int],
         upright: bool = False,
         prefer: str | None = None,
-        fine: bool = False,
     ) -> tuple[list[tuple[PixelRect, str]], dict[PixelRect, PixelRect]]:
         """The detector's faces in ``items`` (searched as moving regions; ``upright``:
-        without the tilted view; ``prefer``: the view to try first; ``fine``: at the
-        detector's fine level too where the usual ones find no face confidently), CPU
-        counted."""
+        without the tilted view; ``prefer``: the view to try first), CPU counted."""
         with self._cpu("detect_cpu_s"):
             found, extents = self._search(
                 grey,
@@ -981,7 +974,6 @@ class FaceCoverage:
                 [upright] * len(items),
                 [prefer] * len(items),
                 list(largest),
-                [fine] * len(items) if fine else None,
             )
         self.stats.searched_pixels += sum(_cost(item, self._detector.min_face) for item in items)
         return found, extents
