@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from typing import Any
 
 import cv2
 import numpy as np
@@ -1349,37 +1348,9 @@ class MovingSeer:
 
 
 def _paste_cut(frame: np.ndarray, texture: np.ndarray, x: int, y: int) -> None:
-    """``texture`` (a face's side square) pasted at ``x, y``, cut by the top or the
-    bottom edge."""
-    y0, y1 = max(0, y), min(frame.shape[0], y + SIDE)
-    frame[y0:y1, x : x + SIDE] = texture[y0 - y : y1 - y]
-
-
-def _cover_behind(
-    seer: Any,
-    coverage: FaceCoverage,
-    small: dict[int, tuple[int, int]],
-    at: tuple[int, int],
-    flicker: Sequence[tuple[int, int]] = (),
-) -> list[Covered]:
-    """Cover 16 frames: a still ``BIG``-px square at ``at`` in front of a ``SIDE``-px
-    one at ``small``'s positions (per frame), and ``flicker``'s spots lit on odd frames
-    (other things moving around them)."""
-    rng = np.random.default_rng(7)
-    big = rng.integers(0, 255, (BIG, BIG), np.uint8)
-    texture = rng.integers(0, 255, (SIDE, SIDE), np.uint8)
-    out = []
-    for index in range(16):
-        frame = np.full((SIZE[1], SIZE[0]), 90, np.uint8)
-        if index in small:
-            _paste_cut(frame, texture, *small[index])
-        for x, y in flicker if index % 2 else ():
-            frame[y : y + 14, x : x + 14] = 250
-        bx, by = at
-        frame[by : by + BIG, bx : bx + BIG] = big
-        seer.frame = index
-        out += coverage.push(np.dstack([frame] * 3))
-    return out + coverage.finish()
+    """``texture`` (a face's side square) pasted at ``x, y``, cut by the bottom edge."""
+    y1 = min(frame.shape[0], y + SIDE)
+    frame[y:y1, x : x + SIDE] = texture[: y1 - y]
 
 
 def _run_moving(edge_look: bool) -> list:
@@ -1461,7 +1432,21 @@ def _run_behind(
     seer = BehindSeer(small)
     settings = CoverageSettings(emerge_look=emerge_look)
     coverage = FaceCoverage(seer, SIZE, 30.0, settings)
-    out = _cover_behind(seer, coverage, small, BIG_AT, flicker)
+    rng = np.random.default_rng(7)
+    big = rng.integers(0, 255, (BIG, BIG), np.uint8)
+    texture = rng.integers(0, 255, (SIDE, SIDE), np.uint8)
+    out = []
+    for index in range(16):
+        frame = np.full((SIZE[1], SIZE[0]), 90, np.uint8)
+        if index in small:
+            _paste_cut(frame, texture, *small[index])
+        for x, y in flicker if index % 2 else ():  # (other things moving around it)
+            frame[y : y + 14, x : x + 14] = 250
+        bx, by = BIG_AT
+        frame[by : by + BIG, bx : bx + BIG] = big
+        seer.frame = index
+        out += coverage.push(np.dstack([frame] * 3))
+    out += coverage.finish()
     return [
         c.index
         for c in out
