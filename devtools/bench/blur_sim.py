@@ -8,7 +8,10 @@ bench's, and the background PSNR runs ~0.6–1.7 dB higher (no encoder loss).
 
 For each exposed frame it prints the faces left sharp (their box, size, share of
 sharpness kept, distance from the frame's edge) and the rectangles blurred: what
-a tracking or detection change must cover. Run it from the repository::
+a tracking or detection change must cover. With ``--loss`` it says where each
+case's background error lies: in rectangles centred on a face in view (its pads),
+in rectangles centred on none (false or misplaced boxes; those touching the frame's
+edge apart) or outside every rectangle. Run it from the repository::
 
     python -m devtools.bench.blur_sim --seed 16883 --case held-out-16883-1 --detail
 """
@@ -42,6 +45,7 @@ from devtools.synthetic.faces import (
     Case,
     Rendered,
     Score,
+    background_mask,
     emerging_cases,
     faces_present,
     held_out_cases,
@@ -78,6 +82,84 @@ class SimResult(Score):
     # the frames where one of its rectangles is not inside one of this run's.
     baseline: SimResult | None = None
     uncontained: list[int] = field(default_factory=list)
+    loss: Loss = field(default_factory=lambda: Loss())
+
+
+@dataclass
+class Loss:
+    """Where the background's squared error lies (summed over frames and channels):
+    see ``background_loss``."""
+
+    on_faces: float = 0.0
+    off_faces: float = 0.0
+    off_faces_at_edge: float = 0.0  # of ``off_faces``: rectangles touching the frame's edge
+    outside: float = 0.0
+    whole: float = 0.0  # frames blurred whole
+
+    def add(self, other: Loss) -> None:
+        self.on_faces += other.on_faces
+        self.off_faces += other.off_faces
+        self.off_faces_at_edge += other.off_faces_at_edge
+        self.outside += other.outside
+        self.whole += other.whole
+
+    def shares(self) -> str:
+        total = self.on_faces + self.off_faces + self.outside + self.whole
+        if total <= 0:
+            return "no background error"
+        return (
+            f"background error {100 * self.on_faces / total:.0f}% in rectangles on faces, "
+            f"{100 * self.off_faces / total:.0f}% on none "
+            f"({100 * self.off_faces_at_edge / total:.0f}% at the edge), "
+            f"{100 * self.outside / total:.0f}% elsewhere"
+            + (f", {100 * self.whole / total:.0f}% in frames blurred whole" if self.whole else "")
+        )
+
+
+def background_loss(
+    before: np.ndarray,
+    after: np.ndarray,
+    rects: Sequence[tuple[int, int, int, int]],
+    faces: Sequence[PixelBox],
+) -> Loss:
+    """Split one frame's background error (``Score``'s: outside the faces grown by
+    half) between the blurred ``rects`` (x, y, w, h) centred on a face in view
+    (``faces``' boxes x0, y0, x1, y1 clipped to the frame: a face mostly beyond the
+    edge has its centre outside), the rectangles centred on none — each pixel counted
+    once, a face's rectangle first — and the rest of the frame.
+
+    >>> before = np.zeros((10, 20, 3), np.uint8); after = before.copy()
+    >>> after[0:4, 0:4] = 2; after[6:10, 14:20] = 1
+    >>> loss = background_loss(before, after, [(0, 0, 4, 4), (14, 6, 6, 4)], [(0, 0, 2, 2)])
+    >>> loss.on_faces, loss.off_faces, loss.off_faces_at_edge, loss.outside
+    (84.0, 72.0, 72.0, 0.0)
+    """
+    height, width = before.shape[:2]
+    diff = before.astype(np.float64) - after.astype(np.float64)
+    error = (diff * diff).reshape(height, width, -1).sum(axis=2)
+    error[~background_mask((height, width), list(faces))] = 0.0
+    kind = np.zeros((height, width), np.uint8)  # 0 outside, 1 on a face, 2 on none, 3 ... at edge
+    view = [(max(0, x0), max(0, y0), min(width, x1), min(height, y1)) for x0, y0, x1, y1 in faces]
+    ordered = sorted(
+        ((x, y, w, h) for x, y, w, h in rects),
+        key=lambda r: not _centred_on(r, view),
+    )
+    for x, y, w, h in reversed(ordered):  # (the faces' last: they win where they overlap)
+        on = _centred_on((x, y, w, h), view)
+        edge = x <= 0 or y <= 0 or x + w >= width or y + h >= height
+        kind[max(0, y) : max(0, y + h), max(0, x) : max(0, x + w)] = 1 if on else 3 if edge else 2
+    return Loss(
+        on_faces=float(error[kind == 1].sum()),
+        off_faces=float(error[kind >= 2].sum()),
+        off_faces_at_edge=float(error[kind == 3].sum()),
+        outside=float(error[kind == 0].sum()),
+    )
+
+
+def _centred_on(rect: tuple[int, int, int, int], faces: Sequence[PixelBox]) -> bool:
+    x, y, w, h = rect
+    cx, cy = x + w / 2, y + h / 2
+    return any(x0 <= cx <= x1 and y0 <= cy <= y1 for x0, y0, x1, y1 in faces)
 
 
 def edge_distance(box: PixelBox, width: int, height: int) -> int:
@@ -223,7 +305,12 @@ def _score(
         before = cv2.cvtColor(originals.pop(covered.index), cv2.COLOR_YUV2BGR_I420)
         after = cv2.cvtColor(frame, cv2.COLOR_YUV2BGR_I420)
         boxes = truth.boxes[covered.index]
-        kept = result.add_frame(covered.index, before, after, boxes, truth.present[covered.index])
+        present, error = truth.present[covered.index], result.squared_error
+        kept = result.add_frame(covered.index, before, after, boxes, present)
+        if covered.whole:
+            result.loss.add(Loss(whole=result.squared_error - error))
+        else:
+            result.loss.add(background_loss(before, after, covered.rects, present))
         for box, share in zip(boxes, kept, strict=True):
             if share >= EXPOSED_SHARPNESS:
                 rects = tuple(tuple(r) for r in covered.rects)
@@ -263,7 +350,7 @@ def _counts(stats: CoverageStats) -> str:
     )
 
 
-def report(results: Sequence[SimResult], detail: bool) -> list[str]:
+def report(results: Sequence[SimResult], detail: bool, loss: bool = False) -> list[str]:
     lines = []
     for r in results:
         lines.append(
@@ -280,6 +367,8 @@ def report(results: Sequence[SimResult], detail: bool) -> list[str]:
                 f"worst {b.worst_kept:5.2f} PSNR {b.background_psnr:6.2f}; "
                 f"frames whose rectangles are not inside the run's: {len(r.uncontained)}"
             )
+        if loss:
+            lines.append(f"    {r.loss.shares()}")
         if detail:
             for leak in r.leaks:
                 x0, y0, x1, y1 = leak.box
@@ -320,6 +409,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--case", action="append", help="only these cases")
     parser.add_argument("--strict", action="store_true")
     parser.add_argument("--detail", action="store_true", help="every face left sharp")
+    parser.add_argument(
+        "--loss", action="store_true", help="where each case's background error lies"
+    )
     parser.add_argument("--cache", type=Path, default=Path("/tmp/blur-sim-cache"))
     parser.add_argument(
         "--baseline",
@@ -351,9 +443,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     dev = args.dev or not (args.seed or args.emerging or args.motion)
     for case in cases_for(args.seed, args.case, dev, args.emerging, args.motion):
         results.append(simulate(case, args.cache, settings, baseline=args.baseline))
-        for line in report(results[-1:], args.detail)[:-1]:
+        for line in report(results[-1:], args.detail, args.loss)[:-1]:
             print(line, flush=True)
     print(report(results, False)[-1])
+    if args.loss:
+        total = Loss()
+        for r in results:
+            total.add(r.loss)
+        print("all cases: " + total.shares())
+        low = Loss()
+        for r in results:
+            if r.background_psnr < 35:
+                low.add(r.loss)
+        print("cases under 35 dB: " + low.shares())
     if args.baseline:
         plain = [r.baseline for r in results if r.baseline is not None]
         print("without extents: " + report(plain, False)[-1])
