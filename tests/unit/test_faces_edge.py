@@ -63,3 +63,16 @@ def test_the_edge_search_keeps_a_confident_face_above_its_range_and_drops_a_weak
     assert coverage._edge_faces(grey, [((180, 360, 160, 120), 20)], []) == [confident]
     # (and nothing another search of the pass found already)
     assert coverage._edge_faces(grey, [((180, 360, 160, 120), 20)], [confident]) == []
+
+
+def test_a_large_face_cut_by_the_left_edge_is_not_blurred_to_the_top_and_bottom() -> None:
+    # held-out-82111-2: a 225-px profile leaving by the left edge of a 640 x 480 frame,
+    # box 119-344 px down: its padded rectangle stopped 51 px below the top and 59 px
+    # above the bottom, and was snapped to both (338 x 480 px of background blurred).
+    coverage = FaceCoverage(_Answers([]), VGA, 30.0)
+    track = coverage._start_track(
+        (-1, 119, 217, 225), "blazeface", np.zeros((480, 640), np.uint8), 0, []
+    )
+    x, y, _w, h = coverage._padded(track, np.array([-1.0, 119, 217, 225]), 0, np.zeros(2))
+    assert x == 0  # (cut by the left edge: it reaches it)
+    assert 0 < y < 119 and 344 < y + h < 480
