@@ -69,22 +69,6 @@ class Leak:
     rects: tuple[tuple[int, int, int, int], ...]  # what was blurred in that frame (x, y, w, h)
 
 
-@dataclass(kw_only=True)
-class SimResult(Score):
-    """The bench's ``Score`` of one case, with the faces left sharp and the coverage's cost."""
-
-    case: Case
-    leaks: list[Leak] = field(default_factory=list)
-    whole: int = 0
-    coverage_cpu_s: float = 0.0  # CPU seconds in ``FaceCoverage`` (detection and tracking)
-    stats: CoverageStats | None = None
-    # With ``simulate(..., baseline=True)``: the same case without profile extents, and
-    # the frames where one of its rectangles is not inside one of this run's.
-    baseline: SimResult | None = None
-    uncontained: list[int] = field(default_factory=list)
-    loss: Loss = field(default_factory=lambda: Loss())
-
-
 @dataclass
 class Loss:
     """Where the background's squared error lies (summed over frames and channels):
@@ -116,6 +100,23 @@ class Loss:
         )
 
 
+@dataclass(kw_only=True)
+class SimResult(Score):
+    """The bench's ``Score`` of one case, with the faces left sharp and the coverage's cost."""
+
+    case: Case
+    leaks: list[Leak] = field(default_factory=list)
+    whole: int = 0
+    coverage_cpu_s: float = 0.0  # CPU seconds in ``FaceCoverage`` (detection and tracking)
+    stats: CoverageStats | None = None
+    # With ``simulate(..., baseline=True)``: the same case without profile extents, and
+    # the frames where one of its rectangles is not inside one of this run's.
+    baseline: SimResult | None = None
+    uncontained: list[int] = field(default_factory=list)
+    # With ``simulate(..., loss=True)``: where the background's error lies.
+    loss: Loss | None = None
+
+
 def background_loss(
     before: np.ndarray,
     after: np.ndarray,
@@ -140,12 +141,8 @@ def background_loss(
     error[~background_mask((height, width), list(faces))] = 0.0
     kind = np.zeros((height, width), np.uint8)  # 0 outside, 1 on a face, 2 on none, 3 ... at edge
     view = [(max(0, x0), max(0, y0), min(width, x1), min(height, y1)) for x0, y0, x1, y1 in faces]
-    ordered = sorted(
-        ((x, y, w, h) for x, y, w, h in rects),
-        key=lambda r: not _centred_on(r, view),
-    )
-    for x, y, w, h in reversed(ordered):  # (the faces' last: they win where they overlap)
-        on = _centred_on((x, y, w, h), view)
+    # (the faces' rectangles painted last: they win where rectangles overlap)
+    for on, (x, y, w, h) in sorted((_centred_on(r, view), tuple(r)) for r in rects):
         edge = x <= 0 or y <= 0 or x + w >= width or y + h >= height
         kind[max(0, y) : max(0, y + h), max(0, x) : max(0, x + w)] = 1 if on else 3 if edge else 2
     return Loss(
@@ -192,8 +189,12 @@ def simulate(
     settings: CoverageSettings | None = None,
     detector: RegionDetector | None = None,
     baseline: bool = False,
+    loss: bool = False,
 ) -> SimResult:
     """Cover and blur ``case`` as ``process.anonymise`` does; score it in memory.
+
+    ``loss``: also split the background's error (``result.loss``, ``background_loss``);
+    it costs a second pass over every frame's pixels.
 
     ``baseline``: also cover it without profile extents (``profile_extent`` off: the
     rectangles of the tracks' boxes alone), side by side on the same frames, scored
@@ -205,7 +206,7 @@ def simulate(
     settings = settings or CoverageSettings()
     detector = detector or default_detector()
     coverage = FaceCoverage(detector, (width, height), info.fps, settings)
-    result = SimResult(case=case)
+    result = SimResult(case=case, loss=Loss() if loss else None)
     originals: dict[int, np.ndarray] = {}
     other: tuple[FaceCoverage, SimResult, dict[int, np.ndarray]] | None = None
     if baseline:
@@ -307,9 +308,9 @@ def _score(
         boxes = truth.boxes[covered.index]
         present, error = truth.present[covered.index], result.squared_error
         kept = result.add_frame(covered.index, before, after, boxes, present)
-        if covered.whole:
+        if result.loss is not None and covered.whole:
             result.loss.add(Loss(whole=result.squared_error - error))
-        else:
+        elif result.loss is not None:
             result.loss.add(background_loss(before, after, covered.rects, present))
         for box, share in zip(boxes, kept, strict=True):
             if share >= EXPOSED_SHARPNESS:
@@ -367,7 +368,7 @@ def report(results: Sequence[SimResult], detail: bool, loss: bool = False) -> li
                 f"worst {b.worst_kept:5.2f} PSNR {b.background_psnr:6.2f}; "
                 f"frames whose rectangles are not inside the run's: {len(r.uncontained)}"
             )
-        if loss:
+        if loss and r.loss is not None:
             lines.append(f"    {r.loss.shares()}")
         if detail:
             for leak in r.leaks:
@@ -442,19 +443,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = []
     dev = args.dev or not (args.seed or args.emerging or args.motion)
     for case in cases_for(args.seed, args.case, dev, args.emerging, args.motion):
-        results.append(simulate(case, args.cache, settings, baseline=args.baseline))
+        results.append(simulate(case, args.cache, settings, baseline=args.baseline, loss=args.loss))
         for line in report(results[-1:], args.detail, args.loss)[:-1]:
             print(line, flush=True)
     print(report(results, False)[-1])
     if args.loss:
-        total = Loss()
+        total, low = Loss(), Loss()
         for r in results:
+            assert r.loss is not None
             total.add(r.loss)
-        print("all cases: " + total.shares())
-        low = Loss()
-        for r in results:
             if r.background_psnr < 35:
                 low.add(r.loss)
+        print("all cases: " + total.shares())
         print("cases under 35 dB: " + low.shares())
     if args.baseline:
         plain = [r.baseline for r in results if r.baseline is not None]
