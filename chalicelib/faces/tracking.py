@@ -1108,13 +1108,41 @@ class FaceCoverage:
         boxes = [np.array(rect, np.float64) for rect in sure]
         later = [rect for rect in unmatched if around_faces(rect, boxes)]
         born: list[_Track] = []
+        later.sort(key=lambda rect: max(rect[2], rect[3]))
         for rect in [r for r in unmatched if r not in later] + later:
             faces = live + born if rect in later else live
-            if not around_faces(rect, [t.box for t in faces], self._cut(rect, faces)):
+            if not around_faces(rect, [t.box for t in faces], self._cut(rect, faces)) or (
+                rect in sure
+                and not around_faces(rect, [t.box for t in live], self._cut(rect, live))
+                and self._holds_parts(grey, rect, born)
+            ):
                 track = self._start_track(rect, views[rect], grey, index, live)
                 self._keep_reach(track, rect, extents or {}, index)
                 if rect in sure and not track.tentative:
                     born.append(track)
+
+    def _holds_parts(self, grey: np.ndarray, rect: PixelRect, born: list[_Track]) -> bool:
+        """Whether ``rect``, a confident detection in view holding the centres of faces
+        started at this same pass, is the face and they parts of it: a second look
+        believes it more than each of them.
+
+        BlazeFace now and then finds a part of a face (an eye and a cheek) as a face
+        of its own, confidently, beside the face itself: a 42-px box on a 131-px
+        face, found with the face's 98-px box at frame 0, was started alone and the
+        face left sharp three frames (blind seed 47278-2: second looks 0.73, the
+        face's 0.94). A box around a face with its head and shoulders is that face
+        seen larger and scores lower (a 516-px box around a 202-px face: 0.73 and
+        0.91, seed 33810-5), as do two heads side by side seen as one.
+        """
+        look = getattr(self._detector, "second_look", None)
+        held = [track for track in born if _holds_centre(rect, track.box)]
+        if look is None or not self.settings.verify or not held:
+            return False
+        with self._cpu("detect_cpu_s"):
+            score = float(look(grey, rect, 1.0))
+            parts = [float(look(grey, _box_rect(track.box), 1.0)) for track in held]
+        self.stats.second_looks += 1 + len(held)
+        return all(score > part for part in parts)
 
     def _pairs(
         self, found: list[PixelRect], index: int, refresh: bool
@@ -1426,7 +1454,10 @@ class FaceCoverage:
         """Whether ``rect`` is cut by the frame's edge and holds only faces whose size is
         not known yet (found under 4 times: maybe only the part of a face entering), one
         of which could be that part: across each edge that cuts ``rect``, at least 1/1.6
-        of its extent in the frame (the part of a face entering that is in view).
+        of its extent in the frame (the part of a face entering that is in view), and
+        under ``CONTEXT_FACE`` times its size along the edge (a face entering shows
+        much of its width: a 960-px box cut by the bottom edge around a 332-px face
+        46 px above it was blurred 960 x 493 px, blind seed 47278-5).
 
         A 210-px box 13 px beyond the top edge around a tracked 83-px face 42 px below
         it is that face seen larger, with the background around it, not a face entering:
@@ -1445,8 +1476,11 @@ class FaceCoverage:
             [min(x + w, self._width) - max(x, 0), min(y + h, self._height) - max(y, 0)], np.float64
         )
         across = np.array([left or right, top or bottom])
+        size = np.array([w, h], np.float64)
         return any(
-            bool(np.all(track.box[2:][across] * LARGER_FACE >= in_view[across])) for track in inside
+            bool(np.all(track.box[2:][across] * LARGER_FACE >= in_view[across]))
+            and bool(np.all(track.box[2:][~across] * CONTEXT_FACE > size[~across]))
+            for track in inside
         )
 
     def _live_faces(self, index: int) -> list[_Track]:
@@ -2050,6 +2084,11 @@ def pixel_shift(
 def _centre(box: np.ndarray) -> np.ndarray:
     """The centre (x, y) of a box (x, y, w, h)."""
     return np.asarray(box[:2] + box[2:] / 2, np.float64)
+
+
+def _box_rect(box: np.ndarray) -> PixelRect:
+    """``box`` (x, y, w, h, floats) as the pixel rectangle that holds it."""
+    return _rect_from(box[0], box[1], box[0] + box[2], box[1] + box[3])
 
 
 def _rect_from(x0: float, y0: float, x1: float, y1: float) -> PixelRect:

@@ -76,3 +76,18 @@ def test_a_large_face_cut_by_the_left_edge_is_not_blurred_to_the_top_and_bottom(
     x, y, _w, h = coverage._padded(track, np.array([-1.0, 119, 217, 225]), 0, np.zeros(2))
     assert x == 0  # (cut by the left edge: it reaches it)
     assert 0 < y < 119 and 344 < y + h < 480
+
+
+def test_a_box_much_wider_than_a_face_inside_it_is_not_that_face_entering() -> None:
+    # held-out-47278-5, frame 8: a 960-px box cut by the bottom edge of a 1080p frame,
+    # around a tracked 332-px face 46 px above that edge, was taken for a face entering
+    # (its part in view, 493 px high, within 1.6 x the face's height) and blurred
+    # 960 x 493 px for four frames. A face entering shows its whole width: the box is
+    # 2.9 x the face's width, so it is that face seen larger.
+    coverage = FaceCoverage(_Answers([]), (1920, 1080), 30.0)
+    grey = np.zeros((1080, 1920), np.uint8)
+    face = coverage._start_track((443, 692, 332, 342), "blazeface", grey, 7, [])
+    assert not coverage._cut((193, 587, 960, 960), [face])
+    # the visible part of a face entering by the bottom: as wide as the face
+    entering = coverage._start_track((800, 1000, 330, 80), "blazeface", grey, 7, [])
+    assert coverage._cut((780, 960, 380, 380), [entering])

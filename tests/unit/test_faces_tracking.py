@@ -1880,3 +1880,39 @@ def test_a_face_s_confident_detection_goes_to_its_own_track_not_an_older_weak_on
     assert all(covers(c.rects, *positions[c.index]) for c in covered), [
         (c.index, c.rects) for c in covered
     ]
+
+
+class LookSeer:
+    """A detector double whose second look scores each rectangle as told."""
+
+    name = "looks"
+    min_face = 20
+
+    def __init__(self, scores: dict[tuple[int, int, int, int], float]) -> None:
+        self.scores = scores
+
+    def search(self, grey, rects, least=None, upright=None, views=None, largest=None):  # type: ignore[no-untyped-def]
+        return []
+
+    def second_look(self, grey: np.ndarray, rect: tuple[int, ...], enough: float = 1.0) -> float:
+        return self.scores[(rect[0], rect[1], rect[2], rect[3])]
+
+
+@pytest.mark.parametrize(
+    ("part", "face", "started"),
+    [
+        # blind seed 47278-2: a 42-px box on a 131-px face's eye and cheek and the face's
+        # own 98-px box, both confident at frame 0; the face was left sharp 3 frames
+        (0.73, 0.94, [(332, 209, 42, 42), (269, 165, 98, 102)]),
+        # seed 33810-5: a 516-px box around a 202-px face, with its head and shoulders
+        (0.91, 0.73, [(332, 209, 42, 42)]),
+    ],
+)
+def test_a_face_found_with_a_part_of_it_at_the_same_pass_is_the_one_looking_more_like_a_face(
+    part: float, face: float, started: list[tuple[int, int, int, int]]
+) -> None:
+    small, large = (332, 209, 42, 42), (269, 165, 98, 102)
+    coverage = FaceCoverage(LookSeer({small: part, large: face}), (640, 480), 30.0)
+    grey = np.zeros((480, 640), np.uint8)
+    coverage._associate([(small, "blazeface"), (large, "blazeface")], grey, 0, False)
+    assert [tuple(int(v) for v in track.box) for track in coverage._tracks] == started
