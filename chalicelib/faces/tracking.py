@@ -1138,11 +1138,8 @@ class FaceCoverage:
         held = [track for track in born if _holds_centre(rect, track.box)]
         if look is None or not self.settings.verify or not held:
             return False
-        with self._cpu("detect_cpu_s"):
-            score = float(look(grey, rect, 1.0))
-            parts = [float(look(grey, _box_rect(track.box), 1.0)) for track in held]
-        self.stats.second_looks += 1 + len(held)
-        return all(score > part for part in parts)
+        score = self._look_score(look, grey, rect)
+        return all(score > self._look_score(look, grey, _box_rect(t.box)) for t in held)
 
     def _pairs(
         self, found: list[PixelRect], index: int, refresh: bool
@@ -1426,12 +1423,19 @@ class FaceCoverage:
         bar: float | None = None,
     ) -> bool:
         """Whether the detector's second look at ``rect`` scores ``bar`` (``verify`` by
-        default; its CPU counted)."""
+        default)."""
         bar = self.settings.verify if bar is None else bar
+        return self._look_score(look, grey, rect, bar) >= bar
+
+    def _look_score(
+        self, look: Callable[..., float], grey: np.ndarray, rect: PixelRect, enough: float = 1.0
+    ) -> float:
+        """The detector's second look at ``rect`` (stopped once it scores ``enough``),
+        its CPU and the look counted."""
         with self._cpu("detect_cpu_s"):
-            score = float(look(grey, rect, bar))
+            score = float(look(grey, rect, enough))
         self.stats.second_looks += 1
-        return score >= bar
+        return score
 
     def _grow_back(self, track: _Track, box: np.ndarray, index: int) -> None:
         """A face cut by the frame's edge found larger than before was that large in
