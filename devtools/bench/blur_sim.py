@@ -308,10 +308,12 @@ def _score(
         boxes = truth.boxes[covered.index]
         present, error = truth.present[covered.index], result.squared_error
         kept = result.add_frame(covered.index, before, after, boxes, present)
-        if result.loss is not None and covered.whole:
-            result.loss.add(Loss(whole=result.squared_error - error))
-        elif result.loss is not None:
-            result.loss.add(background_loss(before, after, covered.rects, present))
+        if result.loss is not None:
+            result.loss.add(
+                Loss(whole=result.squared_error - error)
+                if covered.whole
+                else background_loss(before, after, covered.rects, present)
+            )
         for box, share in zip(boxes, kept, strict=True):
             if share >= EXPOSED_SHARPNESS:
                 rects = tuple(tuple(r) for r in covered.rects)
