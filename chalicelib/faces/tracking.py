@@ -1099,12 +1099,7 @@ class FaceCoverage:
         # first frame's rectangle was 2 px short, seed 97800-5.)
         unmatched = [rect for rect in unmatched if not _inner_view(rect, unmatched, views)]
         live = self._live_faces(index)
-        sure = [
-            rect
-            for rect in unmatched
-            if not is_weak(views[rect])
-            and not edge_sides(np.array(rect, np.float64), self._width, self._height).any()
-        ]
+        sure = [rect for rect in unmatched if not is_weak(views[rect]) and not self._at_edge(rect)]
         boxes = [np.array(rect, np.float64) for rect in sure]
         later = [rect for rect in unmatched if around_faces(rect, boxes)]
         born: list[_Track] = []
@@ -1352,9 +1347,19 @@ class FaceCoverage:
         # A face cut by the frame's edge is found through the mirror beyond it, and a
         # second look at the part in view scores lower (a 36-px face leaving at the
         # top, 0.54): cut boxes keep the rules they had.
-        if edge_sides(np.array(rect, np.float64), self._width, self._height).any():
+        if self._at_edge(rect):
             return True
         return self._second_look(look, grey, rect, bar)
+
+    def _at_edge(self, rect: PixelRect) -> bool:
+        """Whether ``rect`` (x, y, w, h) is cut by the frame's edge (``edge_sides``)."""
+        return bool(edge_sides(np.array(rect, np.float64), self._width, self._height).any())
+
+    def _on_blurred(self, rect: PixelRect, besides: _Track | None = None) -> bool:
+        """Whether ``rect`` is on a blurred face (``on_faces``: a track not tentative,
+        ``besides`` left out)."""
+        blurred = [t.box for t in self._tracks if not t.tentative and t is not besides]
+        return on_faces(rect, blurred)
 
     def _weak_cut_verified(
         self, grey: np.ndarray, rect: PixelRect, track: _Track, bar: float | None = None
@@ -1370,10 +1375,7 @@ class FaceCoverage:
             # (one holding a blurred face's centre is that face seen larger, with its
             # mirror image: a 347-px box around a 203-px face leaving by the right
             # edge "moved" 28.5 px/frame the other way, seed --motion 21266-3)
-            blurred = [t.box for t in self._tracks if not t.tentative and t is not track]
-            if edge_sides(np.array(rect, np.float64), self._width, self._height).any() and (
-                on_faces(rect, blurred)
-            ):
+            if self._at_edge(rect) and self._on_blurred(rect, besides=track):
                 return False
             look = self._cut_face(grey, rect, track.view)
             if look is not None:
@@ -1429,12 +1431,12 @@ class FaceCoverage:
             or not self.settings.verify
             or look is None
             or view != "blazeface?"
-            or not edge_sides(np.array(rect, np.float64), self._width, self._height).any()
+            or not self._at_edge(rect)
             # (the mirror doubles what lies at the edge: a large symmetric blob
             # looks like a face — a 380-px box over a 140-px profile at the edge of
             # a 640 × 480 frame scored 0.81, seed 57-2)
             or max(rect[2], rect[3]) > 0.5 * min(self._width, self._height)
-            or on_faces(rect, [t.box for t in self._tracks if not t.tentative])
+            or self._on_blurred(rect)
         ):
             return None
         return self._second_look(look, grey, rect)
