@@ -1096,8 +1096,13 @@ class FaceCoverage:
         # is that face's middle (the cascade's window is the eyes to the mouth): the
         # face is started from BlazeFace's box. (Started from a 28-px frontal box, a
         # 47-px face's 47-px box was taken for its head around it and dropped: its
-        # first frame's rectangle was 2 px short, seed 97800-5.)
-        unmatched = [rect for rect in unmatched if not _inner_view(rect, unmatched, views)]
+        # first frame's rectangle was 2 px short, seed 97800-5.) The same holds when
+        # BlazeFace's box moved that face's track at this pass: the cascade's box is
+        # no new face (a 40-px frontal box on a tracked 49-px face, found at the same
+        # pass as its 53-px BlazeFace box, started a second track moving 11 px/frame
+        # from its first two boxes, back-filled 20 frames off the face: seed
+        # --motion 3868-6).
+        unmatched = [rect for rect in unmatched if not _inner_view(rect, list(views), views)]
         live = self._live_faces(index)
         sure = [rect for rect in unmatched if not is_weak(views[rect]) and not self._at_edge(rect)]
         boxes = [np.array(rect, np.float64) for rect in sure]
@@ -1127,14 +1132,20 @@ class FaceCoverage:
         face left sharp three frames (blind seed 47278-2: second looks 0.73, the
         face's 0.94). A box around a face with its head and shoulders is that face
         seen larger and scores lower (a 516-px box around a 202-px face: 0.73 and
-        0.91, seed 33810-5), as do two heads side by side seen as one.
+        0.91, seed 33810-5), as do two heads side by side seen as one — or about
+        the same: both boxes hold the whole face, so the larger must score
+        ``PARTS_MARGIN`` more (a 230-px box around a 120-px face and the shoulders
+        below it scored 0.918 and 0.896; started, it was blurred 12 frames at twice
+        the face's size: seed --emerging 62850-3).
         """
         look = getattr(self._detector, "second_look", None)
         held = [track for track in born if _holds_centre(rect, track.box)]
         if look is None or not self.settings.verify or not held:
             return False
         score = self._look_score(look, grey, rect)
-        return all(score > self._look_score(look, grey, _box_rect(t.box)) for t in held)
+        return all(
+            score > self._look_score(look, grey, _box_rect(t.box)) + PARTS_MARGIN for t in held
+        )
 
     def _pairs(
         self, found: list[PixelRect], index: int, refresh: bool
@@ -1852,6 +1863,7 @@ TENTATIVE_LEAST = 0.35
 # snapped to the top and bottom edges too, 338 x 480 px (held-out-82111-2). At 0.15,
 # over 731 simulated clips no exposed frame changed and 5 more clips reach 35 dB.
 EDGE_SNAP = 0.15
+PARTS_MARGIN = 0.05  # a second look's lead of a box over the faces inside it (_holds_parts)
 EDGE_GROW = 0.3  # of the face's width: a box cut by the frame's edge grows this much inwards
 EDGE_ALONG = 0.15  # of the face's size: ... and this much along the edge, on each side
 # A detection this many times a tracked face's size around it is that face seen larger
