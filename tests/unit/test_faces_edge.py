@@ -16,6 +16,7 @@ import pytest
 from chalicelib.faces.tracking import FaceCoverage
 from devtools.bench.blur_sim import simulate_rendered
 from devtools.synthetic.faces import Actor, Case
+from tests.face_doubles import Answers, Looks
 
 VGA = (640, 480)
 
@@ -40,25 +41,12 @@ def test_a_small_fast_face_at_the_edge_is_never_left_sharp(case: Case) -> None:
     assert result.background_psnr > 30  # and not by blurring the whole picture either
 
 
-class _Answers:
-    """A region detector that answers every search with the same boxes (to test what
-    the edge search keeps of them, not the detector)."""
-
-    min_face = 20
-
-    def __init__(self, boxes: list[tuple[tuple[int, int, int, int], str]]) -> None:
-        self.boxes = boxes
-
-    def search(self, grey, rects, least, upright, views, largest):  # type: ignore[no-untyped-def]
-        return list(self.boxes)
-
-
 def test_the_edge_search_keeps_a_confident_face_above_its_range_and_drops_a_weak_one() -> None:
     # A 61-px face leaving by the bottom edge gets an 81-px box (the box grown to the
     # whole face), over the edge search's 74 px: dropped, it was left sharp for 8
     # frames of seed 31-2 when no other search of that pass looked at it.
     confident, weak = ((216, 379, 81, 81), "blazeface"), ((300, 380, 90, 90), "blazeface?")
-    coverage = FaceCoverage(_Answers([confident, weak]), VGA, 30.0)
+    coverage = FaceCoverage(Answers([confident, weak]), VGA, 30.0)
     grey = np.zeros((480, 640), np.uint8)
     assert coverage._edge_faces(grey, [((180, 360, 160, 120), 20)], []) == [confident]
     # (and nothing another search of the pass found already)
@@ -69,7 +57,7 @@ def test_a_large_face_cut_by_the_left_edge_is_not_blurred_to_the_top_and_bottom(
     # held-out-82111-2: a 225-px profile leaving by the left edge of a 640 x 480 frame,
     # box 119-344 px down: its padded rectangle stopped 51 px below the top and 59 px
     # above the bottom, and was snapped to both (338 x 480 px of background blurred).
-    coverage = FaceCoverage(_Answers([]), VGA, 30.0)
+    coverage = FaceCoverage(Answers([]), VGA, 30.0)
     track = coverage._start_track(
         (-1, 119, 217, 225), "blazeface", np.zeros((480, 640), np.uint8), 0, []
     )
@@ -84,24 +72,13 @@ def test_a_box_much_wider_than_a_face_inside_it_is_not_that_face_entering() -> N
     # (its part in view, 493 px high, within 1.6 x the face's height) and blurred
     # 960 x 493 px for four frames. A face entering shows its whole width: the box is
     # 2.9 x the face's width, so it is that face seen larger.
-    coverage = FaceCoverage(_Answers([]), (1920, 1080), 30.0)
+    coverage = FaceCoverage(Answers([]), (1920, 1080), 30.0)
     grey = np.zeros((1080, 1920), np.uint8)
     face = coverage._start_track((443, 692, 332, 342), "blazeface", grey, 7, [])
     assert not coverage._cut((193, 587, 960, 960), [face])
     # the visible part of a face entering by the bottom: as wide as the face
     entering = coverage._start_track((800, 1000, 330, 80), "blazeface", grey, 7, [])
     assert coverage._cut((780, 960, 380, 380), [entering])
-
-
-class _Looks(_Answers):
-    """``_Answers`` whose second look scores rectangles as told (others ``otherwise``)."""
-
-    def __init__(self, scores: dict[tuple[int, int, int, int], float], otherwise: float) -> None:
-        super().__init__([])
-        self.scores, self.otherwise = scores, otherwise
-
-    def second_look(self, grey: np.ndarray, rect: tuple[int, ...], enough: float = 1.0) -> float:
-        return self.scores.get((rect[0], rect[1], rect[2], rect[3]), self.otherwise)
 
 
 @pytest.mark.parametrize(("score", "verified"), [(0.5, False), (0.8, True)])
@@ -114,7 +91,7 @@ def test_texture_found_weakly_is_no_face_for_reaching_the_edge(
     # found confidently is a face at a weak cut box only if a look through the mirror
     # says so, as such a box is when it starts a track.
     cut = (-40, -29, 213, 221)
-    coverage = FaceCoverage(_Looks({cut: score}, 0.5), VGA, 30.0)
+    coverage = FaceCoverage(Looks({cut: score}, 0.5), VGA, 30.0)
     grey = np.zeros((480, 640), np.uint8)
     coverage._associate([((190, 98, 172, 172), "blazeface?")], grey, 8, False)
     coverage._associate([((100, 60, 160, 160), "blazeface?")], grey, 12, False)
@@ -124,7 +101,7 @@ def test_texture_found_weakly_is_no_face_for_reaching_the_edge(
     assert track.tentative is not verified
     # A track found confidently before (a face leaving) is a face at a weak cut box
     # without a look, as before.
-    coverage = FaceCoverage(_Looks({}, 0.0), VGA, 30.0)
+    coverage = FaceCoverage(Looks({}, 0.0), VGA, 30.0)
     coverage._associate([((190, 98, 172, 172), "blazeface")], grey, 8, False)
     assert coverage._tracks[0].tentative  # (its first look failed)
     coverage._associate([(cut, "blazeface?")], grey, 12, False)
@@ -137,7 +114,7 @@ def test_a_weak_box_at_the_edge_around_a_blurred_face_is_that_face_not_another()
     # second box, holding the face's centre, made the first a face of its own, "moving"
     # 28.5 px/frame the other way, and its box was blurred across the frame.
     grey = np.zeros((1080, 1920), np.uint8)
-    coverage = FaceCoverage(_Looks({(1822, 512, 435, 435): 0.5}, 0.9), (1920, 1080), 30.0)
+    coverage = FaceCoverage(Looks({(1822, 512, 435, 435): 0.5}, 0.9), (1920, 1080), 30.0)
     face = coverage._start_track((1665, 594, 203, 210), "blazeface", grey, 32, [])
     larger = coverage._start_track((1822, 512, 435, 435), "blazeface?", grey, 32, [])
     assert not face.tentative and larger.tentative
