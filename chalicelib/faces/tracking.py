@@ -1111,6 +1111,8 @@ class FaceCoverage:
         later.sort(key=lambda rect: max(rect[2], rect[3]))
         for rect in [r for r in unmatched if r not in later] + later:
             faces = live + born if rect in later else live
+            if self._mirrored(rect, live):
+                continue
             if not around_faces(rect, [t.box for t in faces], self._cut(rect, faces)) or (
                 rect in sure
                 and not around_faces(rect, [t.box for t in live], self._cut(rect, live))
@@ -1524,6 +1526,34 @@ class FaceCoverage:
             for track in inside
         )
 
+    def _mirrored(self, rect: PixelRect, live: list[_Track]) -> bool:
+        """Whether ``rect``, a new detection reaching ``MIRRORED_BEYOND`` of its area
+        beyond the frame's edge, is a face of ``live`` whose size is known (found 4 times
+        or more) seen with its mirror image: it holds that face's centre, and its part in
+        view lies within the face's box grown by half its size on each side.
+
+        Detection beyond the edge runs on the frame mirrored there, so a face leaving
+        is found again with its reflection as one box about twice as deep (a 193-px
+        box, half of it beyond the bottom edge, around a tracked 125-px face: under
+        ``LARGER_FACE`` times its size, it was started as a new face and back-filled
+        30 frames, blurred up to 331 x 268 px: blind seed 61778-0, 27.0 dB). A face
+        entering there is new and shows its part in view; one inside the grown box of
+        a face already tracked is behind that face's blur.
+        """
+        x, y, w, h = rect
+        x0, y0 = max(x, 0), max(y, 0)
+        x1, y1 = min(x + w, self._width), min(y + h, self._height)
+        if x1 <= x0 or y1 <= y0 or (x1 - x0) * (y1 - y0) > (1 - MIRRORED_BEYOND) * w * h:
+            return False
+        for track in live:
+            if track.redetected < 4 or not _holds_centre(rect, track.box):
+                continue
+            bx, by, bw, bh = track.box
+            grow = 0.5 * max(bw, bh)
+            if bx - grow <= x0 and x1 <= bx + bw + grow and by - grow <= y0 <= y1 <= by + bh + grow:
+                return True
+        return False
+
     def _live_faces(self, index: int) -> list[_Track]:
         """The faces found at least twice, the last time at the last pass or this one."""
         recent = index - self.settings.detect_every
@@ -1863,6 +1893,7 @@ TENTATIVE_LEAST = 0.35
 # snapped to the top and bottom edges too, 338 x 480 px (held-out-82111-2). At 0.15,
 # over 731 simulated clips no exposed frame changed and 5 more clips reach 35 dB.
 EDGE_SNAP = 0.15
+MIRRORED_BEYOND = 0.25  # of a box's area beyond the frame's edge (_mirrored)
 PARTS_MARGIN = 0.05  # a second look's lead of a box over the faces inside it (_holds_parts)
 EDGE_GROW = 0.3  # of the face's width: a box cut by the frame's edge grows this much inwards
 EDGE_ALONG = 0.15  # of the face's size: ... and this much along the edge, on each side

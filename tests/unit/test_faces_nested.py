@@ -46,3 +46,21 @@ def test_a_box_around_a_face_found_with_it_must_look_clearly_more_like_a_face(
     coverage._associate([(face, "blazeface"), (around, "blazeface")], GREY, 0, False)
     boxes = [tuple(int(v) for v in track.box) for track in coverage._tracks]
     assert boxes == ([face, around] if started else [face])
+
+
+def test_a_face_leaving_found_with_its_mirror_image_is_not_a_new_face() -> None:
+    # blind seed 61778-0: a 125-px face leaving by the bottom-right of a 640 x 480 frame,
+    # found eight times, was found again with its reflection beyond the bottom edge as
+    # one 193-px box (half of it beyond the edge): under 1.6 x the face's size, it was
+    # started as a new face and back-filled 30 frames (up to 331 x 268 px, 27.0 dB).
+    coverage = FaceCoverage(Looks({}, 0.9), VGA, 30.0)
+    coverage._associate([((464, 360, 122, 125), "blazeface")], GREY, 0, False)
+    (face,) = coverage._tracks
+    face.box, face.redetected, face.last_seen = np.array([490.5, 402, 122, 125]), 7, 28
+    found = [((500, 411, 103, 106), "blazeface"), ((439, 382, 193, 193), "blazeface")]
+    coverage._associate(found, GREY, 32, False)
+    assert coverage._tracks == [face]
+    # A face entering by the same edge beside it is a new face.
+    beside = [((504, 417, 103, 106), "blazeface"), ((100, 400, 120, 120), "blazeface")]
+    coverage._associate(beside, GREY, 36, False)
+    assert len(coverage._tracks) == 2
