@@ -1062,7 +1062,16 @@ class FaceCoverage:
         extents: dict[PixelRect, PixelRect] | None = None,
     ) -> None:
         views = dict(labelled)
-        unmatched = [rect for rect, _view in labelled]
+        # A Haar cascade's box on a face that BlazeFace found confidently at this pass
+        # is that face's middle (the cascade's window is the eyes to the mouth): the
+        # face is followed or started from BlazeFace's box alone. (Started from a 28-px
+        # frontal box, a 47-px face's 47-px box was taken for its head around it and
+        # dropped: its first frame's rectangle was 2 px short, seed 97800-5. Kept
+        # beside BlazeFace's box, a 40-px frontal box on a tracked 49-px face started a
+        # second track moving 11 px/frame from its first two boxes, back-filled 20
+        # frames off the face: seed --motion 3868-6; or moved the face's track, and
+        # BlazeFace's box started a second one: 44464-4.)
+        unmatched = [rect for rect in views if not _inner_view(rect, list(views), views)]
         for track, best in self._pairs(unmatched, index, refresh):
             unmatched.remove(best)
             track.view = views[best]
@@ -1092,17 +1101,6 @@ class FaceCoverage:
         # faces, 44464-2. Beside such a face, a detection is a face: a 133-px face
         # beside a 262-px one, and an 85-px face leaving beside a 204-px one, were
         # left sharp when taken for a shoulder, 75257-6 and 65784-4.)
-        # A Haar cascade's box on a face that BlazeFace found confidently at this pass
-        # is that face's middle (the cascade's window is the eyes to the mouth): the
-        # face is started from BlazeFace's box. (Started from a 28-px frontal box, a
-        # 47-px face's 47-px box was taken for its head around it and dropped: its
-        # first frame's rectangle was 2 px short, seed 97800-5.) The same holds when
-        # BlazeFace's box moved that face's track at this pass: the cascade's box is
-        # no new face (a 40-px frontal box on a tracked 49-px face, found at the same
-        # pass as its 53-px BlazeFace box, started a second track moving 11 px/frame
-        # from its first two boxes, back-filled 20 frames off the face: seed
-        # --motion 3868-6).
-        unmatched = [rect for rect in unmatched if not _inner_view(rect, list(views), views)]
         live = self._live_faces(index)
         sure = [rect for rect in unmatched if not is_weak(views[rect]) and not self._at_edge(rect)]
         boxes = [np.array(rect, np.float64) for rect in sure]
