@@ -1064,16 +1064,25 @@ class FaceCoverage:
         views = dict(labelled)
         # A Haar cascade's box on a face that BlazeFace found confidently at this pass
         # is that face's middle (the cascade's window is the eyes to the mouth): the
-        # face is followed or started from BlazeFace's box alone. (Started from a 28-px
-        # frontal box, a 47-px face's 47-px box was taken for its head around it and
-        # dropped: its first frame's rectangle was 2 px short, seed 97800-5. Kept
-        # beside BlazeFace's box, a 40-px frontal box on a tracked 49-px face started a
-        # second track moving 11 px/frame from its first two boxes, back-filled 20
-        # frames off the face: seed --motion 3868-6; or moved the face's track, and
-        # BlazeFace's box started a second one: 44464-4.)
-        unmatched = [rect for rect in views if not _inner_view(rect, list(views), views)]
-        for track, best in self._pairs(unmatched, index, refresh):
-            unmatched.remove(best)
+        # face is followed or started from BlazeFace's box alone — a track nearest the
+        # cascade's box takes BlazeFace's. (Started from a 28-px frontal box, a 47-px
+        # face's 47-px box was taken for its head around it and dropped: its first
+        # frame's rectangle was 2 px short, seed 97800-5. Kept beside BlazeFace's box,
+        # a 40-px frontal box on a tracked 49-px face started a second track moving 11
+        # px/frame from its first two boxes, back-filled 20 frames off the face: seed
+        # --motion 3868-6; or moved the face's track, and BlazeFace's box started a
+        # second one: 44464-4. Dropped alone, it no longer moved the track it was
+        # nearest, coasting 20 px/frame from a bad follow-up: emerging 64161-5.)
+        found = list(views)
+        outer = {rect: _outer_view(rect, found, views) for rect in found}
+        pairs = self._pairs(found, index, refresh)
+        taken = {best for _track, best in pairs}
+        unmatched = [rect for rect in found if rect not in taken and outer[rect] is None]
+        for track, best in pairs:
+            larger = outer[best]
+            if larger is not None and larger in unmatched:
+                unmatched.remove(larger)
+                best = larger
             track.view = views[best]
             # (each detection looked at again until one passes, or it was found
             # ``verify_tries`` times — and confidently at least once: a weak box every
@@ -2248,25 +2257,31 @@ def _scan_plan(width: int, height: int, tile: int, min_face: int) -> list[ScanIt
     return items
 
 
-def _inner_view(rect: PixelRect, found: Sequence[PixelRect], views: dict[PixelRect, str]) -> bool:
-    """Whether ``rect``, a Haar cascade's detection, lies on a face of ``found`` that
-    BlazeFace detected confidently with a larger box (``same_face``).
+def _outer_view(
+    rect: PixelRect, found: Sequence[PixelRect], views: dict[PixelRect, str]
+) -> PixelRect | None:
+    """The box of ``found`` on whose face ``rect``, a Haar cascade's detection, lies:
+    one BlazeFace detected confidently, larger (``same_face``); None if none.
 
     >>> views = {(10, 10, 47, 47): "blazeface", (17, 22, 28, 28): "frontal"}
-    >>> _inner_view((17, 22, 28, 28), list(views), views)
-    True
+    >>> _outer_view((17, 22, 28, 28), list(views), views)
+    (10, 10, 47, 47)
     >>> views[(10, 10, 47, 47)] = "blazeface?"  # a weak one: the cascade's box stays
-    >>> _inner_view((17, 22, 28, 28), list(views), views)
-    False
+    >>> _outer_view((17, 22, 28, 28), list(views), views) is None
+    True
     """
     if views[rect] not in VIEWS:
-        return False
+        return None
     box = np.array(rect, np.float64)
-    return any(
-        views[other] == "blazeface"
-        and other[2] > rect[2]
-        and same_face(box, np.array(other, np.float64))
-        for other in found
+    return next(
+        (
+            other
+            for other in found
+            if views[other] == "blazeface"
+            and other[2] > rect[2]
+            and same_face(box, np.array(other, np.float64))
+        ),
+        None,
     )
 
 

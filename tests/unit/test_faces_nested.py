@@ -66,3 +66,18 @@ def test_a_face_leaving_found_with_its_mirror_image_is_not_a_new_face() -> None:
     beside = [((504, 417, 103, 106), "blazeface"), ((100, 400, 120, 120), "blazeface")]
     coverage._associate(beside, GREY, 36, False)
     assert len(coverage._tracks) == 2
+
+
+def test_a_second_track_on_a_face_still_takes_the_cascade_box_it_is_nearest() -> None:
+    # seed --emerging 64161-5: a 34-px cascade track and a 45-px BlazeFace track on one
+    # 37-px face, both started between passes. With every cascade box on a BlazeFace
+    # box dropped, the BlazeFace track took its box and the cascade track none: it
+    # coasted 20 px/frame from a bad follow-up, blurred off the face (37.5 -> 33.6 dB).
+    # A cascade box BlazeFace's track took the face from still moves its own track.
+    coverage = FaceCoverage(Looks({}, 0.9), VGA, 30.0)
+    cascade = coverage._start_track((157, 136, 34, 34), "frontal", GREY, 10, [])
+    blazeface = coverage._start_track((166, 130, 45, 45), "blazeface", GREY, 11, [])
+    found = [((167, 130, 48, 48), "blazeface"), ((176, 134, 34, 34), "frontal")]
+    coverage._associate(found, GREY, 12, False)
+    assert coverage._tracks == [cascade, blazeface]
+    assert cascade.last_seen == blazeface.last_seen == 12
