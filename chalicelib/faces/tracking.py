@@ -231,6 +231,7 @@ class _Track:
     tries: int = 1  # detections matched to it (for ``verify_tries``)
     beside: bool = False  # born beside a larger face tracked then (``beside_face``)
     measured: bool = False  # its velocity measured between two detections
+    whole: int = 0  # confident detections wholly in view (``KNOWN_WHOLE``: its size known)
     first: np.ndarray | None = None  # its first box as found, once grown back (``_first_boxes``)
     emerged: bool = False  # started by a look beside a larger face between passes
     # detection frame -> how far the detection's extent reached beyond its box
@@ -1259,6 +1260,8 @@ class FaceCoverage:
         # (a weak detection at the edge — texture the detector half-believes — does
         # not hold its size)
         cut = edge_sides(detected, self._width, self._height).any()
+        if counted and not cut and not is_weak(track.view):
+            track.whole += 1
         if cut and track.measured and not refresh:
             detected = leaving_size(track.box, detected, track.velocity, self._width, self._height)
         if not is_weak(track.view) and cut:
@@ -1321,6 +1324,7 @@ class FaceCoverage:
             track.verified = self._verified(grey, rect, view)
         track.tentative = weak or track.beside or not track.verified
         track.strong = not is_weak(view)
+        track.whole = int(track.strong and not self._at_edge(rect))
         track.points = _features(grey, box)
         if not track.tentative:
             self._join_doubtful(track, index)
@@ -1869,6 +1873,10 @@ class FaceCoverage:
             box, self._width, self._height
         )
         inward, along = EDGE_GROW * min(w, h), EDGE_ALONG * max(w, h)
+        if track.whole >= KNOWN_WHOLE:
+            # found whole often enough to know its size and place: its box keeps the
+            # size and follows the detections' inner side (``edge_steady``)
+            along = 0.0
         across = along * max(beyond_top, beyond_bottom)
         down = along * max(beyond_left, beyond_right)
         left = grow_x + inward * beyond_right + across
@@ -2593,6 +2601,7 @@ def edge_sides(box: np.ndarray, width: int, height: int) -> np.ndarray:
     return np.array([x <= 0, y <= 0, x + w >= width, y + h >= height])
 
 
+KNOWN_WHOLE = 4  # confident detections wholly in view: a face cut by the edge needs no edge growth
 EDGE_FULL = 0.25  # of a box's side beyond the frame's edge: from here it grows in full
 
 

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
-from chalicelib.faces.tracking import FaceCoverage
+from chalicelib.faces.tracking import KNOWN_WHOLE, FaceCoverage
 from devtools.bench.blur_sim import simulate_rendered
 from devtools.synthetic.faces import Actor, Case
 from tests.face_doubles import Answers, Looks
@@ -123,3 +123,26 @@ def test_a_weak_box_at_the_edge_around_a_blurred_face_is_that_face_not_another()
     coverage._associate(found, grey, 36, False)
     assert larger.last_seen == 36  # (found again: the second box was matched to it)
     assert larger.tentative  # (a look at the box would pass: it is not made a face by it)
+
+
+def test_a_face_found_whole_often_does_not_grow_along_the_edge_it_leaves_by() -> None:
+    # held-out-61778-6: a 185-px face leaving by the top edge, found whole 20 frames
+    # before, had its 282-px box grown along the edge by 15 % of it on each side, and
+    # then snapped to both sides of the frame (0-499 px of a 500-px-wide strip blurred).
+    # A face whose size and place are known (``KNOWN_WHOLE`` confident detections
+    # wholly in view) keeps only its pads there; one not yet known still grows.
+    coverage = FaceCoverage(Answers([]), VGA, 30.0)
+    grey = np.zeros((480, 640), np.uint8)
+    box = np.array([180.0, -60, 240, 240])
+    track = coverage._start_track((180, 100, 240, 240), "blazeface", grey, 0, [])
+    assert track.whole == 1
+    coverage._associate([((184, 96, 240, 240), "blazeface")], grey, 4, False)
+    coverage._associate([((184, -40, 240, 240), "blazeface")], grey, 8, False)  # cut
+    assert track.whole == 2
+    unknown = coverage._padded(track, box, 0, np.zeros(2))
+    track.whole = KNOWN_WHOLE
+    known = coverage._padded(track, box, 0, np.zeros(2))
+    assert unknown is not None and known is not None
+    assert known[2] < unknown[2]  # narrower along the edge
+    assert known[0] < 180 and known[0] + known[2] > 420  # still padded beyond the box
+    assert known[3] == unknown[3]  # and grown inwards alike
