@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -1075,9 +1075,9 @@ class FaceCoverage:
         # second one: 44464-4. Dropped alone, it no longer moved the track it was
         # nearest, coasting 20 px/frame from a bad follow-up: emerging 64161-5.)
         found = list(views)
-        outer = {rect: _outer_view(rect, found, views) for rect in found}
         pairs = self._pairs(found, index, refresh)
         taken = {best for _track, best in pairs}
+        outer = {rect: _outer_view(rect, found, views, taken) for rect in found}
         unmatched = [rect for rect in found if rect not in taken and outer[rect] is None]
         for track, best in pairs:
             larger = outer[best]
@@ -1873,9 +1873,15 @@ class FaceCoverage:
             box, self._width, self._height
         )
         inward, along = EDGE_GROW * min(w, h), EDGE_ALONG * max(w, h)
-        if track.whole >= KNOWN_WHOLE:
-            # found whole often enough to know its size and place: its box keeps the
-            # size and follows the detections' inner side (``edge_steady``)
+        if (
+            track.whole >= KNOWN_WHOLE
+            and max(edge_shares(box, self._width, self._height, 1.0)) < KNOWN_BEYOND
+        ):
+            # found whole often enough to know its size and place, and mostly in view:
+            # its box keeps the size and follows the detections' inner side
+            # (``edge_steady``) — where most of it is beyond, the part in view may sit
+            # off its middle along the edge (a profile's 58-px sliver at a 1080p right
+            # edge, 71 % of its box beyond, kept 0.14 without: 65424-1)
             along = 0.0
         across = along * max(beyond_top, beyond_bottom)
         down = along * max(beyond_left, beyond_right)
@@ -2266,10 +2272,15 @@ def _scan_plan(width: int, height: int, tile: int, min_face: int) -> list[ScanIt
 
 
 def _outer_view(
-    rect: PixelRect, found: Sequence[PixelRect], views: dict[PixelRect, str]
+    rect: PixelRect,
+    found: Sequence[PixelRect],
+    views: dict[PixelRect, str],
+    matched: Collection[PixelRect] = (),
 ) -> PixelRect | None:
     """The box of ``found`` on whose face ``rect``, a Haar cascade's detection, lies:
-    one BlazeFace detected confidently, larger (``same_face``); None if none.
+    one BlazeFace detected confidently (or weakly, confirmed by the cascade:
+    ``blazeface+frontal``; or weakly, but ``matched`` to a track at this pass),
+    larger (``same_face``); None if none.
 
     >>> views = {(10, 10, 47, 47): "blazeface", (17, 22, 28, 28): "frontal"}
     >>> _outer_view((17, 22, 28, 28), list(views), views)
@@ -2277,6 +2288,8 @@ def _outer_view(
     >>> views[(10, 10, 47, 47)] = "blazeface?"  # a weak one: the cascade's box stays
     >>> _outer_view((17, 22, 28, 28), list(views), views) is None
     True
+    >>> _outer_view((17, 22, 28, 28), list(views), views, [(10, 10, 47, 47)])
+    (10, 10, 47, 47)
     """
     if views[rect] not in VIEWS:
         return None
@@ -2285,7 +2298,10 @@ def _outer_view(
         (
             other
             for other in found
-            if views[other] == "blazeface"
+            if (
+                views[other] in ("blazeface", "blazeface+frontal")
+                or (views[other] == "blazeface?" and other in matched)
+            )
             and other[2] > rect[2]
             and same_face(box, np.array(other, np.float64))
         ),
@@ -2602,13 +2618,16 @@ def edge_sides(box: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 KNOWN_WHOLE = 4  # confident detections wholly in view: a face cut by the edge needs no edge growth
+KNOWN_BEYOND = 1 / 3  # ... along it, while less than this share of its box is beyond the edge
 EDGE_FULL = 0.25  # of a box's side beyond the frame's edge: from here it grows in full
 
 
-def edge_shares(box: np.ndarray, width: int, height: int) -> tuple[float, ...]:
+def edge_shares(
+    box: np.ndarray, width: int, height: int, full: float = EDGE_FULL
+) -> tuple[float, ...]:
     """How much each side of the frame (left, top, right, bottom) cuts the box (x, y,
-    w, h), from 0 (not at all) to 1 (``EDGE_FULL`` of its side beyond that edge or
-    more); a box just reaching an edge counts as a little beyond it.
+    w, h), from 0 (not at all) to 1 (``full`` of its side beyond that edge or more); a
+    box just reaching an edge counts as a little beyond it.
 
     >>> edge_shares(np.array([-10, 100, 80, 80.0]), 640, 480)
     (0.5, 0.0, 0.0, 0.0)
@@ -2619,7 +2638,7 @@ def edge_shares(box: np.ndarray, width: int, height: int) -> tuple[float, ...]:
     beyond = (-x, -y, x + w - width, y + h - height)  # px (negative: inside)
     sides = (w, h, w, h)
     return tuple(
-        min(1.0, max(px, 1.0) / side / EDGE_FULL) if px >= 0 else 0.0
+        min(1.0, max(px, 1.0) / side / full) if px >= 0 else 0.0
         for px, side in zip(beyond, sides, strict=True)
     )
 
