@@ -1523,7 +1523,7 @@ class FaceCoverage:
             return False
         inside = [track for track in live if _holds_centre(rect, track.box)]
         # (a face found 4 times or more inside it: that face's size is known)
-        if not inside or any(track.redetected >= 4 for track in inside):
+        if not inside or any(track.redetected >= KNOWN_FOUND for track in inside):
             return False
         left, top, right, bottom = edge_sides(np.array(rect, np.float64), self._width, self._height)
         in_view = np.array(
@@ -1557,7 +1557,7 @@ class FaceCoverage:
         if x1 <= x0 or y1 <= y0 or (x1 - x0) * (y1 - y0) > (1 - MIRRORED_BEYOND) * w * h:
             return False
         for track in live:
-            if track.redetected < 4 or not _holds_centre(rect, track.box):
+            if track.redetected < KNOWN_FOUND or not _holds_centre(rect, track.box):
                 continue
             bx, by, bw, bh = track.box
             grow = 0.5 * max(bw, bh)
@@ -1922,6 +1922,7 @@ TENTATIVE_LEAST = 0.35
 # over 731 simulated clips no exposed frame changed and 5 more clips reach 35 dB.
 EDGE_SNAP = 0.15
 MIRRORED_BEYOND = 0.25  # of a box's area beyond the frame's edge (_mirrored)
+KNOWN_FOUND = 4  # detections after the first: a face's size is known (_cut, _mirrored)
 PARTS_MARGIN = 0.05  # a second look's lead of a box over the faces inside it (_holds_parts)
 EDGE_GROW = 0.3  # of the face's width: a box cut by the frame's edge grows this much inwards
 EDGE_ALONG = 0.15  # of the face's size: ... and this much along the edge, on each side
@@ -2617,7 +2618,7 @@ def edge_sides(box: np.ndarray, width: int, height: int) -> np.ndarray:
     return np.array([x <= 0, y <= 0, x + w >= width, y + h >= height])
 
 
-KNOWN_WHOLE = 4  # confident detections wholly in view: a face cut by the edge needs no edge growth
+KNOWN_WHOLE = 4  # confident detections wholly in view: a face cut by the edge grows not along it
 KNOWN_BEYOND = 1 / 3  # ... along it, while less than this share of its box is beyond the edge
 EDGE_FULL = 0.25  # of a box's side beyond the frame's edge: from here it grows in full
 
