@@ -1526,9 +1526,8 @@ class FaceCoverage:
         if not inside or any(track.redetected >= KNOWN_FOUND for track in inside):
             return False
         left, top, right, bottom = edge_sides(np.array(rect, np.float64), self._width, self._height)
-        in_view = np.array(
-            [min(x + w, self._width) - max(x, 0), min(y + h, self._height) - max(y, 0)], np.float64
-        )
+        x0, y0, x1, y1 = self._in_view(rect)
+        in_view = np.array([x1 - x0, y1 - y0], np.float64)
         across = np.array([left or right, top or bottom])
         size = np.array([w, h], np.float64)
         return any(
@@ -1536,6 +1535,12 @@ class FaceCoverage:
             and bool(np.all(track.box[2:][~across] * CONTEXT_FACE > size[~across]))
             for track in inside
         )
+
+    def _in_view(self, rect: PixelRect) -> tuple[int, int, int, int]:
+        """The corners (x0, y0, x1, y1) of ``rect``'s part in the frame (x1 <= x0 or
+        y1 <= y0: none)."""
+        x, y, w, h = rect
+        return max(x, 0), max(y, 0), min(x + w, self._width), min(y + h, self._height)
 
     def _mirrored(self, rect: PixelRect, live: list[_Track]) -> bool:
         """Whether ``rect``, a new detection reaching ``MIRRORED_BEYOND`` of its area
@@ -1551,9 +1556,8 @@ class FaceCoverage:
         entering there is new and shows its part in view; one inside the grown box of
         a face already tracked is behind that face's blur.
         """
-        x, y, w, h = rect
-        x0, y0 = max(x, 0), max(y, 0)
-        x1, y1 = min(x + w, self._width), min(y + h, self._height)
+        _x, _y, w, h = rect
+        x0, y0, x1, y1 = self._in_view(rect)
         if x1 <= x0 or y1 <= y0 or (x1 - x0) * (y1 - y0) > (1 - MIRRORED_BEYOND) * w * h:
             return False
         for track in live:
@@ -1869,14 +1873,12 @@ class FaceCoverage:
         # ``EDGE_FULL``: a box barely reaching the edge was found whole (a 133-px box
         # 2-18 px beyond the top edge, on an 88-px face wholly in view, was blurred
         # 220 x 180 px: seed --emerging 62850-2, 31.7 dB).
-        beyond_left, beyond_top, beyond_right, beyond_bottom = edge_shares(
-            box, self._width, self._height
+        shares = edge_shares(box, self._width, self._height, 1.0)
+        beyond_left, beyond_top, beyond_right, beyond_bottom = (
+            min(1.0, share / EDGE_FULL) for share in shares
         )
         inward, along = EDGE_GROW * min(w, h), EDGE_ALONG * max(w, h)
-        if (
-            track.whole >= KNOWN_WHOLE
-            and max(edge_shares(box, self._width, self._height, 1.0)) < KNOWN_BEYOND
-        ):
+        if track.whole >= KNOWN_WHOLE and max(shares) < KNOWN_BEYOND:
             # found whole often enough to know its size and place, and mostly in view:
             # its box keeps the size and follows the detections' inner side
             # (``edge_steady``) — where most of it is beyond, the part in view may sit
@@ -2687,9 +2689,7 @@ def leaving_size(
         return detected
     # (a detection mostly in view is the face seen: one walking up to the camera
     # along the edge grows; motion seed 90698-0, held at 41 px while it grew to 63)
-    x, y, w, h = detected
-    beyond = np.array([-x / w, -y / h, (x + w - width) / w, (y + h - height) / h])
-    if float(beyond.max()) < EDGE_MIRROR_SHARE:
+    if max(edge_shares(detected, width, height, 1.0)) < EDGE_MIRROR_SHARE:
         return detected
     inwards = np.array([velocity[0], velocity[1], -velocity[0], -velocity[1]])
     if (inwards[sides] >= ENTERING_SPEED).any():
@@ -2700,6 +2700,7 @@ def leaving_size(
     # the nearest to the box (a 104-px weak box around a 43-px face leaving by the
     # top, centred 24 px to its left, moved the box off it: held-out-97930-6 kept
     # 0.71 at frame 36 without).
+    x, y, w, h = detected
     if not across_x:
         kept[0] = float(np.clip(box[0], x, x + w - box[2]))
     if not across_y:
