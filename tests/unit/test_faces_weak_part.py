@@ -47,3 +47,18 @@ def test_a_confident_smaller_box_shrinks_a_known_face_as_before() -> None:
     coverage, face = _known_face()
     coverage._associate([((160, 110, 177, 177), "blazeface")], GREY, 8, False)
     assert face.box[2] < 205
+
+
+def test_a_weak_box_cut_by_the_edge_still_moves_a_known_face() -> None:
+    # A weak box cut by the frame's edge is the face's part in view: held instead, the
+    # rectangles of faces at the right and bottom edges stopped 6-7 px short (seeds
+    # 13394-4, 65424-6).
+    coverage = FaceCoverage(Looks({}, 0.9), VGA, 30.0)
+    coverage._associate([((495, 200, 130, 130), "blazeface")], GREY, 0, False)
+    (face,) = coverage._tracks
+    face.boxes[0] = face.box.copy()
+    coverage._associate([((500, 200, 130, 130), "blazeface")], GREY, 4, False)
+    before = face.box.copy()
+    coverage._associate([((560, 210, 80, 100), "blazeface?")], GREY, 8, False)
+    assert face.last_seen == 8
+    assert face.box[0] > before[0]
