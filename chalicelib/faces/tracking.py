@@ -2634,8 +2634,15 @@ def weak_part(track: _Track, detected: np.ndarray) -> bool:
     True
     >>> weak_part(known, np.array([200, 200, 160, 160.0]))
     False
+    >>> weak_part(known, np.array([95, 95, 210, 210.0]))  # around it: the face itself
+    False
     """
     if not (is_weak(track.view) and track.strong and track.measured):
+        return False
+    # (a part is not larger than the face: a 25-px weak box around a bobbing 23-px
+    # face, held, left its box 12 px above the face two frames later, kept 0.15,
+    # motion 71374-0)
+    if (detected[2:] > track.box[2:]).any():
         return False
     rect, box = _box_rect(detected), _box_rect(track.box)
     union = _union([box, rect])
