@@ -1269,11 +1269,13 @@ class FaceCoverage:
             if (box[2:] > track.box[2:] + 0.5).any():
                 self._grow_back(track, box, index)
             track.box = box
+        # A weak box on a part of a face known is found where the face's box (followed
+        # to this frame) already is: the box stays. (One cut by the frame's edge is
+        # the face's part in view, and the box moves onto it: held, the rectangles of
+        # two faces at the right and bottom edges stopped 6-7 px short, seeds 13394-4,
+        # 65424-6.)
         elif not cut and weak_part(track, detected):
-            pass  # found where its box (followed to this frame) already is: it stays
-            # (a weak box cut by the frame's edge is the face's part in view, and the
-            # box moves onto it: held, the rectangles of two faces at the right and
-            # bottom edges stopped 6-7 px short, seeds 13394-4, 65424-6)
+            pass
         else:
             box = steady_size(track.box, detected, self.settings.shrink)
             # ... but a face found confidently before and now found larger, weakly,
@@ -2613,14 +2615,13 @@ def steady_size(before: np.ndarray, detected: np.ndarray, shrink: float) -> np.n
 
 
 WEAK_INSIDE = 0.8  # of a weak detection inside a known face's box: a part of that face
-WEAK_UNION = 1.25  # ... held with it while their union is at most this much larger
 
 
 def weak_part(track: _Track, detected: np.ndarray) -> bool:
     """Whether ``detected``, a weak detection matched to ``track`` (a face found
-    confidently and measured), is a part of the face: mostly inside its box, their
-    union not much larger. The face is found again where its box already is: the
-    box stays, not shrunk or moved onto the part.
+    confidently and measured), is a part of the face: no larger than its box and
+    mostly inside it (so their union is at most 1.2x the box). The face is found
+    again where its box already is: the box stays, not shrunk or moved onto the part.
 
     (BlazeFace's weak box on a known 216-px face lay on its upper left, 46 and 62 px
     off its centre, 177 px wide: taken as the face, it shrank the face's box to 186
@@ -2644,11 +2645,7 @@ def weak_part(track: _Track, detected: np.ndarray) -> bool:
     # motion 71374-0)
     if (detected[2:] > track.box[2:]).any():
         return False
-    rect, box = _box_rect(detected), _box_rect(track.box)
-    union = _union([box, rect])
-    return _mostly_inside(rect, [box], WEAK_INSIDE) and (
-        max(union[2] / box[2], union[3] / box[3]) <= WEAK_UNION
-    )
+    return _mostly_inside(_box_rect(detected), [_box_rect(track.box)], WEAK_INSIDE)
 
 
 def edge_sides(box: np.ndarray, width: int, height: int) -> np.ndarray:

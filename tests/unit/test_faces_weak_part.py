@@ -6,19 +6,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from chalicelib.faces.tracking import FaceCoverage
-from tests.face_doubles import Looks
+from chalicelib.faces.tracking import FaceCoverage, _Track
+from tests.face_doubles import Looks, Rect
 
 VGA = (640, 480)
 GREY = np.zeros((480, 640), np.uint8)
 
 
-def _known_face() -> tuple[FaceCoverage, object]:
+def _known_face(
+    first: Rect = (141, 145, 205, 205), second: Rect = (152, 136, 205, 205)
+) -> tuple[FaceCoverage, _Track]:
+    """A face found confidently at frames 0 and 4 (its speed measured between them)."""
     coverage = FaceCoverage(Looks({}, 0.9), VGA, 30.0)
-    coverage._associate([((141, 145, 205, 205), "blazeface")], GREY, 0, False)
+    coverage._associate([(first, "blazeface")], GREY, 0, False)
     (face,) = coverage._tracks
     face.boxes[0] = face.box.copy()  # (what ``push`` keeps for each frame)
-    coverage._associate([((152, 136, 205, 205), "blazeface")], GREY, 4, False)
+    coverage._associate([(second, "blazeface")], GREY, 4, False)
     assert coverage._tracks == [face] and face.measured
     return coverage, face
 
@@ -53,11 +56,7 @@ def test_a_weak_box_cut_by_the_edge_still_moves_a_known_face() -> None:
     # A weak box cut by the frame's edge is the face's part in view: held instead, the
     # rectangles of faces at the right and bottom edges stopped 6-7 px short (seeds
     # 13394-4, 65424-6).
-    coverage = FaceCoverage(Looks({}, 0.9), VGA, 30.0)
-    coverage._associate([((495, 200, 130, 130), "blazeface")], GREY, 0, False)
-    (face,) = coverage._tracks
-    face.boxes[0] = face.box.copy()
-    coverage._associate([((500, 200, 130, 130), "blazeface")], GREY, 4, False)
+    coverage, face = _known_face((495, 200, 130, 130), (500, 200, 130, 130))
     before = face.box.copy()
     coverage._associate([((560, 210, 80, 100), "blazeface?")], GREY, 8, False)
     assert face.last_seen == 8
