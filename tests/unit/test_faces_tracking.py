@@ -25,6 +25,7 @@ from chalicelib.faces.tracking import (
     _Track,
     absorb,
     around_faces,
+    leaving_size,
     outside_range,
     pixel_shift,
     sprawls,
@@ -802,6 +803,20 @@ def test_a_face_at_the_edge_found_with_its_mirror_image_keeps_its_size_unless_co
         assert max(track.box[2:]) <= 60 * 1.2 + 0.5, track.box
     else:
         assert max(track.box[2:]) >= 78, track.box
+
+
+def test_a_box_run_out_of_the_frame_takes_the_detection_of_the_face_leaving() -> None:
+    # A 212-px face leaves by the top right corner of a 1080p frame, moving up and left;
+    # its speed, measured off a wrong match, says up and right, and its 165-px box has
+    # coasted out of the frame. A 208-px detection on the face (with its mirror image
+    # beyond both edges) is the face, not held off by the box (held-out-501-3).
+    box = np.array([1975.0, -66, 165, 165])
+    detected = np.array([1813.0, -37, 208, 208])
+    velocity = np.array([15.2, -28.7])
+    assert leaving_size(box, detected, velocity, 1920, 1080).tolist() == detected.tolist()
+    # A box still holding the face in view keeps its size (the detection is its mirror).
+    inside = np.array([1830.0, -50, 165, 165])
+    assert leaving_size(inside, detected, velocity, 1920, 1080).tolist() == inside.tolist()
 
 
 class DoubtedSeer(SquareSeer):
