@@ -234,6 +234,7 @@ class _Track:
     whole: int = 0  # confident detections wholly in view (``KNOWN_WHOLE``: its size known)
     first: np.ndarray | None = None  # its first box as found, once grown back (``_first_boxes``)
     emerged: bool = False  # started by a look beside a larger face between passes
+    born_weak: bool = False  # its first detection was weak (``_grow_first``)
     # detection frame -> how far the detection's extent reached beyond its box
     # (``extent_margins``): blurred around the box, never used to track or search
     reach: dict[int, np.ndarray] = field(default_factory=dict)
@@ -1290,6 +1291,7 @@ class FaceCoverage:
             track.box = box
         if (
             not cut
+            and track.born_weak
             and not is_weak(track.view)
             and track.redetected == 0
             and then is not None
@@ -1339,6 +1341,7 @@ class FaceCoverage:
             track.verified = self._verified(grey, rect, view)
         track.tentative = weak or track.beside or not track.verified
         track.strong = not is_weak(view)
+        track.born_weak = not track.strong
         track.whole = int(track.strong and not self._at_edge(rect))
         track.points = _features(grey, box)
         if not track.tentative:
@@ -1520,19 +1523,21 @@ class FaceCoverage:
             track.boxes[frame] = edge_steady(box, held, self._width, self._height)
 
     def _grow_first(self, track: _Track, index: int) -> None:
-        """A face found again confidently, wholly in view, much larger
-        (``FOUND_LARGER``) than at its first detection was that large then too: what
-        grew was the part in view (a face coming out from behind another) or the
-        detector's hold on it. Its boxes since that detection, still to be decided,
-        take its new size about their centres (and the back-fill, from the first box,
-        with them).
+        """A face found first weakly, then again confidently, wholly in view and much
+        larger (``FOUND_LARGER``), was that large at its first detection too: the weak
+        box held only the part in view (a face coming out from behind another) or
+        the part the detector half-believed. Its boxes since that detection, still to
+        be decided, take its new size about their centres (and the back-fill, from
+        the first box, with them).
 
         An 88 x 112 face coming out from behind a larger one was found first weakly as
         a 57-px box on the part in view, four frames later confidently at 103 px: the
         frames of the first box kept 0.57-0.78 of its sharpness (motion seed
-        10955-0). (A weak box found again is no measure of the face: a 40-px face
-        found again weakly as a 79-px box grew its first boxes for nothing, emerging
-        seed 7073-1 35.9 -> 33.4 dB.)
+        10955-0). Only then: a weak box found again is no measure of the face (a
+        40-px face found again weakly as a 79-px box: emerging seed 7073-1, 35.9 ->
+        33.4 dB), nor is a confident box found again larger than a confident first
+        one (a 40-px face moving 12 px/frame, found at 41 px, then at 70: emerging
+        seed 4-4, 35.8 -> 34.8 dB).
         """
         for frame in range(track.born, index):
             held = track.boxes.get(frame)
