@@ -1289,15 +1289,7 @@ class FaceCoverage:
                     track, edge_steady(track.box, detected, self._width, self._height), index
                 )
             track.box = box
-        if (
-            not cut
-            and track.born_weak
-            and not is_weak(track.view)
-            and track.redetected == 0
-            and then is not None
-            and bool((track.box[2:] > FOUND_LARGER * then[2:]).all())
-        ):
-            self._grow_first(track, index)
+        self._grow_first(track, then, bool(cut), index)
         if not refresh and index > track.last_seen and then is not None:
             # Measured between the track's boxes at its two detections, like with
             # like: a face cut by the frame's edge has a box larger than its
@@ -1522,7 +1514,7 @@ class FaceCoverage:
                 track.first = held.copy()
             track.boxes[frame] = edge_steady(box, held, self._width, self._height)
 
-    def _grow_first(self, track: _Track, index: int) -> None:
+    def _grow_first(self, track: _Track, then: np.ndarray | None, cut: bool, index: int) -> None:
         """A face found first weakly, then again confidently, wholly in view and much
         larger (``FOUND_LARGER``), was that large at its first detection too: the weak
         box held only the part in view (a face coming out from behind another) or
@@ -1538,7 +1530,19 @@ class FaceCoverage:
         33.4 dB), nor is a confident box found again larger than a confident first
         one (a 40-px face moving 12 px/frame, found at 41 px, then at 70: emerging
         seed 4-4, 35.8 -> 34.8 dB).
+
+        ``then``: its box at its last detection (None: none); ``cut``: the new one is cut
+        by the frame's edge (``_grow_back``'s case).
         """
+        if (
+            cut
+            or then is None
+            or not track.born_weak
+            or is_weak(track.view)
+            or track.redetected
+            or not bool((track.box[2:] > FOUND_LARGER * then[2:]).all())
+        ):
+            return
         for frame in range(track.born, index):
             held = track.boxes.get(frame)
             if held is None or frame <= self._index - 1 - self.lookahead:

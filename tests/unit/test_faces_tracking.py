@@ -1974,7 +1974,7 @@ def test_a_face_found_first_weakly_then_much_larger_was_that_large_at_first(
         out += coverage.push(frame.copy())
     out += coverage.finish()
     whole = [
-        any(x <= 80 and y <= 60 and 120 <= x + w and 100 <= y + h for x, y, w, h in c.rects)
+        any(x <= 80 and y <= 60 and x + w >= 120 and y + h >= 100 for x, y, w, h in c.rects)
         for c in out[:4]
     ]
     assert whole[0] == grown, whole
