@@ -2807,20 +2807,22 @@ def leaving_size(
     # held-out-501-3 kept 0.33-0.78 in 6 frames. Taking the detection wherever the
     # box holds under half of what it holds in view cost 7-15 dB on three clips
     # whose boxes were right: a face leaving by a corner is mostly beyond it.)
-    if _in_view_area(kept, width, height) == 0.0:
+    if out_of_view(kept, width, height):
         return detected
     return kept
 
 
-def _in_view_area(box: np.ndarray, width: int, height: int) -> float:
-    """The area of ``box`` (x, y, w, h) inside a ``width`` x ``height`` frame.
+def out_of_view(box: np.ndarray, width: int, height: int) -> bool:
+    """Whether ``box`` (x, y, w, h) has nothing inside a ``width`` x ``height`` frame
+    (one only touching its edge has nothing either).
 
-    >>> _in_view_area(np.array([-10.0, 20, 30, 40]), 100, 50)
-    600.0
+    >>> out_of_view(np.array([-10.0, 20, 30, 40]), 100, 50)
+    False
+    >>> out_of_view(np.array([100.0, 20, 30, 40]), 100, 50)  # touching the right edge
+    True
     """
-    x0, y0 = max(0.0, float(box[0])), max(0.0, float(box[1]))
-    x1, y1 = min(float(width), float(box[0] + box[2])), min(float(height), float(box[1] + box[3]))
-    return max(0.0, x1 - x0) * max(0.0, y1 - y0)
+    x, y, w, h = (float(v) for v in box)
+    return x >= width or y >= height or x + w <= 0 or y + h <= 0
 
 
 def edge_steady(before: np.ndarray, detected: np.ndarray, width: int, height: int) -> np.ndarray:
