@@ -1543,9 +1543,10 @@ class FaceCoverage:
             or not bool((track.box[2:] > FOUND_LARGER * then[2:]).all())
         ):
             return
-        for frame in range(track.born, index):
+        # (frames from ``self._index - self.lookahead`` on are not decided yet)
+        for frame in range(max(track.born, self._index - self.lookahead), index):
             held = track.boxes.get(frame)
-            if held is None or frame <= self._index - 1 - self.lookahead:
+            if held is None:
                 continue
             if frame == track.born and track.first is None:  # (see ``_first_boxes``)
                 track.first = held.copy()
