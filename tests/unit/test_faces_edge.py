@@ -66,6 +66,23 @@ def test_a_large_face_cut_by_the_left_edge_is_not_blurred_to_the_top_and_bottom(
     assert 0 < y < 119 and 344 < y + h < 480
 
 
+def test_a_face_cut_by_the_top_edge_is_not_blurred_to_a_side_edge_it_is_far_from() -> None:
+    # held-out-21171-2, frame 32: a 258-px box 82 px beyond the top edge, its right side
+    # 112 px from the right edge. Padded (39 + 11 px of speed) and grown along the top
+    # edge (39 px), its rectangle ended 23 px short of the right edge and was snapped to
+    # it: the growth along the top edge is no sign that the face comes near the right one.
+    coverage = FaceCoverage(Answers([]), VGA, 30.0)
+    box = (270, -82, 258, 258)
+    track = coverage._start_track(box, "blazeface", np.zeros((480, 640), np.uint8), 0, [])
+    x, y, w, h = coverage._padded(track, np.array(box, float), 0, np.array([-11.0, 0.0]))
+    assert y == 0  # cut by the top edge: it reaches it
+    assert 528 + 39 < x + w < 640  # padded and grown along the edge, not snapped to it
+    # the same box nearer the right edge, its own pads within 0.15 of its size: snapped
+    near = (330, -82, 258, 258)
+    x, y, w, h = coverage._padded(track, np.array(near, float), 0, np.array([-11.0, 0.0]))
+    assert x + w == 640
+
+
 def test_a_box_much_wider_than_a_face_inside_it_is_not_that_face_entering() -> None:
     # held-out-47278-5, frame 8: a 960-px box cut by the bottom edge of a 1080p frame,
     # around a tracked 332-px face 46 px above that edge, was taken for a face entering
