@@ -476,11 +476,10 @@ def samples_across(group: Sequence[Corners]) -> tuple[int, int]:
     return max(1, min(10, (x1 - x0) // 12)), max(1, min(10, (y1 - y0) // 12))
 
 
-# The face itself (a track's box, inside its blurred rectangle) is blurred again, to at
-# most this many samples across: ten across a rectangle left a 78 x 370 face cut by the
-# frame's edge 11-13 % of its sharpness (motion-73012-3), a 46 x 22 sliver 11-17 %
-# (held-out-87286-6), wholly inside their rectangles. The rectangle's pads keep the
-# finer blur (the background around a face).
+# A face's own box cut by the frame's edge (``tracking.FaceCoverage._core_at``), inside
+# its blurred rectangle, is blurred again to at most this many samples across: with ten
+# across the rectangle, a 46 x 22 sliver of a head at the bottom edge kept 11-17 % of
+# its sharpness (held-out-87286-6). The rectangle's pads keep the finer blur.
 CORE_SAMPLES = 4
 
 

@@ -9,7 +9,9 @@ import numpy as np
 
 from chalicelib.faces.blurring import blur_rects_yuv420
 from chalicelib.faces.detection import blur_rects
+from chalicelib.faces.tracking import FaceCoverage
 from devtools.synthetic.faces import kept_sharpness
+from tests.face_doubles import Answers
 
 # held-out-87286-6, frame 55 (x 296-423, y 414-479 of a 640 x 480 frame): the top of a
 # 45-px head leaving by the bottom edge, 46 x 22 px of it in view (x 37-82, y 44-65
@@ -51,3 +53,17 @@ def test_the_coarser_blur_stays_inside_the_box_and_fades_in_from_its_rim() -> No
     # at the box's rim inside the picture the two blurs meet without a step
     rim = np.abs(fine[20:60, 35].astype(int) - coarse[20:60, 35].astype(int))
     assert rim.max() <= 8
+
+
+def test_only_a_face_cut_by_the_frames_edge_has_its_box_blurred_again() -> None:
+    # inside the frame, the pads' blur is enough for a whole face; the coarser one would
+    # only cost false faces more background
+    coverage = FaceCoverage(Answers([]), (640, 480), 30.0)
+    grey = np.zeros((480, 640), np.uint8)
+    inside = coverage._start_track((300, 200, 60, 60), "blazeface", grey, 0, [])
+    cut = coverage._start_track((330, 440, 50, 60), "blazeface", grey, 0, [])
+    for track in (inside, cut):
+        track.boxes[0] = track.box.copy()  # (as a frame pushed through would give)
+    assert coverage._core_at(inside, 0, (280, 180, 100, 100)) is None
+    assert coverage._core_at(cut, 0, (300, 400, 110, 80)) == (330, 440, 50, 40)
+    assert coverage._core_at(cut, 1, (300, 400, 110, 80)) is None  # no box there
