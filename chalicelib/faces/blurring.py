@@ -16,20 +16,26 @@ from chalicelib.faces import video
 from chalicelib.faces.detection import (
     Corners,
     PixelRect,
+    blur_core,
     blur_group,
     clip_rects,
+    core_samples,
     overlapping_groups,
     samples_across,
 )
 
 
-def blur_rects_yuv420(frame: np.ndarray, height: int, rects: Sequence[PixelRect]) -> int:
+def blur_rects_yuv420(
+    frame: np.ndarray, height: int, rects: Sequence[PixelRect], cores: Sequence[PixelRect] = ()
+) -> int:
     """Blur pixel rectangles (x, y, width, height) of an I420 ``frame`` in place.
 
     The same strong blur as ``detection.blur_rects``: each region (a group of
     overlapping ones as one) is shrunk to at most 10 samples across, smoothed and
     scaled back, in each plane — luma at full size, U and V at half size (their
-    rectangles rounded outwards). Returns how many rectangles were blurred.
+    rectangles rounded outwards). Each of ``cores`` (the faces' own boxes inside
+    them) is then blurred again to at most ``detection.CORE_SAMPLES`` samples across.
+    Returns how many rectangles were blurred.
 
     Parameters
     ----------
@@ -54,6 +60,10 @@ def blur_rects_yuv420(frame: np.ndarray, height: int, rects: Sequence[PixelRect]
         across = samples_across(group)
         for plane, factor in planes:
             blur_group(plane, [_scaled(r, factor) for r in group], across)
+    for core in clip_rects(cores, frame.shape[1], height):
+        across = core_samples(core)
+        for plane, factor in planes:
+            blur_core(plane, _scaled(core, factor), across)
     return len(clipped)
 
 

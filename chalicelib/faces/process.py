@@ -396,11 +396,13 @@ class _Output:
             if covered.whole:
                 blur_whole(covered.frame)
             else:
-                self.rects += blur_rects(covered.frame, covered.rects)
+                self.rects += blur_rects(covered.frame, covered.rects, covered.cores)
         elif covered.whole:
             blur_whole_yuv420(covered.frame, self.yuv_height)
         else:
-            self.rects += blur_rects_yuv420(covered.frame, self.yuv_height, covered.rects)
+            self.rects += blur_rects_yuv420(
+                covered.frame, self.yuv_height, covered.rects, covered.cores
+            )
 
 
 def blur_samples(

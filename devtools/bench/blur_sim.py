@@ -302,7 +302,7 @@ def _score(
             blur_whole_yuv420(frame, height)
             result.whole += 1
         else:
-            blur_rects_yuv420(frame, height, covered.rects)
+            blur_rects_yuv420(frame, height, covered.rects, covered.cores)
         before = cv2.cvtColor(originals.pop(covered.index), cv2.COLOR_YUV2BGR_I420)
         after = cv2.cvtColor(frame, cv2.COLOR_YUV2BGR_I420)
         boxes = truth.boxes[covered.index]
