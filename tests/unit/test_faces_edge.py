@@ -74,12 +74,12 @@ def test_a_face_cut_by_the_top_edge_is_not_blurred_to_a_side_edge_it_is_far_from
     coverage = FaceCoverage(Answers([]), VGA, 30.0)
     box = (270, -82, 258, 258)
     track = coverage._start_track(box, "blazeface", np.zeros((480, 640), np.uint8), 0, [])
-    x, y, w, h = coverage._padded(track, np.array(box, float), 0, np.array([-11.0, 0.0]))
+    x, y, w, _h = coverage._padded(track, np.array(box, float), 0, np.array([-11.0, 0.0]))
     assert y == 0  # cut by the top edge: it reaches it
     assert 528 + 39 < x + w < 640  # padded and grown along the edge, not snapped to it
     # the same box nearer the right edge, its own pads within 0.15 of its size: snapped
     near = (330, -82, 258, 258)
-    x, y, w, h = coverage._padded(track, np.array(near, float), 0, np.array([-11.0, 0.0]))
+    x, _y, w, _h = coverage._padded(track, np.array(near, float), 0, np.array([-11.0, 0.0]))
     assert x + w == 640
 
 
