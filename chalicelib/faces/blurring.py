@@ -14,12 +14,12 @@ import numpy as np
 
 from chalicelib.faces import video
 from chalicelib.faces.detection import (
+    CORE_SAMPLES,
     Corners,
     PixelRect,
     blur_core,
     blur_group,
     clip_rects,
-    core_samples,
     overlapping_groups,
     samples_across,
 )
@@ -61,7 +61,7 @@ def blur_rects_yuv420(
         for plane, factor in planes:
             blur_group(plane, [_scaled(r, factor) for r in group], across)
     for core in clip_rects(cores, frame.shape[1], height):
-        across = core_samples(core)
+        across = samples_across([core], CORE_SAMPLES)
         for plane, factor in planes:
             blur_core(plane, _scaled(core, factor), across)
     return len(clipped)

@@ -449,7 +449,7 @@ def blur_rects(
     for group in overlapping_groups(clipped):
         blur_group(frame, group, samples_across(group))
     for core in clip_rects(cores, width, height):
-        blur_core(frame, core, core_samples(core))
+        blur_core(frame, core, samples_across([core], CORE_SAMPLES))
     return len(clipped)
 
 
@@ -468,12 +468,16 @@ def clip_rects(rects: Sequence[PixelRect], width: int, height: int) -> list[Corn
     return clipped
 
 
-def samples_across(group: Sequence[Corners]) -> tuple[int, int]:
+def samples_across(group: Sequence[Corners], most: int = 10) -> tuple[int, int]:
     """How many samples across (x, y) the blur keeps of a group's bounding box:
-    about one per 12 pixels, at most 10 — nothing recognisable survives."""
+    about one per 12 pixels, at most ``most`` — nothing recognisable survives.
+
+    >>> samples_across([(0, 0, 370, 30)]), samples_across([(0, 0, 370, 30)], CORE_SAMPLES)
+    ((10, 2), (4, 2))
+    """
     x0, y0 = min(r[0] for r in group), min(r[1] for r in group)
     x1, y1 = max(r[2] for r in group), max(r[3] for r in group)
-    return max(1, min(10, (x1 - x0) // 12)), max(1, min(10, (y1 - y0) // 12))
+    return max(1, min(most, (x1 - x0) // 12)), max(1, min(most, (y1 - y0) // 12))
 
 
 # A face's own box cut by the frame's edge (``tracking.FaceCoverage._core_at``), inside
@@ -481,16 +485,6 @@ def samples_across(group: Sequence[Corners]) -> tuple[int, int]:
 # across the rectangle, a 46 x 22 sliver of a head at the bottom edge kept 11-17 % of
 # its sharpness (held-out-87286-6). The rectangle's pads keep the finer blur.
 CORE_SAMPLES = 4
-
-
-def core_samples(core: Corners) -> tuple[int, int]:
-    """Samples across (x, y) a face's own box keeps: one per 12 px, at most ``CORE_SAMPLES``.
-
-    >>> core_samples((0, 0, 370, 30))
-    (4, 2)
-    """
-    x0, y0, x1, y1 = core
-    return max(1, min(CORE_SAMPLES, (x1 - x0) // 12)), max(1, min(CORE_SAMPLES, (y1 - y0) // 12))
 
 
 CORE_RAMP = 0.25  # of a face's box: from its rim inwards the coarser blur fades in
@@ -511,8 +505,7 @@ def blur_core(image: np.ndarray, core: Corners, across: tuple[int, int]) -> None
     """
     x0, y0, x1, y1 = core
     region = image[y0:y1, x0:x1]
-    small = cv2.GaussianBlur(shrink(region, across), (3, 3), 0)
-    coarse = cv2.resize(small, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+    coarse = _coarse(region, across)
     height, width = image.shape[:2]
     weight = np.outer(
         _ramp(y1 - y0, y0 == 0, y1 == height), _ramp(x1 - x0, x0 == 0, x1 == width)
@@ -542,15 +535,20 @@ def blur_group(image: np.ndarray, group: Sequence[Corners], across: tuple[int, i
     x0, y0 = min(r[0] for r in group), min(r[1] for r in group)
     x1, y1 = max(r[2] for r in group), max(r[3] for r in group)
     region = image[y0:y1, x0:x1]
-    small = shrink(region, across)
-    small = cv2.GaussianBlur(small, (3, 3), 0)
-    blurred = cv2.resize(small, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+    blurred = _coarse(region, across)
     if len(group) == 1:
         region[...] = blurred
         return
     for rx0, ry0, rx1, ry1 in group:  # where any of them is
         inside = (slice(ry0 - y0, ry1 - y0), slice(rx0 - x0, rx1 - x0))
         region[inside] = blurred[inside]
+
+
+def _coarse(region: np.ndarray, across: tuple[int, int]) -> np.ndarray:
+    """``region`` shrunk to ``across`` (x, y) samples, smoothed and scaled back to its size."""
+    small = cv2.GaussianBlur(shrink(region, across), (3, 3), 0)
+    height, width = region.shape[:2]
+    return np.asarray(cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR))
 
 
 def shrink(region: np.ndarray, across: tuple[int, int]) -> np.ndarray:

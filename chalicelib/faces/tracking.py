@@ -1513,9 +1513,7 @@ class FaceCoverage:
             # the box moves with the face and may leave the edge)
             if not edge_sides(track.boxes[found], self._width, self._height).any():
                 return
-            if frame == track.born and track.first is None:  # (see ``_first_boxes``)
-                track.first = held.copy()
-            track.boxes[frame] = edge_steady(box, held, self._width, self._height)
+            _regrow(track, frame, edge_steady(box, held, self._width, self._height))
 
     def _grow_first(self, track: _Track, then: np.ndarray | None, cut: bool, index: int) -> None:
         """A face found first weakly, then again confidently, wholly in view and much
@@ -1551,9 +1549,7 @@ class FaceCoverage:
             held = track.boxes.get(frame)
             if held is None:
                 continue
-            if frame == track.born and track.first is None:  # (see ``_first_boxes``)
-                track.first = held.copy()
-            track.boxes[frame] = grown_to(held, track.box[2:])
+            _regrow(track, frame, grown_to(held, track.box[2:]))
 
     def _cut(self, rect: PixelRect, live: list[_Track]) -> bool:
         """Whether ``rect`` is cut by the frame's edge and holds only faces whose size is
@@ -2259,6 +2255,14 @@ def pixel_shift(
     if stays and float(scores[stay_row, stay_column]) > best - 0.1:
         return np.zeros(2)
     return np.array([column + x0 - x, row + y0 - y], np.float64)
+
+
+def _regrow(track: _Track, frame: int, box: np.ndarray) -> None:
+    """``track``'s box in ``frame`` replaced by ``box`` — its first box kept first, as
+    found, when ``frame`` is its first (``_first_boxes``)."""
+    if frame == track.born and track.first is None:
+        track.first = track.boxes[frame].copy()
+    track.boxes[frame] = box
 
 
 def grown_to(box: np.ndarray, size: np.ndarray) -> np.ndarray:
