@@ -573,10 +573,11 @@ class BlazeFaceDetector:
         beside faces) is made on the boxes; the extents only ride along.
 
         ``fine``: per region, searched at the fine level (``fine_target``) whatever
-        ``prefer`` says and whatever the smallest face, when the usual levels found no
-        face there confidently (a follow-up look for a face found confidently at the
-        pass before: the smallest it asks for is half that face, so the level sees it
-        at 80 px of the network's input and less)."""
+        ``prefer`` and ``upright_only`` say and whatever the smallest face, when the
+        usual levels found no face there confidently (a follow-up look for a face found
+        confidently at the pass before: the smallest it asks for is half that face, so
+        the level sees it at 80 px of the network's input and less; the emerge look's
+        regions of motion beside a larger face, searched upright only)."""
         frame_h, frame_w = grey.shape[:2]
         boxes: list[np.ndarray] = []
         reaches: list[np.ndarray] = []
@@ -608,7 +609,7 @@ class BlazeFaceDetector:
             )
             if (
                 self.fine_target
-                and not still
+                and (asked or not still)
                 and (asked or (not (prefer and prefer[number]) and least < self.fine_below))
                 and not holds_larger_face(
                     np.concatenate(boxes[first:]) - np.array([x, y, 0, 0]),

@@ -392,6 +392,10 @@ def test_the_fine_level_runs_only_where_small_faces_may_move(monkeypatch) -> Non
         grey, regions[:2], [20, 20], [False, False], ["blazeface", None], [58, 58], [True, False]
     )
     assert scales == [1.2, 2.0, 1.2, 2.0]
+    scales.clear()  # ... in a still region too (the emerge look's: upright views only)
+    still = [True, True]
+    detector.search_extents(grey, regions[:2], [20, 20], still, None, [58, 58], [True, False])
+    assert scales == [1.2, 2.0, 1.2]
     scales.clear()  # (for a larger face too: at 40 px of the input for the smallest)
     detector.search_extents(grey, regions[:1], [32], [False], ["blazeface"], [80], [True])
     assert scales == [0.75, 1.25]
