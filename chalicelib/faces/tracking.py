@@ -746,19 +746,23 @@ class FaceCoverage:
             if track.tentative and self._fast(track) and not self._collar(track, index):
                 track.verified = self._fast_verified(track, self._grey, grey, best)
                 track.tentative = not track.verified
-            # Found confidently now, cut by the frame's edge: as at a pass, a cut
-            # box needs no second look (``_verified``) — a face leaving slowly by the
-            # edge may be out of view before the next pass. (A face leaving by the
-            # right edge at 6 px/frame, found weakly at frame 0 (a look of 0.49) and
-            # confidently by the follow-up, was out of view by the pass of frame 4 and
-            # left sharp in frames 0-2: held-out-33275-4.)
+            # Found confidently now, cut by the frame's edge, and a face at a second
+            # look at the bar of a fast face (``fast_verify``): a face leaving slowly by
+            # the edge may be out of view before the next pass, as a fast one may. (A
+            # face leaving by the right edge at 6 px/frame, found weakly at frame 0 and
+            # confidently by the follow-up (a look of 0.69), was out of view by the pass
+            # of frame 4 and left sharp in frames 0-2: held-out-33275-4. Without the
+            # look, a weak box on texture at a 1080p edge found confidently a frame
+            # later (a look of 0.47) was blurred 35 frames: motion-21266-3, 11 dB.)
             elif (
                 track.tentative
                 and not is_weak(track.view)
                 and self._at_edge(best)
+                and self.settings.fast_verify
                 and not self._collar(track, index)
             ):
-                track.verified = self._verified(grey, best, track.view)
+                bar = min(self.settings.fast_verify, self.settings.verify)
+                track.verified = self._verified_look(grey, best, bar)
                 track.tentative = not track.verified
 
     def _follow_pixels(
@@ -1471,6 +1475,14 @@ class FaceCoverage:
         # second look at the part in view scores lower (a 36-px face leaving at the
         # top, 0.54): cut boxes keep the rules they had.
         if self._at_edge(rect):
+            return True
+        return self._second_look(look, grey, rect, bar)
+
+    def _verified_look(self, grey: np.ndarray, rect: PixelRect, bar: float) -> bool:
+        """Whether the detector's second look at ``rect`` scores ``bar`` (True with no
+        second look: a detector without one, or ``verify`` off)."""
+        look = getattr(self._detector, "second_look", None)
+        if not self.settings.verify or look is None:
             return True
         return self._second_look(look, grey, rect, bar)
 
