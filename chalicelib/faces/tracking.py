@@ -144,6 +144,13 @@ class CoverageSettings:
     emerge_look: bool = True
     strict: bool = False
 
+    @property
+    def fast_bar(self) -> float | None:
+        """The bar of a second look at a face that may be out of view before the next
+        pass could confirm it: ``fast_verify`` (at most ``verify``); None when
+        ``fast_verify`` is off."""
+        return min(self.fast_verify, self.verify) if self.fast_verify else None
+
     @classmethod
     def for_mode(cls, strict: bool) -> CoverageSettings:
         if not strict:
@@ -758,11 +765,10 @@ class FaceCoverage:
                 track.tentative
                 and not is_weak(track.view)
                 and self._at_edge(best)
-                and self.settings.fast_verify
+                and self.settings.fast_bar is not None
                 and not self._collar(track, index)
             ):
-                bar = min(self.settings.fast_verify, self.settings.verify)
-                track.verified = self._verified_look(grey, best, bar)
+                track.verified = self._verified_look(grey, best, self.settings.fast_bar)
                 track.tentative = not track.verified
 
     def _follow_pixels(
@@ -940,11 +946,7 @@ class FaceCoverage:
             # face's own size: the suit under an astronaut's face, found at 0.67-0.85
             # of the face's size (0.47 of its tracked box), looked at 0.5-0.7
             # (emerging-9-5, 41242-4: 26 and 7 dB lost).
-            bar = (
-                min(self.settings.fast_verify, self.settings.verify) or None
-                if _small_beside(box, [host.box for host in hosts])
-                else None
-            )
+            bar = self.settings.fast_bar if _small_beside(box, [h.box for h in hosts]) else None
             track = self._start_track(rect, view, grey, index, [], bar)
             track.emerged = True
             self._keep_reach(track, rect, extents, index)
@@ -1253,12 +1255,13 @@ class FaceCoverage:
             best, nearest = None, math.inf  # (as ``_best_match``, on what is left)
             known = self._known_face(track)
             others = [t for t in blurred if t is not track]
+            faces = [t.box for t in others]
             for order, rect in enumerate(found):
                 own = same_face(track.box, np.array(rect, np.float64))
                 if known and rect in weak and not own:
                     continue
                 # (its own face, found, may hold a smaller face in front of it)
-                if not own and around_faces(rect, [t.box for t in others], self._cut(rect, others)):
+                if not own and around_faces(rect, faces, self._cut(rect, others)):
                     continue
                 distance = match_distance(track.box, rect, reaches[number])
                 used = order in taken.values()
@@ -1465,8 +1468,7 @@ class FaceCoverage:
         Only BlazeFace's detections are looked at again (the Haar cascade's are
         faces under 42 px, where BlazeFace's own recall is low).
         """
-        look = getattr(self._detector, "second_look", None)
-        if not self.settings.verify or look is None or not (view or "").startswith("blazeface"):
+        if not (view or "").startswith("blazeface"):
             return True
         # (a weak detection the frontal Haar cascade also found: two detectors agree)
         if view == "blazeface+frontal":
@@ -1476,11 +1478,11 @@ class FaceCoverage:
         # top, 0.54): cut boxes keep the rules they had.
         if self._at_edge(rect):
             return True
-        return self._second_look(look, grey, rect, bar)
+        return self._verified_look(grey, rect, bar)
 
-    def _verified_look(self, grey: np.ndarray, rect: PixelRect, bar: float) -> bool:
-        """Whether the detector's second look at ``rect`` scores ``bar`` (True with no
-        second look: a detector without one, or ``verify`` off)."""
+    def _verified_look(self, grey: np.ndarray, rect: PixelRect, bar: float | None = None) -> bool:
+        """Whether the detector's second look at ``rect`` scores ``bar`` (``verify`` by
+        default; True with no second look: a detector without one, or ``verify`` off)."""
         look = getattr(self._detector, "second_look", None)
         if not self.settings.verify or look is None:
             return True
@@ -1530,7 +1532,7 @@ class FaceCoverage:
             shift = content_shift(before, grey, first, rect, self._camera)
             side = float(max(first[2], first[3]))
             if shift is not None and _fast_shift(shift - self._camera, side, self.settings):
-                bar = min(self.settings.fast_verify, self.settings.verify)
+                bar = self.settings.fast_bar
         return self._first_look(track, bar) or self._weak_cut_verified(grey, rect, track, bar)
 
     def _first_look(self, track: _Track, bar: float | None = None) -> bool:
