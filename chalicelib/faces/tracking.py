@@ -1047,7 +1047,7 @@ class FaceCoverage:
             for name in counters:
                 setattr(self.stats, name, getattr(self.stats, name) + spent)
 
-    def _collar(self, track: _Track, index: int) -> bool:
+    def _collar(self, track: _Track, index: int, velocity: np.ndarray | None = None) -> bool:
         """Whether ``track``, born beside a larger face (``beside_face``), moves with one
         of the faces it was born beside, as a part of that body does.
 
@@ -1063,7 +1063,7 @@ class FaceCoverage:
             for t in self._live_faces(index)
             if t is not track and beside_face(born, [t.boxes.get(track.born, t.box)])
         ]
-        return moves_with(track.velocity, hosts)
+        return moves_with(track.velocity if velocity is None else velocity, hosts)
 
     def _fast(self, track: _Track) -> bool:
         """Whether ``track`` moves at least ``fast_share`` of its size (and 4 px) per
@@ -1158,6 +1158,9 @@ class FaceCoverage:
             track.tentative = not track.verified
             self._found_again(track, best, grey, index, refresh)
             self._keep_reach(track, best, extents or {}, index)
+        paired = [track for track, _best in pairs]
+        for track in [t for t in self._tracks if t not in paired]:
+            self._moved_by_itself(track, grey, index)
         # A new detection around faces already tracked is not a new face (see
         # around_faces), nor one around a face found at this same pass (the first pass
         # of a video finds every face in view at once) confidently, wholly in view
@@ -1187,6 +1190,67 @@ class FaceCoverage:
                 self._keep_reach(track, rect, extents or {}, index)
                 if rect in sure and not track.tentative:
                     born.append(track)
+
+    def _moved_by_itself(self, track: _Track, grey: np.ndarray, index: int) -> None:
+        """A track started at the last pass from a weak detection and not found again
+        at this one: found again where the pixels of its detection went (``pixel_shift``,
+        the middle of its box, within ``UNKNOWN_SPEED`` px a frame), and blurred from
+        that detection, when they moved by themselves (at least ``FAST_SPEED`` px a
+        frame relative to the camera; not with a face it was born beside, as a chin or
+        a collar does) and a look there scores ``fast_bar``.
+
+        The detector finds a face moving fast at one pass and not the next, weakly
+        when it does: each weak find started a track of its own, given up unconfirmed
+        at the next pass (``doubtful``), and its looks were made only once found again.
+        (A 93-px face crossing a 1080p frame at 15.6 px/frame was found weakly at the
+        passes of frames 0, 8, 16, 20 and 24, looks 0.64-0.67, and left sharp in
+        frames 0-22: held-out-94625-7.) Texture moves only with the camera; a weak
+        box on a chin moved with its face (emerging-77141-4).
+        """
+        if (
+            not track.tentative
+            or track.strong
+            or track.unlooked is None
+            or track.redetected
+            or self.settings.fast_bar is None
+        ):
+            return
+        before, rect, _view = track.unlooked
+        elapsed = index - track.born
+        if not 0 < elapsed <= self.settings.detect_every or self._at_edge(rect):
+            return
+        x, y, w, h = rect
+        inner = np.array([x + 0.2 * w, y + 0.2 * h, 0.6 * w, 0.6 * h])
+        reach = UNKNOWN_SPEED * elapsed
+        region = _rect_from(x - reach, y - reach, x + w + reach, y + h + reach)
+        shift = pixel_shift(before, grey, inner, region)
+        if shift is None:
+            return
+        own = float(np.abs(shift - self._camera * elapsed).max())
+        if not FAST_SPEED * elapsed <= own <= reach:
+            return
+        velocity = shift / elapsed
+        if self._collar(track, index, velocity) or self._moves_with_a_face(rect, velocity, index):
+            return
+        moved = (round(x + shift[0]), round(y + shift[1]), w, h)
+        if not self._verified_look(grey, moved, self.settings.fast_bar):
+            return
+        track.verified, track.tentative = True, False
+        self._found_again(track, moved, grey, index)
+
+    def _moves_with_a_face(self, rect: PixelRect, velocity: np.ndarray, index: int) -> bool:
+        """Whether ``rect`` lies within a face's size of a face blurred now
+        (``_live_faces``) and moving at ``velocity`` moves with it (``moves_with``):
+        a part of that body (the chest under a face, found weakly, moved with it at
+        4 px/frame and was blurred 20 frames: emerging-3-3, 13 dB)."""
+        centre = _centre(np.array(rect, np.float64))
+        hosts = []
+        for face in self._live_faces(index):
+            x, y, w, h = face.box
+            side = float(max(w, h))
+            if x - side <= centre[0] <= x + w + side and y - side <= centre[1] <= y + h + side:
+                hosts.append(face.velocity)
+        return bool(hosts) and moves_with(velocity, hosts)
 
     def _holds_parts(self, grey: np.ndarray, rect: PixelRect, born: list[_Track]) -> bool:
         """Whether ``rect``, a confident detection in view holding the centres of faces
