@@ -1196,8 +1196,9 @@ class FaceCoverage:
         at this one: found again where the pixels of its detection went (``pixel_shift``,
         the middle of its box, within ``UNKNOWN_SPEED`` px a frame), and blurred from
         that detection, when they moved by themselves (at least ``FAST_SPEED`` px a
-        frame relative to the camera; not with a face it was born beside, as a chin or
-        a collar does) and a look there scores ``fast_bar``.
+        frame relative to the camera), the box is wholly in view, it does not move with
+        a face as a chin or a chest does (``_collar``, ``_moves_with_a_face``) and a
+        look there scores ``fast_bar``.
 
         The detector finds a face moving fast at one pass and not the next, weakly
         when it does: each weak find started a track of its own, given up unconfirmed
@@ -1205,7 +1206,8 @@ class FaceCoverage:
         (A 93-px face crossing a 1080p frame at 15.6 px/frame was found weakly at the
         passes of frames 0, 8, 16, 20 and 24, looks 0.64-0.67, and left sharp in
         frames 0-22: held-out-94625-7.) Texture moves only with the camera; a weak
-        box on a chin moved with its face (emerging-77141-4).
+        box on a chin moved with its face (emerging-77141-4); a weak box at the left
+        edge matched a repeated texture 137 px away (emerging-1-5).
         """
         if (
             not track.tentative
