@@ -787,12 +787,31 @@ class FaceCoverage:
         """
         if track.tentative or self._grey is None or track.born not in track.boxes:
             return
-        shift = pixel_shift(self._grey, grey, track.boxes[track.born], region)
-        if shift is None or float(np.abs(shift - self._camera).max()) < FAST_SPEED:
+        shift = self._moved_itself(self._grey, grey, track.boxes[track.born], region, 1)
+        if shift is None:
             return
         x, y, w, h = track.boxes[track.born]
         moved = (round(x + shift[0]), round(y + shift[1]), round(w), round(h))
         self._found_again(track, moved, grey, index, counted=False)
+
+    def _moved_itself(
+        self,
+        before: np.ndarray,
+        grey: np.ndarray,
+        box: np.ndarray,
+        region: PixelRect,
+        frames: int,
+        most: float = math.inf,
+    ) -> np.ndarray | None:
+        """How far (dx, dy) the pixels of ``box`` in ``before`` moved in ``grey``, ``frames``
+        frames later, looked for within ``region`` (``pixel_shift``), when they moved by
+        themselves: at least ``FAST_SPEED`` px a frame relative to the camera, and at
+        most ``most`` px in all; else None (texture moves only with the camera)."""
+        shift = pixel_shift(before, grey, box, region)
+        if shift is None:
+            return None
+        own = float(np.abs(shift - self._camera * frames).max())
+        return shift if FAST_SPEED * frames <= own <= most else None
 
     def _edge_look(self, before: np.ndarray, grey: np.ndarray, index: int) -> None:
         """On the frame after a pass with no motion to go by (the first frame, a cut),
@@ -1225,11 +1244,8 @@ class FaceCoverage:
         inner = np.array([x + 0.2 * w, y + 0.2 * h, 0.6 * w, 0.6 * h])
         reach = UNKNOWN_SPEED * elapsed
         region = _rect_from(x - reach, y - reach, x + w + reach, y + h + reach)
-        shift = pixel_shift(before, grey, inner, region)
+        shift = self._moved_itself(before, grey, inner, region, elapsed, reach)
         if shift is None:
-            return
-        own = float(np.abs(shift - self._camera * elapsed).max())
-        if not FAST_SPEED * elapsed <= own <= reach:
             return
         velocity = shift / elapsed
         if self._collar(track, index, velocity) or self._moves_with_a_face(rect, velocity, index):
