@@ -1477,6 +1477,14 @@ class FaceCoverage:
             # The first re-detection gives the first measured velocity (a new
             # track's is 0, or the optical flow's guess): taken whole.
             weight = 0.5 if track.measured else 1.0
+            # ... but a weak first box found again much larger (``FOUND_LARGER``) held
+            # part of the face: its centre moved to the face's, the face did not; the
+            # optical flow's guess stands. (A weak 102 x 107 box on the top of a
+            # face beyond the right edge of a 1080p frame, found again at 204 px,
+            # "moved" (13, 21) px/frame; the face moved (-4, 3) and its box coasted
+            # off it: kept 0.18-0.31 in 11 frames, motion-36258-5.)
+            if not track.measured and track.born_weak and found_larger(then, track.box):
+                weight = 0.0
             track.velocity = (1 - weight) * track.velocity + weight * measured
             if counted:
                 track.redetected += 1
@@ -1728,7 +1736,7 @@ class FaceCoverage:
             or not track.born_weak
             or is_weak(track.view)
             or track.redetected
-            or not bool((track.box[2:] > FOUND_LARGER * then[2:]).all())
+            or not found_larger(then, track.box)
         ):
             return
         # (frames from ``self._index - self.lookahead`` on are not decided yet)
@@ -2174,6 +2182,17 @@ ESTABLISHED = 2
 # A face found again this many times larger than at its first detection (on each
 # side) was that large then too (``_grow_first``).
 FOUND_LARGER = 1.4
+
+
+def found_larger(then: np.ndarray, box: np.ndarray) -> bool:
+    """Whether ``box`` (x, y, w, h) is over ``FOUND_LARGER`` times ``then`` on both sides.
+
+    >>> found_larger(np.array([0, 0, 100, 100.0]), np.array([0, 0, 150, 141.0]))
+    True
+    >>> found_larger(np.array([0, 0, 100, 100.0]), np.array([0, 0, 150, 140.0]))
+    False
+    """
+    return bool((box[2:] > FOUND_LARGER * then[2:]).all())
 # A tentative track found confidently has its region searched for faces from this share
 # of its box's side (other tracks' from half of it): ``FaceCoverage._around_tracks``.
 TENTATIVE_LEAST = 0.35
