@@ -1477,13 +1477,23 @@ class FaceCoverage:
             # The first re-detection gives the first measured velocity (a new
             # track's is 0, or the optical flow's guess): taken whole.
             weight = 0.5 if track.measured else 1.0
-            # ... but a weak first box found again much larger (``FOUND_LARGER``) held
-            # part of the face: its centre moved to the face's, the face did not; the
-            # optical flow's guess stands. (A weak 102 x 107 box on the top of a
-            # face beyond the right edge of a 1080p frame, found again at 204 px,
-            # "moved" (13, 21) px/frame; the face moved (-4, 3) and its box coasted
-            # off it: kept 0.18-0.31 in 11 frames, motion-36258-5.)
-            if not track.measured and track.born_weak and found_larger(then, track.box):
+            # ... but a weak first box found again confidently and much larger
+            # (``FOUND_LARGER``) held part of the face: its centre moved to the
+            # face's, the face did not; the optical flow's guess stands. (A weak
+            # 102 x 107 box on the top of a face beyond the right edge of a 1080p
+            # frame, found again confidently at 204 px, "moved" (13, 21) px/frame;
+            # the face moved (-4, 3) and its box coasted off it: kept 0.18-0.31 in
+            # 11 frames, motion-36258-5. Found again weakly, it is no measure of a
+            # face, as in ``_grow_first``: a weak box under a face, found again
+            # weakly at 1.6x, kept its place and took a confident 349-px box on the
+            # body four frames later, blurred for 60 frames: motion-86610-3
+            # 50.2 -> 27.6 dB.)
+            if (
+                not track.measured
+                and track.born_weak
+                and not is_weak(track.view)
+                and found_larger(then, track.box)
+            ):
                 weight = 0.0
             track.velocity = (1 - weight) * track.velocity + weight * measured
             if counted:

@@ -2256,15 +2256,21 @@ def test_a_face_leaving_whose_detection_jumps_ahead_past_it_is_still_covered() -
         ), (covered.index, x0, covered.rects)
 
 
-def test_a_weak_box_on_part_of_a_face_found_again_much_larger_measures_no_speed() -> None:
+@pytest.mark.parametrize("view", ["blazeface", "blazeface?"])
+def test_a_weak_box_on_part_of_a_face_found_again_much_larger_measures_no_speed(
+    view: str,
+) -> None:
     # A still 70-px face at the right edge, 50 px of it in view: found weakly at frame
     # 0 on its top left part (30 px), at the pass of frame 4 confidently whole (cut by
     # the edge). The box's centre moved 20 px to the face's; the face did not: its
-    # speed stays the optical flow's (0). (Before: measured at 5 px/frame down and
+    # speed stays the optical flow's (0). (Before: measured at 3 px/frame down and
     # right, the box coasted off the face; motion-36258-5 kept 0.18-0.31 in 11 frames.)
+    # Found again weakly, the larger box is no measure of a face: measured as before.
     positions = {i: (150, 30) for i in range(8)}
-    script = {0: [((150, 30, 30, 30), "blazeface?")], 4: [((150, 30, 70, 70), "blazeface")]}
+    script = {0: [((150, 30, 30, 30), "blazeface?")], 4: [((150, 30, 70, 70), view)]}
     _out, coverage = _run_script(LookingSeer(script, 0.9), [(positions, 70)], 6)
-    (track,) = [t for t in coverage._tracks if not t.tentative]
-    assert track.last_seen == 4
-    assert np.abs(track.velocity).max() < 1.0, track.velocity
+    (track,) = [t for t in coverage._tracks if t.last_seen == 4]
+    if view == "blazeface":
+        assert np.abs(track.velocity).max() < 1.0, track.velocity
+    else:
+        assert np.abs(track.velocity).min() > 1.0, track.velocity
