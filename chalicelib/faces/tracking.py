@@ -1441,8 +1441,13 @@ class FaceCoverage:
             box = edge_steady(track.box, detected, self._width, self._height)
             if not refresh and then is not None and index > track.last_seen:
                 box = inner_held(
-                    track.box, box, then, track.velocity, index - track.last_seen,
-                    self._width, self._height,
+                    track.box,
+                    box,
+                    then,
+                    track.velocity,
+                    index - track.last_seen,
+                    self._width,
+                    self._height,
                 )
             if (box[2:] > track.box[2:] + 0.5).any():
                 self._grow_back(track, box, index)
@@ -1468,41 +1473,46 @@ class FaceCoverage:
             track.box = box
         self._grow_first(track, then, bool(cut), index)
         if not refresh and index > track.last_seen and then is not None:
-            # Measured between the track's boxes at its two detections, like with
-            # like: a face cut by the frame's edge has a box larger than its
-            # detection (``edge_steady``), and the detection's centre moves with
-            # the part in view (issue 14i: a 166-px profile at the left edge
-            # moving 1.2 px/frame was measured at 15-35 px/frame, and padded so).
-            measured = (_centre(track.box) - _centre(then)) / (index - track.last_seen)
-            # The first re-detection gives the first measured velocity (a new
-            # track's is 0, or the optical flow's guess): taken whole.
-            weight = 0.5 if track.measured else 1.0
-            # ... but a weak first box found again confidently and much larger
-            # (``FOUND_LARGER``) held part of the face: its centre moved to the
-            # face's, the face did not; the optical flow's guess stands. (A weak
-            # 102 x 107 box on the top of a face beyond the right edge of a 1080p
-            # frame, found again confidently at 204 px, "moved" (13, 21) px/frame;
-            # the face moved (-4, 3) and its box coasted off it: kept 0.18-0.31 in
-            # 11 frames, motion-36258-5. Found again weakly, it is no measure of a
-            # face, as in ``_grow_first``: a weak box under a face, found again
-            # weakly at 1.6x, kept its place and took a confident 349-px box on the
-            # body four frames later, blurred for 60 frames: motion-86610-3
-            # 50.2 -> 27.6 dB.)
-            if (
-                not track.measured
-                and track.born_weak
-                and not is_weak(track.view)
-                and found_larger(then, track.box)
-            ):
-                weight = 0.0
-            track.velocity = (1 - weight) * track.velocity + weight * measured
-            if counted:
-                track.redetected += 1
-            track.measured = True
+            self._measure_speed(track, then, index, counted)
         if index > track.last_seen:
             fill_between(track.boxes, track.last_seen, index, track.box)
         track.last_seen = index
         track.points = _features(grey, track.box)
+
+    def _measure_speed(self, track: _Track, then: np.ndarray, index: int, counted: bool) -> None:
+        """``track``'s velocity measured from its box ``then`` (at its last detection)
+        to its box now (found again in frame ``index``)."""
+        # Measured between the track's boxes at its two detections, like with
+        # like: a face cut by the frame's edge has a box larger than its
+        # detection (``edge_steady``), and the detection's centre moves with
+        # the part in view (issue 14i: a 166-px profile at the left edge
+        # moving 1.2 px/frame was measured at 15-35 px/frame, and padded so).
+        measured = (_centre(track.box) - _centre(then)) / (index - track.last_seen)
+        # The first re-detection gives the first measured velocity (a new
+        # track's is 0, or the optical flow's guess): taken whole.
+        weight = 0.5 if track.measured else 1.0
+        # ... but a weak first box found again confidently and much larger
+        # (``FOUND_LARGER``) held part of the face: its centre moved to the
+        # face's, the face did not; the optical flow's guess stands. (A weak
+        # 102 x 107 box on the top of a face beyond the right edge of a 1080p
+        # frame, found again confidently at 204 px, "moved" (13, 21) px/frame;
+        # the face moved (-4, 3) and its box coasted off it: kept 0.18-0.31 in
+        # 11 frames, motion-36258-5. Found again weakly, it is no measure of a
+        # face, as in ``_grow_first``: a weak box under a face, found again
+        # weakly at 1.6x, kept its place and took a confident 349-px box on the
+        # body four frames later, blurred for 60 frames: motion-86610-3
+        # 50.2 -> 27.6 dB.)
+        if (
+            not track.measured
+            and track.born_weak
+            and not is_weak(track.view)
+            and found_larger(then, track.box)
+        ):
+            weight = 0.0
+        track.velocity = (1 - weight) * track.velocity + weight * measured
+        if counted:
+            track.redetected += 1
+        track.measured = True
 
     def _start_track(
         self,
@@ -2203,6 +2213,8 @@ def found_larger(then: np.ndarray, box: np.ndarray) -> bool:
     False
     """
     return bool((box[2:] > FOUND_LARGER * then[2:]).all())
+
+
 # A tentative track found confidently has its region searched for faces from this share
 # of its box's side (other tracks' from half of it): ``FaceCoverage._around_tracks``.
 TENTATIVE_LEAST = 0.35
