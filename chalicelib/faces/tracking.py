@@ -1439,6 +1439,16 @@ class FaceCoverage:
             detected = leaving_size(track.box, detected, track.velocity, self._width, self._height)
         if not is_weak(track.view) and cut:
             box = edge_steady(track.box, detected, self._width, self._height)
+            if not refresh and then is not None and index > track.last_seen:
+                box = inner_held(
+                    track.box,
+                    box,
+                    then,
+                    track.velocity,
+                    index - track.last_seen,
+                    self._width,
+                    self._height,
+                )
             if (box[2:] > track.box[2:] + 0.5).any():
                 self._grow_back(track, box, index)
             track.box = box
@@ -1463,23 +1473,46 @@ class FaceCoverage:
             track.box = box
         self._grow_first(track, then, bool(cut), index)
         if not refresh and index > track.last_seen and then is not None:
-            # Measured between the track's boxes at its two detections, like with
-            # like: a face cut by the frame's edge has a box larger than its
-            # detection (``edge_steady``), and the detection's centre moves with
-            # the part in view (issue 14i: a 166-px profile at the left edge
-            # moving 1.2 px/frame was measured at 15-35 px/frame, and padded so).
-            measured = (_centre(track.box) - _centre(then)) / (index - track.last_seen)
-            # The first re-detection gives the first measured velocity (a new
-            # track's is 0, or the optical flow's guess): taken whole.
-            weight = 0.5 if track.measured else 1.0
-            track.velocity = (1 - weight) * track.velocity + weight * measured
-            if counted:
-                track.redetected += 1
-            track.measured = True
+            self._measure_speed(track, then, index, counted)
         if index > track.last_seen:
             fill_between(track.boxes, track.last_seen, index, track.box)
         track.last_seen = index
         track.points = _features(grey, track.box)
+
+    def _measure_speed(self, track: _Track, then: np.ndarray, index: int, counted: bool) -> None:
+        """``track``'s velocity measured from its box ``then`` (at its last detection)
+        to its box now (found again in frame ``index``)."""
+        # Measured between the track's boxes at its two detections, like with
+        # like: a face cut by the frame's edge has a box larger than its
+        # detection (``edge_steady``), and the detection's centre moves with
+        # the part in view (issue 14i: a 166-px profile at the left edge
+        # moving 1.2 px/frame was measured at 15-35 px/frame, and padded so).
+        measured = (_centre(track.box) - _centre(then)) / (index - track.last_seen)
+        # The first re-detection gives the first measured velocity (a new
+        # track's is 0, or the optical flow's guess): taken whole.
+        weight = 0.5 if track.measured else 1.0
+        # ... but a weak first box found again confidently and much larger
+        # (``FOUND_LARGER``) held part of the face: its centre moved to the
+        # face's, the face did not; the optical flow's guess stands. (A weak
+        # 102 x 107 box on the top of a face beyond the right edge of a 1080p
+        # frame, found again confidently at 204 px, "moved" (13, 21) px/frame;
+        # the face moved (-4, 3) and its box coasted off it: kept 0.18-0.31 in
+        # 11 frames, motion-36258-5. Found again weakly, it is no measure of a
+        # face, as in ``_grow_first``: a weak box under a face, found again
+        # weakly at 1.6x, kept its place and took a confident 349-px box on the
+        # body four frames later, blurred for 60 frames: motion-86610-3
+        # 50.2 -> 27.6 dB.)
+        if (
+            not track.measured
+            and track.born_weak
+            and not is_weak(track.view)
+            and found_larger(then, track.box)
+        ):
+            weight = 0.0
+        track.velocity = (1 - weight) * track.velocity + weight * measured
+        if counted:
+            track.redetected += 1
+        track.measured = True
 
     def _start_track(
         self,
@@ -1723,7 +1756,7 @@ class FaceCoverage:
             or not track.born_weak
             or is_weak(track.view)
             or track.redetected
-            or not bool((track.box[2:] > FOUND_LARGER * then[2:]).all())
+            or not found_larger(then, track.box)
         ):
             return
         # (frames from ``self._index - self.lookahead`` on are not decided yet)
@@ -2169,6 +2202,19 @@ ESTABLISHED = 2
 # A face found again this many times larger than at its first detection (on each
 # side) was that large then too (``_grow_first``).
 FOUND_LARGER = 1.4
+
+
+def found_larger(then: np.ndarray, box: np.ndarray) -> bool:
+    """Whether ``box`` (x, y, w, h) is over ``FOUND_LARGER`` times ``then`` on both sides.
+
+    >>> found_larger(np.array([0, 0, 100, 100.0]), np.array([0, 0, 150, 141.0]))
+    True
+    >>> found_larger(np.array([0, 0, 100, 100.0]), np.array([0, 0, 150, 140.0]))
+    False
+    """
+    return bool((box[2:] > FOUND_LARGER * then[2:]).all())
+
+
 # A tentative track found confidently has its region searched for faces from this share
 # of its box's side (other tracks' from half of it): ``FaceCoverage._around_tracks``.
 TENTATIVE_LEAST = 0.35
@@ -3093,6 +3139,67 @@ def edge_steady(before: np.ndarray, detected: np.ndarray, width: int, height: in
         elif low and not high:
             corner[axis] = detected[axis] + detected[axis + 2] - side[axis]
     return np.concatenate([corner, side])
+
+
+def inner_held(
+    followed: np.ndarray,
+    box: np.ndarray,
+    then: np.ndarray,
+    velocity: np.ndarray,
+    frames: int,
+    width: int,
+    height: int,
+) -> np.ndarray:
+    """The box (x, y, w, h) of a face cut by the frame's edge, from its detection's
+    ``box`` (``edge_steady``), when that box's inner side (the side facing into the
+    frame) jumped towards the edge: across a cut edge, the track's box ``followed``
+    to this frame holds where the face is when the inner side moved, since ``then``
+    (the box at the last detection, ``frames`` ago), at a speed a face moving at
+    ``velocity`` cannot have (``plausible``).
+
+    A detector sees a face cut by the edge with its mirror image beyond (the search
+    mirrors the frame) and may place it past the face's own part in view: a 224 ×
+    353 px face leaving by the right edge at 8 px/frame was found with its inner
+    side 154 px past the face's, was measured at 42 px/frame from that, and its
+    rectangle ran ahead of it: kept 0.14-0.70 in 3 frames (blind held-out-30322-3,
+    session 56). A face moving that way faster than its velocity said is followed
+    on by its next detections; a box held back blurs background, not a face.
+    Only a face moving towards that edge is held: one whose detection went the other
+    way has turned, or the camera has (a bobbing camera's face found 6.5 px/frame
+    back towards the left edge while followed at 7.1 away from it was right; held,
+    motion-44517-0 lost 7.5 dB).
+
+    >>> then = np.array([1677.0, 301, 308, 316])
+    >>> followed = np.array([1701.0, 251, 308, 316])  # followed at (6.3, -13.1)
+    >>> inner_held(followed, np.array([1842.0, 233, 312, 317]), then,
+    ...            np.array([6.3, -13.1]), 4, 1920, 1080).tolist()  # 41 px/frame: held
+    [1701.0, 233.0, 308.0, 317.0]
+    >>> inner_held(followed, np.array([1712.0, 233, 312, 317]), then,
+    ...            np.array([6.3, -13.1]), 4, 1920, 1080).tolist()  # 9 px/frame: taken
+    [1712.0, 233.0, 312.0, 317.0]
+    >>> inner_held(followed, np.array([1842.0, 233, 312, 317]), then,
+    ...            np.array([-6.3, -13.1]), 4, 1920, 1080).tolist()  # moving away: taken
+    [1842.0, 233.0, 312.0, 317.0]
+    """
+    held = box.copy()
+    cut_low = edge_sides(box, width, height)[:2]
+    cut_high = edge_sides(box, width, height)[2:]
+    for axis in (0, 1):
+        if cut_low[axis] == cut_high[axis]:
+            continue
+        if cut_high[axis]:  # the inner side is the box's low side
+            inner, inner_then, outward = box[axis], then[axis], box[axis] > followed[axis]
+            leaving = velocity[axis] > 0
+        else:
+            inner = box[axis] + box[axis + 2]
+            inner_then = then[axis] + then[axis + 2]
+            outward = inner < followed[axis] + followed[axis + 2]
+            leaving = velocity[axis] < 0
+        moved = np.array(velocity, np.float64)
+        moved[axis] = (inner - inner_then) / frames
+        if outward and leaving and not plausible(moved, velocity):
+            held[axis], held[axis + 2] = followed[axis], followed[axis + 2]
+    return held
 
 
 def _cost(item: ScanItem, min_face: int) -> int:
