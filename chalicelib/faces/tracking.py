@@ -3182,8 +3182,8 @@ def inner_held(
     [1842.0, 233.0, 312.0, 317.0]
     """
     held = box.copy()
-    cut_low = edge_sides(box, width, height)[:2]
-    cut_high = edge_sides(box, width, height)[2:]
+    sides = edge_sides(box, width, height)
+    cut_low, cut_high = sides[:2], sides[2:]
     for axis in (0, 1):
         if cut_low[axis] == cut_high[axis]:
             continue
