@@ -988,7 +988,7 @@ class FaceCoverage:
         x, y, w, h = host.box
         x0, y0 = max(reach, int(x - ring)), max(reach, int(y - ring))
         x1 = min(self._width - reach, math.ceil(x + w + ring))
-        y1 = min(self._height - reach, math.ceil(y + h + ring))
+        y1 = min(self._height - reach, math.ceil(y + h + EMERGE_BELOW * side))
         if x1 - x0 < self._detector.min_face or y1 - y0 < self._detector.min_face:
             return []
         now_small = self._small(np.ascontiguousarray(now[y0:y1, x0:x1])).astype(np.float32)
@@ -3238,6 +3238,10 @@ def _cost(item: ScanItem, min_face: int) -> int:
 UNKNOWN_SPEED = 32.0  # px/frame: how far a face whose speed is unknown may have moved
 FAST_SPEED = 4.0  # px/frame: the least speed of a face blurred at a follow-up look
 EMERGE_RING = 1.0  # of a larger face's side: how far around its box motion is looked at
+# ... and below it, where the body that may hide a smaller face reaches (a 27-px face
+# came out from behind a body 36 px below a 70-px face and left by the bottom edge at
+# 28 px/frame, beyond the ring all along: emerging seed 99448-3, 5 frames sharp)
+EMERGE_BELOW = 3.0
 # More regions of motion beside larger faces in a frame: not a face coming out (a pan,
 # moving texture). 4 until session 41: a 130-px head moving over brick uncovers and
 # covers mortar lines in 5-6 regions around it, and a 27-px face coming out below it

@@ -103,3 +103,26 @@ def test_a_weak_box_does_not_hide_a_small_face_coming_out_beside_a_large_one() -
     assert any(
         x <= 150 and y <= 76 and x + w >= 174 and y + h >= 100 for (x, y, w, h), _most in items
     )
+
+
+def test_motion_far_below_a_face_where_its_body_reaches_is_looked_at() -> None:
+    # A still 60-px face, and a 24-px face moving down 70-94 px below it (beyond
+    # ``EMERGE_RING`` of its side, within ``EMERGE_BELOW``): a face coming out from
+    # behind that face's body. Beyond the ring, a 27-px face came out 36 px below a
+    # 70-px one and left by the bottom at 28 px/frame never looked for (emerging seed
+    # 99448-3, 5 frames sharp). Beside the face, motion as far out is not looked at.
+    coverage = FaceCoverage(NoSeer(), (320, 300), 30.0, CoverageSettings())
+    host = _Track(0, 0, 0, np.array([120.0, 40, 60, 60]))
+    host.strong = True
+    coverage._tracks = [host]
+    texture = _texture(24, 4)
+    for (x0, y0), (x1, y1), looked in (
+        ((138, 170), (138, 194), True),
+        ((260, 58), (284, 58), False),
+    ):
+        before = np.full((300, 320), 90, np.uint8)
+        after = before.copy()
+        before[y0 : y0 + 24, x0 : x0 + 24] = texture
+        after[y1 : y1 + 24, x1 : x1 + 24] = texture
+        items = coverage._beside_motion(before, after, host)
+        assert bool(items) == looked
