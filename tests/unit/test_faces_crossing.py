@@ -126,3 +126,25 @@ def test_motion_far_below_a_face_where_its_body_reaches_is_looked_at() -> None:
         after[y1 : y1 + 24, x1 : x1 + 24] = texture
         items = coverage._beside_motion(before, after, host)
         assert bool(items) == looked
+
+
+def test_a_new_track_takes_the_flow_of_the_face_it_is_on() -> None:
+    # A box just found (its velocity unknown, 0) on a face whose own smaller box is
+    # followed at (8, 6) px/frame: its points move with that face, and it moves with
+    # them. Judged by its velocity of 0, they were all "carried" by the smaller face and
+    # it stayed behind (motion-53485-0: a 122-px box on a face's lower half, left
+    # behind, took a detection 400 px away; 41.0 -> 29.1 dB).
+    texture = _texture(120, 5, 7)
+    before = np.full((300, 400), 90, np.uint8)
+    after = before.copy()
+    before[100:220, 100:220] = texture
+    after[106:226, 108:228] = texture
+    coverage = FaceCoverage(NoSeer(), (400, 300), 30.0, CoverageSettings())
+    box = np.array([100.0, 100, 120, 120])
+    new = _Track(0, 8, 8, box.copy(), points=_features(before, box))
+    new.strong = True
+    part = _Track(1, 0, 8, np.array([125.0, 125, 70, 70]), points=_features(before, box))
+    part.velocity, part.measured, part.strong = np.array([8.0, 6]), True, True
+    coverage._tracks = [new, part]
+    coverage._follow(Pyramid(before), Pyramid(after), 9)
+    assert np.abs(new.box[:2] - box[:2] - [8, 6]).max() < 1.0
