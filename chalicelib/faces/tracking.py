@@ -988,7 +988,7 @@ class FaceCoverage:
         x, y, w, h = host.box
         x0, y0 = max(reach, int(x - ring)), max(reach, int(y - ring))
         x1 = min(self._width - reach, math.ceil(x + w + ring))
-        y1 = min(self._height - reach, math.ceil(y + h + ring))
+        y1 = min(self._height - reach, math.ceil(y + h + EMERGE_BELOW * side))
         if x1 - x0 < self._detector.min_face or y1 - y0 < self._detector.min_face:
             return []
         now_small = self._small(np.ascontiguousarray(now[y0:y1, x0:x1])).astype(np.float32)
@@ -1000,6 +1000,8 @@ class FaceCoverage:
         assert diff is not None
         mask = (diff > self.settings.motion_threshold).astype(np.uint8)
         for track in self._tracks:  # (a tracked face's own motion)
+            if not track.strong:
+                continue
             tx, ty, tw, th = track.box
             grow = float(np.abs(track.velocity).max()) + 1
             mask[
@@ -1840,12 +1842,10 @@ class FaceCoverage:
 
     # -- tracking -------------------------------------------------------------------
     def _follow(self, before: Pyramid, now: Pyramid, index: int) -> None:
+        boxes = [(other, other.box.copy()) for other in self._tracks]
         for track in self._tracks:
-            moved = _flow(before, now, track)
-            # Its velocity is known: followed 8 frames (0.6⁸ ≈ 2 % left of the
-            # start), or measured between two detections.
-            settled = track.steps >= 8 or track.measured
-            if moved is not None and settled and not plausible(moved, track.velocity):
+            moved = _flow(before, now, track, _crossing(track, boxes))
+            if moved is not None and _settled(track) and not plausible(moved, track.velocity):
                 track.points = None  # locked onto something else: coast until re-detected
                 moved = None
             if moved is None:
@@ -1889,7 +1889,13 @@ class FaceCoverage:
             # behind whose centre a 24-px face passed down at 9 was retired so, slow
             # enough for any motion to pass for its own; its held box fell short of it
             # for 6 frames, motion seed 31374-5)
-            context = self._found_with(track, index, centred_around, sure=True, mutual=True)
+            # (but not a box found where that face was not: a 185-px face found at every
+            # pass for 32 frames was retired so around a 67-px detection on its chin, found
+            # at frame 4 and again at 40; held on the chin's flow, its box drifted off the
+            # face leaving the frame, 15 frames sharp, blind seed 25983-6)
+            context = self._found_with(
+                track, index, centred_around, sure=True, mutual=True, together=True
+            )
             doubtful = track.tentative and stale  # a weak detection not repeated
             weak_gone = not track.strong and unseen > self._weak_hold
             if (
@@ -1922,11 +1928,13 @@ class FaceCoverage:
         on: Callable[[np.ndarray, np.ndarray], bool],
         sure: bool = False,
         mutual: bool = False,
+        together: bool = False,
     ) -> bool:
         """Whether another track found at this pass (frame ``index``), whose box
         ``track``'s box is ``on`` (``on(track.box, other.box)``), moves with ``track``;
         with ``sure``, only a sure face (strong, not tentative, found ``ESTABLISHED``
-        times); with ``mutual``, ``track`` also moves with it."""
+        times); with ``mutual``, ``track`` also moves with it; with ``together``, only
+        one found whenever ``track`` was since its first detection (``found_apart``)."""
         return any(
             other is not track
             and other.last_seen == index
@@ -1934,6 +1942,7 @@ class FaceCoverage:
                 not sure
                 or (other.strong and not other.tentative and other.redetected >= ESTABLISHED)
             )
+            and (not together or not found_apart(track, other))
             and on(track.box, other.box)
             and moves_with(track.velocity, [other.velocity])
             and (not mutual or moves_with(other.velocity, [track.velocity]))
@@ -2202,6 +2211,21 @@ ESTABLISHED = 2
 # A face found again this many times larger than at its first detection (on each
 # side) was that large then too (``_grow_first``).
 FOUND_LARGER = 1.4
+
+
+def found_apart(track: _Track, other: _Track) -> bool:
+    """Whether ``track`` was found at a frame since ``other``'s first detection where
+    ``other`` was not.
+
+    >>> other = _Track(1, 0, 40, np.zeros(4), seen={3: 0, 4: 4, 39: 4, 40: 40})
+    >>> found_apart(_Track(0, 0, 36, np.zeros(4), seen={8: 8, 36: 36}), other)
+    True
+    >>> found_apart(_Track(0, 0, 40, np.zeros(4), seen={4: 4, 39: 4, 40: 40}), other)
+    False
+    """
+    theirs = {*other.seen.values(), other.born, other.last_seen}
+    mine = {*track.seen.values(), track.born, track.last_seen}
+    return any(frame >= other.born and frame not in theirs for frame in mine)
 
 
 def found_larger(then: np.ndarray, box: np.ndarray) -> bool:
@@ -3211,6 +3235,10 @@ def _cost(item: ScanItem, min_face: int) -> int:
 UNKNOWN_SPEED = 32.0  # px/frame: how far a face whose speed is unknown may have moved
 FAST_SPEED = 4.0  # px/frame: the least speed of a face blurred at a follow-up look
 EMERGE_RING = 1.0  # of a larger face's side: how far around its box motion is looked at
+# ... and below it, where the body that may hide a smaller face reaches (a 27-px face
+# came out from behind a body 36 px below a 70-px face and left by the bottom edge at
+# 28 px/frame, beyond the ring all along: emerging seed 99448-3, 5 frames sharp)
+EMERGE_BELOW = 3.0
 # More regions of motion beside larger faces in a frame: not a face coming out (a pan,
 # moving texture). 4 until session 41: a 130-px head moving over brick uncovers and
 # covers mortar lines in 5-6 regions around it, and a 27-px face coming out below it
@@ -3347,8 +3375,53 @@ def median_rows(values: np.ndarray) -> np.ndarray:
     return np.asarray((ordered[middle - 1] + ordered[middle]) / values.dtype.type(2))
 
 
-def _flow(before: Pyramid, now: Pyramid, track: _Track) -> np.ndarray | None:
-    """Median displacement of the track's points from ``before`` to ``now``, or None."""
+def _crossing(
+    track: _Track, boxes: list[tuple[_Track, np.ndarray]]
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The boxes (x, y, w, h) and velocities of the smaller faces found confidently
+    that move apart from ``track`` (``moves_with``, either way): its points that move
+    with one of them near it tell nothing of its own motion — a face passing in front
+    carries them along (``_carried``).
+
+    A 67-px face crossing a 148-px one at (8, 6) px/frame took the larger one's flow
+    with it: its box, moving (-4, 5) px/frame as it left by the bottom edge, turned
+    to follow the smaller face and left it sharp for 12 frames (blind seed 25983-6).
+    """
+    if not _settled(track):
+        return []
+    side = float(max(track.box[2], track.box[3]))
+    return [
+        (box, other.velocity)
+        for other, box in boxes
+        if other is not track
+        and other.strong
+        and _settled(other)
+        and float(max(box[2], box[3])) < side
+        and not (
+            moves_with(track.velocity, [other.velocity])
+            and moves_with(other.velocity, [track.velocity])
+        )
+    ]
+
+
+def _settled(track: _Track) -> bool:
+    """Whether ``track``'s velocity is known: followed 8 frames (0.6⁸ ≈ 2 % left of the
+    start) or measured between two detections. (Judged by a new track's velocity of 0, a
+    122-px box on a face's lower half moved apart from the face's own 94-px box: its points
+    were all "carried", it stayed where it was found and took a detection 400 px away,
+    motion-53485-0 41.0 → 29.1 dB.)"""
+    return track.steps >= 8 or track.measured
+
+
+def _flow(
+    before: Pyramid,
+    now: Pyramid,
+    track: _Track,
+    crossing: Sequence[tuple[np.ndarray, np.ndarray]] = (),
+) -> np.ndarray | None:
+    """Median displacement of the track's points from ``before`` to ``now``, or None;
+    the points ``_carried`` by a ``crossing`` face (box, velocity) are followed but
+    not counted."""
     points = track.points
     if points is None or len(points) < 3:
         return None
@@ -3379,9 +3452,42 @@ def _flow(before: Pyramid, now: Pyramid, track: _Track) -> np.ndarray | None:
     if ok.sum() < 3:
         track.points = None
         return None
-    shift = median_rows((moved[ok] - start[ok]).reshape(-1, 2)) * scale
+    steps = (moved - start).reshape(-1, 2) * scale
+    used = ok & ~_carried(points.reshape(-1, 2), steps, track.velocity, crossing)
     track.points = ((moved[ok] + offset) * scale).reshape(-1, 1, 2).astype(np.float32)
-    return np.asarray(shift, np.float64)
+    if used.sum() < 3:
+        return None
+    return np.asarray(median_rows(steps[used]), np.float64)
+
+
+def _carried(
+    points: np.ndarray,
+    steps: np.ndarray,
+    velocity: np.ndarray,
+    crossing: Sequence[tuple[np.ndarray, np.ndarray]],
+) -> np.ndarray:
+    """Which (N, 2) ``points`` (x, y), moved by ``steps``, a ``crossing`` face (box
+    x, y, w, h; velocity) carries: within half its side of its box, and stepping
+    nearer its velocity than ``velocity``.
+
+    >>> box, along = np.array([10, 10, 20, 20.0]), np.array([8.0, 6])
+    >>> points = np.array([[15.0, 15], [15, 15], [80, 80]])
+    >>> steps = np.array([[7.0, 6], [-4, 5], [7, 6]])
+    >>> _carried(points, steps, np.array([-4.0, 5]), [(box, along)]).tolist()
+    [True, False, False]
+    """
+    carried = np.zeros(len(points), bool)
+    for (x, y, w, h), along in crossing:
+        margin = 0.5 * max(w, h)
+        near = (
+            (points[:, 0] >= x - margin)
+            & (points[:, 0] <= x + w + margin)
+            & (points[:, 1] >= y - margin)
+            & (points[:, 1] <= y + h + margin)
+        )
+        nearer = np.hypot(*(steps - along).T) < np.hypot(*(steps - velocity).T)
+        carried |= near & nearer
+    return carried
 
 
 def _early_velocity(
