@@ -1945,10 +1945,11 @@ class FaceCoverage:
                 not sure
                 or (other.strong and not other.tentative and other.redetected >= ESTABLISHED)
             )
-            and (not together or not found_apart(track, other))
             and on(track.box, other.box)
             and moves_with(track.velocity, [other.velocity])
             and (not mutual or moves_with(other.velocity, [track.velocity]))
+            # (last: it reads both tracks' whole ``seen`` records)
+            and (not together or not found_apart(track, other))
             for other in self._tracks
         )
 
