@@ -2182,20 +2182,16 @@ class FaceCoverage:
         beyond_left, beyond_top, beyond_right, beyond_bottom = (
             min(1.0, share / EDGE_FULL) for share in shares
         )
-        inward, side = EDGE_GROW * min(w, h), max(w, h)
-        # (along the left and right edges by how much of the box is beyond them; along
-        # the top and bottom alike: ``edge_along``)
-        along_x = edge_along(max(shares[1], shares[3])) * side
-        along_y = edge_along(max(shares[0], shares[2])) * side
+        inward, along = EDGE_GROW * min(w, h), EDGE_ALONG * max(w, h)
         if track.whole >= KNOWN_WHOLE and max(shares) < KNOWN_BEYOND:
             # found whole often enough to know its size and place, and mostly in view:
             # its box keeps the size and follows the detections' inner side
             # (``edge_steady``) — where most of it is beyond, the part in view may sit
             # off its middle along the edge (a profile's 58-px sliver at a 1080p right
             # edge, 71 % of its box beyond, kept 0.14 without: 65424-1)
-            along_x = along_y = 0.0
-        across = along_x * max(beyond_top, beyond_bottom)
-        down = along_y * max(beyond_left, beyond_right)
+            along = 0.0
+        across = along * max(beyond_top, beyond_bottom)
+        down = along * max(beyond_left, beyond_right)
         left = grow_x + inward * beyond_right + across
         right = grow_x + inward * beyond_left + across
         top = grow_y + inward * beyond_bottom + down
@@ -2276,35 +2272,9 @@ KNOWN_FOUND = 4  # detections after the first: a face's size is known (_cut, _mi
 PARTS_MARGIN = 0.05  # a second look's lead of a box over the faces inside it (_holds_parts)
 EDGE_GROW = 0.3  # of the face's width: a box cut by the frame's edge grows this much inwards
 EDGE_ALONG = 0.15  # of the face's size: ... and this much along the edge, on each side
-EDGE_DEEP_ALONG = 0.5  # ... up to this much when mostly beyond it (``edge_along``)
-DEEP_FROM, DEEP_FULL = 0.3, 0.5  # share of the box beyond the edge: from, in full
 # A detection this many times a tracked face's size around it is that face seen larger
 # (with its head and shoulders, or its background), not a new face (``around_faces``).
 LARGER_FACE = 1.6
-
-
-def edge_along(beyond: float) -> float:
-    """How much (a share of its size) a face's box cut by the frame's edge, ``beyond``
-    of it beyond the edge, grows along that edge on each side: ``EDGE_ALONG``, rising
-    to ``EDGE_DEEP_ALONG`` as the box goes from ``DEEP_FROM`` to ``DEEP_FULL`` beyond.
-
-    A face mostly beyond the edge is seen as its sliver in view and that sliver's
-    mirror image (the search mirrors the frame): its box is the size of the two,
-    not of the face. Over the faces cut by an edge in 16 seeds' held-out and motion
-    clips (BlazeFace's best box for each, every 4th frame; seeds drawn for this,
-    8 to choose on and 8 held back), the face reached past the box along the edge by
-    more than the pad and ``EDGE_ALONG`` (0.3 of the box) for 2 of 314 boxes under
-    0.4 beyond, and for 23 of 295 boxes 0.4 or more beyond, up to 1.7 times the
-    box (a 269-px face with 69 px in view was found as a 149-px box, its rectangle
-    24 px short of its top: blind held-out-60627-6, 4 frames sharp). Grown so, 10
-    of the 23 still reach past it: 4 of 11 on the seeds chosen on, 6 of 12 on those
-    held back.
-
-    >>> edge_along(0.1), edge_along(0.4), edge_along(0.6)
-    (0.15, 0.325, 0.5)
-    """
-    ramp = min(1.0, max(0.0, (beyond - DEEP_FROM) / (DEEP_FULL - DEEP_FROM)))
-    return EDGE_ALONG + (EDGE_DEEP_ALONG - EDGE_ALONG) * ramp
 
 
 def extent_margins(rect: PixelRect, extent: PixelRect) -> np.ndarray:
@@ -3178,7 +3148,9 @@ def leaving_size(
 
 def reflected_back(detected: np.ndarray, box: np.ndarray, width: int, height: int) -> np.ndarray:
     """A detection (x, y, w, h) mostly beyond the frame's edge, reflected back across
-    it when its reflection lies more on the track's ``box`` than it does itself.
+    it when it shows under half of what the track's ``box`` (followed to the
+    detection's frame) shows in view across that edge, and its reflection lies more
+    on that box than it does itself.
 
     The search mirrors the frame beyond its edge, so a face cut by the edge is seen
     whole a second time, reflected: a box mostly beyond the edge is that face's
@@ -3186,23 +3158,32 @@ def reflected_back(detected: np.ndarray, box: np.ndarray, width: int, height: in
     finds the face (``mirror_images``); found alone, it moved the box of a still
     57-px face at the right edge 47 px outwards, onto 17 px of the face, which was
     left sharp in 12 frames (held-out-47508-4). The reflection holds the detection's
-    part in view too, so taking it never uncovers what the detection covered.
+    part in view too, so taking it never uncovers what the detection covered. (A
+    face walking away at the edge, its box followed a little inside it, was found
+    with 46 of its box's 63 px in view: taking the reflection there, which lay more
+    on the box, moved its track inwards and cost 7 dB, motion-71531-4.)
 
     >>> box = np.array([576.0, 165, 67, 67])
     >>> reflected_back(np.array([623.0, 160, 75, 75]), box, 640, 480).tolist()
     [582.0, 160.0, 75.0, 75.0]
-    >>> reflected_back(np.array([623.0, 160, 75, 75]), box + [50, 0, 0, 0], 640, 480).tolist()
+    >>> reflected_back(np.array([623.0, 160, 75, 75]), box + [40, 0, 0, 0], 640, 480).tolist()
     [623.0, 160.0, 75.0, 75.0]
+    >>> reflected_back(np.array([594.0, 202, 99, 99]), np.array([577.0, 173, 106, 107]),
+    ...                640, 480).tolist()  # 46 of the box's 63 px in view: as found
+    [594.0, 202.0, 99.0, 99.0]
     """
     x, y, w, h = (float(v) for v in detected)
+    bx, by, bw, bh = (float(v) for v in box)
+    shown_x = 0.5 * (min(width, bx + bw) - max(0.0, bx))  # half the box's part in view
+    shown_y = 0.5 * (min(height, by + bh) - max(0.0, by))
     reflections = []
-    if x < 0 and x + w < w / 2:
+    if x < 0 and x + w < min(w / 2, shown_x):
         reflections.append(np.array([-x - w, y, w, h]))
-    if x + w > width and x > width - w / 2:
+    if x + w > width and width - x < min(w / 2, shown_x):
         reflections.append(np.array([2 * width - x - w, y, w, h]))
-    if y < 0 and y + h < h / 2:
+    if y < 0 and y + h < min(h / 2, shown_y):
         reflections.append(np.array([x, -y - h, w, h]))
-    if y + h > height and y > height - h / 2:
+    if y + h > height and height - y < min(h / 2, shown_y):
         reflections.append(np.array([x, 2 * height - y - h, w, h]))
     best, most = detected, _overlap_area(detected, box)
     for reflection in reflections:
