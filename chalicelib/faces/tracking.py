@@ -426,8 +426,8 @@ class FaceCoverage:
         for (rect, least, view), track in zip(near, self._tracks, strict=True):
             around = [(item, view, False, None) for item in self._clamp([(rect, least)])]
             searches += around
-            near_least = least < FINE_UNSURE * self._detector.min_face
-            unsure += [near_least and not track.strong] * len(around)
+            small_face = least < FINE_UNSURE * self._detector.min_face
+            unsure += [small_face and not track.strong] * len(around)
         searches += [(item, None, True, math.ceil(item[1] * LEVEL_SPAN)) for item in scan]
         unsure += [False] * len(scan)
         self.stats.detection_passes += 1
@@ -3156,8 +3156,8 @@ def reflected_back(detected: np.ndarray, box: np.ndarray, width: int, height: in
     whole a second time, reflected: a box mostly beyond the edge is that face's
     reflection or the face leaving. The detector drops a reflection when it also
     finds the face (``mirror_images``); found alone, it moved the box of a still
-    57-px face at the right edge 47 px outwards, onto 17 px of the face, which was
-    left sharp in 12 frames (held-out-47508-4). The reflection holds the detection's
+    face at the right edge (57 x 69 px in view) 47 px outwards, onto 17 px of the
+    face, which was left sharp in 12 frames (held-out-47508-4). The reflection holds the detection's
     part in view too, so taking it never uncovers what the detection covered. (A
     face walking away at the edge, its box followed a little inside it, was found
     with 46 of its box's 63 px in view: taking the reflection there, which lay more
