@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from chalicelib.faces.detection import load_cascade
-from chalicelib.faces.tracking import RegionDetector, touches_grown
+from chalicelib.faces.tracking import RegionDetector, reflections, touches_grown
 
 PixelRect = tuple[int, int, int, int]  # x, y, width, height
 
@@ -882,23 +882,14 @@ def mirror_images(boxes: np.ndarray, share: np.ndarray, width: int, height: int)
     [False, True, False]
     """
     ghost = np.zeros(len(boxes), bool)
-    for i, (x, y, w, h) in enumerate(boxes):
+    for i, one in enumerate(boxes):
         if share[i] >= 0.5:
             continue
-        reflections = []
-        if x < 0:
-            reflections.append((-x - w, y))
-        if x + w > width:
-            reflections.append((2 * width - x - w, y))
-        if y < 0:
-            reflections.append((x, -y - h))
-        if y + h > height:
-            reflections.append((x, 2 * height - y - h))
         # (boxes of the same face straddling the edge — overlapping this one — are
         # left to the non-maximum suppression)
         apart = _iou(boxes[i : i + 1], boxes) < 0.3
-        for rx, ry in reflections:
-            mirrored = np.array([[rx, ry, w, h]])
+        for _side, reflection in reflections(one, width, height):
+            mirrored = reflection[None]
             others = boxes[(share > share[i]) & apart]
             if len(others) and float(_iou(mirrored, others).max()) > 0.5:
                 ghost[i] = True

@@ -412,9 +412,9 @@ class FaceCoverage:
         whole = bool(self._pending)
         scan = self._clamp(self._scan_items())
         # (region, smallest face), the view to try first (stopping at the first hit),
-        # upright views only, the largest face to look for.
-        searches: list[tuple[ScanItem, str | None, bool, int | None]] = []
-        searches += [(item, None, False, None) for item in self._clamp(moving)]
+        # upright views only, the largest face to look for, the fine level asked for.
+        searches: list[tuple[ScanItem, str | None, bool, int | None, bool]] = []
+        searches += [(item, None, False, None, False) for item in self._clamp(moving)]
         # Around a tracked face: its own view first. Around a small face found only
         # weakly, also the fine level when the usual ones find no face confidently
         # (a 29-px face found weakly as 44-52-px boxes was looked for from 26 px, not
@@ -422,14 +422,10 @@ class FaceCoverage:
         # held-out-47508-5). Not around a larger one: the fine level looks at the
         # region enlarged for the smallest face asked, and a weak 197-px box on a
         # background grew from what it found there to 1,074 px (held-out-12768-1).
-        unsure = [False] * len(searches)
         for (rect, least, view), track in zip(near, self._tracks, strict=True):
-            around = [(item, view, False, None) for item in self._clamp([(rect, least)])]
-            searches += around
-            small_face = least < FINE_UNSURE * self._detector.min_face
-            unsure += [small_face and not track.strong] * len(around)
-        searches += [(item, None, True, math.ceil(item[1] * LEVEL_SPAN)) for item in scan]
-        unsure += [False] * len(scan)
+            unsure = least < FINE_UNSURE * self._detector.min_face and not track.strong
+            searches += [(item, view, False, None, unsure) for item in self._clamp([(rect, least)])]
+        searches += [(item, None, True, math.ceil(item[1] * LEVEL_SPAN), False) for item in scan]
         self.stats.detection_passes += 1
         self.stats.searched_pixels += sum(_cost(s[0], self._detector.min_face) for s in searches)
         # (the whole frame's search counted with this pass's other searches, a small share)
@@ -441,7 +437,7 @@ class FaceCoverage:
                 [item[2] for item in searches],
                 [item[1] for item in searches],
                 [item[3] for item in searches],
-                unsure if any(unsure) else None,
+                [item[4] for item in searches] if any(item[4] for item in searches) else None,
             )
         found += self._edge_faces(grey, self._clamp(edge), found, extents)
         self._associate(found, grey, index, refresh, extents)
@@ -3193,20 +3189,36 @@ def reflected_back(
     # (what the detection may show: under half its own side and of what the box shows)
     least_x = min(w / 2, shown_x / 2, shown_x - swing)
     least_y = min(h / 2, shown_y / 2, shown_y - swing)
-    reflections = []
-    if x < 0 and x + w < least_x:
-        reflections.append(np.array([-x - w, y, w, h]))
-    if x + w > width and width - x < least_x:
-        reflections.append(np.array([2 * width - x - w, y, w, h]))
-    if y < 0 and y + h < least_y:
-        reflections.append(np.array([x, -y - h, w, h]))
-    if y + h > height and height - y < least_y:
-        reflections.append(np.array([x, 2 * height - y - h, w, h]))
+    # by side of the frame (left, top, right, bottom): its part in view across that
+    # side, and what it may show there
+    shows = (x + w, least_x), (y + h, least_y), (width - x, least_x), (height - y, least_y)
     best, most = detected, _overlap_area(detected, box)
-    for reflection in reflections:
-        if (area := _overlap_area(reflection, box)) > most:
+    for side, reflection in reflections(detected, width, height):
+        in_view, least = shows[side]
+        if in_view < least and (area := _overlap_area(reflection, box)) > most:
             best, most = reflection, area
     return best
+
+
+def reflections(box: np.ndarray, width: int, height: int) -> list[tuple[int, np.ndarray]]:
+    """Each side of the frame (0 left, 1 top, 2 right, 3 bottom) that ``box`` (x, y,
+    w, h) reaches beyond, with the box reflected across it (in the order left, right,
+    top, bottom).
+
+    >>> [(side, r.tolist()) for side, r in reflections(np.array([-10.0, 5, 30, 20]), 100, 50)]
+    [(0, [-20.0, 5.0, 30.0, 20.0])]
+    """
+    x, y, w, h = (float(v) for v in box)
+    found = []
+    if x < 0:
+        found.append((0, np.array([-x - w, y, w, h])))
+    if x + w > width:
+        found.append((2, np.array([2 * width - x - w, y, w, h])))
+    if y < 0:
+        found.append((1, np.array([x, -y - h, w, h])))
+    if y + h > height:
+        found.append((3, np.array([x, 2 * height - y - h, w, h])))
+    return found
 
 
 def _overlap_area(a: np.ndarray, b: np.ndarray) -> float:
