@@ -3,6 +3,7 @@ test checks what the tracker does with boxes and second looks, not the detector.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 Rect = tuple[int, int, int, int]
@@ -29,3 +30,21 @@ class Looks(Answers):
 
     def second_look(self, grey: np.ndarray, rect: tuple[int, ...], enough: float = 1.0) -> float:
         return self.scores.get((rect[0], rect[1], rect[2], rect[3]), self.otherwise)
+
+
+class NoSeer:
+    """A region detector that is never asked to search (a test of a rule alone)."""
+
+    name = "none"
+    min_face = 20
+
+    def search(self, grey, regions, smallest=None, upright_only=None, prefer=None, largest=None):  # type: ignore[no-untyped-def]
+        raise AssertionError("no search expected")
+
+
+def texture(height: int, width: int, seed: int, blur: int = 5) -> np.ndarray:
+    """Grey noise (``seed``) smoothed by a ``blur`` x ``blur`` Gaussian: a surface
+    optical flow and searches can hold on to."""
+    rng = np.random.default_rng(seed)
+    noise = rng.integers(0, 255, (height, width), np.uint8)
+    return np.asarray(cv2.GaussianBlur(noise, (blur, blur), 0))

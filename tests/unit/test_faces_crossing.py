@@ -3,7 +3,6 @@ small face coming out beside one under a weak box (session 58's traced leaks).""
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import pytest
 
@@ -14,16 +13,7 @@ from chalicelib.faces.tracking import (
     _features,
     _Track,
 )
-
-
-class NoSeer:
-    """A detector double that is never asked to search here."""
-
-    name = "none"
-    min_face = 20
-
-    def search(self, grey, regions, smallest=None, upright_only=None, prefer=None, largest=None):  # type: ignore[no-untyped-def]
-        raise AssertionError("no search expected")
+from tests.face_doubles import NoSeer, texture
 
 
 @pytest.mark.parametrize(("apart", "retired"), [(set(), True), ({8, 36}, False)])
@@ -49,18 +39,12 @@ def test_a_large_face_found_where_a_small_box_on_it_was_not_is_not_its_context(
     assert [t.ident for t in coverage._tracks] == ([0] if retired else [0, 1])
 
 
-def _texture(side: int, seed: int, blur: int = 5) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    noise = rng.integers(0, 255, (side, side), np.uint8)
-    return np.asarray(cv2.GaussianBlur(noise, (blur, blur), 0))
-
-
 def test_a_small_face_crossing_a_large_one_does_not_carry_its_flow() -> None:
     # A 120-px face moving (-4, 5) px/frame with a 50-px face in front of it moving
     # (8, 6): most of the large face's points lie on the small one, and their median is
     # the small face's motion. Those it carries are left out: the large face moves as
     # its own points do.
-    large, small = _texture(120, 1, 7), _texture(50, 2, 7)
+    large, small = texture(120, 120, 1, 7), texture(50, 50, 2, 7)
     before = np.full((300, 400), 90, np.uint8)
     after = before.copy()
     before[100:220, 100:220] = large
@@ -96,9 +80,9 @@ def test_a_weak_box_does_not_hide_a_small_face_coming_out_beside_a_large_one() -
     coverage._tracks = [host, weak]
     before = np.full((240, 320), 90, np.uint8)
     after = before.copy()
-    texture = _texture(24, 3)
-    before[90:114, 150:174] = texture
-    after[76:100, 150:174] = texture
+    patch = texture(24, 24, 3)
+    before[90:114, 150:174] = patch
+    after[76:100, 150:174] = patch
     items = coverage._beside_motion(before, after, host)
     assert any(
         x <= 150 and y <= 76 and x + w >= 174 and y + h >= 100 for (x, y, w, h), _most in items
@@ -115,15 +99,15 @@ def test_motion_far_below_a_face_where_its_body_reaches_is_looked_at() -> None:
     host = _Track(0, 0, 0, np.array([120.0, 40, 60, 60]))
     host.strong = True
     coverage._tracks = [host]
-    texture = _texture(24, 4)
+    patch = texture(24, 24, 4)
     for (x0, y0), (x1, y1), looked in (
         ((138, 170), (138, 194), True),
         ((260, 58), (284, 58), False),
     ):
         before = np.full((300, 320), 90, np.uint8)
         after = before.copy()
-        before[y0 : y0 + 24, x0 : x0 + 24] = texture
-        after[y1 : y1 + 24, x1 : x1 + 24] = texture
+        before[y0 : y0 + 24, x0 : x0 + 24] = patch
+        after[y1 : y1 + 24, x1 : x1 + 24] = patch
         items = coverage._beside_motion(before, after, host)
         assert bool(items) == looked
 
@@ -134,11 +118,11 @@ def test_a_new_track_takes_the_flow_of_the_face_it_is_on() -> None:
     # them. Judged by its velocity of 0, they were all "carried" by the smaller face and
     # it stayed behind (motion-53485-0: a 122-px box on a face's lower half, left
     # behind, took a detection 400 px away; 41.0 -> 29.1 dB).
-    texture = _texture(120, 5, 7)
+    patch = texture(120, 120, 5, 7)
     before = np.full((300, 400), 90, np.uint8)
     after = before.copy()
-    before[100:220, 100:220] = texture
-    after[106:226, 108:228] = texture
+    before[100:220, 100:220] = patch
+    after[106:226, 108:228] = patch
     coverage = FaceCoverage(NoSeer(), (400, 300), 30.0, CoverageSettings())
     box = np.array([100.0, 100, 120, 120])
     new = _Track(0, 8, 8, box.copy(), points=_features(before, box))

@@ -5,21 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import cv2
 import numpy as np
 import pytest
 
 from chalicelib.faces.tracking import CoverageSettings, FaceCoverage, PixelRect, _Track
-
-
-class NoSeer:
-    """A detector double that is never asked to search here."""
-
-    name = "none"
-    min_face = 20
-
-    def search(self, grey, regions, smallest=None, upright_only=None, prefer=None, largest=None):  # type: ignore[no-untyped-def]
-        raise AssertionError("no search expected")
+from tests.face_doubles import NoSeer, texture
 
 
 class Recorder:
@@ -48,12 +38,6 @@ class Recorder:
         for number, region in enumerate(regions):
             self.fine[region] = bool(fine and fine[number])
         return [], {}
-
-
-def _textured(width: int, height: int) -> np.ndarray:
-    rng = np.random.default_rng(7)
-    noise = rng.integers(0, 255, (height, width), np.uint8)
-    return np.asarray(cv2.GaussianBlur(noise, (5, 5), 0))
 
 
 # A still face 582-640 px across at the right edge of a 640-px frame, tracked at
@@ -86,7 +70,7 @@ def test_a_detection_mostly_beyond_the_edge_is_reflected_back_only_when_it_shows
     coverage = FaceCoverage(NoSeer(), (640, 480), 30.0, CoverageSettings())
     track = _Track(0, 0, 20, np.array(box, np.float64), view="blazeface", strong=True)
     track.velocity, track.measured = np.array(velocity), True
-    coverage._found_again(track, found, _textured(640, 480), 24)
+    coverage._found_again(track, found, texture(480, 640, 7), 24)
     assert track.box[0] == x
 
 
@@ -101,7 +85,7 @@ def test_a_small_face_found_only_weakly_is_looked_for_at_the_fine_level() -> Non
     large = _Track(2, 0, 0, np.array([300.0, 250, 197, 197]), view="blazeface?")
     coverage._tracks = [weak, sure, large]
     coverage._index = 4
-    coverage._detection_pass(_textured(640, 480), 4)
+    coverage._detection_pass(texture(480, 640, 7), 4)
     asked = []
     for track in (weak, sure, large):
         cx, cy = track.box[:2] + track.box[2:] / 2
