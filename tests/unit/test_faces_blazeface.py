@@ -93,7 +93,8 @@ def test_largest_stops_the_pyramid(detector, monkeypatch) -> None:
 
     monkeypatch.setattr(detector, "_level", counted)
     detector.search(frame, [(0, 0, 320, 240)], [20])
-    assert len(levels) == 3  # 1.2, 0.41, 0.14: up to faces of 240 px
+    # 1.2, 0.7, 0.41, 0.24 (the whole frame is at its edges: ``EDGE_STEP``)
+    assert len(levels) == 4  # up to faces of 240 px
     levels.clear()
     detector.search(frame, [(0, 0, 320, 240)], [20], None, None, [40])
     assert levels == [1.2]  # faces up to 74 px: one scale
@@ -108,6 +109,33 @@ def test_a_face_cut_by_the_frame_edge_is_found_through_the_mirror() -> None:
     assert not _hits(plain, (x, y, w, h)) and not _hits(plain, visible)
     # Nothing is reported that lies (almost) wholly in the mirror beyond the edge.
     assert all(rx + rw > 0.2 * rw for (rx, _ry, rw, _rh), _v in mirrored)
+
+
+def test_a_region_at_the_edge_is_searched_at_a_level_between_each_two(
+    detector, monkeypatch
+) -> None:
+    frame, _face = _scene("astronaut", 76, 297, 80)  # 23 of its 76 px in view, right
+    grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    scales = _recorded_scales(detector, monkeypatch)
+    detector.search(grey, [(100, 40, 80, 160)], [20], [False], [None], [160])
+    inside = list(scales)
+    scales.clear()
+    detector.search(grey, [(240, 40, 80, 160)], [20], [False], [None], [160])
+    assert inside[:2] == [1.2, 0.41]  # (then the fine level)
+    assert scales[:3] == [1.2, 0.7, 0.41]
+    scales.clear()
+    detector.search(grey, [(240, 40, 80, 160)], [20], [True], [None], [160])
+    assert scales[:2] == [1.2, 0.41]  # (a still region: as before)
+
+
+def test_a_face_mostly_beyond_the_edge_found_only_between_the_usual_levels(
+    detector, monkeypatch
+) -> None:
+    frame, face = _scene("astronaut", 76, 297, 80)  # 23 of its 76 px in view, right
+    grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    assert _hits(detector.search(grey, [(240, 40, 80, 160)], [20]), face)
+    monkeypatch.setattr(blazeface, "EDGE_STEP", 1.0)  # the usual levels alone: not found
+    assert not _hits(detector.search(grey, [(240, 40, 80, 160)], [20]), face)
 
 
 def test_missing_weights_are_a_clear_error(tmp_path: Path) -> None:
