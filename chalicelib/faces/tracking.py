@@ -967,11 +967,7 @@ class FaceCoverage:
             if any(same_face(box, other) for other in known):
                 continue
             small = _small_beside(box, [h.box for h in hosts])
-            # A weak find well under the size of the face beside it is a face when a
-            # second look at it scores the fast bar: a 32-px face coming up from behind
-            # a 212-px head at 8 px/frame was found here only weakly, at 28 (looked at
-            # 0.48) and 30 (0.71), and left sharp in frames 28-32 (motion-94316-0).
-            looked = is_weak(view) and small and self._looked_fast(grey, rect)
+            looked = is_weak(view) and small and self._looked_again(grey, rect)
             if is_weak(view) and not looked:
                 continue
             known.append(box)
@@ -1633,15 +1629,14 @@ class FaceCoverage:
             return True
         return self._second_look(look, grey, rect, bar)
 
-    def _looked_fast(self, grey: np.ndarray, rect: PixelRect) -> bool:
-        """Whether a second look at ``rect`` scores the fast bar (``fast_bar``); False
-        with no second look to make (a detector without one, ``verify`` or
-        ``fast_verify`` off): a weak detection is not taken on its own word."""
+    def _looked_again(self, grey: np.ndarray, rect: PixelRect) -> bool:
+        """Whether a second look at ``rect``, a weak find of the emerge look, scores
+        ``EMERGED_LOOK``; False with no second look to make (a detector without one,
+        ``verify`` off): a weak detection is not taken on its own word."""
         look = getattr(self._detector, "second_look", None)
-        bar = self.settings.fast_bar
-        if not self.settings.verify or look is None or bar is None:
+        if not self.settings.verify or look is None:
             return False
-        return self._second_look(look, grey, rect, bar)
+        return self._second_look(look, grey, rect, EMERGED_LOOK)
 
     def _at_edge(self, rect: PixelRect) -> bool:
         """Whether ``rect`` (x, y, w, h) is cut by the frame's edge (``edge_sides``)."""
@@ -3367,6 +3362,15 @@ EMERGE_BELOW = 3.0
 # covers mortar lines in 5-6 regions around it, and a 27-px face coming out below it
 # was never looked for (seed --emerging 880-3, 7 frames sharp); ~1.5 ms per frame more.
 EMERGE_REGIONS = 8
+# A weak find of the emerge look well under the size of the face beside it is a face
+# when a second look at it scores this much (BlazeFace's own bar for a confident
+# detection). A 32-px face coming up from behind a 212-px head at 8 px/frame was found
+# there only weakly, at 28 (looked at 0.48) and 30 (0.71), and left sharp in frames
+# 28-32 (motion-94316-0). At the fast bar (0.5) weak finds looked at 0.51-0.64 were
+# taken too: parts of a 76-px face coming out (held-out-69011-7: 2 frames sharp, its
+# whole detection matched to their tracks) and boxes costing 0.4-2.5 dB elsewhere;
+# those it mended scored 0.66-0.71 (session 60).
+EMERGED_LOOK = 0.65
 # A face the emerge look finds confidently under this many times the size of the face
 # beside it needs only ``fast_verify`` at a second look (``_small_beside``).
 SMALL_BESIDE = 0.4
