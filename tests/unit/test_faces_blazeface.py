@@ -127,6 +127,9 @@ def test_a_region_at_the_edge_is_also_searched_between_each_two_levels(
     scales.clear()
     detector.search(grey, [(240, 40, 80, 160)], [20], [True], [None], [160])
     assert scales == [1.2, 0.41]  # (a still region: as before)
+    scales.clear()
+    detector.search(grey, [(240, 40, 80, 160)], [20], [False], ["blazeface"], [160])
+    assert scales == [1.2, 0.41]  # (around a tracked face: as before)
 
 
 def test_a_face_mostly_beyond_the_edge_found_only_between_the_usual_levels(
@@ -152,7 +155,7 @@ def test_a_face_found_between_the_levels_is_kept_only_on_no_box_of_the_usual_lev
         return boxes.copy(), boxes.copy(), np.full(len(boxes), 0.8)
 
     monkeypatch.setattr(detector, "_level", level)
-    found = detector.search(frame, [(240, 40, 80, 160)], [20], [False], ["x"], [160])
+    found = detector.search(frame, [(240, 40, 80, 160)], [20], [False], [None], [160])
     assert sorted(rect for rect, _view in found) == [(260, 60, 40, 40), (290, 140, 40, 40)]
 
 
