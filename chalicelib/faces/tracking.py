@@ -964,7 +964,11 @@ class FaceCoverage:
         known = [t.box for t in self._tracks]
         for rect, view in found:
             box = np.array(rect, np.float64)
-            if is_weak(view) or any(same_face(box, other) for other in known):
+            if any(same_face(box, other) for other in known):
+                continue
+            small = _small_beside(box, [h.box for h in hosts])
+            looked = is_weak(view) and small and self._looked_again(grey, rect)
+            if is_weak(view) and not looked:
                 continue
             known.append(box)
             # (not a collar: its motion is not the larger face's — ``_collar``). Found
@@ -975,8 +979,8 @@ class FaceCoverage:
             # face's own size: the suit under an astronaut's face, found at 0.67-0.85
             # of the face's size (0.47 of its tracked box), looked at 0.5-0.7
             # (emerging-9-5, 41242-4: 26 and 7 dB lost).
-            bar = self.settings.fast_bar if _small_beside(box, [h.box for h in hosts]) else None
-            track = self._start_track(rect, view, grey, index, [], bar)
+            bar = self.settings.fast_bar if small else None
+            track = self._start_track(rect, view, grey, index, [], bar, looked)
             track.emerged = True
             self._keep_reach(track, rect, extents, index)
             self.stats.emerge_faces += 1
@@ -1541,7 +1545,10 @@ class FaceCoverage:
         index: int,
         live: list[_Track],
         bar: float | None = None,
+        looked: bool = False,
     ) -> _Track:
+        """A new track from detection ``rect`` (``looked``: a weak one that passed a
+        second look already, taken as a confident one is)."""
         box = np.array(rect, np.float64)
         track = _Track(len(self._tracks) + len(self._finished), index, index, box)
         track.view = view
@@ -1550,7 +1557,7 @@ class FaceCoverage:
         # blurred once found again (and, for the last, seen as a face then).
         track.beside = beside_face(box, [t.box for t in live])
         cut_look = self._cut_face(grey, rect, view)
-        weak = is_weak(view) and not cut_look
+        weak = is_weak(view) and not (cut_look or looked)
         if weak or track.beside:  # tentative whatever a second look says: put off
             track.unlooked, track.verified = (grey, rect, view), False
             if cut_look is False:
@@ -1560,7 +1567,7 @@ class FaceCoverage:
                 # a cat cut by the top edge, blurred 60 frames).
                 track.unlooked = None
         else:
-            track.verified = self._verified(grey, rect, view, bar)
+            track.verified = looked or self._verified(grey, rect, view, bar)
         track.tentative = weak or track.beside or not track.verified
         track.strong = not is_weak(view)
         track.born_weak = not track.strong
@@ -1621,6 +1628,15 @@ class FaceCoverage:
         if not self.settings.verify or look is None:
             return True
         return self._second_look(look, grey, rect, bar)
+
+    def _looked_again(self, grey: np.ndarray, rect: PixelRect) -> bool:
+        """Whether a second look at ``rect``, a weak find of the emerge look, scores
+        ``EMERGED_LOOK``; False with no second look to make (a detector without one,
+        ``verify`` off): a weak detection is not taken on its own word."""
+        look = getattr(self._detector, "second_look", None)
+        if not self.settings.verify or look is None:
+            return False
+        return self._second_look(look, grey, rect, EMERGED_LOOK)
 
     def _at_edge(self, rect: PixelRect) -> bool:
         """Whether ``rect`` (x, y, w, h) is cut by the frame's edge (``edge_sides``)."""
@@ -3346,6 +3362,15 @@ EMERGE_BELOW = 3.0
 # covers mortar lines in 5-6 regions around it, and a 27-px face coming out below it
 # was never looked for (seed --emerging 880-3, 7 frames sharp); ~1.5 ms per frame more.
 EMERGE_REGIONS = 8
+# A weak find of the emerge look well under the size of the face beside it is a face
+# when a second look at it scores this much (BlazeFace's own bar for a confident
+# detection). A 32-px face coming up from behind a 212-px head at 8 px/frame was found
+# there only weakly, at 28 (looked at 0.48) and 30 (0.71), and left sharp in frames
+# 28-32 (motion-94316-0). At the fast bar (0.5) weak finds looked at 0.51-0.64 were
+# taken too: parts of a 76-px face coming out (held-out-69011-7: 2 frames sharp, its
+# whole detection matched to their tracks) and boxes costing 0.4-2.5 dB elsewhere;
+# those it mended scored 0.66-0.71 (session 60).
+EMERGED_LOOK = 0.65
 # A face the emerge look finds confidently under this many times the size of the face
 # beside it needs only ``fast_verify`` at a second look (``_small_beside``).
 SMALL_BESIDE = 0.4

@@ -93,7 +93,9 @@ def test_largest_stops_the_pyramid(detector, monkeypatch) -> None:
 
     monkeypatch.setattr(detector, "_level", counted)
     detector.search(frame, [(0, 0, 320, 240)], [20])
-    assert len(levels) == 3  # 1.2, 0.41, 0.14: up to faces of 240 px
+    # 1.2, 0.41, 0.14: up to faces of 240 px; then 0.7 and 0.24 between them (the
+    # whole frame is at its edges: ``_between_levels``)
+    assert len(levels) == 5
     levels.clear()
     detector.search(frame, [(0, 0, 320, 240)], [20], None, None, [40])
     assert levels == [1.2]  # faces up to 74 px: one scale
@@ -108,6 +110,64 @@ def test_a_face_cut_by_the_frame_edge_is_found_through_the_mirror() -> None:
     assert not _hits(plain, (x, y, w, h)) and not _hits(plain, visible)
     # Nothing is reported that lies (almost) wholly in the mirror beyond the edge.
     assert all(rx + rw > 0.2 * rw for (rx, _ry, rw, _rh), _v in mirrored)
+
+
+def test_a_region_at_the_edge_is_also_searched_between_each_two_levels(
+    detector, monkeypatch
+) -> None:
+    frame, _face = _scene("astronaut", 76, 297, 80)  # 23 of its 76 px in view, right
+    grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    scales = _recorded_scales(detector, monkeypatch)
+    detector.search(grey, [(100, 40, 80, 160)], [20], [False], [None], [160])
+    inside = list(scales)
+    scales.clear()
+    detector.search(grey, [(240, 40, 80, 160)], [20], [False], [None], [160])
+    assert inside == [1.2, 0.41]
+    assert scales[:3] == [1.2, 0.41, 0.7]
+    scales.clear()
+    detector.search(grey, [(240, 40, 80, 160)], [20], [True], [None], [160])
+    assert scales == [1.2, 0.41]  # (a still region: as before)
+    scales.clear()
+    detector.search(grey, [(240, 40, 80, 160)], [20], [False], ["blazeface"], [160])
+    assert scales == [1.2, 0.41]  # (around a tracked face: as before)
+
+
+def test_a_face_mostly_beyond_the_edge_found_only_between_the_usual_levels(
+    detector, monkeypatch
+) -> None:
+    frame, face = _scene("astronaut", 76, 297, 80)  # 23 of its 76 px in view, right
+    grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    assert _hits(detector.search(grey, [(240, 40, 80, 160)], [20]), face)
+    monkeypatch.setattr(detector, "_between_levels", lambda *args: [])
+    assert not _hits(detector.search(grey, [(240, 40, 80, 160)], [20]), face)
+
+
+def test_a_face_found_between_the_levels_is_kept_only_on_no_box_of_the_usual_levels(
+    monkeypatch,
+) -> None:
+    detector = BlazeFaceDetector()
+    frame = np.zeros((240, 320), np.uint8)
+    usual = np.array([[20, 20, 40, 40.0]])  # (in the region's pixels)
+    between = np.array([[50, 30, 50, 50], [50, 100, 40, 40.0]])  # both cut by the edge
+
+    def level(crop, scale, edges, target=None):  # type: ignore[no-untyped-def]
+        boxes = between if round(scale, 2) == 0.7 else usual
+        return boxes.copy(), boxes.copy(), np.full(len(boxes), 0.8)
+
+    monkeypatch.setattr(detector, "_level", level)
+    found = detector.search(frame, [(240, 40, 80, 160)], [20], [False], [None], [160])
+    assert sorted(rect for rect, _view in found) == [(260, 60, 40, 40), (290, 140, 40, 40)]
+
+
+def test_a_face_found_between_the_levels_is_kept_only_cut_by_the_edge() -> None:
+    detector = BlazeFaceDetector()
+    crop = np.zeros((160, 80), np.uint8)
+    boxes = np.array([[30, 50, 60, 60], [5, 50, 40, 40.0]])  # (in the crop's pixels)
+    detector._level = lambda *args: (boxes.copy(), boxes.copy(), np.array([0.8, 0.8]))  # type: ignore[method-assign]
+    [(found, _extent, _score)] = detector._between_levels(
+        crop, (240, 40), [1.2, 0.41], (False, False, True, False), 24, (240, 320)
+    )
+    assert found.tolist() == [[270, 90, 60, 60]]  # beyond the right edge; not the other
 
 
 def test_missing_weights_are_a_clear_error(tmp_path: Path) -> None:
