@@ -3367,9 +3367,9 @@ EMERGE_REGIONS = 8
 # detection). A 32-px face coming up from behind a 212-px head at 8 px/frame was found
 # there only weakly, at 28 (looked at 0.48) and 30 (0.71), and left sharp in frames
 # 28-32 (motion-94316-0). At the fast bar (0.5) weak finds looked at 0.51-0.64 were
-# taken too: parts of a 76-px face coming out (held-out-69011-7: 2 frames sharp, its
-# whole detection matched to their tracks) and boxes costing 0.4-2.5 dB elsewhere;
-# those it mended scored 0.66-0.71 (session 60).
+# taken too: parts of a 76-px face coming out (held-out-69011-7: 0 -> 2 frames partly
+# sharp) and boxes costing 0.4-2.5 dB elsewhere; those it mended scored 0.66-0.71
+# (session 60).
 EMERGED_LOOK = 0.65
 # A face the emerge look finds confidently under this many times the size of the face
 # beside it needs only ``fast_verify`` at a second look (``_small_beside``).
