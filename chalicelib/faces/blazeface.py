@@ -618,7 +618,7 @@ class BlazeFaceDetector:
                 usual = np.concatenate(boxes[first:])
                 sure = usual[np.concatenate(scores[first:]) >= self.threshold]
                 for level, extent, score in more:
-                    alone = np.array([not _overlaps(box, sure) for box in level], bool)
+                    alone = ~(iou_matrix(level, sure) > 0.0).any(axis=1)
                     boxes.append(level[alone])
                     reaches.append(extent[alone])
                     scores.append(score[alone])
@@ -957,11 +957,6 @@ def _beyond_edge(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
     """
     x, y, w, h = boxes.T
     return np.asarray((x < 0) | (y < 0) | (x + w > width) | (y + h > height))
-
-
-def _overlaps(box: np.ndarray, boxes: np.ndarray) -> bool:
-    """Whether ``box`` (x, y, w, h) overlaps any of ``boxes`` (N, 4) at all."""
-    return bool(len(boxes)) and float(_iou(box[None], boxes).max()) > 0.0
 
 
 def _iou(one: np.ndarray, boxes: np.ndarray) -> np.ndarray:

@@ -1556,7 +1556,8 @@ class FaceCoverage:
         # chest under a face, found once as a face), or not a face at a second look:
         # blurred once found again (and, for the last, seen as a face then).
         track.beside = beside_face(box, [t.box for t in live])
-        cut_look = self._cut_face(grey, rect, view)
+        # (a weak detection looked at already is not looked at again)
+        cut_look = None if looked else self._cut_face(grey, rect, view)
         weak = is_weak(view) and not (cut_look or looked)
         if weak or track.beside:  # tentative whatever a second look says: put off
             track.unlooked, track.verified = (grey, rect, view), False
