@@ -1185,11 +1185,11 @@ class FaceCoverage:
             # 270-px box blurred 45 frames, on a face in 17, seed 90217-6)
             track.tries += 1
             track.strong = track.strong or not is_weak(track.view)
+            bar = self._moved_bar(track, grey, best, index)
             track.verified = (
                 (track.tries >= self.settings.verify_tries and track.strong)
-                or self._found_moving(track, grey, best, index)
-                or self._first_look(track)
-                or self._weak_cut_verified(grey, best, track)
+                or self._first_look(track, bar)
+                or self._weak_cut_verified(grey, best, track, bar)
             )
             # Found again (and, for BlazeFace, seen as a face by a second look): a
             # face, blurred from its first detection.
@@ -1685,35 +1685,45 @@ class FaceCoverage:
         return self._verified(grey, rect, track.view, bar)
 
     def _fast_verified(
+        self, track: _Track, before: np.ndarray | None, grey: np.ndarray, rect: PixelRect
+    ) -> bool:
+        """Whether a tentative ``track`` found moving fast (``_fast``) in ``grey`` at
+        ``rect``, one frame after its first detection in ``before``, is a face: its first
+        detection or ``rect`` passes a second look — at ``fast_verify`` when the pixels
+        of its first box moved fast themselves (``_fast_bar``), else at ``verify``."""
+        bar = self._fast_bar(track, before, grey, rect)
+        return self._first_look(track, bar) or self._weak_cut_verified(grey, rect, track, bar)
+
+    def _fast_bar(
         self,
         track: _Track,
         before: np.ndarray | None,
         grey: np.ndarray,
         rect: PixelRect,
         elapsed: int = 1,
-    ) -> bool:
-        """Whether a tentative ``track`` found moving fast (``_fast``) in ``grey`` at
-        ``rect``, ``elapsed`` frames after its first detection in ``before``, is a face:
-        its first detection or ``rect`` passes a second look — at ``fast_verify`` when
-        the pixels of its first box moved fast themselves (``content_shift``), else at
-        ``verify``."""
-        bar = None
+    ) -> float | None:
+        """``fast_bar`` when the pixels of ``track``'s first box in ``before`` moved fast
+        by themselves (``content_shift``) to its detection ``rect`` in ``grey``,
+        ``elapsed`` frames later; else None (the usual bar, ``verify``)."""
         first = track.boxes.get(track.born)
-        if self.settings.fast_verify and before is not None and first is not None:
-            camera = self._camera * elapsed
-            shift = content_shift(before, grey, first, rect, camera)
-            side = float(max(first[2], first[3]))
-            if shift is not None and _fast_shift((shift - camera) / elapsed, side, self.settings):
-                bar = self.settings.fast_bar
-        return self._first_look(track, bar) or self._weak_cut_verified(grey, rect, track, bar)
+        if not self.settings.fast_verify or before is None or first is None:
+            return None
+        camera = self._camera * elapsed
+        shift = content_shift(before, grey, first, rect, camera)
+        side = float(max(first[2], first[3]))
+        if shift is None or not _fast_shift((shift - camera) / elapsed, side, self.settings):
+            return None
+        return self.settings.fast_bar
 
-    def _found_moving(self, track: _Track, grey: np.ndarray, rect: PixelRect, index: int) -> bool:
-        """Whether a weak tentative ``track`` found again at ``rect`` at the pass after
-        its first detection is a face by ``_fast_verified``: its first box's pixels
-        moved there fast by themselves, and a look at that box scores ``fast_bar``.
+    def _moved_bar(
+        self, track: _Track, grey: np.ndarray, rect: PixelRect, index: int
+    ) -> float | None:
+        """The bar of the looks that make a weak tentative ``track``, found again at
+        ``rect`` at the pass after its first detection, a face: ``_fast_bar`` — lower
+        when its first box's pixels moved there fast by themselves — else None.
 
         A small face moving fast is found weakly at one pass, missed by the follow-up
-        and found weakly again at the next, each look under ``verify``. (A 39-px face
+        and found weakly again at the next, its looks under ``verify``. (A 39-px face
         out from behind a larger one at 21 px/frame up and to the right, found at the
         passes of frames 8 and 12, looks 0.49-0.66, was never blurred and left sharp
         in 9 frames until it left by the top edge: seed --emerging 88182-2.) Texture
@@ -1721,19 +1731,20 @@ class FaceCoverage:
         with its face (``_collar``).
         """
         elapsed = index - track.born
+        first = track.boxes.get(track.born)
         if (
             track.strong
             or not track.tentative
             or track.unlooked is None
+            or first is None
             or not 0 < elapsed <= self.settings.detect_every
             or self.settings.fast_bar is None
         ):
-            return False
-        first = track.boxes[track.born]
+            return None
         velocity = (_centre(np.array(rect, np.float64)) - _centre(first)) / elapsed
         if self._collar(track, index, velocity):
-            return False
-        return self._fast_verified(track, track.unlooked[0], grey, rect, elapsed)
+            return None
+        return self._fast_bar(track, track.unlooked[0], grey, rect, elapsed)
 
     def _first_look(self, track: _Track, bar: float | None = None) -> bool:
         """``track.verified``, the second look at its first detection made now if it was
