@@ -1345,7 +1345,7 @@ class FaceCoverage:
         (held-out-12509-0, 23.7 dB).
         """
         reaches = [self._reach(track, index, refresh) for track in self._tracks]
-        taken = self._owned(found, reaches, weak)  # track number -> detection order
+        taken = self._owned(found, reaches)  # track number -> detection order
         recent = index - self.settings.detect_every
         blurred = [
             t for t in self._tracks if t.strong and not t.tentative and t.last_seen >= recent
@@ -1382,14 +1382,11 @@ class FaceCoverage:
             and not edge_sides(track.box, self._width, self._height).any()
         )
 
-    def _owned(
-        self, found: list[PixelRect], reaches: list[float], weak: Collection[PixelRect] = ()
-    ) -> dict[int, int]:
+    def _owned(self, found: list[PixelRect], reaches: list[float]) -> dict[int, int]:
         """The detections of ``found`` on a face found confidently (confirmed or not):
-        its box and the detection ``same_face``, nearest pairs first — the confident
-        ones before the ``weak``, and those under ``LARGER_FACE`` times the track's
-        size before those larger — each track and detection once; by track number (in
-        ``_tracks``) -> detection order.
+        its box and the detection ``same_face``, nearest pairs first — those under
+        ``LARGER_FACE`` times the track's size before those larger — each track and
+        detection once; by track number (in ``_tracks``) -> detection order.
 
         A track found confidently but not confirmed yet owns its detection too: else an
         older weak track on texture, matched first, may take it from farther away (a
@@ -1412,9 +1409,9 @@ class FaceCoverage:
                 distance = match_distance(track.box, rect, reaches[number])
                 if distance is not None and same_face(track.box, np.array(rect, np.float64)):
                     larger = max(rect[2], rect[3]) >= LARGER_FACE * max(track.box[2:])
-                    owned.append((rect in weak, larger, distance, number, order))
+                    owned.append((larger, distance, number, order))
         taken: dict[int, int] = {}
-        for _weak, _larger, _distance, number, order in sorted(owned):
+        for _larger, _distance, number, order in sorted(owned):
             if number not in taken and order not in taken.values():
                 taken[number] = order
         return taken
