@@ -1169,9 +1169,7 @@ class FaceCoverage:
         # second one: 44464-4. Dropped alone, it no longer moved the track it was
         # nearest, coasting 20 px/frame from a bad follow-up: emerging 64161-5.)
         found = list(views)
-        weak = {r for r in found if is_weak(views[r])}
-        confident = {r for r in found if views[r].startswith("blazeface") and r not in weak}
-        pairs = self._pairs(found, index, refresh, weak, confident)
+        pairs = self._pairs(found, index, refresh, {r for r in found if is_weak(views[r])})
         taken = {best for _track, best in pairs}
         outer = {rect: _outer_view(rect, found, views, taken) for rect in found}
         unmatched = [rect for rect in found if rect not in taken and outer[rect] is None]
@@ -1318,15 +1316,9 @@ class FaceCoverage:
         )
 
     def _pairs(
-        self,
-        found: list[PixelRect],
-        index: int,
-        refresh: bool,
-        weak: set[PixelRect],
-        sure: Collection[PixelRect] = (),
+        self, found: list[PixelRect], index: int, refresh: bool, weak: set[PixelRect]
     ) -> list[tuple[_Track, PixelRect]]:
-        """Which track each detection of ``found`` moves (``weak``: BlazeFace's or a
-        cascade's weak ones; ``sure``: BlazeFace's confident ones).
+        """Which track each detection of ``found`` moves.
 
         First a detection on a face found confidently goes to that face (its box
         and the detection ``same_face``; the nearest such pairs first); then, track
@@ -1353,7 +1345,7 @@ class FaceCoverage:
         (held-out-12509-0, 23.7 dB).
         """
         reaches = [self._reach(track, index, refresh) for track in self._tracks]
-        taken = self._owned(found, reaches, sure)  # track number -> detection order
+        taken = self._owned(found, reaches, weak)  # track number -> detection order
         recent = index - self.settings.detect_every
         blurred = [
             t for t in self._tracks if t.strong and not t.tentative and t.last_seen >= recent
@@ -1391,13 +1383,13 @@ class FaceCoverage:
         )
 
     def _owned(
-        self, found: list[PixelRect], reaches: list[float], sure: Collection[PixelRect] = ()
+        self, found: list[PixelRect], reaches: list[float], weak: Collection[PixelRect] = ()
     ) -> dict[int, int]:
         """The detections of ``found`` on a face found confidently (confirmed or not):
         its box and the detection ``same_face``, nearest pairs first — those of its own
         size (within ``LARGER_FACE`` times its box's) before the others, and of those
-        BlazeFace's confident ones (``sure``) before the rest — each track and
-        detection once; by track number (in ``_tracks``) -> detection order.
+        the confident before the ``weak`` — each track and detection once; by track
+        number (in ``_tracks``) -> detection order.
 
         A track found confidently but not confirmed yet owns its detection too: else an
         older weak track on texture, matched first, may take it from farther away (a
@@ -1411,10 +1403,10 @@ class FaceCoverage:
         px nearer than its own 245-px one, kept that size and was blurred 733 px
         wide, held-out-22571-5, 30.1 dB; its own box went to a track on its chin. A
         172-px face leaving so took a confident 343-px box 1.5 px nearer than its
-        147-px one: held-out-54456-6, 27.0 dB.) Of its own size, BlazeFace's
-        confident box is the surer measure than its weak one, or the frontal
-        cascade's (smaller, on the middle of the face); a weak box of its own size
-        goes before a confident one of half of it (a part of the face: 60627-4)."""
+        147-px one: held-out-54456-6, 27.0 dB.) Of its own size, a confident box is
+        the surer measure; a weak box of its own size goes before a confident one
+        of half of it (a part of the face: held-out-60627-4) or the frontal
+        cascade's smaller box (motion-40731-5)."""
         owned = []
         for number, track in enumerate(self._tracks):
             if not track.strong:
@@ -1424,9 +1416,9 @@ class FaceCoverage:
                 if distance is not None and same_face(track.box, np.array(rect, np.float64)):
                     ratio = max(rect[2], rect[3]) / max(track.box[2:])
                     other = not 1 / LARGER_FACE < ratio < LARGER_FACE
-                    owned.append((other, rect not in sure, distance, number, order))
+                    owned.append((other, rect in weak, distance, number, order))
         taken: dict[int, int] = {}
-        for _other, _unsure, _distance, number, order in sorted(owned):
+        for _other, _weak, _distance, number, order in sorted(owned):
             if number not in taken and order not in taken.values():
                 taken[number] = order
         return taken

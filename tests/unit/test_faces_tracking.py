@@ -2338,30 +2338,32 @@ def test_a_weak_find_found_again_where_its_pixels_moved_fast_is_a_face(
 
 
 @pytest.mark.parametrize(
-    ("track", "found", "sure", "own"),
+    ("track", "found", "weak", "own"),
     [
         # held-out-22571-5: a weak box about the same centre, the face and its mirror
-        ((448, 791, 255, 255), [(343, 688, 467, 469), (458, 798, 245, 245)], {1}, 1),
+        ((448, 791, 255, 255), [(343, 688, 467, 469), (458, 798, 245, 245)], {0}, 1),
         # held-out-54456-6: the same, confident, 343 px on a 172-px face
-        ((63, 378, 172, 177), [(-12, 295, 343, 343), (87, 388, 147, 148)], {0, 1}, 1),
+        ((63, 378, 172, 177), [(-12, 295, 343, 343), (87, 388, 147, 148)], set(), 1),
         # nothing of its own size: the larger box is still its own
-        ((63, 378, 172, 177), [(-12, 295, 343, 343)], {0}, 0),
-        # of its own size, BlazeFace's confident box before its weak one, nearer
-        ((600, 247, 56, 56), [(600, 243, 51, 51), (602, 234, 65, 65)], {1}, 1),
+        ((63, 378, 172, 177), [(-12, 295, 343, 343)], set(), 0),
+        # of its own size, a confident box before a weak one, nearer
+        ((600, 247, 56, 56), [(600, 243, 51, 51), (602, 234, 65, 65)], {0}, 1),
         # ... and a weak box of its own size before a confident one of half of it
-        ((542, 78, 205, 205), [(548, 62, 205, 205), (585, 82, 107, 107)], {1}, 0),
-        # the frontal cascade's box is no surer than BlazeFace's weak one: the nearer
-        ((1609, 815, 40, 40), [(1610, 814, 40, 40), (1619, 820, 30, 30)], set(), 0),
+        ((542, 78, 205, 205), [(548, 62, 205, 205), (585, 82, 107, 107)], {0}, 0),
+        # ... or the frontal cascade's box, 0.6 of it (motion-40731-5)
+        ((1609, 815, 40, 40), [(1610, 814, 40, 40), (1619, 820, 24, 24)], {0}, 0),
+        # confident boxes of its own size: the nearer, as before (the cascade's here)
+        ((1111, 487, 38, 38), [(1108, 485, 41, 41), (1112, 489, 35, 35)], set(), 1),
     ],
 )
 def test_a_face_owns_its_own_size_detection_before_a_larger_one_centred_nearer(
     track: tuple[int, int, int, int],
     found: list[tuple[int, int, int, int]],
-    sure: set[int],
+    weak: set[int],
     own: int,
 ) -> None:
     coverage = FaceCoverage(ScriptSeer({}), (1920, 1080), 30.0, CoverageSettings())
     face = _Track(0, 0, 0, np.array(track, np.float64))
     face.strong = True
     coverage._tracks.append(face)
-    assert coverage._owned(found, [0.0], {found[i] for i in sure}) == {0: own}
+    assert coverage._owned(found, [0.0], {found[i] for i in weak}) == {0: own}
