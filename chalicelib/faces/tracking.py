@@ -1386,10 +1386,10 @@ class FaceCoverage:
         self, found: list[PixelRect], reaches: list[float], weak: Collection[PixelRect] = ()
     ) -> dict[int, int]:
         """The detections of ``found`` on a face found confidently (confirmed or not):
-        its box and the detection ``same_face``, nearest pairs first — those of its own
-        size (within ``LARGER_FACE`` times its box's) before the others, and of those
-        the confident before the ``weak`` — each track and detection once; by track
-        number (in ``_tracks``) -> detection order.
+        its box and the detection ``same_face``, nearest pairs first — a confident one
+        of its own size (within ``LARGER_FACE`` of its box's side) before the others,
+        and those ``LARGER_FACE`` times its size or more after them — each track and
+        detection once; by track number (in ``_tracks``) -> detection order.
 
         A track found confidently but not confirmed yet owns its detection too: else an
         older weak track on texture, matched first, may take it from farther away (a
@@ -1404,9 +1404,9 @@ class FaceCoverage:
         wide, held-out-22571-5, 30.1 dB; its own box went to a track on its chin. A
         172-px face leaving so took a confident 343-px box 1.5 px nearer than its
         147-px one: held-out-54456-6, 27.0 dB.) Of its own size, a confident box is
-        the surer measure; a weak box of its own size goes before a confident one
-        of half of it (a part of the face: held-out-60627-4) or the frontal
-        cascade's smaller box (motion-40731-5)."""
+        the surer measure than a weak one; between others the nearer, as before (a
+        weak box of its size and a confident one on half of it, a part of the face:
+        held-out-60627-4; two weak ones, the nearer half the size: motion-44990-5)."""
         owned = []
         for number, track in enumerate(self._tracks):
             if not track.strong:
@@ -1415,10 +1415,13 @@ class FaceCoverage:
                 distance = match_distance(track.box, rect, reaches[number])
                 if distance is not None and same_face(track.box, np.array(rect, np.float64)):
                     ratio = max(rect[2], rect[3]) / max(track.box[2:])
-                    other = not 1 / LARGER_FACE < ratio < LARGER_FACE
-                    owned.append((other, rect in weak, distance, number, order))
+                    if ratio >= LARGER_FACE:
+                        tier = 2
+                    else:
+                        tier = int(rect in weak or ratio <= 1 / LARGER_FACE)
+                    owned.append((tier, distance, number, order))
         taken: dict[int, int] = {}
-        for _other, _weak, _distance, number, order in sorted(owned):
+        for _tier, _distance, number, order in sorted(owned):
             if number not in taken and order not in taken.values():
                 taken[number] = order
         return taken

@@ -2348,10 +2348,12 @@ def test_a_weak_find_found_again_where_its_pixels_moved_fast_is_a_face(
         ((63, 378, 172, 177), [(-12, 295, 343, 343)], set(), 0),
         # of its own size, a confident box before a weak one, nearer
         ((600, 247, 56, 56), [(600, 243, 51, 51), (602, 234, 65, 65)], {0}, 1),
-        # ... and a weak box of its own size before a confident one of half of it
+        # a weak box of its own size and a confident one on half of it: the nearer
         ((542, 78, 205, 205), [(548, 62, 205, 205), (585, 82, 107, 107)], {0}, 0),
-        # ... or the frontal cascade's box, 0.6 of it (motion-40731-5)
+        # ... or the frontal cascade's box, 0.6 of it (motion-40731-5): the nearer
         ((1609, 815, 40, 40), [(1610, 814, 40, 40), (1619, 820, 24, 24)], {0}, 0),
+        # two weak boxes, the farther of its size, the nearer 0.6 of it: the nearer
+        ((1808, 81, 386, 386), [(1704, 105, 431, 431), (1800, 157, 230, 230)], {0, 1}, 1),
         # confident boxes of its own size: the nearer, as before (the cascade's here)
         ((1111, 487, 38, 38), [(1108, 485, 41, 41), (1112, 489, 35, 35)], set(), 1),
     ],
