@@ -1185,10 +1185,11 @@ class FaceCoverage:
             # 270-px box blurred 45 frames, on a face in 17, seed 90217-6)
             track.tries += 1
             track.strong = track.strong or not is_weak(track.view)
+            bar = self._moved_bar(track, grey, best, index)
             track.verified = (
                 (track.tries >= self.settings.verify_tries and track.strong)
-                or self._first_look(track)
-                or self._weak_cut_verified(grey, best, track)
+                or self._first_look(track, bar)
+                or self._weak_cut_verified(grey, best, track, bar)
             )
             # Found again (and, for BlazeFace, seen as a face by a second look): a
             # face, blurred from its first detection.
@@ -1344,7 +1345,7 @@ class FaceCoverage:
         (held-out-12509-0, 23.7 dB).
         """
         reaches = [self._reach(track, index, refresh) for track in self._tracks]
-        taken = self._owned(found, reaches)  # track number -> detection order
+        taken = self._owned(found, reaches, weak)  # track number -> detection order
         recent = index - self.settings.detect_every
         blurred = [
             t for t in self._tracks if t.strong and not t.tentative and t.last_seen >= recent
@@ -1381,16 +1382,31 @@ class FaceCoverage:
             and not edge_sides(track.box, self._width, self._height).any()
         )
 
-    def _owned(self, found: list[PixelRect], reaches: list[float]) -> dict[int, int]:
+    def _owned(
+        self, found: list[PixelRect], reaches: list[float], weak: Collection[PixelRect] = ()
+    ) -> dict[int, int]:
         """The detections of ``found`` on a face found confidently (confirmed or not):
-        its box and the detection ``same_face``, nearest pairs first, each track and
+        its box and the detection ``same_face``, nearest pairs first — a confident one
+        of its own size (within ``LARGER_FACE`` of its box's side) before the others,
+        and those ``LARGER_FACE`` times its size or more after them — each track and
         detection once; by track number (in ``_tracks``) -> detection order.
 
         A track found confidently but not confirmed yet owns its detection too: else an
         older weak track on texture, matched first, may take it from farther away (a
         weak 152-px box 170 px off took an 80-px face's confident detection from its own
         tentative track, 4 px off; the face's track was given up and the texture's box
-        went on at the "speed" of that jump: 16 frames sharp, seed 75172-3)."""
+        went on at the "speed" of that jump: 16 frames sharp, seed 75172-3).
+
+        A face near the frame's edge is also found with its mirror image, as one
+        larger face about the same centre, weakly or confidently; that box is not
+        its own. (A 224-px face leaving by the bottom edge took a weak 467-px box 4
+        px nearer than its own 245-px one, kept that size and was blurred 733 px
+        wide, held-out-22571-5, 30.1 dB; its own box went to a track on its chin. A
+        172-px face leaving so took a confident 343-px box 1.5 px nearer than its
+        147-px one: held-out-54456-6, 27.0 dB.) Of its own size, a confident box is
+        the surer measure than a weak one; between others the nearer, as before (a
+        weak box of its size and a confident one on half of it, a part of the face:
+        held-out-60627-4; two weak ones, the nearer half the size: motion-44990-5)."""
         owned = []
         for number, track in enumerate(self._tracks):
             if not track.strong:
@@ -1398,9 +1414,14 @@ class FaceCoverage:
             for order, rect in enumerate(found):
                 distance = match_distance(track.box, rect, reaches[number])
                 if distance is not None and same_face(track.box, np.array(rect, np.float64)):
-                    owned.append((distance, number, order))
+                    ratio = max(rect[2], rect[3]) / max(track.box[2:])
+                    if ratio >= LARGER_FACE:
+                        tier = 2
+                    else:
+                        tier = int(rect in weak or ratio <= 1 / LARGER_FACE)
+                    owned.append((tier, distance, number, order))
         taken: dict[int, int] = {}
-        for _distance, number, order in sorted(owned):
+        for _tier, _distance, number, order in sorted(owned):
             if number not in taken and order not in taken.values():
                 taken[number] = order
         return taken
@@ -1676,15 +1697,61 @@ class FaceCoverage:
         """Whether a tentative ``track`` found moving fast (``_fast``) in ``grey`` at
         ``rect``, one frame after its first detection in ``before``, is a face: its first
         detection or ``rect`` passes a second look — at ``fast_verify`` when the pixels
-        of its first box moved fast themselves (``content_shift``), else at ``verify``."""
-        bar = None
-        first = track.boxes.get(track.born)
-        if self.settings.fast_verify and before is not None and first is not None:
-            shift = content_shift(before, grey, first, rect, self._camera)
-            side = float(max(first[2], first[3]))
-            if shift is not None and _fast_shift(shift - self._camera, side, self.settings):
-                bar = self.settings.fast_bar
+        of its first box moved fast themselves (``_fast_bar``), else at ``verify``."""
+        bar = self._fast_bar(track, before, grey, rect)
         return self._first_look(track, bar) or self._weak_cut_verified(grey, rect, track, bar)
+
+    def _fast_bar(
+        self,
+        track: _Track,
+        before: np.ndarray | None,
+        grey: np.ndarray,
+        rect: PixelRect,
+        elapsed: int = 1,
+    ) -> float | None:
+        """``fast_bar`` when the pixels of ``track``'s first box in ``before`` moved fast
+        by themselves (``content_shift``) to its detection ``rect`` in ``grey``,
+        ``elapsed`` frames later; else None (the usual bar, ``verify``)."""
+        first = track.boxes.get(track.born)
+        if not self.settings.fast_verify or before is None or first is None:
+            return None
+        camera = self._camera * elapsed
+        shift = content_shift(before, grey, first, rect, camera)
+        side = float(max(first[2], first[3]))
+        if shift is None or not _fast_shift((shift - camera) / elapsed, side, self.settings):
+            return None
+        return self.settings.fast_bar
+
+    def _moved_bar(
+        self, track: _Track, grey: np.ndarray, rect: PixelRect, index: int
+    ) -> float | None:
+        """The bar of the looks that make a weak tentative ``track``, found again at
+        ``rect`` at the pass after its first detection, a face: ``_fast_bar`` — lower
+        when its first box's pixels moved there fast by themselves — else None.
+
+        A small face moving fast is found weakly at one pass, missed by the follow-up
+        and found weakly again at the next, its looks under ``verify``. (A 39-px face
+        out from behind a larger one at 21 px/frame up and to the right, found at the
+        passes of frames 8 and 12, looks 0.49-0.66, was never blurred and left sharp
+        in 9 frames until it left by the top edge: seed --emerging 88182-2.) Texture
+        found weakly twice stays where the camera puts it; a chin or a collar moves
+        with its face (``_collar``).
+        """
+        elapsed = index - track.born
+        first = track.boxes.get(track.born)
+        if (
+            track.strong
+            or not track.tentative
+            or track.unlooked is None
+            or first is None
+            or not 0 < elapsed <= self.settings.detect_every
+            or self.settings.fast_bar is None
+        ):
+            return None
+        velocity = (_centre(np.array(rect, np.float64)) - _centre(first)) / elapsed
+        if self._collar(track, index, velocity):
+            return None
+        return self._fast_bar(track, track.unlooked[0], grey, rect, elapsed)
 
     def _first_look(self, track: _Track, bar: float | None = None) -> bool:
         """``track.verified``, the second look at its first detection made now if it was
@@ -2461,7 +2528,9 @@ def content_shift(
     moved to frame ``grey``: where they match best (least squared difference) in the
     box spanning where the camera took them and where the detection ``found`` in
     ``grey`` says they went, grown by a quarter of the box (and 2 px). None when the
-    box is cut by the frame's edge or flat (nothing to match).
+    box is cut by the frame's edge or flat (nothing to match). Where ``found`` reaches
+    beyond the frame's edge, that much of ``first`` on that side is left out of the
+    match: those pixels left the frame.
 
     A face moving by itself is found where its pixels went; the detector's boxes on
     still texture jump between frames while the texture stays where the camera puts
@@ -2473,15 +2542,23 @@ def content_shift(
     array([15., 0.])
     >>> content_shift(before, before, np.array([8, 18, 14, 14.0]), (23, 18, 14, 14), np.zeros(2))
     array([0., 0.])
+    >>> up = np.roll(before, -19, axis=0)  # ... and up, 1 px of it beyond the top edge
+    >>> content_shift(before, up, np.array([8, 18, 14, 14.0]), (8, -3, 14, 14), np.zeros(2))
+    array([  0., -19.])
     """
     height, width = grey.shape[:2]
-    found_patch = _patch(before, first)
+    fx, fy, fw, fh = found
+    left, top = max(0, -fx), max(0, -fy)
+    right, bottom = max(0, fx + fw - width), max(0, fy + fh - height)
+    first = np.asarray(first, np.float64)
+    inside = first + np.array([left, top, -left - right, -top - bottom], np.float64)
+    found_patch = _patch(before, inside)
     if found_patch is None:
         return None
     patch, (x, y, w, h) = found_patch
-    moved = _centre(np.array(found, np.float64)) - _centre(np.asarray(first, np.float64))
+    moved = _centre(np.array(found, np.float64)) - _centre(first)
     ends = np.array([camera, moved])
-    slack = max(2.0, 0.25 * max(w, h))
+    slack = max(2.0, 0.25 * float(max(first[2], first[3])))
     x0 = max(0, math.floor(x + ends[:, 0].min() - slack))
     y0 = max(0, math.floor(y + ends[:, 1].min() - slack))
     x1 = min(width, math.ceil(x + w + ends[:, 0].max() + slack))

@@ -2305,3 +2305,67 @@ def test_a_weak_box_on_part_of_a_face_found_again_much_larger_measures_no_speed(
         assert np.abs(track.velocity).max() < 1.0, track.velocity
     else:
         assert np.abs(track.velocity).min() > 1.0, track.velocity
+
+
+class LookingScriptSeer(ScriptSeer):
+    """A ``ScriptSeer`` whose second look scores every rectangle ``look``."""
+
+    def __init__(self, script, look: float) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(script)
+        self.look = look
+
+    def second_look(self, grey: np.ndarray, rect: tuple[int, ...], enough: float = 1.0) -> float:
+        return self.look
+
+
+@pytest.mark.parametrize(
+    ("speed", "look", "blurred"),
+    [(8, 0.55, True), (0, 0.55, False), (8, 0.45, False)],
+)
+def test_a_weak_find_found_again_where_its_pixels_moved_fast_is_a_face(
+    speed: int, look: float, blurred: bool
+) -> None:
+    # A 30-px face moving fast, found only weakly at the passes of frames 0 and 4 (none
+    # at the follow-up), second looks under ``verify`` but over the fast bar: its
+    # pixels moved there by themselves, so it is a face (a 39-px face out from behind
+    # a larger one at 21 px/frame, never blurred before: emerging-88182-2, 9 frames).
+    # Texture found twice in place, or a look under the fast bar, stays unblurred.
+    face = {i: (20 + speed * i, 60) for i in range(8)}
+    script = {i: [((*face[i], 30, 30), "blazeface?")] for i in (0, 4)}
+    out, _coverage = _run_script(LookingScriptSeer(script, look), [(face, 30)], 8)
+    covered = [covers_part(c.rects, *face[c.index], 30) for c in out[:5]]
+    assert covered == [blurred] * 5, [(c.index, c.rects) for c in out]
+
+
+@pytest.mark.parametrize(
+    ("track", "found", "weak", "own"),
+    [
+        # held-out-22571-5: a weak box about the same centre, the face and its mirror
+        ((448, 791, 255, 255), [(343, 688, 467, 469), (458, 798, 245, 245)], {0}, 1),
+        # held-out-54456-6: the same, confident, 343 px on a 172-px face
+        ((63, 378, 172, 177), [(-12, 295, 343, 343), (87, 388, 147, 148)], set(), 1),
+        # nothing of its own size: the larger box is still its own
+        ((63, 378, 172, 177), [(-12, 295, 343, 343)], set(), 0),
+        # of its own size, a confident box before a weak one, nearer
+        ((600, 247, 56, 56), [(600, 243, 51, 51), (602, 234, 65, 65)], {0}, 1),
+        # a weak box of its own size and a confident one on half of it: the nearer
+        ((542, 78, 205, 205), [(548, 62, 205, 205), (585, 82, 107, 107)], {0}, 0),
+        # ... or the frontal cascade's box, 0.6 of it (motion-40731-5): the nearer
+        ((1609, 815, 40, 40), [(1610, 814, 40, 40), (1619, 820, 24, 24)], {0}, 0),
+        # two weak boxes, the farther of its size, the nearer 0.6 of it: the nearer
+        ((1808, 81, 386, 386), [(1704, 105, 431, 431), (1800, 157, 230, 230)], {0, 1}, 1),
+        # confident boxes of its own size: the nearer, as before (the cascade's here)
+        ((1111, 487, 38, 38), [(1108, 485, 41, 41), (1112, 489, 35, 35)], set(), 1),
+    ],
+)
+def test_a_face_owns_its_own_size_detection_before_a_larger_one_centred_nearer(
+    track: tuple[int, int, int, int],
+    found: list[tuple[int, int, int, int]],
+    weak: set[int],
+    own: int,
+) -> None:
+    coverage = FaceCoverage(ScriptSeer({}), (1920, 1080), 30.0, CoverageSettings())
+    face = _Track(0, 0, 0, np.array(track, np.float64))
+    face.strong = True
+    coverage._tracks.append(face)
+    assert coverage._owned(found, [0.0], {found[i] for i in weak}) == {0: own}
