@@ -629,7 +629,7 @@ class BlazeFaceDetector:
             if (
                 self.fine_target
                 and (asked or not still)
-                and (asked or (not (prefer and prefer[number]) and least < self.fine_below))
+                and (asked or (not around and least < self.fine_below))
                 and not holds_larger_face(
                     np.concatenate(boxes[first:]) - np.array([x, y, 0, 0]),
                     np.concatenate(scores[first:]),

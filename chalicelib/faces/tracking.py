@@ -1383,7 +1383,7 @@ class FaceCoverage:
         )
 
     def _owned(
-        self, found: list[PixelRect], reaches: list[float], weak: Collection[PixelRect] = ()
+        self, found: list[PixelRect], reaches: list[float], weak: Collection[PixelRect]
     ) -> dict[int, int]:
         """The detections of ``found`` on a face found confidently (confirmed or not):
         its box and the detection ``same_face``, nearest pairs first — a confident one
