@@ -1595,6 +1595,8 @@ class FaceCoverage:
         track.born_weak = not track.strong
         track.whole = int(track.strong and not self._at_edge(rect))
         track.points = _features(grey, box)
+        if weak and not track.beside and cut_look is None:
+            self._weak_again(track, grey, index)
         if not track.tentative:
             self._join_doubtful(track, index)
         self._tracks.append(track)
@@ -1621,6 +1623,57 @@ class FaceCoverage:
                 old.tentative, old.verified = False, True
                 track.velocity = old.velocity.copy()
                 return
+
+    def _weak_again(self, track: _Track, grey: np.ndarray, index: int) -> None:
+        """A new weak ``track`` found where a weak detection given up unconfirmed at
+        most two passes ago has coasted to, the pixels of that detection's first box
+        moved there by themselves (not where the camera put them): one face found
+        weakly again, moving. Both are a face when the new detection passes a second
+        look at ``fast_bar``: the old track is blurred (from its first detection) and
+        the new one moves along the velocity between them.
+
+        A small face is found weakly at one pass, missed at the next and found weakly
+        again at the one after; its looks under ``verify``. (A 24-px face tilted 16°
+        walking up at 3.6 px/frame on grass at 1080p, found weakly at frames 1, 8 and
+        16, looks 0.49-0.67, was never blurred: 25 frames sharp until it left by the
+        top edge, seed --motion 22753-5.) Texture found weakly again stays where the
+        camera puts it.
+        """
+        bar = self.settings.fast_bar
+        if bar is None or self.settings.strict:
+            return
+        recent = index - 2 * self.settings.detect_every
+        for old in self._finished:
+            if (
+                not old.tentative
+                or old.strong
+                or old.beside
+                or old.unlooked is None
+                or not recent <= old.last_seen < index
+            ):
+                continue
+            since = index - max(old.boxes) if old.boxes else 0
+            ahead = old.boxes.get(index, old.box + np.array([*(old.velocity * since), 0, 0]))
+            if not same_face(ahead, track.box):
+                continue
+            before, first, _view = old.unlooked
+            elapsed = index - old.born
+            rect = _box_rect(track.box)
+            camera = self._camera * elapsed
+            shift = content_shift(before, grey, np.array(first, np.float64), rect, camera)
+            if shift is None:
+                continue
+            side = float(max(first[2], first[3]))
+            moved = _centre(track.box) - _centre(np.array(first, np.float64))
+            itself = float(np.abs(shift - camera).max()) >= max(FAST_SPEED, MOVED_ITSELF * side)
+            there = float(np.abs(shift - moved).max()) <= MOVED_ITSELF * side
+            if not (itself and there) or not self._verified(grey, rect, track.view, bar):
+                continue
+            old.tentative, old.verified = False, True
+            track.tentative, track.verified = False, True
+            track.unlooked = None
+            track.velocity = moved / elapsed
+            return
 
     def _verified(
         self, grey: np.ndarray, rect: PixelRect, view: str | None, bar: float | None = None
@@ -2013,7 +2066,8 @@ class FaceCoverage:
                 )
             ):
                 track.end = index
-                track.unlooked = None  # (its frame's grey need not be kept)
+                if not doubtful:  # (kept for a weak detection found again: _weak_again)
+                    track.unlooked = None  # (its frame's grey need not be kept)
                 self._finished.append(track)
             else:
                 keep.append(track)
@@ -2021,6 +2075,10 @@ class FaceCoverage:
         # Finished tracks are needed only until their frames have left the buffer.
         oldest = self._buffer[0][0] if self._buffer else index
         self._finished = [t for t in self._finished if t.end is not None and t.end >= oldest]
+        recent = index - 2 * self.settings.detect_every
+        for track in self._finished:
+            if track.last_seen < recent:
+                track.unlooked = None
 
     def _found_with(
         self,
@@ -3430,6 +3488,9 @@ def _cost(item: ScanItem, min_face: int) -> int:
 
 UNKNOWN_SPEED = 32.0  # px/frame: how far a face whose speed is unknown may have moved
 FAST_SPEED = 4.0  # px/frame: the least speed of a face blurred at a follow-up look
+# Of a box's side: a weak detection's pixels moved at least this far from where the
+# camera put them, and within it of where the detection found again says (_weak_again).
+MOVED_ITSELF = 0.25
 EMERGE_RING = 1.0  # of a larger face's side: how far around its box motion is looked at
 # ... and below it, where the body that may hide a smaller face reaches (a 27-px face
 # came out from behind a body 36 px below a 70-px face and left by the bottom edge at

@@ -2338,6 +2338,26 @@ def test_a_weak_find_found_again_where_its_pixels_moved_fast_is_a_face(
 
 
 @pytest.mark.parametrize(
+    ("speed", "look", "blurred"),
+    [(3, 0.55, True), (0, 0.55, False), (3, 0.45, False)],
+)
+def test_a_weak_find_given_up_and_found_again_where_its_pixels_moved_is_a_face(
+    speed: int, look: float, blurred: bool
+) -> None:
+    # A 30-px face walking slowly, found weakly at frame 0 and by the follow-up at 1,
+    # missed at the pass of 4 (given up) and found weakly again at 8, second looks
+    # under ``verify`` but over the fast bar: its pixels moved there by themselves, so
+    # it is a face (a 24-px face on grass found weakly at frames 1, 8 and 16, never
+    # blurred: motion-22753-5, 25 frames). Texture found again in place, or a look
+    # under the fast bar, stays unblurred.
+    face = {i: (20 + speed * i, 60) for i in range(12)}
+    script = {i: [((*face[i], 30, 30), "blazeface?")] for i in (0, 1, 8)}
+    out, _coverage = _run_script(LookingScriptSeer(script, look), [(face, 30)], 12)
+    covered = [covers_part(c.rects, *face[c.index], 30) for c in out[:9]]
+    assert covered == [blurred] * 9, [(c.index, c.rects) for c in out]
+
+
+@pytest.mark.parametrize(
     ("track", "found", "weak", "own"),
     [
         # held-out-22571-5: a weak box about the same centre, the face and its mirror
