@@ -1595,7 +1595,7 @@ class FaceCoverage:
         track.born_weak = not track.strong
         track.whole = int(track.strong and not self._at_edge(rect))
         track.points = _features(grey, box)
-        if weak and not track.beside and cut_look is None:
+        if weak and not track.beside and cut_look is None and not self._at_edge(rect):
             self._weak_again(track, grey, index)
         if not track.tentative:
             self._join_doubtful(track, index)
@@ -1637,7 +1637,8 @@ class FaceCoverage:
         walking up at 3.6 px/frame on grass at 1080p, found weakly at frames 1, 8 and
         16, looks 0.49-0.67, was never blurred: 25 frames sharp until it left by the
         top edge, seed --motion 22753-5.) Texture found weakly again stays where the
-        camera puts it.
+        camera puts it. Not for a detection cut by the frame's edge: a weak cut box
+        has its own look (``_cut_face``), and ``_verified`` makes none for it.
         """
         bar = self.settings.fast_bar
         if bar is None or self.settings.strict:
