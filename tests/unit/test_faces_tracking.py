@@ -2319,42 +2319,34 @@ class LookingScriptSeer(ScriptSeer):
 
 
 @pytest.mark.parametrize(
-    ("speed", "look", "blurred"),
-    [(8, 0.55, True), (0, 0.55, False), (8, 0.45, False)],
+    ("finds", "speed", "look", "blurred"),
+    [
+        ((0, 4), 8, 0.55, True),
+        ((0, 4), 0, 0.55, False),
+        ((0, 4), 8, 0.45, False),
+        ((0, 1, 8), 3, 0.55, True),
+        ((0, 1, 8), 0, 0.55, False),
+        ((0, 1, 8), 3, 0.45, False),
+    ],
 )
-def test_a_weak_find_found_again_where_its_pixels_moved_fast_is_a_face(
-    speed: int, look: float, blurred: bool
+def test_a_weak_find_found_again_where_its_pixels_moved_is_a_face(
+    finds: tuple[int, ...], speed: int, look: float, blurred: bool
 ) -> None:
-    # A 30-px face moving fast, found only weakly at the passes of frames 0 and 4 (none
-    # at the follow-up), second looks under ``verify`` but over the fast bar: its
-    # pixels moved there by themselves, so it is a face (a 39-px face out from behind
-    # a larger one at 21 px/frame, never blurred before: emerging-88182-2, 9 frames).
-    # Texture found twice in place, or a look under the fast bar, stays unblurred.
-    face = {i: (20 + speed * i, 60) for i in range(8)}
-    script = {i: [((*face[i], 30, 30), "blazeface?")] for i in (0, 4)}
-    out, _coverage = _run_script(LookingScriptSeer(script, look), [(face, 30)], 8)
-    covered = [covers_part(c.rects, *face[c.index], 30) for c in out[:5]]
-    assert covered == [blurred] * 5, [(c.index, c.rects) for c in out]
-
-
-@pytest.mark.parametrize(
-    ("speed", "look", "blurred"),
-    [(3, 0.55, True), (0, 0.55, False), (3, 0.45, False)],
-)
-def test_a_weak_find_given_up_and_found_again_where_its_pixels_moved_is_a_face(
-    speed: int, look: float, blurred: bool
-) -> None:
-    # A 30-px face walking slowly, found weakly at frame 0 and by the follow-up at 1,
-    # missed at the pass of 4 (given up) and found weakly again at 8, second looks
-    # under ``verify`` but over the fast bar: its pixels moved there by themselves, so
-    # it is a face (a 24-px face on grass found weakly at frames 1, 8 and 16, never
+    # Second looks under ``verify`` but over the fast bar; the face's pixels moved to
+    # where it is found again by themselves, so it is a face. (0, 4): a 30-px face
+    # moving fast, found only weakly at the passes of frames 0 and 4, none at the
+    # follow-up (a 39-px face out from behind a larger one at 21 px/frame, never blurred
+    # before: emerging-88182-2, 9 frames). (0, 1, 8): one walking slowly, found weakly
+    # at frame 0 and by the follow-up at 1, missed at the pass of 4 (given up) and found
+    # weakly again at 8 (a 24-px face on grass found weakly at frames 1, 8 and 16, never
     # blurred: motion-22753-5, 25 frames). Texture found again in place, or a look
     # under the fast bar, stays unblurred.
-    face = {i: (20 + speed * i, 60) for i in range(12)}
-    script = {i: [((*face[i], 30, 30), "blazeface?")] for i in (0, 1, 8)}
-    out, _coverage = _run_script(LookingScriptSeer(script, look), [(face, 30)], 12)
-    covered = [covers_part(c.rects, *face[c.index], 30) for c in out[:9]]
-    assert covered == [blurred] * 9, [(c.index, c.rects) for c in out]
+    last = max(finds)
+    face = {i: (20 + speed * i, 60) for i in range(last + 4)}
+    script = {i: [((*face[i], 30, 30), "blazeface?")] for i in finds}
+    out, _coverage = _run_script(LookingScriptSeer(script, look), [(face, 30)], last + 4)
+    covered = [covers_part(c.rects, *face[c.index], 30) for c in out[: last + 1]]
+    assert covered == [blurred] * (last + 1), [(c.index, c.rects) for c in out]
 
 
 @pytest.mark.parametrize(
