@@ -1613,16 +1613,30 @@ class FaceCoverage:
         not at the pass of 28, then surely at the clip's last frame: its new track's
         back-fill stayed there, and 10 frames were left sharp, seed --emerging 7-6.)
         """
-        recent = index - 2 * self.settings.detect_every
+        for old in self._given_up_under(track, index):
+            old.tentative, old.verified = False, True
+            track.velocity = old.velocity.copy()
+            return
+
+    def _given_up_under(self, track: _Track, index: int) -> Iterator[_Track]:
+        """The tracks given up unconfirmed (tentative) at most two passes before frame
+        ``index`` whose box has coasted onto ``track``'s there (``same_face``): the
+        weak detections ``track``'s may be found again (``_join_doubtful``,
+        ``_weak_again``)."""
+        recent = self._given_up_since(index)
         for old in self._finished:
             if not old.tentative or old.last_seen < recent:
                 continue
             since = index - max(old.boxes) if old.boxes else 0
             ahead = old.boxes.get(index, old.box + np.array([*(old.velocity * since), 0, 0]))
             if same_face(ahead, track.box):
-                old.tentative, old.verified = False, True
-                track.velocity = old.velocity.copy()
-                return
+                yield old
+
+    def _given_up_since(self, index: int) -> int:
+        """The earliest last detection of a track given up that a detection in frame
+        ``index`` may still find again: two passes before (``_given_up_under``; a
+        given-up weak track keeps its first frame's grey until then, ``_retire``)."""
+        return index - 2 * self.settings.detect_every
 
     def _weak_again(self, track: _Track, grey: np.ndarray, index: int) -> None:
         """A new weak ``track`` found where a weak detection given up unconfirmed at
@@ -1643,29 +1657,19 @@ class FaceCoverage:
         bar = self.settings.fast_bar
         if bar is None or self.settings.strict:
             return
-        recent = index - 2 * self.settings.detect_every
-        for old in self._finished:
-            if (
-                not old.tentative
-                or old.strong
-                or old.beside
-                or old.unlooked is None
-                or not recent <= old.last_seen < index
-            ):
+        for old in self._given_up_under(track, index):
+            if old.strong or old.beside or old.unlooked is None or old.last_seen >= index:
                 continue
-            since = index - max(old.boxes) if old.boxes else 0
-            ahead = old.boxes.get(index, old.box + np.array([*(old.velocity * since), 0, 0]))
-            if not same_face(ahead, track.box):
-                continue
-            before, first, _view = old.unlooked
+            before, rect_then, _view = old.unlooked
+            first = np.array(rect_then, np.float64)
             elapsed = index - old.born
             rect = _box_rect(track.box)
             camera = self._camera * elapsed
-            shift = content_shift(before, grey, np.array(first, np.float64), rect, camera)
+            shift = content_shift(before, grey, first, rect, camera)
             if shift is None:
                 continue
             side = float(max(first[2], first[3]))
-            moved = _centre(track.box) - _centre(np.array(first, np.float64))
+            moved = _centre(track.box) - _centre(first)
             itself = float(np.abs(shift - camera).max()) >= max(FAST_SPEED, MOVED_ITSELF * side)
             there = float(np.abs(shift - moved).max()) <= MOVED_ITSELF * side
             if not (itself and there) or not self._verified(grey, rect, track.view, bar):
@@ -2076,7 +2080,7 @@ class FaceCoverage:
         # Finished tracks are needed only until their frames have left the buffer.
         oldest = self._buffer[0][0] if self._buffer else index
         self._finished = [t for t in self._finished if t.end is not None and t.end >= oldest]
-        recent = index - 2 * self.settings.detect_every
+        recent = self._given_up_since(index)
         for track in self._finished:
             if track.last_seen < recent:
                 track.unlooked = None
