@@ -970,7 +970,7 @@ class FaceCoverage:
             if any(same_face(box, other) for other in known):
                 continue
             small = _small_beside(box, [h.box for h in hosts])
-            looked = is_weak(view) and small and self._looked_again(grey, rect)
+            looked = is_weak(view) and small and self._looked_again(grey, rect, EMERGED_LOOK)
             if is_weak(view) and not looked:
                 continue
             known.append(box)
@@ -1308,10 +1308,7 @@ class FaceCoverage:
             return
         if self._moves_with_a_face(rect, track.velocity, index, besides=track):
             return
-        look = getattr(self._detector, "second_look", None)
-        if look is None or not self.settings.verify:
-            return
-        track.looked_on = self._look_score(look, grey, rect) >= STILL_THERE_LOOK
+        track.looked_on = self._looked_again(grey, rect, STILL_THERE_LOOK)
 
     def _moves_with_a_face(
         self, rect: PixelRect, velocity: np.ndarray, index: int, besides: _Track | None = None
@@ -1655,10 +1652,10 @@ class FaceCoverage:
         not at the pass of 28, then surely at the clip's last frame: its new track's
         back-fill stayed there, and 10 frames were left sharp, seed --emerging 7-6.)
         """
-        for old in self._given_up_under(track, index):
+        old = next(self._given_up_under(track, index), None)
+        if old is not None:
             old.tentative, old.verified = False, True
             track.velocity = old.velocity.copy()
-            return
 
     def _given_up_under(self, track: _Track, index: int) -> Iterator[_Track]:
         """The tracks given up unconfirmed (tentative) at most two passes before frame
@@ -1751,14 +1748,15 @@ class FaceCoverage:
             return True
         return self._second_look(look, grey, rect, bar)
 
-    def _looked_again(self, grey: np.ndarray, rect: PixelRect) -> bool:
-        """Whether a second look at ``rect``, a weak find of the emerge look, scores
-        ``EMERGED_LOOK``; False with no second look to make (a detector without one,
-        ``verify`` off): a weak detection is not taken on its own word."""
+    def _looked_again(self, grey: np.ndarray, rect: PixelRect, bar: float) -> bool:
+        """Whether a second look at ``rect`` scores ``bar`` (``EMERGED_LOOK``: a weak find
+        of the emerge look; ``STILL_THERE_LOOK``: a face not found again, ``_still_there``);
+        False with no second look to make (a detector without one, ``verify`` off): a
+        detection is not taken on its own word."""
         look = getattr(self._detector, "second_look", None)
         if not self.settings.verify or look is None:
             return False
-        return self._second_look(look, grey, rect, EMERGED_LOOK)
+        return self._second_look(look, grey, rect, bar)
 
     def _at_edge(self, rect: PixelRect) -> bool:
         """Whether ``rect`` (x, y, w, h) is cut by the frame's edge (``edge_sides``)."""
