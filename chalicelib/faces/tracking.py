@@ -286,7 +286,7 @@ class FaceCoverage:
         self._tracks: list[_Track] = []
         self._finished: list[_Track] = []
         # boxes of tracks given up standing still (``stood_still``) and the frame they
-        # were given up at: what the detector found there is scenery (``_on_blurred``)
+        # were given up at: what the detector finds there is scenery (``_cut_face``)
         self._scenery: list[tuple[np.ndarray, int]] = []
         self._buffer: deque[tuple[int, np.ndarray]] = deque()
         self._index = 0
