@@ -2104,7 +2104,17 @@ class FaceCoverage:
             context = self._found_with(
                 track, index, centred_around, sure=True, mutual=True, together=True
             )
-            doubtful = track.tentative and stale  # a weak detection not repeated
+            # A weak detection not repeated at the next pass is given up — one found
+            # confidently once, at the pass after (a face the detector half-believes is
+            # missed at a pass and found again at the next: a 70-px face in sunglasses
+            # under a shaking camera, found at frames 0 (confidently) and 1, missed at 4,
+            # found weakly at 8 and 9, looks 0.52-0.64, was left sharp 14 frames, motion
+            # seed 4362-3; kept, the detection at 8 is its third, ``verify_tries``)
+            # (not one born beside a larger face: a chin, a collar — found confidently at
+            # 28 beside a 308-px face at 1080p and weakly at 36, a 113-px box was blurred
+            # 36 frames so, held-out-56013-3 33.2 -> 31.4 dB)
+            waits = TENTATIVE_PASSES if track.strong and not track.beside else 1
+            doubtful = track.tentative and unseen > self.settings.detect_every * waits
             # (a box standing still shows the detector the same pixels at every pass:
             # not found at them for ``hold_s``, it is not a face the flow "follows" — a
             # 79-px box on scenery at a frame's edge, found three times, was held 47
@@ -2509,6 +2519,7 @@ EDGE_SNAP = 0.15
 MIRRORED_BEYOND = 0.25  # of a box's area beyond the frame's edge (_mirrored)
 KNOWN_FOUND = 4  # detections after the first: a face's size is known (_cut, _mirrored)
 PARTS_MARGIN = 0.05  # a second look's lead of a box over the faces inside it (_holds_parts)
+TENTATIVE_PASSES = 2  # passes a tentative track found confidently once waits to be found again
 EDGE_GROW = 0.3  # of the face's width: a box cut by the frame's edge grows this much inwards
 EDGE_ALONG = 0.15  # of the face's size: ... and this much along the edge, on each side
 # A detection this many times a tracked face's size around it is that face seen larger
