@@ -2066,6 +2066,7 @@ class FaceCoverage:
 
     def _retire(self, index: int) -> None:
         keep = []
+        faces = [t.box for t in self._live_faces(index)]
         for track in self._tracks:
             x, y, w, h = track.box
             unseen = index - track.last_seen
@@ -2110,10 +2111,13 @@ class FaceCoverage:
             # under a shaking camera, found at frames 0 (confidently) and 1, missed at 4,
             # found weakly at 8 and 9, looks 0.52-0.64, was left sharp 14 frames, motion
             # seed 4362-3; kept, the detection at 8 is its third, ``verify_tries``)
-            # (not one born beside a larger face: a chin, a collar — found confidently at
-            # 28 beside a 308-px face at 1080p and weakly at 36, a 113-px box was blurred
-            # 36 frames so, held-out-56013-3 33.2 -> 31.4 dB)
-            waits = TENTATIVE_PASSES if track.strong and not track.beside else 1
+            # (not one born beside a larger face, or lying beside one now: a chin, a
+            # collar — found confidently at 28 beside a 308-px face at 1080p and weakly
+            # at 36, a 113-px box was blurred 36 frames so, held-out-56013-3 33.2 -> 31.4
+            # dB; a collar found at 0, before the face above it was, emerging-61913-7)
+            waits = 1
+            if track.strong and not track.beside and not beside_face(track.box, faces):
+                waits = TENTATIVE_PASSES
             doubtful = track.tentative and unseen > self.settings.detect_every * waits
             # (a box standing still shows the detector the same pixels at every pass:
             # not found at them for ``hold_s``, it is not a face the flow "follows" — a
