@@ -2105,19 +2105,9 @@ class FaceCoverage:
             context = self._found_with(
                 track, index, centred_around, sure=True, mutual=True, together=True
             )
-            # A weak detection not repeated at the next pass is given up — one found
-            # confidently once, at the pass after (a face the detector half-believes is
-            # missed at a pass and found again at the next: a 70-px face in sunglasses
-            # under a shaking camera, found at frames 0 (confidently) and 1, missed at 4,
-            # found weakly at 8 and 9, looks 0.52-0.64, was left sharp 14 frames, motion
-            # seed 4362-3; kept, the detection at 8 is its third, ``verify_tries``)
-            # (not one born beside a larger face, or lying beside one now: a chin, a
-            # collar — found confidently at 28 beside a 308-px face at 1080p and weakly
-            # at 36, a 113-px box was blurred 36 frames so, held-out-56013-3 33.2 -> 31.4
-            # dB; a collar found at 0, before the face above it was, emerging-61913-7)
-            waits = 1
-            if track.strong and not track.beside and not beside_face(track.box, faces):
-                waits = TENTATIVE_PASSES
+            # a weak detection not repeated at the next pass (or the one after:
+            # ``waits_a_pass_more``)
+            waits = TENTATIVE_PASSES if waits_a_pass_more(track, faces) else 1
             doubtful = track.tentative and unseen > self.settings.detect_every * waits
             # (a box standing still shows the detector the same pixels at every pass:
             # not found at them for ``hold_s``, it is not a face the flow "follows" — a
@@ -2987,6 +2977,35 @@ def around_faces(rect: PixelRect, faces: Sequence[np.ndarray], cut: bool = False
     if sum(ratio > 2 for ratio in larger) >= 2:
         return True
     return bool(inside) and not cut
+
+
+def waits_a_pass_more(track: _Track, faces: Sequence[np.ndarray]) -> bool:
+    """Whether tentative ``track``, not found at a pass, is kept to the pass after
+    (``TENTATIVE_PASSES``) rather than given up: found confidently once, not born beside
+    a larger face (``beside_face``) and touching none of the live ``faces`` (x, y, w, h).
+
+    A face the detector half-believes is missed at a pass and found again at the next:
+    a 70-px face in sunglasses under a shaking camera at 1080p, found at frames 0
+    (confidently) and 1, missed at 4, found weakly at 8 and 9 (looks 0.52-0.64), was
+    given up at 6 and left sharp 14 frames (motion seed 4362-3); kept, the detection at
+    8 is its third (``verify_tries``). A box beside or on a face is a chin, a collar or
+    the face's surroundings: found confidently at 28 beside a 308-px face and weakly at
+    36, a 113-px box was blurred 36 frames so (held-out-56013-3, 33.2 -> 31.4 dB); a
+    216-px box found at frame 0 beside a 288-px face, matched to boxes growing to 904
+    px, blurred the whole clip (held-out-39848-1, 48.0 -> 22.6 dB).
+
+    >>> track = _Track(0, 0, 0, np.array([100, 100, 60, 60.0]), strong=True)
+    >>> waits_a_pass_more(track, []), waits_a_pass_more(track, [np.array([90, 0, 90, 90.0])])
+    (True, False)
+    >>> track.strong = False  # found weakly only
+    >>> waits_a_pass_more(track, [])
+    False
+    """
+    return (
+        track.strong
+        and not track.beside
+        and not any(touches_grown(track.box, face) for face in faces)
+    )
 
 
 def beside_face(box: np.ndarray, faces: Sequence[np.ndarray]) -> bool:
