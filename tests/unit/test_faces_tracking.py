@@ -888,12 +888,7 @@ def test_a_face_found_confidently_then_missed_at_a_pass_waits_for_the_next() -> 
     positions = {i: (60 + 3 * max(0, i - 8), 60) for i in range(40)}
     seer = DoubtedSeer(positions, passes=set())
     seer.blind = {4, 5}
-    coverage = FaceCoverage(seer, SIZE, 30.0, CoverageSettings())
-    covered = []
-    for index, frame in enumerate(square_frames(positions, 40)):
-        seer.frame = index
-        covered += coverage.push(frame)
-    covered += coverage.finish()
+    covered = cover_all(seer, square_frames(positions, 40))
     assert all(covers(c.rects, *positions[c.index]) for c in covered)
 
 
