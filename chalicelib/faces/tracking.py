@@ -2164,7 +2164,7 @@ class FaceCoverage:
         ``track``'s box is ``on`` (``on(track.box, other.box)``), moves with ``track``;
         with ``sure``, only a sure face (strong, not tentative, found ``ESTABLISHED``
         times); with ``mutual``, ``track`` also moves with it; with ``together``, only
-        one found whenever ``track`` was since its first detection (``found_apart``)."""
+        one found whenever ``track`` was (``found_apart``)."""
         return any(
             other is not track
             and other.last_seen == index
@@ -2474,18 +2474,27 @@ def stood_still(track: _Track) -> bool:
 
 
 def found_apart(track: _Track, other: _Track) -> bool:
-    """Whether ``track`` was found at a frame since ``other``'s first detection where
-    ``other`` was not.
+    """Whether ``track`` was found at a frame where ``other`` was not — before ``other``
+    was first found, too.
+
+    A face tracked first is not the context of a smaller box found on it later: a
+    239 x 311 face turning, tracked from frame 0 by a 437-px box, had a 110-px box on
+    part of it from frame 8; retired at 28 as that box seen larger (``centred_around``),
+    the face was left sharp around the small box's rectangle for 10 frames (blind
+    seed --motion 97539-1, session 65).
 
     >>> other = _Track(1, 0, 40, np.zeros(4), seen={3: 0, 4: 4, 39: 4, 40: 40})
     >>> found_apart(_Track(0, 0, 36, np.zeros(4), seen={8: 8, 36: 36}), other)
     True
     >>> found_apart(_Track(0, 0, 40, np.zeros(4), seen={4: 4, 39: 4, 40: 40}), other)
     False
+    >>> later = _Track(1, 8, 40, np.zeros(4), seen={8: 8, 39: 8, 40: 40})
+    >>> found_apart(_Track(0, 0, 40, np.zeros(4), seen={8: 8, 39: 8, 40: 40}), later)
+    True
     """
     theirs = {*other.seen.values(), other.born, other.last_seen}
     mine = {*track.seen.values(), track.born, track.last_seen}
-    return any(frame >= other.born and frame not in theirs for frame in mine)
+    return any(frame not in theirs for frame in mine)
 
 
 def found_larger(then: np.ndarray, box: np.ndarray) -> bool:

@@ -39,6 +39,24 @@ def test_a_large_face_found_where_a_small_box_on_it_was_not_is_not_its_context(
     assert [t.ident for t in coverage._tracks] == ([0] if retired else [0, 1])
 
 
+def test_a_large_face_tracked_before_a_small_box_on_it_is_not_its_context() -> None:
+    # A 60-px face tracked from frame 0; a sure 24-px box centred on it, moving with it,
+    # found from frame 8 on at every pass the face was. The face was found before the
+    # box existed: it is no context of the box, and stays (a 239 x 311 face turning was
+    # retired so at frame 28 around a 110-px box on part of it: motion seed 97539-1).
+    coverage = FaceCoverage(NoSeer(), (200, 150), 30.0, CoverageSettings())
+    small = _Track(0, 8, 40, np.array([80, 60, 24, 24], np.float64))
+    small.velocity, small.strong, small.redetected = np.array([-4.0, 5]), True, 8
+    passes = [8, 12, 16, 20, 24, 28, 32, 36, 40]
+    small.seen = {f: max(d for d in passes if d <= f) for f in range(8, 41)}
+    large = _Track(1, 0, 40, np.array([62, 42, 60, 60], np.float64))
+    large.velocity, large.strong, large.redetected = np.array([-4.0, 5]), True, 10
+    large.seen = {f: max(d for d in [0, 4, *passes] if d <= f) for f in range(41)}
+    coverage._tracks = [small, large]
+    coverage._retire(40)
+    assert [t.ident for t in coverage._tracks] == [0, 1]
+
+
 def test_a_small_face_crossing_a_large_one_does_not_carry_its_flow() -> None:
     # A 120-px face moving (-4, 5) px/frame with a 50-px face in front of it moving
     # (8, 6): most of the large face's points lie on the small one, and their median is
