@@ -2107,8 +2107,9 @@ class FaceCoverage:
             )
             # a weak detection not repeated at the next pass (or the one after:
             # ``waits_a_pass_more``)
-            waits = TENTATIVE_PASSES if waits_a_pass_more(track, faces) else 1
-            doubtful = track.tentative and unseen > self.settings.detect_every * waits
+            doubtful = track.tentative and unseen > self.settings.detect_every * (
+                TENTATIVE_PASSES if waits_a_pass_more(track, faces) else 1
+            )
             # (a box standing still shows the detector the same pixels at every pass:
             # not found at them for ``hold_s``, it is not a face the flow "follows" — a
             # 79-px box on scenery at a frame's edge, found three times, was held 47
