@@ -2460,3 +2460,14 @@ def test_a_weak_box_at_the_edge_on_a_spot_given_up_as_scenery_fails_its_cut_look
     out, _coverage = _run_script(LookingScriptSeer(script, 0.9), [(still, 40)], 60)
     late = [bool(c.rects) for c in out if 44 <= c.index < 48]
     assert late == [blurred] * 4, [(c.index, c.rects) for c in out if c.index >= 36]
+
+
+def test_a_face_that_moved_before_it_was_found_and_then_stopped_is_back_filled_where_it_was() -> None:
+    # The square comes in fast (11 px/frame) and stops at frame 8, where it is first
+    # found. The back-fill's velocity, measured between its detections after that,
+    # is 0: only the optical flow, following its first box's pixels back through the
+    # buffered frames, finds where it was (motion-63181-4-stop-go: 5 frames sharp).
+    positions = {i: (10 + 11 * min(i, 8), 60) for i in range(40)}
+    covered = run(positions, 40, blind=set(range(8)), settings=CoverageSettings())
+    sharp = [c.index for c in covered if not covers(c.rects, *positions[c.index])]
+    assert sharp == []
