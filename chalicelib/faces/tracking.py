@@ -2357,6 +2357,12 @@ class FaceCoverage:
             return self._padded(track, box, since, track.velocity, margins)
         if not track.born - self._back <= index < track.born:
             return None
+        return self._back_filled(track, index, margins)
+
+    def _back_filled(
+        self, track: _Track, index: int, margins: np.ndarray | None
+    ) -> PixelRect | None:
+        """``_rect_at`` a frame before ``track``'s first detection, within its back-fill."""
         # Back-filled: moved back from its first box along its early velocity — and,
         # when that box was grown back since (``_grow_back``), also from the box it
         # was first found with, along the velocity measured from that one: the
@@ -3905,7 +3911,7 @@ def _flow(
     return np.asarray(median_rows(steps[used]), np.float64)
 
 
-BACK_JUMP = 6.0  # px/frame: a change of velocity from one frame to the next that ends ``follow_back``
+BACK_JUMP = 6.0  # px/frame: a change of velocity from a frame to the next ends ``follow_back``
 BACK_JUMP_SHARE = 0.08  # ... or this share of the face's side, if more
 
 

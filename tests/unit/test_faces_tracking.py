@@ -2462,7 +2462,7 @@ def test_a_weak_box_at_the_edge_on_a_spot_given_up_as_scenery_fails_its_cut_look
     assert late == [blurred] * 4, [(c.index, c.rects) for c in out if c.index >= 36]
 
 
-def test_a_face_that_moved_before_it_was_found_and_then_stopped_is_back_filled_where_it_was() -> None:
+def test_a_face_that_moved_then_stopped_before_it_was_found_is_back_filled_where_it_was() -> None:
     # The square comes in fast (11 px/frame) and stops at frame 8, where it is first
     # found. The back-fill's velocity, measured between its detections after that,
     # is 0: only the optical flow, following its first box's pixels back through the
