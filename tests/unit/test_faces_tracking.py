@@ -701,7 +701,7 @@ def test_a_box_centred_on_a_sure_face_and_twice_its_size_is_retired_when_moving_
     big = _Track(1, 0, 12, np.array([62, 42, 60, 60], np.float64))
     big.velocity, big.strong, big.redetected = np.array(big_velocity), True, 2
     coverage._tracks = [face, big]
-    coverage._retire(12)
+    coverage._retire(12, np.zeros((SIZE[1], SIZE[0]), np.uint8))
     kept = [t.ident for t in coverage._tracks]
     # Moving with the face: that face seen larger, retired. Passing the other way, or
     # slow with the face passing it: a face of its own (crossing behind or in front),
@@ -1125,7 +1125,7 @@ def test_a_box_out_of_the_frame_is_kept_until_the_next_pass_while_its_rectangle_
     track.followed, track.strong = 20, True
     coverage._tracks = [track]
     assert coverage._padded(track, track.box, unseen, track.velocity) is not None
-    coverage._retire(20)
+    coverage._retire(20, np.zeros((SIZE[1], SIZE[0]), np.uint8))
     # kept until the next pass (main: retired as gone once the box left the frame);
     # after a pass that did not find it, the box alone decides
     assert (coverage._tracks == [track]) == (unseen <= 4)
