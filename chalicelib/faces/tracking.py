@@ -3961,25 +3961,6 @@ def follow_back(
     time): the box moved by the optical flow's median step frame by frame (``_flow``),
     and its velocity then (px/frame, forward in time), until the flow loses them (the
     face came in by an edge, from behind something).
-    The flow is also given up where its velocity jumps by more than ``BACK_JUMP`` px
-    (or ``BACK_JUMP_SHARE`` of the box's side) a frame: a face slows and turns over
-    frames (the stop-go faces above by at most 3 px/frame a frame), so the pixels
-    followed were something else's — a face coming out from behind another was
-    "followed" back on the other's body, moving 18 px/frame otherwise from one frame
-    to the next, and blurred there (held-out-43040-0: 38.2 → 34.0 dB without this). Pixels that stood still (within ``STILL_MOVE`` of
-    the box's side) give nothing: that is what a false detection on scenery gives, the
-    flow following the scenery (a 55-px box on tissue, blurred 30 frames more where
-    it was found: held-out-43040-3, 39.1 → 36.3 dB); a face standing unseen for a
-    second, then found as it moved off, would be missed as before. And the flow is
-    given up where it moves as one of the ``others`` (the velocities of the faces
-    tracked then) and not as the face's ``own`` (measured after its first detection,
-    ``_follows``): it follows that face's pixels. A
-    face coming out from behind a larger one was followed back, turning over four
-    frames (by 4.7-5.9 px/frame a frame) as its pixels went behind, onto the other's
-    body, and blurred there for 10 frames (emerging-41242-3: 65.5 → 39.6 dB without
-    either rule, 50.6 with this one alone); a weak 224-px box
-    found at a clip's last frame around a 94-px face was followed back on that
-    face (31.7 → 29.6 dB, emerging-61913-3).
 
     The back-fill moves a new face's box back along the velocity measured *after*
     its first detection (``_early_velocity``): a face that moved otherwise before
@@ -3987,6 +3968,27 @@ def follow_back(
     stopping, found at frame 8 while it stood, was back-filled standing and left
     sharp for 5 frames (motion-63181-4-stop-go); a 33-px face coming in by the
     right edge at 20 px/frame, found once it slowed, for 5 frames (motion-3587-7).
+
+    Where the pixels followed are not the face's, the flow is given up:
+
+    - where its velocity jumps by more than ``BACK_JUMP`` px/frame (or
+      ``BACK_JUMP_SHARE`` of the box's side) from one frame to the next: a face
+      slows and turns over frames (those stop-go faces by at most 3 px/frame a
+      frame). A face coming out from behind another was followed back on the
+      other's body, moving 18 px/frame otherwise from one frame to the next
+      (held-out-43040-0: 38.2 → 34.0 dB without this);
+    - where it moves as one of the ``others`` (the velocities of the faces tracked
+      then) and not as the face's ``own`` (``_follows``): a face coming out from
+      behind a larger one was followed back onto the other's body, turning by
+      4.7-5.9 px/frame a frame, and blurred there 10 frames (emerging-41242-3: 65.5
+      → 39.6 dB without either rule, 50.6 with this one alone); a weak 224-px box
+      found at a clip's last frame around a 94-px face was followed back on that
+      face (31.7 → 29.6 dB, emerging-61913-3);
+    - in all, when they stood still (within ``STILL_MOVE`` of the box's side): that
+      is what a false detection on scenery gives, the flow following the scenery (a
+      55-px box on tissue, blurred 30 frames more where it was found:
+      held-out-43040-3, 39.1 → 36.3 dB). A face standing unseen for a second, then
+      found as it moved off, is missed as before.
 
     >>> rng = np.random.default_rng(1)
     >>> scene = cv2.GaussianBlur(rng.integers(0, 255, (120, 200)).astype(np.uint8), (5, 5), 0)
