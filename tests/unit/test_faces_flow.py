@@ -51,14 +51,16 @@ def test_a_face_is_followed_back_until_its_velocity_jumps() -> None:
     assert np.abs(followed[-1][1] - [8, 0]).max() < 0.5
 
 
-def test_a_face_is_not_followed_back_on_a_larger_face_s_motion() -> None:
+def test_a_face_is_not_followed_back_on_another_face_s_motion() -> None:
     from chalicelib.faces.tracking import follow_back
 
     box = np.array([120.0, 80.0, 40.0, 40.0])
     greys = _moving_scene([(8, 0)] * 4)
     assert len(follow_back(greys, box)) == 4
-    # moving as a larger face moves, not as it moves itself after it was found: that
+    # moving as another face moves, not as it moves itself after it was found: that
     # face's pixels (the face came out from behind it)
-    larger = [np.array([7.0, 1.0])]
-    assert follow_back(greys, box, own=np.array([0.0, 6.0]), larger=larger) == []
-    assert len(follow_back(greys, box, own=np.array([8.0, 0.0]), larger=larger)) == 4
+    others = [np.array([7.0, 1.0])]
+    assert follow_back(greys, box, own=np.array([0.0, 6.0]), others=others) == []
+    assert len(follow_back(greys, box, own=np.array([8.0, 0.0]), others=others)) == 4
+    # (nor when the two move alike: the flow tells nothing of whose pixels it follows)
+    assert len(follow_back(greys, box, own=np.array([7.0, 2.0]), others=others)) == 4
