@@ -23,3 +23,44 @@ def test_a_large_face_is_followed_on_a_smaller_pyramid_level() -> None:
     assert track.points is not None  # the points, back at full size, sit on the moved square
     inside = (track.points[:, 0, 0] >= 293) & (track.points[:, 0, 0] < 593)
     assert inside.mean() > 0.9
+
+
+def _moving_scene(steps: list[tuple[int, int]]) -> list[np.ndarray]:
+    """Grey frames going back in time: a textured square on a flat background, moved
+    back by each of ``steps`` (dx, dy) in turn (its forward velocity, px/frame)."""
+    rng = np.random.default_rng(2)
+    texture = cv2.GaussianBlur(rng.integers(0, 255, (40, 40), np.uint8), (5, 5), 0)
+    x, y = 120, 80
+    greys = []
+    for dx, dy in [(0, 0), *steps]:
+        x, y = x - dx, y - dy
+        grey = np.full((200, 300), 90, np.uint8)
+        grey[y : y + 40, x : x + 40] = texture
+        greys.append(grey)
+    return greys
+
+
+def test_a_face_is_followed_back_until_its_velocity_jumps() -> None:
+    from chalicelib.faces.tracking import follow_back
+
+    box = np.array([120.0, 80.0, 40.0, 40.0])
+    # 8 px/frame to the right, then (going back) 8 px/frame up: a jump of 16 px/frame
+    followed = follow_back(_moving_scene([(8, 0)] * 3 + [(0, -8)] * 2), box)
+    assert len(followed) == 3
+    assert np.abs(followed[-1][0][:2] - [96, 80]).max() < 1.0
+    assert np.abs(followed[-1][1] - [8, 0]).max() < 0.5
+
+
+def test_a_face_is_not_followed_back_on_another_face_s_motion() -> None:
+    from chalicelib.faces.tracking import follow_back
+
+    box = np.array([120.0, 80.0, 40.0, 40.0])
+    greys = _moving_scene([(8, 0)] * 4)
+    assert len(follow_back(greys, box)) == 4
+    # moving as another face moves, not as it moves itself after it was found: that
+    # face's pixels (the face came out from behind it)
+    others = [np.array([7.0, 1.0])]
+    assert follow_back(greys, box, own=np.array([0.0, 6.0]), others=others) == []
+    assert len(follow_back(greys, box, own=np.array([8.0, 0.0]), others=others)) == 4
+    # (nor when the two move alike: the flow tells nothing of whose pixels it follows)
+    assert len(follow_back(greys, box, own=np.array([7.0, 2.0]), others=others)) == 4

@@ -701,7 +701,7 @@ def test_a_box_centred_on_a_sure_face_and_twice_its_size_is_retired_when_moving_
     big = _Track(1, 0, 12, np.array([62, 42, 60, 60], np.float64))
     big.velocity, big.strong, big.redetected = np.array(big_velocity), True, 2
     coverage._tracks = [face, big]
-    coverage._retire(12)
+    coverage._retire(12, np.zeros((SIZE[1], SIZE[0]), np.uint8))
     kept = [t.ident for t in coverage._tracks]
     # Moving with the face: that face seen larger, retired. Passing the other way, or
     # slow with the face passing it: a face of its own (crossing behind or in front),
@@ -1125,7 +1125,7 @@ def test_a_box_out_of_the_frame_is_kept_until_the_next_pass_while_its_rectangle_
     track.followed, track.strong = 20, True
     coverage._tracks = [track]
     assert coverage._padded(track, track.box, unseen, track.velocity) is not None
-    coverage._retire(20)
+    coverage._retire(20, np.zeros((SIZE[1], SIZE[0]), np.uint8))
     # kept until the next pass (main: retired as gone once the box left the frame);
     # after a pass that did not find it, the box alone decides
     assert (coverage._tracks == [track]) == (unseen <= 4)
@@ -2460,3 +2460,14 @@ def test_a_weak_box_at_the_edge_on_a_spot_given_up_as_scenery_fails_its_cut_look
     out, _coverage = _run_script(LookingScriptSeer(script, 0.9), [(still, 40)], 60)
     late = [bool(c.rects) for c in out if 44 <= c.index < 48]
     assert late == [blurred] * 4, [(c.index, c.rects) for c in out if c.index >= 36]
+
+
+def test_a_face_that_moved_then_stopped_before_it_was_found_is_back_filled_where_it_was() -> None:
+    # The square comes in fast (11 px/frame) and stops at frame 8, where it is first
+    # found. The back-fill's velocity, measured between its detections after that,
+    # is 0: only the optical flow, following its first box's pixels back through the
+    # buffered frames, finds where it was (motion-63181-4-stop-go: 5 frames sharp).
+    positions = {i: (10 + 11 * min(i, 8), 60) for i in range(40)}
+    covered = run(positions, 40, blind=set(range(8)), settings=CoverageSettings())
+    sharp = [c.index for c in covered if not covers(c.rects, *positions[c.index])]
+    assert sharp == []
