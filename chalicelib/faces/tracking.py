@@ -2450,8 +2450,7 @@ class FaceCoverage:
                 ]
                 with self._cpu("back_flow_cpu_s"):
                     followed = follow_back(greys, box, own, others)
-                for frame, found in zip(frames[1:], followed, strict=False):
-                    track.back[frame] = found
+                track.back = dict(zip(frames[1:], followed, strict=False))
         return track.back
 
     def _padded(
