@@ -3057,9 +3057,11 @@ def around_faces(rect: PixelRect, faces: Sequence[np.ndarray], cut: bool = False
     first track.)
 
     >>> faces = [np.array([100, 100, 40, 40.0]), np.array([160, 100, 40, 40.0])]
-    >>> around_faces((60, 40, 200, 200), faces), around_faces((60, 40, 90, 90), faces[:1])
+    >>> around_faces((60, 40, 200, 200), faces), around_faces((60, 40, 100, 104), faces[:1])
     (True, True)
-    >>> around_faces((60, 40, 90, 90), faces[:1], cut=True)  # maybe a face entering
+    >>> around_faces((60, 40, 100, 104), faces[:1], cut=True)  # maybe a face entering
+    False
+    >>> around_faces((118, 60, 120, 120), faces[:1])  # its centre inside, the face not
     False
     >>> around_faces((80, 80, 60, 60), faces[:1])  # the face itself, a little larger
     False
@@ -3076,7 +3078,11 @@ def around_faces(rect: PixelRect, faces: Sequence[np.ndarray], cut: bool = False
     larger = [side / float(max(face[2], face[3])) for face in inside]
     if sum(ratio > 2 for ratio in larger) >= 2:
         return True
-    return bool(inside) and not cut
+    # (one face: only one within the detection — its head and shoulders hold it; a
+    # 44-px face whose centre lay 4 px inside the edge of a 295-px detection of a
+    # tilted profile, a face of its own, kept that face from being tracked: 60 frames
+    # sharp, motion-29298-3-stop-go)
+    return any(_within(face, rect) for face in inside) and not cut
 
 
 def waits_a_pass_more(track: _Track, faces: Sequence[np.ndarray]) -> bool:
@@ -3279,6 +3285,28 @@ def centred_around(box: np.ndarray, face: np.ndarray) -> bool:
     side, inner = float(max(box[2], box[3])), float(max(face[2], face[3]))
     apart = float(np.hypot(*(_centre(box) - _centre(face))))
     return side >= CONTEXT_FACE * inner and apart <= CONTEXT_CENTRE * side
+
+
+WITHIN_SLACK = 0.25  # of a face's side: how far it may reach out of a box and be within it
+
+
+def _within(face: np.ndarray, rect: PixelRect) -> bool:
+    """Whether ``face`` (x, y, w, h) lies within ``rect`` (x, y, w, h) grown by
+    ``WITHIN_SLACK`` of the face's side.
+
+    >>> _within(np.array([100, 100, 40, 40.0]), (60, 40, 90, 104))
+    True
+    >>> _within(np.array([100, 100, 40, 40.0]), (115, 40, 90, 104))  # 15 px of 40 out
+    False
+    """
+    slack = WITHIN_SLACK * float(max(face[2], face[3]))
+    x, y, w, h = rect
+    return bool(
+        face[0] >= x - slack
+        and face[1] >= y - slack
+        and face[0] + face[2] <= x + w + slack
+        and face[1] + face[3] <= y + h + slack
+    )
 
 
 def _holds_centre(rect: PixelRect, box: np.ndarray) -> bool:

@@ -1978,6 +1978,21 @@ def test_a_face_found_with_a_part_of_it_at_the_same_pass_is_the_one_looking_more
     assert [tuple(int(v) for v in track.box) for track in coverage._tracks] == started
 
 
+def test_a_small_face_reaching_out_of_a_large_detection_leaves_that_detection_a_face() -> None:
+    # motion seed 29298-3: a 46-px face whose centre lay 7 px inside the left edge of a
+    # confident 308-px detection of a tilted profile beside it. Taken for that face seen
+    # with its head and shoulders, the profile was never tracked: sharp for 60 frames.
+    # (The boxes of frame 0; a second look did not rescue it: scores as told here.)
+    small, large = (1395, 716, 46, 46), (1411, 603, 308, 311)
+    coverage = FaceCoverage(LookSeer({small: 0.9, large: 0.8}), (1920, 1080), 30.0)
+    grey = np.zeros((1080, 1920), np.uint8)
+    coverage._associate([(small, "blazeface"), (large, "blazeface")], grey, 0, False)
+    assert sorted(tuple(int(v) for v in track.box) for track in coverage._tracks) == [
+        small,
+        large,
+    ]
+
+
 class GrowingSeer(SquareSeer):
     """Finds a still 40-px face at (80, 60): at frame 0 only a 24-px box on its middle
     (labelled ``first``: the part the detector held), from frame 4 on the whole face
