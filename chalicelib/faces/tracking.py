@@ -200,6 +200,7 @@ class CoverageStats:
     whole_search_cpu_s: float = 0.0  # of which in passes searching the whole frame (start, cuts)
     second_looks: int = 0  # detections looked at again (``CoverageSettings.verify``)
     follow_ups: int = 0  # new faces looked for again on the next frame (``follow_up_side``)
+    missed_looks: int = 0  # sure faces a pass missed, looked for again (``_missed_look``)
     edge_searches: int = 0  # motion at the frame's edge searched (``edge_band``)
     edge_looks: int = 0  # ... on the frame after a start or a cut (``edge_look``)
     edge_look_faces: int = 0  # tracks started by those looks
@@ -403,6 +404,9 @@ class FaceCoverage:
             self._pending = deque(self._whole)
             self.stats.full_scans += 1
         near = self._around_tracks()
+        regions = {
+            id(track): (rect, least) for (rect, least, _view), track in zip(near, self._tracks)
+        }
         # (a weak track's region explains only the motion mostly inside it — the
         # motion of the texture it may be: a 21-px face crossing the frame at 26
         # px/frame lay a third inside the region of a weak 110-px box on the
@@ -441,17 +445,9 @@ class FaceCoverage:
         # held-out-47508-5). Not around a larger one: the fine level looks at the
         # region enlarged for the smallest face asked, and a weak 197-px box on a
         # background grew from what it found there to 1,074 px (held-out-12768-1).
-        # Around a face found confidently and sure, the fine level too, as at its
-        # follow-up: a detector finds a face at one scale and not another (a still
-        # 81-px face found confidently at frame 0 was not found at any later pass, from
-        # 49 px, and only enlarged; its box coasted off it on a velocity measured from
-        # the jitter of one frame, and it was left sharp 54 frames: held-out-30600-6).
         for (rect, least, view), track in zip(near, self._tracks, strict=True):
             unsure = least < FINE_UNSURE * self._detector.min_face and not track.strong
-            sure = track.strong and not track.tentative
-            searches += [
-                (item, view, False, None, unsure or sure) for item in self._clamp([(rect, least)])
-            ]
+            searches += [(item, view, False, None, unsure) for item in self._clamp([(rect, least)])]
         searches += [(item, None, True, math.ceil(item[1] * LEVEL_SPAN), False) for item in scan]
         self.stats.detection_passes += 1
         self.stats.searched_pixels += sum(_cost(s[0], self._detector.min_face) for s in searches)
@@ -468,7 +464,51 @@ class FaceCoverage:
             )
         found += self._edge_faces(grey, self._clamp(edge), found, extents)
         self._associate(found, grey, index, refresh, extents)
+        self._missed_look(grey, index, refresh, regions)
         self._small_ref = small
+
+    def _missed_look(
+        self, grey: np.ndarray, index: int, refresh: bool, regions: dict[int, ScanItem]
+    ) -> None:
+        """Look again, at the detector's fine level too, around each face found
+        confidently and sure that this pass did not find again (``regions``: its
+        track's search region at this pass, by ``id``); a confident detection that
+        ``match_distance`` allows is that face found again. Nothing else found there
+        is taken.
+
+        A detector finds a face at one scale and not another: a still 81-px face,
+        found confidently at frame 0, was found at no later pass (its region searched
+        from 49 px), only enlarged; its box coasted off it on a velocity measured from
+        one frame's jitter, and it was left sharp in 54 frames (held-out-30600-6).
+        Every fine-level find taken as a detection blurred chins and texture too
+        (4 of 80 clips fell 1.6-3.6 dB). Nor is a face another track follows taken.
+        """
+        for track in list(self._tracks):
+            if not track.strong or track.tentative or track.last_seen >= index:
+                continue
+            items = self._clamp([regions[id(track)]]) if id(track) in regions else []
+            if not items:
+                continue
+            rect = items[0][0]
+            found, extents = self._look(
+                grey, items, [max(rect[2], rect[3])], prefer=track.view, fine=True
+            )
+            self.stats.missed_looks += 1
+            # (not another tracked face's: a face passing behind a still one took
+            # the still face's box, 33810-5)
+            others = [t.box for t in self._tracks if t is not track]
+            sure = [
+                box
+                for box, view in found
+                if not is_weak(view)
+                and not any(same_face(np.array(box, np.float64), other) for other in others)
+            ]
+            best = _best_match(track.box, sure, self._reach(track, index, refresh))
+            if best is None:
+                continue
+            track.view = dict(found)[best]
+            self._found_again(track, best, grey, index, refresh)
+            self._keep_reach(track, best, extents, index)
 
     def _search(
         self,

@@ -76,10 +76,11 @@ def test_a_detection_mostly_beyond_the_edge_is_reflected_back_only_when_it_shows
 
 def test_a_small_face_found_only_weakly_is_looked_for_at_the_fine_level() -> None:
     # Around a weak 52-px box (a 29-px face found weakly, oversized) the search asks
-    # for the fine level, and around a face found confidently and sure (a detector
-    # finds a face at one scale and not another: held-out-30600-6); around a large
-    # weak box (on texture: the fine level there finds larger and larger boxes), or a
-    # confident one not sure (tentative), it does not.
+    # for the fine level; around a face found confidently and sure that the pass did
+    # not find, a second look asks for it (``_missed_look``: a detector finds a face
+    # at one scale and not another, held-out-30600-6); around a large weak box (on
+    # texture: the fine level there finds larger and larger boxes), or a confident
+    # one not sure (tentative), neither does.
     recorder = Recorder()
     coverage = FaceCoverage(recorder, (640, 480), 30.0, CoverageSettings())
     weak = _Track(0, 0, 0, np.array([100.0, 100, 52, 52]), view="blazeface?")
