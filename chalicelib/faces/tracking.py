@@ -405,7 +405,8 @@ class FaceCoverage:
             self.stats.full_scans += 1
         near = self._around_tracks()
         regions = {
-            id(track): (rect, least) for (rect, least, _view), track in zip(near, self._tracks)
+            id(track): (rect, least)
+            for (rect, least, _view), track in zip(near, self._tracks, strict=True)
         }
         # (a weak track's region explains only the motion mostly inside it — the
         # motion of the texture it may be: a 21-px face crossing the frame at 26
