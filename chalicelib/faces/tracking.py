@@ -3134,7 +3134,7 @@ def around_faces(rect: PixelRect, faces: Sequence[np.ndarray], cut: bool = False
     if sum(ratio > 2 for ratio in larger) >= 2:
         return True
     # (one face: only one within the detection — its head and shoulders hold it; a
-    # 44-px face whose centre lay 4 px inside the edge of a 295-px detection of a
+    # 46-px face whose centre lay 7 px inside the edge of a 308-px detection of a
     # tilted profile, a face of its own, kept that face from being tracked: 60 frames
     # sharp, motion-29298-3-stop-go)
     return any(_within(face, rect) for face in inside) and not cut
