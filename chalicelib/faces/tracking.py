@@ -492,7 +492,8 @@ class FaceCoverage:
                 continue
             if self._at_edge(_box_rect(track.box)):
                 continue
-            items = self._clamp([regions[id(track)]]) if id(track) in regions else []
+            region = regions.get(id(track))
+            items = self._clamp([region]) if region is not None else []
             if not items:
                 continue
             rect = items[0][0]
@@ -506,9 +507,7 @@ class FaceCoverage:
             sure = [
                 box
                 for box, view in found
-                if not is_weak(view)
-                and not self._at_edge(box)
-                and not any(same_face(np.array(box, np.float64), other) for other in others)
+                if not is_weak(view) and not self._at_edge(box) and not on_a_known_face(box, others)
             ]
             best = _best_match(track.box, sure, self._reach(track, index, refresh))
             if best is None:
@@ -726,7 +725,7 @@ class FaceCoverage:
             (rect, view)
             for rect, view in labelled
             if (max(rect[2], rect[3]) <= most or not is_weak(view))
-            and not any(same_face(np.array(rect, np.float64), other) for other in known)
+            and not on_a_known_face(rect, known)
         ]
         if extents is not None:
             extents.update((rect, reach[rect]) for rect, _view in kept if rect in reach)
@@ -806,11 +805,7 @@ class FaceCoverage:
         # (not a face another track already follows: a new track on a face's chin
         # took the face itself at 50 px/frame and was blurred, padded so — 68739-3)
         others = [t.box for t in self._tracks if t not in young]
-        unmatched = [
-            rect
-            for rect, _view in found
-            if not any(same_face(np.array(rect, np.float64), other) for other in others)
-        ]
+        unmatched = [rect for rect, _view in found if not on_a_known_face(rect, others)]
         for track, item, _most in searches:
             side = float(max(track.box[2], track.box[3]))
             first, reach = track.boxes[track.born], _follow_reach(side)
@@ -3450,6 +3445,16 @@ def same_face(a: np.ndarray, b: np.ndarray) -> bool:
     ca, cb = _centre(a), _centre(b)
     small, large = min(a[2], b[2]), max(a[2], b[2])
     return bool(np.abs(ca - cb).max() < 0.5 * small and large <= 2 * small)
+
+
+def on_a_known_face(rect: PixelRect, known: Sequence[np.ndarray]) -> bool:
+    """Whether detection ``rect`` (x, y, w, h) is ``same_face`` as one of ``known`` boxes.
+
+    >>> on_a_known_face((10, 5, 50, 50), [np.array([0, 0, 40, 40.0])])
+    True
+    """
+    box = np.array(rect, np.float64)
+    return any(same_face(box, other) for other in known)
 
 
 def steady_size(before: np.ndarray, detected: np.ndarray, shrink: float) -> np.ndarray:
