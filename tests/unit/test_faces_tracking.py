@@ -2524,3 +2524,19 @@ def test_a_face_that_moved_then_stopped_before_it_was_found_is_back_filled_where
     covered = run(positions, 40, blind=set(range(8)), settings=CoverageSettings())
     sharp = [c.index for c in covered if not covers(c.rects, *positions[c.index])]
     assert sharp == []
+
+
+def test_a_weak_box_found_again_against_its_flow_moves_as_the_flow_says() -> None:
+    # An 80-px textured square (a photo with a face in it) moving (6, 9) px/frame:
+    # found weakly at frame 0 on its lower left part, confidently at the pass of frame
+    # 4 on its upper right part (the face). The optical flow moved the weak box down
+    # with the square at every frame; the jump from it to the detection says "right
+    # and up" (16, -1) px/frame, which the flow's velocity does not allow: the face's
+    # speed is the flow's displacement of the box. (Before: measured from the jump,
+    # the box coasted up off the face; held-out-75168-4 kept 0.37-1.00 in 7 frames.)
+    positions = {i: (30 + 6 * i, 5 + 9 * i) for i in range(8)}
+    script = {0: [((30, 45, 40, 40), "blazeface?")], 4: [((94, 41, 40, 40), "blazeface")]}
+    _out, coverage = _run_script(LookingSeer(script, 0.9), [(positions, 80)], 6)
+    (track,) = [t for t in coverage._tracks if t.last_seen == 4]
+    assert track.born_weak and track.measured
+    assert 4.0 < track.velocity[0] < 8.0 and 6.0 < track.velocity[1] < 12.0, track.velocity
