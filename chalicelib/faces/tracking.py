@@ -944,7 +944,7 @@ class FaceCoverage:
             ):
                 continue
             live = self._live_faces(index)
-            if around_faces(rect, [t.box for t in live], self._cut(rect, live)):
+            if self._around(rect, live):
                 continue
             known.append(box)
             side = float(max(rect[2], rect[3]))
@@ -1283,16 +1283,16 @@ class FaceCoverage:
         live = self._live_faces(index)
         sure = [rect for rect in unmatched if not is_weak(views[rect]) and not self._at_edge(rect)]
         boxes = [np.array(rect, np.float64) for rect in sure]
-        later = [rect for rect in unmatched if around_faces(rect, boxes)]
+        later = [rect for rect in unmatched if around_faces(rect, boxes, middle=True)]
         born: list[_Track] = []
         later.sort(key=lambda rect: max(rect[2], rect[3]))
         for rect in [r for r in unmatched if r not in later] + later:
             faces = live + born if rect in later else live
             if self._mirrored(rect, live):
                 continue
-            if not around_faces(rect, [t.box for t in faces], self._cut(rect, faces)) or (
+            if not self._around(rect, faces) or (
                 rect in sure
-                and not around_faces(rect, [t.box for t in live], self._cut(rect, live))
+                and not self._around(rect, live)
                 and self._holds_parts(grey, rect, born)
             ):
                 track = self._start_track(rect, views[rect], grey, index, live)
@@ -1461,13 +1461,12 @@ class FaceCoverage:
             best, nearest = None, math.inf  # (as ``_best_match``, on what is left)
             known = self._known_face(track)
             others = [t for t in blurred if t is not track]
-            faces = [t.box for t in others]
             for order, rect in enumerate(found):
                 own = same_face(track.box, np.array(rect, np.float64))
                 if known and rect in weak and not own:
                     continue
                 # (its own face, found, may hold a smaller face in front of it)
-                if not own and around_faces(rect, faces, self._cut(rect, others)):
+                if not own and self._around(rect, others):
                     continue
                 distance = match_distance(track.box, rect, reaches[number])
                 used = order in taken.values()
@@ -2064,6 +2063,12 @@ class FaceCoverage:
             if held is None:
                 continue
             _regrow(track, frame, grown_to(held, track.box[2:]))
+
+    def _around(self, rect: PixelRect, faces: list[_Track]) -> bool:
+        """``around_faces`` for a detection ``rect`` and the tracks ``faces``: ``cut`` as
+        ``_cut`` says; their centring asked of a detection wholly in view."""
+        boxes = [track.box for track in faces]
+        return around_faces(rect, boxes, self._cut(rect, faces), middle=not self._at_edge(rect))
 
     def _cut(self, rect: PixelRect, live: list[_Track]) -> bool:
         """Whether ``rect`` is cut by the frame's edge and holds only faces whose size is
@@ -3118,7 +3123,9 @@ def _outer_view(
     )
 
 
-def around_faces(rect: PixelRect, faces: Sequence[np.ndarray], cut: bool = False) -> bool:
+def around_faces(
+    rect: PixelRect, faces: Sequence[np.ndarray], cut: bool = False, middle: bool = False
+) -> bool:
     """Whether a new detection ``rect`` is faces already tracked seen larger.
 
     BlazeFace's coarse levels see two heads side by side, or a head and its
@@ -3126,19 +3133,24 @@ def around_faces(rect: PixelRect, faces: Sequence[np.ndarray], cut: bool = False
     detection is not a new face when it holds the centres of two or more
     distinct ``faces`` each under half its size, or — unless it is ``cut`` by
     the frame's edge, where a track may hold only the visible part of a face
-    entering — of any face under 1/1.6 of its size. (Only new detections: one
+    entering — of any face under 1/1.6 of its size that lies within it (``_within``) — and,
+    with ``middle`` (a detection wholly in view: beyond the edge the mirror image
+    doubles a face there off its middle), near its middle (``_near_middle``).
+    (Only new detections: one
     matching a tracked face of its own size still refreshes that track. A real
     face passing in front of a tracked one hides it, so that face is soon no
     longer live, and the back-fill covers the frames before the new face's
     first track.)
 
     >>> faces = [np.array([100, 100, 40, 40.0]), np.array([160, 100, 40, 40.0])]
-    >>> around_faces((60, 40, 200, 200), faces), around_faces((70, 60, 100, 104), faces[:1])
+    >>> around_faces((60, 40, 200, 200), faces), around_faces((60, 40, 100, 104), faces[:1])
     (True, True)
-    >>> around_faces((70, 60, 100, 104), faces[:1], cut=True)  # maybe a face entering
+    >>> around_faces((60, 40, 100, 104), faces[:1], cut=True)  # maybe a face entering
     False
-    >>> around_faces((60, 40, 100, 104), faces[:1])  # in its lower part: a face behind
+    >>> around_faces((60, 40, 100, 104), faces[:1], middle=True)  # in its lower part
     False
+    >>> around_faces((70, 60, 100, 104), faces[:1], middle=True)  # near its middle
+    True
     >>> around_faces((118, 60, 120, 120), faces[:1])  # its centre inside, the face not
     False
     >>> around_faces((80, 80, 60, 60), faces[:1])  # the face itself, a little larger
@@ -3165,7 +3177,9 @@ def around_faces(rect: PixelRect, faces: Sequence[np.ndarray], cut: bool = False
     # 1080p lay 0.36, 0.21 and 0.28 of the side off the larger face's
     # detections at three passes, and that face was never tracked: 15 frames
     # kept 0.22-0.61, held-out-2965-5.)
-    return any(_within(face, rect) and _near_middle(face, rect) for face in inside) and not cut
+    return not cut and any(
+        _within(face, rect) and (not middle or _near_middle(face, rect)) for face in inside
+    )
 
 
 def _near_middle(face: np.ndarray, rect: PixelRect) -> bool:
