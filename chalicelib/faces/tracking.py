@@ -1283,16 +1283,20 @@ class FaceCoverage:
         live = self._live_faces(index)
         sure = [rect for rect in unmatched if not is_weak(views[rect]) and not self._at_edge(rect)]
         boxes = [np.array(rect, np.float64) for rect in sure]
-        later = [rect for rect in unmatched if around_faces(rect, boxes, middle=True)]
+        later = [rect for rect in unmatched if around_faces(rect, boxes)]
         born: list[_Track] = []
         later.sort(key=lambda rect: max(rect[2], rect[3]))
         for rect in [r for r in unmatched if r not in later] + later:
             faces = live + born if rect in later else live
             if self._mirrored(rect, live):
                 continue
-            if not self._around(rect, faces) or (
+            # (one around a face found at this same pass, off its middle or not, is
+            # judged by which looks more like a face, ``_holds_parts``; the middle rule
+            # is for a face tracked before)
+            middle = rect not in later
+            if not self._around(rect, faces, middle) or (
                 rect in sure
-                and not self._around(rect, live)
+                and not self._around(rect, live, middle)
                 and self._holds_parts(grey, rect, born)
             ):
                 track = self._start_track(rect, views[rect], grey, index, live)
@@ -2064,11 +2068,13 @@ class FaceCoverage:
                 continue
             _regrow(track, frame, grown_to(held, track.box[2:]))
 
-    def _around(self, rect: PixelRect, faces: list[_Track]) -> bool:
+    def _around(self, rect: PixelRect, faces: list[_Track], middle: bool = True) -> bool:
         """``around_faces`` for a detection ``rect`` and the tracks ``faces``: ``cut`` as
-        ``_cut`` says; their centring asked of a detection wholly in view."""
+        ``_cut`` says; with ``middle``, their centring asked of a detection wholly in
+        view."""
         boxes = [track.box for track in faces]
-        return around_faces(rect, boxes, self._cut(rect, faces), middle=not self._at_edge(rect))
+        centred = middle and not self._at_edge(rect)
+        return around_faces(rect, boxes, self._cut(rect, faces), middle=centred)
 
     def _cut(self, rect: PixelRect, live: list[_Track]) -> bool:
         """Whether ``rect`` is cut by the frame's edge and holds only faces whose size is
