@@ -2556,3 +2556,23 @@ def test_a_large_face_with_a_small_face_off_its_middle_is_a_face_of_its_own() ->
         out, _coverage = _run_script(ScriptSeer(script), squares, 10)
         covered = [covers_part(c.rects, large[0], large[1], 100) for c in out]
         assert all(covered) == blurred, (large, covered)
+
+
+def test_a_box_beyond_the_edge_around_a_face_there_is_that_face_with_its_mirror_image() -> None:
+    # A 35-px face tracked at the right edge (found at frames 0, 4 and 8), and at the
+    # pass of frame 8 a weak 116-px box reaching 76 px beyond the edge around it: the
+    # face with its mirror image, its middle at the edge, off the face's. The middle
+    # rule is for boxes wholly in view: it starts no track. (Started, it was found
+    # weakly again, became a face and was back-filled: emerging-53921-0 42.9 -> 31.8
+    # dB in a first form of the rule.)
+    coverage = FaceCoverage(LookingSeer({}, 0.9), (640, 480), 30.0)
+    grey = np.zeros((480, 640), np.uint8)
+    small = (597, 370, 35, 35)
+    for index in (0, 4):
+        coverage._associate([(small, "blazeface")], grey, index, False)
+        for track in coverage._tracks:  # (as ``push`` keeps them)
+            track.boxes[index], track.seen[index] = track.box.copy(), track.last_seen
+    coverage._associate(
+        [(small, "blazeface"), ((600, 349, 116, 115), "blazeface?")], grey, 8, False
+    )
+    assert len(coverage._tracks) == 1
