@@ -2576,3 +2576,23 @@ def test_a_box_beyond_the_edge_around_a_face_there_is_that_face_with_its_mirror_
         [(small, "blazeface"), ((600, 349, 116, 115), "blazeface?")], grey, 8, False
     )
     assert len(coverage._tracks) == 1
+
+
+@pytest.mark.parametrize(("view", "tracks"), [("blazeface?", 1), ("blazeface", 2)])
+def test_only_a_confident_box_holding_a_tracked_face_off_its_middle_starts_a_face(
+    view: str, tracks: int
+) -> None:
+    # A 38-px face tracked (found at frames 0 and 4), and at the pass of frame 8 a
+    # 75-px box holding it 0.26 of its side below its middle. Weakly found, it is the
+    # face's head, no new face (held-out-59970-1: a second track of the face,
+    # back-filled over the background, 47.1 -> 42.3 dB in a first form of the rule);
+    # found confidently, a face of its own.
+    coverage = FaceCoverage(LookingSeer({}, 0.9), (640, 480), 30.0)
+    grey = np.zeros((480, 640), np.uint8)
+    small = (300, 300, 38, 38)
+    for index in (0, 4):
+        coverage._associate([(small, "blazeface")], grey, index, False)
+        for track in coverage._tracks:  # (as ``push`` keeps them)
+            track.boxes[index], track.seen[index] = track.box.copy(), track.last_seen
+    coverage._associate([(small, "blazeface"), ((282, 262, 75, 75), view)], grey, 8, False)
+    assert len(coverage._tracks) == tracks
