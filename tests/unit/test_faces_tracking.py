@@ -2558,6 +2558,21 @@ def test_a_large_face_with_a_small_face_off_its_middle_is_a_face_of_its_own() ->
         assert all(covered) == blurred, (large, covered)
 
 
+def _tracked_then(
+    small: tuple[int, int, int, int], other: tuple[tuple[int, int, int, int], str]
+) -> FaceCoverage:
+    """A 640 x 480 coverage (second looks 0.9) whose passes of frames 0 and 4 found the
+    face ``small`` confidently, and that of frame 8 it and the detection ``other``."""
+    coverage = FaceCoverage(LookingSeer({}, 0.9), (640, 480), 30.0)
+    grey = np.zeros((480, 640), np.uint8)
+    for index in (0, 4):
+        coverage._associate([(small, "blazeface")], grey, index, False)
+        for track in coverage._tracks:  # (as ``push`` keeps them)
+            track.boxes[index], track.seen[index] = track.box.copy(), track.last_seen
+    coverage._associate([(small, "blazeface"), other], grey, 8, False)
+    return coverage
+
+
 def test_a_box_beyond_the_edge_around_a_face_there_is_that_face_with_its_mirror_image() -> None:
     # A 35-px face tracked at the right edge (found at frames 0, 4 and 8), and at the
     # pass of frame 8 a weak 116-px box reaching 76 px beyond the edge around it: the
@@ -2565,16 +2580,7 @@ def test_a_box_beyond_the_edge_around_a_face_there_is_that_face_with_its_mirror_
     # rule is for boxes wholly in view: it starts no track. (Started, it was found
     # weakly again, became a face and was back-filled: emerging-53921-0 42.9 -> 31.8
     # dB in a first form of the rule.)
-    coverage = FaceCoverage(LookingSeer({}, 0.9), (640, 480), 30.0)
-    grey = np.zeros((480, 640), np.uint8)
-    small = (597, 370, 35, 35)
-    for index in (0, 4):
-        coverage._associate([(small, "blazeface")], grey, index, False)
-        for track in coverage._tracks:  # (as ``push`` keeps them)
-            track.boxes[index], track.seen[index] = track.box.copy(), track.last_seen
-    coverage._associate(
-        [(small, "blazeface"), ((600, 349, 116, 115), "blazeface?")], grey, 8, False
-    )
+    coverage = _tracked_then((597, 370, 35, 35), ((600, 349, 116, 115), "blazeface?"))
     assert len(coverage._tracks) == 1
 
 
@@ -2587,12 +2593,5 @@ def test_only_a_confident_box_holding_a_tracked_face_off_its_middle_starts_a_fac
     # face's head, no new face (held-out-59970-1: a second track of the face,
     # back-filled over the background, 47.1 -> 42.3 dB in a first form of the rule);
     # found confidently, a face of its own.
-    coverage = FaceCoverage(LookingSeer({}, 0.9), (640, 480), 30.0)
-    grey = np.zeros((480, 640), np.uint8)
-    small = (300, 300, 38, 38)
-    for index in (0, 4):
-        coverage._associate([(small, "blazeface")], grey, index, False)
-        for track in coverage._tracks:  # (as ``push`` keeps them)
-            track.boxes[index], track.seen[index] = track.box.copy(), track.last_seen
-    coverage._associate([(small, "blazeface"), ((282, 262, 75, 75), view)], grey, 8, False)
+    coverage = _tracked_then((300, 300, 38, 38), ((282, 262, 75, 75), view))
     assert len(coverage._tracks) == tracks
