@@ -1665,12 +1665,8 @@ class FaceCoverage:
         # weakly at 1.6x, kept its place and took a confident 349-px box on the
         # body four frames later, blurred for 60 frames: motion-86610-3
         # 50.2 -> 27.6 dB.)
-        if (
-            not track.measured
-            and track.born_weak
-            and not is_weak(track.view)
-            and found_larger(then, track.box)
-        ):
+        first_sure = not track.measured and track.born_weak and not is_weak(track.view)
+        if first_sure and found_larger(then, track.box):
             weight = 0.0
         # ... and one whose box the optical flow moved at every frame since, when its
         # jump to the detection is no motion the flow's velocity allows
@@ -1681,9 +1677,7 @@ class FaceCoverage:
         # 4 frames later: "moving" (-2, -35), its box coasted up off the face, kept
         # 0.37-1.00 in 7 frames, held-out-75168-4.)
         elif (
-            not track.measured
-            and track.born_weak
-            and not is_weak(track.view)
+            first_sure
             and self._flowed_through(track, index)
             and not plausible(measured, track.velocity)
         ):
@@ -3146,14 +3140,13 @@ def around_faces(
     detection is not a new face when it holds the centres of two or more
     distinct ``faces`` each under half its size, or — unless it is ``cut`` by
     the frame's edge, where a track may hold only the visible part of a face
-    entering — of any face under 1/1.6 of its size that lies within it (``_within``) — and,
-    with ``middle`` (a detection wholly in view: beyond the edge the mirror image
-    doubles a face there off its middle), near its middle (``_near_middle``).
-    (Only new detections: one
-    matching a tracked face of its own size still refreshes that track. A real
-    face passing in front of a tracked one hides it, so that face is soon no
-    longer live, and the back-fill covers the frames before the new face's
-    first track.)
+    entering — of any face under 1/1.6 of its size that lies within it
+    (``_within``) and, with ``middle`` (a detection wholly in view: beyond the
+    edge the mirror image doubles a face there off its middle), near its middle
+    (``_near_middle``). (Only new detections: one matching a tracked face of its
+    own size still refreshes that track. A real face passing in front of a
+    tracked one hides it, so that face is soon no longer live, and the back-fill
+    covers the frames before the new face's first track.)
 
     >>> faces = [np.array([100, 100, 40, 40.0]), np.array([160, 100, 40, 40.0])]
     >>> around_faces((60, 40, 200, 200), faces), around_faces((60, 40, 100, 104), faces[:1])
@@ -3185,11 +3178,11 @@ def around_faces(
     # 46-px face whose centre lay 7 px inside the edge of a 308-px detection of a
     # tilted profile, a face of its own, kept that face from being tracked: 60 frames
     # sharp, motion-29298-3-stop-go. And only one near the detection's middle: a
-    # head-and-shoulders box is centred on the face, within 0.07 of its side over
-    # 12 such boxes; a 121-px face on a photo held in front of a 341-px face at
-    # 1080p lay 0.36, 0.21 and 0.28 of the side off the larger face's
-    # detections at three passes, and that face was never tracked: 15 frames
-    # kept 0.22-0.61, held-out-2965-5.)
+    # head-and-shoulders box is centred on the face, within 0.10 of its side over
+    # 44 such confident boxes of 120 clips; a 121-px face on a photo held in front
+    # of a 341-px face at 1080p lay 0.36, 0.21 and 0.28 of the side off the larger
+    # face's detections at three passes, and that face was never tracked: 15
+    # frames kept 0.22-0.61, held-out-2965-5.)
     return not cut and any(
         _within(face, rect) and (not middle or _near_middle(face, rect)) for face in inside
     )
@@ -3204,8 +3197,7 @@ def _near_middle(face: np.ndarray, rect: PixelRect) -> bool:
     >>> _near_middle(np.array([100, 100, 40, 40.0]), (60, 40, 100, 104))
     False
     """
-    apart = float(np.hypot(*(_centre(face) - _centre(np.array(rect, np.float64)))))
-    return apart <= CONTEXT_CENTRE * float(max(rect[2], rect[3]))
+    return _centre_distance(face, rect) <= CONTEXT_CENTRE * float(max(rect[2], rect[3]))
 
 
 def waits_a_pass_more(track: _Track, faces: Sequence[np.ndarray]) -> bool:
