@@ -1472,6 +1472,8 @@ class FaceCoverage:
                 own = same_face(track.box, np.array(rect, np.float64))
                 if known and rect in weak and not own:
                     continue
+                if rect in weak and self._off_along_edge(track, rect):
+                    continue
                 # (its own face, found, may hold a smaller face in front of it)
                 # (off its middle too: a tentative 242-px box under a 363-px face with a
                 # 27-px face in front of it took the larger face's detection, 275 px
@@ -1496,6 +1498,25 @@ class FaceCoverage:
             and track.measured
             and not edge_sides(track.box, self._width, self._height).any()
         )
+
+    def _off_along_edge(self, track: _Track, rect: PixelRect) -> bool:
+        """Whether weak detection ``rect`` lies off a face found confidently, whose
+        speed is measured and whose box is cut by the frame's edge, along that edge:
+        its centre beyond half the smaller box's width from the face's along every
+        side the edge does not cut (``_pairs``). The part of a face in view is found
+        across the edge from the face's box (beyond it), never beside it along it.
+        """
+        if not (track.strong and track.measured):
+            return False
+        sides = edge_sides(track.box, self._width, self._height)
+        if not sides.any():
+            return False  # (in view: ``_known_face`` and ``same_face`` judge it)
+        box = np.array(rect, np.float64)
+        apart = np.abs(_centre(box) - _centre(track.box))
+        small = min(box[2], track.box[2])
+        # x is free where the left or right edge cuts the box, y where the top or bottom
+        along = np.array([not (sides[0] or sides[2]), not (sides[1] or sides[3])])
+        return bool((along & (apart >= 0.5 * small)).any())
 
     def _owned(
         self, found: list[PixelRect], reaches: list[float], weak: Collection[PixelRect]
