@@ -2175,21 +2175,26 @@ class FaceCoverage:
         jolt: np.ndarray | None = None  # (found when first needed, once a frame)
         for track in self._tracks:
             moved = _flow(before, now, track, _crossing(track, boxes))
+            own = moved  # (the face's own step: the velocity's measure)
             if moved is not None and _settled(track) and not plausible(moved, track.velocity):
                 # A shaking camera jolts every face with the picture: the flow's step
                 # less the jolt (``_camera_jolt``) is the face's own. (Refused so, the
                 # flow was nearer the face's true step than the velocity at 214 of
                 # 241 steps over 31 clips with a shaking camera; a 27-px face coasted
-                # 14 px off and was kept 0.41, motion-11148-0-shake.)
+                # 14 px off and was kept 0.41, motion-11148-0-shake.) The box moves
+                # by the step, the velocity by the face's own: with the jolts in it,
+                # it swung by 10-20 px/frame and the pads grew with it, blurring 14
+                # dB of background at the edge (motion-30169-1-shake).
                 if jolt is None:
                     jolt = self._camera_jolt(now.level(0), index)
-                if not plausible(moved - jolt, track.velocity):
+                own = moved - jolt
+                if not plausible(own, track.velocity):
                     track.points = None  # locked onto something else: coast until re-detected
                     moved = None
-            if moved is None:
+            if moved is None or own is None:
                 moved = track.velocity
             else:
-                track.velocity = 0.6 * track.velocity + 0.4 * moved
+                track.velocity = 0.6 * track.velocity + 0.4 * own
                 track.followed = index
                 track.steps += 1
             track.box = track.box + np.array([moved[0], moved[1], 0, 0])

@@ -109,6 +109,9 @@ def test_a_face_jolted_by_a_shaking_camera_is_followed_not_coasted() -> None:
     coverage._follow(Pyramid(greys[last - 1]), Pyramid(greys[last]), last)
     assert np.abs(track.box[:2] - corners[last]).max() < 1.5, (track.box, corners[last])
     assert track.followed == last
+    # ... and its velocity is measured by its own step, the jolt left out (with it,
+    # (5.6, 3.6) px/frame: the pads grew with such swings)
+    assert np.abs(track.velocity - [8, 0]).max() < 1.0, track.velocity
 
 
 def test_a_face_whose_flow_stops_under_a_still_camera_coasts() -> None:
