@@ -1501,10 +1501,10 @@ class FaceCoverage:
     def _off_along_edge(self, track: _Track, rect: PixelRect) -> bool:
         """Whether weak detection ``rect`` lies off a face found confidently, whose
         speed is measured and whose box is cut by the frame's edge, along that edge:
-        its centre beyond half the smaller box's width from the face's along every
-        side the edge does not cut (``_pairs``). The part of a face in view is found
-        across the edge from the face's box (beyond it), never beside it along it.
-        """
+        its centre half the smaller box's width or more from the face's along an
+        axis no edge cuts (x for a box cut at the top or bottom; ``_pairs``). The
+        part of a face in view is found across the edge from the face's box, never
+        beside it along the edge."""
         if not (track.strong and track.measured):
             return False
         sides = edge_sides(track.box, self._width, self._height)
