@@ -300,6 +300,9 @@ class FaceCoverage:
         self._scenery: list[tuple[np.ndarray, int]] = []
         self._buffer: deque[tuple[int, np.ndarray]] = deque()
         self._greys: dict[int, np.ndarray] = {}  # the grey images of the buffered frames
+        # ... their small copies and the camera's step into each (``_camera_step``)
+        self._step_copies: dict[int, np.ndarray] = {}
+        self._steps: dict[int, np.ndarray | None] = {}
         self._index = 0
         self._grey: np.ndarray | None = None
         self._pyramid: Pyramid | None = None  # of ``_grey``, for optical flow
@@ -361,6 +364,8 @@ class FaceCoverage:
         while self._buffer and self._buffer[0][0] <= index - self.lookahead:
             ready.append(self._decide(*self._buffer.popleft()))
         self._greys.pop(index - self.lookahead, None)
+        self._step_copies.pop(index - self.lookahead, None)
+        self._steps.pop(index - self.lookahead, None)
         return ready
 
     def finish(self) -> list[Covered]:
@@ -387,6 +392,8 @@ class FaceCoverage:
         while self._buffer:
             ready.append(self._decide(*self._buffer.popleft()))
         self._greys.clear()
+        self._step_copies.clear()
+        self._steps.clear()
         return ready
 
     # -- detection ------------------------------------------------------------------
@@ -590,7 +597,7 @@ class FaceCoverage:
             # since on a plain background it would lock onto the one moving object.
             # (The tracked faces left out: on a sparse scene — a star field — a large
             # moving face outweighs the background, and its shift is not the camera's.)
-            dx, dy = camera_shift(before, now, self._background_weights())
+            dx, dy, _response = camera_shift(before, now, self._background_weights())
             shift = np.array([[1, 0, dx], [0, 1, dy]], np.float32)
             size = (small.shape[1], small.shape[0])
             aligned = np.asarray(cv2.warpAffine(before, shift, size), np.float32)
@@ -1189,17 +1196,9 @@ class FaceCoverage:
         tracked faces (grown by their motion over a pass), 1 elsewhere, feathered; None
         (all pixels alike) when faces cover most of the picture."""
         assert self._small_ref is not None
-        weights = np.ones(self._small_ref.shape, np.float32)
-        for track in self._tracks:
-            x, y, w, h = track.box
-            grow = 0.25 * max(w, h) + np.abs(track.velocity).max() * self.settings.detect_every
-            x0, y0 = max(0, int((x - grow) * self._scale)), max(0, int((y - grow) * self._scale))
-            x1 = max(0, math.ceil((x + w + grow) * self._scale))  # (slices: never negative)
-            y1 = max(0, math.ceil((y + h + grow) * self._scale))
-            weights[y0:y1, x0:x1] = 0
-        if weights.mean() < 0.25:
-            return None
-        return np.asarray(cv2.GaussianBlur(weights, (0, 0), 2.0), np.float32)
+        shape = self._small_ref.shape
+        faces = [(track.box, track.velocity) for track in self._tracks]
+        return _off_faces(faces, shape, self._scale, self.settings.detect_every)
 
     def _around_tracks(self) -> list[tuple[PixelRect, int, str | None]]:
         items = []
@@ -1472,6 +1471,8 @@ class FaceCoverage:
                 own = same_face(track.box, np.array(rect, np.float64))
                 if known and rect in weak and not own:
                     continue
+                if rect in weak and self._off_along_edge(track, rect):
+                    continue
                 # (its own face, found, may hold a smaller face in front of it)
                 # (off its middle too: a tentative 242-px box under a 363-px face with a
                 # 27-px face in front of it took the larger face's detection, 275 px
@@ -1496,6 +1497,25 @@ class FaceCoverage:
             and track.measured
             and not edge_sides(track.box, self._width, self._height).any()
         )
+
+    def _off_along_edge(self, track: _Track, rect: PixelRect) -> bool:
+        """Whether weak detection ``rect`` lies off a face found confidently, whose
+        speed is measured and whose box is cut by the frame's edge, along that edge:
+        its centre half the smaller box's width or more from the face's along an
+        axis no edge cuts (x for a box cut at the top or bottom; ``_pairs``). The
+        part of a face in view is found across the edge from the face's box, never
+        beside it along the edge."""
+        if not (track.strong and track.measured):
+            return False
+        sides = edge_sides(track.box, self._width, self._height)
+        if not sides.any():
+            return False  # (in view: ``_known_face`` and ``same_face`` judge it)
+        box = np.array(rect, np.float64)
+        apart = np.abs(_centre(box) - _centre(track.box))
+        small = min(box[2], track.box[2])
+        # x is free where the left or right edge cuts the box, y where the top or bottom
+        along = np.array([not (sides[0] or sides[2]), not (sides[1] or sides[3])])
+        return bool((along & (apart >= 0.5 * small)).any())
 
     def _owned(
         self, found: list[PixelRect], reaches: list[float], weak: Collection[PixelRect]
@@ -2152,18 +2172,86 @@ class FaceCoverage:
     # -- tracking -------------------------------------------------------------------
     def _follow(self, before: Pyramid, now: Pyramid, index: int) -> None:
         boxes = [(other, other.box.copy()) for other in self._tracks]
+        jolt: np.ndarray | None = None  # (found when first needed, once a frame)
         for track in self._tracks:
             moved = _flow(before, now, track, _crossing(track, boxes))
+            own = moved  # (the face's own step: the velocity's measure)
             if moved is not None and _settled(track) and not plausible(moved, track.velocity):
-                track.points = None  # locked onto something else: coast until re-detected
-                moved = None
-            if moved is None:
+                # A shaking camera jolts every face with the picture: the flow's step
+                # less the jolt (``_camera_jolt``) is the face's own. (Refused so, the
+                # flow was nearer the face's true step than the velocity at 214 of
+                # 241 steps over 31 clips with a shaking camera; a 27-px face coasted
+                # 14 px off and was kept 0.41, motion-11148-0-shake.) The box moves
+                # by the step, the velocity by the face's own: with the jolts in it,
+                # it swung by 10-20 px/frame and the pads grew with it, blurring 14
+                # dB of background at the edge (motion-30169-1-shake).
+                if jolt is None:
+                    jolt = self._camera_jolt(now.level(0), index)
+                own = moved - jolt
+                if not plausible(own, track.velocity):
+                    track.points = None  # locked onto something else: coast until re-detected
+                    moved = None
+            if moved is None or own is None:
                 moved = track.velocity
             else:
-                track.velocity = 0.6 * track.velocity + 0.4 * moved
+                track.velocity = 0.6 * track.velocity + 0.4 * own
                 track.followed = index
                 track.steps += 1
             track.box = track.box + np.array([moved[0], moved[1], 0, 0])
+
+    def _camera_jolt(self, grey: np.ndarray, index: int) -> np.ndarray:
+        """How far (dx, dy) the camera's step into frame ``index`` (its grey image
+        ``grey``) departs from its steps over the ``JOLT_STEPS`` frames before (their
+        median: a panning camera's own motion; 0 for a still one). The steps by phase
+        correlation of small copies, the tracked faces left out (``_camera_step``)."""
+        step = self._camera_step(index, grey)
+        if step is None:
+            return np.zeros(2)
+        steps = [self._camera_step(i) for i in range(max(1, index - JOLT_STEPS), index)]
+        usual = [s for s in steps if s is not None]
+        return step - median_rows(np.array(usual)) if usual else step
+
+    def _camera_step(self, index: int, grey: np.ndarray | None = None) -> np.ndarray | None:
+        """The camera's shift (dx, dy) from frame ``index - 1`` to ``index``: the
+        picture's, the tracked faces left out (``_off_faces``; ``grey``: that frame's
+        grey image, if not buffered yet); None when either frame is gone or the
+        picture moved as no one shift (``JOLT_RESPONSE``). Kept, as is each frame's
+        small copy, while the frame is buffered."""
+        if index not in self._steps:
+            before, now = self._step_copy(index - 1), self._step_copy(index, grey)
+            if before is None or now is None:
+                return None
+            scale = step_scale(self._width)
+            # (the faces where they were then: a square moving over a plain ground,
+            # left in where it was by the weights of a later frame, made the steps
+            # of its frames its own motion, and its track's stop behind a still face
+            # a "jolt")
+            faces = [
+                (track.boxes[frame], track.velocity)
+                for track in self._tracks + self._finished
+                for frame in (index - 1, index)
+                if frame in track.boxes
+            ]
+            weights = _off_faces(faces, now.shape, 1 / scale, 1)
+            dx, dy, response = camera_shift(before, now, weights)
+            # (a weak peak is no one shift of the picture: e.g. a square moving over
+            # fine grass outweighs the still grass, response -0.05; steps of real
+            # clips' pictures respond 0.5-0.9, a shaking camera's too)
+            self._steps[index] = np.array([dx, dy]) * scale if response >= JOLT_RESPONSE else None
+        return self._steps[index]
+
+    def _step_copy(self, index: int, grey: np.ndarray | None = None) -> np.ndarray | None:
+        """Frame ``index``'s small copy for ``_camera_step`` (halved ``step_scale``'s
+        times over; float32)."""
+        if index not in self._step_copies:
+            grey = self._greys.get(index) if grey is None else grey
+            if grey is None:
+                return None
+            scale = step_scale(self._width)
+            size = (max(1, grey.shape[1] // scale), max(1, grey.shape[0] // scale))
+            small = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+            self._step_copies[index] = np.asarray(small, np.float32)
+        return self._step_copies[index]
 
     def _retire(self, index: int, grey: np.ndarray) -> None:
         keep = []
@@ -2812,12 +2900,36 @@ def fill_between(boxes: dict[int, np.ndarray], first: int, last: int, box: np.nd
         boxes[frame] = np.array([x0, y0, x1 - x0, y1 - y0]) if overlap else guess
 
 
+def _off_faces(
+    faces: Sequence[tuple[np.ndarray, np.ndarray]],
+    shape: tuple[int, ...],
+    scale: float,
+    frames: int,
+) -> np.ndarray | None:
+    """Weights of a copy (``shape``, ``scale`` times the frame's size) for finding the
+    camera's shift over ``frames`` frames: 0 on the ``faces`` (box, velocity: grown by
+    a quarter of their side and their motion over those frames), 1 elsewhere,
+    feathered; None (all pixels alike) when faces cover most of the picture."""
+    weights = np.ones(shape, np.float32)
+    for box, velocity in faces:
+        x, y, w, h = box
+        grow = 0.25 * max(w, h) + np.abs(velocity).max() * frames
+        x0, y0 = max(0, int((x - grow) * scale)), max(0, int((y - grow) * scale))
+        x1 = max(0, math.ceil((x + w + grow) * scale))  # (slices: never negative)
+        y1 = max(0, math.ceil((y + h + grow) * scale))
+        weights[y0:y1, x0:x1] = 0
+    if weights.mean() < 0.25:
+        return None
+    return np.asarray(cv2.GaussianBlur(weights, (0, 0), 2.0), np.float32)
+
+
 def camera_shift(
     before: np.ndarray, now: np.ndarray, weights: np.ndarray | None
-) -> tuple[float, float]:
+) -> tuple[float, float, float]:
     """The shift (dx, dy) of ``now`` against ``before`` by phase correlation, each
-    pixel weighted by ``weights`` (0 on the tracked faces; None: all alike); float32
-    images of one shape.
+    pixel weighted by ``weights`` (0 on the tracked faces; None: all alike), and the
+    correlation's response (its peak: near 1 when the whole picture moved as one);
+    float32 images of one shape.
 
     With a window, OpenCV multiplies its inputs by it in place: it is given copies,
     so the motion found after the shift still sees the pixels around tracked faces.
@@ -2825,15 +2937,15 @@ def camera_shift(
     >>> before = np.zeros((32, 32), np.float32); before[8:14, 8:14] = 100
     >>> now = np.roll(before, 3, axis=1); weights = np.ones_like(before)
     >>> weights[:, 20:] = 0
-    >>> dx, dy = camera_shift(before, now, weights)
+    >>> dx, dy, _response = camera_shift(before, now, weights)
     >>> round(dx), round(dy)
     (3, 0)
     >>> now[4, 24] = 7  # where the weight is 0: kept as it was
     >>> _ = camera_shift(before, now, weights); float(now[4, 24])
     7.0
     """
-    (dx, dy), _response = cv2.phaseCorrelate(before.copy(), now.copy(), weights)
-    return float(dx), float(dy)
+    (dx, dy), response = cv2.phaseCorrelate(before.copy(), now.copy(), weights)
+    return float(dx), float(dy), float(response)
 
 
 def outside_range(before: np.ndarray, now: np.ndarray) -> np.ndarray:
@@ -3983,6 +4095,24 @@ class Pyramid:
             # INTER_AREA halving: a quarter of pyrDown's time (0.14 vs 0.56 ms at 1080p)
             self._levels.append(np.asarray(cv2.resize(above, size, interpolation=cv2.INTER_AREA)))
         return self._levels[number]
+
+
+JOLT_STEPS = 8  # frames: a camera's usual step is the median of its steps over these
+JOLT_WIDTH = 400  # px: the camera's steps are found on copies halved to at most this wide
+JOLT_RESPONSE = 0.2  # a camera's step is known where its phase correlation peaks this high
+
+
+def step_scale(width: int) -> int:
+    """The factor (a power of 2) a frame ``width`` px wide is shrunk by to find the
+    camera's step (``FaceCoverage._camera_step``): at most ``JOLT_WIDTH`` px wide.
+
+    >>> [step_scale(w) for w in (320, 640, 1920, 3840)]
+    [1, 2, 8, 16]
+    """
+    scale = 1
+    while width // scale > JOLT_WIDTH:
+        scale *= 2
+    return scale
 
 
 FLOW_FACE = 64  # px: optical flow runs on the pyramid level where a face is still this wide
