@@ -1444,11 +1444,11 @@ class FaceCoverage:
         and was blurred 16 frames: 33810-1 42.6 -> 28.3 dB.)
 
         A weak detection (``weak``) moves a face found confidently, whose speed is
-        measured and whose box is in view, only when it is on that face
-        (``same_face``): anything else near it is not that face's box. (A weak 170-px
-        box cut by the left edge, 90 px off a 74-px face followed 126 px inside the
-        frame, took the face's track; the track coasted off with the jump's speed and
-        the face was left sharp in 32 frames: held-out-57754-3.)
+        measured, only when it is on that face (``_weak_off``): anything else near it
+        is not that face's box. (A weak 170-px box cut by the left edge, 90 px off a
+        74-px face followed 126 px inside the frame, took the face's track; the track
+        coasted off with the jump's speed and the face was left sharp in 32 frames:
+        held-out-57754-3.)
         Nor is a detection around another face blurred (``around_faces``: that face
         seen larger, with its head and shoulders) another track's box: a weak 165-px
         box beside a 173-px face took the face's 365-px detection, became a face and
@@ -1465,13 +1465,10 @@ class FaceCoverage:
             if number in taken:
                 continue
             best, nearest = None, math.inf  # (as ``_best_match``, on what is left)
-            known = self._known_face(track)
             others = [t for t in blurred if t is not track]
             for order, rect in enumerate(found):
                 own = same_face(track.box, np.array(rect, np.float64))
-                if known and rect in weak and not own:
-                    continue
-                if rect in weak and self._off_along_edge(track, rect):
+                if rect in weak and self._weak_off(track, rect, own):
                     continue
                 # (its own face, found, may hold a smaller face in front of it)
                 # (off its middle too: a tentative 242-px box under a 363-px face with a
@@ -1489,27 +1486,20 @@ class FaceCoverage:
         # (in the tracks' order, as before: what each match does may depend on it)
         return [(self._tracks[number], found[taken[number]]) for number in sorted(taken)]
 
-    def _known_face(self, track: _Track) -> bool:
-        """Whether ``track`` is a face found confidently whose speed is measured and
-        whose box is wholly in view (``_pairs``)."""
-        return (
-            track.strong
-            and track.measured
-            and not edge_sides(track.box, self._width, self._height).any()
-        )
-
-    def _off_along_edge(self, track: _Track, rect: PixelRect) -> bool:
-        """Whether weak detection ``rect`` lies off a face found confidently, whose
-        speed is measured and whose box is cut by the frame's edge, along that edge:
-        its centre half the smaller box's width or more from the face's along an
-        axis no edge cuts (x for a box cut at the top or bottom; ``_pairs``). The
-        part of a face in view is found across the edge from the face's box, never
-        beside it along the edge."""
+    def _weak_off(self, track: _Track, rect: PixelRect, own: bool) -> bool:
+        """Whether weak detection ``rect`` is not the box of ``track``, a face found
+        confidently whose speed is measured (``_pairs``). Its box wholly in view: unless
+        it is ``own`` (``same_face``). Its box cut by the frame's edge: when the
+        detection's centre lies half the smaller box's width or more from the face's
+        along an axis no edge cuts (x for a box cut at the top or bottom): the part of
+        a face in view is found across the edge from the face's box, never beside it
+        along the edge. (A 100-px face leaving by the top edge, 31 px in view, took a
+        weak box 66 px to its left: 2 frames sharp, held-out-64258-6.)"""
         if not (track.strong and track.measured):
             return False
         sides = edge_sides(track.box, self._width, self._height)
         if not sides.any():
-            return False  # (in view: ``_known_face`` and ``same_face`` judge it)
+            return not own
         box = np.array(rect, np.float64)
         apart = np.abs(_centre(box) - _centre(track.box))
         small = min(box[2], track.box[2])
