@@ -321,6 +321,7 @@ class FaceCoverage:
         self._next_item = 0
         self._scan_credit = 0.0
         self._passes = 0
+        self._emerge_turn = 0  # the next of more regions than a look searches (_look_beside)
         self._flow_hold = max(self._hold, round(self.settings.flow_hold_s * fps))
         self._weak_hold = max(1, round(self.settings.weak_hold_s * fps))
         self._pending: deque[ScanItem] = deque()
@@ -1022,8 +1023,18 @@ class FaceCoverage:
         if not hosts or self._grey is None or self._grey.shape != grey.shape:
             return
         items = [item for host in hosts for item in self._beside_motion(self._grey, grey, host)]
-        if not items or len(items) > EMERGE_REGIONS:
+        if not items:
             return
+        if len(items) > EMERGE_REGIONS:
+            # More regions than a look searches (a head moving over texture uncovers
+            # and covers it all around): ``EMERGE_REGIONS`` of them at each look, in
+            # turns. Until session 70 none were, and the cap was 8: a 31-px face came
+            # out from behind a tilted 297-px one moving over tissue, 13-24 regions
+            # around it at every look, and was left sharp in 21 frames
+            # (held-out-30603-3).
+            start = self._emerge_turn % len(items)
+            self._emerge_turn += EMERGE_REGIONS
+            items = (items + items)[start : start + EMERGE_REGIONS]
         # (upright views only: the tilted view costs ~4x the upright one). The regions
         # moved: a small face coming out from behind another and moving fast is found
         # enlarged where the usual levels miss it (a 25-px face on grass leaving at
@@ -3981,11 +3992,12 @@ EMERGE_RING = 1.0  # of a larger face's side: how far around its box motion is l
 # came out from behind a body 36 px below a 70-px face and left by the bottom edge at
 # 28 px/frame, beyond the ring all along: emerging seed 99448-3, 5 frames sharp)
 EMERGE_BELOW = 3.0
-# More regions of motion beside larger faces in a frame: not a face coming out (a pan,
-# moving texture). 4 until session 41: a 130-px head moving over brick uncovers and
+# Regions of motion beside larger faces a look searches (more are searched in turns:
+# ``_look_beside``; until session 70, more than 8 were taken for a pan or moving
+# texture and none searched). 4 until session 41: a 130-px head moving over brick uncovers and
 # covers mortar lines in 5-6 regions around it, and a 27-px face coming out below it
 # was never looked for (seed --emerging 880-3, 7 frames sharp); ~1.5 ms per frame more.
-EMERGE_REGIONS = 8
+EMERGE_REGIONS = 16
 # A weak find of the emerge look well under the size of the face beside it is a face
 # when a second look at it scores this much (BlazeFace's own bar for a confident
 # detection). A 32-px face coming up from behind a 212-px head at 8 px/frame was found

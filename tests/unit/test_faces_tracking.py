@@ -18,6 +18,7 @@ import pytest
 
 from chalicelib.faces.messages import SegmentTask, plan_segments
 from chalicelib.faces.tracking import (
+    EMERGE_REGIONS,
     CoverageSettings,
     Covered,
     FaceCoverage,
@@ -1567,6 +1568,17 @@ def test_the_emerge_look_searches_a_face_among_a_few_other_moving_things() -> No
     # in 5-6 regions around it; the look searched none of them when more than 4 moved,
     # and a 27-px face coming out below the head was left sharp in 7 frames.
     others = [(8, 8), (150, 8), (8, 60), (150, 60)]
+    assert _run_behind(emerge_look=True, flicker=others) == []
+
+
+def test_the_emerge_look_searches_a_face_among_many_other_moving_things() -> None:
+    # held-out-30603-3: a tilted 297-px face moving over tissue uncovers and covers it
+    # in 13-24 regions around it; the look searched none of them when more than 8
+    # moved, and a 31-px face coming out from behind it was left sharp in 21 frames.
+    # Eleven here, all searched.
+    others = [(8, y) for y in (8, 40, 72, 104)] + [(150, y) for y in (8, 40, 72, 104)]
+    others += [(34, 8), (34, 104), (126, 104)]
+    assert 8 < len(others) <= EMERGE_REGIONS
     assert _run_behind(emerge_look=True, flicker=others) == []
 
 
