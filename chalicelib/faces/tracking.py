@@ -1028,10 +1028,12 @@ class FaceCoverage:
         if len(items) > EMERGE_REGIONS:
             # More regions than a look searches (a head moving over texture uncovers
             # and covers it all around): ``EMERGE_REGIONS`` of them at each look, in
-            # turns. Until session 70 none were, and the cap was 8: a 31-px face came
-            # out from behind a tilted 297-px one moving over tissue, 13-24 regions
-            # around it at every look, and was left sharp in 21 frames
-            # (held-out-30603-3).
+            # turns. Until session 70 none were: a 31-px face came out from behind a
+            # tilted 297-px one moving over tissue, 13-24 regions around it at every
+            # look, and was left sharp in 21 frames (held-out-30603-3). (All of up to
+            # 16 at once mended it too, at twice the cost, and a look's new weak find
+            # on part of a face entering by the edge left it 4 frames partly sharp:
+            # held-out-7168-5.)
             start = self._emerge_turn % len(items)
             self._emerge_turn += EMERGE_REGIONS
             items = (items + items)[start : start + EMERGE_REGIONS]
@@ -4008,11 +4010,11 @@ EMERGE_RING = 1.0  # of a larger face's side: how far around its box motion is l
 # 28 px/frame, beyond the ring all along: emerging seed 99448-3, 5 frames sharp)
 EMERGE_BELOW = 3.0
 # Regions of motion beside larger faces a look searches (more are searched in turns:
-# ``_look_beside``; until session 70, more than 8 were taken for a pan or moving
-# texture and none searched). 4 until session 41: a 130-px head moving over brick uncovers and
+# ``_look_beside``; until session 70, more were taken for a pan or moving texture and
+# none searched). 4 until session 41: a 130-px head moving over brick uncovers and
 # covers mortar lines in 5-6 regions around it, and a 27-px face coming out below it
 # was never looked for (seed --emerging 880-3, 7 frames sharp); ~1.5 ms per frame more.
-EMERGE_REGIONS = 16
+EMERGE_REGIONS = 8
 # A weak find of the emerge look well under the size of the face beside it is a face
 # when a second look at it scores this much (BlazeFace's own bar for a confident
 # detection). A 32-px face coming up from behind a 212-px head at 8 px/frame was found
