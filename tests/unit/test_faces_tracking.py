@@ -2623,4 +2623,39 @@ def test_a_face_found_coming_in_at_the_last_frame_is_back_filled_along_its_flow(
     positions = {i: (80, 124 + 10 * (40 - i)) for i in range(41)}
     covered = run(positions, 41, blind=set(), settings=CoverageSettings())
     assert all(covers(c.rects, *positions[c.index]) for c in covered)
-    assert [c.index for c in covered if c.rects][0] >= 30, [(c.index, c.rects) for c in covered]
+    assert next(c.index for c in covered if c.rects) >= 30, [(c.index, c.rects) for c in covered]
+
+
+class WeakSmallSeer(BehindSeer):
+    """A ``BehindSeer`` that finds the small face only weakly (``blazeface?``), its
+    second look scoring 0.7, and the large one confidently with BlazeFace's larger
+    box (as ``DoubtedBehindSeer``), its look 0.9."""
+
+    def search(self, grey, regions, smallest=None, upright_only=None, prefer=None, largest=None):  # type: ignore[no-untyped-def]
+        found = super().search(grey, regions, smallest, upright_only, prefer, largest)
+        big = [
+            ((x - 4, y - 4, BIG + 8, BIG + 8), "blazeface")
+            for (x, y, w, _h), _v in found
+            if w == BIG
+        ]
+        return big + [(rect, "blazeface?") for rect, _v in found if rect[2] != BIG]
+
+    def second_look(self, grey, rect, enough=1.0):  # type: ignore[no-untyped-def]
+        return 0.9 if rect[2] >= BIG else 0.7
+
+
+@pytest.mark.parametrize(("seer_class", "exposed"), [(BehindSeer, False), (WeakSmallSeer, True)])
+def test_a_look_among_more_regions_than_it_searches_at_once_takes_only_confident_finds(
+    seer_class: type[BehindSeer], exposed: bool
+) -> None:
+    # Among more moving regions than a look searches at once (texture uncovered all
+    # around a moving head), the look's weak finds are mostly that texture: an
+    # astronaut's suit below her face, found weakly and looked at 0.65+, was blurred
+    # for 14 frames (motion-42970-1-turn 39.3 -> 36.3 dB, held-out-47278-1 37.1 -> 32.3
+    # with weak finds taken there). A confident find is still a face; among a few
+    # regions a weak find looked at 0.65+ is too.
+    others = [(8, y) for y in (8, 40, 72, 104)] + [(150, y) for y in (8, 40, 72, 104)]
+    others += [(34, 8), (34, 104), (126, 104)]
+    small = {i: (78, 50 + 10 * i) for i in range(1, 10)}
+    assert bool(_run_behind(True, others, small, seer_class)) == exposed
+    assert _run_behind(True, [], small, seer_class) == []
