@@ -1079,7 +1079,10 @@ class FaceCoverage:
             # face's own size: the suit under an astronaut's face, found at 0.67-0.85
             # of the face's size (0.47 of its tracked box), looked at 0.5-0.7
             # (emerging-9-5, 41242-4: 26 and 7 dB lost).
-            bar = self.settings.fast_bar if small else None
+            # (Among many regions, at ``verify``: the suit below an astronaut's face,
+            # found confidently well under her size, was blurred at once at the lower
+            # bar, motion-42970-1-turn 39.3 -> 37.5 dB.)
+            bar = self.settings.fast_bar if small and not busy else None
             track = self._start_track(rect, view, grey, index, [], bar, looked)
             track.emerged = True
             self._keep_reach(track, rect, extents, index)
