@@ -1022,11 +1022,24 @@ class FaceCoverage:
         ]
         if not hosts or self._grey is None or self._grey.shape != grey.shape:
             return
-        items = [item for host in hosts for item in self._beside_motion(self._grey, grey, host)]
+        beside = [(host, self._beside_motion(self._grey, grey, host)) for host in hosts]
+        items = [item for _host, found in beside for item in found]
         if not items:
             return
         busy = len(items) > EMERGE_REGIONS
         if busy:
+            # (only regions a face well under its host's size can make, moving as fast
+            # as a face may: what such a look takes — see below. Larger ones cost the
+            # most: around a 1080p face walking up, regions of 300-530 px took a clip
+            # from 28 to 66 ms a frame, motion-42970-5-walk-up.)
+            items = [
+                item
+                for host, found in beside
+                for item in found
+                if max(item[0][2], item[0][3]) <= _emerging_region(host.box)
+            ]
+            if not items:
+                return
             # More regions than a look searches (a head moving over texture uncovers
             # and covers it all around): ``EMERGE_REGIONS`` of them at each look, in
             # turns. Until session 70 none were: a 31-px face came out from behind a
@@ -3441,6 +3454,17 @@ def on_faces(rect: PixelRect, faces: Sequence[np.ndarray]) -> bool:
         or (face[0] <= centre[0] <= face[0] + face[2] and face[1] <= centre[1] <= face[1] + face[3])
         for face in faces
     )
+
+
+def _emerging_region(host: np.ndarray) -> float:
+    """The largest side of a region of motion (``_beside_motion``'s, grown) that a
+    face under ``SMALL_BESIDE`` times the size of the face ``host`` (x, y, w, h) beside
+    it makes between two frames, moving up to ``UNKNOWN_SPEED`` px/frame.
+
+    >>> _emerging_region(np.array([0, 0, 100, 100.0]))
+    124.0
+    """
+    return 1.5 * (SMALL_BESIDE * float(max(host[2], host[3])) + UNKNOWN_SPEED) + 16
 
 
 def _small_beside(box: np.ndarray, faces: Sequence[np.ndarray]) -> bool:
