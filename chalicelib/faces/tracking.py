@@ -321,6 +321,7 @@ class FaceCoverage:
         self._next_item = 0
         self._scan_credit = 0.0
         self._passes = 0
+        self._emerge_turn = 0  # the next of more regions than a look searches (_look_beside)
         self._flow_hold = max(self._hold, round(self.settings.flow_hold_s * fps))
         self._weak_hold = max(1, round(self.settings.weak_hold_s * fps))
         self._pending: deque[ScanItem] = deque()
@@ -1021,9 +1022,35 @@ class FaceCoverage:
         ]
         if not hosts or self._grey is None or self._grey.shape != grey.shape:
             return
-        items = [item for host in hosts for item in self._beside_motion(self._grey, grey, host)]
-        if not items or len(items) > EMERGE_REGIONS:
+        beside = [(host, self._beside_motion(self._grey, grey, host)) for host in hosts]
+        items = [item for _host, found in beside for item in found]
+        if not items:
             return
+        busy = len(items) > EMERGE_REGIONS
+        if busy:
+            # (only regions a face well under its host's size can make, moving as fast
+            # as a face may: what such a look takes — see below. Larger ones cost the
+            # most: around a 1080p face walking up, regions of 300-530 px took a clip
+            # from 28 to 66 ms a frame, motion-42970-5-walk-up.)
+            items = [
+                item
+                for host, found in beside
+                for item in found
+                if max(item[0][2], item[0][3]) <= _emerging_region(host.box)
+            ]
+            if not items:
+                return
+            # More regions than a look searches (a head moving over texture uncovers
+            # and covers it all around): ``EMERGE_REGIONS`` of them at each look, in
+            # turns. Until session 70 none were: a 31-px face came out from behind a
+            # tilted 297-px one moving over tissue, 13-24 regions around it at every
+            # look, and was left sharp in 21 frames (held-out-30603-3). (All of up to
+            # 16 at once mended it too, at twice the cost, and a look's new weak find
+            # on part of a face entering by the edge left it 4 frames partly sharp:
+            # held-out-7168-5.)
+            start = self._emerge_turn % len(items)
+            self._emerge_turn += EMERGE_REGIONS
+            items = (items + items)[start : start + EMERGE_REGIONS]
         # (upright views only: the tilted view costs ~4x the upright one). The regions
         # moved: a small face coming out from behind another and moving fast is found
         # enlarged where the usual levels miss it (a 25-px face on grass leaving at
@@ -1043,6 +1070,16 @@ class FaceCoverage:
             if any(same_face(box, other) for other in known):
                 continue
             small = _small_beside(box, [h.box for h in hosts])
+            # Among more regions than a look searches at once (texture moving all
+            # around), only what the look is for: a face coming out from behind a
+            # larger one — found confidently, well under its size, in view. Else the
+            # texture it mostly is: an astronaut's suit below her face, found weakly
+            # and looked at 0.65+ (motion-42970-1-turn 39.3 -> 36.3 dB); boxes cut
+            # by the frame's edge, where the edge search looks anyway (held-out-
+            # 85821-5, a 66-px box at a 1080p right edge, 47.4 -> 42.9); a 234-px box
+            # beside a shaking camera's 300-px face (motion-12153-3-shake 43.0 -> 29.1).
+            if busy and (is_weak(view) or not small or self._at_edge(rect)):
+                continue
             looked = is_weak(view) and small and self._looked_again(grey, rect, EMERGED_LOOK)
             if is_weak(view) and not looked:
                 continue
@@ -1055,7 +1092,10 @@ class FaceCoverage:
             # face's own size: the suit under an astronaut's face, found at 0.67-0.85
             # of the face's size (0.47 of its tracked box), looked at 0.5-0.7
             # (emerging-9-5, 41242-4: 26 and 7 dB lost).
-            bar = self.settings.fast_bar if small else None
+            # (Among many regions, at ``verify``: the suit below an astronaut's face,
+            # found confidently well under her size, was blurred at once at the lower
+            # bar, motion-42970-1-turn 39.3 -> 37.5 dB.)
+            bar = self.settings.fast_bar if small and not busy else None
             track = self._start_track(rect, view, grey, index, [], bar, looked)
             track.emerged = True
             self._keep_reach(track, rect, extents, index)
@@ -2572,10 +2612,17 @@ class FaceCoverage:
         # when that box was grown back since (``_grow_back``), also from the box it
         # was first found with, along the velocity measured from that one: the
         # union of the two (which one the face followed is not known).
+        # Where nothing after its first detection measured that velocity (a face
+        # found at the last frames of a video or segment), the flow's, where it
+        # followed the face back: a face found coming in by the bottom edge at the
+        # clip's last frame, 26 px/frame, was back-filled standing there for a
+        # second, 45 M of squared error a frame (motion-42970-4-turn, 32.2 dB).
         since = track.born - index
         rects = []
         for boxes in _first_boxes(track):
             velocity = _early_velocity(track, boxes, (self._width, self._height))
+            if velocity is None:
+                velocity = self._flowed_in(track)
             box = boxes[track.born] - np.array([*(velocity * since), 0, 0])
             if self._held_by_other(track, index, box, velocity):
                 continue
@@ -2593,6 +2640,13 @@ class FaceCoverage:
                     rects.append(rect)
         return _union(rects) if rects else None
 
+    def _flowed_in(self, track: _Track) -> np.ndarray:
+        """The velocity the optical flow followed ``track``'s first box back with, at
+        the earliest frame it reached (``_followed_back``); its ``velocity`` where the
+        flow did not follow it (or it is tentative: not back-filled by the flow)."""
+        back = None if track.tentative else self._followed_back(track)
+        return back[min(back)][1] if back else track.velocity
+
     def _followed_back(self, track: _Track) -> dict[int, tuple[np.ndarray, np.ndarray]]:
         """``track.back``, made at the first call: its first box followed back through
         the buffered frames of its back-fill (``follow_back``)."""
@@ -2609,6 +2663,7 @@ class FaceCoverage:
                 self.stats.back_follows += 1
                 box = track.boxes[track.born]
                 own = _early_velocity(track, track.boxes, (self._width, self._height))
+                own = track.velocity if own is None else own
                 others = [
                     self._velocity_at(other, track.born)
                     for other in self._tracks + self._finished
@@ -3401,6 +3456,17 @@ def on_faces(rect: PixelRect, faces: Sequence[np.ndarray]) -> bool:
     )
 
 
+def _emerging_region(host: np.ndarray) -> float:
+    """The largest side of a region of motion (``_beside_motion``'s, grown) that a
+    face under ``SMALL_BESIDE`` times the size of the face ``host`` (x, y, w, h) beside
+    it makes between two frames, moving up to ``UNKNOWN_SPEED`` px/frame.
+
+    >>> _emerging_region(np.array([0, 0, 100, 100.0]))
+    124.0
+    """
+    return 1.5 * (SMALL_BESIDE * float(max(host[2], host[3])) + UNKNOWN_SPEED) + 16
+
+
 def _small_beside(box: np.ndarray, faces: Sequence[np.ndarray]) -> bool:
     """Whether ``box`` (x, y, w, h) is under ``SMALL_BESIDE`` times the size of every
     one of ``faces`` whose box grown by ``EMERGE_RING`` of its size it touches (and
@@ -3981,8 +4047,9 @@ EMERGE_RING = 1.0  # of a larger face's side: how far around its box motion is l
 # came out from behind a body 36 px below a 70-px face and left by the bottom edge at
 # 28 px/frame, beyond the ring all along: emerging seed 99448-3, 5 frames sharp)
 EMERGE_BELOW = 3.0
-# More regions of motion beside larger faces in a frame: not a face coming out (a pan,
-# moving texture). 4 until session 41: a 130-px head moving over brick uncovers and
+# Regions of motion beside larger faces a look searches (more are searched in turns:
+# ``_look_beside``; until session 70, more were taken for a pan or moving texture and
+# none searched). 4 until session 41: a 130-px head moving over brick uncovers and
 # covers mortar lines in 5-6 regions around it, and a 27-px face coming out below it
 # was never looked for (seed --emerging 880-3, 7 frames sharp); ~1.5 ms per frame more.
 EMERGE_REGIONS = 8
@@ -4365,14 +4432,15 @@ def _early_velocity(
     track: _Track,
     boxes: dict[int, np.ndarray] | None = None,
     size: tuple[int, int] | None = None,
-) -> np.ndarray:
+) -> np.ndarray | None:
     """The face's velocity over its first tracked frames (to move it back in time).
 
     Between its first detection and its last one known within ``BACK_SPAN`` frames
     after it, centre to centre (``detection_velocity``; with the frame's ``size``,
     only detections whose box's centre is in the frame) when it was detected again;
-    else over its first 6 tracked frames (the optical flow's boxes). ``boxes``: the
-    track's boxes to measure on (default ``track.boxes``; see ``_first_boxes``).
+    else over its first 6 tracked frames (the optical flow's boxes); None when it has
+    no box after its first. ``boxes``: the track's boxes to measure on (default
+    ``track.boxes``; see ``_first_boxes``).
     """
     boxes = track.boxes if boxes is None else boxes
     detected = detection_velocity(boxes, track.seen, track.born, size=size)
@@ -4380,7 +4448,7 @@ def _early_velocity(
         return detected
     later = [i for i in sorted(boxes) if i > track.born][:6]
     if not later:
-        return track.velocity
+        return None
     last = later[-1]
     return np.asarray((boxes[last][:2] - boxes[track.born][:2]) / (last - track.born))
 
