@@ -2216,23 +2216,15 @@ def test_motion_near_a_box_not_blurred_is_searched_at_every_pass() -> None:
             assert covers_part(c.rects, *small[c.index], SIDE), (c.index, c.rects)
 
 
-class DoubtedBehindSeer(BehindSeer):
-    """A ``BehindSeer`` that finds the small face confidently by BlazeFace at frame 6
-    only (0.35 times the large face's box: BlazeFace's box is a little larger than
-    the face), and whose second look scores it 0.6 (the large face 0.9)."""
+class DoubtedBehindSeer(BlazeBehindSeer):
+    """A ``BlazeBehindSeer`` that finds the small face (0.35 times the large face's
+    box) at frame 6 only, and whose second look scores it 0.6."""
+
+    LOOK = 0.6
 
     def search(self, grey, regions, smallest=None, upright_only=None, prefer=None, largest=None):  # type: ignore[no-untyped-def]
         found = super().search(grey, regions, smallest, upright_only, prefer, largest)
-        big = [
-            ((x - 4, y - 4, BIG + 8, BIG + 8), "blazeface")
-            for (x, y, w, _h), _v in found
-            if w == BIG
-        ]
-        small = [(rect, "blazeface") for rect, _v in found if rect[2] != BIG and self.frame == 6]
-        return big + small
-
-    def second_look(self, grey, rect, enough=1.0):  # type: ignore[no-untyped-def]
-        return 0.9 if rect[2] >= BIG else 0.6
+        return [(rect, view) for rect, view in found if rect[2] > BIG or self.frame == 6]
 
 
 def test_a_face_the_emerge_look_finds_confidently_needs_only_the_fast_bar_at_a_look() -> None:
