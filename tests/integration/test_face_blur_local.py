@@ -119,7 +119,9 @@ def test_a_segment_that_runs_past_its_timeout_ends_the_run_with_an_error(
     """A hung or slow detector: the Task's TimeoutSecondsPath fails it; RecordFailure runs."""
     assert cloud.settings is not None
     source = tmp_path / "long.mp4"
-    moving_face(source, frames=12, size=(1280, 720), fps=10.0)  # 2 segments of > 1 s of work
+    # 2 segments of 60 frames at 720p: several seconds of work each, far over the 1-s
+    # timeout on any machine (12 frames, 6 a segment, took under 1 s on a fast one)
+    moving_face(source, frames=120, size=(1280, 720), fps=60.0)
     aws.client("s3").upload_file(str(source), cloud.settings.videos_bucket, "slow/long.mp4")
     head = aws.client("s3").head_object(Bucket=cloud.settings.videos_bucket, Key="slow/long.mp4")
     job = FaceBlurJob(
