@@ -633,7 +633,7 @@ class FaceCoverage:
         count, _labels, boxes, _centres = cv2.connectedComponentsWithStats(mask)
         items = []
         for x, y, w, h, _area in boxes[1:count]:
-            grow = 0.25 * max(w, h) / self._scale + 8
+            grow = motion_grow(max(w, h) / self._scale)
             rect = _rect_from(
                 x / self._scale - grow,
                 y / self._scale - grow,
@@ -1150,7 +1150,7 @@ class FaceCoverage:
         for bx, by, bw, bh, area in boxes[1:count]:
             if area < smallest:
                 continue
-            grow = 0.25 * max(bw, bh) / scale + 8
+            grow = motion_grow(max(bw, bh) / scale)
             rect = _rect_from(
                 x0 + bx / scale - grow,
                 y0 + by / scale - grow,
@@ -3456,15 +3456,28 @@ def on_faces(rect: PixelRect, faces: Sequence[np.ndarray]) -> bool:
     )
 
 
+def motion_grow(side: float) -> float:
+    """Pixels a region of motion whose longer side is ``side`` px is grown by on each
+    side before it is searched (``_motion``, ``_beside_motion``): a face moving makes
+    a region of its own size or smaller at the edges of its motion.
+
+    >>> motion_grow(40.0)
+    18.0
+    """
+    return 0.25 * side + 8
+
+
 def _emerging_region(host: np.ndarray) -> float:
-    """The largest side of a region of motion (``_beside_motion``'s, grown) that a
-    face under ``SMALL_BESIDE`` times the size of the face ``host`` (x, y, w, h) beside
-    it makes between two frames, moving up to ``UNKNOWN_SPEED`` px/frame.
+    """The largest side of a region of motion (``_beside_motion``'s, grown by
+    ``motion_grow``) that a face under ``SMALL_BESIDE`` times the size of the face
+    ``host`` (x, y, w, h) beside it makes between two frames, moving up to
+    ``UNKNOWN_SPEED`` px/frame.
 
     >>> _emerging_region(np.array([0, 0, 100, 100.0]))
     124.0
     """
-    return 1.5 * (SMALL_BESIDE * float(max(host[2], host[3])) + UNKNOWN_SPEED) + 16
+    side = SMALL_BESIDE * float(max(host[2], host[3])) + UNKNOWN_SPEED
+    return side + 2 * motion_grow(side)
 
 
 def _small_beside(box: np.ndarray, faces: Sequence[np.ndarray]) -> bool:
